@@ -1,0 +1,149 @@
+"""Shared helpers: run the installed `wskrecv` as a subprocess and talk to it over loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from typing import Any, Optional
+
+import pytest
+
+WSKRECV = shutil.which("wskrecv")
+
+
+def have_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def read_line(stream: Any, timeout: float) -> str:
+    """One line from a subprocess pipe, or AssertionError after `timeout` seconds."""
+    sel = selectors.DefaultSelector()
+    sel.register(stream, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            raise AssertionError(f"no output within {timeout} s")
+        return stream.readline()
+    finally:
+        sel.close()
+
+
+class Wskrecv:
+    """A running `wskrecv` receive command with --json, bound to a free loopback port."""
+
+    def __init__(
+        self,
+        *args: str,
+        bind: str = "127.0.0.1",
+        json_mode: bool = True,
+        port: int = 0,
+        expect_start: bool = True,
+    ) -> None:
+        assert WSKRECV, "the wskrecv command is not installed (pip install -e .)"
+        argv = [WSKRECV, *args, "--bind", bind, "--port", str(port)]
+        if json_mode:
+            argv.append("--json")
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.json_mode = json_mode
+        self.start: dict[str, Any] = {}
+        if json_mode and expect_start:
+            line = read_line(self.proc.stdout, 20)
+            assert line, f"wskrecv exited early: {self.proc.stderr.read()}"
+            self.start = json.loads(line)
+            assert self.start["type"] == "start"
+        self.port: int = self.start.get("port", port)
+        if not self.start:
+            assert port, "without a start line, pass a port (free_udp_port())"
+            assert wait_for(lambda: port_bound(bind, port) or self.proc.poll() is not None, 20)
+        self.address: str = self.start.get("address", bind)
+
+    def send(self, payloads: list[bytes], source: Optional[socket.socket] = None) -> None:
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        s = source or socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            for p in payloads:
+                s.sendto(p, (self.address, self.port))
+        finally:
+            if source is None:
+                s.close()
+
+    def signal(self, signum: int = signal.SIGINT) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 30) -> tuple[int, list[dict[str, Any]], str]:
+        """Wait for exit; return (status, JSON objects after start, stderr)."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise AssertionError(f"wskrecv did not exit within {timeout} s: {err}") from None
+        objs = [json.loads(line) for line in out.splitlines() if line.strip()] if self.json_mode else []
+        return self.proc.returncode, objs, err
+
+    def __enter__(self) -> Wskrecv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def port_bound(host: str, port: int) -> bool:
+    """Whether something has bound UDP `host`:`port` (our own bind attempt fails)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+        return False
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A port free right now, for commands that print nothing before receiving (--quiet).
+    The receiver then binds it, and senders wait for it (see `Wskrecv.send`)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def run_cli(
+    *args: str, timeout: float = 30, env: Optional[dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    assert WSKRECV, "the wskrecv command is not installed (pip install -e .)"
+    return subprocess.run(
+        [WSKRECV, *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(predicate: Any, timeout: float = 10, step: float = 0.01) -> bool:
+    """A bounded poll: True as soon as `predicate()` is, False after `timeout`."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return bool(predicate())
+
+
+@pytest.fixture
+def wskrecv_cmd() -> type[Wskrecv]:
+    return Wskrecv
+
+
+skip_no_ipv6 = pytest.mark.skipif(not have_ipv6(), reason="no IPv6 loopback (::1) here")

@@ -1,0 +1,127 @@
+"""The IRP-style receiver (`wskrecv listen`), shaped like the classic WSK sample.
+
+N contexts, each owning an IRP, a WSK_BUF, a SOCKADDR and a control buffer. Each completion
+routine records its datagram, reuses the IRP and posts the next WskReceiveFrom; on
+cancellation or failure it stops reposting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from wskrecv.apps.base import control_timestamp
+from wskrecv.stats.recorder import Recorder
+from wskrecv.wsk import (
+    MSG_TRUNC,
+    STATUS_CANCELLED,
+    STATUS_MORE_PROCESSING_REQUIRED,
+    STATUS_SUCCESS,
+    Irp,
+    SockAddr,
+    ULongRef,
+    WskBuf,
+    WskDatagramSocket,
+    io_allocate_irp,
+    io_free_irp,
+    io_reuse_irp,
+    io_set_completion_routine,
+    status_name,
+)
+from wskrecv.wsk.types import cmsg_space
+
+# Room for IN6_PKTINFO (the larger) and SO_TIMESTAMP.
+CONTROL_SPACE = cmsg_space(20) + cmsg_space(8)
+
+
+class ReceiveContext:
+    """One outstanding receive: the IRP and the buffers its WskReceiveFrom writes."""
+
+    __slots__ = ("irp", "buf", "remote", "control_length", "control_info", "control_flags")
+
+    def __init__(self, buffer_size: int) -> None:
+        self.irp = io_allocate_irp()
+        self.buf = WskBuf(bytearray(buffer_size), 0, buffer_size)
+        self.remote = SockAddr()
+        self.control_length = ULongRef(CONTROL_SPACE)
+        self.control_info: list = []
+        self.control_flags = ULongRef()
+
+
+class IrpReceiver:
+    """Keeps `outstanding` WskReceiveFrom requests posted on `sock`."""
+
+    mode = "irp"
+
+    def __init__(
+        self,
+        sock: WskDatagramSocket,
+        recorder: Recorder,
+        outstanding: int = 1,
+        buffer_size: int = 65535,
+        control: bool = True,
+    ) -> None:
+        self.sock = sock
+        self.recorder = recorder
+        self.control = control
+        self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
+        self.stopping = False
+        self.cancelled = 0
+        self.failed = 0
+        self.last_failure: Optional[int] = None
+        for ctx in self.contexts:
+            io_set_completion_routine(ctx.irp, self._on_receive_complete, ctx)
+
+    def start(self) -> None:
+        for ctx in self.contexts:
+            self._post(ctx)
+
+    def stop(self) -> None:
+        """WskCloseSocket cancels every outstanding IRP; then free them."""
+        self.stopping = True
+        if not self.sock.closed:
+            self.sock.close()
+        for ctx in self.contexts:
+            io_free_irp(ctx.irp)
+
+    def mode_stats(self) -> dict[str, Any]:
+        stats: dict[str, Any] = {
+            "outstanding": self.sock.outstanding,
+            "completions": self.sock.completions,
+            "cancellations": self.cancelled,
+            "failures": self.failed,
+        }
+        if self.last_failure is not None:
+            stats["last_failure"] = status_name(self.last_failure)
+        return stats
+
+    def _post(self, ctx: ReceiveContext) -> None:
+        ctx.control_length.value = CONTROL_SPACE
+        self.sock.receive_from(
+            ctx.buf,
+            0,
+            ctx.remote,
+            ctx.control_length if self.control else None,
+            ctx.control_info if self.control else None,
+            ctx.control_flags,
+            ctx.irp,
+        )
+
+    def _on_receive_complete(self, _device: Any, irp: Irp, ctx: ReceiveContext) -> int:
+        status = irp.io_status.status
+        if status == STATUS_SUCCESS:
+            self.recorder.record(
+                ctx.buf.data(irp.io_status.information),
+                (ctx.remote.host, ctx.remote.port),
+                control_timestamp(ctx.control_info) if self.control else None,
+                bool(ctx.control_flags.value & MSG_TRUNC),
+            )
+            if not self.stopping:
+                io_reuse_irp(irp)
+                self._post(ctx)
+        elif status == STATUS_CANCELLED:
+            self.cancelled += 1
+        else:
+            self.failed += 1
+            self.last_failure = status
+        # The IRP is ours (we allocated it): stop the I/O manager from freeing it.
+        return STATUS_MORE_PROCESSING_REQUIRED

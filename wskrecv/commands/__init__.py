@@ -1,0 +1,1 @@
+"""One module per subcommand; `common` holds what the receive commands share."""

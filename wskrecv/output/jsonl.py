@@ -1,0 +1,38 @@
+"""JSON lines on stdout: one object per line, each with a "type"."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO, Any, Optional
+
+from wskrecv.errors import ExitStatus
+from wskrecv.stats.snapshot import Snapshot
+
+
+class JsonReporter:
+    """`start`, `interval`, `datagram` and `summary` objects, flushed line by line."""
+
+    def __init__(self, stream: Optional[IO[str]] = None, quiet: bool = False) -> None:
+        self.stream = stream if stream is not None else sys.stdout
+        self.quiet = quiet
+
+    def emit(self, obj: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(obj, separators=(",", ":")) + "\n")
+        self.stream.flush()
+
+    def start(self, info: dict[str, Any]) -> None:
+        if not self.quiet:
+            self.emit({"type": "start", **{k: v for k, v in info.items() if k != "detail"}})
+
+    def interval(self, snap: Snapshot) -> None:
+        if not self.quiet:
+            self.emit({"type": "interval", **snap.interval_dict()})
+
+    def datagram(self, record: dict[str, Any]) -> None:
+        self.emit({"type": "datagram", **record})
+
+    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
+        self.emit(
+            {"type": "summary", **snap.summary_dict(), "reason": reason, "exit_status": int(status)}
+        )

@@ -1,0 +1,52 @@
+"""An in-memory provider: a bounded queue standing in for the OS socket, for tests."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Optional
+
+from wskrecv.wsk.datagram import Datagram
+
+
+class MemoryProvider:
+    """Datagrams pushed with `push` wait here until the receive loop reads them.
+
+    `capacity` bounds the queue like SO_RCVBUF: pushes beyond it are counted as kernel
+    drops, so tests can exercise the drop path without a network.
+    """
+
+    def __init__(self, local_address: tuple = ("127.0.0.1", 9), capacity: int = 1 << 20):
+        self.local_address = local_address
+        self.capacity = capacity
+        self.queue: deque[Datagram] = deque()
+        self.kernel_drops = 0
+        self.rcvbuf = capacity
+        self.closed = False
+
+    def push(
+        self,
+        data: bytes,
+        remote: tuple = ("127.0.0.1", 40000),
+        local: Optional[tuple[str, int]] = ("127.0.0.1", 1),
+        timestamp_ns: Optional[int] = None,
+    ) -> bool:
+        """Queue one datagram; False (and a drop counted) when the queue is full."""
+        if len(self.queue) >= self.capacity:
+            self.kernel_drops += 1
+            return False
+        self.queue.append(Datagram(data, remote, local, timestamp_ns))
+        return True
+
+    def pending(self) -> int:
+        return len(self.queue)
+
+    def read(self, max_n: int) -> list[Datagram]:
+        """Take up to `max_n` queued datagrams, oldest first."""
+        q = self.queue
+        return [q.popleft() for _ in range(min(max_n, len(q)))]
+
+    def fileno(self) -> int:
+        return -1
+
+    def close(self) -> None:
+        self.closed = True

@@ -1,0 +1,183 @@
+"""The real UDP socket: bind, receive buffer, ancillary data, kernel drop counters.
+
+Reads only when asked (`read(max_n)` with max_n from the model's demand), so datagrams
+nobody has asked for stay in the OS queue, as they would under WSK.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+import sys
+from typing import Optional
+
+from wskrecv.errors import OsFailure, UsageError
+from wskrecv.wsk.datagram import Datagram, make_datagram
+
+# Linux values; the socket module lacks some of them.
+SO_TIMESTAMPNS = 35
+SO_RXQ_OVFL = 40
+SO_MEMINFO = 55
+SK_MEMINFO_DROPS = 8
+IP_PKTINFO = 8
+IPV6_RECVPKTINFO = 49
+IPV6_PKTINFO = 50
+SO_RCVBUFFORCE = 33
+
+MAX_DATAGRAM = 65535  # more than any IPv4 (65507) or non-jumbo IPv6 (65527) UDP payload
+DEFAULT_RCVBUF = 64 << 20  # asked for by default; the OS grants what it allows
+ANCILLARY_SPACE = 256  # room for timestamp + pktinfo + drop counter
+
+_timespec = struct.Struct("@qq")
+_u32 = struct.Struct("@I")
+_in_pktinfo = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
+_in6_pktinfo = struct.Struct("@16si")  # addr, ifindex
+_ntop = socket.inet_ntop
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+
+
+def resolve_bind(host: str, port: int) -> tuple[int, tuple]:
+    """Turn --bind/--port into (family, sockaddr); unknown names are a usage error."""
+    try:
+        infos = socket.getaddrinfo(
+            host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE | socket.AI_NUMERICSERV
+        )
+    except socket.gaierror as exc:
+        raise UsageError(f"unknown address {host!r}: {exc.strerror}") from None
+    family, _, _, _, sockaddr = infos[0]
+    return family, sockaddr
+
+
+def _rmem_max() -> Optional[int]:
+    try:
+        with open("/proc/sys/net/core/rmem_max") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _set_rcvbuf(sock: socket.socket, size: int) -> None:
+    """Ask for `size` bytes: SO_RCVBUFFORCE when privileged, else SO_RCVBUF (capped by
+    net.core.rmem_max)."""
+    if sys.platform.startswith("linux"):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+            return
+        except OSError:
+            pass
+    limit = _rmem_max()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(size, limit) if limit else size)
+
+
+def _enable_ancillary(sock: socket.socket, family: int) -> None:
+    """Ask the kernel for receive timestamps, destination address and drop counts."""
+    for level, opt in (
+        (socket.SOL_SOCKET, SO_TIMESTAMPNS),
+        (socket.SOL_SOCKET, SO_RXQ_OVFL),
+        (socket.IPPROTO_IP, IP_PKTINFO),
+    ):
+        try:
+            sock.setsockopt(level, opt, 1)
+        except OSError:
+            pass  # best effort: an IPv6-only socket has no IP_PKTINFO, other OSes differ
+    if family == _AF_INET6:
+        try:
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        except OSError:
+            pass
+
+
+class UdpProvider:
+    """A bound UDP socket that reads datagrams with their ancillary data on request."""
+
+    def __init__(self, sock: socket.socket, rcvbuf_requested: Optional[int] = None) -> None:
+        self.sock = sock
+        self.family = sock.family
+        self.local_address: tuple = sock.getsockname()
+        self.rcvbuf_requested = rcvbuf_requested
+        self.rcvbuf: int = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        self._drops_seen = 0  # latest SO_RXQ_OVFL counter from a control message
+        sock.setblocking(False)
+        _enable_ancillary(sock, self.family)
+        self._recvmsg = sock.recvmsg
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def read(self, max_n: int) -> list[Datagram]:
+        """Read up to `max_n` datagrams that are already queued (never blocks)."""
+        out: list[Datagram] = []
+        recvmsg = self._recvmsg
+        for _ in range(max_n):
+            try:
+                data, anc, _flags, addr = recvmsg(MAX_DATAGRAM, ANCILLARY_SPACE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno == errno.ECONNREFUSED:  # an ICMP error queued on the socket
+                    continue
+                raise
+            local = stamp = None
+            for level, kind, value in anc:
+                if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET:
+                    sec, nsec = _timespec.unpack(value)
+                    stamp = sec * 1_000_000_000 + nsec
+                elif kind == IP_PKTINFO and level == socket.IPPROTO_IP:
+                    ifindex, _spec, dst = _in_pktinfo.unpack(value)
+                    local = (_ntop(_AF_INET, dst), ifindex)
+                elif kind == IPV6_PKTINFO and level == socket.IPPROTO_IPV6:
+                    dst, ifindex = _in6_pktinfo.unpack(value)
+                    local = (_ntop(_AF_INET6, dst), ifindex)
+                elif kind == SO_RXQ_OVFL and level == socket.SOL_SOCKET:
+                    self._drops_seen = _u32.unpack(value)[0]
+            out.append(make_datagram(Datagram, (data, addr, local, stamp)))
+        return out
+
+    @property
+    def kernel_drops(self) -> int:
+        """Datagrams the kernel dropped for this socket (queue full): SO_MEMINFO when the
+        OS has it (it counts drops after the last datagram too), else SO_RXQ_OVFL."""
+        try:
+            raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4 * 9)
+            meminfo = struct.unpack("@9I", raw)
+            return max(meminfo[SK_MEMINFO_DROPS], self._drops_seen)
+        except (OSError, struct.error):
+            return self._drops_seen
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def open_udp(host: str, port: int, rcvbuf: Optional[int] = None) -> UdpProvider:
+    """Create and bind the UDP socket for --bind/--port/--rcvbuf.
+
+    With no `rcvbuf`, asks for DEFAULT_RCVBUF: the OS grants up to net.core.rmem_max
+    unprivileged, and the full amount to root (SO_RCVBUFFORCE).
+    """
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port {port} is out of range 0-65535")
+    family, sockaddr = resolve_bind(host, port)
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == _AF_INET6 and sockaddr[0] == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # dual-stack
+        asked = DEFAULT_RCVBUF if rcvbuf is None else rcvbuf
+        _set_rcvbuf(sock, asked)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            where = f"[{sockaddr[0]}]:{port}" if family == _AF_INET6 else f"{sockaddr[0]}:{port}"
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            hint = ""
+            if exc.errno == errno.EADDRNOTAVAIL:
+                hint = " (not an address of this host)"
+            elif exc.errno == errno.EACCES:
+                hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            raise OsFailure(f"cannot bind {where}: {reason}{hint}") from None
+        return UdpProvider(sock, asked)
+    except BaseException:
+        sock.close()
+        raise

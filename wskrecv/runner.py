@@ -1,0 +1,219 @@
+"""The receive loop: OS socket -> provider -> WSK model -> application -> statistics.
+
+The runner owns time, signals and stop conditions. It asks the model how many datagrams
+it can take (`demand`), has the provider read at most that many, and delivers them; when
+nothing is queued it waits on the socket, a wake-up pipe (signals, releases from other
+threads) and the next interval tick.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol
+
+from wskrecv.apps.base import Receiver
+from wskrecv.errors import ExitStatus, OsFailure
+from wskrecv.stats.recorder import Recorder
+from wskrecv.stats.snapshot import Snapshot
+from wskrecv.wsk import WskDatagramSocket
+
+
+class Provider(Protocol):
+    kernel_drops: int
+    local_address: tuple
+
+    def read(self, max_n: int) -> list: ...
+    def fileno(self) -> int: ...
+    def close(self) -> None: ...
+
+
+class Reporter(Protocol):
+    def start(self, info: dict[str, Any]) -> None: ...
+    def interval(self, snap: Snapshot) -> None: ...
+    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When a run ends. None means no limit."""
+
+    count: Optional[int] = None
+    duration: Optional[float] = None
+    timeout: Optional[float] = None
+    interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: ExitStatus
+    reason: str
+    snapshot: Snapshot
+
+
+class Waker:
+    """A socketpair the loop waits on: signals and other threads poke it to wake the loop."""
+
+    def __init__(self) -> None:
+        self.r, self.w = socket.socketpair()
+        self.r.setblocking(False)
+        self.w.setblocking(False)
+
+    def wake(self) -> None:
+        try:
+            self.w.send(b"\0")
+        except OSError:
+            pass  # already full: the loop will wake anyway
+
+    def drain(self) -> None:
+        try:
+            while self.r.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.r.close()
+        self.w.close()
+
+
+class Runner:
+    """Drive one receiver until a limit, a signal or an error ends the run."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        sock: WskDatagramSocket,
+        app: Receiver,
+        recorder: Recorder,
+        reporter: Reporter,
+        limits: Limits,
+        batch: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.sock = sock
+        self.app = app
+        self.recorder = recorder
+        self.reporter = reporter
+        self.limits = limits
+        self.batch = batch
+        self.clock = clock
+        self.waker = Waker()
+        self.stop_reason: Optional[str] = None
+        self._signals = 0
+        self._t0 = 0.0
+
+    # -- signals ----------------------------------------------------------------------
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to end (safe from signal handlers and other threads)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.waker.wake()
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signals += 1
+        if self._signals > 1 and signum == signal.SIGINT:
+            os._exit(ExitStatus.INTERRUPTED)  # second Ctrl-C: at once, as promised
+        self.request_stop("interrupted" if signum == signal.SIGINT else "terminated")
+
+    def _install_signals(self) -> dict[int, Any]:
+        old: dict[int, Any] = {}
+        try:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                old[signum] = signal.signal(signum, self._on_signal)
+        except ValueError:  # not the main thread (tests): no signal handling
+            pass
+        return old
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def snapshot(self, advance: bool = True) -> Snapshot:
+        return self.recorder.snapshot(
+            self.clock() - self._t0,
+            self.provider.kernel_drops,
+            self.sock.verifier.counts,
+            self.app.mode_stats(),
+            advance=advance,
+        )
+
+    def run(self, start_info: dict[str, Any]) -> RunResult:
+        old = self._install_signals()
+        try:
+            self._t0 = self.clock()
+            self.reporter.start(start_info)
+            self.app.start()
+            status = self._loop()
+        finally:
+            for signum, handler in old.items():
+                signal.signal(signum, handler)
+            if not self.sock.closed:
+                self.app.stop()
+            self.waker.close()
+        snap = self.snapshot(advance=False)
+        reason = self.stop_reason or "stopped"
+        self.reporter.summary(snap, status, reason)
+        return RunResult(status, reason, snap)
+
+    def _loop(self) -> ExitStatus:
+        limits = self.limits
+        count = limits.count
+        t0 = self._t0
+        end = t0 + limits.duration if limits.duration is not None else None
+        deadline = t0 + limits.timeout if limits.timeout is not None else None
+        next_tick = t0 + limits.interval
+        recorder = self.recorder
+        sock = self.sock
+        read = self.provider.read
+        fd = self.provider.fileno()
+        wake_fd = self.waker.r.fileno()
+        while True:
+            if self.stop_reason is not None:
+                return ExitStatus.OK
+            if count is not None and recorder.received >= count:
+                self.stop_reason = "count reached"
+                return ExitStatus.OK
+            now = self.clock()
+            if now >= next_tick:
+                self.reporter.interval(self.snapshot())
+                next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+            if end is not None and now >= end:
+                self.stop_reason = "duration over"
+                return ExitStatus.OK
+            if deadline is not None and now >= deadline:
+                self.stop_reason = "deadline passed"
+                if recorder.received < (count if count is not None else 1):
+                    return ExitStatus.DEADLINE
+                return ExitStatus.OK
+            if sock.closed:
+                self.stop_reason = "socket closed"
+                return ExitStatus.OK
+            want = sock.demand()
+            if count is not None:
+                want = min(want, count - recorder.received)
+            if want > 0:
+                try:
+                    got = read(min(want, self.batch))
+                except OSError as exc:
+                    sock.fail()
+                    raise OsFailure(f"receive failed: {exc.strerror or exc}") from None
+                if got:
+                    sock.deliver(got)
+                    continue
+            wait_until = next_tick
+            for t in (end, deadline):
+                if t is not None and t < wait_until:
+                    wait_until = t
+            timeout = max(0.0, wait_until - now)
+            fds = [fd, wake_fd] if want > 0 and fd >= 0 else [wake_fd]
+            try:
+                ready, _, _ = select.select(fds, [], [], timeout)
+            except InterruptedError:
+                continue
+            if wake_fd in ready:
+                self.waker.drain()

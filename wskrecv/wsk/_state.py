@@ -1,0 +1,97 @@
+"""Every ownership transition of the WSK model lives here.
+
+Everything that changes who owns an IRP or a datagram indication goes through one of the
+two tables below; the rest of the model asks `irp_next` / `indication_next` and turns a
+missing entry into the API violation the table names. Nothing else assigns `.state`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class IrpState(Enum):
+    """Who owns an IRP: the application (IDLE, COMPLETED) or the provider (PENDING)."""
+
+    IDLE = "idle"  # freshly allocated or reused: the application may submit it
+    PENDING = "pending"  # submitted: the provider owns it until it completes
+    COMPLETED = "completed"  # completion routine ran: must be reused before resubmitting
+    FREED = "freed"  # IoFreeIrp: gone
+
+
+class IrpEvent(Enum):
+    SUBMIT = "submit"
+    COMPLETE = "complete"
+    REUSE = "reuse"
+    FREE = "free"
+
+
+# (state, event) -> new state.  A pair that is missing is an API violation; the second
+# table names which one.
+IRP_TRANSITIONS: dict[tuple[IrpState, IrpEvent], IrpState] = {
+    (IrpState.IDLE, IrpEvent.SUBMIT): IrpState.PENDING,
+    (IrpState.PENDING, IrpEvent.COMPLETE): IrpState.COMPLETED,
+    (IrpState.COMPLETED, IrpEvent.REUSE): IrpState.IDLE,
+    (IrpState.IDLE, IrpEvent.REUSE): IrpState.IDLE,
+    (IrpState.IDLE, IrpEvent.FREE): IrpState.FREED,
+    (IrpState.COMPLETED, IrpEvent.FREE): IrpState.FREED,
+}
+
+IRP_VIOLATIONS: dict[tuple[IrpState, IrpEvent], str] = {
+    (IrpState.PENDING, IrpEvent.SUBMIT): "IrpAlreadyPending",
+    (IrpState.COMPLETED, IrpEvent.SUBMIT): "IrpNotReused",
+    (IrpState.PENDING, IrpEvent.REUSE): "IrpReusedWhilePending",
+    (IrpState.PENDING, IrpEvent.FREE): "IrpFreedWhilePending",
+    (IrpState.FREED, IrpEvent.SUBMIT): "IrpUsedAfterFree",
+    (IrpState.FREED, IrpEvent.REUSE): "IrpUsedAfterFree",
+    (IrpState.FREED, IrpEvent.FREE): "IrpUsedAfterFree",
+}
+
+
+class IndicationState(Enum):
+    """Who owns a datagram indication: the provider, or the application after PENDING."""
+
+    INDICATED = "indicated"  # inside the WskReceiveFromEvent call
+    RETAINED = "retained"  # callback returned STATUS_PENDING: the application owns it
+    RELEASED = "released"  # back with the provider; its buffer is in the pool again
+
+
+class IndicationEvent(Enum):
+    ACCEPT = "accept"  # callback returned STATUS_SUCCESS
+    RETAIN = "retain"  # callback returned STATUS_PENDING
+    REJECT = "reject"  # callback returned STATUS_DATA_NOT_ACCEPTED
+    RELEASE = "release"  # WskRelease
+    ACCESS = "access"  # the application reads the indication's data
+
+
+INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], IndicationState] = {
+    (IndicationState.INDICATED, IndicationEvent.ACCEPT): IndicationState.RELEASED,
+    (IndicationState.INDICATED, IndicationEvent.RETAIN): IndicationState.RETAINED,
+    # Rejected datagrams stay with the provider to be indicated again.
+    (IndicationState.INDICATED, IndicationEvent.REJECT): IndicationState.INDICATED,
+    (IndicationState.RETAINED, IndicationEvent.RELEASE): IndicationState.RELEASED,
+    (IndicationState.INDICATED, IndicationEvent.ACCESS): IndicationState.INDICATED,
+    (IndicationState.RETAINED, IndicationEvent.ACCESS): IndicationState.RETAINED,
+}
+
+INDICATION_VIOLATIONS: dict[tuple[IndicationState, IndicationEvent], str] = {
+    (IndicationState.INDICATED, IndicationEvent.RELEASE): "ReleaseNotHeld",
+    (IndicationState.RELEASED, IndicationEvent.RELEASE): "ReleasedTwice",
+    (IndicationState.RELEASED, IndicationEvent.ACCESS): "UseAfterRelease",
+}
+
+
+def irp_next(state: IrpState, event: IrpEvent) -> IrpState | str:
+    """The IRP's next state, or the name of the rule the event breaks."""
+    new = IRP_TRANSITIONS.get((state, event))
+    if new is not None:
+        return new
+    return IRP_VIOLATIONS.get((state, event), "IrpBadTransition")
+
+
+def indication_next(state: IndicationState, event: IndicationEvent) -> IndicationState | str:
+    """The indication's next state, or the name of the rule the event breaks."""
+    new = INDICATION_TRANSITIONS.get((state, event))
+    if new is not None:
+        return new
+    return INDICATION_VIOLATIONS.get((state, event), "IndicationBadTransition")

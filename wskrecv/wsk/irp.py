@@ -1,0 +1,148 @@
+"""I/O request packets: allocation, completion routines, cancellation, reuse.
+
+Spelled after the WDM routines a driver calls (IoAllocateIrp, IoSetCompletionRoutine,
+IoReuseIrp, IoCancelIrp, IoFreeIrp). State changes go through `_state.IRP_TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from wskrecv.wsk._state import IrpEvent, IrpState, irp_next
+from wskrecv.wsk.status import NTSTATUS, STATUS_CANCELLED, STATUS_MORE_PROCESSING_REQUIRED
+from wskrecv.wsk.verifier import RULES, Verifier
+
+# routine(device_object, irp, context) -> NTSTATUS, as IO_COMPLETION_ROUTINE.
+CompletionRoutine = Callable[[Any, "Irp", Any], int]
+CancelRoutine = Callable[["Irp"], None]
+
+
+class IoStatus:
+    """IO_STATUS_BLOCK: the final status and, for receives, the bytes received."""
+
+    __slots__ = ("status", "information")
+
+    def __init__(self) -> None:
+        self.status: int = NTSTATUS.SUCCESS
+        self.information: int = 0
+
+    def __repr__(self) -> str:
+        return f"IoStatus(status=0x{self.status:08X}, information={self.information})"
+
+
+class Irp:
+    """An IRP. Fields are public so application code reads them as a driver would."""
+
+    __slots__ = (
+        "state",
+        "io_status",
+        "completion_routine",
+        "context",
+        "cancel",
+        "cancel_routine",
+        "verifier",
+        "request",
+    )
+
+    def __init__(self) -> None:
+        self.state = IrpState.IDLE
+        self.io_status = IoStatus()
+        self.completion_routine: Optional[CompletionRoutine] = None
+        self.context: Any = None
+        self.cancel = False  # Irp->Cancel
+        self.cancel_routine: Optional[CancelRoutine] = None  # set by the provider
+        self.verifier: Optional[Verifier] = None  # the last socket's verifier
+        self.request: Any = None  # the provider's record of what was asked (DriverContext)
+
+    def __repr__(self) -> str:
+        return f"<Irp {self.state.value} {self.io_status!r}>"
+
+    def transition(self, event: IrpEvent) -> None:
+        """Apply `event`; raise (and count) the violation if the table forbids it."""
+        new = irp_next(self.state, event)
+        if isinstance(new, str):
+            detail = f"{event.value} while {self.state.value}"
+            if self.verifier is not None:
+                raise self.verifier.record(new, detail)
+            raise RULES[new](detail)
+        self.state = new
+
+
+def io_allocate_irp() -> Irp:
+    """IoAllocateIrp: a new IRP the application owns."""
+    return Irp()
+
+
+def io_set_completion_routine(irp: Irp, routine: CompletionRoutine, context: Any = None) -> None:
+    """IoSetCompletionRoutine: `routine(None, irp, context)` runs when the IRP completes."""
+    irp.completion_routine = routine
+    irp.context = context
+
+
+def io_reuse_irp(irp: Irp, status: int = NTSTATUS.SUCCESS) -> None:
+    """IoReuseIrp: make a completed IRP submittable again (keeps its completion routine)."""
+    irp.transition(IrpEvent.REUSE)
+    irp.io_status.status = status
+    irp.io_status.information = 0
+    irp.cancel = False
+    irp.cancel_routine = None
+    irp.request = None
+
+
+def io_free_irp(irp: Irp) -> None:
+    """IoFreeIrp."""
+    irp.transition(IrpEvent.FREE)
+
+
+def io_cancel_irp(irp: Irp) -> bool:
+    """IoCancelIrp: ask the owner to complete a pending IRP with STATUS_CANCELLED.
+
+    Returns True when a cancel routine was called; cancelling an IRP that already
+    completed (the classic race) is a harmless no-op returning False.
+    """
+    if irp.state is not IrpState.PENDING:
+        return False
+    irp.cancel = True
+    routine = irp.cancel_routine
+    if routine is None:
+        return False
+    irp.cancel_routine = None
+    routine(irp)
+    return True
+
+
+def io_complete_request(irp: Irp, status: int, information: int = 0) -> None:
+    """IoCompleteRequest, used by the provider side only: finish the IRP and run its routine.
+
+    A completion routine that returns anything but STATUS_MORE_PROCESSING_REQUIRED is
+    counted as `BadCompletionReturn` (it would let the I/O manager free an IRP the
+    application still uses).
+    """
+    irp.transition(IrpEvent.COMPLETE)
+    irp.cancel_routine = None
+    iosb = irp.io_status
+    iosb.status = status
+    iosb.information = information
+    routine = irp.completion_routine
+    if routine is None:
+        return
+    result = routine(None, irp, irp.context)
+    if result != STATUS_MORE_PROCESSING_REQUIRED and irp.verifier is not None:
+        irp.verifier.record(
+            "BadCompletionReturn",
+            f"completion routine returned {result!r}, expected STATUS_MORE_PROCESSING_REQUIRED",
+        )
+
+
+__all__ = [
+    "CompletionRoutine",
+    "IoStatus",
+    "Irp",
+    "STATUS_CANCELLED",
+    "io_allocate_irp",
+    "io_cancel_irp",
+    "io_complete_request",
+    "io_free_irp",
+    "io_reuse_irp",
+    "io_set_completion_routine",
+]

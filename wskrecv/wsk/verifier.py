@@ -1,0 +1,152 @@
+"""API-rule checks, like Driver Verifier for WSK clients.
+
+Every rule has its own exception class, named after the rule. A violation is always
+counted by the socket's `Verifier`; when the offending call came from the application
+(submitting, releasing, reusing...) it is also raised at that call. A violation found
+after the fact (a completion routine's or event callback's return value) is recorded only:
+the application has already returned.
+
+These are the application's faults (h11's LocalProtocolError); bad traffic from the
+network is never an API violation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+class WskApiViolation(Exception):
+    """The receiver code broke a WSK API rule."""
+
+    rule = "WskApiViolation"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(f"{self.rule}: {detail}" if detail else self.rule)
+        self.detail = detail
+
+
+class IrpAlreadyPending(WskApiViolation):
+    """An IRP was submitted while the provider still owns it."""
+
+    rule = "IrpAlreadyPending"
+
+
+class IrpNotReused(WskApiViolation):
+    """A completed IRP was submitted again without IoReuseIrp."""
+
+    rule = "IrpNotReused"
+
+
+class IrpReusedWhilePending(WskApiViolation):
+    """IoReuseIrp was called on an IRP the provider still owns."""
+
+    rule = "IrpReusedWhilePending"
+
+
+class IrpFreedWhilePending(WskApiViolation):
+    """IoFreeIrp was called on an IRP the provider still owns."""
+
+    rule = "IrpFreedWhilePending"
+
+
+class IrpUsedAfterFree(WskApiViolation):
+    """An IRP was used after IoFreeIrp."""
+
+    rule = "IrpUsedAfterFree"
+
+
+class BadCompletionReturn(WskApiViolation):
+    """A completion routine returned something other than STATUS_MORE_PROCESSING_REQUIRED."""
+
+    rule = "BadCompletionReturn"
+
+
+class SocketClosed(WskApiViolation):
+    """A WSK function was called on a socket after WskCloseSocket."""
+
+    rule = "SocketClosed"
+
+
+class ReleaseNotHeld(WskApiViolation):
+    """WskRelease was called on an indication the application does not hold."""
+
+    rule = "ReleaseNotHeld"
+
+
+class ReleasedTwice(WskApiViolation):
+    """WskRelease was called twice on the same indication."""
+
+    rule = "ReleasedTwice"
+
+
+class UseAfterRelease(WskApiViolation):
+    """An indication's data was touched after it was released."""
+
+    rule = "UseAfterRelease"
+
+
+class UnknownCallbackStatus(WskApiViolation):
+    """WskReceiveFromEvent returned a status WSK does not define for it."""
+
+    rule = "UnknownCallbackStatus"
+
+
+class EventBeforeBind(WskApiViolation):
+    """The receive event callback was enabled on a socket that is not bound."""
+
+    rule = "EventBeforeBind"
+
+
+class IrpBadTransition(WskApiViolation):
+    """An IRP event with no defined meaning in its current state."""
+
+    rule = "IrpBadTransition"
+
+
+class IndicationBadTransition(WskApiViolation):
+    """An indication event with no defined meaning in its current state."""
+
+    rule = "IndicationBadTransition"
+
+
+RULES: dict[str, type[WskApiViolation]] = {
+    cls.rule: cls
+    for cls in (
+        IrpAlreadyPending,
+        IrpNotReused,
+        IrpReusedWhilePending,
+        IrpFreedWhilePending,
+        IrpUsedAfterFree,
+        BadCompletionReturn,
+        SocketClosed,
+        ReleaseNotHeld,
+        ReleasedTwice,
+        UseAfterRelease,
+        UnknownCallbackStatus,
+        EventBeforeBind,
+        IrpBadTransition,
+        IndicationBadTransition,
+    )
+}
+
+
+@dataclass
+class Verifier:
+    """Counts API violations by rule and keeps the first few for the report."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    first: list[WskApiViolation] = field(default_factory=list)
+    keep: int = 16
+
+    def record(self, rule: str, detail: str = "") -> WskApiViolation:
+        """Count a violation of `rule` and return the exception for it (not raised)."""
+        exc = RULES.get(rule, WskApiViolation)(detail)
+        self.counts[rule] += 1
+        if len(self.first) < self.keep:
+            self.first.append(exc)
+        return exc
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
