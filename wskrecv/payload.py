@@ -1,0 +1,119 @@
+"""Payload headers: wskrecv's own, and the sockperf and iperf3 layouts it can read.
+
+wskrecv header (network byte order, 36 bytes, then the body):
+
+    offset size field
+    0      4    magic        b"WSKR"
+    4      1    version      1
+    5      1    flags        0 (reserved)
+    6      2    header_len   36 (bytes before the body; readers skip unknown extensions)
+    8      4    stream       stream id chosen by the sender
+    12     8    sequence     0, 1, 2, ... per stream
+    20     8    send_ns      send time, nanoseconds since the Unix epoch
+    28     4    body_len     bytes after the header
+    32     4    checksum     CRC-32 (zlib/IEEE) of the body
+
+The checksum covers the body only, so a sender builds a datagram once and patches
+sequence and send time per datagram. A datagram is a wskrecv datagram when it is at least
+36 bytes long, starts with the magic and version 1, and header_len + body_len equals its
+length; `corrupt` means that holds but the body's CRC-32 does not match.
+
+sockperf: u64 sequence, u16 flags, u32 message length (14 bytes, network order).
+iperf3 UDP: u32 seconds, u32 microseconds, u32 packet count (`iperf3-64`: u64 count).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import NamedTuple, Optional
+
+MAGIC = b"WSKR"
+VERSION = 1
+HEADER = struct.Struct("!4sBBHIQQII")
+HEADER_LEN = HEADER.size  # 36
+_SEQ_TIME = struct.Struct("!QQ")  # sequence and send_ns, patched in place at offset 12
+SOCKPERF = struct.Struct("!QHI")  # 14 bytes
+IPERF3 = struct.Struct("!III")
+IPERF3_64 = struct.Struct("!IIQ")
+
+FORMATS = ("auto", "wskrecv", "sockperf", "iperf3", "iperf3-64", "none")
+
+
+class Header(NamedTuple):
+    """What a payload header says. `send_ns` is None where the format carries no time;
+    `valid` is False for a wskrecv datagram whose body fails its checksum."""
+
+    stream: int
+    sequence: int
+    send_ns: Optional[int]
+    valid: bool = True
+
+
+def build(stream: int, sequence: int, send_ns: int, body: bytes) -> bytearray:
+    """A whole wskrecv datagram: header + body."""
+    head = HEADER.pack(
+        MAGIC, VERSION, 0, HEADER_LEN, stream, sequence, send_ns, len(body), zlib.crc32(body)
+    )
+    return bytearray(head + body)
+
+
+def patch(datagram: bytearray, sequence: int, send_ns: int) -> None:
+    """Rewrite sequence and send time of a datagram made by `build` (checksum unchanged)."""
+    _SEQ_TIME.pack_into(datagram, 12, sequence, send_ns)
+
+
+def parse_wskrecv(data: bytes) -> Optional[Header]:
+    """The wskrecv header of `data`, or None when it is not a wskrecv datagram."""
+    if len(data) < HEADER_LEN or data[:4] != MAGIC:
+        return None
+    _, version, _, header_len, stream, seq, send_ns, body_len, crc = HEADER.unpack_from(data)
+    if version != VERSION or header_len < HEADER_LEN or header_len + body_len != len(data):
+        return None
+    return Header(stream, seq, send_ns, zlib.crc32(data[header_len:]) == crc)
+
+
+def parse_sockperf(data: bytes) -> Optional[Header]:
+    """sockperf's header; None when too short or its length field disagrees."""
+    if len(data) < SOCKPERF.size:
+        return None
+    seq, _flags, length = SOCKPERF.unpack_from(data)
+    if length != len(data):
+        return None
+    return Header(0, seq, None)
+
+
+def parse_iperf3(data: bytes) -> Optional[Header]:
+    """iperf3's 32-bit-counter header (send time in seconds + microseconds)."""
+    if len(data) < IPERF3.size:
+        return None
+    sec, usec, count = IPERF3.unpack_from(data)
+    if usec >= 1_000_000:
+        return None
+    return Header(0, count, sec * 1_000_000_000 + usec * 1000)
+
+
+def parse_iperf3_64(data: bytes) -> Optional[Header]:
+    """iperf3's 64-bit-counter header (`iperf3 --udp-counters-64bit`)."""
+    if len(data) < IPERF3_64.size:
+        return None
+    sec, usec, count = IPERF3_64.unpack_from(data)
+    if usec >= 1_000_000:
+        return None
+    return Header(0, count, sec * 1_000_000_000 + usec * 1000)
+
+
+def build_sockperf(sequence: int, size: int) -> bytearray:
+    """A sockperf-format datagram of `size` bytes (at least 14)."""
+    out = bytearray(max(size, SOCKPERF.size))
+    SOCKPERF.pack_into(out, 0, sequence, 0, len(out))
+    return out
+
+
+PARSERS = {
+    "wskrecv": parse_wskrecv,
+    "auto": parse_wskrecv,  # auto detects wskrecv's magic only; others must be asked for
+    "sockperf": parse_sockperf,
+    "iperf3": parse_iperf3,
+    "iperf3-64": parse_iperf3_64,
+}
