@@ -11,6 +11,7 @@ import click
 
 from wskrecv import __version__
 from wskrecv.commands.listen import listen
+from wskrecv.commands.send import send
 from wskrecv.errors import ExitStatus, WskrecvError
 
 EPILOG = """\b
@@ -31,11 +32,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """A UDP receiver built on a model of the Windows WSK datagram API.
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines).
+    `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for).
     """
     ctx.obj = {"debug": debug}
 
 
 cli.add_command(listen)
+cli.add_command(send)
 for command in cli.commands.values():
     command.epilog = EPILOG
 
