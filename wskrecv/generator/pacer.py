@@ -35,8 +35,10 @@ class Pacer:
         if self.rate == 0:
             return self.max_batch, 0.0
         elapsed = self.clock() - self.t0
-        # Datagram i (0-based) is due at i / rate: floor(elapsed * rate) + 1 are due.
-        allowed = int(elapsed * self.rate) + 1 - sent
+        # Datagram i (0-based) is due at i / rate: floor(elapsed * rate) + 1 are due. The
+        # epsilon absorbs float rounding at a deadline (else a wake-up exactly on time
+        # could compute a zero wait forever).
+        allowed = int(elapsed * self.rate + 1e-6) + 1 - sent
         if allowed > 0:
             return min(allowed, self.max_batch), 0.0
         return 0, sent / self.rate - elapsed
