@@ -11,6 +11,7 @@ import click
 
 from wskrecv import __version__
 from wskrecv.commands.listen import listen
+from wskrecv.commands.selftest import selftest
 from wskrecv.commands.send import send
 from wskrecv.errors import ExitStatus, WskrecvError
 
@@ -21,6 +22,7 @@ Exit status:
   2  usage error
   3  --timeout passed before --count datagrams arrived
   4  a --max-* threshold was exceeded
+  5  selftest: a case failed
 """
 
 
@@ -33,12 +35,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines).
     `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for).
+    `selftest` checks it all end to end: run it first.
     """
     ctx.obj = {"debug": debug}
 
 
 cli.add_command(listen)
 cli.add_command(send)
+cli.add_command(selftest)
 for command in cli.commands.values():
     command.epilog = EPILOG
 
