@@ -147,6 +147,14 @@ def test_pacer_releases_what_is_due_and_says_how_long_to_wait() -> None:
     assert Pacer(0, clock).due(10**9) == (256, 0.0)
 
 
+def test_pacer_owes_what_was_due_before_the_end() -> None:
+    clock = FakeClock()
+    pacer = Pacer(50_000, clock)
+    assert pacer.owed(249_990, pacer.t0 + 5.0) == 10  # i / rate < 5 s: i = 0 .. 249999
+    assert pacer.owed(250_000, pacer.t0 + 5.0) == 0
+    assert Pacer(0, clock).owed(0, clock.t + 1) == 0
+
+
 class RecordingTransport:
     raw = False
     sources: list = [("127.0.0.1", 1)]
@@ -182,15 +190,24 @@ def test_sender_paces_by_deadline_with_a_fake_clock() -> None:
     assert report.duration_s == pytest.approx(0.499, abs=0.002)
 
 
-def test_sender_duration_stops_a_paced_run_and_flushes_held_datagrams() -> None:
+def test_sender_duration_sends_exactly_what_was_due_before_the_end() -> None:
+    clock = FakeClock()
+    transport = RecordingTransport(clock)
+    report = Sender(spec_for(duration=0.1, rate=1000), transport, clock=clock,
+                    sleep=clock.sleep).run()
+    # i / rate < 0.1 s for i = 0..99, whatever the wake-ups were.
+    assert report.reason == "duration over" and report.sent == 100
+
+
+def test_a_run_that_ends_early_flushes_held_datagrams() -> None:
     clock = FakeClock()
     transport = RecordingTransport(clock)
     spec = spec_for(duration=0.1, rate=1000, reorder=parse_pattern("--reorder", "10:50"))
     report = Sender(spec, transport, clock=clock, sleep=clock.sleep).run()
-    seqs = sorted(payload.parse_wskrecv(d).sequence for _, d in transport.sent)  # type: ignore[union-attr]
-    assert seqs == list(range(len(seqs)))  # nothing held back is lost at the stop
-    assert report.reason == "duration over" and 95 <= report.sent <= 105
-    assert report.reordered == 10
+    seqs = [payload.parse_wskrecv(d).sequence for _, d in transport.sent]  # type: ignore[union-attr]
+    assert sorted(seqs) == list(range(report.sent))  # nothing held back is lost at the stop
+    late = sum(1 for i, s in enumerate(seqs) if s < max(seqs[: i + 1]))
+    assert report.reordered == late == 10
 
 
 def test_a_stop_request_ends_the_run_with_its_reason() -> None:

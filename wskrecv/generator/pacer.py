@@ -10,6 +10,7 @@ drive it without real time.
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 
@@ -42,3 +43,11 @@ class Pacer:
         if allowed > 0:
             return min(allowed, self.max_batch), 0.0
         return 0, sent / self.rate - elapsed
+
+    def owed(self, sent: int, until: float) -> int:
+        """Datagrams due strictly before `until` and not yet sent: what a run that ends
+        at `until` still owes (a late wake-up must not cost the last datagrams)."""
+        if self.rate == 0:
+            return 0
+        total = math.ceil((until - self.t0) * self.rate - 1e-6)
+        return max(0, total - sent)

@@ -130,6 +130,9 @@ class Sender:
                 now = clock()
                 if end is not None and now >= end:
                     reason = "duration over"
+                    n, b = burst(order.take(pacer.owed(sent, end)), fill, now_ns)
+                    sent += n
+                    nbytes += b
                     break
                 due, wait = pacer.due(sent)
                 if due == 0:
