@@ -83,7 +83,7 @@ def run_options(f: Callable) -> Callable:
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the summary."),
         click.option(
-            "--pcap", type=click.Path(dir_okay=False, allow_dash=True), metavar="FILE",
+            "--pcap", type=click.Path(allow_dash=True), metavar="FILE",
             help="Write every datagram counted to FILE as a pcap capture (IP and UDP headers "
             "rebuilt, kernel timestamps); - writes to stdout (not with --json).",
         ),
