@@ -13,6 +13,7 @@ start-up), and per-datagram work stays small when capture is on.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 import threading
@@ -61,6 +62,7 @@ def internet_checksum(data: bytes) -> int:
     return ~ones_complement_sum(data) & 0xFFFF
 
 
+@functools.lru_cache(maxsize=4096)  # a run sees few distinct addresses; parsing is per datagram
 def _split_host(host: str) -> tuple[int, bytes]:
     """(family, packed address); IPv4-mapped IPv6 addresses become IPv4 (that is what was
     on the wire) and a scope suffix (fe80::1%eth0) is dropped."""
