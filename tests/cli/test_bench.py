@@ -86,6 +86,9 @@ def test_without_a_compiler_the_c_baseline_is_skipped_with_a_note() -> None:
     live = bench_json("--live", "--count", "1000", "--rounds", "1", "-m", "python", env=env)
     assert live["params"]["sender"] == "Python send loop"
     assert live["modes"][0]["received"] == 1000
+    only_c = run_cli("bench", "-m", "c", env=env)
+    assert only_c.returncode == 1 and only_c.stdout == ""
+    assert only_c.stderr.startswith("wskrecv: error: nothing to measure: no C compiler")
 
 
 @pytest.mark.parametrize(
@@ -95,6 +98,7 @@ def test_without_a_compiler_the_c_baseline_is_skipped_with_a_note() -> None:
         (["--size", "65508"], "--size"),
         (["--rounds", "0"], "--rounds"),
         (["--mode", "nope"], "--mode"),
+        (["--rcvbuf", "1000000"], "--rcvbuf applies to --live only"),
         (["--compare", "/nonexistent/before.json"], "cannot read /nonexistent/before.json"),
     ],
 )

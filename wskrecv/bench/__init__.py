@@ -16,6 +16,7 @@ from wskrecv.bench import results
 from wskrecv.bench.queue import Sender
 from wskrecv.bench.run import run_drain, run_live
 from wskrecv.bench.targets import all_targets, mode_names
+from wskrecv.errors import OsFailure
 
 __all__ = ["BenchConfig", "benchmark", "mode_names"]
 
@@ -42,6 +43,8 @@ def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = N
         targets = [t for t in targets if t.name in config.modes]
     notes = [t.note for t in targets if not t.available and t.note]
     targets = [t for t in targets if t.available]
+    if not targets:
+        raise OsFailure("nothing to measure: " + "; ".join(notes))
     params = {"sender" if config.live else "fill_method": sender.method}
     if config.live:
         run = run_live(targets, sender, config.count, config.size, config.rounds, config.rcvbuf, say)

@@ -24,6 +24,7 @@ from wskrecv.errors import OsFailure
 
 Progress = Callable[[str], None]
 SLACK = 256 << 10  # queue room beyond the datagrams themselves
+MAX_RCVBUF = (1 << 31) // 2 - 1  # the most a socket option (a C int) asks for; Linux doubles it
 
 
 @dataclass
@@ -76,7 +77,7 @@ def plan_queue(targets: list[Target], count: int, size: int) -> tuple[int, int, 
             truesize = max(truesize, probe_truesize(t.open(SLACK), size))
         finally:
             t.close()
-    rcvbuf = count * truesize + SLACK
+    rcvbuf = min(count * truesize + SLACK, MAX_RCVBUF)
     granted = rcvbuf * 2
     for t in kinds:
         try:
@@ -87,10 +88,11 @@ def plan_queue(targets: list[Target], count: int, size: int) -> tuple[int, int, 
     fits = max(1, granted // truesize - 4)
     notes: list[str] = []
     if fits < count:
+        hint = ("the most one socket can have" if rcvbuf == MAX_RCVBUF else
+                "run as root (SO_RCVBUFFORCE) or raise net.core.rmem_max to measure more")
         notes.append(
             f"the socket queue holds only {fits} datagrams of {size} bytes here "
-            f"(receive buffer granted: {granted} bytes): count lowered from {count}; "
-            "run as root (SO_RCVBUFFORCE) or raise net.core.rmem_max to measure more"
+            f"(receive buffer granted: {granted} bytes; {hint}): count lowered from {count}"
         )
         count = fits
     return count, truesize, rcvbuf, notes
