@@ -82,6 +82,24 @@ def make_reporter(env: Environment, as_json: bool, quiet: bool) -> Any:
     return HumanReporter(env.stderr, quiet=quiet, dump=env.stdout)
 
 
+def build_runner(
+    provider: Any,
+    mode: str,
+    make_app: Callable[[WskDatagramSocket, Recorder], Any],
+    reporter: Any,
+    limits: Limits,
+    lock: Any = None,
+    dump: Any = None,
+) -> Runner:
+    """The WSK model, the application and the runner on top of an open provider: what a
+    receive command runs, and what `wskrecv bench` times (so both measure one code path)."""
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock)
+    sock.bind(provider.local_address)
+    recorder = Recorder(mode, dump=dump)
+    app = make_app(sock, recorder)
+    return Runner(provider, sock, app, recorder, reporter, limits)
+
+
 def run_receive_command(
     mode: str,
     params: dict[str, Any],
@@ -110,18 +128,13 @@ def run_receive_command(
             )
     provider = open_udp(params["bind_host"], params["port"], params["rcvbuf"])
     try:
-        verifier = Verifier()
-        sock = WskDatagramSocket(verifier=verifier, lock=lock)
-        sock.bind(provider.local_address)
-        recorder = Recorder(mode, dump=dump)
-        app = make_app(sock, recorder)
         limits = Limits(
             count=params["count"],
             duration=params["duration"],
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        runner = Runner(provider, sock, app, recorder, reporter, limits)
+        runner = build_runner(provider, mode, make_app, reporter, limits, lock=lock, dump=dump)
         host, port = provider.local_address[:2]
         info = {
             "mode": mode,
@@ -145,6 +158,7 @@ def reject(message: str) -> None:
 
 __all__ = [
     "ExitStatus",
+    "build_runner",
     "make_reporter",
     "reject",
     "run_options",
