@@ -10,6 +10,7 @@ from typing import Any, Optional
 import click
 
 from wskrecv import __version__
+from wskrecv.commands.bench import bench
 from wskrecv.commands.listen import listen
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
@@ -63,7 +64,8 @@ class WskrecvGroup(click.Group):
 def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     """A UDP receiver built on a model of the Windows WSK datagram API.
 
-    `listen` receives the IRP way (WskReceiveFrom + completion routines).
+    `listen` receives the IRP way (WskReceiveFrom + completion routines);
+    `bench` measures how fast the receive modes drain a socket.
     """
     env = ctx.ensure_object(Environment)
     env.debug = debug
@@ -72,6 +74,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
 
 cli.add_command(listen)
+cli.add_command(bench)
 for command in cli.commands.values():
     command.epilog = EPILOG
 

@@ -121,6 +121,24 @@ def _fan_out(*sinks: DumpSink) -> DumpSink:
     return fan_out
 
 
+def build_runner(
+    provider: Any,
+    mode: str,
+    make_app: Callable[[WskDatagramSocket, Recorder], Any],
+    reporter: Any,
+    limits: Limits,
+    lock: Any = None,
+    dump: Any = None,
+) -> Runner:
+    """The WSK model, the application and the runner on top of an open provider: what a
+    receive command runs, and what `wskrecv bench` times (so both measure one code path)."""
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock)
+    sock.bind(provider.local_address)
+    recorder = Recorder(mode, dump=dump)
+    app = make_app(sock, recorder)
+    return Runner(provider, sock, app, recorder, reporter, limits)
+
+
 def run_receive_command(
     mode: str,
     params: dict[str, Any],
@@ -167,19 +185,14 @@ def run_receive_command(
         if pcap_path is not None:
             capture = open_capture(pcap_path, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, pcap_path))
-        verifier = Verifier()
-        sock = WskDatagramSocket(verifier=verifier, lock=lock)
-        sock.bind(provider.local_address)
         dump_sink = sinks[0] if len(sinks) == 1 else _fan_out(*sinks) if sinks else None
-        recorder = Recorder(mode, dump=dump_sink)
-        app = make_app(sock, recorder)
         limits = Limits(
             count=params["count"],
             duration=params["duration"],
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        runner = Runner(provider, sock, app, recorder, reporter, limits)
+        runner = build_runner(provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink)
         host, port = provider.local_address[:2]
         info = {
             "mode": mode,
@@ -220,6 +233,7 @@ def reject(message: str) -> None:
 
 __all__ = [
     "ExitStatus",
+    "build_runner",
     "make_reporter",
     "reject",
     "run_options",
