@@ -116,7 +116,7 @@ class IrpReceiver:
                 (ctx.remote.host, ctx.remote.port),
                 control_timestamp(ctx.control_info) if self.control else None,
                 bool(ctx.control_flags.value & MSG_TRUNC),
-                control_local(ctx.control_info) if self._want_local else None,
+                local=control_local(ctx.control_info) if self._want_local else None,
             )
             if not self.stopping:
                 io_reuse_irp(irp)

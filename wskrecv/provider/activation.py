@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Optional
+from typing import Any, Optional
 
 from wskrecv.errors import UsageError
 from wskrecv.provider.udp import UdpProvider, adopt_fd, open_udp
@@ -46,20 +46,22 @@ def open_receive_socket(
     address_given: bool = False,
     environ: Optional[Mapping[str, str]] = None,
     pid: Optional[int] = None,
+    **options: Any,
 ) -> UdpProvider:
     """The provider for a receive command.
 
     `--fd N` adopts descriptor N; otherwise one socket passed by socket activation is
     adopted; otherwise `host`:`port` is bound. `address_given` says --bind or --port was
     on the command line: they cannot apply to an inherited socket, so naming them with
-    one is a usage error rather than silently ignored.
+    one is a usage error rather than silently ignored. `options` go to the provider
+    (e.g. its read batch).
     """
     environ = os.environ if environ is None else environ
     activated = listen_fds(environ, os.getpid() if pid is None else pid)
     if fd is not None:
         if address_given:
             raise UsageError("--fd receives on the inherited socket's address: drop --bind/--port")
-        return adopt_fd(fd, rcvbuf)
+        return adopt_fd(fd, rcvbuf, **options)
     if activated:
         if address_given:
             raise UsageError(
@@ -72,8 +74,8 @@ def open_receive_socket(
                 f"socket activation passed {len(activated)} sockets (LISTEN_FDS): "
                 f"choose one with --fd {SD_LISTEN_FDS_START}..{last}"
             )
-        return adopt_fd(activated[0], rcvbuf)
-    return open_udp(host, port, rcvbuf)
+        return adopt_fd(activated[0], rcvbuf, **options)
+    return open_udp(host, port, rcvbuf, **options)
 
 
 __all__ = ["SD_LISTEN_FDS_START", "listen_fds", "open_receive_socket"]

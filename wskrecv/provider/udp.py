@@ -12,7 +12,7 @@ import socket
 import stat
 import struct
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from wskrecv.errors import OsFailure, UsageError
 from wskrecv.wsk.datagram import Datagram, make_datagram
@@ -190,14 +190,14 @@ _FAMILY_NAMES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", socket.AF_UNIX
 _TYPE_NAMES = {socket.SOCK_STREAM: "stream (TCP)", socket.SOCK_RAW: "raw", socket.SOCK_SEQPACKET: "seqpacket"}
 
 
-def adopt_fd(fd: int, rcvbuf: Optional[int] = None) -> UdpProvider:
+def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvider:
     """Receive on an inherited, already bound UDP socket (`--fd N`, systemd socket
     activation), the way `open_udp` receives on one it binds itself.
 
     The descriptor becomes ours: closing the provider closes it, and it is no longer
     inherited by children. The receive buffer is left as the parent set it unless
-    `rcvbuf` asks for a size. A closed descriptor, anything but a UDP socket, or an
-    unbound UDP socket is a UsageError naming the descriptor.
+    `rcvbuf` asks for a size; `options` go to UdpProvider. A closed descriptor, anything
+    but a UDP socket, or an unbound UDP socket is a UsageError naming the descriptor.
     """
     what = f"--fd {fd}"
     try:
@@ -224,7 +224,7 @@ def adopt_fd(fd: int, rcvbuf: Optional[int] = None) -> UdpProvider:
         os.set_inheritable(fd, False)
         if rcvbuf is not None:
             _set_rcvbuf(sock, rcvbuf)
-        provider = UdpProvider(sock, rcvbuf)
+        provider = UdpProvider(sock, rcvbuf, **options)
         provider.inherited_fd = fd
         return provider
     except BaseException:

@@ -31,6 +31,7 @@ class Recorder:
         remote: tuple,
         timestamp_ns: Optional[int],
         truncated: bool,
+        *,
         local: Optional[str] = None,
     ) -> None:
         """Count one datagram the application consumed (`data` is what it received;
