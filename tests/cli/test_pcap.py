@@ -15,8 +15,12 @@ from scapy.layers.inet6 import IPv6
 from scapy.utils import rdpcap
 
 from tests.conftest import WSKRECV, Wskrecv, read_line, run_cli, skip_no_ipv6
+from wskrecv.cli import cli
 
-RECEIVE_COMMANDS = ["listen"]  # `event` joins when it exists: the option is shared
+# Every command with the shared receive options (listen, event, ...), found by introspection.
+RECEIVE_COMMANDS = sorted(
+    name for name, cmd in cli.commands.items() if any(p.name == "pcap" for p in cmd.params)
+)
 
 
 def summary_of(objs: list[dict]) -> dict:
