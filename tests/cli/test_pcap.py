@@ -189,3 +189,10 @@ def test_a_capture_that_cannot_be_flushed_exits_one(tmp_path: Path) -> None:
     assert summary_of(objs)["received"] == 1  # the summary still came out
     last = err.strip().splitlines()[-1]
     assert last == "wskrecv: error: cannot write capture /dev/full: No space left on device"
+
+
+def test_a_failed_bind_creates_no_capture_file(tmp_path: Path) -> None:
+    target = tmp_path / "never.pcap"
+    r = run_cli("listen", "--bind", "192.0.2.1", "--port", "0", "--pcap", str(target))
+    assert r.returncode == 1 and "cannot bind" in r.stderr
+    assert not target.exists()
