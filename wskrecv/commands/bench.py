@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from wskrecv.environment import Environment
+from wskrecv.environment import current_environment
 from wskrecv.errors import UsageError
 
 # The mode names, spelled here so that `--help` does not import the benchmark machinery.
@@ -53,7 +53,7 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     from wskrecv.bench import BenchConfig, benchmark, results
     from wskrecv.bench.report import render
 
-    env = Environment()
+    env = current_environment()  # the group's: --color and the streams tests swap
     if rcvbuf is not None and not live:
         raise UsageError("--rcvbuf applies to --live only (a drain sizes each queue for --count)")
     before = results.load(compare_path) if compare_path else None  # fail before measuring
