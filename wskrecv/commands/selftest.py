@@ -6,7 +6,7 @@ import time
 
 import click
 
-from wskrecv.environment import Environment
+from wskrecv.environment import current_environment
 from wskrecv.errors import ExitStatus, UsageError
 from wskrecv.selftest import (
     Context,
@@ -40,7 +40,7 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
     sources, kernel drops, cancellation and leaks. Cases that need raw IP are skipped
     (with the reason) unless run as root or with CAP_NET_RAW. Exit 0 when no case failed.
     """
-    env = Environment()
+    env = current_environment()
     cases = select(all_cases(), patterns)
     if not cases:
         raise UsageError(f"no selftest case matches {', '.join(patterns)} (see --list)")
@@ -52,7 +52,7 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
     if as_json:
         display = JsonDisplay(env.stdout)
     elif env.stderr_isatty and not env.ci:
-        display = LiveDisplay(env.stderr)
+        display = LiveDisplay(env.stderr, color=env.color)
     else:
         display = PlainDisplay(env.stderr)
     t0 = time.monotonic()

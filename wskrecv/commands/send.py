@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import click
 
-from wskrecv.environment import Environment
+from wskrecv.environment import current_environment
 from wskrecv.errors import ExitStatus
 from wskrecv.generator import (
     Sender,
@@ -137,7 +137,7 @@ def send(host: str, port: int, size_text: str, sources: tuple[str, ...], reorder
             **params,
         )
     )
-    env = Environment()
+    env = current_environment()
     with Sender(spec) as sender, StopFlag().installed() as stop:
         report = sender.run(stop)
     if as_json:

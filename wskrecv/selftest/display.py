@@ -93,10 +93,10 @@ _STYLES = {PASS: "bold green", FAIL: "bold red", SKIP: "yellow"}
 class LiveDisplay:
     """A rich table redrawn as cases run (stderr, a terminal only)."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], color: bool = True) -> None:
         from rich.console import Console
 
-        self.console = Console(file=stream)
+        self.console = Console(file=stream, no_color=not color, highlight=False)
         self._lock = threading.Lock()
         self._cases: list[Case] = []
         self._results: dict[str, CaseResult] = {}
