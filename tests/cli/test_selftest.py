@@ -125,9 +125,12 @@ def test_analysis_counts_late_duplicate_corrupt_and_foreign() -> None:
             data[-1] ^= 1
         return {"src": src, "sport": 1, "length": len(data), "truncated": False, "data": data.hex()}
 
-    records = [rec(0), rec(2), rec(1), rec(2), rec(3, corrupt=True), rec(5, src="127.0.0.2")]
+    records = [rec(0), rec(2), rec(1), rec(2), rec(3, corrupt=True), rec(4)]
+    records += [rec(0, src="127.0.0.2"), rec(1, src="127.0.0.2")]  # a stream of its own
     records.append({"src": "127.0.0.1", "sport": 1, "length": 2, "truncated": True, "data": "0102"})
     got = analyse(records)
-    assert (got.count, got.late, got.duplicates, got.corrupt, got.foreign) == (7, 1, 1, 1, 1)
-    assert got.missing(6) == [4] and not got.in_order
-    assert got.sources == {"127.0.0.1:1": 6, "127.0.0.2:1": 1} and got.truncated == 1
+    assert (got.count, got.late, got.duplicates, got.corrupt, got.foreign) == (9, 1, 1, 1, 1)
+    assert list(got.streams) == [("127.0.0.1", 1, 0), ("127.0.0.2", 1, 0)]
+    assert got.missing(5) == [2, 3, 4]  # stream 2 stopped at 1; stream 1 has 0..4
+    assert got.missing(2) == [] and got.distinct == 7 and not got.in_order
+    assert got.sources == {"127.0.0.1:1": 7, "127.0.0.2:1": 2} and got.truncated == 1

@@ -102,6 +102,8 @@ def test_several_sources_take_turns() -> None:
         got = sink.wait(9)
     assert [a[0] for _, a in got] == ["127.0.0.2", "127.0.0.3", "127.0.0.4"] * 3
     assert [s.split(":")[0] for s in report["sources"]] == ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+    # Each source numbers its own datagrams from 0: one gap-free stream per source.
+    assert sink.seqs() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
 
 
 def test_reorder_and_duplicate_patterns_arrive_as_reported() -> None:

@@ -114,6 +114,22 @@ def test_the_last_datagram_is_never_held_and_a_stop_flushes_the_held() -> None:
     assert unbounded.late == 2
 
 
+def test_with_several_sources_late_counts_per_source_stream() -> None:
+    # 2 sources: even indexes are one stream, odd the other. Index 2 held behind 3 is
+    # not late in its stream (3 is the other stream's); behind 4 it is.
+    one_behind = SendOrder(6, reorder=parse_pattern("--reorder", "3:1"), streams=2)
+    assert drain_order(one_behind) == [0, 1, 3, 2, 4, 5] and one_behind.late == 0
+    two_behind = SendOrder(6, reorder=parse_pattern("--reorder", "3:2"), streams=2)
+    assert drain_order(two_behind) == [0, 1, 3, 4, 2, 5] and two_behind.late == 1
+
+
+def test_each_source_numbers_its_own_datagrams() -> None:
+    plan = PayloadPlan("wskrecv", 0, parse_sizes("64"), sources=3)
+    headers = [payload.parse_wskrecv(bytes(plan.fill(i, 0))) for i in range(7)]
+    assert [h.sequence for h in headers] == [0, 0, 0, 1, 1, 1, 2]  # type: ignore[union-attr]
+    assert payload.parse_wskrecv(plan.expected(5)).sequence == 1  # type: ignore[union-attr]
+
+
 def test_bad_patterns_are_usage_errors() -> None:
     for text in ("x", "0", "1", "3:0", "3:x"):
         with pytest.raises(UsageError, match="--reorder"):

@@ -4,7 +4,8 @@ The sender asks for the next few sequence numbers at a time (`take`). With a reo
 pattern, each hit is held back and sent after the next `amount` sequence numbers; with a
 duplicate pattern, each hit is sent 1 + `amount` times in a row. The order counts, as it
 goes, exactly what a receiver on a lossless path will see: `late` datagrams (sent after a
-higher sequence number) and `duplicated` extra copies.
+higher sequence number of the same stream) and `duplicated` extra copies. With several
+sources, datagram `seq` belongs to stream `seq % streams` (see `PayloadPlan`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class SendOrder:
         count: Optional[int] = None,
         reorder: Optional[Pattern] = None,
         duplicate: Optional[Pattern] = None,
+        streams: int = 1,
     ) -> None:
         self.count = count
         self.reorder = reorder
@@ -32,7 +34,8 @@ class SendOrder:
         self.sequences = 0  # distinct sequence numbers sent
         self.late = 0
         self.duplicated = 0
-        self._highest = -1
+        self._streams = max(1, streams)
+        self._highest = [-1] * self._streams  # per stream
         self._held: list[tuple[int, int]] = []  # (release after this seq, seq)
         self.plain = reorder is None and duplicate is None
 
@@ -51,7 +54,6 @@ class SendOrder:
             n = max(n, 0)
             self.next_seq = start + n
             self.sequences += n
-            self._highest = start + n - 1 if n else self._highest
             return range(start, start + n)
         out: list[int] = []
         held = self._held
@@ -79,10 +81,11 @@ class SendOrder:
 
     def _emit(self, seq: int, out: list[int]) -> None:
         self.sequences += 1
-        if seq < self._highest:
+        stream = seq % self._streams
+        if seq < self._highest[stream]:
             self.late += 1
         else:
-            self._highest = seq
+            self._highest[stream] = seq
         out.append(seq)
         dup = self.duplicate
         if dup is not None and dup.hits(seq):

@@ -27,18 +27,23 @@ def body(size: int) -> bytes:
 
 
 class PayloadPlan:
-    """Which payload each sequence number carries.
+    """Which payload each datagram of a run carries.
 
-    Datagram `seq` uses size item `seq % len(items)`; a range item draws its size from a
-    cycle seeded by `seed`, so a run is reproducible and a duplicate or a delayed datagram
-    keeps its size.
+    Datagrams are numbered by their index in the run (`seq` below). Datagram `seq` uses
+    size item `seq % len(items)`; a range item draws its size from a cycle seeded by
+    `seed`, so a run is reproducible and a duplicate or a delayed datagram keeps its size.
+    With `sources` > 1, datagram `seq` leaves from source `seq % sources` and its header
+    carries `seq // sources`: each source numbers its own datagrams 0, 1, 2, ... as a
+    receiver that tracks one stream per source expects.
     """
 
-    def __init__(self, seq_format: str, stream: int, sizes: tuple[SizeItem, ...], seed: int = 0):
+    def __init__(self, seq_format: str, stream: int, sizes: tuple[SizeItem, ...], seed: int = 0,
+                 sources: int = 1):
         if seq_format not in ("wskrecv", "sockperf", "none"):
             raise ValueError(f"unknown sequence format {seq_format!r}")
         self.seq_format = seq_format
         self.stream = stream
+        self.sources = max(1, sources)
         self._templates: dict[int, bytearray] = {}
         rng = random.Random(seed)
         ranged = any(item.low != item.high for item in sizes)
@@ -63,7 +68,7 @@ class PayloadPlan:
     def expected(self, seq: int) -> bytes:
         """The payload of `seq` as sent, except the send time (zeroed): for checkers."""
         buf = bytearray(self.cycle[seq % len(self.cycle)])
-        self._patch(buf, seq, 0)
+        self._patch(buf, seq // self.sources, 0)
         return bytes(buf)
 
     def _template(self, size: int) -> bytearray:
@@ -85,13 +90,14 @@ class PayloadPlan:
             payload.SOCKPERF.pack_into(buf, 0, seq, 0, len(buf))
 
     def _filler(self) -> Fill:
-        """fill(seq, now_ns) -> the patched template for `seq` (valid until the next call
-        for the same size: send it before filling again)."""
+        """fill(seq, now_ns) -> the patched template for datagram `seq` (valid until the
+        next call for the same size: send it before filling again)."""
         cycle = self.cycle
         n = len(cycle)
+        k = self.sources
         if self.seq_format == "wskrecv":
             patch = payload.patch
-            if n == 1:
+            if n == 1 and k == 1:  # the common case, kept lean: it runs per datagram
                 only = cycle[0]
 
                 def fill(seq: int, now_ns: int) -> bytearray:
@@ -100,14 +106,14 @@ class PayloadPlan:
             else:
                 def fill(seq: int, now_ns: int) -> bytearray:
                     buf = cycle[seq % n]
-                    patch(buf, seq, now_ns)
+                    patch(buf, seq // k, now_ns)
                     return buf
         elif self.seq_format == "sockperf":
             pack = payload.SOCKPERF.pack_into
 
             def fill(seq: int, now_ns: int) -> bytearray:
                 buf = cycle[seq % n]
-                pack(buf, 0, seq, 0, len(buf))
+                pack(buf, 0, seq // k, 0, len(buf))
                 return buf
         else:
             def fill(seq: int, now_ns: int) -> bytearray:

@@ -29,8 +29,9 @@ class Transport(Protocol):
 @dataclass(frozen=True)
 class SendReport:
     """What a run sent. `sent` counts datagrams on the wire (duplicate copies included);
-    `sequences` the distinct sequence numbers; `reordered` those sent after a higher one;
-    `fragments` the IP fragments they were cut into (0 when not fragmented)."""
+    `sequences` the distinct datagrams (over all sources); `reordered` those sent after a
+    higher sequence number of their source; `fragments` the IP fragments they were cut
+    into (0 when not fragmented)."""
 
     destination: str
     port: int
@@ -92,7 +93,8 @@ class Sender:
         now_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.spec = spec
-        self.plan = PayloadPlan(spec.seq_format, spec.stream, spec.sizes, spec.seed)
+        self.plan = PayloadPlan(spec.seq_format, spec.stream, spec.sizes, spec.seed,
+                                len(spec.sources))
         self.transport = transport if transport is not None else open_transport(spec)
         self.clock = clock
         self.sleep = sleep
@@ -111,7 +113,7 @@ class Sender:
         """Send until --count, --duration or `stop()` returns something true (a reason
         string, or True for "interrupted")."""
         spec = self.spec
-        order = SendOrder(spec.count, spec.reorder, spec.duplicate)
+        order = SendOrder(spec.count, spec.reorder, spec.duplicate, len(spec.sources))
         fill = self.plan.fill
         burst = self.transport.burst
         now_ns = self.now_ns

@@ -2,6 +2,8 @@
 
 The selftest compares this with what the generator reports it sent: exact counts of
 datagrams, sequence numbers, late (reordered) arrivals, duplicates, sources and lengths.
+A stream is one source address and port with one stream id, each numbering its datagrams
+from 0, as the generator sends them.
 """
 
 from __future__ import annotations
@@ -12,44 +14,55 @@ from typing import Any, Optional
 
 from wskrecv import payload
 
+StreamKey = tuple[str, int, int]  # source address, source port, stream id
+
 
 @dataclass(frozen=True)
 class Reception:
     """The datagrams one receiver reported, analysed."""
 
     count: int
-    sequences: list[int]  # wskrecv sequence numbers in arrival order
-    streams: Counter = field(default_factory=Counter)
+    streams: dict[StreamKey, list[int]] = field(default_factory=dict)  # arrival order
     foreign: int = 0  # datagrams without a (whole) wskrecv header
     corrupt: int = 0  # wskrecv datagrams whose body fails its CRC-32
-    late: int = 0  # arrived after a higher sequence number (first copies only)
+    late: int = 0  # arrived after a higher sequence number of their stream (first copies)
     duplicates: int = 0  # copies of a sequence number already received
     sources: Counter = field(default_factory=Counter)  # "addr:port" -> datagrams
     lengths: Counter = field(default_factory=Counter)
     truncated: int = 0
 
     @property
-    def distinct(self) -> int:
-        return len(set(self.sequences))
+    def sequences(self) -> list[int]:
+        """Every sequence number in arrival order (meaningful for one stream)."""
+        return [seq for seqs in self.streams.values() for seq in seqs]
 
-    def missing(self, expected: int) -> list[int]:
-        """Sequence numbers below `expected` that never arrived."""
-        return sorted(set(range(expected)) - set(self.sequences))
+    @property
+    def distinct(self) -> int:
+        return sum(len(set(seqs)) for seqs in self.streams.values())
+
+    def missing(self, each: int) -> list[int]:
+        """Sequence numbers below `each` that some stream never received (every stream
+        expected to carry 0 .. each-1); all of them when nothing arrived."""
+        if not self.streams:
+            return list(range(each))
+        out: set[int] = set()
+        for seqs in self.streams.values():
+            out |= set(range(each)) - set(seqs)
+        return sorted(out)
 
     @property
     def in_order(self) -> bool:
-        return self.sequences == sorted(self.sequences)
+        return all(seqs == sorted(seqs) for seqs in self.streams.values())
 
 
 def analyse(records: list[dict[str, Any]]) -> Reception:
     """Analyse --dump `datagram` records (hex data, src, sport, length, truncated)."""
-    sequences: list[int] = []
-    streams: Counter = Counter()
+    streams: dict[StreamKey, list[int]] = {}
+    highest: dict[StreamKey, int] = {}
+    seen: set[tuple[StreamKey, int]] = set()
     sources: Counter = Counter()
     lengths: Counter = Counter()
     foreign = corrupt = late = duplicates = truncated = 0
-    seen: set[int] = set()
-    highest = -1
     for rec in records:
         sources[f"{rec['src']}:{rec['sport']}"] += 1
         lengths[rec["length"]] += 1
@@ -59,19 +72,19 @@ def analyse(records: list[dict[str, Any]]) -> Reception:
             foreign += 1
             continue
         corrupt += not header.valid
-        streams[header.stream] += 1
+        key = (rec["src"], rec["sport"], header.stream)
         seq = header.sequence
-        sequences.append(seq)
-        if seq in seen:
+        streams.setdefault(key, []).append(seq)
+        if (key, seq) in seen:
             duplicates += 1
             continue
-        seen.add(seq)
-        if seq < highest:
+        seen.add((key, seq))
+        if seq < highest.get(key, -1):
             late += 1
         else:
-            highest = seq
-    return Reception(len(records), sequences, streams, foreign, corrupt, late, duplicates,
-                     sources, lengths, truncated)
+            highest[key] = seq
+    return Reception(len(records), streams, foreign, corrupt, late, duplicates, sources,
+                     lengths, truncated)
 
 
 def first_difference(got: list[int], want: list[int]) -> Optional[str]:
