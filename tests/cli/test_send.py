@@ -178,6 +178,7 @@ def test_sigint_stops_a_run_with_its_report() -> None:
         (["127.0.0.1", "9", "--fragment", "100"], 2, "multiple of 8"),
         (["127.0.0.1", "9", "--ttl", "0"], 2, "--ttl"),
         (["127.0.0.1", "9", "--rate", "-1"], 2, "--rate"),
+        (["127.0.0.1", "9", "--stream", "3", "--seq-format", "none"], 2, "--stream 3"),
     ],
 )
 def test_bad_input_gets_one_line_and_its_exit_status(args: list[str], status: int, needle: str) -> None:

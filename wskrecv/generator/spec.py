@@ -193,4 +193,7 @@ def validate(spec: SendSpec) -> SendSpec:
     """Cross-option checks that click cannot express."""
     check_sizes(spec)
     check_fragment(spec)
+    if spec.stream and spec.seq_format != "wskrecv":
+        raise UsageError(f"--stream {spec.stream}: only wskrecv headers carry a stream id "
+                         "(--seq-format wskrecv)")
     return spec
