@@ -14,6 +14,7 @@ import click
 from wskrecv.environment import current_environment
 from wskrecv.errors import ExitStatus
 from wskrecv.generator import (
+    SEQ_FORMATS,
     Sender,
     SendReport,
     SendSpec,
@@ -87,7 +88,7 @@ def report_line(report: SendReport) -> str:
 @click.option("--size", "-s", "size_text", default="64", show_default=True, metavar="SPEC",
               help="Payload bytes: N, a range LOW-HIGH (uniform, seeded by --seed), or a "
               "comma list of these used in turn (64,512,1400).")
-@click.option("--seq-format", type=click.Choice(["wskrecv", "sockperf", "none"]),
+@click.option("--seq-format", type=click.Choice(list(SEQ_FORMATS)),
               default="wskrecv", show_default=True,
               help="Payload header: wskrecv (stream, sequence, send time, CRC-32), sockperf "
               "(sequence), none (the counting pattern only).")

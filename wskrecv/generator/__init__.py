@@ -10,6 +10,7 @@ from wskrecv.generator.pacer import Pacer
 from wskrecv.generator.payloads import PayloadPlan
 from wskrecv.generator.sender import Sender, SendReport, open_transport
 from wskrecv.generator.spec import (
+    SEQ_FORMATS,
     Destination,
     Pattern,
     SendSpec,
@@ -22,6 +23,7 @@ from wskrecv.generator.spec import (
 )
 
 __all__ = [
+    "SEQ_FORMATS",
     "Destination",
     "Pacer",
     "Pattern",
