@@ -16,6 +16,8 @@ from wskrecv.selftest import FAIL, PASS, SKIP, Case, Context, all_cases, run_cas
 from wskrecv.selftest.analysis import analyse
 from wskrecv.selftest.engine import CaseFailed, expect
 
+pytestmark = pytest.mark.network
+
 RAW_CASES = {"fragments-ipv4", "fragments-ipv6", "bad-checksum", "raw-sources"}
 EVENT_AVAILABLE = "event" in cli.commands
 
@@ -69,6 +71,7 @@ def test_list_and_only() -> None:
     assert r.stderr.strip() == "wskrecv: error: no selftest case matches no-such-case (see --list)"
 
 
+@pytest.mark.root
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="dropping CAP_NET_RAW needs root and setpriv")
 def test_without_cap_net_raw_the_raw_cases_skip_with_the_reason() -> None:

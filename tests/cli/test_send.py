@@ -17,7 +17,13 @@ from tests.conftest import WSKRECV, Wskrecv, run_cli, skip_no_ipv6, wait_for
 from wskrecv import payload
 from wskrecv.generator.raw import can_send_raw
 
-needs_raw = pytest.mark.skipif(not can_send_raw(), reason="needs root or CAP_NET_RAW (raw sockets)")
+pytestmark = pytest.mark.network
+
+
+def needs_raw(test):  # type: ignore[no-untyped-def]
+    """Root-only: raw IP sockets (skipped, with the reason, without the privilege)."""
+    skip = pytest.mark.skipif(not can_send_raw(), reason="needs root or CAP_NET_RAW (raw sockets)")
+    return pytest.mark.root(skip(test))
 
 
 class Sink:
