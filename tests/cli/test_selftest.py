@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -137,3 +138,21 @@ def test_analysis_counts_late_duplicate_corrupt_and_foreign() -> None:
     assert got.missing(5) == [2, 3, 4]  # stream 2 stopped at 1; stream 1 has 0..4
     assert got.missing(2) == [] and got.distinct == 7 and not got.in_order
     assert got.sources == {"127.0.0.1:1": 7, "127.0.0.2:1": 2} and got.truncated == 1
+
+
+def test_ctrl_c_ends_with_an_interrupted_verdict_and_exit_130() -> None:
+    assert WSKRECV
+    proc = subprocess.Popen([WSKRECV, "selftest", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "CI": "true"})
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        assert json.loads(first)["type"] == "case"  # the first case has finished
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    verdict = json.loads(out.splitlines()[-1])
+    assert verdict["type"] == "verdict" and verdict["interrupted"] is True and verdict["ok"] is False
+    assert "Traceback" not in err

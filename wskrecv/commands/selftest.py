@@ -64,7 +64,11 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
             result = run_case(context, case)
             results.append(result)
             display.finished(result)
-    finally:
-        verdict = Verdict(results, time.monotonic() - t0)
-        display.end(verdict)
+    except KeyboardInterrupt:
+        # Ctrl-C: the running case's receivers are gone already (their context ends);
+        # say what ran, then exit 130.
+        display.end(Verdict(results, time.monotonic() - t0, interrupted=True))
+        return int(ExitStatus.INTERRUPTED)
+    verdict = Verdict(results, time.monotonic() - t0)
+    display.end(verdict)
     return int(ExitStatus.OK if verdict.ok else ExitStatus.CHECK_FAILED)

@@ -15,24 +15,28 @@ from wskrecv.selftest.engine import FAIL, PASS, SKIP, Case, CaseResult
 class Verdict:
     """Counts of a finished selftest."""
 
-    def __init__(self, results: Sequence[CaseResult], duration_s: float) -> None:
+    def __init__(self, results: Sequence[CaseResult], duration_s: float,
+                 interrupted: bool = False) -> None:
         self.passed = sum(r.status == PASS for r in results)
         self.failed = sum(r.status == FAIL for r in results)
         self.skipped = sum(r.status == SKIP for r in results)
         self.duration_s = duration_s
+        self.interrupted = interrupted
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        """No case failed and every case ran (an interrupted run proves nothing)."""
+        return self.failed == 0 and not self.interrupted
 
     def line(self) -> str:
-        word = "PASS" if self.ok else "FAIL"
+        word = "INTERRUPTED" if self.interrupted else "PASS" if self.ok else "FAIL"
         return (f"selftest {word}: {self.passed} passed, {self.failed} failed, "
                 f"{self.skipped} skipped in {self.duration_s:.1f} s")
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "passed": self.passed, "failed": self.failed,
-                "skipped": self.skipped, "duration_s": round(self.duration_s, 3)}
+                "skipped": self.skipped, "interrupted": self.interrupted,
+                "duration_s": round(self.duration_s, 3)}
 
 
 def _text(result: CaseResult) -> str:
