@@ -53,6 +53,7 @@ class IndicationState(Enum):
 
     INDICATED = "indicated"  # inside the WskReceiveFromEvent call
     RETAINED = "retained"  # callback returned STATUS_PENDING: the application owns it
+    KEPT = "kept"  # callback returned STATUS_DATA_NOT_ACCEPTED: the provider keeps it
     RELEASED = "released"  # back with the provider; its buffer is in the pool again
 
 
@@ -60,6 +61,9 @@ class IndicationEvent(Enum):
     ACCEPT = "accept"  # callback returned STATUS_SUCCESS
     RETAIN = "retain"  # callback returned STATUS_PENDING
     REJECT = "reject"  # callback returned STATUS_DATA_NOT_ACCEPTED
+    REINDICATE = "reindicate"  # the callback was re-enabled: kept datagrams go out again
+    DRAIN = "drain"  # a WskReceiveFrom request took a kept datagram (IRPs come first)
+    DISCARD = "discard"  # the socket closed while the provider still kept it
     RELEASE = "release"  # WskRelease
     ACCESS = "access"  # the application reads the indication's data
 
@@ -67,8 +71,11 @@ class IndicationEvent(Enum):
 INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], IndicationState] = {
     (IndicationState.INDICATED, IndicationEvent.ACCEPT): IndicationState.RELEASED,
     (IndicationState.INDICATED, IndicationEvent.RETAIN): IndicationState.RETAINED,
-    # Rejected datagrams stay with the provider to be indicated again.
-    (IndicationState.INDICATED, IndicationEvent.REJECT): IndicationState.INDICATED,
+    # Rejected datagrams stay with the provider to be indicated again, first.
+    (IndicationState.INDICATED, IndicationEvent.REJECT): IndicationState.KEPT,
+    (IndicationState.KEPT, IndicationEvent.REINDICATE): IndicationState.INDICATED,
+    (IndicationState.KEPT, IndicationEvent.DRAIN): IndicationState.RELEASED,
+    (IndicationState.KEPT, IndicationEvent.DISCARD): IndicationState.RELEASED,
     (IndicationState.RETAINED, IndicationEvent.RELEASE): IndicationState.RELEASED,
     (IndicationState.INDICATED, IndicationEvent.ACCESS): IndicationState.INDICATED,
     (IndicationState.RETAINED, IndicationEvent.ACCESS): IndicationState.RETAINED,
@@ -76,9 +83,18 @@ INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], Indication
 
 INDICATION_VIOLATIONS: dict[tuple[IndicationState, IndicationEvent], str] = {
     (IndicationState.INDICATED, IndicationEvent.RELEASE): "ReleaseNotHeld",
+    (IndicationState.KEPT, IndicationEvent.RELEASE): "ReleaseNotHeld",
     (IndicationState.RELEASED, IndicationEvent.RELEASE): "ReleasedTwice",
     (IndicationState.RELEASED, IndicationEvent.ACCESS): "UseAfterRelease",
+    (IndicationState.KEPT, IndicationEvent.ACCESS): "UseAfterReject",
 }
+
+# The states in which the application may read an indication's data, derived from the
+# table so the hot path tests membership instead of looking the pair up. A tuple, not a
+# set: `in` compares enum members by identity first, while hashing one runs Python code.
+INDICATION_READABLE: tuple[IndicationState, ...] = tuple(
+    state for (state, event) in INDICATION_TRANSITIONS if event is IndicationEvent.ACCESS
+)
 
 
 def irp_next(state: IrpState, event: IrpEvent) -> IrpState | str:

@@ -1,9 +1,13 @@
-"""A WSK datagram socket: the provider side of WskReceiveFrom and WskCloseSocket.
+"""A WSK datagram socket: WskReceiveFrom, the WskReceiveFromEvent callback, WskRelease,
+WskControlSocket(SO_WSK_EVENT_CALLBACK) and WskCloseSocket.
 
 Sans-I/O: the real socket lives in `wskrecv.provider`. The provider asks `demand()` how
 many datagrams the socket can take, reads at most that many from the OS, and hands them to
-`deliver()`; the socket completes pending receive IRPs in FIFO order and runs their
-completion routines. Nothing here reads a clock, a socket or a thread.
+`deliver()`. The socket completes pending receive IRPs first, in FIFO order (requests take
+priority over the event callback, as in WSK); what is left goes to the WskReceiveFromEvent
+callback as one indication list per batch, each indication holding a buffer from a bounded
+pool. Nothing here reads a clock, a socket or a thread: a `lock` is passed in when the
+application calls in from several threads (WskRelease may come from any thread).
 """
 
 from __future__ import annotations
@@ -11,22 +15,40 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IrpEvent
+from wskrecv.wsk._state import IndicationEvent, IrpEvent
 from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.indication import (
+    ReceiveFromEvent,
+    WskClientDatagramDispatch,
+    WskDatagramIndication,
+    WskEventCallbackControl,
+    make_chain,
+    relink,
+    transition_chain,
+    walk,
+)
 from wskrecv.wsk.irp import Irp, io_complete_request
+from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.status import (
     AF_INET,
     AF_INET6,
     MSG_CTRUNC,
     MSG_TRUNC,
     NTSTATUS,
+    SO_WSK_EVENT_CALLBACK,
+    SOL_SOCKET,
     STATUS_CANCELLED,
+    STATUS_DATA_NOT_ACCEPTED,
     STATUS_FILE_FORCED_CLOSED,
     STATUS_INVALID_PARAMETER,
     STATUS_PENDING,
     STATUS_SUCCESS,
+    WSK_EVENT_DISABLE,
+    WSK_EVENT_RECEIVE_FROM,
+    WskSetOption,
+    status_name,
 )
 from wskrecv.wsk.types import SockAddr, ULongRef, WskBuf, build_control
 from wskrecv.wsk.verifier import Verifier
@@ -54,24 +76,66 @@ class _NoLock:
 
 
 class WskDatagramSocket:
-    """WSK_FLAG_DATAGRAM_SOCKET with the receive side of WSK_PROVIDER_DATAGRAM_DISPATCH."""
+    """WSK_FLAG_DATAGRAM_SOCKET with the receive side of WSK_PROVIDER_DATAGRAM_DISPATCH.
+
+    Counters (datagrams unless named otherwise) always satisfy
+    received == completions + consumed + released + leaked + discarded + in the provider's
+    hands (backlog, kept, being indicated) + held by the application; see `accounting()`.
+    """
 
     def __init__(
-        self, family: int = AF_INET, verifier: Optional[Verifier] = None, lock: Any = None
+        self,
+        family: int = AF_INET,
+        verifier: Optional[Verifier] = None,
+        lock: Any = None,
+        pool: Optional[BufferPool] = None,
+        dispatch: Optional[WskClientDatagramDispatch] = None,
+        socket_context: Any = None,
     ) -> None:
         self.family = family
         self.verifier = verifier if verifier is not None else Verifier()
         self.lock = lock if lock is not None else _NoLock()
+        self.pool = pool if pool is not None else BufferPool()
         self.state = SocketState.CREATED
         self.local_address: Optional[tuple] = None
         self._requests: deque[Irp] = deque()  # posted WskReceiveFrom IRPs, oldest first
         self._backlog: deque[Datagram] = deque()  # delivered, not yet handed to the app
+        self._kept: deque[WskDatagramIndication] = deque()  # rejected, to indicate again
+        self._receive_from_event: Optional[ReceiveFromEvent] = None
+        self._socket_context: Any = None
+        self.set_dispatch(socket_context, dispatch)
+        self._event_enabled = False  # the application enabled WskReceiveFromEvent
+        self._event_suspended = False  # ...and STATUS_DATA_NOT_ACCEPTED paused it
+        self._null_indicated = False
+        self._broken = False  # the OS socket failed (`fail`)
+        self._pumping = False
+        self._indicating = 0  # datagrams inside the callback right now
+        # Provider side: called after WskRelease or a re-enable, from whichever thread made
+        # the call, because demand() may have grown; the receive loop wakes up on it.
+        self.ready_callback: Optional[Callable[[], None]] = None
+        self.received = 0  # datagrams the provider delivered
         self.completions = 0
         self.cancellations = 0
         self.failures = 0
         self.discarded = 0  # delivered but never handed over (socket closed first)
+        self.callbacks = 0  # WskReceiveFromEvent calls with a list (not the NULL one)
+        self.indicated = 0  # datagrams in those lists, re-indications included
+        self.consumed = 0  # datagrams in lists the callback returned STATUS_SUCCESS for
+        self.pended = 0  # callbacks that returned STATUS_PENDING
+        self.rejected = 0  # callbacks that returned STATUS_DATA_NOT_ACCEPTED
+        self.released = 0  # datagrams given back with WskRelease
+        self.held = 0  # datagrams the application retains now
+        self.leaked = 0  # datagrams still retained when the socket closed
 
     # -- application side -------------------------------------------------------------
+
+    def set_dispatch(
+        self, socket_context: Any, dispatch: Optional[WskClientDatagramDispatch]
+    ) -> None:
+        """The SocketContext and Dispatch (WSK_CLIENT_DATAGRAM_DISPATCH) a client gives
+        WskSocket; here settable after creation because the command creates the socket."""
+        self._socket_context = socket_context
+        self._receive_from_event = dispatch.receive_from_event if dispatch is not None else None
 
     def bind(self, local_address: tuple) -> NTSTATUS:
         """WskBind: record the local transport address (the provider did the real bind)."""
@@ -94,7 +158,8 @@ class WskDatagramSocket:
         """WskReceiveFrom: post a receive. Returns STATUS_PENDING or a failure status.
 
         Every path completes the IRP: a bad request completes it at once with
-        STATUS_INVALID_PARAMETER (the completion routine runs before this returns).
+        STATUS_INVALID_PARAMETER (the completion routine runs before this returns). A
+        datagram the provider already holds completes the request before this returns.
         """
         irp.verifier = self.verifier
         self._check_open("WskReceiveFrom")
@@ -109,19 +174,102 @@ class WskDatagramSocket:
         irp.request = (buf, remote_address, control_length, control_info, control_flags)
         irp.cancel_routine = self._cancel_receive
         self._requests.append(irp)
+        if (self._backlog or self._kept) and not self._pumping:
+            with self.lock:
+                self._pump()
         return STATUS_PENDING
 
+    def control_socket(
+        self, request_type: int, control_code: int, level: int, input_buffer: Any
+    ) -> NTSTATUS:
+        """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, &control).
+
+        WSK_EVENT_RECEIVE_FROM enables the WskReceiveFromEvent callback (again, after a
+        STATUS_DATA_NOT_ACCEPTED: the kept datagrams are indicated first, before this
+        returns); adding WSK_EVENT_DISABLE disables it. Enabling before WskBind is the
+        `EventBeforeBind` violation. Other requests are not modelled:
+        STATUS_INVALID_PARAMETER.
+        """
+        with self.lock:
+            self._check_open("WskControlSocket")
+            if (
+                request_type != WskSetOption
+                or control_code != SO_WSK_EVENT_CALLBACK
+                or level != SOL_SOCKET
+                or not isinstance(input_buffer, WskEventCallbackControl)
+            ):
+                return STATUS_INVALID_PARAMETER
+            mask = input_buffer.event_mask
+            if mask & ~(WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE) or not mask & WSK_EVENT_RECEIVE_FROM:
+                return STATUS_INVALID_PARAMETER
+            if mask & WSK_EVENT_DISABLE:
+                self._event_enabled = False
+                return STATUS_SUCCESS
+            if self.state is SocketState.CREATED:
+                raise self.verifier.record(
+                    "EventBeforeBind", "SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM) before WskBind"
+                )
+            if self._receive_from_event is None:
+                return STATUS_INVALID_PARAMETER  # the client dispatch has no callback
+            if self.state is SocketState.CLOSING:
+                return STATUS_FILE_FORCED_CLOSED
+            self._event_enabled = True
+            self._event_suspended = False
+            self._pump()
+        self._notify_ready()
+        return STATUS_SUCCESS
+
+    def release(self, indication: Optional[WskDatagramIndication]) -> NTSTATUS:
+        """WskRelease: give back a list (or the part of one that ends at a `next` of None)
+        the callback retained with STATUS_PENDING. Safe from any thread.
+
+        All or nothing: if any indication in the list is not held (`ReleaseNotHeld`) or is
+        reached twice (`ReleasedTwice`), the violation is raised and nothing is released.
+        """
+        with self.lock:
+            self._check_open("WskRelease")
+            inds, again = walk(indication)
+            if not inds:
+                raise self.verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
+            for ind in inds:
+                if type(ind) is not WskDatagramIndication or ind._socket is not self:
+                    raise self.verifier.record(
+                        "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
+                    )
+            if again >= 0:
+                raise self.verifier.record(
+                    "ReleasedTwice", f"the list reaches indication {again} twice"
+                )
+            transition_chain(inds, IndicationEvent.RELEASE, self.verifier, "WskRelease")
+            n = len(inds)
+            self.held -= n
+            self.released += n
+            self.pool.give(n)
+            self._pump()
+        self._notify_ready()
+        return STATUS_SUCCESS
+
     def close(self) -> NTSTATUS:
-        """WskCloseSocket: cancel every outstanding request (FIFO), then close."""
-        self._check_open("WskCloseSocket")
-        self.state = SocketState.CLOSING
-        while self._requests:
-            irp = self._requests.popleft()
-            self.cancellations += 1
-            io_complete_request(irp, STATUS_CANCELLED)
-        self.discarded += len(self._backlog)
-        self._backlog.clear()
-        self.state = SocketState.CLOSED
+        """WskCloseSocket: cancel every outstanding request (FIFO), tell the event callback
+        (a NULL indication), drop what the provider still keeps, then close. Lists the
+        application still retains are leaks: counted, and the `IndicationLeaked` rule."""
+        with self.lock:
+            self._check_open("WskCloseSocket")
+            self.state = SocketState.CLOSING
+            while self._requests:
+                irp = self._requests.popleft()
+                self.cancellations += 1
+                io_complete_request(irp, STATUS_CANCELLED)
+            self._indicate_null()
+            self._event_enabled = False
+            self._discard()
+            if self.held:
+                self.leaked += self.held
+                self.verifier.record(
+                    "IndicationLeaked", f"{self.held} retained datagrams never released"
+                )
+                self.held = 0
+            self.state = SocketState.CLOSED
         return STATUS_SUCCESS
 
     # -- provider side ----------------------------------------------------------------
@@ -135,23 +283,73 @@ class WskDatagramSocket:
     def closed(self) -> bool:
         return self.state in (SocketState.CLOSING, SocketState.CLOSED)
 
+    @property
+    def event_enabled(self) -> bool:
+        """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
+        return self._event_enabled and not self._event_suspended
+
+    @property
+    def kept(self) -> int:
+        """Datagrams the provider keeps after STATUS_DATA_NOT_ACCEPTED."""
+        return len(self._kept)
+
+    @property
+    def in_flight(self) -> int:
+        """Datagrams delivered that nobody has finished with: waiting in the provider or
+        held by the application. Each counter it subtracts grows only after the
+        application has recorded its datagrams, so reading this before the application's
+        own count never undercounts (the receive loop relies on that across threads)."""
+        return self.received - (
+            self.completions + self.consumed + self.released + self.discarded + self.leaked
+        )
+
+    def accounting(self) -> dict[str, int]:
+        """Where every delivered datagram is now; the values add up to `received`."""
+        return {
+            "completions": self.completions,
+            "consumed": self.consumed,
+            "released": self.released,
+            "leaked": self.leaked,
+            "discarded": self.discarded,
+            "held": self.held,
+            "kept": len(self._kept),
+            "backlog": len(self._backlog),
+            "indicating": self._indicating,
+        }
+
     def demand(self) -> int:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
-        if self.state is not SocketState.BOUND:
+        if self.state is not SocketState.BOUND or self._broken:
             return 0
-        return max(len(self._requests) - len(self._backlog), 0)
+        room = len(self._requests) - len(self._backlog) - len(self._kept)
+        if self._event_enabled and not self._event_suspended:
+            room += self.pool.free
+        return room if room > 0 else 0
 
     def deliver(self, datagrams: Iterable[Datagram]) -> None:
-        """Hand over datagrams read from the OS; pending receives complete in FIFO order."""
-        self._backlog.extend(datagrams)
-        self._pump()
+        """Hand over datagrams read from the OS (one batch): pending receives complete in
+        FIFO order, the rest go to the event callback as one indication list."""
+        if not isinstance(datagrams, list):
+            datagrams = list(datagrams)
+        with self.lock:
+            if self.state is not SocketState.BOUND:
+                self.received += len(datagrams)
+                self.discarded += len(datagrams)
+                return
+            self.received += len(datagrams)
+            self._backlog.extend(datagrams)
+            self._pump()
 
     def fail(self, status: int = STATUS_FILE_FORCED_CLOSED) -> None:
-        """The OS socket broke: complete every outstanding receive with `status`."""
-        while self._requests:
-            irp = self._requests.popleft()
-            self.failures += 1
-            io_complete_request(irp, status)
+        """The OS socket broke: complete every outstanding receive with `status` and call
+        the event callback with a NULL indication (the application must close)."""
+        with self.lock:
+            self._broken = True
+            while self._requests:
+                irp = self._requests.popleft()
+                self.failures += 1
+                io_complete_request(irp, status)
+            self._indicate_null()
 
     # -- internals --------------------------------------------------------------------
 
@@ -159,11 +357,123 @@ class WskDatagramSocket:
         if self.state is SocketState.CLOSED:
             raise self.verifier.record("SocketClosed", f"{what} after WskCloseSocket")
 
+    def _notify_ready(self) -> None:
+        callback = self.ready_callback
+        if callback is not None:
+            callback()
+
     def _pump(self) -> None:
-        requests = self._requests
-        backlog = self._backlog
-        while requests and backlog:
-            self._complete_receive(requests.popleft(), backlog.popleft())
+        """Hand what the provider holds to requests first, then to the callback.
+
+        Re-entrant calls (a completion routine posting, a callback releasing or
+        re-enabling) return at once: the outer loop picks up what they changed.
+        """
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            requests = self._requests
+            backlog = self._backlog
+            kept = self._kept
+            while True:
+                if requests and kept:
+                    self._drain_kept(requests.popleft())
+                    continue
+                if requests and backlog:
+                    while requests and backlog:
+                        self._complete_receive(requests.popleft(), backlog.popleft())
+                    continue
+                if (
+                    self._event_enabled
+                    and not self._event_suspended
+                    and self.state is SocketState.BOUND
+                    and not self._broken
+                ):
+                    if kept:
+                        inds = list(kept)
+                        kept.clear()
+                        transition_chain(inds, IndicationEvent.REINDICATE, self.verifier, "re-indicate")
+                        relink(inds)
+                        self._indicate(inds)
+                        continue
+                    n = min(len(backlog), self.pool.free)
+                    if n:
+                        if n == len(backlog):
+                            batch = list(backlog)
+                            backlog.clear()
+                        else:  # the pool is short: the rest waits for a release
+                            batch = [backlog.popleft() for _ in range(n)]
+                        self.pool.take(n)
+                        self._indicate(make_chain(batch, self))
+                        continue
+                break
+        finally:
+            self._pumping = False
+
+    def _indicate(self, inds: list[WskDatagramIndication]) -> None:
+        """One WskReceiveFromEvent call for `inds`, and what its return value means."""
+        n = len(inds)
+        self.callbacks += 1
+        self.indicated += n
+        self._indicating = n
+        callback = self._receive_from_event
+        assert callback is not None
+        try:
+            status = callback(self._socket_context, 0, inds[0])
+        except BaseException:
+            # The callback blew up: take the buffers back as if it had accepted them.
+            self._indicating = 0
+            transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "callback raised")
+            self.consumed += n
+            self.pool.give(n)
+            raise
+        self._indicating = 0
+        if status == STATUS_PENDING:
+            transition_chain(inds, IndicationEvent.RETAIN, self.verifier, "STATUS_PENDING")
+            self.pended += 1
+            if self.state is SocketState.BOUND:
+                self.held += n
+            else:  # closed from inside the callback: retained past close
+                self.leaked += n
+                self.verifier.record("IndicationLeaked", f"{n} datagrams retained while closing")
+        elif status == STATUS_DATA_NOT_ACCEPTED:
+            transition_chain(inds, IndicationEvent.REJECT, self.verifier, "STATUS_DATA_NOT_ACCEPTED")
+            self.rejected += 1
+            self._event_suspended = True
+            self._kept.extendleft(reversed(inds))
+            if self.state is not SocketState.BOUND:
+                self._discard()
+        else:
+            if status != STATUS_SUCCESS:
+                shown = status_name(status) if isinstance(status, int) else repr(status)
+                self.verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}")
+            # STATUS_SUCCESS, and anything unknown: the buffers go back to the pool.
+            transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "STATUS_SUCCESS")
+            self.consumed += n
+            self.pool.give(n)
+
+    def _indicate_null(self) -> None:
+        """The NULL indication: once, when the socket closes or fails with the callback on."""
+        if self._event_enabled and not self._null_indicated and self._receive_from_event:
+            self._null_indicated = True
+            self._receive_from_event(self._socket_context, 0, None)
+
+    def _drain_kept(self, irp: Irp) -> None:
+        ind = self._kept.popleft()
+        transition_chain([ind], IndicationEvent.DRAIN, self.verifier, "WskReceiveFrom")
+        self.pool.give(1)
+        self._complete_receive(irp, ind._dgram)
+
+    def _discard(self) -> None:
+        """Closing: the provider drops what it still holds."""
+        if self._kept:
+            inds = list(self._kept)
+            self._kept.clear()
+            transition_chain(inds, IndicationEvent.DISCARD, self.verifier, "WskCloseSocket")
+            self.pool.give(len(inds))
+            self.discarded += len(inds)
+        self.discarded += len(self._backlog)
+        self._backlog.clear()
 
     def _complete_receive(self, irp: Irp, dgram: Datagram) -> None:
         buf, remote_address, control_length, control_info, control_flags = irp.request
@@ -191,8 +501,8 @@ class WskDatagramSocket:
                     flags |= _MSG_CTRUNC
         if control_flags is not None:
             control_flags.value = flags
-        self.completions += 1
         io_complete_request(irp, STATUS_SUCCESS, n)
+        self.completions += 1  # after the routine recorded it: see `in_flight`
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:
