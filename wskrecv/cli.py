@@ -10,6 +10,7 @@ from typing import Optional
 import click
 
 from wskrecv import __version__
+from wskrecv.commands.event import event
 from wskrecv.commands.listen import listen
 from wskrecv.errors import ExitStatus, WskrecvError
 
@@ -30,12 +31,14 @@ Exit status:
 def cli(ctx: click.Context, debug: bool) -> None:
     """A UDP receiver built on a model of the Windows WSK datagram API.
 
-    `listen` receives the IRP way (WskReceiveFrom + completion routines).
+    `listen` receives the IRP way (WskReceiveFrom + completion routines);
+    `event` the event way (WskReceiveFromEvent callbacks, STATUS_PENDING and WskRelease).
     """
     ctx.obj = {"debug": debug}
 
 
 cli.add_command(listen)
+cli.add_command(event)
 for command in cli.commands.values():
     command.epilog = EPILOG
 

@@ -10,9 +10,10 @@ from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
 from wskrecv.provider import open_udp
+from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
-from wskrecv.wsk import Verifier, WskDatagramSocket
+from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
 
 DEFAULT_PORT = 5001
 
@@ -90,9 +91,14 @@ def run_receive_command(
     extra_start: Optional[dict[str, Any]] = None,
     lock: Any = None,
     env: Optional[Environment] = None,
+    batch: int = DEFAULT_BATCH,
+    pool: Optional[int] = None,
 ) -> int:
     """Open the socket, build the model and the application, run, report. Returns the exit
-    status; errors propagate as WskrecvError for `cli.main` to report."""
+    status; errors propagate as WskrecvError for `cli.main` to report.
+
+    `batch` caps each read (and so each indication list); `pool` bounds the socket's
+    indication buffers (None: unbounded)."""
     env = env or Environment()
     reporter = make_reporter(env, params["as_json"], params["quiet"])
     dump = None
@@ -108,10 +114,10 @@ def run_receive_command(
                     "data": data.hex(),
                 }
             )
-    provider = open_udp(params["bind_host"], params["port"], params["rcvbuf"])
+    provider = open_udp(params["bind_host"], params["port"], params["rcvbuf"], batch=batch)
     try:
         verifier = Verifier()
-        sock = WskDatagramSocket(verifier=verifier, lock=lock)
+        sock = WskDatagramSocket(verifier=verifier, lock=lock, pool=BufferPool(pool))
         sock.bind(provider.local_address)
         recorder = Recorder(mode, dump=dump)
         app = make_app(sock, recorder)
@@ -121,7 +127,7 @@ def run_receive_command(
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        runner = Runner(provider, sock, app, recorder, reporter, limits)
+        runner = Runner(provider, sock, app, recorder, reporter, limits, batch=batch)
         host, port = provider.local_address[:2]
         info = {
             "mode": mode,
@@ -129,6 +135,7 @@ def run_receive_command(
             "port": port,
             "rcvbuf": provider.rcvbuf,
             "rcvbuf_requested": provider.rcvbuf_requested,
+            "reader": provider.reader,
             "detail": detail,
             **(extra_start or {}),
         }
