@@ -17,7 +17,8 @@ import os
 import socket
 import struct
 import sys
-from typing import Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 from wskrecv.wsk.datagram import Datagram, make_datagram
 
@@ -31,7 +32,7 @@ MSG_TRUNC = 0x20
 MSG_CTRUNC = 0x08
 
 CONTROL_SLOT = 256  # per datagram: timestamp + drop counter + packet info, with room
-NAME_SLOT = 32  # sockaddr_in6 is 28 bytes; 32 keeps slots 8-aligned
+NAME_SLOT = 32  # sockaddr_in6 is 28 bytes; 32 keeps the control buffer 8-aligned
 _CACHE_LIMIT = 4096  # entries in each conversion cache before it starts over
 
 
@@ -90,7 +91,7 @@ def _load_recvmmsg() -> Optional[object]:
 
 
 _recvmmsg = _load_recvmmsg()
-_timespec = struct.Struct("@qq")
+_timespec = struct.Struct("@qq" if ctypes.sizeof(ctypes.c_long) == 8 else "@ll")
 _cmsghdr = struct.Struct("@NiI" if ctypes.sizeof(ctypes.c_size_t) == 8 else "@Iii")
 _CMSG_ALIGN = ctypes.sizeof(ctypes.c_size_t)
 _u32 = struct.Struct("@I")
@@ -113,7 +114,22 @@ def _align(n: int) -> int:
     return (n + _CMSG_ALIGN - 1) & ~(_CMSG_ALIGN - 1)
 
 
+# Each datagram's slot holds its sockaddr, then its control buffer. Linux writes the
+# SO_TIMESTAMPNS message first; the rest (the "tail": drop counter, packet info) is at most
+# SO_RXQ_OVFL (24) + IP_PKTINFO (32), plus IPV6_PKTINFO (40) on an IPv6 socket.
+SLOT = NAME_SLOT + CONTROL_SLOT
 _TS_SPACE = _align(_cmsghdr.size) + _align(_timespec.size)
+_TAIL = {_AF_INET: 56, _AF_INET6: 96}
+_MISSING: Any = object()
+# The one-unpack fast path reads the layout of LP64 Linux; elsewhere every slot is walked.
+_LP64 = ctypes.sizeof(ctypes.c_size_t) == 8 and ctypes.sizeof(ctypes.c_long) == 8
+
+
+def _slot_struct(namesize: int, tail: int) -> struct.Struct:
+    """(sockaddr bytes, cmsg_len, cmsg_level, cmsg_type, tv_sec, tv_nsec, tail bytes) of one
+    slot, reading its first control message as SO_TIMESTAMPNS (the caller checks the type)."""
+    pad = CONTROL_SLOT - _TS_SPACE - tail
+    return struct.Struct(f"={namesize}s{NAME_SLOT - namesize}xQiiqq{tail}s{pad}x")
 
 
 def _sockaddr(raw: bytes) -> tuple:
@@ -125,6 +141,43 @@ def _sockaddr(raw: bytes) -> tuple:
         scope = int.from_bytes(raw[24:28], sys.byteorder)
         return (_ntop(_AF_INET6, raw[8:24]), port, flowinfo, scope)
     return (_ntop(_AF_INET, raw[4:8]), port)
+
+
+def _messages(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(level, type, data) for each control message in `raw`."""
+    pos = 0
+    hdr = _cmsghdr.size
+    while pos + hdr <= len(raw):
+        length, level, kind = _cmsghdr.unpack_from(raw, pos)
+        if length < hdr:
+            return
+        yield level, kind, raw[pos + hdr : pos + length]
+        pos += _align(length)
+
+
+def _walk(raw: bytes) -> tuple[Optional[tuple[str, int]], Optional[int], Optional[int]]:
+    """(packet info, drop counter, timestamp) from control messages: the general path."""
+    local = drops = stamp = None
+    for level, kind, value in _messages(raw):
+        if kind == IP_PKTINFO and level == _IPPROTO_IP:
+            ifindex, _spec, dst = _in_pktinfo.unpack(value[: _in_pktinfo.size])
+            local = (_ntop(_AF_INET, dst), ifindex)
+        elif kind == IPV6_PKTINFO and level == _IPPROTO_IPV6:
+            dst, ifindex = _in6_pktinfo.unpack(value[: _in6_pktinfo.size])
+            local = (_ntop(_AF_INET6, dst), ifindex)
+        elif kind == SO_RXQ_OVFL and level == _SOL_SOCKET:
+            drops = _u32.unpack(value[:4])[0]
+        elif kind == SO_TIMESTAMPNS and level == _SOL_SOCKET:
+            sec, nsec = _timespec.unpack(value[: _timespec.size])
+            stamp = sec * 1_000_000_000 + nsec
+    return local, drops, stamp
+
+
+def _remember(cache: dict, key: bytes, value: Any) -> Any:  # type: ignore[type-arg]
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 class MmsgReader:
@@ -139,37 +192,39 @@ class MmsgReader:
         self.drops_seen = 0  # latest SO_RXQ_OVFL counter
         self.truncated = 0  # datagrams longer than buffer_size (MSG_TRUNC)
         self.control_truncated = 0  # control data that did not fit (MSG_CTRUNC)
+        self._namesize = 28 if sock.family == _AF_INET6 else 16
+        tail = _TAIL.get(sock.family, _TAIL[_AF_INET6])
+        self._fast_control = _TS_SPACE + tail
         self._data = bytearray(batch * buffer_size)
-        self._names = bytearray(batch * NAME_SLOT)
-        self._control = bytearray(batch * CONTROL_SLOT)
+        self._slots = bytearray(batch * SLOT)
         self._iov = (_IoVec * batch)()
         self._hdr_bytes = bytearray(batch * ctypes.sizeof(_MMsgHdr))
         self._msgs = (_MMsgHdr * batch).from_buffer(self._hdr_bytes)
         data_at = ctypes.addressof(ctypes.c_char.from_buffer(self._data))
-        names_at = ctypes.addressof(ctypes.c_char.from_buffer(self._names))
-        control_at = ctypes.addressof(ctypes.c_char.from_buffer(self._control))
+        self._slots_at = ctypes.addressof(ctypes.c_char.from_buffer(self._slots))
         for i in range(batch):
             self._iov[i].iov_base = data_at + i * buffer_size
             self._iov[i].iov_len = buffer_size
             hdr = self._msgs[i].msg_hdr
-            hdr.msg_name = names_at + i * NAME_SLOT
+            hdr.msg_name = self._slots_at + i * SLOT
             hdr.msg_namelen = NAME_SLOT
             hdr.msg_iov = ctypes.addressof(self._iov[i])
             hdr.msg_iovlen = 1
-            hdr.msg_control = control_at + i * CONTROL_SLOT
+            hdr.msg_control = self._slots_at + i * SLOT + NAME_SLOT
             hdr.msg_controllen = CONTROL_SLOT
         # The kernel overwrites namelen/controllen: restore them from this copy each call.
         self._pristine = bytes(self._hdr_bytes)
         self._msgs_at = ctypes.addressof(self._msgs)
         self._hdr_view = memoryview(self._hdr_bytes)
         self._data_view = memoryview(self._data)
-        self._names_view = memoryview(self._names)
-        self._control_view = memoryview(self._control)
+        self._slots_view = memoryview(self._slots)
         self._header = _header_struct()
+        self._slot = _slot_struct(self._namesize, tail)
         self._addr_cache: dict[bytes, tuple] = {}
-        # Control data after the timestamp (drop counter, packet info) -> (local, drops).
-        self._tail_cache: dict[bytes, tuple[Optional[tuple[str, int]], Optional[int]]] = {}
-        self._ts_header = _cmsghdr.pack(_cmsghdr.size + _timespec.size, _SOL_SOCKET, SO_TIMESTAMPNS)
+        # Control data after the timestamp -> packet info (tails with a drop counter are
+        # converted in `_tail`: the counter changes with every drop).
+        self._tail_cache: dict[bytes, Optional[tuple[str, int]]] = {}
+        self._ovfl_header = _cmsghdr.pack(_cmsghdr.size + 4, _SOL_SOCKET, SO_RXQ_OVFL)
 
     def read(self, max_n: int) -> list[Datagram]:
         """Read up to min(max_n, batch) datagrams that are already queued (never blocks)."""
@@ -177,8 +232,10 @@ class MmsgReader:
         if vlen <= 0:
             return []
         fd = self.sock.fileno()
-        hdr_size = self._header.size
-        ctypes.memmove(self._msgs_at, self._pristine, vlen * hdr_size)
+        ctypes.memmove(self._msgs_at, self._pristine, vlen * self._header.size)
+        # Zeroed slots make the bytes after the kernel's control data predictable, so the
+        # tail can serve as a cache key.
+        ctypes.memset(self._slots_at, 0, vlen * SLOT)
         while True:
             n = _recvmmsg(fd, self._msgs_at, vlen, MSG_DONTWAIT, None)
             if n >= 0:
@@ -195,91 +252,74 @@ class MmsgReader:
         out: list[Datagram] = []
         append = out.append
         data = self._data_view
-        names = self._names_view[: n * NAME_SLOT].tobytes()
-        control = self._control_view[: n * CONTROL_SLOT].tobytes()
-        addr_cache = self._addr_cache
-        tail_cache = self._tail_cache
-        ts_header = self._ts_header
-        ts_unpack = _timespec.unpack_from
         size = self.buffer_size
-        ts_space = _TS_SPACE
-        ts_len = len(ts_header)
+        addr_get = self._addr_cache.get
+        tail_get = self._tail_cache.get
+        namesize = self._namesize
+        fast_ok = _LP64
+        fast_control = self._fast_control
         headers = self._header.iter_unpack(self._hdr_view[: n * self._header.size])
-        for i, (namelen, controllen, flags, length) in enumerate(headers):
+        slots = self._slot.iter_unpack(self._slots_view[: n * SLOT])
+        off = 0
+        for (namelen, controllen, flags, length), (name, _, level, kind, sec, nsec, tail) in zip(
+            headers, slots
+        ):
             if flags:
                 self._flags(flags)
                 if length > size:
                     length = size
-            off = i * size
             payload = data[off : off + length].tobytes()
-            at = i * NAME_SLOT
-            raw_name = names[at : at + namelen]
-            remote = addr_cache.get(raw_name)
-            if remote is None:
-                remote = self._remember(addr_cache, raw_name, _sockaddr(raw_name))
-            at = i * CONTROL_SLOT
-            # Linux puts the timestamp first; what follows (drop counter, packet info)
-            # repeats from datagram to datagram, so it is converted once per distinct value.
-            if controllen >= ts_space and control[at : at + ts_len] == ts_header:
-                sec, nsec = ts_unpack(control, at + ts_len)
+            if (
+                fast_ok
+                and kind == SO_TIMESTAMPNS
+                and level == _SOL_SOCKET
+                and namelen == namesize
+                and controllen <= fast_control
+            ):
+                remote = addr_get(name)
+                if remote is None:
+                    remote = _remember(self._addr_cache, name, _sockaddr(name))
                 stamp = sec * 1_000_000_000 + nsec
-                tail = control[at + ts_space : at + controllen]
-                known = tail_cache.get(tail)
-                if known is None:
-                    known = self._remember(tail_cache, tail, self._walk(tail))
+                local = tail_get(tail, _MISSING)
+                if local is _MISSING:
+                    local = self._tail(tail)
             else:
-                tail = control[at : at + controllen]
-                known = self._walk(tail)
-                stamp = self._walk_stamp(tail)
-            local, drops = known
-            if drops is not None and drops > self.drops_seen:
-                self.drops_seen = drops
+                remote, local, stamp = self._slow(off // size, namelen, controllen)
             append(make_datagram(Datagram, (payload, remote, local, stamp)))
+            off += size
         return out
+
+    def _tail(self, tail: bytes) -> Optional[tuple[str, int]]:
+        """Packet info from the control data after the timestamp, cached; a leading drop
+        counter (it changes with every drop) is read here and the rest is cached."""
+        if tail.startswith(self._ovfl_header):
+            drops = _u32.unpack_from(tail, _cmsghdr.size)[0]
+            if drops > self.drops_seen:
+                self.drops_seen = drops
+            skip = _align(_cmsghdr.size + 4)
+            rest = tail[skip:] + bytes(skip)  # the same length as a tail without it
+            local = self._tail_cache.get(rest, _MISSING)
+            if local is _MISSING:
+                local = _remember(self._tail_cache, rest, _walk(rest)[0])
+            return local
+        local, drops, _ = _walk(tail)
+        if drops is not None:  # a drop counter elsewhere (not Linux's order): do not cache
+            self.drops_seen = max(self.drops_seen, drops)
+            return local
+        return _remember(self._tail_cache, tail, local)
+
+    def _slow(self, i: int, namelen: int, controllen: int) -> tuple[tuple, Any, Optional[int]]:
+        """Sender, packet info and timestamp of slot `i` by walking its control messages."""
+        at = i * SLOT
+        raw_name = bytes(self._slots[at : at + namelen])
+        control = bytes(self._slots[at + NAME_SLOT : at + NAME_SLOT + controllen])
+        local, drops, stamp = _walk(control)
+        if drops is not None and drops > self.drops_seen:
+            self.drops_seen = drops
+        return _sockaddr(raw_name), local, stamp
 
     def _flags(self, flags: int) -> None:
         if flags & MSG_TRUNC:
             self.truncated += 1
         if flags & MSG_CTRUNC:
             self.control_truncated += 1
-
-    @staticmethod
-    def _remember(cache: dict, key: bytes, value: object) -> object:  # type: ignore[type-arg]
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[key] = value
-        return value
-
-    @staticmethod
-    def _messages(raw: bytes):  # type: ignore[no-untyped-def]
-        """(level, type, data) for each control message in `raw`."""
-        pos = 0
-        hdr = _cmsghdr.size
-        while pos + hdr <= len(raw):
-            length, level, kind = _cmsghdr.unpack_from(raw, pos)
-            if length < hdr:
-                return
-            yield level, kind, raw[pos + hdr : pos + length]
-            pos += _align(length)
-
-    def _walk(self, raw: bytes) -> tuple[Optional[tuple[str, int]], Optional[int]]:
-        """Packet info and drop counter from control messages (the slow, general path)."""
-        local = drops = None
-        for level, kind, value in self._messages(raw):
-            if kind == IP_PKTINFO and level == _IPPROTO_IP:
-                ifindex, _spec, dst = _in_pktinfo.unpack(value[: _in_pktinfo.size])
-                local = (_ntop(_AF_INET, dst), ifindex)
-            elif kind == IPV6_PKTINFO and level == _IPPROTO_IPV6:
-                dst, ifindex = _in6_pktinfo.unpack(value[: _in6_pktinfo.size])
-                local = (_ntop(_AF_INET6, dst), ifindex)
-            elif kind == SO_RXQ_OVFL and level == _SOL_SOCKET:
-                drops = _u32.unpack(value[:4])[0]
-        return local, drops
-
-    def _walk_stamp(self, raw: bytes) -> Optional[int]:
-        """The timestamp when it is not the first control message (or is missing)."""
-        for level, kind, value in self._messages(raw):
-            if kind == SO_TIMESTAMPNS and level == _SOL_SOCKET:
-                sec, nsec = _timespec.unpack(value[: _timespec.size])
-                return sec * 1_000_000_000 + nsec
-        return None

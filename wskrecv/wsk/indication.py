@@ -58,13 +58,17 @@ class WskDatagramIndication:
     """WSK_DATAGRAM_INDICATION {Next, Buffer, ControlInfo, ControlInfoLength, RemoteAddress}.
 
     The WSK fields (`buffer`, `remote_address`, `control_info`, `control_info_length`) are
-    built on access. `data`, `remote` and `timestamp_ns` are the same facts without building
-    structures: what a driver gets from MmGetSystemAddressForMdlSafe(Buffer.Mdl) + Offset,
-    from RemoteAddress, and from walking ControlInfo to SO_TIMESTAMP. Every one of them
-    checks that the application may still read the indication.
+    built on access. `data`, `remote` and `timestamp_ns` are the same facts as plain
+    attributes: what a driver gets from MmGetSystemAddressForMdlSafe(Buffer.Mdl) + Offset,
+    from RemoteAddress, and from walking ControlInfo to SO_TIMESTAMP.
+
+    The plain attributes exist only while the application may read the indication (the
+    states `INDICATION_READABLE` derives from the table); `transition_chain` removes and
+    restores them. Reading one in any other state lands in `__getattr__`, which raises the
+    violation the table names, so legal reads on the hot path cost nothing extra.
     """
 
-    __slots__ = ("next", "state", "_dgram", "_socket")
+    __slots__ = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_socket")
 
     def __init__(
         self,
@@ -76,32 +80,21 @@ class WskDatagramIndication:
         self.state = _INDICATED
         self._dgram = dgram
         self._socket = socket
+        self.data, self.remote, _, self.timestamp_ns = dgram
 
     def __repr__(self) -> str:
         return f"<WskDatagramIndication {self.state.value} {len(self._dgram[0])} bytes>"
 
-    # -- the fast accessors ------------------------------------------------------------
-
-    @property
-    def data(self) -> bytes:
-        """The datagram's bytes (Buffer.Length of them)."""
-        if self.state not in INDICATION_READABLE:
-            self._denied("data")
-        return self._dgram[0]
-
-    @property
-    def remote(self) -> tuple:
-        """RemoteAddress as a Python socket address tuple."""
-        if self.state not in INDICATION_READABLE:
-            self._denied("remote address")
-        return self._dgram[1]
-
-    @property
-    def timestamp_ns(self) -> Optional[int]:
-        """The SO_TIMESTAMP control message's value (kernel receive time), or None."""
-        if self.state not in INDICATION_READABLE:
-            self._denied("control info")
-        return self._dgram[3]
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when a slot is empty: the indication is not readable now.
+        if name in _GUARDED:
+            rule = indication_next(self.state, _ACCESS)
+            assert isinstance(rule, str)
+            what = name.replace("_", " ")
+            raise self._socket.verifier.record(
+                rule, f"read the {what} of a {self.state.value} indication"
+            )
+        raise AttributeError(name)
 
     # -- the WSK fields ----------------------------------------------------------------
 
@@ -129,15 +122,30 @@ class WskDatagramIndication:
         return self._control()[1]
 
     def _control(self) -> tuple[list[ControlMessage], int, bool]:
-        if self.state not in INDICATION_READABLE:
-            self._denied("control info")
-        d = self._dgram
-        return build_control(d[2], self._socket.family, d[3], _CONTROL_ROOM)
+        stamp = self.timestamp_ns  # raises the violation when not readable
+        return build_control(self._dgram[2], self._socket.family, stamp, _CONTROL_ROOM)
 
-    def _denied(self, what: str) -> None:
-        rule = indication_next(self.state, _ACCESS)
-        assert isinstance(rule, str)
-        raise self._socket.verifier.record(rule, f"read the {what} of a {self.state.value} indication")
+
+_GUARDED = frozenset({"data", "remote", "timestamp_ns"})
+
+
+def _show(ind: WskDatagramIndication) -> None:
+    ind.data, ind.remote, _, ind.timestamp_ns = ind._dgram
+
+
+def _hide(ind: WskDatagramIndication) -> None:
+    del ind.data, ind.remote, ind.timestamp_ns
+
+
+def _step(ind: WskDatagramIndication, new: IndicationState) -> None:
+    """Move one indication to `new`, showing or hiding its readable fields."""
+    was = ind.state in INDICATION_READABLE
+    now = new in INDICATION_READABLE
+    ind.state = new
+    if was and not now:
+        _hide(ind)
+    elif now and not was:
+        _show(ind)
 
 
 def make_chain(dgrams: list[Datagram], socket: WskDatagramSocket) -> list[WskDatagramIndication]:
@@ -196,8 +204,19 @@ def transition_chain(
         new = indication_next(state, event)
         if isinstance(new, str):
             raise verifier.record(new, f"{what} on a {state.value} indication")
-        for ind in inds:
-            ind.state = new
+        was = state in INDICATION_READABLE
+        now = new in INDICATION_READABLE
+        if was == now:
+            for ind in inds:
+                ind.state = new
+        elif was:  # inlined _hide: this is every list's return to the provider
+            for ind in inds:
+                ind.state = new
+                del ind.data, ind.remote, ind.timestamp_ns
+        else:
+            for ind in inds:
+                ind.state = new
+                _show(ind)
         return
     news: list[IndicationState] = []
     for ind in inds:
@@ -206,7 +225,7 @@ def transition_chain(
             raise verifier.record(step, f"{what} on a {ind.state.value} indication")
         news.append(step)
     for ind, step in zip(inds, news):
-        ind.state = step
+        _step(ind, step)
 
 
 __all__ = [
