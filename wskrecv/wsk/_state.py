@@ -2,12 +2,23 @@
 
 Everything that changes who owns an IRP or a datagram indication goes through one of the
 two tables below; the rest of the model asks `irp_next` / `indication_next` and turns a
-missing entry into the API violation the table names. Nothing else assigns `.state`.
+missing entry into the API violation the table names. Nothing else assigns an IRP's or an
+indication's `.state`. (A socket's own lifecycle, `SocketState`, is linear and lives in
+socket.py's methods.)
 """
 
 from __future__ import annotations
 
 from enum import Enum
+
+
+class SocketState(Enum):
+    """A socket's lifecycle."""
+
+    CREATED = "created"
+    BOUND = "bound"
+    CLOSING = "closing"  # WskCloseSocket is cancelling outstanding requests
+    CLOSED = "closed"
 
 
 class IrpState(Enum):

@@ -6,28 +6,27 @@ many datagrams the socket can take, reads at most that many from the OS, and han
 `deliver()`. The socket completes pending receive IRPs first, in FIFO order (requests take
 priority over the event callback, as in WSK); what is left goes to the WskReceiveFromEvent
 callback as one indication list per batch, each indication holding a buffer from a bounded
-pool. Nothing here reads a clock, a socket or a thread: a `lock` is passed in when the
-application calls in from several threads (WskRelease may come from any thread).
+pool (the event side itself is in events.py). Nothing here reads a clock, a socket or a
+thread: a `lock` is passed in when the application calls in from several threads
+(WskRelease may come from any thread).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from enum import Enum
 from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IndicationEvent, IrpEvent
+from wskrecv.wsk._state import IndicationEvent, IrpEvent, SocketState
 from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.events import EventSide
 from wskrecv.wsk.indication import (
     ReceiveFromEvent,
     WskClientDatagramDispatch,
     WskDatagramIndication,
-    WskEventCallbackControl,
     make_chain,
     relink,
     transition_chain,
-    walk,
 )
 from wskrecv.wsk.irp import Irp, io_complete_request
 from wskrecv.wsk.pool import BufferPool
@@ -37,18 +36,11 @@ from wskrecv.wsk.status import (
     MSG_CTRUNC,
     MSG_TRUNC,
     NTSTATUS,
-    SO_WSK_EVENT_CALLBACK,
-    SOL_SOCKET,
     STATUS_CANCELLED,
-    STATUS_DATA_NOT_ACCEPTED,
     STATUS_FILE_FORCED_CLOSED,
     STATUS_INVALID_PARAMETER,
     STATUS_PENDING,
     STATUS_SUCCESS,
-    WSK_EVENT_DISABLE,
-    WSK_EVENT_RECEIVE_FROM,
-    WskSetOption,
-    status_name,
 )
 from wskrecv.wsk.types import SockAddr, ULongRef, WskBuf, build_control
 from wskrecv.wsk.verifier import Verifier
@@ -56,13 +48,6 @@ from wskrecv.wsk.verifier import Verifier
 # Plain ints on the hot path: IntFlag arithmetic costs several times more.
 _MSG_TRUNC = int(MSG_TRUNC)
 _MSG_CTRUNC = int(MSG_CTRUNC)
-
-
-class SocketState(Enum):
-    CREATED = "created"
-    BOUND = "bound"
-    CLOSING = "closing"  # WskCloseSocket is cancelling outstanding requests
-    CLOSED = "closed"
 
 
 class _NoLock:
@@ -75,7 +60,7 @@ class _NoLock:
         return None
 
 
-class WskDatagramSocket:
+class WskDatagramSocket(EventSide):
     """WSK_FLAG_DATAGRAM_SOCKET with the receive side of WSK_PROVIDER_DATAGRAM_DISPATCH.
 
     Counters (datagrams unless named otherwise) always satisfy
@@ -129,14 +114,6 @@ class WskDatagramSocket:
 
     # -- application side -------------------------------------------------------------
 
-    def set_dispatch(
-        self, socket_context: Any, dispatch: Optional[WskClientDatagramDispatch]
-    ) -> None:
-        """The SocketContext and Dispatch (WSK_CLIENT_DATAGRAM_DISPATCH) a client gives
-        WskSocket; here settable after creation because the command creates the socket."""
-        self._socket_context = socket_context
-        self._receive_from_event = dispatch.receive_from_event if dispatch is not None else None
-
     def bind(self, local_address: tuple) -> NTSTATUS:
         """WskBind: record the local transport address (the provider did the real bind)."""
         self._check_open("WskBind")
@@ -179,76 +156,6 @@ class WskDatagramSocket:
                 self._pump()
         return STATUS_PENDING
 
-    def control_socket(
-        self, request_type: int, control_code: int, level: int, input_buffer: Any
-    ) -> NTSTATUS:
-        """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, &control).
-
-        WSK_EVENT_RECEIVE_FROM enables the WskReceiveFromEvent callback (again, after a
-        STATUS_DATA_NOT_ACCEPTED: the kept datagrams are indicated first, before this
-        returns); adding WSK_EVENT_DISABLE disables it. Enabling before WskBind is the
-        `EventBeforeBind` violation. Other requests are not modelled:
-        STATUS_INVALID_PARAMETER.
-        """
-        with self.lock:
-            self._check_open("WskControlSocket")
-            if (
-                request_type != WskSetOption
-                or control_code != SO_WSK_EVENT_CALLBACK
-                or level != SOL_SOCKET
-                or not isinstance(input_buffer, WskEventCallbackControl)
-            ):
-                return STATUS_INVALID_PARAMETER
-            mask = input_buffer.event_mask
-            if mask & ~(WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE) or not mask & WSK_EVENT_RECEIVE_FROM:
-                return STATUS_INVALID_PARAMETER
-            if mask & WSK_EVENT_DISABLE:
-                self._event_enabled = False
-                return STATUS_SUCCESS
-            if self.state is SocketState.CREATED:
-                raise self.verifier.record(
-                    "EventBeforeBind", "SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM) before WskBind"
-                )
-            if self._receive_from_event is None:
-                return STATUS_INVALID_PARAMETER  # the client dispatch has no callback
-            if self.state is SocketState.CLOSING:
-                return STATUS_FILE_FORCED_CLOSED
-            self._event_enabled = True
-            self._event_suspended = False
-            self._pump()
-        self._notify_ready()
-        return STATUS_SUCCESS
-
-    def release(self, indication: Optional[WskDatagramIndication]) -> NTSTATUS:
-        """WskRelease: give back a list (or the part of one that ends at a `next` of None)
-        the callback retained with STATUS_PENDING. Safe from any thread.
-
-        All or nothing: if any indication in the list is not held (`ReleaseNotHeld`) or is
-        reached twice (`ReleasedTwice`), the violation is raised and nothing is released.
-        """
-        with self.lock:
-            self._check_open("WskRelease")
-            inds, again = walk(indication)
-            if not inds:
-                raise self.verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
-            for ind in inds:
-                if type(ind) is not WskDatagramIndication or ind._socket is not self:
-                    raise self.verifier.record(
-                        "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
-                    )
-            if again >= 0:
-                raise self.verifier.record(
-                    "ReleasedTwice", f"the list reaches indication {again} twice"
-                )
-            transition_chain(inds, IndicationEvent.RELEASE, self.verifier, "WskRelease")
-            n = len(inds)
-            self.held -= n
-            self.released += n
-            self.pool.give(n)
-            self._pump()
-        self._notify_ready()
-        return STATUS_SUCCESS
-
     def close(self) -> NTSTATUS:
         """WskCloseSocket: cancel every outstanding request (FIFO), tell the event callback
         (a NULL indication), drop what the provider still keeps, then close. Lists the
@@ -282,16 +189,6 @@ class WskDatagramSocket:
     @property
     def closed(self) -> bool:
         return self.state in (SocketState.CLOSING, SocketState.CLOSED)
-
-    @property
-    def event_enabled(self) -> bool:
-        """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
-        return self._event_enabled and not self._event_suspended
-
-    @property
-    def kept(self) -> int:
-        """Datagrams the provider keeps after STATUS_DATA_NOT_ACCEPTED."""
-        return len(self._kept)
 
     @property
     def in_flight(self) -> int:
@@ -357,11 +254,6 @@ class WskDatagramSocket:
         if self.state is SocketState.CLOSED:
             raise self.verifier.record("SocketClosed", f"{what} after WskCloseSocket")
 
-    def _notify_ready(self) -> None:
-        callback = self.ready_callback
-        if callback is not None:
-            callback()
-
     def _pump(self) -> None:
         """Hand what the provider holds to requests first, then to the callback.
 
@@ -410,71 +302,6 @@ class WskDatagramSocket:
         finally:
             self._pumping = False
 
-    def _indicate(self, inds: list[WskDatagramIndication]) -> None:
-        """One WskReceiveFromEvent call for `inds`, and what its return value means."""
-        n = len(inds)
-        self.callbacks += 1
-        self.indicated += n
-        self._indicating = n
-        callback = self._receive_from_event
-        assert callback is not None
-        try:
-            status = callback(self._socket_context, 0, inds[0])
-        except BaseException:
-            # The callback blew up: take the buffers back as if it had accepted them.
-            self._indicating = 0
-            transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "callback raised")
-            self.consumed += n
-            self.pool.give(n)
-            raise
-        self._indicating = 0
-        if status == STATUS_PENDING:
-            transition_chain(inds, IndicationEvent.RETAIN, self.verifier, "STATUS_PENDING")
-            self.pended += 1
-            if self.state is SocketState.BOUND:
-                self.held += n
-            else:  # closed from inside the callback: retained past close
-                self.leaked += n
-                self.verifier.record("IndicationLeaked", f"{n} datagrams retained while closing")
-        elif status == STATUS_DATA_NOT_ACCEPTED:
-            transition_chain(inds, IndicationEvent.REJECT, self.verifier, "STATUS_DATA_NOT_ACCEPTED")
-            self.rejected += 1
-            self._event_suspended = True
-            self._kept.extendleft(reversed(inds))
-            if self.state is not SocketState.BOUND:
-                self._discard()
-        else:
-            if status != STATUS_SUCCESS:
-                shown = status_name(status) if isinstance(status, int) else repr(status)
-                self.verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}")
-            # STATUS_SUCCESS, and anything unknown: the buffers go back to the pool.
-            transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "STATUS_SUCCESS")
-            self.consumed += n
-            self.pool.give(n)
-
-    def _indicate_null(self) -> None:
-        """The NULL indication: once, when the socket closes or fails with the callback on."""
-        if self._event_enabled and not self._null_indicated and self._receive_from_event:
-            self._null_indicated = True
-            self._receive_from_event(self._socket_context, 0, None)
-
-    def _drain_kept(self, irp: Irp) -> None:
-        ind = self._kept.popleft()
-        transition_chain([ind], IndicationEvent.DRAIN, self.verifier, "WskReceiveFrom")
-        self.pool.give(1)
-        self._complete_receive(irp, ind._dgram)
-
-    def _discard(self) -> None:
-        """Closing: the provider drops what it still holds."""
-        if self._kept:
-            inds = list(self._kept)
-            self._kept.clear()
-            transition_chain(inds, IndicationEvent.DISCARD, self.verifier, "WskCloseSocket")
-            self.pool.give(len(inds))
-            self.discarded += len(inds)
-        self.discarded += len(self._backlog)
-        self._backlog.clear()
-
     def _complete_receive(self, irp: Irp, dgram: Datagram) -> None:
         buf, remote_address, control_length, control_info, control_flags = irp.request
         data = dgram[0]
@@ -511,3 +338,6 @@ class WskDatagramSocket:
             return
         self.cancellations += 1
         io_complete_request(irp, STATUS_CANCELLED)
+
+
+__all__ = ["SocketState", "WskDatagramSocket"]
