@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import ReceiverBase
+from wskrecv.apps.base import ReceiverBase, control_local
 from wskrecv.apps.worker import WorkQueue
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk import (
@@ -60,6 +60,8 @@ class EventReceiver(ReceiverBase):
         self.clock = clock
         self.null_indications = 0
         self._calls = 0
+        # The destination address only matters to --dump/--pcap: skip the lookup otherwise.
+        self._want_local = recorder.dump is not None
         # Deferred work (releases, re-enabling) runs on a worker thread, as a driver's
         # work items would; the plain SUCCESS style needs none.
         self.work: Optional[WorkQueue] = WorkQueue(clock=clock) if pend or reject_every else None
@@ -124,6 +126,12 @@ class EventReceiver(ReceiverBase):
         """Record every datagram of a list (the callback's or the worker's processing)."""
         record = self.recorder.record
         ind = indication
+        if self._want_local:  # --dump/--pcap: the destination address from ControlInfo
+            while ind is not None:
+                local = control_local(ind.control_info)
+                record(ind.data, ind.remote, ind.timestamp_ns, False, local=local)
+                ind = ind.next
+            return
         while ind is not None:
             record(ind.data, ind.remote, ind.timestamp_ns, False)
             ind = ind.next

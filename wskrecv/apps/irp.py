@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wskrecv.apps.base import ReceiverBase, control_timestamp
+from wskrecv.apps.base import ReceiverBase, control_local, control_timestamp
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk import (
     MSG_TRUNC,
@@ -61,6 +61,8 @@ class IrpReceiver(ReceiverBase):
     ) -> None:
         super().__init__(sock, recorder)
         self.control = control
+        # The destination address only matters to --dump/--pcap: skip the lookup otherwise.
+        self._want_local = control and recorder.dump is not None
         self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
         self.cancelled = 0
         for ctx in self.contexts:
@@ -106,6 +108,7 @@ class IrpReceiver(ReceiverBase):
                 (ctx.remote.host, ctx.remote.port),
                 control_timestamp(ctx.control_info) if self.control else None,
                 bool(ctx.control_flags.value & MSG_TRUNC),
+                local=control_local(ctx.control_info) if self._want_local else None,
             )
             if not self.stopping:
                 io_reuse_irp(irp)

@@ -5,21 +5,33 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import click
+from click.core import ParameterSource
 
-from wskrecv.environment import Environment
-from wskrecv.errors import ExitStatus, UsageError
+from wskrecv.environment import Environment, current_environment
+from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
-from wskrecv.provider import open_udp
+from wskrecv.output.pcap import PcapWriter, open_capture
+from wskrecv.provider.activation import open_receive_socket
 from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
+from wskrecv.stats.recorder import DumpSink
 from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
 
 DEFAULT_PORT = 5001
 
 
 def socket_options(f: Callable) -> Callable:
-    """--bind, --port, --rcvbuf."""
+    """--bind, --port, --rcvbuf, --fd."""
+    f = click.option(
+        "--fd",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="N",
+        help="Receive on descriptor N, an already bound UDP socket inherited from the parent, "
+        "instead of binding one. Under systemd socket activation (LISTEN_FDS, LISTEN_PID) the "
+        "passed socket is used without --fd.",
+    )(f)
     f = click.option(
         "--rcvbuf",
         type=click.IntRange(min=1),
@@ -71,16 +83,64 @@ def run_options(f: Callable) -> Callable:
             help="Print every datagram (source, length, truncation, payload hex).",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the summary."),
+        click.option(
+            "--pcap", type=click.Path(allow_dash=True), metavar="FILE",
+            help="Write every datagram counted to FILE as a pcap capture (IP and UDP headers "
+            "rebuilt, kernel timestamps); - writes to stdout (not with --json).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_reporter(env: Environment, as_json: bool, quiet: bool) -> Any:
+def make_reporter(env: Environment, as_json: bool, quiet: bool, stdout_taken: bool = False) -> Any:
+    """JSON lines on stdout, or human lines on stderr (--dump lines on stdout unless
+    `stdout_taken`, e.g. by `--pcap -`)."""
     if as_json:
         return JsonReporter(env.stdout, quiet=quiet)
-    return HumanReporter(env.stderr, quiet=quiet, dump=env.stdout)
+    return HumanReporter(env.stderr, quiet=quiet, dump=env.stderr if stdout_taken else env.stdout)
+
+
+def _given_on_command_line(*names: str) -> bool:
+    """Whether any of these parameters was set by the user rather than defaulted."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source is not ParameterSource.DEFAULT:
+            return True
+    return False
+
+
+def _fan_out(*sinks: DumpSink) -> DumpSink:
+    def fan_out(*args: Any) -> None:
+        for sink in sinks:
+            sink(*args)
+
+    return fan_out
+
+
+def build_runner(
+    provider: Any,
+    mode: str,
+    make_app: Callable[[WskDatagramSocket, Recorder], Any],
+    reporter: Any,
+    limits: Limits,
+    lock: Any = None,
+    dump: Any = None,
+    batch: int = DEFAULT_BATCH,
+    pool: Optional[int] = None,
+) -> Runner:
+    """The WSK model, the application and the runner on top of an open provider: what a
+    receive command runs, and what `wskrecv bench` times (so both measure one code path).
+    `pool` bounds the socket's indication buffers (None: unbounded); `batch` caps a read."""
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
+    sock.bind(provider.local_address)
+    recorder = Recorder(mode, dump=dump)
+    app = make_app(sock, recorder)
+    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch)
 
 
 def run_receive_command(
@@ -99,11 +159,17 @@ def run_receive_command(
 
     `batch` caps each read (and so each indication list); `pool` bounds the socket's
     indication buffers (None: unbounded)."""
-    env = env or Environment()
-    reporter = make_reporter(env, params["as_json"], params["quiet"])
-    dump = None
+    env = env or current_environment()
+    pcap_path = params.get("pcap")
+    pcap_stdout = pcap_path == "-"
+    if pcap_stdout and params["as_json"]:
+        reject("--pcap - and --json both write to standard output: write the capture to a file")
+    reporter = make_reporter(env, params["as_json"], params["quiet"], stdout_taken=pcap_stdout)
+    sinks: list[DumpSink] = []
     if params["dump"]:
-        def dump(data: bytes, remote: tuple, truncated: bool, ts: Optional[int]) -> None:
+        def dump(
+            data: bytes, remote: tuple, truncated: bool, ts: Optional[int], local: Optional[str]
+        ) -> None:
             reporter.datagram(
                 {
                     "src": remote[0],
@@ -114,20 +180,32 @@ def run_receive_command(
                     "data": data.hex(),
                 }
             )
-    provider = open_udp(params["bind_host"], params["port"], params["rcvbuf"], batch=batch)
+
+        sinks.append(dump)
+    provider = open_receive_socket(
+        params["bind_host"],
+        params["port"],
+        params["rcvbuf"],
+        fd=params.get("fd"),
+        address_given=_given_on_command_line("bind_host", "port"),
+        batch=batch,
+    )
+    capture: Optional[PcapWriter] = None
     try:
-        verifier = Verifier()
-        sock = WskDatagramSocket(verifier=verifier, lock=lock, pool=BufferPool(pool))
-        sock.bind(provider.local_address)
-        recorder = Recorder(mode, dump=dump)
-        app = make_app(sock, recorder)
+        if pcap_path is not None:
+            capture = open_capture(pcap_path, env.stdout_binary)
+            sinks.append(capture.sink(provider.local_address, pcap_path))
+        dump_sink = sinks[0] if len(sinks) == 1 else _fan_out(*sinks) if sinks else None
         limits = Limits(
             count=params["count"],
             duration=params["duration"],
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        runner = Runner(provider, sock, app, recorder, reporter, limits, batch=batch)
+        runner = build_runner(
+            provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
+            batch=batch, pool=pool,
+        )
         host, port = provider.local_address[:2]
         info = {
             "mode": mode,
@@ -139,10 +217,27 @@ def run_receive_command(
             "detail": detail,
             **(extra_start or {}),
         }
+        if provider.inherited_fd is not None:
+            info["fd"] = provider.inherited_fd
+            info["detail"] += f", inherited fd {provider.inherited_fd}"
         result = runner.run(info)
     finally:
-        provider.close()
+        try:
+            if capture is not None:
+                _close_capture(capture, pcap_path)
+        finally:
+            provider.close()
     return int(result.status)
+
+
+def _close_capture(capture: PcapWriter, name: str) -> None:
+    """Flush the capture; a write that fails now (disk full) is an OsFailure."""
+    try:
+        capture.close()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OsFailure(f"cannot write capture {name}: {exc.strerror or exc}") from None
 
 
 def reject(message: str) -> None:
@@ -152,6 +247,7 @@ def reject(message: str) -> None:
 
 __all__ = [
     "ExitStatus",
+    "build_runner",
     "make_reporter",
     "reject",
     "run_options",

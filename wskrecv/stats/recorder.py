@@ -7,8 +7,9 @@ from typing import Any, Callable, Optional
 
 from wskrecv.stats.snapshot import Snapshot, _frozen
 
-# dump(data, remote, truncated, timestamp_ns): one call per datagram when --dump is on.
-DumpSink = Callable[[bytes, tuple, bool, Optional[int]], None]
+# dump(data, remote, truncated, timestamp_ns, local): one call per datagram when --dump or
+# --pcap is on. `local` is the datagram's destination address from packet info, or None.
+DumpSink = Callable[[bytes, tuple, bool, Optional[int], Optional[str]], None]
 
 
 class Recorder:
@@ -25,15 +26,23 @@ class Recorder:
         self._last_bytes = 0
 
     def record(
-        self, data: Any, remote: tuple, timestamp_ns: Optional[int], truncated: bool
+        self,
+        data: Any,
+        remote: tuple,
+        timestamp_ns: Optional[int],
+        truncated: bool,
+        *,
+        local: Optional[str] = None,
     ) -> None:
-        """Count one datagram the application consumed (`data` is what it received)."""
+        """Count one datagram the application consumed (`data` is what it received;
+        `local`, its destination address from packet info, matters only to the dump sink:
+        receivers pass it when `dump` is set)."""
         self.received += 1
         self.bytes += len(data)
         if truncated:
             self.truncated += 1
         if self.dump is not None:
-            self.dump(bytes(data), remote, truncated, timestamp_ns)
+            self.dump(bytes(data), remote, truncated, timestamp_ns, local)
 
     def snapshot(
         self,
