@@ -141,6 +141,8 @@ class EventSocketMachine(RuleBasedStateMachine):
             return
         acct: dict[str, Any] = sock.accounting()
         assert sum(acct.values()) == sock.received == self.next_id
+        finished = ("completions", "consumed", "released", "discarded", "leaked")
+        assert sock.in_flight == sock.received - sum(acct[k] for k in finished)
         assert acct["consumed"] == len(self.consumed)
         assert acct["released"] == len(self.released)
         assert acct["completions"] == len(self.completed)

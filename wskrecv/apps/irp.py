@@ -28,6 +28,9 @@ from wskrecv.wsk import (
 )
 from wskrecv.wsk.types import cmsg_space
 
+# A plain int: IntFlag's `&` runs Python code, and this test runs for every datagram.
+_MSG_TRUNC = int(MSG_TRUNC)
+
 # Room for IN6_PKTINFO (the larger) and SO_TIMESTAMP.
 CONTROL_SPACE = cmsg_space(20) + cmsg_space(8)
 
@@ -107,7 +110,7 @@ class IrpReceiver(ReceiverBase):
                 ctx.buf.data(irp.io_status.information),
                 (ctx.remote.host, ctx.remote.port),
                 control_timestamp(ctx.control_info) if self.control else None,
-                bool(ctx.control_flags.value & MSG_TRUNC),
+                bool(ctx.control_flags.value & _MSG_TRUNC),
                 local=control_local(ctx.control_info) if self._want_local else None,
             )
             if not self.stopping:

@@ -12,7 +12,14 @@ from __future__ import annotations
 from enum import Enum
 
 
-class SocketState(Enum):
+class _FastEnum(Enum):
+    """Members hash by identity (they are singletons) instead of Enum's Python-level
+    hash of the name: the tables below are looked up for every request and list."""
+
+    __hash__ = object.__hash__
+
+
+class SocketState(_FastEnum):
     """A socket's lifecycle."""
 
     CREATED = "created"
@@ -21,7 +28,7 @@ class SocketState(Enum):
     CLOSED = "closed"
 
 
-class IrpState(Enum):
+class IrpState(_FastEnum):
     """Who owns an IRP: the application (IDLE, COMPLETED) or the provider (PENDING)."""
 
     IDLE = "idle"  # freshly allocated or reused: the application may submit it
@@ -30,7 +37,7 @@ class IrpState(Enum):
     FREED = "freed"  # IoFreeIrp: gone
 
 
-class IrpEvent(Enum):
+class IrpEvent(_FastEnum):
     SUBMIT = "submit"
     COMPLETE = "complete"
     REUSE = "reuse"
@@ -59,7 +66,7 @@ IRP_VIOLATIONS: dict[tuple[IrpState, IrpEvent], str] = {
 }
 
 
-class IndicationState(Enum):
+class IndicationState(_FastEnum):
     """Who owns a datagram indication: the provider, or the application after PENDING."""
 
     INDICATED = "indicated"  # inside the WskReceiveFromEvent call
@@ -68,7 +75,7 @@ class IndicationState(Enum):
     RELEASED = "released"  # back with the provider; its buffer is in the pool again
 
 
-class IndicationEvent(Enum):
+class IndicationEvent(_FastEnum):
     ACCEPT = "accept"  # callback returned STATUS_SUCCESS
     RETAIN = "retain"  # callback returned STATUS_PENDING
     REJECT = "reject"  # callback returned STATUS_DATA_NOT_ACCEPTED

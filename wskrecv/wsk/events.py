@@ -17,6 +17,8 @@ from wskrecv.wsk.indication import (
     WskClientDatagramDispatch,
     WskDatagramIndication,
     WskEventCallbackControl,
+    make_chain,
+    relink,
     transition_chain,
     walk,
 )
@@ -56,6 +58,7 @@ class EventSide:
     _socket_context: Any
     _event_enabled: bool
     _event_suspended: bool
+    _broken: bool
     _null_indicated: bool
     _indicating: int
     ready_callback: Optional[Callable[[], None]]
@@ -68,6 +71,7 @@ class EventSide:
     held: int
     leaked: int
     discarded: int
+    in_flight: int
 
     _check_open: Callable[[str], None]
     _pump: Callable[[], None]
@@ -146,6 +150,7 @@ class EventSide:
             n = len(inds)
             self.held -= n
             self.released += n
+            self.in_flight -= n
             self.pool.give(n)
             self._pump()
         self._notify_ready()
@@ -181,6 +186,7 @@ class EventSide:
             self._indicating = 0
             transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "callback raised")
             self.consumed += n
+            self.in_flight -= n
             self.pool.give(n)
             raise
         self._indicating = 0
@@ -191,6 +197,7 @@ class EventSide:
                 self.held += n
             else:  # closed from inside the callback: retained past close
                 self.leaked += n
+                self.in_flight -= n
                 self.verifier.record("IndicationLeaked", f"{n} datagrams retained while closing")
         elif status == STATUS_DATA_NOT_ACCEPTED:
             transition_chain(inds, IndicationEvent.REJECT, self.verifier, "STATUS_DATA_NOT_ACCEPTED")
@@ -206,6 +213,7 @@ class EventSide:
             # STATUS_SUCCESS, and anything unknown: the buffers go back to the pool.
             transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "STATUS_SUCCESS")
             self.consumed += n
+            self.in_flight -= n
             self.pool.give(n)
 
     def _indicate_null(self) -> None:
@@ -228,5 +236,38 @@ class EventSide:
             transition_chain(inds, IndicationEvent.DISCARD, self.verifier, "WskCloseSocket")
             self.pool.give(len(inds))
             self.discarded += len(inds)
+            self.in_flight -= len(inds)
         self.discarded += len(self._backlog)
+        self.in_flight -= len(self._backlog)
         self._backlog.clear()
+
+    def _indicate_next(self) -> bool:
+        """Indicate what the provider holds, if the callback is on: the kept list first,
+        else the backlog as far as the pool has buffers. False when nothing could go."""
+        if (
+            not self._event_enabled
+            or self._event_suspended
+            or self.state is not SocketState.BOUND
+            or self._broken
+        ):
+            return False
+        kept = self._kept
+        if kept:
+            inds = list(kept)
+            kept.clear()
+            transition_chain(inds, IndicationEvent.REINDICATE, self.verifier, "re-indicate")
+            relink(inds)
+            self._indicate(inds)
+            return True
+        backlog = self._backlog
+        n = min(len(backlog), self.pool.free)
+        if not n:
+            return False
+        if n == len(backlog):
+            batch = list(backlog)
+            backlog.clear()
+        else:  # the pool is short: the rest waits for a release
+            batch = [backlog.popleft() for _ in range(n)]
+        self.pool.take(n)
+        self._indicate(make_chain(batch, self))
+        return True

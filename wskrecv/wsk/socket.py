@@ -17,16 +17,13 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IndicationEvent, IrpEvent, SocketState
+from wskrecv.wsk._state import IrpEvent, SocketState
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.events import EventSide
 from wskrecv.wsk.indication import (
     ReceiveFromEvent,
     WskClientDatagramDispatch,
     WskDatagramIndication,
-    make_chain,
-    relink,
-    transition_chain,
 )
 from wskrecv.wsk.irp import Irp, io_complete_request
 from wskrecv.wsk.pool import BufferPool
@@ -80,6 +77,7 @@ class WskDatagramSocket(EventSide):
         self.family = family
         self.verifier = verifier if verifier is not None else Verifier()
         self.lock = lock if lock is not None else _NoLock()
+        self._threaded = lock is not None
         self.pool = pool if pool is not None else BufferPool()
         self.state = SocketState.CREATED
         self.local_address: Optional[tuple] = None
@@ -111,6 +109,11 @@ class WskDatagramSocket(EventSide):
         self.released = 0  # datagrams given back with WskRelease
         self.held = 0  # datagrams the application retains now
         self.leaked = 0  # datagrams still retained when the socket closed
+        # Datagrams delivered that nobody has finished with: waiting in the provider or
+        # held by the application. It drops only after the application has recorded them,
+        # so reading it before the application's own count never undercounts (the
+        # receive loop relies on that across threads).
+        self.in_flight = 0
 
     # -- application side -------------------------------------------------------------
 
@@ -172,6 +175,7 @@ class WskDatagramSocket(EventSide):
             self._discard()
             if self.held:
                 self.leaked += self.held
+                self.in_flight -= self.held
                 self.verifier.record(
                     "IndicationLeaked", f"{self.held} retained datagrams never released"
                 )
@@ -189,16 +193,6 @@ class WskDatagramSocket(EventSide):
     @property
     def closed(self) -> bool:
         return self.state in (SocketState.CLOSING, SocketState.CLOSED)
-
-    @property
-    def in_flight(self) -> int:
-        """Datagrams delivered that nobody has finished with: waiting in the provider or
-        held by the application. Each counter it subtracts grows only after the
-        application has recorded its datagrams, so reading this before the application's
-        own count never undercounts (the receive loop relies on that across threads)."""
-        return self.received - (
-            self.completions + self.consumed + self.released + self.discarded + self.leaked
-        )
 
     def accounting(self) -> dict[str, int]:
         """Where every delivered datagram is now; the values add up to `received`."""
@@ -228,14 +222,21 @@ class WskDatagramSocket(EventSide):
         FIFO order, the rest go to the event callback as one indication list."""
         if not isinstance(datagrams, list):
             datagrams = list(datagrams)
-        with self.lock:
-            if self.state is not SocketState.BOUND:
-                self.received += len(datagrams)
-                self.discarded += len(datagrams)
-                return
+        if self._threaded:
+            with self.lock:
+                self._deliver(datagrams)
+        else:  # one thread (listen): skip the no-op lock, this runs for every read
+            self._deliver(datagrams)
+
+    def _deliver(self, datagrams: list[Datagram]) -> None:
+        if self.state is not SocketState.BOUND:
             self.received += len(datagrams)
-            self._backlog.extend(datagrams)
-            self._pump()
+            self.discarded += len(datagrams)
+            return
+        self.received += len(datagrams)
+        self.in_flight += len(datagrams)
+        self._backlog.extend(datagrams)
+        self._pump()
 
     def fail(self, status: int = STATUS_FILE_FORCED_CLOSED) -> None:
         """The OS socket broke: complete every outstanding receive with `status` and call
@@ -268,36 +269,16 @@ class WskDatagramSocket(EventSide):
             backlog = self._backlog
             kept = self._kept
             while True:
-                if requests and kept:
-                    self._drain_kept(requests.popleft())
-                    continue
-                if requests and backlog:
-                    while requests and backlog:
-                        self._complete_receive(requests.popleft(), backlog.popleft())
-                    continue
-                if (
-                    self._event_enabled
-                    and not self._event_suspended
-                    and self.state is SocketState.BOUND
-                    and not self._broken
-                ):
+                if requests:
                     if kept:
-                        inds = list(kept)
-                        kept.clear()
-                        transition_chain(inds, IndicationEvent.REINDICATE, self.verifier, "re-indicate")
-                        relink(inds)
-                        self._indicate(inds)
+                        self._drain_kept(requests.popleft())
                         continue
-                    n = min(len(backlog), self.pool.free)
-                    if n:
-                        if n == len(backlog):
-                            batch = list(backlog)
-                            backlog.clear()
-                        else:  # the pool is short: the rest waits for a release
-                            batch = [backlog.popleft() for _ in range(n)]
-                        self.pool.take(n)
-                        self._indicate(make_chain(batch, self))
+                    if backlog:
+                        while requests and backlog:
+                            self._complete_receive(requests.popleft(), backlog.popleft())
                         continue
+                if (backlog or kept) and self._indicate_next():
+                    continue
                 break
         finally:
             self._pumping = False
@@ -330,6 +311,7 @@ class WskDatagramSocket(EventSide):
             control_flags.value = flags
         io_complete_request(irp, STATUS_SUCCESS, n)
         self.completions += 1  # after the routine recorded it: see `in_flight`
+        self.in_flight -= 1
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:
