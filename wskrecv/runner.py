@@ -185,7 +185,8 @@ class Runner:
                 return ExitStatus.OK
             now = self.clock()
             if now >= next_tick:
-                self.reporter.interval(self.snapshot())
+                with sock.lock:  # a worker may be writing --dump lines to the same stream
+                    self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
             if end is not None and now >= end:
                 self.stop_reason = "duration over"
