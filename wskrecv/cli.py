@@ -11,6 +11,7 @@ import click
 
 from wskrecv import __version__
 from wskrecv.commands.bench import bench
+from wskrecv.commands.event import event
 from wskrecv.commands.listen import listen
 from wskrecv.commands.selftest import selftest
 from wskrecv.commands.send import send
@@ -68,6 +69,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     """A UDP receiver built on a model of the Windows WSK datagram API.
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines);
+    `event` the event way (WskReceiveFromEvent callbacks, STATUS_PENDING and WskRelease);
     `bench` measures how fast the receive modes drain a socket;
     `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for);
     `selftest` checks it all end to end: run it first.
@@ -79,6 +81,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
 
 cli.add_command(listen)
+cli.add_command(event)
 cli.add_command(bench)
 cli.add_command(send)
 cli.add_command(selftest)

@@ -104,6 +104,9 @@ class Runner:
         self.batch = batch
         self.clock = clock
         self.waker = Waker()
+        # WskRelease and re-enabling may come from the application's worker thread and
+        # let the socket take datagrams again: they wake the loop.
+        sock.ready_callback = self.waker.wake
         self.stop_reason: Optional[str] = None
         self._signals = 0
         self._t0 = 0.0
@@ -134,13 +137,15 @@ class Runner:
     # -- the loop ---------------------------------------------------------------------
 
     def snapshot(self, advance: bool = True) -> Snapshot:
-        return self.recorder.snapshot(
-            self.clock() - self._t0,
-            self.provider.kernel_drops,
-            self.sock.verifier.counts,
-            self.app.mode_stats(),
-            advance=advance,
-        )
+        # Under the socket's lock: a worker thread may be recording (event --pend).
+        with self.sock.lock:
+            return self.recorder.snapshot(
+                self.clock() - self._t0,
+                self.provider.kernel_drops,
+                self.sock.verifier.counts,
+                self.app.mode_stats(),
+                advance=advance,
+            )
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
         old = self._install_signals()
@@ -180,7 +185,8 @@ class Runner:
                 return ExitStatus.OK
             now = self.clock()
             if now >= next_tick:
-                self.reporter.interval(self.snapshot())
+                with sock.lock:  # a worker may be writing --dump lines to the same stream
+                    self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
             if end is not None and now >= end:
                 self.stop_reason = "duration over"
@@ -195,7 +201,11 @@ class Runner:
                 return ExitStatus.OK
             want = sock.demand()
             if count is not None:
-                want = min(want, count - recorder.received)
+                # Datagrams the socket holds (retained, kept) will be recorded too. Read
+                # in_flight before received: the other order could undercount across the
+                # worker thread and read past --count.
+                in_flight = sock.in_flight
+                want = min(want, count - in_flight - recorder.received)
             if want > 0:
                 try:
                     got = read(min(want, self.batch))

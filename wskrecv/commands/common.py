@@ -12,10 +12,11 @@ from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
 from wskrecv.output.pcap import PcapWriter, open_capture
 from wskrecv.provider.activation import open_receive_socket
+from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
 from wskrecv.stats.recorder import DumpSink
-from wskrecv.wsk import Verifier, WskDatagramSocket
+from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
 
 DEFAULT_PORT = 5001
 
@@ -129,14 +130,17 @@ def build_runner(
     limits: Limits,
     lock: Any = None,
     dump: Any = None,
+    batch: int = DEFAULT_BATCH,
+    pool: Optional[int] = None,
 ) -> Runner:
     """The WSK model, the application and the runner on top of an open provider: what a
-    receive command runs, and what `wskrecv bench` times (so both measure one code path)."""
-    sock = WskDatagramSocket(verifier=Verifier(), lock=lock)
+    receive command runs, and what `wskrecv bench` times (so both measure one code path).
+    `pool` bounds the socket's indication buffers (None: unbounded); `batch` caps a read."""
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
     sock.bind(provider.local_address)
     recorder = Recorder(mode, dump=dump)
     app = make_app(sock, recorder)
-    return Runner(provider, sock, app, recorder, reporter, limits)
+    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch)
 
 
 def run_receive_command(
@@ -147,9 +151,14 @@ def run_receive_command(
     extra_start: Optional[dict[str, Any]] = None,
     lock: Any = None,
     env: Optional[Environment] = None,
+    batch: int = DEFAULT_BATCH,
+    pool: Optional[int] = None,
 ) -> int:
     """Open the socket, build the model and the application, run, report. Returns the exit
-    status; errors propagate as WskrecvError for `cli.main` to report."""
+    status; errors propagate as WskrecvError for `cli.main` to report.
+
+    `batch` caps each read (and so each indication list); `pool` bounds the socket's
+    indication buffers (None: unbounded)."""
     env = env or current_environment()
     pcap_path = params.get("pcap")
     pcap_stdout = pcap_path == "-"
@@ -179,6 +188,7 @@ def run_receive_command(
         params["rcvbuf"],
         fd=params.get("fd"),
         address_given=_given_on_command_line("bind_host", "port"),
+        batch=batch,
     )
     capture: Optional[PcapWriter] = None
     try:
@@ -192,7 +202,10 @@ def run_receive_command(
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        runner = build_runner(provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink)
+        runner = build_runner(
+            provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
+            batch=batch, pool=pool,
+        )
         host, port = provider.local_address[:2]
         info = {
             "mode": mode,
@@ -200,6 +213,7 @@ def run_receive_command(
             "port": port,
             "rcvbuf": provider.rcvbuf,
             "rcvbuf_requested": provider.rcvbuf_requested,
+            "reader": provider.reader,
             "detail": detail,
             **(extra_start or {}),
         }
