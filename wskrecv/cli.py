@@ -13,6 +13,8 @@ from wskrecv import __version__
 from wskrecv.commands.bench import bench
 from wskrecv.commands.event import event
 from wskrecv.commands.listen import listen
+from wskrecv.commands.selftest import selftest
+from wskrecv.commands.send import send
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
 
@@ -23,6 +25,7 @@ Exit status:
   2  usage error
   3  --timeout passed before --count datagrams arrived
   4  a --max-* threshold was exceeded
+  5  selftest: a case failed
 Shell completion (bash; zsh_source, fish_source alike):
   eval "$(_WSKRECV_COMPLETE=bash_source wskrecv)"
 """
@@ -67,7 +70,9 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines);
     `event` the event way (WskReceiveFromEvent callbacks, STATUS_PENDING and WskRelease);
-    `bench` measures how fast the receive modes drain a socket.
+    `bench` measures how fast the receive modes drain a socket;
+    `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for);
+    `selftest` checks it all end to end: run it first.
     """
     env = ctx.ensure_object(Environment)
     env.debug = debug
@@ -78,6 +83,8 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 cli.add_command(listen)
 cli.add_command(event)
 cli.add_command(bench)
+cli.add_command(send)
+cli.add_command(selftest)
 for command in cli.commands.values():
     command.epilog = EPILOG
 

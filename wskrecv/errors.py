@@ -13,6 +13,7 @@ class ExitStatus(IntEnum):
     USAGE = 2  # bad command line
     DEADLINE = 3  # --timeout passed before --count datagrams arrived
     THRESHOLD = 4  # a --max-* threshold was exceeded
+    CHECK_FAILED = 5  # selftest: a case failed
     INTERRUPTED = 130  # a second Ctrl-C: exit at once
 
 

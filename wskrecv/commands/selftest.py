@@ -1,0 +1,74 @@
+"""`wskrecv selftest`: the first thing to run: every receive style, checked end to end."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from wskrecv.environment import current_environment
+from wskrecv.errors import ExitStatus, UsageError
+from wskrecv.selftest import (
+    Context,
+    JsonDisplay,
+    LiveDisplay,
+    PlainDisplay,
+    Verdict,
+    all_cases,
+    run_case,
+    select,
+)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON lines on stdout: one `case` object per case, then a `verdict`.")
+@click.option("--only", "patterns", multiple=True, metavar="PATTERN",
+              help="Run only the cases whose name, name[style] or style matches this glob "
+              "(repeatable), e.g. --only 'ipv*' --only event-pend.")
+@click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=10.0, show_default=True,
+              metavar="S", help="How long a case waits for its datagrams before it fails.")
+@click.pass_context
+def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_cases: bool,
+             timeout: float) -> int:
+    """Check wskrecv end to end on loopback.
+
+    Starts receivers in every style (listen; event; event --pend) on free loopback ports,
+    drives each with the generator and checks what arrived against what was sent: counts,
+    sequence numbers, bytes, truncation, fragments, checksums, reordering, duplicates,
+    sources, kernel drops, cancellation and leaks. Cases that need raw IP are skipped
+    (with the reason) unless run as root or with CAP_NET_RAW. Exit 0 when no case failed.
+    """
+    env = current_environment()
+    cases = select(all_cases(), patterns)
+    if not cases:
+        raise UsageError(f"no selftest case matches {', '.join(patterns)} (see --list)")
+    if list_cases:
+        for case in cases:
+            env.stdout.write(f"{case.key:<24} {case.title}\n")
+        return int(ExitStatus.OK)
+    context = Context(ctx.find_root().command.commands, timeout=timeout)
+    if as_json:
+        display = JsonDisplay(env.stdout)
+    elif env.stderr_isatty and not env.ci:
+        display = LiveDisplay(env.stderr, color=env.color)
+    else:
+        display = PlainDisplay(env.stderr)
+    t0 = time.monotonic()
+    results = []
+    display.begin(cases)
+    try:
+        for case in cases:
+            display.started(case)
+            result = run_case(context, case)
+            results.append(result)
+            display.finished(result)
+    except KeyboardInterrupt:
+        # Ctrl-C: the running case's receivers are gone already (their context ends);
+        # say what ran, then exit 130.
+        display.end(Verdict(results, time.monotonic() - t0, interrupted=True))
+        return int(ExitStatus.INTERRUPTED)
+    verdict = Verdict(results, time.monotonic() - t0)
+    display.end(verdict)
+    return int(ExitStatus.OK if verdict.ok else ExitStatus.CHECK_FAILED)

@@ -1,0 +1,105 @@
+"""The raw-IP transport: crafted packets written to an IPPROTO_RAW socket held open.
+
+Needs root or CAP_NET_RAW. On Linux an IPPROTO_RAW socket sends the header as given
+(IP_HDRINCL; for IPv6 implied since Linux 4.5) and fills in the IPv4 header checksum
+and total length. The packets come from `wskrecv.generator.craft` (scapy).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from typing import Callable
+
+from wskrecv.errors import OsFailure
+from wskrecv.generator.spec import SendSpec
+
+Fill = Callable[[int, int], bytearray]
+
+
+def raw_privilege_error(reason: str) -> OsFailure:
+    """The one-line error for a raw-IP option without the privilege."""
+    return OsFailure(
+        f"{reason} crafts raw IP packets, which needs root or CAP_NET_RAW "
+        "(run with sudo, or grant it: setcap cap_net_raw+ep on the Python interpreter)"
+    )
+
+
+def open_raw_socket(family: int, reason: str = "--raw") -> socket.socket:
+    """An IPPROTO_RAW socket, or OsFailure naming CAP_NET_RAW."""
+    try:
+        return socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError:
+        raise raw_privilege_error(reason) from None
+    except OSError as exc:
+        raise OsFailure(f"cannot open a raw socket: {exc.strerror or exc}") from None
+
+
+def can_send_raw(family: int = socket.AF_INET) -> bool:
+    """Whether this process may open raw IP sockets."""
+    try:
+        open_raw_socket(family).close()
+    except OsFailure:
+        return False
+    return True
+
+
+class RawTransport:
+    """Sends scapy-crafted packets on an IPPROTO_RAW socket."""
+
+    raw = True
+
+    def __init__(self, spec: SendSpec) -> None:
+        self.spec = spec
+        self.family = spec.destination.family
+        self.address = (spec.destination.host, 0)
+        # The privilege check first: fail at once rather than after scapy loads.
+        self.sock = open_raw_socket(self.family, spec.raw_reason)
+        self._reserved: list[socket.socket] = []
+        self.fragments_sent = 0
+        try:
+            from wskrecv.generator.craft import PacketCrafter
+
+            addresses = list(spec.sources) or [
+                "::1" if self.family == socket.AF_INET6 else "127.0.0.1"
+            ]
+            self.crafter = PacketCrafter(spec, [self._source(a) for a in addresses])
+        except BaseException:
+            self.close()
+            raise
+
+    def _source(self, address: str) -> tuple[str, int]:
+        """(address, port): --sport, or a port reserved for the run by binding a UDP
+        socket to it, so the crafted source is nobody else's."""
+        if self.spec.sport:
+            return address, self.spec.sport
+        keep = socket.socket(self.family, socket.SOCK_DGRAM)
+        self._reserved.append(keep)
+        keep.bind((address, 0))
+        return address, keep.getsockname()[1]
+
+    @property
+    def sources(self) -> list[tuple]:
+        return list(self.crafter.sources)
+
+    def burst(self, seqs: Iterable[int], fill: Fill, now_ns: Callable[[], int]) -> tuple[int, int]:
+        """Send each sequence number's datagram; returns (datagrams, payload bytes)."""
+        sendto = self.sock.sendto
+        address = self.address
+        packets = self.crafter.packets
+        n = nbytes = 0
+        for seq in seqs:
+            data = fill(seq, now_ns())
+            wire = packets(seq, data)
+            for pkt in wire:
+                sendto(pkt, address)
+            if len(wire) > 1:
+                self.fragments_sent += len(wire)
+            n += 1
+            nbytes += len(data)
+        return n, nbytes
+
+    def close(self) -> None:
+        self.sock.close()
+        for keep in self._reserved:
+            keep.close()

@@ -1,0 +1,199 @@
+"""What `wskrecv send` is asked to do, checked: sizes, patterns, loopback-only addresses.
+
+Everything here is pure parsing and validation (no sockets are opened); bad input raises
+`UsageError` with a one-line message naming the option.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Optional
+
+from wskrecv import payload
+from wskrecv.errors import UsageError
+
+MAX_PAYLOAD = {socket.AF_INET: 65507, socket.AF_INET6: 65527}  # 65535 - IP - UDP headers
+SEQ_FORMATS = ("wskrecv", "sockperf", "none")
+MIN_SIZE = {"wskrecv": payload.HEADER_LEN, "sockperf": payload.SOCKPERF.size, "none": 0}
+LOOPBACK_ONLY = "wskrecv send generates test traffic for loopback only (127.0.0.0/8, ::1)"
+
+
+@dataclass(frozen=True)
+class SizeItem:
+    """One item of --size: a fixed size (low == high) or a range drawn uniformly."""
+
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """--reorder / --duplicate EVERY[:N]: datagrams with (sequence + 1) % every == 0 are
+    delayed by N positions (reorder) or sent N extra times (duplicate)."""
+
+    every: int
+    amount: int = 1
+
+    def hits(self, sequence: int) -> bool:
+        return (sequence + 1) % self.every == 0
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A checked loopback destination."""
+
+    family: int
+    host: str
+    port: int
+
+    @property
+    def sockaddr(self) -> tuple:
+        return (self.host, self.port) if self.family == socket.AF_INET else (self.host, self.port, 0, 0)
+
+
+@dataclass(frozen=True)
+class SendSpec:
+    """Everything one `wskrecv send` run does, validated."""
+
+    destination: Destination
+    count: Optional[int] = None  # None: until --duration or a stop request
+    duration: Optional[float] = None
+    rate: float = 0.0  # datagrams per second; 0 = as fast as possible
+    sizes: tuple[SizeItem, ...] = (SizeItem(64, 64),)
+    stream: int = 0
+    seq_format: str = "wskrecv"
+    sources: tuple[str, ...] = ()
+    sport: int = 0
+    ttl: Optional[int] = None
+    reorder: Optional[Pattern] = None
+    duplicate: Optional[Pattern] = None
+    fragment: Optional[int] = None
+    bad_checksum: bool = False
+    raw: bool = False
+    seed: int = 0
+
+    @property
+    def needs_raw(self) -> bool:
+        """Whether the run crafts whole IP packets (raw socket: root or CAP_NET_RAW)."""
+        return self.raw or self.fragment is not None or self.bad_checksum
+
+    @property
+    def raw_reason(self) -> str:
+        """The option that asked for raw IP, for the missing-privilege message."""
+        if self.fragment is not None:
+            return "--fragment"
+        if self.bad_checksum:
+            return "--bad-checksum"
+        return "--raw"
+
+
+def parse_sizes(text: str) -> tuple[SizeItem, ...]:
+    """'64' | '64-1400' | '64,512,1400' (items may be ranges): datagram i uses item
+    i % len(items); a range item draws its size uniformly (seeded by --seed)."""
+    items = []
+    for part in text.split(","):
+        part = part.strip()
+        low_s, sep, high_s = part.partition("-")
+        try:
+            low = int(low_s)
+            high = int(high_s) if sep else low
+        except ValueError:
+            raise UsageError(
+                f"--size {text!r}: expected BYTES, LOW-HIGH or a comma list of them"
+            ) from None
+        if low < 0 or high < low:
+            raise UsageError(f"--size {text!r}: {part!r} is not a size or an increasing range")
+        items.append(SizeItem(low, high))
+    return tuple(items)
+
+
+def parse_pattern(option: str, text: Optional[str]) -> Optional[Pattern]:
+    """EVERY[:N] for --reorder and --duplicate."""
+    if text is None:
+        return None
+    every_s, sep, amount_s = text.partition(":")
+    try:
+        every = int(every_s)
+        amount = int(amount_s) if sep else 1
+    except ValueError:
+        raise UsageError(f"{option} {text!r}: expected EVERY[:N], e.g. 10 or 10:3") from None
+    if every < 2 and option == "--reorder":
+        raise UsageError(f"{option} {text!r}: EVERY must be at least 2 (delaying every datagram "
+                         "reorders nothing)")
+    if every < 1 or amount < 1:
+        raise UsageError(f"{option} {text!r}: EVERY and N must be at least 1")
+    return Pattern(every, amount)
+
+
+def _loopback(text: str) -> Optional[ipaddress._BaseAddress]:
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    return addr if addr.is_loopback else None
+
+
+def resolve_destination(host: str, port: int) -> Destination:
+    """HOST must be (or resolve only to) a loopback address."""
+    if not 1 <= port <= 65535:
+        raise UsageError(f"port {port} is out of range 1-65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"unknown destination {host!r}: {exc.strerror}") from None
+    addresses = [info[4][0] for info in infos]
+    for address in addresses:
+        if _loopback(address) is None:
+            shown = host if address == host else f"{host} ({address})"
+            raise UsageError(f"destination {shown} is not a loopback address: {LOOPBACK_ONLY}")
+    family, _, _, _, sockaddr = infos[0]
+    return Destination(family, sockaddr[0], port)
+
+
+def check_source(text: str, family: int) -> str:
+    """A --src address: loopback, and of the destination's family."""
+    addr = _loopback(text)
+    if addr is None:
+        raise UsageError(f"--src {text}: not a loopback address: {LOOPBACK_ONLY}")
+    if (addr.version == 6) != (family == socket.AF_INET6):
+        want = "IPv6 (::1)" if family == socket.AF_INET6 else "IPv4 (127.0.0.0/8)"
+        raise UsageError(f"--src {text}: the destination is {want}; use a source of that family")
+    return str(addr)
+
+
+def check_sizes(spec: SendSpec) -> None:
+    """Every size fits the family and the sequence format's header."""
+    need = MIN_SIZE[spec.seq_format]
+    limit = MAX_PAYLOAD[spec.destination.family]
+    for item in spec.sizes:
+        if item.low < need:
+            raise UsageError(
+                f"--size {item.low}: a {spec.seq_format} datagram needs at least {need} bytes "
+                "(its header); use --seq-format none for smaller ones"
+            )
+        if item.high > limit:
+            family = "IPv6" if spec.destination.family == socket.AF_INET6 else "IPv4"
+            raise UsageError(f"--size {item.high}: the largest {family} UDP payload is {limit} bytes")
+
+
+def check_fragment(spec: SendSpec) -> None:
+    """--fragment SIZE: the IP payload bytes per fragment, a multiple of 8 (the unit of
+    the fragment offset field)."""
+    size = spec.fragment
+    if size is None:
+        return
+    if size < 8 or size % 8:
+        raise UsageError(f"--fragment {size}: must be a positive multiple of 8 (bytes of IP "
+                         "payload per fragment)")
+
+
+def validate(spec: SendSpec) -> SendSpec:
+    """Cross-option checks that click cannot express."""
+    check_sizes(spec)
+    check_fragment(spec)
+    if spec.stream and spec.seq_format != "wskrecv":
+        raise UsageError(f"--stream {spec.stream}: only wskrecv headers carry a stream id "
+                         "(--seq-format wskrecv)")
+    return spec
