@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Optional
 
 import click
 
+from wskrecv import payload
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
 from wskrecv.provider import open_udp
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
+from wskrecv.stats.hostudp import HostUdp
+from wskrecv.stats.thresholds import Thresholds
 from wskrecv.wsk import Verifier, WskDatagramSocket
 
 DEFAULT_PORT = 5001
@@ -48,7 +52,7 @@ def socket_options(f: Callable) -> Callable:
 
 
 def run_options(f: Callable) -> Callable:
-    """Bounded runs and output."""
+    """Bounded runs, output, sequence analysis and thresholds."""
     options = [
         click.option("--count", "-c", type=click.IntRange(min=1), help="Stop after N datagrams."),
         click.option(
@@ -70,13 +74,52 @@ def run_options(f: Callable) -> Callable:
             help="Print every datagram (source, length, truncation, payload hex).",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the summary."),
+        click.option(
+            "--live/--no-live", default=None,
+            help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
+            "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb).",
+        ),
+        click.option(
+            "--seq-format", type=click.Choice(payload.FORMATS), default="auto",
+            show_default=True,
+            help="Payload header to read sequences and send times from: auto detects "
+            "wskrecv's own header; sockperf and iperf3 (iperf3-64: 64-bit counters) only "
+            "when asked; none skips sequence analysis.",
+        ),
+        click.option(
+            "--max-loss", type=click.FloatRange(0, 100), metavar="PCT",
+            help="Exit 4 if the run ends with more than PCT percent of sequences lost.",
+        ),
+        click.option(
+            "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
+            help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_reporter(env: Environment, as_json: bool, quiet: bool) -> Any:
+def want_live(env: Environment, params: dict[str, Any]) -> bool:
+    """Whether to show the live dashboard: --live/--no-live, else only when stderr is a
+    terminal someone watches (not CI, not TERM=dumb) and no other output owns it."""
+    live = params.get("live")
+    if live is not None:
+        if live and params["quiet"]:
+            reject("--live and --quiet contradict each other")
+        return bool(live)
+    if params["as_json"] or params["dump"] or params["quiet"] or env.ci:
+        return False
+    return env.stderr_isatty and os.environ.get("TERM", "") != "dumb"
+
+
+def make_reporter(env: Environment, as_json: bool, quiet: bool, live: bool = False) -> Any:
+    """JSON lines, plain lines, or the live dashboard (with JSON lines too, if asked)."""
+    if live:
+        from wskrecv.output.live import LiveReporter  # imports rich: only when needed
+
+        json_reporter = JsonReporter(env.stdout, quiet=quiet) if as_json else None
+        return LiveReporter(env.stderr, also=json_reporter, dump=env.stdout)
     if as_json:
         return JsonReporter(env.stdout, quiet=quiet)
     return HumanReporter(env.stderr, quiet=quiet, dump=env.stdout)
@@ -94,7 +137,7 @@ def run_receive_command(
     """Open the socket, build the model and the application, run, report. Returns the exit
     status; errors propagate as WskrecvError for `cli.main` to report."""
     env = env or Environment()
-    reporter = make_reporter(env, params["as_json"], params["quiet"])
+    reporter = make_reporter(env, params["as_json"], params["quiet"], want_live(env, params))
     dump = None
     if params["dump"]:
         def dump(data: bytes, remote: tuple, truncated: bool, ts: Optional[int]) -> None:
@@ -113,7 +156,7 @@ def run_receive_command(
         verifier = Verifier()
         sock = WskDatagramSocket(verifier=verifier, lock=lock)
         sock.bind(provider.local_address)
-        recorder = Recorder(mode, dump=dump)
+        recorder = Recorder(mode, dump=dump, seq_format=params["seq_format"], host=HostUdp())
         app = make_app(sock, recorder)
         limits = Limits(
             count=params["count"],
@@ -121,7 +164,11 @@ def run_receive_command(
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        runner = Runner(provider, sock, app, recorder, reporter, limits)
+        thresholds = Thresholds(params["max_loss"], params["max_reorder"])
+        runner = Runner(
+            provider, sock, app, recorder, reporter, limits,
+            judge=thresholds.check if thresholds else None,
+        )
         host, port = provider.local_address[:2]
         info = {
             "mode": mode,
@@ -130,11 +177,15 @@ def run_receive_command(
             "rcvbuf": provider.rcvbuf,
             "rcvbuf_requested": provider.rcvbuf_requested,
             "detail": detail,
+            "seq_format": params["seq_format"],
             **(extra_start or {}),
         }
         result = runner.run(info)
     finally:
         provider.close()
+    if result.threshold:
+        env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
+        env.stderr.flush()
     return int(result.status)
 
 

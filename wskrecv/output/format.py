@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
     """1234567 -> '1.23 M' (+unit); small numbers stay plain."""
@@ -22,3 +24,31 @@ def nbytes(value: float) -> str:
             return f"{value:.0f} B" if prefix == "B" else f"{value:.2f} {prefix}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def ms(ns: Optional[float]) -> str:
+    """Nanoseconds as milliseconds with 3 significant-ish decimals: 12345 -> '0.012'."""
+    if ns is None:
+        return "-"
+    value = ns / 1e6
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
+def pct(value: float) -> str:
+    """A percentage with enough decimals to show small loss: 0.0012 -> '0.001%'."""
+    if value == 0:
+        return "0%"
+    if value >= 10:
+        return f"{value:.1f}%"
+    if value >= 0.01:
+        return f"{value:.2f}%"
+    return f"{value:.2g}%"
+
+
+def address(host: str, port: int) -> str:
+    """host:port, with brackets around IPv6 hosts."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

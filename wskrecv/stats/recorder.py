@@ -1,39 +1,182 @@
-"""The counters the receivers update for every datagram they consume."""
+"""The statistics the receivers update for every datagram they consume.
+
+`record` is the receive path: it runs inside every IRP completion routine (and, through
+`record_batch`, once per event-callback list), so it only bumps counters, indexes
+histograms and updates the stream's tracker; percentiles, sorting and reading host
+counters wait for `snapshot`, which the runner calls a few times a second.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 
+from wskrecv.payload import FORMATS, PARSERS
+from wskrecv.stats.hostudp import HostUdp
+from wskrecv.stats.latency import BUCKETS, SUB_BITS, Histogram
+from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
+from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
+from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 
 # dump(data, remote, truncated, timestamp_ns): one call per datagram when --dump is on.
 DumpSink = Callable[[bytes, tuple, bool, Optional[int]], None]
+_SUB1 = SUB_BITS + 1
+# One datagram for record_batch: (data, remote, timestamp_ns, truncated).
+Item = tuple[Any, tuple, Optional[int], bool]
 
 
 class Recorder:
-    """Mutable statistics of one run. Cheap to update; `snapshot()` freezes a copy."""
+    """Mutable statistics of one run. Cheap to update; `snapshot()` freezes a copy.
 
-    def __init__(self, mode: str, dump: Optional[DumpSink] = None) -> None:
+    `seq_format` names the payload header to read (payload.FORMATS); `host` reports the
+    host's UDP counters (None: not reported); `clock_ns` is the wall clock kernel
+    timestamps are compared with (completion time for application latency).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        dump: Optional[DumpSink] = None,
+        seq_format: str = "auto",
+        host: Optional[HostUdp] = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        window: int = WINDOW,
+        max_streams: int = MAX_STREAMS,
+        max_sources: int = MAX_SOURCES,
+    ) -> None:
+        if seq_format not in FORMATS:
+            raise ValueError(f"unknown sequence format {seq_format!r}")
         self.mode = mode
         self.dump = dump
+        self.seq_format = seq_format
+        self.host = host
+        self.clock_ns = clock_ns
         self.received = 0
         self.bytes = 0
         self.truncated = 0
+        self.corrupt = 0
+        self.unsequenced = 0
+        self.size_min = 1 << 30
+        self.size_max = 0
+        self.size_counts = [0] * SIZE_BUCKETS
+        self.sources = SourceTable(max_sources)
+        self.streams = StreamTable(max_streams, window, wrap32=seq_format == "iperf3")
+        self._source_rows = self.sources.rows  # the same dicts, one lookup fewer each
+        self._stream_rows = self.streams.streams
+        self._parse = PARSERS.get(seq_format)  # None for "none"
+        # Latencies land in the interval's histograms; `snapshot(advance=True)` folds them
+        # into the run's, so intervals and the summary each get their own percentiles.
+        self.owd = Histogram()
+        self.app = Histogram()
+        self._owd_run = Histogram()
+        self._app_run = Histogram()
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
 
     def record(
-        self, data: Any, remote: tuple, timestamp_ns: Optional[int], truncated: bool
+        self,
+        data: Any,
+        remote: tuple,
+        timestamp_ns: Optional[int],
+        truncated: bool,
+        now_ns: Optional[int] = None,
     ) -> None:
-        """Count one datagram the application consumed (`data` is what it received)."""
-        self.received += 1
-        self.bytes += len(data)
+        """Count one datagram the application consumed (`data` is what it received).
+
+        `timestamp_ns` is the kernel receive time (None when unknown); `now_ns` the
+        completion time, read from `clock_ns` when not given.
+        """
+        # The hot path: histogram updates are inlined (latency.bucket_of is the reference,
+        # and a test holds the two together); a method call each would cost more than
+        # the update itself.
+        n = len(data)
+        self.received = received = self.received + 1
+        self.bytes += n
         if truncated:
             self.truncated += 1
+        self.size_counts[n.bit_length()] += 1
+        if n > self.size_max:
+            self.size_max = n
+        if n < self.size_min:
+            self.size_min = n
+        row = self._source_rows.get(remote)
+        if row is None:
+            self.sources.new(remote, n)
+        else:
+            row[0] += 1
+            row[1] += n
+        if now_ns is None:
+            now_ns = self.clock_ns()
+        if timestamp_ns is None:
+            arrival = now_ns
+        else:
+            arrival = timestamp_ns
+            v = now_ns - timestamp_ns
+            if v < 0:
+                v = 0
+            e = v.bit_length()
+            if e > _SUB1:
+                e -= _SUB1
+                i = (e << SUB_BITS) + (v >> e)
+                if i >= BUCKETS:
+                    i = BUCKETS - 1
+            else:
+                i = v
+            h = self.app
+            h.counts[i] += 1
+            if v > h.max:
+                h.max = v
+        parse = self._parse
+        header = parse(data) if parse is not None else None
+        if header is None:
+            self.unsequenced += 1
+        else:
+            stream, seq, send_ns, valid = header
+            if not valid:
+                self.corrupt += 1
+            key = (remote, stream)
+            if send_ns is None:
+                transit = None
+            else:
+                transit = v = arrival - send_ns
+                if v < 0:
+                    v = 0
+                e = v.bit_length()
+                if e > _SUB1:
+                    e -= _SUB1
+                    i = (e << SUB_BITS) + (v >> e)
+                    if i >= BUCKETS:
+                        i = BUCKETS - 1
+                else:
+                    i = v
+                h = self.owd
+                h.counts[i] += 1
+                if v > h.max:
+                    h.max = v
+            tracker = self._stream_rows.get(key)
+            if tracker is None:
+                self.streams.new(key, seq, received, transit)
+            else:
+                tracker.see(seq, transit, received)
         if self.dump is not None:
             self.dump(bytes(data), remote, truncated, timestamp_ns)
+
+    def record_batch(self, items: Iterable[Item]) -> None:
+        """Count a list of datagrams consumed at one instant (one event callback)."""
+        now = self.clock_ns()
+        record = self.record
+        for data, remote, timestamp_ns, truncated in items:
+            record(data, remote, timestamp_ns, truncated, now)
+
+    def sizes(self) -> SizeStats:
+        counts = tuple(self.size_counts)
+        return SizeStats(
+            self.received, self.size_min if self.received else 0, self.size_max, self.bytes,
+            counts,
+        )
 
     def snapshot(
         self,
@@ -44,6 +187,8 @@ class Recorder:
         advance: bool = True,
     ) -> Snapshot:
         """Freeze the counters; with `advance`, start a new interval at `elapsed_s`."""
+        totals = self.streams.totals()
+        owd, app = self.owd, self.app
         snap = Snapshot(
             mode=self.mode,
             elapsed_s=elapsed_s,
@@ -57,9 +202,33 @@ class Recorder:
             interval_bytes=self.bytes - self._last_bytes,
             violations_by_rule=_frozen(violations),
             mode_stats=_frozen(mode_stats),
+            seq_format=self.seq_format,
+            lost=totals.lost,
+            reordered=totals.reordered,
+            duplicates=totals.duplicates,
+            corrupt=self.corrupt,
+            unsequenced=self.unsequenced,
+            late=totals.late,
+            expected=totals.expected,
+            sequenced=totals.sequenced,
+            streams=len(self.streams.streams),
+            jitter_ns=self.streams.mean_jitter_ns(),
+            latency=self._owd_run.percentiles(owd),
+            app_latency=self._app_run.percentiles(app),
+            interval_latency=owd.percentiles(),
+            interval_app_latency=app.percentiles(),
+            host_udp=_frozen(h) if self.host is not None and (h := self.host.delta()) else None,
+            sources=self.sources.top(TOP),
+            sources_seen=self.sources.seen,
+            sources_evicted=self.sources.evicted,
+            sizes=self.sizes(),
         )
         if advance:
             self._last_t = elapsed_s
             self._last_received = self.received
             self._last_bytes = self.bytes
+            # Swap before folding: a datagram recorded meanwhile lands in the new interval.
+            self.owd, self.app = Histogram(), Histogram()
+            self._owd_run.merge(owd)
+            self._app_run.merge(app)
         return snap
