@@ -4,6 +4,9 @@ Starts the installed `wskrecv listen --json` with the given extra options, stops
 (SIGSTOP) right after its start line, fills its socket queue with N wskrecv-format
 datagrams, resumes it (SIGCONT) and computes the drain rate from its interval lines
 (the first interval, which spans the stopped time, and the last, partial one are left out).
+It also reports the receiver's CPU time per datagram after the resume (from
+/proc/PID/stat and wait4), which other load on the machine disturbs far less than the
+wall-clock rate: compare `cpu rate` (1 / CPU time per datagram) between variants.
 stderr is inherited, so run this inside tmux to measure with the live dashboard on.
 
     python tools/bench_drain.py [-n 100000] [-r 3] -- [wskrecv listen options]
@@ -26,7 +29,14 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from wskrecv import payload  # noqa: E402
 
 
-def one_run(n: int, size: int, extra: list[str]) -> tuple[float, dict]:
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a live process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(n: int, size: int, extra: list[str]) -> tuple[float, float, dict]:
     exe = shutil.which("wskrecv")
     assert exe, "wskrecv is not on PATH"
     argv = [exe, "listen", "--bind", "127.0.0.1", "--port", "0", "--json", "--interval", "0.05",
@@ -40,8 +50,12 @@ def one_run(n: int, size: int, extra: list[str]) -> tuple[float, dict]:
         for seq in range(n):
             payload.patch(dgram, seq, time.time_ns())
             s.send(dgram)
+    cpu_before = _cpu_s(proc.pid)
     proc.send_signal(signal.SIGCONT)
-    out, _ = proc.communicate(timeout=120)
+    out = proc.stdout.read()
+    _, _, usage = os.wait4(proc.pid, 0)
+    proc.returncode = 0
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     objs = [json.loads(line) for line in out.splitlines() if line.strip()]
     intervals = [o for o in objs if o["type"] == "interval" and o["datagrams"] > 0]
     summary = objs[-1]
@@ -49,7 +63,7 @@ def one_run(n: int, size: int, extra: list[str]) -> tuple[float, dict]:
     if not mid:
         raise SystemExit("too few intervals: use a larger -n")
     rate = sum(o["datagrams"] for o in mid) / sum(o["interval_s"] for o in mid)
-    return rate, summary
+    return rate, n / cpu, summary
 
 
 def main() -> None:
@@ -60,14 +74,17 @@ def main() -> None:
     ap.add_argument("extra", nargs="*")
     a = ap.parse_args()
     rates = []
+    cpu_rates = []
     for _ in range(a.repeat):
-        rate, summary = one_run(a.n, a.size, a.extra)
+        rate, cpu_rate, summary = one_run(a.n, a.size, a.extra)
+        cpu_rates.append(cpu_rate)
         if summary["received"] != a.n or summary["kernel_drops"]:
             print(f"warning: received {summary['received']}, kernel drops {summary['kernel_drops']}",
                   file=sys.stderr)
         rates.append(rate)
-    print(f"{' '.join(a.extra) or '(defaults)'}: median {statistics.median(rates):,.0f} dg/s "
-          f"(runs: {', '.join(f'{r:,.0f}' for r in rates)})")
+    print(f"{' '.join(a.extra) or '(defaults)'}: wall median {statistics.median(rates):,.0f} dg/s "
+          f"(runs: {', '.join(f'{r:,.0f}' for r in rates)}); cpu rate median "
+          f"{statistics.median(cpu_rates):,.0f} dg/s ({', '.join(f'{r:,.0f}' for r in cpu_rates)})")
 
 
 if __name__ == "__main__":

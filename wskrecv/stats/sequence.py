@@ -9,7 +9,8 @@ the header has one). Definitions, per stream:
 - `late`: a datagram more than `window` sequences behind the highest: too old to tell a
   reordered datagram from a duplicate, so it is counted apart and its sequence stays lost.
 
-Memory is one byte per sequence of the sliding window (a ring indexed by sequence modulo
+`Wrap32Tracker` unwraps a 32-bit counter (iperf3's default) into an ever-growing
+sequence. Memory is one byte per sequence of the sliding window (a ring indexed by sequence modulo
 the window), whatever the run's length. Jitter follows RFC 3550 (J += (|D| - J) / 16,
 D the change in transit time between consecutive arrivals), in nanoseconds.
 """
@@ -26,24 +27,15 @@ _LOW32 = _WRAP32 - 1
 
 
 class StreamTracker:
-    """Loss, reordering and duplicates of one stream, from the sequences it delivers.
-
-    `wrap32` unwraps a 32-bit counter (iperf3's default) into an ever-growing sequence:
-    each value is taken as the one nearest to the highest seen so far.
-    """
+    """Loss, reordering and duplicates of one stream, from the sequences it delivers."""
 
     __slots__ = (
-        "base", "high", "seen", "reordered", "duplicates", "late", "datagrams",
-        "jitter_ns", "last_transit", "last_active", "wrap32", "_ring", "_mask", "_zeros",
+        "base", "high", "seen", "reordered", "duplicates", "late", "jitter_ns",
+        "last_transit", "mark", "_ring", "_mask", "_zeros",
     )
 
     def __init__(
-        self,
-        first: int,
-        window: int = WINDOW,
-        wrap32: bool = False,
-        active: int = 0,
-        transit_ns: Optional[int] = None,
+        self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
     ) -> None:
         if window <= 0 or window & (window - 1):
             raise ValueError("window must be a power of two")
@@ -53,11 +45,9 @@ class StreamTracker:
         self.reordered = 0
         self.duplicates = 0
         self.late = 0
-        self.datagrams = 1
         self.jitter_ns: Optional[float] = None
         self.last_transit = transit_ns
-        self.last_active = active  # the recorder's clock of arrivals, for eviction
-        self.wrap32 = wrap32
+        self.mark = 0  # `datagrams` when the table last looked (see StreamTable._evict)
         self._ring = bytearray(window)  # 1: this slot's sequence in (high-window, high] seen
         self._mask = window - 1
         self._zeros = bytes(window)
@@ -68,6 +58,11 @@ class StreamTracker:
         return self._mask + 1
 
     @property
+    def datagrams(self) -> int:
+        """Datagrams this stream delivered."""
+        return self.seen + self.duplicates + self.late
+
+    @property
     def lost(self) -> int:
         return self.high - self.base + 1 - self.seen
 
@@ -76,47 +71,36 @@ class StreamTracker:
         """Sequences from the lowest to the highest seen: the denominator of loss."""
         return self.high - self.base + 1
 
-    def unwrap(self, value: int) -> int:
-        """A 32-bit counter value as the sequence nearest to the highest seen."""
-        high = self.high
-        seq = (high & ~_LOW32) | value
-        diff = seq - high
-        if diff > _HALF32:
-            seq -= _WRAP32
-        elif diff < -_HALF32:
-            seq += _WRAP32
-        return seq
-
-    def see(self, seq: int, transit_ns: Optional[int] = None, active: int = 0) -> None:
+    def see(self, seq: int, transit_ns: Optional[int] = None) -> None:
         """Count one datagram carrying `seq`, sent `transit_ns` before it arrived (None
-        when the header has no send time); `active` is the recorder's arrival count."""
-        self.datagrams += 1
-        self.last_active = active
-        if self.wrap32:
-            seq = self.unwrap(seq)
+        when the header has no send time)."""
         high = self.high
-        ring = self._ring
-        mask = self._mask
-        if seq > high:
-            gap = seq - high - 1
-            if gap:
-                # The skipped sequences enter the window unseen: clear their slots, which
-                # still hold flags of sequences that have just left it.
-                if gap > mask:
-                    ring[:] = self._zeros
+        if seq == high + 1:  # in order: the common case first
+            self._ring[seq & self._mask] = 1
+            self.high = seq
+            self.seen += 1
+        elif seq > high:
+            ring = self._ring
+            mask = self._mask
+            zeros = self._zeros
+            # The skipped sequences enter the window unseen: clear their slots, which
+            # still hold flags of sequences that have just left it.
+            if seq - high > mask:
+                ring[:] = zeros
+            else:
+                start = (high + 1) & mask
+                end = seq & mask
+                if start < end:
+                    ring[start:end] = zeros[: end - start]
                 else:
-                    start = (high + 1) & mask
-                    end = seq & mask
-                    if start < end:
-                        ring[start:end] = self._zeros[: end - start]
-                    else:
-                        ring[start:] = self._zeros[: mask + 1 - start]
-                        ring[:end] = self._zeros[:end]
+                    ring[start:] = zeros[: mask + 1 - start]
+                    ring[:end] = zeros[:end]
             ring[seq & mask] = 1
             self.high = seq
             self.seen += 1
-        elif seq > high - mask - 1:
-            i = seq & mask
+        elif seq > high - self._mask - 1:
+            ring = self._ring
+            i = seq & self._mask
             if ring[i]:
                 self.duplicates += 1
             else:
@@ -139,7 +123,23 @@ class StreamTracker:
                 self.jitter_ns = d / 16 if j is None else j + (d - j) / 16
 
 
-MAX_STREAMS = 1024  # streams tracked at once; the least recently active are retired
+class Wrap32Tracker(StreamTracker):
+    """A stream whose header carries a 32-bit counter (iperf3's default): each value is
+    taken as the sequence nearest to the highest seen, so the count runs on past 2**32."""
+
+    __slots__ = ()
+
+    def see(self, seq: int, transit_ns: Optional[int] = None) -> None:
+        high = self.high
+        seq |= high & ~_LOW32
+        diff = seq - high
+        if diff > _HALF32:
+            seq -= _WRAP32
+        elif diff < -_HALF32:
+            seq += _WRAP32
+        StreamTracker.see(self, seq, transit_ns)
+
+MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is retired
 
 
 class SequenceTotals:
@@ -162,9 +162,10 @@ class SequenceTotals:
 
 
 class StreamTable:
-    """Every stream's tracker, bounded: beyond `max_streams`, the least recently active
-    half is retired at once (their counts kept in the totals), so a flood of new senders
-    costs amortised constant work per stream."""
+    """Every stream's tracker, bounded: beyond `max_streams`, the half that delivered
+    least since the previous eviction is retired at once (their counts kept in the
+    totals), so a flood of new senders costs amortised constant work per stream and the
+    receive path keeps no per-datagram recency."""
 
     def __init__(
         self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False
@@ -172,26 +173,27 @@ class StreamTable:
         self.streams: dict[tuple, StreamTracker] = {}
         self.max_streams = max(1, max_streams)
         self.window = window
-        self.wrap32 = wrap32
+        self.tracker = Wrap32Tracker if wrap32 else StreamTracker
         self.retired = SequenceTotals()
         self.evicted = 0
 
-    def new(
-        self, key: tuple, first: int, active: int, transit_ns: Optional[int] = None
-    ) -> StreamTracker:
+    def new(self, key: tuple, first: int, transit_ns: Optional[int] = None) -> StreamTracker:
         """Start tracking `key` at sequence `first` (the caller found no tracker)."""
         if len(self.streams) >= self.max_streams:
             self._evict()
-        tracker = StreamTracker(first, self.window, self.wrap32, active, transit_ns)
+        tracker = self.tracker(first, self.window, transit_ns)
         self.streams[key] = tracker
         return tracker
 
     def _evict(self) -> None:
-        by_age = sorted(self.streams.items(), key=lambda kv: kv[1].last_active)
-        for key, tracker in by_age[: max(1, len(by_age) // 2)]:
+        by_activity = sorted(self.streams.items(), key=lambda kv: kv[1].datagrams - kv[1].mark)
+        cut = max(1, len(by_activity) // 2)
+        for key, tracker in by_activity[:cut]:
             self.retired.add(tracker)
             del self.streams[key]
             self.evicted += 1
+        for _, tracker in by_activity[cut:]:
+            tracker.mark = tracker.datagrams
 
     def totals(self) -> SequenceTotals:
         """Retired plus live counts, summed now."""
