@@ -34,7 +34,8 @@ class Provider(Protocol):
 
 class Reporter(Protocol):
     """Renders snapshots. A live display also has `frame_interval` (seconds, or None) and
-    `frame(snap)`: the runner hands it a snapshot that often, between interval reports."""
+    `frame(snap)`: the runner hands it a snapshot that often (re-reading the interval
+    after each frame), between interval reports."""
 
     def start(self, info: dict[str, Any]) -> None: ...
     def interval(self, snap: Snapshot) -> None: ...
@@ -197,7 +198,8 @@ class Runner:
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
             if next_frame is not None and now >= next_frame:
                 self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
-                next_frame = now + frame_every  # type: ignore[operator]
+                # Re-read: a display may space its frames out to bound its own cost.
+                next_frame = now + self.reporter.frame_interval  # type: ignore[attr-defined]
             if end is not None and now >= end:
                 self.stop_reason = "duration over"
                 return ExitStatus.OK

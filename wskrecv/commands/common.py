@@ -183,6 +183,9 @@ def run_receive_command(
         result = runner.run(info)
     finally:
         provider.close()
+        close = getattr(reporter, "close", None)
+        if close is not None:
+            close()  # the live display gives the terminal back, whatever happened
     if result.threshold:
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()

@@ -27,7 +27,8 @@ def nbytes(value: float) -> str:
 
 
 def ms(ns: Optional[float]) -> str:
-    """Nanoseconds as milliseconds with 3 significant-ish decimals: 12345 -> '0.012'."""
+    """Nanoseconds as milliseconds in at most 5 characters: 12345 -> '0.012',
+    2046000 -> '2.05', 11900000 -> '11.9'."""
     if ns is None:
         return "-"
     value = ns / 1e6
@@ -35,7 +36,20 @@ def ms(ns: Optional[float]) -> str:
         return f"{value:.0f}"
     if value >= 10:
         return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
     return f"{value:.3f}"
+
+
+def duration(ns: Optional[float]) -> str:
+    """Nanoseconds in the unit that suits them: '412 ns', '41.2 µs', '1.34 ms', '2.05 s'."""
+    if ns is None:
+        return "-"
+    for unit, scale in (("ns", 1.0), ("µs", 1e3), ("ms", 1e6)):
+        if abs(ns) < 1000 * scale:
+            value = ns / scale
+            return f"{value:.0f} {unit}" if value >= 100 or unit == "ns" else f"{value:.3g} {unit}"
+    return f"{ns / 1e9:.3g} s"
 
 
 def pct(value: float) -> str:

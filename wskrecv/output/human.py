@@ -6,7 +6,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -55,7 +55,7 @@ def interval_line(snap: Snapshot) -> str:
     if seq:
         line += "  " + seq
     if snap.jitter_ns is not None:
-        line += f"  jitter {ms(snap.jitter_ns)} ms"
+        line += f"  jitter {duration(snap.jitter_ns)}"
     if snap.interval_latency is not None:
         p = snap.interval_latency
         line += f"  owd p50/p99 {ms(p.p50)}/{ms(p.p99)} ms"
@@ -86,16 +86,18 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     if snap.sequenced:
         streams = f"{snap.streams} stream{'s' if snap.streams != 1 else ''}"
         lines.append(
-            f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}; "
-            f"lost {snap.lost} ({pct(snap.loss_pct)}), reordered {snap.reordered}, "
-            f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}, "
-            f"unsequenced {snap.unsequenced}"
+            f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
+            f"{snap.unsequenced} unsequenced"
+        )
+        lines.append(
+            f"loss         lost {snap.lost} ({pct(snap.loss_pct)}), reordered {snap.reordered}, "
+            f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
         )
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
     if snap.jitter_ns is not None:
-        lines.append(f"jitter       {ms(snap.jitter_ns)} ms (RFC 3550)")
+        lines.append(f"jitter       {duration(snap.jitter_ns)} (RFC 3550)")
     if snap.latency is not None:
         lines.append(f"latency      {percentiles_text(snap.latency)} (kernel - send time)")
     if snap.app_latency is not None:

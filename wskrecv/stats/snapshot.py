@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, Optional
 
@@ -14,6 +14,17 @@ from wskrecv.stats.sources import SourceRow
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
+
+
+_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp")
+
+
+def _rebuild(state: dict[str, Any]) -> Snapshot:
+    """Unpickle a Snapshot: its mappings travel as dicts and are frozen again."""
+    for name in _MAPPINGS:
+        if state.get(name) is not None:
+            state[name] = _frozen(state[name])
+    return Snapshot(**state)
 
 
 def _no_sizes() -> SizeStats:
@@ -66,6 +77,14 @@ class Snapshot:
     sources_seen: int = 0
     sources_evicted: int = 0
     sizes: SizeStats = field(default_factory=_no_sizes)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; the display process receives snapshots pickled.
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in _MAPPINGS:
+            if state[name] is not None:
+                state[name] = dict(state[name])
+        return (_rebuild, (state,))
 
     @property
     def interval_datagrams_per_s(self) -> float:
