@@ -4,9 +4,10 @@ Starts the installed `wskrecv listen --json` with the given extra options, stops
 (SIGSTOP) right after its start line, fills its socket queue with N wskrecv-format
 datagrams, resumes it (SIGCONT) and computes the drain rate from its interval lines
 (the first interval, which spans the stopped time, and the last, partial one are left out).
-It also reports the receiver's CPU time per datagram after the resume (from
-/proc/PID/stat and wait4), which other load on the machine disturbs far less than the
-wall-clock rate: compare `cpu rate` (1 / CPU time per datagram) between variants.
+It also reports the receiver's own CPU time per datagram from the resume to the interval
+line that reports the last datagram (from /proc/PID/stat, so a display process's CPU is
+not counted), which other load on the machine disturbs far less than the wall-clock rate:
+compare `cpu rate` (1 / CPU time per datagram) between variants.
 stderr is inherited, so run this inside tmux to measure with the live dashboard on.
 
     python tools/bench_drain.py [-n 100000] [-r 3] -- [wskrecv listen options]
@@ -30,7 +31,7 @@ from wskrecv import payload  # noqa: E402
 
 
 def _cpu_s(pid: int) -> float:
-    """utime + stime of a live process, in seconds."""
+    """utime + stime of a live process (not its children), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -52,10 +53,14 @@ def one_run(n: int, size: int, extra: list[str]) -> tuple[float, float, dict]:
             s.send(dgram)
     cpu_before = _cpu_s(proc.pid)
     proc.send_signal(signal.SIGCONT)
-    out = proc.stdout.read()
-    _, _, usage = os.wait4(proc.pid, 0)
-    proc.returncode = 0
-    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    lines = []
+    cpu = 0.0
+    for line in proc.stdout:
+        lines.append(line)
+        if not cpu and f'"received":{n},' in line:
+            cpu = _cpu_s(proc.pid) - cpu_before  # drained: before the summary and exit
+    proc.wait()
+    out = "".join(lines)
     objs = [json.loads(line) for line in out.splitlines() if line.strip()]
     intervals = [o for o in objs if o["type"] == "interval" and o["datagrams"] > 0]
     summary = objs[-1]

@@ -2,7 +2,7 @@
 
 Values below 64 ns get a bucket each; above, every power of two is split into 32 buckets,
 so a percentile is within about 3% of the true value (the maximum is exact). The
-histogram is a fixed list of counts (about 2000, enough for any 64-bit value) whatever
+histogram is a fixed list of counts (1920, enough for any 64-bit value) whatever
 the run's length, and two merge cheaply (an interval's into the run's).
 """
 
@@ -14,7 +14,7 @@ from typing import Optional
 SUB_BITS = 5
 _LINEAR = 1 << (SUB_BITS + 1)  # values below this have a bucket each
 MAX_BITS = 64  # any 64-bit nanosecond value has a bucket: the receive path never clamps
-BUCKETS = ((MAX_BITS - SUB_BITS) << SUB_BITS) + _LINEAR
+BUCKETS = ((MAX_BITS - SUB_BITS - 1) << SUB_BITS) + _LINEAR  # 1920
 PERCENTILES = (50, 90, 99)
 
 

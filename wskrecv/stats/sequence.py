@@ -10,9 +10,10 @@ the header has one). Definitions, per stream:
   reordered datagram from a duplicate, so it is counted apart and its sequence stays lost.
 
 `Wrap32Tracker` unwraps a 32-bit counter (iperf3's default) into an ever-growing
-sequence. Memory is one byte per sequence of the sliding window (a ring indexed by sequence modulo
-the window), whatever the run's length. Jitter follows RFC 3550 (J += (|D| - J) / 16,
-D the change in transit time between consecutive arrivals), in nanoseconds.
+sequence. Memory is one byte per sequence of the sliding window (a ring indexed by
+sequence modulo the window), whatever the run's length. Jitter follows RFC 3550
+(J += (|D| - J) / 16, D the change in transit time between consecutive arrivals), in
+nanoseconds.
 """
 
 from __future__ import annotations
