@@ -153,7 +153,7 @@ def _lat_row(p: Optional[Percentiles]) -> list[str]:
 def timing(view: View, roomy: bool) -> RenderableType:
     """Latency percentiles in ms (the run; with room, the last interval too) and jitter."""
     s = view.snap
-    table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
+    table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True, show_edge=False)
     table.add_column("ms", style=LABEL, no_wrap=True)
     for name in ("p50", "p90", "p99", "max"):
         table.add_column(name, justify="right", header_style=LABEL, no_wrap=True)
@@ -336,14 +336,14 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
     mode_text = mode_panel(view, width)
     mode_h = str(mode_text).count("\n") + 3
     wide = width >= 120
-    spare = max(0, height - 24)  # rows beyond what the 80x24 layout needs
     rows: list[Layout] = [Layout(header(view, width), size=1)]
+    free = height - 1 - 1 - mode_h  # one line stays free for the cursor
     if wide:
         col = (width - 2) // 3
-        lists = 3 + min(spare, 7)
         h1 = 8
-        # The chart takes what is left (one line stays free for the cursor).
-        left = height - 1 - h1 - (lists + 3) - mode_h - 1
+        lists = max(1, min(10, free - h1 - 3))
+        # The chart takes what is left, if that is enough to be worth drawing.
+        left = free - h1 - (lists + 3)
         chart_rows = left - 2 if left >= 6 else 0
         rows.append(_row(h1,
             _panel(traffic(view, 0 if chart_rows else col - 4), "Traffic"),
@@ -361,12 +361,11 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         ))
     else:
         half = (width - 1) // 2
-        tall = spare >= 1
-        spare -= 1 if tall else 0
-        lists = 2 + min(spare, 8)
+        tall = free >= 7 + 6 + 3 + 3 + 1
+        h_a = 8 if tall else 7
+        lists = max(1, min(10, free - h_a - 6 - 3))
         rows += [
-            _row(7 + (1 if tall else 0),
-                 _panel(traffic(view, max(8, half - 4)), "Traffic"),
+            _row(h_a, _panel(traffic(view, max(8, half - 4)), "Traffic"),
                  _panel(sequence(view, tall), "Sequence")),
             _row(6, _panel(timing(view, False), "Latency"), _panel(drops(view, False), "Drops")),
             _row(lists + 3, _panel(sizes(view, lists), "Sizes (bytes)"),

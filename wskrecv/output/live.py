@@ -1,7 +1,8 @@
 """The live dashboard on stderr, drawn by a display process of its own.
 
 The receive loop only freezes a snapshot a few times a second and writes it, pickled, to
-the display process (`wskrecv.output.screen`), which draws it with rich. The write never
+the display process (`wskrecv.output.screen`, started with this process's Python), which
+draws it with rich. The write never
 blocks: when the display falls behind, frames are dropped, never datagrams delayed. If the
 display process cannot be started, the dashboard is drawn in this process instead (each
 frame then costs the receive loop a few milliseconds).
@@ -34,12 +35,12 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _display_command() -> tuple[list[str], dict[str, str]]:
-    """`python -m wskrecv.output.screen`, able to import this very wskrecv."""
+def _display_command() -> list[str]:
+    """Run wskrecv.output.screen from this very wskrecv, whatever the current directory
+    holds (`python -m` would look there first)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(wskrecv.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    return [sys.executable, "-m", "wskrecv.output.screen"], env
+    code = f"import sys; sys.path.insert(0, {root!r}); from wskrecv.output.screen import main; main()"
+    return [sys.executable, "-c", code]
 
 
 class LiveReporter:
@@ -65,12 +66,11 @@ class LiveReporter:
             self.screen = Screen(stream)
 
     def _spawn(self) -> None:
-        argv, env = _display_command()
         try:
             self.stream.flush()
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.stream,
-                env=env, close_fds=True, preexec_fn=_ignore_stop_signals,
+                _display_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                stderr=self.stream, close_fds=True, preexec_fn=_ignore_stop_signals,
             )
         except (OSError, ValueError):  # no executable, stderr without a descriptor...
             self.proc = None
