@@ -5,68 +5,146 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
 from wskrecv import __version__
+from wskrecv.commands.bench import bench
 from wskrecv.commands.listen import listen
-from wskrecv.errors import ExitStatus, WskrecvError
+from wskrecv.environment import Environment
+from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
 
 EPILOG = """\b
 Exit status:
-  0  done (count reached, duration over, Ctrl-C or SIGTERM)
-  1  runtime or OS error (bind failed, address in use, permission)
+  0  done (count reached, duration over, Ctrl-C or SIGTERM, output pipe closed)
+  1  runtime or OS error (bind failed, address in use, permission, capture unwritable)
   2  usage error
   3  --timeout passed before --count datagrams arrived
   4  a --max-* threshold was exceeded
+Shell completion (bash; zsh_source, fish_source alike):
+  eval "$(_WSKRECV_COMPLETE=bash_source wskrecv)"
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+class WskrecvGroup(click.Group):
+    """A click group that turns a closed output pipe into OutputClosed.
+
+    click itself answers EPIPE with `sys.exit(1)`; the reader going away (`| head -1`)
+    is not a failure of ours, so catch it first, wherever output is written: while
+    parsing (--help, --version) and while a command runs.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            raise OutputClosed("output closed") from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise OutputClosed("output closed") from None
+
+
+@click.group(
+    cls=WskrecvGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG
+)
 @click.version_option(__version__, "--version", "-V", prog_name="wskrecv")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option(
+    "--color/--no-color",
+    "color",
+    default=None,
+    help="Colour on stderr: force it on or off. Default: on for a terminal, off when "
+    "NO_COLOR is set or TERM=dumb.",
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     """A UDP receiver built on a model of the Windows WSK datagram API.
 
-    `listen` receives the IRP way (WskReceiveFrom + completion routines).
+    `listen` receives the IRP way (WskReceiveFrom + completion routines);
+    `bench` measures how fast the receive modes drain a socket.
     """
-    ctx.obj = {"debug": debug}
+    env = ctx.ensure_object(Environment)
+    env.debug = debug
+    env.color_choice = color
+    ctx.color = env.color
 
 
 cli.add_command(listen)
+cli.add_command(bench)
 for command in cli.commands.values():
     command.epilog = EPILOG
 
 
-def _error(prefix: str, message: str) -> None:
+def _error(env: Environment, prefix: str, message: str) -> None:
+    if env.color and prefix:
+        prefix = click.style(prefix, fg="red", bold=True)
     sys.stderr.write(f"wskrecv: {prefix}{message}\n")
     sys.stderr.flush()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Entry point: run the command, map its outcome to an exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+def _silence_output() -> None:
+    """The reader went away: point stdout and stderr at /dev/null so that flushing what is
+    still buffered (at exit) cannot fail or print Python's complaint."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass  # not a real file (tests): nothing to protect
+    os.close(devnull)
+
+
+def _flush_stdout() -> bool:
+    """Flush stdout now, while a closed pipe can still be handled. False if it was closed."""
     try:
-        status = cli.main(args=args, prog_name="wskrecv", standalone_mode=False)
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        _silence_output()
+        return False
+    except (OSError, ValueError):
+        return True  # already closed by the caller (>&-): nothing more to write
+
+
+def _run(args: list[str], env: Environment) -> int:
+    try:
+        status = cli.main(args=args, prog_name="wskrecv", standalone_mode=False, obj=env)
     except click.UsageError as exc:
         path = exc.ctx.command_path if exc.ctx is not None else "wskrecv"
         sys.stderr.write(f"{path}: {exc.format_message()}\n")
         status = ExitStatus.USAGE
     except click.exceptions.Abort:
         status = ExitStatus.INTERRUPTED
+    except OutputClosed:
+        _silence_output()
+        status = ExitStatus.OK
     except WskrecvError as exc:
-        if debug:
+        if env.debug:
             raise
-        _error("error: ", str(exc))
+        _error(env, "error: ", str(exc))
         status = exc.exit_status
     except BrokenPipeError:
-        # The reader went away (`| head -1`): exit quietly, without Python's complaint.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # Written before click's own handling (shell completion scripts): same as above.
+        _silence_output()
         status = ExitStatus.OK
     except KeyboardInterrupt:
         status = ExitStatus.INTERRUPTED
-    sys.exit(int(status or 0))
+    return int(status or 0)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Entry point: run the command, map its outcome to an exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    env = Environment()
+    env.debug = "--debug" in args  # known before parsing, for errors parsing may raise
+    try:
+        status = _run(args, env)
+    except SystemExit as exc:  # shell completion exits from inside click
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if not _flush_stdout():
+        status = ExitStatus.OK
+    sys.exit(status)

@@ -32,3 +32,9 @@ class OsFailure(WskrecvError):
     """The OS refused (bind, permission, socket failure)."""
 
     exit_status = ExitStatus.ERROR
+
+
+class OutputClosed(WskrecvError):
+    """The reader of our output went away (`| head -1`): end quietly, with success."""
+
+    exit_status = ExitStatus.OK

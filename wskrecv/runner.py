@@ -39,9 +39,9 @@ class Reporter(Protocol):
 
     def start(self, info: dict[str, Any]) -> None: ...
     def interval(self, snap: Snapshot) -> None: ...
-    def summary(
-        self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
-    ) -> None: ...
+    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
+        """The end of the run. When a --max-* threshold failed it, the runner also passes
+        `threshold=` (the one-line reason): reporters that judge runs accept it."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,10 @@ class Runner:
         breach = self.judge(snap) if self.judge is not None and status is ExitStatus.OK else None
         if breach:
             status = ExitStatus.THRESHOLD
-        self.reporter.summary(snap, status, reason, breach)
+        if breach:
+            self.reporter.summary(snap, status, reason, threshold=breach)
+        else:  # reporters that know of no thresholds keep working
+            self.reporter.summary(snap, status, reason)
         return RunResult(status, reason, snap, breach)
 
     def _loop(self) -> ExitStatus:

@@ -194,7 +194,7 @@ def test_snapshots_pickle_for_the_display_process() -> None:
 
 def test_record_batch_counts_each_datagram() -> None:
     rec = Recorder("event", clock_ns=lambda: T0 + 900)
-    rec.record_batch([(d, SRC, T0 + 100, False) for d in wskr([0, 1, 3])])
+    rec.record_batch([(d, SRC, T0 + 100, False, None) for d in wskr([0, 1, 3])])
     snap = rec.snapshot(1.0, 0, {}, {})
     assert snap.received == 3 and snap.lost == 1
     assert snap.app_latency is not None and snap.app_latency.max == 800

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Protocol
 
-from wskrecv.wsk.types import ControlMessage, ReceiveTimestamp
+from wskrecv.wsk.types import ControlMessage, PacketInfo, ReceiveTimestamp
 
 
 class Receiver(Protocol):
@@ -28,4 +28,12 @@ def control_timestamp(control: list[ControlMessage]) -> Optional[int]:
     for msg in control:
         if type(msg) is ReceiveTimestamp:
             return msg.ns
+    return None
+
+
+def control_local(control: list[ControlMessage]) -> Optional[str]:
+    """The datagram's local (destination) address from IN_PKTINFO/IN6_PKTINFO, if present."""
+    for msg in control:
+        if type(msg) is PacketInfo:
+            return msg.address
     return None

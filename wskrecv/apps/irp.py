@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from wskrecv.apps.base import control_timestamp
+from wskrecv.apps.base import control_local, control_timestamp
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk import (
     MSG_TRUNC,
@@ -63,6 +63,8 @@ class IrpReceiver:
         self.sock = sock
         self.recorder = recorder
         self.control = control
+        # The destination address only matters to --dump/--pcap: skip the lookup otherwise.
+        self._want_local = control and recorder.dump is not None
         self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
         self.stopping = False
         self.cancelled = 0
@@ -114,6 +116,7 @@ class IrpReceiver:
                 (ctx.remote.host, ctx.remote.port),
                 control_timestamp(ctx.control_info) if self.control else None,
                 bool(ctx.control_flags.value & MSG_TRUNC),
+                local=control_local(ctx.control_info) if self._want_local else None,
             )
             if not self.stopping:
                 io_reuse_irp(irp)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Optional
 
 import click
+from click.core import ParameterSource
 
 from wskrecv import payload
-from wskrecv.environment import Environment
-from wskrecv.errors import ExitStatus, UsageError
+from wskrecv.environment import Environment, current_environment
+from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
-from wskrecv.provider import open_udp
+from wskrecv.output.pcap import PcapWriter, open_capture
+from wskrecv.provider.activation import open_receive_socket
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
 from wskrecv.stats.hostudp import HostUdp
+from wskrecv.stats.recorder import DumpSink
 from wskrecv.stats.thresholds import Thresholds
 from wskrecv.wsk import Verifier, WskDatagramSocket
 
@@ -22,7 +24,16 @@ DEFAULT_PORT = 5001
 
 
 def socket_options(f: Callable) -> Callable:
-    """--bind, --port, --rcvbuf."""
+    """--bind, --port, --rcvbuf, --fd."""
+    f = click.option(
+        "--fd",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="N",
+        help="Receive on descriptor N, an already bound UDP socket inherited from the parent, "
+        "instead of binding one. Under systemd socket activation (LISTEN_FDS, LISTEN_PID) the "
+        "passed socket is used without --fd.",
+    )(f)
     f = click.option(
         "--rcvbuf",
         type=click.IntRange(min=1),
@@ -75,6 +86,11 @@ def run_options(f: Callable) -> Callable:
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the summary."),
         click.option(
+            "--pcap", type=click.Path(allow_dash=True), metavar="FILE",
+            help="Write every datagram counted to FILE as a pcap capture (IP and UDP headers "
+            "rebuilt, kernel timestamps); - writes to stdout (not with --json).",
+        ),
+        click.option(
             "--live/--no-live", default=None,
             help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
             "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb).",
@@ -110,19 +126,67 @@ def want_live(env: Environment, params: dict[str, Any]) -> bool:
         return bool(live)
     if params["as_json"] or params["dump"] or params["quiet"] or env.ci:
         return False
-    return env.stderr_isatty and os.environ.get("TERM", "") != "dumb"
+    return env.stderr_isatty and env.environ.get("TERM", "") != "dumb"
 
 
-def make_reporter(env: Environment, as_json: bool, quiet: bool, live: bool = False) -> Any:
-    """JSON lines, plain lines, or the live dashboard (with JSON lines too, if asked)."""
+def make_reporter(
+    env: Environment, as_json: bool, quiet: bool, stdout_taken: bool = False, live: bool = False
+) -> Any:
+    """JSON lines on stdout, human lines on stderr (--dump lines on stdout unless
+    `stdout_taken`, e.g. by `--pcap -`), or the live dashboard (with JSON lines too, if
+    asked)."""
+    dump = env.stderr if stdout_taken else env.stdout
     if live:
         from wskrecv.output.live import LiveReporter  # imports rich: only when needed
 
         json_reporter = JsonReporter(env.stdout, quiet=quiet) if as_json else None
-        return LiveReporter(env.stderr, also=json_reporter, dump=env.stdout)
+        return LiveReporter(env.stderr, also=json_reporter, dump=dump, color=env.color)
     if as_json:
         return JsonReporter(env.stdout, quiet=quiet)
-    return HumanReporter(env.stderr, quiet=quiet, dump=env.stdout)
+    return HumanReporter(env.stderr, quiet=quiet, dump=dump)
+
+
+def _given_on_command_line(*names: str) -> bool:
+    """Whether any of these parameters was set by the user rather than defaulted."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    for name in names:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source is not ParameterSource.DEFAULT:
+            return True
+    return False
+
+
+def _fan_out(*sinks: DumpSink) -> DumpSink:
+    def fan_out(*args: Any) -> None:
+        for sink in sinks:
+            sink(*args)
+
+    return fan_out
+
+
+def build_runner(
+    provider: Any,
+    mode: str,
+    make_app: Callable[[WskDatagramSocket, Recorder], Any],
+    reporter: Any,
+    limits: Limits,
+    lock: Any = None,
+    dump: Any = None,
+    seq_format: str = "auto",
+    host: Optional[HostUdp] = None,
+    thresholds: Optional[Thresholds] = None,
+) -> Runner:
+    """The WSK model, the application and the runner on top of an open provider: what a
+    receive command runs, and what `wskrecv bench` times (so both measure one code path,
+    full statistics included)."""
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock)
+    sock.bind(provider.local_address)
+    recorder = Recorder(mode, dump=dump, seq_format=seq_format, host=host)
+    app = make_app(sock, recorder)
+    judge = thresholds.check if thresholds else None
+    return Runner(provider, sock, app, recorder, reporter, limits, judge=judge)
 
 
 def run_receive_command(
@@ -136,11 +200,18 @@ def run_receive_command(
 ) -> int:
     """Open the socket, build the model and the application, run, report. Returns the exit
     status; errors propagate as WskrecvError for `cli.main` to report."""
-    env = env or Environment()
-    reporter = make_reporter(env, params["as_json"], params["quiet"], want_live(env, params))
-    dump = None
+    env = env or current_environment()
+    pcap_path = params.get("pcap")
+    pcap_stdout = pcap_path == "-"
+    if pcap_stdout and params["as_json"]:
+        reject("--pcap - and --json both write to standard output: write the capture to a file")
+    reporter = make_reporter(env, params["as_json"], params["quiet"], stdout_taken=pcap_stdout,
+                             live=want_live(env, params))
+    sinks: list[DumpSink] = []
     if params["dump"]:
-        def dump(data: bytes, remote: tuple, truncated: bool, ts: Optional[int]) -> None:
+        def dump(
+            data: bytes, remote: tuple, truncated: bool, ts: Optional[int], local: Optional[str]
+        ) -> None:
             reporter.datagram(
                 {
                     "src": remote[0],
@@ -151,23 +222,31 @@ def run_receive_command(
                     "data": data.hex(),
                 }
             )
-    provider = open_udp(params["bind_host"], params["port"], params["rcvbuf"])
+
+        sinks.append(dump)
+    provider = open_receive_socket(
+        params["bind_host"],
+        params["port"],
+        params["rcvbuf"],
+        fd=params.get("fd"),
+        address_given=_given_on_command_line("bind_host", "port"),
+    )
+    capture: Optional[PcapWriter] = None
     try:
-        verifier = Verifier()
-        sock = WskDatagramSocket(verifier=verifier, lock=lock)
-        sock.bind(provider.local_address)
-        recorder = Recorder(mode, dump=dump, seq_format=params["seq_format"], host=HostUdp())
-        app = make_app(sock, recorder)
+        if pcap_path is not None:
+            capture = open_capture(pcap_path, env.stdout_binary)
+            sinks.append(capture.sink(provider.local_address, pcap_path))
+        dump_sink = sinks[0] if len(sinks) == 1 else _fan_out(*sinks) if sinks else None
         limits = Limits(
             count=params["count"],
             duration=params["duration"],
             timeout=params["timeout"],
             interval=params["interval"],
         )
-        thresholds = Thresholds(params["max_loss"], params["max_reorder"])
-        runner = Runner(
-            provider, sock, app, recorder, reporter, limits,
-            judge=thresholds.check if thresholds else None,
+        runner = build_runner(
+            provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
+            seq_format=params["seq_format"], host=HostUdp(),
+            thresholds=Thresholds(params["max_loss"], params["max_reorder"]),
         )
         host, port = provider.local_address[:2]
         info = {
@@ -180,16 +259,33 @@ def run_receive_command(
             "seq_format": params["seq_format"],
             **(extra_start or {}),
         }
+        if provider.inherited_fd is not None:
+            info["fd"] = provider.inherited_fd
+            info["detail"] += f", inherited fd {provider.inherited_fd}"
         result = runner.run(info)
     finally:
-        provider.close()
-        close = getattr(reporter, "close", None)
-        if close is not None:
-            close()  # the live display gives the terminal back, whatever happened
+        try:
+            if capture is not None:
+                _close_capture(capture, pcap_path)
+        finally:
+            provider.close()
+            close = getattr(reporter, "close", None)
+            if close is not None:
+                close()  # the live display gives the terminal back, whatever happened
     if result.threshold:
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()
     return int(result.status)
+
+
+def _close_capture(capture: PcapWriter, name: str) -> None:
+    """Flush the capture; a write that fails now (disk full) is an OsFailure."""
+    try:
+        capture.close()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OsFailure(f"cannot write capture {name}: {exc.strerror or exc}") from None
 
 
 def reject(message: str) -> None:
@@ -199,6 +295,7 @@ def reject(message: str) -> None:
 
 __all__ = [
     "ExitStatus",
+    "build_runner",
     "make_reporter",
     "reject",
     "run_options",

@@ -35,11 +35,12 @@ def _ignore_stop_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _display_command() -> list[str]:
+def _display_command(color: bool) -> list[str]:
     """Run wskrecv.output.screen from this very wskrecv, whatever the current directory
     holds (`python -m` would look there first)."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(wskrecv.__file__)))
-    code = f"import sys; sys.path.insert(0, {root!r}); from wskrecv.output.screen import main; main()"
+    code = (f"import sys; sys.path.insert(0, {root!r}); "
+            f"from wskrecv.output.screen import main; main(color={color!r})")
     return [sys.executable, "-c", code]
 
 
@@ -50,7 +51,7 @@ class LiveReporter:
 
     def __init__(
         self, stream: IO[str], also: Any = None, dump: Optional[IO[str]] = None,
-        in_process: bool = False,
+        color: bool = True, in_process: bool = False,
     ) -> None:
         self.stream = stream
         self.also = also  # a JsonReporter for --json --live, else None
@@ -60,16 +61,17 @@ class LiveReporter:
         self.backlog = b""
         self.dropped = 0  # frames the display was too slow for
         self.screen: Optional[Screen] = None
+        self.color = color  # Environment.color: --color/--no-color, NO_COLOR, TERM
         if not in_process:
             self._spawn()
         if self.proc is None:
-            self.screen = Screen(stream)
+            self.screen = Screen(stream, color=color)
 
     def _spawn(self) -> None:
         try:
             self.stream.flush()
             self.proc = subprocess.Popen(
-                _display_command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                _display_command(self.color), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                 stderr=self.stream, close_fds=True, preexec_fn=_ignore_stop_signals,
             )
         except (OSError, ValueError):  # no executable, stderr without a descriptor...

@@ -43,8 +43,12 @@ class Screen:
     """The dashboard on a terminal: keeps recent frames for the current rates and the
     interval rates for the chart, and redraws from the latest snapshot."""
 
-    def __init__(self, stream: IO[str], console: Optional[Console] = None) -> None:
-        self.console = console or Console(file=stream, force_terminal=True, highlight=False)
+    def __init__(
+        self, stream: IO[str], console: Optional[Console] = None, color: bool = True
+    ) -> None:
+        self.console = console or Console(
+            file=stream, force_terminal=True, highlight=False, no_color=not color
+        )
         self.live = Live(console=self.console, auto_refresh=False, transient=False,
                          redirect_stdout=False, redirect_stderr=False)
         self.info: dict[str, Any] = {}
@@ -145,11 +149,12 @@ def serve(fd: int, screen: Screen) -> None:
         screen.close()
 
 
-def main() -> None:
+def main(color: bool = True) -> None:
     """The display process. It starts with SIGINT and SIGTERM ignored (see live.py):
-    stopping is the receiver's to do, and it then sends "final"."""
+    stopping is the receiver's to do, and it then sends "final". `color`: whether the
+    receiver's Environment allows colour (no_color keeps bold and reverse, drops hues)."""
     try:
-        serve(sys.stdin.fileno(), Screen(sys.stderr))
+        serve(sys.stdin.fileno(), Screen(sys.stderr, color=color))
     except (BrokenPipeError, KeyboardInterrupt):
         pass
 

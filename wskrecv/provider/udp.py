@@ -9,9 +9,10 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import stat
 import struct
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from wskrecv.errors import OsFailure, UsageError
 from wskrecv.wsk.datagram import Datagram, make_datagram
@@ -92,6 +93,8 @@ def _enable_ancillary(sock: socket.socket, family: int) -> None:
 
 class UdpProvider:
     """A bound UDP socket that reads datagrams with their ancillary data on request."""
+
+    inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
 
     def __init__(self, sock: socket.socket, rcvbuf_requested: Optional[int] = None) -> None:
         self.sock = sock
@@ -180,4 +183,50 @@ def open_udp(host: str, port: int, rcvbuf: Optional[int] = None) -> UdpProvider:
         return UdpProvider(sock, asked)
     except BaseException:
         sock.close()
+        raise
+
+
+_FAMILY_NAMES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", socket.AF_UNIX: "Unix"}
+_TYPE_NAMES = {socket.SOCK_STREAM: "stream (TCP)", socket.SOCK_RAW: "raw", socket.SOCK_SEQPACKET: "seqpacket"}
+
+
+def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvider:
+    """Receive on an inherited, already bound UDP socket (`--fd N`, systemd socket
+    activation), the way `open_udp` receives on one it binds itself.
+
+    The descriptor becomes ours: closing the provider closes it, and it is no longer
+    inherited by children. The receive buffer is left as the parent set it unless
+    `rcvbuf` asks for a size; `options` go to UdpProvider. A closed descriptor, anything
+    but a UDP socket, or an unbound UDP socket is a UsageError naming the descriptor.
+    """
+    what = f"--fd {fd}"
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        raise UsageError(f"{what}: descriptor {fd} is not open") from None
+    if not stat.S_ISSOCK(st.st_mode):
+        raise UsageError(f"{what}: descriptor {fd} is not a socket") from None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as exc:
+        raise UsageError(f"{what}: descriptor {fd}: {os.strerror(exc.errno or 0)}") from None
+    try:
+        if sock.family not in (_AF_INET, _AF_INET6):
+            kind = _FAMILY_NAMES.get(sock.family, f"address family {int(sock.family)}")
+            raise UsageError(f"{what}: descriptor {fd} is a {kind} socket, not a UDP socket")
+        if sock.type != socket.SOCK_DGRAM or sock.proto not in (0, socket.IPPROTO_UDP):
+            kind = _TYPE_NAMES.get(sock.type, f"protocol {sock.proto}")
+            if sock.type == socket.SOCK_DGRAM:
+                kind = f"datagram protocol {sock.proto}"
+            raise UsageError(f"{what}: descriptor {fd} is a {kind} socket, not a UDP socket")
+        if sock.getsockname()[1] == 0:
+            raise UsageError(f"{what}: descriptor {fd} is a UDP socket that is not bound to a port")
+        os.set_inheritable(fd, False)
+        if rcvbuf is not None:
+            _set_rcvbuf(sock, rcvbuf)
+        provider = UdpProvider(sock, rcvbuf, **options)
+        provider.inherited_fd = fd
+        return provider
+    except BaseException:
+        sock.detach()  # the descriptor stays as it was: a failed adoption must not close it
         raise

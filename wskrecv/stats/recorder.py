@@ -20,10 +20,11 @@ from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
 from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 
-# dump(data, remote, truncated, timestamp_ns): one call per datagram when --dump is on.
-DumpSink = Callable[[bytes, tuple, bool, Optional[int]], None]
-# One datagram for record_batch: (data, remote, timestamp_ns, truncated).
-Item = tuple[Any, tuple, Optional[int], bool]
+# dump(data, remote, truncated, timestamp_ns, local): one call per datagram when --dump or
+# --pcap is on. `local` is the datagram's destination address from packet info, or None.
+DumpSink = Callable[[bytes, tuple, bool, Optional[int], Optional[str]], None]
+# One datagram for record_batch: (data, remote, timestamp_ns, truncated, local).
+Item = tuple[Any, tuple, Optional[int], bool, Optional[str]]
 
 
 class Recorder:
@@ -82,11 +83,15 @@ class Recorder:
         timestamp_ns: Optional[int],
         truncated: bool,
         now_ns: Optional[int] = None,
+        *,
+        local: Optional[str] = None,
     ) -> None:
         """Count one datagram the application consumed (`data` is what it received).
 
         `timestamp_ns` is the kernel receive time (None when unknown); `now_ns` the
-        completion time, read from `clock_ns` when not given.
+        completion time, read from `clock_ns` when not given; `local`, the destination
+        address from packet info, matters only to the dump sink: receivers pass it when
+        `dump` is set.
         """
         # The hot path. The histogram updates inline latency.bucket_of with SUB_BITS = 5
         # written out (a test holds the two together): a call would cost more than the
@@ -147,14 +152,14 @@ class Recorder:
             else:
                 tracker.see(seq, transit)
         if self.dump is not None:
-            self.dump(bytes(data), remote, truncated, timestamp_ns)
+            self.dump(bytes(data), remote, truncated, timestamp_ns, local)
 
     def record_batch(self, items: Iterable[Item]) -> None:
         """Count a list of datagrams consumed at one instant (one event callback)."""
         now = self.clock_ns()
         record = self.record
-        for data, remote, timestamp_ns, truncated in items:
-            record(data, remote, timestamp_ns, truncated, now)
+        for data, remote, timestamp_ns, truncated, local in items:
+            record(data, remote, timestamp_ns, truncated, now, local=local)
 
     def sizes(self) -> SizeStats:
         counts = tuple(self.size_counts)

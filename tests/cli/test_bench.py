@@ -1,0 +1,136 @@
+"""`wskrecv bench` run as the installed command (no assertion on speed anywhere)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import WSKRECV, run_cli
+from wskrecv.bench.native import find_compiler
+
+LABELS = ["python recvfrom_into loop", "irp --outstanding 1", "irp --outstanding 64"]
+HAVE_CC = find_compiler() is not None
+
+
+def bench_json(*args: str, env: dict[str, str] | None = None) -> dict:
+    r = run_cli("bench", "--json", "-q", *args, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    (line,) = r.stdout.splitlines()
+    return json.loads(line)
+
+
+def test_smoke_count_20000_one_round() -> None:
+    r = run_cli("bench", "--count", "20000", "--rounds", "1", timeout=120)
+    assert r.returncode == 0, r.stderr
+    for label in LABELS + (["C recvfrom loop"] if HAVE_CC else []):
+        assert label in r.stdout
+        assert f"round 1/1  {label}" in r.stderr  # progress, one line per measurement
+    assert "vs python" in r.stdout and "fill drops 0, not queued 0" in r.stdout
+    assert "\x1b" not in r.stdout + r.stderr
+
+
+def test_json_document_structure() -> None:
+    doc = bench_json("--count", "2000", "--rounds", "2")
+    assert (doc["type"], doc["kind"], doc["schema"]) == ("bench", "drain", 1)
+    assert doc["params"]["count"] == doc["params"]["count_requested"] == 2000
+    assert doc["params"]["size"] == 64 and doc["params"]["rounds"] == 2
+    assert doc["fill"]["drops"] == 0 and doc["fill"]["lost"] == 0 and doc["fill"]["truesize"] > 64
+    names = [m["name"] for m in doc["modes"]]
+    assert names == (["c"] if HAVE_CC else []) + ["python", "irp-1", "irp-64"]
+    for m in doc["modes"]:
+        r = m["rate"]
+        assert len(m["rates"]) == len(m["seconds"]) == 2
+        assert 0 < r["min"] <= r["median"] <= r["max"]
+        assert m["violations"] == 0 and m["kind"] in ("baseline", "wskrecv")
+        assert m["vs_python"] > 0 and (m["vs_c"] > 0 if HAVE_CC else m["vs_c"] is None)
+    assert {m["name"]: m["vs_python"] for m in doc["modes"]}["python"] == 1.0
+    assert set(doc["machine"]) >= {"cpus", "python", "kernel", "compiler", "root"}
+
+
+def test_save_then_compare(tmp_path: Path) -> None:
+    saved = tmp_path / "before.json"
+    modes = ["--mode", "python", "--mode", "irp-1", "--count", "2000", "--rounds", "1"]
+    first = bench_json(*modes, "--save", str(saved))
+    assert json.loads(saved.read_text()) == first
+    second = bench_json(*modes, "--compare", str(saved))
+    rows = {r["name"]: r for r in second["comparison"]["rows"]}
+    assert set(rows) == {"python", "irp-1"}
+    assert rows["irp-1"]["before"] == first["modes"][1]["rate"]["median"]
+    assert rows["irp-1"]["after"] == second["modes"][1]["rate"]["median"]
+    text = run_cli("bench", *modes, "--compare", str(saved), "-q", timeout=120)
+    assert text.returncode == 0, text.stderr
+    assert "compared with the saved run" in text.stdout and "irp --outstanding 1" in text.stdout
+
+
+def test_live_run_receives_everything_a_queue_can_hold() -> None:
+    doc = bench_json("--live", "--count", "2000", "--rounds", "1")
+    assert doc["kind"] == "live" and doc["sender"]["rate"]["median"] > 0
+    for m in doc["modes"]:
+        # 2000 small datagrams fit the 64 MiB queue: every receiver gets them all, and a
+        # receiver is only ended once the sender is done and the queue is empty.
+        assert (m["sent"], m["received"], m["lost"], m["kernel_drops"]) == (2000, 2000, 0, 0)
+
+
+def test_without_a_compiler_the_c_baseline_is_skipped_with_a_note() -> None:
+    env = {"PATH": os.path.dirname(WSKRECV or sys.executable), "CC": ""}
+    doc = bench_json("--count", "1000", "--rounds", "1", env=env)
+    assert "c" not in [m["name"] for m in doc["modes"]]
+    assert any("no C compiler" in n for n in doc["notes"])
+    assert doc["params"]["fill_method"] == "Python send loop"
+    assert all(m["vs_c"] is None for m in doc["modes"])
+    live = bench_json("--live", "--count", "1000", "--rounds", "1", "-m", "python", env=env)
+    assert live["params"]["sender"] == "Python send loop"
+    assert live["modes"][0]["received"] == 1000
+    only_c = run_cli("bench", "-m", "c", env=env)
+    assert only_c.returncode == 1 and only_c.stdout == ""
+    assert only_c.stderr.startswith("wskrecv: error: nothing to measure: no C compiler")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--size", "0"], "--size"),
+        (["--size", "65508"], "--size"),
+        (["--rounds", "0"], "--rounds"),
+        (["--mode", "nope"], "--mode"),
+        (["--rcvbuf", "1000000"], "--rcvbuf applies to --live only"),
+        (["--compare", "/nonexistent/before.json"], "cannot read /nonexistent/before.json"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_two(args: list[str], needle: str) -> None:
+    r = run_cli("bench", *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert r.stdout == ""  # refused before measuring anything
+
+
+def test_compare_with_a_file_that_is_not_a_result(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"type": "summary"}\n')
+    r = run_cli("bench", "--compare", str(bad))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip() == f"wskrecv: error: {bad} is not a wskrecv bench result (saved with --save)"
+
+
+def test_save_failure_exits_one_after_printing_the_results(tmp_path: Path) -> None:
+    target = tmp_path / "missing-dir" / "r.json"
+    r = run_cli("bench", "-m", "python", "--count", "500", "--rounds", "1", "-q",
+                "--save", str(target))
+    assert r.returncode == 1
+    assert "python recvfrom_into loop" in r.stdout  # nothing measured is lost
+    assert r.stderr.strip().startswith(f"wskrecv: error: cannot save results to {target}")
+
+
+def test_help_lists_the_options() -> None:
+    r = run_cli("bench", "--help")
+    assert r.returncode == 0
+    for opt in ("--size", "--count", "--rounds", "--mode", "--live", "--rcvbuf", "--json",
+                "--save", "--compare", "--quiet"):
+        assert opt in r.stdout
+    assert shutil.which("wskrecv")

@@ -1,0 +1,216 @@
+"""Receiving on inherited sockets: `--fd N` and systemd socket activation (LISTEN_FDS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Optional
+
+import pytest
+
+from tests.conftest import WSKRECV, read_line, skip_no_ipv6
+
+# sh's $$ is the shell's pid, which `exec` hands on to wskrecv: LISTEN_PID names it exactly.
+ACTIVATE = 'LISTEN_PID=$$ LISTEN_FDS="$N" exec "$@"'
+
+
+def bound_udp(host: str = "127.0.0.1") -> socket.socket:
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, 0))
+    return s
+
+
+@contextmanager
+def spawn(
+    args: Sequence[str],
+    pass_fds: Sequence[int] = (),
+    activate: Optional[Sequence[int]] = None,
+    env: Optional[dict[str, str]] = None,
+) -> Iterator[subprocess.Popen]:
+    """Run the installed wskrecv with inherited descriptors. With `activate`, those
+    descriptors appear as 3, 4, ... in the child and LISTEN_FDS/LISTEN_PID announce them,
+    as systemd does."""
+    assert WSKRECV
+    argv = [WSKRECV, *args]
+    preexec = None
+    kept = tuple(pass_fds)
+    full_env = {**os.environ, **(env or {})}
+    if activate is not None:
+        fds = list(activate)
+
+        def preexec() -> None:
+            # In the child, after fork: move the sockets to 3, 4, ... (dup first, so that
+            # moving one cannot overwrite another that already sits on a target number).
+            copies = [os.dup(fd) for fd in fds]
+            for target, fd in enumerate(copies, start=3):
+                os.dup2(fd, target)
+
+        kept = tuple(range(3, 3 + len(fds))) + tuple(fds)
+        argv = ["sh", "-c", ACTIVATE, "sh", *argv]
+        full_env["N"] = str(len(fds))
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        pass_fds=kept, preexec_fn=preexec, env=full_env,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def start_line(proc: subprocess.Popen) -> dict[str, Any]:
+    line = read_line(proc.stdout, 20)
+    assert line, proc.stderr.read()
+    obj = json.loads(line)
+    assert obj["type"] == "start"
+    return obj
+
+
+def receive_two(proc: subprocess.Popen, sock: socket.socket) -> tuple[dict, dict]:
+    """Check the start line names `sock`'s address, send two datagrams to it, and return
+    (start, summary)."""
+    start = start_line(proc)
+    host, port = sock.getsockname()[:2]
+    assert (start["address"], start["port"]) == (host, port)
+    with socket.socket(sock.family, socket.SOCK_DGRAM) as s:
+        s.sendto(b"one", (host, port))
+        s.sendto(b"two", (host, port))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    (summary,) = [json.loads(x) for x in out.splitlines() if '"summary"' in x]
+    return start, summary
+
+
+def test_fd_receives_on_an_inherited_bound_socket() -> None:
+    with bound_udp() as sock:
+        fd = sock.fileno()
+        with spawn(["listen", "--fd", str(fd), "-c", "2", "--json"], pass_fds=[fd]) as proc:
+            start, summary = receive_two(proc, sock)
+    assert start["fd"] == fd and summary["received"] == 2
+
+
+@skip_no_ipv6
+def test_fd_receives_on_an_inherited_ipv6_socket() -> None:
+    with bound_udp("::1") as sock:
+        fd = sock.fileno()
+        with spawn(["listen", "--fd", str(fd), "-c", "2", "--json"], pass_fds=[fd]) as proc:
+            _, summary = receive_two(proc, sock)
+    assert summary["received"] == 2
+
+
+def test_human_start_line_names_the_inherited_descriptor() -> None:
+    with bound_udp() as sock:
+        fd = sock.fileno()
+        with spawn(["listen", "--fd", str(fd), "-c", "1"], pass_fds=[fd]) as proc:
+            first = read_line(proc.stderr, 20)
+            assert f"receiving on 127.0.0.1:{sock.getsockname()[1]}," in first
+            assert f"inherited fd {fd}" in first
+            sock.sendto(b"x", sock.getsockname())
+            proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_socket_activation_uses_descriptor_three() -> None:
+    with bound_udp() as sock, spawn(["listen", "-c", "2", "--json"], activate=[sock.fileno()]) as proc:
+        start, summary = receive_two(proc, sock)
+    assert start["fd"] == 3 and summary["received"] == 2
+
+
+def test_socket_activation_with_two_sockets_takes_the_one_fd_names() -> None:
+    with bound_udp() as first, bound_udp() as second:
+        fds = [first.fileno(), second.fileno()]
+        with spawn(["listen", "--fd", "4", "-c", "2", "--json"], activate=fds) as proc:
+            start, summary = receive_two(proc, second)
+    assert start["fd"] == 4 and summary["received"] == 2
+
+
+def test_socket_activation_with_two_sockets_and_no_fd_is_a_usage_error() -> None:
+    with bound_udp() as first, bound_udp() as second, spawn(
+        ["listen", "-c", "1"], activate=[first.fileno(), second.fileno()]
+    ) as proc:
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip() == (
+        "wskrecv: error: socket activation passed 2 sockets (LISTEN_FDS): choose one with --fd 3..4"
+    )
+
+
+def test_socket_activation_meant_for_another_process_is_ignored() -> None:
+    # LISTEN_PID names some other process (pid 1): wskrecv binds as asked.
+    env = {"LISTEN_FDS": "1", "LISTEN_PID": "1"}
+    with spawn(["listen", "-b", "127.0.0.1", "-p", "0", "-c", "1", "--json"], env=env) as proc:
+        start = start_line(proc)
+        assert "fd" not in start and start["port"] > 0
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"x", ("127.0.0.1", start["port"]))
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_socket_activation_with_bind_or_port_is_a_usage_error() -> None:
+    with bound_udp() as sock, spawn(["listen", "--port", "0"], activate=[sock.fileno()]) as proc:
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert "--bind/--port do not apply" in err and len(err.strip().splitlines()) == 1
+
+
+@contextmanager
+def descriptor(kind: str) -> Iterator[Optional[int]]:
+    """A descriptor of the given kind in this process (None: one that is not open)."""
+    if kind == "closed":
+        yield None
+    elif kind == "pipe":
+        r, w = os.pipe()
+        try:
+            yield r
+        finally:
+            os.close(r)
+            os.close(w)
+    else:
+        family, type_, bind = {
+            "tcp": (socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", 0)),
+            "unix": (socket.AF_UNIX, socket.SOCK_DGRAM, None),
+            "unbound": (socket.AF_INET, socket.SOCK_DGRAM, None),
+        }[kind]
+        with socket.socket(family, type_) as s:
+            if bind:
+                s.bind(bind)
+                s.listen()
+            yield s.fileno()
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("closed", "descriptor {fd} is not open"),
+        ("pipe", "descriptor {fd} is not a socket"),
+        ("tcp", "descriptor {fd} is a stream (TCP) socket, not a UDP socket"),
+        ("unix", "descriptor {fd} is a Unix socket, not a UDP socket"),
+        ("unbound", "descriptor {fd} is a UDP socket that is not bound to a port"),
+    ],
+)
+def test_a_descriptor_that_is_not_a_bound_udp_socket_is_a_usage_error(kind: str, message: str) -> None:
+    with descriptor(kind) as fd:
+        number = 250 if fd is None else fd
+        passed = [] if fd is None else [fd]
+        with spawn(["listen", "--fd", str(number), "--json"], pass_fds=passed) as proc:
+            out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and out == ""
+    assert err.strip() == f"wskrecv: error: --fd {number}: " + message.format(fd=number)
+
+
+def test_fd_with_bind_is_a_usage_error() -> None:
+    with bound_udp() as sock:
+        fd = sock.fileno()
+        with spawn(["listen", "--fd", str(fd), "--bind", "127.0.0.1"], pass_fds=[fd]) as proc:
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.strip() == (
+        "wskrecv: error: --fd receives on the inherited socket's address: drop --bind/--port"
+    )

@@ -1,0 +1,56 @@
+"""`wskrecv bench`: how fast each receive mode drains a full socket queue, against a bare
+Python loop and a C loop compiled on the spot; and (`--live`) what each one loses against
+a full-speed sender.
+
+native.py builds the C helper, queue.py fills and measures socket queues, targets.py
+holds the receivers, run.py the rounds, results.py the JSON document, report.py the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from wskrecv.bench import native as _native
+from wskrecv.bench import results
+from wskrecv.bench.queue import Sender
+from wskrecv.bench.run import run_drain, run_live
+from wskrecv.bench.targets import all_targets, mode_names
+from wskrecv.errors import OsFailure
+
+__all__ = ["BenchConfig", "benchmark", "mode_names"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What `wskrecv bench` was asked to do."""
+
+    size: int = 64
+    count: int = 100_000
+    rounds: int = 5
+    live: bool = False
+    rcvbuf: int = 64 << 20  # live runs only: what the receive commands ask for by default
+    modes: tuple[str, ...] = field(default_factory=tuple)  # empty: all
+
+
+def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+    """Run the benchmark and return its JSON document (see `results`)."""
+    say = progress or (lambda _line: None)
+    native = _native.build()
+    sender = Sender(native)
+    targets = all_targets(native)
+    if config.modes:
+        targets = [t for t in targets if t.name in config.modes]
+    notes = [t.note for t in targets if not t.available and t.note]
+    targets = [t for t in targets if t.available]
+    if not targets:
+        raise OsFailure("nothing to measure: " + "; ".join(notes))
+    params = {"sender" if config.live else "fill_method": sender.method}
+    if config.live:
+        run = run_live(targets, sender, config.count, config.size, config.rounds, config.rcvbuf, say)
+        doc = results.live_document(run, config.size, config.rounds, params, notes)
+    else:
+        drain = run_drain(targets, sender, config.count, config.size, config.rounds, say)
+        doc = results.drain_document(drain, config.size, config.rounds, params, notes)
+    doc["machine"] = results.machine(native.compiler)
+    return doc

@@ -1,0 +1,83 @@
+"""`wskrecv bench`: measure receive capacity, save it, compare it with a saved run."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+
+from wskrecv.environment import current_environment
+from wskrecv.errors import UsageError
+
+# The mode names, spelled here so that `--help` does not import the benchmark machinery.
+MODES = ("c", "python", "irp-1", "irp-64")
+
+
+@click.command()
+@click.option("--size", "-s", type=click.IntRange(1, 65507), default=64, show_default=True,
+              metavar="BYTES", help="Payload bytes per datagram.")
+@click.option("--count", "-c", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Datagrams per measurement (queued for a drain, sent in a live run).")
+@click.option("--rounds", "-r", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Measurements per mode; modes alternate within each round.")
+@click.option("--mode", "-m", "modes", type=click.Choice(MODES), multiple=True,
+              help="Run only this mode (repeatable). Default: all. Ratios need the baselines "
+              "(python, c) in the run.")
+@click.option("--live", is_flag=True,
+              help="A full-speed sender against each receiver instead of a pre-filled queue: "
+              "reports received, lost and kernel drops.")
+@click.option("--rcvbuf", type=click.IntRange(min=1), default=None, metavar="BYTES",
+              help="With --live: receive buffer each receiver asks for (default 64 MiB, as "
+              "the receive commands).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
+@click.option("--save", "save_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the results (JSON) to FILE.")
+@click.option("--compare", "compare_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Compare with results saved earlier by --save.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines on stderr.")
+def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool,
+          rcvbuf: Optional[int],
+          as_json: bool, save_path: Optional[str], compare_path: Optional[str],
+          quiet: bool) -> int:
+    """Measure how fast each receive mode takes datagrams off a socket.
+
+    \b
+    Drain (default): fill a fresh socket's queue with --count datagrams (checked with
+    SO_MEMINFO), then time a receiver emptying it. Receivers: every wskrecv mode through
+    the code the CLI runs (irp-1: listen -n 1; irp-64: listen -n 64), a bare Python
+    recvfrom_into loop, and a C recvfrom loop compiled with the system's C compiler
+    (skipped, with a note, without one). Reports medians, min-max, and ratios to both
+    baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130, nothing reported).
+    """
+    from wskrecv.bench import BenchConfig, benchmark, results
+    from wskrecv.bench.report import render
+
+    env = current_environment()  # the group's: --color and the streams tests swap
+    if rcvbuf is not None and not live:
+        raise UsageError("--rcvbuf applies to --live only (a drain sizes each queue for --count)")
+    before = results.load(compare_path) if compare_path else None  # fail before measuring
+
+    def progress(line: str) -> None:
+        if not quiet:
+            env.stderr.write(line + "\n")
+            env.stderr.flush()
+
+    config = BenchConfig(size=size, count=count, rounds=rounds, live=live, modes=modes,
+                         **({"rcvbuf": rcvbuf} if rcvbuf is not None else {}))
+    doc = benchmark(config, progress)
+    comparison = results.compare(before, doc) if before is not None else None
+    if as_json:
+        out = dict(doc)
+        if comparison is not None:
+            out["comparison"] = comparison
+        env.stdout.write(json.dumps(out, separators=(",", ":")) + "\n")
+    else:
+        env.stdout.write(render(doc, comparison))
+    env.stdout.flush()
+    if save_path:
+        results.save(save_path, doc)
+    return 0
+
+
+__all__ = ["bench", "MODES"]

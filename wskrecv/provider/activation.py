@@ -1,0 +1,81 @@
+"""Choosing the receive socket: bind one, adopt `--fd N`, or take systemd's (LISTEN_FDS).
+
+systemd socket activation (sd_listen_fds(3)) passes sockets as descriptors 3, 4, ... and
+says so in LISTEN_FDS (how many) and LISTEN_PID (for which process: variables meant for
+another process, e.g. a parent shell, are ignored). inetd-style tools that set the same
+variables work alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from wskrecv.errors import UsageError
+from wskrecv.provider.udp import UdpProvider, adopt_fd, open_udp
+
+SD_LISTEN_FDS_START = 3
+
+
+def listen_fds(environ: Mapping[str, str], pid: int) -> list[int]:
+    """The descriptors systemd passed to process `pid`, or [] when none were (or the
+    variables are for another process). Malformed values are a UsageError."""
+    listen_pid = environ.get("LISTEN_PID")
+    count = environ.get("LISTEN_FDS")
+    if listen_pid is None or count is None:
+        return []
+    try:
+        if int(listen_pid) != pid:
+            return []
+        n = int(count)
+    except ValueError:
+        raise UsageError(
+            f"socket activation: LISTEN_PID={listen_pid!r} LISTEN_FDS={count!r} are not numbers"
+        ) from None
+    if n < 0:
+        raise UsageError(f"socket activation: LISTEN_FDS={count!r} is negative")
+    return list(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + n))
+
+
+def open_receive_socket(
+    host: str,
+    port: int,
+    rcvbuf: Optional[int],
+    fd: Optional[int] = None,
+    address_given: bool = False,
+    environ: Optional[Mapping[str, str]] = None,
+    pid: Optional[int] = None,
+    **options: Any,
+) -> UdpProvider:
+    """The provider for a receive command.
+
+    `--fd N` adopts descriptor N; otherwise one socket passed by socket activation is
+    adopted; otherwise `host`:`port` is bound. `address_given` says --bind or --port was
+    on the command line: they cannot apply to an inherited socket, so naming them with
+    one is a usage error rather than silently ignored. `options` go to the provider
+    (e.g. its read batch).
+    """
+    environ = os.environ if environ is None else environ
+    activated = listen_fds(environ, os.getpid() if pid is None else pid)
+    if fd is not None:
+        if address_given:
+            raise UsageError("--fd receives on the inherited socket's address: drop --bind/--port")
+        return adopt_fd(fd, rcvbuf, **options)
+    if activated:
+        if address_given:
+            raise UsageError(
+                f"socket activation passed {len(activated)} socket(s) (LISTEN_FDS): "
+                "--bind/--port do not apply"
+            )
+        if len(activated) > 1:
+            last = activated[-1]
+            raise UsageError(
+                f"socket activation passed {len(activated)} sockets (LISTEN_FDS): "
+                f"choose one with --fd {SD_LISTEN_FDS_START}..{last}"
+            )
+        return adopt_fd(activated[0], rcvbuf, **options)
+    return open_udp(host, port, rcvbuf, **options)
+
+
+__all__ = ["SD_LISTEN_FDS_START", "listen_fds", "open_receive_socket"]
