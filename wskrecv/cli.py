@@ -11,6 +11,7 @@ import click
 
 from wskrecv import __version__
 from wskrecv.commands.bench import bench
+from wskrecv.commands.event import event
 from wskrecv.commands.listen import listen
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
@@ -65,6 +66,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     """A UDP receiver built on a model of the Windows WSK datagram API.
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines);
+    `event` the event way (WskReceiveFromEvent callbacks, STATUS_PENDING and WskRelease);
     `bench` measures how fast the receive modes drain a socket.
     """
     env = ctx.ensure_object(Environment)
@@ -74,6 +76,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
 
 cli.add_command(listen)
+cli.add_command(event)
 cli.add_command(bench)
 for command in cli.commands.values():
     command.epilog = EPILOG

@@ -113,6 +113,9 @@ class Runner:
         self.clock = clock
         self.judge = judge  # the final snapshot -> why it fails a threshold, or None
         self.waker = Waker()
+        # WskRelease and re-enabling may come from the application's worker thread and
+        # let the socket take datagrams again: they wake the loop.
+        sock.ready_callback = self.waker.wake
         self.stop_reason: Optional[str] = None
         self._signals = 0
         self._t0 = 0.0
@@ -143,13 +146,15 @@ class Runner:
     # -- the loop ---------------------------------------------------------------------
 
     def snapshot(self, advance: bool = True) -> Snapshot:
-        return self.recorder.snapshot(
-            self.clock() - self._t0,
-            self.provider.kernel_drops,
-            self.sock.verifier.counts,
-            self.app.mode_stats(),
-            advance=advance,
-        )
+        # Under the socket's lock: a worker thread may be recording (event --pend).
+        with self.sock.lock:
+            return self.recorder.snapshot(
+                self.clock() - self._t0,
+                self.provider.kernel_drops,
+                self.sock.verifier.counts,
+                self.app.mode_stats(),
+                advance=advance,
+            )
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
         old = self._install_signals()
@@ -197,7 +202,8 @@ class Runner:
                 return ExitStatus.OK
             now = self.clock()
             if now >= next_tick:
-                self.reporter.interval(self.snapshot())
+                with sock.lock:  # a worker may be writing --dump lines to the same stream
+                    self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
             if next_frame is not None and now >= next_frame:
                 self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
@@ -216,7 +222,11 @@ class Runner:
                 return ExitStatus.OK
             want = sock.demand()
             if count is not None:
-                want = min(want, count - recorder.received)
+                # Datagrams the socket holds (retained, kept) will be recorded too. Read
+                # in_flight before received: the other order could undercount across the
+                # worker thread and read past --count.
+                in_flight = sock.in_flight
+                want = min(want, count - in_flight - recorder.received)
             if want > 0:
                 try:
                     got = read(min(want, self.batch))

@@ -41,7 +41,9 @@ def test_json_document_structure() -> None:
     assert doc["params"]["size"] == 64 and doc["params"]["rounds"] == 2
     assert doc["fill"]["drops"] == 0 and doc["fill"]["lost"] == 0 and doc["fill"]["truesize"] > 64
     names = [m["name"] for m in doc["modes"]]
-    assert names == (["c"] if HAVE_CC else []) + ["python", "irp-1", "irp-64"]
+    assert names == (["c"] if HAVE_CC else []) + [
+        "python", "irp-1", "irp-64", "event", "event-pend"
+    ]
     for m in doc["modes"]:
         r = m["rate"]
         assert len(m["rates"]) == len(m["seconds"]) == 2

@@ -1,17 +1,28 @@
-"""Tiny drivers for the model: a socket, datagrams, and an IRP application that logs."""
+"""Tiny drivers for the model: a socket, datagrams, an IRP application and an event client
+that log what they see."""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from wskrecv.wsk import (
+    SO_WSK_EVENT_CALLBACK,
+    SOL_SOCKET,
     STATUS_MORE_PROCESSING_REQUIRED,
+    STATUS_SUCCESS,
+    WSK_EVENT_DISABLE,
+    WSK_EVENT_RECEIVE_FROM,
+    BufferPool,
     Datagram,
     Irp,
     SockAddr,
     ULongRef,
     WskBuf,
+    WskClientDatagramDispatch,
+    WskDatagramIndication,
     WskDatagramSocket,
+    WskEventCallbackControl,
+    WskSetOption,
     io_allocate_irp,
     io_set_completion_routine,
 )
@@ -68,3 +79,65 @@ class Post:
     @property
     def data(self) -> bytes:
         return bytes(self.buf.data(self.completions[-1][1]))
+
+
+class EventClient:
+    """A WskReceiveFromEvent client whose callback returns what the test says.
+
+    `returns` is a status, or a function of the indication list returning one. Every call
+    is logged: the list's payloads (None for the NULL indication) and its head.
+    """
+
+    def __init__(self, sock: WskDatagramSocket, returns: Any = STATUS_SUCCESS) -> None:
+        self.sock = sock
+        self.returns = returns
+        self.calls: list[Optional[list[bytes]]] = []
+        self.heads: list[Optional[WskDatagramIndication]] = []
+        self.flags: list[int] = []
+        sock.set_dispatch(self, WskClientDatagramDispatch(self._on_receive_from))
+
+    def _on_receive_from(
+        self, context: Any, flags: int, indication: Optional[WskDatagramIndication]
+    ) -> Any:
+        assert context is self
+        self.flags.append(flags)
+        self.heads.append(indication)
+        self.calls.append(None if indication is None else [i.data for i in chain(indication)])
+        if indication is None:
+            return STATUS_SUCCESS
+        return self.returns(indication) if callable(self.returns) else self.returns
+
+    def control(self, mask: int) -> int:
+        return self.sock.control_socket(
+            WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, WskEventCallbackControl(mask)
+        )
+
+    def enable(self) -> int:
+        return self.control(WSK_EVENT_RECEIVE_FROM)
+
+    def disable(self) -> int:
+        return self.control(WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE)
+
+
+def chain(head: Optional[WskDatagramIndication]) -> list[WskDatagramIndication]:
+    """The indications of a list, following `next`."""
+    out = []
+    while head is not None:
+        out.append(head)
+        head = head.next
+    return out
+
+
+def event_socket(
+    pool: Optional[int] = None, returns: Any = STATUS_SUCCESS
+) -> tuple[WskDatagramSocket, EventClient]:
+    """A bound socket with the receive event callback enabled."""
+    sock = WskDatagramSocket(pool=BufferPool(pool))
+    sock.bind(("127.0.0.1", 5001))
+    client = EventClient(sock, returns)
+    assert client.enable() == STATUS_SUCCESS
+    return sock, client
+
+
+def payloads(n: int, start: int = 0) -> list[Datagram]:
+    return [dgram(str(i).encode()) for i in range(start, start + n)]

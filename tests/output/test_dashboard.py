@@ -62,15 +62,15 @@ def test_wide_and_tall_terminals_get_the_rate_chart() -> None:
 
 
 def test_event_style_panel_shows_the_pool_and_its_high_water_mark() -> None:
-    stats = {"callbacks": 12, "mean_list_length": 3.5, "held_lists": 2, "pool_in_use": 6,
-             "pool_size": 16, "pool_high_water": 12, "released": 40, "rejected": 0}
+    stats = {"callbacks": 12, "mean_list_length": 3.5, "pended": 2, "released": 40,
+             "rejected": 0, "pool_in_use": 6, "pool_high_water": 12, "leaked": 0}
     snap = snapshot(stats)
     snap = Snapshot(**{**snap.__reduce__()[1][0], "mode": "event"})
-    lines = screen_text(View(snap, INFO), 80, 24)
+    lines = screen_text(View(snap, {**INFO, "pool": 16}), 80, 24)
     assert len(lines) <= 23
     text = "\n".join(lines)
-    for needle in ("Event style", "callbacks 12", "mean list length 3.50", "held lists 2",
-                   "6/16", "high 12", "released 40", "rejected 0"):
+    for needle in ("Event style", "callbacks 12", "mean list length 3.50", "pended 2",
+                   "6/16", "high 12", "released 40", "rejected 0", "leaked 0"):
         assert needle in text, needle
 
 

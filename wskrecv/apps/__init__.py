@@ -1,6 +1,7 @@
 """The receiver applications, written as a WSK client driver would write them."""
 
-from wskrecv.apps.base import Receiver
+from wskrecv.apps.base import Receiver, ReceiverBase
+from wskrecv.apps.event import EventReceiver
 from wskrecv.apps.irp import IrpReceiver
 
-__all__ = ["IrpReceiver", "Receiver"]
+__all__ = ["EventReceiver", "IrpReceiver", "Receiver", "ReceiverBase"]

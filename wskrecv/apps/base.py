@@ -1,9 +1,13 @@
-"""What the receiver applications share: the interface the runner drives."""
+"""What the receiver applications share: the interface the runner drives, and the
+bookkeeping every WSK client does (its socket, its recorder, stopping, failures)."""
 
 from __future__ import annotations
 
 from typing import Any, Optional, Protocol
 
+from wskrecv.stats.recorder import Recorder
+from wskrecv.wsk.socket import WskDatagramSocket
+from wskrecv.wsk.status import status_name
 from wskrecv.wsk.types import ControlMessage, PacketInfo, ReceiveTimestamp
 
 
@@ -37,3 +41,32 @@ def control_local(control: list[ControlMessage]) -> Optional[str]:
         if type(msg) is PacketInfo:
             return msg.address
     return None
+
+
+class ReceiverBase:
+    """A WSK client application bound to one socket, recording into one recorder."""
+
+    mode = "base"
+
+    def __init__(self, sock: WskDatagramSocket, recorder: Recorder) -> None:
+        self.sock = sock
+        self.recorder = recorder
+        self.stopping = False
+        self.failed = 0
+        self.last_failure: Optional[int] = None
+
+    def note_failure(self, status: int) -> None:
+        """A WSK call or request failed with `status` (reported in the summary)."""
+        self.failed += 1
+        self.last_failure = status
+
+    def failure_stats(self) -> dict[str, Any]:
+        """`last_failure` for the snapshot, when something failed."""
+        if self.last_failure is None:
+            return {}
+        return {"last_failure": status_name(self.last_failure)}
+
+    def close_socket(self) -> None:
+        """WskCloseSocket, once."""
+        if not self.sock.closed:
+            self.sock.close()

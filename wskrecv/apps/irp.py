@@ -7,9 +7,9 @@ cancellation or failure it stops reposting.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
-from wskrecv.apps.base import control_local, control_timestamp
+from wskrecv.apps.base import ReceiverBase, control_local, control_timestamp
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk import (
     MSG_TRUNC,
@@ -25,9 +25,11 @@ from wskrecv.wsk import (
     io_free_irp,
     io_reuse_irp,
     io_set_completion_routine,
-    status_name,
 )
 from wskrecv.wsk.types import cmsg_space
+
+# A plain int: IntFlag's `&` runs Python code, and this test runs for every datagram.
+_MSG_TRUNC = int(MSG_TRUNC)
 
 # Room for IN6_PKTINFO (the larger) and SO_TIMESTAMP.
 CONTROL_SPACE = cmsg_space(20) + cmsg_space(8)
@@ -47,7 +49,7 @@ class ReceiveContext:
         self.control_flags = ULongRef()
 
 
-class IrpReceiver:
+class IrpReceiver(ReceiverBase):
     """Keeps `outstanding` WskReceiveFrom requests posted on `sock`."""
 
     mode = "irp"
@@ -60,16 +62,12 @@ class IrpReceiver:
         buffer_size: int = 65535,
         control: bool = True,
     ) -> None:
-        self.sock = sock
-        self.recorder = recorder
+        super().__init__(sock, recorder)
         self.control = control
         # The destination address only matters to --dump/--pcap: skip the lookup otherwise.
         self._want_local = control and recorder.dump is not None
         self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
-        self.stopping = False
         self.cancelled = 0
-        self.failed = 0
-        self.last_failure: Optional[int] = None
         for ctx in self.contexts:
             io_set_completion_routine(ctx.irp, self._on_receive_complete, ctx)
 
@@ -80,21 +78,18 @@ class IrpReceiver:
     def stop(self) -> None:
         """WskCloseSocket cancels every outstanding IRP; then free them."""
         self.stopping = True
-        if not self.sock.closed:
-            self.sock.close()
+        self.close_socket()
         for ctx in self.contexts:
             io_free_irp(ctx.irp)
 
     def mode_stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = {
+        return {
             "outstanding": self.sock.outstanding,
             "completions": self.sock.completions,
             "cancellations": self.cancelled,
             "failures": self.failed,
+            **self.failure_stats(),
         }
-        if self.last_failure is not None:
-            stats["last_failure"] = status_name(self.last_failure)
-        return stats
 
     def _post(self, ctx: ReceiveContext) -> None:
         ctx.control_length.value = CONTROL_SPACE
@@ -115,7 +110,7 @@ class IrpReceiver:
                 ctx.buf.data(irp.io_status.information),
                 (ctx.remote.host, ctx.remote.port),
                 control_timestamp(ctx.control_info) if self.control else None,
-                bool(ctx.control_flags.value & MSG_TRUNC),
+                bool(ctx.control_flags.value & _MSG_TRUNC),
                 local=control_local(ctx.control_info) if self._want_local else None,
             )
             if not self.stopping:
@@ -124,7 +119,6 @@ class IrpReceiver:
         elif status == STATUS_CANCELLED:
             self.cancelled += 1
         else:
-            self.failed += 1
-            self.last_failure = status
+            self.note_failure(status)
         # The IRP is ours (we allocated it): stop the I/O manager from freeing it.
         return STATUS_MORE_PROCESSING_REQUIRED

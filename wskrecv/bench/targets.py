@@ -78,13 +78,14 @@ class WskrecvTarget(Target):
 
     def __init__(
         self, name: str, label: str, mode: str, make_app: AppFactory,
-        make_lock: Optional[Callable[[], Any]] = None,
+        make_lock: Optional[Callable[[], Any]] = None, pool: Optional[int] = None,
     ) -> None:
         self.name = name
         self.label = label
         self.mode = mode
         self.make_app = make_app
         self.make_lock = make_lock
+        self.pool = pool  # the socket's indication buffers (event modes), as the CLI sets
         self.provider: Optional[UdpProvider] = None
         self.runner: Optional[Runner] = None
         self._facts: dict[str, Any] = {}
@@ -101,7 +102,8 @@ class WskrecvTarget(Target):
         # A deadline only so that a broken mode cannot hang the benchmark.
         limits = Limits(count=count, timeout=max(60.0, count / 2000))
         self.runner = build_runner(
-            self.provider, self.mode, self.make_app, NullReporter(), limits, lock=lock
+            self.provider, self.mode, self.make_app, NullReporter(), limits, lock=lock,
+            pool=self.pool,
         )
 
     def receive(self) -> tuple[int, float]:
@@ -231,9 +233,30 @@ def irp_target(outstanding: int) -> WskrecvTarget:
     )
 
 
+def event_target(pend: bool) -> WskrecvTarget:
+    """`wskrecv event`, or `wskrecv event --pend` (released by the worker at once), with
+    their defaults otherwise."""
+    import threading
+
+    from wskrecv.apps import EventReceiver
+    from wskrecv.commands.event import DEFAULT_POOL
+
+    return WskrecvTarget(
+        name="event-pend" if pend else "event",
+        label="event --pend" if pend else "event",
+        mode="event",
+        make_app=lambda sock, rec: EventReceiver(sock, rec, pend=pend),
+        make_lock=threading.RLock if pend else None,  # WskRelease comes from the worker
+        pool=DEFAULT_POOL,
+    )
+
+
 def all_targets(native: Native) -> list[Target]:
     """Every mode the benchmark knows, baselines first (the C one may be unavailable)."""
-    return [CLoop(native), PythonLoop(), irp_target(1), irp_target(64)]
+    return [
+        CLoop(native), PythonLoop(), irp_target(1), irp_target(64),
+        event_target(False), event_target(True),
+    ]
 
 
 def mode_names() -> list[str]:

@@ -11,7 +11,7 @@ from wskrecv.environment import current_environment
 from wskrecv.errors import UsageError
 
 # The mode names, spelled here so that `--help` does not import the benchmark machinery.
-MODES = ("c", "python", "irp-1", "irp-64")
+MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
 
 
 @click.command()
@@ -45,7 +45,8 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     \b
     Drain (default): fill a fresh socket's queue with --count datagrams (checked with
     SO_MEMINFO), then time a receiver emptying it. Receivers: every wskrecv mode through
-    the code the CLI runs (irp-1: listen -n 1; irp-64: listen -n 64), a bare Python
+    the code the CLI runs (irp-1: listen -n 1; irp-64: listen -n 64; event; event-pend:
+    event --pend), a bare Python
     recvfrom_into loop, and a C recvfrom loop compiled with the system's C compiler
     (skipped, with a note, without one). Reports medians, min-max, and ratios to both
     baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130, nothing reported).

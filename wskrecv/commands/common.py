@@ -13,12 +13,13 @@ from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
 from wskrecv.output.pcap import PcapWriter, open_capture
 from wskrecv.provider.activation import open_receive_socket
+from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.recorder import DumpSink
 from wskrecv.stats.thresholds import Thresholds
-from wskrecv.wsk import Verifier, WskDatagramSocket
+from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
 
 DEFAULT_PORT = 5001
 
@@ -174,19 +175,22 @@ def build_runner(
     limits: Limits,
     lock: Any = None,
     dump: Any = None,
+    batch: int = DEFAULT_BATCH,
+    pool: Optional[int] = None,
     seq_format: str = "auto",
     host: Optional[HostUdp] = None,
     thresholds: Optional[Thresholds] = None,
 ) -> Runner:
     """The WSK model, the application and the runner on top of an open provider: what a
     receive command runs, and what `wskrecv bench` times (so both measure one code path,
-    full statistics included)."""
-    sock = WskDatagramSocket(verifier=Verifier(), lock=lock)
+    full statistics included). `pool` bounds the socket's indication buffers (None:
+    unbounded); `batch` caps a read; `thresholds` judge the run's end (exit 4)."""
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
     sock.bind(provider.local_address)
     recorder = Recorder(mode, dump=dump, seq_format=seq_format, host=host)
     app = make_app(sock, recorder)
     judge = thresholds.check if thresholds else None
-    return Runner(provider, sock, app, recorder, reporter, limits, judge=judge)
+    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch, judge=judge)
 
 
 def run_receive_command(
@@ -197,9 +201,14 @@ def run_receive_command(
     extra_start: Optional[dict[str, Any]] = None,
     lock: Any = None,
     env: Optional[Environment] = None,
+    batch: int = DEFAULT_BATCH,
+    pool: Optional[int] = None,
 ) -> int:
     """Open the socket, build the model and the application, run, report. Returns the exit
-    status; errors propagate as WskrecvError for `cli.main` to report."""
+    status; errors propagate as WskrecvError for `cli.main` to report.
+
+    `batch` caps each read (and so each indication list); `pool` bounds the socket's
+    indication buffers (None: unbounded)."""
     env = env or current_environment()
     pcap_path = params.get("pcap")
     pcap_stdout = pcap_path == "-"
@@ -230,6 +239,7 @@ def run_receive_command(
         params["rcvbuf"],
         fd=params.get("fd"),
         address_given=_given_on_command_line("bind_host", "port"),
+        batch=batch,
     )
     capture: Optional[PcapWriter] = None
     try:
@@ -245,7 +255,7 @@ def run_receive_command(
         )
         runner = build_runner(
             provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
-            seq_format=params["seq_format"], host=HostUdp(),
+            batch=batch, pool=pool, seq_format=params["seq_format"], host=HostUdp(),
             thresholds=Thresholds(params["max_loss"], params["max_reorder"]),
         )
         host, port = provider.local_address[:2]
@@ -255,6 +265,7 @@ def run_receive_command(
             "port": port,
             "rcvbuf": provider.rcvbuf,
             "rcvbuf_requested": provider.rcvbuf_requested,
+            "reader": provider.reader,
             "detail": detail,
             "seq_format": params["seq_format"],
             **(extra_start or {}),

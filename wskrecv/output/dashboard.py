@@ -230,7 +230,8 @@ def sources(view: View, rows: int) -> RenderableType:
     return table
 
 
-# Keys the event style reports for its buffer pool: a bar shows use and high water.
+# Keys the event style reports for its buffer pool (pool_in_use, pool_high_water; the size
+# is --pool from the start object): a bar shows use and the high-water mark.
 _POOL_USE = ("pool_in_use", "pool_used", "pool_use")
 
 
@@ -244,7 +245,7 @@ def _value(v: Any) -> str:
 
 # Friendlier labels for the mode's counters; other keys show as their JSON names.
 _LABELS = {"cancellations": "cancelled", "completions": "completed", "failures": "failed"}
-_BAD_KEYS = ("failures", "rejected", "leaked", "last_failure")
+_BAD_KEYS = ("failures", "leaked", "last_failure")
 
 
 def _flow(items: list[Text], width: int) -> Text:
@@ -268,11 +269,11 @@ def mode_panel(view: View, width: int) -> RenderableType:
     stats = dict(view.snap.mode_stats)
     items: list[Text] = []
     use_key = next((k for k in _POOL_USE if k in stats), None)
-    size = stats.get("pool_size")
+    # The pool's size: a counter of its own, else the --pool the start object reports.
+    size = stats.pop("pool_size", None) or view.info.get("pool")
     if use_key is not None and isinstance(size, int) and size > 0:
         used = int(stats.pop(use_key))
         high = stats.pop("pool_high_water", None)
-        stats.pop("pool_size")
         bar_w = max(10, min(30, width // 5))
         filled = min(bar_w, round(used / size * bar_w))
         cells = ["█" if i < filled else "·" for i in range(bar_w)]

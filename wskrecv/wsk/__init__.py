@@ -6,6 +6,11 @@ and event callbacks. Names follow WSK and WDM; see the mapping table in the READ
 """
 
 from wskrecv.wsk.datagram import Datagram, make_datagram
+from wskrecv.wsk.indication import (
+    WskClientDatagramDispatch,
+    WskDatagramIndication,
+    WskEventCallbackControl,
+)
 from wskrecv.wsk.irp import (
     IoStatus,
     Irp,
@@ -16,6 +21,7 @@ from wskrecv.wsk.irp import (
     io_reuse_irp,
     io_set_completion_routine,
 )
+from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.socket import SocketState, WskDatagramSocket
 from wskrecv.wsk.status import (
     MSG_BCAST,
@@ -23,6 +29,8 @@ from wskrecv.wsk.status import (
     MSG_MCAST,
     MSG_TRUNC,
     NTSTATUS,
+    SO_WSK_EVENT_CALLBACK,
+    SOL_SOCKET,
     STATUS_BUFFER_OVERFLOW,
     STATUS_CANCELLED,
     STATUS_DATA_NOT_ACCEPTED,
@@ -32,7 +40,11 @@ from wskrecv.wsk.status import (
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_PENDING,
     STATUS_SUCCESS,
+    WSK_EVENT_DISABLE,
+    WSK_EVENT_RECEIVE_FROM,
+    WSK_FLAG_AT_DISPATCH_LEVEL,
     ControlFlags,
+    WskSetOption,
     nt_success,
     status_name,
 )
@@ -54,6 +66,12 @@ __all__ = [
     "STATUS_MORE_PROCESSING_REQUIRED",
     "STATUS_PENDING",
     "STATUS_SUCCESS",
+    "SOL_SOCKET",
+    "SO_WSK_EVENT_CALLBACK",
+    "WSK_EVENT_DISABLE",
+    "WSK_EVENT_RECEIVE_FROM",
+    "WSK_FLAG_AT_DISPATCH_LEVEL",
+    "BufferPool",
     "ControlFlags",
     "Datagram",
     "IoStatus",
@@ -66,7 +84,11 @@ __all__ = [
     "Verifier",
     "WskApiViolation",
     "WskBuf",
+    "WskClientDatagramDispatch",
+    "WskDatagramIndication",
     "WskDatagramSocket",
+    "WskEventCallbackControl",
+    "WskSetOption",
     "io_allocate_irp",
     "io_cancel_irp",
     "io_complete_request",

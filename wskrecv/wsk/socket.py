@@ -1,21 +1,32 @@
-"""A WSK datagram socket: the provider side of WskReceiveFrom and WskCloseSocket.
+"""A WSK datagram socket: WskReceiveFrom, the WskReceiveFromEvent callback, WskRelease,
+WskControlSocket(SO_WSK_EVENT_CALLBACK) and WskCloseSocket.
 
 Sans-I/O: the real socket lives in `wskrecv.provider`. The provider asks `demand()` how
 many datagrams the socket can take, reads at most that many from the OS, and hands them to
-`deliver()`; the socket completes pending receive IRPs in FIFO order and runs their
-completion routines. Nothing here reads a clock, a socket or a thread.
+`deliver()`. The socket completes pending receive IRPs first, in FIFO order (requests take
+priority over the event callback, as in WSK); what is left goes to the WskReceiveFromEvent
+callback as one indication list per batch, each indication holding a buffer from a bounded
+pool (the event side itself is in events.py). Nothing here reads a clock, a socket or a
+thread: a `lock` is passed in when the application calls in from several threads
+(WskRelease may come from any thread).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from enum import Enum
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IrpEvent
+from wskrecv.wsk._state import IrpEvent, SocketState
 from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.events import EventSide
+from wskrecv.wsk.indication import (
+    ReceiveFromEvent,
+    WskClientDatagramDispatch,
+    WskDatagramIndication,
+)
 from wskrecv.wsk.irp import Irp, io_complete_request
+from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.status import (
     AF_INET,
     AF_INET6,
@@ -36,13 +47,6 @@ _MSG_TRUNC = int(MSG_TRUNC)
 _MSG_CTRUNC = int(MSG_CTRUNC)
 
 
-class SocketState(Enum):
-    CREATED = "created"
-    BOUND = "bound"
-    CLOSING = "closing"  # WskCloseSocket is cancelling outstanding requests
-    CLOSED = "closed"
-
-
 class _NoLock:
     """Stands in for a lock when the socket is driven from a single thread."""
 
@@ -53,23 +57,63 @@ class _NoLock:
         return None
 
 
-class WskDatagramSocket:
-    """WSK_FLAG_DATAGRAM_SOCKET with the receive side of WSK_PROVIDER_DATAGRAM_DISPATCH."""
+class WskDatagramSocket(EventSide):
+    """WSK_FLAG_DATAGRAM_SOCKET with the receive side of WSK_PROVIDER_DATAGRAM_DISPATCH.
+
+    Counters (datagrams unless named otherwise) always satisfy
+    received == completions + consumed + released + leaked + discarded + in the provider's
+    hands (backlog, kept, being indicated) + held by the application; see `accounting()`.
+    """
 
     def __init__(
-        self, family: int = AF_INET, verifier: Optional[Verifier] = None, lock: Any = None
+        self,
+        family: int = AF_INET,
+        verifier: Optional[Verifier] = None,
+        lock: Any = None,
+        pool: Optional[BufferPool] = None,
+        dispatch: Optional[WskClientDatagramDispatch] = None,
+        socket_context: Any = None,
     ) -> None:
         self.family = family
         self.verifier = verifier if verifier is not None else Verifier()
         self.lock = lock if lock is not None else _NoLock()
+        self._threaded = lock is not None
+        self.pool = pool if pool is not None else BufferPool()
         self.state = SocketState.CREATED
         self.local_address: Optional[tuple] = None
         self._requests: deque[Irp] = deque()  # posted WskReceiveFrom IRPs, oldest first
         self._backlog: deque[Datagram] = deque()  # delivered, not yet handed to the app
+        self._kept: deque[WskDatagramIndication] = deque()  # rejected, to indicate again
+        self._receive_from_event: Optional[ReceiveFromEvent] = None
+        self._socket_context: Any = None
+        self.set_dispatch(socket_context, dispatch)
+        self._event_enabled = False  # the application enabled WskReceiveFromEvent
+        self._event_suspended = False  # ...and STATUS_DATA_NOT_ACCEPTED paused it
+        self._null_indicated = False
+        self._broken = False  # the OS socket failed (`fail`)
+        self._pumping = False
+        self._indicating = 0  # datagrams inside the callback right now
+        # Provider side: called after WskRelease or a re-enable, from whichever thread made
+        # the call, because demand() may have grown; the receive loop wakes up on it.
+        self.ready_callback: Optional[Callable[[], None]] = None
+        self.received = 0  # datagrams the provider delivered
         self.completions = 0
         self.cancellations = 0
         self.failures = 0
         self.discarded = 0  # delivered but never handed over (socket closed first)
+        self.callbacks = 0  # WskReceiveFromEvent calls with a list (not the NULL one)
+        self.indicated = 0  # datagrams in those lists, re-indications included
+        self.consumed = 0  # datagrams in lists the callback returned STATUS_SUCCESS for
+        self.pended = 0  # callbacks that returned STATUS_PENDING
+        self.rejected = 0  # callbacks that returned STATUS_DATA_NOT_ACCEPTED
+        self.released = 0  # datagrams given back with WskRelease
+        self.held = 0  # datagrams the application retains now
+        self.leaked = 0  # datagrams still retained when the socket closed
+        # Datagrams delivered that nobody has finished with: waiting in the provider or
+        # held by the application. It drops only after the application has recorded them,
+        # so reading it before the application's own count never undercounts (the
+        # receive loop relies on that across threads).
+        self.in_flight = 0
 
     # -- application side -------------------------------------------------------------
 
@@ -94,7 +138,8 @@ class WskDatagramSocket:
         """WskReceiveFrom: post a receive. Returns STATUS_PENDING or a failure status.
 
         Every path completes the IRP: a bad request completes it at once with
-        STATUS_INVALID_PARAMETER (the completion routine runs before this returns).
+        STATUS_INVALID_PARAMETER (the completion routine runs before this returns). A
+        datagram the provider already holds completes the request before this returns.
         """
         irp.verifier = self.verifier
         self._check_open("WskReceiveFrom")
@@ -109,19 +154,33 @@ class WskDatagramSocket:
         irp.request = (buf, remote_address, control_length, control_info, control_flags)
         irp.cancel_routine = self._cancel_receive
         self._requests.append(irp)
+        if (self._backlog or self._kept) and not self._pumping:
+            with self.lock:
+                self._pump()
         return STATUS_PENDING
 
     def close(self) -> NTSTATUS:
-        """WskCloseSocket: cancel every outstanding request (FIFO), then close."""
-        self._check_open("WskCloseSocket")
-        self.state = SocketState.CLOSING
-        while self._requests:
-            irp = self._requests.popleft()
-            self.cancellations += 1
-            io_complete_request(irp, STATUS_CANCELLED)
-        self.discarded += len(self._backlog)
-        self._backlog.clear()
-        self.state = SocketState.CLOSED
+        """WskCloseSocket: cancel every outstanding request (FIFO), tell the event callback
+        (a NULL indication), drop what the provider still keeps, then close. Lists the
+        application still retains are leaks: counted, and the `IndicationLeaked` rule."""
+        with self.lock:
+            self._check_open("WskCloseSocket")
+            self.state = SocketState.CLOSING
+            while self._requests:
+                irp = self._requests.popleft()
+                self.cancellations += 1
+                io_complete_request(irp, STATUS_CANCELLED)
+            self._indicate_null()
+            self._event_enabled = False
+            self._discard()
+            if self.held:
+                self.leaked += self.held
+                self.in_flight -= self.held
+                self.verifier.record(
+                    "IndicationLeaked", f"{self.held} retained datagrams never released"
+                )
+                self.held = 0
+            self.state = SocketState.CLOSED
         return STATUS_SUCCESS
 
     # -- provider side ----------------------------------------------------------------
@@ -135,23 +194,60 @@ class WskDatagramSocket:
     def closed(self) -> bool:
         return self.state in (SocketState.CLOSING, SocketState.CLOSED)
 
+    def accounting(self) -> dict[str, int]:
+        """Where every delivered datagram is now; the values add up to `received`."""
+        return {
+            "completions": self.completions,
+            "consumed": self.consumed,
+            "released": self.released,
+            "leaked": self.leaked,
+            "discarded": self.discarded,
+            "held": self.held,
+            "kept": len(self._kept),
+            "backlog": len(self._backlog),
+            "indicating": self._indicating,
+        }
+
     def demand(self) -> int:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
-        if self.state is not SocketState.BOUND:
+        if self.state is not SocketState.BOUND or self._broken:
             return 0
-        return max(len(self._requests) - len(self._backlog), 0)
+        room = len(self._requests) - len(self._backlog) - len(self._kept)
+        if self._event_enabled and not self._event_suspended:
+            room += self.pool.free
+        return room if room > 0 else 0
 
     def deliver(self, datagrams: Iterable[Datagram]) -> None:
-        """Hand over datagrams read from the OS; pending receives complete in FIFO order."""
+        """Hand over datagrams read from the OS (one batch): pending receives complete in
+        FIFO order, the rest go to the event callback as one indication list."""
+        if not isinstance(datagrams, list):
+            datagrams = list(datagrams)
+        if self._threaded:
+            with self.lock:
+                self._deliver(datagrams)
+        else:  # one thread (listen): skip the no-op lock, this runs for every read
+            self._deliver(datagrams)
+
+    def _deliver(self, datagrams: list[Datagram]) -> None:
+        if self.state is not SocketState.BOUND:
+            self.received += len(datagrams)
+            self.discarded += len(datagrams)
+            return
+        self.received += len(datagrams)
+        self.in_flight += len(datagrams)
         self._backlog.extend(datagrams)
         self._pump()
 
     def fail(self, status: int = STATUS_FILE_FORCED_CLOSED) -> None:
-        """The OS socket broke: complete every outstanding receive with `status`."""
-        while self._requests:
-            irp = self._requests.popleft()
-            self.failures += 1
-            io_complete_request(irp, status)
+        """The OS socket broke: complete every outstanding receive with `status` and call
+        the event callback with a NULL indication (the application must close)."""
+        with self.lock:
+            self._broken = True
+            while self._requests:
+                irp = self._requests.popleft()
+                self.failures += 1
+                io_complete_request(irp, status)
+            self._indicate_null()
 
     # -- internals --------------------------------------------------------------------
 
@@ -160,10 +256,32 @@ class WskDatagramSocket:
             raise self.verifier.record("SocketClosed", f"{what} after WskCloseSocket")
 
     def _pump(self) -> None:
-        requests = self._requests
-        backlog = self._backlog
-        while requests and backlog:
-            self._complete_receive(requests.popleft(), backlog.popleft())
+        """Hand what the provider holds to requests first, then to the callback.
+
+        Re-entrant calls (a completion routine posting, a callback releasing or
+        re-enabling) return at once: the outer loop picks up what they changed.
+        """
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            requests = self._requests
+            backlog = self._backlog
+            kept = self._kept
+            while True:
+                if requests:
+                    if kept:
+                        self._drain_kept(requests.popleft())
+                        continue
+                    if backlog:
+                        while requests and backlog:
+                            self._complete_receive(requests.popleft(), backlog.popleft())
+                        continue
+                if (backlog or kept) and self._indicate_next():
+                    continue
+                break
+        finally:
+            self._pumping = False
 
     def _complete_receive(self, irp: Irp, dgram: Datagram) -> None:
         buf, remote_address, control_length, control_info, control_flags = irp.request
@@ -191,8 +309,9 @@ class WskDatagramSocket:
                     flags |= _MSG_CTRUNC
         if control_flags is not None:
             control_flags.value = flags
-        self.completions += 1
         io_complete_request(irp, STATUS_SUCCESS, n)
+        self.completions += 1  # after the routine recorded it: see `in_flight`
+        self.in_flight -= 1
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:
@@ -201,3 +320,6 @@ class WskDatagramSocket:
             return
         self.cancellations += 1
         io_complete_request(irp, STATUS_CANCELLED)
+
+
+__all__ = ["SocketState", "WskDatagramSocket"]

@@ -63,6 +63,11 @@ MSG_MCAST = ControlFlags.MSG_MCAST
 
 WSK_FLAG_AT_DISPATCH_LEVEL = 0x8
 
+# WSK_CONTROL_SOCKET_TYPE: WskControlSocket's RequestType (wsk.h).
+WskSetOption = 0
+WskGetOption = 1
+WskIoctl = 2
+
 # SO_WSK_EVENT_CALLBACK and the WSK_EVENT_* bits (wsk.h).
 SO_WSK_EVENT_CALLBACK = 0x0007
 WSK_EVENT_RECEIVE_FROM = 0x00000100

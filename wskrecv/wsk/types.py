@@ -120,6 +120,9 @@ class ReceiveTimestamp:
 ControlMessage = Union[PacketInfo, ReceiveTimestamp]
 
 
+_packet_infos: dict[tuple[tuple[str, int], int], PacketInfo] = {}
+
+
 def build_control(
     local: Optional[tuple[str, int]], family: int, timestamp_ns: Optional[int], capacity: int
 ) -> tuple[list[ControlMessage], int, bool]:
@@ -130,7 +133,13 @@ def build_control(
     """
     messages: list[ControlMessage] = []
     if local is not None:
-        messages.append(PacketInfo(local[0], local[1], family))
+        # PacketInfo is immutable and a socket sees few distinct ones: build each once.
+        info = _packet_infos.get((local, family))
+        if info is None:
+            if len(_packet_infos) >= 1024:
+                _packet_infos.clear()
+            info = _packet_infos[(local, family)] = PacketInfo(local[0], local[1], family)
+        messages.append(info)
     if timestamp_ns is not None:
         messages.append(ReceiveTimestamp(timestamp_ns))
     kept: list[ControlMessage] = []

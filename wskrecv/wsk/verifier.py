@@ -86,6 +86,19 @@ class UseAfterRelease(WskApiViolation):
     rule = "UseAfterRelease"
 
 
+class UseAfterReject(WskApiViolation):
+    """An indication's data was touched after the callback returned STATUS_DATA_NOT_ACCEPTED
+    for it (the provider keeps it until it indicates it again)."""
+
+    rule = "UseAfterReject"
+
+
+class IndicationLeaked(WskApiViolation):
+    """The socket was closed while the application still retained indications."""
+
+    rule = "IndicationLeaked"
+
+
 class UnknownCallbackStatus(WskApiViolation):
     """WskReceiveFromEvent returned a status WSK does not define for it."""
 
@@ -123,6 +136,8 @@ RULES: dict[str, type[WskApiViolation]] = {
         ReleaseNotHeld,
         ReleasedTwice,
         UseAfterRelease,
+        UseAfterReject,
+        IndicationLeaked,
         UnknownCallbackStatus,
         EventBeforeBind,
         IrpBadTransition,

@@ -1,0 +1,207 @@
+"""`wskrecv event` run as the installed command against datagrams sent from the test."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.cli.test_listen import summary_of
+from tests.conftest import Wskrecv, free_udp_port, read_line, run_cli, skip_no_ipv6
+
+
+def numbered(n: int, size: int = 16) -> list[bytes]:
+    return [i.to_bytes(4, "big") + b"\0" * (size - 4) for i in range(n)]
+
+
+def wait_for_interval(w: Wskrecv, predicate: Any, timeout: float = 20) -> dict:
+    """Read interval lines until one satisfies `predicate` (AssertionError after `timeout`)."""
+    end = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < end:
+        last = json.loads(read_line(w.proc.stdout, timeout))
+        if last["type"] == "interval" and predicate(last):
+            return last
+    raise AssertionError(f"no interval line matched within {timeout} s; last: {last}")
+
+
+class Flood:
+    """Sends 64-byte datagrams to a receiver from a thread, as fast as it can, until stopped."""
+
+    def __init__(self, w: Wskrecv) -> None:
+        self.target = (w.address, w.port)
+        self.sent = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            payload = b"\0" * 64
+            while not self.stop.is_set():
+                for _ in range(256):
+                    s.sendto(payload, self.target)
+                self.sent += 256
+
+    def __enter__(self) -> Flood:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_success_style_consumes_every_list() -> None:
+    with Wskrecv("event", "--count", "300") as w:
+        start = w.start
+        assert start["mode"] == "event" and start["batch"] == 64 and start["pool"] == 4096
+        assert start["pend"] is False and start["reader"] in ("recvmmsg", "recvmsg")
+        w.send(numbered(300))
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert s["received"] == 300 and s["bytes"] == 300 * 16 and s["reason"] == "count reached"
+    assert s["callbacks"] >= 1 and s["mean_list_length"] == round(300 / s["callbacks"], 2)
+    assert s["pended"] == s["released"] == s["rejected"] == s["leaked"] == 0
+    assert 1 <= s["pool_high_water"] <= 64 and s["pool_in_use"] == 0
+    assert s["violations"] == 0 and s["kernel_drops"] == 0
+
+
+def test_summary_schema_has_the_documented_fields() -> None:
+    with Wskrecv("event", "--count", "1") as w:
+        w.send([b"x"])
+        _, objs, _ = w.finish()
+    s = summary_of(objs)
+    for key in ("mode", "received", "bytes", "truncated", "kernel_drops", "duration_s",
+                "violations", "violations_by_rule", "callbacks", "mean_list_length", "pended",
+                "released", "rejected", "pool_in_use", "pool_high_water", "leaked"):
+        assert key in s, key
+    assert set(w.start) >= {"mode", "address", "port", "rcvbuf", "batch", "pool", "pend",
+                            "hold_ms", "reject_every", "reader"}
+
+
+@pytest.mark.parametrize("hold", [[], ["--hold", "20"]])
+def test_pend_releases_every_list_from_the_worker(hold: list[str]) -> None:
+    with Wskrecv("event", "--pend", *hold, "--count", "500") as w:
+        w.send(numbered(500))
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert s["received"] == s["released"] == 500
+    assert s["pended"] == s["callbacks"] >= 1
+    assert s["leaked"] == 0 and s["pool_in_use"] == 0 and s["violations"] == 0
+    assert w.start["hold_ms"] == (20 if hold else 0)
+
+
+def test_pend_stops_exactly_at_count() -> None:
+    with Wskrecv("event", "--pend", "--hold", "10", "--count", "20") as w:
+        w.send(numbered(200))
+        status, objs, _ = w.finish()
+    s = summary_of(objs)
+    assert status == 0 and s["received"] == s["released"] == 20 and s["leaked"] == 0
+
+
+@pytest.mark.parametrize("pend", [[], ["--pend"]])
+def test_rejected_lists_are_indicated_again_first_and_in_order(pend: list[str]) -> None:
+    with Wskrecv("event", "--reject-every", "2", *pend, "--count", "400", "--dump") as w:
+        w.send(numbered(400))
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert s["received"] == 400 and s["rejected"] >= 1 and s["violations"] == 0
+    assert s["callbacks"] >= 2 * s["rejected"]  # each rejected list came back
+    seen = [int(d["data"][:8], 16) for d in objs if d["type"] == "datagram"]
+    assert seen == list(range(400))  # nothing lost, nothing twice, nothing overtaken
+    if pend:
+        assert s["released"] == 400 and s["leaked"] == 0
+
+
+def test_batch_caps_the_list_length() -> None:
+    with Wskrecv("event", "--batch", "4", "--count", "100") as w:
+        w.send(numbered(100))
+        status, objs, _ = w.finish()
+    s = summary_of(objs)
+    assert status == 0 and s["received"] == 100
+    assert s["callbacks"] >= 25 and s["mean_list_length"] <= 4 and s["pool_high_water"] <= 4
+
+
+def test_pool_exhaustion_under_a_flood_drops_in_the_kernel_and_leaks_nothing() -> None:
+    args = ["--pend", "--hold", "50", "--pool", "256", "--rcvbuf", "4096", "--interval", "0.1"]
+    with Wskrecv("event", *args) as w:
+        with Flood(w):
+            wait_for_interval(w, lambda o: o["kernel_drops"] > 0 and o["pool_in_use"] == 256)
+        w.signal(signal.SIGINT)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert s["pool_high_water"] == 256  # pinned at its limit, never beyond
+    assert s["kernel_drops"] > 0
+    assert s["received"] == s["released"] > 0
+    assert s["leaked"] == 0 and s["pool_in_use"] == 0 and s["violations"] == 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_pend_releases_everything_held(signum: int) -> None:
+    with Wskrecv("event", "--pend", "--hold", "600000", "--interval", "0.05") as w:
+        w.send(numbered(100))
+        held = wait_for_interval(w, lambda o: o["pool_in_use"] == 100)
+        assert held["received"] == 0 and held["released"] == 0  # all of it still held
+        w.signal(signum)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert s["received"] == s["released"] == 100
+    assert s["leaked"] == 0 and s["pool_in_use"] == 0 and s["violations"] == 0
+    assert s["reason"] == ("interrupted" if signum == signal.SIGINT else "terminated")
+
+
+def test_the_portable_reader_works_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WSKRECV_NO_RECVMMSG", "1")
+    with Wskrecv("event", "--count", "200") as w:
+        assert w.start["reader"] == "recvmsg"
+        w.send(numbered(200))
+        status, objs, _ = w.finish()
+    assert status == 0 and summary_of(objs)["received"] == 200
+
+
+@skip_no_ipv6
+def test_ipv6_with_dump() -> None:
+    with Wskrecv("event", "--count", "2", "--dump", bind="::1") as w:
+        w.send([b"one", b"two"])
+        status, objs, _ = w.finish()
+    dumps = [o for o in objs if o["type"] == "datagram"]
+    assert status == 0 and [bytes.fromhex(d["data"]) for d in dumps] == [b"one", b"two"]
+    assert dumps[0]["src"] == "::1" and dumps[0]["timestamp_ns"] > 0
+
+
+def test_human_summary_names_the_event_counters() -> None:
+    port = free_udp_port()
+    with Wskrecv("event", "--pend", "--count", "3", json_mode=False, port=port) as w:
+        w.send([b"a", b"b", b"c"])
+        status, _, err = w.finish()
+    assert status == 0
+    assert "wskrecv event summary (count reached)" in err
+    assert "released 3" in err and "leaked 0" in err and "pool_high_water" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--hold", "5"], "--hold needs --pend"),
+        (["--reject-every", "1"], "--reject-every"),
+        (["--batch", "0"], "--batch"),
+        (["--batch", "1025"], "--batch"),
+        (["--pool", "0"], "--pool"),
+        (["--pend", "--hold", "-1"], "--hold"),
+    ],
+)
+def test_bad_input_is_a_usage_error_on_one_line(args: list[str], needle: str) -> None:
+    r = run_cli("event", "--bind", "127.0.0.1", "--port", "0", *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr

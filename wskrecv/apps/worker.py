@@ -1,0 +1,72 @@
+"""A worker thread for the receivers' deferred work, as IoQueueWorkItem gives a driver.
+
+Work items run one at a time, in the order queued, each no earlier than its due time
+(the event receiver's `--hold`). `drain_and_stop` runs everything queued, including items
+queued while it drains, without waiting for due times: a clean stop never leaves work
+(retained indications) behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from wskrecv.wsk.verifier import WskApiViolation
+
+WorkRoutine = Callable[[], None]
+
+
+class WorkQueue:
+    """One worker thread running queued routines in order."""
+
+    def __init__(self, name: str = "wsk-worker", clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.violations = 0  # API violations raised by routines (the verifier counted them)
+        self._items: deque[tuple[float, WorkRoutine]] = deque()
+        self._cond = threading.Condition()
+        self._draining = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def queue(self, routine: WorkRoutine, due: float = 0.0) -> None:
+        """Run `routine()` on the worker thread, not before `due` (a `clock()` value)."""
+        with self._cond:
+            self._items.append((due, routine))
+            self._cond.notify()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def drain_and_stop(self, timeout: float = 30.0) -> None:
+        """Run everything queued now (due times ignored), then end the thread."""
+        with self._cond:
+            self._draining = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        items = self._items
+        cond = self._cond
+        while True:
+            with cond:
+                while True:
+                    if items:
+                        due, routine = items[0]
+                        delay = due - self.clock()
+                        if delay <= 0 or self._draining:
+                            items.popleft()
+                            break
+                        cond.wait(delay)  # woken early by a drain request
+                    elif self._draining:
+                        return
+                    else:
+                        cond.wait()
+            try:
+                routine()
+            except WskApiViolation:
+                self.violations += 1  # counted by the socket's verifier; keep working

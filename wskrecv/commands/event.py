@@ -1,0 +1,79 @@
+"""`wskrecv event`: the event style (WskReceiveFromEvent callbacks, WskRelease)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+import click
+
+from wskrecv.apps import EventReceiver
+from wskrecv.commands.common import reject, run_options, run_receive_command, socket_options
+from wskrecv.provider.udp import DEFAULT_BATCH
+
+DEFAULT_POOL = 4096
+
+
+@click.command()
+@socket_options
+@click.option(
+    "--batch", type=click.IntRange(1, 1024), default=DEFAULT_BATCH, show_default=True,
+    metavar="N", help="Most datagrams read in one system call (recvmmsg), so the longest "
+    "indication list.",
+)
+@click.option(
+    "--pool", type=click.IntRange(min=1), default=DEFAULT_POOL, show_default=True,
+    metavar="N", help="Indication buffers, in datagrams. Retained lists hold them; while "
+    "none is free wskrecv stops reading and the kernel drops.",
+)
+@click.option(
+    "--pend", is_flag=True, help="Return STATUS_PENDING: a worker thread processes each "
+    "list and gives it back with WskRelease after --hold.",
+)
+@click.option(
+    "--hold", type=click.FloatRange(min=0), default=None, metavar="MS",
+    help="With --pend: milliseconds a list is held before it is processed and released. "
+    "Default 0.",
+)
+@click.option(
+    "--reject-every", type=click.IntRange(min=2), default=None, metavar="N",
+    help="Return STATUS_DATA_NOT_ACCEPTED from every Nth callback; a work item re-enables "
+    "the callback and the kept datagrams are indicated again, first.",
+)
+@run_options
+def event(
+    batch: int, pool: int, pend: bool, hold: Optional[float], reject_every: Optional[int],
+    **params: Any,
+) -> int:
+    """Receive UDP datagrams the event way.
+
+    Enables the WskReceiveFromEvent callback (SO_WSK_EVENT_CALLBACK); the provider calls
+    it with one list of datagram indications per batch read from the socket. By default
+    the callback consumes the list and returns STATUS_SUCCESS.
+    """
+    if hold is not None and not pend:
+        reject("--hold needs --pend (only retained lists are held)")
+    hold_ms = hold or 0.0
+    style = f"STATUS_PENDING, released after {hold_ms:g} ms" if pend else "STATUS_SUCCESS"
+    if reject_every:
+        style += f", STATUS_DATA_NOT_ACCEPTED every {reject_every}th call"
+    threaded = pend or reject_every is not None
+    return run_receive_command(
+        "event",
+        params,
+        lambda sock, rec: EventReceiver(
+            sock, rec, pend=pend, hold=hold_ms / 1000.0, reject_every=reject_every or 0
+        ),
+        detail=f"event style, callback returns {style}, lists of up to {batch}, pool {pool}",
+        extra_start={
+            "batch": batch,
+            "pool": pool,
+            "pend": pend,
+            "hold_ms": hold_ms,
+            "reject_every": reject_every or 0,
+        },
+        # WskRelease and re-enabling come from the worker thread.
+        lock=threading.RLock() if threaded else None,
+        batch=batch,
+        pool=pool,
+    )

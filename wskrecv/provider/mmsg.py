@@ -1,0 +1,325 @@
+"""Batched reads with Linux recvmmsg(2) through ctypes.
+
+One system call fills up to `batch` preallocated slots: a data buffer, a sockaddr and a
+control buffer each, described by preallocated iovec and mmsghdr arrays. Parsing the
+results is the hot path, so it avoids per-datagram ctypes attribute access: the headers'
+lengths and flags come out of one `struct.iter_unpack` over the mmsghdr bytes; sender
+addresses and the control data that rarely changes (packet info, drop counter) are
+converted once and then looked up by their raw bytes; only the kernel timestamp is
+unpacked for every datagram.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+import struct
+import sys
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from wskrecv.wsk.datagram import Datagram, make_datagram
+
+# Linux values (the socket module lacks some of them).
+SO_TIMESTAMPNS = 35
+SO_RXQ_OVFL = 40
+IP_PKTINFO = 8
+IPV6_PKTINFO = 50
+MSG_DONTWAIT = 0x40
+MSG_TRUNC = 0x20
+MSG_CTRUNC = 0x08
+
+CONTROL_SLOT = 256  # per datagram: timestamp + drop counter + packet info, with room
+NAME_SLOT = 32  # sockaddr_in6 is 28 bytes; 32 keeps the control buffer 8-aligned
+_CACHE_LIMIT = 4096  # entries in each conversion cache before it starts over
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [
+        ("msg_name", ctypes.c_void_p),
+        ("msg_namelen", ctypes.c_uint32),
+        ("msg_iov", ctypes.c_void_p),
+        ("msg_iovlen", ctypes.c_size_t),
+        ("msg_control", ctypes.c_void_p),
+        ("msg_controllen", ctypes.c_size_t),
+        ("msg_flags", ctypes.c_int),
+    ]
+
+
+class _MMsgHdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
+
+
+def _header_struct() -> struct.Struct:
+    """A struct format that pulls (namelen, controllen, flags, msg_len) out of one mmsghdr,
+    built from the ctypes layout so it is right on any ABI."""
+    size_t = "Q" if ctypes.sizeof(ctypes.c_size_t) == 8 else "I"
+    fields = [
+        (_MsgHdr.msg_namelen.offset, "I", 4),
+        (_MsgHdr.msg_controllen.offset, size_t, ctypes.sizeof(ctypes.c_size_t)),
+        (_MsgHdr.msg_flags.offset, "i", 4),
+        (_MMsgHdr.msg_len.offset, "I", 4),
+    ]
+    fmt, pos = "=", 0
+    for offset, code, size in fields:
+        fmt += f"{offset - pos}x{code}" if offset > pos else code
+        pos = offset + size
+    if ctypes.sizeof(_MMsgHdr) > pos:
+        fmt += f"{ctypes.sizeof(_MMsgHdr) - pos}x"
+    s = struct.Struct(fmt)
+    assert s.size == ctypes.sizeof(_MMsgHdr), (fmt, s.size)
+    return s
+
+
+def _load_recvmmsg() -> Optional[object]:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.recvmmsg
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_recvmmsg = _load_recvmmsg()
+_timespec = struct.Struct("@qq" if ctypes.sizeof(ctypes.c_long) == 8 else "@ll")
+_cmsghdr = struct.Struct("@NiI" if ctypes.sizeof(ctypes.c_size_t) == 8 else "@Iii")
+_CMSG_ALIGN = ctypes.sizeof(ctypes.c_size_t)
+_u32 = struct.Struct("@I")
+_in_pktinfo = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
+_in6_pktinfo = struct.Struct("@16si")  # addr, ifindex
+_ntop = socket.inet_ntop
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+_SOL_SOCKET = socket.SOL_SOCKET
+_IPPROTO_IP = socket.IPPROTO_IP
+_IPPROTO_IPV6 = socket.IPPROTO_IPV6
+
+
+def available() -> bool:
+    """Whether this platform has recvmmsg (and WSKRECV_NO_RECVMMSG does not forbid it)."""
+    return _recvmmsg is not None and not os.environ.get("WSKRECV_NO_RECVMMSG")
+
+
+def _align(n: int) -> int:
+    return (n + _CMSG_ALIGN - 1) & ~(_CMSG_ALIGN - 1)
+
+
+# Each datagram's slot holds its sockaddr, then its control buffer. Linux writes the
+# SO_TIMESTAMPNS message first; the rest (the "tail": drop counter, packet info) is at most
+# SO_RXQ_OVFL (24) + IP_PKTINFO (32), plus IPV6_PKTINFO (40) on an IPv6 socket.
+SLOT = NAME_SLOT + CONTROL_SLOT
+_TS_SPACE = _align(_cmsghdr.size) + _align(_timespec.size)
+_TAIL = {_AF_INET: 56, _AF_INET6: 96}
+_MISSING: Any = object()
+# The one-unpack fast path reads the layout of LP64 Linux; elsewhere every slot is walked.
+_LP64 = ctypes.sizeof(ctypes.c_size_t) == 8 and ctypes.sizeof(ctypes.c_long) == 8
+
+
+def _slot_struct(namesize: int, tail: int) -> struct.Struct:
+    """(sockaddr bytes, cmsg_len, cmsg_level, cmsg_type, tv_sec, tv_nsec, tail bytes) of one
+    slot, reading its first control message as SO_TIMESTAMPNS (the caller checks the type)."""
+    pad = CONTROL_SLOT - _TS_SPACE - tail
+    return struct.Struct(f"={namesize}s{NAME_SLOT - namesize}xQiiqq{tail}s{pad}x")
+
+
+def _sockaddr(raw: bytes) -> tuple:
+    """A struct sockaddr_in/_in6 as Python's socket address tuple."""
+    family = int.from_bytes(raw[:2], sys.byteorder)
+    port = int.from_bytes(raw[2:4], "big")
+    if family == _AF_INET6:
+        flowinfo = int.from_bytes(raw[4:8], "big")
+        scope = int.from_bytes(raw[24:28], sys.byteorder)
+        return (_ntop(_AF_INET6, raw[8:24]), port, flowinfo, scope)
+    return (_ntop(_AF_INET, raw[4:8]), port)
+
+
+def _messages(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(level, type, data) for each control message in `raw`."""
+    pos = 0
+    hdr = _cmsghdr.size
+    while pos + hdr <= len(raw):
+        length, level, kind = _cmsghdr.unpack_from(raw, pos)
+        if length < hdr:
+            return
+        yield level, kind, raw[pos + hdr : pos + length]
+        pos += _align(length)
+
+
+def _walk(raw: bytes) -> tuple[Optional[tuple[str, int]], Optional[int], Optional[int]]:
+    """(packet info, drop counter, timestamp) from control messages: the general path."""
+    local = drops = stamp = None
+    for level, kind, value in _messages(raw):
+        if kind == IP_PKTINFO and level == _IPPROTO_IP:
+            ifindex, _spec, dst = _in_pktinfo.unpack(value[: _in_pktinfo.size])
+            local = (_ntop(_AF_INET, dst), ifindex)
+        elif kind == IPV6_PKTINFO and level == _IPPROTO_IPV6:
+            dst, ifindex = _in6_pktinfo.unpack(value[: _in6_pktinfo.size])
+            local = (_ntop(_AF_INET6, dst), ifindex)
+        elif kind == SO_RXQ_OVFL and level == _SOL_SOCKET:
+            drops = _u32.unpack(value[:4])[0]
+        elif kind == SO_TIMESTAMPNS and level == _SOL_SOCKET:
+            sec, nsec = _timespec.unpack(value[: _timespec.size])
+            stamp = sec * 1_000_000_000 + nsec
+    return local, drops, stamp
+
+
+def _remember(cache: dict, key: bytes, value: Any) -> Any:  # type: ignore[type-arg]
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+class MmsgReader:
+    """Reads up to `batch` datagrams per recvmmsg call from a non-blocking UDP socket."""
+
+    def __init__(self, sock: socket.socket, batch: int = 64, buffer_size: int = 65535) -> None:
+        if _recvmmsg is None:
+            raise OSError(errno.ENOSYS, "recvmmsg is not available here")
+        self.sock = sock
+        self.batch = batch
+        self.buffer_size = buffer_size
+        self.drops_seen = 0  # latest SO_RXQ_OVFL counter
+        self.truncated = 0  # datagrams longer than buffer_size (MSG_TRUNC)
+        self.control_truncated = 0  # control data that did not fit (MSG_CTRUNC)
+        self._namesize = 28 if sock.family == _AF_INET6 else 16
+        tail = _TAIL.get(sock.family, _TAIL[_AF_INET6])
+        self._fast_control = _TS_SPACE + tail
+        self._data = bytearray(batch * buffer_size)
+        self._slots = bytearray(batch * SLOT)
+        self._iov = (_IoVec * batch)()
+        self._hdr_bytes = bytearray(batch * ctypes.sizeof(_MMsgHdr))
+        self._msgs = (_MMsgHdr * batch).from_buffer(self._hdr_bytes)
+        data_at = ctypes.addressof(ctypes.c_char.from_buffer(self._data))
+        self._slots_at = ctypes.addressof(ctypes.c_char.from_buffer(self._slots))
+        for i in range(batch):
+            self._iov[i].iov_base = data_at + i * buffer_size
+            self._iov[i].iov_len = buffer_size
+            hdr = self._msgs[i].msg_hdr
+            hdr.msg_name = self._slots_at + i * SLOT
+            hdr.msg_namelen = NAME_SLOT
+            hdr.msg_iov = ctypes.addressof(self._iov[i])
+            hdr.msg_iovlen = 1
+            hdr.msg_control = self._slots_at + i * SLOT + NAME_SLOT
+            hdr.msg_controllen = CONTROL_SLOT
+        # The kernel overwrites namelen/controllen: restore them from this copy each call.
+        self._pristine = bytes(self._hdr_bytes)
+        self._msgs_at = ctypes.addressof(self._msgs)
+        self._hdr_view = memoryview(self._hdr_bytes)
+        self._data_view = memoryview(self._data)
+        self._slots_view = memoryview(self._slots)
+        self._header = _header_struct()
+        self._slot = _slot_struct(self._namesize, tail)
+        self._addr_cache: dict[bytes, tuple] = {}
+        # Control data after the timestamp -> packet info (tails with a drop counter are
+        # converted in `_tail`: the counter changes with every drop).
+        self._tail_cache: dict[bytes, Optional[tuple[str, int]]] = {}
+        self._ovfl_header = _cmsghdr.pack(_cmsghdr.size + 4, _SOL_SOCKET, SO_RXQ_OVFL)
+
+    def read(self, max_n: int) -> list[Datagram]:
+        """Read up to min(max_n, batch) datagrams that are already queued (never blocks)."""
+        vlen = min(max_n, self.batch)
+        if vlen <= 0:
+            return []
+        fd = self.sock.fileno()
+        ctypes.memmove(self._msgs_at, self._pristine, vlen * self._header.size)
+        # Zeroed slots make the bytes after the kernel's control data predictable, so the
+        # tail can serve as a cache key.
+        ctypes.memset(self._slots_at, 0, vlen * SLOT)
+        while True:
+            n = _recvmmsg(fd, self._msgs_at, vlen, MSG_DONTWAIT, None)
+            if n >= 0:
+                break
+            err = ctypes.get_errno()
+            if err in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
+                return []
+            if err == errno.ECONNREFUSED:  # an ICMP error queued on the socket
+                continue
+            raise OSError(err, os.strerror(err))
+        return self._parse(n)
+
+    def _parse(self, n: int) -> list[Datagram]:
+        out: list[Datagram] = []
+        append = out.append
+        data = self._data_view
+        size = self.buffer_size
+        addr_get = self._addr_cache.get
+        tail_get = self._tail_cache.get
+        namesize = self._namesize
+        fast_ok = _LP64
+        fast_control = self._fast_control
+        headers = self._header.iter_unpack(self._hdr_view[: n * self._header.size])
+        slots = self._slot.iter_unpack(self._slots_view[: n * SLOT])
+        off = 0
+        for (namelen, controllen, flags, length), (name, _, level, kind, sec, nsec, tail) in zip(
+            headers, slots
+        ):
+            if flags:
+                self._flags(flags)
+                if length > size:
+                    length = size
+            payload = data[off : off + length].tobytes()
+            if (
+                fast_ok
+                and kind == SO_TIMESTAMPNS
+                and level == _SOL_SOCKET
+                and namelen == namesize
+                and controllen <= fast_control
+            ):
+                remote = addr_get(name)
+                if remote is None:
+                    remote = _remember(self._addr_cache, name, _sockaddr(name))
+                stamp = sec * 1_000_000_000 + nsec
+                local = tail_get(tail, _MISSING)
+                if local is _MISSING:
+                    local = self._tail(tail)
+            else:
+                remote, local, stamp = self._slow(off // size, namelen, controllen)
+            append(make_datagram(Datagram, (payload, remote, local, stamp)))
+            off += size
+        return out
+
+    def _tail(self, tail: bytes) -> Optional[tuple[str, int]]:
+        """Packet info from the control data after the timestamp, cached; a leading drop
+        counter (it changes with every drop) is read here and the rest is cached."""
+        if tail.startswith(self._ovfl_header):
+            drops = _u32.unpack_from(tail, _cmsghdr.size)[0]
+            if drops > self.drops_seen:
+                self.drops_seen = drops
+            skip = _align(_cmsghdr.size + 4)
+            rest = tail[skip:] + bytes(skip)  # the same length as a tail without it
+            local = self._tail_cache.get(rest, _MISSING)
+            if local is _MISSING:
+                local = _remember(self._tail_cache, rest, _walk(rest)[0])
+            return local
+        local, drops, _ = _walk(tail)
+        if drops is not None:  # a drop counter elsewhere (not Linux's order): do not cache
+            self.drops_seen = max(self.drops_seen, drops)
+            return local
+        return _remember(self._tail_cache, tail, local)
+
+    def _slow(self, i: int, namelen: int, controllen: int) -> tuple[tuple, Any, Optional[int]]:
+        """Sender, packet info and timestamp of slot `i` by walking its control messages."""
+        at = i * SLOT
+        raw_name = bytes(self._slots[at : at + namelen])
+        control = bytes(self._slots[at + NAME_SLOT : at + NAME_SLOT + controllen])
+        local, drops, stamp = _walk(control)
+        if drops is not None and drops > self.drops_seen:
+            self.drops_seen = drops
+        return _sockaddr(raw_name), local, stamp
+
+    def _flags(self, flags: int) -> None:
+        if flags & MSG_TRUNC:
+            self.truncated += 1
+        if flags & MSG_CTRUNC:
+            self.control_truncated += 1
