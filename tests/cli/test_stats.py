@@ -29,8 +29,8 @@ def summary_of(objs: list[dict]) -> dict:
     return summaries[0]
 
 
-def run_listen(datagrams: list[bytes], *args: str) -> tuple[int, dict, str]:
-    with Wskrecv("listen", "--count", str(len(datagrams)), "--timeout", "20", *args) as w:
+def run_listen(datagrams: list[bytes], *args: str, command: str = "listen") -> tuple[int, dict, str]:
+    with Wskrecv(command, "--count", str(len(datagrams)), "--timeout", "20", *args) as w:
         w.send(datagrams)
         status, objs, err = w.finish()
     return status, summary_of(objs), err
@@ -40,8 +40,14 @@ def wskrecv_datagrams(seqs: list[int], stream: int = 9) -> list[bytes]:
     return [bytes(payload.build(stream, s, time.time_ns(), b"payload!" * 4)) for s in seqs]
 
 
-def test_wskrecv_format_gaps_swaps_and_duplicates_are_counted_exactly() -> None:
-    status, s, err = run_listen(wskrecv_datagrams(SEQUENCE))
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("listen", ()), ("listen", ("-n", "8")), ("event", ()), ("event", ("--pend",))],
+)
+def test_wskrecv_format_gaps_swaps_and_duplicates_are_counted_exactly(
+    command: str, args: tuple[str, ...]
+) -> None:
+    status, s, err = run_listen(wskrecv_datagrams(SEQUENCE), *args, command=command)
     assert status == 0, err
     assert (s["lost"], s["reordered"], s["duplicates"]) == (LOST, REORDERED, DUPLICATES)
     assert (s["corrupt"], s["unsequenced"], s["late"], s["streams"]) == (0, 0, 0, 1)
@@ -123,8 +129,9 @@ def test_interval_objects_carry_the_statistics() -> None:
     assert (s["lost"], s["reordered"]) == (0, 1)
 
 
-def test_max_loss_exceeded_exits_4_with_one_line() -> None:
-    status, s, err = run_listen(wskrecv_datagrams(SEQUENCE), "--max-loss", "10")
+@pytest.mark.parametrize("command", ["listen", "event"])
+def test_max_loss_exceeded_exits_4_with_one_line(command: str) -> None:
+    status, s, err = run_listen(wskrecv_datagrams(SEQUENCE), "--max-loss", "10", command=command)
     assert status == 4
     assert s["exit_status"] == 4 and s["threshold"].startswith("loss 25.000% (3 of 12)")
     assert err.strip() == "wskrecv: threshold exceeded: loss 25.000% (3 of 12) is above --max-loss 10%"
