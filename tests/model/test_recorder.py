@@ -231,3 +231,15 @@ def test_thresholds() -> None:
     assert Thresholds(max_loss=33.3).check(snap) == "loss 33.333% (2 of 6) is above --max-loss 33.3%"
     assert "reordering 25.000% (1 of 4)" in (Thresholds(max_reorder=10).check(snap) or "")
     assert not Thresholds()
+
+
+def test_host_udp_reuses_a_fresh_reading_only_when_asked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    snmp, snmp6 = tmp_path / "snmp", tmp_path / "snmp6"
+    snmp.write_text(SNMP.format(n=100, e=5, r=4))
+    now = [0.0]
+    host = HostUdp(str(snmp), str(snmp6), clock=lambda: now[0])
+    assert host.delta(max_age=1.0)["rcvbuf_errors"] == 0  # type: ignore[index]
+    snmp.write_text(SNMP.format(n=100, e=5, r=9))
+    now[0] = 0.5
+    assert host.delta(max_age=1.0)["rcvbuf_errors"] == 0  # type: ignore[index]
+    assert host.delta()["rcvbuf_errors"] == 5  # type: ignore[index]

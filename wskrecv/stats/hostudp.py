@@ -8,8 +8,9 @@ Where the files cannot be read (not Linux, a restricted container) there are no 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from typing import Optional
+from typing import Callable, Optional
 
 SNMP = "/proc/net/snmp"
 SNMP6 = "/proc/net/snmp6"
@@ -67,15 +68,27 @@ def read_counters(snmp: str = SNMP, snmp6: str = SNMP6) -> Optional[dict[str, in
 class HostUdp:
     """Remembers the counters at the start of a run and reports how far they moved."""
 
-    def __init__(self, snmp: str = SNMP, snmp6: str = SNMP6) -> None:
+    def __init__(
+        self, snmp: str = SNMP, snmp6: str = SNMP6, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.paths = (snmp, snmp6)
+        self.clock = clock
         self.start = read_counters(*self.paths)
+        self._last: Optional[dict[str, int]] = None
+        self._last_t = 0.0
 
-    def delta(self) -> Optional[Mapping[str, int]]:
-        """Counter increases since the start; None when the counters cannot be read."""
+    def delta(self, max_age: float = 0.0) -> Optional[Mapping[str, int]]:
+        """Counter increases since the start; None when the counters cannot be read.
+        With `max_age`, a reading younger than that many seconds is reused (display frames
+        come several times a second; the files take a tenth of a millisecond to read)."""
         if self.start is None:
             return None
+        t = self.clock()
+        if self._last is not None and max_age > 0 and t - self._last_t < max_age:
+            return self._last
         now = read_counters(*self.paths)
         if now is None:
             return None
-        return {k: now[k] - self.start.get(k, 0) for k in now}
+        self._last = {k: now[k] - self.start.get(k, 0) for k in now}
+        self._last_t = t
+        return self._last

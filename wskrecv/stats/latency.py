@@ -8,7 +8,10 @@ the run's length, and two merge cheaply (an interval's into the run's).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
+from itertools import accumulate
+from operator import add
 from typing import Optional
 
 SUB_BITS = 5
@@ -77,33 +80,31 @@ class Histogram:
 
     def merge(self, other: Histogram) -> None:
         """Add `other`'s counts to these."""
-        self.counts = [a + b for a, b in zip(self.counts, other.counts)]
+        self.counts = list(map(add, self.counts, other.counts))
         if other.max > self.max:
             self.max = other.max
 
     def percentiles(self, also: Optional[Histogram] = None) -> Optional[Percentiles]:
         """p50/p90/p99 (each the middle of its bucket, capped at the maximum) and the
-        maximum, over these values and `also`'s; None when there are none."""
-        counts = self.counts
+        maximum, over these values and `also`'s; None when there are none.
+
+        Display frames call this several times a second on the receive thread, so the
+        work is C-level passes over the buckets (accumulate, bisect), not a Python loop.
+        """
         top = self.max
+        if also is not None and also.max > top:
+            top = also.max
+        end = bucket_of(top) + 1  # no value lies above the maximum's bucket
+        counts = self.counts[:end]
         if also is not None:
-            counts = [a + b for a, b in zip(counts, also.counts)]
-            top = max(top, also.max)
-        total = sum(counts)
+            counts = list(map(add, counts, also.counts[:end]))
+        cumulative = list(accumulate(counts))
+        total = cumulative[-1]
         if not total:
             return None
         out = []
-        targets = [max(1, -(-total * p // 100)) for p in PERCENTILES]  # nearest rank
-        seen = 0
-        i = 0
-        for index, c in enumerate(counts):
-            if not c:
-                continue
-            seen += c
-            while i < len(targets) and seen >= targets[i]:
-                lo, hi = bucket_bounds(index)
-                out.append(min((lo + hi) // 2, top))
-                i += 1
-            if i == len(targets):
-                break
+        for p in PERCENTILES:
+            rank = max(1, -(-total * p // 100))  # nearest rank
+            lo, hi = bucket_bounds(bisect_left(cumulative, rank))
+            out.append(min((lo + hi) // 2, top))
         return Percentiles(total, out[0], out[1], out[2], top)

@@ -23,6 +23,7 @@ from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 # dump(data, remote, truncated, timestamp_ns, local): one call per datagram when --dump or
 # --pcap is on. `local` is the datagram's destination address from packet info, or None.
 DumpSink = Callable[[bytes, tuple, bool, Optional[int], Optional[str]], None]
+HOST_MAX_AGE = 1.0  # seconds a display frame may reuse the host's UDP counters
 # One datagram for record_batch: (data, remote, timestamp_ns, truncated, local).
 Item = tuple[Any, tuple, Optional[int], bool, Optional[str]]
 
@@ -168,6 +169,14 @@ class Recorder:
             counts,
         )
 
+    def _host_udp(self, advance: bool) -> Optional[Mapping[str, int]]:
+        """The host's counters: read afresh for interval snapshots, at most once a second
+        for display frames."""
+        if self.host is None:
+            return None
+        delta = self.host.delta(max_age=0.0 if advance else HOST_MAX_AGE)
+        return _frozen(delta) if delta is not None else None
+
     def snapshot(
         self,
         elapsed_s: float,
@@ -207,7 +216,7 @@ class Recorder:
             app_latency=self._app_run.percentiles(app),
             interval_latency=owd.percentiles(),
             interval_app_latency=app.percentiles(),
-            host_udp=_frozen(h) if self.host is not None and (h := self.host.delta()) else None,
+            host_udp=self._host_udp(advance),
             sources=self.sources.top(TOP),
             sources_seen=self.sources.seen,
             sources_evicted=self.sources.evicted,
