@@ -2,8 +2,9 @@
 
 Pure rendering (no terminal, no clock): `render(view, width, height)` lays the panels
 out for the space there is. At 80x24 everything fits in two columns of small panels;
-wider and taller terminals get longer sparklines, more sources, the whole size histogram
-and three columns.
+from 120 columns there are three, a chart of the interval rates takes the rows to spare,
+and taller terminals list more sources and size ranges. The process that draws it is
+`wskrecv.output.screen`.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def sparkline(values: Sequence[float], width: int) -> str:
     return "".join(BLOCKS[min(last, int(v / top * last + 0.5))] for v in values)
 
 
-def chart(values: Sequence[float], width: int, rows: int, unit: str = "dg/s") -> Text:
+def chart(values: Sequence[float], width: int, rows: int) -> Text:
     """The last values as a bar chart `rows` high (eighth-block resolution), newest on
     the right, with the scale on the left."""
     label_w = 11
@@ -91,11 +92,11 @@ def _count(value: int, bad: str = BAD) -> Text:
     return Text(f"{value:,}", style=bad if value else GOOD)
 
 
-def _grid(*widths: Optional[int]) -> Table:
+def _grid() -> Table:
+    """Labels on the left, values flush right."""
     grid = Table.grid(padding=(0, 1), expand=True)
-    for i, w in enumerate(widths):
-        grid.add_column(style=LABEL if i % 2 == 0 else None, width=w, no_wrap=True,
-                        justify="left" if i % 2 == 0 else "right")
+    grid.add_column(style=LABEL, no_wrap=True)
+    grid.add_column(justify="right", no_wrap=True)
     return grid
 
 
@@ -107,7 +108,7 @@ def _panel(body: RenderableType, title: str) -> Panel:
 def traffic(view: View, spark_width: int) -> RenderableType:
     """Current rates, totals, and (when no chart has the room) a sparkline of intervals."""
     s = view.snap
-    grid = _grid(None, None)
+    grid = _grid()
     grid.add_row("datagrams/s", Text(si(view.datagrams_per_s), style="bold cyan"))
     grid.add_row("bits/s", Text(si(view.bits_per_s, "bit/s"), style="bold cyan"))
     grid.add_row("received", f"{s.received:,}")
@@ -120,8 +121,9 @@ def traffic(view: View, spark_width: int) -> RenderableType:
 
 
 def sequence(view: View, tall: bool) -> RenderableType:
+    """Loss, reordering, duplicates, corrupt, late and unsequenced datagrams."""
     s = view.snap
-    grid = _grid(None, None)
+    grid = _grid()
     if not s.sequenced:
         why = "no sequence analysis" if s.seq_format == "none" else (
             f"no {s.seq_format} headers seen" if s.seq_format != "auto" else "no wskrecv headers seen")
@@ -173,7 +175,7 @@ def timing(view: View, roomy: bool) -> RenderableType:
 def drops(view: View, roomy: bool) -> RenderableType:
     """This socket's kernel drops and the host's UDP error counters (all sockets)."""
     s = view.snap
-    grid = _grid(None, None)
+    grid = _grid()
     if roomy and view.info.get("rcvbuf"):
         grid.add_row("socket rcvbuf", nbytes(view.info["rcvbuf"]))
     grid.add_row("kernel (socket)", _count(s.kernel_drops))
@@ -190,6 +192,7 @@ def drops(view: View, roomy: bool) -> RenderableType:
 
 
 def sizes(view: View, rows: int) -> RenderableType:
+    """Minimum, mean and maximum, and the fullest `rows` power-of-two size ranges."""
     z = view.snap.sizes
     head = Text("min ", style=LABEL)
     head.append(f"{z.min}", style="bold")
@@ -213,11 +216,14 @@ def sizes(view: View, rows: int) -> RenderableType:
 
 
 def sources(view: View, rows: int) -> RenderableType:
+    """The busiest senders in `rows` lines: the last says how many more there are."""
     s = view.snap
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
     table.add_column(justify="right", no_wrap=True)
     table.add_column(justify="right", style=LABEL, no_wrap=True)
+    if s.sources_seen > rows:
+        rows -= 1  # room for the "+N more" line
     for row in s.sources[:rows]:
         share = 100.0 * row.datagrams / s.received if s.received else 0.0
         table.add_row(address(row.address, row.port), f"{row.datagrams:,}", f"{share:.0f}%")
@@ -230,9 +236,8 @@ def sources(view: View, rows: int) -> RenderableType:
     return table
 
 
-# Keys the event style reports for its buffer pool (pool_in_use, pool_high_water; the size
-# is --pool from the start object): a bar shows use and the high-water mark.
-_POOL_USE = ("pool_in_use", "pool_used", "pool_use")
+# The event style reports its buffer pool as pool_in_use and pool_high_water, and --pool
+# (its size) in the start object: a bar shows use and the high-water mark.
 
 
 def _value(v: Any) -> str:
@@ -268,11 +273,9 @@ def mode_panel(view: View, width: int) -> RenderableType:
     """The receive style's own counters (snapshot.mode_stats), whatever they are."""
     stats = dict(view.snap.mode_stats)
     items: list[Text] = []
-    use_key = next((k for k in _POOL_USE if k in stats), None)
-    # The pool's size: a counter of its own, else the --pool the start object reports.
-    size = stats.pop("pool_size", None) or view.info.get("pool")
-    if use_key is not None and isinstance(size, int) and size > 0:
-        used = int(stats.pop(use_key))
+    size = view.info.get("pool")
+    if "pool_in_use" in stats and isinstance(size, int) and size > 0:
+        used = int(stats.pop("pool_in_use"))
         high = stats.pop("pool_high_water", None)
         bar_w = max(10, min(30, width // 5))
         filled = min(bar_w, round(used / size * bar_w))
