@@ -63,44 +63,59 @@ def patch(datagram: bytearray, sequence: int, send_ns: int) -> None:
     _SEQ_TIME.pack_into(datagram, 12, sequence, send_ns)
 
 
+# The parsers run once per datagram: bound methods and tuple.__new__ (which skips the
+# NamedTuple's generated __new__) keep them cheap.
+_header = HEADER.unpack_from
+_sockperf = SOCKPERF.unpack_from
+_iperf3 = IPERF3.unpack_from
+_iperf3_64 = IPERF3_64.unpack_from
+_crc32 = zlib.crc32
+_make = tuple.__new__
+_SOCKPERF_LEN = SOCKPERF.size
+_IPERF3_LEN = IPERF3.size
+_IPERF3_64_LEN = IPERF3_64.size
+
+
 def parse_wskrecv(data: bytes) -> Optional[Header]:
     """The wskrecv header of `data`, or None when it is not a wskrecv datagram."""
-    if len(data) < HEADER_LEN or data[:4] != MAGIC:
+    n = len(data)
+    if n < HEADER_LEN:
         return None
-    _, version, _, header_len, stream, seq, send_ns, body_len, crc = HEADER.unpack_from(data)
-    if version != VERSION or header_len < HEADER_LEN or header_len + body_len != len(data):
+    magic, version, _, header_len, stream, seq, send_ns, body_len, crc = _header(data)
+    if magic != MAGIC or version != VERSION or header_len < HEADER_LEN or header_len + body_len != n:
         return None
-    return Header(stream, seq, send_ns, zlib.crc32(data[header_len:]) == crc)
+    return _make(Header, (stream, seq, send_ns, _crc32(data[header_len:]) == crc))
 
 
 def parse_sockperf(data: bytes) -> Optional[Header]:
     """sockperf's header; None when too short or its length field disagrees."""
-    if len(data) < SOCKPERF.size:
+    n = len(data)
+    if n < _SOCKPERF_LEN:
         return None
-    seq, _flags, length = SOCKPERF.unpack_from(data)
-    if length != len(data):
+    seq, _flags, length = _sockperf(data)
+    if length != n:
         return None
-    return Header(0, seq, None)
+    return _make(Header, (0, seq, None, True))
 
 
 def parse_iperf3(data: bytes) -> Optional[Header]:
     """iperf3's 32-bit-counter header (send time in seconds + microseconds)."""
-    if len(data) < IPERF3.size:
+    if len(data) < _IPERF3_LEN:
         return None
-    sec, usec, count = IPERF3.unpack_from(data)
+    sec, usec, count = _iperf3(data)
     if usec >= 1_000_000:
         return None
-    return Header(0, count, sec * 1_000_000_000 + usec * 1000)
+    return _make(Header, (0, count, sec * 1_000_000_000 + usec * 1000, True))
 
 
 def parse_iperf3_64(data: bytes) -> Optional[Header]:
     """iperf3's 64-bit-counter header (`iperf3 --udp-counters-64bit`)."""
-    if len(data) < IPERF3_64.size:
+    if len(data) < _IPERF3_64_LEN:
         return None
-    sec, usec, count = IPERF3_64.unpack_from(data)
+    sec, usec, count = _iperf3_64(data)
     if usec >= 1_000_000:
         return None
-    return Header(0, count, sec * 1_000_000_000 + usec * 1000)
+    return _make(Header, (0, count, sec * 1_000_000_000 + usec * 1000, True))
 
 
 def build_sockperf(sequence: int, size: int) -> bytearray:

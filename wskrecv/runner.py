@@ -33,9 +33,15 @@ class Provider(Protocol):
 
 
 class Reporter(Protocol):
+    """Renders snapshots. A live display also has `frame_interval` (seconds, or None) and
+    `frame(snap)`: the runner hands it a snapshot that often (re-reading the interval
+    after each frame), between interval reports."""
+
     def start(self, info: dict[str, Any]) -> None: ...
     def interval(self, snap: Snapshot) -> None: ...
-    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None: ...
+    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
+        """The end of the run. When a --max-* threshold failed it, the runner also passes
+        `threshold=` (the one-line reason): reporters that judge runs accept it."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class RunResult:
     status: ExitStatus
     reason: str
     snapshot: Snapshot
+    threshold: Optional[str] = None  # why a --max-* threshold failed the run
 
 
 class Waker:
@@ -94,6 +101,7 @@ class Runner:
         limits: Limits,
         batch: int = 64,
         clock: Callable[[], float] = time.monotonic,
+        judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
     ) -> None:
         self.provider = provider
         self.sock = sock
@@ -103,6 +111,7 @@ class Runner:
         self.limits = limits
         self.batch = batch
         self.clock = clock
+        self.judge = judge  # the final snapshot -> why it fails a threshold, or None
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -162,8 +171,14 @@ class Runner:
             self.waker.close()
         snap = self.snapshot(advance=False)
         reason = self.stop_reason or "stopped"
-        self.reporter.summary(snap, status, reason)
-        return RunResult(status, reason, snap)
+        breach = self.judge(snap) if self.judge is not None and status is ExitStatus.OK else None
+        if breach:
+            status = ExitStatus.THRESHOLD
+        if breach:
+            self.reporter.summary(snap, status, reason, threshold=breach)
+        else:  # reporters that know of no thresholds keep working
+            self.reporter.summary(snap, status, reason)
+        return RunResult(status, reason, snap, breach)
 
     def _loop(self) -> ExitStatus:
         limits = self.limits
@@ -172,6 +187,8 @@ class Runner:
         end = t0 + limits.duration if limits.duration is not None else None
         deadline = t0 + limits.timeout if limits.timeout is not None else None
         next_tick = t0 + limits.interval
+        frame_every: Optional[float] = getattr(self.reporter, "frame_interval", None)
+        next_frame = t0 + frame_every if frame_every else None
         recorder = self.recorder
         sock = self.sock
         read = self.provider.read
@@ -188,6 +205,10 @@ class Runner:
                 with sock.lock:  # a worker may be writing --dump lines to the same stream
                     self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+            if next_frame is not None and now >= next_frame:
+                self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
+                # Re-read: a display may space its frames out to bound its own cost.
+                next_frame = now + self.reporter.frame_interval  # type: ignore[attr-defined]
             if end is not None and now >= end:
                 self.stop_reason = "duration over"
                 return ExitStatus.OK
@@ -216,7 +237,7 @@ class Runner:
                     sock.deliver(got)
                     continue
             wait_until = next_tick
-            for t in (end, deadline):
+            for t in (end, deadline, next_frame):
                 if t is not None and t < wait_until:
                     wait_until = t
             timeout = max(0.0, wait_until - now)

@@ -7,6 +7,7 @@ from typing import Any, Callable, Optional
 import click
 from click.core import ParameterSource
 
+from wskrecv import payload
 from wskrecv.environment import Environment, current_environment
 from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.output import HumanReporter, JsonReporter
@@ -15,7 +16,9 @@ from wskrecv.provider.activation import open_receive_socket
 from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
+from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.recorder import DumpSink
+from wskrecv.stats.thresholds import Thresholds
 from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
 
 DEFAULT_PORT = 5001
@@ -61,7 +64,7 @@ def socket_options(f: Callable) -> Callable:
 
 
 def run_options(f: Callable) -> Callable:
-    """Bounded runs and output."""
+    """Bounded runs, output, sequence analysis and thresholds."""
     options = [
         click.option("--count", "-c", type=click.IntRange(min=1), help="Stop after N datagrams."),
         click.option(
@@ -88,18 +91,60 @@ def run_options(f: Callable) -> Callable:
             help="Write every datagram counted to FILE as a pcap capture (IP and UDP headers "
             "rebuilt, kernel timestamps); - writes to stdout (not with --json).",
         ),
+        click.option(
+            "--live/--no-live", default=None,
+            help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
+            "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb).",
+        ),
+        click.option(
+            "--seq-format", type=click.Choice(payload.FORMATS), default="auto",
+            show_default=True,
+            help="Payload header to read sequences and send times from: auto detects "
+            "wskrecv's own header; sockperf and iperf3 (iperf3-64: 64-bit counters) only "
+            "when asked; none skips sequence analysis.",
+        ),
+        click.option(
+            "--max-loss", type=click.FloatRange(0, 100), metavar="PCT",
+            help="Exit 4 if the run ends with more than PCT percent of sequences lost.",
+        ),
+        click.option(
+            "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
+            help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def make_reporter(env: Environment, as_json: bool, quiet: bool, stdout_taken: bool = False) -> Any:
-    """JSON lines on stdout, or human lines on stderr (--dump lines on stdout unless
-    `stdout_taken`, e.g. by `--pcap -`)."""
+def want_live(env: Environment, params: dict[str, Any]) -> bool:
+    """Whether to show the live dashboard: --live/--no-live, else only when stderr is a
+    terminal someone watches (not CI, not TERM=dumb) and no other output owns it."""
+    live = params.get("live")
+    if live is not None:
+        if live and params["quiet"]:
+            reject("--live and --quiet contradict each other")
+        return bool(live)
+    if params["as_json"] or params["dump"] or params["quiet"] or env.ci:
+        return False
+    return env.stderr_isatty and env.environ.get("TERM", "") != "dumb"
+
+
+def make_reporter(
+    env: Environment, as_json: bool, quiet: bool, stdout_taken: bool = False, live: bool = False
+) -> Any:
+    """JSON lines on stdout, human lines on stderr (--dump lines on stdout unless
+    `stdout_taken`, e.g. by `--pcap -`), or the live dashboard (with JSON lines too, if
+    asked)."""
+    dump = env.stderr if stdout_taken else env.stdout
+    if live:
+        from wskrecv.output.live import LiveReporter  # imports rich: only when needed
+
+        json_reporter = JsonReporter(env.stdout, quiet=quiet) if as_json else None
+        return LiveReporter(env.stderr, also=json_reporter, dump=dump, color=env.color)
     if as_json:
         return JsonReporter(env.stdout, quiet=quiet)
-    return HumanReporter(env.stderr, quiet=quiet, dump=env.stderr if stdout_taken else env.stdout)
+    return HumanReporter(env.stderr, quiet=quiet, dump=dump)
 
 
 def _given_on_command_line(*names: str) -> bool:
@@ -132,15 +177,20 @@ def build_runner(
     dump: Any = None,
     batch: int = DEFAULT_BATCH,
     pool: Optional[int] = None,
+    seq_format: str = "auto",
+    host: Optional[HostUdp] = None,
+    thresholds: Optional[Thresholds] = None,
 ) -> Runner:
     """The WSK model, the application and the runner on top of an open provider: what a
-    receive command runs, and what `wskrecv bench` times (so both measure one code path).
-    `pool` bounds the socket's indication buffers (None: unbounded); `batch` caps a read."""
+    receive command runs, and what `wskrecv bench` times (so both measure one code path,
+    full statistics included). `pool` bounds the socket's indication buffers (None:
+    unbounded); `batch` caps a read; `thresholds` judge the run's end (exit 4)."""
     sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
     sock.bind(provider.local_address)
-    recorder = Recorder(mode, dump=dump)
+    recorder = Recorder(mode, dump=dump, seq_format=seq_format, host=host)
     app = make_app(sock, recorder)
-    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch)
+    judge = thresholds.check if thresholds else None
+    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch, judge=judge)
 
 
 def run_receive_command(
@@ -164,7 +214,8 @@ def run_receive_command(
     pcap_stdout = pcap_path == "-"
     if pcap_stdout and params["as_json"]:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
-    reporter = make_reporter(env, params["as_json"], params["quiet"], stdout_taken=pcap_stdout)
+    reporter = make_reporter(env, params["as_json"], params["quiet"], stdout_taken=pcap_stdout,
+                             live=want_live(env, params))
     sinks: list[DumpSink] = []
     if params["dump"]:
         def dump(
@@ -204,7 +255,8 @@ def run_receive_command(
         )
         runner = build_runner(
             provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
-            batch=batch, pool=pool,
+            batch=batch, pool=pool, seq_format=params["seq_format"], host=HostUdp(),
+            thresholds=Thresholds(params["max_loss"], params["max_reorder"]),
         )
         host, port = provider.local_address[:2]
         info = {
@@ -215,6 +267,7 @@ def run_receive_command(
             "rcvbuf_requested": provider.rcvbuf_requested,
             "reader": provider.reader,
             "detail": detail,
+            "seq_format": params["seq_format"],
             **(extra_start or {}),
         }
         if provider.inherited_fd is not None:
@@ -227,6 +280,12 @@ def run_receive_command(
                 _close_capture(capture, pcap_path)
         finally:
             provider.close()
+            close = getattr(reporter, "close", None)
+            if close is not None:
+                close()  # the live display gives the terminal back, whatever happened
+    if result.threshold:
+        env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
+        env.stderr.flush()
     return int(result.status)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
     """1234567 -> '1.23 M' (+unit); small numbers stay plain."""
@@ -22,3 +24,45 @@ def nbytes(value: float) -> str:
             return f"{value:.0f} B" if prefix == "B" else f"{value:.2f} {prefix}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def ms(ns: Optional[float]) -> str:
+    """Nanoseconds as milliseconds in at most 5 characters: 12345 -> '0.012',
+    2046000 -> '2.05', 11900000 -> '11.9'."""
+    if ns is None:
+        return "-"
+    value = ns / 1e6
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def duration(ns: Optional[float]) -> str:
+    """Nanoseconds in the unit that suits them: '412 ns', '41.2 µs', '1.34 ms', '2.05 s'."""
+    if ns is None:
+        return "-"
+    for unit, scale in (("ns", 1.0), ("µs", 1e3), ("ms", 1e6)):
+        if abs(ns) < 1000 * scale:
+            value = ns / scale
+            return f"{value:.0f} {unit}" if value >= 100 or unit == "ns" else f"{value:.3g} {unit}"
+    return f"{ns / 1e9:.3g} s"
+
+
+def pct(value: float) -> str:
+    """A percentage with enough decimals to show small loss: 0.0012 -> '0.001%'."""
+    if value == 0:
+        return "0%"
+    if value >= 10:
+        return f"{value:.1f}%"
+    if value >= 0.01:
+        return f"{value:.2f}%"
+    return f"{value:.2g}%"
+
+
+def address(host: str, port: int) -> str:
+    """host:port, with brackets around IPv6 hosts."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -6,12 +6,120 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import nbytes, si
+from wskrecv.output.format import address, duration, ms, nbytes, pct, si
+from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
 
 def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return address(host, port)
+
+
+def start_line(info: dict[str, Any]) -> str:
+    """What the run receives on, what it was granted, and how it receives."""
+    where = format_address(info["address"], info["port"])
+    asked = info.get("rcvbuf_requested")
+    granted = f"rcvbuf {nbytes(info['rcvbuf'])}"
+    if asked:
+        granted += f" (asked {nbytes(asked)})"
+    return f"wskrecv {info['mode']}: receiving on {where}, {granted}, {info['detail']}"
+
+
+def sequence_text(snap: Snapshot) -> str:
+    """Loss, reordering, duplicates... in a few words ("" when nothing carried a sequence)."""
+    if not snap.sequenced:
+        return ""
+    parts = [f"lost {snap.lost} ({pct(snap.loss_pct)})", f"reord {snap.reordered}",
+             f"dup {snap.duplicates}"]
+    for name, value in (("corrupt", snap.corrupt), ("late", snap.late),
+                        ("unseq", snap.unsequenced)):
+        if value:
+            parts.append(f"{name} {value}")
+    return " ".join(parts)
+
+
+def percentiles_text(p: Optional[Percentiles]) -> str:
+    if p is None:
+        return "-"
+    return f"p50 {ms(p.p50)}  p90 {ms(p.p90)}  p99 {ms(p.p99)}  max {ms(p.max)} ms"
+
+
+def interval_line(snap: Snapshot) -> str:
+    """One plain line per interval: rates, totals, and what went wrong so far."""
+    line = (
+        f"[{snap.elapsed_s:7.1f}s] {si(snap.interval_datagrams_per_s, 'dg/s'):>12}"
+        f"  {si(snap.interval_bits_per_s, 'bit/s'):>13}"
+        f"  total {snap.received} dg, {nbytes(snap.bytes)}"
+    )
+    seq = sequence_text(snap)
+    if seq:
+        line += "  " + seq
+    if snap.jitter_ns is not None:
+        line += f"  jitter {duration(snap.jitter_ns)}"
+    if snap.interval_latency is not None:
+        p = snap.interval_latency
+        line += f"  owd p50/p99 {ms(p.p50)}/{ms(p.p99)} ms"
+    if snap.truncated:
+        line += f"  truncated {snap.truncated}"
+    if snap.kernel_drops:
+        line += f"  kernel drops {snap.kernel_drops}"
+    if snap.violations:
+        line += f"  VIOLATIONS {snap.violations}"
+    return line
+
+
+def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
+    """The end-of-run block."""
+    lines = [
+        f"--- wskrecv {snap.mode} summary ({reason}) ---",
+        f"received     {snap.received} datagrams, {nbytes(snap.bytes)} in {snap.elapsed_s:.3f} s",
+        f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
+        f"truncated    {snap.truncated}",
+        f"kernel drops {snap.kernel_drops}",
+    ]
+    if snap.host_udp is not None:
+        h = snap.host_udp
+        lines.append(
+            f"host UDP     rcvbuf errors {h.get('rcvbuf_errors', 0)}, checksum errors "
+            f"{h.get('in_csum_errors', 0)}, no port {h.get('no_ports', 0)} (all sockets)"
+        )
+    if snap.sequenced:
+        streams = f"{snap.streams} stream{'s' if snap.streams != 1 else ''}"
+        lines.append(
+            f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
+            f"{snap.unsequenced} unsequenced"
+        )
+        lines.append(
+            f"loss         lost {snap.lost} ({pct(snap.loss_pct)}), reordered {snap.reordered}, "
+            f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
+        )
+    elif snap.seq_format != "none" and snap.received:
+        lines.append(f"sequence     none recognised ({snap.seq_format}): "
+                     f"{snap.unsequenced} unsequenced")
+    if snap.jitter_ns is not None:
+        lines.append(f"jitter       {duration(snap.jitter_ns)} (RFC 3550)")
+    if snap.latency is not None:
+        lines.append(f"latency      {percentiles_text(snap.latency)} (kernel - send time)")
+    if snap.app_latency is not None:
+        lines.append(f"app latency  {percentiles_text(snap.app_latency)} (completion - kernel)")
+    if snap.received:
+        z = snap.sizes
+        lines.append(f"sizes        min {z.min}  avg {z.mean:.1f}  max {z.max} bytes")
+    if snap.sources:
+        top = ", ".join(f"{format_address(s.address, s.port)} {s.datagrams}" for s in snap.sources[:3])
+        more = f" (+{snap.sources_seen - 3} more)" if snap.sources_seen > 3 else ""
+        lines.append(f"sources      {top}{more}")
+    d = snap.summary_dict()
+    mode_keys = [k for k in snap.mode_stats if k in d]
+    if mode_keys:
+        lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
+    violations = f"violations   {snap.violations}"
+    if snap.violations:
+        violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
+    lines.append(violations)
+    if status is ExitStatus.DEADLINE:
+        lines.append("deadline passed before the expected datagrams arrived (exit 3)")
+    return lines
 
 
 class HumanReporter:
@@ -29,30 +137,12 @@ class HumanReporter:
         self.stream.flush()
 
     def start(self, info: dict[str, Any]) -> None:
-        if self.quiet:
-            return
-        where = format_address(info["address"], info["port"])
-        asked = info.get("rcvbuf_requested")
-        granted = f"rcvbuf {nbytes(info['rcvbuf'])}"
-        if asked:
-            granted += f" (asked {nbytes(asked)})"
-        self._line(f"wskrecv {info['mode']}: receiving on {where}, {granted}, {info['detail']}")
+        if not self.quiet:
+            self._line(start_line(info))
 
     def interval(self, snap: Snapshot) -> None:
-        if self.quiet:
-            return
-        extra = ""
-        if snap.truncated:
-            extra += f"  truncated {snap.truncated}"
-        if snap.kernel_drops:
-            extra += f"  kernel drops {snap.kernel_drops}"
-        if snap.violations:
-            extra += f"  VIOLATIONS {snap.violations}"
-        self._line(
-            f"[{snap.elapsed_s:7.1f}s] {si(snap.interval_datagrams_per_s, 'dg/s'):>12}"
-            f"  {si(snap.interval_bits_per_s, 'bit/s'):>13}"
-            f"  total {snap.received} dg, {nbytes(snap.bytes)}{extra}"
-        )
+        if not self.quiet:
+            self._line(interval_line(snap))
 
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""
@@ -61,23 +151,9 @@ class HumanReporter:
             f" {record['data']}\n"
         )
 
-    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
-        d = snap.summary_dict()
-        lines = [
-            f"--- wskrecv {snap.mode} summary ({reason}) ---",
-            f"received     {snap.received} datagrams, {nbytes(snap.bytes)} in {snap.elapsed_s:.3f} s",
-            f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
-            f"truncated    {snap.truncated}",
-            f"kernel drops {snap.kernel_drops}",
-        ]
-        mode_keys = [k for k in snap.mode_stats if k in d]
-        if mode_keys:
-            lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
-        violations = f"violations   {snap.violations}"
-        if snap.violations:
-            violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
-        lines.append(violations)
-        if status is ExitStatus.DEADLINE:
-            lines.append("deadline passed before the expected datagrams arrived (exit 3)")
-        self.stream.write("\n".join(lines) + "\n")
+    def summary(
+        self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
+    ) -> None:
+        # The threshold's one-line reason is printed once, by the command (all outputs).
+        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
         self.stream.flush()

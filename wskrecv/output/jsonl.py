@@ -32,7 +32,10 @@ class JsonReporter:
     def datagram(self, record: dict[str, Any]) -> None:
         self.emit({"type": "datagram", **record})
 
-    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
+    def summary(
+        self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
+    ) -> None:
         self.emit(
-            {"type": "summary", **snap.summary_dict(), "reason": reason, "exit_status": int(status)}
+            {"type": "summary", **snap.summary_dict(), "reason": reason,
+             "threshold": threshold, "exit_status": int(status)}
         )

@@ -1,26 +1,78 @@
-"""The counters the receivers update for every datagram they consume."""
+"""The statistics the receivers update for every datagram they consume.
+
+`record` is the receive path: it runs inside every IRP completion routine (and, through
+`record_batch`, once per event-callback list), so it only bumps counters, indexes
+histograms and updates the stream's tracker; percentiles, sorting and reading host
+counters wait for `snapshot`, which the runner calls a few times a second.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any, Callable, Optional
 
+from wskrecv.payload import FORMATS, PARSERS
+from wskrecv.stats.hostudp import HostUdp
+from wskrecv.stats.latency import Histogram
+from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
+from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
+from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 
 # dump(data, remote, truncated, timestamp_ns, local): one call per datagram when --dump or
 # --pcap is on. `local` is the datagram's destination address from packet info, or None.
 DumpSink = Callable[[bytes, tuple, bool, Optional[int], Optional[str]], None]
+HOST_MAX_AGE = 1.0  # seconds a display frame may reuse the host's UDP counters
+# One datagram for record_batch: (data, remote, timestamp_ns, truncated, local).
+Item = tuple[Any, tuple, Optional[int], bool, Optional[str]]
 
 
 class Recorder:
-    """Mutable statistics of one run. Cheap to update; `snapshot()` freezes a copy."""
+    """Mutable statistics of one run. Cheap to update; `snapshot()` freezes a copy.
 
-    def __init__(self, mode: str, dump: Optional[DumpSink] = None) -> None:
+    `seq_format` names the payload header to read (payload.FORMATS); `host` reports the
+    host's UDP counters (None: not reported); `clock_ns` is the wall clock kernel
+    timestamps are compared with (completion time for application latency).
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        dump: Optional[DumpSink] = None,
+        seq_format: str = "auto",
+        host: Optional[HostUdp] = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        window: int = WINDOW,
+        max_streams: int = MAX_STREAMS,
+        max_sources: int = MAX_SOURCES,
+    ) -> None:
+        if seq_format not in FORMATS:
+            raise ValueError(f"unknown sequence format {seq_format!r}")
         self.mode = mode
         self.dump = dump
+        self.seq_format = seq_format
+        self.host = host
+        self.clock_ns = clock_ns
         self.received = 0
         self.bytes = 0
         self.truncated = 0
+        self.corrupt = 0
+        self.unsequenced = 0
+        self.size_min = 1 << 30
+        self.size_max = 0
+        self.size_counts = [0] * SIZE_BUCKETS
+        self.sources = SourceTable(max_sources)
+        self.streams = StreamTable(max_streams, window, wrap32=seq_format == "iperf3")
+        self._source_rows = self.sources.rows  # the same dicts, one lookup fewer each
+        self._stream_rows = self.streams.streams
+        self._parse = PARSERS.get(seq_format)  # None for "none"
+        # Latencies land in the interval's histograms; `snapshot(advance=True)` folds them
+        # into the run's, so intervals and the summary each get their own percentiles.
+        self.owd = Histogram()
+        self.app = Histogram()
+        self._owd_run = Histogram()
+        self._app_run = Histogram()
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
@@ -31,18 +83,99 @@ class Recorder:
         remote: tuple,
         timestamp_ns: Optional[int],
         truncated: bool,
+        now_ns: Optional[int] = None,
         *,
         local: Optional[str] = None,
     ) -> None:
-        """Count one datagram the application consumed (`data` is what it received;
-        `local`, its destination address from packet info, matters only to the dump sink:
-        receivers pass it when `dump` is set)."""
+        """Count one datagram the application consumed (`data` is what it received).
+
+        `timestamp_ns` is the kernel receive time (None when unknown); `now_ns` the
+        completion time, read from `clock_ns` when not given; `local`, the destination
+        address from packet info, matters only to the dump sink: receivers pass it when
+        `dump` is set.
+        """
+        # The hot path. The histogram updates inline latency.bucket_of with SUB_BITS = 5
+        # written out (a test holds the two together): a call would cost more than the
+        # update itself.
+        n = len(data)
         self.received += 1
-        self.bytes += len(data)
+        self.bytes += n
         if truncated:
             self.truncated += 1
+        self.size_counts[n.bit_length()] += 1
+        if n > self.size_max:
+            self.size_max = n
+        if n < self.size_min:
+            self.size_min = n
+        row = self._source_rows.get(remote)
+        if row is None:
+            self.sources.new(remote, n)
+        else:
+            row[0] += 1
+            row[1] += n
+        if now_ns is None:
+            now_ns = self.clock_ns()
+        if timestamp_ns is None:
+            arrival = now_ns
+        else:
+            arrival = timestamp_ns
+            v = now_ns - timestamp_ns
+            if v < 0:
+                v = 0
+            e = v.bit_length() - 6
+            h = self.app
+            h.counts[(e << 5) + (v >> e) if e > 0 else v] += 1
+            if v > h.max:
+                h.max = v
+        parse = self._parse
+        header = parse(data) if parse is not None else None
+        if header is None:
+            self.unsequenced += 1
+        else:
+            stream, seq, send_ns, valid = header
+            if not valid:
+                self.corrupt += 1
+            if send_ns is None:
+                transit = None
+            else:
+                transit = v = arrival - send_ns
+                if v < 0:
+                    v = 0
+                e = v.bit_length() - 6
+                h = self.owd
+                h.counts[(e << 5) + (v >> e) if e > 0 else v] += 1
+                if v > h.max:
+                    h.max = v
+            key = (remote, stream)
+            tracker = self._stream_rows.get(key)
+            if tracker is None:
+                self.streams.new(key, seq, transit)
+            else:
+                tracker.see(seq, transit)
         if self.dump is not None:
             self.dump(bytes(data), remote, truncated, timestamp_ns, local)
+
+    def record_batch(self, items: Iterable[Item]) -> None:
+        """Count a list of datagrams consumed at one instant (one event callback)."""
+        now = self.clock_ns()
+        record = self.record
+        for data, remote, timestamp_ns, truncated, local in items:
+            record(data, remote, timestamp_ns, truncated, now, local=local)
+
+    def sizes(self) -> SizeStats:
+        counts = tuple(self.size_counts)
+        return SizeStats(
+            self.received, self.size_min if self.received else 0, self.size_max, self.bytes,
+            counts,
+        )
+
+    def _host_udp(self, advance: bool) -> Optional[Mapping[str, int]]:
+        """The host's counters: read afresh for interval snapshots, at most once a second
+        for display frames."""
+        if self.host is None:
+            return None
+        delta = self.host.delta(max_age=0.0 if advance else HOST_MAX_AGE)
+        return _frozen(delta) if delta is not None else None
 
     def snapshot(
         self,
@@ -53,6 +186,8 @@ class Recorder:
         advance: bool = True,
     ) -> Snapshot:
         """Freeze the counters; with `advance`, start a new interval at `elapsed_s`."""
+        totals = self.streams.totals()
+        owd, app = self.owd, self.app
         snap = Snapshot(
             mode=self.mode,
             elapsed_s=elapsed_s,
@@ -66,9 +201,33 @@ class Recorder:
             interval_bytes=self.bytes - self._last_bytes,
             violations_by_rule=_frozen(violations),
             mode_stats=_frozen(mode_stats),
+            seq_format=self.seq_format,
+            lost=totals.lost,
+            reordered=totals.reordered,
+            duplicates=totals.duplicates,
+            corrupt=self.corrupt,
+            unsequenced=self.unsequenced,
+            late=totals.late,
+            expected=totals.expected,
+            sequenced=totals.sequenced,
+            streams=len(self.streams.streams),
+            jitter_ns=self.streams.mean_jitter_ns(),
+            latency=self._owd_run.percentiles(owd),
+            app_latency=self._app_run.percentiles(app),
+            interval_latency=owd.percentiles(),
+            interval_app_latency=app.percentiles(),
+            host_udp=self._host_udp(advance),
+            sources=self.sources.top(TOP),
+            sources_seen=self.sources.seen,
+            sources_evicted=self.sources.evicted,
+            sizes=self.sizes(),
         )
         if advance:
             self._last_t = elapsed_s
             self._last_received = self.received
             self._last_bytes = self.bytes
+            # Swap before folding: a datagram recorded meanwhile lands in the new interval.
+            self.owd, self.app = Histogram(), Histogram()
+            self._owd_run.merge(owd)
+            self._app_run.merge(app)
         return snap

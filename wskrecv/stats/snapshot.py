@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Optional
+
+from wskrecv.stats.latency import Percentiles
+from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
+from wskrecv.stats.sources import SourceRow
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
+_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp")
+
+
+def _rebuild(state: dict[str, Any]) -> Snapshot:
+    """Unpickle a Snapshot: its mappings travel as dicts and are frozen again."""
+    for name in _MAPPINGS:
+        if state.get(name) is not None:
+            state[name] = _frozen(state[name])
+    return Snapshot(**state)
+
+
+def _no_sizes() -> SizeStats:
+    return SizeStats(0, 0, 0, 0, (0,) * SIZE_BUCKETS)
+
+
+def _ms(p: Optional[Percentiles]) -> Optional[dict[str, float]]:
+    return p.as_ms() if p is not None else None
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything known about a run at one instant.
 
-    `interval_*` fields cover the time since the previous snapshot; `mode_stats` holds
-    the receive style's own counters (IRP: outstanding, completions...; event: callbacks...).
+    `interval_*` fields cover the time since the previous snapshot that started a new
+    interval; the rest cover the whole run. `mode_stats` holds the receive style's own
+    counters (IRP: outstanding, completions...; event: callbacks...).
     """
 
     mode: str
@@ -32,6 +56,35 @@ class Snapshot:
     interval_bytes: int = 0
     violations_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
     mode_stats: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    # Sequence analysis (see stats/sequence.py for the definitions).
+    seq_format: str = "auto"
+    lost: int = 0
+    reordered: int = 0
+    duplicates: int = 0
+    corrupt: int = 0
+    unsequenced: int = 0
+    late: int = 0
+    expected: int = 0  # sequences from lowest to highest, summed over streams
+    sequenced: int = 0  # datagrams that carried a recognised header
+    streams: int = 0  # streams tracked now
+    jitter_ns: Optional[float] = None
+    latency: Optional[Percentiles] = None  # one-way: kernel receive time - send time
+    app_latency: Optional[Percentiles] = None  # completion/callback time - kernel time
+    interval_latency: Optional[Percentiles] = None
+    interval_app_latency: Optional[Percentiles] = None
+    host_udp: Optional[Mapping[str, int]] = None  # host-wide UDP counter deltas
+    sources: tuple[SourceRow, ...] = ()
+    sources_seen: int = 0
+    sources_evicted: int = 0
+    sizes: SizeStats = field(default_factory=_no_sizes)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # MappingProxyType does not pickle; the display process receives snapshots pickled.
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in _MAPPINGS:
+            if state[name] is not None:
+                state[name] = dict(state[name])
+        return (_rebuild, (state,))
 
     @property
     def interval_datagrams_per_s(self) -> float:
@@ -49,8 +102,44 @@ class Snapshot:
     def bits_per_s(self) -> float:
         return self.bytes * 8 / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    @property
+    def loss_pct(self) -> float:
+        """Lost sequences as a percentage of those expected (lowest to highest seen)."""
+        return 100.0 * self.lost / self.expected if self.expected else 0.0
+
+    @property
+    def reorder_pct(self) -> float:
+        """Reordered datagrams as a percentage of the datagrams that carried a sequence."""
+        return 100.0 * self.reordered / self.sequenced if self.sequenced else 0.0
+
+    @property
+    def jitter_ms(self) -> Optional[float]:
+        return round(self.jitter_ns / 1e6, 6) if self.jitter_ns is not None else None
+
+    def _analysis(self) -> dict[str, Any]:
+        """Sequence, timing, drop, source and size fields shared by both JSON objects."""
+        return {
+            "seq_format": self.seq_format,
+            "lost": self.lost,
+            "reordered": self.reordered,
+            "duplicates": self.duplicates,
+            "corrupt": self.corrupt,
+            "unsequenced": self.unsequenced,
+            "late": self.late,
+            "loss_pct": round(self.loss_pct, 6),
+            "reorder_pct": round(self.reorder_pct, 6),
+            "streams": self.streams,
+            "jitter_ms": self.jitter_ms,
+            "host_udp": dict(self.host_udp) if self.host_udp is not None else None,
+            "sizes": self.sizes.as_dict(),
+            "sources": [s.as_dict() for s in self.sources],
+            "sources_seen": self.sources_seen,
+            "sources_evicted": self.sources_evicted,
+        }
+
     def interval_dict(self) -> dict[str, Any]:
-        """The `interval` JSON object (without its "type")."""
+        """The `interval` JSON object (without its "type"). Latencies cover the interval;
+        counts are totals so far, like `received`."""
         return {
             "mode": self.mode,
             "t": round(self.elapsed_s, 6),
@@ -64,11 +153,14 @@ class Snapshot:
             "truncated": self.truncated,
             "kernel_drops": self.kernel_drops,
             "violations": self.violations,
+            **self._analysis(),
+            "latency_ms": _ms(self.interval_latency),
+            "app_latency_ms": _ms(self.interval_app_latency),
             **self.mode_stats,
         }
 
     def summary_dict(self) -> dict[str, Any]:
-        """The `summary` JSON object (without its "type")."""
+        """The `summary` JSON object (without its "type"): the whole run."""
         return {
             "mode": self.mode,
             "received": self.received,
@@ -80,5 +172,8 @@ class Snapshot:
             "bits_per_s": round(self.bits_per_s, 1),
             "violations": self.violations,
             "violations_by_rule": dict(self.violations_by_rule),
+            **self._analysis(),
+            "latency_ms": _ms(self.latency),
+            "app_latency_ms": _ms(self.app_latency),
             **self.mode_stats,
         }

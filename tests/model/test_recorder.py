@@ -1,0 +1,245 @@
+"""The recorder: headers of each format, corrupt and garbage payloads, latency, sources,
+sizes, snapshots (no network)."""
+
+from __future__ import annotations
+
+import pickle
+import random
+
+import pytest
+
+from wskrecv import payload
+from wskrecv.stats import Recorder
+from wskrecv.stats.hostudp import HostUdp, parse_snmp, parse_snmp6
+from wskrecv.stats.latency import BUCKETS, Histogram, bucket_bounds, bucket_of
+from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.thresholds import Thresholds
+
+SRC = ("127.0.0.1", 40000)
+T0 = 1_700_000_000_000_000_000
+
+
+def feed(rec: Recorder, datagrams: list, remote: tuple = SRC) -> Snapshot:
+    for i, d in enumerate(datagrams):
+        rec.record(memoryview(bytes(d)), remote, T0 + i * 1000 + 500, False, T0 + i * 1000 + 800)
+    return rec.snapshot(1.0, 0, {}, {})
+
+
+def wskr(seqs: list[int], stream: int = 1) -> list[bytearray]:
+    return [payload.build(stream, s, T0 + i * 1000, b"body" * 4) for i, s in enumerate(seqs)]
+
+
+def test_wskrecv_datagrams_with_gap_swap_and_duplicate() -> None:
+    snap = feed(Recorder("irp"), wskr([0, 1, 3, 2, 2, 6, 7]))
+    assert (snap.lost, snap.reordered, snap.duplicates) == (2, 1, 1)
+    assert (snap.corrupt, snap.unsequenced, snap.sequenced) == (0, 0, 7)
+    assert snap.loss_pct == 25.0 and snap.streams == 1
+
+
+def test_corrupt_body_is_counted_and_still_sequenced() -> None:
+    dgs = wskr([0, 1, 2])
+    dgs[1][-1] ^= 0x55
+    snap = feed(Recorder("irp"), dgs)
+    assert snap.corrupt == 1 and snap.lost == 0 and snap.sequenced == 3
+
+
+def test_garbage_is_unsequenced_in_every_format() -> None:
+    rng = random.Random(7)
+    junk = [bytes(rng.getrandbits(8) for _ in range(rng.randrange(0, 80))) for _ in range(50)]
+    junk.append(b"WSKR" + bytes(60))  # the magic, then nonsense
+    for fmt in ("auto", "wskrecv", "sockperf"):
+        snap = feed(Recorder("irp", seq_format=fmt), junk)
+        assert snap.unsequenced == len(junk) and snap.sequenced == 0, fmt
+
+
+def test_auto_reads_only_wskrecv_headers() -> None:
+    sp = [payload.build_sockperf(i, 64) for i in range(5)]
+    snap = feed(Recorder("irp"), sp + wskr([0, 1]))
+    assert snap.unsequenced == 5 and snap.sequenced == 2
+
+
+def test_none_reads_no_header() -> None:
+    snap = feed(Recorder("irp", seq_format="none"), wskr([0, 5]))
+    assert snap.unsequenced == 2 and snap.lost == 0 and snap.latency is None
+
+
+def test_sockperf_format() -> None:
+    sp = [payload.build_sockperf(s, 64) for s in (10, 11, 13, 12, 13)]
+    snap = feed(Recorder("irp", seq_format="sockperf"), sp)
+    assert (snap.lost, snap.reordered, snap.duplicates, snap.sequenced) == (0, 1, 1, 5)
+    assert snap.latency is None and snap.jitter_ns is None  # no send time in sockperf
+
+
+def test_iperf3_format_wraps_its_32_bit_counter() -> None:
+    top = 2**32
+    dgs = [payload.IPERF3.pack(1, 0, c) + bytes(20) for c in (top - 2, top - 1, 1, 2)]
+    snap = feed(Recorder("irp", seq_format="iperf3"), dgs)
+    assert (snap.lost, snap.reordered, snap.sequenced) == (1, 0, 4)  # 0 missing
+
+
+def test_iperf3_64_format() -> None:
+    dgs = [payload.IPERF3_64.pack(1, 0, c) + bytes(20) for c in (2**40, 2**40 + 2)]
+    snap = feed(Recorder("irp", seq_format="iperf3-64"), dgs)
+    assert snap.lost == 1
+
+
+def test_streams_are_told_apart_by_source_and_stream_id() -> None:
+    rec = Recorder("irp")
+    a, b = wskr([0, 1, 2], stream=1), wskr([0, 1, 2], stream=2)
+    for x, y in zip(a, b):  # interleaved: no false reordering
+        rec.record(x, SRC, None, False)
+        rec.record(y, SRC, None, False)
+        rec.record(x, ("127.0.0.2", 1), None, False)
+    snap = rec.snapshot(1.0, 0, {}, {})
+    assert snap.streams == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
+
+
+def test_latency_jitter_and_application_latency() -> None:
+    rec = Recorder("irp")
+    for i, d in enumerate(wskr([0, 1, 2, 3])):  # sent at T0 + i us, kernel +500 ns
+        rec.record(d, SRC, T0 + i * 1000 + 500, False, T0 + i * 1000 + 800)
+    snap = rec.snapshot(1.0, 0, {}, {})
+    assert snap.latency is not None and snap.latency.max == 500 and snap.latency.count == 4
+    assert snap.app_latency is not None and snap.app_latency.max == 300
+    assert 296 <= snap.app_latency.p50 <= 300  # the middle of its bucket (296-303), capped
+    assert snap.jitter_ns == 0.0
+    d = snap.summary_dict()
+    assert set(d["latency_ms"]) == {"p50", "p90", "p99", "max"} and d["latency_ms"]["max"] == 0.0005
+
+
+def test_interval_latency_restarts_each_interval_and_the_run_keeps_all() -> None:
+    rec = Recorder("irp")
+    rec.record(wskr([0])[0], SRC, T0 + 1_000_000, False, T0 + 1_000_000)
+    first = rec.snapshot(1.0, 0, {}, {})
+    rec.record(wskr([0, 1])[1], SRC, T0 + 1000 + 2_000_000, False, T0 + 3_000_000)
+    second = rec.snapshot(2.0, 0, {}, {})
+    assert first.interval_latency is not None and first.interval_latency.count == 1
+    assert second.interval_latency is not None and second.interval_latency.count == 1
+    assert second.latency is not None and second.latency.count == 2
+    assert second.interval_dict()["latency_ms"]["max"] == 2.0
+    assert second.summary_dict()["latency_ms"]["max"] == 2.0
+
+
+def test_inlined_histogram_update_matches_bucket_of() -> None:
+    """Recorder.record inlines the histogram update; both must pick the same buckets."""
+    rng = random.Random(1)
+    values = [0, 1, 63, 64, 65, 127, 128, 2**40 + 12345, 2**63 + 5] + [
+        rng.getrandbits(rng.randrange(1, 64)) for _ in range(2000)
+    ]
+    rec = Recorder("irp", seq_format="none")
+    ref = Histogram()
+    for v in values:
+        rec.record(b"x", SRC, T0, False, T0 + v)
+        ref.add(v)
+    assert rec.app.counts == ref.counts and rec.app.max == ref.max
+
+
+def test_bucket_bounds_hold_their_values_within_three_percent() -> None:
+    for v in [0, 1, 63, 64, 100, 1000, 123_456_789, 2**64 - 1]:
+        lo, hi = bucket_bounds(bucket_of(v))
+        assert lo <= v <= hi and (hi - lo) <= max(1, v) * 0.032
+    assert bucket_of(2**64 - 1) == BUCKETS - 1
+
+
+def test_percentiles_are_nearest_rank_within_a_bucket() -> None:
+    h = Histogram()
+    for v in range(1, 101):
+        h.add(v * 1_000_000)  # 1..100 ms
+    p = h.percentiles()
+    assert p is not None and p.count == 100 and p.max == 100_000_000
+    for got, want in ((p.p50, 50e6), (p.p90, 90e6), (p.p99, 99e6)):
+        assert abs(got - want) <= want * 0.032
+
+
+def test_sources_are_bounded_and_keep_the_busiest() -> None:
+    rec = Recorder("irp", seq_format="none", max_sources=4)
+    for _ in range(10):
+        rec.record(b"busy", ("10.0.0.1", 1), None, False)
+    for port in range(2, 12):  # ten one-datagram senders
+        rec.record(b"x", ("10.0.0.2", port), None, False)
+    snap = rec.snapshot(1.0, 0, {}, {})
+    assert snap.sources[0].address == "10.0.0.1" and snap.sources[0].datagrams == 10
+    assert snap.sources[0].bytes == 40
+    assert snap.sources_seen == 11 and snap.sources_evicted > 0
+    assert len(snap.sources) <= 4
+
+
+def test_sizes() -> None:
+    snap = feed(Recorder("irp", seq_format="none"), [b"", b"a" * 64, b"a" * 100, b"a" * 1400])
+    z = snap.sizes
+    assert (z.min, z.max, z.mean) == (0, 1400, 391.0)
+    assert z.buckets() == [(0, 0, 1), (64, 127, 2), (1024, 2047, 1)]
+    assert snap.summary_dict()["sizes"]["histogram"][1] == {"min": 64, "max": 127, "count": 2}
+
+
+def test_summary_and_interval_carry_the_documented_fields() -> None:
+    snap = feed(Recorder("irp"), wskr([0, 2]))
+    fields = {"lost", "reordered", "duplicates", "corrupt", "unsequenced", "late", "loss_pct",
+              "reorder_pct", "jitter_ms", "latency_ms", "app_latency_ms", "kernel_drops",
+              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams",
+              "seq_format"}
+    assert fields <= set(snap.summary_dict()) and fields <= set(snap.interval_dict())
+    assert set(snap.summary_dict()["sources"][0]) == {"address", "port", "datagrams", "bytes"}
+
+
+def test_snapshots_pickle_for_the_display_process() -> None:
+    rec = Recorder("irp")
+    feed(rec, wskr([0, 1]))
+    snap = rec.snapshot(1.0, 3, {"IrpNotReused": 1}, {"outstanding": 4})
+    back = pickle.loads(pickle.dumps(snap))
+    assert back == snap and back.mode_stats["outstanding"] == 4
+    with pytest.raises(TypeError):
+        back.mode_stats["outstanding"] = 5  # type: ignore[index]
+
+
+def test_record_batch_counts_each_datagram() -> None:
+    rec = Recorder("event", clock_ns=lambda: T0 + 900)
+    rec.record_batch([(d, SRC, T0 + 100, False, None) for d in wskr([0, 1, 3])])
+    snap = rec.snapshot(1.0, 0, {}, {})
+    assert snap.received == 3 and snap.lost == 1
+    assert snap.app_latency is not None and snap.app_latency.max == 800
+
+
+SNMP = """Ip: Forwarding DefaultTTL
+Ip: 1 64
+Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors
+Udp: {n} 2 {e} 9 {r} 0 1
+UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors
+UdpLite: 0 0 0 0 0 0 0
+"""
+
+
+def test_host_udp_counters_parse_and_delta(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    snmp, snmp6 = tmp_path / "snmp", tmp_path / "snmp6"
+    snmp.write_text(SNMP.format(n=100, e=5, r=4))
+    snmp6.write_text("Udp6InDatagrams 7\nUdp6RcvbufErrors 1\nIp6InReceives 3\n")
+    assert parse_snmp(snmp.read_text())["RcvbufErrors"] == 4
+    assert parse_snmp6(snmp6.read_text()) == {"InDatagrams": 7, "RcvbufErrors": 1}
+    host = HostUdp(str(snmp), str(snmp6))
+    snmp.write_text(SNMP.format(n=150, e=8, r=6))
+    assert host.delta() == {"in_datagrams": 50, "in_errors": 3, "rcvbuf_errors": 2,
+                            "in_csum_errors": 0, "no_ports": 0}
+
+
+def test_host_udp_unreadable_is_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert HostUdp(str(tmp_path / "nope"), str(tmp_path / "nope6")).delta() is None
+
+
+def test_thresholds() -> None:
+    snap = feed(Recorder("irp"), wskr([0, 2, 1, 5]))  # 2 of 6 lost, 1 of 4 reordered
+    assert Thresholds(max_loss=40).check(snap) is None
+    assert Thresholds(max_loss=33.3).check(snap) == "loss 33.333% (2 of 6) is above --max-loss 33.3%"
+    assert "reordering 25.000% (1 of 4)" in (Thresholds(max_reorder=10).check(snap) or "")
+    assert not Thresholds()
+
+
+def test_host_udp_reuses_a_fresh_reading_only_when_asked(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    snmp, snmp6 = tmp_path / "snmp", tmp_path / "snmp6"
+    snmp.write_text(SNMP.format(n=100, e=5, r=4))
+    now = [0.0]
+    host = HostUdp(str(snmp), str(snmp6), clock=lambda: now[0])
+    assert host.delta(max_age=1.0)["rcvbuf_errors"] == 0  # type: ignore[index]
+    snmp.write_text(SNMP.format(n=100, e=5, r=9))
+    now[0] = 0.5
+    assert host.delta(max_age=1.0)["rcvbuf_errors"] == 0  # type: ignore[index]
+    assert host.delta()["rcvbuf_errors"] == 5  # type: ignore[index]

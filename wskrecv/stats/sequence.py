@@ -1,0 +1,212 @@
+"""Sequence analysis of one stream: loss, reordering, duplicates, jitter, in bounded memory.
+
+A stream is one sender's sequence space (source address and port, plus the stream id when
+the header has one). Definitions, per stream:
+
+- `lost`: sequences never seen between the lowest and the highest seen;
+- `reordered`: a datagram below the highest sequence seen, not seen before (not lost);
+- `duplicates`: a sequence seen before;
+- `late`: a datagram more than `window` sequences behind the highest: too old to tell a
+  reordered datagram from a duplicate, so it is counted apart and its sequence stays lost.
+
+`Wrap32Tracker` unwraps a 32-bit counter (iperf3's default) into an ever-growing
+sequence. Memory is one byte per sequence of the sliding window (a ring indexed by
+sequence modulo the window), whatever the run's length. Jitter follows RFC 3550
+(J += (|D| - J) / 16, D the change in transit time between consecutive arrivals), in
+nanoseconds.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+WINDOW = 1 << 14  # sequences remembered behind the highest: deeper reordering is `late`
+
+_WRAP32 = 1 << 32
+_HALF32 = 1 << 31
+_LOW32 = _WRAP32 - 1
+
+
+class StreamTracker:
+    """Loss, reordering and duplicates of one stream, from the sequences it delivers."""
+
+    __slots__ = (
+        "base", "high", "seen", "reordered", "duplicates", "late", "jitter_ns",
+        "last_transit", "mark", "_ring", "_mask", "_zeros",
+    )
+
+    def __init__(
+        self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
+    ) -> None:
+        if window <= 0 or window & (window - 1):
+            raise ValueError("window must be a power of two")
+        self.base = first  # lowest sequence seen
+        self.high = first  # highest sequence seen
+        self.seen = 1  # distinct sequences seen in [base, high] (late ones excluded)
+        self.reordered = 0
+        self.duplicates = 0
+        self.late = 0
+        self.jitter_ns: Optional[float] = None
+        self.last_transit = transit_ns
+        self.mark = 0  # `datagrams` when the table last looked (see StreamTable._evict)
+        self._ring = bytearray(window)  # 1: this slot's sequence in (high-window, high] seen
+        self._mask = window - 1
+        self._zeros = bytes(window)
+        self._ring[first & self._mask] = 1
+
+    @property
+    def window(self) -> int:
+        return self._mask + 1
+
+    @property
+    def datagrams(self) -> int:
+        """Datagrams this stream delivered."""
+        return self.seen + self.duplicates + self.late
+
+    @property
+    def lost(self) -> int:
+        return self.high - self.base + 1 - self.seen
+
+    @property
+    def expected(self) -> int:
+        """Sequences from the lowest to the highest seen: the denominator of loss."""
+        return self.high - self.base + 1
+
+    def see(self, seq: int, transit_ns: Optional[int] = None) -> None:
+        """Count one datagram carrying `seq`, sent `transit_ns` before it arrived (None
+        when the header has no send time)."""
+        high = self.high
+        if seq == high + 1:  # in order: the common case first
+            self._ring[seq & self._mask] = 1
+            self.high = seq
+            self.seen += 1
+        elif seq > high:
+            ring = self._ring
+            mask = self._mask
+            zeros = self._zeros
+            # The skipped sequences enter the window unseen: clear their slots, which
+            # still hold flags of sequences that have just left it.
+            if seq - high > mask:
+                ring[:] = zeros
+            else:
+                start = (high + 1) & mask
+                end = seq & mask
+                if start < end:
+                    ring[start:end] = zeros[: end - start]
+                else:
+                    ring[start:] = zeros[: mask + 1 - start]
+                    ring[:end] = zeros[:end]
+            ring[seq & mask] = 1
+            self.high = seq
+            self.seen += 1
+        elif seq > high - self._mask - 1:
+            ring = self._ring
+            i = seq & self._mask
+            if ring[i]:
+                self.duplicates += 1
+            else:
+                ring[i] = 1
+                self.seen += 1
+                self.reordered += 1
+                if seq < self.base:
+                    self.base = seq
+        else:
+            self.late += 1
+        if transit_ns is not None:
+            # RFC 3550 jitter, over consecutive arrivals whatever their sequence.
+            last = self.last_transit
+            self.last_transit = transit_ns
+            if last is not None:
+                d = transit_ns - last
+                if d < 0:
+                    d = -d
+                j = self.jitter_ns
+                self.jitter_ns = d / 16 if j is None else j + (d - j) / 16
+
+
+class Wrap32Tracker(StreamTracker):
+    """A stream whose header carries a 32-bit counter (iperf3's default): each value is
+    taken as the sequence nearest to the highest seen, so the count runs on past 2**32."""
+
+    __slots__ = ()
+
+    def see(self, seq: int, transit_ns: Optional[int] = None) -> None:
+        high = self.high
+        seq |= high & ~_LOW32
+        diff = seq - high
+        if diff > _HALF32:
+            seq -= _WRAP32
+        elif diff < -_HALF32:
+            seq += _WRAP32
+        StreamTracker.see(self, seq, transit_ns)
+
+MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is retired
+
+
+class SequenceTotals:
+    """Counts over every stream of a run, retired ones included (plain, mutable)."""
+
+    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced")
+
+    def __init__(self) -> None:
+        self.lost = self.reordered = self.duplicates = self.late = 0
+        self.expected = 0  # sum of each stream's highest - lowest + 1
+        self.sequenced = 0  # datagrams that carried a sequence
+
+    def add(self, t: StreamTracker) -> None:
+        self.lost += t.lost
+        self.reordered += t.reordered
+        self.duplicates += t.duplicates
+        self.late += t.late
+        self.expected += t.expected
+        self.sequenced += t.datagrams
+
+
+class StreamTable:
+    """Every stream's tracker, bounded: beyond `max_streams`, the half that delivered
+    least since the previous eviction is retired at once (their counts kept in the
+    totals), so a flood of new senders costs amortised constant work per stream and the
+    receive path keeps no per-datagram recency."""
+
+    def __init__(
+        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False
+    ) -> None:
+        self.streams: dict[tuple, StreamTracker] = {}
+        self.max_streams = max(1, max_streams)
+        self.window = window
+        self.tracker = Wrap32Tracker if wrap32 else StreamTracker
+        self.retired = SequenceTotals()
+        self.evicted = 0
+
+    def new(self, key: tuple, first: int, transit_ns: Optional[int] = None) -> StreamTracker:
+        """Start tracking `key` at sequence `first` (the caller found no tracker)."""
+        if len(self.streams) >= self.max_streams:
+            self._evict()
+        tracker = self.tracker(first, self.window, transit_ns)
+        self.streams[key] = tracker
+        return tracker
+
+    def _evict(self) -> None:
+        by_activity = sorted(self.streams.items(), key=lambda kv: kv[1].datagrams - kv[1].mark)
+        cut = max(1, len(by_activity) // 2)
+        for key, tracker in by_activity[:cut]:
+            self.retired.add(tracker)
+            del self.streams[key]
+            self.evicted += 1
+        for _, tracker in by_activity[cut:]:
+            tracker.mark = tracker.datagrams
+
+    def totals(self) -> SequenceTotals:
+        """Retired plus live counts, summed now."""
+        out = SequenceTotals()
+        r = self.retired
+        out.lost, out.reordered, out.duplicates = r.lost, r.reordered, r.duplicates
+        out.late, out.expected, out.sequenced = r.late, r.expected, r.sequenced
+        for tracker in list(self.streams.values()):
+            out.add(tracker)
+        return out
+
+    def mean_jitter_ns(self) -> Optional[float]:
+        """The mean of the live streams' jitter estimates; None when none has one."""
+        values = [t.jitter_ns for t in list(self.streams.values()) if t.jitter_ns is not None]
+        return sum(values) / len(values) if values else None
