@@ -211,6 +211,8 @@ class Recorder:
             expected=totals.expected,
             sequenced=totals.sequenced,
             streams=len(self.streams.streams),
+            streams_seen=self.streams.seen,
+            streams_evicted=self.streams.evicted,
             jitter_ns=self.streams.mean_jitter_ns(),
             latency=self._owd_run.percentiles(owd),
             app_latency=self._app_run.percentiles(app),

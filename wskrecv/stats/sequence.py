@@ -27,6 +27,17 @@ _HALF32 = 1 << 31
 _LOW32 = _WRAP32 - 1
 
 
+_ZEROS: dict[int, bytes] = {}
+
+
+def _zeros(window: int) -> bytes:
+    """`window` zero bytes, one object per window size."""
+    z = _ZEROS.get(window)
+    if z is None:
+        z = _ZEROS[window] = bytes(window)
+    return z
+
+
 class StreamTracker:
     """Loss, reordering and duplicates of one stream, from the sequences it delivers."""
 
@@ -51,7 +62,7 @@ class StreamTracker:
         self.mark = 0  # `datagrams` when the table last looked (see StreamTable._evict)
         self._ring = bytearray(window)  # 1: this slot's sequence in (high-window, high] seen
         self._mask = window - 1
-        self._zeros = bytes(window)
+        self._zeros = _zeros(window)  # shared: a flood of streams costs one ring each
         self._ring[first & self._mask] = 1
 
     @property
@@ -176,7 +187,8 @@ class StreamTable:
         self.window = window
         self.tracker = Wrap32Tracker if wrap32 else StreamTracker
         self.retired = SequenceTotals()
-        self.evicted = 0
+        self.evicted = 0  # streams retired to bound memory
+        self.seen = 0  # streams started (a retired stream that returns counts again)
 
     def new(self, key: tuple, first: int, transit_ns: Optional[int] = None) -> StreamTracker:
         """Start tracking `key` at sequence `first` (the caller found no tracker)."""
@@ -184,6 +196,7 @@ class StreamTable:
             self._evict()
         tracker = self.tracker(first, self.window, transit_ns)
         self.streams[key] = tracker
+        self.seen += 1
         return tracker
 
     def _evict(self) -> None:
