@@ -35,7 +35,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from typing import Any, Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
