@@ -283,6 +283,8 @@ def run_receive_command(
             close = getattr(reporter, "close", None)
             if close is not None:
                 close()  # the live display gives the terminal back, whatever happened
+    if result.error:
+        raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
     if result.threshold:
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()
