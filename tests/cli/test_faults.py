@@ -209,3 +209,49 @@ def test_a_socket_shut_down_underneath_ends_with_exit_one_and_a_summary(
         assert s["last_failure"].startswith("STATUS_FILE_FORCED_CLOSED")
     else:
         assert s["null_indications"] >= 1 and s["leaked"] == 0 and s["pool_in_use"] == 0
+
+
+# -- the reader of our output is gone ---------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["listen", "-b", "127.0.0.1", "-p", "0", "--json", "-t", "5"],
+    ["event", "-b", "127.0.0.1", "-p", "0", "--pcap", "-", "-t", "5"],
+    ["listen", "-b", "127.0.0.1", "-p", "0", "-t", "0.2"],  # writes nothing to stdout
+    ["send", "127.0.0.1", "9", "-c", "3", "--json"],
+    ["selftest", "--only", "ipv4", "--json"],
+    ["--version"],
+])
+def test_a_closed_stdout_ends_quietly(args: list[str]) -> None:
+    """`wskrecv ... >&-`: stdout was never open. The first write ends the run as a closed
+    pipe does: exit 0, no traceback (commands that write nothing there just run)."""
+    assert WSKRECV
+    r = subprocess.run([WSKRECV, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True, timeout=60, env={**os.environ, "CI": "true"},
+                       preexec_fn=lambda: os.close(1))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and "Exception" not in r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["selftest", "--json"],
+    ["listen", "-b", "127.0.0.1", "-p", "0", "--json", "--live", "-i", "0.05"],
+])
+def test_head_dash_1_on_selftest_and_the_dashboard_exits_quietly(args: list[str]) -> None:
+    """`wskrecv selftest --json | head -1`; `wskrecv listen --json --live | head -1` (the
+    dashboard's display process is ended too)."""
+    assert WSKRECV
+    proc = subprocess.Popen([WSKRECV, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "CI": "true"})
+    try:
+        assert proc.stdout is not None
+        json.loads(read_line(proc.stdout, 30))
+        children = _children(proc.pid)
+        proc.stdout.close()  # what head does after its line
+        assert proc.wait(60) == 0
+        err = proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err and "Exception ignored" not in err
+    assert all(wait_for(lambda c=c: not _alive(c), 20) for c in children)
