@@ -113,6 +113,7 @@ class Runner:
         batch: int = 64,
         clock: Callable[[], float] = time.monotonic,
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
+        health: Optional[Callable[[], Optional[str]]] = None,
     ) -> None:
         self.provider = provider
         self.sock = sock
@@ -123,6 +124,9 @@ class Runner:
         self.batch = batch
         self.clock = clock
         self.judge = judge  # the final snapshot -> why it fails a threshold, or None
+        # Asked once per interval: why the socket can no longer receive, or None (the OS
+        # says nothing when a bound address is removed).
+        self.health = health
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -234,6 +238,9 @@ class Runner:
                 with sock.lock:  # a worker may be writing --dump lines to the same stream
                     self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+                broken = self.health() if self.health is not None else None
+                if broken:
+                    return self._socket_failed(f"receive failed: {broken}")
             if next_frame is not None and now >= next_frame:
                 self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
                 # Re-read: a display may space its frames out to bound its own cost.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -255,3 +256,55 @@ def test_head_dash_1_on_selftest_and_the_dashboard_exits_quietly(args: list[str]
             proc.wait()
     assert "Traceback" not in err and "Exception ignored" not in err
     assert all(wait_for(lambda c=c: not _alive(c), 20) for c in children)
+
+
+@contextmanager
+def namespace_with_address(address: str) -> Iterator[str]:
+    """A network namespace of our own whose loopback also carries `address` (nothing
+    leaves it: it has no other interface)."""
+    ip = shutil.which("ip")
+    if os.geteuid() != 0 or ip is None:
+        pytest.skip("a network namespace of our own needs root and iproute2's ip")
+    name = f"wskrecv-test-{os.getpid()}"
+    if subprocess.run([ip, "netns", "add", name], capture_output=True).returncode != 0:
+        pytest.skip("cannot create a network namespace here")
+    try:
+        subprocess.run([ip, "-n", name, "link", "set", "lo", "up"], check=True)
+        subprocess.run([ip, "-n", name, "addr", "add", f"{address}/32", "dev", "lo"], check=True)
+        yield name
+    finally:
+        subprocess.run([ip, "netns", "del", name], capture_output=True)
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(("command", "args"), [("listen", ("-n", "4")), ("event", ())])
+def test_the_bound_address_removed_ends_with_exit_one_and_a_summary(
+    command: str, args: tuple[str, ...]
+) -> None:
+    """The OS tells a UDP socket nothing when its address goes; wskrecv notices within an
+    interval: the socket fails in the model, one error line, exit 1, summary printed."""
+    address = "10.200.0.1"
+    with namespace_with_address(address) as ns:
+        assert WSKRECV
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, WSKRECV, command, *args, "-b", address, "-p", "0",
+             "--json", "-i", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            json.loads(read_line(proc.stdout, 20))
+            subprocess.run(["ip", "-n", ns, "addr", "del", f"{address}/32", "dev", "lo"],
+                           check=True)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 1, err
+    assert err.splitlines() == [
+        f"wskrecv: error: receive failed: the local address {address} was removed from this host"]
+    s = json.loads(out.splitlines()[-1])
+    assert s["type"] == "summary" and s["exit_status"] == 1 and s["reason"] == "socket failed"
+    if command == "listen":
+        assert s["failures"] == 4 and s["outstanding"] == 0
+    else:
+        assert s["null_indications"] >= 1 and s["leaked"] == 0
