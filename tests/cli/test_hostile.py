@@ -5,6 +5,7 @@ datagram is counted exactly once, the tables stay bounded with their evictions c
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -12,7 +13,7 @@ import struct
 
 import pytest
 
-from tests.conftest import Wskrecv
+from tests.conftest import Wskrecv, read_line
 from wskrecv import payload
 
 pytestmark = pytest.mark.network
@@ -108,3 +109,29 @@ def test_flood_from_thousands_of_spoofed_sources_stays_bounded(
     assert s["streams_seen"] == n + 1 and s["streams_evicted"] > 0 and s["streams"] <= 1024
     assert s["lost"] == s["reordered"] == s["duplicates"] == s["late"] == 0
     assert s["unsequenced"] == 0 and s["violations"] == 0
+
+
+@pytest.mark.parametrize(("command", "args"), [("listen", ()), ("event", ())])
+def test_a_sender_restarted_on_the_same_port_is_a_restart(command: str, args: tuple[str, ...]) -> None:
+    """`wskrecv send --sport P` twice: the second run counts from 0 again on the same
+    stream. Not 100 late datagrams: one restart, nothing lost."""
+    first = [bytes(payload.build(5, s, 0, b"r")) for s in range(20_000)]
+    second = [bytes(payload.build(5, s, 0, b"r")) for s in range(100)]
+    with Wskrecv(command, *args, "--count", "20100", "--timeout", "30", "-i", "0.01") as w:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
+            src.bind(("127.0.0.1", 0))
+            # In slices the receiver has taken, so that no queue (unprivileged: small)
+            # overflows.
+            batches = [first[i:i + 250] for i in range(0, len(first), 250)] + [second]
+            sent = 0
+            for batch in batches:
+                w.send(batch, source=src)
+                sent += len(batch)
+                if sent < 20_100:
+                    while json.loads(read_line(w.proc.stdout, 20))["received"] < sent:
+                        pass
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = objs[-1]
+    assert s["received"] == 20_100 and s["kernel_drops"] == 0
+    assert (s["restarts"], s["late"], s["lost"], s["duplicates"], s["reordered"]) == (1, 0, 0, 0, 0)

@@ -99,8 +99,26 @@ def test_tracker_classifies_any_sequence_and_the_counts_add_up(
         tracker.see(v & 0xFFFFFFFF if wrap32 else v)
     assert tracker.datagrams == len(values)
     assert tracker.lost >= 0 and tracker.base <= tracker.high
-    assert tracker.seen == tracker.expected - tracker.lost
-    assert tracker.reordered <= tracker.seen - 1
+    assert tracker.distinct == tracker.expected - tracker.lost
+    assert tracker.reordered <= tracker.distinct - 1 - tracker.restarts
+    assert tracker.late >= 0 and tracker.restarts <= len(values) // 2
+
+
+def test_a_sender_that_starts_counting_again_is_a_restart_not_late() -> None:
+    """A sender restarted with the same port and stream: 0 .. 19999, then 0 .. 99. The
+    second run's first two datagrams, far behind the highest, begin a new run."""
+    t = StreamTracker(0, 1024)
+    for seq in [*range(1, 20_000), *range(100)]:
+        t.see(seq)
+    assert (t.restarts, t.late, t.lost, t.duplicates, t.reordered) == (1, 0, 0, 0, 0)
+    assert t.datagrams == 20_100 and t.expected == 20_100
+
+
+def test_isolated_stragglers_stay_late() -> None:
+    t = StreamTracker(0, 16)
+    for seq in [*range(1, 100), 5, 50, 7, 99, 100]:  # 5, 50, 7 are not consecutive
+        t.see(seq)
+    assert (t.restarts, t.late, t.duplicates, t.lost) == (0, 3, 1, 0)
 
 
 def test_sequence_zero_and_max_and_a_huge_jump() -> None:

@@ -93,6 +93,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         lines.append(
             f"loss         lost {snap.lost} ({pct(snap.loss_pct)}), reordered {snap.reordered}, "
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
+            + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "

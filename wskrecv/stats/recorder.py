@@ -208,6 +208,7 @@ class Recorder:
             corrupt=self.corrupt,
             unsequenced=self.unsequenced,
             late=totals.late,
+            restarts=totals.restarts,
             expected=totals.expected,
             sequenced=totals.sequenced,
             streams=len(self.streams.streams),

@@ -64,6 +64,7 @@ class Snapshot:
     corrupt: int = 0
     unsequenced: int = 0
     late: int = 0
+    restarts: int = 0  # a sender started counting again (see stats/sequence.py)
     expected: int = 0  # sequences from lowest to highest, summed over streams
     sequenced: int = 0  # datagrams that carried a recognised header
     streams: int = 0  # streams tracked now
@@ -128,6 +129,7 @@ class Snapshot:
             "corrupt": self.corrupt,
             "unsequenced": self.unsequenced,
             "late": self.late,
+            "restarts": self.restarts,
             "loss_pct": round(self.loss_pct, 6),
             "reorder_pct": round(self.reorder_pct, 6),
             "streams": self.streams,
