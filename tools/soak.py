@@ -16,7 +16,7 @@ seconds:
 Every 10 s it samples each receiver's RSS (/proc/PID/status VmRSS). At the end it stops
 the receivers with SIGINT, reads their JSON summaries and checks them against its own
 counts, exactly: received = sent - kernel_drops, corrupt and unsequenced as sent,
-lost = reordered = duplicates = late = 0 when nothing was dropped, no API violations,
+lost = reordered = duplicates = late = restarts = 0 when nothing was dropped, no API violations,
 no leaked indications. Exit 0 when everything holds, 1 otherwise.
 
     python tools/soak.py [--duration 600] [--rate 2000] [--spoofed 3000] [--out soak.json]
@@ -184,7 +184,7 @@ def check(name: str, summary: dict[str, Any], sent: dict[str, int]) -> list[str]
         expect("bytes", sent["bytes"])
         expect("corrupt", sent["corrupt"])
         expect("unsequenced", sent["unsequenced"])
-        for field in ("lost", "reordered", "duplicates", "late"):
+        for field in ("lost", "reordered", "duplicates", "late", "restarts"):
             expect(field, 0)
     if summary.get("leaked", 0):
         problems.append(f"{name}: leaked {summary['leaked']}")
@@ -249,8 +249,9 @@ def main() -> int:
         if proc.returncode != 0:
             problems.append(f"{name}: exit {proc.returncode}")
         keep = ("received", "bytes", "kernel_drops", "violations", "lost", "reordered",
-                "duplicates", "late", "corrupt", "unsequenced", "streams", "sources_seen",
-                "sources_evicted", "streams_evicted", "leaked", "exit_status")
+                "duplicates", "late", "restarts", "corrupt", "unsequenced", "streams",
+                "streams_seen", "streams_evicted", "sources_seen", "sources_evicted",
+                "leaked", "exit_status")
         result["receivers"][name] = {"sent": sent,
                                      "summary": {k: summary.get(k) for k in keep}}
     for t in traffic.values():
