@@ -16,8 +16,8 @@ seconds:
 Every 10 s it samples each receiver's RSS (/proc/PID/status VmRSS). At the end it stops
 the receivers with SIGINT, reads their JSON summaries and checks them against its own
 counts, exactly: received = sent - kernel_drops, corrupt and unsequenced as sent,
-lost = reordered = duplicates = late = restarts = 0 when nothing was dropped, no API violations,
-no leaked indications. Exit 0 when everything holds, 1 otherwise.
+lost = reordered = duplicates = late = restarts = 0 when nothing was dropped, no API
+violations, no leaked indications. Exit 0 when everything holds, 1 otherwise.
 
     python tools/soak.py [--duration 600] [--rate 2000] [--spoofed 3000] [--out soak.json]
 """
