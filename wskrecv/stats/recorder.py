@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import methodcaller, sub
+from operator import sub
 from typing import Any, Callable, Optional
 
 from wskrecv.payload import FORMATS, MAGIC, PARSERS
@@ -69,9 +69,9 @@ class Recorder:
         self._source_rows = self.sources.rows  # the same dicts, one lookup fewer each
         self._stream_rows = self.streams.streams
         self._parse = PARSERS.get(seq_format)  # None for "none"
-        # For batches: a wskrecv header starts with the magic, so a list with none is
-        # unsequenced without a parser call per datagram.
-        self._has_magic = methodcaller("startswith", MAGIC) if seq_format in ("auto", "wskrecv") else None
+        # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
+        # contain it anywhere is unsequenced without a parser call per datagram.
+        self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
         # Latencies land in the interval's histograms; `snapshot(advance=True)` folds them
         # into the run's, so intervals and the summary each get their own percentiles.
         self.owd = Histogram()
@@ -218,12 +218,11 @@ class Recorder:
             arrivals = known = stamps
         if known:
             add_sorted(self.app, sorted(map(sub, repeat(now_ns), known)))
-        has_magic = self._has_magic
-        parse = self._parse
-        if parse is None:
+        magic = self._magic
+        if self._parse is None:
             self.unsequenced += n
-        elif has_magic is not None and not any(map(has_magic, datas)):
-            self.unsequenced += n  # no wskrecv header in the list
+        elif magic is not None and b"".join(datas).find(magic) < 0:
+            self.unsequenced += n  # no wskrecv header in the list (one C-level scan)
         else:
             self._sequence_many(datas, remotes, arrivals)
 
