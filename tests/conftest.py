@@ -14,16 +14,9 @@ from typing import Any, Optional
 
 import pytest
 
+from wskrecv.selftest.host import have_ipv6
+
 WSKRECV = shutil.which("wskrecv")
-
-
-def have_ipv6() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def read_line(stream: Any, timeout: float) -> str:

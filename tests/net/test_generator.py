@@ -114,13 +114,13 @@ def test_the_last_datagram_is_never_held_and_a_stop_flushes_the_held() -> None:
     assert unbounded.late == 2
 
 
-def test_with_several_sources_late_counts_per_source_stream() -> None:
-    # 2 sources: even indexes are one stream, odd the other. Index 2 held behind 3 is
-    # not late in its stream (3 is the other stream's); behind 4 it is.
-    one_behind = SendOrder(6, reorder=parse_pattern("--reorder", "3:1"), streams=2)
-    assert drain_order(one_behind) == [0, 1, 3, 2, 4, 5] and one_behind.late == 0
-    two_behind = SendOrder(6, reorder=parse_pattern("--reorder", "3:2"), streams=2)
-    assert drain_order(two_behind) == [0, 1, 3, 4, 2, 5] and two_behind.late == 1
+def test_with_several_sources_reorder_is_counted_within_each_source_stream() -> None:
+    # 2 sources take turns: even indexes are one stream, odd the other. "1 late" means one
+    # place late in its own stream: index 2 goes after 4 (its stream's next), not after 3.
+    one_behind = SendOrder(8, reorder=parse_pattern("--reorder", "3:1"), streams=2)
+    assert drain_order(one_behind) == [0, 1, 3, 4, 2, 6, 7, 5] and one_behind.late == 2
+    one_stream = SendOrder(6, reorder=parse_pattern("--reorder", "3:1"), streams=1)
+    assert drain_order(one_stream) == [0, 1, 3, 2, 4, 5] and one_stream.late == 1
 
 
 def test_each_source_numbers_its_own_datagrams() -> None:

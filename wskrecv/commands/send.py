@@ -100,7 +100,7 @@ def report_line(report: SendReport) -> str:
 @click.option("--ttl", type=click.IntRange(1, 255), default=None,
               help="IP TTL / IPv6 hop limit.")
 @click.option("--reorder", metavar="EVERY[:N]",
-              help="Send every EVERY-th datagram N positions late (N default 1).")
+              help="Send every EVERY-th datagram N positions late in its source's stream (N default 1).")
 @click.option("--duplicate", metavar="EVERY[:N]",
               help="Send every EVERY-th datagram N extra times (N default 1).")
 @click.option("--fragment", type=int, default=None, metavar="SIZE",

@@ -1,7 +1,8 @@
 """The order datagrams leave in: plain counting, or with --reorder / --duplicate patterns.
 
 The sender asks for the next few sequence numbers at a time (`take`). With a reorder
-pattern, each hit is held back and sent after the next `amount` sequence numbers; with a
+pattern, each hit is held back and sent after the next `amount` sequence numbers of its
+own stream; with a
 duplicate pattern, each hit is sent 1 + `amount` times in a row. The order counts, as it
 goes, exactly what a receiver on a lossless path will see: `late` datagrams (sent after a
 higher sequence number of the same stream) and `duplicated` extra copies. With several
@@ -65,7 +66,9 @@ class SendOrder:
                 break
             self.next_seq += 1
             if reorder is not None and reorder.hits(seq) and seq != last:
-                heapq.heappush(held, (seq + reorder.amount, seq))
+                # N places late within its own stream: with several sources taking turns,
+                # that is N * streams places in the sending order.
+                heapq.heappush(held, (seq + reorder.amount * self._streams, seq))
             else:
                 self._emit(seq, out)
             while held and (held[0][0] <= seq or seq == last):

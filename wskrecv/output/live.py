@@ -129,6 +129,10 @@ class LiveReporter:
                 self._flush()
                 if self.backlog:
                     time.sleep(0.01)
+        self._end_display()
+
+    def _end_display(self) -> None:
+        """Hang up on the display process and reap it (killing it if it lingers)."""
         self._hang_up()
         try:
             self.proc.wait(FINAL_WAIT)
@@ -175,10 +179,4 @@ class LiveReporter:
         if self.screen is not None:
             self.screen.close()
         elif self.proc is not None:
-            self._hang_up()
-            try:
-                self.proc.wait(FINAL_WAIT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+            self._end_display()
