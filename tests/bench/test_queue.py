@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from wskrecv import payload
 from wskrecv.bench import native
 from wskrecv.bench.native import Native
 from wskrecv.bench.queue import Sender, fill, plain_socket, probe_truesize, queued_bytes
@@ -50,6 +51,21 @@ def test_a_fill_queues_every_datagram_and_a_drain_reads_exactly_that_many(c_send
         report = fill(sock, 3000, 64, truesize, c_sender)
         assert (report.sent, report.queued, report.drops, report.lost) == (3000, 3000, 0, 0)
         assert drain_all(sock) == 3000
+
+
+@pytest.mark.parametrize("which", ["c", "python"])
+def test_both_senders_write_wskrecv_headers_with_consecutive_sequences(
+    which: str, c_sender: Sender
+) -> None:
+    sender = c_sender if which == "c" else Sender(Native(None, None, "no compiler (test)"))
+    with plain_socket(8 << 20) as sock:
+        truesize = probe_truesize(sock, 64)
+        fill(sock, 200, 64, truesize, sender)
+        sock.setblocking(False)
+        headers = [payload.parse_wskrecv(sock.recv(65535)) for _ in range(200)]
+    assert all(h is not None and h.valid for h in headers)
+    assert [h.sequence for h in headers] == list(range(200))  # type: ignore[union-attr]
+    assert all(h.send_ns > 1_600_000_000 * 10**9 for h in headers)  # type: ignore[union-attr]
 
 
 def test_an_overfull_queue_is_counted_exactly_with_its_drops(c_sender: Sender) -> None:

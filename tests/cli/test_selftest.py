@@ -100,7 +100,7 @@ def _failing(ctx: Context, case: Case) -> dict:
 def test_a_failing_case_fails_the_verdict_with_exit_5(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     ok = Case("fine", "irp", "passes", lambda ctx, case: {"sent": 1})
     bad = Case("broken", "irp", "fails", _failing)
-    monkeypatch.setattr("wskrecv.commands.selftest.all_cases", lambda: [ok, bad])
+    monkeypatch.setattr("wskrecv.selftest.all_cases", lambda: [ok, bad])
     with pytest.raises(SystemExit) as exit_info:
         main(["selftest", "--json"])
     assert exit_info.value.code == 5

@@ -27,16 +27,23 @@ _MEMINFO = struct.Struct("@9I")
 BATCH = 64  # datagrams per sendmmsg call of the C sender
 
 # The fastest sender Python has: a connected socket and a bound `send` in a tight loop.
+# Like the C sender, datagrams of 36 bytes or more carry the wskrecv header (sequence
+# and send time patched per datagram), so receivers' sequence analysis does real work.
 PY_SENDER = """
 import socket, sys, time
+from wskrecv import payload as wp
 host, port, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
 s.connect((host, port))
-send, payload, sent = s.send, b"w" * size, 0
+headed = size >= wp.HEADER_LEN
+d = wp.build(0, 0, 0, b"w" * (size - wp.HEADER_LEN)) if headed else bytearray(b"w" * size)
+send, patch, now, sent = s.send, wp.patch, time.time_ns, 0
 t0 = time.perf_counter_ns()
 while sent < count:
+    if headed:
+        patch(d, sent, now())
     try:
-        send(payload)
+        send(d)
     except ConnectionRefusedError:
         continue
     sent += 1

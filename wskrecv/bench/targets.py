@@ -3,7 +3,7 @@
 Every target opens a fresh socket per measurement (so one round's leftovers cannot leak
 into the next), receives up to `count` datagrams from it, and says how long its receive
 loop took by its own clock. wskrecv modes run in-process through exactly the objects the
-CLI builds (provider, WSK model, application, runner; `commands.common.build_runner`).
+CLI builds (provider, WSK model, application, runner; `commands.receive.build_runner`).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ class WskrecvTarget(Target):
         return self.provider.sock
 
     def prepare(self, count: int) -> None:
-        from wskrecv.commands.common import build_runner  # the CLI's own assembly
+        from wskrecv.commands.receive import build_runner  # the CLI's own assembly
 
         assert self.provider is not None
         lock = self.make_lock() if self.make_lock is not None else None

@@ -8,6 +8,9 @@
  *   wskbench send HOST PORT COUNT SIZE BATCH
  *       sendmmsg() COUNT datagrams of SIZE bytes, BATCH per call, from a connected socket
  *       to HOST:PORT (IPv4 or IPv6 numeric address). Prints "SENT ELAPSED_NS".
+ *       Datagrams of 36 bytes or more carry the wskrecv payload header (stream 0,
+ *       sequence 0, 1, 2..., send time, CRC-32 of the body), so a receiver's sequence
+ *       analysis does its real work; smaller ones are plain bytes.
  *
  * Exit status 0 on success, 1 on an OS error (reported on stderr), 2 on bad arguments.
  */
@@ -69,6 +72,47 @@ static int do_recv(int fd, long count, long bufsize)
     return 0;
 }
 
+enum { HEADER_LEN = 36 };
+
+static uint32_t crc32_ieee(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+    }
+    return ~c;
+}
+
+static void put_be(unsigned char *p, uint64_t v, int bytes)
+{
+    for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)(v & 0xFF);
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The wskrecv header (see wskrecv/payload.py) in front of a body of 'w' bytes. */
+static void build_datagram(unsigned char *d, long size)
+{
+    memset(d, 'w', (size_t)size);
+    if (size < HEADER_LEN)
+        return;
+    memcpy(d, "WSKR", 4);
+    d[4] = 1;
+    d[5] = 0;
+    put_be(d + 6, HEADER_LEN, 2);
+    put_be(d + 8, 0, 4);
+    put_be(d + 28, (uint64_t)(size - HEADER_LEN), 4);
+    put_be(d + 32, crc32_ieee(d + HEADER_LEN, (size_t)(size - HEADER_LEN)), 4);
+}
+
 static int do_send(const char *host, long port, long count, long size, long batch)
 {
     struct sockaddr_storage to;
@@ -93,14 +137,14 @@ static int do_send(const char *host, long port, long count, long size, long batc
         perror("wskbench: socket/connect");
         return 1;
     }
-    char *payload = calloc(1, (size_t)size + 1);
+    unsigned char *payload = calloc((size_t)batch, (size_t)size + 1);
     struct mmsghdr *msgs = calloc((size_t)batch, sizeof *msgs);
     struct iovec *iov = calloc((size_t)batch, sizeof *iov);
     if (!payload || !msgs || !iov)
         return 1;
-    memset(payload, 'w', (size_t)size);
     for (long i = 0; i < batch; i++) {
-        iov[i].iov_base = payload;
+        build_datagram(payload + i * (size + 1), size);
+        iov[i].iov_base = payload + i * (size + 1);
         iov[i].iov_len = (size_t)size;
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
@@ -109,6 +153,14 @@ static int do_send(const char *host, long port, long count, long size, long batc
     int64_t t0 = now_ns();
     while (sent < count) {
         long want = count - sent < batch ? count - sent : batch;
+        if (size >= HEADER_LEN) {
+            int64_t t = wall_ns();
+            for (long i = 0; i < want; i++) {
+                unsigned char *d = payload + i * (size + 1);
+                put_be(d + 12, (uint64_t)(sent + i), 8);
+                put_be(d + 20, (uint64_t)t, 8);
+            }
+        }
         int n = sendmmsg(fd, msgs, (unsigned int)want, 0);
         if (n < 0) {
             if (errno == EINTR || errno == ENOBUFS || errno == EAGAIN)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Optional
 
 import click
 
-from wskrecv.apps import EventReceiver
-from wskrecv.commands.common import reject, run_options, run_receive_command, socket_options
-from wskrecv.provider.udp import DEFAULT_BATCH
+from wskrecv.commands.common import DEFAULT_BATCH, reject, run_options, socket_options
 
 DEFAULT_POOL = 4096
 
@@ -53,6 +50,12 @@ def event(
     """
     if hold is not None and not pend:
         reject("--hold needs --pend (only retained lists are held)")
+    # Imported here: --help and option errors need none of the receive machinery.
+    import threading
+
+    from wskrecv.apps import EventReceiver
+    from wskrecv.commands.receive import run_receive_command
+
     hold_ms = hold or 0.0
     style = f"STATUS_PENDING, released after {hold_ms:g} ms" if pend else "STATUS_SUCCESS"
     if reject_every:

@@ -6,8 +6,7 @@ from typing import Any
 
 import click
 
-from wskrecv.apps import IrpReceiver
-from wskrecv.commands.common import run_options, run_receive_command, socket_options
+from wskrecv.commands.common import run_options, socket_options
 
 
 @click.command()
@@ -29,6 +28,10 @@ def listen(outstanding: int, buffer_size: int, **params: Any) -> int:
     its datagram, reuses its IRP and posts the next receive. Datagrams that arrive while
     no receive is posted wait in the OS socket queue.
     """
+    # Imported here: --help and option errors need none of the receive machinery.
+    from wskrecv.apps import IrpReceiver
+    from wskrecv.commands.receive import run_receive_command
+
     plural = "s" if outstanding > 1 else ""
     return run_receive_command(
         "irp",

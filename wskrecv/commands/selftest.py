@@ -8,16 +8,6 @@ import click
 
 from wskrecv.environment import current_environment
 from wskrecv.errors import ExitStatus, UsageError
-from wskrecv.selftest import (
-    Context,
-    JsonDisplay,
-    LiveDisplay,
-    PlainDisplay,
-    Verdict,
-    all_cases,
-    run_case,
-    select,
-)
 
 
 @click.command()
@@ -40,6 +30,18 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
     sources, kernel drops, cancellation and leaks. Cases that need raw IP are skipped
     (with the reason) unless run as root or with CAP_NET_RAW. Exit 0 when no case failed.
     """
+    # Imported here: the receive commands' start-up must not pay for the selftest's.
+    from wskrecv.selftest import (
+        Context,
+        JsonDisplay,
+        LiveDisplay,
+        PlainDisplay,
+        Verdict,
+        all_cases,
+        run_case,
+        select,
+    )
+
     env = current_environment()
     cases = select(all_cases(), patterns)
     if not cases:

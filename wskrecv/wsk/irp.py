@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IrpEvent, IrpState, irp_next
+from wskrecv.wsk._state import IRP_TRANSITIONS, IrpEvent, IrpState, irp_next
 from wskrecv.wsk.status import NTSTATUS, STATUS_CANCELLED, STATUS_MORE_PROCESSING_REQUIRED
 from wskrecv.wsk.verifier import RULES, Verifier
 
@@ -59,8 +59,11 @@ class Irp:
 
     def transition(self, event: IrpEvent) -> None:
         """Apply `event`; raise (and count) the violation if the table forbids it."""
-        new = irp_next(self.state, event)
-        if isinstance(new, str):
+        # The table itself first (a hit is every legal step); irp_next names the rule.
+        new = IRP_TRANSITIONS.get((self.state, event))
+        if new is None:
+            new = irp_next(self.state, event)
+            assert isinstance(new, str)
             detail = f"{event.value} while {self.state.value}"
             if self.verifier is not None:
                 raise self.verifier.record(new, detail)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 from wskrecv.wsk.status import (
     AF_INET,
@@ -107,9 +107,11 @@ class PacketInfo:
         return cmsg_space(20 if self.family == AF_INET6 else 8)
 
 
-@dataclass(frozen=True)
-class ReceiveTimestamp:
-    """SO_TIMESTAMP: when the kernel received the packet (nanoseconds since the epoch)."""
+class ReceiveTimestamp(NamedTuple):
+    """SO_TIMESTAMP: when the kernel received the packet (nanoseconds since the epoch).
+
+    Immutable like PacketInfo, but a NamedTuple: one is built for every IRP completion,
+    and a frozen dataclass's __init__ costs several times more."""
 
     ns: int
 
@@ -117,10 +119,14 @@ class ReceiveTimestamp:
     space = cmsg_space(8)
 
 
+_make_tuple = tuple.__new__  # skips the NamedTuple's generated __new__
+_TS_SPACE = ReceiveTimestamp.space
+
+
 ControlMessage = Union[PacketInfo, ReceiveTimestamp]
 
 
-_packet_infos: dict[tuple[tuple[str, int], int], PacketInfo] = {}
+_packet_infos: dict[tuple[tuple[str, int], int], tuple[PacketInfo, int]] = {}
 
 
 def build_control(
@@ -134,14 +140,18 @@ def build_control(
     messages: list[ControlMessage] = []
     if local is not None:
         # PacketInfo is immutable and a socket sees few distinct ones: build each once.
-        info = _packet_infos.get((local, family))
-        if info is None:
+        entry = _packet_infos.get((local, family))
+        if entry is None:
             if len(_packet_infos) >= 1024:
                 _packet_infos.clear()
-            info = _packet_infos[(local, family)] = PacketInfo(local[0], local[1], family)
-        messages.append(info)
+            info = PacketInfo(local[0], local[1], family)
+            entry = _packet_infos[(local, family)] = (info, info.space)
+        if timestamp_ns is not None and entry[1] + _TS_SPACE <= capacity:
+            # Both fit (every receive that asks for control data the usual way).
+            return [entry[0], _make_tuple(ReceiveTimestamp, (timestamp_ns,))], entry[1] + _TS_SPACE, False
+        messages.append(entry[0])
     if timestamp_ns is not None:
-        messages.append(ReceiveTimestamp(timestamp_ns))
+        messages.append(_make_tuple(ReceiveTimestamp, (timestamp_ns,)))
     kept: list[ControlMessage] = []
     used = 0
     for msg in messages:

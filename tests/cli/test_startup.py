@@ -1,0 +1,53 @@
+"""Start-up cost: what loading the command line and the receive commands import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from wskrecv.commands import common, send
+from wskrecv.generator import SEQ_FORMATS
+from wskrecv.provider import udp
+
+# Modules a receive command's --help must not load: the receive machinery is imported
+# inside the command callbacks, so parsing options stays as cheap as click itself.
+HEAVY = ("wskrecv.runner", "wskrecv.wsk", "wskrecv.provider", "wskrecv.stats", "wskrecv.apps",
+         "wskrecv.generator", "wskrecv.selftest", "wskrecv.bench", "rich", "scapy", "ctypes")
+
+
+def _modules_after(*argv: str) -> list[str]:
+    code = (
+        "import sys, json\n"
+        "from wskrecv.cli import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return json.loads(r.stderr.strip().splitlines()[-1])
+
+
+def _heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+
+
+@pytest.mark.parametrize("argv", [["listen", "--help"], ["event", "--help"], ["--help"]])
+def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
+    assert _heavy(_modules_after(*argv)) == []
+
+
+@pytest.mark.network
+def test_a_receive_run_never_imports_scapy() -> None:
+    mods = _modules_after("event", "-b", "127.0.0.1", "-p", "0", "-t", "0.05", "-q")
+    assert "wskrecv.runner" in mods  # it did run
+    assert [m for m in mods if m.split(".")[0] == "scapy"] == []
+
+
+def test_constants_spelled_for_start_up_match_their_sources() -> None:
+    assert common.DEFAULT_BATCH == udp.DEFAULT_BATCH
+    assert send.SEQ_FORMATS == SEQ_FORMATS
