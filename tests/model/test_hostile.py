@@ -157,3 +157,40 @@ def test_a_flood_of_sources_stays_bounded_and_keeps_the_busy_one() -> None:
     assert len(rec.sources.rows) <= 128 and snap.sources_evicted == 5001 - len(rec.sources.rows)
     assert snap.sources[0].address == "127.0.0.1" and snap.sources[0].datagrams == 5000
     assert snap.lost == 0 and snap.streams == 1
+
+
+def _run_of(stream: int, start: int, n: int, lie: bool) -> list[bytes]:
+    """n in-order same-size wskrecv datagrams (the per-list fast path), optionally with
+    one lying header in the middle."""
+    out = [bytes(payload.build(stream, start + i, 0, b"run!")) for i in range(n)]
+    if lie and n > 2:
+        out[n // 2] = wskrecv_header(stream, start + n // 2, b"run!", 1)
+    return out
+
+
+runs = st.builds(_run_of, st.integers(0, 2), st.sampled_from([0, 5, U64 - 40, 1 << 40]),
+                 st.integers(1, 40), st.booleans())
+lists = st.lists(st.one_of(runs, st.lists(payloads, max_size=8)), max_size=8)
+
+
+@given(lists, st.sampled_from(["auto", "wskrecv", "sockperf", "iperf3", "none"]),
+       st.sampled_from([2, 1024]), remotes)
+@settings(max_examples=200, deadline=None)
+def test_per_list_counting_agrees_with_per_datagram_counting(
+    batches: list[list[bytes]], seq_format: str, max_streams: int, remote: tuple
+) -> None:
+    """The event path counts a callback's list at once (record_many); whatever the list
+    holds, it must count what `record` counts datagram by datagram."""
+    one = Recorder("event", seq_format=seq_format, max_streams=max_streams, window=64)
+    many = Recorder("event", seq_format=seq_format, max_streams=max_streams, window=64)
+    now = 5_000
+    for batch in batches:
+        for i, d in enumerate(batch):
+            one.record(memoryview(d), remote, 1_000 + i, False, now)
+        many.record_many([memoryview(d) for d in batch], [remote] * len(batch),
+                         [1_000 + i for i in range(len(batch))], now)
+    a, b = one.snapshot(1.0, 0, {}, {}), many.snapshot(1.0, 0, {}, {})
+    fields = ("received", "bytes", "sequenced", "unsequenced", "corrupt", "lost", "reordered",
+              "duplicates", "late", "restarts", "expected", "streams", "streams_evicted")
+    assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
+    assert a.sequenced + a.unsequenced == a.received == sum(map(len, batches))
