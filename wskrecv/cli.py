@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -146,8 +148,34 @@ def _run(args: list[str], env: Environment) -> int:
     return int(status or 0)
 
 
+class _ClosedOutput(io.TextIOBase):
+    """Stands in for stdout when the caller closed it (`>&-`: Python then sets sys.stdout
+    to None). Writing to it is like writing to a pipe whose reader left: the command ends
+    quietly (OutputClosed), as with `| head -1`; a command that writes nothing there runs
+    on."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(errno.EPIPE, "standard output is closed")
+
+    @property
+    def buffer(self) -> _ClosedOutput:  # `--pcap -` writes bytes to stdout.buffer
+        return self
+
+
+def _stand_in_for_closed_streams() -> None:
+    """stdout or stderr closed before we started: a stand-in, never an AttributeError."""
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Entry point: run the command, map its outcome to an exit status."""
+    _stand_in_for_closed_streams()
     args = list(sys.argv[1:] if argv is None else argv)
     env = Environment()
     env.debug = "--debug" in args  # known before parsing, for errors parsing may raise

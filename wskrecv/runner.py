@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.apps.base import Receiver
-from wskrecv.errors import ExitStatus, OsFailure
+from wskrecv.errors import ExitStatus
 from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
@@ -64,6 +64,17 @@ class RunResult:
     reason: str
     snapshot: Snapshot
     threshold: Optional[str] = None  # why a --max-* threshold failed the run
+    error: Optional[str] = None  # why the socket failed (exit 1, after the summary)
+
+
+_HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
+
+
+def _hung_up(fd: int) -> bool:
+    """Whether the socket reports a hang-up or an error (poll, no waiting)."""
+    p = select.poll()
+    p.register(fd, select.POLLIN | getattr(select, "POLLRDHUP", 0))
+    return any(events & _HANGUP for _, events in p.poll(0))
 
 
 class Waker:
@@ -106,6 +117,7 @@ class Runner:
         batch: int = 64,
         clock: Callable[[], float] = time.monotonic,
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
+        health: Optional[Callable[[], Optional[str]]] = None,
     ) -> None:
         self.provider = provider
         self.sock = sock
@@ -116,11 +128,15 @@ class Runner:
         self.batch = batch
         self.clock = clock
         self.judge = judge  # the final snapshot -> why it fails a threshold, or None
+        # Asked once per interval: why the socket can no longer receive, or None (the OS
+        # says nothing when a bound address is removed).
+        self.health = health
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
         sock.ready_callback = self.waker.wake
         self.stop_reason: Optional[str] = None
+        self.error: Optional[str] = None  # the socket failed underneath: why
         self._signals = 0
         self._t0 = 0.0
 
@@ -163,13 +179,20 @@ class Runner:
     def run(self, start_info: dict[str, Any]) -> RunResult:
         old = self._install_signals()
         try:
+            return self._run(start_info)
+        finally:
+            # Only now: until the summary is out (a live display may take seconds to draw
+            # its last frame), a second Ctrl-C still exits at once.
+            for signum, handler in old.items():
+                signal.signal(signum, handler)
+
+    def _run(self, start_info: dict[str, Any]) -> RunResult:
+        try:
             self._t0 = self.clock()
             self.reporter.start(start_info)
             self.app.start()
             status = self._loop()
         finally:
-            for signum, handler in old.items():
-                signal.signal(signum, handler)
             if not self.sock.closed:
                 self.app.stop()
             self.waker.close()
@@ -182,7 +205,16 @@ class Runner:
             self.reporter.summary(snap, status, reason, threshold=breach)
         else:  # reporters that know of no thresholds keep working
             self.reporter.summary(snap, status, reason)
-        return RunResult(status, reason, snap, breach)
+        return RunResult(status, reason, snap, breach, self.error)
+
+    def _socket_failed(self, message: str) -> ExitStatus:
+        """The OS socket broke under the receiver: fail it in the model (outstanding IRPs
+        complete with a failure status, the event callback gets its NULL indication) and
+        end the run with exit 1, the summary still printed."""
+        self.error = message
+        self.stop_reason = "socket failed"
+        self.sock.fail()
+        return ExitStatus.ERROR
 
     def _loop(self) -> ExitStatus:
         limits = self.limits
@@ -198,6 +230,7 @@ class Runner:
         read = self.provider.read
         fd = self.provider.fileno()
         wake_fd = self.waker.r.fileno()
+        readable = False  # the last wait said the socket was readable
         while True:
             if self.stop_reason is not None:
                 return ExitStatus.OK
@@ -209,6 +242,9 @@ class Runner:
                 with sock.lock:  # a worker may be writing --dump lines to the same stream
                     self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+                broken = self.health() if self.health is not None else None
+                if broken:
+                    return self._socket_failed(f"receive failed: {broken}")
             if next_frame is not None and now >= next_frame:
                 self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
                 # Re-read: a display may space its frames out to bound its own cost.
@@ -241,8 +277,7 @@ class Runner:
                     try:
                         got = read(min(want, self.batch))
                     except OSError as exc:
-                        sock.fail()
-                        raise OsFailure(f"receive failed: {exc.strerror or exc}") from None
+                        return self._socket_failed(f"receive failed: {exc.strerror or exc}")
                     if not got:
                         break
                     sock.deliver(got)
@@ -255,7 +290,13 @@ class Runner:
                     if want <= 0:
                         break
                 if delivered:
+                    readable = False  # the wait's news is used up
                     continue
+                if readable and _hung_up(fd):
+                    # Readable yet nothing to read: shut down underneath (a process sharing
+                    # the socket called shutdown). It would stay "readable" for ever.
+                    return self._socket_failed(
+                        "receive failed: the socket was shut down underneath the receiver")
             wait_until = next_tick
             for t in (end, deadline, next_frame):
                 if t is not None and t < wait_until:
@@ -266,5 +307,8 @@ class Runner:
                 ready, _, _ = select.select(fds, [], [], timeout)
             except InterruptedError:
                 continue
+            except (OSError, ValueError) as exc:  # the descriptor was closed underneath
+                return self._socket_failed(f"receive failed: {getattr(exc, 'strerror', None) or exc}")
+            readable = fd in ready
             if wake_fd in ready:
                 self.waker.drain()

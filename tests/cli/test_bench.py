@@ -120,13 +120,29 @@ def test_compare_with_a_file_that_is_not_a_result(tmp_path: Path) -> None:
     assert r.stderr.strip() == f"wskrecv: error: {bad} is not a wskrecv bench result (saved with --save)"
 
 
-def test_save_failure_exits_one_after_printing_the_results(tmp_path: Path) -> None:
+def test_an_unwritable_save_path_fails_before_measuring(tmp_path: Path) -> None:
     target = tmp_path / "missing-dir" / "r.json"
     r = run_cli("bench", "-m", "python", "--count", "500", "--rounds", "1", "-q",
                 "--save", str(target))
     assert r.returncode == 1
-    assert "python recvfrom_into loop" in r.stdout  # nothing measured is lost
-    assert r.stderr.strip().startswith(f"wskrecv: error: cannot save results to {target}")
+    assert r.stdout == ""  # nothing measured yet: no minutes of work thrown away
+    assert r.stderr.strip() == f"wskrecv: error: cannot save results to {target}: No such file or directory"
+
+
+def test_a_save_that_fails_late_leaves_no_partial_file(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from wskrecv.bench import results
+    from wskrecv.errors import OsFailure
+
+    target = tmp_path / "r.json"
+    target.write_text("old results\n")
+
+    def broken_dump(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(results.json, "dump", broken_dump)
+    with pytest.raises(OsFailure, match="No space left on device"):
+        results.save(str(target), {"type": "bench"})
+    assert target.read_text() == "old results\n" and os.listdir(tmp_path) == ["r.json"]
 
 
 def test_help_lists_the_options() -> None:

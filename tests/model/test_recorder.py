@@ -177,7 +177,7 @@ def test_summary_and_interval_carry_the_documented_fields() -> None:
     fields = {"lost", "reordered", "duplicates", "corrupt", "unsequenced", "late", "loss_pct",
               "reorder_pct", "jitter_ms", "latency_ms", "app_latency_ms", "kernel_drops",
               "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams",
-              "seq_format"}
+              "streams_seen", "streams_evicted", "seq_format"}
     assert fields <= set(snap.summary_dict()) and fields <= set(snap.interval_dict())
     assert set(snap.summary_dict()["sources"][0]) == {"address", "port", "datagrams", "bytes"}
 

@@ -99,6 +99,7 @@ class EventReceiver(ReceiverBase):
             "pool_in_use": sock.pool.in_use,
             "pool_high_water": sock.pool.high_water,
             "leaked": sock.leaked,
+            "null_indications": self.null_indications,
             **self.failure_stats(),
         }
 

@@ -6,10 +6,12 @@ The document (`"type": "bench"`) is what `--json` prints, what `--save` writes a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import statistics
+import tempfile
 from typing import Any, Optional
 
 from wskrecv.bench.run import DrainRun, LiveRun, Samples
@@ -115,14 +117,42 @@ def live_document(run: LiveRun, size: int, rounds: int, params: dict[str, Any],
     }
 
 
+def check_writable(path: str) -> None:
+    """OsFailure now if `save(path)` is bound to fail: before minutes of measuring, not
+    after. Creates nothing."""
+    directory = os.path.dirname(os.path.abspath(path))
+    problem = None
+    if os.path.isdir(path):
+        problem = "Is a directory"
+    elif not os.path.isdir(directory):
+        problem = "No such file or directory"
+    elif not os.access(directory, os.W_OK | os.X_OK):
+        problem = "Permission denied"
+    if problem:
+        raise OsFailure(f"cannot save results to {path}: {problem}")
+
+
 def save(path: str, doc: dict[str, Any]) -> None:
-    """Write the document (pretty JSON) to `path`."""
+    """Write the document (pretty JSON) to `path`, whole or not at all: a temporary file
+    in the same directory renamed over it, so a failed write leaves no partial file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = None
     try:
-        with open(path, "w") as f:
+        fd, tmp = tempfile.mkstemp(prefix=".wskrecv-bench-", dir=directory)
+        with os.fdopen(fd, "w") as f:
             json.dump(doc, f, indent=2)
             f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # what open() would have given, not mkstemp's 0600
+        os.replace(tmp, path)
+        tmp = None
     except OSError as exc:
         raise OsFailure(f"cannot save results to {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def load(path: str) -> dict[str, Any]:

@@ -58,6 +58,8 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     if rcvbuf is not None and not live:
         raise UsageError("--rcvbuf applies to --live only (a drain sizes each queue for --count)")
     before = results.load(compare_path) if compare_path else None  # fail before measuring
+    if save_path:
+        results.check_writable(save_path)
 
     def progress(line: str) -> None:
         if not quiet:

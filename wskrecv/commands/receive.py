@@ -15,6 +15,7 @@ from wskrecv.errors import OsFailure
 from wskrecv.output import HumanReporter, JsonReporter
 from wskrecv.output.pcap import PcapWriter, open_capture
 from wskrecv.provider.activation import open_receive_socket
+from wskrecv.provider.health import address_gone
 from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
 from wskrecv.stats import Recorder
@@ -62,17 +63,20 @@ def build_runner(
     seq_format: str = "auto",
     host: Optional[HostUdp] = None,
     thresholds: Optional[Thresholds] = None,
+    health: Optional[Callable[[], Optional[str]]] = None,
 ) -> Runner:
     """The WSK model, the application and the runner on top of an open provider: what a
     receive command runs, and what `wskrecv bench` times (so both measure one code path,
     full statistics included). `pool` bounds the socket's indication buffers (None:
-    unbounded); `batch` caps a read; `thresholds` judge the run's end (exit 4)."""
+    unbounded); `batch` caps a read; `thresholds` judge the run's end (exit 4); `health`
+    says, once per interval, why the socket can no longer receive (exit 1)."""
     sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
     sock.bind(provider.local_address)
     recorder = Recorder(mode, dump=dump, seq_format=seq_format, host=host)
     app = make_app(sock, recorder)
     judge = thresholds.check if thresholds else None
-    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch, judge=judge)
+    return Runner(provider, sock, app, recorder, reporter, limits, batch=batch, judge=judge,
+                  health=health)
 
 
 def run_receive_command(
@@ -139,6 +143,7 @@ def run_receive_command(
             provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
             batch=batch, pool=pool, seq_format=params["seq_format"], host=HostUdp(),
             thresholds=Thresholds(params["max_loss"], params["max_reorder"]),
+            health=lambda: address_gone(provider.local_address),
         )
         host, port = provider.local_address[:2]
         info = {
@@ -165,6 +170,8 @@ def run_receive_command(
             close = getattr(reporter, "close", None)
             if close is not None:
                 close()  # the live display gives the terminal back, whatever happened
+    if result.error:
+        raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
     if result.threshold:
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()

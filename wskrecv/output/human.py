@@ -88,10 +88,12 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         lines.append(
             f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
             f"{snap.unsequenced} unsequenced"
+            + (f", {snap.streams_evicted} streams evicted" if snap.streams_evicted else "")
         )
         lines.append(
             f"loss         lost {snap.lost} ({pct(snap.loss_pct)}), reordered {snap.reordered}, "
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
+            + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
@@ -108,6 +110,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     if snap.sources:
         top = ", ".join(f"{format_address(s.address, s.port)} {s.datagrams}" for s in snap.sources[:3])
         more = f" (+{snap.sources_seen - 3} more)" if snap.sources_seen > 3 else ""
+        if snap.sources_evicted:
+            more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
     d = snap.summary_dict()
     mode_keys = [k for k in snap.mode_stats if k in d]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from wskrecv.generator import parse_pattern, parse_sizes
+from wskrecv.generator.spec import Pattern
 from wskrecv.selftest.analysis import Reception, analyse, first_difference
 from wskrecv.selftest.engine import Case, CaseFailed, Context, expect
 from wskrecv.selftest.host import snmp_counters
@@ -51,11 +52,25 @@ def _all_once(got: Reception, n: int) -> None:
 
 
 def _statistics_agree(s: dict[str, Any], late: int = 0, duplicates: int = 0) -> None:
-    """Where the receiver's own sequence analysis is in its summary (lost, reordered,
-    duplicates), it must count what the generator sent."""
-    for key, want in (("lost", 0), ("reordered", late), ("duplicates", duplicates)):
-        if key in s:
-            expect(s[key] == want, f"the receiver's summary says {key} {s[key]}, sent {want}")
+    """The receiver's own sequence analysis in its summary must count exactly what was
+    sent: nothing lost, `late` reordered, `duplicates` extra copies, every datagram
+    sequenced (none late beyond the window, corrupt or without a header)."""
+    want = {"lost": 0, "reordered": late, "duplicates": duplicates, "late": 0, "corrupt": 0,
+            "unsequenced": 0}
+    for key, value in want.items():
+        expect(key in s, f"the receiver's summary has no {key} (no sequence analysis)")
+        expect(s[key] == value, f"the receiver's summary says {key} {s[key]}, sent {value}")
+
+
+def _implied_late(pattern: Pattern, n: int) -> int:
+    """Datagrams a reorder pattern sends after a higher sequence number, over 0 .. n-1:
+    every hit but the last sequence number (nothing follows it to overtake it)."""
+    return sum(1 for seq in range(n - 1) if pattern.hits(seq))
+
+
+def _implied_copies(pattern: Pattern, n: int) -> int:
+    """Extra copies a duplicate pattern sends over 0 .. n-1."""
+    return pattern.amount * sum(1 for seq in range(n) if pattern.hits(seq))
 
 
 def basic(host: str, n: int = 1000) -> Any:
@@ -150,12 +165,14 @@ def bad_checksum(ctx: Context, case: Case) -> dict[str, Any]:
 
 def reorder(ctx: Context, case: Case) -> dict[str, Any]:
     n = 1000
-    report, _, s, got = _exchange(ctx, case, V4, n, count=n, rate=PACED,
-                                  reorder=parse_pattern("--reorder", "10:3"))
+    pattern = parse_pattern("--reorder", "10:3")
+    report, _, s, got = _exchange(ctx, case, V4, n, count=n, rate=PACED, reorder=pattern)
     _all_once(got, n)
+    implied = _implied_late(pattern, n)
+    expect(report.reordered == implied, f"the pattern implies {implied} late, sent {report.reordered}")
     expect(got.late == report.reordered > 0,
            f"sent {report.reordered} late, receiver saw {got.late} late")
-    _statistics_agree(s, late=report.reordered)
+    _statistics_agree(s, late=implied)
     return {"sent": report.sent, "late sent": report.reordered, "late received": got.late}
 
 
@@ -168,7 +185,9 @@ def duplicate(ctx: Context, case: Case) -> dict[str, Any]:
     expect(got.duplicates == report.duplicated > 0,
            f"sent {report.duplicated} copies, receiver saw {got.duplicates}")
     expect(got.distinct == n and not got.missing(n), f"{got.distinct} distinct of {n}")
-    _statistics_agree(s, duplicates=report.duplicated)
+    implied = _implied_copies(pattern, n)
+    expect(report.duplicated == implied, f"the pattern implies {implied} copies, sent {report.duplicated}")
+    _statistics_agree(s, duplicates=implied)
     return {"sent": report.sent, "copies sent": report.duplicated, "copies received": got.duplicates}
 
 

@@ -7,7 +7,10 @@ the header has one). Definitions, per stream:
 - `reordered`: a datagram below the highest sequence seen, not seen before (not lost);
 - `duplicates`: a sequence seen before;
 - `late`: a datagram more than `window` sequences behind the highest: too old to tell a
-  reordered datagram from a duplicate, so it is counted apart and its sequence stays lost.
+  reordered datagram from a duplicate, so it is counted apart and its sequence stays lost;
+- `restarts`: the sender started counting again (two consecutive sequences, both more
+  than `window` behind the highest, as RFC 3550's probation does): the stream's counts so
+  far are kept and a new run starts at those two, which are not late.
 
 `Wrap32Tracker` unwraps a 32-bit counter (iperf3's default) into an ever-growing
 sequence. Memory is one byte per sequence of the sliding window (a ring indexed by
@@ -27,12 +30,24 @@ _HALF32 = 1 << 31
 _LOW32 = _WRAP32 - 1
 
 
+_ZEROS: dict[int, bytes] = {}
+
+
+def _zeros(window: int) -> bytes:
+    """`window` zero bytes, one object per window size."""
+    z = _ZEROS.get(window)
+    if z is None:
+        z = _ZEROS[window] = bytes(window)
+    return z
+
+
 class StreamTracker:
     """Loss, reordering and duplicates of one stream, from the sequences it delivers."""
 
     __slots__ = (
         "base", "high", "seen", "reordered", "duplicates", "late", "jitter_ns",
-        "last_transit", "mark", "_ring", "_mask", "_zeros",
+        "last_transit", "mark", "_ring", "_mask", "_zeros", "probe", "restarts",
+        "_prior_expected", "_prior_seen",
     )
 
     def __init__(
@@ -51,26 +66,53 @@ class StreamTracker:
         self.mark = 0  # `datagrams` when the table last looked (see StreamTable._evict)
         self._ring = bytearray(window)  # 1: this slot's sequence in (high-window, high] seen
         self._mask = window - 1
-        self._zeros = bytes(window)
+        self._zeros = _zeros(window)  # shared: a flood of streams costs one ring each
         self._ring[first & self._mask] = 1
+        # After a late datagram: its successor, which would mean a restart (None: no probe).
+        self.probe: Optional[int] = None
+        self.restarts = 0
+        self._prior_expected = 0  # expected and seen of the runs before the last restart
+        self._prior_seen = 0
 
     @property
     def window(self) -> int:
         return self._mask + 1
 
     @property
+    def distinct(self) -> int:
+        """Distinct sequences seen (late ones excluded), over every run of the stream."""
+        return self._prior_seen + self.seen
+
+    @property
     def datagrams(self) -> int:
         """Datagrams this stream delivered."""
-        return self.seen + self.duplicates + self.late
+        return self._prior_seen + self.seen + self.duplicates + self.late
 
     @property
     def lost(self) -> int:
-        return self.high - self.base + 1 - self.seen
+        return self.expected - self.distinct
 
     @property
     def expected(self) -> int:
-        """Sequences from the lowest to the highest seen: the denominator of loss."""
-        return self.high - self.base + 1
+        """Sequences from the lowest to the highest seen, summed over the stream's runs:
+        the denominator of loss."""
+        return self._prior_expected + self.high - self.base + 1
+
+    def _restart(self, seq: int) -> None:
+        """`seq - 1` (counted late) and `seq` begin a new run: keep the old run's counts,
+        start again from those two."""
+        self.restarts += 1
+        self.probe = None
+        self.late -= 1
+        self._prior_expected += self.high - self.base + 1
+        self._prior_seen += self.seen
+        self.base = seq - 1
+        self.high = seq
+        self.seen = 2
+        ring = self._ring
+        ring[:] = self._zeros
+        ring[(seq - 1) & self._mask] = 1
+        ring[seq & self._mask] = 1
 
     def see(self, seq: int, transit_ns: Optional[int] = None) -> None:
         """Count one datagram carrying `seq`, sent `transit_ns` before it arrived (None
@@ -110,8 +152,11 @@ class StreamTracker:
                 self.reordered += 1
                 if seq < self.base:
                     self.base = seq
+        elif seq == self.probe:
+            self._restart(seq)
         else:
             self.late += 1
+            self.probe = seq + 1
         if transit_ns is not None:
             # RFC 3550 jitter, over consecutive arrivals whatever their sequence.
             last = self.last_transit
@@ -178,10 +223,10 @@ MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is 
 class SequenceTotals:
     """Counts over every stream of a run, retired ones included (plain, mutable)."""
 
-    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced")
+    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts")
 
     def __init__(self) -> None:
-        self.lost = self.reordered = self.duplicates = self.late = 0
+        self.lost = self.reordered = self.duplicates = self.late = self.restarts = 0
         self.expected = 0  # sum of each stream's highest - lowest + 1
         self.sequenced = 0  # datagrams that carried a sequence
 
@@ -192,6 +237,7 @@ class SequenceTotals:
         self.late += t.late
         self.expected += t.expected
         self.sequenced += t.datagrams
+        self.restarts += t.restarts
 
 
 class StreamTable:
@@ -208,7 +254,8 @@ class StreamTable:
         self.window = window
         self.tracker = Wrap32Tracker if wrap32 else StreamTracker
         self.retired = SequenceTotals()
-        self.evicted = 0
+        self.evicted = 0  # streams retired to bound memory
+        self.seen = 0  # streams started (a retired stream that returns counts again)
 
     def new(self, key: tuple, first: int, transit_ns: Optional[int] = None) -> StreamTracker:
         """Start tracking `key` at sequence `first` (the caller found no tracker)."""
@@ -216,6 +263,7 @@ class StreamTable:
             self._evict()
         tracker = self.tracker(first, self.window, transit_ns)
         self.streams[key] = tracker
+        self.seen += 1
         return tracker
 
     def _evict(self) -> None:
@@ -234,6 +282,7 @@ class StreamTable:
         r = self.retired
         out.lost, out.reordered, out.duplicates = r.lost, r.reordered, r.duplicates
         out.late, out.expected, out.sequenced = r.late, r.expected, r.sequenced
+        out.restarts = r.restarts
         for tracker in list(self.streams.values()):
             out.add(tracker)
         return out

@@ -64,9 +64,12 @@ class Snapshot:
     corrupt: int = 0
     unsequenced: int = 0
     late: int = 0
+    restarts: int = 0  # a sender started counting again (see stats/sequence.py)
     expected: int = 0  # sequences from lowest to highest, summed over streams
     sequenced: int = 0  # datagrams that carried a recognised header
     streams: int = 0  # streams tracked now
+    streams_seen: int = 0  # streams started (a returning retired stream counts again)
+    streams_evicted: int = 0  # streams retired to bound memory (their counts kept)
     jitter_ns: Optional[float] = None
     latency: Optional[Percentiles] = None  # one-way: kernel receive time - send time
     app_latency: Optional[Percentiles] = None  # completion/callback time - kernel time
@@ -126,9 +129,12 @@ class Snapshot:
             "corrupt": self.corrupt,
             "unsequenced": self.unsequenced,
             "late": self.late,
+            "restarts": self.restarts,
             "loss_pct": round(self.loss_pct, 6),
             "reorder_pct": round(self.reorder_pct, 6),
             "streams": self.streams,
+            "streams_seen": self.streams_seen,
+            "streams_evicted": self.streams_evicted,
             "jitter_ms": self.jitter_ms,
             "host_udp": dict(self.host_udp) if self.host_udp is not None else None,
             "sizes": self.sizes.as_dict(),
