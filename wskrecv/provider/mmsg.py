@@ -158,9 +158,17 @@ def _messages(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
 
 
 def _walk(raw: bytes) -> tuple[Optional[tuple[str, int]], Optional[int], Optional[int]]:
-    """(packet info, drop counter, timestamp) from control messages: the general path."""
+    """(packet info, drop counter, timestamp) from raw control data: the general path."""
+    return read_ancillary(_messages(raw))
+
+
+def read_ancillary(
+    messages: Iterator[tuple[int, int, bytes]] | list[tuple[int, int, bytes]],
+) -> tuple[Optional[tuple[str, int]], Optional[int], Optional[int]]:
+    """(packet info, drop counter, timestamp) from (level, type, data) control messages,
+    as recvmsg returns them or `_messages` walks them out of a recvmmsg slot."""
     local = drops = stamp = None
-    for level, kind, value in _messages(raw):
+    for level, kind, value in messages:
         if kind == IP_PKTINFO and level == _IPPROTO_IP:
             ifindex, _spec, dst = _in_pktinfo.unpack(value[: _in_pktinfo.size])
             local = (_ntop(_AF_INET, dst), ifindex)

@@ -17,27 +17,19 @@ from typing import Any, Optional
 
 from wskrecv.errors import OsFailure, UsageError
 from wskrecv.provider import mmsg
+from wskrecv.provider.mmsg import IP_PKTINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS, read_ancillary
 from wskrecv.wsk.datagram import Datagram, make_datagram
 
 # Linux values; the socket module lacks some of them.
-SO_TIMESTAMPNS = 35
-SO_RXQ_OVFL = 40
 SO_MEMINFO = 55
 SK_MEMINFO_DROPS = 8
-IP_PKTINFO = 8
 IPV6_RECVPKTINFO = 49
-IPV6_PKTINFO = 50
 SO_RCVBUFFORCE = 33
 
 MAX_DATAGRAM = 65535  # more than any IPv4 (65507) or non-jumbo IPv6 (65527) UDP payload
 DEFAULT_RCVBUF = 64 << 20  # asked for by default; the OS grants what it allows
 ANCILLARY_SPACE = 256  # room for timestamp + pktinfo + drop counter
 
-_timespec = struct.Struct("@qq")
-_u32 = struct.Struct("@I")
-_in_pktinfo = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
-_in6_pktinfo = struct.Struct("@16si")  # addr, ifindex
-_ntop = socket.inet_ntop
 _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
@@ -149,19 +141,9 @@ class UdpProvider:
                 if exc.errno == errno.ECONNREFUSED:  # an ICMP error queued on the socket
                     continue
                 raise
-            local = stamp = None
-            for level, kind, value in anc:
-                if kind == SO_TIMESTAMPNS and level == socket.SOL_SOCKET:
-                    sec, nsec = _timespec.unpack(value)
-                    stamp = sec * 1_000_000_000 + nsec
-                elif kind == IP_PKTINFO and level == socket.IPPROTO_IP:
-                    ifindex, _spec, dst = _in_pktinfo.unpack(value)
-                    local = (_ntop(_AF_INET, dst), ifindex)
-                elif kind == IPV6_PKTINFO and level == socket.IPPROTO_IPV6:
-                    dst, ifindex = _in6_pktinfo.unpack(value)
-                    local = (_ntop(_AF_INET6, dst), ifindex)
-                elif kind == SO_RXQ_OVFL and level == socket.SOL_SOCKET:
-                    self._drops_seen = _u32.unpack(value)[0]
+            local, drops, stamp = read_ancillary(anc)
+            if drops is not None:
+                self._drops_seen = drops
             out.append(make_datagram(Datagram, (data, addr, local, stamp)))
         return out
 
