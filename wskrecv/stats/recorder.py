@@ -129,14 +129,7 @@ class Recorder:
             arrival = now_ns
         else:
             arrival = timestamp_ns
-            v = now_ns - timestamp_ns
-            if v < 0:
-                v = 0
-            e = v.bit_length() - 6
-            h = self.app
-            h.counts[(e << 5) + (v >> e) if e > 0 else v] += 1
-            if v > h.max:
-                h.max = v
+            self.app.add(now_ns - timestamp_ns)
         parse = self._parse
         header = parse(data) if parse is not None else None
         if header is None:
@@ -148,14 +141,8 @@ class Recorder:
             if send_ns is None:
                 transit = None
             else:
-                transit = v = arrival - send_ns
-                if v < 0:
-                    v = 0
-                e = v.bit_length() - 6
-                h = self.owd
-                h.counts[(e << 5) + (v >> e) if e > 0 else v] += 1
-                if v > h.max:
-                    h.max = v
+                transit = arrival - send_ns
+                self.owd.add(transit)
             key = (remote, stream)
             tracker = self._stream_rows.get(key)
             if tracker is None:
