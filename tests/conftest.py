@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from typing import Any, Optional
 
@@ -140,3 +141,18 @@ def wskrecv_cmd() -> type[Wskrecv]:
 
 
 skip_no_ipv6 = pytest.mark.skipif(not have_ipv6(), reason="no IPv6 loopback (::1) here")
+
+
+def modules_after(*argv: str) -> list[str]:
+    """The modules a fresh interpreter has loaded after running `wskrecv ARGV` in-process."""
+    code = (
+        "import sys, json\n"
+        "from wskrecv.cli import main\n"
+        "try:\n"
+        f"    main({list(argv)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    return json.loads(r.stderr.strip().splitlines()[-1])

@@ -8,12 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 from typing import Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, Wskrecv, run_cli, skip_no_ipv6, wait_for
+from tests.conftest import WSKRECV, Wskrecv, modules_after, run_cli, skip_no_ipv6, wait_for
 from wskrecv import payload
 from wskrecv.generator.raw import can_send_raw
 
@@ -231,17 +230,7 @@ def test_raw_options_without_cap_net_raw_fail_with_one_line(option: str) -> None
 
 
 def _scapy_modules_after(*argv: str) -> list[str]:
-    code = (
-        "import sys, json\n"
-        "from wskrecv.cli import main\n"
-        "try:\n"
-        f"    main({list(argv)!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "sys.stderr.write(json.dumps([m for m in sys.modules if m.split('.')[0] == 'scapy']))\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    return json.loads(r.stderr.strip().splitlines()[-1])
+    return [m for m in modules_after(*argv) if m.split(".")[0] == "scapy"]
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
+from tests.conftest import modules_after
 from wskrecv.commands import common, send
 from wskrecv.generator import SEQ_FORMATS
 from wskrecv.provider import udp
@@ -18,32 +15,18 @@ HEAVY = ("wskrecv.runner", "wskrecv.wsk", "wskrecv.provider", "wskrecv.stats", "
          "wskrecv.generator", "wskrecv.selftest", "wskrecv.bench", "rich", "scapy", "ctypes")
 
 
-def _modules_after(*argv: str) -> list[str]:
-    code = (
-        "import sys, json\n"
-        "from wskrecv.cli import main\n"
-        "try:\n"
-        f"    main({list(argv)!r})\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    return json.loads(r.stderr.strip().splitlines()[-1])
-
-
 def _heavy(modules: list[str]) -> list[str]:
     return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
 
 
 @pytest.mark.parametrize("argv", [["listen", "--help"], ["event", "--help"], ["--help"]])
 def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
-    assert _heavy(_modules_after(*argv)) == []
+    assert _heavy(modules_after(*argv)) == []
 
 
 @pytest.mark.network
 def test_a_receive_run_never_imports_scapy() -> None:
-    mods = _modules_after("event", "-b", "127.0.0.1", "-p", "0", "-t", "0.05", "-q")
+    mods = modules_after("event", "-b", "127.0.0.1", "-p", "0", "-t", "0.05", "-q")
     assert "wskrecv.runner" in mods  # it did run
     assert [m for m in mods if m.split(".")[0] == "scapy"] == []
 
