@@ -131,6 +131,9 @@ class Runner:
         # Asked once per interval: why the socket can no longer receive, or None (the OS
         # says nothing when a bound address is removed).
         self.health = health
+        # Asked before every read: why to stop now, or None (--workers: a --count shared
+        # by the workers was reached).
+        self.stop_when: Optional[Callable[[], Optional[str]]] = None
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -231,9 +234,15 @@ class Runner:
         fd = self.provider.fileno()
         wake_fd = self.waker.r.fileno()
         readable = False  # the last wait said the socket was readable
+        stop_when = self.stop_when
         while True:
             if self.stop_reason is not None:
                 return ExitStatus.OK
+            if stop_when is not None:
+                why = stop_when()
+                if why:
+                    self.stop_reason = why
+                    return ExitStatus.OK
             if count is not None and recorder.received >= count:
                 self.stop_reason = "count reached"
                 return ExitStatus.OK

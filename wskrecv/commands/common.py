@@ -60,6 +60,71 @@ def socket_options(f: Callable) -> Callable:
     return f
 
 
+MAX_WORKERS = 1024
+DEFAULT_METRICS_LINGER = 5.0
+
+
+class WorkersType(click.ParamType):
+    """`--workers N|auto`: a positive count, or the number of usable CPUs."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            n = value
+        elif str(value).strip().lower() == "auto":
+            import os
+
+            try:
+                return len(os.sched_getaffinity(0))
+            except (AttributeError, OSError):
+                return os.cpu_count() or 1
+        else:
+            try:
+                n = int(str(value))
+            except ValueError:
+                self.fail(f"{value!r} is not a number of workers or 'auto'", param, ctx)
+        if not 1 <= n <= MAX_WORKERS:
+            self.fail(f"{n} workers: give 1 to {MAX_WORKERS}, or auto", param, ctx)
+        return n
+
+
+def scale_options() -> list[Callable]:
+    """--workers, --cpu-affinity and the Prometheus endpoint (--metrics...)."""
+    return [
+        click.option(
+            "--workers", "-w", type=WorkersType(), default=None, metavar="N|auto",
+            help="Receive with N processes, each with its own socket bound to the address "
+            "with SO_REUSEPORT (the kernel spreads flows over them by their addresses and "
+            "ports), merged into one report. auto: one per usable CPU. Needs an address "
+            "(not --fd; socket activation must pass N sockets).",
+        ),
+        click.option(
+            "--cpu-affinity", is_flag=True,
+            help="With --workers: pin worker i to the i-th usable CPU.",
+        ),
+        click.option(
+            "--metrics", metavar="[ADDR:]PORT",
+            help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
+            "127.0.0.1; port 0 picks a free one, reported at start).",
+        ),
+        click.option(
+            "--metrics-label", multiple=True, metavar="KEY=VALUE",
+            help="A label on every metric (repeatable), e.g. site=ams link=uplink1.",
+        ),
+        click.option(
+            "--metrics-linger", type=click.FloatRange(min=0), default=None, metavar="S",
+            help=f"Keep /metrics up S seconds after the run so a last scrape sees the final "
+            f"counts. Default {DEFAULT_METRICS_LINGER:g}; Ctrl-C ends it early.",
+        ),
+        click.option(
+            "--metrics-allow-remote", is_flag=True,
+            help="Allow --metrics on a non-loopback address (metrics reveal the traffic: "
+            "sources, rates, loss).",
+        ),
+    ]
+
+
 def run_options(f: Callable) -> Callable:
     """Bounded runs, output, sequence analysis and thresholds."""
     options = [
@@ -108,6 +173,7 @@ def run_options(f: Callable) -> Callable:
             "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
             help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
         ),
+        *scale_options(),
     ]
     for option in reversed(options):
         f = option(f)
@@ -146,6 +212,7 @@ def reject(message: str) -> None:
 
 __all__ = [
     "DEFAULT_BATCH",
+    "DEFAULT_METRICS_LINGER",
     "DEFAULT_PORT",
     "given_on_command_line",
     "reject",

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from wskrecv.commands.common import given_on_command_line, reject, want_live
+from wskrecv.commands.common import (
+    DEFAULT_METRICS_LINGER,
+    given_on_command_line,
+    reject,
+    want_live,
+)
 from wskrecv.environment import Environment, current_environment
 from wskrecv.errors import OsFailure
 from wskrecv.output import HumanReporter, JsonReporter
@@ -96,12 +101,25 @@ def run_receive_command(
     `batch` caps each read (and so each indication list); `pool` bounds the socket's
     indication buffers (None: unbounded)."""
     env = env or current_environment()
+    check_scale_options(params)
+    if params.get("workers") is not None:
+        from wskrecv.commands.workers import run_with_workers
+
+        return run_with_workers(mode, params, make_app, detail, extra_start or {}, env,
+                                lock=lock, batch=batch, pool=pool)
+    metrics = open_metrics(params)
     pcap_path = params.get("pcap")
     pcap_stdout = pcap_path == "-"
     if pcap_stdout and params["as_json"]:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
     reporter = make_reporter(env, params["as_json"], params["quiet"], stdout_taken=pcap_stdout,
                              live=want_live(env, params))
+    runner: Optional[Runner] = None
+    if metrics is not None:
+        from wskrecv.output.metrics import MetricsReporter
+
+        metrics.start()
+        reporter = MetricsReporter(reporter, metrics, lambda: runner.recorder)  # type: ignore[union-attr]
     sinks: list[DumpSink] = []
     if params["dump"]:
         def dump(
@@ -160,8 +178,14 @@ def run_receive_command(
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"
+        if metrics is not None:
+            add_metrics_info(info, metrics)
         result = runner.run(info)
+        if metrics is not None:
+            metrics.linger(metrics_linger(params))
     finally:
+        if metrics is not None:
+            metrics.close()
         try:
             if capture is not None:
                 _close_capture(capture, pcap_path)
@@ -176,6 +200,40 @@ def run_receive_command(
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()
     return int(result.status)
+
+
+def check_scale_options(params: dict[str, Any]) -> None:
+    """--cpu-affinity and --metrics-* only mean something with --workers / --metrics."""
+    if params.get("cpu_affinity") and params.get("workers") is None:
+        reject("--cpu-affinity pins workers: it needs --workers")
+    if params.get("metrics") is None:
+        for name, flag in (("metrics_label", "--metrics-label"),
+                           ("metrics_linger", "--metrics-linger"),
+                           ("metrics_allow_remote", "--metrics-allow-remote")):
+            if params.get(name):
+                reject(f"{flag} needs --metrics")
+
+
+def open_metrics(params: dict[str, Any]) -> Any:
+    """The /metrics endpoint, bound (not yet serving), or None without --metrics."""
+    if params.get("metrics") is None:
+        return None
+    from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
+
+    return MetricsEndpoint(params["metrics"], params.get("metrics_label") or (),
+                           bool(params.get("metrics_allow_remote")))
+
+
+def add_metrics_info(info: dict[str, Any], endpoint: Any) -> None:
+    """What the start line and start object say about the endpoint."""
+    info["metrics_url"] = endpoint.url
+    info["metrics_port"] = endpoint.port
+    info["detail"] += f", metrics at {endpoint.url}"
+
+
+def metrics_linger(params: dict[str, Any]) -> float:
+    linger = params.get("metrics_linger")
+    return DEFAULT_METRICS_LINGER if linger is None else float(linger)
 
 
 def _close_capture(capture: PcapWriter, name: str) -> None:
