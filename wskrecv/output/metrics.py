@@ -246,6 +246,12 @@ class MetricsEndpoint:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/metrics"
 
+    def describe(self, info: dict[str, Any]) -> None:
+        """Add the endpoint to a run's start information (start line and object)."""
+        info["metrics_url"] = self.url
+        info["metrics_port"] = self.port
+        info["detail"] += f", metrics at {self.url}"
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self.server.serve_forever, name="wskrecv-metrics",
                                         daemon=True)

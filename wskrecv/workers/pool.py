@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Callable, Optional
 
 from wskrecv.errors import WskrecvError
-from wskrecv.runner import Limits, Runner
+from wskrecv.runner import Runner
 from wskrecv.stats.merge import capture
 from wskrecv.stats.snapshot import Snapshot
 
@@ -111,11 +111,11 @@ class PipeReporter:
         pass
 
 
-# Builds a worker's runner: (provider, reporter, limits, worker index) -> the Runner, its
-# start info, and what to call when the worker ends (close its capture part), or None.
-# Made by the command (a closure: workers are forked, nothing is pickled).
+# Builds a worker's runner: (provider, reporter, worker index) -> the Runner, its start
+# info, and what to call when the worker ends (close its capture part), or None.
+# Made by workers/run.py (a closure: workers are forked, nothing is pickled).
 BuildRunner = Callable[
-    [Any, PipeReporter, Limits, int],
+    [Any, PipeReporter, int],
     tuple[Runner, dict[str, Any], Optional[Callable[[], None]]],
 ]
 
@@ -161,7 +161,7 @@ def _die_with_parent(parent: int) -> None:
 
 def _worker_main(
     index: int, providers: Sequence[Any], conn: Connection, build: BuildRunner,
-    limits: Limits, budget: Optional[Budget], cpu: Optional[int], parent: int,
+    budget: Optional[Budget], cpu: Optional[int], parent: int,
 ) -> None:
     """The body of worker process `index`."""
     _die_with_parent(parent)
@@ -178,7 +178,7 @@ def _worker_main(
         if budget is not None:
             provider = BudgetedProvider(provider, budget)
         reporter = PipeReporter(conn, index)
-        runner, info, cleanup = build(provider, reporter, limits, index)
+        runner, info, cleanup = build(provider, reporter, index)
         reporter.recorder = runner.recorder
         if budget is not None:
             sock = runner.sock
@@ -216,8 +216,7 @@ def usable_cpus() -> list[int]:
 
 
 def start_workers(
-    providers: Sequence[Any], build: BuildRunner, limits: Limits, count: Optional[int],
-    affinity: bool,
+    providers: Sequence[Any], build: BuildRunner, count: Optional[int], affinity: bool,
 ) -> list[Worker]:
     """Fork one worker per provider (the parent must not have started threads yet);
     the parent's copies of the sockets are closed once every worker has its own."""
@@ -231,7 +230,7 @@ def start_workers(
             cpu = cpus[i % len(cpus)] if affinity else None
             process = _FORK.Process(
                 target=_worker_main, name=f"wskrecv-worker-{i}", daemon=False,
-                args=(i, providers, there, build, limits, budget, cpu, parent),
+                args=(i, providers, there, build, budget, cpu, parent),
             )
             process.start()
             there.close()
