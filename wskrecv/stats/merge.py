@@ -208,7 +208,8 @@ class Merger:
     maxima the workers reported meanwhile (their intervals partition the time).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pids: Optional[Mapping[int, int]] = None) -> None:
+        self.pids = dict(pids or {})  # worker -> pid: listed before their first report
         self.latest: dict[int, Partial] = {}
         self.dead: dict[int, str] = {}  # worker -> why it is no longer counted
         self._mark: dict[int, Partial] = {}  # each worker's Partial at the last interval
@@ -249,16 +250,21 @@ class Merger:
             out.append(_histogram(diffs, top).percentiles())
         return tuple(out)
 
+    def rows(self) -> tuple[WorkerRow, ...]:
+        """Every worker's line as now, rates left at 0 (before the first interval)."""
+        return self._rows([self.latest[w] for w in sorted(self.latest)], 0.0)
+
     def _rows(self, parts: Sequence[Partial], interval_s: float) -> tuple[WorkerRow, ...]:
         rows = []
         by_worker = {p.worker: p for p in parts}
-        for w in sorted(set(by_worker) | set(self.dead) | set(self._mark)):
+        for w in sorted(set(by_worker) | set(self.dead) | set(self._mark) | set(self.pids)):
             p = by_worker.get(w)
             mark = self._mark.get(w)
             if p is None:
-                pid = mark.pid if mark else 0
+                pid = mark.pid if mark else self.pids.get(w, 0)
                 rows.append(WorkerRow(w, pid, mark.snap.received if mark else 0, 0.0,
-                                      mark.snap.kernel_drops if mark else 0, 0.0, alive=False))
+                                      mark.snap.kernel_drops if mark else 0, 0.0,
+                                      alive=w not in self.dead))
                 continue
             received0 = mark.snap.received if mark else 0
             cpu0 = mark.cpu_s if mark else 0.0

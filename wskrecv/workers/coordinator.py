@@ -62,7 +62,7 @@ class Coordinator:
         self.judge = judge
         self.on_update = on_update  # told after every Partial (the metrics endpoint)
         self.clock = clock
-        self.merger = Merger()
+        self.merger = Merger({w.index: w.pid for w in self.workers})
         self.waker = Waker()
         self.stop_reason: Optional[str] = None
         self.error: Optional[str] = None
@@ -133,7 +133,8 @@ class Coordinator:
         elapsed = self.clock() - self._t0
         snap = self.merger.snapshot(elapsed, advance=advance)
         if snap is None:  # nothing reported yet
-            snap = Snapshot(self.mode, elapsed, 0, 0, 0, 0, 0, interval_s=elapsed)
+            snap = Snapshot(self.mode, elapsed, 0, 0, 0, 0, 0, interval_s=elapsed,
+                            workers=self.merger.rows())
         return snap
 
     def _stop_workers(self, now: float) -> None:

@@ -165,8 +165,20 @@ def _worker_main(
 ) -> None:
     """The body of worker process `index`."""
     _die_with_parent(parent)
+    # Until the runner installs its own handlers, a stop (the parent's SIGTERM, a
+    # terminal's Ctrl-C) is kept and handed to the runner once it exists.
+    early: dict[str, Any] = {}
+
+    def stop_early(signum: int, _frame: Any) -> None:
+        reason = "interrupted" if signum == signal.SIGINT else "terminated"
+        runner = early.get("runner")
+        if runner is not None:
+            runner.request_stop(reason)
+        else:
+            early.setdefault("reason", reason)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.SIG_DFL)  # the runner installs its own
+        signal.signal(signum, stop_early)
     for j, p in enumerate(providers):
         if j != index:
             p.close()  # this process's copies of the other workers' sockets
@@ -180,6 +192,9 @@ def _worker_main(
         reporter = PipeReporter(conn, index)
         runner, info, cleanup = build(provider, reporter, index)
         reporter.recorder = runner.recorder
+        early["runner"] = runner
+        if "reason" in early:
+            runner.request_stop(early["reason"])
         if budget is not None:
             sock = runner.sock
 
