@@ -40,27 +40,31 @@ _LATENCY_EDGES = tuple(bucket_of(b) for b in LATENCY_BOUNDS_NS)  # first bucket 
 RESERVED_LABELS = ("mode", "worker", "rule", "le", "quantile")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
-# (metric name without _total, help, Snapshot attribute)
-COUNTERS = (
-    ("wskrecv_datagrams_received", "Datagrams received and counted.", "received"),
-    ("wskrecv_received_bytes", "Payload bytes received (after any truncation).", "bytes"),
+# (metric name, help, Snapshot attribute, counter?). Counters get _total. Lost sequences
+# and late datagrams are gauges: a reordered datagram that fills a gap lowers `lost`, and
+# a sender's restart takes back one `late` (stats/sequence.py), and a counter that falls
+# would read as a reset to Prometheus.
+SNAPSHOT_METRICS = (
+    ("wskrecv_datagrams_received", "Datagrams received and counted.", "received", True),
+    ("wskrecv_received_bytes", "Payload bytes received (after any truncation).", "bytes", True),
     ("wskrecv_datagrams_truncated", "Datagrams longer than the receive buffer (MSG_TRUNC).",
-     "truncated"),
+     "truncated", True),
     ("wskrecv_kernel_drops", "Datagrams the kernel dropped for the socket (queue full).",
-     "kernel_drops"),
-    ("wskrecv_sequences_lost", "Sequences never received between the lowest and highest seen.",
-     "lost"),
+     "kernel_drops", True),
     ("wskrecv_sequences_expected", "Sequences from the lowest to the highest seen, per stream "
-     "(the denominator of loss).", "expected"),
+     "(the denominator of loss).", "expected", True),
+    ("wskrecv_sequences_lost", "Sequences not received between the lowest and highest seen "
+     "(falls when a late arrival fills a gap).", "lost", False),
     ("wskrecv_datagrams_reordered", "Datagrams that arrived after a higher sequence.",
-     "reordered"),
+     "reordered", True),
     ("wskrecv_datagrams_duplicated", "Datagrams whose sequence had been seen before.",
-     "duplicates"),
-    ("wskrecv_datagrams_corrupt", "Datagrams whose payload failed its checksum.", "corrupt"),
+     "duplicates", True),
+    ("wskrecv_datagrams_corrupt", "Datagrams whose payload failed its checksum.", "corrupt",
+     True),
     ("wskrecv_datagrams_unsequenced", "Datagrams without a recognised sequence header.",
-     "unsequenced"),
+     "unsequenced", True),
     ("wskrecv_datagrams_late", "Datagrams too far behind the highest sequence to classify.",
-     "late"),
+     "late", False),
 )
 # (metric name, help, mode_stats key, counter?)
 MODE_METRICS = (
@@ -164,8 +168,9 @@ class Collector:
     def collect(self) -> Iterator[Any]:
         parts = self.parts
         names = ["mode", "worker", *self.user]
-        for name, doc, attr in COUNTERS:
-            family = CounterMetricFamily(name, doc, labels=names)
+        for name, doc, attr, counter in SNAPSHOT_METRICS:
+            kind = CounterMetricFamily if counter else GaugeMetricFamily
+            family = kind(name, doc, labels=names)
             for p in parts:
                 family.add_metric(self._labels(p), getattr(p.snap, attr))
             yield family
