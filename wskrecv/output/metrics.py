@@ -298,8 +298,8 @@ class MetricsEndpoint:
 
 class MetricsReporter:
     """Wraps a one-process run's reporter: every interval and the summary also update the
-    endpoint with a Partial of the recorder (taken under the socket's lock, like the
-    snapshot). Everything else goes to the wrapped reporter."""
+    endpoint with a Partial of the recorder (stats.merge.capture). Everything else goes to
+    the wrapped reporter."""
 
     def __init__(self, inner: Any, endpoint: MetricsEndpoint,
                  recorder: Callable[[], Any]) -> None:

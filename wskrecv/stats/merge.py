@@ -64,13 +64,16 @@ class Partial:
 
 
 def capture(recorder: Recorder, snap: Snapshot, worker: int = 0) -> Partial:
-    """The Partial of `recorder`, whose latest snapshot is `snap`. Call it where the
-    snapshot was taken (under the socket's lock), before anything else is recorded."""
-    owd, app = recorder.run_histograms()
-    rows = list(recorder.sources.rows.items())  # one C-level copy
+    """The Partial of `recorder`, whose latest snapshot is `snap`, taken right after it.
+    When another thread records (event --pend), what it recorded in between is in the
+    raw state but not in `snap`: interval reports may differ by those few datagrams; the
+    final Partial, taken once the application has stopped, is exact."""
+    with recorder.lock:
+        owd, app = recorder.run_histograms()
+        rows = list(recorder.sources.rows.items())
+        streams = list(recorder.streams.streams.values())
+        jitters = tuple(t.jitter_ns for t in streams if t.jitter_ns is not None)
     sources = tuple((str(r[0]), int(r[1]), c[0], c[1]) for r, c in rows)
-    streams = list(recorder.streams.streams.values())
-    jitters = tuple(t.jitter_ns for t in streams if t.jitter_ns is not None)
     times = os.times()
     return Partial(worker, os.getpid(), snap, _sparse(owd), _sparse(app), sources,
                    recorder.sources.max_sources, jitters, times.user + times.system)

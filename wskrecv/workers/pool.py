@@ -88,8 +88,8 @@ class BudgetedProvider:
 
 
 class PipeReporter:
-    """A worker's reporter: each interval snapshot goes to the parent as a Partial (taken
-    under the socket's lock, where the runner calls it). The summary is the parent's."""
+    """A worker's reporter: each interval snapshot goes to the parent as a Partial. The
+    summary is the parent's."""
 
     frame_interval = None
 

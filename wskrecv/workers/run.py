@@ -105,7 +105,7 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
                 capture = open_capture(parts.paths[index])
             runner = build_runner(
                 provider, worker_config, reporter,
-                dump=capture.sink(provider.local_address, config.pcap) if capture else None,
+                sinks=[capture.sink(provider.local_address, config.pcap)] if capture else [],
                 host=HostUdp(), health=lambda: address_gone(provider.local_address),
             )
             return runner, {}, (capture.close if capture is not None else None)
