@@ -111,7 +111,9 @@ class Coordinator:
                         if self.error is None:
                             self.error = f"worker {w.index}: {error}"
                         self.request_stop("socket failed")
-                    elif reason == "count reached":
+                    else:
+                        # The first worker to end says why (count reached, duration over:
+                        # a worker may start its clock before the parent's).
                         self.request_stop(reason)
                 elif kind == "error":
                     self._fail(w, f"failed: {message[1]}")
