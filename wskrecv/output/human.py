@@ -153,6 +153,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
 class HumanReporter:
     """One line per interval, a block at the end. No control codes: safe for pipes."""
 
+    frame_interval: Optional[float] = None  # no live frames
+
     def __init__(
         self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None
     ) -> None:
@@ -173,6 +175,12 @@ class HumanReporter:
             self._line(interval_line(snap))
             for line in worker_lines(snap):
                 self._line(line)
+
+    def frame(self, snap: Snapshot) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""

@@ -10,22 +10,23 @@ dashboard and the metrics, and decides the run's end and status as one receiver 
 - --count: shared through a Budget (pool.py); the first worker that sees it reached ends
   its loop, and the parent stops the others (every datagram claimed is still recorded);
 - Ctrl-C / SIGTERM: the workers are stopped with SIGTERM (a terminal's Ctrl-C reaches
-  them too); a second Ctrl-C kills them and exits 130 at once;
+  them too); a second Ctrl-C exits 130 at once, and the workers, whose parent died, get
+  SIGTERM from the kernel (PR_SET_PDEATHSIG);
 - a worker that dies without its final report fails the run: the others are stopped,
   the summary shows what they received, and the run exits 1 naming the dead worker.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections.abc import Sequence
 from multiprocessing.connection import wait
 from typing import Any, Callable, Optional
 
-from wskrecv.errors import ExitStatus
-from wskrecv.runner import Limits, RunResult, Waker
+from wskrecv.errors import Ending
+from wskrecv.runner import Limits, RunResult
+from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.workers.pool import Worker
@@ -66,21 +67,12 @@ class Coordinator:
         self.waker = Waker()
         self.stop_reason: Optional[str] = None
         self.error: Optional[str] = None
-        self._signals = 0
+        self.ending: Optional[Ending] = None  # set when a worker fails or errs
         self._stopping_since: Optional[float] = None
         self._t0 = 0.0
 
-    # -- signals ----------------------------------------------------------------------
-
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        self._signals += 1
-        if self._signals > 1 and signum == signal.SIGINT:
-            for w in self.workers:
-                w.signal(signal.SIGKILL)
-            os._exit(ExitStatus.INTERRUPTED)  # second Ctrl-C: at once, as promised
-        self.request_stop("interrupted" if signum == signal.SIGINT else "terminated")
-
     def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop the workers and end (safe from signal handlers)."""
         if self.stop_reason is None:
             self.stop_reason = reason
         self.waker.wake()
@@ -92,6 +84,7 @@ class Coordinator:
         self.merger.drop(w.index, why)
         if self.error is None:
             self.error = f"worker {w.index} (pid {w.pid}) {why}"
+            self.ending = Ending.WORKER_FAILED
         self.request_stop("worker failed")
 
     def _receive(self, w: Worker) -> None:
@@ -110,6 +103,7 @@ class Coordinator:
                     if error:
                         if self.error is None:
                             self.error = f"worker {w.index}: {error}"
+                            self.ending = Ending.SOCKET_FAILED
                         self.request_stop("socket failed")
                     else:
                         # The first worker to end says why (count reached, duration over:
@@ -151,44 +145,38 @@ class Coordinator:
                     w.signal(signal.SIGKILL)
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
-        old: dict[int, Any] = {}
-        try:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                old[signum] = signal.signal(signum, self._on_signal)
-        except ValueError:  # not the main thread (tests)
-            pass
-        try:
-            self._t0 = self.clock()
-            self.reporter.start(start_info)
-            self._loop()
-            for w in self.workers:
-                w.process.join()
-            return self._finish()
-        finally:
-            for w in self.workers:
-                if not w.exited:
-                    w.signal(signal.SIGKILL)
+        """Start, loop until every worker has ended, report the one summary. A second
+        Ctrl-C exits at once (StopSignals); the workers then end by PR_SET_PDEATHSIG."""
+        with StopSignals(self.request_stop).installed():
+            try:
+                self._t0 = self.clock()
+                self.reporter.start(start_info)
+                self._loop()
+                for w in self.workers:
                     w.process.join()
-            for signum, handler in old.items():
-                signal.signal(signum, handler)
-            self.waker.close()
+                return self._finish()
+            finally:
+                for w in self.workers:
+                    if not w.exited and w.process.exitcode is None:
+                        w.signal(signal.SIGKILL)
+                        w.process.join()
+                self.waker.close()
 
     def _finish(self) -> RunResult:
         snap = self.snapshot(advance=False)
         reason = self.stop_reason or "stopped"
-        status = ExitStatus.OK
         count = self.limits.count
-        if self.error is not None:
-            status = ExitStatus.ERROR
-        elif reason == "deadline passed" and snap.received < (count if count is not None else 1):
-            status = ExitStatus.DEADLINE
-        breach = self.judge(snap) if self.judge is not None and status is ExitStatus.OK else None
-        if breach:
-            status = ExitStatus.THRESHOLD
-            self.reporter.summary(snap, status, reason, threshold=breach)
-        else:
-            self.reporter.summary(snap, status, reason)
-        return RunResult(status, reason, snap, breach, self.error)
+        ending = self.ending or Ending.COMPLETE
+        if (ending is Ending.COMPLETE and reason == "deadline passed"
+                and snap.received < (count if count is not None else 1)):
+            ending = Ending.DEADLINE_MISSED
+        breach = None
+        if ending is Ending.COMPLETE and self.judge is not None:
+            breach = self.judge(snap)
+            if breach:
+                ending = Ending.THRESHOLD_EXCEEDED
+        self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
+        return RunResult(ending, reason, snap, breach, self.error)
 
     def _loop(self) -> None:
         limits = self.limits

@@ -91,7 +91,7 @@ class PipeReporter:
     """A worker's reporter: each interval snapshot goes to the parent as a Partial. The
     summary is the parent's."""
 
-    frame_interval = None
+    frame_interval: Optional[float] = None  # no live frames: the parent draws
 
     def __init__(self, conn: Connection, worker: int) -> None:
         self.conn = conn
@@ -107,7 +107,13 @@ class PipeReporter:
     def datagram(self, record: dict[str, Any]) -> None:
         pass
 
+    def frame(self, snap: Snapshot) -> None:
+        pass
+
     def summary(self, snap: Snapshot, status: Any, reason: str, threshold: Any = None) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
