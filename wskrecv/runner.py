@@ -13,7 +13,8 @@ import select
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.apps.base import Receiver
@@ -46,6 +47,31 @@ class Reporter(Protocol):
     def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
         """The end of the run. When a --max-* threshold failed it, the runner also passes
         `threshold=` (the one-line reason): reporters that judge runs accept it."""
+
+
+class Companion(Protocol):
+    """Work the receive loop carries beside its socket (the iperf3 server's control
+    connection): descriptors to wait on, a deadline, a look after every wait, and the
+    datagrams it consumes itself before the WSK model sees them."""
+
+    def fds(self) -> tuple[list[int], list[int]]:
+        """Descriptors to wait on: (readable, writable)."""
+        ...
+
+    def next_deadline(self) -> Optional[float]: ...
+
+    def take(self, got: list) -> list:
+        """A batch just read, without the datagrams the companion consumed."""
+        ...
+
+    def service(self, readable: set[int], writable: set[int], drained: bool) -> Optional[str]:
+        """After a wait. `drained`: the socket was empty and nothing is held uncounted.
+        Returns why the run should end, or None."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """The companion's state for snapshots."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -118,8 +144,10 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
         health: Optional[Callable[[], Optional[str]]] = None,
+        companion: Optional[Companion] = None,
     ) -> None:
         self.provider = provider
+        self.companion = companion
         self.sock = sock
         self.app = app
         self.recorder = recorder
@@ -168,13 +196,16 @@ class Runner:
     def snapshot(self, advance: bool = True) -> Snapshot:
         # Under the socket's lock: a worker thread may be recording (event --pend).
         with self.sock.lock:
-            return self.recorder.snapshot(
+            snap = self.recorder.snapshot(
                 self.clock() - self._t0,
                 self.provider.kernel_drops,
                 self.sock.verifier.counts,
                 self.app.mode_stats(),
                 advance=advance,
             )
+        if self.companion is not None:
+            snap = replace(snap, iperf3=MappingProxyType(self.companion.status()))
+        return snap
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
         old = self._install_signals()
@@ -216,6 +247,19 @@ class Runner:
         self.sock.fail()
         return ExitStatus.ERROR
 
+    def _poll_companion(self, companion: Companion) -> bool:
+        """Look at the companion's descriptors without waiting (the socket keeps the loop
+        busy); True when it ends the run."""
+        extra, wfds = companion.fds()
+        try:
+            ready, wready, _ = select.select(extra, wfds, [], 0)
+        except (OSError, ValueError):
+            return False
+        why = companion.service(set(ready), set(wready), False)
+        if why:
+            self.stop_reason = why
+        return bool(why)
+
     def _loop(self) -> ExitStatus:
         limits = self.limits
         count = limits.count
@@ -231,6 +275,8 @@ class Runner:
         fd = self.provider.fileno()
         wake_fd = self.waker.r.fileno()
         readable = False  # the last wait said the socket was readable
+        companion = self.companion
+        take = companion.take if companion is not None else None
         while True:
             if self.stop_reason is not None:
                 return ExitStatus.OK
@@ -245,6 +291,8 @@ class Runner:
                 broken = self.health() if self.health is not None else None
                 if broken:
                     return self._socket_failed(f"receive failed: {broken}")
+                if companion is not None and self._poll_companion(companion):
+                    return ExitStatus.OK
             if next_frame is not None and now >= next_frame:
                 self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
                 # Re-read: a display may space its frames out to bound its own cost.
@@ -273,12 +321,16 @@ class Runner:
                 # receive posted, a read is one datagram). --count stays exact: `want`
                 # is recomputed before each read.
                 delivered = False
+                empty = False  # a read found the socket empty
                 for _ in range(SPINS):
                     try:
                         got = read(min(want, self.batch))
                     except OSError as exc:
                         return self._socket_failed(f"receive failed: {exc.strerror or exc}")
+                    if take is not None and got:
+                        got = take(got)
                     if not got:
+                        empty = True
                         break
                     sock.deliver(got)
                     delivered = True
@@ -297,14 +349,21 @@ class Runner:
                     # the socket called shutdown). It would stay "readable" for ever.
                     return self._socket_failed(
                         "receive failed: the socket was shut down underneath the receiver")
+            else:
+                empty = False
             wait_until = next_tick
-            for t in (end, deadline, next_frame):
+            for t in (end, deadline, next_frame,
+                      companion.next_deadline() if companion is not None else None):
                 if t is not None and t < wait_until:
                     wait_until = t
             timeout = max(0.0, wait_until - now)
             fds = [fd, wake_fd] if want > 0 and fd >= 0 else [wake_fd]
+            wfds: list[int] = []
+            if companion is not None:
+                extra, wfds = companion.fds()
+                fds = fds + extra
             try:
-                ready, _, _ = select.select(fds, [], [], timeout)
+                ready, wready, _ = select.select(fds, wfds, [], timeout)
             except InterruptedError:
                 continue
             except (OSError, ValueError) as exc:  # the descriptor was closed underneath
@@ -312,3 +371,11 @@ class Runner:
             readable = fd in ready
             if wake_fd in ready:
                 self.waker.drain()
+            if companion is not None:
+                # Drained: the last read found the socket empty, nothing came since, and
+                # the application holds nothing uncounted.
+                drained = empty and not readable and sock.in_flight == 0
+                why = companion.service(set(ready), set(wready), drained)
+                if why:
+                    self.stop_reason = why
+                    return ExitStatus.OK

@@ -16,6 +16,7 @@ from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
 DEFAULT_PORT = 5001
+IPERF3_PORT = 5201  # iperf3.protocol.DEFAULT_PORT, spelled here so that --help imports nothing
 # provider.udp.DEFAULT_BATCH, spelled here so that --help does not import the provider
 # (tests/cli/test_shell.py holds the two together).
 DEFAULT_BATCH = 64
@@ -107,6 +108,17 @@ def run_options(f: Callable) -> Callable:
         click.option(
             "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
             help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
+        ),
+        click.option(
+            "--iperf3", is_flag=True,
+            help="Also be an iperf3 server for UDP tests: accept iperf3's control connection "
+            f"on TCP at the same port (default {IPERF3_PORT} with this option), receive its "
+            "streams here, and send the client wskrecv's loss, jitter and packet counts. "
+            "Tests run one after another; reverse and TCP tests are refused.",
+        ),
+        click.option(
+            "--one-off", is_flag=True,
+            help="With --iperf3: end the run after the first iperf3 test (like iperf3 -s -1).",
         ),
     ]
     for option in reversed(options):

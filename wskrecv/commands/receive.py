@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from wskrecv.commands.common import given_on_command_line, reject, want_live
+from wskrecv.commands.common import IPERF3_PORT, given_on_command_line, reject, want_live
 from wskrecv.environment import Environment, current_environment
 from wskrecv.errors import OsFailure
 from wskrecv.output import HumanReporter, JsonReporter
@@ -17,7 +17,7 @@ from wskrecv.output.pcap import PcapWriter, open_capture
 from wskrecv.provider.activation import open_receive_socket
 from wskrecv.provider.health import address_gone
 from wskrecv.provider.udp import DEFAULT_BATCH
-from wskrecv.runner import Limits, Runner
+from wskrecv.runner import Companion, Limits, Runner
 from wskrecv.stats import Recorder
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.recorder import DumpSink
@@ -64,19 +64,21 @@ def build_runner(
     host: Optional[HostUdp] = None,
     thresholds: Optional[Thresholds] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
+    companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
 ) -> Runner:
     """The WSK model, the application and the runner on top of an open provider: what a
     receive command runs, and what `wskrecv bench` times (so both measure one code path,
     full statistics included). `pool` bounds the socket's indication buffers (None:
     unbounded); `batch` caps a read; `thresholds` judge the run's end (exit 4); `health`
-    says, once per interval, why the socket can no longer receive (exit 1)."""
+    says, once per interval, why the socket can no longer receive (exit 1); `companion`
+    builds what the loop carries beside the socket (the iperf3 server)."""
     sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
     sock.bind(provider.local_address)
     recorder = Recorder(mode, dump=dump, seq_format=seq_format, host=host)
     app = make_app(sock, recorder)
     judge = thresholds.check if thresholds else None
     return Runner(provider, sock, app, recorder, reporter, limits, batch=batch, judge=judge,
-                  health=health)
+                  health=health, companion=companion(recorder, sock) if companion else None)
 
 
 def run_receive_command(
@@ -96,6 +98,17 @@ def run_receive_command(
     `batch` caps each read (and so each indication list); `pool` bounds the socket's
     indication buffers (None: unbounded)."""
     env = env or current_environment()
+    iperf3 = params.get("iperf3", False)
+    if params.get("one_off") and not iperf3:
+        reject("--one-off needs --iperf3")
+    port = params["port"]
+    seq_format = params["seq_format"]
+    if iperf3:
+        if given_on_command_line("seq_format") and seq_format not in ("iperf3", "iperf3-64"):
+            reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {seq_format}")
+        seq_format = "iperf3"  # each test says 32- or 64-bit counters
+        if not given_on_command_line("port"):
+            port = IPERF3_PORT
     pcap_path = params.get("pcap")
     pcap_stdout = pcap_path == "-"
     if pcap_stdout and params["as_json"]:
@@ -121,13 +134,14 @@ def run_receive_command(
         sinks.append(dump)
     provider = open_receive_socket(
         params["bind_host"],
-        params["port"],
+        port,
         params["rcvbuf"],
         fd=params.get("fd"),
         address_given=given_on_command_line("bind_host", "port"),
         batch=batch,
     )
     capture: Optional[PcapWriter] = None
+    service: list = []  # the iperf3 server, once built (closed with the provider)
     try:
         if pcap_path is not None:
             capture = open_capture(pcap_path, env.stdout_binary)
@@ -139,11 +153,22 @@ def run_receive_command(
             timeout=params["timeout"],
             interval=params["interval"],
         )
+        companion = None
+        if iperf3:
+            from wskrecv.iperf3.service import attach  # only --iperf3 pays for it
+
+            def companion(recorder: Recorder, sock: WskDatagramSocket) -> Companion:
+                built = attach(provider, recorder, sock.lock, reporter,
+                               one_off=params["one_off"], json_output=params["as_json"])
+                service.append(built)
+                return built
+
         runner = build_runner(
             provider, mode, make_app, reporter, limits, lock=lock, dump=dump_sink,
-            batch=batch, pool=pool, seq_format=params["seq_format"], host=HostUdp(),
+            batch=batch, pool=pool, seq_format=seq_format, host=HostUdp(),
             thresholds=Thresholds(params["max_loss"], params["max_reorder"]),
             health=lambda: address_gone(provider.local_address),
+            companion=companion,
         )
         host, port = provider.local_address[:2]
         info = {
@@ -154,9 +179,12 @@ def run_receive_command(
             "rcvbuf_requested": provider.rcvbuf_requested,
             "reader": provider.reader,
             "detail": detail,
-            "seq_format": params["seq_format"],
+            "seq_format": seq_format,
             **(extra_start or {}),
         }
+        if service:
+            info["iperf3_port"] = service[0].port
+            info["detail"] += f", iperf3 server on TCP port {service[0].port}"
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"
@@ -166,6 +194,8 @@ def run_receive_command(
             if capture is not None:
                 _close_capture(capture, pcap_path)
         finally:
+            for built in service:
+                built.close()
             provider.close()
             close = getattr(reporter, "close", None)
             if close is not None:

@@ -53,11 +53,8 @@ class Recorder:
         max_streams: int = MAX_STREAMS,
         max_sources: int = MAX_SOURCES,
     ) -> None:
-        if seq_format not in FORMATS:
-            raise ValueError(f"unknown sequence format {seq_format!r}")
         self.mode = mode
         self.dump = dump
-        self.seq_format = seq_format
         self.host = host
         self.clock_ns = clock_ns
         self.received = 0
@@ -69,13 +66,10 @@ class Recorder:
         self.size_max = 0
         self.size_counts = [0] * SIZE_BUCKETS
         self.sources = SourceTable(max_sources)
-        self.streams = StreamTable(max_streams, window, wrap32=seq_format == "iperf3")
+        self.streams = StreamTable(max_streams, window)
         self._source_rows = self.sources.rows  # the same dicts, one lookup fewer each
         self._stream_rows = self.streams.streams
-        self._parse = PARSERS.get(seq_format)  # None for "none"
-        # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
-        # contain it anywhere is unsequenced without a parser call per datagram.
-        self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
+        self.use_seq_format(seq_format)
         self._run_layouts: dict[int, struct.Struct] = {}  # datagram size -> list layout
         # Latencies land in the interval's histograms; `snapshot(advance=True)` folds them
         # into the run's, so intervals and the summary each get their own percentiles.
@@ -86,6 +80,19 @@ class Recorder:
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
+
+    def use_seq_format(self, seq_format: str) -> None:
+        """Read payload headers as `seq_format` from now on (an iperf3 server switches
+        between 32- and 64-bit counters from one test to the next); streams already
+        tracked keep their trackers."""
+        if seq_format not in FORMATS:
+            raise ValueError(f"unknown sequence format {seq_format!r}")
+        self.seq_format = seq_format
+        self.streams.use_wrap32(seq_format == "iperf3")
+        self._parse = PARSERS.get(seq_format)  # None for "none"
+        # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
+        # contain it anywhere is unsequenced without a parser call per datagram.
+        self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
 
     def record(
         self,
