@@ -66,6 +66,8 @@ class ParamsReceived:
 class TestEnded:
     """Fired when the client sent TEST_END: it has stopped sending; exchange_results()."""
 
+    __test__ = False  # not a pytest class
+
 
 @dataclass(frozen=True)
 class ClientResults:
@@ -119,6 +121,8 @@ _CLIENT_STATES = {
 }
 _JSON_STATES = {"params": "decide", "client_results": "server_results"}
 FINAL = ("done", "closed")
+# The server's turn: what the client sends meanwhile waits (bounded) until it has acted.
+_SERVER_TURN = ("decide", "ended", "server_results")
 
 
 class LocalProtocolError(Exception):
@@ -203,7 +207,7 @@ class ServerConnection:
         self._events.append(event)
 
     def _parse(self) -> None:
-        while self._in and self.state not in FINAL:
+        while self._in and self.state not in FINAL and self.state not in _SERVER_TURN:
             if self.state == "cookie":
                 if len(self._in) < COOKIE_SIZE:
                     return

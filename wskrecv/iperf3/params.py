@@ -49,6 +49,8 @@ class TestParams:
     """The parameters wskrecv uses from the client's JSON (absent keys read as iperf3's
     defaults: false, 0)."""
 
+    __test__ = False  # not a pytest class
+
     protocol: str  # "udp", "tcp" or "sctp"
     parallel: int
     blksize: int

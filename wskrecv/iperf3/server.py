@@ -85,6 +85,8 @@ class Stream:
 class Test:
     """The test in progress: its cookie (iperf3's test id), client, parameters, streams."""
 
+    __test__ = False  # not a pytest class
+
     cookie: str
     client: str
     params: Optional[TestParams] = None

@@ -93,6 +93,10 @@ class Recorder:
         # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
         # contain it anywhere is unsequenced without a parser call per datagram.
         self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
+        # Whether send times are wall-clock times, comparable with the kernel's receive
+        # timestamps: iperf3 (3.2 and later) stamps CLOCK_MONOTONIC, whose differences
+        # still give jitter but not one-way latency.
+        self._wall_clock = seq_format not in ("iperf3", "iperf3-64")
 
     def record(
         self,
@@ -149,7 +153,8 @@ class Recorder:
                 transit = None
             else:
                 transit = arrival - send_ns
-                self.owd.add(transit)
+                if self._wall_clock:
+                    self.owd.add(transit)
             key = (remote, stream)
             tracker = self._stream_rows.get(key)
             if tracker is None:
@@ -302,7 +307,7 @@ class Recorder:
                 self.streams.new(key, seq, transit)
             else:
                 tracker.see(seq, transit)
-        if transits:
+        if transits and self._wall_clock:
             transits.sort()
             add_sorted(self.owd, transits)
 
