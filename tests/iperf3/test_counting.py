@@ -20,7 +20,7 @@ def payload(seq: int, counters64: bool = False, size: int = 64) -> bytes:
 
 
 def counting(fmt: str = "iperf3") -> RecorderCounting:
-    c = RecorderCounting(Recorder("event", seq_format="auto"), threading.RLock())
+    c = RecorderCounting(Recorder("event", seq_format="auto", lock=threading.RLock()))
     c.use_seq_format(fmt)
     return c
 

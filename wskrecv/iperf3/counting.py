@@ -15,13 +15,13 @@ from wskrecv.stats.recorder import Recorder
 
 
 class RecorderCounting:
-    """The `Counting` interface over a Recorder; `lock` is the socket's (a worker thread
-    records under it with `event --pend`). A remote is matched on address and port: the
-    receivers key IPv6 senders with or without flow and scope."""
+    """The `Counting` interface over a Recorder, under the recorder's lock (a worker thread
+    records with `event --pend`). A remote is matched on address and port: the receivers
+    key IPv6 senders with or without flow and scope."""
 
-    def __init__(self, recorder: Recorder, lock: Any) -> None:
+    def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        self.lock = lock
+        self.lock = recorder.lock
 
     def use_seq_format(self, seq_format: str) -> None:
         with self.lock:

@@ -230,8 +230,7 @@ class Iperf3Service:
 
 
 def attach(
-    provider: Any, recorder: Any, lock: Any, reporter: Any, one_off: bool = False,
-    json_output: bool = False,
+    provider: Any, recorder: Any, reporter: Any, one_off: bool = False, json_output: bool = False,
 ) -> Iperf3Service:
     """The iperf3 server for a receive run: a TCP listener on the provider's address and
     port, wskrecv's `recorder` as its statistics, notes to `reporter.note`."""
@@ -240,7 +239,7 @@ def attach(
 
     listener = open_listener(provider.local_address)
     cpu = CpuMeter()
-    server = Iperf3Server(RecorderCounting(recorder, lock), one_off=one_off,
+    server = Iperf3Server(RecorderCounting(recorder), one_off=one_off,
                           json_output=json_output, cpu=cpu, version=f"wskrecv {__version__}")
     note = getattr(reporter, "note", None)
 
@@ -248,7 +247,6 @@ def attach(
         if record.get("event") == "start":
             cpu.reset()
         if note is not None:
-            with lock:  # a worker may be writing --dump lines to the same stream
-                note(record)
+            note(record)
 
     return Iperf3Service(server, provider.sock, listener, to_reporter)
