@@ -288,9 +288,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
             for built in service:
                 built.close()
             provider.close()
-            close = getattr(reporter, "close", None)
-            if close is not None:
-                close()  # the live display gives the terminal back, whatever happened
+            reporter.close()  # the live display gives the terminal back, whatever happened
     if result.error:
         raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
     if result.threshold:

@@ -241,12 +241,10 @@ def attach(
     cpu = CpuMeter()
     server = Iperf3Server(RecorderCounting(recorder), one_off=one_off,
                           json_output=json_output, cpu=cpu, version=f"wskrecv {__version__}")
-    note = getattr(reporter, "note", None)
 
     def to_reporter(record: dict[str, Any]) -> None:
         if record.get("event") == "start":
             cpu.reset()
-        if note is not None:
-            note(record)
+        reporter.note(record)
 
     return Iperf3Service(server, provider.sock, listener, to_reporter)
