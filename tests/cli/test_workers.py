@@ -149,6 +149,7 @@ def test_pcap_from_every_worker_is_one_time_ordered_capture(tmp_path: Path) -> N
         (["--cpu-affinity"], "--cpu-affinity pins workers: it needs --workers"),
         (["--workers", "2", "--dump"], "--dump prints every datagram"),
         (["--workers", "2", "--fd", "0"], "cannot share the single --fd socket"),
+        (["--workers", "2", "--iperf3"], "--iperf3 serves its tests through one receiver"),
     ],
 )
 def test_bad_worker_options_are_usage_errors(args: list[str], message: str) -> None:

@@ -16,7 +16,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp")
+_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp", "iperf3")
 
 
 def _rebuild(state: dict[str, Any]) -> Snapshot:
@@ -104,6 +104,7 @@ class Snapshot:
     # than one worker (a stream moved between workers: its sequence analysis is split).
     workers: tuple[WorkerRow, ...] = ()
     moved_sources: int = 0
+    iperf3: Optional[Mapping[str, Any]] = None  # the iperf3 server's state (--iperf3)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; the display process receives snapshots pickled.
@@ -170,6 +171,7 @@ class Snapshot:
             "sources_seen": self.sources_seen,
             "sources_evicted": self.sources_evicted,
             **workers,
+            **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
 
     def interval_dict(self) -> dict[str, Any]:

@@ -110,6 +110,9 @@ class PipeReporter:
     def frame(self, snap: Snapshot) -> None:
         pass
 
+    def note(self, record: dict[str, Any]) -> None:
+        pass
+
     def summary(self, snap: Snapshot, status: Any, reason: str, threshold: Any = None) -> None:
         pass
 
