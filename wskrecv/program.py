@@ -25,8 +25,8 @@ from wskrecv.errors import OsFailure
 
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
-    from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.iperf3.service import Iperf3Service
+    from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
     from wskrecv.runner import Companion, Provider, Reporter, Runner
