@@ -25,6 +25,8 @@ from wskrecv.wsk import WskDatagramSocket
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
+# How often the socket's health is checked when interval reports are off (-i 0).
+HEALTH_EVERY = 1.0
 
 
 class Provider(Protocol):
@@ -55,7 +57,7 @@ class Limits:
     count: Optional[int] = None
     duration: Optional[float] = None
     timeout: Optional[float] = None
-    interval: float = 1.0
+    interval: float = 1.0  # 0: no interval reports (the socket's health is still checked)
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,9 @@ class Runner:
         t0 = self._t0
         end = t0 + limits.duration if limits.duration is not None else None
         deadline = t0 + limits.timeout if limits.timeout is not None else None
-        next_tick = t0 + limits.interval
+        report = limits.interval > 0
+        tick = limits.interval if report else HEALTH_EVERY
+        next_tick = t0 + tick
         frame_every: Optional[float] = getattr(self.reporter, "frame_interval", None)
         next_frame = t0 + frame_every if frame_every else None
         recorder = self.recorder
@@ -239,9 +243,10 @@ class Runner:
                 return ExitStatus.OK
             now = self.clock()
             if now >= next_tick:
-                with sock.lock:  # a worker may be writing --dump lines to the same stream
-                    self.reporter.interval(self.snapshot())
-                next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+                if report:
+                    with sock.lock:  # a worker may be writing --dump lines to the same stream
+                        self.reporter.interval(self.snapshot())
+                next_tick += tick * max(1, int((now - next_tick) / tick) + 1)
                 broken = self.health() if self.health is not None else None
                 if broken:
                     return self._socket_failed(f"receive failed: {broken}")

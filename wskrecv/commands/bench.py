@@ -7,27 +7,34 @@ from typing import Optional
 
 import click
 
+from wskrecv import units
+from wskrecv.commands import numeric
+from wskrecv.commands.numeric import number
 from wskrecv.environment import current_environment
 from wskrecv.errors import UsageError
 
 # The mode names, spelled here so that `--help` does not import the benchmark machinery.
 MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
+MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it may ask for
 
 
 @click.command()
-@click.option("--size", "-s", type=click.IntRange(1, 65507), default=64, show_default=True,
+@click.option("--size", "-s", type=number(units.SIZE, 1, 65507), default=64, show_default=True,
               metavar="BYTES", help="Payload bytes per datagram.")
-@click.option("--count", "-c", type=click.IntRange(min=1), default=100_000, show_default=True,
-              help="Datagrams per measurement (queued for a drain, sent in a live run).")
-@click.option("--rounds", "-r", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Measurements per mode; modes alternate within each round.")
+@click.option("--count", "-c", type=number(units.COUNT, 1, MAX_BENCH_COUNT), default=100_000,
+              show_default=True, metavar="N",
+              help="Datagrams per measurement (queued for a drain, sent in a live run); "
+              "at most 100M.")
+@click.option("--rounds", "-r", type=number(units.INTEGER, 1, 1000), default=5,
+              show_default=True, metavar="N",
+              help="Measurements per mode, 1 to 1000; modes alternate within each round.")
 @click.option("--mode", "-m", "modes", type=click.Choice(MODES), multiple=True,
               help="Run only this mode (repeatable). Default: all. Ratios need the baselines "
               "(python, c) in the run.")
 @click.option("--live", is_flag=True,
               help="A full-speed sender against each receiver instead of a pre-filled queue: "
               "reports received, lost and kernel drops.")
-@click.option("--rcvbuf", type=click.IntRange(min=1), default=None, metavar="BYTES",
+@click.option("--rcvbuf", type=numeric.RCVBUF, default=None, metavar="BYTES",
               help="With --live: receive buffer each receiver asks for (default 64 MiB, as "
               "the receive commands).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")

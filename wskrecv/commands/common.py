@@ -6,12 +6,13 @@ machinery (commands/receive.py, imported inside the command callbacks).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import click
 from click.core import ParameterSource
 
 from wskrecv import payload
+from wskrecv.commands import numeric
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
@@ -25,7 +26,7 @@ def socket_options(f: Callable) -> Callable:
     """--bind, --port, --rcvbuf, --fd."""
     f = click.option(
         "--fd",
-        type=click.IntRange(min=0),
+        type=numeric.FD,
         default=None,
         metavar="N",
         help="Receive on descriptor N, an already bound UDP socket inherited from the parent, "
@@ -34,16 +35,16 @@ def socket_options(f: Callable) -> Callable:
     )(f)
     f = click.option(
         "--rcvbuf",
-        type=click.IntRange(min=1),
+        type=numeric.RCVBUF,
         default=None,
         metavar="BYTES",
-        help="SO_RCVBUF to ask for. Default: 64 MiB, which the OS caps at net.core.rmem_max "
-        "unless root. The size granted is reported.",
+        help="SO_RCVBUF to ask for (K, M, KiB, MiB...; at most 1 GiB). Default: 64 MiB, "
+        "which the OS caps at net.core.rmem_max unless root. The size granted is reported.",
     )(f)
     f = click.option(
         "--port",
         "-p",
-        type=click.IntRange(0, 65535),
+        type=numeric.PORT,
         default=DEFAULT_PORT,
         show_default=True,
         help="UDP port; 0 picks a free one (reported at start).",
@@ -52,10 +53,11 @@ def socket_options(f: Callable) -> Callable:
         "--bind",
         "-b",
         "bind_host",
-        default="0.0.0.0",
-        show_default=True,
+        default=None,
         metavar="ADDR",
-        help="Local address: 127.0.0.1, ::1, :: (dual-stack), a host name...",
+        help="Local address: 127.0.0.1, ::1 or [::1], 0.0.0.0 (IPv4 only), a host name; "
+        "ADDR:PORT or [ADDR]:PORT sets the port too. Default: :: with IPv4 too "
+        "(dual-stack), or 0.0.0.0 where the host has no IPv6.",
     )(f)
     return f
 
@@ -63,19 +65,21 @@ def socket_options(f: Callable) -> Callable:
 def run_options(f: Callable) -> Callable:
     """Bounded runs, output, sequence analysis and thresholds."""
     options = [
-        click.option("--count", "-c", type=click.IntRange(min=1), help="Stop after N datagrams."),
+        click.option("--count", "-c", type=numeric.COUNT, metavar="N",
+                     help="Stop after N datagrams (100k, 1M...)."),
         click.option(
-            "--duration", "-t", type=click.FloatRange(min=0, min_open=True), metavar="S",
-            help="Stop after S seconds (exit 0).",
+            "--duration", "-t", type=numeric.RUN_SECONDS, metavar="S",
+            help="Stop after S seconds (or 500ms, 5m, 1h; at most 30 days); exit 0.",
         ),
         click.option(
-            "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
-            help="Deadline: stop after S seconds and exit 3 if --count datagrams (or, "
-            "without --count, any datagram) have not arrived.",
+            "--timeout", type=numeric.RUN_SECONDS, metavar="S",
+            help="Deadline, in seconds like --duration: stop then and exit 3 if --count "
+            "datagrams (or, without --count, any datagram) have not arrived.",
         ),
         click.option(
-            "--interval", "-i", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
-            metavar="S", help="Seconds between interval reports.",
+            "--interval", "-i", type=numeric.INTERVAL, default=1.0, show_default=True,
+            metavar="S", help="Seconds between interval reports (0.01 to 3600); 0 turns "
+            "them off.",
         ),
         click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout."),
         click.option(
@@ -101,17 +105,34 @@ def run_options(f: Callable) -> Callable:
             "when asked; none skips sequence analysis.",
         ),
         click.option(
-            "--max-loss", type=click.FloatRange(0, 100), metavar="PCT",
+            "--max-loss", type=numeric.PERCENT, metavar="PCT",
             help="Exit 4 if the run ends with more than PCT percent of sequences lost.",
         ),
         click.option(
-            "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
+            "--max-reorder", type=numeric.PERCENT, metavar="PCT",
             help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
         ),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def bind_address(params: dict[str, Any]) -> tuple[Optional[str], int]:
+    """--bind and --port as (host, port): a port written in --bind ([::1]:9000) counts
+    as --port; giving both differently is a usage error. None: the default bind."""
+    from wskrecv.addresses import split_host_port
+
+    text = params.get("bind_host")
+    port = params["port"]
+    if text is None:
+        return None, port
+    host, bind_port = split_host_port(text, "--bind")
+    if bind_port is not None and bind_port != port:
+        if given_on_command_line("port"):
+            reject(f"--bind {text} names port {bind_port} and --port is {port}: give one")
+        port = bind_port
+    return host, port
 
 
 def want_live(env: Environment, params: dict[str, Any]) -> bool:
@@ -146,6 +167,7 @@ def reject(message: str) -> None:
 
 __all__ = [
     "DEFAULT_BATCH",
+    "bind_address",
     "DEFAULT_PORT",
     "given_on_command_line",
     "reject",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from wskrecv.commands.common import given_on_command_line, reject, want_live
+from wskrecv.addresses import plain_host
+from wskrecv.commands.common import bind_address, given_on_command_line, reject, want_live
 from wskrecv.environment import Environment, current_environment
 from wskrecv.errors import OsFailure
 from wskrecv.output import HumanReporter, JsonReporter
@@ -109,7 +110,7 @@ def run_receive_command(
         ) -> None:
             reporter.datagram(
                 {
-                    "src": remote[0],
+                    "src": plain_host(remote[0]),
                     "sport": remote[1],
                     "length": len(data),
                     "truncated": truncated,
@@ -119,9 +120,10 @@ def run_receive_command(
             )
 
         sinks.append(dump)
+    bind_host, port = bind_address(params)
     provider = open_receive_socket(
-        params["bind_host"],
-        params["port"],
+        bind_host,
+        port,
         params["rcvbuf"],
         fd=params.get("fd"),
         address_given=given_on_command_line("bind_host", "port"),
@@ -157,6 +159,9 @@ def run_receive_command(
             "seq_format": params["seq_format"],
             **(extra_start or {}),
         }
+        if provider.note:
+            info["note"] = provider.note
+            info["detail"] += f" ({provider.note})"
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from wskrecv.addresses import plain_host
+
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
     """1234567 -> '1.23 M' (+unit); small numbers stay plain."""
@@ -64,5 +66,7 @@ def pct(value: float) -> str:
 
 
 def address(host: str, port: int) -> str:
-    """host:port, with brackets around IPv6 hosts."""
+    """host:port, with brackets around IPv6 hosts; an IPv4-mapped IPv6 address (a
+    dual-stack socket's IPv4 sender) as plain IPv4."""
+    host = plain_host(host)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -18,6 +18,8 @@ def format_address(host: str, port: int) -> str:
 def start_line(info: dict[str, Any]) -> str:
     """What the run receives on, what it was granted, and how it receives."""
     where = format_address(info["address"], info["port"])
+    if info["address"] == "::":
+        where += " (IPv6 and IPv4)"
     asked = info.get("rcvbuf_requested")
     granted = f"rcvbuf {nbytes(info['rcvbuf'])}"
     if asked:
