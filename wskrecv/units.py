@@ -164,7 +164,8 @@ class Limit:
             raise NumberError(f"{text!r} is not a finite number")
         m = _NUMBER.match(text)
         if m is None:
-            raise NumberError(f"{text!r} is not a {self.kind.name} ({self.kind.examples})")
+            article = "an" if self.kind.name[0] in "aeiou" else "a"
+            raise NumberError(f"{text!r} is not {article} {self.kind.name} ({self.kind.examples})")
         unit = m.group("unit")
         factor = self.kind.factor(unit) if unit else self._scale
         if factor is None:

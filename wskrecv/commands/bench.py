@@ -9,26 +9,26 @@ import click
 
 from wskrecv import units
 from wskrecv.commands import numeric
+from wskrecv.commands.common import current_environment
 from wskrecv.commands.numeric import number
-from wskrecv.environment import current_environment
 from wskrecv.errors import UsageError
+from wskrecv.program import BENCH_MODES, BenchConfig
 
-# The mode names, spelled here so that `--help` does not import the benchmark machinery.
-MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
+DEFAULTS = BenchConfig()
 MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it may ask for
 
 
 @click.command()
-@click.option("--size", "-s", type=number(units.SIZE, 1, 65507), default=64, show_default=True,
-              metavar="BYTES", help="Payload bytes per datagram.")
-@click.option("--count", "-c", type=number(units.COUNT, 1, MAX_BENCH_COUNT), default=100_000,
-              show_default=True, metavar="N",
+@click.option("--size", "-s", type=number(units.SIZE, 1, 65507), default=DEFAULTS.size,
+              show_default=True, metavar="BYTES", help="Payload bytes per datagram.")
+@click.option("--count", "-c", type=number(units.COUNT, 1, MAX_BENCH_COUNT),
+              default=DEFAULTS.count, show_default=True, metavar="N",
               help="Datagrams per measurement (queued for a drain, sent in a live run); "
               "at most 100M.")
-@click.option("--rounds", "-r", type=number(units.INTEGER, 1, 1000), default=5,
+@click.option("--rounds", "-r", type=number(units.INTEGER, 1, 1000), default=DEFAULTS.rounds,
               show_default=True, metavar="N",
               help="Measurements per mode, 1 to 1000; modes alternate within each round.")
-@click.option("--mode", "-m", "modes", type=click.Choice(MODES), multiple=True,
+@click.option("--mode", "-m", "modes", type=click.Choice(BENCH_MODES), multiple=True,
               help="Run only this mode (repeatable). Default: all. Ratios need the baselines "
               "(python, c) in the run.")
 @click.option("--live", is_flag=True,
@@ -58,7 +58,7 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     (skipped, with a note, without one). Reports medians, min-max, and ratios to both
     baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130, nothing reported).
     """
-    from wskrecv.bench import BenchConfig, benchmark, results
+    from wskrecv.bench import benchmark, results
     from wskrecv.bench.report import render
 
     env = current_environment()  # the group's: --color and the streams tests swap
@@ -73,8 +73,8 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
             env.stderr.write(line + "\n")
             env.stderr.flush()
 
-    config = BenchConfig(size=size, count=count, rounds=rounds, live=live, modes=modes,
-                         **({"rcvbuf": rcvbuf} if rcvbuf is not None else {}))
+    config = BenchConfig(size=size, count=count, rounds=rounds, live=live, rcvbuf=rcvbuf,
+                         modes=modes)
     doc = benchmark(config, progress)
     comparison = results.compare(before, doc) if before is not None else None
     if as_json:
@@ -90,4 +90,4 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     return 0
 
 
-__all__ = ["bench", "MODES"]
+__all__ = ["bench"]

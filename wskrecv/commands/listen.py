@@ -7,26 +7,23 @@ from typing import Any
 import click
 
 from wskrecv import units
-from wskrecv.commands.common import run_options, socket_options
+from wskrecv.commands.common import DEFAULTS, run_options, socket_options
 from wskrecv.commands.numeric import number
-
-# A driver keeps several receives posted so that a burst finds one ready: with one, every
-# datagram waits for the previous completion routine, and `listen` loses datagrams at
-# about two thirds of the rate 16 or more sustain (see the README's measurements).
-DEFAULT_OUTSTANDING = 16
+from wskrecv.commands.receive import run_receive
 
 
 @click.command()
 @socket_options
 @click.option(
     "--outstanding", "-n", type=number(units.INTEGER, 1, units.MAX_OUTSTANDING),
-    default=DEFAULT_OUTSTANDING, show_default=True, metavar="N",
+    default=DEFAULTS.outstanding, show_default=True, metavar="N",
     help="Receive IRPs kept posted (WskReceiveFrom requests in flight), 1 to 1024. "
     "Several, as a driver posts, keep up with bursts; -n 1 is the classic WSK sample's "
     "shape (one receive at a time: the slowest).",
 )
 @click.option(
-    "--buffer-size", type=number(units.SIZE, 1, 65535), default=65535, show_default=True,
+    "--buffer-size", type=number(units.SIZE, 1, 65535), default=DEFAULTS.buffer_size,
+    show_default=True,
     metavar="BYTES", help="WSK_BUF.Length of each receive; longer datagrams are truncated "
     "(MSG_TRUNC).",
 )
@@ -38,15 +35,4 @@ def listen(outstanding: int, buffer_size: int, **params: Any) -> int:
     its datagram, reuses its IRP and posts the next receive. Datagrams that arrive while
     no receive is posted wait in the OS socket queue.
     """
-    # Imported here: --help and option errors need none of the receive machinery.
-    from wskrecv.apps import IrpReceiver
-    from wskrecv.commands.receive import run_receive_command
-
-    plural = "s" if outstanding > 1 else ""
-    return run_receive_command(
-        "irp",
-        params,
-        lambda sock, rec: IrpReceiver(sock, rec, outstanding, buffer_size),
-        detail=f"IRP style, {outstanding} receive{plural} outstanding, {buffer_size}-byte buffers",
-        extra_start={"outstanding": outstanding, "buffer_size": buffer_size},
-    )
+    return run_receive("irp", dict(params, outstanding=outstanding, buffer_size=buffer_size))

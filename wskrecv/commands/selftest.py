@@ -7,8 +7,8 @@ import time
 import click
 
 from wskrecv import units
+from wskrecv.commands.common import current_environment
 from wskrecv.commands.numeric import number
-from wskrecv.environment import current_environment
 from wskrecv.errors import ExitStatus, UsageError
 
 

@@ -16,7 +16,7 @@ from wskrecv.errors import UsageError
 from wskrecv.units import COUNT, INTEGER, SIZE, Limit, NumberError
 
 MAX_PAYLOAD = {socket.AF_INET: 65507, socket.AF_INET6: 65527}  # 65535 - IP - UDP headers
-SEQ_FORMATS = ("wskrecv", "sockperf", "none")
+SEQ_FORMATS = payload.SEND_FORMATS  # the headers a sender writes
 MIN_SIZE = {"wskrecv": payload.HEADER_LEN, "sockperf": payload.SOCKPERF.size, "none": 0}
 LOOPBACK_ONLY = "wskrecv send generates test traffic for loopback only (127.0.0.0/8, ::1)"
 _SIZE = Limit(SIZE, 0, 65535)  # each --size item (check_sizes applies the family's limit)
