@@ -83,3 +83,7 @@ def test_any_float_is_either_accepted_finite_and_in_range_or_refused(x: float) -
     except NumberError:
         return
     assert 0 < got <= units.MAX_RUN_S
+
+
+def test_a_bound_written_as_a_decimal_is_exact() -> None:
+    assert INTERVAL.parse("0.01") == 0.01  # 0.01 as a float is a hair above 1/100

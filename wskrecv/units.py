@@ -93,6 +93,12 @@ INTEGER = Kind("integer", _table({"": 1}), integer=True, case_sensitive=True,
                examples="e.g. 3")
 
 
+def _fraction(x: Number) -> Fraction:
+    """A bound as the decimal number it is written as (0.01 is 1/100, not the binary float
+    nearest to it, which is a little larger)."""
+    return Fraction(str(x)) if isinstance(x, float) else Fraction(x)
+
+
 def _show(kind: Kind, value: Fraction, unit: str) -> str:
     """A bound in the option's terms: '60 s', '1 GiB (1073741824 bytes)', '1,048,576'."""
     shown = value / kind.units[unit] if unit in kind.units else value
@@ -129,8 +135,8 @@ class Limit:
 
     def describe(self) -> str:
         """The range in words, for --help and messages: '0.01 s to 3600 s, or 0'."""
-        low = _show(self.kind, Fraction(self.low) * self._scale, self.unit)
-        high = _show(self.kind, Fraction(self.high) * self._scale, self.unit)
+        low = _show(self.kind, _fraction(self.low) * self._scale, self.unit)
+        high = _show(self.kind, _fraction(self.high) * self._scale, self.unit)
         text = f"{'more than' if self.low_open else 'from'} {low} to {high}"
         return text + (", or 0" if self.zero else "")
 
@@ -147,7 +153,7 @@ class Limit:
         if self.kind.integer and in_unit.denominator != 1:
             raise NumberError(f"{text!r} is not a whole number")
         if not (self.zero and in_unit == 0):
-            low, high = Fraction(self.low), Fraction(self.high)
+            low, high = _fraction(self.low), _fraction(self.high)
             if in_unit < low or (self.low_open and in_unit == low):
                 more = "more than" if self.low_open else "at least"
                 extra = " (or 0)" if self.zero else ""

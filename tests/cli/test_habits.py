@@ -73,3 +73,14 @@ def test_bracketed_ipv6_is_accepted_wherever_an_address_is_taken() -> None:
         _send("::1", str(w.port), "-c", "1")
         status, objs, _ = w.finish()
     assert status == 0 and objs[-1]["received"] == 4
+
+
+def test_one_of_a_thing_is_singular() -> None:
+    from tests.conftest import free_udp_port
+
+    with Wskrecv("listen", "-c", "1", "--dump", json_mode=False, port=free_udp_port()) as w:
+        r = run_cli("send", "127.0.0.1", str(w.port), "-c", "1", "-s", "1", "--seq-format", "none")
+        out, err = w.proc.communicate(timeout=30)
+    assert w.proc.returncode == 0 and "sent 1 datagram," in r.stderr
+    assert "received     1 datagram," in err
+    assert " 1 byte " in out

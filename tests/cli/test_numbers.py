@@ -54,7 +54,7 @@ def test_non_finite_values_are_usage_errors(argv: list[str]) -> None:
         (["event", "--pool", "1e12"], "at most 1,048,576"),
         (["send", "127.0.0.1", "9", "-r", "1e300"], "at most 100,000,000"),
         (["send", "127.0.0.1", "9", "--duplicate", "2:1000000000"], "at most 1,000"),
-        (["send", "127.0.0.1", "9", "--size", "1e999"], "at most 65,535 bytes"),
+        (["send", "127.0.0.1", "9", "--size", "1e999"], "at most 1 GiB"),
         (["send", "127.0.0.1", "9", "--seed", "-1"], "at least 0"),
         (["bench", "--count", "1e15"], "at most 100,000,000"),
         (["listen", "-p", "70000"], "at most 65,535"),

@@ -49,14 +49,13 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
           quiet: bool) -> int:
     """Measure how fast each receive mode takes datagrams off a socket.
 
-    \b
     Drain (default): fill a fresh socket's queue with --count datagrams (checked with
     SO_MEMINFO), then time a receiver emptying it. Receivers: every wskrecv mode through
     the code the CLI runs (irp-1: listen -n 1; irp-64: listen -n 64; event; event-pend:
-    event --pend), a bare Python
-    recvfrom_into loop, and a C recvfrom loop compiled with the system's C compiler
-    (skipped, with a note, without one). Reports medians, min-max, and ratios to both
-    baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130, nothing reported).
+    event --pend), a bare Python recvfrom_into loop, and a C recvfrom loop compiled with
+    the system's C compiler (skipped, with a note, without one). Reports medians, min-max,
+    and ratios to both baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130,
+    nothing reported).
     """
     from wskrecv.bench import benchmark, results
     from wskrecv.bench.report import render

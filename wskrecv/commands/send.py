@@ -57,7 +57,7 @@ def report_where(report: SendReport) -> str:
 
 def report_line(report: SendReport) -> str:
     """The one-line human report."""
-    from wskrecv.output.format import nbytes, si
+    from wskrecv.output.format import nbytes, plural, si
 
     where = report_where(report)
     extras = []
@@ -73,7 +73,7 @@ def report_line(report: SendReport) -> str:
         extras.append(f"{report.refused} refused (nothing listening?)")
     extra = f", {', '.join(extras)}" if extras else ""
     return (
-        f"wskrecv send: sent {report.sent} datagrams, {nbytes(report.bytes)} to {where} in "
+        f"wskrecv send: sent {plural(report.sent, 'datagram')}, {nbytes(report.bytes)} to {where} in "
         f"{report.duration_s:.3f} s: {si(report.datagrams_per_s, 'dg/s')}, "
         f"{si(report.bits_per_s, 'bit/s')}{extra} ({report.reason})"
     )
@@ -119,7 +119,7 @@ def report_line(report: SendReport) -> str:
               help="Send every EVERY-th datagram N positions late in its source's stream (N default 1).")
 @click.option("--duplicate", metavar="EVERY[:N]",
               help="Send every EVERY-th datagram N extra times (N default 1).")
-@click.option("--fragment", type=number(units.SIZE, 8, 65528), default=None, metavar="SIZE",
+@click.option("--fragment", type=number(units.SIZE, 1, 65528), default=None, metavar="SIZE",
               help="Cut each datagram into IP fragments of SIZE payload bytes (a multiple "
               "of 8). Raw IP: root or CAP_NET_RAW.")
 @click.option("--bad-checksum", is_flag=True,

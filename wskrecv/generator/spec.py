@@ -19,7 +19,7 @@ MAX_PAYLOAD = {socket.AF_INET: 65507, socket.AF_INET6: 65527}  # 65535 - IP - UD
 SEQ_FORMATS = payload.SEND_FORMATS  # the headers a sender writes
 MIN_SIZE = {"wskrecv": payload.HEADER_LEN, "sockperf": payload.SOCKPERF.size, "none": 0}
 LOOPBACK_ONLY = "wskrecv send generates test traffic for loopback only (127.0.0.0/8, ::1)"
-_SIZE = Limit(SIZE, 0, 65535)  # each --size item (check_sizes applies the family's limit)
+_SIZE = Limit(SIZE, 0, 2**30)  # each --size item (check_sizes applies the family's limit)
 _EVERY = Limit(COUNT, 1, 2**32)  # --reorder / --duplicate EVERY
 # N positions late (within the receivers' sequence window) / N extra copies of a datagram.
 _AMOUNT = {"--reorder": Limit(INTEGER, 1, 16384), "--duplicate": Limit(INTEGER, 1, 1000)}

@@ -28,6 +28,11 @@ def nbytes(value: float) -> str:
     raise AssertionError("unreachable")
 
 
+def plural(n: int, word: str) -> str:
+    """A count and its noun in English: '1 datagram', '2 datagrams', '0 bytes'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def ms(ns: Optional[float]) -> str:
     """Nanoseconds as milliseconds in at most 5 characters: 12345 -> '0.012',
     2046000 -> '2.05', 11900000 -> '11.9'."""

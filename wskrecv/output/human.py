@@ -6,7 +6,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, duration, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, ms, nbytes, pct, plural, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -74,7 +74,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     """The end-of-run block."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
-        f"received     {snap.received} datagrams, {nbytes(snap.bytes)} in {snap.elapsed_s:.3f} s",
+        f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
+        f"{snap.elapsed_s:.3f} s",
         f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
         f"truncated    {snap.truncated}",
         f"kernel drops {snap.kernel_drops}",
@@ -153,7 +154,7 @@ class HumanReporter:
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""
         self.dump_stream.write(
-            f"{format_address(record['src'], record['sport'])} {record['length']} bytes{flag}"
+            f"{format_address(record['src'], record['sport'])} {plural(record['length'], 'byte')}{flag}"
             f" {record['data']}\n"
         )
 
