@@ -84,3 +84,39 @@ def test_one_of_a_thing_is_singular() -> None:
     assert w.proc.returncode == 0 and "sent 1 datagram," in r.stderr
     assert "received     1 datagram," in err
     assert " 1 byte " in out
+
+
+@skip_no_ipv6
+def test_the_default_bind_is_dual_stack_and_shows_ipv4_plainly(tmp_path) -> None:  # noqa: ANN001
+    import subprocess
+
+    from tests.conftest import WSKRECV, popen, read_line
+
+    cap = tmp_path / "d.pcap"
+    argv = [WSKRECV, "listen", "-p", "0", "-c", "2", "--json", "--dump", "--pcap", str(cap)]
+    with popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        start = json.loads(read_line(proc.stdout, 20))
+        assert start["address"] == "::"
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            with socket.socket(family, socket.SOCK_DGRAM) as s:
+                s.sendto(b"hello", (host, start["port"]))
+        out, _ = proc.communicate(timeout=30)
+    objs = [json.loads(line) for line in out.splitlines()]
+    dumps = [o for o in objs if o["type"] == "datagram"]
+    summary = objs[-1]
+    assert proc.returncode == 0 and summary["received"] == 2
+    assert sorted(d["src"] for d in dumps) == ["127.0.0.1", "::1"]
+    assert sorted(s["address"] for s in summary["sources"]) == ["127.0.0.1", "::1"]
+    assert "::ffff:" not in out
+    # The capture agrees: the IPv4 datagram is an IPv4 packet from 127.0.0.1.
+    raw = cap.read_bytes()
+    first = raw[24 + 16:]
+    versions = set()
+    offset = 24
+    while offset < len(raw):
+        caplen = int.from_bytes(raw[offset + 8:offset + 12], "little")
+        versions.add(raw[offset + 16] >> 4)
+        if raw[offset + 16] >> 4 == 4:
+            assert raw[offset + 16 + 12:offset + 16 + 16] == socket.inet_aton("127.0.0.1")
+        offset += 16 + caplen
+    assert versions == {4, 6} and first

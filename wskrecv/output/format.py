@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from wskrecv.addresses import plain_host
 
@@ -75,3 +75,11 @@ def address(host: str, port: int) -> str:
     dual-stack socket's IPv4 sender) as plain IPv4."""
     host = plain_host(host)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def iperf3_text(status: Any) -> str:
+    """The iperf3 server's state in a few words: idle, or the test's id and streams."""
+    if not status.get("test"):
+        return f"iperf3 {status.get('state', 'idle')}"
+    n = len(status.get("streams") or ())
+    return f"iperf3 {status['state']} {status['test']} ({n} stream{'s' if n != 1 else ''})"
