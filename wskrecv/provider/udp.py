@@ -183,24 +183,26 @@ def open_udp(
     rcvbuf: Optional[int] = None,
     batch: int = DEFAULT_BATCH,
     use_mmsg: Optional[bool] = None,
+    reuseport: bool = False,
 ) -> UdpProvider:
     """Create and bind the UDP socket for --bind/--port/--rcvbuf (and --batch).
 
     With no `host`, binds :: dual-stack (IPv4 senders arrive IPv4-mapped) where the host
     has IPv6, else 0.0.0.0, saying so in the provider's `note`. With no `rcvbuf`, asks for
     DEFAULT_RCVBUF: the OS grants up to net.core.rmem_max unprivileged, and the full
-    amount to root (SO_RCVBUFFORCE).
+    amount to root (SO_RCVBUFFORCE). `reuseport` sets SO_REUSEPORT first, so that several
+    sockets (--workers) share the address.
     """
     if not 0 <= port <= 65535:
         raise UsageError(f"port {port} is out of range 0-65535")
     if host is None:
         missing = _no_ipv6()
         if missing is None:
-            return _open_udp(DUAL_STACK, port, rcvbuf, batch, use_mmsg)
-        provider = _open_udp(IPV4_ANY, port, rcvbuf, batch, use_mmsg)
+            return _open_udp(DUAL_STACK, port, rcvbuf, batch, use_mmsg, reuseport)
+        provider = _open_udp(IPV4_ANY, port, rcvbuf, batch, use_mmsg, reuseport)
         provider.note = f"no IPv6 here ({missing}): receiving on IPv4 only"
         return provider
-    return _open_udp(host, port, rcvbuf, batch, use_mmsg)
+    return _open_udp(host, port, rcvbuf, batch, use_mmsg, reuseport)
 
 
 def _no_ipv6() -> Optional[str]:
@@ -214,7 +216,8 @@ def _no_ipv6() -> Optional[str]:
 
 
 def _open_udp(
-    host: str, port: int, rcvbuf: Optional[int], batch: int, use_mmsg: Optional[bool]
+    host: str, port: int, rcvbuf: Optional[int], batch: int, use_mmsg: Optional[bool],
+    reuseport: bool,
 ) -> UdpProvider:
     family, sockaddr = resolve_bind(host, port)
     sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -223,6 +226,8 @@ def _open_udp(
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # dual-stack
         asked = DEFAULT_RCVBUF if rcvbuf is None else rcvbuf
         _set_rcvbuf(sock, asked)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind(sockaddr)
         except OSError as exc:
