@@ -172,7 +172,7 @@ class Runner:
                 self.clock() - self._t0,
                 self.provider.kernel_drops,
                 self.sock.verifier.counts,
-                self.app.mode_stats(),
+                self.app.statistics(),
                 advance=advance,
             )
 

@@ -37,10 +37,27 @@ DEFAULT_POOL = 4096
     help="Return STATUS_DATA_NOT_ACCEPTED from every Nth callback; a work item re-enables "
     "the callback and the kept datagrams are indicated again, first.",
 )
+@click.option(
+    "--keep-every", type=click.IntRange(min=2), default=None, metavar="N",
+    help="Partial release: the callback records each list, cuts it (Next = NULL), "
+    "WskReleases all but every Nth datagram from inside the callback and returns "
+    "STATUS_PENDING for those it keeps; a worker releases them after --hold.",
+)
+@click.option(
+    "--static-callbacks", is_flag=True, help="Enable the callback for every socket with "
+    "WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) before the socket exists, instead "
+    "of SO_WSK_EVENT_CALLBACK: STATUS_DATA_NOT_ACCEPTED then neither disables it nor "
+    "keeps the datagrams.",
+)
+@click.option(
+    "--dispatch-level", is_flag=True, help="Deliver callbacks as if at DISPATCH_LEVEL: "
+    "their Flags carry WSK_FLAG_AT_DISPATCH_LEVEL, and a callback that waits is a "
+    "violation (WaitAtDispatchLevel).",
+)
 @run_options
 def event(
     batch: int, pool: int, pend: bool, hold: Optional[float], reject_every: Optional[int],
-    **params: Any,
+    keep_every: Optional[int], static_callbacks: bool, dispatch_level: bool, **params: Any,
 ) -> int:
     """Receive UDP datagrams the event way.
 
@@ -48,8 +65,10 @@ def event(
     it with one list of datagram indications per batch read from the socket. By default
     the callback consumes the list and returns STATUS_SUCCESS.
     """
-    if hold is not None and not pend:
-        reject("--hold needs --pend (only retained lists are held)")
+    if hold is not None and not (pend or keep_every):
+        reject("--hold needs --pend or --keep-every (only retained lists are held)")
+    if keep_every and pend:
+        reject("--keep-every and --pend both decide what the callback retains: use one")
     # Imported here: --help and option errors need none of the receive machinery.
     import threading
 
@@ -57,26 +76,42 @@ def event(
     from wskrecv.commands.receive import run_receive_command
 
     hold_ms = hold or 0.0
-    style = f"STATUS_PENDING, released after {hold_ms:g} ms" if pend else "STATUS_SUCCESS"
+    if keep_every:
+        style = (f"STATUS_PENDING for every {keep_every}th datagram (released after "
+                 f"{hold_ms:g} ms), the rest WskReleased inside the callback")
+    elif pend:
+        style = f"STATUS_PENDING, released after {hold_ms:g} ms"
+    else:
+        style = "STATUS_SUCCESS"
     if reject_every:
         style += f", STATUS_DATA_NOT_ACCEPTED every {reject_every}th call"
-    threaded = pend or reject_every is not None
+    enabled = "static callbacks" if static_callbacks else "SO_WSK_EVENT_CALLBACK"
+    if dispatch_level:
+        enabled += ", at DISPATCH_LEVEL"
+    threaded = pend or bool(keep_every) or reject_every is not None
     return run_receive_command(
         "event",
         params,
         lambda sock, rec: EventReceiver(
-            sock, rec, pend=pend, hold=hold_ms / 1000.0, reject_every=reject_every or 0
+            sock, rec, pend=pend, hold=hold_ms / 1000.0, reject_every=reject_every or 0,
+            keep_every=keep_every or 0, static=static_callbacks,
         ),
-        detail=f"event style, callback returns {style}, lists of up to {batch}, pool {pool}",
+        detail=f"event style ({enabled}), callback returns {style}, lists of up to "
+        f"{batch}, pool {pool}",
         extra_start={
             "batch": batch,
             "pool": pool,
             "pend": pend,
             "hold_ms": hold_ms,
             "reject_every": reject_every or 0,
+            "keep_every": keep_every or 0,
+            "static_callbacks": static_callbacks,
+            "dispatch_level": dispatch_level,
         },
         # WskRelease and re-enabling come from the worker thread.
         lock=threading.RLock() if threaded else None,
         batch=batch,
         pool=pool,
+        static_events=static_callbacks,
+        dispatch_level=dispatch_level,
     )

@@ -15,6 +15,7 @@ from wskrecv.errors import OsFailure
 from wskrecv.output import HumanReporter, JsonReporter
 from wskrecv.output.pcap import PcapWriter, open_capture
 from wskrecv.provider.activation import open_receive_socket
+from wskrecv.provider.broadcast import broadcast_addresses
 from wskrecv.provider.health import address_gone
 from wskrecv.provider.udp import DEFAULT_BATCH
 from wskrecv.runner import Limits, Runner
@@ -22,7 +23,14 @@ from wskrecv.stats import Recorder
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.recorder import DumpSink
 from wskrecv.stats.thresholds import Thresholds
-from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
+from wskrecv.wsk import (
+    WSK_SET_STATIC_EVENT_CALLBACKS,
+    BufferPool,
+    Verifier,
+    WskDatagramSocket,
+    WskEventCallbackControl,
+    wsk_register,
+)
 
 
 def make_reporter(
@@ -64,13 +72,23 @@ def build_runner(
     host: Optional[HostUdp] = None,
     thresholds: Optional[Thresholds] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
+    static_events: bool = False,
+    dispatch_level: bool = False,
 ) -> Runner:
     """The WSK model, the application and the runner on top of an open provider: what a
     receive command runs, and what `wskrecv bench` times (so both measure one code path,
     full statistics included). `pool` bounds the socket's indication buffers (None:
     unbounded); `batch` caps a read; `thresholds` judge the run's end (exit 4); `health`
-    says, once per interval, why the socket can no longer receive (exit 1)."""
-    sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=BufferPool(pool))
+    says, once per interval, why the socket can no longer receive (exit 1).
+
+    The socket is created the way a driver creates it: WskRegister, WskCaptureProviderNPI
+    and, with `static_events`, WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) before
+    WskSocket. `dispatch_level` simulates callbacks at DISPATCH_LEVEL."""
+    npi = wsk_register(Verifier()).capture_provider_npi()
+    if static_events:
+        npi.control_client(WSK_SET_STATIC_EVENT_CALLBACKS, WskEventCallbackControl())
+    sock = npi.socket(lock=lock, pool=BufferPool(pool), dispatch_level=dispatch_level)
+    sock.broadcast_addresses = broadcast_addresses()
     sock.bind(provider.local_address)
     recorder = Recorder(mode, dump=dump, seq_format=seq_format, host=host)
     app = make_app(sock, recorder)
@@ -89,6 +107,8 @@ def run_receive_command(
     env: Optional[Environment] = None,
     batch: int = DEFAULT_BATCH,
     pool: Optional[int] = None,
+    static_events: bool = False,
+    dispatch_level: bool = False,
 ) -> int:
     """Open the socket, build the model and the application, run, report. Returns the exit
     status; errors propagate as WskrecvError for `cli.main` to report.
@@ -144,6 +164,7 @@ def run_receive_command(
             batch=batch, pool=pool, seq_format=params["seq_format"], host=HostUdp(),
             thresholds=Thresholds(params["max_loss"], params["max_reorder"]),
             health=lambda: address_gone(provider.local_address),
+            static_events=static_events, dispatch_level=dispatch_level,
         )
         host, port = provider.local_address[:2]
         info = {

@@ -113,10 +113,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         if snap.sources_evicted:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
-    d = snap.summary_dict()
-    mode_keys = [k for k in snap.mode_stats if k in d]
-    if mode_keys:
-        lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
+    mode = snap.mode_json()
+    if mode:
+        lines.append("  ".join(f"{k} {v}" for k, v in mode.items()))
     violations = f"violations   {snap.violations}"
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
