@@ -1,8 +1,11 @@
-"""Exit statuses and the errors that carry them. Only `cli.main` turns these into exits."""
+"""Exit statuses, and which one each error and each way a receive run ends carries.
+
+Only `cli.main` ends the process with them (and, for a second Ctrl-C, signals.py).
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 
 class ExitStatus(IntEnum):
@@ -15,6 +18,28 @@ class ExitStatus(IntEnum):
     THRESHOLD = 4  # a --max-* threshold was exceeded
     CHECK_FAILED = 5  # selftest: a case failed
     INTERRUPTED = 130  # a second Ctrl-C: exit at once
+
+
+class Ending(Enum):
+    """How a receive run ended. `exit_status` is the one table from endings to statuses:
+    the summary shows it, and the command exits with it."""
+
+    COMPLETE = "complete"  # count reached, duration over, stopped (signal), socket closed
+    DEADLINE_MISSED = "deadline missed"  # --timeout passed before --count datagrams arrived
+    THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
+    SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return _EXIT_STATUS[self]
+
+
+_EXIT_STATUS = {
+    Ending.COMPLETE: ExitStatus.OK,
+    Ending.DEADLINE_MISSED: ExitStatus.DEADLINE,
+    Ending.THRESHOLD_EXCEEDED: ExitStatus.THRESHOLD,
+    Ending.SOCKET_FAILED: ExitStatus.ERROR,
+}
 
 
 class WskrecvError(Exception):
@@ -39,3 +64,35 @@ class OutputClosed(WskrecvError):
     """The reader of our output went away (`| head -1`): end quietly, with success."""
 
     exit_status = ExitStatus.OK
+
+
+class InheritedSocketError(UsageError):
+    """An inherited descriptor (`fd`) is not an open, bound UDP socket."""
+
+    def __init__(self, fd: int, message: str) -> None:
+        super().__init__(message)
+        self.fd = fd
+
+
+class InheritedAddress(UsageError):
+    """An address to bind was asked for, but the socket is inherited and has its own.
+    `activated` is how many sockets socket activation passed (0: a descriptor was named)."""
+
+    def __init__(self, activated: int = 0) -> None:
+        super().__init__("an inherited socket keeps its own address")
+        self.activated = activated
+
+
+class AmbiguousActivation(UsageError):
+    """Socket activation passed several sockets (`fds`) and none was chosen."""
+
+    def __init__(self, fds: list[int]) -> None:
+        super().__init__(f"socket activation passed {len(fds)} sockets (LISTEN_FDS)")
+        self.fds = fds
+
+
+class NoBinaryOutput(UsageError):
+    """Binary output (a capture) was asked for on a standard output that has no bytes."""
+
+    def __init__(self) -> None:
+        super().__init__("standard output cannot take binary data here")

@@ -6,20 +6,19 @@ from typing import Any, Optional
 
 import click
 
-from wskrecv.commands.common import DEFAULT_BATCH, reject, run_options, socket_options
-
-DEFAULT_POOL = 4096
+from wskrecv.commands.common import DEFAULTS, run_options, socket_options
+from wskrecv.commands.receive import run_receive
 
 
 @click.command()
 @socket_options
 @click.option(
-    "--batch", type=click.IntRange(1, 1024), default=DEFAULT_BATCH, show_default=True,
+    "--batch", type=click.IntRange(1, 1024), default=DEFAULTS.batch, show_default=True,
     metavar="N", help="Most datagrams read in one system call (recvmmsg), so the longest "
     "indication list.",
 )
 @click.option(
-    "--pool", type=click.IntRange(min=1), default=DEFAULT_POOL, show_default=True,
+    "--pool", type=click.IntRange(min=1), default=DEFAULTS.pool, show_default=True,
     metavar="N", help="Indication buffers, in datagrams. Retained lists hold them; while "
     "none is free wskrecv stops reading and the kernel drops.",
 )
@@ -29,8 +28,8 @@ DEFAULT_POOL = 4096
 )
 @click.option(
     "--hold", type=click.FloatRange(min=0), default=None, metavar="MS",
-    help="With --pend: milliseconds a list is held before it is processed and released. "
-    "Default 0.",
+    help="With --pend or --keep-every: milliseconds a retained list is held before it is "
+    "released. Default 0.",
 )
 @click.option(
     "--reject-every", type=click.IntRange(min=2), default=None, metavar="N",
@@ -65,53 +64,7 @@ def event(
     it with one list of datagram indications per batch read from the socket. By default
     the callback consumes the list and returns STATUS_SUCCESS.
     """
-    if hold is not None and not (pend or keep_every):
-        reject("--hold needs --pend or --keep-every (only retained lists are held)")
-    if keep_every and pend:
-        reject("--keep-every and --pend both decide what the callback retains: use one")
-    # Imported here: --help and option errors need none of the receive machinery.
-    import threading
-
-    from wskrecv.apps import EventReceiver
-    from wskrecv.commands.receive import run_receive_command
-
-    hold_ms = hold or 0.0
-    if keep_every:
-        style = (f"STATUS_PENDING for every {keep_every}th datagram (released after "
-                 f"{hold_ms:g} ms), the rest WskReleased inside the callback")
-    elif pend:
-        style = f"STATUS_PENDING, released after {hold_ms:g} ms"
-    else:
-        style = "STATUS_SUCCESS"
-    if reject_every:
-        style += f", STATUS_DATA_NOT_ACCEPTED every {reject_every}th call"
-    enabled = "static callbacks" if static_callbacks else "SO_WSK_EVENT_CALLBACK"
-    if dispatch_level:
-        enabled += ", at DISPATCH_LEVEL"
-    threaded = pend or bool(keep_every) or reject_every is not None
-    return run_receive_command(
-        "event",
-        params,
-        lambda sock, rec: EventReceiver(
-            sock, rec, pend=pend, hold=hold_ms / 1000.0, reject_every=reject_every or 0,
-            keep_every=keep_every or 0, static=static_callbacks,
-        ),
-        detail=f"event style ({enabled}), callback returns {style}, lists of up to "
-        f"{batch}, pool {pool}",
-        extra_start={
-            "batch": batch,
-            "pool": pool,
-            "pend": pend,
-            "hold_ms": hold_ms,
-            "reject_every": reject_every or 0,
-            "keep_every": keep_every or 0,
-            "static_callbacks": static_callbacks,
-            "dispatch_level": dispatch_level,
-        },
-        # WskRelease and re-enabling come from the worker thread.
-        lock=threading.RLock() if threaded else None,
-        batch=batch,
-        pool=pool,
-        static_events=static_callbacks,
-        dispatch_level=dispatch_level,
-    )
+    return run_receive("event", dict(params, batch=batch, pool=pool, pend=pend, hold=hold,
+                                     reject_every=reject_every, keep_every=keep_every,
+                                     static_callbacks=static_callbacks,
+                                     dispatch_level=dispatch_level))

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from wskrecv.environment import current_environment
+from wskrecv.commands.common import current_environment
 from wskrecv.errors import ExitStatus
+from wskrecv.payload import SEND_FORMATS
+from wskrecv.signals import StopSignals
 
 if TYPE_CHECKING:
     from wskrecv.generator import SendReport
 
 DEFAULT_COUNT = 1000
-# generator.SEQ_FORMATS, spelled here so that loading the command line does not import the
-# generator (tests/cli/test_send.py holds the two together).
-SEQ_FORMATS = ("wskrecv", "sockperf", "none")
 
 
 class StopFlag:
     """Set by SIGINT/SIGTERM; the send loop polls it between batches. A second Ctrl-C
-    exits at once (130), as for the receive commands."""
+    exits at once (130), as for the receive commands (signals.StopSignals)."""
 
     def __init__(self) -> None:
         self.reason: Optional[str] = None
@@ -33,19 +30,13 @@ class StopFlag:
     def __call__(self) -> Optional[str]:
         return self.reason
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        if self.reason is not None and signum == signal.SIGINT:
-            os._exit(ExitStatus.INTERRUPTED)
-        self.reason = "interrupted" if signum == signal.SIGINT else "terminated"
+    def _stop(self, reason: str) -> None:
+        self.reason = reason
 
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with StopSignals(self._stop).installed():
             yield self
-        finally:
-            for signum, handler in old.items():
-                signal.signal(signum, handler)
 
 
 def report_line(report: SendReport) -> str:
@@ -84,7 +75,7 @@ def report_line(report: SendReport) -> str:
 @click.option("--size", "-s", "size_text", default="64", show_default=True, metavar="SPEC",
               help="Payload bytes: N, a range LOW-HIGH (uniform, seeded by --seed), or a "
               "comma list of these used in turn (64,512,1400).")
-@click.option("--seq-format", type=click.Choice(list(SEQ_FORMATS)),
+@click.option("--seq-format", type=click.Choice(list(SEND_FORMATS)),
               default="wskrecv", show_default=True,
               help="Payload header: wskrecv (stream, sequence, send time, CRC-32), sockperf "
               "(sequence), none (the counting pattern only).")
