@@ -166,10 +166,10 @@ def build_runner(
     interval, why the socket can no longer receive."""
     import threading
 
+    from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
     from wskrecv.stats.thresholds import Thresholds
-    from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.wsk import (
         WSK_SET_STATIC_EVENT_CALLBACKS,
         BufferPool,
