@@ -7,7 +7,8 @@ its fields by name.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Optional, Union
 
 
@@ -58,4 +59,32 @@ class EventStatistics:
 
 ModeStatistics = Union[IrpStatistics, EventStatistics]
 
-__all__ = ["EventStatistics", "IrpStatistics", "ModeStatistics"]
+
+def merge_mode_statistics(stats: Sequence[Optional[ModeStatistics]]) -> Optional[ModeStatistics]:
+    """Several workers' statistics of one style as one: counts sum, except the mean list
+    length (weighted by callbacks) and the pool's high-water mark (the fullest any one
+    worker's pool got: each has its own --pool); the last failure is the first worker's
+    that has one."""
+    present = [s for s in stats if s is not None]
+    if not present:
+        return None
+    first = present[0]
+    kind = type(first)
+    same = [s for s in present if type(s) is kind]
+    merged: dict[str, Any] = {}
+    for f in fields(kind):
+        values = [getattr(s, f.name) for s in same]
+        if f.name == "last_failure":
+            merged[f.name] = next((v for v in values if v is not None), None)
+        elif f.name == "pool_high_water":
+            merged[f.name] = max(values)
+        elif f.name == "mean_list_length":
+            calls = sum(s.callbacks for s in same)  # type: ignore[union-attr]
+            weighted = sum(s.mean_list_length * s.callbacks for s in same)  # type: ignore[union-attr]
+            merged[f.name] = weighted / calls if calls else 0.0
+        else:
+            merged[f.name] = sum(values)
+    return replace(first, **merged)
+
+
+__all__ = ["EventStatistics", "IrpStatistics", "ModeStatistics", "merge_mode_statistics"]
