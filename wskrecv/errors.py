@@ -42,11 +42,13 @@ class OutputClosed(WskrecvError):
 
 
 class InheritedSocketError(UsageError):
-    """An inherited descriptor (`fd`) is not an open, bound UDP socket."""
+    """An inherited descriptor (`fd`) is not an open, bound UDP socket. `activated`: it
+    came from socket activation (LISTEN_FDS), not from a descriptor the user named."""
 
-    def __init__(self, fd: int, message: str) -> None:
+    def __init__(self, fd: int, message: str, activated: bool = False) -> None:
         super().__init__(message)
         self.fd = fd
+        self.activated = activated
 
 
 class InheritedAddress(UsageError):

@@ -90,7 +90,10 @@ class ReceiveConfig:
         hold_ms = self.hold or 0.0
         style = f"STATUS_PENDING, released after {hold_ms:g} ms" if self.pend else "STATUS_SUCCESS"
         if self.reject_every:
-            style += f", STATUS_DATA_NOT_ACCEPTED every {self.reject_every}th call"
+            from wskrecv.output.format import ordinal
+
+            which = "call" if self.reject_every == 1 else f"{ordinal(self.reject_every)} call"
+            style += f", STATUS_DATA_NOT_ACCEPTED every {which}"
         detail = (f"event style, callback returns {style}, lists of up to {self.batch}, "
                   f"pool {self.pool}")
         return detail, {
