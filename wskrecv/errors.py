@@ -35,6 +35,12 @@ class OsFailure(WskrecvError):
     exit_status = ExitStatus.ERROR
 
 
+class OutputFailed(WskrecvError):
+    """Writing our output failed (disk full, I/O error): one line on stderr, exit 1."""
+
+    exit_status = ExitStatus.ERROR
+
+
 class OutputClosed(WskrecvError):
     """The reader of our output went away (`| head -1`): end quietly, with success."""
 
