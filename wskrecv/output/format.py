@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
@@ -72,3 +72,11 @@ def ordinal(n: int) -> str:
     """English ordinals: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 102nd."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def iperf3_text(status: Any) -> str:
+    """The iperf3 server's state in a few words: idle, or the test's id and streams."""
+    if not status.get("test"):
+        return f"iperf3 {status.get('state', 'idle')}"
+    n = len(status.get("streams") or ())
+    return f"iperf3 {status['state']} {status['test']} ({n} stream{'s' if n != 1 else ''})"
