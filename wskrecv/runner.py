@@ -89,6 +89,9 @@ class Companion(Protocol):
         """The companion's state for snapshots."""
         ...
 
+    def close(self) -> None:
+        """The run is ending (before its summary): let go of everything. Idempotent."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -227,6 +230,8 @@ class Runner:
                 if not self.sock.closed:
                     self.app.stop()
                 self.waker.close()
+                if self.companion is not None:
+                    self.companion.close()
             self.hand_out_datagrams()  # what stopping processed, too (retained lists)
             snap = self.snapshot(advance=False)
             reason = self.stop_reason or "stopped"

@@ -74,9 +74,11 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def iperf3_text(status: Any) -> str:
-    """The iperf3 server's state in a few words: idle, or the test's id and streams."""
+def iperf3_text(status: Any, short: bool = False) -> str:
+    """The iperf3 server's state in a few words: idle, or the test's id (its cookie; the
+    first 8 characters when `short`) and streams."""
     if not status.get("test"):
         return f"iperf3 {status.get('state', 'idle')}"
     n = len(status.get("streams") or ())
-    return f"iperf3 {status['state']} {status['test']} ({n} stream{'s' if n != 1 else ''})"
+    test = status["test"][:8] if short else status["test"]
+    return f"iperf3 {status['state']} {test} ({n} stream{'s' if n != 1 else ''})"
