@@ -22,3 +22,8 @@ def test_ordinal(n: int, text: str) -> None:
 def test_the_start_line_names_every_nth_call_in_english(every: int, text: str) -> None:
     detail, _ = ReceiveConfig(mode="event", reject_every=every).describe()
     assert f"STATUS_DATA_NOT_ACCEPTED {text}," in detail
+
+
+def test_the_start_line_names_every_nth_datagram_kept_in_english() -> None:
+    detail, _ = ReceiveConfig(mode="event", keep_every=2).describe()
+    assert "STATUS_PENDING for every 2nd datagram" in detail
