@@ -99,8 +99,10 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
             parts.create(env.stdout_binary)  # an unwritable capture fails before any work
         # Each worker stops on its own only for --duration; --count is shared (a Budget),
         # --timeout and the thresholds are the parent's. It reports a few times a second.
+        # (-i 0 turns the parent's interval reports off, not the workers' Partials.)
+        every = min(config.interval, STATE_PERIOD) if config.interval > 0 else STATE_PERIOD
         worker_config = replace(config, count=None, timeout=None, max_loss=None,
-                                max_reorder=None, interval=min(config.interval, STATE_PERIOD))
+                                max_reorder=None, interval=every)
 
         def build(provider: Any, reporter: Any, index: int) -> tuple:
             capture = None
