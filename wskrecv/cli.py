@@ -15,6 +15,7 @@ from wskrecv import __version__
 from wskrecv.commands.bench import bench
 from wskrecv.commands.event import event
 from wskrecv.commands.listen import listen
+from wskrecv.commands.run import run
 from wskrecv.commands.selftest import selftest
 from wskrecv.commands.send import send
 from wskrecv.environment import Environment
@@ -28,6 +29,8 @@ Exit status:
   3  --timeout passed before --count datagrams arrived
   4  a --max-* threshold was exceeded
   5  selftest: a case failed
+  6  run: the client's own code raised (a client fault), or hung in a callback
+  7  run: the client broke WSK API rules or leaked retained datagrams
 Shell completion (bash; zsh_source, fish_source alike):
   eval "$(_WSKRECV_COMPLETE=bash_source wskrecv)"
 """
@@ -72,6 +75,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines);
     `event` the event way (WskReceiveFromEvent callbacks, STATUS_PENDING and WskRelease);
+    `run` runs your own WSK client (a Python class) on real traffic, verifier included;
     `bench` measures how fast the receive modes drain a socket;
     `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for);
     `selftest` checks it all end to end: run it first.
@@ -84,6 +88,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
 cli.add_command(listen)
 cli.add_command(event)
+cli.add_command(run)
 cli.add_command(bench)
 cli.add_command(send)
 cli.add_command(selftest)

@@ -14,6 +14,8 @@ class ExitStatus(IntEnum):
     DEADLINE = 3  # --timeout passed before --count datagrams arrived
     THRESHOLD = 4  # a --max-* threshold was exceeded
     CHECK_FAILED = 5  # selftest: a case failed
+    CLIENT_FAULT = 6  # run: the client's own code raised (or hung in a callback)
+    CLIENT_VIOLATIONS = 7  # run: the client broke WSK API rules or leaked what it held
     INTERRUPTED = 130  # a second Ctrl-C: exit at once
 
 

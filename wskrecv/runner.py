@@ -22,6 +22,9 @@ from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
 
+# The stop reason of a run the application's own exception ended (Runner.on_fault).
+CLIENT_FAULT = "client fault"
+
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
@@ -131,6 +134,14 @@ class Runner:
         # Asked once per interval: why the socket can no longer receive, or None (the OS
         # says nothing when a bound address is removed).
         self.health = health
+        # An application that runs foreign code (wskrecv run's ClientHost) has
+        # `on_fault(exc) -> bool`: told of an exception out of its start or a delivery
+        # (completion routines and callbacks run inside `deliver`), True means the
+        # client's own fault, and the run ends "client fault" with its summary. Its
+        # `stop_run` gets request_stop, for faults on the client's own threads.
+        self.on_fault: Optional[Callable[[BaseException], bool]] = getattr(app, "on_fault", None)
+        if hasattr(app, "stop_run"):
+            app.stop_run = self.request_stop  # type: ignore[attr-defined]
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -143,8 +154,9 @@ class Runner:
     # -- signals ----------------------------------------------------------------------
 
     def request_stop(self, reason: str) -> None:
-        """Ask the loop to end (safe from signal handlers and other threads)."""
-        if self.stop_reason is None:
+        """Ask the loop to end (safe from signal handlers and other threads). A client
+        fault overrides any other reason: it decides the exit status."""
+        if self.stop_reason is None or reason == CLIENT_FAULT:
             self.stop_reason = reason
         self.waker.wake()
 
@@ -190,17 +202,27 @@ class Runner:
         try:
             self._t0 = self.clock()
             self.reporter.start(start_info)
-            self.app.start()
-            status = self._loop()
+            try:
+                self.app.start()
+                status = self._loop()
+            except BaseException as exc:
+                if self.on_fault is None or not self.on_fault(exc):
+                    raise
+                self.stop_reason = CLIENT_FAULT
+                status = ExitStatus.CLIENT_FAULT
         finally:
-            if not self.sock.closed:
-                self.app.stop()
+            self.app.stop()
             self.waker.close()
+        if self.stop_reason == CLIENT_FAULT:  # also from a thread, or the stop hook
+            status = ExitStatus.CLIENT_FAULT
         snap = self.snapshot(advance=False)
         reason = self.stop_reason or "stopped"
         breach = self.judge(snap) if self.judge is not None and status is ExitStatus.OK else None
         if breach:
             status = ExitStatus.THRESHOLD
+        verdict = getattr(self.app, "verdict", None)  # ClientHost: rule breaks fail a run
+        if verdict is not None and status is ExitStatus.OK:
+            status = verdict()
         if breach:
             self.reporter.summary(snap, status, reason, threshold=breach)
         else:  # reporters that know of no thresholds keep working
@@ -262,11 +284,10 @@ class Runner:
                 return ExitStatus.OK
             want = sock.demand()
             if count is not None:
-                # Datagrams the socket holds (retained, kept) will be recorded too. Read
-                # in_flight before received: the other order could undercount across the
-                # worker thread and read past --count.
-                in_flight = sock.in_flight
-                want = min(want, count - in_flight - recorder.received)
+                # Every datagram delivered and not discarded is (or will be) counted: the
+                # ones the socket still holds (retained, kept) too. Only this thread
+                # delivers, so no other thread can move this figure under us.
+                want = min(want, count - (sock.received - sock.discarded))
             if want > 0:
                 # Read and deliver back to back while datagrams come: the clock, signals
                 # and reports are looked at every SPINS reads, not every read (with one
@@ -286,7 +307,7 @@ class Runner:
                         break
                     want = sock.demand()
                     if count is not None:
-                        want = min(want, count - sock.in_flight - recorder.received)
+                        want = min(want, count - (sock.received - sock.discarded))
                     if want <= 0:
                         break
                 if delivered:

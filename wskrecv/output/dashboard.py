@@ -9,7 +9,7 @@ and taller terminals list more sources and size ranges. The process that draws i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -292,6 +292,8 @@ def mode_panel(view: View, width: int) -> RenderableType:
             pool.append(f"{high:,}", style="bold")
         items.append(pool)
     for key, value in stats.items():
+        if isinstance(value, Mapping):
+            continue  # structured (wskrecv run's `client`): the summary reports it
         item = Text(_LABELS.get(key, key.replace("_", " ")) + " ", style=LABEL)
         item.append(_value(value), style=BAD if key in _BAD_KEYS and value else "bold")
         items.append(item)

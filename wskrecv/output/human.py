@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
@@ -114,7 +115,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
     d = snap.summary_dict()
-    mode_keys = [k for k in snap.mode_stats if k in d]
+    # Plain values only: a structured one (wskrecv run's `client`) is reported apart.
+    mode_keys = [k for k, v in snap.mode_stats.items() if k in d and not isinstance(v, Mapping)]
     if mode_keys:
         lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
     violations = f"violations   {snap.violations}"

@@ -42,6 +42,7 @@ from wskrecv.wsk.verifier import Verifier
 if TYPE_CHECKING:
     from wskrecv.wsk.datagram import Datagram
     from wskrecv.wsk.irp import Irp
+    from wskrecv.wsk.socket import Tap
 
 
 class EventSide:
@@ -62,6 +63,7 @@ class EventSide:
     _null_indicated: bool
     _indicating: int
     ready_callback: Optional[Callable[[], None]]
+    tap: Optional[Tap]
     callbacks: int
     indicated: int
     consumed: int
@@ -184,12 +186,18 @@ class EventSide:
         except BaseException:
             # The callback blew up: take the buffers back as if it had accepted them.
             self._indicating = 0
+            if self.tap is not None:
+                self.tap.accepted([ind._dgram for ind in inds])
             transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "callback raised")
             self.consumed += n
             self.in_flight -= n
             self.pool.give(n)
             raise
         self._indicating = 0
+        if self.tap is not None and status != STATUS_DATA_NOT_ACCEPTED:
+            # Counted once, when accepted (kept lists come round again), from the provider's
+            # own records: parts the callback released are no longer readable.
+            self.tap.accepted([ind._dgram for ind in inds])
         if status == STATUS_PENDING:
             transition_chain(inds, IndicationEvent.RETAIN, self.verifier, "STATUS_PENDING")
             self.pended += 1
@@ -198,7 +206,8 @@ class EventSide:
             else:  # closed from inside the callback: retained past close
                 self.leaked += n
                 self.in_flight -= n
-                self.verifier.record("IndicationLeaked", f"{n} datagrams retained while closing")
+                self.verifier.record("IndicationLeaked", f"{n} datagrams retained while closing",
+                                     culprit=callback)
         elif status == STATUS_DATA_NOT_ACCEPTED:
             transition_chain(inds, IndicationEvent.REJECT, self.verifier, "STATUS_DATA_NOT_ACCEPTED")
             self.rejected += 1
@@ -209,7 +218,8 @@ class EventSide:
         else:
             if status != STATUS_SUCCESS:
                 shown = status_name(status) if isinstance(status, int) else repr(status)
-                self.verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}")
+                self.verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}",
+                                     culprit=callback)
             # STATUS_SUCCESS, and anything unknown: the buffers go back to the pool.
             transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "STATUS_SUCCESS")
             self.consumed += n

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.wsk._state import IrpEvent, SocketState
 from wskrecv.wsk.datagram import Datagram
@@ -45,6 +45,19 @@ from wskrecv.wsk.verifier import Verifier
 # Plain ints on the hot path: IntFlag arithmetic costs several times more.
 _MSG_TRUNC = int(MSG_TRUNC)
 _MSG_CTRUNC = int(MSG_CTRUNC)
+
+
+class Tap(Protocol):
+    """Sees every datagram the client accepted, once: what `wskrecv` counts. Called with
+    the socket's lock held, before a completion routine runs and after a receive callback
+    returned STATUS_SUCCESS or STATUS_PENDING (or raised); never for a list it rejected
+    (that list is counted when it is indicated again and accepted, or drained into an IRP)."""
+
+    def completed(self, dgram: Datagram, length: int, truncated: bool) -> None:
+        """An IRP completed with `dgram`, `length` bytes of it copied."""
+
+    def accepted(self, dgrams: list[Datagram]) -> None:
+        """A receive callback accepted a list holding `dgrams`."""
 
 
 class _NoLock:
@@ -96,6 +109,8 @@ class WskDatagramSocket(EventSide):
         # Provider side: called after WskRelease or a re-enable, from whichever thread made
         # the call, because demand() may have grown; the receive loop wakes up on it.
         self.ready_callback: Optional[Callable[[], None]] = None
+        # What counts the datagrams the client accepted (see Tap); None: nothing does.
+        self.tap: Optional[Tap] = None
         self.received = 0  # datagrams the provider delivered
         self.completions = 0
         self.cancellations = 0
@@ -166,21 +181,31 @@ class WskDatagramSocket(EventSide):
         with self.lock:
             self._check_open("WskCloseSocket")
             self.state = SocketState.CLOSING
+            raised: Optional[BaseException] = None
             while self._requests:
                 irp = self._requests.popleft()
                 self.cancellations += 1
-                io_complete_request(irp, STATUS_CANCELLED)
-            self._indicate_null()
+                try:
+                    io_complete_request(irp, STATUS_CANCELLED)
+                except Exception as exc:  # a completion routine raised: close all the same
+                    raised = raised or exc
+            try:
+                self._indicate_null()
+            except Exception as exc:
+                raised = raised or exc
             self._event_enabled = False
             self._discard()
             if self.held:
                 self.leaked += self.held
                 self.in_flight -= self.held
                 self.verifier.record(
-                    "IndicationLeaked", f"{self.held} retained datagrams never released"
+                    "IndicationLeaked", f"{self.held} retained datagrams never released",
+                    culprit=self._receive_from_event,
                 )
                 self.held = 0
             self.state = SocketState.CLOSED
+        if raised is not None:
+            raise raised  # after the close is complete: the caller reports it
         return STATUS_SUCCESS
 
     # -- provider side ----------------------------------------------------------------
@@ -309,9 +334,13 @@ class WskDatagramSocket(EventSide):
                     flags |= _MSG_CTRUNC
         if control_flags is not None:
             control_flags.value = flags
-        io_complete_request(irp, STATUS_SUCCESS, n)
-        self.completions += 1  # after the routine recorded it: see `in_flight`
-        self.in_flight -= 1
+        if self.tap is not None:
+            self.tap.completed(dgram, n, bool(flags & _MSG_TRUNC))
+        try:
+            io_complete_request(irp, STATUS_SUCCESS, n)
+        finally:  # even when the routine raised: the datagram was handed over
+            self.completions += 1  # after the routine recorded it: see `in_flight`
+            self.in_flight -= 1
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:
@@ -322,4 +351,4 @@ class WskDatagramSocket(EventSide):
         io_complete_request(irp, STATUS_CANCELLED)
 
 
-__all__ = ["SocketState", "WskDatagramSocket"]
+__all__ = ["SocketState", "Tap", "WskDatagramSocket"]

@@ -1,0 +1,57 @@
+"""`wskrecv run CLIENT.py`: your own WSK client on a real socket."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import click
+
+from wskrecv.commands.common import DEFAULT_BATCH, reject, run_options, socket_options
+
+DEFAULT_POOL = 4096
+
+
+@click.command()
+@click.argument("client", required=False, metavar="CLIENT.py")
+@click.option(
+    "--class", "class_name", metavar="NAME",
+    help="The client class to run, when the file defines several.",
+)
+@click.option(
+    "--template", type=click.Choice(["irp", "event"]), default=None,
+    help="Print a starting client (IRP or event style) to stdout and exit.",
+)
+@socket_options
+@click.option(
+    "--batch", type=click.IntRange(1, 1024), default=DEFAULT_BATCH, show_default=True,
+    metavar="N", help="Most datagrams read in one system call, so the longest indication list.",
+)
+@click.option(
+    "--pool", type=click.IntRange(min=1), default=DEFAULT_POOL, show_default=True,
+    metavar="N", help="Indication buffers, in datagrams; while none is free wskrecv stops "
+    "reading and the kernel drops.",
+)
+@run_options
+def run(
+    client: Optional[str], class_name: Optional[str], template: Optional[str], batch: int,
+    pool: int, **params: Any,
+) -> int:
+    """Run your own WSK client on real traffic.
+
+    Loads the client class from CLIENT.py (see `wskrecv run --template irp`), creates
+    and binds the socket with the client's dispatch table, calls its start hook, counts
+    every datagram it accepts, and at the end calls its stop hook. WSK rule breaks are
+    reported by rule with the client's own file:line; an exception in the client's code
+    ends the run as a client fault (exit 6), rule breaks or leaks exit 7.
+    """
+    if template is not None:
+        from wskrecv.client.templates import TEMPLATES
+
+        click.echo(TEMPLATES[template], nl=False)
+        return 0
+    if client is None:
+        reject("name the client file (CLIENT.py), or ask for a --template")
+    # Imported here: --help and option errors need none of the receive machinery.
+    from wskrecv.commands.client import run_client
+
+    return run_client(client, class_name, params, batch=batch, pool=pool)
