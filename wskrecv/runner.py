@@ -142,6 +142,7 @@ class Runner:
         self.on_fault: Optional[Callable[[BaseException], bool]] = getattr(app, "on_fault", None)
         if hasattr(app, "stop_run"):
             app.stop_run = self.request_stop  # type: ignore[attr-defined]
+        self._stop_requested: Optional[Callable[[str], None]] = getattr(app, "stop_requested", None)
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -159,6 +160,8 @@ class Runner:
         if self.stop_reason is None or reason == CLIENT_FAULT:
             self.stop_reason = reason
         self.waker.wake()
+        if self._stop_requested is not None:  # ClientHost: a stuck client must not hold it up
+            self._stop_requested(reason)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self._signals += 1

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Callable, Optional
 
+from wskrecv.client import watchdog
+from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
 from wskrecv.errors import ExitStatus
 from wskrecv.runner import CLIENT_FAULT
 from wskrecv.stats.recorder import Recorder
@@ -33,6 +35,7 @@ from wskrecv.wsk.socket import WskDatagramSocket
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # wskrecv/
 _APPS = os.path.join(_PACKAGE, "apps")
+_WATCHDOG = os.path.realpath(watchdog.__file__)
 # Where a frame sits just above the client's code says what wskrecv was calling.
 _ENTRY_KINDS = {
     "io_complete_request": "completion routine",
@@ -158,11 +161,18 @@ def describe_fault(
             t = t.tb_next
         kind = _ENTRY_KINDS.get(caller or "", caller or "client code")
     last = entries[-1]
-    lines = traceback.format_list(traceback.extract_tb(first))
-    text = "Traceback (most recent call last):\n" + "".join(lines)
-    text += "".join(traceback.format_exception_only(type(exc), exc))
+    frames = traceback.extract_tb(first)
+    if isinstance(exc, ClientStuck):  # raised from the watchdog's handler: not of interest
+        frames = traceback.StackSummary.from_list(
+            [f for f in frames if os.path.realpath(f.filename) != _WATCHDOG]
+        )
+        exception = f"stuck: {exc}"
+    else:
+        exception = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    text += exception + "\n"
     return ClientFault(
-        exception="".join(traceback.format_exception_only(type(exc), exc)).strip(),
+        exception=exception,
         kind=kind,
         routine=first.tb_frame.f_code.co_name,
         where=code.show(last.tb_frame.f_code.co_filename, last.tb_lineno),
@@ -207,6 +217,8 @@ class ClientHost:
         recorder: Recorder,
         code: ClientCode,
         mode: str = "client",
+        grace: float = DEFAULT_GRACE,
+        deadline: Optional[float] = None,
     ) -> None:
         self.client = client
         self.sock = sock
@@ -222,6 +234,10 @@ class ClientHost:
         sock.verifier.locate = code.locate
         self._stopped = False
         self._old_hook: Any = None
+        # Ends the run when the client's code does not return (see watchdog.py);
+        # `deadline`: seconds after start when the run ends on its own.
+        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason))
+        self._deadline = deadline
 
     # -- Receiver ---------------------------------------------------------------------
 
@@ -229,6 +245,7 @@ class ClientHost:
         """Catch the client's own threads' exceptions, then its start hook."""
         self._old_hook = threading.excepthook
         threading.excepthook = self._thread_fault
+        self.watchdog.start(self._deadline)
         self.client.start(self.sock)
 
     def stop(self) -> None:
@@ -238,15 +255,22 @@ class ClientHost:
         self._stopped = True
         try:
             if self.fault is None:
+                self.watchdog.hook("stop")
                 try:
                     self.client.stop()
-                except Exception as exc:
+                except (Exception, ClientStuck) as exc:
                     if not self.on_fault(exc):
                         raise
+            self.watchdog.hook("close")
             self._close()
         finally:
+            self.watchdog.stop()
             if self._old_hook is not None:
                 threading.excepthook = self._old_hook
+
+    def stop_requested(self, reason: str) -> None:
+        """The runner was asked to stop: the client's running routine has a grace period."""
+        self.watchdog.stop_requested(reason)
 
     def _close(self) -> None:
         """Close for the client; after a fault, its routines' further exceptions are
@@ -255,7 +279,7 @@ class ClientHost:
             return
         try:
             self.sock.close()
-        except Exception as exc:
+        except (Exception, ClientStuck) as exc:
             if not self.on_fault(exc):
                 raise
 

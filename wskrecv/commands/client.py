@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 from wskrecv.client.host import ClientCode, ClientHost, describe_fault
 from wskrecv.client.loader import load_client
+from wskrecv.client.watchdog import DEFAULT_GRACE
 from wskrecv.commands.receive import run_receive_command
 from wskrecv.environment import Environment, current_environment
 from wskrecv.errors import ExitStatus, WskrecvError
@@ -44,7 +45,7 @@ def report_lines(host: ClientHost) -> list[str]:
 
 def run_client(
     path: str, class_name: Optional[str], params: dict[str, Any], batch: int, pool: int,
-    env: Optional[Environment] = None,
+    grace: float = DEFAULT_GRACE, env: Optional[Environment] = None,
 ) -> int:
     """Load and run the client at `path`; returns the exit status."""
     env = env or current_environment()
@@ -57,9 +58,11 @@ def run_client(
         text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
         raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
     hosts: list[ClientHost] = []
+    ends = [t for t in (params["duration"], params["timeout"]) if t is not None]
+    deadline = min(ends) if ends else None
 
     def make_app(sock: WskDatagramSocket, recorder: Recorder) -> ClientHost:
-        host = ClientHost(client, sock, recorder, code)
+        host = ClientHost(client, sock, recorder, code, grace=grace, deadline=deadline)
         hosts.append(host)
         return host
 

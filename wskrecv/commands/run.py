@@ -31,10 +31,15 @@ DEFAULT_POOL = 4096
     metavar="N", help="Indication buffers, in datagrams; while none is free wskrecv stops "
     "reading and the kernel drops.",
 )
+@click.option(
+    "--grace", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+    metavar="S", help="Seconds the client's running routine (or its stop hook) may take "
+    "to return once the run should end; then it is reported stuck (exit 6).",
+)
 @run_options
 def run(
     client: Optional[str], class_name: Optional[str], template: Optional[str], batch: int,
-    pool: int, **params: Any,
+    pool: int, grace: float, **params: Any,
 ) -> int:
     """Run your own WSK client on real traffic.
 
@@ -42,7 +47,8 @@ def run(
     and binds the socket with the client's dispatch table, calls its start hook, counts
     every datagram it accepts, and at the end calls its stop hook. WSK rule breaks are
     reported by rule with the client's own file:line; an exception in the client's code
-    ends the run as a client fault (exit 6), rule breaks or leaks exit 7.
+    ends the run as a client fault (exit 6), and so does a routine that does not return
+    within --grace of Ctrl-C, SIGTERM or the end of --duration; rule breaks or leaks exit 7.
     """
     if template is not None:
         from wskrecv.client.templates import TEMPLATES
@@ -54,4 +60,4 @@ def run(
     # Imported here: --help and option errors need none of the receive machinery.
     from wskrecv.commands.client import run_client
 
-    return run_client(client, class_name, params, batch=batch, pool=pool)
+    return run_client(client, class_name, params, batch=batch, pool=pool, grace=grace)
