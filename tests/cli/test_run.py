@@ -4,13 +4,14 @@ client faults, and every way a file can fail to be a client."""
 from __future__ import annotations
 
 import json
+import signal
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_listen import summary_of
-from tests.conftest import Wskrecv, free_udp_port, run_cli
+from tests.conftest import Wskrecv, free_udp_port, read_line, run_cli
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
@@ -226,6 +227,53 @@ def test_exception_on_a_client_thread_is_a_client_fault(tmp_path: Path) -> None:
     assert status == 6, err
     fault = summary_of(objs)["client"]["fault"]
     assert fault["in"] == "thread client-worker" and fault["exception"] == "KeyError: 'lost'"
+
+
+STUCK = """\
+    import sys
+    import threading
+
+    from wskrecv.client import *
+
+    class Stuck:
+        def __init__(self):
+            self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.on_lists)
+
+        def start(self, socket):
+            WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                             WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+
+        def on_lists(self, context, flags, indication):
+            if indication is None:
+                return STATUS_SUCCESS
+            sys.stderr.write("blocking\\n")
+            sys.stderr.flush()
+            threading.Event().wait()  # blocks for ever
+            return STATUS_SUCCESS
+
+        def stop(self):
+            pass
+"""
+
+
+@pytest.mark.parametrize("how, why", [("signal", "terminated"), ("duration", "duration over")])
+def test_a_callback_that_never_returns_is_ended_and_named(tmp_path: Path, how: str, why: str) -> None:
+    path = write_client(tmp_path, STUCK)
+    limit = ["--duration", "1"] if how == "duration" else []
+    with Wskrecv("run", str(path), "--grace", "0.5", *limit) as w:
+        w.send([b"x"])
+        assert read_line(w.proc.stderr, 30) == "blocking\n"
+        if how == "signal":
+            w.signal(signal.SIGTERM)
+        status, objs, err = w.finish()
+    assert status == 6, err
+    s = summary_of(objs)
+    fault = s["client"]["fault"]
+    assert fault["exception"] == f"stuck: did not return within 0.5 s ({why})"
+    assert fault["in"] == "receive callback" and fault["routine"] == "on_lists"
+    assert fault["where"] == f"{path}:{line_of(path, '# blocks for ever')}"
+    assert s["received"] == 1 and s["reason"] == "client fault"
+    assert "threading.Event().wait()  # blocks for ever" in err  # the traceback shows where
 
 
 def one_error_line(r: object) -> str:

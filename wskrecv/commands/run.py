@@ -6,9 +6,8 @@ from typing import Any, Optional
 
 import click
 
-from wskrecv.commands.common import DEFAULT_BATCH, reject, run_options, socket_options
-
-DEFAULT_POOL = 4096
+from wskrecv.commands.common import DEFAULTS, reject, run_options, socket_options
+from wskrecv.commands.receive import run_receive
 
 
 @click.command()
@@ -23,16 +22,17 @@ DEFAULT_POOL = 4096
 )
 @socket_options
 @click.option(
-    "--batch", type=click.IntRange(1, 1024), default=DEFAULT_BATCH, show_default=True,
+    "--batch", type=click.IntRange(1, 1024), default=DEFAULTS.batch, show_default=True,
     metavar="N", help="Most datagrams read in one system call, so the longest indication list.",
 )
 @click.option(
-    "--pool", type=click.IntRange(min=1), default=DEFAULT_POOL, show_default=True,
+    "--pool", type=click.IntRange(min=1), default=DEFAULTS.pool, show_default=True,
     metavar="N", help="Indication buffers, in datagrams; while none is free wskrecv stops "
     "reading and the kernel drops.",
 )
 @click.option(
-    "--grace", type=click.FloatRange(min=0, min_open=True), default=2.0, show_default=True,
+    "--grace", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.grace,
+    show_default=True,
     metavar="S", help="Seconds the client's running routine (or its stop hook) may take "
     "to return once the run should end; then it is reported stuck (exit 6).",
 )
@@ -57,7 +57,5 @@ def run(
         return 0
     if client is None:
         reject("name the client file (CLIENT.py), or ask for a --template")
-    # Imported here: --help and option errors need none of the receive machinery.
-    from wskrecv.commands.client import run_client
-
-    return run_client(client, class_name, params, batch=batch, pool=pool, grace=grace)
+    return run_receive("client", dict(params, batch=batch, pool=pool, client=client,
+                                      client_class=class_name, grace=grace))
