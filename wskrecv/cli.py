@@ -190,4 +190,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     if not _flush_stdout():
         status = ExitStatus.OK
+    if env.stray_threads:  # a client's threads still run: do not wait for them at exit
+        sys.stderr.flush()
+        os._exit(int(status))
     sys.exit(status)

@@ -349,3 +349,27 @@ def test_run_json_summary_is_plain_json(tmp_path: Path) -> None:
     status, s, _ = run_example(EXAMPLES / "deep_queue.py", [b"x"])
     assert status == 0
     json.dumps(s)  # the client report nests, and stays JSON
+
+
+def test_a_client_thread_left_running_does_not_keep_wskrecv_alive(tmp_path: Path) -> None:
+    path = write_client(tmp_path, """\
+        import threading
+
+        from wskrecv.client import *
+
+        class Forgetful:
+            def start(self, socket):
+                self.irp = IoAllocateIrp()
+                IoSetCompletionRoutine(self.irp, lambda d, i, c: STATUS_MORE_PROCESSING_REQUIRED)
+                WskReceiveFrom(socket, WSK_BUF(bytearray(64)), 0, None, None, None, None, self.irp)
+                threading.Thread(target=threading.Event().wait, name="forgotten").start()
+
+            def stop(self):
+                pass  # never tells its thread to end
+        """)
+    with Wskrecv("run", str(path), "--count", "1") as w:
+        w.send([b"x"])
+        status, objs, err = w.finish()
+    assert status == 0, err
+    assert summary_of(objs)["received"] == 1
+    assert "client thread(s) still running at exit, not waited for: forgotten" in err

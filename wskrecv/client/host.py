@@ -234,6 +234,7 @@ class ClientHost:
         sock.verifier.locate = code.locate
         self._stopped = False
         self._old_hook: Any = None
+        self._threads_before: set[threading.Thread] = set()
         # Ends the run when the client's code does not return (see watchdog.py);
         # `deadline`: seconds after start when the run ends on its own.
         self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason))
@@ -243,6 +244,7 @@ class ClientHost:
 
     def start(self) -> None:
         """Catch the client's own threads' exceptions, then its start hook."""
+        self._threads_before = set(threading.enumerate())
         self._old_hook = threading.excepthook
         threading.excepthook = self._thread_fault
         self.watchdog.start(self._deadline)
@@ -267,6 +269,13 @@ class ClientHost:
             self.watchdog.stop()
             if self._old_hook is not None:
                 threading.excepthook = self._old_hook
+
+    def stray_threads(self) -> list[str]:
+        """Threads the client started that still run (and would keep the process alive)."""
+        return [
+            t.name for t in threading.enumerate()
+            if t not in self._threads_before and t.is_alive() and not t.daemon
+        ]
 
     def stop_requested(self, reason: str) -> None:
         """The runner was asked to stop: the client's running routine has a grace period."""

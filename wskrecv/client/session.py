@@ -95,6 +95,11 @@ class ClientSession:
             env.stderr.write("\n".join(report_lines(host)) + "\n")
         if host.fault is not None:
             env.stderr.write(host.fault.traceback)
+        stray = host.stray_threads()
+        if stray:
+            env.stderr.write(f"wskrecv: client thread(s) still running at exit, not waited "
+                             f"for: {', '.join(stray)}\n")
+            env.stray_threads.extend(stray)
         env.stderr.flush()
 
 

@@ -51,6 +51,8 @@ def run(
     within --grace of Ctrl-C, SIGTERM or the end of --duration; rule breaks or leaks exit 7.
     """
     if template is not None:
+        if client is not None:
+            reject("--template prints a client: it takes no CLIENT.py")
         from wskrecv.client.templates import TEMPLATES
 
         click.echo(TEMPLATES[template], nl=False)
