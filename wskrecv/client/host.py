@@ -181,30 +181,35 @@ def describe_fault(
 
 
 class RecorderTap:
-    """The socket's Tap: every datagram the client accepted goes to the recorder."""
+    """The socket's Tap: every datagram the client accepted goes to the recorder (under
+    the recorder's lock: a client's thread may deliver, through WskRelease)."""
 
-    __slots__ = ("recorder", "want_local")
+    __slots__ = ("recorder", "want_local", "lock")
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
-        # The destination address only matters to --dump/--pcap: skip it otherwise.
-        self.want_local = recorder.dump is not None
+        self.lock = recorder.lock
+        # The destination address only matters to kept datagrams (--dump/--pcap).
+        self.want_local = recorder.dumped is not None
 
     def completed(self, dgram: Datagram, length: int, truncated: bool) -> None:
         data = dgram[0]
         if length != len(data):
             data = data[:length]
         local = dgram[2][0] if self.want_local and dgram[2] else None
-        self.recorder.record(data, dgram[1], dgram[3], truncated, local=local)
+        with self.lock:
+            self.recorder.record(data, dgram[1], dgram[3], truncated, local=local)
 
     def accepted(self, dgrams: list[Datagram]) -> None:
         if self.want_local:
-            self.recorder.record_batch(
-                (d[0], d[1], d[3], False, d[2][0] if d[2] else None) for d in dgrams
-            )
+            with self.lock:
+                self.recorder.record_batch(
+                    (d[0], d[1], d[3], False, d[2][0] if d[2] else None) for d in dgrams
+                )
             return
         datas, remotes, _, stamps = zip(*dgrams)
-        self.recorder.record_many(datas, remotes, stamps)
+        with self.lock:
+            self.recorder.record_many(datas, remotes, stamps)
 
 
 class ClientHost:

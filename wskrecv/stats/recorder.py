@@ -4,16 +4,22 @@
 `record_batch`, once per event-callback list), so it only bumps counters, indexes
 histograms and updates the stream's tracker; percentiles, sorting and reading host
 counters wait for `snapshot`, which the runner calls a few times a second.
+
+Statistics never call outward: when asked to keep datagrams (--dump, --pcap), the
+recorder queues one `DumpRecord` per datagram, and the runner takes them (`take_dumped`)
+and hands them to the outputs, on its own thread.
 """
 
 from __future__ import annotations
 
 import struct
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from itertools import repeat
 from operator import eq, itemgetter, sub
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 from zlib import crc32
 
 from wskrecv.payload import FORMATS, HEADER_LEN, MAGIC, PARSERS, VERSION
@@ -24,9 +30,20 @@ from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
 from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 
-# dump(data, remote, truncated, timestamp_ns, local): one call per datagram when --dump or
-# --pcap is on. `local` is the datagram's destination address from packet info, or None.
-DumpSink = Callable[[bytes, tuple, bool, Optional[int], Optional[str]], None]
+
+class DumpRecord(NamedTuple):
+    """One datagram kept for --dump and --pcap. `local` is its destination address from
+    packet info, or None."""
+
+    data: bytes
+    remote: tuple
+    truncated: bool
+    timestamp_ns: Optional[int]
+    local: Optional[str]
+
+
+DumpSink = Callable[[DumpRecord], None]  # an output that takes kept datagrams
+
 HEADER_FIELDS = "4sBBHIQQII"  # payload.HEADER's fields, for whole-list unpacking
 _BODY = slice(HEADER_LEN, None)
 HOST_MAX_AGE = 1.0  # seconds a display frame may reuse the host's UDP counters
@@ -40,23 +57,29 @@ class Recorder:
     `seq_format` names the payload header to read (payload.FORMATS); `host` reports the
     host's UDP counters (None: not reported); `clock_ns` is the wall clock kernel
     timestamps are compared with (completion time for application latency).
+    `keep_datagrams` queues a DumpRecord per datagram `record` counts, for `take_dumped`.
+    `lock` is held by whoever records from a thread other than the one that takes
+    snapshots (the caller takes it: `with recorder.lock`); None: one thread, no lock.
     """
 
     def __init__(
         self,
         mode: str,
-        dump: Optional[DumpSink] = None,
         seq_format: str = "auto",
         host: Optional[HostUdp] = None,
         clock_ns: Callable[[], int] = time.time_ns,
         window: int = WINDOW,
         max_streams: int = MAX_STREAMS,
         max_sources: int = MAX_SOURCES,
+        keep_datagrams: bool = False,
+        lock: Optional[AbstractContextManager[Any]] = None,
     ) -> None:
         if seq_format not in FORMATS:
             raise ValueError(f"unknown sequence format {seq_format!r}")
         self.mode = mode
-        self.dump = dump
+        # deque: appended by the recording thread, emptied by the runner's, without a lock.
+        self.dumped: Optional[deque[DumpRecord]] = deque() if keep_datagrams else None
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
         self.seq_format = seq_format
         self.host = host
         self.clock_ns = clock_ns
@@ -101,8 +124,7 @@ class Recorder:
 
         `timestamp_ns` is the kernel receive time (None when unknown); `now_ns` the
         completion time, read from `clock_ns` when not given; `local`, the destination
-        address from packet info, matters only to the dump sink: receivers pass it when
-        `dump` is set.
+        address from packet info, matters only to kept datagrams (--dump, --pcap).
         """
         # The hot path. The histogram updates inline latency.bucket_of with SUB_BITS = 5
         # written out (a test holds the two together): a call would cost more than the
@@ -149,8 +171,17 @@ class Recorder:
                 self.streams.new(key, seq, transit)
             else:
                 tracker.see(seq, transit)
-        if self.dump is not None:
-            self.dump(bytes(data), remote, truncated, timestamp_ns, local)
+        if self.dumped is not None:
+            self.dumped.append(DumpRecord(bytes(data), remote, truncated, timestamp_ns, local))
+
+    def take_dumped(self) -> list[DumpRecord]:
+        """The datagrams kept since the last call, oldest first (safe while another thread
+        records)."""
+        dumped = self.dumped
+        if not dumped:
+            return []
+        popleft = dumped.popleft
+        return [popleft() for _ in range(len(dumped))]
 
     def record_many(
         self, datas: Sequence[Any], remotes: Sequence[tuple], stamps: Sequence[Optional[int]],
@@ -161,7 +192,8 @@ class Recorder:
 
         Sizes, sources and latencies are updated with C-level passes (len, count, sum,
         a sort and one bisect per histogram bucket touched); only datagrams that carry a
-        sequence header cost Python work each. Receivers with --dump/--pcap use `record`.
+        sequence header cost Python work each. Nothing is kept: receivers whose datagrams
+        are kept (--dump/--pcap) use `record`.
         """
         n = len(datas)
         if not n:
