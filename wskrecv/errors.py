@@ -1,8 +1,11 @@
-"""Exit statuses and the errors that carry them. Only `cli.main` turns these into exits."""
+"""Exit statuses, and which one each error and each way a receive run ends carries.
+
+Only `cli.main` ends the process with them (and, for a second Ctrl-C, signals.py).
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 
 class ExitStatus(IntEnum):
@@ -17,6 +20,32 @@ class ExitStatus(IntEnum):
     CLIENT_FAULT = 6  # run: the client's own code raised (or hung in a callback)
     CLIENT_VIOLATIONS = 7  # run: the client broke WSK API rules or leaked what it held
     INTERRUPTED = 130  # a second Ctrl-C: exit at once
+
+
+class Ending(Enum):
+    """How a receive run ended. `exit_status` is the one table from endings to statuses:
+    the summary shows it, and the command exits with it."""
+
+    COMPLETE = "complete"  # count reached, duration over, stopped (signal), socket closed
+    DEADLINE_MISSED = "deadline missed"  # --timeout passed before --count datagrams arrived
+    THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
+    SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
+    CLIENT_FAULT = "client fault"  # run: the client's code raised, or did not return
+    CLIENT_VIOLATIONS = "client violations"  # run: the client broke WSK rules or leaked
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return _EXIT_STATUS[self]
+
+
+_EXIT_STATUS = {
+    Ending.COMPLETE: ExitStatus.OK,
+    Ending.DEADLINE_MISSED: ExitStatus.DEADLINE,
+    Ending.THRESHOLD_EXCEEDED: ExitStatus.THRESHOLD,
+    Ending.SOCKET_FAILED: ExitStatus.ERROR,
+    Ending.CLIENT_FAULT: ExitStatus.CLIENT_FAULT,
+    Ending.CLIENT_VIOLATIONS: ExitStatus.CLIENT_VIOLATIONS,
+}
 
 
 class WskrecvError(Exception):

@@ -287,9 +287,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
                 _close_capture(capture, config.pcap or "")
         finally:
             provider.close()
-            close = getattr(reporter, "close", None)
-            if close is not None:
-                close()  # the live display gives the terminal back, whatever happened
+            reporter.close()  # the live display gives the terminal back, whatever happened
     if session is not None:
         session.report(env)  # what the client broke, where; its fault's traceback
     if result.error:

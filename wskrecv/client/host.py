@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 
 from wskrecv.client import watchdog
 from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
-from wskrecv.errors import ExitStatus
+from wskrecv.errors import Ending
 from wskrecv.runner import CLIENT_FAULT
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
@@ -332,12 +332,12 @@ class ClientHost:
             "fault": self.fault.as_dict() if self.fault is not None else None,
         }
 
-    def verdict(self) -> ExitStatus:
-        """The status of a run that otherwise ended well: CLIENT_VIOLATIONS when the
-        verifier counted a rule break or the client leaked datagrams."""
+    def verdict(self) -> Ending:
+        """How a run that otherwise ended well ended: CLIENT_VIOLATIONS when the verifier
+        counted a rule break or the client leaked datagrams."""
         if self.sock.verifier.total or self.sock.leaked:
-            return ExitStatus.CLIENT_VIOLATIONS
-        return ExitStatus.OK
+            return Ending.CLIENT_VIOLATIONS
+        return Ending.COMPLETE
 
     # -- faults -----------------------------------------------------------------------
 
