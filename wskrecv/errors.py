@@ -32,6 +32,7 @@ class Ending(Enum):
     SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
     CLIENT_FAULT = "client fault"  # run: the client's code raised, or did not return
     CLIENT_VIOLATIONS = "client violations"  # run: the client broke WSK rules or leaked
+    WORKER_FAILED = "worker failed"  # --workers: a worker died or could not run
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -45,6 +46,7 @@ _EXIT_STATUS = {
     Ending.SOCKET_FAILED: ExitStatus.ERROR,
     Ending.CLIENT_FAULT: ExitStatus.CLIENT_FAULT,
     Ending.CLIENT_VIOLATIONS: ExitStatus.CLIENT_VIOLATIONS,
+    Ending.WORKER_FAILED: ExitStatus.ERROR,
 }
 
 
