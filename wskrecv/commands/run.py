@@ -6,7 +6,9 @@ from typing import Any, Optional
 
 import click
 
+from wskrecv import units
 from wskrecv.commands.common import DEFAULTS, reject, run_options, socket_options
+from wskrecv.commands.numeric import number
 from wskrecv.commands.receive import run_receive
 
 
@@ -22,19 +24,19 @@ from wskrecv.commands.receive import run_receive
 )
 @socket_options
 @click.option(
-    "--batch", type=click.IntRange(1, 1024), default=DEFAULTS.batch, show_default=True,
+    "--batch", type=number(units.INTEGER, 1, 1024), default=DEFAULTS.batch, show_default=True,
     metavar="N", help="Most datagrams read in one system call, so the longest indication list.",
 )
 @click.option(
-    "--pool", type=click.IntRange(min=1), default=DEFAULTS.pool, show_default=True,
-    metavar="N", help="Indication buffers, in datagrams; while none is free wskrecv stops "
-    "reading and the kernel drops.",
+    "--pool", type=number(units.COUNT, 1, units.MAX_POOL), default=DEFAULTS.pool,
+    show_default=True, metavar="N", help="Indication buffers, in datagrams (at most 1M); "
+    "while none is free wskrecv stops reading and the kernel drops.",
 )
 @click.option(
-    "--grace", type=click.FloatRange(min=0, min_open=True), default=DEFAULTS.grace,
-    show_default=True,
-    metavar="S", help="Seconds the client's running routine (or its stop hook) may take "
-    "to return once the run should end; then it is reported stuck (exit 6).",
+    "--grace", type=number(units.DURATION, 0, units.MAX_GRACE_S, low_open=True),
+    default=DEFAULTS.grace, show_default=True, metavar="S",
+    help="Seconds (or 500ms, 1m; at most 1 h) the client's running routine, or its stop "
+    "hook, may take to return once the run should end; then it is reported stuck (exit 6).",
 )
 @run_options
 def run(
