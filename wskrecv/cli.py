@@ -46,7 +46,7 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
               130: "Ctrl-C (nothing reported)"},
     "run": {
         **_RECEIVE_EXITS,
-        6: "a client fault: the client's code raised, or did not return within --grace",
+        6: "a client fault: its code raised, or did not return within --grace",
         7: "the client broke WSK API rules or leaked retained datagrams",
     },
     "selftest": {0: "no case failed", 1: "OS error", 2: "usage error", 5: "a case failed",
@@ -65,7 +65,8 @@ def epilog(statuses: dict[int, str]) -> str:
 
 _ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in table.items()}
 _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
-                   130: "a second Ctrl-C"})
+                   6: "run: a client fault (its code raised, or hung)",
+                   7: "run: the client broke WSK API rules or leaked", 130: "a second Ctrl-C"})
 EPILOG = epilog(_ALL_EXITS)
 
 
