@@ -218,7 +218,7 @@ class Runner:
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
             violations = dict(self.sock.verifier.counts)
-            mode_stats = self.app.mode_stats()
+            mode_stats = self.app.statistics()
         with self.recorder.lock:
             snap = self.recorder.snapshot(
                 self.clock() - self._t0,
@@ -376,14 +376,14 @@ class Runner:
 
     def _want(self) -> int:
         """How many datagrams to read now: what the model can take, and no more than
-        --count still needs. Every datagram delivered and not discarded is (or will be)
-        counted: the ones the socket still holds (retained, kept) too. Only this thread
-        delivers, so no other thread moves the figure under us."""
+        --count still needs. Every datagram delivered and not discarded or dropped is (or
+        will be) counted: the ones the socket still holds (retained, kept) too. Only this
+        thread delivers or discards, so no other thread moves the figure up under us."""
         want = self.sock.demand()
         count = self.limits.count
         if count is not None:
-            sock = self.sock
-            want = min(want, count - (sock.received - sock.discarded))
+            c = self.sock.counts
+            want = min(want, count - (c.received - c.discarded - c.dropped))
         return want
 
     def _read_and_deliver(self, want: int) -> bool:

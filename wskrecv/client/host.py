@@ -29,6 +29,7 @@ from wskrecv.client import watchdog
 from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
 from wskrecv.errors import Ending
 from wskrecv.runner import CLIENT_FAULT
+from wskrecv.stats.modes import ClientStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.socket import WskDatagramSocket
@@ -297,26 +298,27 @@ class ClientHost:
             if not self.on_fault(exc):
                 raise
 
-    def mode_stats(self) -> dict[str, Any]:
-        sock = self.sock
-        callbacks = sock.callbacks
-        stats: dict[str, Any] = {
-            "outstanding": sock.outstanding,
-            "completions": sock.completions,
-            "cancellations": sock.cancellations,
-            "failures": sock.failures,
-            "callbacks": callbacks,
-            "mean_list_length": round(sock.indicated / callbacks, 2) if callbacks else 0.0,
-            "pended": sock.pended,
-            "released": sock.released,
-            "rejected": sock.rejected,
-            "held": sock.held,
-            "pool_in_use": sock.pool.in_use,
-            "pool_high_water": sock.pool.high_water,
-            "leaked": sock.leaked,
-        }
-        stats["client"] = self.report()
-        return stats
+    def statistics(self) -> ClientStatistics:
+        """Both styles' counters (a client may use either or both) and its report."""
+        s = self.sock.statistics()
+        return ClientStatistics(
+            outstanding=s.outstanding,
+            completions=s.completions,
+            cancellations=s.cancellations,
+            failures=s.failures,
+            callbacks=s.callbacks,
+            mean_list_length=s.mean_list_length,
+            pended=s.pended,
+            released=s.released,
+            released_in_callback=s.released_in_callback,
+            rejected=s.rejected,
+            held=s.held,
+            pool_in_use=s.pool_in_use,
+            pool_high_water=s.pool_high_water,
+            leaked=s.leaked,
+            null_indications=s.null_indications,
+            client=self.report(),
+        )
 
     def report(self) -> dict[str, Any]:
         """The client's part of the summary: who, what it broke where, its fault."""
@@ -335,7 +337,7 @@ class ClientHost:
     def verdict(self) -> Ending:
         """How a run that otherwise ended well ended: CLIENT_VIOLATIONS when the verifier
         counted a rule break or the client leaked datagrams."""
-        if self.sock.verifier.total or self.sock.leaked:
+        if self.sock.verifier.total or self.sock.counts.leaked:
             return Ending.CLIENT_VIOLATIONS
         return Ending.COMPLETE
 

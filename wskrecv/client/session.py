@@ -33,8 +33,9 @@ def report_lines(host: ClientHost) -> list[str]:
         detail = f" ({site['detail']})" if site["detail"] else ""
         lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
         label = " " * len(label)
-    if host.sock.leaked:
-        lines.append(f"leaked       {host.sock.leaked} datagrams retained and never released")
+    leaked = host.sock.counts.leaked
+    if leaked:
+        lines.append(f"leaked       {leaked} datagrams retained and never released")
     fault = host.fault
     if fault is not None:
         more = f" (+{fault.later} more while stopping)" if fault.later else ""

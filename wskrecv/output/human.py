@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
@@ -143,11 +142,10 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         if snap.sources_evicted:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
-    d = snap.summary_dict()
     # Plain values only: a structured one (wskrecv run's `client`) is reported apart.
-    mode_keys = [k for k, v in snap.mode_stats.items() if k in d and not isinstance(v, Mapping)]
-    if mode_keys:
-        lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
+    mode = {k: v for k, v in snap.mode_json().items() if not isinstance(v, (dict, list))}
+    if mode:
+        lines.append("  ".join(f"{k} {v}" for k, v in mode.items()))
     if snap.iperf3 is not None:
         i = snap.iperf3
         lines.append(f"iperf3       tests done {i.get('tests_done', 0)}, refused "
