@@ -98,7 +98,7 @@ def test_a_bad_return_value_is_blamed_on_the_routines_definition() -> None:
 
 def test_indications_reads_next_first_so_the_body_may_cut_the_list() -> None:
     sock = located_socket()
-    inds = make_chain([Datagram(bytes([i]), ("127.0.0.1", 1)) for i in range(4)], sock)
+    inds = make_chain([Datagram(bytes([i]), ("127.0.0.1", 1)) for i in range(4)], sock.source)
     seen = []
     for ind in indications(inds[0]):
         ind.next = None  # cut after every element

@@ -308,6 +308,7 @@ class ClientHost:
             failures=s.failures,
             callbacks=s.callbacks,
             mean_list_length=s.mean_list_length,
+            consumed=s.consumed,
             pended=s.pended,
             released=s.released,
             released_in_callback=s.released_in_callback,

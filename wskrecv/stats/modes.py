@@ -69,6 +69,7 @@ class ClientStatistics:
     failures: int
     callbacks: int
     mean_list_length: float
+    consumed: int  # datagrams in lists the callback returned STATUS_SUCCESS for
     pended: int
     released: int
     released_in_callback: int
