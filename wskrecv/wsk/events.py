@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import deque
 from itertools import groupby
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from wskrecv.wsk._state import IndicationEvent, IndicationState
 from wskrecv.wsk.counters import SocketCounts
@@ -53,10 +53,8 @@ from wskrecv.wsk.status import (
     WSK_FLAG_AT_DISPATCH_LEVEL,
     status_name,
 )
+from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import cast_flags
-
-if TYPE_CHECKING:
-    from wskrecv.wsk.socket import Tap
 
 _INDICATED = IndicationState.INDICATED
 _local = itemgetter(2)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import IrpState, SocketState
 from wskrecv.wsk.counters import SocketCounts, SocketStatistics
@@ -65,6 +65,7 @@ from wskrecv.wsk.status import (
     WskIoctl,
     WskSetOption,
 )
+from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import SockAddr, TimestampingConfig, ULongRef, WskBuf, build_control, cast_flags
 from wskrecv.wsk.verifier import Verifier
 
@@ -74,19 +75,6 @@ _CLOSED = SocketState.CLOSED
 # Plain ints on the hot path: IntFlag arithmetic costs several times more.
 _MSG_TRUNC = int(MSG_TRUNC)
 _MSG_CTRUNC = int(MSG_CTRUNC)
-
-
-class Tap(Protocol):
-    """Sees every datagram the client accepted, once: what `wskrecv` counts. Called with
-    the socket's lock held, before a completion routine runs and after a receive callback
-    returned (or raised); never for datagrams it rejected (those are counted when they
-    are indicated again and accepted, or drained into an IRP)."""
-
-    def completed(self, dgram: Datagram, length: int, truncated: bool) -> None:
-        """An IRP completed with `dgram`, `length` bytes of it copied."""
-
-    def accepted(self, dgrams: list[Datagram]) -> None:
-        """A receive callback accepted (or released inside the call) `dgrams`."""
 
 
 class _NoLock:
@@ -614,4 +602,4 @@ class WskDatagramSocket:
         io_complete_request(irp, STATUS_CANCELLED)
 
 
-__all__ = ["SocketState", "Tap", "WskDatagramSocket"]
+__all__ = ["SocketState", "WskDatagramSocket"]
