@@ -50,9 +50,9 @@ def test_each_interval_has_its_own_lost_and_expected() -> None:
             rec.record(payload.build(1, seq, 0, b"x" * 28), ("127.0.0.1", 9), None, False)
 
     feed([0, 1, 2, 5])  # 3, 4 missing so far
-    first = rec.snapshot(1.0, 0, {}, {})
+    first = rec.snapshot(1.0, 0, {}, None)
     feed([6, 7, 9])  # 8 missing
-    second = rec.snapshot(2.0, 0, {}, {})
+    second = rec.snapshot(2.0, 0, {}, None)
     assert (first.interval_lost, first.interval_expected) == (2, 6)
     assert (second.interval_lost, second.interval_expected) == (1, 4)
     assert second.lost == 3 and second.interval_dict()["interval_loss_pct"] == 25.0
@@ -63,8 +63,8 @@ def test_a_truncated_datagram_whose_header_fits_is_still_sequenced() -> None:
     whole = bytes(payload.build(4, 0, 0, b"y" * 964))
     rec.record(whole[:512], ("127.0.0.1", 9), None, True)
     rec.record(bytes(payload.build(4, 1, 0, b"y" * 964)), ("127.0.0.1", 9), None, False)
-    s = rec.snapshot(1.0, 0, {}, {})
+    s = rec.snapshot(1.0, 0, {}, None)
     assert (s.sequenced, s.unsequenced, s.corrupt, s.lost) == (2, 0, 0, 0)
     # Too short for the header: unsequenced, as before.
     rec.record(whole[:20], ("127.0.0.1", 9), None, True)
-    assert rec.snapshot(2.0, 0, {}, {}).unsequenced == 1
+    assert rec.snapshot(2.0, 0, {}, None).unsequenced == 1
