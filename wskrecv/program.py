@@ -25,9 +25,10 @@ from wskrecv.errors import OsFailure
 
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
+    from wskrecv.iperf3.service import Iperf3Service
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
-    from wskrecv.runner import Provider, Reporter, Runner
+    from wskrecv.runner import Companion, Provider, Reporter, Runner
     from wskrecv.stats.hostudp import HostUdp
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
@@ -65,6 +66,9 @@ class ReceiveConfig:
     seq_format: str = "auto"
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
+    # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.
+    iperf3: bool = False
+    one_off: bool = False  # end the run after the first iperf3 test
     # IRP style (`listen`).
     outstanding: int = 1
     buffer_size: int = 65535
@@ -140,12 +144,14 @@ def build_runner(
     sinks: Sequence[DumpSink] = (),
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
+    companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
     every datagram, from the runner's thread (--dump, --pcap: `config.keeps_datagrams`);
     `host` reports the host's UDP counters (None: not reported); `health` says, once per
-    interval, why the socket can no longer receive."""
+    interval, why the socket can no longer receive; `companion` builds what the loop
+    carries beside the socket (the iperf3 server)."""
     import threading
 
     from wskrecv.runner import Limits, Runner
@@ -169,7 +175,8 @@ def build_runner(
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
     return Runner(provider, sock, app, recorder, reporter, limits, batch=config.batch,
-                  judge=thresholds.check if thresholds else None, health=health, sinks=sinks)
+                  judge=thresholds.check if thresholds else None, health=health, sinks=sinks,
+                  companion=companion(recorder, sock) if companion is not None else None)
 
 
 def want_live(env: Environment, config: ReceiveConfig) -> bool:
@@ -236,12 +243,23 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
     sinks: list[DumpSink] = [_dump_to(reporter)] if config.dump else []
     provider = open_provider(config)
     capture: Optional[PcapWriter] = None
+    service: list[Iperf3Service] = []  # the iperf3 server, once built
     try:
         if config.pcap is not None:
             capture = open_capture(config.pcap, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, config.pcap))
+        companion = None
+        if config.iperf3:
+            from wskrecv.iperf3.service import attach  # only --iperf3 pays for it
+
+            def companion(recorder: Recorder, sock: WskDatagramSocket) -> Companion:
+                service.append(attach(provider, recorder, reporter,
+                                      one_off=config.one_off, json_output=config.as_json))
+                return service[-1]
+
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
-                              health=lambda: address_gone(provider.local_address))
+                              health=lambda: address_gone(provider.local_address),
+                              companion=companion)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
         info = {
@@ -258,12 +276,17 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"
+        for built in service:
+            info["iperf3_port"] = built.port
+            info["detail"] += f", iperf3 server on TCP port {built.port}"
         result = runner.run(info)
     finally:
         try:
             if capture is not None:
                 _close_capture(capture, config.pcap or "")
         finally:
+            for built in service:
+                built.close()
             provider.close()
             reporter.close()  # the live display gives the terminal back, whatever happened
     if result.error:

@@ -19,6 +19,8 @@ from wskrecv.errors import UsageError
 from wskrecv.program import ReceiveConfig
 
 DEFAULTS = ReceiveConfig()
+IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
+IPERF3_FORMATS = ("iperf3", "iperf3-64")
 
 
 def socket_options(f: Callable) -> Callable:
@@ -109,6 +111,17 @@ def run_options(f: Callable) -> Callable:
             "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
             help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
         ),
+        click.option(
+            "--iperf3", is_flag=True,
+            help="Also be an iperf3 server for UDP tests: accept iperf3's control connection "
+            f"on TCP at the same port (default {IPERF3_PORT} with this option), receive its "
+            "streams here, and send the client wskrecv's loss, jitter and packet counts. "
+            "Tests run one after another; reverse and TCP tests are refused.",
+        ),
+        click.option(
+            "--one-off", is_flag=True,
+            help="With --iperf3: end the run after the first iperf3 test (like iperf3 -s -1).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -123,6 +136,10 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
     if config.live and config.quiet:
         reject("--live and --quiet contradict each other")
+    if config.one_off and not config.iperf3:
+        reject("--one-off needs --iperf3")
+    if config.iperf3 and config.seq_format not in IPERF3_FORMATS:
+        reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {config.seq_format}")
 
 
 def given_on_command_line(*names: str) -> bool:
@@ -152,6 +169,8 @@ def current_environment() -> Environment:
 
 __all__ = [
     "DEFAULTS",
+    "IPERF3_FORMATS",
+    "IPERF3_PORT",
     "check_receive",
     "current_environment",
     "given_on_command_line",

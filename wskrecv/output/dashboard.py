@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from wskrecv.output.format import address, duration, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -317,6 +317,8 @@ def header(view: View, width: int) -> Table:
         if detail and width >= 120:
             left.append(f"  {detail}", style=LABEL)
     left.append(f"  seq {s.seq_format}", style=LABEL)
+    if s.iperf3 is not None:
+        left.append("  " + iperf3_text(s.iperf3), style="bold magenta")
     right = Text(f"{s.elapsed_s:,.1f} s", style="bold")
     if view.final:
         right = Text(f"done: {view.final}  ", style="bold yellow") + right

@@ -6,7 +6,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, duration, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -65,6 +65,8 @@ def interval_line(snap: Snapshot) -> str:
         line += f"  kernel drops {snap.kernel_drops}"
     if snap.violations:
         line += f"  VIOLATIONS {snap.violations}"
+    if snap.iperf3 is not None:
+        line += "  " + iperf3_text(snap.iperf3)
     return line
 
 
@@ -117,6 +119,11 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     mode_keys = [k for k in snap.mode_stats if k in d]
     if mode_keys:
         lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
+    if snap.iperf3 is not None:
+        i = snap.iperf3
+        lines.append(f"iperf3       tests done {i.get('tests_done', 0)}, refused "
+                     f"{i.get('tests_refused', 0)}, failed {i.get('tests_failed', 0)}, denied "
+                     f"{i.get('denied', 0)} (TCP port {i.get('port')})")
     violations = f"violations   {snap.violations}"
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
@@ -155,6 +162,11 @@ class HumanReporter:
 
     def close(self) -> None:
         pass
+
+    def note(self, record: dict[str, Any]) -> None:
+        """One line about the iperf3 server (a test started, ended, was refused...)."""
+        if not self.quiet:
+            self._line(f"wskrecv iperf3: {record['message']}")
 
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""

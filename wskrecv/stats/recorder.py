@@ -74,13 +74,10 @@ class Recorder:
         keep_datagrams: bool = False,
         lock: Optional[AbstractContextManager[Any]] = None,
     ) -> None:
-        if seq_format not in FORMATS:
-            raise ValueError(f"unknown sequence format {seq_format!r}")
         self.mode = mode
         # deque: appended by the recording thread, emptied by the runner's, without a lock.
         self.dumped: Optional[deque[DumpRecord]] = deque() if keep_datagrams else None
         self.lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
-        self.seq_format = seq_format
         self.host = host
         self.clock_ns = clock_ns
         self.received = 0
@@ -92,13 +89,10 @@ class Recorder:
         self.size_max = 0
         self.size_counts = [0] * SIZE_BUCKETS
         self.sources = SourceTable(max_sources)
-        self.streams = StreamTable(max_streams, window, wrap32=seq_format == "iperf3")
+        self.streams = StreamTable(max_streams, window)
         self._source_rows = self.sources.rows  # the same dicts, one lookup fewer each
         self._stream_rows = self.streams.streams
-        self._parse = PARSERS.get(seq_format)  # None for "none"
-        # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
-        # contain it anywhere is unsequenced without a parser call per datagram.
-        self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
+        self.use_seq_format(seq_format)
         self._run_layouts: dict[int, struct.Struct] = {}  # datagram size -> list layout
         # Latencies land in the interval's histograms; `snapshot(advance=True)` folds them
         # into the run's, so intervals and the summary each get their own percentiles.
@@ -109,6 +103,23 @@ class Recorder:
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
+
+    def use_seq_format(self, seq_format: str) -> None:
+        """Read payload headers as `seq_format` from now on (an iperf3 server switches
+        between 32- and 64-bit counters from one test to the next); streams already
+        tracked keep their trackers."""
+        if seq_format not in FORMATS:
+            raise ValueError(f"unknown sequence format {seq_format!r}")
+        self.seq_format = seq_format
+        self.streams.use_wrap32(seq_format == "iperf3")
+        self._parse = PARSERS.get(seq_format)  # None for "none"
+        # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
+        # contain it anywhere is unsequenced without a parser call per datagram.
+        self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
+        # Whether send times are wall-clock times, comparable with the kernel's receive
+        # timestamps: iperf3 (3.2 and later) stamps CLOCK_MONOTONIC, whose differences
+        # still give jitter but not one-way latency.
+        self._wall_clock = seq_format not in ("iperf3", "iperf3-64")
 
     def record(
         self,
@@ -164,7 +175,8 @@ class Recorder:
                 transit = None
             else:
                 transit = arrival - send_ns
-                self.owd.add(transit)
+                if self._wall_clock:
+                    self.owd.add(transit)
             key = (remote, stream)
             tracker = self._stream_rows.get(key)
             if tracker is None:
@@ -327,7 +339,7 @@ class Recorder:
                 self.streams.new(key, seq, transit)
             else:
                 tracker.see(seq, transit)
-        if transits:
+        if transits and self._wall_clock:
             transits.sort()
             add_sorted(self.owd, transits)
 

@@ -16,7 +16,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp")
+_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp", "iperf3")
 
 
 def _rebuild(state: dict[str, Any]) -> Snapshot:
@@ -80,6 +80,7 @@ class Snapshot:
     sources_seen: int = 0
     sources_evicted: int = 0
     sizes: SizeStats = field(default_factory=_no_sizes)
+    iperf3: Optional[Mapping[str, Any]] = None  # the iperf3 server's state (--iperf3)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; the display process receives snapshots pickled.
@@ -141,6 +142,7 @@ class Snapshot:
             "sources": [s.as_dict() for s in self.sources],
             "sources_seen": self.sources_seen,
             "sources_evicted": self.sources_evicted,
+            **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
 
     def interval_dict(self) -> dict[str, Any]:
