@@ -26,6 +26,7 @@ from wskrecv.errors import OsFailure
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
     from wskrecv.iperf3.service import Iperf3Service
+    from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
     from wskrecv.runner import Companion, Provider, Reporter, Runner
@@ -78,6 +79,13 @@ class ReceiveConfig:
     pend: bool = False
     hold: Optional[float] = None  # milliseconds; None: 0 (only with pend)
     reject_every: Optional[int] = None
+    # Scale out (wskrecv/workers/) and the Prometheus endpoint (output/metrics.py).
+    workers: Optional[int] = None  # None: one process, no SO_REUSEPORT
+    cpu_affinity: bool = False
+    metrics: Optional[str] = None  # "[ADDR:]PORT"
+    metrics_label: tuple[str, ...] = ()  # "KEY=VALUE" each
+    metrics_linger: float = 5.0  # seconds /metrics stays up after the run
+    metrics_allow_remote: bool = False
 
     @property
     def keeps_datagrams(self) -> bool:
@@ -235,11 +243,22 @@ def open_provider(config: ReceiveConfig) -> UdpProvider:
 def receive(config: ReceiveConfig, env: Environment) -> int:
     """Open the socket, build the model and the application, run, report. Returns the
     exit status; errors propagate as WskrecvError for `cli.main` to report."""
+    if config.workers is not None:
+        from wskrecv.workers.run import receive_with_workers
+
+        return receive_with_workers(config, env)
     from wskrecv.output.pcap import open_capture
     from wskrecv.provider.health import address_gone
     from wskrecv.stats.hostudp import HostUdp
 
+    metrics = open_metrics(config)  # bound first: a port in use fails before any work
     reporter = make_reporter(env, config)
+    runner: Optional[Runner] = None
+    if metrics is not None:
+        from wskrecv.output.metrics import MetricsReporter
+
+        metrics.start()
+        reporter = MetricsReporter(reporter, metrics, lambda: runner.recorder)  # type: ignore[union-attr]
     sinks: list[DumpSink] = [_dump_to(reporter)] if config.dump else []
     provider = open_provider(config)
     capture: Optional[PcapWriter] = None
@@ -276,11 +295,17 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"
+        if metrics is not None:
+            metrics.describe(info)
         for built in service:
             info["iperf3_port"] = built.port
             info["detail"] += f", iperf3 server on TCP port {built.port}"
         result = runner.run(info)
+        if metrics is not None:
+            metrics.linger(config.metrics_linger)
     finally:
+        if metrics is not None:
+            metrics.close()
         try:
             if capture is not None:
                 _close_capture(capture, config.pcap or "")
@@ -295,6 +320,15 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()
     return int(result.status)
+
+
+def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
+    """The /metrics endpoint, bound but not yet serving; None without --metrics."""
+    if config.metrics is None:
+        return None
+    from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
+
+    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote)
 
 
 def _close_capture(capture: PcapWriter, name: str) -> None:
@@ -315,6 +349,7 @@ __all__ = [
     "build_runner",
     "make_app",
     "make_reporter",
+    "open_metrics",
     "open_provider",
     "receive",
     "want_live",

@@ -162,6 +162,9 @@ class Runner:
         # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
         # loop hands them out, from this thread only.
         self.sinks = tuple(sinks)
+        # Asked before every read: why to stop now, or None (--workers: a --count shared
+        # by the workers was reached).
+        self.stop_when: Optional[Callable[[], Optional[str]]] = None
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -284,6 +287,11 @@ class Runner:
         """A stop was asked for (signal, another thread), or --count is reached."""
         if self.stop_reason is not None:
             return Ending.COMPLETE
+        if self.stop_when is not None:
+            why = self.stop_when()
+            if why:
+                self.stop_reason = why
+                return Ending.COMPLETE
         count = self.limits.count
         if count is not None and self.recorder.received >= count:
             self.stop_reason = "count reached"

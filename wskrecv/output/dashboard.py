@@ -295,6 +295,16 @@ def mode_panel(view: View, width: int) -> RenderableType:
         item = Text(_LABELS.get(key, key.replace("_", " ")) + " ", style=LABEL)
         item.append(_value(value), style=BAD if key in _BAD_KEYS and value else "bold")
         items.append(item)
+    for w in view.snap.workers:
+        item = Text(f"worker {w.worker} ", style=LABEL)
+        item.append(si(w.datagrams_per_s, "dg/s"), style="bold cyan")
+        item.append(" drops ", style=LABEL)
+        item.append(f"{w.kernel_drops:,}", style=BAD if w.kernel_drops else GOOD)
+        item.append(" cpu ", style=LABEL)
+        item.append(f"{w.cpu_pct:.0f}%", style="bold")
+        if not w.alive:
+            item.append(" DEAD", style=BAD)
+        items.append(item)
     v = view.snap.violations
     item = Text("violations ", style=LABEL)
     item.append(f"{v:,}", style=BAD if v else GOOD)

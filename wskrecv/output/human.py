@@ -70,6 +70,29 @@ def interval_line(snap: Snapshot) -> str:
     return line
 
 
+def worker_lines(snap: Snapshot) -> list[str]:
+    """One line per worker of a --workers run: its rate, total, drops and CPU."""
+    return [
+        f"  worker {w.worker} (pid {w.pid}): {si(w.datagrams_per_s, 'dg/s'):>12}  total "
+        f"{w.received} dg  kernel drops {w.kernel_drops}  cpu {w.cpu_pct:.0f}%"
+        + ("" if w.alive else "  DEAD")
+        for w in snap.workers
+    ]
+
+
+def workers_summary(snap: Snapshot) -> list[str]:
+    """The summary's worker lines: each worker's share, and a stream that moved."""
+    if not snap.workers:
+        return []
+    shares = ", ".join(f"#{w.worker} {w.received}" + ("" if w.alive else " (dead)")
+                       for w in snap.workers)
+    lines = [f"workers      {len(snap.workers)}: {shares} datagrams"]
+    if snap.moved_sources:
+        lines.append(f"             {snap.moved_sources} source(s) seen by more than one worker: "
+                     "their streams moved, so their loss/reorder counts are not exact")
+    return lines
+
+
 def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     """The end-of-run block."""
     lines = [
@@ -78,6 +101,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
         f"truncated    {snap.truncated}",
         f"kernel drops {snap.kernel_drops}",
+        *workers_summary(snap),
     ]
     if snap.host_udp is not None:
         h = snap.host_udp
@@ -156,6 +180,8 @@ class HumanReporter:
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
             self._line(interval_line(snap))
+            for line in worker_lines(snap):
+                self._line(line)
 
     def frame(self, snap: Snapshot) -> None:
         pass

@@ -350,6 +350,17 @@ class Recorder:
         for data, remote, timestamp_ns, truncated, local in items:
             record(data, remote, timestamp_ns, truncated, now, local=local)
 
+    def run_histograms(self) -> tuple[Histogram, Histogram]:
+        """Copies of the run's one-way and application latency histograms, the current
+        interval's values included: what stats/merge.py merges across workers."""
+        out = []
+        for run, current in ((self._owd_run, self.owd), (self._app_run, self.app)):
+            h = Histogram()
+            h.merge(run)
+            h.merge(current)
+            out.append(h)
+        return out[0], out[1]
+
     def sizes(self) -> SizeStats:
         counts = tuple(self.size_counts)
         return SizeStats(
