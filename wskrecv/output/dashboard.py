@@ -328,7 +328,7 @@ def header(view: View, width: int) -> Table:
             left.append(f"  {detail}", style=LABEL)
     left.append(f"  seq {s.seq_format}", style=LABEL)
     if s.iperf3 is not None:
-        left.append("  " + iperf3_text(s.iperf3), style="bold magenta")
+        left.append("  " + iperf3_text(s.iperf3, short=width < 120), style="bold magenta")
     right = Text(f"{s.elapsed_s:,.1f} s", style="bold")
     if view.final:
         right = Text(f"done: {view.final}  ", style="bold yellow") + right
