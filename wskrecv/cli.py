@@ -26,7 +26,7 @@ from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
 _RECEIVE_EXITS = {
     0: "done: count reached, duration over, Ctrl-C or SIGTERM, output closed",
     1: "runtime or OS error (bind failed, address in use, permission, capture\n"
-       "       unwritable, the socket failed)",
+       "       unwritable, the socket failed, a --workers worker died)",
     2: "usage error",
     3: "--timeout passed before --count datagrams arrived",
     4: "a --max-* threshold was exceeded (unread datagrams count as lost)",

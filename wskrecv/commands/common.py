@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 import click
 from click.core import ParameterSource
 
-from wskrecv import payload
+from wskrecv import payload, units
 from wskrecv.commands import numeric
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
@@ -66,6 +66,7 @@ def socket_options(f: Callable) -> Callable:
 
 
 MAX_WORKERS = 1024
+METRICS_LINGER = numeric.number(units.DURATION, 0, 3600)  # an hour covers any scrape interval
 
 
 class WorkersType(click.ParamType):
@@ -115,7 +116,7 @@ def scale_options() -> list[Callable]:
             help="A label on every metric (repeatable), e.g. site=ams link=uplink1.",
         ),
         click.option(
-            "--metrics-linger", type=click.FloatRange(min=0), default=DEFAULTS.metrics_linger,
+            "--metrics-linger", type=METRICS_LINGER, default=DEFAULTS.metrics_linger,
             show_default=True, metavar="S",
             help="Keep /metrics up S seconds after the run so a last scrape sees the final "
             "counts (with --metrics); Ctrl-C ends it early.",
