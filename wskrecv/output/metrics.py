@@ -66,7 +66,7 @@ SNAPSHOT_METRICS = (
     ("wskrecv_datagrams_late", "Datagrams too far behind the highest sequence to classify.",
      "late", False),
 )
-# (metric name, help, mode_stats key, counter?)
+# (metric name, help, JSON field of the receive style's statistics, counter?)
 MODE_METRICS = (
     ("wskrecv_irps_completed", "Receive IRPs completed.", "completions", True),
     ("wskrecv_irps_cancelled", "Receive IRPs cancelled (IoCancelIrp, socket close).",
@@ -184,8 +184,9 @@ class Collector:
             kind = CounterMetricFamily if counter else GaugeMetricFamily
             family = kind(name, doc, labels=names)
             for p in parts:
-                if key in p.snap.mode_stats:
-                    family.add_metric(self._labels(p), p.snap.mode_stats[key])
+                mode = p.snap.mode_json()
+                if key in mode:
+                    family.add_metric(self._labels(p), mode[key])
             if family.samples:
                 yield family
         yield from self._histograms(parts, names)

@@ -25,6 +25,7 @@ from zlib import crc32
 from wskrecv.payload import FORMATS, HEADER_LEN, MAGIC, PARSERS, VERSION
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.latency import Histogram, add_sorted
+from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
@@ -381,7 +382,7 @@ class Recorder:
         elapsed_s: float,
         kernel_drops: int,
         violations: Mapping[str, int],
-        mode_stats: Mapping[str, Any],
+        mode_stats: Optional[ModeStatistics],
         advance: bool = True,
     ) -> Snapshot:
         """Freeze the counters; with `advance`, start a new interval at `elapsed_s`."""
@@ -399,7 +400,7 @@ class Recorder:
             interval_received=self.received - self._last_received,
             interval_bytes=self.bytes - self._last_bytes,
             violations_by_rule=_frozen(violations),
-            mode_stats=_frozen(mode_stats),
+            mode_stats=mode_stats,
             seq_format=self.seq_format,
             lost=totals.lost,
             reordered=totals.reordered,
