@@ -183,7 +183,7 @@ class Coordinator:
         t0 = self._t0
         end = t0 + limits.duration if limits.duration is not None else None
         deadline = t0 + limits.timeout if limits.timeout is not None else None
-        next_tick = t0 + limits.tick
+        next_tick = t0 + limits.tick  # -i 0: no interval reports, the clock still ticks
         frame_every: Optional[float] = getattr(self.reporter, "frame_interval", None)
         next_frame = t0 + frame_every if frame_every else None
         while True:
@@ -197,7 +197,7 @@ class Coordinator:
             if all(w.done for w in self.workers):
                 return
             if now >= next_tick:
-                if limits.interval > 0:  # -i 0: no interval reports
+                if limits.interval > 0:
                     self.reporter.interval(self.snapshot(advance=True))
                 next_tick += limits.tick * max(1, int((now - next_tick) / limits.tick) + 1)
             if next_frame is not None and now >= next_frame:

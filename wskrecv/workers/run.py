@@ -100,9 +100,9 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
         # Each worker stops on its own only for --duration; --count is shared (a Budget),
         # --timeout and the thresholds are the parent's. It reports a few times a second.
         # (-i 0 turns the parent's interval reports off, not the workers' Partials.)
-        every = min(config.interval, STATE_PERIOD) if config.interval > 0 else STATE_PERIOD
         worker_config = replace(config, count=None, timeout=None, max_loss=None,
-                                max_reorder=None, interval=every)
+                                max_reorder=None,
+                                interval=min(config.interval or STATE_PERIOD, STATE_PERIOD))
 
         def build(provider: Any, reporter: Any, index: int) -> tuple:
             capture = None
