@@ -23,18 +23,28 @@ from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
 
+# The stop reason of a run the application's own exception ended (`on_fault`).
+CLIENT_FAULT = "client fault"
+
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
+# The longest the end of a run spends counting what it left unread in the socket queue
+# (about 400,000 datagrams a second are read and discarded).
+UNREAD_DRAIN_S = 1.0
 # How often the socket's health is checked when interval reports are off (-i 0).
 HEALTH_EVERY = 1.0
 
 
 class Provider(Protocol):
     kernel_drops: int
+    drops_at_last_read: int  # kernel_drops when the last datagram read was queued
     local_address: tuple
+    inherited_fd: Optional[int]  # an inherited socket outlives the run: never drained
 
     def read(self, max_n: int) -> list: ...
+    def drain(self, seconds: float) -> tuple[int, bool]:
+        """Discard what is still queued, for at most `seconds`: (datagrams, all of them)."""
     def fileno(self) -> int: ...
     def close(self) -> None: ...
 
@@ -154,6 +164,7 @@ class Runner:
         health: Optional[Callable[[], Optional[str]]] = None,
         sinks: Sequence[DumpSink] = (),
         companion: Optional[Companion] = None,
+        truncates_above: Optional[int] = None,
     ) -> None:
         self.provider = provider
         # Carried beside the socket (--iperf3): waited on with it, serviced after waits.
@@ -169,9 +180,29 @@ class Runner:
         # Asked once per interval: why the socket can no longer receive, or None (the OS
         # says nothing when a bound address is removed).
         self.health = health
+        # An application that runs foreign code (wskrecv run's ClientHost) has
+        # `on_fault(exc) -> bool`: told of an exception out of its start or a delivery
+        # (completion routines and callbacks run inside `deliver`), True means the
+        # client's own fault, and the run ends "client fault" with its summary. It gets
+        # request_stop as `stop_run` (for faults on the client's own threads), hears of
+        # stop requests (`stop_requested`: a stuck client must not hold the run up), and
+        # may judge a run that ended well (`verdict() -> Ending`).
+        self.on_fault: Optional[Callable[[BaseException], bool]] = getattr(app, "on_fault", None)
+        if hasattr(app, "stop_run"):
+            app.stop_run = self.request_stop  # type: ignore[attr-defined]
+        self._stop_requested: Optional[Callable[[str], None]] = getattr(app, "stop_requested", None)
         # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
         # loop hands them out, from this thread only.
         self.sinks = tuple(sinks)
+        # The model only says MSG_TRUNC; the provider read the whole datagram. For kept
+        # datagrams longer than the receive buffer, the runner remembers the real length
+        # (by source and kernel time) so that --dump and --pcap can say it (orig_len).
+        self._truncates_above = truncates_above if sinks else None
+        self._orig_len: dict[tuple, int] = {}
+        # Kernel receive times (ns since the epoch) of the first and last datagram read.
+        self._first_ns: Optional[int] = None
+        self._last_ns: Optional[int] = None
+        self._start_ns = 0
         # Asked before every read: why to stop now, or None (--workers: a --count shared
         # by the workers was reached).
         self.stop_when: Optional[Callable[[], Optional[str]]] = None
@@ -191,10 +222,13 @@ class Runner:
         self._empty = False  # the last read found the socket empty
 
     def request_stop(self, reason: str) -> None:
-        """Ask the loop to end (safe from signal handlers and other threads)."""
-        if self.stop_reason is None:
+        """Ask the loop to end (safe from signal handlers and other threads). A client
+        fault overrides any other reason: it decides how the run ended."""
+        if self.stop_reason is None or reason == CLIENT_FAULT:
             self.stop_reason = reason
         self.waker.wake()
+        if self._stop_requested is not None:
+            self._stop_requested(reason)
 
     def snapshot(self, advance: bool = True) -> Snapshot:
         # The model's counters under the model's lock, the statistics under the
@@ -217,7 +251,12 @@ class Runner:
     def hand_out_datagrams(self) -> None:
         """Give the datagrams the recorder kept since the last call to the sinks."""
         sinks = self.sinks
+        orig = self._orig_len
         for rec in self.recorder.take_dumped():
+            if rec.truncated and orig:
+                length = orig.pop((rec.remote, rec.timestamp_ns), None)
+                if length is not None:
+                    rec = rec._replace(orig_len=length)
             for sink in sinks:
                 sink(rec)
 
@@ -230,23 +269,36 @@ class Runner:
         with StopSignals(self.request_stop).installed():
             try:
                 self._t0 = self.clock()
+                self._start_ns = time.time_ns()
                 self.reporter.start(start_info)
-                self.app.start()
-                ending = self._loop()
+                try:
+                    self.app.start()
+                    ending = self._loop()
+                except BaseException as exc:
+                    if self.on_fault is None or not self.on_fault(exc):
+                        raise
+                    self.stop_reason = CLIENT_FAULT
+                    ending = Ending.CLIENT_FAULT
             finally:
-                if not self.sock.closed:
-                    self.app.stop()
+                self.app.stop()  # also after the application closed its socket itself
                 self.waker.close()
                 if self.companion is not None:
                     self.companion.close()
+            if self.stop_reason == CLIENT_FAULT:  # also from a thread, or the stop hook
+                ending = Ending.CLIENT_FAULT
             self.hand_out_datagrams()  # what stopping processed, too (retained lists)
-            snap = self.snapshot(advance=False)
+            self._orig_len.clear()
+            unread, complete = self._count_unread()
+            snap = self._at_exit(self.snapshot(advance=False), unread, complete)
             reason = self.stop_reason or "stopped"
             breach = None
             if ending is Ending.COMPLETE and self.judge is not None:
                 breach = self.judge(snap)
                 if breach:
                     ending = Ending.THRESHOLD_EXCEEDED
+            verdict = getattr(self.app, "verdict", None)  # ClientHost: rule breaks fail a run
+            if ending is Ending.COMPLETE and verdict is not None:
+                ending = verdict()
             self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
             return RunResult(ending, reason, snap, breach, self.error)
 
@@ -349,14 +401,14 @@ class Runner:
 
     def _want(self) -> int:
         """How many datagrams to read now: what the model can take, and no more than
-        --count still needs. Datagrams the socket holds (retained, kept) will be recorded
-        too. in_flight is read before received: the other order could undercount across
-        the worker thread and read past --count."""
+        --count still needs. Every datagram delivered and not discarded or dropped is (or
+        will be) counted: the ones the socket still holds (retained, kept) too. Only this
+        thread delivers or discards, so no other thread moves the figure up under us."""
         want = self.sock.demand()
         count = self.limits.count
         if count is not None:
-            in_flight = self.sock.in_flight
-            want = min(want, count - in_flight - self.recorder.received)
+            c = self.sock.counts
+            want = min(want, count - (c.received - c.discarded - c.dropped))
         return want
 
     def _read_and_deliver(self, want: int) -> bool:
@@ -377,6 +429,7 @@ class Runner:
             if not got:
                 self._empty = True
                 break
+            self._note_arrivals(got)
             deliver(got)
             delivered = True
             if self.stop_reason is not None:
@@ -385,6 +438,37 @@ class Runner:
             if want <= 0:
                 break
         return delivered
+
+    def _note_arrivals(self, got: list) -> None:
+        """The first and last arrival times (the kernel's, else now), and the real length
+        of datagrams the receive buffer will truncate (kept ones only)."""
+        if self._first_ns is None:
+            self._first_ns = got[0].timestamp_ns or time.time_ns()
+        self._last_ns = got[-1].timestamp_ns or time.time_ns()
+        above = self._truncates_above
+        if above is not None:
+            for d in got:
+                if len(d.data) > above:
+                    self._orig_len[(d.remote, d.timestamp_ns)] = len(d.data)
+
+    def _count_unread(self) -> tuple[Optional[int], bool]:
+        """Drain the socket queue without delivering anything to the model, for at most
+        UNREAD_DRAIN_S: what the run left unread. Not an inherited socket (it outlives
+        the run: what waits there is the next run's), nor a failed one."""
+        if self.error is not None or self.provider.inherited_fd is not None:
+            return None, True
+        try:
+            return self.provider.drain(UNREAD_DRAIN_S)
+        except OSError:
+            return None, True
+
+    def _at_exit(self, snap: Snapshot, unread: Optional[int], complete: bool) -> Snapshot:
+        """The summary's snapshot: what was left unread, the kernel's drops after the last
+        read (its drop count is read after the drain), and when datagrams came."""
+        tail = max(0, snap.kernel_drops - self.provider.drops_at_last_read)
+        return replace(snap, unread_at_exit=unread, unread_complete=complete,
+                       drops_after_last_read=tail, start_ns=self._start_ns,
+                       first_ns=self._first_ns, last_ns=self._last_ns)
 
     def _wait(self, now: float, want: int) -> None:
         """Wait for the socket (when the model wants datagrams), the wake-up socket, or
