@@ -79,6 +79,9 @@ def test_metrics_linger_after_the_run_with_the_final_counts() -> None:
         while '"type":"summary"' not in summary:
             summary = read_line(w.proc.stdout, 20)
         assert total(port) == 5  # the run is over; the endpoint still answers
+        # the end-of-run figure reaches the last scrape: nothing was left queued
+        assert samples(scrape(port), "wskrecv_datagrams_unread_at_exit_total") == {
+            (("mode", "irp"), ("worker", "0")): 0.0}
         assert w.proc.poll() is None
         w.signal(signal.SIGINT)  # ends the linger early
         status, _, err = w.finish()

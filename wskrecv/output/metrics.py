@@ -68,7 +68,7 @@ SNAPSHOT_METRICS = (
     ("wskrecv_datagrams_late", "Datagrams too far behind the highest sequence to classify.",
      "late", False),
     ("wskrecv_datagrams_unread_at_exit", "Datagrams left in the socket queue when the run "
-     "ended.", "unread", True),
+     "ended.", "unread_at_exit", True),
 )
 # (metric name, help, JSON field of the receive style's statistics, counter?)
 MODE_METRICS = (
