@@ -13,7 +13,7 @@ import socket
 import stat
 import struct
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from wskrecv.errors import OsFailure, UsageError
 from wskrecv.provider import mmsg
@@ -86,14 +86,15 @@ def _enable_ancillary(sock: socket.socket, family: int) -> None:
 
 
 DEFAULT_BATCH = 64
-MMSG_MIN = 4  # smaller reads use the recvmsg loop (measured crossover on loopback)
 
 
 class UdpProvider:
     """A bound UDP socket that reads datagrams with their ancillary data on request.
 
-    `batch` is the most datagrams one read returns. `use_mmsg` None picks recvmmsg when
-    the platform has it; False forces the portable recvmsg loop (tests cover both).
+    `batch` is the most datagrams one read returns. `reader` is the recvmmsg batch
+    reader class (the receive core's, wskrecv.core; default the pure-Python one when the
+    platform has recvmmsg) and `reader_min` the smallest read it takes: smaller ones, and
+    every read when `use_mmsg` is False, use the portable recvmsg loop (tests cover both).
     """
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
@@ -104,6 +105,8 @@ class UdpProvider:
         rcvbuf_requested: Optional[int] = None,
         batch: int = DEFAULT_BATCH,
         use_mmsg: Optional[bool] = None,
+        reader: Optional[Callable[..., Any]] = None,
+        reader_min: int = mmsg.MMSG_MIN,
     ) -> None:
         self.sock = sock
         self.family = sock.family
@@ -115,9 +118,10 @@ class UdpProvider:
         sock.setblocking(False)
         _enable_ancillary(sock, self.family)
         self._recvmsg = sock.recvmsg
-        if use_mmsg is None:
-            use_mmsg = mmsg.available()
-        self._mmsg = mmsg.MmsgReader(sock, batch, MAX_DATAGRAM) if use_mmsg else None
+        if reader is None and mmsg.available():
+            reader = mmsg.MmsgReader
+        self._mmsg = reader(sock, batch, MAX_DATAGRAM) if reader and use_mmsg is not False else None
+        self._mmsg_min = reader_min
         self.reader = "recvmmsg" if self._mmsg is not None else "recvmsg"
 
     def fileno(self) -> int:
@@ -127,8 +131,7 @@ class UdpProvider:
         """Read up to min(`max_n`, batch) datagrams already queued (never blocks)."""
         if max_n > self.batch:
             max_n = self.batch
-        # A recvmmsg call costs more to set up than a recvmsg: it pays from about 4 on.
-        if self._mmsg is not None and max_n >= MMSG_MIN:
+        if self._mmsg is not None and max_n >= self._mmsg_min:
             return self._mmsg.read(max_n)
         out: list[Datagram] = []
         recvmsg = self._recvmsg

@@ -169,38 +169,6 @@ class StreamTracker:
                 self.jitter_ns = d / 16 if j is None else j + (d - j) / 16
 
 
-    def see_run(self, first: int, n: int, transits: list[int]) -> bool:
-        """Count `n` datagrams carrying first, first+1, ... when `first` continues the
-        stream in order: the same counts as `see` for each, in one slice assignment.
-        False (nothing counted) when the run does not continue the stream in order."""
-        mask = self._mask
-        if first != self.high + 1 or n > mask + 1 or n <= 0:
-            return False
-        ring = self._ring
-        start = first & mask
-        end = start + n
-        if end <= mask + 1:
-            ring[start:end] = b"\x01" * n
-        else:
-            ring[start:] = b"\x01" * (mask + 1 - start)
-            ring[: end - mask - 1] = b"\x01" * (end - mask - 1)
-        self.high = first + n - 1
-        self.seen += n
-        if transits:
-            last = self.last_transit
-            j = self.jitter_ns
-            for transit in transits:
-                if last is not None:
-                    d = transit - last
-                    if d < 0:
-                        d = -d
-                    j = d / 16 if j is None else j + (d - j) / 16
-                last = transit
-            self.last_transit = last
-            self.jitter_ns = j
-        return True
-
-
 class Wrap32Tracker(StreamTracker):
     """A stream whose header carries a 32-bit counter (iperf3's default): each value is
     taken as the sequence nearest to the highest seen, so the count runs on past 2**32."""
@@ -216,6 +184,7 @@ class Wrap32Tracker(StreamTracker):
         elif diff < -_HALF32:
             seq += _WRAP32
         StreamTracker.see(self, seq, transit_ns)
+
 
 MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is retired
 
@@ -244,15 +213,18 @@ class StreamTable:
     """Every stream's tracker, bounded: beyond `max_streams`, the half that delivered
     least since the previous eviction is retired at once (their counts kept in the
     totals), so a flood of new senders costs amortised constant work per stream and the
-    receive path keeps no per-datagram recency."""
+    receive path keeps no per-datagram recency.
+
+    `tracker` is the class that tracks each stream: StreamTracker, Wrap32Tracker, or the
+    compiled core's twins of them (wskrecv.core)."""
 
     def __init__(
-        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False
+        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, tracker: type = StreamTracker
     ) -> None:
         self.streams: dict[tuple, StreamTracker] = {}
         self.max_streams = max(1, max_streams)
         self.window = window
-        self.tracker = Wrap32Tracker if wrap32 else StreamTracker
+        self.tracker = tracker
         self.retired = SequenceTotals()
         self.evicted = 0  # streams retired to bound memory
         self.seen = 0  # streams started (a retired stream that returns counts again)
@@ -291,6 +263,3 @@ class StreamTable:
         """The mean of the live streams' jitter estimates; None when none has one."""
         values = [t.jitter_ns for t in list(self.streams.values()) if t.jitter_ns is not None]
         return sum(values) / len(values) if values else None
-
-    def see_run(self, first: int, n: int, transits: list[int]) -> bool:
-        return False  # 32-bit counters need unwrapping one by one
