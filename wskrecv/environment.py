@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Optional
 
-import click
-
 
 @dataclass
 class Environment:
@@ -53,10 +51,3 @@ class Environment:
         """The byte stream under stdout (for `--pcap -`), or None when there is none."""
         return getattr(self.stdout, "buffer", None)
 
-
-def current_environment() -> Environment:
-    """The Environment of the running command (set up by the `wskrecv` group), or a
-    fresh one when called outside a click context."""
-    ctx = click.get_current_context(silent=True)
-    env = ctx.find_object(Environment) if ctx is not None else None
-    return env if env is not None else Environment()

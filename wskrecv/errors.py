@@ -39,3 +39,35 @@ class OutputClosed(WskrecvError):
     """The reader of our output went away (`| head -1`): end quietly, with success."""
 
     exit_status = ExitStatus.OK
+
+
+class InheritedSocketError(UsageError):
+    """An inherited descriptor (`fd`) is not an open, bound UDP socket."""
+
+    def __init__(self, fd: int, message: str) -> None:
+        super().__init__(message)
+        self.fd = fd
+
+
+class InheritedAddress(UsageError):
+    """An address to bind was asked for, but the socket is inherited and has its own.
+    `activated` is how many sockets socket activation passed (0: a descriptor was named)."""
+
+    def __init__(self, activated: int = 0) -> None:
+        super().__init__("an inherited socket keeps its own address")
+        self.activated = activated
+
+
+class AmbiguousActivation(UsageError):
+    """Socket activation passed several sockets (`fds`) and none was chosen."""
+
+    def __init__(self, fds: list[int]) -> None:
+        super().__init__(f"socket activation passed {len(fds)} sockets (LISTEN_FDS)")
+        self.fds = fds
+
+
+class NoBinaryOutput(UsageError):
+    """Binary output (a capture) was asked for on a standard output that has no bytes."""
+
+    def __init__(self) -> None:
+        super().__init__("standard output cannot take binary data here")

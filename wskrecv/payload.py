@@ -37,7 +37,8 @@ SOCKPERF = struct.Struct("!QHI")  # 14 bytes
 IPERF3 = struct.Struct("!III")
 IPERF3_64 = struct.Struct("!IIQ")
 
-FORMATS = ("auto", "wskrecv", "sockperf", "iperf3", "iperf3-64", "none")
+FORMATS = ("auto", "wskrecv", "sockperf", "iperf3", "iperf3-64", "none")  # what is read
+SEND_FORMATS = ("wskrecv", "sockperf", "none")  # what `wskrecv send` writes
 
 
 class Header(NamedTuple):

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from wskrecv.bench import mode_names, results
+from wskrecv.bench import results
 from wskrecv.bench.native import Native
 from wskrecv.bench.queue import FillReport
 from wskrecv.bench.report import render
 from wskrecv.bench.run import DrainRun, LiveRun, Samples
-from wskrecv.bench.targets import CLoop, PythonLoop, irp_target
-from wskrecv.commands.bench import MODES
+from wskrecv.bench.targets import CLoop, PythonLoop, all_targets, irp_target
 from wskrecv.errors import UsageError
+from wskrecv.program import BENCH_MODES
 
 
 def drain_run(rates: dict[str, list[float]]) -> DrainRun:
@@ -110,5 +110,5 @@ def test_load_refuses_what_is_not_a_saved_result(tmp_path, content, needle) -> N
         results.load(str(path))
 
 
-def test_the_cli_lists_every_mode_the_benchmark_knows() -> None:
-    assert tuple(mode_names()) == MODES
+def test_every_mode_the_cli_offers_builds_the_target_of_that_name() -> None:
+    assert [t.name for t in all_targets(Native(None, None))] == list(BENCH_MODES)

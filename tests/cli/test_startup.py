@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import modules_after
-from wskrecv.commands import common, send
-from wskrecv.generator import SEQ_FORMATS
-from wskrecv.provider import udp
 
 # Modules a receive command's --help must not load: the receive machinery is imported
 # inside the command callbacks, so parsing options stays as cheap as click itself.
@@ -30,7 +27,3 @@ def test_a_receive_run_never_imports_scapy() -> None:
     assert "wskrecv.runner" in mods  # it did run
     assert [m for m in mods if m.split(".")[0] == "scapy"] == []
 
-
-def test_constants_spelled_for_start_up_match_their_sources() -> None:
-    assert common.DEFAULT_BATCH == udp.DEFAULT_BATCH
-    assert send.SEQ_FORMATS == SEQ_FORMATS

@@ -8,29 +8,18 @@ holds the receivers, run.py the rounds, results.py the JSON document, report.py 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 from wskrecv.bench import native as _native
 from wskrecv.bench import results
 from wskrecv.bench.queue import Sender
 from wskrecv.bench.run import run_drain, run_live
-from wskrecv.bench.targets import all_targets, mode_names
+from wskrecv.bench.targets import all_targets
 from wskrecv.errors import OsFailure
+from wskrecv.program import BenchConfig
+from wskrecv.provider.udp import DEFAULT_RCVBUF
 
-__all__ = ["BenchConfig", "benchmark", "mode_names"]
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """What `wskrecv bench` was asked to do."""
-
-    size: int = 64
-    count: int = 100_000
-    rounds: int = 5
-    live: bool = False
-    rcvbuf: int = 64 << 20  # live runs only: what the receive commands ask for by default
-    modes: tuple[str, ...] = field(default_factory=tuple)  # empty: all
+__all__ = ["BenchConfig", "benchmark"]
 
 
 def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
@@ -47,7 +36,8 @@ def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = N
         raise OsFailure("nothing to measure: " + "; ".join(notes))
     params = {"sender" if config.live else "fill_method": sender.method}
     if config.live:
-        run = run_live(targets, sender, config.count, config.size, config.rounds, config.rcvbuf, say)
+        rcvbuf = DEFAULT_RCVBUF if config.rcvbuf is None else config.rcvbuf
+        run = run_live(targets, sender, config.count, config.size, config.rounds, rcvbuf, say)
         doc = results.live_document(run, config.size, config.rounds, params, notes)
     else:
         drain = run_drain(targets, sender, config.count, config.size, config.rounds, say)

@@ -3,11 +3,12 @@
 Every target opens a fresh socket per measurement (so one round's leftovers cannot leak
 into the next), receives up to `count` datagrams from it, and says how long its receive
 loop took by its own clock. wskrecv modes run in-process through exactly the objects the
-CLI builds (provider, WSK model, application, runner; `commands.receive.build_runner`).
+receive commands build (WSK model, application, recorder, runner: `program.build_runner`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import socket
 import subprocess
@@ -17,12 +18,11 @@ from typing import Any, Callable, Optional
 from wskrecv.bench.native import Native, parse_pair
 from wskrecv.bench.queue import HOST, plain_socket
 from wskrecv.errors import ExitStatus, OsFailure
+from wskrecv.program import BENCH_MODES, ReceiveConfig, build_runner
 from wskrecv.provider.udp import UdpProvider, open_udp
-from wskrecv.runner import Limits, Runner
+from wskrecv.runner import Runner
 
-MAX_DATAGRAM = 65535  # receive buffer of every target, like listen's default --buffer-size
-
-AppFactory = Callable[[Any, Any], Any]  # (WskDatagramSocket, Recorder) -> application
+MAX_DATAGRAM = ReceiveConfig().buffer_size  # the baselines' buffer, as listen's default
 
 
 class NullReporter:
@@ -74,43 +74,32 @@ class Target:
 
 
 class WskrecvTarget(Target):
-    """A wskrecv receive mode: provider, model, application and runner as the CLI builds them."""
+    """A wskrecv receive mode: provider, model, application and runner as the receive
+    commands build them from `config` (their defaults but for what the mode sets)."""
 
-    def __init__(
-        self, name: str, label: str, mode: str, make_app: AppFactory,
-        make_lock: Optional[Callable[[], Any]] = None, pool: Optional[int] = None,
-    ) -> None:
+    def __init__(self, name: str, label: str, config: ReceiveConfig) -> None:
         self.name = name
         self.label = label
-        self.mode = mode
-        self.make_app = make_app
-        self.make_lock = make_lock
-        self.pool = pool  # the socket's indication buffers (event modes), as the CLI sets
+        self.config = config
         self.provider: Optional[UdpProvider] = None
         self.runner: Optional[Runner] = None
         self._facts: dict[str, Any] = {}
 
     def open(self, rcvbuf: int) -> socket.socket:
-        self.provider = open_udp(HOST, 0, rcvbuf)
+        self.provider = open_udp(HOST, 0, rcvbuf, batch=self.config.batch)
         return self.provider.sock
 
     def prepare(self, count: int) -> None:
-        from wskrecv.commands.receive import build_runner  # the CLI's own assembly
-
         assert self.provider is not None
-        lock = self.make_lock() if self.make_lock is not None else None
         # A deadline only so that a broken mode cannot hang the benchmark.
-        limits = Limits(count=count, timeout=max(60.0, count / 2000))
-        self.runner = build_runner(
-            self.provider, self.mode, self.make_app, NullReporter(), limits, lock=lock,
-            pool=self.pool,
-        )
+        config = dataclasses.replace(self.config, count=count, timeout=max(60.0, count / 2000))
+        self.runner = build_runner(self.provider, config, NullReporter())
 
     def receive(self) -> tuple[int, float]:
         assert self.runner is not None
         gc.collect()
         t0 = time.perf_counter()
-        result = self.runner.run({"mode": self.mode})
+        result = self.runner.run({"mode": self.config.mode})
         seconds = time.perf_counter() - t0
         if result.reason in ("interrupted", "terminated"):
             raise KeyboardInterrupt  # the runner caught Ctrl-C: the benchmark stops
@@ -223,42 +212,27 @@ class CLoop(_PlainTarget):
 
 def irp_target(outstanding: int) -> WskrecvTarget:
     """`wskrecv listen --outstanding N` with its defaults otherwise."""
-    from wskrecv.apps import IrpReceiver
-
-    return WskrecvTarget(
-        name=f"irp-{outstanding}",
-        label=f"irp --outstanding {outstanding}",
-        mode="irp",
-        make_app=lambda sock, rec: IrpReceiver(sock, rec, outstanding, MAX_DATAGRAM),
-    )
+    return WskrecvTarget(f"irp-{outstanding}", f"irp --outstanding {outstanding}",
+                         ReceiveConfig(mode="irp", outstanding=outstanding))
 
 
 def event_target(pend: bool) -> WskrecvTarget:
     """`wskrecv event`, or `wskrecv event --pend` (released by the worker at once), with
     their defaults otherwise."""
-    import threading
-
-    from wskrecv.apps import EventReceiver
-    from wskrecv.commands.event import DEFAULT_POOL
-
-    return WskrecvTarget(
-        name="event-pend" if pend else "event",
-        label="event --pend" if pend else "event",
-        mode="event",
-        make_app=lambda sock, rec: EventReceiver(sock, rec, pend=pend),
-        make_lock=threading.RLock if pend else None,  # WskRelease comes from the worker
-        pool=DEFAULT_POOL,
-    )
+    return WskrecvTarget("event-pend" if pend else "event", "event --pend" if pend else "event",
+                         ReceiveConfig(mode="event", pend=pend))
 
 
 def all_targets(native: Native) -> list[Target]:
-    """Every mode the benchmark knows, baselines first (the C one may be unavailable)."""
-    return [
-        CLoop(native), PythonLoop(), irp_target(1), irp_target(64),
-        event_target(False), event_target(True),
-    ]
+    """A target for every name of `program.BENCH_MODES`, in that order (the C one may be
+    unavailable)."""
+    make: dict[str, Callable[[], Target]] = {
+        "c": lambda: CLoop(native),
+        "python": PythonLoop,
+        "irp-1": lambda: irp_target(1),
+        "irp-64": lambda: irp_target(64),
+        "event": lambda: event_target(False),
+        "event-pend": lambda: event_target(True),
+    }
+    return [make[name]() for name in BENCH_MODES]
 
-
-def mode_names() -> list[str]:
-    """Names `--mode` accepts, in report order."""
-    return [t.name for t in all_targets(Native(None, None))]

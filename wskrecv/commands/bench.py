@@ -7,21 +7,21 @@ from typing import Optional
 
 import click
 
-from wskrecv.environment import current_environment
+from wskrecv.commands.common import current_environment
 from wskrecv.errors import UsageError
+from wskrecv.program import BENCH_MODES, BenchConfig
 
-# The mode names, spelled here so that `--help` does not import the benchmark machinery.
-MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
+DEFAULTS = BenchConfig()
 
 
 @click.command()
-@click.option("--size", "-s", type=click.IntRange(1, 65507), default=64, show_default=True,
-              metavar="BYTES", help="Payload bytes per datagram.")
-@click.option("--count", "-c", type=click.IntRange(min=1), default=100_000, show_default=True,
+@click.option("--size", "-s", type=click.IntRange(1, 65507), default=DEFAULTS.size,
+              show_default=True, metavar="BYTES", help="Payload bytes per datagram.")
+@click.option("--count", "-c", type=click.IntRange(min=1), default=DEFAULTS.count, show_default=True,
               help="Datagrams per measurement (queued for a drain, sent in a live run).")
-@click.option("--rounds", "-r", type=click.IntRange(min=1), default=5, show_default=True,
+@click.option("--rounds", "-r", type=click.IntRange(min=1), default=DEFAULTS.rounds, show_default=True,
               help="Measurements per mode; modes alternate within each round.")
-@click.option("--mode", "-m", "modes", type=click.Choice(MODES), multiple=True,
+@click.option("--mode", "-m", "modes", type=click.Choice(BENCH_MODES), multiple=True,
               help="Run only this mode (repeatable). Default: all. Ratios need the baselines "
               "(python, c) in the run.")
 @click.option("--live", is_flag=True,
@@ -51,7 +51,7 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     (skipped, with a note, without one). Reports medians, min-max, and ratios to both
     baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130, nothing reported).
     """
-    from wskrecv.bench import BenchConfig, benchmark, results
+    from wskrecv.bench import benchmark, results
     from wskrecv.bench.report import render
 
     env = current_environment()  # the group's: --color and the streams tests swap
@@ -66,8 +66,8 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
             env.stderr.write(line + "\n")
             env.stderr.flush()
 
-    config = BenchConfig(size=size, count=count, rounds=rounds, live=live, modes=modes,
-                         **({"rcvbuf": rcvbuf} if rcvbuf is not None else {}))
+    config = BenchConfig(size=size, count=count, rounds=rounds, live=live, rcvbuf=rcvbuf,
+                         modes=modes)
     doc = benchmark(config, progress)
     comparison = results.compare(before, doc) if before is not None else None
     if as_json:
@@ -83,4 +83,4 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     return 0
 
 
-__all__ = ["bench", "MODES"]
+__all__ = ["bench"]

@@ -1,12 +1,14 @@
-"""Options shared by the receive commands (`listen`, `event`).
+"""Options shared by the receive commands (`listen`, `event`), and what every command
+needs from click: the running command's Environment, whether a parameter was given.
 
-Only click and constants here: `--help` and option errors must not import the receive
-machinery (commands/receive.py, imported inside the command callbacks).
+The defaults come from `wskrecv.program.ReceiveConfig`, their one place. Only click and
+the program's configuration here: `--help` and option errors must not import the receive
+machinery.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import click
 from click.core import ParameterSource
@@ -14,11 +16,9 @@ from click.core import ParameterSource
 from wskrecv import payload
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
+from wskrecv.program import ReceiveConfig
 
-DEFAULT_PORT = 5001
-# provider.udp.DEFAULT_BATCH, spelled here so that --help does not import the provider
-# (tests/cli/test_shell.py holds the two together).
-DEFAULT_BATCH = 64
+DEFAULTS = ReceiveConfig()
 
 
 def socket_options(f: Callable) -> Callable:
@@ -44,7 +44,7 @@ def socket_options(f: Callable) -> Callable:
         "--port",
         "-p",
         type=click.IntRange(0, 65535),
-        default=DEFAULT_PORT,
+        default=DEFAULTS.port,
         show_default=True,
         help="UDP port; 0 picks a free one (reported at start).",
     )(f)
@@ -52,7 +52,7 @@ def socket_options(f: Callable) -> Callable:
         "--bind",
         "-b",
         "bind_host",
-        default="0.0.0.0",
+        default=DEFAULTS.bind_host,
         show_default=True,
         metavar="ADDR",
         help="Local address: 127.0.0.1, ::1, :: (dual-stack), a host name...",
@@ -74,7 +74,8 @@ def run_options(f: Callable) -> Callable:
             "without --count, any datagram) have not arrived.",
         ),
         click.option(
-            "--interval", "-i", type=click.FloatRange(min=0.01), default=1.0, show_default=True,
+            "--interval", "-i", type=click.FloatRange(min=0.01), default=DEFAULTS.interval,
+            show_default=True,
             metavar="S", help="Seconds between interval reports.",
         ),
         click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout."),
@@ -94,7 +95,7 @@ def run_options(f: Callable) -> Callable:
             "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb).",
         ),
         click.option(
-            "--seq-format", type=click.Choice(payload.FORMATS), default="auto",
+            "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
             show_default=True,
             help="Payload header to read sequences and send times from: auto detects "
             "wskrecv's own header; sockperf and iperf3 (iperf3-64: 64-bit counters) only "
@@ -114,17 +115,14 @@ def run_options(f: Callable) -> Callable:
     return f
 
 
-def want_live(env: Environment, params: dict[str, Any]) -> bool:
-    """Whether to show the live dashboard: --live/--no-live, else only when stderr is a
-    terminal someone watches (not CI, not TERM=dumb) and no other output owns it."""
-    live = params.get("live")
-    if live is not None:
-        if live and params["quiet"]:
-            reject("--live and --quiet contradict each other")
-        return bool(live)
-    if params["as_json"] or params["dump"] or params["quiet"] or env.ci:
-        return False
-    return env.stderr_isatty and env.environ.get("TERM", "") != "dumb"
+def check_receive(config: ReceiveConfig) -> None:
+    """Usage errors click cannot see: options that contradict each other."""
+    if config.hold is not None and not config.pend:
+        reject("--hold needs --pend (only retained lists are held)")
+    if config.pcap == "-" and config.as_json:
+        reject("--pcap - and --json both write to standard output: write the capture to a file")
+    if config.live and config.quiet:
+        reject("--live and --quiet contradict each other")
 
 
 def given_on_command_line(*names: str) -> bool:
@@ -144,12 +142,20 @@ def reject(message: str) -> None:
     raise UsageError(message)
 
 
+def current_environment() -> Environment:
+    """The Environment of the running command (set up by the `wskrecv` group), or a
+    fresh one when called outside a click context."""
+    ctx = click.get_current_context(silent=True)
+    env = ctx.find_object(Environment) if ctx is not None else None
+    return env if env is not None else Environment()
+
+
 __all__ = [
-    "DEFAULT_BATCH",
-    "DEFAULT_PORT",
+    "DEFAULTS",
+    "check_receive",
+    "current_environment",
     "given_on_command_line",
     "reject",
     "run_options",
     "socket_options",
-    "want_live",
 ]

@@ -6,20 +6,19 @@ from typing import Any, Optional
 
 import click
 
-from wskrecv.commands.common import DEFAULT_BATCH, reject, run_options, socket_options
-
-DEFAULT_POOL = 4096
+from wskrecv.commands.common import DEFAULTS, run_options, socket_options
+from wskrecv.commands.receive import run_receive
 
 
 @click.command()
 @socket_options
 @click.option(
-    "--batch", type=click.IntRange(1, 1024), default=DEFAULT_BATCH, show_default=True,
+    "--batch", type=click.IntRange(1, 1024), default=DEFAULTS.batch, show_default=True,
     metavar="N", help="Most datagrams read in one system call (recvmmsg), so the longest "
     "indication list.",
 )
 @click.option(
-    "--pool", type=click.IntRange(min=1), default=DEFAULT_POOL, show_default=True,
+    "--pool", type=click.IntRange(min=1), default=DEFAULTS.pool, show_default=True,
     metavar="N", help="Indication buffers, in datagrams. Retained lists hold them; while "
     "none is free wskrecv stops reading and the kernel drops.",
 )
@@ -48,35 +47,5 @@ def event(
     it with one list of datagram indications per batch read from the socket. By default
     the callback consumes the list and returns STATUS_SUCCESS.
     """
-    if hold is not None and not pend:
-        reject("--hold needs --pend (only retained lists are held)")
-    # Imported here: --help and option errors need none of the receive machinery.
-    import threading
-
-    from wskrecv.apps import EventReceiver
-    from wskrecv.commands.receive import run_receive_command
-
-    hold_ms = hold or 0.0
-    style = f"STATUS_PENDING, released after {hold_ms:g} ms" if pend else "STATUS_SUCCESS"
-    if reject_every:
-        style += f", STATUS_DATA_NOT_ACCEPTED every {reject_every}th call"
-    threaded = pend or reject_every is not None
-    return run_receive_command(
-        "event",
-        params,
-        lambda sock, rec: EventReceiver(
-            sock, rec, pend=pend, hold=hold_ms / 1000.0, reject_every=reject_every or 0
-        ),
-        detail=f"event style, callback returns {style}, lists of up to {batch}, pool {pool}",
-        extra_start={
-            "batch": batch,
-            "pool": pool,
-            "pend": pend,
-            "hold_ms": hold_ms,
-            "reject_every": reject_every or 0,
-        },
-        # WskRelease and re-enabling come from the worker thread.
-        lock=threading.RLock() if threaded else None,
-        batch=batch,
-        pool=pool,
-    )
+    return run_receive("event", dict(params, batch=batch, pool=pool, pend=pend, hold=hold,
+                                     reject_every=reject_every))

@@ -6,7 +6,7 @@ import time
 
 import click
 
-from wskrecv.environment import current_environment
+from wskrecv.commands.common import current_environment
 from wskrecv.errors import ExitStatus, UsageError
 
 

@@ -11,16 +11,14 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from wskrecv.environment import current_environment
+from wskrecv.commands.common import current_environment
 from wskrecv.errors import ExitStatus
+from wskrecv.payload import SEND_FORMATS
 
 if TYPE_CHECKING:
     from wskrecv.generator import SendReport
 
 DEFAULT_COUNT = 1000
-# generator.SEQ_FORMATS, spelled here so that loading the command line does not import the
-# generator (tests/cli/test_send.py holds the two together).
-SEQ_FORMATS = ("wskrecv", "sockperf", "none")
 
 
 class StopFlag:
@@ -84,7 +82,7 @@ def report_line(report: SendReport) -> str:
 @click.option("--size", "-s", "size_text", default="64", show_default=True, metavar="SPEC",
               help="Payload bytes: N, a range LOW-HIGH (uniform, seeded by --seed), or a "
               "comma list of these used in turn (64,512,1400).")
-@click.option("--seq-format", type=click.Choice(list(SEQ_FORMATS)),
+@click.option("--seq-format", type=click.Choice(list(SEND_FORMATS)),
               default="wskrecv", show_default=True,
               help="Payload header: wskrecv (stream, sequence, send time, CRC-32), sockperf "
               "(sequence), none (the counting pattern only).")

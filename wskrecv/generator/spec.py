@@ -15,7 +15,7 @@ from wskrecv import payload
 from wskrecv.errors import UsageError
 
 MAX_PAYLOAD = {socket.AF_INET: 65507, socket.AF_INET6: 65527}  # 65535 - IP - UDP headers
-SEQ_FORMATS = ("wskrecv", "sockperf", "none")
+SEQ_FORMATS = payload.SEND_FORMATS  # the headers a sender writes
 MIN_SIZE = {"wskrecv": payload.HEADER_LEN, "sockperf": payload.SOCKPERF.size, "none": 0}
 LOOPBACK_ONLY = "wskrecv send generates test traffic for loopback only (127.0.0.0/8, ::1)"
 

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import IO, Callable, Optional
 
-from wskrecv.errors import OsFailure, UsageError
+from wskrecv.errors import NoBinaryOutput, OsFailure
 
 MAGIC_NS = 0xA1B23C4D  # nanosecond timestamps (libpcap >= 1.5, Wireshark, scapy)
 VERSION = (2, 4)
@@ -193,11 +193,11 @@ class PcapWriter:
 
 def open_capture(path: str, stdout: Optional[IO[bytes]] = None) -> PcapWriter:
     """A writer for `--pcap PATH`; `-` writes to `stdout` (flushed record by record, for a
-    reader at the other end of a pipe). An unwritable path is an OsFailure, and no file is
-    left behind."""
+    reader at the other end of a pipe; NoBinaryOutput when there is none). An unwritable
+    path is an OsFailure, and no file is left behind."""
     if path == "-":
         if stdout is None:
-            raise UsageError("--pcap -: standard output cannot take binary data here")
+            raise NoBinaryOutput()
         return PcapWriter(stdout, close_stream=False, flush_each=True)
     try:
         stream = open(path, "wb", buffering=1 << 16)  # noqa: SIM115 - the writer owns it

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from wskrecv.errors import UsageError
+from wskrecv.errors import AmbiguousActivation, InheritedAddress, UsageError
 from wskrecv.provider.udp import UdpProvider, adopt_fd, open_udp
 
 SD_LISTEN_FDS_START = 3
@@ -50,30 +50,24 @@ def open_receive_socket(
 ) -> UdpProvider:
     """The provider for a receive command.
 
-    `--fd N` adopts descriptor N; otherwise one socket passed by socket activation is
-    adopted; otherwise `host`:`port` is bound. `address_given` says --bind or --port was
-    on the command line: they cannot apply to an inherited socket, so naming them with
-    one is a usage error rather than silently ignored. `options` go to the provider
-    (e.g. its read batch).
+    `fd` adopts that descriptor; otherwise one socket passed by socket activation is
+    adopted; otherwise `host`:`port` is bound. `address_given` says the address was asked
+    for rather than defaulted: it cannot apply to an inherited socket, so asking for one
+    with it is an InheritedAddress error rather than silently ignored; several activated
+    sockets and no `fd` is an AmbiguousActivation. `options` go to the provider (e.g. its
+    read batch).
     """
     environ = os.environ if environ is None else environ
     activated = listen_fds(environ, os.getpid() if pid is None else pid)
     if fd is not None:
         if address_given:
-            raise UsageError("--fd receives on the inherited socket's address: drop --bind/--port")
+            raise InheritedAddress()
         return adopt_fd(fd, rcvbuf, **options)
     if activated:
         if address_given:
-            raise UsageError(
-                f"socket activation passed {len(activated)} socket(s) (LISTEN_FDS): "
-                "--bind/--port do not apply"
-            )
+            raise InheritedAddress(len(activated))
         if len(activated) > 1:
-            last = activated[-1]
-            raise UsageError(
-                f"socket activation passed {len(activated)} sockets (LISTEN_FDS): "
-                f"choose one with --fd {SD_LISTEN_FDS_START}..{last}"
-            )
+            raise AmbiguousActivation(activated)
         return adopt_fd(activated[0], rcvbuf, **options)
     return open_udp(host, port, rcvbuf, **options)
 

@@ -15,7 +15,7 @@ import struct
 import sys
 from typing import Any, Callable, Optional
 
-from wskrecv.errors import OsFailure, UsageError
+from wskrecv.errors import InheritedSocketError, OsFailure, UsageError
 from wskrecv.provider import mmsg
 from wskrecv.provider.mmsg import IP_PKTINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS, read_ancillary
 from wskrecv.wsk.datagram import Datagram, make_datagram
@@ -221,30 +221,29 @@ def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvid
     The descriptor becomes ours: closing the provider closes it, and it is no longer
     inherited by children. The receive buffer is left as the parent set it unless
     `rcvbuf` asks for a size; `options` go to UdpProvider. A closed descriptor, anything
-    but a UDP socket, or an unbound UDP socket is a UsageError naming the descriptor.
+    but a UDP socket, or an unbound UDP socket is an InheritedSocketError naming the descriptor.
     """
-    what = f"--fd {fd}"
     try:
         st = os.fstat(fd)
     except OSError:
-        raise UsageError(f"{what}: descriptor {fd} is not open") from None
+        raise InheritedSocketError(fd, f"descriptor {fd} is not open") from None
     if not stat.S_ISSOCK(st.st_mode):
-        raise UsageError(f"{what}: descriptor {fd} is not a socket") from None
+        raise InheritedSocketError(fd, f"descriptor {fd} is not a socket") from None
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
-        raise UsageError(f"{what}: descriptor {fd}: {os.strerror(exc.errno or 0)}") from None
+        raise InheritedSocketError(fd, f"descriptor {fd}: {os.strerror(exc.errno or 0)}") from None
     try:
         if sock.family not in (_AF_INET, _AF_INET6):
             kind = _FAMILY_NAMES.get(sock.family, f"address family {int(sock.family)}")
-            raise UsageError(f"{what}: descriptor {fd} is a {kind} socket, not a UDP socket")
+            raise InheritedSocketError(fd, f"descriptor {fd} is a {kind} socket, not a UDP socket")
         if sock.type != socket.SOCK_DGRAM or sock.proto not in (0, socket.IPPROTO_UDP):
             kind = _TYPE_NAMES.get(sock.type, f"protocol {sock.proto}")
             if sock.type == socket.SOCK_DGRAM:
                 kind = f"datagram protocol {sock.proto}"
-            raise UsageError(f"{what}: descriptor {fd} is a {kind} socket, not a UDP socket")
+            raise InheritedSocketError(fd, f"descriptor {fd} is a {kind} socket, not a UDP socket")
         if sock.getsockname()[1] == 0:
-            raise UsageError(f"{what}: descriptor {fd} is a UDP socket that is not bound to a port")
+            raise InheritedSocketError(fd, f"descriptor {fd} is a UDP socket that is not bound to a port")
         os.set_inheritable(fd, False)
         if rcvbuf is not None:
             _set_rcvbuf(sock, rcvbuf)

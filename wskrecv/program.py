@@ -1,0 +1,297 @@
+"""The program: what `wskrecv listen` and `wskrecv event` run once their options are
+parsed, and the assembly `wskrecv bench` times (httpie's `core.program(args, env)`).
+
+`ReceiveConfig` holds every receive option with its default, `BenchConfig` every
+benchmark option: the command line (commands/) reads its defaults from them, and nothing
+else spells them. `build_runner` puts the WSK model, the application, the recorder and
+the runner on top of an open provider; `receive` opens the provider, runs and reports.
+Both the receive commands and the benchmark's targets go through `build_runner`, so the
+benchmark measures the code path users run, full statistics included.
+
+No click here: errors are WskrecvError subclasses (wskrecv/errors.py), and the command
+line turns the ones about inherited sockets and standard output into messages that name
+its flags. The machinery is imported inside the functions: `--help` reads the defaults
+from this module and must not pay for the receive machinery (tests/cli/test_startup.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
+
+from wskrecv.environment import Environment
+from wskrecv.errors import OsFailure
+
+if TYPE_CHECKING:
+    from wskrecv.apps.base import Receiver
+    from wskrecv.output.pcap import PcapWriter
+    from wskrecv.provider.udp import UdpProvider
+    from wskrecv.runner import Provider, Reporter, Runner
+    from wskrecv.stats.hostudp import HostUdp
+    from wskrecv.stats.recorder import DumpSink, Recorder
+    from wskrecv.wsk import WskDatagramSocket
+
+RECEIVE_MODES = ("irp", "event")
+# What `wskrecv bench --mode` measures, in report order (wskrecv.bench.targets builds
+# one target per name).
+BENCH_MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
+
+
+@dataclass(frozen=True)
+class ReceiveConfig:
+    """Every option of the receive commands, with its default. `mode` is "irp" (`listen`)
+    or "event" (`event`); the options of the other mode keep their defaults."""
+
+    mode: str = "irp"
+    # The socket.
+    bind_host: str = "0.0.0.0"
+    port: int = 5001
+    rcvbuf: Optional[int] = None  # None: the provider's default (64 MiB asked for)
+    fd: Optional[int] = None  # receive on this inherited descriptor
+    address_given: bool = False  # bind_host or port was named, not defaulted
+    # When the run ends.
+    count: Optional[int] = None
+    duration: Optional[float] = None
+    timeout: Optional[float] = None
+    interval: float = 1.0
+    # Output.
+    as_json: bool = False
+    dump: bool = False
+    quiet: bool = False
+    pcap: Optional[str] = None  # "-": standard output
+    live: Optional[bool] = None  # None: when stderr is a terminal someone watches
+    # Analysis and judgement.
+    seq_format: str = "auto"
+    max_loss: Optional[float] = None
+    max_reorder: Optional[float] = None
+    # IRP style (`listen`).
+    outstanding: int = 1
+    buffer_size: int = 65535
+    # Event style (`event`).
+    batch: int = 64
+    pool: int = 4096
+    pend: bool = False
+    hold: Optional[float] = None  # milliseconds; None: 0 (only with pend)
+    reject_every: Optional[int] = None
+
+    @property
+    def threaded(self) -> bool:
+        """Whether a worker thread calls into the socket (WskRelease, re-enabling)."""
+        return self.mode == "event" and (self.pend or self.reject_every is not None)
+
+    def describe(self) -> tuple[str, dict[str, Any]]:
+        """The start line's detail and the mode's own start fields."""
+        if self.mode == "irp":
+            plural = "s" if self.outstanding > 1 else ""
+            detail = (f"IRP style, {self.outstanding} receive{plural} outstanding, "
+                      f"{self.buffer_size}-byte buffers")
+            return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
+        hold_ms = self.hold or 0.0
+        style = f"STATUS_PENDING, released after {hold_ms:g} ms" if self.pend else "STATUS_SUCCESS"
+        if self.reject_every:
+            style += f", STATUS_DATA_NOT_ACCEPTED every {self.reject_every}th call"
+        detail = (f"event style, callback returns {style}, lists of up to {self.batch}, "
+                  f"pool {self.pool}")
+        return detail, {
+            "batch": self.batch,
+            "pool": self.pool,
+            "pend": self.pend,
+            "hold_ms": hold_ms,
+            "reject_every": self.reject_every or 0,
+        }
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What `wskrecv bench` measures, with the defaults of its options."""
+
+    size: int = 64
+    count: int = 100_000
+    rounds: int = 5
+    live: bool = False
+    rcvbuf: Optional[int] = None  # live runs only; None: what the receive commands ask for
+    modes: tuple[str, ...] = ()  # empty: all of BENCH_MODES
+
+
+def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder) -> Receiver:
+    """The receiver application `config.mode` names, on `sock`, recording into `recorder`."""
+    from wskrecv.apps import EventReceiver, IrpReceiver
+
+    if config.mode == "irp":
+        return IrpReceiver(sock, recorder, config.outstanding, config.buffer_size)
+    return EventReceiver(sock, recorder, pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
+                         reject_every=config.reject_every or 0)
+
+
+def build_runner(
+    provider: Provider,
+    config: ReceiveConfig,
+    reporter: Reporter,
+    *,
+    dump: Optional[DumpSink] = None,
+    host: Optional[HostUdp] = None,
+    health: Optional[Callable[[], Optional[str]]] = None,
+) -> Runner:
+    """The WSK model, the application, the recorder and the runner on top of an open
+    provider: what a receive command runs, and what `wskrecv bench` times. `dump` gets
+    every datagram (--dump, --pcap); `host` reports the host's UDP counters (None: not
+    reported); `health` says, once per interval, why the socket can no longer receive."""
+    import threading
+
+    from wskrecv.runner import Limits, Runner
+    from wskrecv.stats import Recorder
+    from wskrecv.stats.thresholds import Thresholds
+    from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
+
+    # WskRelease and re-enabling come from the worker thread: the socket needs a lock.
+    lock = threading.RLock() if config.threaded else None
+    # Only the event style indicates datagrams out of the pool.
+    pool = BufferPool(config.pool if config.mode == "event" else None)
+    sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=pool)
+    sock.bind(provider.local_address)
+    recorder = Recorder(config.mode, dump=dump, seq_format=config.seq_format, host=host)
+    app = make_app(config, sock, recorder)
+    thresholds = Thresholds(config.max_loss, config.max_reorder)
+    limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
+                    interval=config.interval)
+    return Runner(provider, sock, app, recorder, reporter, limits, batch=config.batch,
+                  judge=thresholds.check if thresholds else None, health=health)
+
+
+def want_live(env: Environment, config: ReceiveConfig) -> bool:
+    """Whether to show the live dashboard: as asked, else only when stderr is a terminal
+    someone watches (not CI, not TERM=dumb) and no other output owns it."""
+    if config.live is not None:
+        return config.live
+    if config.as_json or config.dump or config.quiet or env.ci:
+        return False
+    return env.stderr_isatty and env.environ.get("TERM", "") != "dumb"
+
+
+def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
+    """JSON lines on stdout, human lines on stderr (dump lines on stdout unless a capture
+    owns it), or the live dashboard (with JSON lines too, if asked)."""
+    from wskrecv.output import HumanReporter, JsonReporter
+
+    dump = env.stderr if config.pcap == "-" else env.stdout
+    if want_live(env, config):
+        from wskrecv.output.live import LiveReporter  # imports rich: only when needed
+
+        also = JsonReporter(env.stdout, quiet=config.quiet) if config.as_json else None
+        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color)
+    if config.as_json:
+        return JsonReporter(env.stdout, quiet=config.quiet)
+    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)
+
+
+def _fan_out(*sinks: DumpSink) -> DumpSink:
+    def fan_out(*args: Any) -> None:
+        for sink in sinks:
+            sink(*args)
+
+    return fan_out
+
+
+def _dump_to(reporter: Reporter) -> DumpSink:
+    """A dump sink that hands each datagram to the reporter as a record."""
+
+    def dump(
+        data: bytes, remote: tuple, truncated: bool, ts: Optional[int], local: Optional[str]
+    ) -> None:
+        reporter.datagram(
+            {
+                "src": remote[0],
+                "sport": remote[1],
+                "length": len(data),
+                "truncated": truncated,
+                "timestamp_ns": ts,
+                "data": data.hex(),
+            }
+        )
+
+    return dump
+
+
+def open_provider(config: ReceiveConfig) -> UdpProvider:
+    """The socket `config` asks for: an inherited one (fd, socket activation) or a bound one."""
+    from wskrecv.provider.activation import open_receive_socket
+
+    return open_receive_socket(config.bind_host, config.port, config.rcvbuf, fd=config.fd,
+                               address_given=config.address_given, batch=config.batch)
+
+
+def receive(config: ReceiveConfig, env: Environment) -> int:
+    """Open the socket, build the model and the application, run, report. Returns the
+    exit status; errors propagate as WskrecvError for `cli.main` to report."""
+    from wskrecv.output.pcap import open_capture
+    from wskrecv.provider.health import address_gone
+    from wskrecv.stats.hostudp import HostUdp
+
+    reporter = make_reporter(env, config)
+    sinks: list[DumpSink] = [_dump_to(reporter)] if config.dump else []
+    provider = open_provider(config)
+    capture: Optional[PcapWriter] = None
+    try:
+        if config.pcap is not None:
+            capture = open_capture(config.pcap, env.stdout_binary)
+            sinks.append(capture.sink(provider.local_address, config.pcap))
+        dump = sinks[0] if len(sinks) == 1 else _fan_out(*sinks) if sinks else None
+        runner = build_runner(provider, config, reporter, dump=dump, host=HostUdp(),
+                              health=lambda: address_gone(provider.local_address))
+        host, port = provider.local_address[:2]
+        detail, extra = config.describe()
+        info = {
+            "mode": config.mode,
+            "address": host,
+            "port": port,
+            "rcvbuf": provider.rcvbuf,
+            "rcvbuf_requested": provider.rcvbuf_requested,
+            "reader": provider.reader,
+            "detail": detail,
+            "seq_format": config.seq_format,
+            **extra,
+        }
+        if provider.inherited_fd is not None:
+            info["fd"] = provider.inherited_fd
+            info["detail"] += f", inherited fd {provider.inherited_fd}"
+        result = runner.run(info)
+    finally:
+        try:
+            if capture is not None:
+                _close_capture(capture, config.pcap or "")
+        finally:
+            provider.close()
+            close = getattr(reporter, "close", None)
+            if close is not None:
+                close()  # the live display gives the terminal back, whatever happened
+    if result.error:
+        raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
+    if result.threshold:
+        env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
+        env.stderr.flush()
+    return int(result.status)
+
+
+def _close_capture(capture: PcapWriter, name: str) -> None:
+    """Flush the capture; a write that fails now (disk full) is an OsFailure."""
+    try:
+        capture.close()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OsFailure(f"cannot write capture {name}: {exc.strerror or exc}") from None
+
+
+__all__ = [
+    "BENCH_MODES",
+    "RECEIVE_MODES",
+    "BenchConfig",
+    "ReceiveConfig",
+    "build_runner",
+    "make_app",
+    "make_reporter",
+    "open_provider",
+    "receive",
+    "want_live",
+]
