@@ -48,16 +48,24 @@ bit_length(uint64_t v)
     return v ? 64 - __builtin_clzll(v) : 0;
 }
 
-static void
+static int
 hist_add(Hist *h, i128 value)
 {
-    uint64_t v = value < 0 ? 0 : (uint64_t)value; /* clocks out of step count as 0 */
+    if (value >> 64) {
+        if (value > 0) { /* Histogram.add fails too: no bucket lies beyond 64 bits */
+            PyErr_SetString(PyExc_IndexError, "a latency of 2**64 ns or more has no bucket");
+            return -1;
+        }
+        value = 0; /* clocks out of step count as 0 */
+    }
+    uint64_t v = (uint64_t)value;
     int shift = bit_length(v) - SUB_BITS - 1;
     int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
     h->counts[bucket]++;
     if (v > h->max) {
         h->max = v;
     }
+    return 0;
 }
 
 static uint64_t
@@ -278,7 +286,9 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
     }
     if (has_transit) {
         transit = arrival - (i128)h->send_ns;
-        hist_add(&self->owd, transit);
+        if (hist_add(&self->owd, transit) < 0) {
+            return -1;
+        }
     }
     PyObject *key;
     PyObject *tracker = find_tracker(self, remote, h->stream, &key);
@@ -321,25 +331,20 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
 }
 
 static int
-read_stamp(PyObject *stamp, int64_t now, int64_t *arrival, int *known)
+read_stamp(PyObject *stamp, i128 now, i128 *arrival, int *known)
 {
     if (stamp == Py_None) {
         *known = 0;
         *arrival = now;
         return 0;
     }
-    long long v = PyLong_AsLongLong(stamp);
-    if (v == -1 && PyErr_Occurred()) {
-        return -1;
-    }
     *known = 1;
-    *arrival = v;
-    return 0;
+    return core_to_i128(stamp, arrival);
 }
 
 /* Everything but the source row for one datagram. */
 static int
-count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, int64_t now)
+count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now)
 {
     Py_buffer view;
     const unsigned char *p;
@@ -357,7 +362,7 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, int6
         p = view.buf;
         n = view.len;
     }
-    int64_t arrival;
+    i128 arrival;
     int known;
     int status = read_stamp(stamp, now, &arrival, &known);
     if (status == 0) {
@@ -370,11 +375,11 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, int6
         if ((uint64_t)n < self->size_min) {
             self->size_min = (uint64_t)n;
         }
-        if (known) {
-            hist_add(&self->app, (i128)now - (i128)arrival);
-        }
         Header h;
-        if (self->format != FMT_NONE && parse(self->format, p, n, &h)) {
+        if (known && hist_add(&self->app, now - arrival) < 0) {
+            status = -1;
+        }
+        else if (self->format != FMT_NONE && parse(self->format, p, n, &h)) {
             status = count_sequence(self, remote, &h, arrival);
         }
         else {
@@ -397,20 +402,15 @@ length_of(PyObject *data)
 }
 
 static int
-read_now(PyObject *obj, int64_t *now)
+read_now(PyObject *obj, i128 *now)
 {
-    long long v = PyLong_AsLongLong(obj);
-    if (v == -1 && PyErr_Occurred()) {
-        return -1;
-    }
-    *now = v;
-    return 0;
+    return core_to_i128(obj, now);
 }
 
 static PyObject *
 Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    int64_t now;
+    i128 now;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns)");
         return NULL;
@@ -431,7 +431,7 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    int64_t now;
+    i128 now;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add_list(datas, remotes, timestamps_ns, now_ns)");
         return NULL;

@@ -15,9 +15,36 @@ from typing import Any, Optional
 
 import pytest
 
+from wskrecv import core as cores
 from wskrecv.selftest.host import have_ipv6
+from wskrecv.stats import recorder as recorder_module
 
 WSKRECV = shutil.which("wskrecv")
+# CI sets this: a native core that did not build fails the run instead of being skipped.
+REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
+
+
+@pytest.fixture(scope="session", autouse=True, params=[cores.NATIVE, cores.PURE])
+def receive_core(request: pytest.FixtureRequest) -> Any:
+    """Every test runs once per receive core: the native one (skipped with the reason
+    when it is not built here, unless WSKRECV_REQUIRE_NATIVE is set) and the pure-Python
+    twin. In-process code gets the core through `wskrecv.core.current()` and the
+    Recorder's default kernel; `wskrecv` subprocesses through WSKRECV_NO_EXTENSIONS."""
+    mp = pytest.MonkeyPatch()
+    if request.param == cores.NATIVE:
+        core = cores.native()
+        if core is None:
+            if os.environ.get(REQUIRE_NATIVE):
+                pytest.fail(f"{REQUIRE_NATIVE} is set but the native core did not build or load")
+            pytest.skip("the native core is not built here (no C compiler at install time?)")
+        mp.delenv(cores.ENV_VAR, raising=False)
+    else:
+        core = cores.pure()
+        mp.setenv(cores.ENV_VAR, "1")
+    mp.setattr(cores, "current", lambda: core)
+    mp.setattr(recorder_module, "Counter", core.counter)
+    yield core
+    mp.undo()
 
 
 def read_line(stream: Any, timeout: float) -> str:

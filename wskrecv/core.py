@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any, Callable, Optional
 
 NATIVE = "native"
@@ -89,7 +89,7 @@ def choose(environ: Mapping[str, str] = os.environ) -> Core:
     return pure()
 
 
-@lru_cache(maxsize=None)
+@cache
 def current() -> Core:
     """The core of this process, chosen once."""
     return choose()

@@ -25,6 +25,7 @@ from wskrecv.errors import OsFailure
 
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
+    from wskrecv.core import Core
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
     from wskrecv.runner import Provider, Reporter, Runner
@@ -132,13 +133,16 @@ def build_runner(
     dump: Optional[DumpSink] = None,
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
+    core: Optional[Core] = None,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
     provider: what a receive command runs, and what `wskrecv bench` times. `dump` gets
     every datagram (--dump, --pcap); `host` reports the host's UDP counters (None: not
-    reported); `health` says, once per interval, why the socket can no longer receive."""
+    reported); `health` says, once per interval, why the socket can no longer receive;
+    `core` counts (None: this process's, wskrecv.core.current())."""
     import threading
 
+    from wskrecv import core as cores
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
     from wskrecv.stats.thresholds import Thresholds
@@ -150,7 +154,9 @@ def build_runner(
     pool = BufferPool(config.pool if config.mode == "event" else None)
     sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=pool)
     sock.bind(provider.local_address)
-    recorder = Recorder(config.mode, dump=dump, seq_format=config.seq_format, host=host)
+    counter = (core or cores.current()).counter
+    recorder = Recorder(config.mode, dump=dump, seq_format=config.seq_format, host=host,
+                        counter=counter)
     app = make_app(config, sock, recorder)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
@@ -213,24 +219,30 @@ def _dump_to(reporter: Reporter) -> DumpSink:
     return dump
 
 
-def open_provider(config: ReceiveConfig) -> UdpProvider:
-    """The socket `config` asks for: an inherited one (fd, socket activation) or a bound one."""
+def open_provider(config: ReceiveConfig, core: Optional[Core] = None) -> UdpProvider:
+    """The socket `config` asks for: an inherited one (fd, socket activation) or a bound
+    one, read by `core`'s batch reader (None: this process's core)."""
+    from wskrecv import core as cores
     from wskrecv.provider.activation import open_receive_socket
 
+    core = core or cores.current()
     return open_receive_socket(config.bind_host, config.port, config.rcvbuf, fd=config.fd,
-                               address_given=config.address_given, batch=config.batch)
+                               address_given=config.address_given, batch=config.batch,
+                               reader=core.reader, reader_min=core.reader_min)
 
 
 def receive(config: ReceiveConfig, env: Environment) -> int:
     """Open the socket, build the model and the application, run, report. Returns the
     exit status; errors propagate as WskrecvError for `cli.main` to report."""
+    from wskrecv import core as cores
     from wskrecv.output.pcap import open_capture
     from wskrecv.provider.health import address_gone
     from wskrecv.stats.hostudp import HostUdp
 
+    core = cores.current()
     reporter = make_reporter(env, config)
     sinks: list[DumpSink] = [_dump_to(reporter)] if config.dump else []
-    provider = open_provider(config)
+    provider = open_provider(config, core)
     capture: Optional[PcapWriter] = None
     try:
         if config.pcap is not None:
@@ -238,7 +250,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
             sinks.append(capture.sink(provider.local_address, config.pcap))
         dump = sinks[0] if len(sinks) == 1 else _fan_out(*sinks) if sinks else None
         runner = build_runner(provider, config, reporter, dump=dump, host=HostUdp(),
-                              health=lambda: address_gone(provider.local_address))
+                              health=lambda: address_gone(provider.local_address), core=core)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
         info = {
@@ -248,6 +260,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
             "rcvbuf": provider.rcvbuf,
             "rcvbuf_requested": provider.rcvbuf_requested,
             "reader": provider.reader,
+            "core": core.name,
             "detail": detail,
             "seq_format": config.seq_format,
             **extra,

@@ -176,10 +176,10 @@ def open_udp(
     host: str,
     port: int,
     rcvbuf: Optional[int] = None,
-    batch: int = DEFAULT_BATCH,
-    use_mmsg: Optional[bool] = None,
+    **options: Any,
 ) -> UdpProvider:
-    """Create and bind the UDP socket for --bind/--port/--rcvbuf (and --batch).
+    """Create and bind the UDP socket for --bind/--port/--rcvbuf; `options` go to
+    UdpProvider (its read batch, its reader).
 
     With no `rcvbuf`, asks for DEFAULT_RCVBUF: the OS grants up to net.core.rmem_max
     unprivileged, and the full amount to root (SO_RCVBUFFORCE).
@@ -204,7 +204,7 @@ def open_udp(
             elif exc.errno == errno.EACCES:
                 hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
             raise OsFailure(f"cannot bind {where}: {reason}{hint}") from None
-        return UdpProvider(sock, asked, batch, use_mmsg)
+        return UdpProvider(sock, asked, **options)
     except BaseException:
         sock.close()
         raise

@@ -46,14 +46,14 @@ class Recorder:
         window: int = WINDOW,
         max_streams: int = MAX_STREAMS,
         max_sources: int = MAX_SOURCES,
-        counter: CounterFactory = Counter,
+        counter: Optional[CounterFactory] = None,
     ) -> None:
         self.mode = mode
         self.dump = dump
         self.seq_format = seq_format
         self.host = host
         self.clock_ns = clock_ns
-        self.counts = counter(seq_format, window, max_streams, max_sources)
+        self.counts = (counter or Counter)(seq_format, window, max_streams, max_sources)
         self.truncated = 0
         # Latencies of finished intervals: `snapshot(advance=True)` folds the kernel's
         # interval histograms into these, so intervals and the summary each get their own
