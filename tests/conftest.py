@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Optional
 
 import pytest
@@ -19,7 +21,33 @@ from wskrecv import core as cores
 from wskrecv.selftest.host import have_ipv6
 from wskrecv.stats import recorder as recorder_module
 
-WSKRECV = shutil.which("wskrecv")
+# The installed command the tests run (the venv's, first on PATH). "" when it is missing:
+# pytest_configure then stops the session with one clear line.
+WSKRECV: str = shutil.which("wskrecv") or ""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not WSKRECV:
+        raise pytest.UsageError(
+            "the wskrecv command is not on PATH: the tests run the installed command; "
+            "install it first (python3 -m pip install '.[test]') or put its bin directory "
+            "on PATH"
+        )
+
+
+@contextmanager
+def popen(argv: Sequence[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
+    """A subprocess for one test: on the way out it is killed if still running, reaped,
+    and its pipes closed (so a test that fails half way leaks nothing, and the suite stays
+    clean under `python -X dev -W error`)."""
+    with subprocess.Popen(list(argv), **kwargs) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
 # CI sets this: a native core that did not build fails the run instead of being skipped.
 REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
 
@@ -120,7 +148,7 @@ class Wskrecv:
     def __exit__(self, *exc: object) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait()
+        self.proc.__exit__(None, None, None)  # closes the pipes and reaps
 
 
 def port_bound(host: str, port: int) -> bool:

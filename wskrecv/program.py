@@ -16,7 +16,7 @@ from this module and must not pay for the receive machinery (tests/cli/test_star
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from wskrecv.provider.udp import UdpProvider
     from wskrecv.runner import Provider, Reporter, Runner
     from wskrecv.stats.hostudp import HostUdp
-    from wskrecv.stats.recorder import DumpSink, Recorder
+    from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
 
 RECEIVE_MODES = ("irp", "event")
@@ -77,6 +77,11 @@ class ReceiveConfig:
     reject_every: Optional[int] = None
 
     @property
+    def keeps_datagrams(self) -> bool:
+        """Whether every datagram goes to an output (--dump, --pcap)."""
+        return self.dump or self.pcap is not None
+
+    @property
     def threaded(self) -> bool:
         """Whether a worker thread calls into the socket (WskRelease, re-enabling)."""
         return self.mode == "event" and (self.pend or self.reject_every is not None)
@@ -119,10 +124,13 @@ def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder)
     """The receiver application `config.mode` names, on `sock`, recording into `recorder`."""
     from wskrecv.apps import EventReceiver, IrpReceiver
 
+    # Kept datagrams carry their destination address: only then is it looked up.
+    want_local = config.keeps_datagrams
     if config.mode == "irp":
-        return IrpReceiver(sock, recorder, config.outstanding, config.buffer_size)
+        return IrpReceiver(sock, recorder, config.outstanding, config.buffer_size,
+                           want_local=want_local)
     return EventReceiver(sock, recorder, pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
-                         reject_every=config.reject_every or 0)
+                         reject_every=config.reject_every or 0, want_local=want_local)
 
 
 def build_runner(
@@ -130,16 +138,17 @@ def build_runner(
     config: ReceiveConfig,
     reporter: Reporter,
     *,
-    dump: Optional[DumpSink] = None,
+    sinks: Sequence[DumpSink] = (),
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
     core: Optional[Core] = None,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
-    provider: what a receive command runs, and what `wskrecv bench` times. `dump` gets
-    every datagram (--dump, --pcap); `host` reports the host's UDP counters (None: not
-    reported); `health` says, once per interval, why the socket can no longer receive;
-    `core` counts (None: this process's, wskrecv.core.current())."""
+    provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
+    every datagram, from the runner's thread (--dump, --pcap: `config.keeps_datagrams`);
+    `host` reports the host's UDP counters (None: not reported); `health` says, once per
+    interval, why the socket can no longer receive; `core` counts (None: this
+    process's, wskrecv.core.current())."""
     import threading
 
     from wskrecv import core as cores
@@ -148,21 +157,24 @@ def build_runner(
     from wskrecv.stats.thresholds import Thresholds
     from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
 
-    # WskRelease and re-enabling come from the worker thread: the socket needs a lock.
-    lock = threading.RLock() if config.threaded else None
+    # WskRelease and re-enabling come from the worker thread, which records too: the
+    # socket and the recorder each need their own lock.
+    threaded = config.threaded
     # Only the event style indicates datagrams out of the pool.
     pool = BufferPool(config.pool if config.mode == "event" else None)
-    sock = WskDatagramSocket(verifier=Verifier(), lock=lock, pool=pool)
+    sock = WskDatagramSocket(verifier=Verifier(), lock=threading.RLock() if threaded else None,
+                             pool=pool)
     sock.bind(provider.local_address)
     counter = (core or cores.current()).counter
-    recorder = Recorder(config.mode, dump=dump, seq_format=config.seq_format, host=host,
-                        counter=counter)
+    recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
+                        keep_datagrams=config.keeps_datagrams,
+                        lock=threading.Lock() if threaded else None, counter=counter)
     app = make_app(config, sock, recorder)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
     return Runner(provider, sock, app, recorder, reporter, limits, batch=config.batch,
-                  judge=thresholds.check if thresholds else None, health=health)
+                  judge=thresholds.check if thresholds else None, health=health, sinks=sinks)
 
 
 def want_live(env: Environment, config: ReceiveConfig) -> bool:
@@ -191,27 +203,18 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
     return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)
 
 
-def _fan_out(*sinks: DumpSink) -> DumpSink:
-    def fan_out(*args: Any) -> None:
-        for sink in sinks:
-            sink(*args)
-
-    return fan_out
-
-
 def _dump_to(reporter: Reporter) -> DumpSink:
-    """A dump sink that hands each datagram to the reporter as a record."""
+    """A sink that hands each kept datagram to the reporter as a `datagram` record."""
 
-    def dump(
-        data: bytes, remote: tuple, truncated: bool, ts: Optional[int], local: Optional[str]
-    ) -> None:
+    def dump(rec: DumpRecord) -> None:
+        data = rec.data
         reporter.datagram(
             {
-                "src": remote[0],
-                "sport": remote[1],
+                "src": rec.remote[0],
+                "sport": rec.remote[1],
                 "length": len(data),
-                "truncated": truncated,
-                "timestamp_ns": ts,
+                "truncated": rec.truncated,
+                "timestamp_ns": rec.timestamp_ns,
                 "data": data.hex(),
             }
         )
@@ -248,8 +251,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         if config.pcap is not None:
             capture = open_capture(config.pcap, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, config.pcap))
-        dump = sinks[0] if len(sinks) == 1 else _fan_out(*sinks) if sinks else None
-        runner = build_runner(provider, config, reporter, dump=dump, host=HostUdp(),
+        runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
                               health=lambda: address_gone(provider.local_address), core=core)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()

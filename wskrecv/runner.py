@@ -13,12 +13,13 @@ import select
 import signal
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.apps.base import Receiver
 from wskrecv.errors import ExitStatus
-from wskrecv.stats.recorder import Recorder
+from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
 
@@ -118,6 +119,7 @@ class Runner:
         clock: Callable[[], float] = time.monotonic,
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
         health: Optional[Callable[[], Optional[str]]] = None,
+        sinks: Sequence[DumpSink] = (),
     ) -> None:
         self.provider = provider
         self.sock = sock
@@ -131,6 +133,9 @@ class Runner:
         # Asked once per interval: why the socket can no longer receive, or None (the OS
         # says nothing when a bound address is removed).
         self.health = health
+        # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
+        # loop hands them out, from this thread only.
+        self.sinks = tuple(sinks)
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -166,15 +171,26 @@ class Runner:
     # -- the loop ---------------------------------------------------------------------
 
     def snapshot(self, advance: bool = True) -> Snapshot:
-        # Under the socket's lock: a worker thread may be recording (event --pend).
+        # The model's counters under the model's lock, the statistics under the
+        # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
+            violations = dict(self.sock.verifier.counts)
+            mode_stats = self.app.mode_stats()
+        with self.recorder.lock:
             return self.recorder.snapshot(
                 self.clock() - self._t0,
                 self.provider.kernel_drops,
-                self.sock.verifier.counts,
-                self.app.mode_stats(),
+                violations,
+                mode_stats,
                 advance=advance,
             )
+
+    def hand_out_datagrams(self) -> None:
+        """Give the datagrams the recorder kept since the last call to the sinks."""
+        sinks = self.sinks
+        for rec in self.recorder.take_dumped():
+            for sink in sinks:
+                sink(rec)
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
         old = self._install_signals()
@@ -196,6 +212,7 @@ class Runner:
             if not self.sock.closed:
                 self.app.stop()
             self.waker.close()
+        self.hand_out_datagrams()  # what stopping processed, too (retained lists)
         snap = self.snapshot(advance=False)
         reason = self.stop_reason or "stopped"
         breach = self.judge(snap) if self.judge is not None and status is ExitStatus.OK else None
@@ -231,7 +248,10 @@ class Runner:
         fd = self.provider.fileno()
         wake_fd = self.waker.r.fileno()
         readable = False  # the last wait said the socket was readable
+        keeps = bool(self.sinks)
         while True:
+            if keeps:
+                self.hand_out_datagrams()
             if self.stop_reason is not None:
                 return ExitStatus.OK
             if count is not None and recorder.received >= count:
@@ -239,8 +259,7 @@ class Runner:
                 return ExitStatus.OK
             now = self.clock()
             if now >= next_tick:
-                with sock.lock:  # a worker may be writing --dump lines to the same stream
-                    self.reporter.interval(self.snapshot())
+                self.reporter.interval(self.snapshot())
                 next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
                 broken = self.health() if self.health is not None else None
                 if broken:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, read_line, wait_for
+from tests.conftest import WSKRECV, Wskrecv, popen, read_line, wait_for
 
 pytestmark = pytest.mark.network
 
@@ -88,9 +88,8 @@ def test_a_second_ctrl_c_exits_at_once_with_output_blocked() -> None:
     """stdout is a pipe nobody reads: --dump lines fill it and the receiver blocks in a
     write; the first Ctrl-C cannot finish the run, the second ends it (exit 130)."""
     assert WSKRECV
-    proc = subprocess.Popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json",
-                             "--dump"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
+    with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json", "--dump"],
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         port = json.loads(proc.stdout.readline())["port"]
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -103,10 +102,6 @@ def test_a_second_ctrl_c_exits_at_once_with_output_blocked() -> None:
         assert proc.poll() is None  # still blocked writing
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def _sigint_pending(pid: int) -> bool:
@@ -130,28 +125,25 @@ def test_a_second_ctrl_c_exits_at_once_while_the_display_hangs() -> None:
     draw its last frame. The second Ctrl-C does not wait: exit 130, the display left to
     end by itself once it runs again (its input is closed)."""
     assert WSKRECV
-    proc = subprocess.Popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json",
-                             "--live"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
     display = 0
-    try:
-        assert proc.stdout is not None
-        json.loads(read_line(proc.stdout, 20))
-        assert wait_for(lambda: _children(proc.pid), 20)
-        display = _children(proc.pid)[0]
-        os.kill(display, signal.SIGSTOP)
-        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
-        assert wait_for(lambda: not _sigint_pending(proc.pid), 20)  # taken, not coalesced
-        assert proc.poll() is None  # waiting for the display's last frame
-        os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(20) == 130
-        assert Path(f"/proc/{display}").exists()  # not waited for, not killed
-    finally:
-        if display:
-            os.kill(display, signal.SIGCONT)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+    with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json", "--live"],
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+               start_new_session=True) as proc:
+        try:
+            assert proc.stdout is not None
+            json.loads(read_line(proc.stdout, 20))
+            assert wait_for(lambda: _children(proc.pid), 20)
+            display = _children(proc.pid)[0]
+            os.kill(display, signal.SIGSTOP)
+            os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+            assert wait_for(lambda: not _sigint_pending(proc.pid), 20)  # taken, not coalesced
+            assert proc.poll() is None  # waiting for the display's last frame
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(20) == 130
+            assert Path(f"/proc/{display}").exists()  # not waited for, not killed
+        finally:
+            if display:
+                os.kill(display, signal.SIGCONT)
     assert wait_for(lambda: not _alive(display), 20)  # input closed: it ends by itself
 
 
@@ -245,19 +237,14 @@ def test_head_dash_1_on_selftest_and_the_dashboard_exits_quietly(args: list[str]
     """`wskrecv selftest --json | head -1`; `wskrecv listen --json --live | head -1` (the
     dashboard's display process is ended too)."""
     assert WSKRECV
-    proc = subprocess.Popen([WSKRECV, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "CI": "true"})
-    try:
-        assert proc.stdout is not None
+    with popen([WSKRECV, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True, env={**os.environ, "CI": "true"}) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
         json.loads(read_line(proc.stdout, 30))
         children = _children(proc.pid)
         proc.stdout.close()  # what head does after its line
         assert proc.wait(60) == 0
-        err = proc.stderr.read() if proc.stderr else ""
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        err = proc.stderr.read()
     assert "Traceback" not in err and "Exception ignored" not in err
     assert all(wait_for(lambda c=c: not _alive(c), 20) for c in children)
 

@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, read_line, run_cli, wait_for
+from tests.conftest import WSKRECV, popen, read_line, run_cli, wait_for
 from wskrecv import __version__
 from wskrecv.cli import cli
 from wskrecv.environment import Environment
@@ -110,9 +110,9 @@ def bind_error(*global_args: str, env: Optional[dict[str, str]] = None, tty: boo
         return r.stderr
     main, child = os.openpty()
     try:
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=child, env=full_env)
-        os.close(child)
-        assert proc.wait(timeout=30) == 1
+        with popen(args, stdout=subprocess.DEVNULL, stderr=child, env=full_env) as proc:
+            os.close(child)
+            assert proc.wait(timeout=30) == 1
         chunks = []
         while True:
             try:
@@ -228,11 +228,8 @@ def test_completion_script_to_a_closed_pipe_exits_zero_quietly() -> None:
 
 def test_json_piped_to_head_dash_1_exits_zero_quietly() -> None:
     """`wskrecv listen --json --dump | head -1`: the reader leaves after the first line."""
-    proc = subprocess.Popen(
-        [WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json", "--dump"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
+    with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json", "--dump"],
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         start = json.loads(read_line(proc.stdout, 20))
         proc.stdout.close()  # what head does after its line
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -242,10 +239,6 @@ def test_json_piped_to_head_dash_1_exits_zero_quietly() -> None:
                 timeout=20,
             )
         err = proc.stderr.read()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
     assert proc.returncode == 0 and err == ""
 
 

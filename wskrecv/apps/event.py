@@ -57,6 +57,7 @@ class EventReceiver(ReceiverBase):
         hold: float = 0.0,
         reject_every: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        want_local: bool = False,
     ) -> None:
         super().__init__(sock, recorder)
         self.pend = pend
@@ -65,8 +66,9 @@ class EventReceiver(ReceiverBase):
         self.clock = clock
         self.null_indications = 0
         self._calls = 0
-        # The destination address only matters to --dump/--pcap: skip the lookup otherwise.
-        self._want_local = recorder.dump is not None
+        # The destination address only matters to kept datagrams (--dump/--pcap): they are
+        # recorded one by one with it; otherwise each list is counted at once.
+        self._want_local = want_local
         # Deferred work (releases, re-enabling) runs on a worker thread, as a driver's
         # work items would; the plain SUCCESS style needs none.
         self.work: Optional[WorkQueue] = WorkQueue(clock=clock) if pend or reject_every else None
@@ -129,14 +131,18 @@ class EventReceiver(ReceiverBase):
     # -- work items and helpers -------------------------------------------------------
 
     def _consume(self, indication: Optional[WskDatagramIndication]) -> None:
-        """Record every datagram of a list (the callback's or the worker's processing)."""
-        record = self.recorder.record
+        """Record every datagram of a list (the callback's or the worker's processing),
+        under the recorder's lock: the worker thread records too (--pend, and the lists
+        indicated again when it re-enables the callback)."""
+        recorder = self.recorder
         ind = indication
         if self._want_local:  # --dump/--pcap: the destination address from ControlInfo
-            while ind is not None:
-                local = control_local(ind.control_info)
-                record(ind.data, ind.remote, ind.timestamp_ns, False, local=local)
-                ind = ind.next
+            record = recorder.record
+            with recorder.lock:
+                while ind is not None:
+                    local = control_local(ind.control_info)
+                    record(ind.data, ind.remote, ind.timestamp_ns, False, local=local)
+                    ind = ind.next
             return
         # Walk the list as a driver walks Next; then read the fields column by column
         # (C-level, and still through each indication, so reading a released one is the
@@ -146,16 +152,14 @@ class EventReceiver(ReceiverBase):
         while ind is not None:
             append(ind)
             ind = ind.next
-        self.recorder.record_many(
-            list(map(_data, inds)), list(map(_remote, inds)), list(map(_stamp, inds))
-        )
+        datas, remotes, stamps = list(map(_data, inds)), list(map(_remote, inds)), list(map(_stamp, inds))
+        with recorder.lock:
+            recorder.record_many(datas, remotes, stamps)
 
     def _process_and_release(self, indication: WskDatagramIndication) -> None:
         """Work item: process a retained list, then WskRelease it (from this thread)."""
-        # Under the socket's lock so the receive loop never sees the recorder mid-update.
-        with self.sock.lock:
-            self._consume(indication)
-            self.sock.release(indication)
+        self._consume(indication)
+        self.sock.release(indication)
 
     def _enable(self) -> None:
         """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, RECEIVE_FROM)."""

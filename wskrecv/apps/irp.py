@@ -61,11 +61,13 @@ class IrpReceiver(ReceiverBase):
         outstanding: int = 1,
         buffer_size: int = 65535,
         control: bool = True,
+        want_local: bool = False,
     ) -> None:
         super().__init__(sock, recorder)
         self.control = control
-        # The destination address only matters to --dump/--pcap: skip the lookup otherwise.
-        self._want_local = control and recorder.dump is not None
+        # The destination address only matters to kept datagrams (--dump/--pcap): the
+        # lookup is skipped unless `want_local` asks for it.
+        self._want_local = control and want_local
         self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
         self.cancelled = 0
         for ctx in self.contexts:

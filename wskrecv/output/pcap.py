@@ -18,9 +18,12 @@ import socket
 import struct
 import threading
 import time
-from typing import IO, Callable, Optional
+from typing import IO, TYPE_CHECKING, Callable, Optional
 
 from wskrecv.errors import NoBinaryOutput, OsFailure
+
+if TYPE_CHECKING:
+    from wskrecv.stats.recorder import DumpRecord
 
 MAGIC_NS = 0xA1B23C4D  # nanosecond timestamps (libpcap >= 1.5, Wireshark, scapy)
 VERSION = (2, 4)
@@ -153,19 +156,17 @@ class PcapWriter:
             if self.flush_each:
                 self.stream.flush()
 
-    def sink(self, bound: Address, name: str) -> Callable[..., None]:
-        """A recorder dump sink writing each datagram from its remote address to its local
-        one (packet info's destination, else the `bound` address) and the bound port.
+    def sink(self, bound: Address, name: str) -> Callable[[DumpRecord], None]:
+        """A sink for kept datagrams writing each from its remote address to its local one
+        (packet info's destination, else the `bound` address) and the bound port.
         A failed write (disk full) is an OsFailure naming the capture `name`; a closed
         pipe stays a BrokenPipeError, which ends the run quietly."""
         host, port = bound[0], bound[1]
         write = self.write
 
-        def capture(
-            data: bytes, remote: Address, truncated: bool, ts: Optional[int], local: Optional[str]
-        ) -> None:
+        def capture(rec: DumpRecord) -> None:
             try:
-                write(data, remote, (local or host, port), ts)
+                write(rec.data, rec.remote, (rec.local or host, port), rec.timestamp_ns)
             except BrokenPipeError:
                 raise
             except OSError as exc:

@@ -5,13 +5,19 @@ list; both hand the datagrams to the counting kernel (stats/counting.py, or the 
 core's twin of it, chosen when the receive stack is assembled: wskrecv.core). Percentiles,
 sorting and reading host counters wait for `snapshot`, which the runner calls a few times
 a second.
+
+Statistics never call outward: when asked to keep datagrams (--dump, --pcap), the
+recorder queues one `DumpRecord` per datagram, and the runner takes them (`take_dumped`)
+and hands them to the outputs, on its own thread.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Optional
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Callable, NamedTuple, Optional
 
 from wskrecv.stats.counting import Counter, CounterFactory
 from wskrecv.stats.hostudp import HostUdp
@@ -21,9 +27,20 @@ from wskrecv.stats.sizes import SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
 from wskrecv.stats.sources import MAX_SOURCES, TOP
 
-# dump(data, remote, truncated, timestamp_ns, local): one call per datagram when --dump or
-# --pcap is on. `local` is the datagram's destination address from packet info, or None.
-DumpSink = Callable[[bytes, tuple, bool, Optional[int], Optional[str]], None]
+
+class DumpRecord(NamedTuple):
+    """One datagram kept for --dump and --pcap. `local` is its destination address from
+    packet info, or None."""
+
+    data: bytes
+    remote: tuple
+    truncated: bool
+    timestamp_ns: Optional[int]
+    local: Optional[str]
+
+
+DumpSink = Callable[[DumpRecord], None]  # an output that takes kept datagrams
+
 HOST_MAX_AGE = 1.0  # seconds a display frame may reuse the host's UDP counters
 
 
@@ -34,12 +51,14 @@ class Recorder:
     host's UDP counters (None: not reported); `clock_ns` is the wall clock kernel
     timestamps are compared with (completion time for application latency); `counter`
     makes the counting kernel (the pure-Python one unless the assembly passes another).
+    `keep_datagrams` queues a DumpRecord per datagram `record` counts, for `take_dumped`.
+    `lock` is held by whoever records from a thread other than the one that takes
+    snapshots (the caller takes it: `with recorder.lock`); None: one thread, no lock.
     """
 
     def __init__(
         self,
         mode: str,
-        dump: Optional[DumpSink] = None,
         seq_format: str = "auto",
         host: Optional[HostUdp] = None,
         clock_ns: Callable[[], int] = time.time_ns,
@@ -47,9 +66,13 @@ class Recorder:
         max_streams: int = MAX_STREAMS,
         max_sources: int = MAX_SOURCES,
         counter: Optional[CounterFactory] = None,
+        keep_datagrams: bool = False,
+        lock: Optional[AbstractContextManager[Any]] = None,
     ) -> None:
         self.mode = mode
-        self.dump = dump
+        # deque: appended by the recording thread, emptied by the runner's, without a lock.
+        self.dumped: Optional[deque[DumpRecord]] = deque() if keep_datagrams else None
+        self.lock: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
         self.seq_format = seq_format
         self.host = host
         self.clock_ns = clock_ns
@@ -86,22 +109,30 @@ class Recorder:
 
         `timestamp_ns` is the kernel receive time (None when unknown); `now_ns` the
         completion time, read from `clock_ns` when not given; `local`, the destination
-        address from packet info, matters only to the dump sink: receivers pass it when
-        `dump` is set.
+        address from packet info, matters only to kept datagrams (--dump, --pcap).
         """
         self.counts.add(data, remote, timestamp_ns, self.clock_ns() if now_ns is None else now_ns)
         if truncated:
             self.truncated += 1
-        if self.dump is not None:
-            self.dump(bytes(data), remote, truncated, timestamp_ns, local)
+        if self.dumped is not None:
+            self.dumped.append(DumpRecord(bytes(data), remote, truncated, timestamp_ns, local))
+
+    def take_dumped(self) -> list[DumpRecord]:
+        """The datagrams kept since the last call, oldest first (safe while another thread
+        records)."""
+        dumped = self.dumped
+        if not dumped:
+            return []
+        popleft = dumped.popleft
+        return [popleft() for _ in range(len(dumped))]
 
     def record_many(
         self, datas: Sequence[Any], remotes: Sequence[tuple], stamps: Sequence[Optional[int]],
         now_ns: Optional[int] = None,
     ) -> None:
         """Count datagrams consumed at one instant (one event callback's list), given as
-        columns: the same counts as `record` for each. Receivers with --dump/--pcap use
-        `record`."""
+        columns: the same counts as `record` for each. Nothing is kept: receivers whose
+        datagrams are kept (--dump/--pcap) use `record`."""
         self.counts.add_list(datas, remotes, stamps, self.clock_ns() if now_ns is None else now_ns)
 
     def sizes(self) -> SizeStats:
