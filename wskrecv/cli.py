@@ -1,4 +1,5 @@
-"""The command line. `main` is the only place that turns outcomes into exit statuses."""
+"""The command line. `main` is the only place that ends the process with an exit status
+(a second Ctrl-C aside: signals.py); which status each outcome carries is errors.py's."""
 
 from __future__ import annotations
 

@@ -1,8 +1,11 @@
-"""Exit statuses and the errors that carry them. Only `cli.main` turns these into exits."""
+"""Exit statuses, and which one each error and each way a receive run ends carries.
+
+Only `cli.main` ends the process with them (and, for a second Ctrl-C, signals.py).
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 
 class ExitStatus(IntEnum):
@@ -15,6 +18,28 @@ class ExitStatus(IntEnum):
     THRESHOLD = 4  # a --max-* threshold was exceeded
     CHECK_FAILED = 5  # selftest: a case failed
     INTERRUPTED = 130  # a second Ctrl-C: exit at once
+
+
+class Ending(Enum):
+    """How a receive run ended. `exit_status` is the one table from endings to statuses:
+    the summary shows it, and the command exits with it."""
+
+    COMPLETE = "complete"  # count reached, duration over, stopped (signal), socket closed
+    DEADLINE_MISSED = "deadline missed"  # --timeout passed before --count datagrams arrived
+    THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
+    SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        return _EXIT_STATUS[self]
+
+
+_EXIT_STATUS = {
+    Ending.COMPLETE: ExitStatus.OK,
+    Ending.DEADLINE_MISSED: ExitStatus.DEADLINE,
+    Ending.THRESHOLD_EXCEEDED: ExitStatus.THRESHOLD,
+    Ending.SOCKET_FAILED: ExitStatus.ERROR,
+}
 
 
 class WskrecvError(Exception):

@@ -277,9 +277,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
                 _close_capture(capture, config.pcap or "")
         finally:
             provider.close()
-            close = getattr(reporter, "close", None)
-            if close is not None:
-                close()  # the live display gives the terminal back, whatever happened
+            reporter.close()  # the live display gives the terminal back, whatever happened
     if result.error:
         raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
     if result.threshold:

@@ -2,23 +2,22 @@
 
 The runner owns time, signals and stop conditions. It asks the model how many datagrams
 it can take (`demand`), has the provider read at most that many, and delivers them; when
-nothing is queued it waits on the socket, a wake-up pipe (signals, releases from other
-threads) and the next interval tick.
+nothing is queued it waits on the socket, a wake-up socket (signals, releases from other
+threads) and the next interval tick. It says how the run ended (`Ending`), not which
+exit status that is: errors.py keeps that table, and cli.py ends the process.
 """
 
 from __future__ import annotations
 
-import os
 import select
-import signal
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.apps.base import Receiver
-from wskrecv.errors import ExitStatus
+from wskrecv.errors import Ending, ExitStatus
+from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
@@ -38,15 +37,28 @@ class Provider(Protocol):
 
 
 class Reporter(Protocol):
-    """Renders snapshots. A live display also has `frame_interval` (seconds, or None) and
-    `frame(snap)`: the runner hands it a snapshot that often (re-reading the interval
-    after each frame), between interval reports."""
+    """Renders a run: its start, interval snapshots, live frames, kept datagrams and the
+    summary."""
+
+    @property
+    def frame_interval(self) -> Optional[float]:
+        """Seconds between live frames (re-read after each frame), or None: no frames."""
 
     def start(self, info: dict[str, Any]) -> None: ...
     def interval(self, snap: Snapshot) -> None: ...
-    def summary(self, snap: Snapshot, status: ExitStatus, reason: str) -> None:
-        """The end of the run. When a --max-* threshold failed it, the runner also passes
-        `threshold=` (the one-line reason): reporters that judge runs accept it."""
+    def frame(self, snap: Snapshot) -> None:
+        """A snapshot for a live display, between interval reports."""
+
+    def datagram(self, record: dict[str, Any]) -> None:
+        """One kept datagram (--dump): source, length, truncation, time, payload hex."""
+
+    def summary(
+        self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
+    ) -> None:
+        """The end of the run; `threshold` is why a --max-* threshold failed it, or None."""
+
+    def close(self) -> None:
+        """Give back what the reporter holds (the terminal), whatever happened. Idempotent."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +73,19 @@ class Limits:
 
 @dataclass(frozen=True)
 class RunResult:
-    status: ExitStatus
+    ending: Ending
     reason: str
     snapshot: Snapshot
     threshold: Optional[str] = None  # why a --max-* threshold failed the run
-    error: Optional[str] = None  # why the socket failed (exit 1, after the summary)
+    error: Optional[str] = None  # why the socket failed (after the summary)
+
+    @property
+    def status(self) -> ExitStatus:
+        return self.ending.exit_status
+
+
+class _SocketFailed(Exception):
+    """The OS socket can no longer receive (raised by a step of the loop; ends the run)."""
 
 
 _HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
@@ -76,32 +96,6 @@ def _hung_up(fd: int) -> bool:
     p = select.poll()
     p.register(fd, select.POLLIN | getattr(select, "POLLRDHUP", 0))
     return any(events & _HANGUP for _, events in p.poll(0))
-
-
-class Waker:
-    """A socketpair the loop waits on: signals and other threads poke it to wake the loop."""
-
-    def __init__(self) -> None:
-        self.r, self.w = socket.socketpair()
-        self.r.setblocking(False)
-        self.w.setblocking(False)
-
-    def wake(self) -> None:
-        try:
-            self.w.send(b"\0")
-        except OSError:
-            pass  # already full: the loop will wake anyway
-
-    def drain(self) -> None:
-        try:
-            while self.r.recv(4096):
-                pass
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.r.close()
-        self.w.close()
 
 
 class Runner:
@@ -142,33 +136,19 @@ class Runner:
         sock.ready_callback = self.waker.wake
         self.stop_reason: Optional[str] = None
         self.error: Optional[str] = None  # the socket failed underneath: why
-        self._signals = 0
         self._t0 = 0.0
-
-    # -- signals ----------------------------------------------------------------------
+        # The loop's schedule (clock() values; None: never), set when the run starts.
+        self._next_tick = 0.0
+        self._next_frame: Optional[float] = None
+        self._end: Optional[float] = None
+        self._deadline: Optional[float] = None
+        self._readable = False  # the last wait said the socket was readable
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to end (safe from signal handlers and other threads)."""
         if self.stop_reason is None:
             self.stop_reason = reason
         self.waker.wake()
-
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        self._signals += 1
-        if self._signals > 1 and signum == signal.SIGINT:
-            os._exit(ExitStatus.INTERRUPTED)  # second Ctrl-C: at once, as promised
-        self.request_stop("interrupted" if signum == signal.SIGINT else "terminated")
-
-    def _install_signals(self) -> dict[int, Any]:
-        old: dict[int, Any] = {}
-        try:
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                old[signum] = signal.signal(signum, self._on_signal)
-        except ValueError:  # not the main thread (tests): no signal handling
-            pass
-        return old
-
-    # -- the loop ---------------------------------------------------------------------
 
     def snapshot(self, advance: bool = True) -> Snapshot:
         # The model's counters under the model's lock, the statistics under the
@@ -192,142 +172,183 @@ class Runner:
             for sink in sinks:
                 sink(rec)
 
+    # -- a run ------------------------------------------------------------------------
+
     def run(self, start_info: dict[str, Any]) -> RunResult:
-        old = self._install_signals()
-        try:
-            return self._run(start_info)
-        finally:
-            # Only now: until the summary is out (a live display may take seconds to draw
-            # its last frame), a second Ctrl-C still exits at once.
-            for signum, handler in old.items():
-                signal.signal(signum, handler)
+        """Start, loop until something ends the run, stop, report the summary. Until the
+        summary is out (a live display may take seconds to draw its last frame), a
+        second Ctrl-C still exits at once."""
+        with StopSignals(self.request_stop).installed():
+            try:
+                self._t0 = self.clock()
+                self.reporter.start(start_info)
+                self.app.start()
+                ending = self._loop()
+            finally:
+                if not self.sock.closed:
+                    self.app.stop()
+                self.waker.close()
+            self.hand_out_datagrams()  # what stopping processed, too (retained lists)
+            snap = self.snapshot(advance=False)
+            reason = self.stop_reason or "stopped"
+            breach = None
+            if ending is Ending.COMPLETE and self.judge is not None:
+                breach = self.judge(snap)
+                if breach:
+                    ending = Ending.THRESHOLD_EXCEEDED
+            self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
+            return RunResult(ending, reason, snap, breach, self.error)
 
-    def _run(self, start_info: dict[str, Any]) -> RunResult:
+    def _loop(self) -> Ending:
+        """Turn until something ends the run; a socket failure ends it too."""
+        self._schedule()
         try:
-            self._t0 = self.clock()
-            self.reporter.start(start_info)
-            self.app.start()
-            status = self._loop()
-        finally:
-            if not self.sock.closed:
-                self.app.stop()
-            self.waker.close()
-        self.hand_out_datagrams()  # what stopping processed, too (retained lists)
-        snap = self.snapshot(advance=False)
-        reason = self.stop_reason or "stopped"
-        breach = self.judge(snap) if self.judge is not None and status is ExitStatus.OK else None
-        if breach:
-            status = ExitStatus.THRESHOLD
-        if breach:
-            self.reporter.summary(snap, status, reason, threshold=breach)
-        else:  # reporters that know of no thresholds keep working
-            self.reporter.summary(snap, status, reason)
-        return RunResult(status, reason, snap, breach, self.error)
+            while True:
+                ending = self._turn()
+                if ending:
+                    return ending
+        except _SocketFailed as exc:
+            return self._socket_failed(str(exc))
 
-    def _socket_failed(self, message: str) -> ExitStatus:
+    def _turn(self) -> Optional[Ending]:
+        """Hand out kept datagrams; look at stop requests, the clock and the socket; read
+        and deliver while datagrams come, else wait."""
+        if self.sinks:
+            self.hand_out_datagrams()
+        now = self.clock()
+        ending = self._stopped() or self._on_time(now) or self._closed()
+        if ending:
+            return ending
+        want = self._want()
+        if want > 0:
+            if self._read_and_deliver(want):
+                self._readable = False  # the wait's news is used up
+                return None
+            if self._readable and _hung_up(self.provider.fileno()):
+                # Readable yet nothing to read: shut down underneath (a process sharing
+                # the socket called shutdown). It would stay "readable" for ever.
+                raise _SocketFailed(
+                    "receive failed: the socket was shut down underneath the receiver")
+        self._wait(now, want)
+        return None
+
+    # -- the loop's steps -------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        """When intervals, frames, --duration and --timeout fall, from the start."""
+        limits, t0 = self.limits, self._t0
+        self._end = t0 + limits.duration if limits.duration is not None else None
+        self._deadline = t0 + limits.timeout if limits.timeout is not None else None
+        self._next_tick = t0 + limits.interval
+        frame_every = self.reporter.frame_interval
+        self._next_frame = t0 + frame_every if frame_every else None
+
+    def _stopped(self) -> Optional[Ending]:
+        """A stop was asked for (signal, another thread), or --count is reached."""
+        if self.stop_reason is not None:
+            return Ending.COMPLETE
+        count = self.limits.count
+        if count is not None and self.recorder.received >= count:
+            self.stop_reason = "count reached"
+            return Ending.COMPLETE
+        return None
+
+    def _on_time(self, now: float) -> Optional[Ending]:
+        """What is due at `now`: the interval report and health check, a display frame,
+        the end of --duration, the --timeout deadline."""
+        limits = self.limits
+        if now >= self._next_tick:
+            self.reporter.interval(self.snapshot())
+            late = int((now - self._next_tick) / limits.interval) + 1
+            self._next_tick += limits.interval * max(1, late)
+            broken = self.health() if self.health is not None else None
+            if broken:
+                raise _SocketFailed(f"receive failed: {broken}")
+        if self._next_frame is not None and now >= self._next_frame:
+            self.reporter.frame(self.snapshot(advance=False))
+            # Re-read: a display may space its frames out to bound its own cost.
+            every = self.reporter.frame_interval
+            self._next_frame = now + every if every else None
+        if self._end is not None and now >= self._end:
+            self.stop_reason = "duration over"
+            return Ending.COMPLETE
+        if self._deadline is not None and now >= self._deadline:
+            self.stop_reason = "deadline passed"
+            count = limits.count
+            if self.recorder.received < (count if count is not None else 1):
+                return Ending.DEADLINE_MISSED
+            return Ending.COMPLETE
+        return None
+
+    def _closed(self) -> Optional[Ending]:
+        """The application closed its socket (nothing more can arrive)."""
+        if self.sock.closed:
+            self.stop_reason = "socket closed"
+            return Ending.COMPLETE
+        return None
+
+    def _want(self) -> int:
+        """How many datagrams to read now: what the model can take, and no more than
+        --count still needs. Datagrams the socket holds (retained, kept) will be recorded
+        too. in_flight is read before received: the other order could undercount across
+        the worker thread and read past --count."""
+        want = self.sock.demand()
+        count = self.limits.count
+        if count is not None:
+            in_flight = self.sock.in_flight
+            want = min(want, count - in_flight - self.recorder.received)
+        return want
+
+    def _read_and_deliver(self, want: int) -> bool:
+        """Read and deliver back to back while datagrams come: the clock, signals and
+        reports are looked at every SPINS reads, not every read (with one receive posted,
+        a read is one datagram). --count stays exact: `want` is recomputed before each
+        read. Whether anything was delivered."""
+        read, deliver, batch = self.provider.read, self.sock.deliver, self.batch
+        delivered = False
+        for _ in range(SPINS):
+            try:
+                got = read(min(want, batch))
+            except OSError as exc:
+                raise _SocketFailed(f"receive failed: {exc.strerror or exc}") from None
+            if not got:
+                break
+            deliver(got)
+            delivered = True
+            if self.stop_reason is not None:
+                break
+            want = self._want()
+            if want <= 0:
+                break
+        return delivered
+
+    def _wait(self, now: float, want: int) -> None:
+        """Wait for the socket (when the model wants datagrams), the wake-up socket, or
+        whatever is due next."""
+        wait_until = self._next_tick
+        for t in (self._end, self._deadline, self._next_frame):
+            if t is not None and t < wait_until:
+                wait_until = t
+        timeout = max(0.0, wait_until - now)
+        fd = self.provider.fileno()
+        wake_fd = self.waker.r.fileno()
+        fds = [fd, wake_fd] if want > 0 and fd >= 0 else [wake_fd]
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except InterruptedError:
+            return
+        except (OSError, ValueError) as exc:  # the descriptor was closed underneath
+            reason = getattr(exc, "strerror", None) or exc
+            raise _SocketFailed(f"receive failed: {reason}") from None
+        self._readable = fd in ready
+        if wake_fd in ready:
+            self.waker.drain()
+
+    def _socket_failed(self, message: str) -> Ending:
         """The OS socket broke under the receiver: fail it in the model (outstanding IRPs
         complete with a failure status, the event callback gets its NULL indication) and
-        end the run with exit 1, the summary still printed."""
+        end the run, the summary still printed."""
         self.error = message
         self.stop_reason = "socket failed"
         self.sock.fail()
-        return ExitStatus.ERROR
-
-    def _loop(self) -> ExitStatus:
-        limits = self.limits
-        count = limits.count
-        t0 = self._t0
-        end = t0 + limits.duration if limits.duration is not None else None
-        deadline = t0 + limits.timeout if limits.timeout is not None else None
-        next_tick = t0 + limits.interval
-        frame_every: Optional[float] = getattr(self.reporter, "frame_interval", None)
-        next_frame = t0 + frame_every if frame_every else None
-        recorder = self.recorder
-        sock = self.sock
-        read = self.provider.read
-        fd = self.provider.fileno()
-        wake_fd = self.waker.r.fileno()
-        readable = False  # the last wait said the socket was readable
-        keeps = bool(self.sinks)
-        while True:
-            if keeps:
-                self.hand_out_datagrams()
-            if self.stop_reason is not None:
-                return ExitStatus.OK
-            if count is not None and recorder.received >= count:
-                self.stop_reason = "count reached"
-                return ExitStatus.OK
-            now = self.clock()
-            if now >= next_tick:
-                self.reporter.interval(self.snapshot())
-                next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
-                broken = self.health() if self.health is not None else None
-                if broken:
-                    return self._socket_failed(f"receive failed: {broken}")
-            if next_frame is not None and now >= next_frame:
-                self.reporter.frame(self.snapshot(advance=False))  # type: ignore[attr-defined]
-                # Re-read: a display may space its frames out to bound its own cost.
-                next_frame = now + self.reporter.frame_interval  # type: ignore[attr-defined]
-            if end is not None and now >= end:
-                self.stop_reason = "duration over"
-                return ExitStatus.OK
-            if deadline is not None and now >= deadline:
-                self.stop_reason = "deadline passed"
-                if recorder.received < (count if count is not None else 1):
-                    return ExitStatus.DEADLINE
-                return ExitStatus.OK
-            if sock.closed:
-                self.stop_reason = "socket closed"
-                return ExitStatus.OK
-            want = sock.demand()
-            if count is not None:
-                # Datagrams the socket holds (retained, kept) will be recorded too. Read
-                # in_flight before received: the other order could undercount across the
-                # worker thread and read past --count.
-                in_flight = sock.in_flight
-                want = min(want, count - in_flight - recorder.received)
-            if want > 0:
-                # Read and deliver back to back while datagrams come: the clock, signals
-                # and reports are looked at every SPINS reads, not every read (with one
-                # receive posted, a read is one datagram). --count stays exact: `want`
-                # is recomputed before each read.
-                delivered = False
-                for _ in range(SPINS):
-                    try:
-                        got = read(min(want, self.batch))
-                    except OSError as exc:
-                        return self._socket_failed(f"receive failed: {exc.strerror or exc}")
-                    if not got:
-                        break
-                    sock.deliver(got)
-                    delivered = True
-                    if self.stop_reason is not None:
-                        break
-                    want = sock.demand()
-                    if count is not None:
-                        want = min(want, count - sock.in_flight - recorder.received)
-                    if want <= 0:
-                        break
-                if delivered:
-                    readable = False  # the wait's news is used up
-                    continue
-                if readable and _hung_up(fd):
-                    # Readable yet nothing to read: shut down underneath (a process sharing
-                    # the socket called shutdown). It would stay "readable" for ever.
-                    return self._socket_failed(
-                        "receive failed: the socket was shut down underneath the receiver")
-            wait_until = next_tick
-            for t in (end, deadline, next_frame):
-                if t is not None and t < wait_until:
-                    wait_until = t
-            timeout = max(0.0, wait_until - now)
-            fds = [fd, wake_fd] if want > 0 and fd >= 0 else [wake_fd]
-            try:
-                ready, _, _ = select.select(fds, [], [], timeout)
-            except InterruptedError:
-                continue
-            except (OSError, ValueError) as exc:  # the descriptor was closed underneath
-                return self._socket_failed(f"receive failed: {getattr(exc, 'strerror', None) or exc}")
-            readable = fd in ready
-            if wake_fd in ready:
-                self.waker.drain()
+        return Ending.SOCKET_FAILED

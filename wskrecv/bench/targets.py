@@ -19,10 +19,11 @@ from typing import Any, Optional
 from wskrecv.bench.native import Native, parse_pair
 from wskrecv.bench.queue import HOST, plain_socket
 from wskrecv.core import Core
-from wskrecv.errors import ExitStatus, OsFailure
+from wskrecv.errors import Ending, ExitStatus, OsFailure
 from wskrecv.program import BENCH_MODES, ReceiveConfig, build_runner
 from wskrecv.provider.udp import UdpProvider, open_udp
 from wskrecv.runner import Runner
+from wskrecv.stats.snapshot import Snapshot
 
 MAX_DATAGRAM = ReceiveConfig().buffer_size  # the baselines' buffer, as listen's default
 
@@ -30,13 +31,26 @@ MAX_DATAGRAM = ReceiveConfig().buffer_size  # the baselines' buffer, as listen's
 class NullReporter:
     """The runner's reporter, silent: a benchmark prints its own results."""
 
+    frame_interval: Optional[float] = None
+
     def start(self, info: dict[str, Any]) -> None:
         pass
 
-    def interval(self, snap: Any) -> None:
+    def interval(self, snap: Snapshot) -> None:
         pass
 
-    def summary(self, snap: Any, status: Any, reason: str) -> None:
+    def frame(self, snap: Snapshot) -> None:
+        pass
+
+    def datagram(self, record: dict[str, Any]) -> None:
+        pass
+
+    def summary(
+        self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
+    ) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
 
@@ -113,7 +127,7 @@ class WskrecvTarget(Target):
             raise KeyboardInterrupt  # the runner caught Ctrl-C: the benchmark stops
         snap = result.snapshot
         self._facts = {"violations": snap.violations, "kernel_drops": snap.kernel_drops}
-        if result.status is ExitStatus.DEADLINE:
+        if result.ending is Ending.DEADLINE_MISSED:
             self._facts["stalled"] = True
         return snap.received, seconds
 

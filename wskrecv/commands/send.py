@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Optional
@@ -14,6 +12,7 @@ import click
 from wskrecv.commands.common import current_environment
 from wskrecv.errors import ExitStatus
 from wskrecv.payload import SEND_FORMATS
+from wskrecv.signals import StopSignals
 
 if TYPE_CHECKING:
     from wskrecv.generator import SendReport
@@ -23,7 +22,7 @@ DEFAULT_COUNT = 1000
 
 class StopFlag:
     """Set by SIGINT/SIGTERM; the send loop polls it between batches. A second Ctrl-C
-    exits at once (130), as for the receive commands."""
+    exits at once (130), as for the receive commands (signals.StopSignals)."""
 
     def __init__(self) -> None:
         self.reason: Optional[str] = None
@@ -31,19 +30,13 @@ class StopFlag:
     def __call__(self) -> Optional[str]:
         return self.reason
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        if self.reason is not None and signum == signal.SIGINT:
-            os._exit(ExitStatus.INTERRUPTED)
-        self.reason = "interrupted" if signum == signal.SIGINT else "terminated"
+    def _stop(self, reason: str) -> None:
+        self.reason = reason
 
     @contextmanager
     def installed(self) -> Iterator[StopFlag]:
-        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
+        with StopSignals(self._stop).installed():
             yield self
-        finally:
-            for signum, handler in old.items():
-                signal.signal(signum, handler)
 
 
 def report_line(report: SendReport) -> str:

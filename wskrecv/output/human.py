@@ -129,6 +129,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
 class HumanReporter:
     """One line per interval, a block at the end. No control codes: safe for pipes."""
 
+    frame_interval: Optional[float] = None  # no live frames
+
     def __init__(
         self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None
     ) -> None:
@@ -147,6 +149,12 @@ class HumanReporter:
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
             self._line(interval_line(snap))
+
+    def frame(self, snap: Snapshot) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""

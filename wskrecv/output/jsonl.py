@@ -13,6 +13,8 @@ from wskrecv.stats.snapshot import Snapshot
 class JsonReporter:
     """`start`, `interval`, `datagram` and `summary` objects, flushed line by line."""
 
+    frame_interval: Optional[float] = None  # no live frames
+
     def __init__(self, stream: Optional[IO[str]] = None, quiet: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
@@ -28,6 +30,12 @@ class JsonReporter:
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
             self.emit({"type": "interval", **snap.interval_dict()})
+
+    def frame(self, snap: Snapshot) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.emit({"type": "datagram", **record})
