@@ -30,16 +30,18 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     int format;
+    int wall_clock; /* send times comparable with kernel timestamps (not iperf3's) */
     uint64_t received, bytes, corrupt, unsequenced;
     uint64_t size_min, size_max;
     uint64_t size_counts[SIZE_BUCKETS];
     Hist owd, app; /* this interval's */
     PyObject *sources, *source_rows, *streams, *stream_rows, *histogram_type;
-    /* The tracker of the last sequenced datagram, to skip the table lookup for the next
-     * one from the same stream (dropped whenever the table may change: `new`). */
+    /* The table key of the last sequenced datagram, reused for the next one from the
+     * same stream (no key tuple built; the table is still asked, so eviction and
+     * StreamTable.expect are always seen). */
     PyObject *last_remote;
     uint32_t last_stream;
-    Tracker *last_tracker;
+    PyObject *last_key;
 } Counter;
 
 static int
@@ -153,6 +155,19 @@ format_of(const char *name)
 }
 
 static int
+set_format(Counter *self, const char *name)
+{
+    int format = format_of(name);
+    if (format < 0) {
+        PyErr_Format(PyExc_ValueError, "unknown sequence format '%s'", name);
+        return -1;
+    }
+    self->format = format;
+    self->wall_clock = format != FMT_IPERF3 && format != FMT_IPERF3_64; /* counting.wall_clock */
+    return 0;
+}
+
+static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"seq_format", "sources", "streams", "histogram", NULL};
@@ -161,9 +176,7 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "sOOO:Counter", kwlist, &name, &sources, &streams, &histogram)) {
         return -1;
     }
-    self->format = format_of(name);
-    if (self->format < 0) {
-        PyErr_Format(PyExc_ValueError, "unknown sequence format %R", PyTuple_GET_ITEM(args, 0));
+    if (set_format(self, name) < 0) {
         return -1;
     }
     PyObject *source_rows = PyObject_GetAttrString(sources, "rows");
@@ -185,7 +198,7 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     Py_INCREF(histogram);
     Py_XSETREF(self->histogram_type, histogram);
     Py_CLEAR(self->last_remote);
-    Py_CLEAR(self->last_tracker);
+    Py_CLEAR(self->last_key);
     self->received = self->bytes = self->corrupt = self->unsequenced = 0;
     self->size_min = 1 << 30;
     self->size_max = 0;
@@ -241,39 +254,38 @@ count_source(Counter *self, PyObject *remote, uint64_t count, uint64_t size, uin
     return 0;
 }
 
-/* The tracker of (remote, stream), or NULL with *fresh set when the table had none (the
- * caller starts it with StreamTable.new). A borrowed reference. */
+/* The tracker of (remote, stream), or NULL when the table has none (with *key set to a
+ * new reference to the key, for StreamTable.new) or on error. A borrowed reference. */
 static PyObject *
 find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
 {
     *key = NULL;
-    if (self->last_tracker != NULL && self->last_stream == stream) {
+    if (self->last_key != NULL && self->last_stream == stream) {
         int same = self->last_remote == remote ? 1 : PyObject_RichCompareBool(self->last_remote, remote, Py_EQ);
         if (same < 0) {
             return NULL;
         }
         if (same) {
-            return (PyObject *)self->last_tracker;
+            *key = Py_NewRef(self->last_key);
         }
     }
-    PyObject *sid = PyLong_FromUnsignedLong(stream);
-    if (sid == NULL) {
-        return NULL;
-    }
-    *key = PyTuple_Pack(2, remote, sid);
-    Py_DECREF(sid);
     if (*key == NULL) {
-        return NULL;
-    }
-    PyObject *tracker = PyDict_GetItemWithError(self->stream_rows, *key);
-    if (tracker != NULL && PyObject_TypeCheck(tracker, &Tracker_Type)) {
+        PyObject *sid = PyLong_FromUnsignedLong(stream);
+        if (sid == NULL) {
+            return NULL;
+        }
+        *key = PyTuple_Pack(2, remote, sid);
+        Py_DECREF(sid);
+        if (*key == NULL) {
+            return NULL;
+        }
         Py_INCREF(remote);
         Py_XSETREF(self->last_remote, remote);
-        Py_INCREF(tracker);
-        Py_XSETREF(self->last_tracker, (Tracker *)tracker);
+        Py_INCREF(*key);
+        Py_XSETREF(self->last_key, *key);
         self->last_stream = stream;
     }
-    return tracker;
+    return PyDict_GetItemWithError(self->stream_rows, *key);
 }
 
 static int
@@ -286,7 +298,7 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
     }
     if (has_transit) {
         transit = arrival - (i128)h->send_ns;
-        if (hist_add(&self->owd, transit) < 0) {
+        if (self->wall_clock && hist_add(&self->owd, transit) < 0) {
             return -1;
         }
     }
@@ -297,9 +309,6 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
             Py_XDECREF(key);
             return -1;
         }
-        /* A new stream: the table may evict, so forget the remembered tracker. */
-        Py_CLEAR(self->last_tracker);
-        Py_CLEAR(self->last_remote);
         PyObject *seq = PyLong_FromUnsignedLongLong(h->seq);
         PyObject *tr = has_transit ? core_from_i128(transit) : Py_NewRef(Py_None);
         PyObject *r = seq && tr ? PyObject_CallMethod(self->streams, "new", "OOO", key, seq, tr) : NULL;
@@ -312,7 +321,7 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         Py_DECREF(r);
         return 0;
     }
-    Py_XDECREF(key);
+    Py_DECREF(key);
     if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
         tracker_see((Tracker *)tracker, (i128)h->seq, has_transit, transit);
         return 0;
@@ -540,6 +549,22 @@ Counter_latency(Counter *self, PyObject *arg)
 }
 
 static PyObject *
+Counter_use_seq_format(Counter *self, PyObject *arg)
+{
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "seq_format must be a str");
+        }
+        return NULL;
+    }
+    if (set_format(self, name) < 0) {
+        return NULL;
+    }
+    return PyObject_CallMethod(self->streams, "use_wrap32", "O", self->format == FMT_IPERF3 ? Py_True : Py_False);
+}
+
+static PyObject *
 get_size_counts(Counter *self, void *c)
 {
     PyObject *out = PyList_New(SIZE_BUCKETS);
@@ -599,6 +624,8 @@ static PyMethodDef Counter_methods[] = {
      "add(data, remote, timestamp_ns, now_ns): count one datagram."},
     {"add_list", (PyCFunction)(void (*)(void))Counter_add_list, METH_FASTCALL,
      "add_list(datas, remotes, timestamps_ns, now_ns): count a list consumed at one instant."},
+    {"use_seq_format", (PyCFunction)Counter_use_seq_format, METH_O,
+     "use_seq_format(seq_format): read payload headers as `seq_format` from now on."},
     {"latency", (PyCFunction)Counter_latency, METH_O,
      "latency(advance) -> (one-way, application) Histograms of this interval; advance starts a new one."},
     {NULL, NULL, 0, NULL},
@@ -613,7 +640,7 @@ Counter_traverse(Counter *self, visitproc visit, void *arg)
     Py_VISIT(self->stream_rows);
     Py_VISIT(self->histogram_type);
     Py_VISIT(self->last_remote);
-    Py_VISIT(self->last_tracker);
+    Py_VISIT(self->last_key);
     return 0;
 }
 
@@ -626,7 +653,7 @@ Counter_clear(Counter *self)
     Py_CLEAR(self->stream_rows);
     Py_CLEAR(self->histogram_type);
     Py_CLEAR(self->last_remote);
-    Py_CLEAR(self->last_tracker);
+    Py_CLEAR(self->last_key);
     return 0;
 }
 

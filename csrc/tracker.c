@@ -171,6 +171,15 @@ Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+Tracker_unsee_first(Tracker *self, PyObject *unused)
+{
+    self->ring[(int64_t)(self->base & self->mask)] = 0;
+    self->high = self->base - 1;
+    self->seen = 0;
+    Py_RETURN_NONE;
+}
+
 static void
 Tracker_dealloc(Tracker *self)
 {
@@ -308,6 +317,8 @@ static PyGetSetDef Tracker_getset[] = {
 static PyMethodDef Tracker_methods[] = {
     {"see", (PyCFunction)(void (*)(void))Tracker_see, METH_VARARGS | METH_KEYWORDS,
      "see(seq, transit_ns=None): count one datagram carrying `seq`."},
+    {"unsee_first", (PyCFunction)Tracker_unsee_first, METH_NOARGS,
+     "unsee_first(): forget the first sequence before any datagram carried it (StreamTable.expect)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,6 +28,7 @@ class Ending(Enum):
     DEADLINE_MISSED = "deadline missed"  # --timeout passed before --count datagrams arrived
     THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
     SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
+    WORKER_FAILED = "worker failed"  # --workers: a worker died or could not run
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -39,6 +40,7 @@ _EXIT_STATUS = {
     Ending.DEADLINE_MISSED: ExitStatus.DEADLINE,
     Ending.THRESHOLD_EXCEEDED: ExitStatus.THRESHOLD,
     Ending.SOCKET_FAILED: ExitStatus.ERROR,
+    Ending.WORKER_FAILED: ExitStatus.ERROR,
 }
 
 

@@ -26,9 +26,11 @@ from wskrecv.errors import OsFailure
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
     from wskrecv.core import Core
+    from wskrecv.iperf3.service import Iperf3Service
+    from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
-    from wskrecv.runner import Provider, Reporter, Runner
+    from wskrecv.runner import Companion, Provider, Reporter, Runner
     from wskrecv.stats.hostudp import HostUdp
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
@@ -66,6 +68,9 @@ class ReceiveConfig:
     seq_format: str = "auto"
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
+    # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.
+    iperf3: bool = False
+    one_off: bool = False  # end the run after the first iperf3 test
     # IRP style (`listen`).
     outstanding: int = 1
     buffer_size: int = 65535
@@ -75,6 +80,13 @@ class ReceiveConfig:
     pend: bool = False
     hold: Optional[float] = None  # milliseconds; None: 0 (only with pend)
     reject_every: Optional[int] = None
+    # Scale out (wskrecv/workers/) and the Prometheus endpoint (output/metrics.py).
+    workers: Optional[int] = None  # None: one process, no SO_REUSEPORT
+    cpu_affinity: bool = False
+    metrics: Optional[str] = None  # "[ADDR:]PORT"
+    metrics_label: tuple[str, ...] = ()  # "KEY=VALUE" each
+    metrics_linger: float = 5.0  # seconds /metrics stays up after the run
+    metrics_allow_remote: bool = False
 
     @property
     def keeps_datagrams(self) -> bool:
@@ -142,13 +154,15 @@ def build_runner(
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
     core: Optional[Core] = None,
+    companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
     every datagram, from the runner's thread (--dump, --pcap: `config.keeps_datagrams`);
     `host` reports the host's UDP counters (None: not reported); `health` says, once per
-    interval, why the socket can no longer receive; `core` counts (None: this
-    process's, wskrecv.core.current())."""
+    interval, why the socket can no longer receive; `companion` builds what the loop
+    carries beside the socket (the iperf3 server); `core` counts (None: this process's,
+    wskrecv.core.current())."""
     import threading
 
     from wskrecv import core as cores
@@ -174,7 +188,8 @@ def build_runner(
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
     return Runner(provider, sock, app, recorder, reporter, limits, batch=config.batch,
-                  judge=thresholds.check if thresholds else None, health=health, sinks=sinks)
+                  judge=thresholds.check if thresholds else None, health=health, sinks=sinks,
+                  companion=companion(recorder, sock) if companion is not None else None)
 
 
 def want_live(env: Environment, config: ReceiveConfig) -> bool:
@@ -237,22 +252,45 @@ def open_provider(config: ReceiveConfig, core: Optional[Core] = None) -> UdpProv
 def receive(config: ReceiveConfig, env: Environment) -> int:
     """Open the socket, build the model and the application, run, report. Returns the
     exit status; errors propagate as WskrecvError for `cli.main` to report."""
+    if config.workers is not None:
+        from wskrecv.workers.run import receive_with_workers
+
+        return receive_with_workers(config, env)
+
     from wskrecv import core as cores
     from wskrecv.output.pcap import open_capture
     from wskrecv.provider.health import address_gone
     from wskrecv.stats.hostudp import HostUdp
 
+    metrics = open_metrics(config)  # bound first: a port in use fails before any work
     core = cores.current()
     reporter = make_reporter(env, config)
+    runner: Optional[Runner] = None
+    if metrics is not None:
+        from wskrecv.output.metrics import MetricsReporter
+
+        metrics.start()
+        reporter = MetricsReporter(reporter, metrics, lambda: runner.recorder)  # type: ignore[union-attr]
     sinks: list[DumpSink] = [_dump_to(reporter)] if config.dump else []
     provider = open_provider(config, core)
     capture: Optional[PcapWriter] = None
+    service: list[Iperf3Service] = []  # the iperf3 server, once built
     try:
         if config.pcap is not None:
             capture = open_capture(config.pcap, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, config.pcap))
+        companion = None
+        if config.iperf3:
+            from wskrecv.iperf3.service import attach  # only --iperf3 pays for it
+
+            def companion(recorder: Recorder, sock: WskDatagramSocket) -> Companion:
+                service.append(attach(provider, recorder, reporter,
+                                      one_off=config.one_off, json_output=config.as_json))
+                return service[-1]
+
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
-                              health=lambda: address_gone(provider.local_address), core=core)
+                              health=lambda: address_gone(provider.local_address),
+                              companion=companion, core=core)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
         info = {
@@ -270,12 +308,23 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"
+        if metrics is not None:
+            metrics.describe(info)
+        for built in service:
+            info["iperf3_port"] = built.port
+            info["detail"] += f", iperf3 server on TCP port {built.port}"
         result = runner.run(info)
+        if metrics is not None:
+            metrics.linger(config.metrics_linger)
     finally:
+        if metrics is not None:
+            metrics.close()
         try:
             if capture is not None:
                 _close_capture(capture, config.pcap or "")
         finally:
+            for built in service:
+                built.close()
             provider.close()
             reporter.close()  # the live display gives the terminal back, whatever happened
     if result.error:
@@ -284,6 +333,15 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()
     return int(result.status)
+
+
+def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
+    """The /metrics endpoint, bound but not yet serving; None without --metrics."""
+    if config.metrics is None:
+        return None
+    from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
+
+    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote)
 
 
 def _close_capture(capture: PcapWriter, name: str) -> None:
@@ -304,6 +362,7 @@ __all__ = [
     "build_runner",
     "make_app",
     "make_reporter",
+    "open_metrics",
     "open_provider",
     "receive",
     "want_live",

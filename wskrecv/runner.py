@@ -12,7 +12,8 @@ from __future__ import annotations
 import select
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.apps.base import Receiver
@@ -52,6 +53,9 @@ class Reporter(Protocol):
     def datagram(self, record: dict[str, Any]) -> None:
         """One kept datagram (--dump): source, length, truncation, time, payload hex."""
 
+    def note(self, record: dict[str, Any]) -> None:
+        """Something the iperf3 server did (`event`, `test`, `client`, `message`...)."""
+
     def summary(
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
@@ -59,6 +63,31 @@ class Reporter(Protocol):
 
     def close(self) -> None:
         """Give back what the reporter holds (the terminal), whatever happened. Idempotent."""
+
+
+class Companion(Protocol):
+    """Work the receive loop carries beside its socket (the iperf3 server's control
+    connection): descriptors to wait on, a deadline, a look after every wait, and the
+    datagrams it consumes itself before the WSK model sees them."""
+
+    def fds(self) -> tuple[list[int], list[int]]:
+        """Descriptors to wait on: (readable, writable)."""
+        ...
+
+    def next_deadline(self) -> Optional[float]: ...
+
+    def take(self, got: list) -> list:
+        """A batch just read, without the datagrams the companion consumed."""
+        ...
+
+    def service(self, readable: set[int], writable: set[int], drained: bool) -> Optional[str]:
+        """After a wait. `drained`: the socket was empty and nothing is held uncounted.
+        Returns why the run should end, or None."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """The companion's state for snapshots."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -114,8 +143,11 @@ class Runner:
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
         health: Optional[Callable[[], Optional[str]]] = None,
         sinks: Sequence[DumpSink] = (),
+        companion: Optional[Companion] = None,
     ) -> None:
         self.provider = provider
+        # Carried beside the socket (--iperf3): waited on with it, serviced after waits.
+        self.companion = companion
         self.sock = sock
         self.app = app
         self.recorder = recorder
@@ -130,6 +162,9 @@ class Runner:
         # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
         # loop hands them out, from this thread only.
         self.sinks = tuple(sinks)
+        # Asked before every read: why to stop now, or None (--workers: a --count shared
+        # by the workers was reached).
+        self.stop_when: Optional[Callable[[], Optional[str]]] = None
         self.waker = Waker()
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
@@ -143,6 +178,7 @@ class Runner:
         self._end: Optional[float] = None
         self._deadline: Optional[float] = None
         self._readable = False  # the last wait said the socket was readable
+        self._empty = False  # the last read found the socket empty
 
     def request_stop(self, reason: str) -> None:
         """Ask the loop to end (safe from signal handlers and other threads)."""
@@ -157,13 +193,16 @@ class Runner:
             violations = dict(self.sock.verifier.counts)
             mode_stats = self.app.mode_stats()
         with self.recorder.lock:
-            return self.recorder.snapshot(
+            snap = self.recorder.snapshot(
                 self.clock() - self._t0,
                 self.provider.kernel_drops,
                 violations,
                 mode_stats,
                 advance=advance,
             )
+        if self.companion is not None:
+            snap = replace(snap, iperf3=MappingProxyType(self.companion.status()))
+        return snap
 
     def hand_out_datagrams(self) -> None:
         """Give the datagrams the recorder kept since the last call to the sinks."""
@@ -220,6 +259,7 @@ class Runner:
         if ending:
             return ending
         want = self._want()
+        self._empty = False
         if want > 0:
             if self._read_and_deliver(want):
                 self._readable = False  # the wait's news is used up
@@ -247,6 +287,11 @@ class Runner:
         """A stop was asked for (signal, another thread), or --count is reached."""
         if self.stop_reason is not None:
             return Ending.COMPLETE
+        if self.stop_when is not None:
+            why = self.stop_when()
+            if why:
+                self.stop_reason = why
+                return Ending.COMPLETE
         count = self.limits.count
         if count is not None and self.recorder.received >= count:
             self.stop_reason = "count reached"
@@ -264,6 +309,8 @@ class Runner:
             broken = self.health() if self.health is not None else None
             if broken:
                 raise _SocketFailed(f"receive failed: {broken}")
+            if self.companion is not None:
+                self._poll_companion()  # datagrams may keep the loop from waiting
         if self._next_frame is not None and now >= self._next_frame:
             self.reporter.frame(self.snapshot(advance=False))
             # Re-read: a display may space its frames out to bound its own cost.
@@ -305,13 +352,17 @@ class Runner:
         a read is one datagram). --count stays exact: `want` is recomputed before each
         read. Whether anything was delivered."""
         read, deliver, batch = self.provider.read, self.sock.deliver, self.batch
+        take = self.companion.take if self.companion is not None else None
         delivered = False
         for _ in range(SPINS):
             try:
                 got = read(min(want, batch))
             except OSError as exc:
                 raise _SocketFailed(f"receive failed: {exc.strerror or exc}") from None
+            if take is not None and got:
+                got = take(got)
             if not got:
+                self._empty = True
                 break
             deliver(got)
             delivered = True
@@ -325,16 +376,22 @@ class Runner:
     def _wait(self, now: float, want: int) -> None:
         """Wait for the socket (when the model wants datagrams), the wake-up socket, or
         whatever is due next."""
+        companion = self.companion
         wait_until = self._next_tick
-        for t in (self._end, self._deadline, self._next_frame):
+        for t in (self._end, self._deadline, self._next_frame,
+                  companion.next_deadline() if companion is not None else None):
             if t is not None and t < wait_until:
                 wait_until = t
         timeout = max(0.0, wait_until - now)
         fd = self.provider.fileno()
         wake_fd = self.waker.r.fileno()
         fds = [fd, wake_fd] if want > 0 and fd >= 0 else [wake_fd]
+        wfds: list[int] = []
+        if companion is not None:
+            extra, wfds = companion.fds()
+            fds += extra
         try:
-            ready, _, _ = select.select(fds, [], [], timeout)
+            ready, wready, _ = select.select(fds, wfds, [], timeout)
         except InterruptedError:
             return
         except (OSError, ValueError) as exc:  # the descriptor was closed underneath
@@ -343,6 +400,26 @@ class Runner:
         self._readable = fd in ready
         if wake_fd in ready:
             self.waker.drain()
+        if companion is not None:
+            # Drained: the last read found the socket empty, nothing came since, and the
+            # application holds nothing uncounted.
+            drained = self._empty and not self._readable and self.sock.in_flight == 0
+            self._stop_for(companion.service(set(ready), set(wready), drained))
+
+    def _poll_companion(self) -> None:
+        """Look at the companion's descriptors without waiting."""
+        assert self.companion is not None
+        extra, wfds = self.companion.fds()
+        try:
+            ready, wready, _ = select.select(extra, wfds, [], 0)
+        except (OSError, ValueError):
+            return
+        self._stop_for(self.companion.service(set(ready), set(wready), False))
+
+    def _stop_for(self, reason: Optional[str]) -> None:
+        """The companion ended the run (--one-off): the next turn stops."""
+        if reason and self.stop_reason is None:
+            self.stop_reason = reason
 
     def _socket_failed(self, message: str) -> Ending:
         """The OS socket broke under the receiver: fail it in the model (outstanding IRPs

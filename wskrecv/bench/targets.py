@@ -45,6 +45,9 @@ class NullReporter:
     def datagram(self, record: dict[str, Any]) -> None:
         pass
 
+    def note(self, record: dict[str, Any]) -> None:
+        pass
+
     def summary(
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:

@@ -8,7 +8,8 @@ machinery.
 
 from __future__ import annotations
 
-from typing import Callable
+import os
+from typing import Any, Callable
 
 import click
 from click.core import ParameterSource
@@ -19,6 +20,8 @@ from wskrecv.errors import UsageError
 from wskrecv.program import ReceiveConfig
 
 DEFAULTS = ReceiveConfig()
+IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
+IPERF3_FORMATS = ("iperf3", "iperf3-64")
 
 
 def socket_options(f: Callable) -> Callable:
@@ -58,6 +61,69 @@ def socket_options(f: Callable) -> Callable:
         help="Local address: 127.0.0.1, ::1, :: (dual-stack), a host name...",
     )(f)
     return f
+
+
+MAX_WORKERS = 1024
+
+
+class WorkersType(click.ParamType):
+    """`--workers N|auto`: a positive count, or the number of usable CPUs."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int):
+            n = value
+        elif str(value).strip().lower() == "auto":
+            try:
+                return len(os.sched_getaffinity(0))
+            except (AttributeError, OSError):
+                return os.cpu_count() or 1
+        else:
+            try:
+                n = int(str(value))
+            except ValueError:
+                self.fail(f"{value!r} is not a number of workers or 'auto'", param, ctx)
+        if not 1 <= n <= MAX_WORKERS:
+            self.fail(f"{n} workers: give 1 to {MAX_WORKERS}, or auto", param, ctx)
+        return n
+
+
+def scale_options() -> list[Callable]:
+    """--workers, --cpu-affinity and the Prometheus endpoint (--metrics...)."""
+    return [
+        click.option(
+            "--workers", type=WorkersType(), default=None, metavar="N|auto",
+            help="Receive with N processes, each with its own socket bound to the address "
+            "with SO_REUSEPORT (the kernel spreads flows over them by their addresses and "
+            "ports), merged into one report. auto: one per usable CPU. Needs an address "
+            "(not --fd; socket activation must pass N sockets).",
+        ),
+        click.option(
+            "--cpu-affinity", is_flag=True,
+            help="With --workers: pin worker i to the i-th usable CPU.",
+        ),
+        click.option(
+            "--metrics", metavar="[ADDR:]PORT",
+            help="Serve Prometheus metrics at http://ADDR:PORT/metrics (ADDR defaults to "
+            "127.0.0.1; port 0 picks a free one, reported at start).",
+        ),
+        click.option(
+            "--metrics-label", multiple=True, metavar="KEY=VALUE",
+            help="A label on every metric (repeatable), e.g. site=ams link=uplink1.",
+        ),
+        click.option(
+            "--metrics-linger", type=click.FloatRange(min=0), default=DEFAULTS.metrics_linger,
+            show_default=True, metavar="S",
+            help="Keep /metrics up S seconds after the run so a last scrape sees the final "
+            "counts (with --metrics); Ctrl-C ends it early.",
+        ),
+        click.option(
+            "--metrics-allow-remote", is_flag=True,
+            help="Allow --metrics on a non-loopback address (metrics reveal the traffic: "
+            "sources, rates, loss).",
+        ),
+    ]
 
 
 def run_options(f: Callable) -> Callable:
@@ -109,6 +175,18 @@ def run_options(f: Callable) -> Callable:
             "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
             help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
         ),
+        *scale_options(),
+        click.option(
+            "--iperf3", is_flag=True,
+            help="Also be an iperf3 server for UDP tests: accept iperf3's control connection "
+            f"on TCP at the same port (default {IPERF3_PORT} with this option), receive its "
+            "streams here, and send the client wskrecv's loss, jitter and packet counts. "
+            "Tests run one after another; reverse and TCP tests are refused.",
+        ),
+        click.option(
+            "--one-off", is_flag=True,
+            help="With --iperf3: end the run after the first iperf3 test (like iperf3 -s -1).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -123,6 +201,26 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
     if config.live and config.quiet:
         reject("--live and --quiet contradict each other")
+    if config.cpu_affinity and config.workers is None:
+        reject("--cpu-affinity pins workers: it needs --workers")
+    if config.workers is not None and config.iperf3:
+        reject("--iperf3 serves its tests through one receiver: not with --workers")
+    if config.workers is not None and config.dump:
+        reject("--dump prints every datagram as it comes: use it without --workers")
+    if config.workers is not None and config.fd is not None:
+        reject("--workers binds one socket per worker (SO_REUSEPORT) on an address: it "
+               "cannot share the single --fd socket; give --bind/--port, or pass one socket "
+               "per worker by socket activation (LISTEN_FDS)")
+    if config.metrics is None:
+        for given, flag in ((config.metrics_label, "--metrics-label"),
+                            (config.metrics_linger != DEFAULTS.metrics_linger, "--metrics-linger"),
+                            (config.metrics_allow_remote, "--metrics-allow-remote")):
+            if given:
+                reject(f"{flag} needs --metrics")
+    if config.one_off and not config.iperf3:
+        reject("--one-off needs --iperf3")
+    if config.iperf3 and config.seq_format not in IPERF3_FORMATS:
+        reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {config.seq_format}")
 
 
 def given_on_command_line(*names: str) -> bool:
@@ -152,6 +250,9 @@ def current_environment() -> Environment:
 
 __all__ = [
     "DEFAULTS",
+    "WorkersType",
+    "IPERF3_FORMATS",
+    "IPERF3_PORT",
     "check_receive",
     "current_environment",
     "given_on_command_line",

@@ -10,7 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from wskrecv import program
-from wskrecv.commands.common import check_receive, current_environment, given_on_command_line
+from wskrecv.commands.common import (
+    IPERF3_PORT,
+    check_receive,
+    current_environment,
+    given_on_command_line,
+)
 from wskrecv.errors import (
     AmbiguousActivation,
     InheritedAddress,
@@ -23,6 +28,12 @@ from wskrecv.errors import (
 def run_receive(mode: str, params: dict[str, Any]) -> int:
     """Run receive `mode` ("irp", "event") with the command's parsed `params`; returns
     the exit status (errors propagate as WskrecvError for `cli.main`)."""
+    if params.get("iperf3"):
+        # iperf3's port, and its payload header (each test says 32- or 64-bit counters).
+        if not given_on_command_line("port"):
+            params = dict(params, port=IPERF3_PORT)
+        if not given_on_command_line("seq_format"):
+            params = dict(params, seq_format="iperf3")
     config = program.ReceiveConfig(
         mode=mode, address_given=given_on_command_line("bind_host", "port"), **params
     )

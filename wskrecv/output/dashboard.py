@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from wskrecv.output.format import address, duration, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -295,6 +295,16 @@ def mode_panel(view: View, width: int) -> RenderableType:
         item = Text(_LABELS.get(key, key.replace("_", " ")) + " ", style=LABEL)
         item.append(_value(value), style=BAD if key in _BAD_KEYS and value else "bold")
         items.append(item)
+    for w in view.snap.workers:
+        item = Text(f"worker {w.worker} ", style=LABEL)
+        item.append(si(w.datagrams_per_s, "dg/s"), style="bold cyan")
+        item.append(" drops ", style=LABEL)
+        item.append(f"{w.kernel_drops:,}", style=BAD if w.kernel_drops else GOOD)
+        item.append(" cpu ", style=LABEL)
+        item.append(f"{w.cpu_pct:.0f}%", style="bold")
+        if not w.alive:
+            item.append(" DEAD", style=BAD)
+        items.append(item)
     v = view.snap.violations
     item = Text("violations ", style=LABEL)
     item.append(f"{v:,}", style=BAD if v else GOOD)
@@ -317,6 +327,8 @@ def header(view: View, width: int) -> Table:
         if detail and width >= 120:
             left.append(f"  {detail}", style=LABEL)
     left.append(f"  seq {s.seq_format}", style=LABEL)
+    if s.iperf3 is not None:
+        left.append("  " + iperf3_text(s.iperf3), style="bold magenta")
     right = Text(f"{s.elapsed_s:,.1f} s", style="bold")
     if view.final:
         right = Text(f"done: {view.final}  ", style="bold yellow") + right

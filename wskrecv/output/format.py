@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
@@ -66,3 +66,11 @@ def pct(value: float) -> str:
 def address(host: str, port: int) -> str:
     """host:port, with brackets around IPv6 hosts."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def iperf3_text(status: Any) -> str:
+    """The iperf3 server's state in a few words: idle, or the test's id and streams."""
+    if not status.get("test"):
+        return f"iperf3 {status.get('state', 'idle')}"
+    n = len(status.get("streams") or ())
+    return f"iperf3 {status['state']} {status['test']} ({n} stream{'s' if n != 1 else ''})"

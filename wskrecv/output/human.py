@@ -6,7 +6,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, duration, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -65,7 +65,32 @@ def interval_line(snap: Snapshot) -> str:
         line += f"  kernel drops {snap.kernel_drops}"
     if snap.violations:
         line += f"  VIOLATIONS {snap.violations}"
+    if snap.iperf3 is not None:
+        line += "  " + iperf3_text(snap.iperf3)
     return line
+
+
+def worker_lines(snap: Snapshot) -> list[str]:
+    """One line per worker of a --workers run: its rate, total, drops and CPU."""
+    return [
+        f"  worker {w.worker} (pid {w.pid}): {si(w.datagrams_per_s, 'dg/s'):>12}  total "
+        f"{w.received} dg  kernel drops {w.kernel_drops}  cpu {w.cpu_pct:.0f}%"
+        + ("" if w.alive else "  DEAD")
+        for w in snap.workers
+    ]
+
+
+def workers_summary(snap: Snapshot) -> list[str]:
+    """The summary's worker lines: each worker's share, and a stream that moved."""
+    if not snap.workers:
+        return []
+    shares = ", ".join(f"#{w.worker} {w.received}" + ("" if w.alive else " (dead)")
+                       for w in snap.workers)
+    lines = [f"workers      {len(snap.workers)}: {shares} datagrams"]
+    if snap.moved_sources:
+        lines.append(f"             {snap.moved_sources} source(s) seen by more than one worker: "
+                     "their streams moved, so their loss/reorder counts are not exact")
+    return lines
 
 
 def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
@@ -76,6 +101,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
         f"truncated    {snap.truncated}",
         f"kernel drops {snap.kernel_drops}",
+        *workers_summary(snap),
     ]
     if snap.host_udp is not None:
         h = snap.host_udp
@@ -117,6 +143,11 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     mode_keys = [k for k in snap.mode_stats if k in d]
     if mode_keys:
         lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
+    if snap.iperf3 is not None:
+        i = snap.iperf3
+        lines.append(f"iperf3       tests done {i.get('tests_done', 0)}, refused "
+                     f"{i.get('tests_refused', 0)}, failed {i.get('tests_failed', 0)}, denied "
+                     f"{i.get('denied', 0)} (TCP port {i.get('port')})")
     violations = f"violations   {snap.violations}"
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
@@ -149,12 +180,19 @@ class HumanReporter:
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
             self._line(interval_line(snap))
+            for line in worker_lines(snap):
+                self._line(line)
 
     def frame(self, snap: Snapshot) -> None:
         pass
 
     def close(self) -> None:
         pass
+
+    def note(self, record: dict[str, Any]) -> None:
+        """One line about the iperf3 server (a test started, ended, was refused...)."""
+        if not self.quiet:
+            self._line(f"wskrecv iperf3: {record['message']}")
 
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""

@@ -37,6 +37,11 @@ class JsonReporter:
     def close(self) -> None:
         pass
 
+    def note(self, record: dict[str, Any]) -> None:
+        """An `iperf3` object: the iperf3 server started, ended or refused a test..."""
+        if not self.quiet:
+            self.emit({"type": "iperf3", **record})
+
     def datagram(self, record: dict[str, Any]) -> None:
         self.emit({"type": "datagram", **record})
 

@@ -156,6 +156,11 @@ class LiveReporter:
             self.also.interval(snap)
         self._send(("interval", snap))
 
+    def note(self, record: dict[str, Any]) -> None:
+        """iperf3 notes go to the JSON lines; the dashboard shows the latest itself."""
+        if self.also is not None:
+            self.also.note(record)
+
     def datagram(self, record: dict[str, Any]) -> None:
         if self.also is not None:
             self.also.datagram(record)

@@ -176,13 +176,15 @@ def open_udp(
     host: str,
     port: int,
     rcvbuf: Optional[int] = None,
+    reuseport: bool = False,
     **options: Any,
 ) -> UdpProvider:
     """Create and bind the UDP socket for --bind/--port/--rcvbuf; `options` go to
     UdpProvider (its read batch, its reader).
 
     With no `rcvbuf`, asks for DEFAULT_RCVBUF: the OS grants up to net.core.rmem_max
-    unprivileged, and the full amount to root (SO_RCVBUFFORCE).
+    unprivileged, and the full amount to root (SO_RCVBUFFORCE). `reuseport` sets
+    SO_REUSEPORT first, so that several sockets (--workers) share the address.
     """
     if not 0 <= port <= 65535:
         raise UsageError(f"port {port} is out of range 0-65535")
@@ -193,6 +195,8 @@ def open_udp(
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # dual-stack
         asked = DEFAULT_RCVBUF if rcvbuf is None else rcvbuf
         _set_rcvbuf(sock, asked)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind(sockaddr)
         except OSError as exc:

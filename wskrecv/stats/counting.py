@@ -31,10 +31,20 @@ def tables(
     """A run's source and stream tables; `trackers` are the (64-bit, 32-bit counter)
     stream tracker classes: iperf3's 32-bit counter is unwrapped, every other format
     carries 64 bits."""
+    check_format(seq_format)
+    return SourceTable(max_sources), StreamTable(max_streams, window, seq_format == "iperf3", trackers)
+
+
+def check_format(seq_format: str) -> None:
     if seq_format not in FORMATS:
         raise ValueError(f"unknown sequence format {seq_format!r}")
-    tracker = trackers[1] if seq_format == "iperf3" else trackers[0]
-    return SourceTable(max_sources), StreamTable(max_streams, window, tracker)
+
+
+def wall_clock(seq_format: str) -> bool:
+    """Whether the format's send times are wall-clock times, comparable with the kernel's
+    receive timestamps (one-way latency): iperf3 (3.2 and later) stamps CLOCK_MONOTONIC,
+    whose differences still give jitter but not one-way latency."""
+    return seq_format not in ("iperf3", "iperf3-64")
 
 
 class Counter:
@@ -56,9 +66,18 @@ class Counter:
         self.size_max = 0
         self.size_counts = [0] * SIZE_BUCKETS  # by bit length of the size
         self.sources, self.streams = tables(seq_format, window, max_streams, max_sources, trackers)
-        self._parse = PARSERS.get(seq_format)  # None for "none"
+        self.use_seq_format(seq_format)
         self._owd = Histogram()  # this interval's one-way latencies
         self._app = Histogram()  # ... and application latencies
+
+    def use_seq_format(self, seq_format: str) -> None:
+        """Read payload headers as `seq_format` from now on (an iperf3 server switches
+        between 32- and 64-bit counters from one test to the next); streams already
+        tracked keep their trackers."""
+        check_format(seq_format)
+        self._parse = PARSERS.get(seq_format)  # None for "none"
+        self._wall_clock = wall_clock(seq_format)
+        self.streams.use_wrap32(seq_format == "iperf3")
 
     def add(self, data: Any, remote: tuple, timestamp_ns: Optional[int], now_ns: int) -> None:
         """Count one datagram: `data` as the application received it, from `remote`,
@@ -92,7 +111,8 @@ class Counter:
         transit = None
         if send_ns is not None:
             transit = arrival - send_ns
-            self._owd.add(transit)
+            if self._wall_clock:
+                self._owd.add(transit)
         key = (remote, stream)
         tracker = self.streams.streams.get(key)
         if tracker is None:
@@ -120,4 +140,4 @@ class Counter:
 
 CounterFactory = Callable[[str, int, int, int], Any]  # (seq_format, window, streams, sources)
 
-__all__ = ["Counter", "CounterFactory", "tables"]
+__all__ = ["Counter", "CounterFactory", "check_format", "tables", "wall_clock"]

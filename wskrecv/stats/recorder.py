@@ -22,10 +22,10 @@ from typing import Any, Callable, NamedTuple, Optional
 from wskrecv.stats.counting import Counter, CounterFactory
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.latency import Histogram
-from wskrecv.stats.sequence import MAX_STREAMS, WINDOW
+from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
-from wskrecv.stats.sources import MAX_SOURCES, TOP
+from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 
 
 class DumpRecord(NamedTuple):
@@ -87,6 +87,23 @@ class Recorder:
         self._last_received = 0
         self._last_bytes = 0
 
+    def use_seq_format(self, seq_format: str) -> None:
+        """Read payload headers as `seq_format` from now on (an iperf3 server switches
+        between 32- and 64-bit counters from one test to the next); streams already
+        tracked keep their trackers."""
+        self.counts.use_seq_format(seq_format)
+        self.seq_format = seq_format
+
+    @property
+    def sources(self) -> SourceTable:
+        """The run's senders (the counting kernel's table)."""
+        return self.counts.sources
+
+    @property
+    def streams(self) -> StreamTable:
+        """The run's streams (the counting kernel's table)."""
+        return self.counts.streams
+
     @property
     def received(self) -> int:
         return self.counts.received
@@ -134,6 +151,17 @@ class Recorder:
         columns: the same counts as `record` for each. Nothing is kept: receivers whose
         datagrams are kept (--dump/--pcap) use `record`."""
         self.counts.add_list(datas, remotes, stamps, self.clock_ns() if now_ns is None else now_ns)
+
+    def run_histograms(self) -> tuple[Histogram, Histogram]:
+        """Copies of the run's one-way and application latency histograms, the current
+        interval's values included: what stats/merge.py merges across workers."""
+        out = []
+        for run, current in zip((self._owd_run, self._app_run), self.counts.latency(False)):
+            h = Histogram()
+            h.merge(run)
+            h.merge(current)
+            out.append(h)
+        return out[0], out[1]
 
     def sizes(self) -> SizeStats:
         c = self.counts

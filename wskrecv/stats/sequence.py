@@ -78,6 +78,13 @@ class StreamTracker:
     def window(self) -> int:
         return self._mask + 1
 
+    def unsee_first(self) -> None:
+        """Forget the first sequence before any datagram carried it: the stream expects
+        `first` next (StreamTable.expect)."""
+        self._ring[self.base & self._mask] = 0
+        self.high = self.base - 1
+        self.seen = 0
+
     @property
     def distinct(self) -> int:
         """Distinct sequences seen (late ones excluded), over every run of the stream."""
@@ -215,17 +222,21 @@ class StreamTable:
     totals), so a flood of new senders costs amortised constant work per stream and the
     receive path keeps no per-datagram recency.
 
-    `tracker` is the class that tracks each stream: StreamTracker, Wrap32Tracker, or the
-    compiled core's twins of them (wskrecv.core)."""
+    `trackers` are the classes that track a stream with a 64-bit and with a 32-bit counter
+    (`wrap32`): StreamTracker and Wrap32Tracker, or the compiled core's twins of them."""
 
     def __init__(
-        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, tracker: type = StreamTracker
+        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False,
+        trackers: tuple[type, type] = (StreamTracker, Wrap32Tracker),
     ) -> None:
         self.streams: dict[tuple, StreamTracker] = {}
         self.max_streams = max(1, max_streams)
         self.window = window
-        self.tracker = tracker
+        self.trackers = trackers
+        self.tracker: type = trackers[0]
+        self.use_wrap32(wrap32)
         self.retired = SequenceTotals()
+        self._expected: dict[tuple, int] = {}  # ((address, port), stream) -> first sequence
         self.evicted = 0  # streams retired to bound memory
         self.seen = 0  # streams started (a retired stream that returns counts again)
 
@@ -233,10 +244,33 @@ class StreamTable:
         """Start tracking `key` at sequence `first` (the caller found no tracker)."""
         if len(self.streams) >= self.max_streams:
             self._evict()
-        tracker = self.tracker(first, self.window, transit_ns)
+        start = self._expected.pop((key[0][:2], key[1]), None) if self._expected else None
+        if start is None or first < start:
+            tracker = self.tracker(first, self.window, transit_ns)
+        else:  # the sender said where it starts: what came before `first` is lost
+            tracker = self.tracker(start, self.window)
+            tracker.unsee_first()
+            tracker.see(first, transit_ns)
         self.streams[key] = tracker
         self.seen += 1
         return tracker
+
+    def expect(self, remote: tuple, stream: int, first: int) -> None:
+        """The sender at `remote` will start `stream` at sequence `first` (iperf3 counts
+        from 1): when its first datagram arrives, the datagrams before it count as lost.
+        `remote` is matched on address and port (IPv6 flow and scope ignored); a tracker
+        already there is retired (a new stream on a reused port)."""
+        if len(self._expected) >= self.max_streams:
+            self._expected.clear()
+        self._expected[(remote[:2], stream)] = first
+        for key in ((remote, stream), (remote[:2], stream)):
+            old = self.streams.pop(key, None)
+            if old is not None:
+                self.retired.add(old)
+
+    def use_wrap32(self, wrap32: bool) -> None:
+        """Unwrap 32-bit counters (iperf3's default) in streams started from now on."""
+        self.tracker = self.trackers[1] if wrap32 else self.trackers[0]
 
     def _evict(self) -> None:
         by_activity = sorted(self.streams.items(), key=lambda kv: kv[1].datagrams - kv[1].mark)

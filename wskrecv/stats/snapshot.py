@@ -16,7 +16,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp")
+_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp", "iperf3")
 
 
 def _rebuild(state: dict[str, Any]) -> Snapshot:
@@ -29,6 +29,26 @@ def _rebuild(state: dict[str, Any]) -> Snapshot:
 
 def _no_sizes() -> SizeStats:
     return SizeStats(0, 0, 0, 0, (0,) * SIZE_BUCKETS)
+
+
+@dataclass(frozen=True)
+class WorkerRow:
+    """One receive worker of a `--workers` run, as the merged snapshot lists it: what it
+    received, its rate and CPU use over the last interval, its socket's kernel drops."""
+
+    worker: int
+    pid: int
+    received: int
+    datagrams_per_s: float
+    kernel_drops: int
+    cpu_pct: float  # CPU time over wall time in the last interval (100 = one core)
+    alive: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"worker": self.worker, "pid": self.pid, "received": self.received,
+                "datagrams_per_s": round(self.datagrams_per_s, 1),
+                "kernel_drops": self.kernel_drops, "cpu_pct": round(self.cpu_pct, 1),
+                "alive": self.alive}
 
 
 def _ms(p: Optional[Percentiles]) -> Optional[dict[str, float]]:
@@ -80,6 +100,11 @@ class Snapshot:
     sources_seen: int = 0
     sources_evicted: int = 0
     sizes: SizeStats = field(default_factory=_no_sizes)
+    # A --workers run (stats/merge.py): each worker's line, and the sources seen by more
+    # than one worker (a stream moved between workers: its sequence analysis is split).
+    workers: tuple[WorkerRow, ...] = ()
+    moved_sources: int = 0
+    iperf3: Optional[Mapping[str, Any]] = None  # the iperf3 server's state (--iperf3)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; the display process receives snapshots pickled.
@@ -121,6 +146,10 @@ class Snapshot:
 
     def _analysis(self) -> dict[str, Any]:
         """Sequence, timing, drop, source and size fields shared by both JSON objects."""
+        workers: dict[str, Any] = {}
+        if self.workers:
+            workers = {"workers": [w.as_dict() for w in self.workers],
+                       "moved_sources": self.moved_sources}
         return {
             "seq_format": self.seq_format,
             "lost": self.lost,
@@ -141,6 +170,8 @@ class Snapshot:
             "sources": [s.as_dict() for s in self.sources],
             "sources_seen": self.sources_seen,
             "sources_evicted": self.sources_evicted,
+            **workers,
+            **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
 
     def interval_dict(self) -> dict[str, Any]:

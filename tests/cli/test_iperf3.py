@@ -1,0 +1,190 @@
+"""`listen --iperf3` and `event --iperf3` against the real iperf3 client (Debian's iperf3,
+which .ci/run installs when missing): the client prints what wskrecv counted."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+from typing import Any, Optional
+
+import pytest
+
+from tests.conftest import Wskrecv, popen, read_line, skip_no_ipv6
+
+IPERF3 = shutil.which("iperf3") or ""
+pytestmark = [
+    pytest.mark.network,
+    pytest.mark.skipif(not IPERF3, reason="iperf3 is not installed (.ci/run installs it)"),
+]
+COOKIE = b"wskrecvtestcookie0123456789abcdefghi\0"
+
+
+def client(port: int, *args: str, host: str = "127.0.0.1") -> tuple[int, Optional[dict], str]:
+    """Run the iperf3 client; (exit status, its JSON when --json, stderr)."""
+    r = subprocess.run([IPERF3, "-c", host, "-p", str(port), *args], capture_output=True,
+                       text=True, timeout=60)
+    out = json.loads(r.stdout) if "--json" in args and r.stdout.strip() else None
+    return r.returncode, out, r.stdout + r.stderr
+
+
+def serve(*args: str, bind: str = "127.0.0.1") -> Wskrecv:
+    rx = Wskrecv(*args, "--iperf3", bind=bind)
+    assert rx.start["iperf3_port"] == rx.port
+    return rx
+
+
+def summary_of(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    (summary,) = [o for o in objs if o["type"] == "summary"]
+    return summary
+
+
+def notes(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objs if o["type"] == "iperf3"]
+
+
+def check_same_figures(result: dict, summary: dict) -> None:
+    """The client's receiver figures are wskrecv's."""
+    received = result["end"]["sum_received"]
+    assert received["lost_packets"] == summary["lost"]
+    # iperf3's "packets" is the highest sequence seen (received + lost)
+    assert received["packets"] - received["lost_packets"] == summary["received"]
+    if summary["lost"] == 0:
+        assert received["packets"] == summary["received"]
+    assert received["jitter_ms"] == pytest.approx(summary["jitter_ms"], abs=2e-6)
+    server = result["server_output_json"]["end"]["sum"]
+    assert server["out_of_order"] == summary["reordered"]
+    assert server["received"] == summary["received"]
+
+
+@pytest.mark.parametrize("mode", [["listen"], ["event"]], ids=["listen", "event"])
+def test_the_client_prints_what_wskrecv_counted(mode: list[str]) -> None:
+    with serve(*mode, "--one-off") as rx:
+        status, result, text = client(rx.port, "-u", "-b", "20M", "-t", "2", "--json",
+                                      "--get-server-output")
+        code, objs, err = rx.finish()
+    assert status == 0 and result is not None, text
+    assert code == 0, err
+    summary = summary_of(objs)
+    assert summary["reason"] == "iperf3 test done (--one-off)"
+    assert summary["received"] > 0
+    check_same_figures(result, summary)
+    cookie = result["start"]["cookie"]
+    assert [n["event"] for n in notes(objs)] == ["start", "running", "end"]
+    assert {n["test"] for n in notes(objs)} == {cookie}
+    running = [o for o in objs if o["type"] == "interval" and o["iperf3"]["state"] == "running"]
+    assert running and running[-1]["iperf3"]["test"] == cookie
+    assert summary["iperf3"]["tests_done"] == 1
+
+
+@pytest.mark.parametrize(
+    "mode, args, bind",
+    [
+        (["event"], ["-P", "4"], "127.0.0.1"),
+        (["listen", "-n", "64"], ["-l", "1400"], "127.0.0.1"),
+        pytest.param(["event"], ["-P", "2", "-l", "1400"], "::1", marks=skip_no_ipv6),
+    ],
+    ids=["event-P4", "listen-n64-l1400", "event-ipv6"],
+)
+def test_parallel_streams_lengths_and_ipv6(mode: list[str], args: list[str], bind: str) -> None:
+    with serve(*mode, "--one-off", bind=bind) as rx:
+        status, result, text = client(rx.port, "-u", "-b", "20M", "-t", "1", "--json",
+                                      "--get-server-output", *args, host=bind)
+        code, objs, err = rx.finish()
+    assert status == 0 and result is not None, text
+    assert code == 0, err
+    summary = summary_of(objs)
+    check_same_figures(result, summary)
+    # each stream is a source of wskrecv's statistics
+    connected = result["server_output_json"]["start"]["connected"]
+    n = int(args[args.index("-P") + 1]) if "-P" in args else 1
+    assert len(connected) == n == summary["streams"]
+    assert sorted(s["port"] for s in summary["sources"]) == sorted(c["remote_port"] for c in connected)
+    if "-l" in args:
+        assert summary["sizes"]["min"] == summary["sizes"]["max"] == 1400
+
+
+def test_forced_loss_is_the_same_on_both_sides() -> None:
+    with serve("listen", "--rcvbuf", "4096", "--one-off") as rx:
+        status, result, text = client(rx.port, "-u", "-b", "1G", "-l", "1400", "-t", "1",
+                                      "--json", "--get-server-output")
+        code, objs, err = rx.finish()
+    assert status == 0 and result is not None, text
+    summary = summary_of(objs)
+    assert summary["lost"] > 0
+    check_same_figures(result, summary)
+
+
+def raw_control(port: int, data: bytes) -> bytes:
+    """Send `data` on a control connection and close our side; what the server answered
+    before it closed."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        try:
+            while chunk := s.recv(4096):
+                got += chunk
+        except ConnectionResetError:
+            pass
+        return got
+
+
+def wait_note(rx: Wskrecv, event: str, seen: list[dict[str, Any]]) -> dict[str, Any]:
+    """Read wskrecv's JSON lines (kept in `seen`) up to the next iperf3 note `event`."""
+    while True:
+        line = read_line(rx.proc.stdout, 30)
+        assert line, f"wskrecv exited: {rx.proc.stderr.read()}"
+        seen.append(json.loads(line))
+        if seen[-1]["type"] == "iperf3" and seen[-1]["event"] == event:
+            return seen[-1]
+
+
+def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving() -> None:
+    seen: list[dict[str, Any]] = []
+    with serve("event") as rx:
+        port = rx.port
+        # Not iperf3 at all, a huge length, JSON cut short: closed, logged, no answer.
+        assert raw_control(port, b"GET / HTTP/1.0\r\n\r\n" + b"x" * 40) == b""
+        assert raw_control(port, COOKIE + struct.pack("!I", 0x7FFFFFFF)) == b"\x09"
+        assert raw_control(port, COOKIE + struct.pack("!I", 100) + b'{"udp": tr') == b"\x09"
+        # Reverse and TCP tests: iperf3's own error path, a clear message on the client.
+        status, _, text = client(port, "-u", "-R", "-t", "1")
+        assert status == 1 and "not implemented" in text, text
+        status, _, text = client(port, "-t", "1")
+        assert status == 1 and "protocol does not exist" in text, text
+        # A client that vanishes mid-test; a second one meanwhile is told the server is busy.
+        with popen([IPERF3, "-c", "127.0.0.1", "-p", str(port), "-u", "-b", "1M", "-t", "30"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as doomed:
+            wait_note(rx, "running", seen)
+            status, _, text = client(port, "-u", "-t", "1")
+            assert status == 1 and "busy" in text, text
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait()
+            assert "closed the control connection" in wait_note(rx, "error", seen)["message"]
+        # ... and the next test is served.
+        status, result, text = client(port, "-u", "-b", "10M", "-t", "1", "--json")
+        assert status == 0 and result is not None, text
+        rx.signal(signal.SIGINT)
+        code, objs, err = rx.finish()
+    assert code == 0, err
+    objs = seen + objs
+    events = [n["event"] for n in notes(objs)]
+    assert events.count("refused") == 2 and events.count("denied") == 1
+    assert events[-3:] == ["start", "running", "end"]
+    iperf3 = summary_of(objs)["iperf3"]
+    assert (iperf3["tests_done"], iperf3["tests_refused"], iperf3["denied"]) == (1, 2, 1)
+    assert iperf3["tests_failed"] == 3  # huge length, cut JSON, the vanished client
+    assert "Traceback" not in err
+
+
+def test_iperf3_options_are_checked() -> None:
+    from tests.conftest import run_cli
+
+    r = run_cli("listen", "--one-off", "-c", "1")
+    assert r.returncode == 2 and "--one-off needs --iperf3" in r.stderr
+    r = run_cli("event", "--iperf3", "--seq-format", "sockperf", "-c", "1")
+    assert r.returncode == 2 and "--seq-format sockperf" in r.stderr

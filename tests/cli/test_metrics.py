@@ -1,0 +1,127 @@
+"""`--metrics`: the Prometheus endpoint of a run (one process or --workers)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import urllib.request
+from typing import Optional
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.cli.test_workers import send_spread
+from tests.conftest import Wskrecv, read_line, run_cli, wait_for
+
+PROMTOOL = shutil.which("promtool")
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def samples(text: str, name: str) -> dict[tuple, float]:
+    """{sorted label pairs: value} of metric sample `name`."""
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == name:
+                out[tuple(sorted(s.labels.items()))] = s.value
+    return out
+
+
+def total(port: int, name: str = "wskrecv_datagrams_received_total") -> float:
+    return sum(samples(scrape(port), name).values())
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_metrics_count_the_run_and_pass_promtool(workers: Optional[str]) -> None:
+    extra = ["--workers", workers] if workers else []
+    with Wskrecv("event", "--metrics", "127.0.0.1:0", "--metrics-label", "site=ams",
+                 "--metrics-label", "link=uplink1", "--interval", "0.1", "--metrics-linger", "0",
+                 *extra) as w:
+        port = w.start["metrics_port"]
+        assert w.start["metrics_url"] == f"http://127.0.0.1:{port}/metrics"
+        sent = send_spread(w, 10, body=b"y" * 100)
+        assert wait_for(lambda: total(port) == sent, 20)
+        text = scrape(port)
+        w.signal(signal.SIGTERM)
+        status, _, err = w.finish()
+    assert status == 0, err
+    received = samples(text, "wskrecv_datagrams_received_total")
+    expected_workers = {"0", "1"} if workers else {"0"}
+    assert {dict(k)["worker"] for k in received} == expected_workers
+    assert all(dict(k)["mode"] == "event" and dict(k)["site"] == "ams"
+               and dict(k)["link"] == "uplink1" for k in received)
+    assert sum(samples(text, "wskrecv_sequences_lost").values()) == 0
+    assert sum(samples(text, "wskrecv_datagram_size_bytes_count").values()) == sent
+    assert sum(samples(text, "wskrecv_datagram_size_bytes_sum").values()) == sent * 136
+    assert sum(v for k, v in samples(text, "wskrecv_datagram_size_bytes_bucket").items()
+               if dict(k)["le"] == "255") == sent
+    assert sum(v for k, v in samples(text, "wskrecv_one_way_latency_seconds_bucket").items()
+               if dict(k)["le"] == "+Inf") == sent
+    assert "wskrecv_pool_buffers_in_use" in text
+    if PROMTOOL is None:
+        pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_metrics_linger_after_the_run_with_the_final_counts() -> None:
+    with Wskrecv("listen", "--metrics", "0", "--count", "5", "--metrics-linger", "60") as w:
+        port = w.start["metrics_port"]
+        w.send([b"a"] * 5)
+        summary = ""
+        while '"type":"summary"' not in summary:
+            summary = read_line(w.proc.stdout, 20)
+        assert total(port) == 5  # the run is over; the endpoint still answers
+        assert w.proc.poll() is None
+        w.signal(signal.SIGINT)  # ends the linger early
+        status, _, err = w.finish()
+    assert status == 0, err
+
+
+def test_metrics_port_in_use_is_an_os_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
+                    "--metrics", f"127.0.0.1:{port}")
+    assert r.returncode == 1
+    assert r.stderr == (f"wskrecv: error: --metrics: cannot listen on 127.0.0.1:{port}: "
+                        "Address already in use\n")
+
+
+def test_metrics_on_a_remote_address_need_permission() -> None:
+    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
+                "--metrics", "0.0.0.0:0")
+    assert r.returncode == 2
+    assert "not a loopback address; the metrics reveal the traffic" in r.stderr
+    assert "--metrics-allow-remote" in r.stderr
+    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
+                "--metrics", "0.0.0.0:0", "--metrics-allow-remote", "--metrics-linger", "0")
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--metrics", "0", "--metrics-label", "mode=x"], "'mode' is set by wskrecv itself"),
+        (["--metrics", "0", "--metrics-label", "9x=1"], "expected KEY=VALUE"),
+        (["--metrics", "0", "--metrics-label", "a=1", "--metrics-label", "a=2"], "given twice"),
+        (["--metrics", "70000"], "port 70000 is out of range"),
+        (["--metrics", "[::1]:x"], "'x' is not a port number"),
+        (["--metrics-linger", "3"], "--metrics-linger needs --metrics"),
+        (["--metrics-label", "a=b"], "--metrics-label needs --metrics"),
+    ],
+)
+def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> None:
+    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1", *args)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

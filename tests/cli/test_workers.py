@@ -1,0 +1,175 @@
+"""`--workers N`: several SO_REUSEPORT receive processes, one run, one report."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+from scapy.layers.inet import UDP
+from scapy.utils import rdpcap
+
+from tests.conftest import Wskrecv, read_line, run_cli
+from wskrecv import payload
+
+SOURCES = 16  # sender sockets (source ports), so the kernel's hash spreads them
+
+
+def send_spread(w: Wskrecv, per_source: int, body: bytes = b"", sequenced: bool = True) -> int:
+    """`per_source` datagrams from each of SOURCES sockets; returns how many were sent."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(SOURCES)]
+    try:
+        for seq in range(per_source):
+            for i, s in enumerate(socks):
+                data = bytes(payload.build(i, seq, 0, body)) if sequenced else body
+                s.sendto(data, (w.address, w.port))
+    finally:
+        for s in socks:
+            s.close()
+    return per_source * SOURCES
+
+
+def summary_of(objs: list[dict]) -> dict:
+    (summary,) = [o for o in objs if o["type"] == "summary"]
+    return summary
+
+
+@pytest.mark.parametrize("command", ["listen", "event"])
+def test_count_is_exact_over_workers_and_the_summary_merges_them(command: str) -> None:
+    with Wskrecv(command, "--workers", "2", "--count", "800", "--interval", "0.1") as w:
+        assert w.start["workers"] == 2 and len(w.start["worker_pids"]) == 2
+        sent = send_spread(w, 60)  # 960: more than --count
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert sent > 800
+    assert s["received"] == 800 and s["reason"] == "count reached"
+    assert [x["worker"] for x in s["workers"]] == [0, 1]
+    assert sum(x["received"] for x in s["workers"]) == 800
+    assert all(x["alive"] for x in s["workers"])
+    # Each sender's stream stayed on one worker: the merged sequence analysis is exact.
+    assert s["duplicates"] == 0 and s["moved_sources"] == 0
+    assert s["sources_seen"] == SOURCES
+    assert s["sizes"]["min"] == payload.HEADER_LEN
+    intervals = [o for o in objs if o["type"] == "interval"]
+    assert all(len(o["workers"]) == 2 for o in intervals)
+
+
+def test_spread_over_workers_loses_nothing() -> None:
+    with Wskrecv("listen", "--workers", "2", "--count", "480", "-n", "16") as w:
+        send_spread(w, 30)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert (s["received"], s["lost"], s["reordered"], s["late"]) == (480, 0, 0, 0)
+
+
+def test_human_output_has_a_line_per_worker_and_one_summary() -> None:
+    r = run_cli("listen", "--workers", "2", "--bind", "127.0.0.1", "--port", "0",
+                "--duration", "0.5", "--interval", "0.2")
+    assert r.returncode == 0, r.stderr
+    assert "2 workers (SO_REUSEPORT)" in r.stderr
+    assert "worker 0 (pid" in r.stderr and "worker 1 (pid" in r.stderr
+    assert r.stderr.count("summary (duration over)") == 1
+    assert "workers      2: #0 0, #1 0 datagrams" in r.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_every_worker_with_one_summary(signum: int) -> None:
+    with Wskrecv("event", "--workers", "2", "--interval", "0.05") as w:
+        send_spread(w, 5)
+        while '"received":80,' not in read_line(w.proc.stdout, 20):
+            pass
+        w.signal(signum)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    s = summary_of(objs)
+    assert s["received"] == 80
+    assert s["reason"] == ("interrupted" if signum == signal.SIGINT else "terminated")
+    for pid in w.start["worker_pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_worker_killed_fails_the_run_with_what_the_others_received() -> None:
+    with Wskrecv("listen", "--workers", "2", "--interval", "0.05") as w:
+        victim = w.start["worker_pids"][1]
+        os.kill(victim, signal.SIGKILL)
+        status, objs, err = w.finish()
+    assert status == 1
+    assert f"wskrecv: error: worker 1 (pid {victim}) was killed by SIGKILL" in err
+    assert "Traceback" not in err
+    s = summary_of(objs)
+    assert s["reason"] == "worker failed" and s["exit_status"] == 1
+    assert [(x["worker"], x["alive"]) for x in s["workers"]] == [(0, True), (1, False)]
+
+
+def test_timeout_without_traffic_exits_3() -> None:
+    r = run_cli("listen", "--workers", "2", "--bind", "127.0.0.1", "--port", "0",
+                "--timeout", "0.3", "--count", "5", "--json")
+    assert r.returncode == 3, r.stderr
+    assert '"reason":"deadline passed"' in r.stdout
+
+
+def test_max_loss_is_judged_on_the_merged_run() -> None:
+    with Wskrecv("listen", "--workers", "2", "--count", "32", "--max-loss", "1") as w:
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+        for i, s in enumerate(socks):
+            for seq in (0, 1, 2, 3, 4, 5, 6, 9):  # 7 and 8 lost: 20% of each stream
+                s.sendto(bytes(payload.build(i, seq, 0, b"")), (w.address, w.port))
+            s.close()
+        status, objs, err = w.finish()
+    assert status == 4, err
+    s = summary_of(objs)
+    assert (s["lost"], s["loss_pct"]) == (8, 20.0)
+    assert "threshold exceeded" in err
+
+
+def test_pcap_from_every_worker_is_one_time_ordered_capture(tmp_path: Path) -> None:
+    cap = tmp_path / "w.pcap"
+    with Wskrecv("listen", "--workers", "2", "--count", "320", "--pcap", str(cap)) as w:
+        send_spread(w, 20)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    packets = rdpcap(str(cap))
+    assert len(packets) == summary_of(objs)["received"] == 320
+    times = [p.time for p in packets]
+    assert times == sorted(times)
+    assert {p[UDP].dport for p in packets} == {w.port}
+    assert not list(tmp_path.glob("*.part"))  # the workers' parts are gone
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "0 workers: give 1 to 1024, or auto"),
+        (["--workers", "many"], "'many' is not a number of workers or 'auto'"),
+        (["--cpu-affinity"], "--cpu-affinity pins workers: it needs --workers"),
+        (["--workers", "2", "--dump"], "--dump prints every datagram"),
+        (["--workers", "2", "--fd", "0"], "cannot share the single --fd socket"),
+        (["--workers", "2", "--iperf3"], "--iperf3 serves its tests through one receiver"),
+    ],
+)
+def test_bad_worker_options_are_usage_errors(args: list[str], message: str) -> None:
+    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", *args, "--duration", "0.1")
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_far_more_workers_than_cpus_warns_and_runs() -> None:
+    n = len(os.sched_getaffinity(0)) * 3
+    r = run_cli("listen", "--workers", str(n), "--bind", "127.0.0.1", "--port", "0",
+                "--duration", "0.3", "--json")
+    assert r.returncode == 0, r.stderr
+    assert f"wskrecv: warning: {n} workers on" in r.stderr
+    assert r.stdout.count('"worker":') == n  # the summary lists them all
+
+
+def test_auto_means_one_worker_per_usable_cpu() -> None:
+    r = run_cli("event", "--workers", "auto", "--cpu-affinity", "--bind", "127.0.0.1",
+                "--port", "0", "--duration", "0.2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert f'"workers":{len(os.sched_getaffinity(0))},' in r.stdout

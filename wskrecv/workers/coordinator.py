@@ -1,0 +1,227 @@
+"""The parent of a `--workers N` run: one run made of N receive processes.
+
+The parent reads nothing itself. It waits on the workers' pipes (their Partials), their
+process sentinels (a worker that dies), a wake-up pipe (signals) and the clock; it merges
+the latest Partial of each worker (stats.merge.Merger) for the interval reports, the live
+dashboard and the metrics, and decides the run's end and status as one receiver would:
+
+- --duration: every worker stops at the same time; --timeout: the parent stops them all
+  at the deadline and exits 3 if the total falls short of --count (or of 1);
+- --count: shared through a Budget (pool.py); the first worker that sees it reached ends
+  its loop, and the parent stops the others (every datagram claimed is still recorded);
+- Ctrl-C / SIGTERM: the workers are stopped with SIGTERM (a terminal's Ctrl-C reaches
+  them too); a second Ctrl-C exits 130 at once, and the workers, whose parent died, get
+  SIGTERM from the kernel (PR_SET_PDEATHSIG);
+- a worker that dies without its final report fails the run: the others are stopped,
+  the summary shows what they received, and the run exits 1 naming the dead worker.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import wait
+from typing import Any, Callable, Optional
+
+from wskrecv.errors import Ending
+from wskrecv.runner import Limits, RunResult
+from wskrecv.signals import StopSignals, Waker
+from wskrecv.stats.merge import Merger
+from wskrecv.stats.snapshot import Snapshot
+from wskrecv.workers.pool import Worker
+
+GRACE = 10.0  # seconds stopped workers get to send their final report before SIGKILL
+
+
+def _death(exitcode: Optional[int]) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode} before its final report"
+
+
+class Coordinator:
+    """Runs the parent's loop over started workers; `run` returns one RunResult."""
+
+    def __init__(
+        self,
+        workers: Sequence[Worker],
+        reporter: Any,
+        limits: Limits,
+        mode: str,
+        judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
+        on_update: Optional[Callable[[Merger], None]] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.workers = list(workers)
+        self.reporter = reporter
+        self.limits = limits
+        self.mode = mode
+        self.judge = judge
+        self.on_update = on_update  # told after every Partial (the metrics endpoint)
+        self.clock = clock
+        self.merger = Merger({w.index: w.pid for w in self.workers})
+        self.waker = Waker()
+        self.stop_reason: Optional[str] = None
+        self.error: Optional[str] = None
+        self.ending: Optional[Ending] = None  # set when a worker fails or errs
+        self._stopping_since: Optional[float] = None
+        self._t0 = 0.0
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the loop to stop the workers and end (safe from signal handlers)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.waker.wake()
+
+    # -- messages from the workers ----------------------------------------------------
+
+    def _fail(self, w: Worker, why: str) -> None:
+        w.failed = why
+        self.merger.drop(w.index, why)
+        if self.error is None:
+            self.error = f"worker {w.index} (pid {w.pid}) {why}"
+            self.ending = Ending.WORKER_FAILED
+        self.request_stop("worker failed")
+
+    def _receive(self, w: Worker) -> None:
+        """Every message the worker has sent so far (EOF: it closed its end)."""
+        try:
+            while w.conn.poll():
+                message = w.conn.recv()
+                kind = message[0]
+                if kind in ("state", "final"):
+                    self.merger.update(message[1])
+                    if self.on_update is not None:
+                        self.on_update(self.merger)
+                if kind == "final":
+                    _, _, reason, error = message
+                    w.final = (reason, error)
+                    if error:
+                        if self.error is None:
+                            self.error = f"worker {w.index}: {error}"
+                            self.ending = Ending.SOCKET_FAILED
+                        self.request_stop("socket failed")
+                    else:
+                        # The first worker to end says why (count reached, duration over:
+                        # a worker may start its clock before the parent's).
+                        self.request_stop(reason)
+                elif kind == "error":
+                    self._fail(w, f"failed: {message[1]}")
+        except (EOFError, OSError):
+            w.eof = True  # it closed its end: nothing more will come
+
+    def _reap(self, w: Worker) -> None:
+        w.process.join(0)
+        if w.process.exitcode is None:
+            return
+        w.exited = True
+        self._receive(w)  # a final report may still be in the pipe
+        if not w.done:
+            self._fail(w, _death(w.process.exitcode))
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def snapshot(self, advance: bool) -> Snapshot:
+        elapsed = self.clock() - self._t0
+        snap = self.merger.snapshot(elapsed, advance=advance)
+        if snap is None:  # nothing reported yet
+            snap = Snapshot(self.mode, elapsed, 0, 0, 0, 0, 0, interval_s=elapsed,
+                            workers=self.merger.rows())
+        return snap
+
+    def _stop_workers(self, now: float) -> None:
+        if self._stopping_since is None:
+            self._stopping_since = now
+            for w in self.workers:
+                if not w.done:
+                    w.signal(signal.SIGTERM)
+        elif now - self._stopping_since > GRACE:
+            for w in self.workers:
+                if not w.done and not w.exited:
+                    w.signal(signal.SIGKILL)
+
+    def run(self, start_info: dict[str, Any]) -> RunResult:
+        """Start, loop until every worker has ended, report the one summary. A second
+        Ctrl-C exits at once (StopSignals); the workers then end by PR_SET_PDEATHSIG."""
+        with StopSignals(self.request_stop).installed():
+            try:
+                self._t0 = self.clock()
+                self.reporter.start(start_info)
+                self._loop()
+                for w in self.workers:
+                    w.process.join()
+                return self._finish()
+            finally:
+                for w in self.workers:
+                    if not w.exited and w.process.exitcode is None:
+                        w.signal(signal.SIGKILL)
+                        w.process.join()
+                self.waker.close()
+
+    def _finish(self) -> RunResult:
+        snap = self.snapshot(advance=False)
+        reason = self.stop_reason or "stopped"
+        count = self.limits.count
+        ending = self.ending or Ending.COMPLETE
+        if (ending is Ending.COMPLETE and reason == "deadline passed"
+                and snap.received < (count if count is not None else 1)):
+            ending = Ending.DEADLINE_MISSED
+        breach = None
+        if ending is Ending.COMPLETE and self.judge is not None:
+            breach = self.judge(snap)
+            if breach:
+                ending = Ending.THRESHOLD_EXCEEDED
+        self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
+        return RunResult(ending, reason, snap, breach, self.error)
+
+    def _loop(self) -> None:
+        limits = self.limits
+        t0 = self._t0
+        end = t0 + limits.duration if limits.duration is not None else None
+        deadline = t0 + limits.timeout if limits.timeout is not None else None
+        next_tick = t0 + limits.interval
+        frame_every: Optional[float] = getattr(self.reporter, "frame_interval", None)
+        next_frame = t0 + frame_every if frame_every else None
+        while True:
+            now = self.clock()
+            if end is not None and now >= end:
+                self.request_stop("duration over")
+            if deadline is not None and now >= deadline:
+                self.request_stop("deadline passed")
+            if self.stop_reason is not None:
+                self._stop_workers(now)
+            if all(w.done for w in self.workers):
+                return
+            if now >= next_tick:
+                self.reporter.interval(self.snapshot(advance=True))
+                next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+            if next_frame is not None and now >= next_frame:
+                self.reporter.frame(self.snapshot(advance=False))
+                next_frame = now + self.reporter.frame_interval
+            wait_until = next_tick
+            for t in (end, deadline, next_frame):
+                if t is not None and t < wait_until:
+                    wait_until = t
+            if self._stopping_since is not None:
+                wait_until = min(wait_until, self._stopping_since + GRACE + 0.1)
+            objects: list[Any] = [self.waker.r]
+            for w in self.workers:
+                if not w.exited:
+                    objects.append(w.process.sentinel)
+                if not w.eof:
+                    objects.append(w.conn)
+            ready = wait(objects, max(0.0, wait_until - now))
+            if self.waker.r in ready:
+                self.waker.drain()
+            for w in self.workers:
+                if w.conn in ready:
+                    self._receive(w)
+                if w.process.sentinel in ready:
+                    self._reap(w)
+
+
+__all__ = ["Coordinator"]

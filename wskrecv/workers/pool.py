@@ -1,0 +1,274 @@
+"""The worker processes of a `--workers N` run.
+
+The parent binds all N sockets itself (SO_REUSEPORT, or adopts N inherited ones) before
+any worker starts, so a bind error is reported once, port 0 is resolved once, and the
+kernel's REUSEPORT group is complete before the first datagram is read: a stream keeps
+its worker for the whole run. Then it forks one process per socket (not threads: one
+receive loop keeps a core busy and the GIL would serialise them). Each worker builds its
+own WSK model, application and recorder around its socket, runs the ordinary receive loop
+(runner.Runner) and sends its statistics to the parent as `stats.merge.Partial`s over a
+pipe: a few times a second, and once more, final, when its loop ends.
+
+A `--count` is shared through a `Budget` in shared memory: a worker claims datagrams
+before it reads them, so the workers together read exactly --count.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Callable, Optional
+
+from wskrecv.errors import WskrecvError
+from wskrecv.runner import Runner
+from wskrecv.stats.merge import capture
+from wskrecv.stats.snapshot import Snapshot
+
+_FORK = multiprocessing.get_context("fork")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class Budget:
+    """A --count shared by the workers, in shared memory.
+
+    `claim(n)` takes up to n datagrams of what is left before a read; `settle(got, n)`
+    gives back what the read did not use. The count is reached when nothing is left and
+    no claim is open: every datagram claimed has been read.
+    """
+
+    def __init__(self, count: int) -> None:
+        self._cells = _FORK.Array("q", [count, 0])  # [left, claimed and not yet settled]
+
+    def claim(self, n: int) -> int:
+        cells = self._cells
+        with cells.get_lock():
+            k = min(n, cells[0])
+            cells[0] -= k
+            cells[1] += k
+        return k
+
+    def settle(self, got: int, claimed: int) -> None:
+        cells = self._cells
+        with cells.get_lock():
+            cells[0] += claimed - got
+            cells[1] -= claimed
+
+    def reached(self) -> bool:
+        cells = self._cells
+        with cells.get_lock():
+            return cells[0] == 0 and cells[1] == 0
+
+
+class BudgetedProvider:
+    """A provider whose reads are claimed from a Budget first (everything else passes
+    through to the real provider)."""
+
+    def __init__(self, inner: Any, budget: Budget) -> None:
+        self.inner = inner
+        self.budget = budget
+
+    def read(self, max_n: int) -> list:
+        k = self.budget.claim(max_n)
+        if not k:
+            return []
+        got: list = []
+        try:
+            got = self.inner.read(k)
+        finally:
+            self.budget.settle(len(got), k)
+        return got
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class PipeReporter:
+    """A worker's reporter: each interval snapshot goes to the parent as a Partial. The
+    summary is the parent's."""
+
+    frame_interval: Optional[float] = None  # no live frames: the parent draws
+
+    def __init__(self, conn: Connection, worker: int) -> None:
+        self.conn = conn
+        self.worker = worker
+        self.recorder: Any = None  # set once the runner is built
+
+    def start(self, info: dict[str, Any]) -> None:
+        pass
+
+    def interval(self, snap: Snapshot) -> None:
+        self.conn.send(("state", capture(self.recorder, snap, self.worker)))
+
+    def datagram(self, record: dict[str, Any]) -> None:
+        pass
+
+    def frame(self, snap: Snapshot) -> None:
+        pass
+
+    def note(self, record: dict[str, Any]) -> None:
+        pass
+
+    def summary(self, snap: Snapshot, status: Any, reason: str, threshold: Any = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+# Builds a worker's runner: (provider, reporter, worker index) -> the Runner, its start
+# info, and what to call when the worker ends (close its capture part), or None.
+# Made by workers/run.py (a closure: workers are forked, nothing is pickled).
+BuildRunner = Callable[
+    [Any, PipeReporter, int],
+    tuple[Runner, dict[str, Any], Optional[Callable[[], None]]],
+]
+
+
+@dataclass
+class Worker:
+    """The parent's handle on one worker process."""
+
+    index: int
+    process: Any  # multiprocessing.Process
+    conn: Connection
+    final: Optional[tuple[str, Optional[str]]] = None  # (stop reason, error) once done
+    failed: Optional[str] = None  # why it died or could not run
+    exited: bool = False
+    eof: bool = False  # its pipe is closed
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid or 0)
+
+    @property
+    def done(self) -> bool:
+        return self.final is not None or self.failed is not None
+
+    def signal(self, signum: int) -> None:
+        if not self.exited and self.process.pid:
+            try:
+                os.kill(self.process.pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGTERM this worker when the parent dies, so none is left running alone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _worker_main(
+    index: int, providers: Sequence[Any], conn: Connection, build: BuildRunner,
+    budget: Optional[Budget], cpu: Optional[int], parent: int,
+) -> None:
+    """The body of worker process `index`."""
+    _die_with_parent(parent)
+    # Until the runner installs its own handlers, a stop (the parent's SIGTERM, a
+    # terminal's Ctrl-C) is kept and handed to the runner once it exists.
+    early: dict[str, Any] = {}
+
+    def stop_early(signum: int, _frame: Any) -> None:
+        reason = "interrupted" if signum == signal.SIGINT else "terminated"
+        runner = early.get("runner")
+        if runner is not None:
+            runner.request_stop(reason)
+        else:
+            early.setdefault("reason", reason)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_early)
+    for j, p in enumerate(providers):
+        if j != index:
+            p.close()  # this process's copies of the other workers' sockets
+    provider = providers[index]
+    cleanup: Optional[Callable[[], None]] = None
+    try:
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+        if budget is not None:
+            provider = BudgetedProvider(provider, budget)
+        reporter = PipeReporter(conn, index)
+        runner, info, cleanup = build(provider, reporter, index)
+        reporter.recorder = runner.recorder
+        early["runner"] = runner
+        if "reason" in early:
+            runner.request_stop(early["reason"])
+        if budget is not None:
+            sock = runner.sock
+
+            def reached() -> Optional[str]:
+                return "count reached" if budget.reached() and sock.in_flight == 0 else None
+
+            runner.stop_when = reached
+        result = runner.run(info)
+        if cleanup is not None:
+            cleanup()
+            cleanup = None
+        conn.send(("final", capture(runner.recorder, result.snapshot, index), result.reason,
+                   result.error))
+    except WskrecvError as exc:
+        conn.send(("error", str(exc)))
+    except Exception as exc:  # reported by the parent as one line: worker N failed
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        if cleanup is not None:
+            try:
+                cleanup()
+            except Exception:
+                pass  # the error that got us here is the one reported
+        conn.close()
+        provider.close()
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return list(range(os.cpu_count() or 1))
+
+
+def start_workers(
+    providers: Sequence[Any], build: BuildRunner, count: Optional[int], affinity: bool,
+) -> list[Worker]:
+    """Fork one worker per provider (the parent must not have started threads yet);
+    the parent's copies of the sockets are closed once every worker has its own."""
+    budget = Budget(count) if count is not None else None
+    cpus = usable_cpus()
+    workers: list[Worker] = []
+    parent = os.getpid()
+    try:
+        for i in range(len(providers)):
+            here, there = _FORK.Pipe(duplex=False)
+            cpu = cpus[i % len(cpus)] if affinity else None
+            process = _FORK.Process(
+                target=_worker_main, name=f"wskrecv-worker-{i}", daemon=False,
+                args=(i, providers, there, build, budget, cpu, parent),
+            )
+            process.start()
+            there.close()
+            workers.append(Worker(i, process, here))
+    except BaseException:
+        for w in workers:
+            w.signal(signal.SIGKILL)
+            w.process.join()
+        raise
+    finally:
+        for p in providers:
+            p.close()
+    return workers
+
+
+__all__ = ["Budget", "BudgetedProvider", "PipeReporter", "Worker", "start_workers",
+           "usable_cpus"]
