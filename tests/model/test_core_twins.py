@@ -94,6 +94,9 @@ step = st.one_of(
     st.tuples(st.just("list"), st.lists(item, max_size=64), st.integers(NOW - 10**6, NOW + 10**9)),
     st.tuples(st.just("one"), item, st.integers(NOW - 10**6, NOW + 10**9)),
     st.tuples(st.just("snapshot"), st.booleans(), st.just(0)),
+    # An iperf3 server switching formats between tests, and announcing where streams start.
+    st.tuples(st.just("switch"), st.sampled_from(FORMATS), st.just(0)),
+    st.tuples(st.just("expect"), st.tuples(remotes, st.integers(0, 3)), st.sampled_from([0, 1, 5])),
 )
 
 
@@ -128,6 +131,12 @@ def run(steps: list, seq_format: str, **kw: Any) -> None:
         elif kind == "one":
             for rec in (py, native):
                 rec.record(arg[0], arg[1], arg[2], False, now)
+        elif kind == "switch":
+            for rec in (py, native):
+                rec.use_seq_format(arg)
+        elif kind == "expect":
+            for rec in (py, native):
+                rec.streams.expect(arg[0], arg[1], now)
         else:
             t += 1.0
             a: Snapshot = py.snapshot(t, 0, {}, {}, advance=arg)
