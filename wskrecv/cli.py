@@ -21,17 +21,46 @@ from wskrecv.commands.send import send
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
 
-EPILOG = """\b
-Exit status:
-  0  done (count reached, duration over, Ctrl-C or SIGTERM, output pipe closed)
-  1  runtime or OS error (bind failed, address in use, permission, capture unwritable)
-  2  usage error
-  3  --timeout passed before --count datagrams arrived
-  4  a --max-* threshold was exceeded
-  5  selftest: a case failed
-Shell completion (bash; zsh_source, fish_source alike):
+# What each exit status means, per command: a command's --help lists only the statuses it
+# can return (lines fit 80 columns).
+_RECEIVE_EXITS = {
+    0: "done: count reached, duration over, Ctrl-C or SIGTERM, output closed",
+    1: "runtime or OS error (bind failed, address in use, permission, capture\n"
+       "       unwritable, the socket failed, a --workers worker died)",
+    2: "usage error",
+    3: "--timeout passed before --count datagrams arrived",
+    4: "a --max-* threshold was exceeded (unread datagrams count as lost)",
+    130: "a second Ctrl-C",
+}
+EXIT_STATUSES: dict[str, dict[int, str]] = {
+    "listen": _RECEIVE_EXITS,
+    "event": _RECEIVE_EXITS,
+    "send": {
+        0: "sent: count reached, duration over, Ctrl-C or SIGTERM",
+        1: "OS error, or every datagram was refused (nothing listening)",
+        2: "usage error",
+        130: "a second Ctrl-C",
+    },
+    "bench": {0: "measured", 1: "OS error (a socket, the saved file)", 2: "usage error",
+              130: "Ctrl-C (nothing reported)"},
+    "selftest": {0: "no case failed", 1: "OS error", 2: "usage error", 5: "a case failed",
+                 130: "a second Ctrl-C"},
+}
+COMPLETION = """Shell completion (bash; zsh_source, fish_source alike):
   eval "$(_WSKRECV_COMPLETE=bash_source wskrecv)"
 """
+
+
+def epilog(statuses: dict[int, str]) -> str:
+    """The `Exit status:` block of a --help page (\\b: click keeps its lines as written)."""
+    lines = [f"  {code:>3}  {text}" for code, text in sorted(statuses.items())]
+    return "\b\nExit status:\n" + "\n".join(lines) + "\n" + COMPLETION
+
+
+_ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in table.items()}
+_ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
+                   130: "a second Ctrl-C"})
+EPILOG = epilog(_ALL_EXITS)
 
 
 class WskrecvGroup(click.Group):
@@ -90,8 +119,8 @@ cli.add_command(event)
 cli.add_command(bench)
 cli.add_command(send)
 cli.add_command(selftest)
-for command in cli.commands.values():
-    command.epilog = EPILOG
+for name, command in cli.commands.items():
+    command.epilog = epilog(EXIT_STATUSES[name])
 
 
 def _version(ctx: click.Context, value: bool) -> None:

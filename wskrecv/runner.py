@@ -26,6 +26,8 @@ from wskrecv.wsk import WskDatagramSocket
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
+# How often the socket's health is checked when interval reports are off (-i 0).
+HEALTH_EVERY = 1.0
 
 
 class Provider(Protocol):
@@ -89,6 +91,9 @@ class Companion(Protocol):
         """The companion's state for snapshots."""
         ...
 
+    def close(self) -> None:
+        """The run is ending (before its summary): let go of everything. Idempotent."""
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -97,7 +102,12 @@ class Limits:
     count: Optional[int] = None
     duration: Optional[float] = None
     timeout: Optional[float] = None
-    interval: float = 1.0
+    interval: float = 1.0  # 0: no interval reports (the socket's health is still checked)
+
+    @property
+    def tick(self) -> float:
+        """Seconds between interval reports, or between health checks when they are off."""
+        return self.interval if self.interval > 0 else HEALTH_EVERY
 
 
 @dataclass(frozen=True)
@@ -227,6 +237,8 @@ class Runner:
                 if not self.sock.closed:
                     self.app.stop()
                 self.waker.close()
+                if self.companion is not None:
+                    self.companion.close()
             self.hand_out_datagrams()  # what stopping processed, too (retained lists)
             snap = self.snapshot(advance=False)
             reason = self.stop_reason or "stopped"
@@ -279,7 +291,7 @@ class Runner:
         limits, t0 = self.limits, self._t0
         self._end = t0 + limits.duration if limits.duration is not None else None
         self._deadline = t0 + limits.timeout if limits.timeout is not None else None
-        self._next_tick = t0 + limits.interval
+        self._next_tick = t0 + limits.tick
         frame_every = self.reporter.frame_interval
         self._next_frame = t0 + frame_every if frame_every else None
 
@@ -303,9 +315,10 @@ class Runner:
         the end of --duration, the --timeout deadline."""
         limits = self.limits
         if now >= self._next_tick:
-            self.reporter.interval(self.snapshot())
-            late = int((now - self._next_tick) / limits.interval) + 1
-            self._next_tick += limits.interval * max(1, late)
+            if limits.interval > 0:
+                self.reporter.interval(self.snapshot())
+            late = int((now - self._next_tick) / limits.tick) + 1
+            self._next_tick += limits.tick * max(1, late)
             broken = self.health() if self.health is not None else None
             if broken:
                 raise _SocketFailed(f"receive failed: {broken}")

@@ -102,7 +102,7 @@ def test_size_mix_sockperf_and_none_formats() -> None:
 
 def test_several_sources_take_turns() -> None:
     with Sink() as sink:
-        report = send_json("127.0.0.1", str(sink.port), "-c", "9",
+        report = send_json("127.0.0.1", str(sink.port), "-c", "3",
                            "--src", "127.0.0.2", "--src", "127.0.0.3", "--src", "127.0.0.4")
         got = sink.wait(9)
     assert [a[0] for _, a in got] == ["127.0.0.2", "127.0.0.3", "127.0.0.4"] * 3

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from scapy.layers.inet import UDP
 from scapy.utils import rdpcap
 
-from tests.conftest import Wskrecv, read_line, run_cli
+from tests.conftest import WSKRECV, Wskrecv, read_line, run_cli
 from wskrecv import payload
 
 SOURCES = 16  # sender sockets (source ports), so the kernel's hash spreads them
@@ -173,3 +176,63 @@ def test_auto_means_one_worker_per_usable_cpu() -> None:
                 "--port", "0", "--duration", "0.2", "--json")
     assert r.returncode == 0, r.stderr
     assert f'"workers":{len(os.sched_getaffinity(0))},' in r.stdout
+
+
+# Runs before wskrecv in the child: the passed sockets become descriptors 3.., and the
+# socket-activation variables name the process (exec keeps the pid).
+ACTIVATE = """
+import os, sys
+import fcntl
+fds = [fcntl.fcntl(int(x), fcntl.F_DUPFD, 100) for x in sys.argv[1].split(",")]
+for i, fd in enumerate(fds):
+    os.dup2(fd, 3 + i, inheritable=True)
+os.environ["LISTEN_FDS"] = str(len(fds))
+os.environ["LISTEN_PID"] = str(os.getpid())
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def reuseport_sockets(n: int) -> list[socket.socket]:
+    socks: list[socket.socket] = []
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(("127.0.0.1", socks[0].getsockname()[1] if socks else 0))
+        socks.append(s)
+    return socks
+
+
+def activated(socks: list[socket.socket], *args: str) -> subprocess.CompletedProcess:
+    fds = [s.fileno() for s in socks]
+    return subprocess.run(
+        [sys.executable, "-c", ACTIVATE, ",".join(map(str, fds)), WSKRECV, *args],
+        pass_fds=fds, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_socket_activation_passes_one_socket_per_worker() -> None:
+    socks = reuseport_sockets(2)
+    try:
+        port = socks[0].getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
+            for _ in range(64):  # queued before wskrecv starts: the kernel spreads them
+                src.sendto(b"q", ("127.0.0.1", port))
+        r = activated(socks, "listen", "--workers", "2", "--count", "64", "--json")
+    finally:
+        for s in socks:
+            s.close()
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert summary["received"] == 64 and len(summary["workers"]) == 2
+
+
+def test_socket_activation_must_pass_as_many_sockets_as_workers() -> None:
+    socks = reuseport_sockets(2)
+    try:
+        r = activated(socks, "listen", "--workers", "3", "--duration", "0.1")
+    finally:
+        for s in socks:
+            s.close()
+    assert r.returncode == 2
+    assert r.stderr == ("wskrecv: error: socket activation passed 2 socket(s) (LISTEN_FDS): "
+                        "--workers takes one per worker, so give --workers 2\n")

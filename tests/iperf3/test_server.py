@@ -181,3 +181,26 @@ def test_server_output_for_get_server_output() -> None:
     results, _ = json_at(srv.control_output())
     udp = results["server_output_json"]["end"]["streams"][0]["udp"]
     assert (udp["out_of_order"], udp["lost_packets"], udp["packets"], udp["jitter_ms"]) == (2, 1, 10, 1.0)
+
+
+def test_a_test_without_duration_lives_while_datagrams_come() -> None:
+    from wskrecv.iperf3.server import IDLE_TIMEOUT
+
+    srv, counting = server()
+    start(srv, {"udp": True, "time": 0, "num": 1000000})  # iperf3 -n
+    streams(srv, 1, now=0.0)
+    remote = ("127.0.0.1", 50000)
+    counting.table[remote] = StreamFigures(10, 0, 0, 0, None, 10, 100)
+    srv.tick(IDLE_TIMEOUT)
+    assert not srv.closing and srv.next_deadline() == 2 * IDLE_TIMEOUT
+    srv.tick(2 * IDLE_TIMEOUT)  # nothing more arrived
+    assert srv.closing and "timed out in state running" in srv.last
+
+
+def test_the_end_of_the_run_tells_the_client_server_terminate() -> None:
+    srv, _ = server()
+    start(srv, {"udp": True, "time": 10})
+    streams(srv, 1)
+    srv.control_output()
+    assert srv.terminate() == b"\x0b"
+    assert srv.failed == 1 and srv.closing

@@ -25,7 +25,7 @@ from wskrecv.provider.udp import adopt_fd
     ],
 )
 def test_listen_fds(environ: dict[str, str], expected: list[int]) -> None:
-    assert listen_fds(environ, 42) == expected
+    assert list(listen_fds(environ, 42)) == expected
 
 
 @pytest.mark.parametrize(

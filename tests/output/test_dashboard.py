@@ -104,3 +104,24 @@ def test_display_process_gives_up_when_the_receiver_goes_away() -> None:
     serve(r, screen)
     os.close(r)
     assert not screen.live.is_started
+
+
+@pytest.mark.parametrize("n", [2, 16])
+def test_workers_get_a_line_each_and_still_fit(n: int) -> None:
+    from dataclasses import replace
+
+    from wskrecv.stats.snapshot import WorkerRow
+
+    rows = tuple(WorkerRow(i, 1000 + i, 10 * i, 1500.0 * i, i % 2, 40.0, alive=i != 1)
+                 for i in range(n))
+    view = View(replace(snapshot(), workers=rows), INFO)
+    for width, height in ((80, 24), (100, 40)):
+        lines = screen_text(view, width, height)
+        assert len(lines) <= height - 1 and all(len(line) <= width for line in lines)
+    small = "\n".join(screen_text(view, 80, 24))
+    assert f"{n} workers 0 1.50 k" in small and "1 DEAD" in small  # summed up in one item
+    tall = "\n".join(screen_text(view, 100, 40))
+    assert re.search(r"worker 0 .* received 0 .* drops 0 .* cpu 40%", tall)
+    assert re.search(r"worker 1 .* DEAD", tall)
+    if n > 8:
+        assert "+9 more workers" in tall and "worker 7 " not in tall

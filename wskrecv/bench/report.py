@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from wskrecv.output.format import nbytes, si
+from wskrecv.output.format import nbytes, plural, si
 
 
 def _ratio(value: Optional[float]) -> str:
@@ -31,7 +31,7 @@ def render(doc: dict[str, Any], comparison: Optional[dict[str, Any]] = None) -> 
     if doc["kind"] == "drain":
         fill = doc["fill"]
         lines.append(
-            f"wskrecv bench: drain {p['count']} queued datagrams of {p['size']} bytes, "
+            f"wskrecv bench: drain {p['count']} queued datagrams of {plural(p['size'], 'byte')}, "
             f"{p['rounds']} round{'s' if p['rounds'] != 1 else ''}, loopback"
         )
         lines.append(
@@ -48,7 +48,7 @@ def render(doc: dict[str, Any], comparison: Optional[dict[str, Any]] = None) -> 
         lines += _table(["mode", "median dg/s", "min - max dg/s", "vs python", "vs C"], rows)
     else:
         lines.append(
-            f"wskrecv bench --live: {p['count']} datagrams of {p['size']} bytes per run, "
+            f"wskrecv bench --live: {p['count']} datagrams of {plural(p['size'], 'byte')} per run, "
             f"{p['rounds']} round{'s' if p['rounds'] != 1 else ''}, sender {p.get('sender', '?')} "
             f"at {_rate(doc['sender']['rate']['median'])} dg/s (median)"
         )

@@ -7,27 +7,34 @@ from typing import Optional
 
 import click
 
+from wskrecv import units
+from wskrecv.commands import numeric
 from wskrecv.commands.common import current_environment
+from wskrecv.commands.numeric import number
 from wskrecv.errors import UsageError
 from wskrecv.program import BENCH_MODES, BenchConfig
 
 DEFAULTS = BenchConfig()
+MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it may ask for
 
 
 @click.command()
-@click.option("--size", "-s", type=click.IntRange(1, 65507), default=DEFAULTS.size,
+@click.option("--size", "-s", type=number(units.SIZE, 1, 65507), default=DEFAULTS.size,
               show_default=True, metavar="BYTES", help="Payload bytes per datagram.")
-@click.option("--count", "-c", type=click.IntRange(min=1), default=DEFAULTS.count, show_default=True,
-              help="Datagrams per measurement (queued for a drain, sent in a live run).")
-@click.option("--rounds", "-r", type=click.IntRange(min=1), default=DEFAULTS.rounds, show_default=True,
-              help="Measurements per mode; modes alternate within each round.")
+@click.option("--count", "-c", type=number(units.COUNT, 1, MAX_BENCH_COUNT),
+              default=DEFAULTS.count, show_default=True, metavar="N",
+              help="Datagrams per measurement (queued for a drain, sent in a live run); "
+              "at most 100M.")
+@click.option("--rounds", "-r", type=number(units.INTEGER, 1, 1000), default=DEFAULTS.rounds,
+              show_default=True, metavar="N",
+              help="Measurements per mode, 1 to 1000; modes alternate within each round.")
 @click.option("--mode", "-m", "modes", type=click.Choice(BENCH_MODES), multiple=True,
               help="Run only this mode (repeatable). Default: all. Ratios need the baselines "
               "(python, c) in the run.")
 @click.option("--live", is_flag=True,
               help="A full-speed sender against each receiver instead of a pre-filled queue: "
               "reports received, lost and kernel drops.")
-@click.option("--rcvbuf", type=click.IntRange(min=1), default=None, metavar="BYTES",
+@click.option("--rcvbuf", type=numeric.RCVBUF, default=None, metavar="BYTES",
               help="With --live: receive buffer each receiver asks for (default 64 MiB, as "
               "the receive commands).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
@@ -42,14 +49,13 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
           quiet: bool) -> int:
     """Measure how fast each receive mode takes datagrams off a socket.
 
-    \b
     Drain (default): fill a fresh socket's queue with --count datagrams (checked with
     SO_MEMINFO), then time a receiver emptying it. Receivers: every wskrecv mode through
     the code the CLI runs (irp-1: listen -n 1; irp-64: listen -n 64; event; event-pend:
-    event --pend), a bare Python
-    recvfrom_into loop, and a C recvfrom loop compiled with the system's C compiler
-    (skipped, with a note, without one). Reports medians, min-max, and ratios to both
-    baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130, nothing reported).
+    event --pend), a bare Python recvfrom_into loop, and a C recvfrom loop compiled with
+    the system's C compiler (skipped, with a note, without one). Reports medians, min-max,
+    and ratios to both baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130,
+    nothing reported).
     """
     from wskrecv.bench import benchmark, results
     from wskrecv.bench.report import render

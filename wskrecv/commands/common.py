@@ -9,12 +9,13 @@ machinery.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import click
 from click.core import ParameterSource
 
-from wskrecv import payload
+from wskrecv import payload, units
+from wskrecv.commands import numeric
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 from wskrecv.program import ReceiveConfig
@@ -28,7 +29,7 @@ def socket_options(f: Callable) -> Callable:
     """--bind, --port, --rcvbuf, --fd."""
     f = click.option(
         "--fd",
-        type=click.IntRange(min=0),
+        type=numeric.FD,
         default=None,
         metavar="N",
         help="Receive on descriptor N, an already bound UDP socket inherited from the parent, "
@@ -37,16 +38,16 @@ def socket_options(f: Callable) -> Callable:
     )(f)
     f = click.option(
         "--rcvbuf",
-        type=click.IntRange(min=1),
+        type=numeric.RCVBUF,
         default=None,
         metavar="BYTES",
-        help="SO_RCVBUF to ask for. Default: 64 MiB, which the OS caps at net.core.rmem_max "
-        "unless root. The size granted is reported.",
+        help="SO_RCVBUF to ask for (K, M, KiB, MiB...; at most 1 GiB). Default: 64 MiB, "
+        "which the OS caps at net.core.rmem_max unless root. The size granted is reported.",
     )(f)
     f = click.option(
         "--port",
         "-p",
-        type=click.IntRange(0, 65535),
+        type=numeric.PORT,
         default=DEFAULTS.port,
         show_default=True,
         help="UDP port; 0 picks a free one (reported at start).",
@@ -56,14 +57,16 @@ def socket_options(f: Callable) -> Callable:
         "-b",
         "bind_host",
         default=DEFAULTS.bind_host,
-        show_default=True,
         metavar="ADDR",
-        help="Local address: 127.0.0.1, ::1, :: (dual-stack), a host name...",
+        help="Local address: 127.0.0.1, ::1 or [::1], 0.0.0.0 (IPv4 only), a host name; "
+        "ADDR:PORT or [ADDR]:PORT sets the port too. Default: :: with IPv4 too "
+        "(dual-stack), or 0.0.0.0 where the host has no IPv6.",
     )(f)
     return f
 
 
 MAX_WORKERS = 1024
+METRICS_LINGER = numeric.number(units.DURATION, 0, 3600)  # an hour covers any scrape interval
 
 
 class WorkersType(click.ParamType):
@@ -113,7 +116,7 @@ def scale_options() -> list[Callable]:
             help="A label on every metric (repeatable), e.g. site=ams link=uplink1.",
         ),
         click.option(
-            "--metrics-linger", type=click.FloatRange(min=0), default=DEFAULTS.metrics_linger,
+            "--metrics-linger", type=METRICS_LINGER, default=DEFAULTS.metrics_linger,
             show_default=True, metavar="S",
             help="Keep /metrics up S seconds after the run so a last scrape sees the final "
             "counts (with --metrics); Ctrl-C ends it early.",
@@ -129,20 +132,21 @@ def scale_options() -> list[Callable]:
 def run_options(f: Callable) -> Callable:
     """Bounded runs, output, sequence analysis and thresholds."""
     options = [
-        click.option("--count", "-c", type=click.IntRange(min=1), help="Stop after N datagrams."),
+        click.option("--count", "-c", type=numeric.COUNT, metavar="N",
+                     help="Stop after N datagrams (100k, 1M...)."),
         click.option(
-            "--duration", "-t", type=click.FloatRange(min=0, min_open=True), metavar="S",
-            help="Stop after S seconds (exit 0).",
+            "--duration", "-t", type=numeric.RUN_SECONDS, metavar="S",
+            help="Stop after S seconds (or 500ms, 5m, 1h; at most 30 days); exit 0.",
         ),
         click.option(
-            "--timeout", type=click.FloatRange(min=0, min_open=True), metavar="S",
-            help="Deadline: stop after S seconds and exit 3 if --count datagrams (or, "
-            "without --count, any datagram) have not arrived.",
+            "--timeout", type=numeric.RUN_SECONDS, metavar="S",
+            help="Deadline, in seconds like --duration: stop then and exit 3 if --count "
+            "datagrams (or, without --count, any datagram) have not arrived.",
         ),
         click.option(
-            "--interval", "-i", type=click.FloatRange(min=0.01), default=DEFAULTS.interval,
-            show_default=True,
-            metavar="S", help="Seconds between interval reports.",
+            "--interval", "-i", type=numeric.INTERVAL, default=DEFAULTS.interval,
+            show_default=True, metavar="S", help="Seconds between interval reports (0.01 "
+            "to 3600); 0 turns them off.",
         ),
         click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout."),
         click.option(
@@ -168,11 +172,11 @@ def run_options(f: Callable) -> Callable:
             "when asked; none skips sequence analysis.",
         ),
         click.option(
-            "--max-loss", type=click.FloatRange(0, 100), metavar="PCT",
+            "--max-loss", type=numeric.PERCENT, metavar="PCT",
             help="Exit 4 if the run ends with more than PCT percent of sequences lost.",
         ),
         click.option(
-            "--max-reorder", type=click.FloatRange(0, 100), metavar="PCT",
+            "--max-reorder", type=numeric.PERCENT, metavar="PCT",
             help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
         ),
         *scale_options(),
@@ -191,6 +195,23 @@ def run_options(f: Callable) -> Callable:
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def bind_address(params: dict[str, Any]) -> tuple[Optional[str], int]:
+    """--bind and --port as (host, port): a port written in --bind ([::1]:9000) counts
+    as --port; giving both differently is a usage error. None: the default bind."""
+    from wskrecv.addresses import split_host_port
+
+    text = params.get("bind_host")
+    port = params["port"]
+    if text is None:
+        return None, port
+    host, bind_port = split_host_port(text, "--bind")
+    if bind_port is not None and bind_port != port:
+        if given_on_command_line("port"):
+            reject(f"--bind {text} names port {bind_port} and --port is {port}: give one")
+        port = bind_port
+    return host, port
 
 
 def check_receive(config: ReceiveConfig) -> None:
@@ -250,6 +271,7 @@ def current_environment() -> Environment:
 
 __all__ = [
     "DEFAULTS",
+    "bind_address",
     "WorkersType",
     "IPERF3_FORMATS",
     "IPERF3_PORT",

@@ -6,33 +6,36 @@ from typing import Any, Optional
 
 import click
 
+from wskrecv import units
 from wskrecv.commands.common import DEFAULTS, run_options, socket_options
+from wskrecv.commands.numeric import number
 from wskrecv.commands.receive import run_receive
 
 
 @click.command()
 @socket_options
 @click.option(
-    "--batch", type=click.IntRange(1, 1024), default=DEFAULTS.batch, show_default=True,
+    "--batch", type=number(units.INTEGER, 1, 1024), default=DEFAULTS.batch, show_default=True,
     metavar="N", help="Most datagrams read in one system call (recvmmsg), so the longest "
     "indication list.",
 )
 @click.option(
-    "--pool", type=click.IntRange(min=1), default=DEFAULTS.pool, show_default=True,
-    metavar="N", help="Indication buffers, in datagrams. Retained lists hold them; while "
-    "none is free wskrecv stops reading and the kernel drops.",
+    "--pool", type=number(units.COUNT, 1, units.MAX_POOL), default=DEFAULTS.pool,
+    show_default=True, metavar="N", help="Indication buffers, in datagrams (at most 1M). "
+    "Retained lists hold them; while none is free wskrecv stops reading and the kernel "
+    "drops.",
 )
 @click.option(
     "--pend", is_flag=True, help="Return STATUS_PENDING: a worker thread processes each "
     "list and gives it back with WskRelease after --hold.",
 )
 @click.option(
-    "--hold", type=click.FloatRange(min=0), default=None, metavar="MS",
-    help="With --pend: milliseconds a list is held before it is processed and released. "
-    "Default 0.",
+    "--hold", type=number(units.DURATION, 0, units.MAX_HOLD_MS, unit="ms"), default=None,
+    metavar="MS", help="With --pend: milliseconds a list is held before it is processed "
+    "and released (or 2s, 1m; at most 1 h). Default 0.",
 )
 @click.option(
-    "--reject-every", type=click.IntRange(min=2), default=None, metavar="N",
+    "--reject-every", type=number(units.INTEGER, 2, 2**31 - 1), default=None, metavar="N",
     help="Return STATUS_DATA_NOT_ACCEPTED from every Nth callback; a work item re-enables "
     "the callback and the kept datagrams are indicated again, first.",
 )

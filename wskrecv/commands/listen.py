@@ -6,18 +6,24 @@ from typing import Any
 
 import click
 
+from wskrecv import units
 from wskrecv.commands.common import DEFAULTS, run_options, socket_options
+from wskrecv.commands.numeric import number
 from wskrecv.commands.receive import run_receive
 
 
 @click.command()
 @socket_options
 @click.option(
-    "--outstanding", "-n", type=click.IntRange(min=1), default=DEFAULTS.outstanding, show_default=True,
-    help="Receive IRPs kept posted (WskReceiveFrom requests in flight).",
+    "--outstanding", "-n", type=number(units.INTEGER, 1, units.MAX_OUTSTANDING),
+    default=DEFAULTS.outstanding, show_default=True, metavar="N",
+    help="Receive IRPs kept posted (WskReceiveFrom requests in flight), 1 to 1024. "
+    "Several, as a driver posts, keep up with bursts; -n 1 is the classic WSK sample's "
+    "shape (one receive at a time: the slowest).",
 )
 @click.option(
-    "--buffer-size", type=click.IntRange(1, 65535), default=DEFAULTS.buffer_size, show_default=True,
+    "--buffer-size", type=number(units.SIZE, 1, 65535), default=DEFAULTS.buffer_size,
+    show_default=True,
     metavar="BYTES", help="WSK_BUF.Length of each receive; longer datagrams are truncated "
     "(MSG_TRUNC).",
 )

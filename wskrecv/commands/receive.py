@@ -12,6 +12,7 @@ from typing import Any
 from wskrecv import program
 from wskrecv.commands.common import (
     IPERF3_PORT,
+    bind_address,
     check_receive,
     current_environment,
     given_on_command_line,
@@ -34,6 +35,7 @@ def run_receive(mode: str, params: dict[str, Any]) -> int:
             params = dict(params, port=IPERF3_PORT)
         if not given_on_command_line("seq_format"):
             params = dict(params, seq_format="iperf3")
+    params["bind_host"], params["port"] = bind_address(params)
     config = program.ReceiveConfig(
         mode=mode, address_given=given_on_command_line("bind_host", "port"), **params
     )

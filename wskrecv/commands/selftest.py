@@ -6,7 +6,9 @@ import time
 
 import click
 
+from wskrecv import units
 from wskrecv.commands.common import current_environment
+from wskrecv.commands.numeric import number
 from wskrecv.errors import ExitStatus, UsageError
 
 
@@ -17,8 +19,9 @@ from wskrecv.errors import ExitStatus, UsageError
               help="Run only the cases whose name, name[style] or style matches this glob "
               "(repeatable), e.g. --only 'ipv*' --only event-pend.")
 @click.option("--list", "list_cases", is_flag=True, help="List the cases and exit.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=10.0, show_default=True,
-              metavar="S", help="How long a case waits for its datagrams before it fails.")
+@click.option("--timeout", type=number(units.DURATION, 1, 600), default=10.0, show_default=True,
+              metavar="S", help="How long a case waits for its datagrams before it fails "
+              "(1 to 600 s).")
 @click.pass_context
 def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_cases: bool,
              timeout: float) -> int:

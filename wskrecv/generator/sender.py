@@ -50,6 +50,12 @@ class SendReport:
     raw: bool
     bad_checksum: bool
     reason: str
+    refused: int = 0  # ICMP port unreachable reports (nothing listening): datagrams lost
+
+    @property
+    def all_refused(self) -> bool:
+        """Every datagram sent was refused: nothing listens at the destination."""
+        return self.sent > 0 and self.refused >= self.sent
 
     @property
     def datagrams_per_s(self) -> float:
@@ -152,6 +158,9 @@ class Sender:
         except OSError as exc:
             raise OsFailure(f"send failed after {sent} datagrams: {exc.strerror or exc}") from None
         duration = clock() - t0
+        finish = getattr(self.transport, "finish", None)
+        if finish is not None:
+            finish()
         dest = spec.destination
         return SendReport(
             destination=dest.host,
@@ -171,6 +180,7 @@ class Sender:
             raw=self.transport.raw,
             bad_checksum=spec.bad_checksum,
             reason=reason,
+            refused=getattr(self.transport, "refused", 0),
         )
 
 

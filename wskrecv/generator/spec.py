@@ -13,11 +13,16 @@ from typing import Optional
 
 from wskrecv import payload
 from wskrecv.errors import UsageError
+from wskrecv.units import COUNT, INTEGER, SIZE, Limit, NumberError
 
 MAX_PAYLOAD = {socket.AF_INET: 65507, socket.AF_INET6: 65527}  # 65535 - IP - UDP headers
 SEQ_FORMATS = payload.SEND_FORMATS  # the headers a sender writes
 MIN_SIZE = {"wskrecv": payload.HEADER_LEN, "sockperf": payload.SOCKPERF.size, "none": 0}
 LOOPBACK_ONLY = "wskrecv send generates test traffic for loopback only (127.0.0.0/8, ::1)"
+_SIZE = Limit(SIZE, 0, 2**30)  # each --size item (check_sizes applies the family's limit)
+_EVERY = Limit(COUNT, 1, 2**32)  # --reorder / --duplicate EVERY
+# N positions late (within the receivers' sequence window) / N extra copies of a datagram.
+_AMOUNT = {"--reorder": Limit(INTEGER, 1, 16384), "--duplicate": Limit(INTEGER, 1, 1000)}
 
 
 @dataclass(frozen=True)
@@ -96,17 +101,25 @@ def parse_sizes(text: str) -> tuple[SizeItem, ...]:
     for part in text.split(","):
         part = part.strip()
         low_s, sep, high_s = part.partition("-")
+        if not low_s.strip() or (sep and not high_s.strip()):
+            raise UsageError(f"--size {text!r}: expected BYTES, LOW-HIGH or a comma list of them")
         try:
-            low = int(low_s)
-            high = int(high_s) if sep else low
-        except ValueError:
-            raise UsageError(
-                f"--size {text!r}: expected BYTES, LOW-HIGH or a comma list of them"
-            ) from None
+            low = int(_SIZE.parse(low_s))
+            high = int(_SIZE.parse(high_s)) if sep else low
+        except NumberError as exc:
+            raise UsageError(f"--size {text!r}: {exc}; expected BYTES, LOW-HIGH or a comma "
+                             "list of them") from None
         if low < 0 or high < low:
             raise UsageError(f"--size {text!r}: {part!r} is not a size or an increasing range")
         items.append(SizeItem(low, high))
     return tuple(items)
+
+
+def mean_size(sizes: tuple[SizeItem, ...]) -> float:
+    """The mean payload size of a --size spec (items used in turn, ranges uniform): what
+    --bitrate divides by. At least 1, so that empty datagrams still pace."""
+    mean = sum((item.low + item.high) / 2 for item in sizes) / len(sizes)
+    return max(mean, 1.0)
 
 
 def parse_pattern(option: str, text: Optional[str]) -> Optional[Pattern]:
@@ -114,16 +127,19 @@ def parse_pattern(option: str, text: Optional[str]) -> Optional[Pattern]:
     if text is None:
         return None
     every_s, sep, amount_s = text.partition(":")
+    if not every_s.strip() or (sep and not amount_s.strip()):
+        raise UsageError(f"{option} {text!r}: expected EVERY[:N], e.g. 10 or 10:3")
     try:
-        every = int(every_s)
-        amount = int(amount_s) if sep else 1
-    except ValueError:
-        raise UsageError(f"{option} {text!r}: expected EVERY[:N], e.g. 10 or 10:3") from None
+        every = int(_EVERY.parse(every_s))
+    except NumberError as exc:
+        raise UsageError(f"{option} {text!r}: EVERY {exc}") from None
+    try:
+        amount = int(_AMOUNT[option].parse(amount_s)) if sep else 1
+    except NumberError as exc:
+        raise UsageError(f"{option} {text!r}: N {exc}") from None
     if every < 2 and option == "--reorder":
         raise UsageError(f"{option} {text!r}: EVERY must be at least 2 (delaying every datagram "
                          "reorders nothing)")
-    if every < 1 or amount < 1:
-        raise UsageError(f"{option} {text!r}: EVERY and N must be at least 1")
     return Pattern(every, amount)
 
 

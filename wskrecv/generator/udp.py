@@ -2,9 +2,10 @@
 
 One socket per --src (bound to that loopback address, which needs no privilege: every
 127.0.0.0/8 address is local on Linux); datagram `seq` leaves from source
-`seq % len(sources)`. `sendto` on an unconnected socket never fails because nobody
-listens (ICMP port-unreachable is reported to connected sockets only), so a run sends
-exactly what it was asked to.
+`seq % len(sources)`. Each socket is connected to the destination, so the kernel reports
+an ICMP port unreachable (nobody listens) as ECONNREFUSED on the next send: the transport
+counts those in `refused` and sends the datagram again (the error was about an earlier
+one), so a run still sends exactly what it was asked to and says how much was refused.
 """
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ class UdpTransport:
                         sock.bind(where)
                     except OSError as exc:
                         raise _bind_error(where, exc) from None
+                # Connected: the real source address is known at once (the report names
+                # it) and ICMP errors come back as ECONNREFUSED.
+                sock.connect(self.address)
         except BaseException:
             self.close()
             raise
+        self.refused = 0  # ICMP port unreachable reports: datagrams nobody received
 
     @property
     def sources(self) -> list[tuple]:
@@ -64,20 +69,42 @@ class UdpTransport:
 
     def burst(self, seqs: Iterable[int], fill: Fill, now_ns: Callable[[], int]) -> tuple[int, int]:
         """Send the payload of each sequence number; returns (datagrams, bytes)."""
-        address = self.address
         n = nbytes = 0
-        if len(self.sockets) == 1:
-            sendto = self.sockets[0].sendto
-            for seq in seqs:
-                nbytes += sendto(fill(seq, now_ns()), address)
-                n += 1
-        else:
-            sends = [s.sendto for s in self.sockets]
-            k = len(sends)
-            for seq in seqs:
-                nbytes += sends[seq % k](fill(seq, now_ns()), address)
-                n += 1
+        sends = [s.send for s in self.sockets]
+        k = len(sends)
+        send = sends[0]
+        for seq in seqs:
+            if k > 1:
+                send = sends[seq % k]
+            data = fill(seq, now_ns())
+            try:
+                nbytes += send(data)
+            except ConnectionRefusedError:
+                # An earlier datagram of this socket was refused; the error is consumed
+                # now and this one not sent yet.
+                self.refused += 1
+                nbytes += self._send_again(send, data)
+            n += 1
         return n, nbytes
+
+    def _send_again(self, send: Callable[[bytes], int], data: bytes) -> int:
+        """Send `data` after a refusal: only a refusal of the datagram before it (if that
+        ICMP arrived meanwhile) can fail it again."""
+        for _ in range(2):
+            try:
+                return send(data)
+            except ConnectionRefusedError:
+                self.refused += 1
+        return send(data)
+
+    def finish(self) -> None:
+        """Collect refusals still pending (the last datagrams' ICMP errors)."""
+        for sock in self.sockets:
+            try:
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNREFUSED:
+                    self.refused += 1
+            except OSError:
+                pass
 
     def close(self) -> None:
         for sock in self.sockets:

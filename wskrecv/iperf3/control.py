@@ -35,6 +35,7 @@ from wskrecv.iperf3.protocol import (
     IPERF_DONE,
     LENGTH,
     PARAM_EXCHANGE,
+    SERVER_TERMINATE,
     TEST_END,
     TEST_RUNNING,
     TEST_START,
@@ -170,6 +171,14 @@ class ServerConnection:
         `i_errno` (and strerror(`errno`) for errors that carry one). Then close."""
         self._move("refuse")
         self._out += error_message(i_errno, errno)
+
+    def terminate(self) -> None:
+        """SERVER_TERMINATE: the server is going away (the client prints "the server has
+        terminated"). Legal in any state but the last."""
+        if self.state in FINAL:
+            return
+        self.state = "closed"
+        self._out += state_byte(SERVER_TERMINATE)
 
     def create_streams(self) -> None:
         """CREATE_STREAMS: the client now connects its data streams."""

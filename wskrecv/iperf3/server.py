@@ -31,6 +31,7 @@ from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, stream_id
 HANDSHAKE_TIMEOUT = 10.0  # seconds for the cookie, the parameters, and the stream connects
 RESULTS_TIMEOUT = 10.0  # seconds for the client's results and its IPERF_DONE
 RUN_GRACE = 10.0  # seconds past -t (+ -O) before a test without TEST_END is abandoned
+IDLE_TIMEOUT = 60.0  # seconds without a datagram before a test without -t is abandoned
 DRAIN_WAIT = 2.0  # at most this long after TEST_END for the socket to drain
 
 
@@ -132,6 +133,7 @@ class Iperf3Server:
         self.finished = False  # one_off and the test is over: the run may end
         self.deadline: Optional[float] = None
         self._drain_by: Optional[float] = None
+        self._progress = 0  # datagrams of the test seen at the last idle check
         self.done = self.refused = self.failed = 0
         self.notes: deque[dict[str, Any]] = deque(maxlen=64)
         self.last = ""
@@ -197,8 +199,10 @@ class Iperf3Server:
             test.running_since = now
             if test.params.omit:
                 test.omit_at = now + test.params.omit
-            self.deadline = (now + test.params.time + test.params.omit + RUN_GRACE
-                             if test.params.time else None)
+            # -t: its end plus a grace; -n/-k: as long as datagrams keep coming.
+            self.deadline = now + (test.params.time + test.params.omit + RUN_GRACE
+                                   if test.params.time else IDLE_TIMEOUT)
+            self._progress = 0
             self._note(now, "running", f"test {test.cookie} running: "
                        f"{len(test.streams)} stream{'s' if len(test.streams) != 1 else ''} from "
                        + ", ".join(format_peer(s.remote) for s in test.streams),
@@ -225,8 +229,35 @@ class Iperf3Server:
         if self._drain_by is not None and now >= self._drain_by:
             self.quiescent(now)  # the socket keeps receiving: answer with what we have
         if self.deadline is not None and now >= self.deadline and self.conn is not None:
-            state = self.conn.state
-            self._fail(now, f"timed out in state {state}")
+            if self._still_receiving(now):
+                return
+            self._fail(now, f"timed out in state {self.conn.state}")
+
+    def _still_receiving(self, now: float) -> bool:
+        """A test without -t that still receives: its deadline moves on."""
+        test = self.test
+        if (self.conn is None or self.conn.state != "running" or test is None
+                or test.params is None or test.params.time):
+            return False
+        total = sum(self.counting.figures(s.remote).datagrams for s in test.streams)
+        if total == self._progress:
+            return False
+        self._progress = total
+        self.deadline = now + IDLE_TIMEOUT
+        return True
+
+    def terminate(self) -> bytes:
+        """The run is ending: SERVER_TERMINATE for a client in the middle of a test (what
+        to write before closing the connection)."""
+        if self.conn is None:
+            return b""
+        if self.test is not None:
+            self.failed += 1
+            self._note(0.0, "error", f"test {self.test.cookie} from {self.test.client}: "
+                       "ended by the end of the run")
+        self.conn.terminate()
+        self.closing = True
+        return self.conn.data_to_send()
 
     def quiescent(self, now: float) -> None:
         """Everything the socket held has been counted: results may go."""

@@ -144,10 +144,16 @@ class Iperf3Service:
         return {"port": self.port, **self.server.status(), "denied": self.denied}
 
     def close(self) -> None:
+        """The run ends: a client in mid-test is told SERVER_TERMINATE, as by iperf3 -s."""
         if self.control is not None:
-            self.control.close()
-            self.control = None
-        self.listener.close()
+            try:
+                self.control.send(self._out + self.server.terminate())
+            except OSError:
+                pass
+            self._close_control()
+            while self.server.notes:
+                self.note(self.server.notes.popleft())
+        self.listener.close()  # idempotent, as socket.close is
 
     # -- internals ----------------------------------------------------------------------
 

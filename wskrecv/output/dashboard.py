@@ -248,6 +248,7 @@ def _value(v: Any) -> str:
     return str(v)
 
 
+MAX_WORKER_LINES = 8  # --workers lines in the mode panel; beyond, one line sums the rest
 # Friendlier labels for the mode's counters; other keys show as their JSON names.
 _LABELS = {"cancellations": "cancelled", "completions": "completed", "failures": "failed"}
 _BAD_KEYS = ("failures", "leaked", "last_failure")
@@ -269,8 +270,10 @@ def _flow(items: list[Text], width: int) -> Text:
     return out
 
 
-def mode_panel(view: View, width: int) -> RenderableType:
-    """The receive style's own counters (snapshot.mode_stats), whatever they are."""
+def mode_panel(view: View, width: int, worker_lines: int = MAX_WORKER_LINES) -> Text:
+    """The receive style's own counters (snapshot.mode_stats), whatever they are, and with
+    --workers a line per worker (at most `worker_lines`; with fewer than 2 lines to spare,
+    one item sums them up)."""
     stats = dict(view.snap.mode_stats)
     items: list[Text] = []
     size = view.info.get("pool")
@@ -295,16 +298,6 @@ def mode_panel(view: View, width: int) -> RenderableType:
         item = Text(_LABELS.get(key, key.replace("_", " ")) + " ", style=LABEL)
         item.append(_value(value), style=BAD if key in _BAD_KEYS and value else "bold")
         items.append(item)
-    for w in view.snap.workers:
-        item = Text(f"worker {w.worker} ", style=LABEL)
-        item.append(si(w.datagrams_per_s, "dg/s"), style="bold cyan")
-        item.append(" drops ", style=LABEL)
-        item.append(f"{w.kernel_drops:,}", style=BAD if w.kernel_drops else GOOD)
-        item.append(" cpu ", style=LABEL)
-        item.append(f"{w.cpu_pct:.0f}%", style="bold")
-        if not w.alive:
-            item.append(" DEAD", style=BAD)
-        items.append(item)
     v = view.snap.violations
     item = Text("violations ", style=LABEL)
     item.append(f"{v:,}", style=BAD if v else GOOD)
@@ -312,7 +305,38 @@ def mode_panel(view: View, width: int) -> RenderableType:
         rules = ", ".join(f"{k} {n}" for k, n in view.snap.violations_by_rule.items())
         item.append(f" ({rules})", style=BAD)
     items.append(item)
-    return _flow(items, width - 4)
+    workers = view.snap.workers
+    if workers and worker_lines < 2:
+        item = Text(f"{len(workers)} workers ", style=LABEL)
+        item.append(" ".join(si(w.datagrams_per_s) for w in workers[:4])
+                    + (" ..." if len(workers) > 4 else "") + " dg/s", style="bold cyan")
+        dead = sum(not w.alive for w in workers)
+        if dead:
+            item.append(f" {dead} DEAD", style=BAD)
+        items.append(item)
+        workers = ()
+    text = _flow(items, width - 4)
+    limit = min(worker_lines, MAX_WORKER_LINES)
+    shown = workers if len(workers) <= limit else workers[: limit - 1]
+    for w in shown:  # --workers: a line each
+        text.append(f"\nworker {w.worker} ", style=LABEL)
+        text.append(f"{si(w.datagrams_per_s, 'dg/s'):>12}", style="bold cyan")
+        text.append("  received ", style=LABEL)
+        text.append(f"{w.received:,}", style="bold")
+        text.append("  drops ", style=LABEL)
+        text.append(f"{w.kernel_drops:,}", style=BAD if w.kernel_drops else GOOD)
+        text.append("  cpu ", style=LABEL)
+        text.append(f"{w.cpu_pct:.0f}%", style="bold")
+        if not w.alive:
+            text.append("  DEAD", style=BAD)
+    if len(shown) < len(workers):
+        rest = workers[len(shown):]
+        text.append(f"\n+{len(rest)} more workers: {si(sum(w.datagrams_per_s for w in rest), 'dg/s')}",
+                    style=LABEL)
+        dead = sum(not w.alive for w in rest)
+        if dead:
+            text.append(f", {dead} DEAD", style=BAD)
+    return text
 
 
 def header(view: View, width: int) -> Table:
@@ -328,7 +352,7 @@ def header(view: View, width: int) -> Table:
             left.append(f"  {detail}", style=LABEL)
     left.append(f"  seq {s.seq_format}", style=LABEL)
     if s.iperf3 is not None:
-        left.append("  " + iperf3_text(s.iperf3), style="bold magenta")
+        left.append("  " + iperf3_text(s.iperf3, short=width < 120), style="bold magenta")
     right = Text(f"{s.elapsed_s:,.1f} s", style="bold")
     if view.final:
         right = Text(f"done: {view.final}  ", style="bold yellow") + right
@@ -349,9 +373,12 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
     less than letting nested tables measure their contents.
     """
     title = {"irp": "IRP style", "event": "Event style"}.get(view.snap.mode, view.snap.mode)
-    mode_text = mode_panel(view, width)
-    mode_h = str(mode_text).count("\n") + 3
     wide = width >= 120
+    # The other rows need at least this many lines; what is left may list workers.
+    others = 1 + 1 + (8 + 4 if wide else 7 + 6 + 4)
+    spare = height - others - (str(mode_panel(view, width, 0)).count("\n") + 3)
+    mode_text = mode_panel(view, width, spare)
+    mode_h = str(mode_text).count("\n") + 3
     rows: list[Layout] = [Layout(header(view, width), size=1)]
     free = height - 1 - 1 - mode_h  # one line stays free for the cursor
     if wide:

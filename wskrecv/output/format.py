@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from wskrecv.addresses import plain_host
+
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
     """1234567 -> '1.23 M' (+unit); small numbers stay plain."""
@@ -24,6 +26,11 @@ def nbytes(value: float) -> str:
             return f"{value:.0f} B" if prefix == "B" else f"{value:.2f} {prefix}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def plural(n: int, word: str) -> str:
+    """A count and its noun in English: '1 datagram', '2 datagrams', '0 bytes'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def ms(ns: Optional[float]) -> str:
@@ -64,13 +71,17 @@ def pct(value: float) -> str:
 
 
 def address(host: str, port: int) -> str:
-    """host:port, with brackets around IPv6 hosts."""
+    """host:port, with brackets around IPv6 hosts; an IPv4-mapped IPv6 address (a
+    dual-stack socket's IPv4 sender) as plain IPv4."""
+    host = plain_host(host)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def iperf3_text(status: Any) -> str:
-    """The iperf3 server's state in a few words: idle, or the test's id and streams."""
+def iperf3_text(status: Any, short: bool = False) -> str:
+    """The iperf3 server's state in a few words: idle, or the test's id (its cookie; the
+    first 8 characters when `short`) and streams."""
     if not status.get("test"):
         return f"iperf3 {status.get('state', 'idle')}"
     n = len(status.get("streams") or ())
-    return f"iperf3 {status['state']} {status['test']} ({n} stream{'s' if n != 1 else ''})"
+    test = status["test"][:8] if short else status["test"]
+    return f"iperf3 {status['state']} {test} ({n} stream{'s' if n != 1 else ''})"

@@ -6,7 +6,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
+from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, plural, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -18,6 +18,8 @@ def format_address(host: str, port: int) -> str:
 def start_line(info: dict[str, Any]) -> str:
     """What the run receives on, what it was granted, and how it receives."""
     where = format_address(info["address"], info["port"])
+    if info["address"] == "::":
+        where += " (IPv6 and IPv4)"
     asked = info.get("rcvbuf_requested")
     granted = f"rcvbuf {nbytes(info['rcvbuf'])}"
     if asked:
@@ -97,7 +99,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     """The end-of-run block."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
-        f"received     {snap.received} datagrams, {nbytes(snap.bytes)} in {snap.elapsed_s:.3f} s",
+        f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
+        f"{snap.elapsed_s:.3f} s",
         f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
         f"truncated    {snap.truncated}",
         f"kernel drops {snap.kernel_drops}",
@@ -197,7 +200,7 @@ class HumanReporter:
     def datagram(self, record: dict[str, Any]) -> None:
         flag = " TRUNC" if record["truncated"] else ""
         self.dump_stream.write(
-            f"{format_address(record['src'], record['sport'])} {record['length']} bytes{flag}"
+            f"{format_address(record['src'], record['sport'])} {plural(record['length'], 'byte')}{flag}"
             f" {record['data']}\n"
         )
 

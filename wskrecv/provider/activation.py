@@ -14,32 +14,34 @@ from typing import Any, Optional
 
 from wskrecv.errors import AmbiguousActivation, InheritedAddress, UsageError
 from wskrecv.provider.udp import UdpProvider, adopt_fd, open_udp
+from wskrecv.units import INTEGER, MAX_FD, Limit, NumberError, parse_env
 
 SD_LISTEN_FDS_START = 3
+# Bounds on what the environment may ask for: a pid is a positive int (pid_max is at most
+# 2^22 on Linux), and no process has descriptors past fs.nr_open's default.
+_LISTEN_PID = Limit(INTEGER, 1, 2**31 - 1)
+_LISTEN_FDS = Limit(INTEGER, 0, MAX_FD - SD_LISTEN_FDS_START)
 
 
-def listen_fds(environ: Mapping[str, str], pid: int) -> list[int]:
-    """The descriptors systemd passed to process `pid`, or [] when none were (or the
-    variables are for another process). Malformed values are a UsageError."""
+def listen_fds(environ: Mapping[str, str], pid: int) -> range:
+    """The descriptors systemd passed to process `pid` (a range: nothing is allocated per
+    descriptor), empty when none were or the variables are for another process.
+    Malformed or out-of-range values are a UsageError naming the variable and bound."""
     listen_pid = environ.get("LISTEN_PID")
     count = environ.get("LISTEN_FDS")
     if listen_pid is None or count is None:
-        return []
+        return range(0)
     try:
-        if int(listen_pid) != pid:
-            return []
-        n = int(count)
-    except ValueError:
-        raise UsageError(
-            f"socket activation: LISTEN_PID={listen_pid!r} LISTEN_FDS={count!r} are not numbers"
-        ) from None
-    if n < 0:
-        raise UsageError(f"socket activation: LISTEN_FDS={count!r} is negative")
-    return list(range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + n))
+        if parse_env("LISTEN_PID", listen_pid, _LISTEN_PID) != pid:
+            return range(0)
+        n = int(parse_env("LISTEN_FDS", count, _LISTEN_FDS))
+    except NumberError as exc:
+        raise UsageError(f"socket activation: {exc}") from None
+    return range(SD_LISTEN_FDS_START, SD_LISTEN_FDS_START + n)
 
 
 def open_receive_socket(
-    host: str,
+    host: Optional[str],
     port: int,
     rcvbuf: Optional[int],
     fd: Optional[int] = None,

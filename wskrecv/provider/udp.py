@@ -34,8 +34,15 @@ _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
 
+DUAL_STACK = "::"  # the default bind: IPv6 and, with IPV6_V6ONLY off, IPv4 (as iperf3)
+IPV4_ANY = "0.0.0.0"
+
+
 def resolve_bind(host: str, port: int) -> tuple[int, tuple]:
-    """Turn --bind/--port into (family, sockaddr); unknown names are a usage error."""
+    """Turn --bind/--port into (family, sockaddr); unknown names are a usage error.
+    `[::1]` (the way wskrecv prints IPv6 addresses) is taken as ::1."""
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
     try:
         infos = socket.getaddrinfo(
             host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE | socket.AI_NUMERICSERV
@@ -98,6 +105,7 @@ class UdpProvider:
     """
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
+    note: Optional[str] = None  # what the user should know about the bind (IPv4 fallback)
 
     def __init__(
         self,
@@ -173,7 +181,7 @@ class UdpProvider:
 
 
 def open_udp(
-    host: str,
+    host: Optional[str],
     port: int,
     rcvbuf: Optional[int] = None,
     reuseport: bool = False,
@@ -182,12 +190,38 @@ def open_udp(
     """Create and bind the UDP socket for --bind/--port/--rcvbuf; `options` go to
     UdpProvider (its read batch, its reader).
 
-    With no `rcvbuf`, asks for DEFAULT_RCVBUF: the OS grants up to net.core.rmem_max
-    unprivileged, and the full amount to root (SO_RCVBUFFORCE). `reuseport` sets
-    SO_REUSEPORT first, so that several sockets (--workers) share the address.
+    With no `host`, binds :: dual-stack (IPv4 senders arrive IPv4-mapped) where the host
+    has IPv6, else 0.0.0.0, saying so in the provider's `note`. With no `rcvbuf`, asks for
+    DEFAULT_RCVBUF: the OS grants up to net.core.rmem_max unprivileged, and the full
+    amount to root (SO_RCVBUFFORCE). `reuseport` sets SO_REUSEPORT first, so that several
+    sockets (--workers) share the address.
     """
     if not 0 <= port <= 65535:
         raise UsageError(f"port {port} is out of range 0-65535")
+    if host is None:
+        missing = _no_ipv6()
+        if missing is None:
+            return _open_udp(DUAL_STACK, port, rcvbuf, batch, use_mmsg, reuseport)
+        provider = _open_udp(IPV4_ANY, port, rcvbuf, batch, use_mmsg, reuseport)
+        provider.note = f"no IPv6 here ({missing}): receiving on IPv4 only"
+        return provider
+    return _open_udp(host, port, rcvbuf, batch, use_mmsg, reuseport)
+
+
+def _no_ipv6() -> Optional[str]:
+    """Why this host cannot take a dual-stack socket, or None when it can."""
+    try:
+        with socket.socket(_AF_INET6, socket.SOCK_DGRAM) as probe:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    except (OSError, AttributeError) as exc:
+        return getattr(exc, "strerror", None) or str(exc)
+    return None
+
+
+def _open_udp(
+    host: str, port: int, rcvbuf: Optional[int], batch: int, use_mmsg: Optional[bool],
+    reuseport: bool,
+) -> UdpProvider:
     family, sockaddr = resolve_bind(host, port)
     sock = socket.socket(family, socket.SOCK_DGRAM)
     try:

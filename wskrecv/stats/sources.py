@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wskrecv.addresses import plain_host
+
 MAX_SOURCES = 1024  # sources counted at once; beyond, the smallest half is dropped
 TOP = 10  # sources a snapshot carries
 
@@ -54,4 +56,5 @@ class SourceTable:
         """The `n` sources with the most datagrams, busiest first."""
         rows = list(self.rows.items())  # one C-level copy: safe if another thread records
         rows.sort(key=lambda kv: kv[1][0], reverse=True)
-        return tuple(SourceRow(str(r[0]), int(r[1]), c[0], c[1]) for r, c in rows[:n])
+        # A dual-stack socket's IPv4 senders are IPv4-mapped: shown as the IPv4 address.
+        return tuple(SourceRow(plain_host(str(r[0])), int(r[1]), c[0], c[1]) for r, c in rows[:n])

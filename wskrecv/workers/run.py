@@ -11,6 +11,8 @@ import os
 from dataclasses import replace
 from typing import Any, Optional
 
+import wskrecv.apps  # noqa: F401 (imported once here, before the fork, not in every worker)
+import wskrecv.wsk  # noqa: F401
 from wskrecv import core as cores
 from wskrecv.environment import Environment
 from wskrecv.errors import OsFailure, UsageError
@@ -84,15 +86,15 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
     """Run `config` (whose `workers` is set) over N worker processes; returns the exit
     status, errors propagate as WskrecvError."""
     n = config.workers or 1
-    cpus = usable_cpus()
-    if n > len(cpus):
-        env.stderr.write(f"wskrecv: warning: {n} workers on {len(cpus)} usable CPU(s): they "
-                         "share the cores and each receives more slowly\n")
-        env.stderr.flush()
     metrics = open_metrics(config)  # bound now: a port in use fails before any work
     parts: Optional[PartFiles] = None
     try:
         providers = open_worker_sockets(config, n)
+        cpus = usable_cpus()
+        if n > len(cpus):
+            env.stderr.write(f"wskrecv: warning: {n} workers on {len(cpus)} usable CPU(s): "
+                             "they share the cores and each receives more slowly\n")
+            env.stderr.flush()
         info = _start_info(config, providers[0], n)
         parts = PartFiles(config.pcap, n) if config.pcap is not None else None
         # Each worker stops on its own only for --duration; --count is shared (a Budget),
