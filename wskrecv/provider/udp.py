@@ -201,11 +201,11 @@ def open_udp(
     if host is None:
         missing = _no_ipv6()
         if missing is None:
-            return _open_udp(DUAL_STACK, port, rcvbuf, batch, use_mmsg, reuseport)
-        provider = _open_udp(IPV4_ANY, port, rcvbuf, batch, use_mmsg, reuseport)
+            return _open_udp(DUAL_STACK, port, rcvbuf, reuseport, options)
+        provider = _open_udp(IPV4_ANY, port, rcvbuf, reuseport, options)
         provider.note = f"no IPv6 here ({missing}): receiving on IPv4 only"
         return provider
-    return _open_udp(host, port, rcvbuf, batch, use_mmsg, reuseport)
+    return _open_udp(host, port, rcvbuf, reuseport, options)
 
 
 def _no_ipv6() -> Optional[str]:
@@ -219,8 +219,7 @@ def _no_ipv6() -> Optional[str]:
 
 
 def _open_udp(
-    host: str, port: int, rcvbuf: Optional[int], batch: int, use_mmsg: Optional[bool],
-    reuseport: bool,
+    host: str, port: int, rcvbuf: Optional[int], reuseport: bool, options: dict[str, Any]
 ) -> UdpProvider:
     family, sockaddr = resolve_bind(host, port)
     sock = socket.socket(family, socket.SOCK_DGRAM)
