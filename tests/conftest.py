@@ -52,6 +52,27 @@ def popen(argv: Sequence[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
 REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
 
 
+# Test modules whose code never reads or counts a datagram, or that measure both cores
+# themselves (bench): the core cannot change their outcome, so they run in the native
+# half only (the suite's time budget is the reason).
+CORE_INDEPENDENT = (
+    "tests/test_manpage.py", "tests/cli/test_shell.py", "tests/cli/test_send.py",
+    "tests/cli/test_bad_invocations.py", "tests/cli/test_bench.py", "tests/bench/",
+    "tests/net/test_generator.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip = pytest.mark.skip(reason="does not depend on the receive core: runs in the native half")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("receive_core") != cores.PURE:
+            continue
+        where = item.nodeid.split("::")[0]
+        if where.startswith(CORE_INDEPENDENT) and cores.native_module() is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session", autouse=True, params=[cores.NATIVE, cores.PURE])
 def receive_core(request: pytest.FixtureRequest) -> Any:
     """Every test runs once per receive core: the native one (skipped with the reason
