@@ -83,8 +83,11 @@ class ReceiveConfig:
     batch: int = 64
     pool: int = 4096
     pend: bool = False
-    hold: Optional[float] = None  # milliseconds; None: 0 (only with pend)
+    hold: Optional[float] = None  # milliseconds; None: 0 (only with pend or keep_every)
     reject_every: Optional[int] = None
+    keep_every: Optional[int] = None  # partial release inside the callback
+    static_callbacks: bool = False  # WSK_SET_STATIC_EVENT_CALLBACKS before WskSocket
+    dispatch_level: bool = False  # callbacks as if at DISPATCH_LEVEL
     # Scale out (wskrecv/workers/) and the Prometheus endpoint (output/metrics.py).
     workers: Optional[int] = None  # None: one process, no SO_REUSEPORT
     cpu_affinity: bool = False
@@ -101,7 +104,9 @@ class ReceiveConfig:
     @property
     def threaded(self) -> bool:
         """Whether a worker thread calls into the socket (WskRelease, re-enabling)."""
-        return self.mode == "event" and (self.pend or self.reject_every is not None)
+        return self.mode == "event" and (
+            self.pend or self.reject_every is not None or bool(self.keep_every)
+        )
 
     def describe(self) -> tuple[str, dict[str, Any]]:
         """The start line's detail and the mode's own start fields."""
@@ -110,18 +115,34 @@ class ReceiveConfig:
             detail = (f"IRP style, {self.outstanding} receive{plural} outstanding, "
                       f"{self.buffer_size}-byte buffers")
             return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
+        from wskrecv.output.format import ordinal
+
         hold_ms = self.hold or 0.0
-        style = f"STATUS_PENDING, released after {hold_ms:g} ms" if self.pend else "STATUS_SUCCESS"
+        if self.keep_every:
+            which = "datagram" if self.keep_every == 1 else f"{ordinal(self.keep_every)} datagram"
+            style = (f"STATUS_PENDING for every {which} (released after "
+                     f"{hold_ms:g} ms), the rest WskReleased inside the callback")
+        elif self.pend:
+            style = f"STATUS_PENDING, released after {hold_ms:g} ms"
+        else:
+            style = "STATUS_SUCCESS"
         if self.reject_every:
-            style += f", STATUS_DATA_NOT_ACCEPTED every {self.reject_every}th call"
-        detail = (f"event style, callback returns {style}, lists of up to {self.batch}, "
-                  f"pool {self.pool}")
+            which = "call" if self.reject_every == 1 else f"{ordinal(self.reject_every)} call"
+            style += f", STATUS_DATA_NOT_ACCEPTED every {which}"
+        enabled = "static callbacks" if self.static_callbacks else "SO_WSK_EVENT_CALLBACK"
+        if self.dispatch_level:
+            enabled += ", at DISPATCH_LEVEL"
+        detail = (f"event style ({enabled}), callback returns {style}, lists of up to "
+                  f"{self.batch}, pool {self.pool}")
         return detail, {
             "batch": self.batch,
             "pool": self.pool,
             "pend": self.pend,
             "hold_ms": hold_ms,
             "reject_every": self.reject_every or 0,
+            "keep_every": self.keep_every or 0,
+            "static_callbacks": self.static_callbacks,
+            "dispatch_level": self.dispatch_level,
         }
 
 
@@ -147,7 +168,8 @@ def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder)
         return IrpReceiver(sock, recorder, config.outstanding, config.buffer_size,
                            want_local=want_local)
     return EventReceiver(sock, recorder, pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
-                         reject_every=config.reject_every or 0, want_local=want_local)
+                         reject_every=config.reject_every or 0, want_local=want_local,
+                         keep_every=config.keep_every or 0, static=config.static_callbacks)
 
 
 def build_runner(
@@ -171,18 +193,31 @@ def build_runner(
     import threading
 
     from wskrecv import core as cores
+    from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
     from wskrecv.stats.thresholds import Thresholds
-    from wskrecv.wsk import BufferPool, Verifier, WskDatagramSocket
+    from wskrecv.wsk import (
+        WSK_SET_STATIC_EVENT_CALLBACKS,
+        BufferPool,
+        Verifier,
+        WskEventCallbackControl,
+        wsk_register,
+    )
 
     # WskRelease and re-enabling come from the worker thread, which records too: the
     # socket and the recorder each need their own lock.
     threaded = config.threaded
     # Only the event style indicates datagrams out of the pool.
     pool = BufferPool(config.pool if config.mode == "event" else None)
-    sock = WskDatagramSocket(verifier=Verifier(), lock=threading.RLock() if threaded else None,
-                             pool=pool)
+    # The socket comes the way a driver gets one: WskRegister, WskCaptureProviderNPI and,
+    # for static callbacks, WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) first.
+    npi = wsk_register(Verifier()).capture_provider_npi()
+    if config.static_callbacks:
+        npi.control_client(WSK_SET_STATIC_EVENT_CALLBACKS, WskEventCallbackControl())
+    sock = npi.socket(lock=threading.RLock() if threaded else None, pool=pool,
+                      dispatch_level=config.dispatch_level)
+    sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
     sock.bind(provider.local_address)
     counter = (core or cores.current()).counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,

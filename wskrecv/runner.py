@@ -201,7 +201,7 @@ class Runner:
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
             violations = dict(self.sock.verifier.counts)
-            mode_stats = self.app.mode_stats()
+            mode_stats = self.app.statistics()
         with self.recorder.lock:
             snap = self.recorder.snapshot(
                 self.clock() - self._t0,

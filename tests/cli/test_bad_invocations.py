@@ -49,7 +49,7 @@ OTHER_CASES = [
     (["event", "--pool", "0"], USAGE, "--pool"),
     (["event", "--batch", "0"], USAGE, "--batch"),
     (["event", "--batch", "2000"], USAGE, "--batch"),
-    (["event", "--hold", "5"], USAGE, "--hold needs --pend"),
+    (["event", "--hold", "5"], USAGE, "--hold needs --pend or --keep-every"),
     (["event", "--reject-every", "1"], USAGE, "--reject-every"),
     (["bench", "-c", "0"], USAGE, "--count"),
     (["bench", "-s", "70000"], USAGE, "--size"),

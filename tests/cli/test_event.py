@@ -198,6 +198,8 @@ def test_human_summary_names_the_event_counters() -> None:
         (["--batch", "1025"], "--batch"),
         (["--pool", "0"], "--pool"),
         (["--pend", "--hold", "-1"], "--hold"),
+        (["--keep-every", "1"], "--keep-every"),
+        (["--keep-every", "2", "--pend"], "--keep-every and --pend"),
     ],
 )
 def test_bad_input_is_a_usage_error_on_one_line(args: list[str], needle: str) -> None:
@@ -205,3 +207,22 @@ def test_bad_input_is_a_usage_error_on_one_line(args: list[str], needle: str) ->
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "start"),
+    [
+        (["--static-callbacks"], {"static_callbacks": True, "dispatch_level": False}),
+        (["--dispatch-level"], {"static_callbacks": False, "dispatch_level": True}),
+        (["--keep-every", "3", "--hold", "1"], {"keep_every": 3, "hold_ms": 1.0}),
+    ],
+)
+def test_wsk_variants_receive_every_datagram(args: list[str], start: dict) -> None:
+    with Wskrecv("event", *args, "--count", "50") as w:
+        assert {k: w.start[k] for k in start} == start
+        w.send(numbered(50))
+        status, objs, _ = w.finish()
+    s = summary_of(objs)
+    assert status == 0 and s["received"] == 50 and s["violations"] == 0 and s["leaked"] == 0
+    if "--keep-every" in args:
+        assert s["released"] == 50 and 0 < s["released_in_callback"] < 50

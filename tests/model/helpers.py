@@ -6,6 +6,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from wskrecv.wsk import (
+    IP_PKTINFO,
+    IPPROTO_IP,
+    IPPROTO_IPV6,
+    IPV6_PKTINFO,
+    SIO_TIMESTAMPING,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_MORE_PROCESSING_REQUIRED,
@@ -16,12 +21,14 @@ from wskrecv.wsk import (
     Datagram,
     Irp,
     SockAddr,
+    TimestampingConfig,
     ULongRef,
     WskBuf,
     WskClientDatagramDispatch,
     WskDatagramIndication,
     WskDatagramSocket,
     WskEventCallbackControl,
+    WskIoctl,
     WskSetOption,
     io_allocate_irp,
     io_set_completion_routine,
@@ -32,6 +39,18 @@ def bound_socket(family_addr: tuple = ("127.0.0.1", 5001)) -> WskDatagramSocket:
     sock = WskDatagramSocket()
     sock.bind(family_addr)
     return sock
+
+
+def ask_for_control(sock: WskDatagramSocket, pktinfo: bool = True, timestamps: bool = True) -> None:
+    """Enable IP_PKTINFO/IPV6_PKTINFO and SIO_TIMESTAMPING, as a driver asks for them."""
+    if pktinfo:
+        if sock.family == 23:
+            assert sock.control_socket(WskSetOption, IPV6_PKTINFO, IPPROTO_IPV6, 1) == STATUS_SUCCESS
+        else:
+            assert sock.control_socket(WskSetOption, IP_PKTINFO, IPPROTO_IP, 1) == STATUS_SUCCESS
+    if timestamps:
+        config = TimestampingConfig()
+        assert sock.control_socket(WskIoctl, SIO_TIMESTAMPING, 0xFFFF, config) == STATUS_SUCCESS
 
 
 def dgram(
@@ -57,7 +76,9 @@ class Post:
         self.completions: list[tuple[int, int]] = []
         self.returns: Any = STATUS_MORE_PROCESSING_REQUIRED
         self.log: Optional[list] = None
-        io_set_completion_routine(self.irp, self._done, None)
+        # Set before every submit, as a driver must (IoReuseIrp clears it); a test sets
+        # `routine` to its own, or None to submit without one.
+        self.routine: Any = self._done
 
     def _done(self, _dev: Any, irp: Irp, _ctx: Any) -> Any:
         self.completions.append((irp.io_status.status, irp.io_status.information))
@@ -66,6 +87,8 @@ class Post:
         return self.returns
 
     def submit(self, sock: WskDatagramSocket, flags: int = 0) -> int:
+        if self.routine is not None:
+            io_set_completion_routine(self.irp, self.routine, None)
         return sock.receive_from(
             self.buf,
             flags,
@@ -129,11 +152,14 @@ def chain(head: Optional[WskDatagramIndication]) -> list[WskDatagramIndication]:
 
 
 def event_socket(
-    pool: Optional[int] = None, returns: Any = STATUS_SUCCESS
+    pool: Optional[int] = None, returns: Any = STATUS_SUCCESS, control: bool = True
 ) -> tuple[WskDatagramSocket, EventClient]:
-    """A bound socket with the receive event callback enabled."""
+    """A bound socket with the receive event callback enabled (and, unless `control` is
+    False, IP_PKTINFO and receive timestamps)."""
     sock = WskDatagramSocket(pool=BufferPool(pool))
     sock.bind(("127.0.0.1", 5001))
+    if control:
+        ask_for_control(sock)
     client = EventClient(sock, returns)
     assert client.enable() == STATUS_SUCCESS
     return sock, client

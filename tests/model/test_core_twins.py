@@ -139,11 +139,11 @@ def run(steps: list, seq_format: str, **kw: Any) -> None:
                 rec.streams.expect(arg[0], arg[1], now)
         else:
             t += 1.0
-            a: Snapshot = py.snapshot(t, 0, {}, {}, advance=arg)
-            b: Snapshot = native.snapshot(t, 0, {}, {}, advance=arg)
+            a: Snapshot = py.snapshot(t, 0, {}, None, advance=arg)
+            b: Snapshot = native.snapshot(t, 0, {}, None, advance=arg)
             assert a == b
     assert tables(py) == tables(native)
-    assert py.snapshot(t + 1, 0, {}, {}) == native.snapshot(t + 1, 0, {}, {})
+    assert py.snapshot(t + 1, 0, {}, None) == native.snapshot(t + 1, 0, {}, None)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,

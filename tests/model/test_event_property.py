@@ -137,8 +137,8 @@ class EventSocketMachine(RuleBasedStateMachine):
         still_held = sum(len(chain(h)) for h in self.held)
         self.sock.close()
         self.closed = True
-        assert self.sock.leaked == still_held
-        assert self.sock.held == 0 and self.sock.kept == 0
+        assert self.sock.counts.leaked == still_held
+        assert self.sock.counts.held == 0 and self.sock.kept == 0
 
     @invariant()
     def nothing_lost_or_double_counted(self) -> None:
@@ -146,9 +146,9 @@ class EventSocketMachine(RuleBasedStateMachine):
         if sock is None:
             return
         acct: dict[str, Any] = sock.accounting()
-        assert sum(acct.values()) == sock.received == self.next_id
+        assert sum(acct.values()) == sock.counts.received == self.next_id
         finished = ("completions", "consumed", "released", "discarded", "leaked")
-        assert sock.in_flight == sock.received - sum(acct[k] for k in finished)
+        assert sock.in_flight == sock.counts.received - sum(acct[k] for k in finished)
         assert acct["consumed"] == len(self.consumed)
         assert acct["released"] == len(self.released)
         assert acct["completions"] == len(self.completed)

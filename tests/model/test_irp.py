@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.model.helpers import Post, bound_socket, dgram
+from tests.model.helpers import Post, ask_for_control, bound_socket, dgram
 from wskrecv.wsk import (
     MSG_CTRUNC,
     MSG_TRUNC,
@@ -106,6 +106,7 @@ def test_buffer_outside_its_mdl_is_invalid() -> None:
 
 def test_control_info_carries_pktinfo_and_timestamp() -> None:
     sock = bound_socket()
+    ask_for_control(sock)
     post = Post(control=256)
     post.submit(sock)
     sock.deliver([dgram(b"x", local=("127.0.0.5", 1), ts=123)])
@@ -117,6 +118,7 @@ def test_control_info_carries_pktinfo_and_timestamp() -> None:
 def test_ipv6_pktinfo_is_larger() -> None:
     sock = WskDatagramSocket()
     sock.bind(("::1", 5001, 0, 0))
+    ask_for_control(sock)
     post = Post(control=256)
     post.submit(sock)
     sock.deliver([dgram(b"x", remote=("::1", 4000, 0, 0), local=("::1", 1), ts=5)])
@@ -126,6 +128,7 @@ def test_ipv6_pktinfo_is_larger() -> None:
 
 def test_control_that_does_not_fit_sets_msg_ctrunc() -> None:
     sock = bound_socket()
+    ask_for_control(sock)
     post = Post(control=30)  # room for the PKTINFO message only
     post.submit(sock)
     sock.deliver([dgram(b"x", ts=1)])
@@ -160,7 +163,7 @@ def test_reposting_from_the_completion_routine_goes_to_the_back() -> None:
         a.submit(sock)
         return a.returns
 
-    a.irp.completion_routine = repost_a
+    a.routine = repost_a
     a.submit(sock)
     b.submit(sock)
     sock.deliver([dgram(), dgram(), dgram()])
@@ -222,7 +225,7 @@ def test_close_cancels_every_outstanding_request_in_order() -> None:
     assert sock.close() == STATUS_SUCCESS
     assert log == ["0", "1", "2"]
     assert all(p.completions == [(STATUS_CANCELLED, 0)] for p in posts)
-    assert sock.cancellations == 3
+    assert sock.counts.cancellations == 3
 
 
 def test_using_a_closed_socket_is_a_violation() -> None:
@@ -248,7 +251,7 @@ def test_reposting_while_closing_fails_instead_of_looping() -> None:
             post.submit(sock)
         return post.returns
 
-    post.irp.completion_routine = repost
+    post.routine = repost
     post.submit(sock)
     sock.close()
     assert statuses == [STATUS_CANCELLED, STATUS_FILE_FORCED_CLOSED, STATUS_FILE_FORCED_CLOSED,
@@ -291,14 +294,14 @@ def test_cancel_from_inside_another_completion_routine() -> None:
         io_cancel_irp(b.irp)
         return a.returns
 
-    a.irp.completion_routine = cancel_b
+    a.routine = cancel_b
     a.submit(sock)
     b.submit(sock)
     sock.deliver([dgram(), dgram()])
     assert b.completions == [(STATUS_CANCELLED, 0)]
     assert sock.demand() == 0  # the second datagram waits with the provider
     assert sock.close() == STATUS_SUCCESS
-    assert sock.discarded == 1
+    assert sock.counts.discarded == 1
 
 
 def test_socket_failure_completes_outstanding_irps_with_the_failure() -> None:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wskrecv import payload
-from wskrecv.stats.merge import Merger, Partial, capture, merge, merge_mode_stats, merge_sources
+from wskrecv.stats.merge import Merger, Partial, capture, merge, merge_sources
+from wskrecv.stats.modes import EventStatistics, IrpStatistics, merge_mode_statistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.snapshot import Snapshot
 
@@ -32,7 +33,7 @@ def feed(rec: Recorder, events: list[Event], senders: int) -> None:
 
 
 def partial_of(rec: Recorder, worker: int) -> Partial:
-    return capture(rec, rec.snapshot(1.0, 0, {}, {}, advance=False), worker)
+    return capture(rec, rec.snapshot(1.0, 0, {}, None, advance=False), worker)
 
 
 def split_run(events: list[Event], senders: int, workers: int, seed: int) -> tuple[Snapshot, list[Partial]]:
@@ -45,7 +46,7 @@ def split_run(events: list[Event], senders: int, workers: int, seed: int) -> tup
     recs = [Recorder("irp", clock_ns=lambda: T0) for _ in range(workers)]
     for w, rec in enumerate(recs):
         feed(rec, [e for e in events if owner[e[0]] == w], senders)
-    return whole.snapshot(1.0, 0, {}, {}, advance=False), [partial_of(r, w) for w, r in enumerate(recs)]
+    return whole.snapshot(1.0, 0, {}, None, advance=False), [partial_of(r, w) for w, r in enumerate(recs)]
 
 
 events_strategy = st.lists(
@@ -95,14 +96,26 @@ def test_joined_source_table_keeps_the_bound_and_counts_evictions() -> None:
     assert sorted(r.datagrams for r in top) == [3, 3, 4, 4]
 
 
+def _event(callbacks: int, mean: float, high: int, pended: int, failure=None) -> EventStatistics:  # type: ignore[no-untyped-def]
+    return EventStatistics(callbacks=callbacks, mean_list_length=mean, pended=pended,
+                           released=0, released_in_callback=0, rejected=0, pool_in_use=0,
+                           pool_high_water=high, leaked=0, null_indications=0,
+                           last_failure=failure)
+
+
 def test_mode_stats_sum_but_the_high_water_mark_and_mean_list_length() -> None:
-    merged = merge_mode_stats([
-        {"callbacks": 10, "mean_list_length": 2.0, "pool_high_water": 7, "pended": 1},
-        {"callbacks": 30, "mean_list_length": 4.0, "pool_high_water": 5, "pended": 2,
-         "last_failure": "STATUS_CANCELLED"},
+    merged = merge_mode_statistics([
+        _event(10, 2.0, 7, 1),
+        _event(30, 4.0, 5, 2, "STATUS_CANCELLED"),
     ])
-    assert merged == {"callbacks": 40, "mean_list_length": 3.5, "pool_high_water": 7,
-                      "pended": 3, "last_failure": "STATUS_CANCELLED"}
+    assert merged == _event(40, 3.5, 7, 3, "STATUS_CANCELLED")
+    assert merged.as_json()["mean_list_length"] == 3.5  # type: ignore[union-attr]
+
+
+def test_irp_statistics_sum() -> None:
+    merged = merge_mode_statistics([IrpStatistics(4, 10, 1, 0), None, IrpStatistics(4, 5, 0, 2)])
+    assert merged == IrpStatistics(8, 15, 1, 2)
+    assert merge_mode_statistics([None, None]) is None
 
 
 def test_interval_latency_is_exact_across_the_parents_intervals() -> None:
@@ -118,10 +131,10 @@ def test_interval_latency_is_exact_across_the_parents_intervals() -> None:
                 evs = [(w, interval * 100 + step * 50 + k, rng.randrange(10**7), 5) for k in range(20)]
                 feed(rec, evs, 2)
                 feed(one, evs, 2)
-                snap = rec.snapshot(1.0, 0, {}, {}, advance=True)
+                snap = rec.snapshot(1.0, 0, {}, None, advance=True)
                 merger.update(capture(rec, snap, w))
         merged = merger.snapshot(float(interval + 1), advance=True)
-        expected = one.snapshot(float(interval + 1), 0, {}, {}, advance=True)
+        expected = one.snapshot(float(interval + 1), 0, {}, None, advance=True)
         assert merged is not None
         assert merged.interval_latency == expected.interval_latency
         assert merged.latency == expected.latency

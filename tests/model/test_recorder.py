@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from dataclasses import FrozenInstanceError
 
 import pytest
 
@@ -12,6 +13,7 @@ from wskrecv import payload
 from wskrecv.stats import Recorder
 from wskrecv.stats.hostudp import HostUdp, parse_snmp, parse_snmp6
 from wskrecv.stats.latency import BUCKETS, Histogram, bucket_bounds, bucket_of
+from wskrecv.stats.modes import IrpStatistics
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.stats.thresholds import Thresholds
 
@@ -22,7 +24,7 @@ T0 = 1_700_000_000_000_000_000
 def feed(rec: Recorder, datagrams: list, remote: tuple = SRC) -> Snapshot:
     for i, d in enumerate(datagrams):
         rec.record(memoryview(bytes(d)), remote, T0 + i * 1000 + 500, False, T0 + i * 1000 + 800)
-    return rec.snapshot(1.0, 0, {}, {})
+    return rec.snapshot(1.0, 0, {}, None)
 
 
 def wskr(seqs: list[int], stream: int = 1) -> list[bytearray]:
@@ -90,7 +92,7 @@ def test_streams_are_told_apart_by_source_and_stream_id() -> None:
         rec.record(x, SRC, None, False)
         rec.record(y, SRC, None, False)
         rec.record(x, ("127.0.0.2", 1), None, False)
-    snap = rec.snapshot(1.0, 0, {}, {})
+    snap = rec.snapshot(1.0, 0, {}, None)
     assert snap.streams == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
 
 
@@ -98,7 +100,7 @@ def test_latency_jitter_and_application_latency() -> None:
     rec = Recorder("irp")
     for i, d in enumerate(wskr([0, 1, 2, 3])):  # sent at T0 + i us, kernel +500 ns
         rec.record(d, SRC, T0 + i * 1000 + 500, False, T0 + i * 1000 + 800)
-    snap = rec.snapshot(1.0, 0, {}, {})
+    snap = rec.snapshot(1.0, 0, {}, None)
     assert snap.latency is not None and snap.latency.max == 500 and snap.latency.count == 4
     assert snap.app_latency is not None and snap.app_latency.max == 300
     assert 296 <= snap.app_latency.p50 <= 300  # the middle of its bucket (296-303), capped
@@ -110,9 +112,9 @@ def test_latency_jitter_and_application_latency() -> None:
 def test_interval_latency_restarts_each_interval_and_the_run_keeps_all() -> None:
     rec = Recorder("irp")
     rec.record(wskr([0])[0], SRC, T0 + 1_000_000, False, T0 + 1_000_000)
-    first = rec.snapshot(1.0, 0, {}, {})
+    first = rec.snapshot(1.0, 0, {}, None)
     rec.record(wskr([0, 1])[1], SRC, T0 + 1000 + 2_000_000, False, T0 + 3_000_000)
-    second = rec.snapshot(2.0, 0, {}, {})
+    second = rec.snapshot(2.0, 0, {}, None)
     assert first.interval_latency is not None and first.interval_latency.count == 1
     assert second.interval_latency is not None and second.interval_latency.count == 1
     assert second.latency is not None and second.latency.count == 2
@@ -158,7 +160,7 @@ def test_sources_are_bounded_and_keep_the_busiest() -> None:
         rec.record(b"busy", ("10.0.0.1", 1), None, False)
     for port in range(2, 12):  # ten one-datagram senders
         rec.record(b"x", ("10.0.0.2", port), None, False)
-    snap = rec.snapshot(1.0, 0, {}, {})
+    snap = rec.snapshot(1.0, 0, {}, None)
     assert snap.sources[0].address == "10.0.0.1" and snap.sources[0].datagrams == 10
     assert snap.sources[0].bytes == 40
     assert snap.sources_seen == 11 and snap.sources_evicted > 0
@@ -186,17 +188,17 @@ def test_summary_and_interval_carry_the_documented_fields() -> None:
 def test_snapshots_pickle_for_the_display_process() -> None:
     rec = Recorder("irp")
     feed(rec, wskr([0, 1]))
-    snap = rec.snapshot(1.0, 3, {"IrpNotReused": 1}, {"outstanding": 4})
+    snap = rec.snapshot(1.0, 3, {"IrpNotReused": 1}, IrpStatistics(4, 0, 0, 0))
     back = pickle.loads(pickle.dumps(snap))
-    assert back == snap and back.mode_stats["outstanding"] == 4
-    with pytest.raises(TypeError):
-        back.mode_stats["outstanding"] = 5  # type: ignore[index]
+    assert back == snap and back.mode_stats.outstanding == 4  # type: ignore[union-attr]
+    with pytest.raises(FrozenInstanceError):
+        back.mode_stats.outstanding = 5  # type: ignore[misc,union-attr]
 
 
 def test_record_many_counts_each_datagram() -> None:
     rec = Recorder("event", clock_ns=lambda: T0 + 900)
     rec.record_many(wskr([0, 1, 3]), [SRC] * 3, [T0 + 100] * 3)
-    snap = rec.snapshot(1.0, 0, {}, {})
+    snap = rec.snapshot(1.0, 0, {}, None)
     assert snap.received == 3 and snap.lost == 1
     assert snap.app_latency is not None and snap.app_latency.max == 800
 
@@ -247,7 +249,7 @@ def test_host_udp_reuses_a_fresh_reading_only_when_asked(tmp_path) -> None:  # t
 
 
 def _state(rec: Recorder) -> tuple:
-    snap = rec.snapshot(1.0, 0, {}, {})
+    snap = rec.snapshot(1.0, 0, {}, None)
     rows = sorted((k, tuple(v)) for k, v in rec.counts.sources.rows.items())
     owd, app = rec.counts.latency(False)
     return (snap, rows, owd.counts, app.counts, rec._owd_run.counts, rec._app_run.counts,
@@ -287,8 +289,8 @@ def test_record_many_counts_exactly_as_record_does(seed: int) -> None:
             one.record(d, r, t, False, now)
         many.record_many(datas, remotes, stamps)
         if rng.random() < 0.2:
-            one.snapshot(1.0, 0, {}, {})
-            many.snapshot(1.0, 0, {}, {})
+            one.snapshot(1.0, 0, {}, None)
+            many.snapshot(1.0, 0, {}, None)
     assert _state(many) == _state(one)
 
 

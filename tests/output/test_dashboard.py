@@ -14,16 +14,17 @@ from wskrecv import payload
 from wskrecv.output.dashboard import View, chart, render, sparkline
 from wskrecv.output.screen import Screen, encode, serve
 from wskrecv.stats import Recorder
+from wskrecv.stats.modes import EventStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import Snapshot
 
 T0 = 1_700_000_000_000_000_000
 INFO = {"address": "127.0.0.1", "port": 5001, "detail": "IRP style, 4 receives outstanding",
         "rcvbuf": 1 << 20}
-IRP_STATS = {"outstanding": 4, "completions": 7, "cancellations": 0, "failures": 0}
+IRP_STATS = IrpStatistics(outstanding=4, completions=7, cancellations=0, failures=0)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def snapshot(mode_stats: dict = IRP_STATS) -> Snapshot:
+def snapshot(mode_stats: ModeStatistics = IRP_STATS) -> Snapshot:
     rec = Recorder("irp")
     seqs = [0, 1, 3, 2, 2, 6, 7]  # 2 lost, 1 reordered, 1 duplicate
     for i, s in enumerate(seqs):
@@ -62,8 +63,9 @@ def test_wide_and_tall_terminals_get_the_rate_chart() -> None:
 
 
 def test_event_style_panel_shows_the_pool_and_its_high_water_mark() -> None:
-    stats = {"callbacks": 12, "mean_list_length": 3.5, "pended": 2, "released": 40,
-             "rejected": 0, "pool_in_use": 6, "pool_high_water": 12, "leaked": 0}
+    stats = EventStatistics(callbacks=12, mean_list_length=3.5, pended=2, released=40,
+                            released_in_callback=0, rejected=0, pool_in_use=6,
+                            pool_high_water=12, leaked=0, null_indications=0)
     snap = snapshot(stats)
     snap = Snapshot(**{**snap.__reduce__()[1][0], "mode": "event"})
     lines = screen_text(View(snap, {**INFO, "pool": 16}), 80, 24)

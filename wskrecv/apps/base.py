@@ -3,12 +3,26 @@ bookkeeping every WSK client does (its socket, its recorder, stopping, failures)
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol
+from typing import Optional, Protocol
 
+from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.socket import WskDatagramSocket
-from wskrecv.wsk.status import status_name
-from wskrecv.wsk.types import ControlMessage, PacketInfo, ReceiveTimestamp
+from wskrecv.wsk.status import (
+    AF_INET6,
+    IP_PKTINFO,
+    IPPROTO_IP,
+    IPPROTO_IPV6,
+    IPV6_PKTINFO,
+    SIO_TIMESTAMPING,
+    SOL_SOCKET,
+    TIMESTAMPING_FLAG_RX,
+    WskIoctl,
+    WskSetOption,
+    nt_success,
+    status_name,
+)
+from wskrecv.wsk.types import ControlMessage, PacketInfo, ReceiveTimestamp, TimestampingConfig
 
 
 class Receiver(Protocol):
@@ -22,8 +36,8 @@ class Receiver(Protocol):
     def stop(self) -> None:
         """Stop receiving and close the socket (cancelling what is outstanding)."""
 
-    def mode_stats(self) -> dict[str, Any]:
-        """The style's own counters for snapshots (JSON field names)."""
+    def statistics(self) -> ModeStatistics:
+        """The style's own statistics for snapshots (a frozen, typed record)."""
         ...
 
 
@@ -43,6 +57,25 @@ def control_local(control: list[ControlMessage]) -> Optional[str]:
     return None
 
 
+def enable_control(app: ReceiverBase, pktinfo: bool, timestamps: bool) -> None:
+    """Ask for the control information the application uses ("Winsock timestamping":
+    SIO_TIMESTAMPING with TIMESTAMPING_FLAG_RX; IP_PKTINFO / IPV6_PKTINFO): a datagram
+    carries none unless asked. A failure is noted, not fatal."""
+    sock = app.sock
+    if timestamps:
+        config = TimestampingConfig(flags=TIMESTAMPING_FLAG_RX)
+        status = sock.control_socket(WskIoctl, SIO_TIMESTAMPING, SOL_SOCKET, config)
+        if not nt_success(status):
+            app.note_failure(status)
+    if pktinfo:
+        if sock.family == AF_INET6:
+            status = sock.control_socket(WskSetOption, IPV6_PKTINFO, IPPROTO_IPV6, 1)
+        else:
+            status = sock.control_socket(WskSetOption, IP_PKTINFO, IPPROTO_IP, 1)
+        if not nt_success(status):
+            app.note_failure(status)
+
+
 class ReceiverBase:
     """A WSK client application bound to one socket, recording into one recorder."""
 
@@ -60,11 +93,9 @@ class ReceiverBase:
         self.failed += 1
         self.last_failure = status
 
-    def failure_stats(self) -> dict[str, Any]:
-        """`last_failure` for the snapshot, when something failed."""
-        if self.last_failure is None:
-            return {}
-        return {"last_failure": status_name(self.last_failure)}
+    def failure_name(self) -> Optional[str]:
+        """The last failure's status, by name, when something failed."""
+        return None if self.last_failure is None else status_name(self.last_failure)
 
     def close_socket(self) -> None:
         """WskCloseSocket, once."""

@@ -9,9 +9,19 @@ WSK_DATAGRAM_INDICATION per batch read from the socket, and the callback either
   gives it back with WskRelease, from the worker thread;
 - returns STATUS_DATA_NOT_ACCEPTED every `reject_every`-th call: the provider keeps the
   datagrams and disables the callback; a work item re-enables it, and the provider
-  indicates the kept datagrams again, first.
+  indicates the kept datagrams again, first (under static callbacks the provider neither
+  disables the callback nor keeps the datagrams);
+- with `keep_every` N: records the whole list, cuts it (Next = NULL) into every Nth
+  datagram and the rest, WskReleases the rest from inside the callback and returns
+  STATUS_PENDING for the part it keeps; a work item releases that part `hold` seconds
+  later (the partial release of msquic's earlier kernel datapath and ovpn-dco-win).
 
-A NULL indication means the socket is closing or broken. Stopping runs every queued work
+With `static` the callback was enabled for every socket by WSK_SET_STATIC_EVENT_CALLBACKS
+before the socket existed (the command does that), so the application never uses
+SO_WSK_EVENT_CALLBACK. It asks for the control information it uses: receive timestamps
+always, IP_PKTINFO only for --dump/--pcap.
+
+A NULL indication means the socket no longer works. Stopping runs every queued work
 item at once, so nothing retained is left unreleased when the socket closes.
 """
 
@@ -21,10 +31,13 @@ import time
 from operator import attrgetter
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import ReceiverBase, control_local
+from wskrecv.apps.base import ReceiverBase, control_local, enable_control
 from wskrecv.apps.worker import WorkQueue
+from wskrecv.stats.modes import EventStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk import (
+    MSG_BCAST,
+    MSG_MCAST,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_DATA_NOT_ACCEPTED,
@@ -39,9 +52,19 @@ from wskrecv.wsk import (
     nt_success,
 )
 
+_MSG_BCAST = int(MSG_BCAST)
+_CAST = _MSG_BCAST | int(MSG_MCAST)
 _data = attrgetter("data")
 _remote = attrgetter("remote")
 _stamp = attrgetter("timestamp_ns")
+
+
+def _length(indication: Optional[WskDatagramIndication]) -> int:
+    n = 0
+    while indication is not None:
+        n += 1
+        indication = indication.next
+    return n
 
 
 class EventReceiver(ReceiverBase):
@@ -58,20 +81,28 @@ class EventReceiver(ReceiverBase):
         reject_every: int = 0,
         clock: Callable[[], float] = time.monotonic,
         want_local: bool = False,
+        keep_every: int = 0,
+        static: bool = False,
     ) -> None:
         super().__init__(sock, recorder)
         self.pend = pend
         self.hold = hold
         self.reject_every = reject_every
+        self.keep_every = keep_every
+        self.static = static
         self.clock = clock
         self.null_indications = 0
+        self.broadcast = 0  # datagrams in lists whose Flags had MSG_BCAST
+        self.multicast = 0  # ... MSG_MCAST
         self._calls = 0
         # The destination address only matters to kept datagrams (--dump/--pcap): they are
         # recorded one by one with it; otherwise each list is counted at once.
         self._want_local = want_local
         # Deferred work (releases, re-enabling) runs on a worker thread, as a driver's
-        # work items would; the plain SUCCESS style needs none.
-        self.work: Optional[WorkQueue] = WorkQueue(clock=clock) if pend or reject_every else None
+        # work items would; the plain SUCCESS style needs none (nor do static callbacks
+        # to be re-enabled).
+        deferred = pend or keep_every or (reject_every and not static)
+        self.work: Optional[WorkQueue] = WorkQueue(clock=clock) if deferred else None
         sock.set_dispatch(self, WskClientDatagramDispatch(receive_from_event=self._receive_from_event))
 
     # -- Receiver ---------------------------------------------------------------------
@@ -79,7 +110,9 @@ class EventReceiver(ReceiverBase):
     def start(self) -> None:
         if self.work is not None:
             self.work.start()
-        self._enable()
+        enable_control(self, pktinfo=self._want_local, timestamps=True)
+        if not self.static:
+            self._enable()
 
     def stop(self) -> None:
         """Finish every queued work item (process and release what is retained), then
@@ -89,38 +122,49 @@ class EventReceiver(ReceiverBase):
             self.work.drain_and_stop()
         self.close_socket()
 
-    def mode_stats(self) -> dict[str, Any]:
-        sock = self.sock
-        callbacks = sock.callbacks
-        return {
-            "callbacks": callbacks,
-            "mean_list_length": round(sock.indicated / callbacks, 2) if callbacks else 0.0,
-            "pended": sock.pended,
-            "released": sock.released,
-            "rejected": sock.rejected,
-            "pool_in_use": sock.pool.in_use,
-            "pool_high_water": sock.pool.high_water,
-            "leaked": sock.leaked,
-            "null_indications": self.null_indications,
-            **self.failure_stats(),
-        }
+    def statistics(self) -> EventStatistics:
+        s = self.sock.statistics()
+        return EventStatistics(
+            callbacks=s.callbacks,
+            mean_list_length=s.mean_list_length,
+            pended=s.pended,
+            released=s.released,
+            released_in_callback=s.released_in_callback,
+            rejected=s.rejected,
+            pool_in_use=s.pool_in_use,
+            pool_high_water=s.pool_high_water,
+            leaked=s.leaked,
+            null_indications=self.null_indications,
+            broadcast=self.broadcast,
+            multicast=self.multicast,
+            last_failure=self.failure_name(),
+        )
 
     # -- the callback -----------------------------------------------------------------
 
     def _receive_from_event(
-        self, _socket_context: Any, _flags: int, indication: Optional[WskDatagramIndication]
+        self, _socket_context: Any, flags: int, indication: Optional[WskDatagramIndication]
     ) -> int:
         """PFN_WSK_RECEIVE_FROM_EVENT."""
-        if indication is None:  # the socket is closing or no longer works
+        if indication is None:  # the socket no longer works
             self.null_indications += 1
             return STATUS_SUCCESS
         self._calls += 1
+        if flags & _CAST:  # the whole list was sent to a broadcast or multicast address
+            n = _length(indication)
+            if flags & _MSG_BCAST:
+                self.broadcast += n
+            else:
+                self.multicast += n
         if self.reject_every and self._calls % self.reject_every == 0 and not self.stopping:
             # Not now: the provider keeps the list and disables the callback until the
-            # work item turns it back on.
-            assert self.work is not None
-            self.work.queue(self._enable)
+            # work item turns it back on (static callbacks stay on: nothing to re-enable).
+            if not self.static:
+                assert self.work is not None
+                self.work.queue(self._enable)
             return STATUS_DATA_NOT_ACCEPTED
+        if self.keep_every:
+            return self._keep_part(indication)
         if self.pend:
             assert self.work is not None
             self.work.queue(lambda: self._process_and_release(indication), self.clock() + self.hold)
@@ -155,6 +199,37 @@ class EventReceiver(ReceiverBase):
         datas, remotes, stamps = list(map(_data, inds)), list(map(_remote, inds)), list(map(_stamp, inds))
         with recorder.lock:
             recorder.record_many(datas, remotes, stamps)
+
+    def _keep_part(self, indication: WskDatagramIndication) -> int:
+        """Record the list, then cut it (Next = NULL) into every `keep_every`-th datagram,
+        retained, and the rest, released now: STATUS_PENDING for the retained part."""
+        self._consume(indication)
+        every = self.keep_every
+        keep: list[WskDatagramIndication] = []
+        drop: list[WskDatagramIndication] = []
+        ind: Optional[WskDatagramIndication] = indication
+        i = 0
+        while ind is not None:
+            nxt = ind.next
+            ind.next = None  # cut: each part becomes a list of its own
+            (keep if i % every == every - 1 else drop).append(ind)
+            ind = nxt
+            i += 1
+        for part in (keep, drop):
+            for a, b in zip(part, part[1:]):
+                a.next = b
+        if drop:
+            self.sock.release(drop[0])  # legal inside the callback: what it is handed
+        if not keep:
+            return STATUS_SUCCESS
+        assert self.work is not None
+        head = keep[0]
+        self.work.queue(lambda: self._release(head), self.clock() + self.hold)
+        return STATUS_PENDING
+
+    def _release(self, indication: WskDatagramIndication) -> None:
+        """Work item: give back a retained list that was already processed."""
+        self.sock.release(indication)
 
     def _process_and_release(self, indication: WskDatagramIndication) -> None:
         """Work item: process a retained list, then WskRelease it (from this thread)."""

@@ -1,17 +1,25 @@
 """The IRP-style receiver (`wskrecv listen`), shaped like the classic WSK sample.
 
 N contexts, each owning an IRP, a WSK_BUF, a SOCKADDR and a control buffer. Each completion
-routine records its datagram, reuses the IRP and posts the next WskReceiveFrom; on
-cancellation or failure it stops reposting.
+routine records its datagram, reuses the IRP (IoReuseIrp, which clears the completion
+routine: it is set again before every WskReceiveFrom, as msquic's kernel datapath does)
+and posts the next WskReceiveFrom; on cancellation or failure it stops reposting.
+
+Control information comes only on request: the application turns on receive timestamps
+(SIO_TIMESTAMPING) for its latency figures, and IP_PKTINFO / IPV6_PKTINFO only when the
+destination address is wanted (--dump, --pcap).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from wskrecv.apps.base import ReceiverBase, control_local, control_timestamp
+from wskrecv.apps.base import ReceiverBase, control_local, control_timestamp, enable_control
+from wskrecv.stats.modes import IrpStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk import (
+    MSG_BCAST,
+    MSG_MCAST,
     MSG_TRUNC,
     STATUS_CANCELLED,
     STATUS_MORE_PROCESSING_REQUIRED,
@@ -30,6 +38,9 @@ from wskrecv.wsk.types import cmsg_space
 
 # A plain int: IntFlag's `&` runs Python code, and this test runs for every datagram.
 _MSG_TRUNC = int(MSG_TRUNC)
+_MSG_BCAST = int(MSG_BCAST)
+_MSG_MCAST = int(MSG_MCAST)
+_CAST = _MSG_BCAST | _MSG_MCAST
 
 # Room for IN6_PKTINFO (the larger) and SO_TIMESTAMP.
 CONTROL_SPACE = cmsg_space(20) + cmsg_space(8)
@@ -70,10 +81,12 @@ class IrpReceiver(ReceiverBase):
         self._want_local = control and want_local
         self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
         self.cancelled = 0
-        for ctx in self.contexts:
-            io_set_completion_routine(ctx.irp, self._on_receive_complete, ctx)
+        self.broadcast = 0  # completions whose ControlFlags had MSG_BCAST
+        self.multicast = 0  # ... MSG_MCAST
 
     def start(self) -> None:
+        if self.control:
+            enable_control(self, pktinfo=self._want_local, timestamps=True)
         for ctx in self.contexts:
             self._post(ctx)
 
@@ -84,16 +97,20 @@ class IrpReceiver(ReceiverBase):
         for ctx in self.contexts:
             io_free_irp(ctx.irp)
 
-    def mode_stats(self) -> dict[str, Any]:
-        return {
-            "outstanding": self.sock.outstanding,
-            "completions": self.sock.completions,
-            "cancellations": self.cancelled,
-            "failures": self.failed,
-            **self.failure_stats(),
-        }
+    def statistics(self) -> IrpStatistics:
+        return IrpStatistics(
+            outstanding=self.sock.outstanding,
+            completions=self.sock.counts.completions,
+            cancellations=self.cancelled,
+            failures=self.failed,
+            broadcast=self.broadcast,
+            multicast=self.multicast,
+            last_failure=self.failure_name(),
+        )
 
     def _post(self, ctx: ReceiveContext) -> None:
+        # A fresh or reused IRP has no completion routine: set it for every request.
+        io_set_completion_routine(ctx.irp, self._on_receive_complete, ctx)
         ctx.control_length.value = CONTROL_SPACE
         self.sock.receive_from(
             ctx.buf,
@@ -108,13 +125,19 @@ class IrpReceiver(ReceiverBase):
     def _on_receive_complete(self, _device: Any, irp: Irp, ctx: ReceiveContext) -> int:
         status = irp.io_status.status
         if status == STATUS_SUCCESS:
+            flags = ctx.control_flags.value
             self.recorder.record(
                 ctx.buf.data(irp.io_status.information),
                 (ctx.remote.host, ctx.remote.port),
                 control_timestamp(ctx.control_info) if self.control else None,
-                bool(ctx.control_flags.value & _MSG_TRUNC),
+                bool(flags & _MSG_TRUNC),
                 local=control_local(ctx.control_info) if self._want_local else None,
             )
+            if flags & _CAST:
+                if flags & _MSG_BCAST:
+                    self.broadcast += 1
+                else:
+                    self.multicast += 1
             if not self.stopping:
                 io_reuse_irp(irp)
                 self._post(ctx)

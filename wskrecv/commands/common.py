@@ -216,8 +216,10 @@ def bind_address(params: dict[str, Any]) -> tuple[Optional[str], int]:
 
 def check_receive(config: ReceiveConfig) -> None:
     """Usage errors click cannot see: options that contradict each other."""
-    if config.hold is not None and not config.pend:
-        reject("--hold needs --pend (only retained lists are held)")
+    if config.hold is not None and not (config.pend or config.keep_every):
+        reject("--hold needs --pend or --keep-every (only retained lists are held)")
+    if config.keep_every and config.pend:
+        reject("--keep-every and --pend both decide what the callback retains: use one")
     if config.pcap == "-" and config.as_json:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
     if config.live and config.quiet:

@@ -31,18 +31,35 @@ from wskrecv.commands.receive import run_receive
 )
 @click.option(
     "--hold", type=number(units.DURATION, 0, units.MAX_HOLD_MS, unit="ms"), default=None,
-    metavar="MS", help="With --pend: milliseconds a list is held before it is processed "
-    "and released (or 2s, 1m; at most 1 h). Default 0.",
+    metavar="MS", help="With --pend or --keep-every: milliseconds a retained list is held "
+    "before it is released (or 2s, 1m; at most 1 h). Default 0.",
 )
 @click.option(
     "--reject-every", type=number(units.INTEGER, 2, 2**31 - 1), default=None, metavar="N",
     help="Return STATUS_DATA_NOT_ACCEPTED from every Nth callback; a work item re-enables "
     "the callback and the kept datagrams are indicated again, first.",
 )
+@click.option(
+    "--keep-every", type=number(units.INTEGER, 2, 2**31 - 1), default=None, metavar="N",
+    help="Partial release: the callback records each list, cuts it (Next = NULL), "
+    "WskReleases all but every Nth datagram from inside the callback and returns "
+    "STATUS_PENDING for those it keeps; a worker releases them after --hold.",
+)
+@click.option(
+    "--static-callbacks", is_flag=True, help="Enable the callback for every socket with "
+    "WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) before the socket exists, instead "
+    "of SO_WSK_EVENT_CALLBACK: STATUS_DATA_NOT_ACCEPTED then neither disables it nor "
+    "keeps the datagrams.",
+)
+@click.option(
+    "--dispatch-level", is_flag=True, help="Deliver callbacks as if at DISPATCH_LEVEL: "
+    "their Flags carry WSK_FLAG_AT_DISPATCH_LEVEL, and a callback that waits is a "
+    "violation (WaitAtDispatchLevel).",
+)
 @run_options
 def event(
     batch: int, pool: int, pend: bool, hold: Optional[float], reject_every: Optional[int],
-    **params: Any,
+    keep_every: Optional[int], static_callbacks: bool, dispatch_level: bool, **params: Any,
 ) -> int:
     """Receive UDP datagrams the event way.
 
@@ -51,4 +68,6 @@ def event(
     the callback consumes the list and returns STATUS_SUCCESS.
     """
     return run_receive("event", dict(params, batch=batch, pool=pool, pend=pend, hold=hold,
-                                     reject_every=reject_every))
+                                     reject_every=reject_every, keep_every=keep_every,
+                                     static_callbacks=static_callbacks,
+                                     dispatch_level=dispatch_level))

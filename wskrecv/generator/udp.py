@@ -42,6 +42,10 @@ class UdpTransport:
                 # Room for a few of the largest datagrams: a blocking sendto then never
                 # fails with ENOBUFS on loopback.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+                if dest.family == socket.AF_INET:
+                    # 127.255.255.255 is loopback's broadcast address: sending there needs
+                    # SO_BROADCAST (EACCES without), and is how receivers see MSG_BCAST.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                 if spec.ttl is not None:
                     if dest.family == socket.AF_INET6:
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, spec.ttl)

@@ -22,6 +22,7 @@ from rich.text import Text
 
 from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
+from wskrecv.stats.modes import EventStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import Snapshot
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -249,9 +250,37 @@ def _value(v: Any) -> str:
 
 
 MAX_WORKER_LINES = 8  # --workers lines in the mode panel; beyond, one line sums the rest
-# Friendlier labels for the mode's counters; other keys show as their JSON names.
-_LABELS = {"cancellations": "cancelled", "completions": "completed", "failures": "failed"}
-_BAD_KEYS = ("failures", "leaked", "last_failure")
+
+
+def _mode_items(stats: Optional[ModeStatistics]) -> list[tuple[str, Any, bool]]:
+    """(label, value, bad) for the receive style's counters, read by field."""
+    if isinstance(stats, IrpStatistics):
+        items: list[tuple[str, Any, bool]] = [
+            ("outstanding", stats.outstanding, False),
+            ("completed", stats.completions, False),
+            ("cancelled", stats.cancellations, False),
+            ("failed", stats.failures, stats.failures > 0),
+        ]
+    elif isinstance(stats, EventStatistics):
+        items = [
+            ("callbacks", stats.callbacks, False),
+            ("mean list length", stats.mean_list_length, False),
+            ("pended", stats.pended, False),
+            ("released", stats.released, False),
+        ]
+        if stats.released_in_callback:
+            items.append(("in callback", stats.released_in_callback, False))
+        items += [
+            ("rejected", stats.rejected, False),
+            ("leaked", stats.leaked, stats.leaked > 0),
+        ]
+        if stats.null_indications:
+            items.append(("NULL indications", stats.null_indications, False))
+    else:
+        return []
+    if stats.last_failure is not None:
+        items.append(("last failure", stats.last_failure, True))
+    return items
 
 
 def _flow(items: list[Text], width: int) -> Text:
@@ -271,32 +300,31 @@ def _flow(items: list[Text], width: int) -> Text:
 
 
 def mode_panel(view: View, width: int, worker_lines: int = MAX_WORKER_LINES) -> Text:
-    """The receive style's own counters (snapshot.mode_stats), whatever they are, and with
-    --workers a line per worker (at most `worker_lines`; with fewer than 2 lines to spare,
-    one item sums them up)."""
-    stats = dict(view.snap.mode_stats)
+    """The receive style's own counters (snapshot.mode_stats, read by field): the event
+    style's buffer pool as a bar (its size, --pool, comes in the start object) with the
+    high-water mark, then the counters; with --workers a line per worker (at most
+    `worker_lines`; with fewer than 2 lines to spare, one item sums them up)."""
+    stats = view.snap.mode_stats
     items: list[Text] = []
     size = view.info.get("pool")
-    if "pool_in_use" in stats and isinstance(size, int) and size > 0:
-        used = int(stats.pop("pool_in_use"))
-        high = stats.pop("pool_high_water", None)
+    if isinstance(stats, EventStatistics) and isinstance(size, int) and size > 0:
+        used = stats.pool_in_use
+        high = stats.pool_high_water
         bar_w = max(10, min(30, width // 5))
         filled = min(bar_w, round(used / size * bar_w))
         cells = ["█" if i < filled else "·" for i in range(bar_w)]
-        if isinstance(high, int):
-            mark = min(bar_w, round(high / size * bar_w))
-            if mark > filled:
-                cells[mark - 1] = "▏"
+        mark = min(bar_w, round(high / size * bar_w))
+        if mark > filled:
+            cells[mark - 1] = "▏"
         pool = Text("pool ", style=LABEL)
         pool.append("".join(cells), style=WARN if used >= size else "cyan")
         pool.append(f" {used:,}/{size:,}", style="bold")
-        if high is not None:
-            pool.append(" high ", style=LABEL)
-            pool.append(f"{high:,}", style="bold")
+        pool.append(" high ", style=LABEL)
+        pool.append(f"{high:,}", style="bold")
         items.append(pool)
-    for key, value in stats.items():
-        item = Text(_LABELS.get(key, key.replace("_", " ")) + " ", style=LABEL)
-        item.append(_value(value), style=BAD if key in _BAD_KEYS and value else "bold")
+    for label, value, bad in _mode_items(stats):
+        item = Text(label + " ", style=LABEL)
+        item.append(_value(value), style=BAD if bad else "bold")
         items.append(item)
     v = view.snap.violations
     item = Text("violations ", style=LABEL)

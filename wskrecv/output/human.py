@@ -142,10 +142,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         if snap.sources_evicted:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
-    d = snap.summary_dict()
-    mode_keys = [k for k in snap.mode_stats if k in d]
-    if mode_keys:
-        lines.append("  ".join(f"{k} {d[k]}" for k in mode_keys))
+    mode = snap.mode_json()
+    if mode:
+        lines.append("  ".join(f"{k} {v}" for k, v in mode.items()))
     if snap.iperf3 is not None:
         i = snap.iperf3
         lines.append(f"iperf3       tests done {i.get('tests_done', 0)}, refused "

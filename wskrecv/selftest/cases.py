@@ -279,6 +279,55 @@ def reject(ctx: Context, case: Case) -> dict[str, Any]:
     return {"received": s["received"], "rejected": s.get("rejected"), "in order": True}
 
 
+def broadcast(ctx: Context, case: Case) -> dict[str, Any]:
+    """Datagrams sent to loopback's broadcast address arrive flagged MSG_BCAST (the IRP's
+    ControlFlags, the callback's Flags), each once."""
+    n = 200
+    with ctx.receiver(case.style, "--count", str(n), "--dump", bind="0.0.0.0") as rx:
+        report, _ = ctx.send("127.255.255.255", rx.port, count=n, rate=PACED)
+        done = rx.finish(ctx.timeout + 10)
+    s = _ended_cleanly(done, n)
+    got = analyse(done.datagrams)
+    _all_once(got, n)
+    expect(s.get("broadcast") == n and s.get("multicast") == 0,
+           f"MSG_BCAST on {s.get('broadcast')} of {n} datagrams, MSG_MCAST on "
+           f"{s.get('multicast')}")
+    return {"sent": report.sent, "MSG_BCAST": s.get("broadcast")}
+
+
+def partial_release(ctx: Context, case: Case) -> dict[str, Any]:
+    """--keep-every 2: each callback releases half its list from inside the callback and
+    retains the rest (STATUS_PENDING) for a worker: all counted once, in order, no leak."""
+    n = 600
+    report, _, s, got = _exchange(ctx, case, V4, n, "--keep-every", "2", "--hold", "5",
+                                  count=n, rate=PACED)
+    _all_once(got, n)
+    expect(got.in_order, f"out of order: {first_difference(got.sequences, list(range(n)))}")
+    inside = s.get("released_in_callback", 0)
+    expect(s.get("released") == s["received"] == n,
+           f"released {s.get('released')} of {s['received']} (sent {n})")
+    expect(n // 2 <= inside < n, f"{inside} released inside the callback, expected at least "
+           f"half of {n} and fewer than all")
+    expect(s.get("pended", 0) > 0 and s.get("leaked") == 0 and s.get("pool_in_use") == 0,
+           f"pended {s.get('pended')}, leaked {s.get('leaked')}, pool {s.get('pool_in_use')}")
+    return {"received": s["received"], "released in callback": inside,
+            "released later": n - inside}
+
+
+def static_callbacks(ctx: Context, case: Case) -> dict[str, Any]:
+    """WSK_SET_STATIC_EVENT_CALLBACKS before the socket: the callback is on without
+    SO_WSK_EVENT_CALLBACK, and every datagram arrives once."""
+    n = 500
+    with ctx.receiver(case.style, "--count", str(n), "--dump", "--static-callbacks",
+                      bind=V4) as rx:
+        report, _ = ctx.send(V4, rx.port, count=n, rate=PACED)
+        done = rx.finish(ctx.timeout + 10)
+    s = _ended_cleanly(done, n)
+    _all_once(analyse(done.datagrams), n)
+    expect(s.get("callbacks", 0) > 0, "the static callback was never called")
+    return {"received": s["received"], "callbacks": s.get("callbacks")}
+
+
 def all_cases() -> list[Case]:
     """Every case, in the order they run."""
     cases = []
@@ -306,6 +355,13 @@ def all_cases() -> list[Case]:
     cases.append(Case("cancel", "irp", "Ctrl-C cancels outstanding IRPs", cancel))
     cases.append(Case("reject", "event", "DATA_NOT_ACCEPTED and re-indication", reject,
                       ("option:event:--reject-every",)))
+    for style in ("irp", "event"):
+        cases.append(Case("broadcast", style, "to 127.255.255.255: MSG_BCAST, each once",
+                          broadcast))
+    cases.append(Case("partial-release", "event", "WskRelease inside the callback, rest pended",
+                      partial_release, ("option:event:--keep-every",)))
+    cases.append(Case("static-callbacks", "event", "WSK_SET_STATIC_EVENT_CALLBACKS",
+                      static_callbacks, ("option:event:--static-callbacks",)))
     cases.append(Case("pool-burst", "event-pend", "burst into a tiny pool: kernel drops, no leak",
                       pool_burst, ("option:event:--pool", "option:event:--hold")))
     cases.append(Case("cancel-pend", "event-pend", "Ctrl-C while lists are pended: no leak",

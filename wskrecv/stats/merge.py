@@ -32,9 +32,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Optional
+from typing import Optional
 
 from wskrecv.stats.latency import Histogram, Percentiles
+from wskrecv.stats.modes import merge_mode_statistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, WorkerRow, _frozen
@@ -97,27 +98,6 @@ def _diff(now: Counts, before: Counts) -> Counts:
 
 def _max(p: Optional[Percentiles]) -> int:
     return p.max if p is not None else 0
-
-
-def merge_mode_stats(stats: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The receive style's counters of every worker as one: numbers sum, except the
-    mean list length (weighted by callbacks) and the pool's high-water mark (the
-    fullest any one worker's pool got: each worker has its own --pool); text (the last
-    failure) is the first worker's that has one."""
-    out: dict[str, Any] = {}
-    for s in stats:
-        for key, value in s.items():
-            if key not in out:
-                out[key] = value
-            elif key == "pool_high_water":
-                out[key] = max(out[key], value)
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[key] = out[key] + value
-    if "mean_list_length" in out:
-        calls = sum(s.get("callbacks", 0) for s in stats)
-        weighted = sum(s.get("mean_list_length", 0.0) * s.get("callbacks", 0) for s in stats)
-        out["mean_list_length"] = round(weighted / calls, 2) if calls else 0.0
-    return out
 
 
 def merge_sources(
@@ -187,7 +167,7 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         mode=first.mode,
         elapsed_s=elapsed_s,
         violations_by_rule=_frozen(rules),
-        mode_stats=_frozen(merge_mode_stats([s.mode_stats for s in snaps])),
+        mode_stats=merge_mode_statistics([s.mode_stats for s in snaps]),
         seq_format=first.seq_format,
         jitter_ns=sum(jitters) / len(jitters) if jitters else None,
         latency=owd.percentiles(),
@@ -305,4 +285,4 @@ class Merger:
         return snap
 
 
-__all__ = ["Merger", "Partial", "capture", "merge", "merge_mode_stats", "merge_sources"]
+__all__ = ["Merger", "Partial", "capture", "merge", "merge_sources"]

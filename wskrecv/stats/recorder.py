@@ -22,6 +22,7 @@ from typing import Any, Callable, NamedTuple, Optional
 from wskrecv.stats.counting import Counter, CounterFactory
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.latency import Histogram
+from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
@@ -183,7 +184,7 @@ class Recorder:
         elapsed_s: float,
         kernel_drops: int,
         violations: Mapping[str, int],
-        mode_stats: Mapping[str, Any],
+        mode_stats: Optional[ModeStatistics],
         advance: bool = True,
     ) -> Snapshot:
         """Freeze the counters; with `advance`, start a new interval at `elapsed_s`."""
@@ -204,7 +205,7 @@ class Recorder:
             interval_received=received - self._last_received,
             interval_bytes=nbytes - self._last_bytes,
             violations_by_rule=_frozen(violations),
-            mode_stats=_frozen(mode_stats),
+            mode_stats=mode_stats,
             seq_format=self.seq_format,
             lost=totals.lost,
             reordered=totals.reordered,

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any, Optional
 
 from wskrecv.stats.latency import Percentiles
+from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.sources import SourceRow
 
@@ -16,7 +17,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "mode_stats", "host_udp", "iperf3")
+_MAPPINGS = ("violations_by_rule", "host_udp", "iperf3")
 
 
 def _rebuild(state: dict[str, Any]) -> Snapshot:
@@ -60,8 +61,8 @@ class Snapshot:
     """Everything known about a run at one instant.
 
     `interval_*` fields cover the time since the previous snapshot that started a new
-    interval; the rest cover the whole run. `mode_stats` holds the receive style's own
-    counters (IRP: outstanding, completions...; event: callbacks...).
+    interval; the rest cover the whole run. `mode_stats` is the receive style's own
+    typed statistics (stats/modes.py: IrpStatistics or EventStatistics), or None.
     """
 
     mode: str
@@ -75,7 +76,7 @@ class Snapshot:
     interval_received: int = 0
     interval_bytes: int = 0
     violations_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
-    mode_stats: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    mode_stats: Optional[ModeStatistics] = None
     # Sequence analysis (see stats/sequence.py for the definitions).
     seq_format: str = "auto"
     lost: int = 0
@@ -144,6 +145,10 @@ class Snapshot:
     def jitter_ms(self) -> Optional[float]:
         return round(self.jitter_ns / 1e6, 6) if self.jitter_ns is not None else None
 
+    def mode_json(self) -> dict[str, Any]:
+        """The receive style's statistics as JSON fields (none without them)."""
+        return self.mode_stats.as_json() if self.mode_stats is not None else {}
+
     def _analysis(self) -> dict[str, Any]:
         """Sequence, timing, drop, source and size fields shared by both JSON objects."""
         workers: dict[str, Any] = {}
@@ -193,7 +198,7 @@ class Snapshot:
             **self._analysis(),
             "latency_ms": _ms(self.interval_latency),
             "app_latency_ms": _ms(self.interval_app_latency),
-            **self.mode_stats,
+            **self.mode_json(),
         }
 
     def summary_dict(self) -> dict[str, Any]:
@@ -212,5 +217,5 @@ class Snapshot:
             **self._analysis(),
             "latency_ms": _ms(self.latency),
             "app_latency_ms": _ms(self.app_latency),
-            **self.mode_stats,
+            **self.mode_json(),
         }

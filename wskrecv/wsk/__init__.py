@@ -5,6 +5,8 @@ Nothing in this package touches a socket, a thread, a clock or a terminal: the p
 and event callbacks. Names follow WSK and WDM; see the mapping table in the README.
 """
 
+from wskrecv.wsk.client import WskProviderNpi, WskRegistration, wsk_register
+from wskrecv.wsk.counters import SocketStatistics
 from wskrecv.wsk.datagram import Datagram, make_datagram
 from wskrecv.wsk.indication import (
     WskClientDatagramDispatch,
@@ -21,37 +23,89 @@ from wskrecv.wsk.irp import (
     io_reuse_irp,
     io_set_completion_routine,
 )
+from wskrecv.wsk.irql import (
+    DISPATCH_LEVEL,
+    PASSIVE_LEVEL,
+    ke_get_current_irql,
+    ke_wait_for_single_object,
+)
 from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.socket import SocketState, WskDatagramSocket
 from wskrecv.wsk.status import (
+    IP_PKTINFO,
+    IPPROTO_IP,
+    IPPROTO_IPV6,
+    IPV6_PKTINFO,
     MSG_BCAST,
     MSG_CTRUNC,
     MSG_MCAST,
     MSG_TRUNC,
     NTSTATUS,
+    SIO_TIMESTAMPING,
+    SO_TIMESTAMP,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_BUFFER_OVERFLOW,
     STATUS_CANCELLED,
     STATUS_DATA_NOT_ACCEPTED,
+    STATUS_EVENT_PENDING,
     STATUS_FILE_FORCED_CLOSED,
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_PENDING,
     STATUS_SUCCESS,
+    TIMESTAMP_FREQUENCY,
+    TIMESTAMPING_FLAG_RX,
     WSK_EVENT_DISABLE,
     WSK_EVENT_RECEIVE_FROM,
     WSK_FLAG_AT_DISPATCH_LEVEL,
+    WSK_FLAG_DATAGRAM_SOCKET,
+    WSK_SET_STATIC_EVENT_CALLBACKS,
+    WSK_SO_BASE,
     ControlFlags,
+    WskGetOption,
+    WskIoctl,
     WskSetOption,
     nt_success,
     status_name,
 )
-from wskrecv.wsk.types import PacketInfo, ReceiveTimestamp, SockAddr, ULongRef, WskBuf
+from wskrecv.wsk.types import (
+    Mdl,
+    PacketInfo,
+    ReceiveTimestamp,
+    SockAddr,
+    TimestampingConfig,
+    ULongRef,
+    WskBuf,
+)
 from wskrecv.wsk.verifier import Verifier, WskApiViolation
 
 __all__ = [
+    "DISPATCH_LEVEL",
+    "IPPROTO_IP",
+    "IPPROTO_IPV6",
+    "IPV6_PKTINFO",
+    "IP_PKTINFO",
+    "PASSIVE_LEVEL",
+    "SIO_TIMESTAMPING",
+    "SO_TIMESTAMP",
+    "STATUS_EVENT_PENDING",
+    "TIMESTAMPING_FLAG_RX",
+    "TIMESTAMP_FREQUENCY",
+    "WSK_FLAG_DATAGRAM_SOCKET",
+    "WSK_SET_STATIC_EVENT_CALLBACKS",
+    "WSK_SO_BASE",
+    "Mdl",
+    "SocketStatistics",
+    "TimestampingConfig",
+    "WskGetOption",
+    "WskIoctl",
+    "WskProviderNpi",
+    "WskRegistration",
+    "ke_get_current_irql",
+    "ke_wait_for_single_object",
+    "wsk_register",
     "MSG_BCAST",
     "MSG_CTRUNC",
     "MSG_MCAST",

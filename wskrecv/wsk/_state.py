@@ -95,12 +95,15 @@ INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], Indication
     (IndicationState.KEPT, IndicationEvent.DRAIN): IndicationState.RELEASED,
     (IndicationState.KEPT, IndicationEvent.DISCARD): IndicationState.RELEASED,
     (IndicationState.RETAINED, IndicationEvent.RELEASE): IndicationState.RELEASED,
+    # WskRelease from inside the callback, of part of the list it is being handed: the
+    # driver cut the list (Next = NULL) and gives back what it dropped or copied, and
+    # returns STATUS_PENDING for the rest (msquic's old kernel datapath, ovpn-dco-win).
+    (IndicationState.INDICATED, IndicationEvent.RELEASE): IndicationState.RELEASED,
     (IndicationState.INDICATED, IndicationEvent.ACCESS): IndicationState.INDICATED,
     (IndicationState.RETAINED, IndicationEvent.ACCESS): IndicationState.RETAINED,
 }
 
 INDICATION_VIOLATIONS: dict[tuple[IndicationState, IndicationEvent], str] = {
-    (IndicationState.INDICATED, IndicationEvent.RELEASE): "ReleaseNotHeld",
     (IndicationState.KEPT, IndicationEvent.RELEASE): "ReleaseNotHeld",
     (IndicationState.RELEASED, IndicationEvent.RELEASE): "ReleasedTwice",
     (IndicationState.RELEASED, IndicationEvent.ACCESS): "UseAfterRelease",

@@ -1,265 +1,135 @@
-"""The event side of the WSK datagram socket: SO_WSK_EVENT_CALLBACK, WskReceiveFromEvent
-delivery with its three return values, WskRelease, and the NULL indication.
+"""The event side of a WSK datagram socket: the WskReceiveFromEvent callback, its buffer
+pool, the datagrams kept after STATUS_DATA_NOT_ACCEPTED, and WskRelease.
 
-`EventSide` is a mixin of `WskDatagramSocket` (socket.py), which owns the state both
-sides share (the lock, the pool, the backlog, the counters) and routes datagrams in
-`_pump`: requests first, then this side's callback.
+`WskDatagramSocket` (socket.py) owns one `EventDispatcher` and calls it; the dispatcher
+calls the application's callback and never calls back into the socket. What the pages say
+(learn.microsoft.com, windows-hardware/drivers):
+
+- PFN_WSK_RECEIVE_FROM_EVENT: one call per list of WSK_DATAGRAM_INDICATIONs; Flags carry
+  MSG_BCAST, MSG_MCAST and WSK_FLAG_AT_DISPATCH_LEVEL; a NULL list means the socket no
+  longer works. STATUS_SUCCESS: done with the list. STATUS_PENDING: retained until
+  WskRelease. STATUS_DATA_NOT_ACCEPTED: under SO_WSK_EVENT_CALLBACK the datagrams are
+  buffered if possible and the callback is disabled until re-enabled; under
+  WSK_SET_STATIC_EVENT_CALLBACKS the callback is not disabled. Pending WskReceiveFrom
+  IRPs take precedence over the callback.
+- SO_WSK_EVENT_CALLBACK: disabling while a call is in progress returns STATUS_PENDING
+  (with an IRP, completed once the calls returned) or STATUS_EVENT_PENDING (without).
+- WSK_SET_STATIC_EVENT_CALLBACKS: statically enabled callbacks cannot be disabled or
+  re-enabled.
+- PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST: releases what STATUS_PENDING retained;
+  msquic's earlier kernel datapath and ovpn-dco-win also cut the list (Next = NULL) and
+  release part of it from inside the callback before returning STATUS_PENDING.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from itertools import groupby
+from operator import itemgetter
+from typing import Any, Optional
 
-from wskrecv.wsk._state import IndicationEvent, SocketState
+from wskrecv.wsk._state import IndicationEvent, IndicationState
+from wskrecv.wsk.counters import SocketCounts
+from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.indication import (
+    IndicationSource,
     ReceiveFromEvent,
     WskClientDatagramDispatch,
     WskDatagramIndication,
-    WskEventCallbackControl,
     make_chain,
     relink,
     transition_chain,
     walk,
 )
+from wskrecv.wsk.irp import Irp, io_complete_request
+from wskrecv.wsk.irql import DISPATCH_LEVEL, raised_irql
 from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.status import (
     NTSTATUS,
-    SO_WSK_EVENT_CALLBACK,
-    SOL_SOCKET,
     STATUS_DATA_NOT_ACCEPTED,
-    STATUS_FILE_FORCED_CLOSED,
-    STATUS_INVALID_PARAMETER,
+    STATUS_EVENT_PENDING,
     STATUS_PENDING,
     STATUS_SUCCESS,
-    WSK_EVENT_DISABLE,
-    WSK_EVENT_RECEIVE_FROM,
-    WskSetOption,
+    WSK_FLAG_AT_DISPATCH_LEVEL,
     status_name,
 )
-from wskrecv.wsk.verifier import Verifier
+from wskrecv.wsk.types import cast_flags
 
-if TYPE_CHECKING:
-    from wskrecv.wsk.datagram import Datagram
-    from wskrecv.wsk.irp import Irp
+_INDICATED = IndicationState.INDICATED
+_local = itemgetter(2)
 
 
-class EventSide:
-    """WskControlSocket(SO_WSK_EVENT_CALLBACK), the receive event callback and WskRelease."""
+class EventDispatcher:
+    """The WskReceiveFromEvent side of one socket (see the module docstring)."""
 
-    # Provided by WskDatagramSocket.
-    state: SocketState
-    verifier: Verifier
-    lock: Any
-    pool: BufferPool
-    _backlog: deque[Datagram]
-    _kept: deque[WskDatagramIndication]
-    _receive_from_event: Optional[ReceiveFromEvent]
-    _socket_context: Any
-    _event_enabled: bool
-    _event_suspended: bool
-    _broken: bool
-    _null_indicated: bool
-    _indicating: int
-    ready_callback: Optional[Callable[[], None]]
-    callbacks: int
-    indicated: int
-    consumed: int
-    pended: int
-    rejected: int
-    released: int
-    held: int
-    leaked: int
-    discarded: int
-    in_flight: int
-
-    _check_open: Callable[[str], None]
-    _pump: Callable[[], None]
-    _complete_receive: Callable[[Irp, Datagram], None]
-
-    def set_dispatch(
-        self, socket_context: Any, dispatch: Optional[WskClientDatagramDispatch]
+    def __init__(
+        self, source: IndicationSource, counts: SocketCounts, pool: BufferPool
     ) -> None:
-        """The SocketContext and Dispatch (WSK_CLIENT_DATAGRAM_DISPATCH) a client gives
-        WskSocket; here settable after creation because the command creates the socket."""
-        self._socket_context = socket_context
-        self._receive_from_event = dispatch.receive_from_event if dispatch is not None else None
+        self.source = source
+        self.counts = counts
+        self.pool = pool
+        self.kept: deque[WskDatagramIndication] = deque()  # rejected, to indicate again
+        self.callback: Optional[ReceiveFromEvent] = None
+        self.context: Any = None
+        self.enabled = False  # SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM), or static
+        self.suspended = False  # ...and STATUS_DATA_NOT_ACCEPTED paused it
+        self.static = False  # enabled with WSK_SET_STATIC_EVENT_CALLBACKS
+        self.at_dispatch = False  # simulate DISPATCH_LEVEL delivery (the flag is set)
+        self.broadcast: frozenset[str] = frozenset({"255.255.255.255"})
+        self.in_callback = 0  # calls in progress (nested when the callback reenters)
+        self.disable_pending = False  # disabled while a call was in progress
+        self.disable_irp: Optional[Irp] = None  # ...completed once the calls returned
+        self._null_indicated = False
+        self._releases = 0  # in-callback releases during the current call
 
-    def control_socket(
-        self, request_type: int, control_code: int, level: int, input_buffer: Any
-    ) -> NTSTATUS:
-        """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, &control).
+    # -- registration -----------------------------------------------------------------
 
-        WSK_EVENT_RECEIVE_FROM enables the WskReceiveFromEvent callback (again, after a
-        STATUS_DATA_NOT_ACCEPTED: the kept datagrams are indicated first, before this
-        returns); adding WSK_EVENT_DISABLE disables it. Enabling before WskBind is the
-        `EventBeforeBind` violation. Other requests are not modelled:
-        STATUS_INVALID_PARAMETER.
-        """
-        with self.lock:
-            self._check_open("WskControlSocket")
-            if (
-                request_type != WskSetOption
-                or control_code != SO_WSK_EVENT_CALLBACK
-                or level != SOL_SOCKET
-                or not isinstance(input_buffer, WskEventCallbackControl)
-            ):
-                return STATUS_INVALID_PARAMETER
-            mask = input_buffer.event_mask
-            if mask & ~(WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE) or not mask & WSK_EVENT_RECEIVE_FROM:
-                return STATUS_INVALID_PARAMETER
-            if mask & WSK_EVENT_DISABLE:
-                self._event_enabled = False
-                return STATUS_SUCCESS
-            if self.state is SocketState.CREATED:
-                raise self.verifier.record(
-                    "EventBeforeBind", "SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM) before WskBind"
-                )
-            if self._receive_from_event is None:
-                return STATUS_INVALID_PARAMETER  # the client dispatch has no callback
-            if self.state is SocketState.CLOSING:
-                return STATUS_FILE_FORCED_CLOSED
-            self._event_enabled = True
-            self._event_suspended = False
-            self._pump()
-        self._notify_ready()
-        return STATUS_SUCCESS
-
-    def release(self, indication: Optional[WskDatagramIndication]) -> NTSTATUS:
-        """WskRelease: give back a list (or the part of one that ends at a `next` of None)
-        the callback retained with STATUS_PENDING. Safe from any thread.
-
-        All or nothing: if any indication in the list is not held (`ReleaseNotHeld`) or is
-        reached twice (`ReleasedTwice`), the violation is raised and nothing is released.
-        """
-        with self.lock:
-            self._check_open("WskRelease")
-            inds, again = walk(indication)
-            if not inds:
-                raise self.verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
-            for ind in inds:
-                if type(ind) is not WskDatagramIndication or ind._socket is not self:
-                    raise self.verifier.record(
-                        "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
-                    )
-            if again >= 0:
-                raise self.verifier.record(
-                    "ReleasedTwice", f"the list reaches indication {again} twice"
-                )
-            transition_chain(inds, IndicationEvent.RELEASE, self.verifier, "WskRelease")
-            n = len(inds)
-            self.held -= n
-            self.released += n
-            self.in_flight -= n
-            self.pool.give(n)
-            self._pump()
-        self._notify_ready()
-        return STATUS_SUCCESS
+    def set_dispatch(self, context: Any, dispatch: Optional[WskClientDatagramDispatch]) -> None:
+        self.context = context
+        self.callback = dispatch.receive_from_event if dispatch is not None else None
 
     @property
-    def event_enabled(self) -> bool:
+    def accepting(self) -> bool:
         """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
-        return self._event_enabled and not self._event_suspended
+        return self.enabled and not self.suspended
 
-    @property
-    def kept(self) -> int:
-        """Datagrams the provider keeps after STATUS_DATA_NOT_ACCEPTED."""
-        return len(self._kept)
+    def room(self) -> int:
+        """Datagrams the callback could take now (its free pool buffers)."""
+        return self.pool.free if self.enabled and not self.suspended else 0
 
-    def _notify_ready(self) -> None:
-        callback = self.ready_callback
-        if callback is not None:
-            callback()
+    def enable(self) -> None:
+        self.enabled = True
+        self.suspended = False
+        self.disable_pending = False
 
-    def _indicate(self, inds: list[WskDatagramIndication]) -> None:
-        """One WskReceiveFromEvent call for `inds`, and what its return value means."""
-        n = len(inds)
-        self.callbacks += 1
-        self.indicated += n
-        self._indicating = n
-        callback = self._receive_from_event
-        assert callback is not None
-        try:
-            status = callback(self._socket_context, 0, inds[0])
-        except BaseException:
-            # The callback blew up: take the buffers back as if it had accepted them.
-            self._indicating = 0
-            transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "callback raised")
-            self.consumed += n
-            self.in_flight -= n
-            self.pool.give(n)
-            raise
-        self._indicating = 0
-        if status == STATUS_PENDING:
-            transition_chain(inds, IndicationEvent.RETAIN, self.verifier, "STATUS_PENDING")
-            self.pended += 1
-            if self.state is SocketState.BOUND:
-                self.held += n
-            else:  # closed from inside the callback: retained past close
-                self.leaked += n
-                self.in_flight -= n
-                self.verifier.record("IndicationLeaked", f"{n} datagrams retained while closing")
-        elif status == STATUS_DATA_NOT_ACCEPTED:
-            transition_chain(inds, IndicationEvent.REJECT, self.verifier, "STATUS_DATA_NOT_ACCEPTED")
-            self.rejected += 1
-            self._event_suspended = True
-            self._kept.extendleft(reversed(inds))
-            if self.state is not SocketState.BOUND:
-                self._discard()
-        else:
-            if status != STATUS_SUCCESS:
-                shown = status_name(status) if isinstance(status, int) else repr(status)
-                self.verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}")
-            # STATUS_SUCCESS, and anything unknown: the buffers go back to the pool.
-            transition_chain(inds, IndicationEvent.ACCEPT, self.verifier, "STATUS_SUCCESS")
-            self.consumed += n
-            self.in_flight -= n
-            self.pool.give(n)
+    def disable(self, irp: Optional[Irp]) -> NTSTATUS:
+        """SO_WSK_EVENT_CALLBACK with WSK_EVENT_DISABLE."""
+        if self.in_callback:
+            self.disable_pending = True
+            if irp is not None:
+                self.disable_irp = irp
+                return STATUS_PENDING
+            return STATUS_EVENT_PENDING
+        self.enabled = False
+        if irp is not None:
+            io_complete_request(irp, STATUS_SUCCESS)
+        return STATUS_SUCCESS
 
-    def _indicate_null(self) -> None:
-        """The NULL indication: once, when the socket closes or fails with the callback on."""
-        if self._event_enabled and not self._null_indicated and self._receive_from_event:
-            self._null_indicated = True
-            self._receive_from_event(self._socket_context, 0, None)
+    # -- indicating -------------------------------------------------------------------
 
-    def _drain_kept(self, irp: Irp) -> None:
-        ind = self._kept.popleft()
-        transition_chain([ind], IndicationEvent.DRAIN, self.verifier, "WskReceiveFrom")
-        self.pool.give(1)
-        self._complete_receive(irp, ind._dgram)
-
-    def _discard(self) -> None:
-        """Closing: the provider drops what it still holds."""
-        if self._kept:
-            inds = list(self._kept)
-            self._kept.clear()
-            transition_chain(inds, IndicationEvent.DISCARD, self.verifier, "WskCloseSocket")
-            self.pool.give(len(inds))
-            self.discarded += len(inds)
-            self.in_flight -= len(inds)
-        self.discarded += len(self._backlog)
-        self.in_flight -= len(self._backlog)
-        self._backlog.clear()
-
-    def _indicate_next(self) -> bool:
-        """Indicate what the provider holds, if the callback is on: the kept list first,
-        else the backlog as far as the pool has buffers. False when nothing could go."""
-        if (
-            not self._event_enabled
-            or self._event_suspended
-            or self.state is not SocketState.BOUND
-            or self._broken
-        ):
+    def indicate(self, backlog: deque[Datagram]) -> bool:
+        """Indicate what the provider holds: the kept list first, else the backlog as far
+        as the pool has buffers. False when nothing could go."""
+        if not self.enabled or self.suspended:
             return False
-        kept = self._kept
+        kept = self.kept
         if kept:
             inds = list(kept)
             kept.clear()
-            transition_chain(inds, IndicationEvent.REINDICATE, self.verifier, "re-indicate")
+            transition_chain(inds, IndicationEvent.REINDICATE, self.source.verifier, "re-indicate")
             relink(inds)
-            self._indicate(inds)
+            self._indicate(inds, self._flags(inds[0]._dgram))
             return True
-        backlog = self._backlog
         n = min(len(backlog), self.pool.free)
         if not n:
             return False
@@ -269,5 +139,158 @@ class EventSide:
         else:  # the pool is short: the rest waits for a release
             batch = [backlog.popleft() for _ in range(n)]
         self.pool.take(n)
-        self._indicate(make_chain(batch, self))
+        locals_ = set(map(_local, batch))
+        if len(locals_) == 1:  # one destination (the usual case): one list
+            self._indicate(make_chain(batch, self.source), self._flags(batch[0]))
+            return True
+        # Flags describe a whole list: datagrams sent to a broadcast or multicast address
+        # go in lists of their own, in arrival order.
+        broadcast = self.broadcast
+        for flag, run in groupby(batch, key=lambda d: cast_flags(d[2], broadcast)):
+            part = list(run)
+            self._indicate(make_chain(part, self.source), flag | self._dispatch_flag())
         return True
+
+    def _dispatch_flag(self) -> int:
+        return WSK_FLAG_AT_DISPATCH_LEVEL if self.at_dispatch else 0
+
+    def _flags(self, dgram: Datagram) -> int:
+        return cast_flags(dgram[2], self.broadcast) | self._dispatch_flag()
+
+    def _indicate(self, inds: list[WskDatagramIndication], flags: int) -> None:
+        """One WskReceiveFromEvent call for `inds`, and what its return value means for
+        the indications the callback did not release itself."""
+        counts = self.counts
+        n = len(inds)
+        counts.callbacks += 1
+        counts.indicated += n
+        counts.indicating += n
+        callback = self.callback
+        assert callback is not None
+        outer_releases = self._releases
+        self._releases = 0
+        self.in_callback += 1
+        try:
+            if self.at_dispatch:
+                with raised_irql(DISPATCH_LEVEL, self.source.verifier):
+                    status = callback(self.context, flags, inds[0])
+            else:
+                status = callback(self.context, flags, inds[0])
+        except BaseException:
+            # The callback blew up: take back what it did not release, as if accepted.
+            self._finish_call(inds, outer_releases)
+            self._accept(self._live(inds))
+            raise
+        live = self._finish_call(inds, outer_releases)
+        if not live:
+            return  # the callback released the whole list itself
+        verifier = self.source.verifier
+        if status == STATUS_PENDING:
+            transition_chain(live, IndicationEvent.RETAIN, verifier, "STATUS_PENDING")
+            counts.pended += 1
+            counts.held += len(live)
+        elif status == STATUS_DATA_NOT_ACCEPTED:
+            transition_chain(live, IndicationEvent.REJECT, verifier, "STATUS_DATA_NOT_ACCEPTED")
+            counts.rejected += 1
+            if self.static:
+                # Static callbacks are not disabled. What becomes of the datagrams the page
+                # does not say: the model drops them (a driver cannot count on them).
+                transition_chain(live, IndicationEvent.DISCARD, verifier, "static callback")
+                counts.dropped += len(live)
+                counts.in_flight -= len(live)
+                self.pool.give(len(live))
+            else:
+                self.suspended = True
+                self.kept.extendleft(reversed(live))
+        else:
+            if status != STATUS_SUCCESS:
+                shown = status_name(status) if isinstance(status, int) else repr(status)
+                verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}")
+            self._accept(live)  # STATUS_SUCCESS, and anything unknown
+
+    def _finish_call(
+        self, inds: list[WskDatagramIndication], outer_releases: int
+    ) -> list[WskDatagramIndication]:
+        """The call returned: what is still the provider's to settle, and a disable that
+        waited for the call (SO_WSK_EVENT_CALLBACK) takes effect."""
+        self.in_callback -= 1
+        released, self._releases = self._releases, outer_releases
+        self.counts.indicating -= len(inds) - released
+        if self.disable_pending and not self.in_callback:
+            self.disable_pending = False
+            self.enabled = False
+            irp, self.disable_irp = self.disable_irp, None
+            if irp is not None:
+                io_complete_request(irp, STATUS_SUCCESS)
+        return self._live(inds) if released else inds
+
+    @staticmethod
+    def _live(inds: list[WskDatagramIndication]) -> list[WskDatagramIndication]:
+        return [ind for ind in inds if ind.state is _INDICATED]
+
+    def _accept(self, inds: list[WskDatagramIndication]) -> None:
+        if not inds:
+            return
+        n = len(inds)
+        transition_chain(inds, IndicationEvent.ACCEPT, self.source.verifier, "STATUS_SUCCESS")
+        self.counts.consumed += n
+        self.counts.in_flight -= n
+        self.pool.give(n)
+
+    def indicate_null(self) -> None:
+        """The NULL indication: once, when the socket no longer works (not on close)."""
+        if self.enabled and not self._null_indicated and self.callback is not None:
+            self._null_indicated = True
+            self.counts.null_indications += 1
+            self.callback(self.context, self._dispatch_flag(), None)
+
+    # -- WskRelease -------------------------------------------------------------------
+
+    def release(self, head: Optional[WskDatagramIndication]) -> None:
+        """WskRelease of the list that ends at a `next` of None: all or nothing. Legal for
+        what STATUS_PENDING retained, and for part of the list being indicated right now."""
+        verifier = self.source.verifier
+        inds, again = walk(head)
+        if not inds:
+            raise verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
+        for ind in inds:
+            if type(ind) is not WskDatagramIndication or ind._source is not self.source:
+                raise verifier.record(
+                    "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
+                )
+        if again >= 0:
+            raise verifier.record("ReleasedTwice", f"the list reaches indication {again} twice")
+        during = sum(1 for ind in inds if ind.state is _INDICATED)
+        transition_chain(inds, IndicationEvent.RELEASE, verifier, "WskRelease")
+        n = len(inds)
+        counts = self.counts
+        counts.held -= n - during
+        counts.released += n
+        counts.released_in_callback += during
+        counts.indicating -= during
+        counts.in_flight -= n
+        self._releases += during
+        self.pool.give(n)
+
+    # -- the provider's side ----------------------------------------------------------
+
+    def take_kept(self) -> Optional[Datagram]:
+        """A kept datagram for a WskReceiveFrom request (requests come first)."""
+        if not self.kept:
+            return None
+        ind = self.kept.popleft()
+        transition_chain([ind], IndicationEvent.DRAIN, self.source.verifier, "WskReceiveFrom")
+        self.pool.give(1)
+        return ind._dgram
+
+    def discard_kept(self) -> int:
+        """Closing: the provider drops what it kept. Returns how many."""
+        if not self.kept:
+            return 0
+        inds = list(self.kept)
+        self.kept.clear()
+        transition_chain(inds, IndicationEvent.DISCARD, self.source.verifier, "WskCloseSocket")
+        self.pool.give(len(inds))
+        return len(inds)
+
+__all__ = ["EventDispatcher"]

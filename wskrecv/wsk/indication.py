@@ -6,12 +6,23 @@ application's WskReceiveFromEvent callback. Who owns each indication (provider o
 application) changes only through `_state.INDICATION_TRANSITIONS`, applied here by
 `transition_chain`; reading an indication's data checks the same table, so touching a
 released (or rejected) indication is the named violation the table gives.
+
+An indication knows where it came from through an `IndicationSource` (the socket's
+verifier, address family and which control information the application enabled), never
+through the socket itself: the socket owns its dispatcher, the dispatcher makes
+indications, and nothing points back up.
+
+WSK_DATAGRAM_INDICATION (wsk.h and its page): Buffer, ControlInfo and RemoteAddress are
+the provider's memory. PFN_WSK_RECEIVE_FROM_EVENT: after STATUS_SUCCESS they are gone when
+the callback returns; after STATUS_PENDING they stay valid until WskRelease
+(PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST). The model's Buffer MDL and RemoteAddress check
+that on every read: touching them later is `UseAfterRelease`, counted, not a Python error.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import (
     INDICATION_READABLE,
@@ -20,16 +31,28 @@ from wskrecv.wsk._state import (
     indication_next,
 )
 from wskrecv.wsk.datagram import Datagram
-from wskrecv.wsk.status import WSK_EVENT_RECEIVE_FROM
-from wskrecv.wsk.types import ControlMessage, SockAddr, WskBuf, build_control
-
-if TYPE_CHECKING:
-    from wskrecv.wsk.socket import WskDatagramSocket
-    from wskrecv.wsk.verifier import Verifier
+from wskrecv.wsk.status import AF_INET, WSK_EVENT_RECEIVE_FROM
+from wskrecv.wsk.types import ControlMessage, Mdl, SockAddr, WskBuf, build_control
+from wskrecv.wsk.verifier import Verifier
 
 _INDICATED = IndicationState.INDICATED
 _ACCESS = IndicationEvent.ACCESS
 _CONTROL_ROOM = 1 << 16  # the provider always has room for the control data it built
+
+
+class IndicationSource:
+    """What an indication needs from the socket that indicated it: the verifier that
+    counts misuse, the address family, and the control information the application
+    enabled (IP_PKTINFO / IPV6_PKTINFO; receive timestamps with SIO_TIMESTAMPING)."""
+
+    __slots__ = ("verifier", "family", "pktinfo", "timestamps")
+
+    def __init__(self, verifier: Verifier, family: int = AF_INET) -> None:
+        self.verifier = verifier
+        self.family = family
+        self.pktinfo = False
+        self.timestamps = False
+
 
 # PFN_WSK_RECEIVE_FROM_EVENT: (socket_context, flags, indication or None) -> NTSTATUS.
 ReceiveFromEvent = Callable[[Any, int, Optional["WskDatagramIndication"]], int]
@@ -68,18 +91,18 @@ class WskDatagramIndication:
     violation the table names, so legal reads on the hot path cost nothing extra.
     """
 
-    __slots__ = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_socket")
+    __slots__ = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
 
     def __init__(
         self,
         dgram: Datagram,
-        socket: WskDatagramSocket,
+        source: IndicationSource,
         next: Optional[WskDatagramIndication] = None,  # noqa: A002 - WSK's field name
     ) -> None:
         self.next = next
         self.state = _INDICATED
         self._dgram = dgram
-        self._socket = socket
+        self._source = source
         self.data, self.remote, _, self.timestamp_ns = dgram
 
     def __repr__(self) -> str:
@@ -91,7 +114,7 @@ class WskDatagramIndication:
             rule = indication_next(self.state, _ACCESS)
             assert isinstance(rule, str)
             what = name.replace("_", " ")
-            raise self._socket.verifier.record(
+            raise self._source.verifier.record(
                 rule, f"read the {what} of a {self.state.value} indication"
             )
         raise AttributeError(name)
@@ -100,30 +123,67 @@ class WskDatagramIndication:
 
     @property
     def buffer(self) -> WskBuf:
-        """Buffer: a WSK_BUF over the pool buffer holding the datagram (read-only)."""
+        """Buffer: a WSK_BUF over the pool buffer holding the datagram (read-only). Its MDL
+        stays tied to the indication: reading it after WskRelease is `UseAfterRelease`."""
         data = self.data
-        return WskBuf(memoryview(data), 0, len(data))
+        return WskBuf(_IndicationMdl(self), 0, len(data))
 
     @property
     def remote_address(self) -> SockAddr:
-        """RemoteAddress: the sender's SOCKADDR."""
-        addr = SockAddr()
-        addr.set(self.remote)
-        return addr
+        """RemoteAddress: the sender's SOCKADDR, the provider's memory like the Buffer."""
+        self.remote  # noqa: B018 - raises the violation when not readable
+        return _IndicationSockAddr(self)
 
     @property
     def control_info(self) -> list[ControlMessage]:
-        """ControlInfo: the CMSGHDR list (IN_PKTINFO/IN6_PKTINFO, SO_TIMESTAMP)."""
+        """ControlInfo: the CMSGHDR list the application enabled (IN_PKTINFO/IN6_PKTINFO
+        after IP_PKTINFO/IPV6_PKTINFO, SO_TIMESTAMP after SIO_TIMESTAMPING)."""
         return self._control()[0]
 
     @property
     def control_info_length(self) -> int:
-        """ControlInfoLength: bytes of ControlInfo."""
+        """ControlInfoLength: bytes of ControlInfo (0: none)."""
         return self._control()[1]
 
     def _control(self) -> tuple[list[ControlMessage], int, bool]:
         stamp = self.timestamp_ns  # raises the violation when not readable
-        return build_control(self._dgram[2], self._socket.family, stamp, _CONTROL_ROOM)
+        source = self._source
+        local = self._dgram[2] if source.pktinfo else None
+        return build_control(local, source.family, stamp, _CONTROL_ROOM)
+
+
+class _IndicationMdl(Mdl):
+    """The MDL of an indication's Buffer: the pool buffer, readable while the indication is."""
+
+    __slots__ = ("_ind",)
+
+    def __init__(self, ind: WskDatagramIndication) -> None:  # noqa: D107
+        self.next = None
+        self._ind = ind
+
+    @property  # type: ignore[override]
+    def buffer(self) -> Any:
+        return self._ind.data  # raises the violation once released
+
+
+class _IndicationSockAddr(SockAddr):
+    """An indication's RemoteAddress: valid while the application owns the indication."""
+
+    __slots__ = ("_ind",)
+
+    def __init__(self, ind: WskDatagramIndication) -> None:  # noqa: D107
+        self._ind = ind
+
+    def _addr(self) -> SockAddr:
+        addr = SockAddr()
+        addr.set(self._ind.remote)  # raises the violation once released
+        return addr
+
+    family = property(lambda self: self._addr().family)  # type: ignore[assignment]
+    host = property(lambda self: self._addr().host)  # type: ignore[assignment]
+    port = property(lambda self: self._addr().port)  # type: ignore[assignment]
+    flowinfo = property(lambda self: self._addr().flowinfo)  # type: ignore[assignment]
+    scope_id = property(lambda self: self._addr().scope_id)  # type: ignore[assignment]
 
 
 _GUARDED = frozenset({"data", "remote", "timestamp_ns"})
@@ -131,6 +191,8 @@ _GUARDED = frozenset({"data", "remote", "timestamp_ns"})
 
 def _show(ind: WskDatagramIndication) -> None:
     ind.data, ind.remote, _, ind.timestamp_ns = ind._dgram
+    if not ind._source.timestamps:
+        ind.timestamp_ns = None
 
 
 def _hide(ind: WskDatagramIndication) -> None:
@@ -148,16 +210,21 @@ def _step(ind: WskDatagramIndication, new: IndicationState) -> None:
         _show(ind)
 
 
-def make_chain(dgrams: list[Datagram], socket: WskDatagramSocket) -> list[WskDatagramIndication]:
+def make_chain(
+    dgrams: list[Datagram], source: IndicationSource
+) -> list[WskDatagramIndication]:
     """Build indications for `dgrams`, linked in order through `next`; returns them as a
     Python list too, so the provider never walks `next` (the application may rewrite it)."""
     inds: list[WskDatagramIndication] = []
     nxt: Optional[WskDatagramIndication] = None
     new = WskDatagramIndication
     for d in reversed(dgrams):
-        nxt = new(d, socket, nxt)
+        nxt = new(d, source, nxt)
         inds.append(nxt)
     inds.reverse()
+    if not source.timestamps:  # SO_TIMESTAMP only when SIO_TIMESTAMPING enabled it
+        for ind in inds:
+            ind.timestamp_ns = None
     return inds
 
 
@@ -229,6 +296,7 @@ def transition_chain(
 
 
 __all__ = [
+    "IndicationSource",
     "ReceiveFromEvent",
     "WskClientDatagramDispatch",
     "WskDatagramIndication",

@@ -2,6 +2,14 @@
 
 Spelled after the WDM routines a driver calls (IoAllocateIrp, IoSetCompletionRoutine,
 IoReuseIrp, IoCancelIrp, IoFreeIrp). State changes go through `_state.IRP_TRANSITIONS`.
+
+"Using IRPs with Winsock Kernel Functions" (learn.microsoft.com, windows-hardware/drivers/
+network): a WSK application that allocated its IRP (or reuses one it allocated, after
+IoReuseIrp) must set an IoCompletion routine before calling a WSK function, with
+InvokeOnSuccess, InvokeOnError and InvokeOnCancel all TRUE, and the routine must return
+STATUS_MORE_PROCESSING_REQUIRED. IoReuseIrp reinitialises the IRP (IoReuseIrp, wdm.h), which
+clears its stack location and so the completion routine: msquic's kernel datapath
+(datapath_winkernel.c) calls IoSetCompletionRoutine again after every IoReuseIrp.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ class Irp:
         "io_status",
         "completion_routine",
         "context",
+        "invoke_always",
         "cancel",
         "cancel_routine",
         "verifier",
@@ -49,6 +58,7 @@ class Irp:
         self.io_status = IoStatus()
         self.completion_routine: Optional[CompletionRoutine] = None
         self.context: Any = None
+        self.invoke_always = False  # InvokeOnSuccess, InvokeOnError and InvokeOnCancel
         self.cancel = False  # Irp->Cancel
         self.cancel_routine: Optional[CancelRoutine] = None  # set by the provider
         self.verifier: Optional[Verifier] = None  # the last socket's verifier
@@ -56,6 +66,27 @@ class Irp:
 
     def __repr__(self) -> str:
         return f"<Irp {self.state.value} {self.io_status!r}>"
+
+    def submit(self, verifier: Verifier) -> None:
+        """A WSK function takes the IRP: it must have a completion routine that is always
+        invoked (`IrpWithoutCompletionRoutine`, raised before the IRP changes hands)."""
+        self.verifier = verifier
+        new = IRP_TRANSITIONS.get((self.state, IrpEvent.SUBMIT))
+        if new is None:
+            self.transition(IrpEvent.SUBMIT)  # raises the rule the table names
+        if not self.invoke_always:  # also False while no routine is set
+            if self.completion_routine is None:
+                raise verifier.record(
+                    "IrpWithoutCompletionRoutine",
+                    "submitted without a completion routine (IoReuseIrp clears it: "
+                    "call IoSetCompletionRoutine after every IoReuseIrp)",
+                )
+            raise verifier.record(
+                "IrpWithoutCompletionRoutine",
+                "completion routine not invoked on success, error and cancel alike "
+                "(WSK needs InvokeOnSuccess, InvokeOnError and InvokeOnCancel TRUE)",
+            )
+        self.state = new  # type: ignore[assignment]
 
     def transition(self, event: IrpEvent) -> None:
         """Apply `event`; raise (and count) the violation if the table forbids it."""
@@ -76,20 +107,37 @@ def io_allocate_irp() -> Irp:
     return Irp()
 
 
-def io_set_completion_routine(irp: Irp, routine: CompletionRoutine, context: Any = None) -> None:
-    """IoSetCompletionRoutine: `routine(None, irp, context)` runs when the IRP completes."""
+def io_set_completion_routine(
+    irp: Irp,
+    routine: CompletionRoutine,
+    context: Any = None,
+    invoke_on_success: bool = True,
+    invoke_on_error: bool = True,
+    invoke_on_cancel: bool = True,
+) -> None:
+    """IoSetCompletionRoutine: `routine(None, irp, context)` runs when the IRP completes.
+
+    WSK wants all three Invoke flags TRUE for an IRP the application allocated; anything
+    else is the `IrpWithoutCompletionRoutine` violation when the IRP is submitted."""
     irp.completion_routine = routine
     irp.context = context
+    irp.invoke_always = invoke_on_success and invoke_on_error and invoke_on_cancel
 
 
 def io_reuse_irp(irp: Irp, status: int = NTSTATUS.SUCCESS) -> None:
-    """IoReuseIrp: make a completed IRP submittable again (keeps its completion routine)."""
+    """IoReuseIrp: reinitialise a completed IRP so it can be submitted again.
+
+    Like the real routine it clears the completion routine and its context: set them
+    again (IoSetCompletionRoutine) before the next WSK call."""
     irp.transition(IrpEvent.REUSE)
     irp.io_status.status = status
     irp.io_status.information = 0
     irp.cancel = False
     irp.cancel_routine = None
     irp.request = None
+    irp.completion_routine = None
+    irp.context = None
+    irp.invoke_always = False
 
 
 def io_free_irp(irp: Irp) -> None:

@@ -1,14 +1,26 @@
-"""A WSK datagram socket: WskReceiveFrom, the WskReceiveFromEvent callback, WskRelease,
-WskControlSocket(SO_WSK_EVENT_CALLBACK) and WskCloseSocket.
+"""A WSK datagram socket: WskReceiveFrom, WskControlSocket, WskRelease and WskCloseSocket;
+the WskReceiveFromEvent side is its `EventDispatcher` (events.py).
 
 Sans-I/O: the real socket lives in `wskrecv.provider`. The provider asks `demand()` how
 many datagrams the socket can take, reads at most that many from the OS, and hands them to
 `deliver()`. The socket completes pending receive IRPs first, in FIFO order (requests take
-priority over the event callback, as in WSK); what is left goes to the WskReceiveFromEvent
-callback as one indication list per batch, each indication holding a buffer from a bounded
-pool (the event side itself is in events.py). Nothing here reads a clock, a socket or a
+priority over the event callback: PFN_WSK_RECEIVE_FROM remarks); what is left goes to the
+dispatcher, which indicates one list per batch. Nothing here reads a clock, a socket or a
 thread: a `lock` is passed in when the application calls in from several threads
 (WskRelease may come from any thread).
+
+The rules and the pages they come from (learn.microsoft.com, windows-hardware/drivers):
+- PFN_WSK_RECEIVE_FROM: Flags are reserved (0). Returns STATUS_SUCCESS when the datagram
+  was received at once (the IRP completed before the call returned), STATUS_PENDING when it
+  completes later, STATUS_FILE_FORCED_CLOSED when the socket no longer works (the IRP is
+  completed with it too). ControlFlags: MSG_BCAST, MSG_MCAST, MSG_TRUNC, MSG_CTRUNC.
+- "Using IRPs with Winsock Kernel Functions": every IRP is completed, through its routine.
+- PFN_WSK_CLOSE_SOCKET: takes an IRP; may return STATUS_PENDING; cancels and completes
+  every pending IRP; makes sure in-progress event callbacks have returned first; calling
+  anything on the socket afterwards is illegal. It does not release retained lists
+  (PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST): they must be released before.
+- WSK control options: IP_PKTINFO / IPV6_PKTINFO (ws2ipdef.h) and SIO_TIMESTAMPING
+  ("Winsock timestamping") decide which control messages a datagram carries.
 """
 
 from __future__ import annotations
@@ -17,30 +29,47 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IrpEvent, SocketState
+from wskrecv.wsk._state import IrpState, SocketState
+from wskrecv.wsk.counters import SocketCounts, SocketStatistics
 from wskrecv.wsk.datagram import Datagram
-from wskrecv.wsk.events import EventSide
+from wskrecv.wsk.events import EventDispatcher
 from wskrecv.wsk.indication import (
-    ReceiveFromEvent,
+    IndicationSource,
     WskClientDatagramDispatch,
     WskDatagramIndication,
+    WskEventCallbackControl,
 )
 from wskrecv.wsk.irp import Irp, io_complete_request
 from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.status import (
     AF_INET,
     AF_INET6,
+    IP_PKTINFO,
+    IPPROTO_IP,
+    IPPROTO_IPV6,
+    IPV6_PKTINFO,
     MSG_CTRUNC,
     MSG_TRUNC,
     NTSTATUS,
+    SIO_TIMESTAMPING,
+    SO_WSK_EVENT_CALLBACK,
+    SOL_SOCKET,
     STATUS_CANCELLED,
     STATUS_FILE_FORCED_CLOSED,
     STATUS_INVALID_PARAMETER,
     STATUS_PENDING,
     STATUS_SUCCESS,
+    TIMESTAMPING_FLAG_RX,
+    WSK_EVENT_DISABLE,
+    WSK_EVENT_RECEIVE_FROM,
+    WskIoctl,
+    WskSetOption,
 )
-from wskrecv.wsk.types import SockAddr, ULongRef, WskBuf, build_control
+from wskrecv.wsk.types import SockAddr, TimestampingConfig, ULongRef, WskBuf, build_control, cast_flags
 from wskrecv.wsk.verifier import Verifier
+
+_PENDING = IrpState.PENDING
+_CLOSED = SocketState.CLOSED
 
 # Plain ints on the hot path: IntFlag arithmetic costs several times more.
 _MSG_TRUNC = int(MSG_TRUNC)
@@ -57,12 +86,13 @@ class _NoLock:
         return None
 
 
-class WskDatagramSocket(EventSide):
+class WskDatagramSocket:
     """WSK_FLAG_DATAGRAM_SOCKET with the receive side of WSK_PROVIDER_DATAGRAM_DISPATCH.
 
-    Counters (datagrams unless named otherwise) always satisfy
-    received == completions + consumed + released + leaked + discarded + in the provider's
-    hands (backlog, kept, being indicated) + held by the application; see `accounting()`.
+    `statistics()` freezes its counts (counters.py says how they add up); `events` is the
+    WskReceiveFromEvent side. `static_events` is what WSK_SET_STATIC_EVENT_CALLBACKS
+    enabled for the client before this socket was created (client.py); `dispatch_level`
+    simulates callbacks at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL in their Flags).
     """
 
     def __init__(
@@ -73,55 +103,52 @@ class WskDatagramSocket(EventSide):
         pool: Optional[BufferPool] = None,
         dispatch: Optional[WskClientDatagramDispatch] = None,
         socket_context: Any = None,
+        static_events: int = 0,
+        dispatch_level: bool = False,
     ) -> None:
         self.family = family
         self.verifier = verifier if verifier is not None else Verifier()
         self.lock = lock if lock is not None else _NoLock()
         self._threaded = lock is not None
-        self.pool = pool if pool is not None else BufferPool()
         self.state = SocketState.CREATED
         self.local_address: Optional[tuple] = None
+        self.counts = SocketCounts()
+        self.source = IndicationSource(self.verifier, family)
+        self.pool = pool if pool is not None else BufferPool()
+        self.events = EventDispatcher(self.source, self.counts, self.pool)
+        self.events.at_dispatch = dispatch_level
+        self.events.set_dispatch(socket_context, dispatch)
+        if static_events & WSK_EVENT_RECEIVE_FROM:
+            self.events.static = True
+            self.events.enabled = True
         self._requests: deque[Irp] = deque()  # posted WskReceiveFrom IRPs, oldest first
         self._backlog: deque[Datagram] = deque()  # delivered, not yet handed to the app
-        self._kept: deque[WskDatagramIndication] = deque()  # rejected, to indicate again
-        self._receive_from_event: Optional[ReceiveFromEvent] = None
-        self._socket_context: Any = None
-        self.set_dispatch(socket_context, dispatch)
-        self._event_enabled = False  # the application enabled WskReceiveFromEvent
-        self._event_suspended = False  # ...and STATUS_DATA_NOT_ACCEPTED paused it
-        self._null_indicated = False
         self._broken = False  # the OS socket failed (`fail`)
         self._pumping = False
-        self._indicating = 0  # datagrams inside the callback right now
+        self._close_irp: Optional[Irp] = None
+        self._close_pending = False  # WskCloseSocket waits for a callback to return
+        self._cast: dict[Any, int] = {}  # destination -> MSG_BCAST / MSG_MCAST / 0
+        self._last_local: Any = None
+        self._last_cast = 0
         # Provider side: called after WskRelease or a re-enable, from whichever thread made
         # the call, because demand() may have grown; the receive loop wakes up on it.
         self.ready_callback: Optional[Callable[[], None]] = None
-        self.received = 0  # datagrams the provider delivered
-        self.completions = 0
-        self.cancellations = 0
-        self.failures = 0
-        self.discarded = 0  # delivered but never handed over (socket closed first)
-        self.callbacks = 0  # WskReceiveFromEvent calls with a list (not the NULL one)
-        self.indicated = 0  # datagrams in those lists, re-indications included
-        self.consumed = 0  # datagrams in lists the callback returned STATUS_SUCCESS for
-        self.pended = 0  # callbacks that returned STATUS_PENDING
-        self.rejected = 0  # callbacks that returned STATUS_DATA_NOT_ACCEPTED
-        self.released = 0  # datagrams given back with WskRelease
-        self.held = 0  # datagrams the application retains now
-        self.leaked = 0  # datagrams still retained when the socket closed
-        # Datagrams delivered that nobody has finished with: waiting in the provider or
-        # held by the application. It drops only after the application has recorded them,
-        # so reading it before the application's own count never undercounts (the
-        # receive loop relies on that across threads).
-        self.in_flight = 0
 
     # -- application side -------------------------------------------------------------
+
+    def set_dispatch(
+        self, socket_context: Any, dispatch: Optional[WskClientDatagramDispatch]
+    ) -> None:
+        """The SocketContext and Dispatch (WSK_CLIENT_DATAGRAM_DISPATCH) a client gives
+        WskSocket; here settable after creation because the command creates the socket."""
+        self.events.set_dispatch(socket_context, dispatch)
 
     def bind(self, local_address: tuple) -> NTSTATUS:
         """WskBind: record the local transport address (the provider did the real bind)."""
         self._check_open("WskBind")
         self.local_address = local_address
         self.family = AF_INET6 if len(local_address) > 2 else AF_INET
+        self.source.family = self.family
         self.state = SocketState.BOUND
         return STATUS_SUCCESS
 
@@ -135,52 +162,136 @@ class WskDatagramSocket(EventSide):
         control_flags: Optional[ULongRef],
         irp: Irp,
     ) -> NTSTATUS:
-        """WskReceiveFrom: post a receive. Returns STATUS_PENDING or a failure status.
+        """WskReceiveFrom: post a receive.
 
-        Every path completes the IRP: a bad request completes it at once with
-        STATUS_INVALID_PARAMETER (the completion routine runs before this returns). A
-        datagram the provider already holds completes the request before this returns.
+        Every path completes the IRP through its completion routine. A datagram the
+        provider already holds completes it before this returns: STATUS_SUCCESS. Otherwise
+        STATUS_PENDING, or the failure the IRP completed with (STATUS_INVALID_PARAMETER
+        for a bad request, STATUS_FILE_FORCED_CLOSED once the socket no longer works or is
+        closing). Called from inside a completion routine it always pends (the provider's
+        loop completes it next), so a routine that reposts never recurses.
         """
-        irp.verifier = self.verifier
-        self._check_open("WskReceiveFrom")
-        irp.transition(IrpEvent.SUBMIT)
-        if self.state is SocketState.CLOSING:
+        if self.state is _CLOSED:
+            self._check_open("WskReceiveFrom")
+        # The buffers of a request still pending are its own (PFN_WSK_RECEIVE_FROM).
+        owner = buf.owner
+        if owner is not None and owner is not irp and owner.state is _PENDING:
+            self._buffer_in_use(buf)
+        if control_flags is not None:
+            owner = control_flags.owner
+            if owner is not None and owner is not irp and owner.state is _PENDING:
+                self._buffer_in_use(control_flags)
+            control_flags.owner = irp
+        if control_length is not None:
+            owner = control_length.owner
+            if owner is not None and owner is not irp and owner.state is _PENDING:
+                self._buffer_in_use(control_length)
+            control_length.owner = irp
+        irp.submit(self.verifier)
+        buf.owner = irp
+        if self._broken or self.state is SocketState.CLOSING:
+            self.counts.failures += 1
             io_complete_request(irp, STATUS_FILE_FORCED_CLOSED)
             return STATUS_FILE_FORCED_CLOSED
         if flags != 0 or not buf.is_valid():
-            self.failures += 1
+            self.counts.failures += 1
             io_complete_request(irp, STATUS_INVALID_PARAMETER)
             return STATUS_INVALID_PARAMETER
         irp.request = (buf, remote_address, control_length, control_info, control_flags)
+        if (self._backlog or self.events.kept) and not self._pumping:
+            with self.lock:
+                if not self._requests and (self._backlog or self.events.kept):
+                    self._pumping = True
+                    try:
+                        dgram = self.events.take_kept() or self._backlog.popleft()
+                        self._complete_receive(irp, dgram)
+                    finally:
+                        self._pumping = False
+                    self._pump()  # what the routine posted meanwhile
+                    return STATUS_SUCCESS
+                irp.cancel_routine = self._cancel_receive
+                self._requests.append(irp)
+                self._pump()
+                return STATUS_PENDING
         irp.cancel_routine = self._cancel_receive
         self._requests.append(irp)
-        if (self._backlog or self._kept) and not self._pumping:
-            with self.lock:
-                self._pump()
         return STATUS_PENDING
 
-    def close(self) -> NTSTATUS:
-        """WskCloseSocket: cancel every outstanding request (FIFO), tell the event callback
-        (a NULL indication), drop what the provider still keeps, then close. Lists the
-        application still retains are leaks: counted, and the `IndicationLeaked` rule."""
+    def control_socket(
+        self,
+        request_type: int,
+        control_code: int,
+        level: int,
+        input_buffer: Any,
+        irp: Optional[Irp] = None,
+    ) -> NTSTATUS:
+        """WskControlSocket, for what a datagram receiver uses:
+
+        - WskSetOption SO_WSK_EVENT_CALLBACK (SOL_SOCKET) with a WskEventCallbackControl:
+          WSK_EVENT_RECEIVE_FROM enables the callback (again, after a
+          STATUS_DATA_NOT_ACCEPTED: the kept datagrams are indicated first, before this
+          returns); with WSK_EVENT_DISABLE it disables it. Disabling while a callback runs
+          returns STATUS_PENDING (with `irp`, completed once the callback returned) or
+          STATUS_EVENT_PENDING (without). Enabling before WskBind is `EventBeforeBind`;
+          changing a statically enabled callback is `StaticEventCallback`.
+        - WskSetOption IP_PKTINFO (IPPROTO_IP) / IPV6_PKTINFO (IPPROTO_IPV6) with a
+          nonzero int: datagrams carry IN_PKTINFO / IN6_PKTINFO control data.
+        - WskIoctl SIO_TIMESTAMPING (SOL_SOCKET) with a TimestampingConfig whose Flags have
+          TIMESTAMPING_FLAG_RX: datagrams carry an SO_TIMESTAMP control message.
+
+        Anything else is not modelled: STATUS_INVALID_PARAMETER (the IRP, if any, is
+        completed with it).
+        """
+        with self.lock:
+            self._check_open("WskControlSocket")
+            if irp is not None:
+                irp.submit(self.verifier)
+            status = self._control(request_type, control_code, level, input_buffer, irp)
+            if irp is not None and status != STATUS_PENDING:
+                io_complete_request(irp, status)
+        if status == STATUS_SUCCESS:
+            self._notify_ready()
+        return status
+
+    def release(self, indication: Optional[WskDatagramIndication]) -> NTSTATUS:
+        """WskRelease: give back a list (or the part of one that ends at a `next` of None)
+        the callback retained with STATUS_PENDING, or part of the list it is being handed
+        right now. Safe from any thread.
+
+        All or nothing: if any indication in the list is not held (`ReleaseNotHeld`) or is
+        reached twice (`ReleasedTwice`), the violation is raised and nothing is released.
+        """
+        with self.lock:
+            self._check_open("WskRelease")
+            self.events.release(indication)
+            self._pump()
+        self._notify_ready()
+        return STATUS_SUCCESS
+
+    def close(self, irp: Optional[Irp] = None) -> NTSTATUS:
+        """WskCloseSocket: cancel every outstanding request (FIFO), drop what the provider
+        still keeps, then close. Lists the application still retains are leaks: counted,
+        and the `IndicationLeaked` rule. No NULL indication: that means a socket that no
+        longer works, not an orderly close.
+
+        Called from inside the receive callback, the close waits for the callback to
+        return: STATUS_PENDING, and `irp` completes then. `irp` may be None in the model
+        (as if an IRP had been given and waited for)."""
         with self.lock:
             self._check_open("WskCloseSocket")
+            if irp is not None:
+                irp.submit(self.verifier)
             self.state = SocketState.CLOSING
+            counts = self.counts
             while self._requests:
-                irp = self._requests.popleft()
-                self.cancellations += 1
-                io_complete_request(irp, STATUS_CANCELLED)
-            self._indicate_null()
-            self._event_enabled = False
-            self._discard()
-            if self.held:
-                self.leaked += self.held
-                self.in_flight -= self.held
-                self.verifier.record(
-                    "IndicationLeaked", f"{self.held} retained datagrams never released"
-                )
-                self.held = 0
-            self.state = SocketState.CLOSED
+                request = self._requests.popleft()
+                counts.cancellations += 1
+                io_complete_request(request, STATUS_CANCELLED)
+            if self.events.in_callback:
+                self._close_irp = irp
+                self._close_pending = True
+                return STATUS_PENDING
+            self._finish_close(irp)
         return STATUS_SUCCESS
 
     # -- provider side ----------------------------------------------------------------
@@ -191,30 +302,63 @@ class WskDatagramSocket(EventSide):
         return len(self._requests)
 
     @property
+    def in_flight(self) -> int:
+        """Datagrams delivered that nobody has finished with: in the provider or held by
+        the application. It drops only after the application has recorded them, so
+        reading it before the application's own count never undercounts (the receive
+        loop relies on that across threads)."""
+        return self.counts.in_flight
+
+    @property
     def closed(self) -> bool:
         return self.state in (SocketState.CLOSING, SocketState.CLOSED)
 
+    @property
+    def event_enabled(self) -> bool:
+        """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
+        return self.events.accepting
+
+    @property
+    def kept(self) -> int:
+        """Datagrams the provider keeps after STATUS_DATA_NOT_ACCEPTED."""
+        return len(self.events.kept)
+
+    @property
+    def broadcast_addresses(self) -> frozenset[str]:
+        """The host's broadcast addresses (the provider tells): MSG_BCAST for these."""
+        return self.events.broadcast
+
+    @broadcast_addresses.setter
+    def broadcast_addresses(self, addresses: frozenset[str]) -> None:
+        self.events.broadcast = frozenset(addresses) | {"255.255.255.255"}
+        self._cast.clear()
+        self._last_local = None
+
+    def statistics(self) -> SocketStatistics:
+        """The counts, queues and pool at this instant (frozen)."""
+        c = self.counts
+        pool = self.pool
+        return SocketStatistics(
+            **{name: getattr(c, name) for name in SocketCounts.__slots__},
+            outstanding=len(self._requests),
+            backlog=len(self._backlog),
+            kept=len(self.events.kept),
+            event_enabled=self.events.accepting,
+            pool_in_use=pool.in_use,
+            pool_high_water=pool.high_water,
+            pool_capacity=pool.capacity,
+        )
+
     def accounting(self) -> dict[str, int]:
         """Where every delivered datagram is now; the values add up to `received`."""
-        return {
-            "completions": self.completions,
-            "consumed": self.consumed,
-            "released": self.released,
-            "leaked": self.leaked,
-            "discarded": self.discarded,
-            "held": self.held,
-            "kept": len(self._kept),
-            "backlog": len(self._backlog),
-            "indicating": self._indicating,
-        }
+        return self.statistics().accounting()
 
     def demand(self) -> int:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
         if self.state is not SocketState.BOUND or self._broken:
             return 0
-        room = len(self._requests) - len(self._backlog) - len(self._kept)
-        if self._event_enabled and not self._event_suspended:
-            room += self.pool.free
+        room = len(self._requests) - len(self._backlog) - len(self.events.kept)
+        room += self.events.room()
         return room if room > 0 else 0
 
     def deliver(self, datagrams: Iterable[Datagram]) -> None:
@@ -229,31 +373,91 @@ class WskDatagramSocket(EventSide):
             self._deliver(datagrams)
 
     def _deliver(self, datagrams: list[Datagram]) -> None:
+        counts = self.counts
+        counts.received += len(datagrams)
         if self.state is not SocketState.BOUND:
-            self.received += len(datagrams)
-            self.discarded += len(datagrams)
+            counts.discarded += len(datagrams)
             return
-        self.received += len(datagrams)
-        self.in_flight += len(datagrams)
+        counts.in_flight += len(datagrams)
         self._backlog.extend(datagrams)
         self._pump()
 
     def fail(self, status: int = STATUS_FILE_FORCED_CLOSED) -> None:
         """The OS socket broke: complete every outstanding receive with `status` and call
-        the event callback with a NULL indication (the application must close)."""
+        the event callback with a NULL indication (the application must close). Requests
+        posted afterwards complete with STATUS_FILE_FORCED_CLOSED."""
         with self.lock:
             self._broken = True
             while self._requests:
                 irp = self._requests.popleft()
-                self.failures += 1
+                self.counts.failures += 1
                 io_complete_request(irp, status)
-            self._indicate_null()
+            self.events.indicate_null()
 
     # -- internals --------------------------------------------------------------------
+
+    def _buffer_in_use(self, cell: Any) -> None:
+        raise self.verifier.record(
+            "RequestBufferInUse", f"{type(cell).__name__} of a WskReceiveFrom that has not completed"
+        )
 
     def _check_open(self, what: str) -> None:
         if self.state is SocketState.CLOSED:
             raise self.verifier.record("SocketClosed", f"{what} after WskCloseSocket")
+
+    def _notify_ready(self) -> None:
+        callback = self.ready_callback
+        if callback is not None:
+            callback()
+
+    def _control(
+        self, request_type: int, code: int, level: int, value: Any, irp: Optional[Irp]
+    ) -> NTSTATUS:
+        source = self.source
+        if request_type == WskSetOption and code == SO_WSK_EVENT_CALLBACK and level == SOL_SOCKET:
+            return self._event_callback(value, irp)
+        if request_type == WskSetOption and isinstance(value, int):
+            if (level, code) == (IPPROTO_IP, IP_PKTINFO) and self.family == AF_INET:
+                source.pktinfo = bool(value)
+                return STATUS_SUCCESS
+            if (level, code) == (IPPROTO_IPV6, IPV6_PKTINFO) and self.family == AF_INET6:
+                source.pktinfo = bool(value)
+                return STATUS_SUCCESS
+        if (request_type, code, level) == (WskIoctl, SIO_TIMESTAMPING, SOL_SOCKET) and isinstance(
+            value, TimestampingConfig
+        ):
+            source.timestamps = bool(value.flags & TIMESTAMPING_FLAG_RX)
+            return STATUS_SUCCESS
+        return STATUS_INVALID_PARAMETER
+
+    def _event_callback(self, control: Any, irp: Optional[Irp]) -> NTSTATUS:
+        if not isinstance(control, WskEventCallbackControl):
+            return STATUS_INVALID_PARAMETER
+        mask = control.event_mask
+        if mask & ~(WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE) or not mask & WSK_EVENT_RECEIVE_FROM:
+            return STATUS_INVALID_PARAMETER
+        events = self.events
+        if events.static:
+            raise self.verifier.record(
+                "StaticEventCallback",
+                "SO_WSK_EVENT_CALLBACK on a callback WSK_SET_STATIC_EVENT_CALLBACKS enabled "
+                "(it can be neither disabled nor re-enabled)",
+            )
+        if mask & WSK_EVENT_DISABLE:
+            return events.disable(irp)
+        if irp is not None:
+            return STATUS_INVALID_PARAMETER  # enabling takes no IRP (SO_WSK_EVENT_CALLBACK)
+        if self.state is SocketState.CREATED:
+            raise self.verifier.record(
+                "EventBeforeBind", "SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM) before WskBind"
+            )
+        if events.callback is None:
+            return STATUS_INVALID_PARAMETER  # the client dispatch has no callback
+        if self.state is SocketState.CLOSING:
+            return STATUS_FILE_FORCED_CLOSED
+        events.enable()
+        self._pump()
+        return STATUS_SUCCESS
 
     def _pump(self) -> None:
         """Hand what the provider holds to requests first, then to the callback.
@@ -267,41 +471,81 @@ class WskDatagramSocket(EventSide):
         try:
             requests = self._requests
             backlog = self._backlog
-            kept = self._kept
+            events = self.events
+            kept = events.kept
             while True:
                 if requests:
                     if kept:
-                        self._drain_kept(requests.popleft())
+                        self._complete_receive(requests.popleft(), events.take_kept())  # type: ignore[arg-type]
                         continue
                     if backlog:
                         while requests and backlog:
                             self._complete_receive(requests.popleft(), backlog.popleft())
                         continue
-                if (backlog or kept) and self._indicate_next():
+                if (
+                    (backlog or kept)
+                    and self.state is SocketState.BOUND
+                    and not self._broken
+                    and events.indicate(backlog)
+                ):
                     continue
                 break
         finally:
             self._pumping = False
+        if self._close_pending and not self.events.in_callback:
+            self._finish_close(self._close_irp)
+
+    def _finish_close(self, irp: Optional[Irp]) -> None:
+        """The second half of WskCloseSocket, once no callback runs."""
+        self._close_pending = False
+        self._close_irp = None
+        events = self.events
+        events.enabled = False
+        counts = self.counts
+        dropped = events.discard_kept() + len(self._backlog)
+        self._backlog.clear()
+        counts.discarded += dropped
+        counts.in_flight -= dropped
+        if counts.held:
+            counts.leaked += counts.held
+            counts.in_flight -= counts.held
+            self.verifier.record(
+                "IndicationLeaked", f"{counts.held} retained datagrams never released"
+            )
+            counts.held = 0
+        self.state = SocketState.CLOSED
+        if irp is not None:
+            io_complete_request(irp, STATUS_SUCCESS)
 
     def _complete_receive(self, irp: Irp, dgram: Datagram) -> None:
         buf, remote_address, control_length, control_info, control_flags = irp.request
         data = dgram[0]
-        n = len(data)
-        flags = 0
-        if n > buf.length:
-            n = buf.length
-            flags = _MSG_TRUNC
-            buf.mdl[buf.offset : buf.offset + n] = data[:n]
-        else:
-            buf.mdl[buf.offset : buf.offset + n] = data
+        mdl = buf.mdl
+        if type(mdl) is bytearray and len(data) <= buf.length:  # the usual case
+            n = len(data)
+            mdl[buf.offset : buf.offset + n] = data
+            flags = 0
+        else:  # too long for Length, or an MDL chain
+            n = buf.fill(data)
+            flags = _MSG_TRUNC if n < len(data) else 0
+        local = dgram[2]
+        if local is not None:
+            if local is self._last_local:  # providers hand out one tuple per destination
+                flags |= self._last_cast
+            else:
+                flags |= self._cast_of(local)
         if remote_address is not None:
             remote_address.set(dgram[1])
         if control_length is not None:
             if control_info is None:
                 control_length.value = 0
             else:
+                source = self.source
                 msgs, used, ctrunc = build_control(
-                    dgram[2], self.family, dgram[3], control_length.value
+                    local if source.pktinfo else None,
+                    self.family,
+                    dgram[3] if source.timestamps else None,
+                    control_length.value,
                 )
                 control_info[:] = msgs
                 control_length.value = used
@@ -310,15 +554,27 @@ class WskDatagramSocket(EventSide):
         if control_flags is not None:
             control_flags.value = flags
         io_complete_request(irp, STATUS_SUCCESS, n)
-        self.completions += 1  # after the routine recorded it: see `in_flight`
-        self.in_flight -= 1
+        counts = self.counts
+        counts.completions += 1  # after the routine recorded it: see `in_flight`
+        counts.in_flight -= 1
+
+    def _cast_of(self, local: Any) -> int:
+        """MSG_BCAST / MSG_MCAST / 0 for a destination, remembered."""
+        cast = self._cast.get(local)
+        if cast is None:
+            if len(self._cast) >= 1024:
+                self._cast.clear()
+            cast = self._cast[local] = cast_flags(local, self.events.broadcast)
+        self._last_local = local
+        self._last_cast = cast
+        return cast
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:
             self._requests.remove(irp)
         except ValueError:  # already being completed
             return
-        self.cancellations += 1
+        self.counts.cancellations += 1
         io_complete_request(irp, STATUS_CANCELLED)
 
 

@@ -1,4 +1,9 @@
-"""NTSTATUS codes and WSK/Winsock constants, with their real Windows values."""
+"""NTSTATUS codes and WSK/Winsock constants, with their real Windows values.
+
+Every value is checked against the headers in tests/model/test_constants.py: wsk.h
+(WDK km/wsk.h: WSK_SO_BASE comes from ws2def.h), ntstatus.h, ws2def.h, ws2ipdef.h and
+mstcpip.h (SIO_TIMESTAMPING, TIMESTAMPING_FLAG_*, SO_TIMESTAMP).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ class NTSTATUS(IntEnum):
 
     SUCCESS = 0x00000000
     PENDING = 0x00000103
+    EVENT_PENDING = 0x40000013
     BUFFER_OVERFLOW = 0x80000005
     INVALID_PARAMETER = 0xC000000D
     MORE_PROCESSING_REQUIRED = 0xC0000016
@@ -24,6 +30,7 @@ class NTSTATUS(IntEnum):
 
 STATUS_SUCCESS = NTSTATUS.SUCCESS
 STATUS_PENDING = NTSTATUS.PENDING
+STATUS_EVENT_PENDING = NTSTATUS.EVENT_PENDING
 STATUS_BUFFER_OVERFLOW = NTSTATUS.BUFFER_OVERFLOW
 STATUS_INVALID_PARAMETER = NTSTATUS.INVALID_PARAMETER
 STATUS_MORE_PROCESSING_REQUIRED = NTSTATUS.MORE_PROCESSING_REQUIRED
@@ -61,24 +68,44 @@ MSG_CTRUNC = ControlFlags.MSG_CTRUNC
 MSG_BCAST = ControlFlags.MSG_BCAST
 MSG_MCAST = ControlFlags.MSG_MCAST
 
-WSK_FLAG_AT_DISPATCH_LEVEL = 0x8
+# wsk.h: "the callback was invoked at DISPATCH_LEVEL IRQL" (PFN_WSK_RECEIVE_FROM_EVENT Flags).
+WSK_FLAG_AT_DISPATCH_LEVEL = 0x00000008
+# wsk.h: WskSocket's Flags for a datagram socket.
+WSK_FLAG_DATAGRAM_SOCKET = 0x00000004
 
 # WSK_CONTROL_SOCKET_TYPE: WskControlSocket's RequestType (wsk.h).
 WskSetOption = 0
 WskGetOption = 1
 WskIoctl = 2
 
-# SO_WSK_EVENT_CALLBACK and the WSK_EVENT_* bits (wsk.h).
-SO_WSK_EVENT_CALLBACK = 0x0007
+# ws2def.h: the base of the WSK-specific socket options; wsk.h defines
+# SO_WSK_SECURITY (WSK_SO_BASE+1) and SO_WSK_EVENT_CALLBACK (WSK_SO_BASE+2).
+WSK_SO_BASE = 0x4000
+SO_WSK_SECURITY = WSK_SO_BASE + 1
+SO_WSK_EVENT_CALLBACK = WSK_SO_BASE + 2
+# wsk.h: the WSK_EVENT_* bits of WSK_EVENT_CALLBACK_CONTROL.EventMask.
 WSK_EVENT_RECEIVE_FROM = 0x00000100
 WSK_EVENT_DISABLE = 0x80000000
+# wsk.h: WskControlClient control codes ("Client Level Control Codes").
+WSK_SET_STATIC_EVENT_CALLBACKS = 7
 
 # Windows socket-level and IP-level control message identifiers (ws2def.h / ws2ipdef.h).
 SOL_SOCKET = 0xFFFF
-SO_TIMESTAMP = 0x300A
 IPPROTO_IP = 0
 IPPROTO_IPV6 = 41
 IP_PKTINFO = 19
 IPV6_PKTINFO = 19
 AF_INET = 2
 AF_INET6 = 23
+
+# mstcpip.h ("Winsock timestamping"): SIO_TIMESTAMPING = _WSAIOW(IOC_VENDOR, 235) enables
+# receive timestamps (TIMESTAMPING_CONFIG.Flags & TIMESTAMPING_FLAG_RX); each datagram then
+# carries an SO_TIMESTAMP control message whose data is a UINT64 counter.
+SIO_TIMESTAMPING = 0x980000EB
+TIMESTAMPING_FLAG_RX = 0x1
+TIMESTAMPING_FLAG_TX = 0x2
+SO_TIMESTAMP = 0x300A
+# The counter's frequency (what QueryPerformanceFrequency returns on Windows, often
+# 10 MHz there). The model's counter ticks in nanoseconds since the Unix epoch: divide by
+# this frequency, never assume one, as a driver must.
+TIMESTAMP_FREQUENCY = 1_000_000_000

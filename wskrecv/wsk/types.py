@@ -1,9 +1,15 @@
-"""WSK_BUF, SOCKADDR, out-parameter cells and control messages (CMSGHDR)."""
+"""WSK_BUF and MDL chains, SOCKADDR, out-parameter cells and control messages (CMSGHDR).
+
+WSK_BUF (wsk.h, and the WSK_BUF page): `Mdl` points to a chain of memory descriptors; the
+data begin at `Offset`, which must lie within the first MDL, and extend for `Length` bytes
+(for a receive: at most that many are written, in chain order). A plain bytearray stands
+for a chain of one MDL, which is what most drivers pass.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 from wskrecv.wsk.status import (
     AF_INET,
@@ -14,28 +20,109 @@ from wskrecv.wsk.status import (
     IPV6_PKTINFO,
     SO_TIMESTAMP,
     SOL_SOCKET,
+    TIMESTAMPING_FLAG_RX,
 )
 
 Buffer = Union[bytearray, memoryview]
 
 
+class Mdl:
+    """One MDL of a chain: a locked buffer (`buffer`) and the next MDL (`next`), as
+    IoAllocateMdl and MmBuildMdlForNonPagedPool leave them (`MDL.Next`)."""
+
+    __slots__ = ("buffer", "next")
+
+    def __init__(self, buffer: Buffer, next: Optional[Mdl] = None) -> None:  # noqa: A002
+        self.buffer = buffer
+        self.next = next
+
+    @property
+    def byte_count(self) -> int:
+        """MmGetMdlByteCount."""
+        return len(self.buffer)
+
+    def __repr__(self) -> str:
+        return f"<Mdl {len(self.buffer)} bytes{' ->' if self.next is not None else ''}>"
+
+
+def mdl_buffers(mdl: Union[Buffer, Mdl]) -> list[Buffer]:
+    """The buffers of a chain, in order (a plain buffer is a chain of one)."""
+    if not isinstance(mdl, Mdl):
+        return [mdl]
+    out: list[Buffer] = []
+    node: Optional[Mdl] = mdl  # type: ignore[assignment]
+    while node is not None:
+        out.append(node.buffer)
+        node = node.next
+    return out
+
+
 class WskBuf:
-    """WSK_BUF {Mdl, Offset, Length}: where a receive may write, and at most how much."""
+    """WSK_BUF {Mdl, Offset, Length}: where a receive may write, and at most how much.
 
-    __slots__ = ("mdl", "offset", "length")
+    `mdl` is a bytearray (a one-MDL chain) or the first `Mdl` of a chain. `owner` is the
+    last IRP a WskReceiveFrom handed it to (the buffer is that IRP's until it completes)."""
 
-    def __init__(self, mdl: Buffer, offset: int = 0, length: Optional[int] = None) -> None:
+    __slots__ = ("mdl", "offset", "length", "owner")
+
+    def __init__(
+        self, mdl: Union[Buffer, Mdl], offset: int = 0, length: Optional[int] = None
+    ) -> None:
         self.mdl = mdl
         self.offset = offset
-        self.length = len(mdl) - offset if length is None else length
+        if length is None:
+            length = sum(map(len, mdl_buffers(mdl))) - offset
+        self.length = length
+        self.owner: Any = None
 
     def is_valid(self) -> bool:
-        """Offset and Length describe bytes that lie inside the MDL."""
-        return self.offset >= 0 and self.length >= 0 and self.offset + self.length <= len(self.mdl)
+        """Offset lies within the first MDL and Length bytes fit in the chain from there."""
+        mdl = self.mdl
+        if type(mdl) is bytearray:  # one MDL: every receive the applications post
+            return self.offset >= 0 and self.length >= 0 and self.offset + self.length <= len(mdl)
+        buffers = mdl_buffers(mdl)
+        offset = self.offset
+        return (
+            0 <= offset <= len(buffers[0])
+            and self.length >= 0
+            and offset + self.length <= sum(map(len, buffers))
+        )
 
-    def data(self, information: int) -> memoryview:
-        """The `information` bytes a completed receive wrote (IoStatus.Information)."""
-        return memoryview(self.mdl)[self.offset : self.offset + information]
+    def fill(self, data: bytes) -> int:
+        """Copy `data` in, in chain order from Offset, at most Length bytes; the count.
+
+        What a receive does with the datagram (the caller sets MSG_TRUNC when the count
+        is short of the datagram)."""
+        n = min(len(data), self.length)
+        mdl = self.mdl
+        if not isinstance(mdl, Mdl):
+            mdl[self.offset : self.offset + n] = data[:n]
+            return n
+        done = 0
+        skip = self.offset
+        for buffer in mdl_buffers(mdl):
+            room = len(buffer) - skip
+            if room > 0 and done < n:
+                take = min(room, n - done)
+                buffer[skip : skip + take] = data[done : done + take]
+                done += take
+            skip = 0
+        return n
+
+    def data(self, information: int) -> Union[memoryview, bytes]:
+        """The `information` bytes a completed receive wrote (IoStatus.Information): a view
+        of a one-MDL buffer, or the bytes gathered across a chain."""
+        mdl = self.mdl
+        if type(mdl) is bytearray or not isinstance(mdl, Mdl):
+            return memoryview(mdl)[self.offset : self.offset + information]
+        out = bytearray()
+        skip = self.offset
+        for buffer in mdl_buffers(mdl):
+            if len(out) >= information:
+                break
+            out += buffer[skip : skip + information - len(out)]
+            skip = 0
+        return bytes(out)
 
 
 class SockAddr:
@@ -67,12 +154,14 @@ class SockAddr:
 
 
 class ULongRef:
-    """A PULONG: an in/out cell for ControlInfoLength and ControlFlags."""
+    """A PULONG: an in/out cell for ControlInfoLength and ControlFlags. `owner`: the last
+    IRP a WskReceiveFrom handed it to."""
 
-    __slots__ = ("value",)
+    __slots__ = ("value", "owner")
 
     def __init__(self, value: int = 0) -> None:
         self.value = value
+        self.owner: Any = None
 
     def __repr__(self) -> str:
         return f"ULongRef({self.value:#x})"
@@ -107,19 +196,55 @@ class PacketInfo:
         return cmsg_space(20 if self.family == AF_INET6 else 8)
 
 
+@dataclass(frozen=True)
+class TimestampingConfig:
+    """TIMESTAMPING_CONFIG {Flags, TxTimestampsBuffered} (mstcpip.h), the input of the
+    SIO_TIMESTAMPING ioctl: TIMESTAMPING_FLAG_RX turns receive timestamps on."""
+
+    flags: int = TIMESTAMPING_FLAG_RX
+    tx_timestamps_buffered: int = 0
+
+
 class ReceiveTimestamp(NamedTuple):
-    """SO_TIMESTAMP: when the kernel received the packet (nanoseconds since the epoch).
+    """SO_TIMESTAMP ("Winsock timestamping"): a UINT64 counter of when the packet was
+    received. Its frequency is TIMESTAMP_FREQUENCY (QueryPerformanceFrequency on Windows);
+    the model's counter ticks in nanoseconds since the Unix epoch, so `ns` is the counter.
 
     Immutable like PacketInfo, but a NamedTuple: one is built for every IRP completion,
     and a frozen dataclass's __init__ costs several times more."""
 
-    ns: int
+    counter: int
 
     cmsg = (SOL_SOCKET, SO_TIMESTAMP)
     space = cmsg_space(8)
 
+    @property
+    def ns(self) -> int:
+        """The counter in nanoseconds since the epoch (counter * 1e9 / frequency)."""
+        return self.counter
 
-_make_tuple = tuple.__new__  # skips the NamedTuple's generated __new__
+
+_make_tuple = tuple.__new__
+
+# Where multicast destinations lie: 224.0.0.0/4 (RFC 5771), ff00::/8 (RFC 4291).
+_MCAST_V4_FIRST = frozenset(str(octet) for octet in range(224, 240))
+
+
+def cast_flags(local: Optional[tuple[str, int]], broadcast: frozenset[str]) -> int:
+    """MSG_BCAST or MSG_MCAST for a datagram whose packet was sent to `local`'s address
+    (from IP_PKTINFO/IPV6_PKTINFO), 0 for unicast. `broadcast` holds the host's broadcast
+    addresses (the provider knows them; 255.255.255.255 always is one)."""
+    if local is None:
+        return 0
+    address = local[0]
+    if address.startswith("::ffff:") and "." in address:  # IPv4 on a dual-stack socket
+        address = address[7:]
+    if address in broadcast:
+        return 0x0400  # MSG_BCAST
+    if ":" in address:
+        return 0x0800 if address[:2].lower() == "ff" else 0  # MSG_MCAST
+    return 0x0800 if address.partition(".")[0] in _MCAST_V4_FIRST else 0
+  # skips the NamedTuple's generated __new__
 _TS_SPACE = ReceiveTimestamp.space
 
 
@@ -137,6 +262,12 @@ def build_control(
     Returns (messages, bytes used, truncated): whole messages only, in the order the
     provider produces them; `truncated` means at least one did not fit (MSG_CTRUNC).
     """
+    if local is None:  # timestamps only: what an application that wants no PKTINFO gets
+        if timestamp_ns is None:
+            return [], 0, False
+        if capacity >= _TS_SPACE:
+            return [_make_tuple(ReceiveTimestamp, (timestamp_ns,))], _TS_SPACE, False
+        return [], 0, True
     messages: list[ControlMessage] = []
     if local is not None:
         # PacketInfo is immutable and a socket sees few distinct ones: build each once.
@@ -166,12 +297,16 @@ __all__ = [
     "AF_INET",
     "AF_INET6",
     "Buffer",
+    "Mdl",
     "ControlMessage",
     "PacketInfo",
     "ReceiveTimestamp",
     "SockAddr",
+    "TimestampingConfig",
     "ULongRef",
     "WskBuf",
     "build_control",
+    "cast_flags",
     "cmsg_space",
+    "mdl_buffers",
 ]

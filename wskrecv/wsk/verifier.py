@@ -56,6 +56,22 @@ class IrpUsedAfterFree(WskApiViolation):
     rule = "IrpUsedAfterFree"
 
 
+class IrpWithoutCompletionRoutine(WskApiViolation):
+    """An IRP the application allocated was handed to a WSK function without a completion
+    routine invoked on success, error and cancel ("Using IRPs with Winsock Kernel
+    Functions"); IoReuseIrp clears the routine, so it is set again after every reuse."""
+
+    rule = "IrpWithoutCompletionRoutine"
+
+
+class RequestBufferInUse(WskApiViolation):
+    """A Buffer, ControlLength or ControlFlags of a WskReceiveFrom still pending was handed
+    to another request: they must stay the first request's until its IRP completes
+    (PFN_WSK_RECEIVE_FROM remarks)."""
+
+    rule = "RequestBufferInUse"
+
+
 class BadCompletionReturn(WskApiViolation):
     """A completion routine returned something other than STATUS_MORE_PROCESSING_REQUIRED."""
 
@@ -69,7 +85,9 @@ class SocketClosed(WskApiViolation):
 
 
 class ReleaseNotHeld(WskApiViolation):
-    """WskRelease was called on an indication the application does not hold."""
+    """WskRelease was called on an indication the application does not hold (one the
+    provider kept after STATUS_DATA_NOT_ACCEPTED, or not of this socket). Releasing part of
+    the list being indicated, from inside the callback, is legal (msquic, ovpn-dco-win)."""
 
     rule = "ReleaseNotHeld"
 
@@ -111,6 +129,27 @@ class EventBeforeBind(WskApiViolation):
     rule = "EventBeforeBind"
 
 
+class StaticEventCallback(WskApiViolation):
+    """SO_WSK_EVENT_CALLBACK was used on a callback WSK_SET_STATIC_EVENT_CALLBACKS enabled:
+    such callbacks "cannot be disabled or re-enabled" (WSK_SET_STATIC_EVENT_CALLBACKS)."""
+
+    rule = "StaticEventCallback"
+
+
+class StaticCallbacksAfterSocket(WskApiViolation):
+    """WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) after the client created a socket:
+    it "must do so before it creates any sockets"."""
+
+    rule = "StaticCallbacksAfterSocket"
+
+
+class WaitAtDispatchLevel(WskApiViolation):
+    """A callback flagged WSK_FLAG_AT_DISPATCH_LEVEL waited (KeWaitForSingleObject with a
+    timeout other than zero): at DISPATCH_LEVEL a driver must not block."""
+
+    rule = "WaitAtDispatchLevel"
+
+
 class IrpBadTransition(WskApiViolation):
     """An IRP event with no defined meaning in its current state."""
 
@@ -131,6 +170,8 @@ RULES: dict[str, type[WskApiViolation]] = {
         IrpReusedWhilePending,
         IrpFreedWhilePending,
         IrpUsedAfterFree,
+        IrpWithoutCompletionRoutine,
+        RequestBufferInUse,
         BadCompletionReturn,
         SocketClosed,
         ReleaseNotHeld,
@@ -140,6 +181,9 @@ RULES: dict[str, type[WskApiViolation]] = {
         IndicationLeaked,
         UnknownCallbackStatus,
         EventBeforeBind,
+        StaticEventCallback,
+        StaticCallbacksAfterSocket,
+        WaitAtDispatchLevel,
         IrpBadTransition,
         IndicationBadTransition,
     )

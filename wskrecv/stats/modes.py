@@ -1,0 +1,90 @@
+"""The receive styles' own statistics, as typed frozen records (trio's `statistics()`).
+
+A receiver application hands one of these to each snapshot; the JSON output flattens it
+with `as_json()` (stable field names, documented in the man page) and the dashboard reads
+its fields by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Optional, Union
+
+
+@dataclass(frozen=True)
+class IrpStatistics:
+    """The IRP style (`wskrecv listen`)."""
+
+    outstanding: int  # WskReceiveFrom requests posted now
+    completions: int  # requests completed with a datagram
+    cancellations: int  # requests completed with STATUS_CANCELLED
+    failures: int  # requests or calls that failed
+    broadcast: int = 0  # datagrams completed with MSG_BCAST in ControlFlags
+    multicast: int = 0  # ... with MSG_MCAST
+    last_failure: Optional[str] = None  # the last failure's status, by name
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.last_failure is None:
+            del out["last_failure"]
+        return out
+
+
+@dataclass(frozen=True)
+class EventStatistics:
+    """The event style (`wskrecv event`)."""
+
+    callbacks: int  # WskReceiveFromEvent calls with a list
+    mean_list_length: float  # datagrams per call
+    pended: int  # calls that returned STATUS_PENDING
+    released: int  # datagrams given back with WskRelease
+    released_in_callback: int  # ... of them, from inside the callback (partial release)
+    rejected: int  # calls that returned STATUS_DATA_NOT_ACCEPTED
+    pool_in_use: int  # indication buffers held now
+    pool_high_water: int  # the most ever held at once
+    leaked: int  # retained datagrams never released before the socket closed
+    null_indications: int  # NULL indications (the socket no longer works)
+    broadcast: int = 0  # datagrams in lists whose Flags had MSG_BCAST
+    multicast: int = 0  # ... MSG_MCAST
+    last_failure: Optional[str] = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["mean_list_length"] = round(self.mean_list_length, 2)
+        if self.last_failure is None:
+            del out["last_failure"]
+        return out
+
+
+ModeStatistics = Union[IrpStatistics, EventStatistics]
+
+
+def merge_mode_statistics(stats: Sequence[Optional[ModeStatistics]]) -> Optional[ModeStatistics]:
+    """Several workers' statistics of one style as one: counts sum, except the mean list
+    length (weighted by callbacks) and the pool's high-water mark (the fullest any one
+    worker's pool got: each has its own --pool); the last failure is the first worker's
+    that has one."""
+    present = [s for s in stats if s is not None]
+    if not present:
+        return None
+    first = present[0]
+    kind = type(first)
+    same = [s for s in present if type(s) is kind]
+    merged: dict[str, Any] = {}
+    for f in fields(kind):
+        values = [getattr(s, f.name) for s in same]
+        if f.name == "last_failure":
+            merged[f.name] = next((v for v in values if v is not None), None)
+        elif f.name == "pool_high_water":
+            merged[f.name] = max(values)
+        elif f.name == "mean_list_length":
+            calls = sum(s.callbacks for s in same)  # type: ignore[union-attr]
+            weighted = sum(s.mean_list_length * s.callbacks for s in same)  # type: ignore[union-attr]
+            merged[f.name] = weighted / calls if calls else 0.0
+        else:
+            merged[f.name] = sum(values)
+    return replace(first, **merged)
+
+
+__all__ = ["EventStatistics", "IrpStatistics", "ModeStatistics", "merge_mode_statistics"]
