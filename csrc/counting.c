@@ -88,9 +88,10 @@ typedef struct {
     int valid;
 } Header;
 
-/* payload.parse_*: 1 with `h` filled for a recognised header, 0 for none. */
+/* payload.parse_* (payload.TRUNCATED_PARSERS' for a `truncated` datagram): 1 with `h`
+ * filled for a recognised header, 0 for none. */
 static int
-parse(int format, const unsigned char *p, Py_ssize_t n, Header *h)
+parse(int format, const unsigned char *p, Py_ssize_t n, int truncated, Header *h)
 {
     h->stream = 0;
     h->has_send = 0;
@@ -102,18 +103,20 @@ parse(int format, const unsigned char *p, Py_ssize_t n, Header *h)
             return 0;
         }
         uint64_t header_len = be(p + 6, 2), body_len = be(p + 28, 4);
-        if (header_len < 36 || header_len + body_len != (uint64_t)n) {
+        /* A truncated datagram must say it was longer; its body cannot be checked. */
+        if (header_len < 36 || (truncated ? header_len + body_len <= (uint64_t)n : header_len + body_len != (uint64_t)n)) {
             return 0;
         }
         h->stream = (uint32_t)be(p + 8, 4);
         h->seq = be(p + 12, 8);
         h->has_send = 1;
         h->send_ns = be(p + 20, 8);
-        h->valid = core_crc32(p + header_len, (size_t)(n - (Py_ssize_t)header_len)) == (uint32_t)be(p + 32, 4);
+        h->valid = truncated ||
+                   core_crc32(p + header_len, (size_t)(n - (Py_ssize_t)header_len)) == (uint32_t)be(p + 32, 4);
         return 1;
     }
     case FMT_SOCKPERF:
-        if (n < 14 || be(p + 10, 4) != (uint64_t)n) {
+        if (n < 14 || (truncated ? be(p + 10, 4) <= (uint64_t)n : be(p + 10, 4) != (uint64_t)n)) {
             return 0;
         }
         h->seq = be(p, 8);
@@ -353,7 +356,7 @@ read_stamp(PyObject *stamp, i128 now, i128 *arrival, int *known)
 
 /* Everything but the source row for one datagram. */
 static int
-count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now)
+count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated)
 {
     Py_buffer view;
     const unsigned char *p;
@@ -388,7 +391,7 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
         if (known && hist_add(&self->app, now - arrival) < 0) {
             status = -1;
         }
-        else if (self->format != FMT_NONE && parse(self->format, p, n, &h)) {
+        else if (self->format != FMT_NONE && parse(self->format, p, n, truncated, &h)) {
             status = count_sequence(self, remote, &h, arrival);
         }
         else {
@@ -420,18 +423,19 @@ static PyObject *
 Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
 {
     i128 now;
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns)");
+    int truncated = 0;
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns, truncated=False)");
         return NULL;
     }
-    if (read_now(args[3], &now) < 0) {
+    if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
     Py_ssize_t n = length_of(args[0]);
     if (n < 0 || count_source(self, args[1], 1, (uint64_t)n, (uint64_t)n) < 0) {
         return NULL;
     }
-    if (count_one(self, args[0], args[1], args[2], now) < 0) {
+    if (count_one(self, args[0], args[1], args[2], now, truncated) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -484,7 +488,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         }
         run_count++;
         run_bytes += (uint64_t)size;
-        if (count_one(self, data, remote, PySequence_Fast_GET_ITEM(stamps, i), now) < 0) {
+        if (count_one(self, data, remote, PySequence_Fast_GET_ITEM(stamps, i), now, 0) < 0) {
             goto done;
         }
     }
@@ -621,7 +625,7 @@ static PyGetSetDef Counter_getset[] = {
 
 static PyMethodDef Counter_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Counter_add, METH_FASTCALL,
-     "add(data, remote, timestamp_ns, now_ns): count one datagram."},
+     "add(data, remote, timestamp_ns, now_ns, truncated=False): count one datagram."},
     {"add_list", (PyCFunction)(void (*)(void))Counter_add_list, METH_FASTCALL,
      "add_list(datas, remotes, timestamps_ns, now_ns): count a list consumed at one instant."},
     {"use_seq_format", (PyCFunction)Counter_use_seq_format, METH_O,

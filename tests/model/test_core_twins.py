@@ -93,6 +93,9 @@ item = st.tuples(datagrams, remotes, stamps)
 step = st.one_of(
     st.tuples(st.just("list"), st.lists(item, max_size=64), st.integers(NOW - 10**6, NOW + 10**9)),
     st.tuples(st.just("one"), item, st.integers(NOW - 10**6, NOW + 10**9)),
+    # A datagram the receive buffer truncated (MSG_TRUNC): its header may still count.
+    st.tuples(st.just("truncated"), st.tuples(datagrams, remotes, stamps, st.integers(0, 40)),
+              st.integers(NOW - 10**6, NOW + 10**9)),
     st.tuples(st.just("snapshot"), st.booleans(), st.just(0)),
     # An iperf3 server switching formats between tests, and announcing where streams start.
     st.tuples(st.just("switch"), st.sampled_from(FORMATS), st.just(0)),
@@ -131,6 +134,10 @@ def run(steps: list, seq_format: str, **kw: Any) -> None:
         elif kind == "one":
             for rec in (py, native):
                 rec.record(arg[0], arg[1], arg[2], False, now)
+        elif kind == "truncated":
+            data, remote, stamp, cut = arg
+            for rec in (py, native):
+                rec.record(data[: max(0, len(data) - cut)], remote, stamp, True, now)
         elif kind == "switch":
             for rec in (py, native):
                 rec.use_seq_format(arg)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
-from wskrecv.payload import FORMATS, PARSERS
+from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS
 from wskrecv.stats.latency import Histogram
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable, StreamTracker, Wrap32Tracker
 from wskrecv.stats.sizes import SIZE_BUCKETS
@@ -76,12 +76,17 @@ class Counter:
         tracked keep their trackers."""
         check_format(seq_format)
         self._parse = PARSERS.get(seq_format)  # None for "none"
+        self._parse_truncated = TRUNCATED_PARSERS.get(seq_format)
         self._wall_clock = wall_clock(seq_format)
         self.streams.use_wrap32(seq_format == "iperf3")
 
-    def add(self, data: Any, remote: tuple, timestamp_ns: Optional[int], now_ns: int) -> None:
+    def add(
+        self, data: Any, remote: tuple, timestamp_ns: Optional[int], now_ns: int,
+        truncated: bool = False,
+    ) -> None:
         """Count one datagram: `data` as the application received it, from `remote`,
-        with the kernel's receive time (None: unknown) and the time it was consumed."""
+        with the kernel's receive time (None: unknown) and the time it was consumed;
+        `truncated` when the receive buffer cut it (MSG_TRUNC)."""
         n = len(data)
         self.received += 1
         self.bytes += n
@@ -101,7 +106,9 @@ class Counter:
         else:
             arrival = timestamp_ns
             self._app.add(now_ns - timestamp_ns)
-        header = self._parse(data) if self._parse is not None else None
+        # A truncated datagram whose header fits is still sequenced.
+        parse = self._parse_truncated if truncated else self._parse
+        header = parse(data) if parse is not None else None
         if header is None:
             self.unsequenced += 1
             return

@@ -38,6 +38,7 @@ class DumpRecord(NamedTuple):
     truncated: bool
     timestamp_ns: Optional[int]
     local: Optional[str]
+    orig_len: Optional[int] = None  # a truncated datagram's real length (the runner knows it)
 
 
 DumpSink = Callable[[DumpRecord], None]  # an output that takes kept datagrams
@@ -87,6 +88,8 @@ class Recorder:
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
+        self._last_lost = 0
+        self._last_expected = 0
 
     def use_seq_format(self, seq_format: str) -> None:
         """Read payload headers as `seq_format` from now on (an iperf3 server switches
@@ -129,7 +132,8 @@ class Recorder:
         completion time, read from `clock_ns` when not given; `local`, the destination
         address from packet info, matters only to kept datagrams (--dump, --pcap).
         """
-        self.counts.add(data, remote, timestamp_ns, self.clock_ns() if now_ns is None else now_ns)
+        self.counts.add(data, remote, timestamp_ns, self.clock_ns() if now_ns is None else now_ns,
+                        truncated)
         if truncated:
             self.truncated += 1
         if self.dumped is not None:
@@ -204,6 +208,8 @@ class Recorder:
             interval_s=elapsed_s - self._last_t,
             interval_received=received - self._last_received,
             interval_bytes=nbytes - self._last_bytes,
+            interval_lost=totals.lost - self._last_lost,
+            interval_expected=totals.expected - self._last_expected,
             violations_by_rule=_frozen(violations),
             mode_stats=mode_stats,
             seq_format=self.seq_format,
@@ -234,6 +240,8 @@ class Recorder:
             self._last_t = elapsed_s
             self._last_received = received
             self._last_bytes = nbytes
+            self._last_lost = totals.lost
+            self._last_expected = totals.expected
             self._owd_run.merge(owd)
             self._app_run.merge(app)
         return snap
