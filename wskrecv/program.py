@@ -401,7 +401,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
             info["iperf3_port"] = built.port
             info["detail"] += f", iperf3 server on TCP port {built.port}"
         result = runner.run(info)
-        if metrics is not None:
+        if metrics is not None and not result.signalled_after:
             metrics.linger(config.metrics_linger)
     finally:
         if metrics is not None:

@@ -127,6 +127,9 @@ class RunResult:
     snapshot: Snapshot
     threshold: Optional[str] = None  # why a --max-* threshold failed the run
     error: Optional[str] = None  # why the socket failed (after the summary)
+    # A stop signal (Ctrl-C, SIGTERM) that came once the summary was out: whatever runs
+    # after the run (the metrics linger) ends at once instead of waiting.
+    signalled_after: bool = False
 
     @property
     def status(self) -> ExitStatus:
@@ -266,7 +269,8 @@ class Runner:
         """Start, loop until something ends the run, stop, report the summary. Until the
         summary is out (a live display may take seconds to draw its last frame), a
         second Ctrl-C still exits at once."""
-        with StopSignals(self.request_stop).installed():
+        signals = StopSignals(self.request_stop)
+        with signals.installed():
             try:
                 self._t0 = self.clock()
                 self._start_ns = time.time_ns()
@@ -299,8 +303,10 @@ class Runner:
             verdict = getattr(self.app, "verdict", None)  # ClientHost: rule breaks fail a run
             if ending is Ending.COMPLETE and verdict is not None:
                 ending = verdict()
+            at_summary = signals.received
             self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
-            return RunResult(ending, reason, snap, breach, self.error)
+        return RunResult(ending, reason, snap, breach, self.error,
+                         signalled_after=signals.received > at_summary)
 
     def _loop(self) -> Ending:
         """Turn until something ends the run; a socket failure ends it too."""

@@ -18,6 +18,7 @@ dashboard and the metrics, and decides the run's end and status as one receiver 
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from collections.abc import Sequence
@@ -147,20 +148,23 @@ class Coordinator:
     def run(self, start_info: dict[str, Any]) -> RunResult:
         """Start, loop until every worker has ended, report the one summary. A second
         Ctrl-C exits at once (StopSignals); the workers then end by PR_SET_PDEATHSIG."""
-        with StopSignals(self.request_stop).installed():
+        signals = StopSignals(self.request_stop)
+        with signals.installed():
             try:
                 self._t0 = self.clock()
                 self.reporter.start(start_info)
                 self._loop()
                 for w in self.workers:
                     w.process.join()
-                return self._finish()
+                at_summary = signals.received
+                result = self._finish()
             finally:
                 for w in self.workers:
                     if not w.exited and w.process.exitcode is None:
                         w.signal(signal.SIGKILL)
                         w.process.join()
                 self.waker.close()
+        return dataclasses.replace(result, signalled_after=signals.received > at_summary)
 
     def _finish(self) -> RunResult:
         snap = self.snapshot(advance=False)

@@ -157,6 +157,9 @@ class Worker:
                 pass
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _die_with_parent(parent: int) -> None:
     """Linux: SIGTERM this worker when the parent dies, so none is left running alone."""
     try:
@@ -194,8 +197,9 @@ def _worker_main(
         else:
             early.setdefault("reason", reason)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, stop_early)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork
     for j, p in enumerate(providers):
         if j != index:
             p.close()  # this process's copies of the other workers' sockets
@@ -256,6 +260,10 @@ def start_workers(
     cpus = usable_cpus()
     workers: list[Worker] = []
     parent = os.getpid()
+    # A stop signal must not kill a worker that has not yet installed its handlers (the
+    # default action of SIGTERM): the children start with them blocked, and a stop sent
+    # early waits until the worker can hand it to its runner.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
         for i in range(len(providers)):
             here, there = _FORK.Pipe(duplex=False)
@@ -273,6 +281,7 @@ def start_workers(
             w.process.join()
         raise
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         for p in providers:
             p.close()
     return workers

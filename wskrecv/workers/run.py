@@ -156,7 +156,7 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
             if close is not None:
                 close()
             if metrics is not None:
-                if result is not None:
+                if result is not None and not result.signalled_after:
                     metrics.linger(config.metrics_linger)
                 metrics.close()
     if result.error:
