@@ -95,10 +95,6 @@ class EventDispatcher:
         """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
         return self.enabled and not self.suspended
 
-    def room(self) -> int:
-        """Datagrams the callback could take now (its free pool buffers)."""
-        return self.pool.free if self.enabled and not self.suspended else 0
-
     def enable(self) -> None:
         self.enabled = True
         self.suspended = False

@@ -363,8 +363,10 @@ class WskDatagramSocket:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
         if self.state is not SocketState.BOUND or self._broken:
             return 0
-        room = len(self._requests) - len(self._backlog) - len(self.events.kept)
-        room += self.events.room()
+        room = len(self._requests) - len(self._backlog) - len(self._kept)
+        events = self.events
+        if events.enabled and not events.suspended:  # the callback takes what the pool holds
+            room += self.pool.free
         return room if room > 0 else 0
 
     def deliver(self, datagrams: Iterable[Datagram]) -> None:
@@ -478,7 +480,7 @@ class WskDatagramSocket:
             requests = self._requests
             backlog = self._backlog
             events = self.events
-            kept = events.kept
+            kept = self._kept
             while True:
                 if requests:
                     if kept:
