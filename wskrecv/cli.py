@@ -19,14 +19,15 @@ from wskrecv.commands.listen import listen
 from wskrecv.commands.selftest import selftest
 from wskrecv.commands.send import send
 from wskrecv.environment import Environment
-from wskrecv.errors import ExitStatus, OutputClosed, WskrecvError
+from wskrecv.errors import ExitStatus, OutputClosed, OutputFailed, WskrecvError
+from wskrecv.stdio import GuardedOutput
 
 # What each exit status means, per command: a command's --help lists only the statuses it
 # can return (lines fit 80 columns).
 _RECEIVE_EXITS = {
     0: "done: count reached, duration over, Ctrl-C or SIGTERM, output closed",
     1: "runtime or OS error (bind failed, address in use, permission, capture\n"
-       "       unwritable, the socket failed, a --workers worker died)",
+       "       or stdout unwritable, the socket failed, a --workers worker died)",
     2: "usage error",
     3: "--timeout passed before --count datagrams arrived",
     4: "a --max-* threshold was exceeded (unread datagrams count as lost)",
@@ -128,11 +129,12 @@ def _error(env: Environment, prefix: str, message: str) -> None:
     sys.stderr.flush()
 
 
-def _silence_output() -> None:
-    """The reader went away: point stdout and stderr at /dev/null so that flushing what is
-    still buffered (at exit) cannot fail or print Python's complaint."""
+def _silence_output(*streams: Any) -> None:
+    """The reader went away, or writing failed: point the streams (default: stdout and
+    stderr) at /dev/null so that flushing what is still buffered (at exit) cannot fail or
+    print Python's complaint."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    for stream in (sys.stdout, sys.stderr):
+    for stream in streams or (sys.stdout, sys.stderr):
         try:
             os.dup2(devnull, stream.fileno())
         except (OSError, ValueError, AttributeError):
@@ -140,16 +142,24 @@ def _silence_output() -> None:
     os.close(devnull)
 
 
-def _flush_stdout() -> bool:
-    """Flush stdout now, while a closed pipe can still be handled. False if it was closed."""
+def _flush_stdout(env: Environment) -> Optional[int]:
+    """Flush stdout now, while its failures can still be reported. The exit status they
+    call for (OK: the reader went away; ERROR: writing failed), or None."""
+    if getattr(sys.stdout, "failed", False):  # reported already: only keep the exit quiet
+        _silence_output(sys.stdout)
+        return None
     try:
         sys.stdout.flush()
-        return True
+        return None
     except BrokenPipeError:
         _silence_output()
-        return False
+        return ExitStatus.OK
+    except OutputFailed as exc:  # e.g. >/dev/full: only the final flush found out
+        _error(env, "error: ", str(exc))
+        _silence_output(sys.stdout)
+        return ExitStatus.ERROR
     except (OSError, ValueError):
-        return True  # already closed by the caller (>&-): nothing more to write
+        return None  # already closed by the caller (>&-): nothing more to write
 
 
 def _run(args: list[str], env: Environment) -> int:
@@ -169,6 +179,8 @@ def _run(args: list[str], env: Environment) -> int:
             raise
         _error(env, "error: ", str(exc))
         status = exc.exit_status
+        if isinstance(exc, OutputFailed):
+            _silence_output(sys.stdout)
     except BrokenPipeError:
         # Written before click's own handling (shell completion scripts): same as above.
         _silence_output()
@@ -206,13 +218,19 @@ def _stand_in_for_closed_streams() -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Entry point: run the command, map its outcome to an exit status."""
     _stand_in_for_closed_streams()
-    args = list(sys.argv[1:] if argv is None else argv)
-    env = Environment()
-    env.debug = "--debug" in args  # known before parsing, for errors parsing may raise
+    stdout = sys.stdout
+    sys.stdout = GuardedOutput(stdout)  # a failed write is one line and exit 1, not a traceback
     try:
-        status = _run(args, env)
-    except SystemExit as exc:  # shell completion exits from inside click
-        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    if not _flush_stdout():
-        status = ExitStatus.OK
+        args = list(sys.argv[1:] if argv is None else argv)
+        env = Environment()
+        env.debug = "--debug" in args  # known before parsing, for errors parsing may raise
+        try:
+            status = _run(args, env)
+        except SystemExit as exc:  # shell completion exits from inside click
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        flushed = _flush_stdout(env)
+        if flushed is not None:
+            status = flushed
+    finally:
+        sys.stdout = stdout
     sys.exit(status)

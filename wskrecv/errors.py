@@ -62,6 +62,12 @@ class OsFailure(WskrecvError):
     exit_status = ExitStatus.ERROR
 
 
+class OutputFailed(WskrecvError):
+    """Writing our output failed (disk full, I/O error): one line on stderr, exit 1."""
+
+    exit_status = ExitStatus.ERROR
+
+
 class OutputClosed(WskrecvError):
     """The reader of our output went away (`| head -1`): end quietly, with success."""
 
@@ -69,11 +75,13 @@ class OutputClosed(WskrecvError):
 
 
 class InheritedSocketError(UsageError):
-    """An inherited descriptor (`fd`) is not an open, bound UDP socket."""
+    """An inherited descriptor (`fd`) is not an open, bound UDP socket. `activated`: it
+    came from socket activation (LISTEN_FDS), not from a descriptor the user named."""
 
-    def __init__(self, fd: int, message: str) -> None:
+    def __init__(self, fd: int, message: str, activated: bool = False) -> None:
         super().__init__(message)
         self.fd = fd
+        self.activated = activated
 
 
 class InheritedAddress(UsageError):

@@ -114,16 +114,20 @@ class ReceiveConfig:
             detail = (f"IRP style, {self.outstanding} receive{plural} outstanding, "
                       f"{self.buffer_size}-byte buffers")
             return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
+        from wskrecv.output.format import ordinal
+
         hold_ms = self.hold or 0.0
         if self.keep_every:
-            style = (f"STATUS_PENDING for every {self.keep_every}th datagram (released after "
+            which = "datagram" if self.keep_every == 1 else f"{ordinal(self.keep_every)} datagram"
+            style = (f"STATUS_PENDING for every {which} (released after "
                      f"{hold_ms:g} ms), the rest WskReleased inside the callback")
         elif self.pend:
             style = f"STATUS_PENDING, released after {hold_ms:g} ms"
         else:
             style = "STATUS_SUCCESS"
         if self.reject_every:
-            style += f", STATUS_DATA_NOT_ACCEPTED every {self.reject_every}th call"
+            which = "call" if self.reject_every == 1 else f"{ordinal(self.reject_every)} call"
+            style += f", STATUS_DATA_NOT_ACCEPTED every {which}"
         enabled = "static callbacks" if self.static_callbacks else "SO_WSK_EVENT_CALLBACK"
         if self.dispatch_level:
             enabled += ", at DISPATCH_LEVEL"

@@ -176,6 +176,7 @@ def descriptor(kind: str) -> Iterator[Optional[int]]:
         family, type_, bind = {
             "tcp": (socket.AF_INET, socket.SOCK_STREAM, ("127.0.0.1", 0)),
             "unix": (socket.AF_UNIX, socket.SOCK_DGRAM, None),
+            "netlink": (socket.AF_NETLINK, socket.SOCK_RAW, None),
             "unbound": (socket.AF_INET, socket.SOCK_DGRAM, None),
         }[kind]
         with socket.socket(family, type_) as s:
@@ -190,8 +191,9 @@ def descriptor(kind: str) -> Iterator[Optional[int]]:
     [
         ("closed", "descriptor {fd} is not open"),
         ("pipe", "descriptor {fd} is not a socket"),
-        ("tcp", "descriptor {fd} is a stream (TCP) socket, not a UDP socket"),
-        ("unix", "descriptor {fd} is a Unix socket, not a UDP socket"),
+        ("tcp", "descriptor {fd} is not a UDP socket: TCP (SOCK_STREAM)"),
+        ("unix", "descriptor {fd} is not a UDP socket: AF_UNIX"),
+        ("netlink", "descriptor {fd} is not a UDP socket: AF_NETLINK"),
         ("unbound", "descriptor {fd} is a UDP socket that is not bound to a port"),
     ],
 )
@@ -203,6 +205,17 @@ def test_a_descriptor_that_is_not_a_bound_udp_socket_is_a_usage_error(kind: str,
             out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and out == ""
     assert err.strip() == f"wskrecv: error: --fd {number}: " + message.format(fd=number)
+
+
+def test_socket_activation_of_something_else_names_activation_not_fd() -> None:
+    """No --fd was given: the error says where the descriptor came from."""
+    with descriptor("unix") as fd:
+        assert fd is not None
+        with spawn(["listen", "--json"], activate=[fd]) as proc:
+            out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and out == ""
+    assert err.strip() == ("wskrecv: error: socket activation (LISTEN_FDS): "
+                           "descriptor 3 is not a UDP socket: AF_UNIX")
 
 
 def test_fd_with_bind_is_a_usage_error() -> None:

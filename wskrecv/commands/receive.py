@@ -43,7 +43,8 @@ def run_receive(mode: str, params: dict[str, Any]) -> int:
     try:
         return program.receive(config, current_environment())
     except InheritedSocketError as exc:
-        raise UsageError(f"--fd {exc.fd}: {exc}") from None
+        where = "socket activation (LISTEN_FDS)" if exc.activated else f"--fd {exc.fd}"
+        raise UsageError(f"{where}: {exc}") from None
     except InheritedAddress as exc:
         if exc.activated:
             raise UsageError(f"socket activation passed {exc.activated} socket(s) (LISTEN_FDS): "

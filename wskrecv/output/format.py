@@ -77,6 +77,12 @@ def address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def ordinal(n: int) -> str:
+    """English ordinals: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 102nd."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def iperf3_text(status: Any, short: bool = False) -> str:
     """The iperf3 server's state in a few words: idle, or the test's id (its cookie; the
     first 8 characters when `short`) and streams."""

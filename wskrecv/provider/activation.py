@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from wskrecv.errors import AmbiguousActivation, InheritedAddress, UsageError
+from wskrecv.errors import AmbiguousActivation, InheritedAddress, InheritedSocketError, UsageError
 from wskrecv.provider.udp import UdpProvider, adopt_fd, open_udp
 from wskrecv.units import INTEGER, MAX_FD, Limit, NumberError, parse_env
 
@@ -70,7 +70,11 @@ def open_receive_socket(
             raise InheritedAddress(len(activated))
         if len(activated) > 1:
             raise AmbiguousActivation(activated)
-        return adopt_fd(activated[0], rcvbuf, **options)
+        try:
+            return adopt_fd(activated[0], rcvbuf, **options)
+        except InheritedSocketError as exc:
+            exc.activated = True  # nobody named this descriptor: say where it came from
+            raise
     return open_udp(host, port, rcvbuf, **options)
 
 

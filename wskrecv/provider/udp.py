@@ -245,8 +245,23 @@ def _open_udp(
         raise
 
 
-_FAMILY_NAMES = {socket.AF_INET: "IPv4", socket.AF_INET6: "IPv6", socket.AF_UNIX: "Unix"}
-_TYPE_NAMES = {socket.SOCK_STREAM: "stream (TCP)", socket.SOCK_RAW: "raw", socket.SOCK_SEQPACKET: "seqpacket"}
+_TYPE_NAMES = {socket.SOCK_STREAM: "TCP (SOCK_STREAM)"}
+
+
+def _socket_kind(sock: socket.socket) -> Optional[str]:
+    """What `sock` is when it is not a UDP socket ("AF_NETLINK", "TCP (SOCK_STREAM)"),
+    or None when it is one."""
+    if sock.family not in (_AF_INET, _AF_INET6):
+        try:
+            return socket.AddressFamily(sock.family).name
+        except ValueError:
+            return f"address family {int(sock.family)}"
+    if sock.type == socket.SOCK_DGRAM:
+        return None if sock.proto in (0, socket.IPPROTO_UDP) else f"SOCK_DGRAM protocol {sock.proto}"
+    try:
+        return _TYPE_NAMES.get(sock.type) or socket.SocketKind(sock.type).name
+    except ValueError:
+        return f"socket type {int(sock.type)}"
 
 
 def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvider:
@@ -269,14 +284,9 @@ def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvid
     except OSError as exc:
         raise InheritedSocketError(fd, f"descriptor {fd}: {os.strerror(exc.errno or 0)}") from None
     try:
-        if sock.family not in (_AF_INET, _AF_INET6):
-            kind = _FAMILY_NAMES.get(sock.family, f"address family {int(sock.family)}")
-            raise InheritedSocketError(fd, f"descriptor {fd} is a {kind} socket, not a UDP socket")
-        if sock.type != socket.SOCK_DGRAM or sock.proto not in (0, socket.IPPROTO_UDP):
-            kind = _TYPE_NAMES.get(sock.type, f"protocol {sock.proto}")
-            if sock.type == socket.SOCK_DGRAM:
-                kind = f"datagram protocol {sock.proto}"
-            raise InheritedSocketError(fd, f"descriptor {fd} is a {kind} socket, not a UDP socket")
+        kind = _socket_kind(sock)
+        if kind is not None:
+            raise InheritedSocketError(fd, f"descriptor {fd} is not a UDP socket: {kind}")
         if sock.getsockname()[1] == 0:
             raise InheritedSocketError(fd, f"descriptor {fd} is a UDP socket that is not bound to a port")
         os.set_inheritable(fd, False)
