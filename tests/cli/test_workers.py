@@ -236,3 +236,11 @@ def test_socket_activation_must_pass_as_many_sockets_as_workers() -> None:
     assert r.returncode == 2
     assert r.stderr == ("wskrecv: error: socket activation passed 2 socket(s) (LISTEN_FDS): "
                         "--workers takes one per worker, so give --workers 2\n")
+
+
+def test_an_unwritable_capture_fails_before_any_worker_starts(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "w.pcap"
+    r = run_cli("listen", "--workers", "2", "--bind", "127.0.0.1", "--port", "0",
+                "--duration", "0.2", "--pcap", str(target))
+    assert r.returncode == 1
+    assert r.stderr == f"wskrecv: error: cannot write capture {target}: No such file or directory\n"

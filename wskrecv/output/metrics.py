@@ -65,6 +65,8 @@ SNAPSHOT_METRICS = (
      "unsequenced", True),
     ("wskrecv_datagrams_late", "Datagrams too far behind the highest sequence to classify.",
      "late", False),
+    ("wskrecv_datagrams_unread_at_exit", "Datagrams left in the socket queue when the run "
+     "ended.", "unread", True),
 )
 # (metric name, help, JSON field of the receive style's statistics, counter?)
 MODE_METRICS = (
@@ -172,8 +174,11 @@ class Collector:
             kind = CounterMetricFamily if counter else GaugeMetricFamily
             family = kind(name, doc, labels=names)
             for p in parts:
-                family.add_metric(self._labels(p), getattr(p.snap, attr))
-            yield family
+                value = getattr(p.snap, attr, None)
+                if value is not None:  # a field this version's snapshots lack: no series
+                    family.add_metric(self._labels(p), value)
+            if family.samples:
+                yield family
         violations = CounterMetricFamily(
             "wskrecv_api_violations", "WSK API rule violations, by rule.", labels=[*names, "rule"])
         for p in parts:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Optional
 
-from wskrecv.errors import OsFailure
+from wskrecv.errors import NoBinaryOutput, OsFailure
 from wskrecv.output.pcap import _GLOBAL, _RECORD, PcapWriter
 
 _Record = tuple[int, int, int, bytes]  # (seconds, nanoseconds, part index, record bytes)
@@ -53,13 +53,33 @@ class PartFiles:
             base = target
         self.paths = [f"{base}.worker-{i}.part" for i in range(workers)]
 
+    def create(self, stdout: Optional[IO[bytes]]) -> None:
+        """Before the workers start: the capture can be written (NoBinaryOutput for a
+        `-` without binary output, OsFailure naming FILE otherwise), and each part
+        exists, empty."""
+        if self.target == "-":
+            if stdout is None:
+                raise NoBinaryOutput()
+        else:
+            try:
+                open(self.target, "ab").close()  # noqa: SIM115 - only a check
+            except OSError as exc:
+                raise OsFailure(
+                    f"cannot write capture {self.target}: {exc.strerror or exc}") from None
+        try:
+            for p in self.paths:
+                open(p, "wb").close()  # noqa: SIM115
+        except OSError as exc:
+            self.remove()
+            raise OsFailure(f"cannot write capture {self.target}: {exc.strerror or exc}") from None
+
     def join(self, stdout: Optional[IO[bytes]]) -> int:
         """Write the capture from the parts (time-ordered); returns the records written.
         The parts are removed whatever happens."""
         try:
             if self.target == "-":
                 if stdout is None:
-                    raise OsFailure("--pcap -: standard output cannot take binary data here")
+                    raise NoBinaryOutput()
                 writer = PcapWriter(stdout, close_stream=False)
             else:
                 try:

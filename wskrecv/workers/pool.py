@@ -168,6 +168,14 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def _tell(conn: Connection, message: tuple) -> None:
+    """Send to the parent; if it is gone (killed), there is nobody left to tell."""
+    try:
+        conn.send(message)
+    except OSError:
+        pass
+
+
 def _worker_main(
     index: int, providers: Sequence[Any], conn: Connection, build: BuildRunner,
     budget: Optional[Budget], cpu: Optional[int], parent: int,
@@ -215,12 +223,12 @@ def _worker_main(
         if cleanup is not None:
             cleanup()
             cleanup = None
-        conn.send(("final", capture(runner.recorder, result.snapshot, index), result.reason,
-                   result.error))
+        _tell(conn, ("final", capture(runner.recorder, result.snapshot, index),
+                     result.reason, result.error))
     except WskrecvError as exc:
-        conn.send(("error", str(exc)))
+        _tell(conn, ("error", str(exc)))
     except Exception as exc:  # reported by the parent as one line: worker N failed
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        _tell(conn, ("error", f"{type(exc).__name__}: {exc}"))
     finally:
         if cleanup is not None:
             try:

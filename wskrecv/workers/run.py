@@ -85,6 +85,7 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
     n = config.workers or 1
     metrics = open_metrics(config)  # bound now: a port in use fails before any work
     parts: Optional[PartFiles] = None
+    providers: list[Any] = []
     try:
         providers = open_worker_sockets(config, n)
         cpus = usable_cpus()
@@ -93,7 +94,9 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
                              "they share the cores and each receives more slowly\n")
             env.stderr.flush()
         info = _start_info(config, providers[0], n)
-        parts = PartFiles(config.pcap, n) if config.pcap is not None else None
+        if config.pcap is not None:
+            parts = PartFiles(config.pcap, n)
+            parts.create(env.stdout_binary)  # an unwritable capture fails before any work
         # Each worker stops on its own only for --duration; --count is shared (a Budget),
         # --timeout and the thresholds are the parent's. It reports a few times a second.
         worker_config = replace(config, count=None, timeout=None, max_loss=None,
@@ -118,6 +121,8 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
             metrics.close()
         if parts is not None:
             parts.remove()
+        for p in providers:
+            p.close()  # not yet handed to workers (closing twice is harmless)
         raise
     info["worker_pids"] = [w.pid for w in workers]
     reporter = make_reporter(env, config)
