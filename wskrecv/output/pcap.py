@@ -166,7 +166,8 @@ class PcapWriter:
 
         def capture(rec: DumpRecord) -> None:
             try:
-                write(rec.data, rec.remote, (rec.local or host, port), rec.timestamp_ns)
+                write(rec.data, rec.remote, (rec.local or host, port), rec.timestamp_ns,
+                      rec.orig_len)
             except BrokenPipeError:
                 raise
             except OSError as exc:
