@@ -77,6 +77,8 @@ class EventDispatcher:
         self.static = False  # enabled with WSK_SET_STATIC_EVENT_CALLBACKS
         self.at_dispatch = False  # simulate DISPATCH_LEVEL delivery (the flag is set)
         self.broadcast: frozenset[str] = frozenset({"255.255.255.255"})
+        self._last_local: Any = None  # the destination whose cast flags were last asked
+        self._last_cast = 0
         self.in_callback = 0  # calls in progress (nested when the callback reenters)
         self.disable_pending = False  # disabled while a call was in progress
         self.disable_irp: Optional[Irp] = None  # ...completed once the calls returned
@@ -94,10 +96,6 @@ class EventDispatcher:
     def accepting(self) -> bool:
         """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
         return self.enabled and not self.suspended
-
-    def room(self) -> int:
-        """Datagrams the callback could take now (its free pool buffers)."""
-        return self.pool.free if self.enabled and not self.suspended else 0
 
     def enable(self) -> None:
         self.enabled = True
@@ -130,7 +128,7 @@ class EventDispatcher:
             kept.clear()
             transition_chain(inds, IndicationEvent.REINDICATE, self.source.verifier, "re-indicate")
             relink(inds)
-            self._indicate(inds, self._flags(inds[0]._dgram))
+            self._indicate(inds, self._flags(inds[0]._dgram[2]))
             return True
         n = min(len(backlog), self.pool.free)
         if not n:
@@ -141,14 +139,14 @@ class EventDispatcher:
         else:  # the pool is short: the rest waits for a release
             batch = [backlog.popleft() for _ in range(n)]
         self.pool.take(n)
-        locals_ = set(map(_local, batch))
-        if len(locals_) == 1:  # one destination (the usual case): one list
-            self._indicate(make_chain(batch, self.source), self._flags(batch[0]))
+        locals_ = list(map(_local, batch))
+        first = locals_[0]
+        if locals_.count(first) == n:  # one destination (the usual case): one list
+            self._indicate(make_chain(batch, self.source), self._flags(first))
             return True
         # Flags describe a whole list: datagrams sent to a broadcast or multicast address
         # go in lists of their own, in arrival order.
-        broadcast = self.broadcast
-        for flag, run in groupby(batch, key=lambda d: cast_flags(d[2], broadcast)):
+        for flag, run in groupby(batch, key=lambda d: self._cast_of(d[2])):
             part = list(run)
             self._indicate(make_chain(part, self.source), flag | self._dispatch_flag())
         return True
@@ -156,8 +154,18 @@ class EventDispatcher:
     def _dispatch_flag(self) -> int:
         return WSK_FLAG_AT_DISPATCH_LEVEL if self.at_dispatch else 0
 
-    def _flags(self, dgram: Datagram) -> int:
-        return cast_flags(dgram[2], self.broadcast) | self._dispatch_flag()
+    def _flags(self, local: Any) -> int:
+        return self._cast_of(local) | self._dispatch_flag()
+
+    def _cast_of(self, local: Any) -> int:
+        """MSG_BCAST / MSG_MCAST / 0 for a destination (providers hand out one tuple per
+        destination, so the last one is remembered by identity)."""
+        if local is self._last_local:
+            return self._last_cast
+        cast = cast_flags(local, self.broadcast)
+        self._last_local = local
+        self._last_cast = cast
+        return cast
 
     def _indicate(self, inds: list[WskDatagramIndication], flags: int) -> None:
         """One WskReceiveFromEvent call for `inds`, and what its return value means for

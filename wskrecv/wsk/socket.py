@@ -71,6 +71,7 @@ from wskrecv.wsk.verifier import Verifier
 
 _PENDING = IrpState.PENDING
 _CLOSED = SocketState.CLOSED
+_CLOSING = SocketState.CLOSING
 
 # Plain ints on the hot path: IntFlag arithmetic costs several times more.
 _MSG_TRUNC = int(MSG_TRUNC)
@@ -123,6 +124,7 @@ class WskDatagramSocket:
             self.events.static = True
             self.events.enabled = True
         self._requests: deque[Irp] = deque()  # posted WskReceiveFrom IRPs, oldest first
+        self._kept = self.events.kept  # the dispatcher's: read on every request
         self._backlog: deque[Datagram] = deque()  # delivered, not yet handed to the app
         self._broken = False  # the OS socket failed (`fail`)
         self._pumping = False
@@ -174,23 +176,26 @@ class WskDatagramSocket:
         """
         if self.state is _CLOSED:
             self._check_open("WskReceiveFrom")
-        # The buffers of a request still pending are its own (PFN_WSK_RECEIVE_FROM).
+        # The buffers of a request still pending are its own (PFN_WSK_RECEIVE_FROM). A
+        # driver reposting an IRP with its own buffers passes the first test at once.
         owner = buf.owner
-        if owner is not None and owner is not irp and owner.state is _PENDING:
+        if owner is not irp and owner is not None and owner.state is _PENDING:
             self._buffer_in_use(buf)
         if control_flags is not None:
             owner = control_flags.owner
-            if owner is not None and owner is not irp and owner.state is _PENDING:
-                self._buffer_in_use(control_flags)
-            control_flags.owner = irp
+            if owner is not irp:
+                if owner is not None and owner.state is _PENDING:
+                    self._buffer_in_use(control_flags)
+                control_flags.owner = irp
         if control_length is not None:
             owner = control_length.owner
-            if owner is not None and owner is not irp and owner.state is _PENDING:
-                self._buffer_in_use(control_length)
-            control_length.owner = irp
+            if owner is not irp:
+                if owner is not None and owner.state is _PENDING:
+                    self._buffer_in_use(control_length)
+                control_length.owner = irp
         irp.submit(self.verifier)
         buf.owner = irp
-        if self._broken or self.state is SocketState.CLOSING:
+        if self._broken or self.state is _CLOSING:
             self.counts.failures += 1
             io_complete_request(irp, STATUS_FILE_FORCED_CLOSED)
             return STATUS_FILE_FORCED_CLOSED
@@ -199,7 +204,7 @@ class WskDatagramSocket:
             io_complete_request(irp, STATUS_INVALID_PARAMETER)
             return STATUS_INVALID_PARAMETER
         irp.request = (buf, remote_address, control_length, control_info, control_flags)
-        if (self._backlog or self.events.kept) and not self._pumping:
+        if (self._backlog or self._kept) and not self._pumping:
             with self.lock:
                 if not self._requests and (self._backlog or self.events.kept):
                     self._pumping = True
@@ -349,6 +354,7 @@ class WskDatagramSocket:
     @broadcast_addresses.setter
     def broadcast_addresses(self, addresses: frozenset[str]) -> None:
         self.events.broadcast = frozenset(addresses) | {"255.255.255.255"}
+        self.events._last_local = None
         self._cast.clear()
         self._last_local = None
 
@@ -375,8 +381,10 @@ class WskDatagramSocket:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
         if self.state is not SocketState.BOUND or self._broken:
             return 0
-        room = len(self._requests) - len(self._backlog) - len(self.events.kept)
-        room += self.events.room()
+        room = len(self._requests) - len(self._backlog) - len(self._kept)
+        events = self.events
+        if events.enabled and not events.suspended:  # the callback takes what the pool holds
+            room += self.pool.free
         return room if room > 0 else 0
 
     def deliver(self, datagrams: Iterable[Datagram]) -> None:
@@ -490,7 +498,7 @@ class WskDatagramSocket:
             requests = self._requests
             backlog = self._backlog
             events = self.events
-            kept = events.kept
+            kept = self._kept
             while True:
                 if requests:
                     if kept:

@@ -78,9 +78,14 @@ class WskBuf:
     def is_valid(self) -> bool:
         """Offset lies within the first MDL and Length bytes fit in the chain from there."""
         mdl = self.mdl
-        if type(mdl) is bytearray:  # one MDL: every receive the applications post
-            return self.offset >= 0 and self.length >= 0 and self.offset + self.length <= len(mdl)
-        buffers = mdl_buffers(mdl)
+        if type(mdl) is not bytearray:  # an MDL chain (a bytearray is one MDL)
+            return self._chain_valid()
+        offset = self.offset
+        length = self.length
+        return offset >= 0 and length >= 0 and offset + length <= len(mdl)
+
+    def _chain_valid(self) -> bool:
+        buffers = mdl_buffers(self.mdl)
         offset = self.offset
         return (
             0 <= offset <= len(buffers[0])
