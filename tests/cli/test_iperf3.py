@@ -31,8 +31,25 @@ def client(port: int, *args: str, host: str = "127.0.0.1") -> tuple[int, Optiona
     return r.returncode, out, r.stdout + r.stderr
 
 
+def port_free_for_both(bind: str) -> int:
+    """A port free right now on TCP and on UDP: --iperf3 listens on TCP on the UDP port's
+    number, and an ephemeral UDP port may be some other socket's TCP port."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    for _ in range(100):
+        with socket.socket(family, socket.SOCK_STREAM) as tcp, \
+                socket.socket(family, socket.SOCK_DGRAM) as udp:
+            tcp.bind((bind, 0))
+            port = tcp.getsockname()[1]
+            try:
+                udp.bind((bind, port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no port free on both TCP and UDP")
+
+
 def serve(*args: str, bind: str = "127.0.0.1") -> Wskrecv:
-    rx = Wskrecv(*args, "--iperf3", bind=bind)
+    rx = Wskrecv(*args, "--iperf3", bind=bind, port=port_free_for_both(bind))
     assert rx.start["iperf3_port"] == rx.port
     return rx
 
