@@ -29,6 +29,7 @@ class Ending(Enum):
     THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
     SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
     WORKER_FAILED = "worker failed"  # --workers: a worker died or could not run
+    FAILED = "failed"  # a fault: an output could not be written, a thread raised
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -41,6 +42,7 @@ _EXIT_STATUS = {
     Ending.THRESHOLD_EXCEEDED: ExitStatus.THRESHOLD,
     Ending.SOCKET_FAILED: ExitStatus.ERROR,
     Ending.WORKER_FAILED: ExitStatus.ERROR,
+    Ending.FAILED: ExitStatus.ERROR,
 }
 
 
