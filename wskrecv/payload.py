@@ -88,6 +88,29 @@ def parse_wskrecv(data: bytes) -> Optional[Header]:
     return _make(Header, (stream, seq, send_ns, _crc32(data[header_len:]) == crc))
 
 
+def parse_wskrecv_truncated(data: bytes) -> Optional[Header]:
+    """The wskrecv header of a datagram the receive buffer truncated (MSG_TRUNC): the
+    header must fit and say the datagram was longer. The body's CRC cannot be checked,
+    so it is not judged corrupt."""
+    n = len(data)
+    if n < HEADER_LEN:
+        return None
+    magic, version, _, header_len, stream, seq, send_ns, body_len, _crc = _header(data)
+    if magic != MAGIC or version != VERSION or header_len < HEADER_LEN or header_len + body_len <= n:
+        return None
+    return _make(Header, (stream, seq, send_ns, True))
+
+
+def parse_sockperf_truncated(data: bytes) -> Optional[Header]:
+    """sockperf's header of a truncated datagram: its length field says it was longer."""
+    if len(data) < _SOCKPERF_LEN:
+        return None
+    seq, _flags, length = _sockperf(data)
+    if length <= len(data):
+        return None
+    return _make(Header, (0, seq, None, True))
+
+
 def parse_sockperf(data: bytes) -> Optional[Header]:
     """sockperf's header; None when too short or its length field disagrees."""
     n = len(data)
@@ -130,6 +153,15 @@ PARSERS = {
     "wskrecv": parse_wskrecv,
     "auto": parse_wskrecv,  # auto detects wskrecv's magic only; others must be asked for
     "sockperf": parse_sockperf,
+    "iperf3": parse_iperf3,
+    "iperf3-64": parse_iperf3_64,
+}
+# The same for datagrams truncated by the receive buffer (MSG_TRUNC): a header that fits
+# still gives the sequence (iperf3's carries no length, so its parser serves both).
+TRUNCATED_PARSERS = {
+    "wskrecv": parse_wskrecv_truncated,
+    "auto": parse_wskrecv_truncated,
+    "sockperf": parse_sockperf_truncated,
     "iperf3": parse_iperf3,
     "iperf3-64": parse_iperf3_64,
 }

@@ -224,7 +224,9 @@ def build_runner(
                     interval=config.interval)
     return Runner(provider, sock, app, recorder, reporter, limits, batch=config.batch,
                   judge=thresholds.check if thresholds else None, health=health, sinks=sinks,
-                  companion=companion(recorder, sock) if companion is not None else None)
+                  companion=companion(recorder, sock) if companion is not None else None,
+                  # Only the IRP style's receive buffers (--buffer-size) truncate.
+                  truncates_above=config.buffer_size if config.mode == "irp" else None)
 
 
 def want_live(env: Environment, config: ReceiveConfig) -> bool:
@@ -253,17 +255,31 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
     return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)
 
 
-def _dump_to(reporter: Reporter) -> DumpSink:
-    """A sink that hands each kept datagram to the reporter as a `datagram` record."""
+def _dump_to(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:
+    """A sink that hands each kept datagram to the reporter as a `datagram` record: its
+    source and destination (packet info's address, else the bound one), length (and the
+    real length when truncated), time, payload, and the stream and sequence number its
+    header carries (`seq_format`; None without one)."""
+    from wskrecv.payload import PARSERS, TRUNCATED_PARSERS
+
+    parse, parse_truncated = PARSERS.get(seq_format), TRUNCATED_PARSERS.get(seq_format)
+    dst_host, dst_port = bound[0], bound[1]
 
     def dump(rec: DumpRecord) -> None:
         data = rec.data
+        reader = parse_truncated if rec.truncated else parse
+        header = reader(data) if reader is not None else None
         reporter.datagram(
             {
                 "src": plain_host(rec.remote[0]),
                 "sport": rec.remote[1],
+                "dst": plain_host(rec.local or dst_host),
+                "dport": dst_port,
                 "length": len(data),
+                "orig_len": rec.orig_len if rec.orig_len is not None else len(data),
                 "truncated": rec.truncated,
+                "stream": header[0] if header is not None else None,
+                "sequence": header[1] if header is not None else None,
                 "timestamp_ns": rec.timestamp_ns,
                 "data": data.hex(),
             }
@@ -299,11 +315,13 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
 
         metrics.start()
         reporter = MetricsReporter(reporter, metrics, lambda: runner.recorder)  # type: ignore[union-attr]
-    sinks: list[DumpSink] = [_dump_to(reporter)] if config.dump else []
     provider = open_provider(config)
     capture: Optional[PcapWriter] = None
     service: list[Iperf3Service] = []  # the iperf3 server, once built
     try:
+        sinks: list[DumpSink] = []
+        if config.dump:
+            sinks.append(_dump_to(reporter, config.seq_format, provider.local_address))
         if config.pcap is not None:
             capture = open_capture(config.pcap, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, config.pcap))
@@ -335,6 +353,11 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         if provider.note:
             info["note"] = provider.note
             info["detail"] += f" ({provider.note})"
+        if provider.rcvbuf_cap is not None and provider.rcvbuf_requested:
+            from wskrecv.provider.udp import rmem_max_hint
+
+            info["rmem_max"] = provider.rcvbuf_cap
+            info["rcvbuf_note"] = rmem_max_hint(provider.rcvbuf_requested, provider.rcvbuf_cap)
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"

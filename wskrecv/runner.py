@@ -26,15 +26,22 @@ from wskrecv.wsk import WskDatagramSocket
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
+# The longest the end of a run spends counting what it left unread in the socket queue
+# (about 400,000 datagrams a second are read and discarded).
+UNREAD_DRAIN_S = 1.0
 # How often the socket's health is checked when interval reports are off (-i 0).
 HEALTH_EVERY = 1.0
 
 
 class Provider(Protocol):
     kernel_drops: int
+    drops_at_last_read: int  # kernel_drops when the last datagram read was queued
     local_address: tuple
+    inherited_fd: Optional[int]  # an inherited socket outlives the run: never drained
 
     def read(self, max_n: int) -> list: ...
+    def drain(self, seconds: float) -> tuple[int, bool]:
+        """Discard what is still queued, for at most `seconds`: (datagrams, all of them)."""
     def fileno(self) -> int: ...
     def close(self) -> None: ...
 
@@ -171,6 +178,7 @@ class Runner:
         health: Optional[Callable[[], Optional[str]]] = None,
         sinks: Sequence[DumpSink] = (),
         companion: Optional[Companion] = None,
+        truncates_above: Optional[int] = None,
     ) -> None:
         self.provider = provider
         # Carried beside the socket (--iperf3): waited on with it, serviced after waits.
@@ -189,6 +197,15 @@ class Runner:
         # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
         # loop hands them out, from this thread only.
         self.sinks = tuple(sinks)
+        # The model only says MSG_TRUNC; the provider read the whole datagram. For kept
+        # datagrams longer than the receive buffer, the runner remembers the real length
+        # (by source and kernel time) so that --dump and --pcap can say it (orig_len).
+        self._truncates_above = truncates_above if sinks else None
+        self._orig_len: dict[tuple, int] = {}
+        # Kernel receive times (ns since the epoch) of the first and last datagram read.
+        self._first_ns: Optional[int] = None
+        self._last_ns: Optional[int] = None
+        self._start_ns = 0
         # Asked before every read: why to stop now, or None (--workers: a --count shared
         # by the workers was reached).
         self.stop_when: Optional[Callable[[], Optional[str]]] = None
@@ -244,7 +261,12 @@ class Runner:
     def hand_out_datagrams(self) -> None:
         """Give the datagrams the recorder kept since the last call to the sinks."""
         sinks = self.sinks
+        orig = self._orig_len
         for rec in self.recorder.take_dumped():
+            if rec.truncated and orig:
+                length = orig.pop((rec.remote, rec.timestamp_ns), None)
+                if length is not None:
+                    rec = rec._replace(orig_len=length)
             for sink in sinks:
                 sink(rec)
 
@@ -264,6 +286,7 @@ class Runner:
         with StopSignals(self.request_stop).installed():
             try:
                 self._t0 = self.clock()
+                self._start_ns = time.time_ns()
                 self.reporter.start(start_info)
                 self.app.start()
                 ending = self._loop()
@@ -279,9 +302,11 @@ class Runner:
             except _OUTPUT_FAULTS as exc:
                 if self.error is None:
                     ending = self._failed(_fault_message(exc, "main thread"))
+            self._orig_len.clear()
             if self._thread_fault is not None and self.error is None:
                 ending = self._failed(self._thread_fault)  # while stopping
-            snap = self.snapshot(advance=False)
+            unread, complete = self._count_unread()
+            snap = self._at_exit(self.snapshot(advance=False), unread, complete)
             if ending is Ending.DEADLINE_MISSED and snap.received >= (self.limits.count or 1):
                 # Judged on what was received, lists still held at the deadline included
                 # (stopping processed them): all of it arrived in time.
@@ -434,6 +459,7 @@ class Runner:
             if not got:
                 self._empty = True
                 break
+            self._note_arrivals(got)
             deliver(got)
             delivered = True
             if self.stop_reason is not None:
@@ -442,6 +468,37 @@ class Runner:
             if want <= 0:
                 break
         return delivered
+
+    def _note_arrivals(self, got: list) -> None:
+        """The first and last arrival times (the kernel's, else now), and the real length
+        of datagrams the receive buffer will truncate (kept ones only)."""
+        if self._first_ns is None:
+            self._first_ns = got[0].timestamp_ns or time.time_ns()
+        self._last_ns = got[-1].timestamp_ns or time.time_ns()
+        above = self._truncates_above
+        if above is not None:
+            for d in got:
+                if len(d.data) > above:
+                    self._orig_len[(d.remote, d.timestamp_ns)] = len(d.data)
+
+    def _count_unread(self) -> tuple[Optional[int], bool]:
+        """Drain the socket queue without delivering anything to the model, for at most
+        UNREAD_DRAIN_S: what the run left unread. Not an inherited socket (it outlives
+        the run: what waits there is the next run's), nor a failed one."""
+        if self.error is not None or self.provider.inherited_fd is not None:
+            return None, True
+        try:
+            return self.provider.drain(UNREAD_DRAIN_S)
+        except OSError:
+            return None, True
+
+    def _at_exit(self, snap: Snapshot, unread: Optional[int], complete: bool) -> Snapshot:
+        """The summary's snapshot: what was left unread, the kernel's drops after the last
+        read (its drop count is read after the drain), and when datagrams came."""
+        tail = max(0, snap.kernel_drops - self.provider.drops_at_last_read)
+        return replace(snap, unread_at_exit=unread, unread_complete=complete,
+                       drops_after_last_read=tail, start_ns=self._start_ns,
+                       first_ns=self._first_ns, last_ns=self._last_ns)
 
     def _wait(self, now: float, want: int) -> None:
         """Wait for the socket (when the model wants datagrams), the wake-up socket, or

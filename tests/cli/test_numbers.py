@@ -122,3 +122,13 @@ def test_send_bitrate_paces_payload_bits() -> None:
     assert report["rate_requested"] == 512_000 / (8 * 64)
     r = run_cli("send", "127.0.0.1", "9", "--rate", "10", "--bitrate", "1M")
     assert r.returncode == USAGE and "give one" in r.stderr
+
+
+@pytest.mark.network
+def test_interval_zero_with_workers() -> None:
+    with Wskrecv("listen", "--workers", "2", "-i", "0", "-c", "3") as w:
+        w.send([b"a", b"b", b"c"])
+        status, objs, err = w.finish()
+    assert status == 0, err
+    assert [o["type"] for o in objs] == ["summary"] and objs[0]["received"] == 3
+    assert objs[0]["unread_at_exit"] == 0  # the workers' ends, merged

@@ -172,7 +172,9 @@ def test_piped_human_output_has_no_escape_codes_and_shows_loss() -> None:
         w.send(wskrecv_datagrams([6]), source=src)
         status, _, err = w.finish()
     assert status == 0
-    assert "lost 1 (20.0%) reord 0 dup 0" in line and "\x1b" not in line  # an interval line
+    # An interval line: that interval's lost/expected, then the total so far.
+    assert re.search(r"lost -?\d+/\d+ \([^)]*\) total 1 \(20\.0%\) reord 0 dup 0", line)
+    assert "\x1b" not in line
     assert "\x1b" not in err
     assert "loss         lost 2 (28.6%), reordered 0" in err  # the summary
     assert re.match(r"^\[\s*[\d.]+s\]", line)  # a plain interval line

@@ -7,9 +7,11 @@ and total length. The packets come from `wskrecv.generator.craft` (scapy).
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from collections.abc import Iterable
-from typing import Callable
+from typing import Callable, Optional
 
 from wskrecv.errors import OsFailure
 from wskrecv.generator.spec import SendSpec
@@ -19,10 +21,26 @@ Fill = Callable[[int, int], bytearray]
 
 def raw_privilege_error(reason: str) -> OsFailure:
     """The one-line error for a raw-IP option without the privilege."""
-    return OsFailure(
-        f"{reason} crafts raw IP packets, which needs root or CAP_NET_RAW "
-        "(run with sudo, or grant it: setcap cap_net_raw+ep on the Python interpreter)"
-    )
+    return OsFailure(f"{reason} crafts raw IP packets, which needs root or CAP_NET_RAW: "
+                     f"{privilege_hint()}")
+
+
+def privilege_hint(executable: Optional[str] = None, prefix: Optional[str] = None,
+                   base_prefix: Optional[str] = None) -> str:
+    """How to get CAP_NET_RAW safely. A capability set on an interpreter holds for every
+    program it runs, so never the system's: only a venv's own copy (--copies), named by
+    its real path (setcap follows no symlink: a symlinked venv's python IS the system's)."""
+    exe = os.path.realpath(executable or sys.executable)
+    prefix = os.path.realpath(prefix or sys.prefix)
+    base = os.path.realpath(base_prefix or sys.base_prefix)
+    if prefix != base and exe.startswith(prefix + os.sep):
+        grant = f"sudo setcap cap_net_raw+ep {exe} (this venv's own interpreter)"
+    else:
+        grant = ("sudo setcap cap_net_raw+ep on the interpreter of a venv made for it "
+                 "(python3 -m venv --copies DIR; DIR/bin/pip install wskrecv; "
+                 "setcap on $(readlink -f DIR/bin/python3))")
+    return (f"run it with sudo, or {grant}; never grant it to {exe} if other programs "
+            "use that interpreter")
 
 
 def open_raw_socket(family: int, reason: str = "--raw") -> socket.socket:

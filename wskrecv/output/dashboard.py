@@ -9,6 +9,7 @@ and taller terminals list more sources and size ranges. The process that draws i
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -106,14 +107,17 @@ def _panel(body: RenderableType, title: str) -> Panel:
                  border_style="grey42", padding=(0, 1))
 
 
-def traffic(view: View, spark_width: int) -> RenderableType:
-    """Current rates, totals, and (when no chart has the room) a sparkline of intervals."""
+def traffic(view: View, spark_width: int, compact: bool = False) -> RenderableType:
+    """Current rates, totals, and (when no chart has the room) a sparkline of intervals;
+    `compact`: the first four only."""
     s = view.snap
     grid = _grid()
     grid.add_row("datagrams/s", Text(si(view.datagrams_per_s), style="bold cyan"))
     grid.add_row("bits/s", Text(si(view.bits_per_s, "bit/s"), style="bold cyan"))
     grid.add_row("received", f"{s.received:,}")
     grid.add_row("bytes", nbytes(s.bytes))
+    if compact:
+        return grid
     if not spark_width:
         grid.add_row("average", si(s.datagrams_per_s, "dg/s"))
         grid.add_row("truncated", _count(s.truncated, WARN))
@@ -173,23 +177,42 @@ def timing(view: View, roomy: bool) -> RenderableType:
     return Group(table, jitter)
 
 
+def _compact(n: int) -> str:
+    """A whole count in at most 4 characters, rounded down: 9999, 12k, 813k, 3M, 12G."""
+    for limit, div, unit in ((10_000, 1, ""), (1_000_000, 1000, "k"),
+                             (1_000_000_000, 1_000_000, "M")):
+        if n < limit:
+            return f"{n // div}{unit}"
+    return f"{n // 1_000_000_000}G"
+
+
 def drops(view: View, roomy: bool) -> RenderableType:
-    """This socket's kernel drops and the host's UDP error counters (all sockets)."""
+    """This socket's own losses first (kernel drops, what was left unread at exit), then,
+    apart and marked so, the host's UDP error counters: they count every socket."""
     s = view.snap
     grid = _grid()
     if roomy and view.info.get("rcvbuf"):
         grid.add_row("socket rcvbuf", nbytes(view.info["rcvbuf"]))
     grid.add_row("kernel (socket)", _count(s.kernel_drops))
+    grid.add_row("unread at exit", "-" if s.unread_at_exit is None else _count(s.unread_at_exit))
+    apart = Text("all sockets on this host:", style="italic " + LABEL, no_wrap=True)
     h = s.host_udp
     if h is None:
-        grid.add_row("host UDP", Text("unreadable", style="italic grey50"))
-    else:
-        grid.add_row("host rcvbuf err", _count(h.get("rcvbuf_errors", 0), WARN))
-        grid.add_row("host csum err", _count(h.get("in_csum_errors", 0), WARN))
-        grid.add_row("host no port", _count(h.get("no_ports", 0), WARN))
-        if roomy:
-            grid.add_row("host received", f"{h.get('in_datagrams', 0):,}")
-    return grid
+        return Group(grid, apart, Text("UDP counters unreadable", style="italic grey50"))
+    counters = (("rcvbuf", "rcvbuf_errors"), ("csum", "in_csum_errors"), ("no port", "no_ports"))
+    if not roomy:  # one line: each count whole, in at most 4 characters
+        line = Text(no_wrap=True)
+        for i, (name, key) in enumerate(counters):
+            value = h.get(key, 0)
+            line.append(("  " if i else "") + f"{name} ", style=LABEL)
+            line.append(_compact(value), style=WARN if value else GOOD)
+        return Group(grid, apart, line)
+    host = _grid()
+    for name, key in counters:
+        host.add_row(f"  {name} errors" if name != "no port" else "  no port",
+                     _count(h.get(key, 0), WARN))
+    host.add_row("  received", f"{h.get('in_datagrams', 0):,}")
+    return Group(grid, apart, host)
 
 
 def sizes(view: View, rows: int) -> RenderableType:
@@ -368,22 +391,30 @@ def mode_panel(view: View, width: int, worker_lines: int = MAX_WORKER_LINES) -> 
 
 
 def header(view: View, width: int) -> Table:
-    """One line: what is received where, and for how long (detail when there is room)."""
+    """One line: what is received where, and for how long (detail when there is room;
+    below 80 columns only the mode, address and time, so that no number is cut)."""
     s = view.snap
     info = view.info
-    left = Text(" wskrecv ", style="bold black on cyan")
+    left = Text(" wskrecv " if width >= 60 else "", style="bold black on cyan")
     left.append(f" {s.mode} ", style="bold")
     if info:
         left.append(address(str(info.get("address", "?")), int(info.get("port", 0))), style="bold")
         detail = info.get("detail")
         if detail and width >= 120:
             left.append(f"  {detail}", style=LABEL)
-    left.append(f"  seq {s.seq_format}", style=LABEL)
+    if width >= 80:
+        left.append(f"  seq {s.seq_format}", style=LABEL)
     if s.iperf3 is not None:
         left.append("  " + iperf3_text(s.iperf3, short=width < 120), style="bold magenta")
     right = Text(f"{s.elapsed_s:,.1f} s", style="bold")
     if view.final:
-        right = Text(f"done: {view.final}  ", style="bold yellow") + right
+        # On a narrow terminal the reason goes first, then the address: never cut.
+        for done in (f"done: {view.final}  ", "done  ", ""):
+            if len(left) + len(done) + len(right) + 1 <= width:
+                break
+        right = Text(done, style="bold yellow") + right
+    if len(left) + len(right) + 1 > width:
+        left = Text(f" {s.mode} ", style="bold")
     grid = Table.grid(expand=True)
     grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
     grid.add_column(justify="right", no_wrap=True)
@@ -401,6 +432,8 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
     less than letting nested tables measure their contents.
     """
     title = {"irp": "IRP style", "event": "Event style"}.get(view.snap.mode, view.snap.mode)
+    if width < 80 or height < 24:
+        return _small(view, width, height, title)
     wide = width >= 120
     # The other rows need at least this many lines; what is left may list workers.
     others = 1 + 1 + (8 + 4 if wide else 7 + 6 + 4)
@@ -443,6 +476,31 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
                  _panel(sources(view, lists + 1), "Top sources")),
         ]
     rows.append(Layout(_panel(mode_text, title), size=mode_h))
+    used = sum(r.size or 0 for r in rows)
+    root = Layout()
+    root.split_column(*rows)
+    return _Sized(root, used)
+
+
+def _small(view: View, width: int, height: int, title: str) -> RenderableType:
+    """Below 80x24: one column of whole panels, the most important first, as many as fit
+    (a panel that does not fit is left out, never cut: numbers stay whole)."""
+    free = height - 1 - 1  # the header, and the line kept free for the cursor
+    panels = [
+        _panel(traffic(view, 0, compact=True), "Traffic"),
+        _panel(sequence(view, False), "Sequence"),
+        _panel(drops(view, False), "Drops"),
+        _panel(timing(view, False), "Latency"),
+        _panel(sources(view, 3), "Top sources"),
+        _panel(mode_panel(view, width, 0), title),
+    ]
+    measure = Console(width=width, height=height, file=io.StringIO(), color_system=None)
+    rows: list[Layout] = [Layout(header(view, width), size=1)]
+    for panel in panels:
+        size = len(measure.render_lines(panel, measure.options.update(width=width), pad=False))
+        if size <= free:
+            rows.append(Layout(panel, size=size))
+            free -= size
     used = sum(r.size or 0 for r in rows)
     root = Layout()
     root.split_column(*rows)

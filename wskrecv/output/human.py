@@ -28,11 +28,13 @@ def start_line(info: dict[str, Any]) -> str:
 
 
 def sequence_text(snap: Snapshot) -> str:
-    """Loss, reordering, duplicates... in a few words ("" when nothing carried a sequence)."""
+    """Loss (this interval's lost/expected, as iperf3 prints it, then the total so far),
+    reordering, duplicates... in a few words ("" when nothing carried a sequence)."""
     if not snap.sequenced:
         return ""
-    parts = [f"lost {snap.lost} ({pct(snap.loss_pct)})", f"reord {snap.reordered}",
-             f"dup {snap.duplicates}"]
+    parts = [f"lost {snap.interval_lost}/{snap.interval_expected} "
+             f"({pct(snap.interval_loss_pct)}) total {snap.lost} ({pct(snap.loss_pct)})",
+             f"reord {snap.reordered}", f"dup {snap.duplicates}"]
     for name, value in (("corrupt", snap.corrupt), ("late", snap.late),
                         ("unseq", snap.unsequenced)):
         if value:
@@ -69,7 +71,38 @@ def interval_line(snap: Snapshot) -> str:
         line += f"  VIOLATIONS {snap.violations}"
     if snap.iperf3 is not None:
         line += "  " + iperf3_text(snap.iperf3)
+    host = host_text(snap, short=True)
+    if host:
+        line += f"  | {host}"
     return line
+
+
+def host_text(snap: Snapshot, short: bool = False) -> str:
+    """The host-wide UDP error counters, marked as such: they count every socket on the
+    host, not this run ("" on a pipe when all are zero, short=True)."""
+    h = snap.host_udp
+    if h is None:
+        return "" if short else "unreadable (all sockets on this host)"
+    counts = (h.get("rcvbuf_errors", 0), h.get("in_csum_errors", 0), h.get("no_ports", 0))
+    if short and not any(counts):
+        return ""
+    return (f"rcvbuf errors {counts[0]}, checksum errors {counts[1]}, no port {counts[2]} "
+            "(all sockets on this host)")
+
+
+def dump_line(record: dict[str, Any]) -> str:
+    """One --dump line: source -> destination, length (and the real length when the
+    receive buffer truncated it), stream and sequence when the header says, payload hex."""
+    where = format_address(record["src"], record["sport"])
+    if record.get("dst") is not None:
+        where += f" > {format_address(record['dst'], record['dport'])}"
+    size = plural(record["length"], "byte")
+    if record["truncated"]:
+        size += f" TRUNC (of {record.get('orig_len', '?')})"
+    seq = ""
+    if record.get("sequence") is not None:
+        seq = f" stream {record['stream']} seq {record['sequence']}"
+    return f"{where} {size}{seq} {record['data']}"
 
 
 def worker_lines(snap: Snapshot) -> list[str]:
@@ -101,17 +134,19 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
         f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
         f"{snap.elapsed_s:.3f} s",
-        f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}",
-        f"truncated    {snap.truncated}",
-        f"kernel drops {snap.kernel_drops}",
-        *workers_summary(snap),
+        f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
+        + (f" over the {snap.active_s:.3f} s from the first datagram to the last"
+           if snap.active_s else ""),
+        f"kernel drops {snap.kernel_drops} (this socket"
+        + (f"; {snap.drops_after_last_read} after the last read)"
+           if snap.drops_after_last_read is not None else ")"),
     ]
-    if snap.host_udp is not None:
-        h = snap.host_udp
-        lines.append(
-            f"host UDP     rcvbuf errors {h.get('rcvbuf_errors', 0)}, checksum errors "
-            f"{h.get('in_csum_errors', 0)}, no port {h.get('no_ports', 0)} (all sockets)"
-        )
+    if snap.unread_at_exit is not None:
+        at_least = "" if snap.unread_complete else "at least "
+        lines.append(f"unread       {at_least}{plural(snap.unread_at_exit, 'datagram')} still "
+                     "queued at exit (never read; --max-loss counts them as lost)")
+    lines.append(f"truncated    {snap.truncated}")
+    lines += workers_summary(snap)
     if snap.sequenced:
         streams = f"{snap.streams} stream{'s' if snap.streams != 1 else ''}"
         lines.append(
@@ -154,6 +189,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
     lines.append(violations)
+    if snap.host_udp is not None:
+        lines.append(f"host UDP     {host_text(snap)}")
     if status is ExitStatus.DEADLINE:
         lines.append("deadline passed before the expected datagrams arrived (exit 3)")
     return lines
@@ -178,6 +215,8 @@ class HumanReporter:
     def start(self, info: dict[str, Any]) -> None:
         if not self.quiet:
             self._line(start_line(info))
+            if info.get("rcvbuf_note"):
+                self._line(f"wskrecv: note: {info['rcvbuf_note']}")
 
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
@@ -197,11 +236,7 @@ class HumanReporter:
             self._line(f"wskrecv iperf3: {record['message']}")
 
     def datagram(self, record: dict[str, Any]) -> None:
-        flag = " TRUNC" if record["truncated"] else ""
-        self.dump_stream.write(
-            f"{format_address(record['src'], record['sport'])} {plural(record['length'], 'byte')}{flag}"
-            f" {record['data']}\n"
-        )
+        self.dump_stream.write(dump_line(record) + "\n")
 
     def summary(
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None

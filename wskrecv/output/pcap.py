@@ -248,7 +248,7 @@ class _CaptureSink:
     def __call__(self, rec: DumpRecord) -> None:
         try:
             self.writer.write(rec.data, rec.remote, (rec.local or self.host, self.port),
-                              rec.timestamp_ns)
+                              rec.timestamp_ns, rec.orig_len)
         except OSError as exc:
             raise self._failure(exc) from None
 

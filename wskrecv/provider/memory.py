@@ -20,6 +20,8 @@ class MemoryProvider:
         self.capacity = capacity
         self.queue: deque[Datagram] = deque()
         self.kernel_drops = 0
+        self.drops_at_last_read = 0  # kernel_drops when the last datagram read was queued
+        self.inherited_fd = None
         self.rcvbuf = capacity
         self.closed = False
 
@@ -43,7 +45,16 @@ class MemoryProvider:
     def read(self, max_n: int) -> list[Datagram]:
         """Take up to `max_n` queued datagrams, oldest first."""
         q = self.queue
-        return [q.popleft() for _ in range(min(max_n, len(q)))]
+        got = [q.popleft() for _ in range(min(max_n, len(q)))]
+        if got:
+            self.drops_at_last_read = self.kernel_drops  # pushes drop only when full
+        return got
+
+    def drain(self, seconds: float) -> tuple[int, bool]:
+        """Discard what is queued, unread: (datagrams, True)."""
+        n = len(self.queue)
+        self.queue.clear()
+        return n, True
 
     def fileno(self) -> int:
         return -1

@@ -13,6 +13,7 @@ import socket
 import stat
 import struct
 import sys
+import time
 from typing import Any, Optional
 
 from wskrecv.errors import InheritedSocketError, OsFailure, UsageError
@@ -61,17 +62,25 @@ def _rmem_max() -> Optional[int]:
         return None
 
 
-def _set_rcvbuf(sock: socket.socket, size: int) -> None:
+def _set_rcvbuf(sock: socket.socket, size: int) -> Optional[int]:
     """Ask for `size` bytes: SO_RCVBUFFORCE when privileged, else SO_RCVBUF (capped by
-    net.core.rmem_max)."""
+    net.core.rmem_max). Returns net.core.rmem_max when it capped the request, else None."""
     if sys.platform.startswith("linux"):
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
-            return
+            return None
         except OSError:
             pass
     limit = _rmem_max()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(size, limit) if limit else size)
+    return limit if limit is not None and limit < size else None
+
+
+def rmem_max_hint(asked: int, cap: int) -> str:
+    """Why the receive buffer is smaller than asked, and how to raise it (the way `bench`
+    explains it)."""
+    return (f"net.core.rmem_max ({cap} bytes) caps an unprivileged receive buffer; raise it "
+            f"with `sudo sysctl -w net.core.rmem_max={asked}`, or run as root")
 
 
 def _enable_ancillary(sock: socket.socket, family: int) -> None:
@@ -105,6 +114,7 @@ class UdpProvider:
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
     note: Optional[str] = None  # what the user should know about the bind (IPv4 fallback)
+    rcvbuf_cap: Optional[int] = None  # net.core.rmem_max, when it capped the buffer asked for
 
     def __init__(
         self,
@@ -167,6 +177,33 @@ class UdpProvider:
             return self.rxq_ovfl
 
     @property
+    def drops_at_last_read(self) -> int:
+        """The socket's drop counter when the last datagram read was queued (SO_RXQ_OVFL):
+        drops since then hit datagrams newer than anything read, which no sequence gap
+        will ever show."""
+        return self.rxq_ovfl
+
+    def drain(self, seconds: float) -> tuple[int, bool]:
+        """Read and discard what is still queued, for at most `seconds`: (datagrams, whether
+        that was all of them). What is read here never reaches the model: it only counts
+        what the run left unread."""
+        recv_into = self.sock.recv_into
+        scratch = bytearray(1)
+        n = 0
+        end = time.monotonic() + seconds
+        while True:
+            for _ in range(1024):
+                try:
+                    recv_into(scratch, 1)
+                except BlockingIOError:
+                    return n, True
+                except ConnectionRefusedError:  # an ICMP error queued on the socket
+                    continue
+                n += 1
+            if time.monotonic() >= end:
+                return n, False
+
+    @property
     def rxq_ovfl(self) -> int:
         """The latest SO_RXQ_OVFL drop counter a datagram's control data carried."""
         if self._mmsg is not None:
@@ -225,7 +262,7 @@ def _open_udp(
         if family == _AF_INET6 and sockaddr[0] == "::":
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # dual-stack
         asked = DEFAULT_RCVBUF if rcvbuf is None else rcvbuf
-        _set_rcvbuf(sock, asked)
+        cap = _set_rcvbuf(sock, asked)
         if reuseport:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
@@ -239,7 +276,9 @@ def _open_udp(
             elif exc.errno == errno.EACCES:
                 hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
             raise OsFailure(f"cannot bind {where}: {reason}{hint}") from None
-        return UdpProvider(sock, asked, batch, use_mmsg)
+        provider = UdpProvider(sock, asked, batch, use_mmsg)
+        provider.rcvbuf_cap = cap
+        return provider
     except BaseException:
         sock.close()
         raise
@@ -290,9 +329,9 @@ def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvid
         if sock.getsockname()[1] == 0:
             raise InheritedSocketError(fd, f"descriptor {fd} is a UDP socket that is not bound to a port")
         os.set_inheritable(fd, False)
-        if rcvbuf is not None:
-            _set_rcvbuf(sock, rcvbuf)
+        cap = _set_rcvbuf(sock, rcvbuf) if rcvbuf is not None else None
         provider = UdpProvider(sock, rcvbuf, **options)
+        provider.rcvbuf_cap = cap
         provider.inherited_fd = fd
         return provider
     except BaseException:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Optional
+from typing import Any, Optional
 
 from wskrecv.stats.latency import Histogram, Percentiles
 from wskrecv.stats.modes import merge_mode_statistics
@@ -178,8 +178,29 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         sources_evicted=evicted,
         sizes=merge_sizes([s.sizes for s in snaps]),
         moved_sources=moved,
+        **_at_exit(snaps),
         **sums,
     )
+
+
+def _at_exit(snaps: Sequence[Snapshot]) -> dict[str, Any]:
+    """The end-of-run fields over all workers: unread and tail drops summed (None when no
+    worker counted them), the earliest first and the latest last arrival."""
+    def total(name: str) -> Optional[int]:
+        values = [getattr(s, name) for s in snaps if getattr(s, name) is not None]
+        return sum(values) if values else None
+
+    firsts = [s.first_ns for s in snaps if s.first_ns is not None]
+    lasts = [s.last_ns for s in snaps if s.last_ns is not None]
+    starts = [s.start_ns for s in snaps if s.start_ns is not None]
+    return {
+        "unread_at_exit": total("unread_at_exit"),
+        "unread_complete": all(s.unread_complete for s in snaps),
+        "drops_after_last_read": total("drops_after_last_read"),
+        "start_ns": min(starts) if starts else None,
+        "first_ns": min(firsts) if firsts else None,
+        "last_ns": max(lasts) if lasts else None,
+    }
 
 
 class Merger:
@@ -200,6 +221,8 @@ class Merger:
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
+        self._last_lost = 0
+        self._last_expected = 0
 
     def update(self, p: Partial) -> None:
         """Take a worker's newest Partial."""
@@ -219,6 +242,8 @@ class Merger:
         if mark is not None:  # keep the next interval's counts from going negative
             self._last_received -= mark.snap.received
             self._last_bytes -= mark.snap.bytes
+            self._last_lost -= mark.snap.lost
+            self._last_expected -= mark.snap.expected
 
     def _interval_latency(self, parts: Sequence[Partial]) -> tuple[Optional[Percentiles], ...]:
         out = []
@@ -271,6 +296,8 @@ class Merger:
             interval_s=interval_s,
             interval_received=total.received - self._last_received,
             interval_bytes=total.bytes - self._last_bytes,
+            interval_lost=total.lost - self._last_lost,
+            interval_expected=total.expected - self._last_expected,
             interval_latency=lat,
             interval_app_latency=app,
             workers=self._rows(parts, interval_s),
@@ -279,6 +306,8 @@ class Merger:
             self._last_t = elapsed_s
             self._last_received = total.received
             self._last_bytes = total.bytes
+            self._last_lost = total.lost
+            self._last_expected = total.expected
             for p in parts:
                 self._mark[p.worker] = p
             self._imax = {}

@@ -22,7 +22,7 @@ from operator import eq, itemgetter, sub
 from typing import Any, Callable, NamedTuple, Optional
 from zlib import crc32
 
-from wskrecv.payload import FORMATS, HEADER_LEN, MAGIC, PARSERS, VERSION
+from wskrecv.payload import FORMATS, HEADER_LEN, MAGIC, PARSERS, TRUNCATED_PARSERS, VERSION
 from wskrecv.stats.hostudp import HostUdp
 from wskrecv.stats.latency import Histogram, add_sorted
 from wskrecv.stats.modes import ModeStatistics
@@ -41,6 +41,7 @@ class DumpRecord(NamedTuple):
     truncated: bool
     timestamp_ns: Optional[int]
     local: Optional[str]
+    orig_len: Optional[int] = None  # a truncated datagram's real length (the runner knows it)
 
 
 DumpSink = Callable[[DumpRecord], None]  # an output that takes kept datagrams
@@ -104,6 +105,8 @@ class Recorder:
         self._last_t = 0.0
         self._last_received = 0
         self._last_bytes = 0
+        self._last_lost = 0
+        self._last_expected = 0
 
     def use_seq_format(self, seq_format: str) -> None:
         """Read payload headers as `seq_format` from now on (an iperf3 server switches
@@ -114,6 +117,7 @@ class Recorder:
         self.seq_format = seq_format
         self.streams.use_wrap32(seq_format == "iperf3")
         self._parse = PARSERS.get(seq_format)  # None for "none"
+        self._parse_truncated = TRUNCATED_PARSERS.get(seq_format)
         # For lists: a wskrecv header starts with the magic, so a list whose bytes do not
         # contain it anywhere is unsequenced without a parser call per datagram.
         self._magic = MAGIC if seq_format in ("auto", "wskrecv") else None
@@ -164,7 +168,8 @@ class Recorder:
         else:
             arrival = timestamp_ns
             self.app.add(now_ns - timestamp_ns)
-        parse = self._parse
+        # A truncated datagram whose header fits is still sequenced.
+        parse = self._parse_truncated if truncated else self._parse
         header = parse(data) if parse is not None else None
         if header is None:
             self.unsequenced += 1
@@ -399,6 +404,8 @@ class Recorder:
             interval_s=elapsed_s - self._last_t,
             interval_received=self.received - self._last_received,
             interval_bytes=self.bytes - self._last_bytes,
+            interval_lost=totals.lost - self._last_lost,
+            interval_expected=totals.expected - self._last_expected,
             violations_by_rule=_frozen(violations),
             mode_stats=mode_stats,
             seq_format=self.seq_format,
@@ -429,6 +436,8 @@ class Recorder:
             self._last_t = elapsed_s
             self._last_received = self.received
             self._last_bytes = self.bytes
+            self._last_lost = totals.lost
+            self._last_expected = totals.expected
             # Swap before folding: a datagram recorded meanwhile lands in the new interval.
             self.owd, self.app = Histogram(), Histogram()
             self._owd_run.merge(owd)

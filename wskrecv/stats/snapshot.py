@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, Optional
 
@@ -52,6 +53,15 @@ class WorkerRow:
                 "alive": self.alive}
 
 
+def _utc(ns: Optional[int]) -> Optional[str]:
+    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds, or None."""
+    if ns is None:
+        return None
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest // 1000:06d}Z"
+
+
 def _ms(p: Optional[Percentiles]) -> Optional[dict[str, float]]:
     return p.as_ms() if p is not None else None
 
@@ -75,6 +85,11 @@ class Snapshot:
     interval_s: float = 0.0
     interval_received: int = 0
     interval_bytes: int = 0
+    # This interval's share of the sequence analysis (iperf3's Lost/Total): sequences
+    # expected and lost since the previous interval. Negative when a datagram counted lost
+    # before arrived late (reordered).
+    interval_lost: int = 0
+    interval_expected: int = 0
     violations_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
     mode_stats: Optional[ModeStatistics] = None
     # Sequence analysis (see stats/sequence.py for the definitions).
@@ -101,6 +116,17 @@ class Snapshot:
     sources_seen: int = 0
     sources_evicted: int = 0
     sizes: SizeStats = field(default_factory=_no_sizes)
+    # The end of the run (the summary's snapshot; None before): datagrams still queued,
+    # drained unread (`unread_complete` False: the drain's time bound ran out, at least
+    # that many), and the kernel's drops after the last datagram read.
+    unread_at_exit: Optional[int] = None
+    unread_complete: bool = True
+    drops_after_last_read: Optional[int] = None
+    # Wall clock (ns since the epoch) at the start, and the kernel receive times of the
+    # first and last datagram read: the summary's rate is over first..last.
+    start_ns: Optional[int] = None
+    first_ns: Optional[int] = None
+    last_ns: Optional[int] = None
     # A --workers run (stats/merge.py): each worker's line, and the sources seen by more
     # than one worker (a stream moved between workers: its sequence analysis is split).
     workers: tuple[WorkerRow, ...] = ()
@@ -124,12 +150,61 @@ class Snapshot:
         return self.interval_bytes * 8 / self.interval_s if self.interval_s > 0 else 0.0
 
     @property
+    def active_s(self) -> Optional[float]:
+        """Seconds from the first datagram's arrival to the last's (None before two)."""
+        if self.first_ns is None or self.last_ns is None or self.last_ns <= self.first_ns:
+            return None
+        return (self.last_ns - self.first_ns) / 1e9
+
+    @property
     def datagrams_per_s(self) -> float:
+        """The rate while datagrams came: (received - 1) / (last - first arrival), so idle
+        time before the first and after the last does not dilute it. Over the whole run
+        when there is no such span (fewer than two datagrams, or no times yet)."""
+        span = self.active_s
+        if span is not None and self.received > 1:
+            return (self.received - 1) / span
         return self.received / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     @property
     def bits_per_s(self) -> float:
+        """Like datagrams_per_s, in bits: the mean datagram over the same span."""
+        span = self.active_s
+        if span is not None and self.received > 1:
+            return self.bytes * 8 * (self.received - 1) / self.received / span
         return self.bytes * 8 / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def _since_start(self, ns: Optional[int]) -> Optional[float]:
+        if ns is None or self.start_ns is None:
+            return None
+        return round((ns - self.start_ns) / 1e9, 6)
+
+    @property
+    def unseen_at_exit(self) -> int:
+        """Datagrams that arrived and were never read: unread at exit, and the kernel's
+        drops after the last read (no later datagram shows them as a sequence gap)."""
+        return (self.unread_at_exit or 0) + (self.drops_after_last_read or 0)
+
+    @property
+    def expected_at_exit(self) -> int:
+        """What loss_at_exit_pct divides by: the expected sequences (or, without sequence
+        analysis, the datagrams received) and those never read."""
+        base = self.expected if self.sequenced else self.received
+        return base + self.unseen_at_exit
+
+    @property
+    def loss_at_exit_pct(self) -> float:
+        """Loss as --max-loss judges it: lost sequences plus datagrams never read, over
+        the expected sequences plus those."""
+        total = self.expected_at_exit
+        return 100.0 * (self.lost + self.unseen_at_exit) / total if total else 0.0
+
+    @property
+    def interval_loss_pct(self) -> float:
+        """This interval's lost / expected, in percent (iperf3's per-interval Lost/Total)."""
+        if self.interval_expected <= 0:
+            return 0.0
+        return 100.0 * self.interval_lost / self.interval_expected
 
     @property
     def loss_pct(self) -> float:
@@ -190,6 +265,9 @@ class Snapshot:
             "bytes": self.interval_bytes,
             "datagrams_per_s": round(self.interval_datagrams_per_s, 1),
             "bits_per_s": round(self.interval_bits_per_s, 1),
+            "interval_lost": self.interval_lost,
+            "interval_expected": self.interval_expected,
+            "interval_loss_pct": round(self.interval_loss_pct, 6),
             "received": self.received,
             "total_bytes": self.bytes,
             "truncated": self.truncated,
@@ -209,9 +287,18 @@ class Snapshot:
             "bytes": self.bytes,
             "truncated": self.truncated,
             "kernel_drops": self.kernel_drops,
+            "kernel_drops_after_last_read": self.drops_after_last_read,
+            "unread_at_exit": self.unread_at_exit,
+            "unread_complete": self.unread_complete,
+            "loss_at_exit_pct": round(self.loss_at_exit_pct, 6),
             "duration_s": round(self.elapsed_s, 6),
             "datagrams_per_s": round(self.datagrams_per_s, 1),
             "bits_per_s": round(self.bits_per_s, 1),
+            "rate_over": "first to last datagram" if self.active_s else "run",
+            "first_s": self._since_start(self.first_ns),
+            "last_s": self._since_start(self.last_ns),
+            "first_time": _utc(self.first_ns),
+            "last_time": _utc(self.last_ns),
             "violations": self.violations,
             "violations_by_rule": dict(self.violations_by_rule),
             **self._analysis(),

@@ -25,10 +25,13 @@ class Thresholds:
     def check(self, snap: Snapshot) -> Optional[str]:
         """A one-line reason when `snap` is above a threshold, else None."""
         reasons = []
-        if self.max_loss is not None and snap.loss_pct > self.max_loss:
+        if self.max_loss is not None and snap.loss_at_exit_pct > self.max_loss:
+            missing = snap.lost + snap.unseen_at_exit
+            unseen = (f", {snap.unseen_at_exit} of them unread at exit or dropped after the "
+                      "last read" if snap.unseen_at_exit else "")
             reasons.append(
-                f"loss {snap.loss_pct:.3f}% ({snap.lost} of {snap.expected}) is above "
-                f"--max-loss {_pct(self.max_loss)}"
+                f"loss {snap.loss_at_exit_pct:.3f}% ({missing} of "
+                f"{snap.expected_at_exit}{unseen}) is above --max-loss {_pct(self.max_loss)}"
             )
         if self.max_reorder is not None and snap.reorder_pct > self.max_reorder:
             reasons.append(

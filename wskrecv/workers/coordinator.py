@@ -183,7 +183,7 @@ class Coordinator:
         t0 = self._t0
         end = t0 + limits.duration if limits.duration is not None else None
         deadline = t0 + limits.timeout if limits.timeout is not None else None
-        next_tick = t0 + limits.interval
+        next_tick = t0 + limits.tick  # -i 0: no interval reports, the clock still ticks
         frame_every: Optional[float] = getattr(self.reporter, "frame_interval", None)
         next_frame = t0 + frame_every if frame_every else None
         while True:
@@ -197,8 +197,9 @@ class Coordinator:
             if all(w.done for w in self.workers):
                 return
             if now >= next_tick:
-                self.reporter.interval(self.snapshot(advance=True))
-                next_tick += limits.interval * max(1, int((now - next_tick) / limits.interval) + 1)
+                if limits.interval > 0:
+                    self.reporter.interval(self.snapshot(advance=True))
+                next_tick += limits.tick * max(1, int((now - next_tick) / limits.tick) + 1)
             if next_frame is not None and now >= next_frame:
                 self.reporter.frame(self.snapshot(advance=False))
                 next_frame = now + self.reporter.frame_interval

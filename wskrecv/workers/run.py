@@ -100,7 +100,8 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
         # Each worker stops on its own only for --duration; --count is shared (a Budget),
         # --timeout and the thresholds are the parent's. It reports a few times a second.
         worker_config = replace(config, count=None, timeout=None, max_loss=None,
-                                max_reorder=None, interval=min(config.interval, STATE_PERIOD))
+                                max_reorder=None,
+                                interval=min(config.interval or STATE_PERIOD, STATE_PERIOD))
 
         def build(provider: Any, reporter: Any, index: int) -> tuple:
             capture = None

@@ -1,0 +1,58 @@
+"""Below 80x24 the dashboard leaves panels out rather than cut numbers (issue 13)."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from rich.console import Console
+
+from wskrecv.output.dashboard import View, render
+from wskrecv.stats.snapshot import Snapshot
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+HOST = {"in_datagrams": 987_654_321, "in_errors": 5, "rcvbuf_errors": 813_206,
+        "in_csum_errors": 385, "no_ports": 223_046}
+
+
+def big() -> Snapshot:
+    """Numbers as wide as a long run makes them."""
+    return Snapshot(mode="irp", elapsed_s=86_399.9, received=123_456_789, bytes=98_765_432_109,
+                    truncated=0, kernel_drops=4_567_890, violations=0, seq_format="auto",
+                    lost=1_234_567, reordered=7_654_321, duplicates=55_555, corrupt=0,
+                    expected=124_000_000, sequenced=123_456_789, streams=3, host_udp=HOST,
+                    unread_at_exit=9_876_543)
+
+
+def lines(width: int, height: int, final: bool = True) -> list[str]:
+    view = View(big(), {"address": "::", "port": 65535, "detail": "IRP style"},
+                1_234_567.0, 9.87e9, (1.0, 2.0), final="duration over" if final else None)
+    out = io.StringIO()
+    Console(file=out, width=width, height=height, force_terminal=True).print(
+        render(view, width, height))
+    return ANSI.sub("", out.getvalue()).splitlines()
+
+
+@pytest.mark.parametrize(("width", "height"), [(60, 15), (79, 24), (80, 23), (40, 12), (70, 30)])
+def test_small_terminals_cut_no_number(width: int, height: int) -> None:
+    shown = lines(width, height)
+    text = "\n".join(shown)
+    assert len(shown) <= height - 1 and all(len(line) <= width for line in shown)
+    assert "…" not in text and "..." not in text
+
+
+def test_at_60x15_every_number_shown_is_whole() -> None:
+    text = "\n".join(lines(60, 15))
+    # The panels that fit show their figures in full.
+    assert "123,456,789" in text and "1,234,567" in text and "7,654,321" in text
+    assert "[::]:65535" in text and "86,399.9 s" in text
+
+
+def test_the_drops_panel_puts_the_socket_first_and_the_host_apart() -> None:
+    text = "\n".join(lines(80, 24))
+    assert "kernel (socket)" in text and "unread at exit" in text
+    assert "all sockets on this host" in text
+    assert text.index("kernel (socket)") < text.index("unread at exit") < text.index(
+        "all sockets on this host")
+    assert "9,876,543" in text  # unread at exit, at the end of the run
