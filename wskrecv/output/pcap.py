@@ -156,7 +156,11 @@ class PcapWriter:
         ts = time.time_ns() if timestamp_ns is None else timestamp_ns
         pkt, length = self.packet(data, src, dst, wire_length)
         sec, nsec = divmod(ts, 1_000_000_000)
-        record = _RECORD.pack(sec & 0xFFFFFFFF, nsec, len(pkt), length) + pkt
+        self.write_record(_RECORD.pack(sec & 0xFFFFFFFF, nsec, len(pkt), length) + pkt)
+
+    def write_record(self, record: bytes) -> None:
+        """Append one whole pcap record (its 16-byte header and packet), as built by
+        `write` or read from another capture."""
         with self._lock:
             if self._closed:
                 return
