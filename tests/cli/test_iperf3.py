@@ -188,3 +188,40 @@ def test_iperf3_options_are_checked() -> None:
     assert r.returncode == 2 and "--one-off needs --iperf3" in r.stderr
     r = run_cli("event", "--iperf3", "--seq-format", "sockperf", "-c", "1")
     assert r.returncode == 2 and "--seq-format sockperf" in r.stderr
+
+
+def test_metrics_name_the_test_in_progress_and_count_the_tests() -> None:
+    from tests.cli.test_metrics import PROMTOOL, samples, scrape
+    from tests.conftest import wait_for
+
+    seen: list[dict[str, Any]] = []
+    with serve("event", "--one-off", "--metrics", "127.0.0.1:0", "--interval", "0.2",
+               "--metrics-linger", "60") as rx:
+        mport = rx.start["metrics_port"]
+        with popen([IPERF3, "-c", "127.0.0.1", "-p", str(rx.port), "-u", "-b", "1M", "-t", "2"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as c:
+            cookie = wait_note(rx, "running", seen)["test"]
+
+            def running() -> dict:
+                return samples(scrape(mport), "wskrecv_iperf3_test_info")
+
+            assert wait_for(lambda: any(dict(k).get("test") == cookie for k in running()), 20)
+            assert sum(samples(scrape(mport), "wskrecv_iperf3_streams").values()) == 1
+            assert c.wait(60) == 0
+
+        def done() -> float:
+            return sum(v for k, v in samples(scrape(mport), "wskrecv_iperf3_tests_total").items()
+                       if dict(k)["result"] == "done")
+
+        assert wait_for(lambda: done() == 1, 30)  # the summary's counts, while lingering
+        text = scrape(mport)
+        rx.signal(signal.SIGINT)
+        code, _, err = rx.finish()
+    assert code == 0, err
+    tests = {dict(k)["result"]: v for k, v in samples(text, "wskrecv_iperf3_tests_total").items()}
+    assert tests == {"done": 1, "refused": 0, "failed": 0}
+    assert samples(text, "wskrecv_iperf3_test_info") == {}
+    if PROMTOOL:
+        check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                               text=True, timeout=60)
+        assert check.returncode == 0, check.stdout + check.stderr

@@ -451,10 +451,10 @@ def server_report(test: Test, rows: list, seconds: float, version: str) -> dict[
 def report_text(report: dict[str, Any]) -> str:
     """The same report as text lines (a server without --json)."""
     lines = [f"{report['start']['version']}: test {report['start']['cookie']}",
-             "[ ID]  Seconds   Received  Lost/Total (%)        Out of order  Jitter"]
+             f"[ ID]  Seconds   Received  {'Lost/Total (%)':<24}  Out of order  Jitter"]
     for row in report["end"]["streams"]:
         u = row["udp"]
-        lines.append(f"[{u['socket']:3d}]  {u['seconds']:7.2f}  {u['received']:9d}  "
-                     f"{u['lost_packets']}/{u['packets']} ({u['lost_percent']:.2g}%)"
-                     f"  {u['out_of_order']}  {u['jitter_ms']:.3f} ms")
+        lost = f"{u['lost_packets']}/{u['packets']} ({u['lost_percent']:.2g}%)"
+        lines.append(f"[{u['socket']:3d}]  {u['seconds']:7.2f}  {u['received']:9d}  {lost:<24}"
+                     f"  {u['out_of_order']:12d}  {u['jitter_ms']:.3f} ms")
     return "\n".join(lines) + "\n"

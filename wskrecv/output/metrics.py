@@ -194,7 +194,33 @@ class Collector:
                     family.add_metric(self._labels(p), mode[key])
             if family.samples:
                 yield family
+        yield from self._iperf3(parts, names)
         yield from self._histograms(parts, names)
+
+    def _iperf3(self, parts: Sequence[Partial], names: list[str]) -> Iterator[Any]:
+        """The iperf3 server's tests (--iperf3): counted by outcome; the test in progress
+        as an info gauge naming its id (iperf3's cookie) and client, and its streams."""
+        served = [p for p in parts if p.snap.iperf3 is not None]
+        if not served:
+            return
+        tests = CounterMetricFamily("wskrecv_iperf3_tests", "iperf3 tests served, by result "
+                                    "(done, refused, failed).", labels=[*names, "result"])
+        denied = CounterMetricFamily("wskrecv_iperf3_connections_denied", "iperf3 control "
+                                     "connections turned away while a test ran.", labels=names)
+        streams = GaugeMetricFamily("wskrecv_iperf3_streams", "Streams of the iperf3 test in "
+                                    "progress (0: none).", labels=names)
+        info = GaugeMetricFamily("wskrecv_iperf3_test_info", "The iperf3 test in progress: its "
+                                 "id (cookie), client and state.",
+                                 labels=[*names, "test", "client", "state"])
+        for p in served:
+            i, labels = p.snap.iperf3, self._labels(p)
+            for result in ("done", "refused", "failed"):
+                tests.add_metric([*labels, result], i.get(f"tests_{result}", 0))
+            denied.add_metric(labels, i.get("denied", 0))
+            streams.add_metric(labels, len(i.get("streams") or ()))
+            if i.get("test"):
+                info.add_metric([*labels, i["test"], i.get("client") or "", i["state"]], 1)
+        yield from (tests, denied, streams, info)
 
     def _histograms(self, parts: Sequence[Partial], names: list[str]) -> Iterator[Any]:
         for name, doc, attr in (
