@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +16,7 @@ from wskrecv.bench.queue import FillReport
 from wskrecv.bench.report import render
 from wskrecv.bench.run import DrainRun, LiveRun, Samples
 from wskrecv.bench.targets import CLoop, PythonLoop, all_targets, irp_target
-from wskrecv.errors import UsageError
+from wskrecv.errors import OsFailure, UsageError
 from wskrecv.program import BENCH_MODES
 
 
@@ -112,3 +116,32 @@ def test_load_refuses_what_is_not_a_saved_result(tmp_path, content, needle) -> N
 
 def test_every_mode_the_cli_offers_builds_the_target_of_that_name() -> None:
     assert [t.name for t in all_targets(Native(None, None))] == list(BENCH_MODES)
+
+
+def test_save_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """--save writes regular files only: a device, a FIFO or a directory stays as it was."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, problem in ((os.devnull, "not a regular file (a character device)"),
+                          (str(fifo), "not a regular file (a FIFO)"),
+                          (str(tmp_path), "Is a directory")):
+        with pytest.raises(OsFailure, match=re.escape(f"cannot save results to {path}: {problem}")):
+            results.check_writable(path)
+        with pytest.raises(OsFailure, match=re.escape(problem)):
+            results.save(path, {"type": "bench"})
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    results.save(str(link), {"type": "bench"})
+    assert link.is_symlink() and json.loads(target.read_text()) == {"type": "bench"}
+
+
+def test_compare_reads_with_a_size_bound() -> None:
+    """--compare /dev/zero: refused after MAX_DOCUMENT bytes, not read until memory ends."""
+    with pytest.raises(UsageError, match="is larger than 16 MiB"):
+        results.load("/dev/zero")
