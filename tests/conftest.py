@@ -122,6 +122,15 @@ class Wskrecv:
         self.proc.__exit__(None, None, None)  # closes the pipes and reaps
 
 
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+
+
+def receive_argv(command: str) -> list[str]:
+    """What starts receive command `command`: `run` takes a client (the deep-queue example,
+    which receives like `listen`)."""
+    return ["run", os.path.join(EXAMPLES, "deep_queue.py")] if command == "run" else [command]
+
+
 def port_bound(host: str, port: int) -> bool:
     """Whether something has bound UDP `host`:`port` (our own bind attempt fails)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

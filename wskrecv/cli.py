@@ -16,6 +16,7 @@ from wskrecv import __version__
 from wskrecv.commands.bench import bench
 from wskrecv.commands.event import event
 from wskrecv.commands.listen import listen
+from wskrecv.commands.run import run
 from wskrecv.commands.selftest import selftest
 from wskrecv.commands.send import send
 from wskrecv.environment import Environment
@@ -44,6 +45,11 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
     },
     "bench": {0: "measured", 1: "OS error (a socket, the saved file)", 2: "usage error",
               130: "Ctrl-C (nothing reported)"},
+    "run": {
+        **_RECEIVE_EXITS,
+        6: "a client fault: its code raised, or did not return within --grace",
+        7: "the client broke WSK API rules or leaked retained datagrams",
+    },
     "selftest": {0: "no case failed", 1: "OS error", 2: "usage error", 5: "a case failed",
                  130: "a second Ctrl-C"},
 }
@@ -60,7 +66,8 @@ def epilog(statuses: dict[int, str]) -> str:
 
 _ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in table.items()}
 _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
-                   130: "a second Ctrl-C"})
+                   6: "run: a client fault (its code raised, or hung)",
+                   7: "run: the client broke WSK API rules or leaked", 130: "a second Ctrl-C"})
 EPILOG = epilog(_ALL_EXITS)
 
 
@@ -103,6 +110,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
     `listen` receives the IRP way (WskReceiveFrom + completion routines);
     `event` the event way (WskReceiveFromEvent callbacks, STATUS_PENDING and WskRelease);
+    `run` runs your own WSK client (a Python class) on real traffic, verifier included;
     `bench` measures how fast the receive modes drain a socket;
     `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for);
     `selftest` checks it all end to end: run it first.
@@ -115,6 +123,7 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
 
 cli.add_command(listen)
 cli.add_command(event)
+cli.add_command(run)
 cli.add_command(bench)
 cli.add_command(send)
 cli.add_command(selftest)
@@ -231,6 +240,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         flushed = _flush_stdout(env)
         if flushed is not None:
             status = flushed
+        if env.stray_threads:  # a client's threads still run: do not wait for them at exit
+            sys.stderr.flush()
+            os._exit(int(status))
     finally:
         sys.stdout = stdout
     sys.exit(status)

@@ -23,6 +23,9 @@ class Environment:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     color_choice: Optional[bool] = None  # --color (True), --no-color (False), or auto (None)
     debug: bool = False
+    # Threads the run leaves running (a `wskrecv run` client's): the process exits without
+    # waiting for them, which Python would otherwise do for ever.
+    stray_threads: list[str] = field(default_factory=list)
 
     @property
     def stderr_isatty(self) -> bool:

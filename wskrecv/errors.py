@@ -17,6 +17,8 @@ class ExitStatus(IntEnum):
     DEADLINE = 3  # --timeout passed before --count datagrams arrived
     THRESHOLD = 4  # a --max-* threshold was exceeded
     CHECK_FAILED = 5  # selftest: a case failed
+    CLIENT_FAULT = 6  # run: the client's own code raised (or hung in a callback)
+    CLIENT_VIOLATIONS = 7  # run: the client broke WSK API rules or leaked what it held
     INTERRUPTED = 130  # a second Ctrl-C: exit at once
 
 
@@ -28,6 +30,8 @@ class Ending(Enum):
     DEADLINE_MISSED = "deadline missed"  # --timeout passed before --count datagrams arrived
     THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
     SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
+    CLIENT_FAULT = "client fault"  # run: the client's code raised, or did not return
+    CLIENT_VIOLATIONS = "client violations"  # run: the client broke WSK rules or leaked
     WORKER_FAILED = "worker failed"  # --workers: a worker died or could not run
     FAILED = "failed"  # a fault: an output could not be written, a thread raised
 
@@ -41,6 +45,8 @@ _EXIT_STATUS = {
     Ending.DEADLINE_MISSED: ExitStatus.DEADLINE,
     Ending.THRESHOLD_EXCEEDED: ExitStatus.THRESHOLD,
     Ending.SOCKET_FAILED: ExitStatus.ERROR,
+    Ending.CLIENT_FAULT: ExitStatus.CLIENT_FAULT,
+    Ending.CLIENT_VIOLATIONS: ExitStatus.CLIENT_VIOLATIONS,
     Ending.WORKER_FAILED: ExitStatus.ERROR,
     Ending.FAILED: ExitStatus.ERROR,
 }

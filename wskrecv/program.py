@@ -26,6 +26,7 @@ from wskrecv.errors import OsFailure
 
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
+    from wskrecv.client.session import ClientSession
     from wskrecv.iperf3.service import Iperf3Service
     from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
 
-RECEIVE_MODES = ("irp", "event")
+RECEIVE_MODES = ("irp", "event", "client")
+# Builds the application on the model's socket, recording into the recorder.
+AppFactory = Callable[["WskDatagramSocket", "Recorder"], "Receiver"]
 # What `wskrecv bench --mode` measures, in report order (wskrecv.bench.targets builds
 # one target per name).
 BENCH_MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
@@ -73,10 +76,11 @@ class ReceiveConfig:
     one_off: bool = False  # end the run after the first iperf3 test
     # IRP style (`listen`).
     # A driver keeps several receives posted so that a burst finds one ready: with one,
-    # every datagram waits for the previous completion routine, and `listen` starts losing
-    # datagrams at about two thirds of the rate 16 sustain (see the README). -n 1 is the
-    # classic WSK sample's shape.
-    outstanding: int = 16
+    # every datagram waits for the previous completion routine. Draining a full queue, -n 64
+    # takes datagrams about 1.8x as fast as -n 1 (1.2x -n 16); live, -n 1 starts losing
+    # near 130k/s where -n 64 holds about 200k (see the README). Its 64 buffers of
+    # --buffer-size cost 4 MiB. -n 1 is the classic WSK sample's shape.
+    outstanding: int = 64
     buffer_size: int = 65535
     # Event style (`event`).
     batch: int = 64
@@ -87,6 +91,10 @@ class ReceiveConfig:
     keep_every: Optional[int] = None  # partial release inside the callback
     static_callbacks: bool = False  # WSK_SET_STATIC_EVENT_CALLBACKS before WskSocket
     dispatch_level: bool = False  # callbacks as if at DISPATCH_LEVEL
+    # Your own client (`run`, mode "client").
+    client: Optional[str] = None  # the file
+    client_class: Optional[str] = None  # None: the one client class it defines
+    grace: float = 2.0  # seconds a client routine may run on once the run should end
     # Scale out (wskrecv/workers/) and the Prometheus endpoint (output/metrics.py).
     workers: Optional[int] = None  # None: one process, no SO_REUSEPORT
     cpu_affinity: bool = False
@@ -102,8 +110,9 @@ class ReceiveConfig:
 
     @property
     def threaded(self) -> bool:
-        """Whether a worker thread calls into the socket (WskRelease, re-enabling)."""
-        return self.mode == "event" and (
+        """Whether a worker thread calls into the socket (WskRelease, re-enabling); a
+        client may have threads of its own."""
+        return self.mode == "client" or self.mode == "event" and (
             self.pend or self.reject_every is not None or bool(self.keep_every)
         )
 
@@ -114,6 +123,9 @@ class ReceiveConfig:
             detail = (f"IRP style, {self.outstanding} receive{plural} outstanding, "
                       f"{self.buffer_size}-byte buffers")
             return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
+        if self.mode == "client":
+            detail = f"client from {self.client}, lists of up to {self.batch}, pool {self.pool}"
+            return detail, {"file": self.client, "batch": self.batch, "pool": self.pool}
         from wskrecv.output.format import ordinal
 
         hold_ms = self.hold or 0.0
@@ -180,13 +192,15 @@ def build_runner(
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
     companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
+    app: Optional[AppFactory] = None,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
     every datagram, from the runner's thread (--dump, --pcap: `config.keeps_datagrams`);
     `host` reports the host's UDP counters (None: not reported); `health` says, once per
     interval, why the socket can no longer receive; `companion` builds what the loop
-    carries beside the socket (the iperf3 server)."""
+    carries beside the socket (the iperf3 server); `app` builds the application
+    (default: the one `config.mode` names)."""
     import threading
 
     from wskrecv.provider.broadcast import broadcast_addresses
@@ -205,7 +219,7 @@ def build_runner(
     # socket and the recorder each need their own lock.
     threaded = config.threaded
     # Only the event style indicates datagrams out of the pool.
-    pool = BufferPool(config.pool if config.mode == "event" else None)
+    pool = BufferPool(config.pool if config.mode in ("event", "client") else None)
     # The socket comes the way a driver gets one: WskRegister, WskCaptureProviderNPI and,
     # for static callbacks, WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) first.
     npi = wsk_register(Verifier()).capture_provider_npi()
@@ -218,11 +232,11 @@ def build_runner(
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None)
-    app = make_app(config, sock, recorder)
+    application = app(sock, recorder) if app is not None else make_app(config, sock, recorder)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
-    return Runner(provider, sock, app, recorder, reporter, limits, batch=config.batch,
+    return Runner(provider, sock, application, recorder, reporter, limits, batch=config.batch,
                   judge=thresholds.check if thresholds else None, health=health, sinks=sinks,
                   companion=companion(recorder, sock) if companion is not None else None,
                   # Only the IRP style's receive buffers (--buffer-size) truncate.
@@ -307,6 +321,11 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
     from wskrecv.provider.health import address_gone
     from wskrecv.stats.hostudp import HostUdp
 
+    session: Optional[ClientSession] = None
+    if config.mode == "client":
+        from wskrecv.client.session import ClientSession
+
+        session = ClientSession.load(config)  # before any socket: a bad file is exit 2
     metrics = open_metrics(config)  # bound first: a port in use fails before any work
     reporter = make_reporter(env, config)
     runner: Optional[Runner] = None
@@ -336,7 +355,8 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
 
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
                               health=lambda: address_gone(provider.local_address),
-                              companion=companion)
+                              companion=companion,
+                              app=session.make_app if session is not None else None)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
         info = {
@@ -349,6 +369,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
             "detail": detail,
             "seq_format": config.seq_format,
             **extra,
+            **(session.start_info() if session is not None else {}),
         }
         if provider.note:
             info["note"] = provider.note
@@ -380,6 +401,8 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
                 built.close()
             provider.close()
             reporter.close()  # the live display gives the terminal back, whatever happened
+    if session is not None:
+        session.report(env)  # what the client broke, where; its fault's traceback
     if result.error:
         raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
     if result.threshold:

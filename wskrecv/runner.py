@@ -23,6 +23,9 @@ from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
 
+# The stop reason of a run the application's own exception ended (`on_fault`).
+CLIENT_FAULT = "client fault"
+
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
@@ -194,6 +197,17 @@ class Runner:
         # Asked once per interval: why the socket can no longer receive, or None (the OS
         # says nothing when a bound address is removed).
         self.health = health
+        # An application that runs foreign code (wskrecv run's ClientHost) has
+        # `on_fault(exc) -> bool`: told of an exception out of its start or a delivery
+        # (completion routines and callbacks run inside `deliver`), True means the
+        # client's own fault, and the run ends "client fault" with its summary. It gets
+        # request_stop as `stop_run` (for faults on the client's own threads), hears of
+        # stop requests (`stop_requested`: a stuck client must not hold the run up), and
+        # may judge a run that ended well (`verdict() -> Ending`).
+        self.on_fault: Optional[Callable[[BaseException], bool]] = getattr(app, "on_fault", None)
+        if hasattr(app, "stop_run"):
+            app.stop_run = self.request_stop  # type: ignore[attr-defined]
+        self._stop_requested: Optional[Callable[[str], None]] = getattr(app, "stop_requested", None)
         # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
         # loop hands them out, from this thread only.
         self.sinks = tuple(sinks)
@@ -214,7 +228,7 @@ class Runner:
         # let the socket take datagrams again: they wake the loop.
         sock.ready_callback = self.waker.wake
         # A fault on the application's threads reaches the loop through here.
-        app.on_fault = self.fault_on_thread
+        app.on_thread_fault = self.fault_on_thread
         self._thread_fault: Optional[str] = None
         self.stop_reason: Optional[str] = None
         self.error: Optional[str] = None  # the socket failed underneath: why
@@ -228,10 +242,13 @@ class Runner:
         self._empty = False  # the last read found the socket empty
 
     def request_stop(self, reason: str) -> None:
-        """Ask the loop to end (safe from signal handlers and other threads)."""
-        if self.stop_reason is None:
+        """Ask the loop to end (safe from signal handlers and other threads). A client
+        fault overrides any other reason: it decides how the run ended."""
+        if self.stop_reason is None or reason == CLIENT_FAULT:
             self.stop_reason = reason
         self.waker.wake()
+        if self._stop_requested is not None:
+            self._stop_requested(reason)
 
     def fault_on_thread(self, exc: BaseException) -> None:
         """An exception on another thread (the application's worker): the loop ends the
@@ -288,14 +305,21 @@ class Runner:
                 self._t0 = self.clock()
                 self._start_ns = time.time_ns()
                 self.reporter.start(start_info)
-                self.app.start()
-                ending = self._loop()
+                try:
+                    self.app.start()
+                    ending = self._loop()
+                except BaseException as exc:
+                    if self.on_fault is None or not self.on_fault(exc):
+                        raise
+                    self.stop_reason = CLIENT_FAULT
+                    ending = Ending.CLIENT_FAULT
             finally:
-                if not self.sock.closed:
-                    self.app.stop()
+                self.app.stop()  # also after the application closed its socket itself
                 self.waker.close()
                 if self.companion is not None:
                     self.companion.close()
+            if self.stop_reason == CLIENT_FAULT:  # also from a thread, or the stop hook
+                ending = Ending.CLIENT_FAULT
             try:
                 self.hand_out_datagrams()  # what stopping processed, too (retained lists)
                 self._flush_sinks()  # before the summary: it reports a failure here too
@@ -317,6 +341,9 @@ class Runner:
                 breach = self.judge(snap)
                 if breach:
                     ending = Ending.THRESHOLD_EXCEEDED
+            verdict = getattr(self.app, "verdict", None)  # ClientHost: rule breaks fail a run
+            if ending is Ending.COMPLETE and verdict is not None:
+                ending = verdict()
             try:
                 self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
             except _OUTPUT_FAULTS:
@@ -431,14 +458,14 @@ class Runner:
 
     def _want(self) -> int:
         """How many datagrams to read now: what the model can take, and no more than
-        --count still needs. Datagrams the socket holds (retained, kept) will be recorded
-        too. in_flight is read before received: the other order could undercount across
-        the worker thread and read past --count."""
+        --count still needs. Every datagram delivered and not discarded or dropped is (or
+        will be) counted: the ones the socket still holds (retained, kept) too. Only this
+        thread delivers or discards, so no other thread moves the figure up under us."""
         want = self.sock.demand()
         count = self.limits.count
         if count is not None:
-            in_flight = self.sock.in_flight
-            want = min(want, count - in_flight - self.recorder.received)
+            c = self.sock.counts
+            want = min(want, count - (c.received - c.discarded - c.dropped))
         return want
 
     def _read_and_deliver(self, want: int) -> bool:

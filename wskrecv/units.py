@@ -192,6 +192,7 @@ MAX_COUNT = 2**63 - 1  # datagram counts: a signed 64-bit integer, as in the JSO
 MAX_RUN_S = 30 * 86400  # --duration, --timeout: 30 days
 MAX_INTERVAL_S = 3600  # --interval
 MAX_HOLD_MS = 3_600_000  # event --hold: an hour
+MAX_GRACE_S = 3600  # run --grace: an hour
 MAX_RCVBUF = 2**30  # SO_RCVBUF(FORCE): the kernel keeps at most INT_MAX/2 (and doubles it)
 MAX_FD = 2**20  # fs.nr_open's default: no process has a descriptor this high
 MAX_OUTSTANDING = 1024  # listen -n: each receive owns a --buffer-size buffer (64 MiB)

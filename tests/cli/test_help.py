@@ -12,6 +12,7 @@ from tests.conftest import run_cli
 EXPECTED = {
     "listen": {0, 1, 2, 3, 4, 130},
     "event": {0, 1, 2, 3, 4, 130},
+    "run": {0, 1, 2, 3, 4, 6, 7, 130},
     "send": {0, 1, 2, 130},
     "bench": {0, 1, 2, 130},
     "selftest": {0, 1, 2, 5, 130},
@@ -31,7 +32,7 @@ def test_each_command_lists_only_its_exit_statuses(command: str) -> None:
 
 
 def test_the_top_level_help_lists_every_exit_status() -> None:
-    assert _exit_statuses(run_cli("--help").stdout) == {0, 1, 2, 3, 4, 5, 130}
+    assert _exit_statuses(run_cli("--help").stdout) == {0, 1, 2, 3, 4, 5, 6, 7, 130}
 
 
 @pytest.mark.parametrize("columns", ["200", "80"])

@@ -100,7 +100,7 @@ def test_interval_zero_turns_interval_reports_off() -> None:
 @pytest.mark.network
 def test_the_default_listen_keeps_several_receives_posted() -> None:
     with Wskrecv("listen", "-c", "1") as w:
-        assert w.start["outstanding"] == 16
+        assert w.start["outstanding"] == 64
         w.send([b"x"])
         w.finish()
     r = run_cli("listen", "--help")

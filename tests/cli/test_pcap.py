@@ -14,7 +14,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, read_line, run_cli, skip_no_ipv6
+from tests.conftest import WSKRECV, Wskrecv, read_line, receive_argv, run_cli, skip_no_ipv6
 from wskrecv.cli import cli
 
 # Every command with the shared receive options (listen, event, ...), found by introspection.
@@ -41,7 +41,8 @@ def wait_received(w: Wskrecv, n: int) -> None:
 def test_ipv4_capture_has_addresses_ports_payloads_and_kernel_times(command: str, tmp_path: Path) -> None:
     cap = tmp_path / "v4.pcap"
     payloads = [b"first", b"", b"x" * 1400]
-    with Wskrecv(command, "--count", "3", "--pcap", str(cap), bind="0.0.0.0") as w, socket.socket(
+    argv = receive_argv(command)
+    with Wskrecv(*argv, "--count", "3", "--pcap", str(cap), bind="0.0.0.0") as w, socket.socket(
         socket.AF_INET, socket.SOCK_DGRAM
     ) as src:
         src.bind(("127.0.0.1", 0))
@@ -65,7 +66,7 @@ def test_ipv4_capture_has_addresses_ports_payloads_and_kernel_times(command: str
 @pytest.mark.parametrize("command", RECEIVE_COMMANDS)
 def test_ipv6_capture(command: str, tmp_path: Path) -> None:
     cap = tmp_path / "v6.pcap"
-    with Wskrecv(command, "--count", "2", "--pcap", str(cap), bind="::1") as w:
+    with Wskrecv(*receive_argv(command), "--count", "2", "--pcap", str(cap), bind="::1") as w:
         w.send([b"one", b"two"])
         status, objs, _ = w.finish()
     assert status == 0

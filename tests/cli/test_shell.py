@@ -14,7 +14,7 @@ from typing import Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, popen, read_line, run_cli, wait_for
+from tests.conftest import WSKRECV, popen, read_line, receive_argv, run_cli, wait_for
 from wskrecv import __version__
 from wskrecv.cli import cli
 from wskrecv.environment import Environment
@@ -170,7 +170,8 @@ def test_environment_color_precedence(
 @pytest.mark.parametrize("command", RECEIVE_COMMANDS)
 def test_every_stdout_line_parses_as_json(command: str) -> None:
     proc_out = subprocess.Popen(
-        [WSKRECV, command, "-b", "127.0.0.1", "-p", "0", "-c", "2", "--dump", "--json", "-i", "0.01"],
+        [WSKRECV, *receive_argv(command), "-b", "127.0.0.1", "-p", "0", "-c", "2", "--dump", "--json",
+         "-i", "0.01"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     start = json.loads(read_line(proc_out.stdout, 20))

@@ -30,7 +30,7 @@ class Receiver(Protocol):
 
     mode: str
     # Set by the runner: told about an exception on the application's own threads.
-    on_fault: Optional[Callable[[BaseException], None]]
+    on_thread_fault: Optional[Callable[[BaseException], None]]
 
     def start(self) -> None:
         """Post receives / enable callbacks: begin receiving."""
@@ -91,12 +91,12 @@ class ReceiverBase:
         self.last_failure: Optional[int] = None
         # Told about an exception on one of the application's own threads (a work item):
         # the runner sets it, and ends the run with exit 1 and the summary.
-        self.on_fault: Optional[Callable[[BaseException], None]] = None
+        self.on_thread_fault: Optional[Callable[[BaseException], None]] = None
 
     def fault(self, exc: BaseException) -> None:
         """An exception on the application's worker thread: pass it to the runner."""
-        if self.on_fault is not None:
-            self.on_fault(exc)
+        if self.on_thread_fault is not None:
+            self.on_thread_fault(exc)
 
     def note_failure(self, status: int) -> None:
         """A WSK call or request failed with `status` (reported in the summary)."""

@@ -224,6 +224,9 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
     if config.live and config.quiet:
         reject("--live and --quiet contradict each other")
+    if config.mode == "client" and config.workers is not None:
+        reject("--workers runs the built-in receivers in several processes: `run` hosts one "
+               "client on one socket")
     if config.cpu_affinity and config.workers is None:
         reject("--cpu-affinity pins workers: it needs --workers")
     if config.workers is not None and config.iperf3:

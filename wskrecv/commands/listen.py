@@ -19,7 +19,7 @@ from wskrecv.commands.receive import run_receive
     default=DEFAULTS.outstanding, show_default=True, metavar="N",
     help="Receive IRPs kept posted (WskReceiveFrom requests in flight), 1 to 1024. "
     "Several, as a driver posts, keep up with bursts; -n 1 is the classic WSK sample's "
-    "shape (one receive at a time: the slowest).",
+    "shape (one receive at a time: about half the rate of 64).",
 )
 @click.option(
     "--buffer-size", type=number(units.SIZE, 1, 65535), default=DEFAULTS.buffer_size,

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
-from wskrecv.stats.modes import EventStatistics, IrpStatistics, ModeStatistics
+from wskrecv.stats.modes import ClientStatistics, EventStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import Snapshot
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -299,6 +299,15 @@ def _mode_items(stats: Optional[ModeStatistics]) -> list[tuple[str, Any, bool]]:
         ]
         if stats.null_indications:
             items.append(("NULL indications", stats.null_indications, False))
+    elif isinstance(stats, ClientStatistics):  # wskrecv run: the styles the client uses
+        items = [("outstanding", stats.outstanding, False), ("completed", stats.completions, False)]
+        if stats.callbacks:
+            items += [("callbacks", stats.callbacks, False), ("pended", stats.pended, False),
+                      ("released", stats.released, False), ("held", stats.held, False)]
+        items.append(("leaked", stats.leaked, stats.leaked > 0))
+        if stats.client.get("fault"):
+            items.append(("client fault", stats.client["fault"]["exception"], True))
+        return items
     else:
         return []
     if stats.last_failure is not None:

@@ -177,7 +177,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         if snap.sources_evicted:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
-    mode = snap.mode_json()
+    # Plain values only: a structured one (wskrecv run's `client`) is reported apart.
+    mode = {k: v for k, v in snap.mode_json().items() if not isinstance(v, (dict, list))}
     if mode:
         lines.append("  ".join(f"{k} {v}" for k, v in mode.items()))
     if snap.iperf3 is not None:

@@ -57,7 +57,37 @@ class EventStatistics:
         return out
 
 
-ModeStatistics = Union[IrpStatistics, EventStatistics]
+@dataclass(frozen=True)
+class ClientStatistics:
+    """Your own client (`wskrecv run`): both styles' counters, since a client may use
+    either or both, and the client's report (`client`: who it is, its rule breaks by
+    place, its fault), which the human summary prints apart."""
+
+    outstanding: int
+    completions: int
+    cancellations: int
+    failures: int
+    callbacks: int
+    mean_list_length: float
+    consumed: int  # datagrams in lists the callback returned STATUS_SUCCESS for
+    pended: int
+    released: int
+    released_in_callback: int
+    rejected: int
+    held: int  # datagrams the client retains now
+    pool_in_use: int
+    pool_high_water: int
+    leaked: int
+    null_indications: int
+    client: dict[str, Any]  # {class, file, violation_sites: [...], fault}
+
+    def as_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["mean_list_length"] = round(self.mean_list_length, 2)
+        return out
+
+
+ModeStatistics = Union[IrpStatistics, EventStatistics, ClientStatistics]
 
 
 def merge_mode_statistics(stats: Sequence[Optional[ModeStatistics]]) -> Optional[ModeStatistics]:
@@ -87,4 +117,4 @@ def merge_mode_statistics(stats: Sequence[Optional[ModeStatistics]]) -> Optional
     return replace(first, **merged)
 
 
-__all__ = ["EventStatistics", "IrpStatistics", "ModeStatistics", "merge_mode_statistics"]
+__all__ = ["ClientStatistics", "EventStatistics", "IrpStatistics", "ModeStatistics", "merge_mode_statistics"]

@@ -53,6 +53,7 @@ from wskrecv.wsk.status import (
     WSK_FLAG_AT_DISPATCH_LEVEL,
     status_name,
 )
+from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import cast_flags
 
 _INDICATED = IndicationState.INDICATED
@@ -81,6 +82,7 @@ class EventDispatcher:
         self.disable_irp: Optional[Irp] = None  # ...completed once the calls returned
         self._null_indicated = False
         self._releases = 0  # in-callback releases during the current call
+        self.tap: Optional[Tap] = None  # the socket's (see socket.Tap)
 
     # -- registration -----------------------------------------------------------------
 
@@ -179,9 +181,20 @@ class EventDispatcher:
         except BaseException:
             # The callback blew up: take back what it did not release, as if accepted.
             self._finish_call(inds, outer_releases)
+            if self.tap is not None:
+                self.tap.accepted([ind._dgram for ind in inds])
             self._accept(self._live(inds))
             raise
         live = self._finish_call(inds, outer_releases)
+        if self.tap is not None:
+            # Counted once, when accepted or released in the call (a rejected rest comes
+            # round again), from the provider's records: released ones are unreadable.
+            if status == STATUS_DATA_NOT_ACCEPTED and live:
+                taken = [ind._dgram for ind in inds if ind.state is not _INDICATED]
+            else:
+                taken = [ind._dgram for ind in inds]
+            if taken:
+                self.tap.accepted(taken)
         if not live:
             return  # the callback released the whole list itself
         verifier = self.source.verifier
@@ -205,7 +218,8 @@ class EventDispatcher:
         else:
             if status != STATUS_SUCCESS:
                 shown = status_name(status) if isinstance(status, int) else repr(status)
-                verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}")
+                verifier.record("UnknownCallbackStatus", f"WskReceiveFromEvent returned {shown}",
+                                culprit=callback)
             self._accept(live)  # STATUS_SUCCESS, and anything unknown
 
     def _finish_call(

@@ -182,6 +182,7 @@ def io_complete_request(irp: Irp, status: int, information: int = 0) -> None:
         irp.verifier.record(
             "BadCompletionReturn",
             f"completion routine returned {result!r}, expected STATUS_MORE_PROCESSING_REQUIRED",
+            culprit=routine,
         )
 
 

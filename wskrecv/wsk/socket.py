@@ -65,6 +65,7 @@ from wskrecv.wsk.status import (
     WskIoctl,
     WskSetOption,
 )
+from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import SockAddr, TimestampingConfig, ULongRef, WskBuf, build_control, cast_flags
 from wskrecv.wsk.verifier import Verifier
 
@@ -283,18 +284,35 @@ class WskDatagramSocket:
                 irp.submit(self.verifier)
             self.state = SocketState.CLOSING
             counts = self.counts
+            raised: Optional[Exception] = None
             while self._requests:
                 request = self._requests.popleft()
                 counts.cancellations += 1
-                io_complete_request(request, STATUS_CANCELLED)
+                try:
+                    io_complete_request(request, STATUS_CANCELLED)
+                except Exception as exc:  # a completion routine raised: close all the same
+                    raised = raised or exc
             if self.events.in_callback:
                 self._close_irp = irp
                 self._close_pending = True
-                return STATUS_PENDING
-            self._finish_close(irp)
-        return STATUS_SUCCESS
+                status = STATUS_PENDING
+            else:
+                self._finish_close(irp)
+                status = STATUS_SUCCESS
+        if raised is not None:
+            raise raised  # once the close is done: the caller reports the routine's fault
+        return status
 
     # -- provider side ----------------------------------------------------------------
+
+    @property
+    def tap(self) -> Optional[Tap]:
+        """What counts the datagrams the client accepted (see Tap); None: nothing does."""
+        return self.events.tap
+
+    @tap.setter
+    def tap(self, tap: Optional[Tap]) -> None:
+        self.events.tap = tap
 
     @property
     def outstanding(self) -> int:
@@ -510,7 +528,8 @@ class WskDatagramSocket:
             counts.leaked += counts.held
             counts.in_flight -= counts.held
             self.verifier.record(
-                "IndicationLeaked", f"{counts.held} retained datagrams never released"
+                "IndicationLeaked", f"{counts.held} retained datagrams never released",
+                culprit=events.callback,
             )
             counts.held = 0
         self.state = SocketState.CLOSED
@@ -553,10 +572,15 @@ class WskDatagramSocket:
                     flags |= _MSG_CTRUNC
         if control_flags is not None:
             control_flags.value = flags
-        io_complete_request(irp, STATUS_SUCCESS, n)
-        counts = self.counts
-        counts.completions += 1  # after the routine recorded it: see `in_flight`
-        counts.in_flight -= 1
+        tap = self.events.tap
+        if tap is not None:
+            tap.completed(dgram, n, bool(flags & _MSG_TRUNC))
+        try:
+            io_complete_request(irp, STATUS_SUCCESS, n)
+        finally:  # even when the routine raised: the datagram was handed over
+            counts = self.counts
+            counts.completions += 1  # after the routine recorded it: see `in_flight`
+            counts.in_flight -= 1
 
     def _cast_of(self, local: Any) -> int:
         """MSG_BCAST / MSG_MCAST / 0 for a destination, remembered."""

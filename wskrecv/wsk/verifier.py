@@ -14,6 +14,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+# locate(culprit) -> "file:line" of the client code that broke the rule, or None. The
+# culprit is the client routine whose *return value* broke it (after-the-fact rules), else
+# None: the locator then looks for the client's own frame on the stack (the call).
+Locator = Callable[[Optional[Callable[..., Any]]], Optional[str]]
 
 
 class WskApiViolation(Exception):
@@ -24,6 +30,7 @@ class WskApiViolation(Exception):
     def __init__(self, detail: str = "") -> None:
         super().__init__(f"{self.rule}: {detail}" if detail else self.rule)
         self.detail = detail
+        self.where: Optional[str] = None  # the client's file:line, when a locator knows it
 
 
 class IrpAlreadyPending(WskApiViolation):
@@ -192,16 +199,32 @@ RULES: dict[str, type[WskApiViolation]] = {
 
 @dataclass
 class Verifier:
-    """Counts API violations by rule and keeps the first few for the report."""
+    """Counts API violations by rule and keeps the first few for the report.
+
+    With a `locate` function (set by whoever runs client code: `wskrecv run`), each
+    violation also gets the client's source line, and `sites` counts them by
+    (rule, file:line).
+    """
 
     counts: Counter[str] = field(default_factory=Counter)
     first: list[WskApiViolation] = field(default_factory=list)
     keep: int = 16
+    locate: Optional[Locator] = None
+    sites: Counter[tuple[str, Optional[str]]] = field(default_factory=Counter)
+    details: dict[tuple[str, Optional[str]], str] = field(default_factory=dict)
 
-    def record(self, rule: str, detail: str = "") -> WskApiViolation:
-        """Count a violation of `rule` and return the exception for it (not raised)."""
+    def record(
+        self, rule: str, detail: str = "", culprit: Optional[Callable[..., Any]] = None
+    ) -> WskApiViolation:
+        """Count a violation of `rule` and return the exception for it (not raised).
+        `culprit`: the client routine whose return value broke the rule, if that is how."""
         exc = RULES.get(rule, WskApiViolation)(detail)
         self.counts[rule] += 1
+        if self.locate is not None:
+            exc.where = self.locate(culprit)
+            site = (rule, exc.where)
+            self.sites[site] += 1
+            self.details.setdefault(site, detail)
         if len(self.first) < self.keep:
             self.first.append(exc)
         return exc

@@ -1,0 +1,56 @@
+"""A client with two deliberate bugs, to see what the verifier reports:
+
+- `start` submits its IRP twice: the second WskReceiveFrom hands over an IRP that is
+  still pending (IrpAlreadyPending; the call fails with STATUS_INVALID_PARAMETER);
+- the receive callback retains every list with STATUS_PENDING and never releases one
+  (IndicationLeaked: the datagrams are counted as leaked when the socket closes).
+
+    wskrecv run examples/buggy.py -p 9000 -c 10
+"""
+
+from wskrecv.client import (
+    SOCKADDR,
+    SO_WSK_EVENT_CALLBACK,
+    SOL_SOCKET,
+    STATUS_MORE_PROCESSING_REQUIRED,
+    STATUS_PENDING,
+    STATUS_SUCCESS,
+    WSK_BUF,
+    WSK_CLIENT_DATAGRAM_DISPATCH,
+    WSK_EVENT_CALLBACK_CONTROL,
+    WSK_EVENT_RECEIVE_FROM,
+    IoAllocateIrp,
+    IoSetCompletionRoutine,
+    WskControlSocket,
+    WskReceiveFrom,
+    WskSetOption,
+)
+
+
+class Buggy:
+    def __init__(self) -> None:
+        self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.receive_from_event)
+        self.irp = IoAllocateIrp()
+        self.buffer = WSK_BUF(bytearray(2048))
+        self.remote = SOCKADDR()
+        self.retained = []
+
+    def start(self, socket) -> None:
+        self.socket = socket
+        IoSetCompletionRoutine(self.irp, self.on_receive, None)
+        WskReceiveFrom(socket, self.buffer, 0, self.remote, None, None, None, self.irp)
+        WskReceiveFrom(socket, self.buffer, 0, self.remote, None, None, None, self.irp)  # BUG: still pending
+        control = WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM)
+        WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, control)
+
+    def on_receive(self, device, irp, context) -> int:
+        return STATUS_MORE_PROCESSING_REQUIRED  # never posts again: events get the rest
+
+    def receive_from_event(self, socket_context, flags, indication) -> int:
+        if indication is None:
+            return STATUS_SUCCESS
+        self.retained.append(indication)  # BUG: never given back with WskRelease
+        return STATUS_PENDING
+
+    def stop(self) -> None:
+        pass  # BUG: the retained lists are not released

@@ -1,0 +1,107 @@
+"""One `wskrecv run`: the client loaded from its file and created, the application the
+program builds on the socket (a ClientHost), and the client's report at the end: what it
+broke where, what it leaked, its fault. Click-free: `wskrecv.program.receive` drives it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+from wskrecv.client.host import ClientCode, ClientHost, describe_fault
+from wskrecv.client.loader import LoadedClient, load_client
+from wskrecv.environment import Environment
+from wskrecv.errors import ExitStatus, WskrecvError
+
+if TYPE_CHECKING:
+    from wskrecv.program import ReceiveConfig
+    from wskrecv.stats.recorder import Recorder
+    from wskrecv.wsk import WskDatagramSocket
+
+
+class ClientFaultError(WskrecvError):
+    """The client's own code raised before anything ran (its constructor)."""
+
+    exit_status = ExitStatus.CLIENT_FAULT
+
+
+def report_lines(host: ClientHost) -> list[str]:
+    """The client's part of the human summary: rule breaks by place, leaks, the fault."""
+    report = host.report()
+    lines = [f"client       {report['class']} from {report['file']}"]
+    label = "verifier    "
+    for site in report["violation_sites"]:
+        where = site["where"] or "wskrecv's own call (not in the client)"
+        detail = f" ({site['detail']})" if site["detail"] else ""
+        lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
+        label = " " * len(label)
+    leaked = host.sock.counts.leaked
+    if leaked:
+        lines.append(f"leaked       {leaked} datagrams retained and never released")
+    fault = host.fault
+    if fault is not None:
+        more = f" (+{fault.later} more while stopping)" if fault.later else ""
+        lines.append(f"client fault {fault.exception} in {fault.kind} {fault.routine} "
+                     f"({fault.where}){more}")
+    return lines
+
+
+class ClientSession:
+    """A loaded, created client and, once the run started, its host."""
+
+    def __init__(self, loaded: LoadedClient, client: Any, config: ReceiveConfig) -> None:
+        self.loaded = loaded
+        self.client = client
+        self.config = config
+        self.code = ClientCode(loaded.realpath, shown_as=loaded.path)
+        self.host: Optional[ClientHost] = None
+
+    @classmethod
+    def load(cls, config: ReceiveConfig) -> ClientSession:
+        """Import the file and create the client: UsageError (exit 2) when the file is no
+        client, ClientFaultError (exit 6) when its constructor raised."""
+        assert config.client is not None
+        loaded = load_client(config.client, config.client_class)
+        code = ClientCode(loaded.realpath, shown_as=loaded.path)
+        try:
+            client = loaded.cls()
+        except Exception as exc:
+            fault = describe_fault(code, exc)
+            text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
+            raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
+        return cls(loaded, client, config)
+
+    def start_info(self) -> dict[str, Any]:
+        """The start line's client fields."""
+        c = self.config
+        return {
+            "client": self.loaded.name,
+            "detail": f"client {self.loaded.name} from {self.loaded.path}, lists of up to "
+                      f"{c.batch}, pool {c.pool}",
+        }
+
+    def make_app(self, sock: WskDatagramSocket, recorder: Recorder) -> ClientHost:
+        """The application the program runs: the client, hosted on `sock`."""
+        c = self.config
+        ends = [t for t in (c.duration, c.timeout) if t is not None]
+        self.host = ClientHost(self.client, sock, recorder, self.code, grace=c.grace,
+                               deadline=min(ends) if ends else None)
+        return self.host
+
+    def report(self, env: Environment) -> None:
+        """After the summary: the client's report (human output; JSON carries it in the
+        summary's `client` object) and, always, a fault's traceback on stderr."""
+        host = self.host
+        if host is None:
+            return
+        if not self.config.as_json:
+            env.stderr.write("\n".join(report_lines(host)) + "\n")
+        if host.fault is not None:
+            env.stderr.write(host.fault.traceback)
+        stray = host.stray_threads()
+        if stray:
+            env.stderr.write(f"wskrecv: client thread(s) still running at exit, not waited "
+                             f"for: {', '.join(stray)}\n")
+            env.stray_threads.extend(stray)
+        env.stderr.flush()
+
+
+__all__ = ["ClientFaultError", "ClientSession", "report_lines"]
