@@ -225,3 +225,20 @@ def test_metrics_name_the_test_in_progress_and_count_the_tests() -> None:
         check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                                text=True, timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_the_capture_holds_the_test_data_and_not_the_stream_connects(tmp_path: Any) -> None:
+    from scapy.layers.inet import UDP
+    from scapy.utils import rdpcap
+
+    cap = tmp_path / "iperf3.pcap"
+    with serve("event", "--one-off", "--pcap", str(cap)) as rx:
+        status, result, text = client(rx.port, "-u", "-b", "10M", "-t", "1", "-P", "2",
+                                      "-l", "1000", "--json")
+        code, objs, err = rx.finish()
+    assert status == 0 and result is not None, text
+    assert code == 0, err
+    packets = rdpcap(str(cap))
+    assert len(packets) == summary_of(objs)["received"] > 0
+    assert {len(bytes(p[UDP].payload)) for p in packets} == {1000}  # no 4-byte connects
+    assert {p[UDP].dport for p in packets} == {rx.port}

@@ -125,3 +125,14 @@ def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> 
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_metrics_follow_the_run_without_interval_reports() -> None:
+    with Wskrecv("listen", "--metrics", "0", "-i", "0", "--metrics-linger", "0") as w:
+        port = w.start["metrics_port"]
+        w.send([b"i"] * 7)
+        assert wait_for(lambda: total(port) == 7, 20)
+        w.signal(signal.SIGTERM)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    assert [o["type"] for o in objs] == ["summary"]

@@ -109,6 +109,15 @@ def test_a_worker_killed_fails_the_run_with_what_the_others_received() -> None:
     assert [(x["worker"], x["alive"]) for x in s["workers"]] == [(0, True), (1, False)]
 
 
+def test_interval_0_turns_the_reports_off_not_the_workers() -> None:
+    with Wskrecv("listen", "--workers", "2", "-i", "0", "--count", "64") as w:
+        send_spread(w, 4)
+        status, objs, err = w.finish()
+    assert status == 0, err
+    assert [o["type"] for o in objs] == ["summary"]
+    assert objs[0]["received"] == 64
+
+
 def test_timeout_without_traffic_exits_3() -> None:
     r = run_cli("listen", "--workers", "2", "--bind", "127.0.0.1", "--port", "0",
                 "--timeout", "0.3", "--count", "5", "--json")

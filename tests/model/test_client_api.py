@@ -117,3 +117,22 @@ def test_client_code_is_the_clients_folder_not_wskrecv_or_python() -> None:
 def test_invoke_flags_must_all_be_true() -> None:
     with pytest.raises(ValueError):
         IoSetCompletionRoutine(IoAllocateIrp(), lambda d, i, c: 0, None, True, True, False)
+
+
+def test_the_built_in_applications_use_only_the_client_api() -> None:
+    """listen's and event's applications are clients like any other: their WSK names come
+    from wskrecv.client, and they call no socket method the API does not spell."""
+    import ast
+    from pathlib import Path
+
+    apps = Path(api.__file__).resolve().parent.parent / "apps"
+    for path in sorted(apps.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("wskrecv.wsk"), (path.name, node.module)
+            if isinstance(node, ast.Attribute) and node.attr in (
+                "receive_from", "release", "control_socket", "close"
+            ):
+                assert not (isinstance(node.value, ast.Attribute) and node.value.attr == "sock"), (
+                    path.name, node.attr, node.lineno)

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Protocol
 
-from wskrecv.stats.modes import ModeStatistics
-from wskrecv.stats.recorder import Recorder
-from wskrecv.wsk.socket import WskDatagramSocket
-from wskrecv.wsk.status import (
+from wskrecv.client import (
     AF_INET6,
     IP_PKTINFO,
     IPPROTO_IP,
     IPPROTO_IPV6,
     IPV6_PKTINFO,
+    NT_SUCCESS,
     SIO_TIMESTAMPING,
     SOL_SOCKET,
     TIMESTAMPING_FLAG_RX,
+    TimestampingConfig,
+    WskCloseSocket,
+    WskControlSocket,
+    WskDatagramSocket,
     WskIoctl,
     WskSetOption,
-    nt_success,
     status_name,
 )
-from wskrecv.wsk.types import ControlMessage, PacketInfo, ReceiveTimestamp, TimestampingConfig
+from wskrecv.stats.modes import ModeStatistics
+from wskrecv.stats.recorder import Recorder
 
 
 class Receiver(Protocol):
@@ -43,22 +45,6 @@ class Receiver(Protocol):
         ...
 
 
-def control_timestamp(control: list[ControlMessage]) -> Optional[int]:
-    """The kernel receive timestamp among a datagram's control messages, if present."""
-    for msg in control:
-        if type(msg) is ReceiveTimestamp:
-            return msg.ns
-    return None
-
-
-def control_local(control: list[ControlMessage]) -> Optional[str]:
-    """The datagram's local (destination) address from IN_PKTINFO/IN6_PKTINFO, if present."""
-    for msg in control:
-        if type(msg) is PacketInfo:
-            return msg.address
-    return None
-
-
 def enable_control(app: ReceiverBase, pktinfo: bool, timestamps: bool) -> None:
     """Ask for the control information the application uses ("Winsock timestamping":
     SIO_TIMESTAMPING with TIMESTAMPING_FLAG_RX; IP_PKTINFO / IPV6_PKTINFO): a datagram
@@ -66,15 +52,15 @@ def enable_control(app: ReceiverBase, pktinfo: bool, timestamps: bool) -> None:
     sock = app.sock
     if timestamps:
         config = TimestampingConfig(flags=TIMESTAMPING_FLAG_RX)
-        status = sock.control_socket(WskIoctl, SIO_TIMESTAMPING, SOL_SOCKET, config)
-        if not nt_success(status):
+        status = WskControlSocket(sock, WskIoctl, SIO_TIMESTAMPING, SOL_SOCKET, config)
+        if not NT_SUCCESS(status):
             app.note_failure(status)
     if pktinfo:
         if sock.family == AF_INET6:
-            status = sock.control_socket(WskSetOption, IPV6_PKTINFO, IPPROTO_IPV6, 1)
+            status = WskControlSocket(sock, WskSetOption, IPV6_PKTINFO, IPPROTO_IPV6, 1)
         else:
-            status = sock.control_socket(WskSetOption, IP_PKTINFO, IPPROTO_IP, 1)
-        if not nt_success(status):
+            status = WskControlSocket(sock, WskSetOption, IP_PKTINFO, IPPROTO_IP, 1)
+        if not NT_SUCCESS(status):
             app.note_failure(status)
 
 
@@ -110,4 +96,4 @@ class ReceiverBase:
     def close_socket(self) -> None:
         """WskCloseSocket, once."""
         if not self.sock.closed:
-            self.sock.close()
+            WskCloseSocket(self.sock)

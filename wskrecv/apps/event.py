@@ -31,13 +31,12 @@ import time
 from operator import attrgetter
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import ReceiverBase, control_local, enable_control
+from wskrecv.apps.base import ReceiverBase, enable_control
 from wskrecv.apps.worker import WorkQueue
-from wskrecv.stats.modes import EventStatistics
-from wskrecv.stats.recorder import Recorder
-from wskrecv.wsk import (
+from wskrecv.client import (
     MSG_BCAST,
     MSG_MCAST,
+    NT_SUCCESS,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_DATA_NOT_ACCEPTED,
@@ -45,12 +44,16 @@ from wskrecv.wsk import (
     STATUS_SUCCESS,
     WSK_EVENT_RECEIVE_FROM,
     WskClientDatagramDispatch,
+    WskControlSocket,
     WskDatagramIndication,
     WskDatagramSocket,
     WskEventCallbackControl,
+    WskRelease,
     WskSetOption,
-    nt_success,
+    control_local,
 )
+from wskrecv.stats.modes import EventStatistics
+from wskrecv.stats.recorder import Recorder
 
 _MSG_BCAST = int(MSG_BCAST)
 _CAST = _MSG_BCAST | int(MSG_MCAST)
@@ -220,7 +223,7 @@ class EventReceiver(ReceiverBase):
             for a, b in zip(part, part[1:]):
                 a.next = b
         if drop:
-            self.sock.release(drop[0])  # legal inside the callback: what it is handed
+            WskRelease(self.sock, drop[0])  # legal inside the callback: what it is handed
         if not keep:
             return STATUS_SUCCESS
         assert self.work is not None
@@ -230,7 +233,7 @@ class EventReceiver(ReceiverBase):
 
     def _release(self, indication: WskDatagramIndication) -> None:
         """Work item: give back a retained list that was already processed."""
-        self.sock.release(indication)
+        WskRelease(self.sock, indication)
 
     def _process_and_release(self, indication: WskDatagramIndication) -> None:
         """Work item: process a retained list, then WskRelease it (from this thread),
@@ -238,15 +241,15 @@ class EventReceiver(ReceiverBase):
         try:
             self._consume(indication)
         finally:
-            self.sock.release(indication)
+            WskRelease(self.sock, indication)
 
     def _enable(self) -> None:
         """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, RECEIVE_FROM)."""
         if self.sock.closed:
             return
         control = WskEventCallbackControl(event_mask=WSK_EVENT_RECEIVE_FROM)
-        status = self.sock.control_socket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, control)
-        if not nt_success(status):
+        status = WskControlSocket(self.sock, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, control)
+        if not NT_SUCCESS(status):
             self.note_failure(status)
 
 

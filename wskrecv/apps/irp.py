@@ -14,27 +14,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from wskrecv.apps.base import ReceiverBase, control_local, control_timestamp, enable_control
-from wskrecv.stats.modes import IrpStatistics
-from wskrecv.stats.recorder import Recorder
-from wskrecv.wsk import (
+from wskrecv.apps.base import ReceiverBase, enable_control
+from wskrecv.client import (
+    CMSG_SPACE,
     MSG_BCAST,
     MSG_MCAST,
     MSG_TRUNC,
     STATUS_CANCELLED,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_SUCCESS,
+    IoAllocateIrp,
+    IoFreeIrp,
+    IoReuseIrp,
+    IoSetCompletionRoutine,
     Irp,
     SockAddr,
     ULongRef,
     WskBuf,
     WskDatagramSocket,
-    io_allocate_irp,
-    io_free_irp,
-    io_reuse_irp,
-    io_set_completion_routine,
+    WskReceiveFrom,
+    control_local,
+    control_timestamp,
 )
-from wskrecv.wsk.types import cmsg_space
+from wskrecv.stats.modes import IrpStatistics
+from wskrecv.stats.recorder import Recorder
 
 # A plain int: IntFlag's `&` runs Python code, and this test runs for every datagram.
 _MSG_TRUNC = int(MSG_TRUNC)
@@ -43,7 +46,7 @@ _MSG_MCAST = int(MSG_MCAST)
 _CAST = _MSG_BCAST | _MSG_MCAST
 
 # Room for IN6_PKTINFO (the larger) and SO_TIMESTAMP.
-CONTROL_SPACE = cmsg_space(20) + cmsg_space(8)
+CONTROL_SPACE = CMSG_SPACE(20) + CMSG_SPACE(8)
 
 
 class ReceiveContext:
@@ -52,7 +55,7 @@ class ReceiveContext:
     __slots__ = ("irp", "buf", "remote", "control_length", "control_info", "control_flags")
 
     def __init__(self, buffer_size: int) -> None:
-        self.irp = io_allocate_irp()
+        self.irp = IoAllocateIrp()
         self.buf = WskBuf(bytearray(buffer_size), 0, buffer_size)
         self.remote = SockAddr()
         self.control_length = ULongRef(CONTROL_SPACE)
@@ -95,7 +98,7 @@ class IrpReceiver(ReceiverBase):
         self.stopping = True
         self.close_socket()
         for ctx in self.contexts:
-            io_free_irp(ctx.irp)
+            IoFreeIrp(ctx.irp)
 
     def statistics(self) -> IrpStatistics:
         return IrpStatistics(
@@ -110,9 +113,10 @@ class IrpReceiver(ReceiverBase):
 
     def _post(self, ctx: ReceiveContext) -> None:
         # A fresh or reused IRP has no completion routine: set it for every request.
-        io_set_completion_routine(ctx.irp, self._on_receive_complete, ctx)
+        IoSetCompletionRoutine(ctx.irp, self._on_receive_complete, ctx)
         ctx.control_length.value = CONTROL_SPACE
-        self.sock.receive_from(
+        WskReceiveFrom(
+            self.sock,
             ctx.buf,
             0,
             ctx.remote,
@@ -139,7 +143,7 @@ class IrpReceiver(ReceiverBase):
                 else:
                     self.multicast += 1
             if not self.stopping:
-                io_reuse_irp(irp)
+                IoReuseIrp(irp, STATUS_SUCCESS)
                 self._post(ctx)
         elif status == STATUS_CANCELLED:
             self.cancelled += 1

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from typing import Callable, Optional
 
-from wskrecv.wsk.verifier import WskApiViolation
+from wskrecv.client import WskApiViolation
 
 WorkRoutine = Callable[[], None]
 

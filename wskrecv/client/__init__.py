@@ -49,30 +49,49 @@ from wskrecv.wsk.irp import (
 )
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.status import (
+    AF_INET,
+    AF_INET6,
+    IP_PKTINFO,
+    IPPROTO_IP,
+    IPPROTO_IPV6,
+    IPV6_PKTINFO,
     MSG_BCAST,
     MSG_CTRUNC,
     MSG_MCAST,
     MSG_TRUNC,
     NTSTATUS,
+    SIO_TIMESTAMPING,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_BUFFER_OVERFLOW,
     STATUS_CANCELLED,
     STATUS_DATA_NOT_ACCEPTED,
+    STATUS_EVENT_PENDING,
     STATUS_FILE_FORCED_CLOSED,
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_INVALID_PARAMETER,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_PENDING,
     STATUS_SUCCESS,
+    TIMESTAMP_FREQUENCY,
+    TIMESTAMPING_FLAG_RX,
     WSK_EVENT_DISABLE,
     WSK_EVENT_RECEIVE_FROM,
     WSK_FLAG_AT_DISPATCH_LEVEL,
+    WskIoctl,
     WskSetOption,
     nt_success,
     status_name,
 )
-from wskrecv.wsk.types import PacketInfo, ReceiveTimestamp, SockAddr, ULongRef, WskBuf
+from wskrecv.wsk.types import (
+    PacketInfo,
+    ReceiveTimestamp,
+    SockAddr,
+    TimestampingConfig,
+    ULongRef,
+    WskBuf,
+    cmsg_space,
+)
 from wskrecv.wsk.verifier import WskApiViolation
 
 # The C type names, for clients that like to write them.
@@ -82,6 +101,8 @@ WSK_BUF = WskBuf
 SOCKADDR = SockAddr
 ULONG = ULongRef
 WSK_SOCKET = WskDatagramSocket
+TIMESTAMPING_CONFIG = TimestampingConfig
+CMSG_SPACE = cmsg_space
 WSK_DATAGRAM_INDICATION = WskDatagramIndication
 PFN_WSK_RECEIVE_FROM_EVENT = Callable[[Any, int, Optional[WskDatagramIndication]], int]
 IO_COMPLETION_ROUTINE = CompletionRoutine
@@ -288,6 +309,7 @@ __all__ = [
     "WSK_DATAGRAM_INDICATION", "WskDatagramIndication", "WSK_CLIENT_DATAGRAM_DISPATCH",
     "WskClientDatagramDispatch", "WSK_EVENT_CALLBACK_CONTROL", "WskEventCallbackControl",
     "PFN_WSK_RECEIVE_FROM_EVENT", "IO_COMPLETION_ROUTINE", "PacketInfo", "ReceiveTimestamp",
+    "TIMESTAMPING_CONFIG", "TimestampingConfig", "CMSG_SPACE",
     # list traversal and control information
     "indications", "control_timestamp", "control_local",
     # the client's shape, the verifier's exception base
@@ -296,9 +318,12 @@ __all__ = [
     "NTSTATUS", "STATUS_SUCCESS", "STATUS_PENDING", "STATUS_BUFFER_OVERFLOW",
     "STATUS_INVALID_PARAMETER", "STATUS_MORE_PROCESSING_REQUIRED",
     "STATUS_INSUFFICIENT_RESOURCES", "STATUS_FILE_FORCED_CLOSED", "STATUS_CANCELLED",
-    "STATUS_DATA_NOT_ACCEPTED", "status_name",
+    "STATUS_DATA_NOT_ACCEPTED", "STATUS_EVENT_PENDING", "status_name",
     # flags and option constants
     "MSG_TRUNC", "MSG_CTRUNC", "MSG_BCAST", "MSG_MCAST", "WSK_FLAG_AT_DISPATCH_LEVEL",
     "SO_WSK_EVENT_CALLBACK", "SOL_SOCKET", "WSK_EVENT_RECEIVE_FROM", "WSK_EVENT_DISABLE",
-    "WskSetOption",
+    "WskSetOption", "WskIoctl",
+    # control information on request (IP_PKTINFO / IPV6_PKTINFO, SIO_TIMESTAMPING)
+    "IP_PKTINFO", "IPV6_PKTINFO", "IPPROTO_IP", "IPPROTO_IPV6", "AF_INET", "AF_INET6",
+    "SIO_TIMESTAMPING", "TIMESTAMPING_FLAG_RX", "TIMESTAMP_FREQUENCY",
 ]

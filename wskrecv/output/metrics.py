@@ -22,6 +22,7 @@ import re
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from socketserver import ThreadingMixIn
 from typing import Any, Callable, Optional
@@ -37,6 +38,7 @@ from wskrecv.stats.sizes import SIZE_BUCKETS
 
 LATENCY_BOUNDS_NS = tuple(1 << k for k in range(10, 35))  # 1.024 us .. 17.2 s
 _LATENCY_EDGES = tuple(bucket_of(b) for b in LATENCY_BOUNDS_NS)  # first bucket >= bound
+METRICS_PERIOD = 1.0  # seconds: the longest a one-process run's /metrics lags behind
 RESERVED_LABELS = ("mode", "worker", "rule", "le", "quantile")
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -330,17 +332,31 @@ class MetricsEndpoint:
 
 class MetricsReporter:
     """Wraps a one-process run's reporter: every interval and the summary also update the
-    endpoint with a Partial of the recorder (stats.merge.capture). Everything else goes to
-    the wrapped reporter."""
+    endpoint with a Partial of the recorder (stats.merge.capture), and so do frames, which
+    it asks for at least every METRICS_PERIOD seconds (with -i 0 there are no intervals).
+    Everything else goes to the wrapped reporter."""
 
     def __init__(self, inner: Any, endpoint: MetricsEndpoint,
                  recorder: Callable[[], Any]) -> None:
         self.inner = inner
         self.endpoint = endpoint
         self.recorder = recorder  # the recorder, once the runner is built
+        self._last = 0.0  # time.monotonic() of the last update
 
     def _update(self, snap: Any) -> None:
+        self._last = time.monotonic()
         self.endpoint.update([capture(self.recorder(), snap)])
+
+    @property
+    def frame_interval(self) -> Optional[float]:
+        inner = self.inner.frame_interval
+        return METRICS_PERIOD if inner is None else min(inner, METRICS_PERIOD)
+
+    def frame(self, snap: Any) -> None:
+        if time.monotonic() - self._last >= METRICS_PERIOD / 2:
+            self._update(snap)
+        if self.inner.frame_interval is not None:
+            self.inner.frame(snap)
 
     def interval(self, snap: Any) -> None:
         self._update(snap)

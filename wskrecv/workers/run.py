@@ -99,6 +99,7 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
             parts.create(env.stdout_binary)  # an unwritable capture fails before any work
         # Each worker stops on its own only for --duration; --count is shared (a Budget),
         # --timeout and the thresholds are the parent's. It reports a few times a second.
+        # (-i 0 turns the parent's interval reports off, not the workers' Partials.)
         worker_config = replace(config, count=None, timeout=None, max_loss=None,
                                 max_reorder=None,
                                 interval=min(config.interval or STATE_PERIOD, STATE_PERIOD))
