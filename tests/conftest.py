@@ -17,7 +17,9 @@ from typing import Any, Optional
 
 import pytest
 
+from wskrecv import core as cores
 from wskrecv.selftest.host import have_ipv6
+from wskrecv.stats import recorder as recorder_module
 
 # The installed command the tests run (the venv's, first on PATH). "" when it is missing:
 # pytest_configure then stops the session with one clear line.
@@ -44,6 +46,54 @@ def popen(argv: Sequence[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+# CI sets this: a native core that did not build fails the run instead of being skipped.
+REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
+
+
+# Test modules whose code never reads or counts a datagram, or that measure both cores
+# themselves (bench): the core cannot change their outcome, so they run in the native
+# half only (the suite's time budget is the reason).
+CORE_INDEPENDENT = (
+    "tests/test_manpage.py", "tests/cli/test_shell.py", "tests/cli/test_send.py",
+    "tests/cli/test_bad_invocations.py", "tests/cli/test_bench.py", "tests/bench/",
+    "tests/net/test_generator.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip = pytest.mark.skip(reason="does not depend on the receive core: runs in the native half")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("receive_core") != cores.PURE:
+            continue
+        where = item.nodeid.split("::")[0]
+        if where.startswith(CORE_INDEPENDENT) and cores.native_module() is not None:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True, params=[cores.NATIVE, cores.PURE])
+def receive_core(request: pytest.FixtureRequest) -> Any:
+    """Every test runs once per receive core: the native one (skipped with the reason
+    when it is not built here, unless WSKRECV_REQUIRE_NATIVE is set) and the pure-Python
+    twin. In-process code gets the core through `wskrecv.core.current()` and the
+    Recorder's default kernel; `wskrecv` subprocesses through WSKRECV_NO_EXTENSIONS."""
+    mp = pytest.MonkeyPatch()
+    if request.param == cores.NATIVE:
+        core = cores.native()
+        if core is None:
+            if os.environ.get(REQUIRE_NATIVE):
+                pytest.fail(f"{REQUIRE_NATIVE} is set but the native core did not build or load")
+            pytest.skip("the native core is not built here (no C compiler at install time?)")
+        mp.delenv(cores.ENV_VAR, raising=False)
+    else:
+        core = cores.pure()
+        mp.setenv(cores.ENV_VAR, "1")
+    mp.setattr(cores, "current", lambda: core)
+    mp.setattr(recorder_module, "Counter", core.counter)
+    yield core
+    mp.undo()
 
 
 def read_line(stream: Any, timeout: float) -> str:

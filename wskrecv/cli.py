@@ -95,7 +95,9 @@ class WskrecvGroup(click.Group):
 @click.group(
     cls=WskrecvGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG
 )
-@click.version_option(__version__, "--version", "-V", prog_name="wskrecv")
+@click.option("--version", "-V", is_flag=True, expose_value=False, is_eager=True,
+              callback=lambda ctx, _param, value: _version(ctx, value),
+              help="Show the version and which receive core runs (native or pure-Python), and exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option(
     "--color/--no-color",
@@ -129,6 +131,16 @@ cli.add_command(send)
 cli.add_command(selftest)
 for name, command in cli.commands.items():
     command.epilog = epilog(EXIT_STATUSES[name])
+
+
+def _version(ctx: click.Context, value: bool) -> None:
+    """--version: the version and the receive core WSKRECV_NO_EXTENSIONS and the build chose."""
+    if not value or ctx.resilient_parsing:
+        return
+    from wskrecv.core import current_name
+
+    click.echo(f"wskrecv {__version__} ({current_name()} core)")
+    ctx.exit()
 
 
 def _error(env: Environment, prefix: str, message: str) -> None:

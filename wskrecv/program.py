@@ -27,6 +27,7 @@ from wskrecv.errors import OsFailure
 if TYPE_CHECKING:
     from wskrecv.apps.base import Receiver
     from wskrecv.client.session import ClientSession
+    from wskrecv.core import Core
     from wskrecv.iperf3.service import Iperf3Service
     from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
@@ -191,6 +192,7 @@ def build_runner(
     sinks: Sequence[DumpSink] = (),
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
+    core: Optional[Core] = None,
     companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
     app: Optional[AppFactory] = None,
 ) -> Runner:
@@ -200,9 +202,11 @@ def build_runner(
     `host` reports the host's UDP counters (None: not reported); `health` says, once per
     interval, why the socket can no longer receive; `companion` builds what the loop
     carries beside the socket (the iperf3 server); `app` builds the application
-    (default: the one `config.mode` names)."""
+    (default: the one `config.mode` names); `core` counts (None: this process's,
+    wskrecv.core.current())."""
     import threading
 
+    from wskrecv import core as cores
     from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
@@ -229,9 +233,10 @@ def build_runner(
                       dispatch_level=config.dispatch_level)
     sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
     sock.bind(provider.local_address)
+    counter = (core or cores.current()).counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
                         keep_datagrams=config.keeps_datagrams,
-                        lock=threading.Lock() if threaded else None)
+                        lock=threading.Lock() if threaded else None, counter=counter)
     application = app(sock, recorder) if app is not None else make_app(config, sock, recorder)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
@@ -302,12 +307,16 @@ def _dump_to(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:
     return dump
 
 
-def open_provider(config: ReceiveConfig) -> UdpProvider:
-    """The socket `config` asks for: an inherited one (fd, socket activation) or a bound one."""
+def open_provider(config: ReceiveConfig, core: Optional[Core] = None) -> UdpProvider:
+    """The socket `config` asks for: an inherited one (fd, socket activation) or a bound
+    one, read by `core`'s batch reader (None: this process's core)."""
+    from wskrecv import core as cores
     from wskrecv.provider.activation import open_receive_socket
 
+    core = core or cores.current()
     return open_receive_socket(config.bind_host, config.port, config.rcvbuf, fd=config.fd,
-                               address_given=config.address_given, batch=config.batch)
+                               address_given=config.address_given, batch=config.batch,
+                               reader=core.reader, reader_min=core.reader_min)
 
 
 def receive(config: ReceiveConfig, env: Environment) -> int:
@@ -317,6 +326,8 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         from wskrecv.workers.run import receive_with_workers
 
         return receive_with_workers(config, env)
+
+    from wskrecv import core as cores
     from wskrecv.output.pcap import open_capture
     from wskrecv.provider.health import address_gone
     from wskrecv.stats.hostudp import HostUdp
@@ -327,6 +338,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
 
         session = ClientSession.load(config)  # before any socket: a bad file is exit 2
     metrics = open_metrics(config)  # bound first: a port in use fails before any work
+    core = cores.current()
     reporter = make_reporter(env, config)
     runner: Optional[Runner] = None
     if metrics is not None:
@@ -334,7 +346,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
 
         metrics.start()
         reporter = MetricsReporter(reporter, metrics, lambda: runner.recorder)  # type: ignore[union-attr]
-    provider = open_provider(config)
+    provider = open_provider(config, core)
     capture: Optional[PcapWriter] = None
     service: list[Iperf3Service] = []  # the iperf3 server, once built
     try:
@@ -355,7 +367,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
 
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
                               health=lambda: address_gone(provider.local_address),
-                              companion=companion,
+                              companion=companion, core=core,
                               app=session.make_app if session is not None else None)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
@@ -366,6 +378,7 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
             "rcvbuf": provider.rcvbuf,
             "rcvbuf_requested": provider.rcvbuf_requested,
             "reader": provider.reader,
+            "core": core.name,
             "detail": detail,
             "seq_format": config.seq_format,
             **extra,

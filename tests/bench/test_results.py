@@ -10,18 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from wskrecv import core as cores
 from wskrecv.bench import results
 from wskrecv.bench.native import Native
 from wskrecv.bench.queue import FillReport
 from wskrecv.bench.report import render
 from wskrecv.bench.run import DrainRun, LiveRun, Samples
-from wskrecv.bench.targets import CLoop, PythonLoop, all_targets, irp_target
+from wskrecv.bench.targets import CLoop, PythonLoop, all_targets, mode_target
 from wskrecv.errors import OsFailure, UsageError
 from wskrecv.program import BENCH_MODES
 
 
 def drain_run(rates: dict[str, list[float]]) -> DrainRun:
-    targets = {"c": CLoop(Native(None, None)), "python": PythonLoop(), "irp-1": irp_target(1)}
+    targets = {"c": CLoop(Native(None, None)), "python": PythonLoop(),
+               "irp-1": mode_target("irp-1", cores.pure())}
     samples = []
     for name, rs in rates.items():
         s = Samples(targets[name])
@@ -77,7 +79,7 @@ def test_compare_notes_runs_of_different_shape() -> None:
 
 
 def test_a_live_document_totals_every_round() -> None:
-    s = Samples(irp_target(1))
+    s = Samples(mode_target("irp-1", cores.pure()))
     s.rounds = [
         {"sent": 100, "received": 90, "lost": 10, "kernel_drops": 10, "seconds": 1.0, "rate": 90.0},
         {"sent": 100, "received": 100, "lost": 0, "kernel_drops": 0, "seconds": 1.0, "rate": 100.0},
@@ -115,7 +117,17 @@ def test_load_refuses_what_is_not_a_saved_result(tmp_path, content, needle) -> N
 
 
 def test_every_mode_the_cli_offers_builds_the_target_of_that_name() -> None:
-    assert [t.name for t in all_targets(Native(None, None))] == list(BENCH_MODES)
+    assert [t.name for t in all_targets(Native(None, None), [cores.pure()])] == list(BENCH_MODES)
+
+
+def test_two_cores_measure_every_wskrecv_mode_side_by_side() -> None:
+    one, two = cores.pure(), cores.pure()
+    targets = all_targets(Native(None, None), [one, two])
+    wskrecv_modes = [m for m in BENCH_MODES if m not in ("c", "python")]
+    assert [t.name for t in targets] == ["c", "python"] + [
+        n for m in wskrecv_modes for n in (m, m + "-py")]
+    assert [t.base for t in targets][2:] == [m for m in wskrecv_modes for _ in (1, 2)]
+    assert targets[2].label == "irp --outstanding 1 [pure-Python]"
 
 
 def test_save_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ import os
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import WSKRECV, run_cli
+from wskrecv import core as cores
 from wskrecv.bench.native import find_compiler
 
 LABELS = ["python recvfrom_into loop", "irp --outstanding 1", "irp --outstanding 64"]
@@ -34,16 +36,19 @@ def test_smoke_count_20000_one_round() -> None:
     assert "\x1b" not in r.stdout + r.stderr
 
 
-def test_json_document_structure() -> None:
+def test_json_document_structure(receive_core: Any) -> None:
     doc = bench_json("--count", "2000", "--rounds", "2")
+    # With the native core, the pure-Python one is measured beside it (NAME-py).
+    both = receive_core.name == cores.NATIVE
     assert (doc["type"], doc["kind"], doc["schema"]) == ("bench", "drain", 1)
     assert doc["params"]["count"] == doc["params"]["count_requested"] == 2000
     assert doc["params"]["size"] == 64 and doc["params"]["rounds"] == 2
     assert doc["fill"]["drops"] == 0 and doc["fill"]["lost"] == 0 and doc["fill"]["truesize"] > 64
     names = [m["name"] for m in doc["modes"]]
-    assert names == (["c"] if HAVE_CC else []) + [
-        "python", "irp-1", "irp-64", "event", "event-pend"
+    assert names == (["c"] if HAVE_CC else []) + ["python"] + [
+        n for m in ("irp-1", "irp-64", "event", "event-pend") for n in ([m, m + "-py"] if both else [m])
     ]
+    assert doc["core"] == receive_core.name
     for m in doc["modes"]:
         r = m["rate"]
         assert len(m["rates"]) == len(m["seconds"]) == 2
@@ -61,7 +66,7 @@ def test_save_then_compare(tmp_path: Path) -> None:
     assert json.loads(saved.read_text()) == first
     second = bench_json(*modes, "--compare", str(saved))
     rows = {r["name"]: r for r in second["comparison"]["rows"]}
-    assert set(rows) == {"python", "irp-1"}
+    assert {"python", "irp-1"} <= set(rows) <= {"python", "irp-1", "irp-1-py"}
     assert rows["irp-1"]["before"] == first["modes"][1]["rate"]["median"]
     assert rows["irp-1"]["after"] == second["modes"][1]["rate"]["median"]
     text = run_cli("bench", *modes, "--compare", str(saved), "-q", timeout=120)

@@ -10,7 +10,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -86,9 +86,14 @@ def test_fish_completes_options() -> None:
     assert r.returncode == 0 and "--pcap" in r.stdout, r.stderr
 
 
-def test_version() -> None:
+def test_version_names_the_receive_core(receive_core: Any) -> None:
     r = run_cli("--version")
-    assert r.returncode == 0 and r.stdout.strip() == f"wskrecv, version {__version__}"
+    assert r.returncode == 0 and r.stdout == f"wskrecv {__version__} ({receive_core.name} core)\n"
+
+
+def test_no_extensions_forces_the_pure_python_core() -> None:
+    r = run_cli("-V", env={"WSKRECV_NO_EXTENSIONS": "1"})
+    assert r.returncode == 0 and r.stdout == f"wskrecv {__version__} (pure-Python core)\n"
 
 
 # -- colour -----------------------------------------------------------------------------

@@ -8,7 +8,13 @@ from typing import Any, Callable, Optional
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from tests.model.helpers import EventClient, Post, chain, dgram
 from wskrecv.wsk import (
@@ -156,7 +162,9 @@ class EventSocketMachine(RuleBasedStateMachine):
         assert sock.verifier.total == (1 if self.closed and held_now else 0)
 
 
-EventSocketMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=40, deadline=None
-)
-TestEventSocket = EventSocketMachine.TestCase
+def test_event_socket_state_machine() -> None:
+    # A plain test function rather than the machine's unittest TestCase, so that it runs
+    # under the suite's per-core session fixture like every other test.
+    run_state_machine_as_test(
+        EventSocketMachine, settings=settings(max_examples=150, stateful_step_count=40, deadline=None)
+    )

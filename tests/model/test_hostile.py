@@ -82,9 +82,9 @@ def test_every_datagram_is_counted_exactly_once(
     assert snap.reordered + snap.duplicates + snap.late <= snap.sequenced
     # sequenced = distinct sequences seen + duplicates + late, over live and retired streams
     assert snap.sequenced == snap.expected - snap.lost + snap.duplicates + snap.late
-    assert len(rec.streams.streams) <= max_streams and len(rec.sources.rows) <= max_sources
+    assert len(rec.counts.streams.streams) <= max_streams and len(rec.counts.sources.rows) <= max_sources
     assert snap.streams_seen - snap.streams_evicted == snap.streams
-    assert snap.sources_seen - snap.sources_evicted == len(rec.sources.rows)
+    assert snap.sources_seen - snap.sources_evicted == len(rec.counts.sources.rows)
     if seq_format == "none":
         assert snap.sequenced == 0
 
@@ -154,7 +154,7 @@ def test_a_flood_of_sources_stays_bounded_and_keeps_the_busy_one() -> None:
         rec.record(bytes(payload.build(0, i, 0, b"x")), busy, None, False)
     snap = rec.snapshot(1.0, 0, {}, None)
     assert snap.received == 10_000 and snap.sequenced == 5000 and snap.unsequenced == 5000
-    assert len(rec.sources.rows) <= 128 and snap.sources_evicted == 5001 - len(rec.sources.rows)
+    assert len(rec.counts.sources.rows) <= 128 and snap.sources_evicted == 5001 - len(rec.counts.sources.rows)
     assert snap.sources[0].address == "127.0.0.1" and snap.sources[0].datagrams == 5000
     assert snap.lost == 0 and snap.streams == 1
 

@@ -12,7 +12,7 @@ import pytest
 from wskrecv import payload
 from wskrecv.stats import Recorder
 from wskrecv.stats.hostudp import HostUdp, parse_snmp, parse_snmp6
-from wskrecv.stats.latency import BUCKETS, Histogram, add_sorted, bucket_bounds, bucket_of
+from wskrecv.stats.latency import BUCKETS, Histogram, bucket_bounds, bucket_of
 from wskrecv.stats.modes import IrpStatistics
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.stats.thresholds import Thresholds
@@ -122,8 +122,8 @@ def test_interval_latency_restarts_each_interval_and_the_run_keeps_all() -> None
     assert second.summary_dict()["latency_ms"]["max"] == 2.0
 
 
-def test_inlined_histogram_update_matches_bucket_of() -> None:
-    """Recorder.record inlines the histogram update; both must pick the same buckets."""
+def test_counted_latencies_land_in_the_buckets_of_bucket_of() -> None:
+    """The counting kernel (either core) picks the buckets Histogram.add picks."""
     rng = random.Random(1)
     values = [0, 1, 63, 64, 65, 127, 128, 2**40 + 12345, 2**63 + 5] + [
         rng.getrandbits(rng.randrange(1, 64)) for _ in range(2000)
@@ -133,7 +133,8 @@ def test_inlined_histogram_update_matches_bucket_of() -> None:
     for v in values:
         rec.record(b"x", SRC, T0, False, T0 + v)
         ref.add(v)
-    assert rec.app.counts == ref.counts and rec.app.max == ref.max
+    app = rec.counts.latency(False)[1]
+    assert app.counts == ref.counts and app.max == ref.max
 
 
 def test_bucket_bounds_hold_their_values_within_three_percent() -> None:
@@ -194,9 +195,9 @@ def test_snapshots_pickle_for_the_display_process() -> None:
         back.mode_stats.outstanding = 5  # type: ignore[misc,union-attr]
 
 
-def test_record_batch_counts_each_datagram() -> None:
+def test_record_many_counts_each_datagram() -> None:
     rec = Recorder("event", clock_ns=lambda: T0 + 900)
-    rec.record_batch([(d, SRC, T0 + 100, False, None) for d in wskr([0, 1, 3])])
+    rec.record_many(wskr([0, 1, 3]), [SRC] * 3, [T0 + 100] * 3)
     snap = rec.snapshot(1.0, 0, {}, None)
     assert snap.received == 3 and snap.lost == 1
     assert snap.app_latency is not None and snap.app_latency.max == 800
@@ -249,9 +250,10 @@ def test_host_udp_reuses_a_fresh_reading_only_when_asked(tmp_path) -> None:  # t
 
 def _state(rec: Recorder) -> tuple:
     snap = rec.snapshot(1.0, 0, {}, None)
-    rows = sorted((k, tuple(v)) for k, v in rec.sources.rows.items())
-    return (snap, rows, rec.owd.counts, rec.app.counts, rec._owd_run.counts, rec._app_run.counts,
-            rec.owd.max, rec.app.max)
+    rows = sorted((k, tuple(v)) for k, v in rec.counts.sources.rows.items())
+    owd, app = rec.counts.latency(False)
+    return (snap, rows, owd.counts, app.counts, rec._owd_run.counts, rec._app_run.counts,
+            owd.max, app.max)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -292,21 +294,11 @@ def test_record_many_counts_exactly_as_record_does(seed: int) -> None:
     assert _state(many) == _state(one)
 
 
-def test_add_sorted_matches_add() -> None:
-    rng = random.Random(3)
-    values = sorted([rng.randrange(-100, 1 << rng.randrange(1, 60)) for _ in range(3000)])
-    a, b = Histogram(), Histogram()
-    for v in values:
-        a.add(v)
-    add_sorted(b, list(values))
-    assert (a.counts, a.max) == (b.counts, b.max)
-
-
 @pytest.mark.parametrize("seed", range(6))
-def test_record_many_whole_list_path_counts_exactly_as_record_does(seed: int) -> None:
-    """In-order same-size wskrecv lists from one sender take the whole-list path (headers
-    unpacked in one call, the tracker advanced in one step): still the same counts as
-    `record`, across gaps, corrupt bodies, missing timestamps and the ring's wrap."""
+def test_record_many_of_in_order_lists_counts_exactly_as_record_does(seed: int) -> None:
+    """In-order same-size wskrecv lists from one sender (the usual event list): the same
+    counts as `record`, across gaps, corrupt bodies, missing timestamps and the ring's
+    wrap."""
     rng = random.Random(seed)
     now = T0 + 5_000_000
     kw = {"clock_ns": lambda: now, "window": 64}
@@ -326,6 +318,6 @@ def test_record_many_whole_list_path_counts_exactly_as_record_does(seed: int) ->
         for d, t in zip(datas, stamps):
             one.record(d, SRC, t, False, now)
         many.record_many(datas, [SRC] * n, stamps)
-    assert many._run_layouts  # the whole-list path ran
     assert _state(many) == _state(one)
-    assert many.corrupt == one.corrupt and many.streams.totals().lost == one.streams.totals().lost
+    assert many.counts.corrupt == one.counts.corrupt
+    assert many.counts.streams.totals().lost == one.counts.streams.totals().lost

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from wskrecv import core as cores
 from wskrecv.bench import native as _native
 from wskrecv.bench import results
 from wskrecv.bench.queue import Sender
@@ -27,9 +28,11 @@ def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = N
     say = progress or (lambda _line: None)
     native = _native.build()
     sender = Sender(native)
-    targets = all_targets(native)
+    chosen = cores.current()
+    # Both cores side by side when the native one runs; only the twin when it is forced.
+    targets = all_targets(native, [chosen] if chosen.name == cores.PURE else [chosen, cores.pure()])
     if config.modes:
-        targets = [t for t in targets if t.name in config.modes]
+        targets = [t for t in targets if t.base in config.modes]
     notes = [t.note for t in targets if not t.available and t.note]
     targets = [t for t in targets if t.available]
     if not targets:
@@ -43,4 +46,5 @@ def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = N
         drain = run_drain(targets, sender, config.count, config.size, config.rounds, say)
         doc = results.drain_document(drain, config.size, config.rounds, params, notes)
     doc["machine"] = results.machine(native.compiler)
+    doc["core"] = chosen.name
     return doc

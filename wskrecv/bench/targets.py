@@ -13,10 +13,12 @@ import gc
 import socket
 import subprocess
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from wskrecv.bench.native import Native, parse_pair
 from wskrecv.bench.queue import HOST, plain_socket
+from wskrecv.core import Core
 from wskrecv.errors import Ending, ExitStatus, OsFailure
 from wskrecv.program import BENCH_MODES, ReceiveConfig, build_runner
 from wskrecv.provider.udp import UdpProvider, open_udp
@@ -61,6 +63,7 @@ class Target:
     `end` stops a `receive` in progress from another thread (live runs)."""
 
     name = ""
+    base = ""  # the `--mode` name this target measures (several cores: several targets)
     label = ""
     kind = "wskrecv"  # or "baseline"
     available = True
@@ -94,23 +97,28 @@ class WskrecvTarget(Target):
     """A wskrecv receive mode: provider, model, application and runner as the receive
     commands build them from `config` (their defaults but for what the mode sets)."""
 
-    def __init__(self, name: str, label: str, config: ReceiveConfig) -> None:
+    def __init__(
+        self, name: str, label: str, config: ReceiveConfig, core: Core, base: str = ""
+    ) -> None:
         self.name = name
+        self.base = base or name
         self.label = label
         self.config = config
+        self.core = core
         self.provider: Optional[UdpProvider] = None
         self.runner: Optional[Runner] = None
         self._facts: dict[str, Any] = {}
 
     def open(self, rcvbuf: int) -> socket.socket:
-        self.provider = open_udp(HOST, 0, rcvbuf, batch=self.config.batch)
+        self.provider = open_udp(HOST, 0, rcvbuf, batch=self.config.batch,
+                                 reader=self.core.reader, reader_min=self.core.reader_min)
         return self.provider.sock
 
     def prepare(self, count: int) -> None:
         assert self.provider is not None
         # A deadline only so that a broken mode cannot hang the benchmark.
         config = dataclasses.replace(self.config, count=count, timeout=max(60.0, count / 2000))
-        self.runner = build_runner(self.provider, config, NullReporter())
+        self.runner = build_runner(self.provider, config, NullReporter(), core=self.core)
 
     def receive(self) -> tuple[int, float]:
         assert self.runner is not None
@@ -170,7 +178,7 @@ class _PlainTarget(Target):
 class PythonLoop(_PlainTarget):
     """The bare Python loop: `recvfrom_into` into one preallocated buffer."""
 
-    name = "python"
+    name = base = "python"
     label = "python recvfrom_into loop"
 
     def receive(self) -> tuple[int, float]:
@@ -192,7 +200,7 @@ class PythonLoop(_PlainTarget):
 class CLoop(_PlainTarget):
     """The near-physical reference: a C recvfrom loop in a child process sharing the socket."""
 
-    name = "c"
+    name = base = "c"
     label = "C recvfrom loop"
 
     def __init__(self, native: Native) -> None:
@@ -227,29 +235,33 @@ class CLoop(_PlainTarget):
         super().close()
 
 
-def irp_target(outstanding: int) -> WskrecvTarget:
-    """`wskrecv listen --outstanding N` with its defaults otherwise."""
-    return WskrecvTarget(f"irp-{outstanding}", f"irp --outstanding {outstanding}",
-                         ReceiveConfig(mode="irp", outstanding=outstanding))
+def _config(name: str) -> ReceiveConfig:
+    """The receive options of wskrecv bench mode `name` (their defaults otherwise)."""
+    if name.startswith("irp-"):  # `wskrecv listen --outstanding N`
+        return ReceiveConfig(mode="irp", outstanding=int(name[4:]))
+    return ReceiveConfig(mode="event", pend=name == "event-pend")  # released at once
 
 
-def event_target(pend: bool) -> WskrecvTarget:
-    """`wskrecv event`, or `wskrecv event --pend` (released by the worker at once), with
-    their defaults otherwise."""
-    return WskrecvTarget("event-pend" if pend else "event", "event --pend" if pend else "event",
-                         ReceiveConfig(mode="event", pend=pend))
+_LABELS = {"irp-1": "irp --outstanding 1", "irp-64": "irp --outstanding 64", "event": "event",
+           "event-pend": "event --pend"}
 
 
-def all_targets(native: Native) -> list[Target]:
+def all_targets(native: Native, cores: Sequence[Core]) -> list[Target]:
     """A target for every name of `program.BENCH_MODES`, in that order (the C one may be
-    unavailable)."""
-    make: dict[str, Callable[[], Target]] = {
-        "c": lambda: CLoop(native),
-        "python": PythonLoop,
-        "irp-1": lambda: irp_target(1),
-        "irp-64": lambda: irp_target(64),
-        "event": lambda: event_target(False),
-        "event-pend": lambda: event_target(True),
-    }
-    return [make[name]() for name in BENCH_MODES]
+    unavailable): the wskrecv modes once per core, side by side. The first core's targets
+    carry the mode's name, the pure-Python core's beside it `NAME-py`."""
+    targets: list[Target] = [CLoop(native), PythonLoop()]
+    for name in BENCH_MODES:
+        if name in ("c", "python"):
+            continue
+        for core in cores:
+            suffix = "" if core is cores[0] else "-py"
+            targets.append(mode_target(name, core, suffix, tag=len(cores) > 1))
+    return targets
 
+
+def mode_target(name: str, core: Core, suffix: str = "", tag: bool = False) -> WskrecvTarget:
+    """The target of wskrecv bench mode `name` on `core`, named `name + suffix`; `tag`
+    puts the core's name in its label."""
+    label = _LABELS[name] + (f" [{core.name}]" if tag else "")
+    return WskrecvTarget(name + suffix, label, _config(name), core, base=name)

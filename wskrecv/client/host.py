@@ -202,11 +202,12 @@ class RecorderTap:
             self.recorder.record(data, dgram[1], dgram[3], truncated, local=local)
 
     def accepted(self, dgrams: list[Datagram]) -> None:
-        if self.want_local:
+        if self.want_local:  # kept datagrams: one at a time, with their destination
+            record = self.recorder.record
+            now = self.recorder.clock_ns()  # consumed at one instant, as record_many does
             with self.lock:
-                self.recorder.record_batch(
-                    (d[0], d[1], d[3], False, d[2][0] if d[2] else None) for d in dgrams
-                )
+                for d in dgrams:
+                    record(d[0], d[1], d[3], False, now, local=d[2][0] if d[2] else None)
             return
         datas, remotes, _, stamps = zip(*dgrams)
         with self.lock:

@@ -14,7 +14,7 @@ import stat
 import struct
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from wskrecv.errors import InheritedSocketError, OsFailure, UsageError
 from wskrecv.provider import mmsg
@@ -102,14 +102,15 @@ def _enable_ancillary(sock: socket.socket, family: int) -> None:
 
 
 DEFAULT_BATCH = 64
-MMSG_MIN = 4  # smaller reads use the recvmsg loop (measured crossover on loopback)
 
 
 class UdpProvider:
     """A bound UDP socket that reads datagrams with their ancillary data on request.
 
-    `batch` is the most datagrams one read returns. `use_mmsg` None picks recvmmsg when
-    the platform has it; False forces the portable recvmsg loop (tests cover both).
+    `batch` is the most datagrams one read returns. `reader` is the recvmmsg batch
+    reader class (the receive core's, wskrecv.core; default the pure-Python one when the
+    platform has recvmmsg) and `reader_min` the smallest read it takes: smaller ones, and
+    every read when `use_mmsg` is False, use the portable recvmsg loop (tests cover both).
     """
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
@@ -122,6 +123,8 @@ class UdpProvider:
         rcvbuf_requested: Optional[int] = None,
         batch: int = DEFAULT_BATCH,
         use_mmsg: Optional[bool] = None,
+        reader: Optional[Callable[..., Any]] = None,
+        reader_min: int = mmsg.MMSG_MIN,
     ) -> None:
         self.sock = sock
         self.family = sock.family
@@ -133,9 +136,10 @@ class UdpProvider:
         sock.setblocking(False)
         _enable_ancillary(sock, self.family)
         self._recvmsg = sock.recvmsg
-        if use_mmsg is None:
-            use_mmsg = mmsg.available()
-        self._mmsg = mmsg.MmsgReader(sock, batch, MAX_DATAGRAM) if use_mmsg else None
+        if reader is None and mmsg.available():
+            reader = mmsg.MmsgReader
+        self._mmsg = reader(sock, batch, MAX_DATAGRAM) if reader and use_mmsg is not False else None
+        self._mmsg_min = reader_min
         self.reader = "recvmmsg" if self._mmsg is not None else "recvmsg"
 
     def fileno(self) -> int:
@@ -145,8 +149,7 @@ class UdpProvider:
         """Read up to min(`max_n`, batch) datagrams already queued (never blocks)."""
         if max_n > self.batch:
             max_n = self.batch
-        # A recvmmsg call costs more to set up than a recvmsg: it pays from about 4 on.
-        if self._mmsg is not None and max_n >= MMSG_MIN:
+        if self._mmsg is not None and max_n >= self._mmsg_min:
             return self._mmsg.read(max_n)
         out: list[Datagram] = []
         recvmsg = self._recvmsg
@@ -218,11 +221,11 @@ def open_udp(
     host: Optional[str],
     port: int,
     rcvbuf: Optional[int] = None,
-    batch: int = DEFAULT_BATCH,
-    use_mmsg: Optional[bool] = None,
     reuseport: bool = False,
+    **options: Any,
 ) -> UdpProvider:
-    """Create and bind the UDP socket for --bind/--port/--rcvbuf (and --batch).
+    """Create and bind the UDP socket for --bind/--port/--rcvbuf; `options` go to
+    UdpProvider (its read batch, its reader).
 
     With no `host`, binds :: dual-stack (IPv4 senders arrive IPv4-mapped) where the host
     has IPv6, else 0.0.0.0, saying so in the provider's `note`. With no `rcvbuf`, asks for
@@ -235,11 +238,11 @@ def open_udp(
     if host is None:
         missing = _no_ipv6()
         if missing is None:
-            return _open_udp(DUAL_STACK, port, rcvbuf, batch, use_mmsg, reuseport)
-        provider = _open_udp(IPV4_ANY, port, rcvbuf, batch, use_mmsg, reuseport)
+            return _open_udp(DUAL_STACK, port, rcvbuf, reuseport, options)
+        provider = _open_udp(IPV4_ANY, port, rcvbuf, reuseport, options)
         provider.note = f"no IPv6 here ({missing}): receiving on IPv4 only"
         return provider
-    return _open_udp(host, port, rcvbuf, batch, use_mmsg, reuseport)
+    return _open_udp(host, port, rcvbuf, reuseport, options)
 
 
 def _no_ipv6() -> Optional[str]:
@@ -253,8 +256,7 @@ def _no_ipv6() -> Optional[str]:
 
 
 def _open_udp(
-    host: str, port: int, rcvbuf: Optional[int], batch: int, use_mmsg: Optional[bool],
-    reuseport: bool,
+    host: str, port: int, rcvbuf: Optional[int], reuseport: bool, options: dict[str, Any]
 ) -> UdpProvider:
     family, sockaddr = resolve_bind(host, port)
     sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -276,7 +278,7 @@ def _open_udp(
             elif exc.errno == errno.EACCES:
                 hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
             raise OsFailure(f"cannot bind {where}: {reason}{hint}") from None
-        provider = UdpProvider(sock, asked, batch, use_mmsg)
+        provider = UdpProvider(sock, asked, **options)
         provider.rcvbuf_cap = cap
         return provider
     except BaseException:

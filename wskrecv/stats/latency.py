@@ -8,7 +8,7 @@ the run's length, and two merge cheaply (an interval's into the run's).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import accumulate
 from operator import add
@@ -38,27 +38,6 @@ def bucket_bounds(index: int) -> tuple[int, int]:
     return mantissa << shift, ((mantissa + 1) << shift) - 1
 
 
-def add_sorted(h: Histogram, values: list[int]) -> None:
-    """Count `values` (sorted ascending) into `h`, as `h.add` for each would: one bisect
-    per bucket the values touch instead of Python work per value."""
-    if not values:
-        return
-    if values[0] < 0:  # clocks out of step: count as 0, as `add` does
-        cut = bisect_left(values, 0)
-        values[:cut] = [0] * cut
-    top = values[-1]
-    if top > h.max:
-        h.max = top
-    counts = h.counts
-    i, n = 0, len(values)
-    while i < n:
-        b = bucket_of(values[i])
-        hi = bucket_bounds(b)[1]
-        j = n if top <= hi else bisect_right(values, hi, i)
-        counts[b] += j - i
-        i = j
-
-
 @dataclass(frozen=True)
 class Percentiles:
     """p50/p90/p99/max of a set of values, in nanoseconds, and how many there were."""
@@ -75,11 +54,9 @@ class Percentiles:
 
 
 class Histogram:
-    """Counts per bucket and the exact maximum.
-
-    The receive path inlines `add` (Recorder.record): a method call would cost more than
-    the update, so the number of values is summed from the counts when asked for.
-    """
+    """Counts per bucket and the exact maximum (the number of values is summed from the
+    counts when asked for: the receive path only indexes a bucket). The compiled counting
+    kernel keeps the same buckets in C (csrc/counting.c) and hands out these objects."""
 
     __slots__ = ("counts", "max")
 

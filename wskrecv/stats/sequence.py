@@ -176,38 +176,6 @@ class StreamTracker:
                 self.jitter_ns = d / 16 if j is None else j + (d - j) / 16
 
 
-    def see_run(self, first: int, n: int, transits: list[int]) -> bool:
-        """Count `n` datagrams carrying first, first+1, ... when `first` continues the
-        stream in order: the same counts as `see` for each, in one slice assignment.
-        False (nothing counted) when the run does not continue the stream in order."""
-        mask = self._mask
-        if first != self.high + 1 or n > mask + 1 or n <= 0:
-            return False
-        ring = self._ring
-        start = first & mask
-        end = start + n
-        if end <= mask + 1:
-            ring[start:end] = b"\x01" * n
-        else:
-            ring[start:] = b"\x01" * (mask + 1 - start)
-            ring[: end - mask - 1] = b"\x01" * (end - mask - 1)
-        self.high = first + n - 1
-        self.seen += n
-        if transits:
-            last = self.last_transit
-            j = self.jitter_ns
-            for transit in transits:
-                if last is not None:
-                    d = transit - last
-                    if d < 0:
-                        d = -d
-                    j = d / 16 if j is None else j + (d - j) / 16
-                last = transit
-            self.last_transit = last
-            self.jitter_ns = j
-        return True
-
-
 class Wrap32Tracker(StreamTracker):
     """A stream whose header carries a 32-bit counter (iperf3's default): each value is
     taken as the sequence nearest to the highest seen, so the count runs on past 2**32."""
@@ -223,6 +191,7 @@ class Wrap32Tracker(StreamTracker):
         elif diff < -_HALF32:
             seq += _WRAP32
         StreamTracker.see(self, seq, transit_ns)
+
 
 MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is retired
 
@@ -251,15 +220,20 @@ class StreamTable:
     """Every stream's tracker, bounded: beyond `max_streams`, the half that delivered
     least since the previous eviction is retired at once (their counts kept in the
     totals), so a flood of new senders costs amortised constant work per stream and the
-    receive path keeps no per-datagram recency."""
+    receive path keeps no per-datagram recency.
+
+    `trackers` are the classes that track a stream with a 64-bit and with a 32-bit counter
+    (`wrap32`): StreamTracker and Wrap32Tracker, or the compiled core's twins of them."""
 
     def __init__(
-        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False
+        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False,
+        trackers: tuple[type, type] = (StreamTracker, Wrap32Tracker),
     ) -> None:
         self.streams: dict[tuple, StreamTracker] = {}
         self.max_streams = max(1, max_streams)
         self.window = window
-        self.tracker: type[StreamTracker] = StreamTracker
+        self.trackers = trackers
+        self.tracker: type = trackers[0]
         self.use_wrap32(wrap32)
         self.retired = SequenceTotals()
         self._expected: dict[tuple, int] = {}  # ((address, port), stream) -> first sequence
@@ -296,7 +270,7 @@ class StreamTable:
 
     def use_wrap32(self, wrap32: bool) -> None:
         """Unwrap 32-bit counters (iperf3's default) in streams started from now on."""
-        self.tracker = Wrap32Tracker if wrap32 else StreamTracker
+        self.tracker = self.trackers[1] if wrap32 else self.trackers[0]
 
     def _evict(self) -> None:
         by_activity = sorted(self.streams.items(), key=lambda kv: kv[1].datagrams - kv[1].mark)
@@ -323,6 +297,3 @@ class StreamTable:
         """The mean of the live streams' jitter estimates; None when none has one."""
         values = [t.jitter_ns for t in list(self.streams.values()) if t.jitter_ns is not None]
         return sum(values) / len(values) if values else None
-
-    def see_run(self, first: int, n: int, transits: list[int]) -> bool:
-        return False  # 32-bit counters need unwrapping one by one

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 import wskrecv.apps  # noqa: F401 (imported once here, before the fork, not in every worker)
 import wskrecv.wsk  # noqa: F401
+from wskrecv import core as cores
 from wskrecv.environment import Environment
 from wskrecv.errors import OsFailure, UsageError
 from wskrecv.program import ReceiveConfig, build_runner, make_reporter, open_metrics
@@ -34,6 +35,8 @@ def open_worker_sockets(config: ReceiveConfig, n: int) -> list[Any]:
     per worker), else bound here with SO_REUSEPORT (port 0: the first picks, the rest
     join it)."""
     activated = listen_fds(os.environ, os.getpid())
+    core = cores.current()
+    read = {"batch": config.batch, "reader": core.reader, "reader_min": core.reader_min}
     providers: list[Any] = []
     try:
         if activated:
@@ -45,14 +48,13 @@ def open_worker_sockets(config: ReceiveConfig, n: int) -> list[Any]:
                 raise UsageError("socket activation passed the sockets (LISTEN_FDS): "
                                  "--bind/--port do not apply")
             for fd in activated:
-                providers.append(adopt_fd(fd, config.rcvbuf, batch=config.batch))
+                providers.append(adopt_fd(fd, config.rcvbuf, **read))
             return providers
-        providers.append(open_udp(config.bind_host, config.port, config.rcvbuf,
-                                  batch=config.batch, reuseport=True))
+        providers.append(open_udp(config.bind_host, config.port, config.rcvbuf, reuseport=True,
+                                  **read))
         port = providers[0].local_address[1]
         for _ in range(n - 1):
-            providers.append(open_udp(config.bind_host, port, config.rcvbuf,
-                                      batch=config.batch, reuseport=True))
+            providers.append(open_udp(config.bind_host, port, config.rcvbuf, reuseport=True, **read))
         return providers
     except BaseException:
         for p in providers:
@@ -72,6 +74,7 @@ def _start_info(config: ReceiveConfig, first: Any, n: int) -> dict[str, Any]:
         "rcvbuf": first.rcvbuf,
         "rcvbuf_requested": first.rcvbuf_requested,
         "reader": first.reader,
+        "core": cores.current().name,
         "detail": detail,
         "seq_format": config.seq_format,
         **extra,

@@ -1,0 +1,685 @@
+/* The native counting kernel: sizes, sources, sequence analysis, jitter and latency
+ * histograms for each datagram the application consumed.
+ *
+ * The twin, and the specification, is wskrecv/stats/counting.py (Counter): the same
+ * constructor arguments' meaning, `add`, `add_list`, `latency` and attributes. The
+ * source and stream tables are the Python objects the twin uses (SourceTable,
+ * StreamTable): this kernel updates their rows in place and calls their `new` (which
+ * evicts) only for a sender or stream it has not seen, so eviction, totals and the top
+ * list live once, in Python. Streams are tracked by the native StreamTracker (tracker.c).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "core.h"
+#include "tracker.h"
+
+#define SIZE_BUCKETS 18  /* stats/sizes.py */
+#define SUB_BITS 5       /* stats/latency.py */
+#define LINEAR (1 << (SUB_BITS + 1))
+#define HIST_BUCKETS (((64 - SUB_BITS - 1) << SUB_BITS) + LINEAR) /* 1920 */
+
+enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
+
+typedef struct {
+    uint64_t counts[HIST_BUCKETS];
+    uint64_t max;
+} Hist;
+
+typedef struct {
+    PyObject_HEAD
+    int format;
+    int wall_clock; /* send times comparable with kernel timestamps (not iperf3's) */
+    uint64_t received, bytes, corrupt, unsequenced;
+    uint64_t size_min, size_max;
+    uint64_t size_counts[SIZE_BUCKETS];
+    Hist owd, app; /* this interval's */
+    PyObject *sources, *source_rows, *streams, *stream_rows, *histogram_type;
+    /* The table key of the last sequenced datagram, reused for the next one from the
+     * same stream (no key tuple built; the table is still asked, so eviction and
+     * StreamTable.expect are always seen). */
+    PyObject *last_remote;
+    uint32_t last_stream;
+    PyObject *last_key;
+} Counter;
+
+static int
+bit_length(uint64_t v)
+{
+    return v ? 64 - __builtin_clzll(v) : 0;
+}
+
+static int
+hist_add(Hist *h, i128 value)
+{
+    if (value >> 64) {
+        if (value > 0) { /* Histogram.add fails too: no bucket lies beyond 64 bits */
+            PyErr_SetString(PyExc_IndexError, "a latency of 2**64 ns or more has no bucket");
+            return -1;
+        }
+        value = 0; /* clocks out of step count as 0 */
+    }
+    uint64_t v = (uint64_t)value;
+    int shift = bit_length(v) - SUB_BITS - 1;
+    int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
+    h->counts[bucket]++;
+    if (v > h->max) {
+        h->max = v;
+    }
+    return 0;
+}
+
+static uint64_t
+be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+typedef struct {
+    uint32_t stream;
+    uint64_t seq;
+    int has_send;
+    uint64_t send_ns;
+    int valid;
+} Header;
+
+/* payload.parse_* (payload.TRUNCATED_PARSERS' for a `truncated` datagram): 1 with `h`
+ * filled for a recognised header, 0 for none. */
+static int
+parse(int format, const unsigned char *p, Py_ssize_t n, int truncated, Header *h)
+{
+    h->stream = 0;
+    h->has_send = 0;
+    h->send_ns = 0;
+    h->valid = 1;
+    switch (format) {
+    case FMT_WSKRECV: {
+        if (n < 36 || memcmp(p, "WSKR", 4) != 0 || p[4] != 1) {
+            return 0;
+        }
+        uint64_t header_len = be(p + 6, 2), body_len = be(p + 28, 4);
+        /* A truncated datagram must say it was longer; its body cannot be checked. */
+        if (header_len < 36 || (truncated ? header_len + body_len <= (uint64_t)n : header_len + body_len != (uint64_t)n)) {
+            return 0;
+        }
+        h->stream = (uint32_t)be(p + 8, 4);
+        h->seq = be(p + 12, 8);
+        h->has_send = 1;
+        h->send_ns = be(p + 20, 8);
+        h->valid = truncated ||
+                   core_crc32(p + header_len, (size_t)(n - (Py_ssize_t)header_len)) == (uint32_t)be(p + 32, 4);
+        return 1;
+    }
+    case FMT_SOCKPERF:
+        if (n < 14 || (truncated ? be(p + 10, 4) <= (uint64_t)n : be(p + 10, 4) != (uint64_t)n)) {
+            return 0;
+        }
+        h->seq = be(p, 8);
+        return 1;
+    case FMT_IPERF3:
+    case FMT_IPERF3_64: {
+        int wide = format == FMT_IPERF3_64;
+        if (n < (wide ? 16 : 12)) {
+            return 0;
+        }
+        uint64_t sec = be(p, 4), usec = be(p + 4, 4);
+        if (usec >= 1000000) {
+            return 0;
+        }
+        h->seq = be(p + 8, wide ? 8 : 4);
+        h->has_send = 1;
+        h->send_ns = sec * 1000000000ULL + usec * 1000ULL;
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int
+format_of(const char *name)
+{
+    static const struct {
+        const char *name;
+        int format;
+    } names[] = {{"auto", FMT_WSKRECV}, {"wskrecv", FMT_WSKRECV}, {"sockperf", FMT_SOCKPERF},
+                 {"iperf3", FMT_IPERF3}, {"iperf3-64", FMT_IPERF3_64}, {"none", FMT_NONE}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            return names[i].format;
+        }
+    }
+    return -1;
+}
+
+static int
+set_format(Counter *self, const char *name)
+{
+    int format = format_of(name);
+    if (format < 0) {
+        PyErr_Format(PyExc_ValueError, "unknown sequence format '%s'", name);
+        return -1;
+    }
+    self->format = format;
+    self->wall_clock = format != FMT_IPERF3 && format != FMT_IPERF3_64; /* counting.wall_clock */
+    return 0;
+}
+
+static int
+Counter_init(Counter *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"seq_format", "sources", "streams", "histogram", NULL};
+    const char *name;
+    PyObject *sources, *streams, *histogram;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sOOO:Counter", kwlist, &name, &sources, &streams, &histogram)) {
+        return -1;
+    }
+    if (set_format(self, name) < 0) {
+        return -1;
+    }
+    PyObject *source_rows = PyObject_GetAttrString(sources, "rows");
+    PyObject *stream_rows = source_rows ? PyObject_GetAttrString(streams, "streams") : NULL;
+    if (stream_rows == NULL || !PyDict_Check(source_rows) || !PyDict_Check(stream_rows)) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "sources.rows and streams.streams must be dicts");
+        }
+        Py_XDECREF(source_rows);
+        Py_XDECREF(stream_rows);
+        return -1;
+    }
+    Py_XSETREF(self->source_rows, source_rows);
+    Py_XSETREF(self->stream_rows, stream_rows);
+    Py_INCREF(sources);
+    Py_XSETREF(self->sources, sources);
+    Py_INCREF(streams);
+    Py_XSETREF(self->streams, streams);
+    Py_INCREF(histogram);
+    Py_XSETREF(self->histogram_type, histogram);
+    Py_CLEAR(self->last_remote);
+    Py_CLEAR(self->last_key);
+    self->received = self->bytes = self->corrupt = self->unsequenced = 0;
+    self->size_min = 1 << 30;
+    self->size_max = 0;
+    memset(self->size_counts, 0, sizeof self->size_counts);
+    memset(&self->owd, 0, sizeof self->owd);
+    memset(&self->app, 0, sizeof self->app);
+    return 0;
+}
+
+/* Add `count` datagrams and `size` bytes to `remote`'s row (SourceTable.rows); a sender
+ * not in the table gets its first datagram through SourceTable.new, the rest added. */
+static int
+count_source(Counter *self, PyObject *remote, uint64_t count, uint64_t size, uint64_t first_size)
+{
+    PyObject *row = PyDict_GetItemWithError(self->source_rows, remote);
+    if (row == NULL) {
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *r = PyObject_CallMethod(self->sources, "new", "OK", remote, (unsigned long long)first_size);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+        if (--count == 0) {
+            return 0;
+        }
+        size -= first_size;
+        row = PyDict_GetItemWithError(self->source_rows, remote);
+        if (row == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_RuntimeError, "SourceTable.new did not add the sender");
+            }
+            return -1;
+        }
+    }
+    if (!PyList_Check(row) || PyList_GET_SIZE(row) != 2) {
+        PyErr_SetString(PyExc_TypeError, "a source row must be a [datagrams, bytes] list");
+        return -1;
+    }
+    uint64_t add[2] = {count, size};
+    for (int k = 0; k < 2; k++) {
+        unsigned long long old = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(row, k));
+        if (old == (unsigned long long)-1 && PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *v = PyLong_FromUnsignedLongLong(old + add[k]);
+        if (v == NULL) {
+            return -1;
+        }
+        PyList_SetItem(row, k, v);
+    }
+    return 0;
+}
+
+/* The tracker of (remote, stream), or NULL when the table has none (with *key set to a
+ * new reference to the key, for StreamTable.new) or on error. A borrowed reference. */
+static PyObject *
+find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
+{
+    *key = NULL;
+    if (self->last_key != NULL && self->last_stream == stream) {
+        int same = self->last_remote == remote ? 1 : PyObject_RichCompareBool(self->last_remote, remote, Py_EQ);
+        if (same < 0) {
+            return NULL;
+        }
+        if (same) {
+            *key = Py_NewRef(self->last_key);
+        }
+    }
+    if (*key == NULL) {
+        PyObject *sid = PyLong_FromUnsignedLong(stream);
+        if (sid == NULL) {
+            return NULL;
+        }
+        *key = PyTuple_Pack(2, remote, sid);
+        Py_DECREF(sid);
+        if (*key == NULL) {
+            return NULL;
+        }
+        Py_INCREF(remote);
+        Py_XSETREF(self->last_remote, remote);
+        Py_INCREF(*key);
+        Py_XSETREF(self->last_key, *key);
+        self->last_stream = stream;
+    }
+    return PyDict_GetItemWithError(self->stream_rows, *key);
+}
+
+static int
+count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
+{
+    int has_transit = h->has_send;
+    i128 transit = 0;
+    if (!h->valid) {
+        self->corrupt++;
+    }
+    if (has_transit) {
+        transit = arrival - (i128)h->send_ns;
+        if (self->wall_clock && hist_add(&self->owd, transit) < 0) {
+            return -1;
+        }
+    }
+    PyObject *key;
+    PyObject *tracker = find_tracker(self, remote, h->stream, &key);
+    if (tracker == NULL) {
+        if (PyErr_Occurred()) {
+            Py_XDECREF(key);
+            return -1;
+        }
+        PyObject *seq = PyLong_FromUnsignedLongLong(h->seq);
+        PyObject *tr = has_transit ? core_from_i128(transit) : Py_NewRef(Py_None);
+        PyObject *r = seq && tr ? PyObject_CallMethod(self->streams, "new", "OOO", key, seq, tr) : NULL;
+        Py_XDECREF(seq);
+        Py_XDECREF(tr);
+        Py_DECREF(key);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_DECREF(r);
+        return 0;
+    }
+    Py_DECREF(key);
+    if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
+        tracker_see((Tracker *)tracker, (i128)h->seq, has_transit, transit);
+        return 0;
+    }
+    /* Some other tracker (a table built by Python code): its own `see`. */
+    PyObject *seq = PyLong_FromUnsignedLongLong(h->seq);
+    PyObject *tr = has_transit ? core_from_i128(transit) : Py_NewRef(Py_None);
+    PyObject *r = seq && tr ? PyObject_CallMethod(tracker, "see", "OO", seq, tr) : NULL;
+    Py_XDECREF(seq);
+    Py_XDECREF(tr);
+    if (r == NULL) {
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}
+
+static int
+read_stamp(PyObject *stamp, i128 now, i128 *arrival, int *known)
+{
+    if (stamp == Py_None) {
+        *known = 0;
+        *arrival = now;
+        return 0;
+    }
+    *known = 1;
+    return core_to_i128(stamp, arrival);
+}
+
+/* Everything but the source row for one datagram. */
+static int
+count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated)
+{
+    Py_buffer view;
+    const unsigned char *p;
+    Py_ssize_t n;
+    int own_view = 0;
+    if (PyBytes_CheckExact(data)) {
+        p = (const unsigned char *)PyBytes_AS_STRING(data);
+        n = PyBytes_GET_SIZE(data);
+    }
+    else {
+        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+            return -1;
+        }
+        own_view = 1;
+        p = view.buf;
+        n = view.len;
+    }
+    i128 arrival;
+    int known;
+    int status = read_stamp(stamp, now, &arrival, &known);
+    if (status == 0) {
+        self->received++;
+        self->bytes += (uint64_t)n;
+        self->size_counts[bit_length((uint64_t)n) < SIZE_BUCKETS ? bit_length((uint64_t)n) : SIZE_BUCKETS - 1]++;
+        if ((uint64_t)n > self->size_max) {
+            self->size_max = (uint64_t)n;
+        }
+        if ((uint64_t)n < self->size_min) {
+            self->size_min = (uint64_t)n;
+        }
+        Header h;
+        if (known && hist_add(&self->app, now - arrival) < 0) {
+            status = -1;
+        }
+        else if (self->format != FMT_NONE && parse(self->format, p, n, truncated, &h)) {
+            status = count_sequence(self, remote, &h, arrival);
+        }
+        else {
+            self->unsequenced++;
+        }
+    }
+    if (own_view) {
+        PyBuffer_Release(&view);
+    }
+    return status;
+}
+
+static Py_ssize_t
+length_of(PyObject *data)
+{
+    if (PyBytes_CheckExact(data)) {
+        return PyBytes_GET_SIZE(data);
+    }
+    return PyObject_Length(data);
+}
+
+static int
+read_now(PyObject *obj, i128 *now)
+{
+    return core_to_i128(obj, now);
+}
+
+static PyObject *
+Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    i128 now;
+    int truncated = 0;
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns, truncated=False)");
+        return NULL;
+    }
+    if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
+        return NULL;
+    }
+    Py_ssize_t n = length_of(args[0]);
+    if (n < 0 || count_source(self, args[1], 1, (uint64_t)n, (uint64_t)n) < 0) {
+        return NULL;
+    }
+    if (count_one(self, args[0], args[1], args[2], now, truncated) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    i128 now;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "add_list(datas, remotes, timestamps_ns, now_ns)");
+        return NULL;
+    }
+    if (read_now(args[3], &now) < 0) {
+        return NULL;
+    }
+    PyObject *datas = PySequence_Fast(args[0], "datas must be a sequence");
+    PyObject *remotes = datas ? PySequence_Fast(args[1], "remotes must be a sequence") : NULL;
+    PyObject *stamps = remotes ? PySequence_Fast(args[2], "timestamps must be a sequence") : NULL;
+    PyObject *result = NULL;
+    if (stamps == NULL) {
+        goto done;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(datas);
+    if (PySequence_Fast_GET_SIZE(remotes) != n || PySequence_Fast_GET_SIZE(stamps) != n) {
+        PyErr_SetString(PyExc_ValueError, "datas, remotes and timestamps differ in length");
+        goto done;
+    }
+    /* Consecutive datagrams of one sender update its row once (the usual list). */
+    PyObject *run_remote = NULL;
+    uint64_t run_count = 0, run_bytes = 0, run_first = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *data = PySequence_Fast_GET_ITEM(datas, i);
+        PyObject *remote = PySequence_Fast_GET_ITEM(remotes, i);
+        Py_ssize_t size = length_of(data);
+        if (size < 0) {
+            goto done;
+        }
+        if (run_remote != NULL && run_remote != remote) {
+            if (count_source(self, run_remote, run_count, run_bytes, run_first) < 0) {
+                goto done;
+            }
+            run_remote = NULL;
+        }
+        if (run_remote == NULL) {
+            run_remote = remote;
+            run_count = 0;
+            run_bytes = 0;
+            run_first = (uint64_t)size;
+        }
+        run_count++;
+        run_bytes += (uint64_t)size;
+        if (count_one(self, data, remote, PySequence_Fast_GET_ITEM(stamps, i), now, 0) < 0) {
+            goto done;
+        }
+    }
+    if (run_remote != NULL && count_source(self, run_remote, run_count, run_bytes, run_first) < 0) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(datas);
+    Py_XDECREF(remotes);
+    Py_XDECREF(stamps);
+    return result;
+}
+
+static PyObject *
+hist_object(Counter *self, const Hist *h)
+{
+    PyObject *obj = PyObject_CallNoArgs(self->histogram_type);
+    PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
+    PyObject *max = counts ? PyLong_FromUnsignedLongLong(h->max) : NULL;
+    if (max == NULL) {
+        goto fail;
+    }
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        PyObject *c = PyLong_FromUnsignedLongLong(h->counts[i]);
+        if (c == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(counts, i, c);
+    }
+    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0) {
+        goto fail;
+    }
+    Py_DECREF(counts);
+    Py_DECREF(max);
+    return obj;
+fail:
+    Py_XDECREF(obj);
+    Py_XDECREF(counts);
+    Py_XDECREF(max);
+    return NULL;
+}
+
+static PyObject *
+Counter_latency(Counter *self, PyObject *arg)
+{
+    int advance = PyObject_IsTrue(arg);
+    if (advance < 0) {
+        return NULL;
+    }
+    PyObject *owd = hist_object(self, &self->owd);
+    PyObject *app = owd ? hist_object(self, &self->app) : NULL;
+    if (app == NULL) {
+        Py_XDECREF(owd);
+        return NULL;
+    }
+    if (advance) {
+        memset(&self->owd, 0, sizeof self->owd);
+        memset(&self->app, 0, sizeof self->app);
+    }
+    return Py_BuildValue("(NN)", owd, app);
+}
+
+static PyObject *
+Counter_use_seq_format(Counter *self, PyObject *arg)
+{
+    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
+    if (name == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "seq_format must be a str");
+        }
+        return NULL;
+    }
+    if (set_format(self, name) < 0) {
+        return NULL;
+    }
+    return PyObject_CallMethod(self->streams, "use_wrap32", "O", self->format == FMT_IPERF3 ? Py_True : Py_False);
+}
+
+static PyObject *
+get_size_counts(Counter *self, void *c)
+{
+    PyObject *out = PyList_New(SIZE_BUCKETS);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < SIZE_BUCKETS; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(self->size_counts[i]);
+        if (v == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+#define U64_GETTER(name)                                    \
+    static PyObject *get_##name(Counter *self, void *c)     \
+    {                                                       \
+        return PyLong_FromUnsignedLongLong(self->name);     \
+    }
+U64_GETTER(received)
+U64_GETTER(bytes)
+U64_GETTER(corrupt)
+U64_GETTER(unsequenced)
+U64_GETTER(size_min)
+U64_GETTER(size_max)
+
+static PyObject *
+get_sources(Counter *self, void *c)
+{
+    return Py_NewRef(self->sources);
+}
+
+static PyObject *
+get_streams(Counter *self, void *c)
+{
+    return Py_NewRef(self->streams);
+}
+
+static PyGetSetDef Counter_getset[] = {
+    {"received", (getter)get_received, NULL, "datagrams counted", NULL},
+    {"bytes", (getter)get_bytes, NULL, "their bytes", NULL},
+    {"corrupt", (getter)get_corrupt, NULL, "wskrecv datagrams whose body fails the CRC", NULL},
+    {"unsequenced", (getter)get_unsequenced, NULL, "datagrams without a recognised header", NULL},
+    {"size_min", (getter)get_size_min, NULL, NULL, NULL},
+    {"size_max", (getter)get_size_max, NULL, NULL, NULL},
+    {"size_counts", (getter)get_size_counts, NULL, "datagrams per size bucket (bit length)", NULL},
+    {"sources", (getter)get_sources, NULL, "the SourceTable", NULL},
+    {"streams", (getter)get_streams, NULL, "the StreamTable", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Counter_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Counter_add, METH_FASTCALL,
+     "add(data, remote, timestamp_ns, now_ns, truncated=False): count one datagram."},
+    {"add_list", (PyCFunction)(void (*)(void))Counter_add_list, METH_FASTCALL,
+     "add_list(datas, remotes, timestamps_ns, now_ns): count a list consumed at one instant."},
+    {"use_seq_format", (PyCFunction)Counter_use_seq_format, METH_O,
+     "use_seq_format(seq_format): read payload headers as `seq_format` from now on."},
+    {"latency", (PyCFunction)Counter_latency, METH_O,
+     "latency(advance) -> (one-way, application) Histograms of this interval; advance starts a new one."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+Counter_traverse(Counter *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->sources);
+    Py_VISIT(self->source_rows);
+    Py_VISIT(self->streams);
+    Py_VISIT(self->stream_rows);
+    Py_VISIT(self->histogram_type);
+    Py_VISIT(self->last_remote);
+    Py_VISIT(self->last_key);
+    return 0;
+}
+
+static int
+Counter_clear(Counter *self)
+{
+    Py_CLEAR(self->sources);
+    Py_CLEAR(self->source_rows);
+    Py_CLEAR(self->streams);
+    Py_CLEAR(self->stream_rows);
+    Py_CLEAR(self->histogram_type);
+    Py_CLEAR(self->last_remote);
+    Py_CLEAR(self->last_key);
+    return 0;
+}
+
+static void
+Counter_dealloc(Counter *self)
+{
+    PyObject_GC_UnTrack(self);
+    Counter_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject Counter_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "wskrecv._core.Counter",
+    .tp_doc = "Counter(seq_format, sources, streams, histogram): see wskrecv.stats.counting.",
+    .tp_basicsize = sizeof(Counter),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Counter_init,
+    .tp_dealloc = (destructor)Counter_dealloc,
+    .tp_traverse = (traverseproc)Counter_traverse,
+    .tp_clear = (inquiry)Counter_clear,
+    .tp_methods = Counter_methods,
+    .tp_getset = Counter_getset,
+};

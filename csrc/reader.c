@@ -1,0 +1,422 @@
+/* The native batch reader: recvmmsg(2) into preallocated slots, parsed into the model's
+ * Datagram records without Python code per datagram.
+ *
+ * The twin, and the specification, is wskrecv/provider/mmsg.py (MmsgReader): the same
+ * constructor, `read(max_n)`, and the counters `drops_seen`, `truncated` and
+ * `control_truncated`. Each datagram becomes Datagram(data, remote, local, timestamp_ns):
+ * `remote` is Python's socket address tuple, `local` (destination address, interface
+ * index) from IP_PKTINFO/IPV6_PKTINFO or None, `timestamp_ns` from SO_TIMESTAMPNS or None.
+ * Sender and packet-info tuples are cached by their raw bytes (a small direct-mapped
+ * cache), so a batch from known senders allocates only the payload, the timestamp and the
+ * record.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include "core.h"
+
+#ifdef __linux__
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif
+#ifndef SO_TIMESTAMPNS
+#define SO_TIMESTAMPNS 35
+#endif
+
+#define CONTROL_SLOT 256 /* timestamp + drop counter + packet info, with room */
+#define CACHE_SIZE 256   /* entries of each direct-mapped conversion cache */
+
+typedef struct {
+    unsigned char key[32];
+    Py_ssize_t keylen;
+    PyObject *value; /* owned; NULL when empty */
+} CacheEntry;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *sock;          /* the Python socket (its fileno is read per call) */
+    PyObject *record_type;   /* Datagram */
+    int batch;
+    Py_ssize_t buffer_size;
+    unsigned long long drops_seen;
+    unsigned long long truncated;
+    unsigned long long control_truncated;
+    char *data;
+    struct mmsghdr *msgs;
+    struct iovec *iov;
+    struct sockaddr_storage *names;
+    char *control; /* batch * CONTROL_SLOT, 8-aligned */
+    CacheEntry remotes[CACHE_SIZE];
+    CacheEntry locals[CACHE_SIZE];
+} Reader;
+
+static uint32_t
+hash_bytes(const unsigned char *p, Py_ssize_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* The cached object for `key`, made by `make` on a miss (a new reference either way). */
+static PyObject *
+cached(CacheEntry *cache, const unsigned char *key, Py_ssize_t n, PyObject *(*make)(const unsigned char *, Py_ssize_t))
+{
+    CacheEntry *e = &cache[hash_bytes(key, n) & (CACHE_SIZE - 1)];
+    if (e->value != NULL && e->keylen == n && memcmp(e->key, key, (size_t)n) == 0) {
+        Py_INCREF(e->value);
+        return e->value;
+    }
+    PyObject *value = make(key, n);
+    if (value == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(e->value, value);
+    Py_INCREF(value);
+    memcpy(e->key, key, (size_t)n);
+    e->keylen = n;
+    return value;
+}
+
+static PyObject *
+ntop(int family, const void *addr)
+{
+    char text[INET6_ADDRSTRLEN];
+    if (inet_ntop(family, addr, text, sizeof text) == NULL) {
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyUnicode_FromString(text);
+}
+
+/* A struct sockaddr_in / sockaddr_in6 as Python's socket address tuple (mmsg._sockaddr). */
+static PyObject *
+make_remote(const unsigned char *raw, Py_ssize_t n)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    memcpy(&ss, raw, (size_t)n);
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        PyObject *host = ntop(AF_INET6, &a->sin6_addr);
+        if (host == NULL) {
+            return NULL;
+        }
+        return Py_BuildValue("(NiIk)", host, (int)ntohs(a->sin6_port),
+                             (unsigned int)ntohl(a->sin6_flowinfo), (unsigned long)a->sin6_scope_id);
+    }
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+    PyObject *host = ntop(AF_INET, &a->sin_addr);
+    if (host == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(Ni)", host, (int)ntohs(a->sin_port));
+}
+
+/* Packet info as (address, ifindex): the key is family (1 byte), ifindex (4), address. */
+static PyObject *
+make_local(const unsigned char *key, Py_ssize_t n)
+{
+    int ifindex;
+    memcpy(&ifindex, key + 1, sizeof ifindex);
+    PyObject *host = ntop(key[0] == 6 ? AF_INET6 : AF_INET, key + 5);
+    if (host == NULL) {
+        return NULL;
+    }
+    (void)n;
+    return Py_BuildValue("(Ni)", host, ifindex);
+}
+
+static void
+reader_free_buffers(Reader *self)
+{
+    PyMem_Free(self->data);
+    PyMem_Free(self->msgs);
+    PyMem_Free(self->iov);
+    PyMem_Free(self->names);
+    PyMem_Free(self->control);
+    self->data = NULL;
+    self->msgs = NULL;
+    self->iov = NULL;
+    self->names = NULL;
+    self->control = NULL;
+}
+
+static int
+Reader_init(Reader *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"sock", "batch", "buffer_size", "record_type", NULL};
+    PyObject *sock, *record_type = NULL;
+    int batch = 64;
+    Py_ssize_t buffer_size = 65535;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|inO:MmsgReader", kwlist, &sock, &batch,
+                                     &buffer_size, &record_type)) {
+        return -1;
+    }
+    if (record_type == NULL && (record_type = core_datagram_type()) == NULL) {
+        return -1;
+    }
+    if (batch <= 0 || batch > 1024 || buffer_size <= 0 || buffer_size > (1 << 20)) {
+        PyErr_SetString(PyExc_ValueError, "batch must be 1-1024 and buffer_size 1-1048576");
+        return -1;
+    }
+    if (!PyType_Check(record_type) || !PyType_IsSubtype((PyTypeObject *)record_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "record_type must be a tuple subclass");
+        return -1;
+    }
+    reader_free_buffers(self);
+    Py_INCREF(sock);
+    Py_XSETREF(self->sock, sock);
+    Py_INCREF(record_type);
+    Py_XSETREF(self->record_type, record_type);
+    self->batch = batch;
+    self->buffer_size = buffer_size;
+    self->data = PyMem_Malloc((size_t)batch * (size_t)buffer_size);
+    self->msgs = PyMem_Calloc((size_t)batch, sizeof(struct mmsghdr));
+    self->iov = PyMem_Calloc((size_t)batch, sizeof(struct iovec));
+    self->names = PyMem_Calloc((size_t)batch, sizeof(struct sockaddr_storage));
+    self->control = PyMem_Calloc((size_t)batch, CONTROL_SLOT);
+    if (!self->data || !self->msgs || !self->iov || !self->names || !self->control) {
+        reader_free_buffers(self);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < batch; i++) {
+        self->iov[i].iov_base = self->data + (size_t)i * (size_t)buffer_size;
+        self->iov[i].iov_len = (size_t)buffer_size;
+    }
+    return 0;
+}
+
+/* Sender, packet info, drop counter and timestamp of message `i`; new references. */
+static int
+parse_slot(Reader *self, int i, PyObject **remote, PyObject **local, PyObject **stamp)
+{
+    struct msghdr *h = &self->msgs[i].msg_hdr;
+    *remote = cached(self->remotes, (const unsigned char *)&self->names[i], (Py_ssize_t)h->msg_namelen,
+                     make_remote);
+    if (*remote == NULL) {
+        return -1;
+    }
+    *local = NULL;
+    *stamp = NULL;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
+        const unsigned char *value = CMSG_DATA(c);
+        size_t len = c->cmsg_len - (size_t)(value - (const unsigned char *)c);
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && len >= sizeof(struct in_pktinfo)) {
+            struct in_pktinfo info;
+            unsigned char key[5 + 4];
+            memcpy(&info, value, sizeof info);
+            key[0] = 4;
+            memcpy(key + 1, &info.ipi_ifindex, 4);
+            memcpy(key + 5, &info.ipi_addr, 4);
+            Py_XSETREF(*local, cached(self->locals, key, sizeof key, make_local));
+            if (*local == NULL) {
+                goto fail;
+            }
+        }
+        else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+                 len >= sizeof(struct in6_pktinfo)) {
+            struct in6_pktinfo info;
+            unsigned char key[5 + 16];
+            int ifindex;
+            memcpy(&info, value, sizeof info);
+            ifindex = (int)info.ipi6_ifindex;
+            key[0] = 6;
+            memcpy(key + 1, &ifindex, 4);
+            memcpy(key + 5, &info.ipi6_addr, 16);
+            Py_XSETREF(*local, cached(self->locals, key, sizeof key, make_local));
+            if (*local == NULL) {
+                goto fail;
+            }
+        }
+        else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && len >= 4) {
+            uint32_t drops;
+            memcpy(&drops, value, 4);
+            if (drops > self->drops_seen) {
+                self->drops_seen = drops;
+            }
+        }
+        else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS && len >= sizeof(struct timespec)) {
+            struct timespec ts;
+            memcpy(&ts, value, sizeof ts);
+            Py_XSETREF(*stamp, PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + (long long)ts.tv_nsec));
+            if (*stamp == NULL) {
+                goto fail;
+            }
+        }
+    }
+    if (*local == NULL) {
+        *local = Py_NewRef(Py_None);
+    }
+    if (*stamp == NULL) {
+        *stamp = Py_NewRef(Py_None);
+    }
+    return 0;
+fail:
+    Py_CLEAR(*remote);
+    Py_CLEAR(*local);
+    Py_CLEAR(*stamp);
+    return -1;
+}
+
+static PyObject *
+Reader_read(Reader *self, PyObject *arg)
+{
+    long max_n = PyLong_AsLong(arg);
+    if (max_n == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    unsigned int vlen = max_n < self->batch ? (unsigned int)(max_n > 0 ? max_n : 0) : (unsigned int)self->batch;
+    if (vlen == 0) {
+        return PyList_New(0);
+    }
+    int fd = PyObject_AsFileDescriptor(self->sock);
+    if (fd < 0) {
+        return NULL;
+    }
+    for (unsigned int i = 0; i < vlen; i++) {
+        struct msghdr *h = &self->msgs[i].msg_hdr;
+        h->msg_name = &self->names[i];
+        h->msg_namelen = sizeof(struct sockaddr_storage);
+        h->msg_iov = &self->iov[i];
+        h->msg_iovlen = 1;
+        h->msg_control = self->control + (size_t)i * CONTROL_SLOT;
+        h->msg_controllen = CONTROL_SLOT;
+        h->msg_flags = 0;
+        self->msgs[i].msg_len = 0;
+    }
+    int n, err = 0;
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        n = recvmmsg(fd, self->msgs, vlen, MSG_DONTWAIT, NULL);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (n >= 0) {
+            break;
+        }
+        if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR) {
+            return PyList_New(0);
+        }
+        if (err != ECONNREFUSED) { /* ECONNREFUSED: an ICMP error queued on the socket */
+            errno = err;
+            return PyErr_SetFromErrno(PyExc_OSError);
+        }
+    }
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)self->record_type;
+    for (int i = 0; i < n; i++) {
+        struct msghdr *h = &self->msgs[i].msg_hdr;
+        Py_ssize_t length = (Py_ssize_t)self->msgs[i].msg_len;
+        if (h->msg_flags & MSG_TRUNC) {
+            self->truncated++;
+        }
+        if (h->msg_flags & MSG_CTRUNC) {
+            self->control_truncated++;
+        }
+        if (length > self->buffer_size) {
+            length = self->buffer_size;
+        }
+        PyObject *remote, *local, *stamp;
+        if (parse_slot(self, i, &remote, &local, &stamp) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *data = PyBytes_FromStringAndSize(self->data + (size_t)i * (size_t)self->buffer_size, length);
+        PyObject *rec = data != NULL ? type->tp_alloc(type, 4) : NULL;
+        if (rec == NULL) {
+            Py_XDECREF(data);
+            Py_DECREF(remote);
+            Py_DECREF(local);
+            Py_DECREF(stamp);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(rec, 0, data);
+        PyTuple_SET_ITEM(rec, 1, remote);
+        PyTuple_SET_ITEM(rec, 2, local);
+        PyTuple_SET_ITEM(rec, 3, stamp);
+        PyList_SET_ITEM(out, i, rec);
+    }
+    return out;
+}
+
+static int
+Reader_traverse(Reader *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->sock);
+    Py_VISIT(self->record_type);
+    for (int i = 0; i < CACHE_SIZE; i++) {
+        Py_VISIT(self->remotes[i].value);
+        Py_VISIT(self->locals[i].value);
+    }
+    return 0;
+}
+
+static int
+Reader_clear(Reader *self)
+{
+    Py_CLEAR(self->sock);
+    Py_CLEAR(self->record_type);
+    for (int i = 0; i < CACHE_SIZE; i++) {
+        Py_CLEAR(self->remotes[i].value);
+        Py_CLEAR(self->locals[i].value);
+    }
+    return 0;
+}
+
+static void
+Reader_dealloc(Reader *self)
+{
+    PyObject_GC_UnTrack(self);
+    Reader_clear(self);
+    reader_free_buffers(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"read", (PyCFunction)Reader_read, METH_O,
+     "read(max_n) -> list of Datagram: up to min(max_n, batch) datagrams already queued (never blocks)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Reader_members[] = {
+    {"sock", T_OBJECT, offsetof(Reader, sock), READONLY, "the socket read from"},
+    {"batch", T_INT, offsetof(Reader, batch), READONLY, "most datagrams per read"},
+    {"buffer_size", T_PYSSIZET, offsetof(Reader, buffer_size), READONLY, "bytes per datagram slot"},
+    {"drops_seen", T_ULONGLONG, offsetof(Reader, drops_seen), READONLY, "latest SO_RXQ_OVFL counter"},
+    {"truncated", T_ULONGLONG, offsetof(Reader, truncated), READONLY, "datagrams longer than buffer_size"},
+    {"control_truncated", T_ULONGLONG, offsetof(Reader, control_truncated), READONLY,
+     "control data that did not fit (MSG_CTRUNC)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyTypeObject Reader_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "wskrecv._core.MmsgReader",
+    .tp_doc = "MmsgReader(sock, batch=64, buffer_size=65535): recvmmsg batches as Datagram records.",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_traverse = (traverseproc)Reader_traverse,
+    .tp_clear = (inquiry)Reader_clear,
+    .tp_methods = Reader_methods,
+    .tp_members = Reader_members,
+};
+
+#endif /* __linux__ */

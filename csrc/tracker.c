@@ -1,0 +1,344 @@
+/* The native stream tracker: loss, reordering, duplicates, restarts and RFC 3550 jitter
+ * of one stream, in a sliding window of one byte per sequence.
+ *
+ * The twin, and the specification, is wskrecv/stats/sequence.py (StreamTracker and
+ * Wrap32Tracker): the same constructor, `see`, and the same attributes, so StreamTable
+ * (eviction, totals) drives either. Sequences are signed 128-bit, which holds every u64
+ * sequence, an unwrapped 32-bit counter, and their differences without overflow.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "core.h"
+#include "tracker.h"
+
+static int
+Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"first", "window", "transit_ns", NULL};
+    PyObject *first_obj, *transit_obj = Py_None;
+    Py_ssize_t window = 1 << 14;
+    i128 first;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj)) {
+        return -1;
+    }
+    if (window <= 0 || (window & (window - 1)) || window > (1 << 30)) {
+        PyErr_SetString(PyExc_ValueError, "window must be a power of two");
+        return -1;
+    }
+    if (core_to_i128(first_obj, &first) < 0) {
+        return -1;
+    }
+    i128 transit = 0;
+    if (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0) {
+        return -1;
+    }
+    unsigned char *ring = PyMem_Calloc((size_t)window, 1);
+    if (ring == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyMem_Free(self->ring);
+    self->ring = ring;
+    self->mask = (int64_t)window - 1;
+    self->base = self->high = first;
+    self->seen = 1;
+    self->reordered = self->duplicates = self->late = self->restarts = 0;
+    self->prior_expected = 0;
+    self->prior_seen = 0;
+    self->mark = 0;
+    self->has_jitter = 0;
+    self->jitter = 0.0;
+    self->has_last = transit_obj != Py_None;
+    self->last_transit = transit;
+    self->has_probe = 0;
+    self->probe = 0;
+    self->wrap32 = PyObject_TypeCheck(self, &Wrap32Tracker_Type);
+    ring[(int64_t)(first & self->mask)] = 1;
+    return 0;
+}
+
+static void
+restart(Tracker *self, i128 seq)
+{
+    self->restarts++;
+    self->has_probe = 0;
+    self->late--;
+    self->prior_expected += self->high - self->base + 1;
+    self->prior_seen += self->seen;
+    self->base = seq - 1;
+    self->high = seq;
+    self->seen = 2;
+    memset(self->ring, 0, (size_t)(self->mask + 1));
+    self->ring[(int64_t)((seq - 1) & self->mask)] = 1;
+    self->ring[(int64_t)(seq & self->mask)] = 1;
+}
+
+void
+tracker_see(Tracker *self, i128 seq, int has_transit, i128 transit)
+{
+    i128 high = self->high;
+    int64_t mask = self->mask;
+    unsigned char *ring = self->ring;
+    if (self->wrap32) { /* the sequence nearest to the highest seen */
+        const i128 wrap = (i128)1 << 32, half = (i128)1 << 31;
+        seq |= high & ~(wrap - 1);
+        i128 diff = seq - high;
+        if (diff > half) {
+            seq -= wrap;
+        }
+        else if (diff < -half) {
+            seq += wrap;
+        }
+    }
+    if (seq == high + 1) {
+        ring[(int64_t)(seq & mask)] = 1;
+        self->high = seq;
+        self->seen++;
+    }
+    else if (seq > high) {
+        /* The skipped sequences enter the window unseen: clear their slots. */
+        if (seq - high > mask) {
+            memset(ring, 0, (size_t)mask + 1);
+        }
+        else {
+            int64_t start = (int64_t)((high + 1) & mask), end = (int64_t)(seq & mask);
+            if (start < end) {
+                memset(ring + start, 0, (size_t)(end - start));
+            }
+            else {
+                memset(ring + start, 0, (size_t)(mask + 1 - start));
+                memset(ring, 0, (size_t)end);
+            }
+        }
+        ring[(int64_t)(seq & mask)] = 1;
+        self->high = seq;
+        self->seen++;
+    }
+    else if (seq > high - mask - 1) {
+        int64_t i = (int64_t)(seq & mask);
+        if (ring[i]) {
+            self->duplicates++;
+        }
+        else {
+            ring[i] = 1;
+            self->seen++;
+            self->reordered++;
+            if (seq < self->base) {
+                self->base = seq;
+            }
+        }
+    }
+    else if (self->has_probe && seq == self->probe) {
+        restart(self, seq);
+    }
+    else {
+        self->late++;
+        self->has_probe = 1;
+        self->probe = seq + 1;
+    }
+    if (has_transit) { /* RFC 3550 jitter, over consecutive arrivals whatever their sequence */
+        if (self->has_last) {
+            i128 d = transit - self->last_transit;
+            if (d < 0) {
+                d = -d;
+            }
+            double dd = (double)d;
+            self->jitter = self->has_jitter ? self->jitter + (dd - self->jitter) / 16 : dd / 16;
+            self->has_jitter = 1;
+        }
+        self->last_transit = transit;
+        self->has_last = 1;
+    }
+}
+
+static PyObject *
+Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"seq", "transit_ns", NULL};
+    PyObject *seq_obj, *transit_obj = Py_None;
+    i128 seq, transit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:see", kwlist, &seq_obj, &transit_obj)) {
+        return NULL;
+    }
+    if (core_to_i128(seq_obj, &seq) < 0) {
+        return NULL;
+    }
+    if (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0) {
+        return NULL;
+    }
+    tracker_see(self, seq, transit_obj != Py_None, transit);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Tracker_unsee_first(Tracker *self, PyObject *unused)
+{
+    self->ring[(int64_t)(self->base & self->mask)] = 0;
+    self->high = self->base - 1;
+    self->seen = 0;
+    Py_RETURN_NONE;
+}
+
+static void
+Tracker_dealloc(Tracker *self)
+{
+    PyMem_Free(self->ring);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+get_base(Tracker *self, void *c)
+{
+    return core_from_i128(self->base);
+}
+
+static PyObject *
+get_high(Tracker *self, void *c)
+{
+    return core_from_i128(self->high);
+}
+
+static PyObject *
+get_window(Tracker *self, void *c)
+{
+    return PyLong_FromLongLong(self->mask + 1);
+}
+
+static PyObject *
+get_distinct(Tracker *self, void *c)
+{
+    return PyLong_FromLongLong(self->prior_seen + self->seen);
+}
+
+static PyObject *
+get_datagrams(Tracker *self, void *c)
+{
+    return PyLong_FromLongLong(self->prior_seen + self->seen + self->duplicates + self->late);
+}
+
+static i128
+expected(Tracker *self)
+{
+    return self->prior_expected + self->high - self->base + 1;
+}
+
+static PyObject *
+get_expected(Tracker *self, void *c)
+{
+    return core_from_i128(expected(self));
+}
+
+static PyObject *
+get_lost(Tracker *self, void *c)
+{
+    return core_from_i128(expected(self) - (self->prior_seen + self->seen));
+}
+
+static PyObject *
+get_jitter(Tracker *self, void *c)
+{
+    if (!self->has_jitter) {
+        Py_RETURN_NONE;
+    }
+    return PyFloat_FromDouble(self->jitter);
+}
+
+static PyObject *
+get_last_transit(Tracker *self, void *c)
+{
+    if (!self->has_last) {
+        Py_RETURN_NONE;
+    }
+    return core_from_i128(self->last_transit);
+}
+
+static PyObject *
+get_probe(Tracker *self, void *c)
+{
+    if (!self->has_probe) {
+        Py_RETURN_NONE;
+    }
+    return core_from_i128(self->probe);
+}
+
+static PyObject *
+get_mark(Tracker *self, void *c)
+{
+    return PyLong_FromLongLong(self->mark);
+}
+
+static int
+set_mark(Tracker *self, PyObject *value, void *c)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete mark");
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(value);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    self->mark = v;
+    return 0;
+}
+
+#define COUNT_GETTER(name)                                  \
+    static PyObject *get_##name(Tracker *self, void *c)     \
+    {                                                       \
+        return PyLong_FromLongLong(self->name);             \
+    }
+COUNT_GETTER(seen)
+COUNT_GETTER(reordered)
+COUNT_GETTER(duplicates)
+COUNT_GETTER(late)
+COUNT_GETTER(restarts)
+
+static PyGetSetDef Tracker_getset[] = {
+    {"base", (getter)get_base, NULL, "lowest sequence seen", NULL},
+    {"high", (getter)get_high, NULL, "highest sequence seen", NULL},
+    {"seen", (getter)get_seen, NULL, "distinct sequences seen in the current run", NULL},
+    {"reordered", (getter)get_reordered, NULL, NULL, NULL},
+    {"duplicates", (getter)get_duplicates, NULL, NULL, NULL},
+    {"late", (getter)get_late, NULL, NULL, NULL},
+    {"restarts", (getter)get_restarts, NULL, NULL, NULL},
+    {"jitter_ns", (getter)get_jitter, NULL, "RFC 3550 jitter estimate, or None", NULL},
+    {"last_transit", (getter)get_last_transit, NULL, NULL, NULL},
+    {"probe", (getter)get_probe, NULL, NULL, NULL},
+    {"mark", (getter)get_mark, (setter)set_mark, "datagrams when the table last looked", NULL},
+    {"window", (getter)get_window, NULL, NULL, NULL},
+    {"distinct", (getter)get_distinct, NULL, NULL, NULL},
+    {"datagrams", (getter)get_datagrams, NULL, NULL, NULL},
+    {"lost", (getter)get_lost, NULL, NULL, NULL},
+    {"expected", (getter)get_expected, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Tracker_methods[] = {
+    {"see", (PyCFunction)(void (*)(void))Tracker_see, METH_VARARGS | METH_KEYWORDS,
+     "see(seq, transit_ns=None): count one datagram carrying `seq`."},
+    {"unsee_first", (PyCFunction)Tracker_unsee_first, METH_NOARGS,
+     "unsee_first(): forget the first sequence before any datagram carried it (StreamTable.expect)."},
+    {NULL, NULL, 0, NULL},
+};
+
+PyTypeObject Tracker_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "wskrecv._core.StreamTracker",
+    .tp_doc = "StreamTracker(first, window=16384, transit_ns=None): see wskrecv.stats.sequence.",
+    .tp_basicsize = sizeof(Tracker),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Tracker_init,
+    .tp_dealloc = (destructor)Tracker_dealloc,
+    .tp_methods = Tracker_methods,
+    .tp_getset = Tracker_getset,
+};
+
+PyTypeObject Wrap32Tracker_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "wskrecv._core.Wrap32Tracker",
+    .tp_doc = "A StreamTracker that unwraps a 32-bit counter (iperf3's default).",
+    .tp_basicsize = sizeof(Tracker),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+};

@@ -1,0 +1,80 @@
+"""The compiled core under AddressSanitizer and UndefinedBehaviorSanitizer.
+
+The extension is built from csrc/ with -fsanitize=address,undefined into a temporary copy
+of the package, and the tests that drive it hardest (the property tests against the
+pure-Python twins, the reader on real sockets) run against that build in a subprocess:
+any out-of-bounds access, use after free or undefined behaviour aborts it. It takes a
+minute or two; CI runs it (.ci/run installs gcc, whose libasan it needs).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wskrecv import core as cores
+from wskrecv.bench.native import find_compiler
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = ["tests/model/test_core_twins.py", "tests/net/test_core_reader.py"]
+FLAGS = "-O1 -g -std=gnu11 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
+
+
+@pytest.fixture(autouse=True)
+def once(receive_core: cores.Core) -> None:
+    if receive_core.name != cores.NATIVE:
+        pytest.skip("builds the native core itself; runs in the native half of the suite")
+
+
+def _runtime(cc: str, name: str) -> str:
+    out = subprocess.run([cc, f"-print-file-name={name}"], capture_output=True, text=True).stdout.strip()
+    return out if os.path.isabs(out) and os.path.exists(out) else ""
+
+
+def test_the_native_core_is_clean_under_asan_and_ubsan(tmp_path: Path) -> None:
+    cc = find_compiler()
+    if cc is None or not sys.platform.startswith("linux") or not (ROOT / "csrc").is_dir():
+        pytest.skip("needs a C compiler, Linux and the source checkout (csrc/)")
+    asan = _runtime(cc, "libasan.so")
+    if not asan:
+        pytest.skip(f"{cc} has no AddressSanitizer runtime (libasan)")
+    lib = tmp_path / "lib"
+    shutil.copytree(ROOT / "wskrecv", lib / "wskrecv", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
+    env = {**os.environ, "CC": cc, "WSKRECV_CFLAGS": FLAGS, "LDFLAGS": "-fsanitize=address,undefined"}
+    env.pop(cores.ENV_VAR, None)
+    build = subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_ext", "--build-temp", str(tmp_path / "build"),
+         "--build-lib", str(lib)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    built = list((lib / "wskrecv").glob("_core*.so"))
+    assert build.returncode == 0 and built, build.stderr[-2000:]
+    run_env = {
+        **os.environ,
+        "PYTHONPATH": str(lib),
+        "LD_PRELOAD": asan,
+        "PYTHONMALLOC": "malloc",  # ASan sees every allocation, Python's objects' too
+        "ASAN_OPTIONS": "detect_leaks=0:abort_on_error=1",  # the interpreter itself leaks at exit
+        "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1",
+        "WSKRECV_REQUIRE_NATIVE": "1",
+    }
+    run_env.pop(cores.ENV_VAR, None)
+    where = subprocess.run(
+        [sys.executable, "-c", "import wskrecv._core as c; print(c.__file__)"],
+        cwd=lib, env=run_env, capture_output=True, text=True, timeout=60,
+    )
+    assert where.returncode == 0 and where.stdout.strip().startswith(str(lib)), where.stderr[-2000:]
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--import-mode=append",
+         "--rootdir", str(ROOT), "-k", "native", *[str(ROOT / t) for t in TESTS]],
+        cwd=lib, env=run_env, capture_output=True, text=True, timeout=900,
+    )
+    tail = (tests.stdout + tests.stderr)[-4000:]
+    assert tests.returncode == 0, tail
+    assert "ERROR: AddressSanitizer" not in tail and "runtime error" not in tail
+    assert " passed" in tests.stdout

@@ -1,0 +1,105 @@
+"""Which receive core runs: the compiled one (wskrecv._core) or its pure-Python twins.
+
+Decided once, here, in the manner of multidict's `_compat.py`: the native core is used
+when WSKRECV_NO_EXTENSIONS is unset (or empty), the platform has it (Linux: recvmmsg), and
+the extension imports (`pip install .` builds it when a C compiler is present). The
+receive stack's assembly asks `current()` and passes the chosen parts into the provider
+(`reader`: the recvmmsg batch reader) and the recorder (`counter`: the counting kernel);
+nothing else looks at the environment. `wskrecv --version` and the JSON start object
+name the core (`name`).
+
+The pure-Python twins are the specification: provider/mmsg.py (MmsgReader),
+stats/counting.py (Counter) and stats/sequence.py (StreamTracker, Wrap32Tracker).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Callable, Optional
+
+NATIVE = "native"
+PURE = "pure-Python"
+ENV_VAR = "WSKRECV_NO_EXTENSIONS"
+
+
+@dataclass(frozen=True)
+class Core:
+    """One implementation of the receive core.
+
+    `reader(sock, batch, buffer_size)` reads recvmmsg batches (None where the platform has
+    no recvmmsg); `reader_min` is the smallest read worth a recvmmsg call (smaller ones use
+    the provider's recvmsg loop); `counter(seq_format, window, max_streams, max_sources)`
+    makes the counting kernel."""
+
+    name: str
+    reader: Optional[Callable[..., Any]]
+    reader_min: int
+    counter: Callable[[str, int, int, int], Any]
+
+
+def native_module() -> Optional[Any]:
+    """The compiled extension, or None when it is not built here (or cannot load)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        from wskrecv import _core
+    except ImportError:
+        return None
+    return _core
+
+
+def pure() -> Core:
+    """The pure-Python core."""
+    from wskrecv.provider import mmsg
+    from wskrecv.stats.counting import Counter
+
+    return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter)
+
+
+def native() -> Optional[Core]:
+    """The compiled core, or None when it is not available."""
+    module = native_module()
+    if module is None:
+        return None
+    from wskrecv.provider import mmsg
+    from wskrecv.stats.counting import tables
+    from wskrecv.stats.latency import Histogram
+
+    trackers = (module.StreamTracker, module.Wrap32Tracker)
+
+    def counter(seq_format: str, window: int, max_streams: int, max_sources: int) -> Any:
+        sources, streams = tables(seq_format, window, max_streams, max_sources, trackers)
+        return module.Counter(seq_format, sources, streams, Histogram)
+
+    # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
+    reader = module.MmsgReader if mmsg.available() else None
+    return Core(NATIVE, reader, 1, counter)
+
+
+def choose(environ: Mapping[str, str] = os.environ) -> Core:
+    """The core to use: native unless WSKRECV_NO_EXTENSIONS is set or it is unavailable."""
+    if not environ.get(ENV_VAR):
+        core = native()
+        if core is not None:
+            return core
+    return pure()
+
+
+@cache
+def current() -> Core:
+    """The core of this process, chosen once."""
+    return choose()
+
+
+def current_name() -> str:
+    """The active core's name without building it (for --version: cheap at start-up)."""
+    if not os.environ.get(ENV_VAR) and native_module() is not None:
+        return NATIVE
+    return PURE
+
+
+__all__ = ["Core", "ENV_VAR", "NATIVE", "PURE", "choose", "current", "current_name", "native", "pure"]

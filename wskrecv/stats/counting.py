@@ -1,0 +1,150 @@
+"""The counting kernel: what every consumed datagram adds to a run's statistics.
+
+This is the readable reference. The compiled core (`wskrecv._core.Counter`, csrc/counting.c)
+implements the same class and must agree with it exactly (property tests hold the two
+together); `wskrecv.core` picks one when the receive stack is assembled and the Recorder
+just calls it. Per datagram: its size (count, bytes, minimum, maximum, power-of-two
+histogram), its sender (SourceTable), the application latency (completion time - kernel
+timestamp), and, when its payload carries a recognised header, sequence analysis
+(StreamTable), the CRC check and one-way latency (arrival - send time).
+
+The tables (sources, streams) are shared with the compiled kernel: it updates their rows
+and calls their `new` for a sender or stream it has not seen, so eviction and totals live
+once, in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Callable, Optional
+
+from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS
+from wskrecv.stats.latency import Histogram
+from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable, StreamTracker, Wrap32Tracker
+from wskrecv.stats.sizes import SIZE_BUCKETS
+from wskrecv.stats.sources import MAX_SOURCES, SourceTable
+
+
+def tables(
+    seq_format: str, window: int, max_streams: int, max_sources: int, trackers: tuple[type, type]
+) -> tuple[SourceTable, StreamTable]:
+    """A run's source and stream tables; `trackers` are the (64-bit, 32-bit counter)
+    stream tracker classes: iperf3's 32-bit counter is unwrapped, every other format
+    carries 64 bits."""
+    check_format(seq_format)
+    return SourceTable(max_sources), StreamTable(max_streams, window, seq_format == "iperf3", trackers)
+
+
+def check_format(seq_format: str) -> None:
+    if seq_format not in FORMATS:
+        raise ValueError(f"unknown sequence format {seq_format!r}")
+
+
+def wall_clock(seq_format: str) -> bool:
+    """Whether the format's send times are wall-clock times, comparable with the kernel's
+    receive timestamps (one-way latency): iperf3 (3.2 and later) stamps CLOCK_MONOTONIC,
+    whose differences still give jitter but not one-way latency."""
+    return seq_format not in ("iperf3", "iperf3-64")
+
+
+class Counter:
+    """Mutable counts of one run. `seq_format` names the payload header (payload.FORMATS)."""
+
+    def __init__(
+        self,
+        seq_format: str = "auto",
+        window: int = WINDOW,
+        max_streams: int = MAX_STREAMS,
+        max_sources: int = MAX_SOURCES,
+        trackers: tuple[type, type] = (StreamTracker, Wrap32Tracker),
+    ) -> None:
+        self.received = 0
+        self.bytes = 0
+        self.corrupt = 0  # wskrecv datagrams whose body fails the header's CRC-32
+        self.unsequenced = 0  # datagrams without a recognised header
+        self.size_min = 1 << 30
+        self.size_max = 0
+        self.size_counts = [0] * SIZE_BUCKETS  # by bit length of the size
+        self.sources, self.streams = tables(seq_format, window, max_streams, max_sources, trackers)
+        self.use_seq_format(seq_format)
+        self._owd = Histogram()  # this interval's one-way latencies
+        self._app = Histogram()  # ... and application latencies
+
+    def use_seq_format(self, seq_format: str) -> None:
+        """Read payload headers as `seq_format` from now on (an iperf3 server switches
+        between 32- and 64-bit counters from one test to the next); streams already
+        tracked keep their trackers."""
+        check_format(seq_format)
+        self._parse = PARSERS.get(seq_format)  # None for "none"
+        self._parse_truncated = TRUNCATED_PARSERS.get(seq_format)
+        self._wall_clock = wall_clock(seq_format)
+        self.streams.use_wrap32(seq_format == "iperf3")
+
+    def add(
+        self, data: Any, remote: tuple, timestamp_ns: Optional[int], now_ns: int,
+        truncated: bool = False,
+    ) -> None:
+        """Count one datagram: `data` as the application received it, from `remote`,
+        with the kernel's receive time (None: unknown) and the time it was consumed;
+        `truncated` when the receive buffer cut it (MSG_TRUNC)."""
+        n = len(data)
+        self.received += 1
+        self.bytes += n
+        self.size_counts[n.bit_length()] += 1
+        if n > self.size_max:
+            self.size_max = n
+        if n < self.size_min:
+            self.size_min = n
+        row = self.sources.rows.get(remote)
+        if row is None:
+            self.sources.new(remote, n)
+        else:
+            row[0] += 1
+            row[1] += n
+        if timestamp_ns is None:
+            arrival = now_ns
+        else:
+            arrival = timestamp_ns
+            self._app.add(now_ns - timestamp_ns)
+        # A truncated datagram whose header fits is still sequenced.
+        parse = self._parse_truncated if truncated else self._parse
+        header = parse(data) if parse is not None else None
+        if header is None:
+            self.unsequenced += 1
+            return
+        stream, seq, send_ns, valid = header
+        if not valid:
+            self.corrupt += 1
+        transit = None
+        if send_ns is not None:
+            transit = arrival - send_ns
+            if self._wall_clock:
+                self._owd.add(transit)
+        key = (remote, stream)
+        tracker = self.streams.streams.get(key)
+        if tracker is None:
+            self.streams.new(key, seq, transit)
+        else:
+            tracker.see(seq, transit)
+
+    def add_list(
+        self, datas: Sequence[Any], remotes: Sequence[tuple],
+        timestamps_ns: Sequence[Optional[int]], now_ns: int,
+    ) -> None:
+        """Count a list consumed at one instant (an event callback's), given as columns."""
+        add = self.add
+        for data, remote, stamp in zip(datas, remotes, timestamps_ns):
+            add(data, remote, stamp, now_ns)
+
+    def latency(self, advance: bool) -> tuple[Histogram, Histogram]:
+        """This interval's (one-way, application) latency histograms; `advance` starts a
+        new interval (the caller folds the returned ones into the run's)."""
+        owd, app = self._owd, self._app
+        if advance:
+            self._owd, self._app = Histogram(), Histogram()
+        return owd, app
+
+
+CounterFactory = Callable[[str, int, int, int], Any]  # (seq_format, window, streams, sources)
+
+__all__ = ["Counter", "CounterFactory", "check_format", "tables", "wall_clock"]
