@@ -33,6 +33,7 @@ class Ending(Enum):
     CLIENT_FAULT = "client fault"  # run: the client's code raised, or did not return
     CLIENT_VIOLATIONS = "client violations"  # run: the client broke WSK rules or leaked
     WORKER_FAILED = "worker failed"  # --workers: a worker died or could not run
+    FAILED = "failed"  # a fault: an output could not be written, a thread raised
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -47,6 +48,7 @@ _EXIT_STATUS = {
     Ending.CLIENT_FAULT: ExitStatus.CLIENT_FAULT,
     Ending.CLIENT_VIOLATIONS: ExitStatus.CLIENT_VIOLATIONS,
     Ending.WORKER_FAILED: ExitStatus.ERROR,
+    Ending.FAILED: ExitStatus.ERROR,
 }
 
 

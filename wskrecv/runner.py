@@ -17,8 +17,8 @@ from types import MappingProxyType
 from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.apps.base import Receiver
-from wskrecv.errors import Ending, ExitStatus
-from wskrecv.signals import StopSignals, Waker
+from wskrecv.errors import Ending, ExitStatus, WskrecvError
+from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
@@ -140,6 +140,23 @@ class _SocketFailed(Exception):
     """The OS socket can no longer receive (raised by a step of the loop; ends the run)."""
 
 
+class _Fault(Exception):
+    """Something other than the socket failed: an output (capture, stdout) could not be
+    written, or a thread of the application raised. Ends the run: exit 1, summary."""
+
+
+def _fault_message(exc: BaseException, where: str) -> str:
+    """One line for an exception: WskrecvError's own text, else what and where."""
+    if isinstance(exc, WskrecvError):
+        return str(exc)
+    return f"internal error on the {where}: {type(exc).__name__}: {exc}"
+
+
+# What a sink or reporter raises when its output fails: a WskrecvError (OsFailure for a
+# capture, OutputFailed for stdout). A BrokenPipeError (the reader left) is not one: it
+# ends the run quietly (cli.py).
+_OUTPUT_FAULTS = (WskrecvError,)
+
 _HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
 
 
@@ -213,6 +230,9 @@ class Runner:
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
         sock.ready_callback = self.waker.wake
+        # A fault on the application's threads reaches the loop through here.
+        app.on_thread_fault = self.fault_on_thread
+        self._thread_fault: Optional[str] = None
         self.stop_reason: Optional[str] = None
         self.error: Optional[str] = None  # the socket failed underneath: why
         self._t0 = 0.0
@@ -232,6 +252,13 @@ class Runner:
         self.waker.wake()
         if self._stop_requested is not None:
             self._stop_requested(reason)
+
+    def fault_on_thread(self, exc: BaseException) -> None:
+        """An exception on another thread (the application's worker): the loop ends the
+        run with exit 1 and the summary, after everything held is released."""
+        if self._thread_fault is None:
+            self._thread_fault = _fault_message(exc, "worker thread")
+        self.waker.wake()
 
     def snapshot(self, advance: bool = True) -> Snapshot:
         # The model's counters under the model's lock, the statistics under the
@@ -263,6 +290,13 @@ class Runner:
             for sink in sinks:
                 sink(rec)
 
+    def _flush_sinks(self) -> None:
+        """Write out what the sinks still buffer (a capture's last records)."""
+        for sink in self.sinks:
+            flush = getattr(sink, "flush", None)  # a capture has one; a plain function not
+            if flush is not None:
+                flush()
+
     # -- a run ------------------------------------------------------------------------
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
@@ -290,10 +324,21 @@ class Runner:
                     self.companion.close()
             if self.stop_reason == CLIENT_FAULT:  # also from a thread, or the stop hook
                 ending = Ending.CLIENT_FAULT
-            self.hand_out_datagrams()  # what stopping processed, too (retained lists)
+            try:
+                self.hand_out_datagrams()  # what stopping processed, too (retained lists)
+                self._flush_sinks()  # before the summary: it reports a failure here too
+            except _OUTPUT_FAULTS as exc:
+                if self.error is None:
+                    ending = self._failed(_fault_message(exc, "main thread"))
             self._orig_len.clear()
+            if self._thread_fault is not None and self.error is None:
+                ending = self._failed(self._thread_fault)  # while stopping
             unread, complete = self._count_unread()
             snap = self._at_exit(self.snapshot(advance=False), unread, complete)
+            if ending is Ending.DEADLINE_MISSED and snap.received >= (self.limits.count or 1):
+                # Judged on what was received, lists still held at the deadline included
+                # (stopping processed them): all of it arrived in time.
+                ending = Ending.COMPLETE
             reason = self.stop_reason or "stopped"
             breach = None
             if ending is Ending.COMPLETE and self.judge is not None:
@@ -304,7 +349,12 @@ class Runner:
             if ending is Ending.COMPLETE and verdict is not None:
                 ending = verdict()
             at_summary = signals.received
-            self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
+            try:
+                self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
+            except _OUTPUT_FAULTS:
+                if self.error is None:
+                    raise  # the summary's own stream failed: that is the error
+                # else the output that failed the run fails again: the error line says it
         return RunResult(ending, reason, snap, breach, self.error,
                          signalled_after=signals.received > at_summary)
 
@@ -318,6 +368,10 @@ class Runner:
                     return ending
         except _SocketFailed as exc:
             return self._socket_failed(str(exc))
+        except _Fault as exc:
+            return self._failed(str(exc))
+        except _OUTPUT_FAULTS as exc:  # a sink or a reporter could not write
+            return self._failed(_fault_message(exc, "main thread"))
 
     def _turn(self) -> Optional[Ending]:
         """Hand out kept datagrams; look at stop requests, the clock and the socket; read
@@ -354,7 +408,10 @@ class Runner:
         self._next_frame = t0 + frame_every if frame_every else None
 
     def _stopped(self) -> Optional[Ending]:
-        """A stop was asked for (signal, another thread), or --count is reached."""
+        """A fault on another thread, a stop asked for (signal, another thread), or
+        --count is reached."""
+        if self._thread_fault is not None:
+            raise _Fault(self._thread_fault)
         if self.stop_reason is not None:
             return Ending.COMPLETE
         if self.stop_when is not None:
@@ -494,9 +551,7 @@ class Runner:
             extra, wfds = companion.fds()
             fds += extra
         try:
-            ready, wready, _ = select.select(fds, wfds, [], timeout)
-        except InterruptedError:
-            return
+            ready, wready = wait_ready(fds, wfds, timeout)
         except (OSError, ValueError) as exc:  # the descriptor was closed underneath
             reason = getattr(exc, "strerror", None) or exc
             raise _SocketFailed(f"receive failed: {reason}") from None
@@ -507,22 +562,29 @@ class Runner:
             # Drained: the last read found the socket empty, nothing came since, and the
             # application holds nothing uncounted.
             drained = self._empty and not self._readable and self.sock.in_flight == 0
-            self._stop_for(companion.service(set(ready), set(wready), drained))
+            self._stop_for(companion.service(ready, wready, drained))
 
     def _poll_companion(self) -> None:
         """Look at the companion's descriptors without waiting."""
         assert self.companion is not None
         extra, wfds = self.companion.fds()
         try:
-            ready, wready, _ = select.select(extra, wfds, [], 0)
+            ready, wready = wait_ready(extra, wfds, 0)
         except (OSError, ValueError):
             return
-        self._stop_for(self.companion.service(set(ready), set(wready), False))
+        self._stop_for(self.companion.service(ready, wready, False))
 
     def _stop_for(self, reason: Optional[str]) -> None:
         """The companion ended the run (--one-off): the next turn stops."""
         if reason and self.stop_reason is None:
             self.stop_reason = reason
+
+    def _failed(self, message: str) -> Ending:
+        """A fault ended the run (an output, a thread): stop as for a signal (held lists
+        are processed and released), exit 1 with the summary and one error line."""
+        self.error = message
+        self.stop_reason = "error"
+        return Ending.FAILED
 
     def _socket_failed(self, message: str) -> Ending:
         """The OS socket broke under the receiver: fail it in the model (outstanding IRPs

@@ -1,27 +1,34 @@
 """Stop signals and the wake-up socket: how a signal or another thread ends or wakes a
 loop that waits on descriptors (the receive loop, the sender).
 
-SIGINT and SIGTERM ask the loop to stop, so it ends cleanly (summary printed, files
-flushed). A second Ctrl-C exits at once with status 130: the promise to a user whose
-first Ctrl-C did not end a run that hangs (an output nobody reads, a display that
-stalls). It is kept here, once, for every command that installs these handlers.
+SIGINT, SIGTERM and SIGHUP ask the loop to stop, so it ends cleanly (summary printed,
+files flushed). A second one exits at once, with status 128 + the signal's number (130
+for a second Ctrl-C, 143 for a second SIGTERM): the promise to a user (or a service
+manager) whose first signal did not end a run that hangs (an output nobody reads, a
+display that stalls). It is kept here, once, for every command that installs these
+handlers.
 """
 
 from __future__ import annotations
 
+import errno
+import math
 import os
+import select
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from wskrecv.errors import ExitStatus
+# The signals that end a run, and the stop reason each gives.
+STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated",
+                signal.SIGHUP: "hung up"}
 
 
 class StopSignals:
-    """SIGINT/SIGTERM call `on_stop("interrupted" | "terminated")`; a SIGINT after any
-    earlier one of the two exits the process at once (130)."""
+    """SIGINT/SIGTERM/SIGHUP call `on_stop(reason)` (STOP_SIGNALS); any of them after an
+    earlier one exits the process at once, with 128 + its number (130 for Ctrl-C)."""
 
     def __init__(self, on_stop: Callable[[str], None]) -> None:
         self.on_stop = on_stop
@@ -29,9 +36,9 @@ class StopSignals:
 
     def _handle(self, signum: int, _frame: Any) -> None:
         self.received += 1
-        if self.received > 1 and signum == signal.SIGINT:
-            os._exit(ExitStatus.INTERRUPTED)  # second Ctrl-C: at once, as promised
-        self.on_stop("interrupted" if signum == signal.SIGINT else "terminated")
+        if self.received > 1:
+            os._exit(128 + signum)  # the second one: at once, as promised
+        self.on_stop(STOP_SIGNALS.get(signum, "terminated"))
 
     @contextmanager
     def installed(self) -> Iterator[StopSignals]:
@@ -39,7 +46,7 @@ class StopSignals:
         Python allows no signal handlers: tests drive loops from threads)."""
         old: dict[int, Any] = {}
         try:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in STOP_SIGNALS:
                 old[signum] = signal.signal(signum, self._handle)
         except ValueError:
             pass
@@ -76,4 +83,45 @@ class Waker:
         self.w.close()
 
 
-__all__ = ["StopSignals", "Waker"]
+_READ = select.POLLIN | select.POLLPRI
+_WRITE = select.POLLOUT
+_READY_READ = _READ | select.POLLHUP | select.POLLERR  # what select() calls readable
+_READY_WRITE = _WRITE | select.POLLHUP | select.POLLERR
+
+
+def wait_ready(
+    read: Iterable[int], write: Iterable[int] = (), timeout: Optional[float] = None
+) -> tuple[set[int], set[int]]:
+    """Wait until a descriptor in `read` is readable or one in `write` writable, at most
+    `timeout` seconds (None: no limit); the ready ones, as select() would report them.
+
+    poll(), not select(): select() cannot take a descriptor of 1024 or more (an inherited
+    socket, a process with many files open). A descriptor closed underneath is an
+    OSError (EBADF), as with select(); a signal returns early with nothing ready.
+    """
+    masks: dict[int, int] = {}
+    for fd in read:
+        masks[fd] = masks.get(fd, 0) | _READ
+    for fd in write:
+        masks[fd] = masks.get(fd, 0) | _WRITE
+    poller = select.poll()
+    for fd, mask in masks.items():
+        poller.register(fd, mask)
+    ms = None if timeout is None else max(0, math.ceil(timeout * 1000))
+    try:
+        events = poller.poll(ms)
+    except InterruptedError:
+        return set(), set()
+    readable: set[int] = set()
+    writable: set[int] = set()
+    for fd, ev in events:
+        if ev & select.POLLNVAL:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        if ev & _READY_READ and masks[fd] & _READ:
+            readable.add(fd)
+        if ev & _READY_WRITE and masks[fd] & _WRITE:
+            writable.add(fd)
+    return readable, writable
+
+
+__all__ = ["STOP_SIGNALS", "StopSignals", "Waker", "wait_ready"]

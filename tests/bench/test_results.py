@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +17,7 @@ from wskrecv.bench.queue import FillReport
 from wskrecv.bench.report import render
 from wskrecv.bench.run import DrainRun, LiveRun, Samples
 from wskrecv.bench.targets import CLoop, PythonLoop, all_targets, mode_target
-from wskrecv.errors import UsageError
+from wskrecv.errors import OsFailure, UsageError
 from wskrecv.program import BENCH_MODES
 
 
@@ -124,3 +128,32 @@ def test_two_cores_measure_every_wskrecv_mode_side_by_side() -> None:
         n for m in wskrecv_modes for n in (m, m + "-py")]
     assert [t.base for t in targets][2:] == [m for m in wskrecv_modes for _ in (1, 2)]
     assert targets[2].label == "irp --outstanding 1 [pure-Python]"
+
+
+def test_save_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """--save writes regular files only: a device, a FIFO or a directory stays as it was."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, problem in ((os.devnull, "not a regular file (a character device)"),
+                          (str(fifo), "not a regular file (a FIFO)"),
+                          (str(tmp_path), "Is a directory")):
+        with pytest.raises(OsFailure, match=re.escape(f"cannot save results to {path}: {problem}")):
+            results.check_writable(path)
+        with pytest.raises(OsFailure, match=re.escape(problem)):
+            results.save(path, {"type": "bench"})
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path: Path) -> None:
+    target = tmp_path / "real.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    results.save(str(link), {"type": "bench"})
+    assert link.is_symlink() and json.loads(target.read_text()) == {"type": "bench"}
+
+
+def test_compare_reads_with_a_size_bound() -> None:
+    """--compare /dev/zero: refused after MAX_DOCUMENT bytes, not read until memory ends."""
+    with pytest.raises(UsageError, match="is larger than 16 MiB"):
+        results.load("/dev/zero")

@@ -9,6 +9,7 @@ import array
 import fcntl
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -57,7 +58,7 @@ def until_received(w: Wskrecv, n: int) -> dict:
             return obj
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize(("command", "args"), [
     ("listen", ("-n", "16")), ("event", ()), ("event", ("--pend", "--hold", "20")),
 ])
@@ -73,7 +74,9 @@ def test_a_signal_mid_flood_ends_cleanly_with_a_complete_capture(
     assert status == 0, err
     assert "Traceback" not in err
     s = objs[-1]
-    assert s["type"] == "summary" and s["reason"] in ("interrupted", "terminated")
+    assert s["type"] == "summary"
+    assert s["reason"] == {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated",
+                           signal.SIGHUP: "hung up"}[signum]
     assert len(rdpcap(str(cap))) == s["received"] > 0  # every datagram counted is captured
     assert s["violations"] == 0
     if command == "listen":
@@ -84,9 +87,11 @@ def test_a_signal_mid_flood_ends_cleanly_with_a_complete_capture(
             assert s["released"] == s["received"]
 
 
-def test_a_second_ctrl_c_exits_at_once_with_output_blocked() -> None:
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_second_signal_exits_at_once_with_output_blocked(signum: int, status: int) -> None:
     """stdout is a pipe nobody reads: --dump lines fill it and the receiver blocks in a
-    write; the first Ctrl-C cannot finish the run, the second ends it (exit 130)."""
+    write; the first Ctrl-C (SIGTERM) cannot finish the run, the second ends it at once
+    (exit 128 + the signal's number)."""
     assert WSKRECV
     with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json", "--dump"],
                stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
@@ -97,16 +102,20 @@ def test_a_second_ctrl_c_exits_at_once_with_output_blocked() -> None:
                 s.sendto(b"x" * 40, ("127.0.0.1", port))
         # The pipe fills up (64 KiB): from then on the receiver blocks writing to it.
         assert wait_for(lambda: _queued(proc.stdout) > 60_000, 20)
-        proc.send_signal(signal.SIGINT)
-        assert wait_for(lambda: not _sigint_pending(proc.pid), 20)  # taken, not coalesced
+        proc.send_signal(signum)
+        assert wait_for(lambda: not _pending(proc.pid, signum), 20)  # taken, not coalesced
         assert proc.poll() is None  # still blocked writing
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(20) == 130
+        proc.send_signal(signum)
+        assert proc.wait(20) == status
 
 
 def _sigint_pending(pid: int) -> bool:
-    """Whether a SIGINT sent to `pid` waits for delivery (a second one would merge)."""
-    bit = 1 << (signal.SIGINT - 1)
+    return _pending(pid, signal.SIGINT)
+
+
+def _pending(pid: int, signum: int) -> bool:
+    """Whether a signal sent to `pid` waits for delivery (a second one would merge)."""
+    bit = 1 << (signum - 1)
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(("SigPnd:", "ShdPnd:")) and int(line.split()[1], 16) & bit:
             return True
@@ -299,3 +308,39 @@ def test_the_bound_address_removed_ends_with_exit_one_and_a_summary(
         assert s["failures"] == 4 and s["outstanding"] == 0
     else:
         assert s["null_indications"] >= 1 and s["leaked"] == 0
+
+
+def test_a_socket_descriptor_above_1024_receives() -> None:
+    """select() cannot wait on a descriptor of 1024 or more; the loop polls."""
+    assert WSKRECV
+    high = 1500
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] <= high:
+        pytest.skip(f"cannot open descriptor {high} here (RLIMIT_NOFILE)")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as shared:
+        shared.bind(("127.0.0.1", 0))
+        os.dup2(shared.fileno(), high)
+        try:
+            with popen([WSKRECV, "listen", "--fd", str(high), "-c", "3", "--json"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       pass_fds=[high]) as proc:
+                assert proc.stdout is not None
+                assert json.loads(read_line(proc.stdout, 20))["fd"] == high
+                for i in range(3):
+                    shared.sendto(b"%d" % i, shared.getsockname())
+                out, err = proc.communicate(timeout=30)
+        finally:
+            os.close(high)
+    assert proc.returncode == 0, err
+    assert json.loads(out.splitlines()[-1])["received"] == 3
+
+
+@pytest.mark.parametrize(("sent", "status"), [(100, 0), (60, 3)])
+def test_the_deadline_judges_what_arrived_whatever_is_still_held(sent: int, status: int) -> None:
+    """--pend holds every list far past the deadline: all 100 arrived in time, so exit 0
+    (the held lists are processed when the run stops); 60 of 100 is still exit 3."""
+    with Wskrecv("event", "--pend", "--hold", "600000", "-c", "100", "--timeout", "3") as w:
+        w.send([b"d"] * sent)
+        code, objs, err = w.finish()
+    s = objs[-1]
+    assert (code, s["exit_status"], s["received"]) == (status, status, sent), err
+    assert s["reason"] == "deadline passed" and s["leaked"] == 0

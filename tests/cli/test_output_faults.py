@@ -1,15 +1,20 @@
 """Output that cannot be written: standard output on a full disk (`>/dev/full`) is one
-line on stderr and exit 1 in every command, never a traceback."""
+line on stderr and exit 1 in every command, never a traceback; a capture that fails
+(disk full, a FIFO whose reader left) ends the run with exit 1 and its summary; capture
+paths that cannot work are refused."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+from scapy.layers.inet import UDP
+from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV
+from tests.conftest import WSKRECV, Wskrecv, free_udp_port, popen, read_line, run_cli
 
 pytestmark = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 
@@ -39,3 +44,105 @@ def test_stdout_on_a_full_disk_is_one_line_and_exit_one(args: list[str]) -> None
 def test_the_completion_script_on_a_full_disk_is_one_line_and_exit_one() -> None:
     r = run_to_full([], env={"_WSKRECV_COMPLETE": "bash_source"})
     assert (r.returncode, r.stderr) == (1, FULL + "\n")
+
+
+# -- captures that cannot be written --------------------------------------------------
+
+RECEIVERS = [("listen", ("-n", "8")), ("event", ()), ("event", ("--pend", "--hold", "20"))]
+
+
+def _send(port: int, n: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i in range(n):
+            s.sendto(b"%05d" % i + b"p" * 59, ("127.0.0.1", port))
+
+
+@pytest.mark.parametrize(("command", "args"), RECEIVERS)
+def test_a_capture_on_a_full_disk_ends_the_run_with_its_summary(
+    command: str, args: tuple[str, ...]
+) -> None:
+    """The capture fails at its first write (or at the end, if few arrive): one error
+    line, exit 1, the summary says so (exit_status 1), and nothing held is leaked."""
+    with Wskrecv(command, *args, "-c", "1000", "--pcap", "/dev/full") as w:
+        w.send([b"%05d" % i + b"p" * 59 for i in range(1000)])
+        status, objs, err = w.finish()
+    assert status == 1
+    assert err.splitlines() == ["wskrecv: error: cannot write capture /dev/full: "
+                                "No space left on device"]
+    s = objs[-1]
+    assert s["type"] == "summary" and s["exit_status"] == 1 and s["reason"] == "error"
+    if command == "event":
+        assert s["leaked"] == 0 and s["pool_in_use"] == 0
+
+
+def test_a_capture_fifo_whose_reader_goes_away_is_an_error_with_a_summary(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that wskrecv's open returns
+    try:
+        with Wskrecv("listen", "-c", "5", "--pcap", str(fifo)) as w:
+            os.close(reader)  # the reader goes away before anything is written
+            reader = -1
+            w.send([b"x"] * 5)
+            status, objs, err = w.finish()
+    finally:
+        if reader >= 0:
+            os.close(reader)
+    assert status == 1
+    assert err.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
+                                "its reader went away"]
+    assert objs[-1]["type"] == "summary" and objs[-1]["exit_status"] == 1
+
+
+# -- capture paths ----------------------------------------------------------------------
+
+def test_an_empty_capture_path_says_so() -> None:
+    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
+    assert (r.returncode, r.stderr) == (2, "wskrecv: error: --pcap: empty path\n")
+
+
+@pytest.mark.parametrize("path", ["/dev/stdout", "/proc/self/fd/1"])
+def test_a_capture_path_that_is_stdout_is_refused_with_json(path: str) -> None:
+    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", path, "--json", "-t", "0.1")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == (f"wskrecv: error: --pcap {path} is standard output, where --json "
+                        "writes: write the capture to a file\n")
+
+
+def test_a_capture_path_that_is_stdout_by_another_name_is_a_clean_capture(
+    tmp_path: Path,
+) -> None:
+    """`wskrecv listen --pcap out.pcap --dump > out.pcap`: the capture is standard output,
+    so it is written as with --pcap - (the --dump lines go to stderr, not into it)."""
+    out = tmp_path / "out.pcap"
+    port = free_udp_port()
+    with out.open("wb") as f, popen(
+            [WSKRECV, "listen", "-b", "127.0.0.1", "-p", str(port), "-c", "3", "--dump",
+             "--pcap", str(out)], stdout=f, stderr=subprocess.PIPE, text=True) as proc:
+        assert "receiving on" in read_line(proc.stderr, 20)
+        _send(port, 3)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    packets = rdpcap(str(out))
+    assert [bytes(p[UDP].payload)[:5] for p in packets] == [b"00000", b"00001", b"00002"]
+    assert err.count(" 64 bytes ") == 3  # the dump lines: on stderr, not in the capture
+
+
+# -- stdout on a full disk during a run -------------------------------------------------
+
+def test_dump_lines_on_a_full_disk_end_the_run_with_its_summary() -> None:
+    """--dump lines on a full disk: one error line, exit 1, the summary on stderr."""
+    port = free_udp_port()
+    with open("/dev/full", "w") as full, popen(
+            [WSKRECV, "listen", "-b", "127.0.0.1", "-p", str(port), "-c", "3", "--dump"],
+            stdout=full, stderr=subprocess.PIPE, text=True) as proc:
+        assert "receiving on" in read_line(proc.stderr, 20)
+        _send(port, 3)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "Exception" not in err
+    assert err.count("cannot write standard output") == 1
+    assert err.splitlines()[-1] == FULL
+    assert "summary (error)" in err

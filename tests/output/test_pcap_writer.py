@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import struct
+from typing import Any
 
 import pytest
 from scapy.layers.inet import IP, UDP
@@ -137,3 +140,41 @@ def test_unwritable_path_is_an_os_failure_and_creates_nothing(tmp_path) -> None:
     assert not target.parent.exists()
     with pytest.raises(OsFailure, match="Is a directory"):
         open_capture(str(tmp_path))
+
+
+class _FillingDisk(io.BytesIO):
+    """A file on a disk with `room` bytes left: writes beyond it are partial, then fail
+    with ENOSPC (as os.write on a full file system)."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: Any) -> int:
+        left = self.room - self.tell()
+        if left <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return super().write(bytes(data)[:left])
+
+
+@pytest.mark.parametrize("room", [30, 200, 1000, 5000, 65536 + 77])
+def test_a_capture_on_a_disk_that_fills_up_ends_on_a_whole_record(room: int) -> None:
+    stream = _FillingDisk(room)
+    writer = PcapWriter(stream, close_stream=False)
+    with pytest.raises(OSError):
+        for i in range(2000):
+            writer.write(b"%04d" % i + b"z" * 60, ("127.0.0.1", 1000), ("127.0.0.1", 2000), 10**9)
+        writer.flush()
+    data = stream.getvalue()
+    assert len(data) <= room
+    if len(data) >= 24:
+        offset = 24  # the global header, then whole records only
+        while offset < len(data):
+            caplen = struct.unpack_from("<I", data, offset + 8)[0]
+            offset += 16 + caplen
+        assert offset == len(data)
+    else:
+        assert data == b""  # not even the header fitted
+    with pytest.raises(OSError):  # and it stays failed: nothing is appended after a gap
+        writer.write(b"late", ("127.0.0.1", 1000), ("127.0.0.1", 2000), 10**9)
+        writer.flush()

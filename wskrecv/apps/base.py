@@ -3,7 +3,7 @@ bookkeeping every WSK client does (its socket, its recorder, stopping, failures)
 
 from __future__ import annotations
 
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 from wskrecv.client import (
     AF_INET6,
@@ -31,6 +31,8 @@ class Receiver(Protocol):
     """A WSK client application the runner starts, drives through its socket, and stops."""
 
     mode: str
+    # Set by the runner: told about an exception on the application's own threads.
+    on_thread_fault: Optional[Callable[[BaseException], None]]
 
     def start(self) -> None:
         """Post receives / enable callbacks: begin receiving."""
@@ -73,6 +75,14 @@ class ReceiverBase:
         self.stopping = False
         self.failed = 0
         self.last_failure: Optional[int] = None
+        # Told about an exception on one of the application's own threads (a work item):
+        # the runner sets it, and ends the run with exit 1 and the summary.
+        self.on_thread_fault: Optional[Callable[[BaseException], None]] = None
+
+    def fault(self, exc: BaseException) -> None:
+        """An exception on the application's worker thread: pass it to the runner."""
+        if self.on_thread_fault is not None:
+            self.on_thread_fault(exc)
 
     def note_failure(self, status: int) -> None:
         """A WSK call or request failed with `status` (reported in the summary)."""

@@ -105,7 +105,8 @@ class EventReceiver(ReceiverBase):
         # work items would; the plain SUCCESS style needs none (nor do static callbacks
         # to be re-enabled).
         deferred = pend or keep_every or (reject_every and not static)
-        self.work: Optional[WorkQueue] = WorkQueue(clock=clock) if deferred else None
+        self.work: Optional[WorkQueue] = (
+            WorkQueue(clock=clock, on_fault=self.fault) if deferred else None)
         sock.set_dispatch(self, WskClientDatagramDispatch(receive_from_event=self._receive_from_event))
 
     # -- Receiver ---------------------------------------------------------------------
@@ -235,9 +236,12 @@ class EventReceiver(ReceiverBase):
         WskRelease(self.sock, indication)
 
     def _process_and_release(self, indication: WskDatagramIndication) -> None:
-        """Work item: process a retained list, then WskRelease it (from this thread)."""
-        self._consume(indication)
-        WskRelease(self.sock, indication)
+        """Work item: process a retained list, then WskRelease it (from this thread),
+        also when processing failed: a fault must not leak what it held."""
+        try:
+            self._consume(indication)
+        finally:
+            WskRelease(self.sock, indication)
 
     def _enable(self) -> None:
         """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, RECEIVE_FROM)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Callable, Optional
 
 from wskrecv.client import WskApiViolation
 
@@ -21,8 +21,18 @@ WorkRoutine = Callable[[], None]
 class WorkQueue:
     """One worker thread running queued routines in order."""
 
-    def __init__(self, name: str = "wsk-worker", clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str = "wsk-worker",
+        clock: Callable[[], float] = time.monotonic,
+        on_fault: Optional[Callable[[BaseException], None]] = None,
+    ) -> None:
         self.clock = clock
+        # A routine that raised (anything but an API violation): told to `on_fault` (the
+        # runner ends the run with exit 1 and its summary); the queue keeps working, so
+        # what later items hold is still released.
+        self.on_fault = on_fault
+        self.faults = 0
         self.violations = 0  # API violations raised by routines (the verifier counted them)
         self._items: deque[tuple[float, WorkRoutine]] = deque()
         self._cond = threading.Condition()
@@ -70,3 +80,7 @@ class WorkQueue:
                 routine()
             except WskApiViolation:
                 self.violations += 1  # counted by the socket's verifier; keep working
+            except Exception as exc:
+                self.faults += 1
+                if self.on_fault is not None:
+                    self.on_fault(exc)

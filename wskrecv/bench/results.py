@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import stat
 import statistics
 import tempfile
 from typing import Any, Optional
@@ -117,16 +118,35 @@ def live_document(run: LiveRun, size: int, rounds: int, params: dict[str, Any],
     }
 
 
+MAX_DOCUMENT = 16 << 20  # bytes --compare reads at most: a saved result is a few KiB
+
+_KINDS = ((stat.S_ISDIR, "Is a directory"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _not_regular(path: str) -> Optional[str]:
+    """What `path` is when it exists and is not a regular file ("a FIFO"), else None.
+    Symbolic links are followed: their target is what gets replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    for test, kind in _KINDS:
+        if test(mode):
+            return kind if kind.startswith("Is ") else f"not a regular file ({kind})"
+    return None
+
+
 def check_writable(path: str) -> None:
     """OsFailure now if `save(path)` is bound to fail: before minutes of measuring, not
     after. Creates nothing."""
-    directory = os.path.dirname(os.path.abspath(path))
-    problem = None
-    if os.path.isdir(path):
-        problem = "Is a directory"
-    elif not os.path.isdir(directory):
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real)
+    problem = _not_regular(real)
+    if problem is None and not os.path.isdir(directory):
         problem = "No such file or directory"
-    elif not os.access(directory, os.W_OK | os.X_OK):
+    elif problem is None and not os.access(directory, os.W_OK | os.X_OK):
         problem = "Permission denied"
     if problem:
         raise OsFailure(f"cannot save results to {path}: {problem}")
@@ -134,8 +154,15 @@ def check_writable(path: str) -> None:
 
 def save(path: str, doc: dict[str, Any]) -> None:
     """Write the document (pretty JSON) to `path`, whole or not at all: a temporary file
-    in the same directory renamed over it, so a failed write leaves no partial file."""
-    directory = os.path.dirname(os.path.abspath(path))
+    in the same directory renamed over it, so a failed write leaves no partial file. Only
+    a regular file is replaced (a symbolic link's target, the link kept); a device, a
+    FIFO or a directory is refused."""
+    shown = path
+    path = os.path.realpath(path)
+    problem = _not_regular(path)
+    if problem:
+        raise OsFailure(f"cannot save results to {shown}: {problem}")
+    directory = os.path.dirname(path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".wskrecv-bench-", dir=directory)
@@ -148,7 +175,7 @@ def save(path: str, doc: dict[str, Any]) -> None:
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise OsFailure(f"cannot save results to {path}: {exc.strerror or exc}") from None
+        raise OsFailure(f"cannot save results to {shown}: {exc.strerror or exc}") from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -158,8 +185,12 @@ def save(path: str, doc: dict[str, Any]) -> None:
 def load(path: str) -> dict[str, Any]:
     """Read a document written by `--save`; anything else is a usage error."""
     try:
-        with open(path) as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            raw = f.read(MAX_DOCUMENT + 1)  # bounded: /dev/zero must not fill the memory
+        if len(raw) > MAX_DOCUMENT:
+            raise UsageError(f"{path} is larger than {MAX_DOCUMENT >> 20} MiB: not a wskrecv "
+                             "bench result (saved with --save)")
+        doc = json.loads(raw)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

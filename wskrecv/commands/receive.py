@@ -7,6 +7,9 @@ the socket or the stream; here they become messages that name the flags to chang
 
 from __future__ import annotations
 
+import os
+import sys
+from dataclasses import replace
 from typing import Any
 
 from wskrecv import program
@@ -39,6 +42,7 @@ def run_receive(mode: str, params: dict[str, Any]) -> int:
     config = program.ReceiveConfig(
         mode=mode, address_given=given_on_command_line("bind_host", "port"), **params
     )
+    config = _capture_to_stdout(config)
     check_receive(config)
     try:
         return program.receive(config, current_environment())
@@ -54,6 +58,30 @@ def run_receive(mode: str, params: dict[str, Any]) -> int:
         raise UsageError(f"{exc}: choose one with --fd {exc.fds[0]}..{exc.fds[-1]}") from None
     except NoBinaryOutput as exc:
         raise UsageError(f"--pcap -: {exc}") from None
+
+
+def _same_file_as_stdout(path: str) -> bool:
+    """Whether `path` names the file standard output writes to (/dev/stdout,
+    /proc/self/fd/1, the file `>` redirected it to...)."""
+    try:
+        here, out = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (here.st_dev, here.st_ino) == (out.st_dev, out.st_ino)
+
+
+def _capture_to_stdout(config: program.ReceiveConfig) -> program.ReceiveConfig:
+    """`--pcap ""` is a usage error; a --pcap path that is standard output, however
+    named, is `--pcap -` (and so refused with --json, which writes there too)."""
+    path = config.pcap
+    if path == "":
+        raise UsageError("--pcap: empty path")
+    if path is None or path == "-" or not _same_file_as_stdout(path):
+        return config
+    if config.as_json:
+        raise UsageError(f"--pcap {path} is standard output, where --json writes: "
+                         "write the capture to a file")
+    return replace(config, pcap="-")
 
 
 __all__ = ["run_receive"]

@@ -39,6 +39,7 @@ IPV4_HEADER = _IPV4.size  # 20
 IPV6_HEADER = _IPV6.size  # 40
 UDP_HEADER = _UDP.size  # 8
 _PROTO_UDP = 17
+BUFFER = 1 << 16  # bytes of whole records written at once
 _TTL = 64
 
 Address = tuple  # (host, port): a Python socket address, IPv6 scope allowed
@@ -93,8 +94,16 @@ class PcapWriter:
         self._ident = 0
         self._lock = threading.Lock()
         self._closed = False
-        stream.write(_GLOBAL.pack(MAGIC_NS, *VERSION, 0, 0, SNAPLEN, LINKTYPE_RAW))
+        # Records wait here and go out whole (BUFFER bytes at a time), so a write that
+        # fails half way (disk full) is cut back to the last whole record: the file
+        # always ends on one. `_ends`: where each pending record ends; `_written`: bytes
+        # in the stream (whole records only); `_error`: the write that failed.
+        self._pending = bytearray(_GLOBAL.pack(MAGIC_NS, *VERSION, 0, 0, SNAPLEN, LINKTYPE_RAW))
+        self._ends = [len(self._pending)]
+        self._written = 0
+        self._error: Optional[OSError] = None
         if flush_each:
+            self._send()
             stream.flush()
 
     def packet(
@@ -147,37 +156,65 @@ class PcapWriter:
         ts = time.time_ns() if timestamp_ns is None else timestamp_ns
         pkt, length = self.packet(data, src, dst, wire_length)
         sec, nsec = divmod(ts, 1_000_000_000)
-        record = _RECORD.pack(sec & 0xFFFFFFFF, nsec, len(pkt), length) + pkt
+        self.write_record(_RECORD.pack(sec & 0xFFFFFFFF, nsec, len(pkt), length) + pkt)
+
+    def write_record(self, record: bytes) -> None:
+        """Append one whole pcap record (its 16-byte header and packet), as built by
+        `write` or read from another capture."""
         with self._lock:
             if self._closed:
                 return
-            self.stream.write(record)
+            self._pending += record
+            self._ends.append(len(self._pending))
             self.records += 1
             if self.flush_each:
+                self._send()
                 self.stream.flush()
+            elif len(self._pending) >= BUFFER:
+                self._send()
+
+    def _send(self) -> None:
+        """Write the pending records (under the lock). A write that fails leaves the
+        stream at the last whole record that made it (a file is truncated back to it)
+        and fails every later write alike."""
+        if self._error is not None:
+            raise OSError(self._error.errno, self._error.strerror)
+        data = memoryview(bytes(self._pending))  # a copy: the pending buffer may change
+        done = 0
+        try:
+            while done < len(data):
+                n = self.stream.write(data[done:])
+                done += len(data) - done if n is None else n
+        except OSError as exc:
+            whole = max((end for end in self._ends if end <= done), default=0)
+            if whole < done and not isinstance(exc, BrokenPipeError):
+                try:
+                    self.stream.truncate(self._written + whole)
+                except (OSError, ValueError, AttributeError):
+                    pass  # not a file (a FIFO): nothing to cut back
+            self._written += whole
+            self._error = exc
+            raise
+        finally:
+            if self._error is not None or done == len(data):
+                self._pending.clear()
+                self._ends.clear()
+        self._written += done
 
     def sink(self, bound: Address, name: str) -> Callable[[DumpRecord], None]:
         """A sink for kept datagrams writing each from its remote address to its local one
         (packet info's destination, else the `bound` address) and the bound port.
-        A failed write (disk full) is an OsFailure naming the capture `name`; a closed
-        pipe stays a BrokenPipeError, which ends the run quietly."""
-        host, port = bound[0], bound[1]
-        write = self.write
-
-        def capture(rec: DumpRecord) -> None:
-            try:
-                write(rec.data, rec.remote, (rec.local or host, port), rec.timestamp_ns,
-                      rec.orig_len)
-            except BrokenPipeError:
-                raise
-            except OSError as exc:
-                raise OsFailure(f"cannot write capture {name}: {exc.strerror or exc}") from None
-
-        return capture
+        A failed write (disk full) is an OsFailure naming the capture `name`; so is a
+        FIFO whose reader went away. Only standard output's reader leaving (`--pcap -`,
+        `| tcpdump -r -` ended) stays a BrokenPipeError, which ends the run quietly."""
+        return _CaptureSink(self, bound, name)
 
     def flush(self) -> None:
+        """Write what is pending (a failure is the OSError of the write)."""
         with self._lock:
             if not self._closed:
+                if self._pending:
+                    self._send()
                 self.stream.flush()
 
     def close(self) -> None:
@@ -187,10 +224,43 @@ class PcapWriter:
                 return
             self._closed = True
             try:
+                if self._pending and self._error is None:
+                    self._send()
                 self.stream.flush()
             finally:
                 if self.close_stream:
                     self.stream.close()
+
+
+class _CaptureSink:
+    """The capture as the runner's sink for kept datagrams (see PcapWriter.sink), with
+    `flush`: the runner writes what is pending before the summary, so a capture that
+    fails at the end still fails the run the summary reports."""
+
+    def __init__(self, writer: PcapWriter, bound: Address, name: str) -> None:
+        self.writer = writer
+        self.host, self.port = bound[0], bound[1]
+        self.name = name
+
+    def _failure(self, exc: OSError) -> Exception:
+        if isinstance(exc, BrokenPipeError):
+            if self.name == "-":
+                return exc  # standard output's reader left: quietly
+            return OsFailure(f"cannot write capture {self.name}: its reader went away")
+        return OsFailure(f"cannot write capture {self.name}: {exc.strerror or exc}")
+
+    def __call__(self, rec: DumpRecord) -> None:
+        try:
+            self.writer.write(rec.data, rec.remote, (rec.local or self.host, self.port),
+                              rec.timestamp_ns, rec.orig_len)
+        except OSError as exc:
+            raise self._failure(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self.writer.flush()
+        except OSError as exc:
+            raise self._failure(exc) from None
 
 
 def open_capture(path: str, stdout: Optional[IO[bytes]] = None) -> PcapWriter:
@@ -202,7 +272,8 @@ def open_capture(path: str, stdout: Optional[IO[bytes]] = None) -> PcapWriter:
             raise NoBinaryOutput()
         return PcapWriter(stdout, close_stream=False, flush_each=True)
     try:
-        stream = open(path, "wb", buffering=1 << 16)  # noqa: SIM115 - the writer owns it
+        # Unbuffered: the writer buffers whole records itself (see PcapWriter._send).
+        stream = open(path, "wb", buffering=0)  # noqa: SIM115 - the writer owns it
     except OSError as exc:
         raise OsFailure(f"cannot write capture {path}: {exc.strerror or exc}") from None
     return PcapWriter(stream)

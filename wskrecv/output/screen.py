@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
 import struct
 import sys
 import time
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.live import Live
 
 from wskrecv.output.dashboard import View, render
+from wskrecv.signals import wait_ready
 from wskrecv.stats.snapshot import Snapshot
 
 FRAME_INTERVAL = 0.25  # at most 4 redraws a second
@@ -126,7 +126,7 @@ def serve(fd: int, screen: Screen) -> None:
     try:
         while True:
             timeout = max(0.0, next_draw - time.monotonic()) if dirty else None
-            ready, _, _ = select.select([fd], [], [], timeout)
+            ready, _ = wait_ready([fd], (), timeout)
             if ready:
                 chunk = os.read(fd, 1 << 16)
                 if not chunk:

@@ -92,7 +92,7 @@ class PartFiles:
             n = 0
             try:
                 for _, _, _, record in heapq.merge(*parts):
-                    writer.stream.write(record)
+                    writer.write_record(record)
                     n += 1
                 writer.close()
             except BrokenPipeError:
