@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not WSKRECV:
         raise pytest.UsageError(
             "the wskrecv command is not on PATH: the tests run the installed command; "
-            "install it first (python3 -m pip install '.[test]') or put its bin directory "
+            "install it first (python3 -m pip install -e '.[test]') or put its bin directory "
             "on PATH"
         )
 
