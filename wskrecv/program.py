@@ -171,17 +171,19 @@ class BenchConfig:
 
 
 def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder) -> Receiver:
-    """The receiver application `config.mode` names, on `sock`, recording into `recorder`."""
-    from wskrecv.apps import EventReceiver, IrpReceiver
+    """The built-in client `config.mode` names (listen's or event's), hosted on `sock` as
+    `wskrecv run` hosts a user's client, counted into `recorder`."""
+    from wskrecv.apps import EventClient, IrpClient
+    from wskrecv.client.host import host_builtin
 
-    # Kept datagrams carry their destination address: only then is it looked up.
-    want_local = config.keeps_datagrams
-    if config.mode == "irp":
-        return IrpReceiver(sock, recorder, config.outstanding, config.buffer_size,
-                           want_local=want_local)
-    return EventReceiver(sock, recorder, pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
-                         reject_every=config.reject_every or 0, want_local=want_local,
-                         keep_every=config.keep_every or 0, static=config.static_callbacks)
+    def make_client() -> IrpClient | EventClient:
+        if config.mode == "irp":
+            return IrpClient(config.outstanding, config.buffer_size)
+        return EventClient(pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
+                           reject_every=config.reject_every or 0,
+                           keep_every=config.keep_every or 0, static=config.static_callbacks)
+
+    return host_builtin(make_client, sock, recorder)
 
 
 def build_runner(

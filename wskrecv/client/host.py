@@ -1,6 +1,8 @@
 """Running a client on a socket: what the runner drives, what counts, what is blamed.
 
-`ClientHost` is the application the runner starts and stops. It does for a client what
+`ClientHost` is the application the runner starts and stops, for `wskrecv run CLIENT.py`
+and for the clients `listen` and `event` run (wskrecv/apps): one code path. It does for a
+client what
 WSK does for a driver: creates the socket with the client's dispatch table and socket
 context (`WskSocket`), binds it, calls the start hook; at the end calls the stop hook
 and closes the socket if the client did not (`WskCloseSocket`: outstanding receives are
@@ -17,6 +19,11 @@ cancelled, retained lists leak). It also
 - turns an exception out of the client's code (a hook, a completion routine, a
   callback, a thread of its own) into a *client fault*: the run ends with its summary and
   the traceback, the stop hook is not called again, and what the client held leaks.
+
+wskrecv's own clients are hosted the same way, with what trusted code needs instead: a
+fault in them is wskrecv's (an internal error, exit 1, not a client fault), their rule
+breaks do not decide the exit status, no watchdog interrupts them, and their `statistics`
+hook gives the style's own statistics (IrpStatistics, EventStatistics).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import sys
 import threading
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Callable, Optional
@@ -33,7 +41,7 @@ from wskrecv.client import watchdog
 from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
 from wskrecv.errors import Ending
 from wskrecv.runner import CLIENT_FAULT
-from wskrecv.stats.modes import ClientStatistics
+from wskrecv.stats.modes import ClientStatistics, ModeStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.irp import IrpTracker, track_irps
@@ -42,6 +50,7 @@ from wskrecv.wsk.verifier import Verifier
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # wskrecv/
 _APPS = os.path.join(_PACKAGE, "apps")
+BUILTIN_CLIENTS = _APPS  # a ClientCode of this path: wskrecv's own clients
 _WATCHDOG = os.path.realpath(watchdog.__file__)
 # Where a frame sits just above the client's code says what wskrecv was calling.
 _ENTRY_KINDS = {
@@ -213,14 +222,17 @@ def describe_fault(
 
 
 class RecorderTap:
-    """The socket's Tap: every datagram the client accepted goes to the recorder (under
-    the recorder's lock: a client's thread may deliver, through WskRelease)."""
+    """The socket's Tap: every datagram the client accepted goes to the recorder, under
+    the recorder's lock when it has one (a client's thread may deliver, through WskRelease
+    or a re-enable). Completions are counted one by one, accepted lists in one batch."""
 
-    __slots__ = ("recorder", "want_local", "lock")
+    __slots__ = ("recorder", "want_local", "lock", "_record", "_locked")
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.lock = recorder.lock
+        self._record = recorder.record
+        self._locked = not isinstance(recorder.lock, nullcontext)  # one thread: no lock
         # The destination address only matters to kept datagrams (--dump/--pcap).
         self.want_local = recorder.dumped is not None
 
@@ -229,8 +241,11 @@ class RecorderTap:
         if length != len(data):
             data = data[:length]
         local = dgram[2][0] if self.want_local and dgram[2] else None
-        with self.lock:
-            self.recorder.record(data, dgram[1], dgram[3], truncated, local=local)
+        if self._locked:
+            with self.lock:
+                self._record(data, dgram[1], dgram[3], truncated, local=local)
+        else:  # listen: every completion comes here, from the one thread
+            self._record(data, dgram[1], dgram[3], truncated, local=local)
 
     def accepted(self, dgrams: list[Datagram]) -> None:
         if self.want_local:  # kept datagrams: one at a time, with their destination
@@ -266,6 +281,11 @@ class ClientHost:
         self.sock = sock
         self.code = code
         self.mode = mode
+        self.builtin = code.builtin  # wskrecv's own client (listen, event): trusted code
+        # A built-in client's statistics hook: its style's statistics from the counts.
+        self._style: Optional[Callable[[Any], ModeStatistics]] = (
+            client.statistics if self.builtin else None)
+        self._on_thread_fault: Optional[Callable[[BaseException], None]] = None
         self.fault: Optional[ClientFault] = None
         # The runner's request_stop (the runner sets it): a thread's fault ends the run.
         self.stop_run: Callable[[str], None] = lambda reason: None
@@ -274,6 +294,7 @@ class ClientHost:
         sock.set_dispatch(client if context is None else context, getattr(client, "dispatch", None))
         sock.tap = RecorderTap(recorder)
         sock.verifier.locate = code.locate
+        self._started = False  # the start hook was called (the run may end before)
         self._stopped = False
         self._old_hook: Any = None
         self._threads_before: set[threading.Thread] = set()
@@ -284,19 +305,38 @@ class ClientHost:
 
     # -- Receiver ---------------------------------------------------------------------
 
+    @property
+    def on_thread_fault(self) -> Optional[Callable[[BaseException], None]]:
+        """Set by the runner: told about an exception on a built-in client's own thread
+        (its work items catch them and pass them on; the run ends with exit 1)."""
+        return self._on_thread_fault
+
+    @on_thread_fault.setter
+    def on_thread_fault(self, handler: Optional[Callable[[BaseException], None]]) -> None:
+        self._on_thread_fault = handler
+        if self.builtin:
+            self.client.on_thread_fault = handler
+
     def start(self) -> None:
         """Catch the client's own threads' exceptions, then its start hook."""
         self._threads_before = set(threading.enumerate())
-        self._old_hook = threading.excepthook
-        threading.excepthook = self._thread_fault
-        self.watchdog.start(self._deadline)
+        if not self.builtin:
+            self._old_hook = threading.excepthook
+            threading.excepthook = self._thread_fault
+            self.watchdog.start(self._deadline)
+        self._started = True
         self.client.start(self.sock)
 
     def stop(self) -> None:
-        """The stop hook (unless the client faulted), then WskCloseSocket if still open."""
+        """The stop hook (unless the client faulted, or never started: the run ended
+        before), then WskCloseSocket if still open."""
         if self._stopped:
             return
         self._stopped = True
+        if not self._started:
+            self.irps.end()
+            self._close()
+            return
         try:
             if self.fault is None:
                 self.watchdog.hook("stop")
@@ -337,28 +377,13 @@ class ClientHost:
             if not self.on_fault(exc):
                 raise
 
-    def statistics(self) -> ClientStatistics:
-        """Both styles' counters (a client may use either or both) and its report."""
-        s = self.sock.statistics()
-        return ClientStatistics(
-            outstanding=s.outstanding,
-            completions=s.completions,
-            cancellations=s.cancellations,
-            failures=s.failures,
-            callbacks=s.callbacks,
-            mean_list_length=s.mean_list_length,
-            consumed=s.consumed,
-            pended=s.pended,
-            released=s.released,
-            released_in_callback=s.released_in_callback,
-            rejected=s.rejected,
-            held=s.held,
-            pool_in_use=s.pool_in_use,
-            pool_high_water=s.pool_high_water,
-            leaked=s.leaked,
-            null_indications=s.null_indications,
-            client=self.report(),
-        )
+    def statistics(self) -> ModeStatistics:
+        """A built-in client's own style's statistics; for yours, both styles' counters
+        (a client may use either or both) and its report."""
+        counts = self.sock.statistics()
+        if self._style is not None:
+            return self._style(counts)
+        return ClientStatistics.from_socket(counts, client=self.report())
 
     def report(self) -> dict[str, Any]:
         """The client's part of the summary: who, what it broke where, its fault."""
@@ -376,7 +401,10 @@ class ClientHost:
 
     def verdict(self) -> Ending:
         """How a run that otherwise ended well ended: CLIENT_VIOLATIONS when the verifier
-        counted a rule break (a leaked IRP is one) or the client leaked datagrams."""
+        counted a rule break (a leaked IRP is one) or the client leaked datagrams. Not for
+        wskrecv's own clients: listen and event exit as they always did."""
+        if self.builtin:
+            return Ending.COMPLETE
         if self.sock.verifier.total or self.sock.counts.leaked:
             return Ending.CLIENT_VIOLATIONS
         return Ending.COMPLETE
@@ -384,7 +412,10 @@ class ClientHost:
     # -- faults -----------------------------------------------------------------------
 
     def on_fault(self, exc: BaseException) -> bool:
-        """The runner's fault hook: True (and recorded) when `exc` came out of client code."""
+        """The runner's fault hook: True (and recorded) when `exc` came out of client code
+        (never for wskrecv's own clients: their fault is wskrecv's)."""
+        if self.builtin:
+            return False
         fault = describe_fault(self.code, exc)
         if fault is None:
             return False
@@ -410,5 +441,20 @@ class ClientHost:
             self._old_hook(args)
 
 
-__all__ = ["ClientCode", "ClientFault", "ClientHost", "IrpTracking", "RecorderTap",
-           "describe_fault"]
+def host_builtin(
+    make_client: Callable[[], Any], sock: WskDatagramSocket, recorder: Recorder
+) -> ClientHost:
+    """One of wskrecv's own clients (wskrecv/apps), created by `make_client` with its IRPs
+    counted from its constructor on, and hosted on `sock` like any `run` client."""
+    code = ClientCode(BUILTIN_CLIENTS)
+    irps = IrpTracking(code)
+    try:
+        client = make_client()
+    except BaseException:
+        irps.end()
+        raise
+    return ClientHost(client, sock, recorder, code, mode=client.mode, irps=irps)
+
+
+__all__ = ["BUILTIN_CLIENTS", "ClientCode", "ClientFault", "ClientHost", "IrpTracking",
+           "RecorderTap", "describe_fault", "host_builtin"]
