@@ -209,6 +209,7 @@ def build_runner(
     import threading
 
     from wskrecv import core as cores
+    from wskrecv.client.lock import SocketLock
     from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
@@ -231,7 +232,7 @@ def build_runner(
     npi = wsk_register(Verifier()).capture_provider_npi()
     if config.static_callbacks:
         npi.control_client(WSK_SET_STATIC_EVENT_CALLBACKS, WskEventCallbackControl())
-    sock = npi.socket(lock=threading.RLock() if threaded else None, pool=pool,
+    sock = npi.socket(lock=SocketLock() if threaded else None, pool=pool,
                       dispatch_level=config.dispatch_level)
     sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
     sock.bind(provider.local_address)

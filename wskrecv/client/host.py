@@ -38,6 +38,7 @@ from types import FrameType, TracebackType
 from typing import Any, Callable, Optional
 
 from wskrecv.client import watchdog
+from wskrecv.client.lock import SocketLock
 from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
 from wskrecv.errors import Ending
 from wskrecv.runner import CLIENT_FAULT
@@ -221,6 +222,45 @@ def describe_fault(
     )
 
 
+def describe_holder(code: ClientCode, exc: ClientStuck, ident: int) -> ClientFault:
+    """The fault of a client thread stuck while it holds the socket's lock (`exc` was
+    raised on the thread that waited for it): named from the holder's own stack, at the
+    routine wskrecv called on that thread (a callback, a completion routine) or, for the
+    client's own code, the thread's, and the innermost client line."""
+    threads = {t.ident: t.name for t in threading.enumerate()}
+    name = threads.get(ident, f"{ident}")
+    exception = f"stuck: {exc}"
+    frame = sys._current_frames().get(ident)
+    stack: list[FrameType] = []
+    while frame is not None:
+        stack.append(frame)
+        frame = frame.f_back
+    stack.reverse()  # outermost first
+    mine = [i for i, f in enumerate(stack) if code.owns(f.f_code.co_filename)]
+    if not mine:  # the thread ended holding the lock, or holds it outside client code
+        text = f"thread {name} holds the socket lock and is gone or not in client code\n"
+        return ClientFault(exception=exception, kind=f"thread {name}", routine="?",
+                           where="?", traceback=text + exception + "\n")
+    # The innermost place where wskrecv's code called into the client's.
+    entry = next((i for i in reversed(mine) if i == 0 or i - 1 not in mine), mine[0])
+    caller = stack[entry - 1].f_code.co_name if entry else ""
+    kind = _ENTRY_KINDS.get(caller)
+    kind = f"{kind} on thread {name}" if kind in ("completion routine", "receive callback") \
+        else f"thread {name}"
+    last = stack[mine[-1]]
+    frames = traceback.StackSummary.extract(
+        ((f, f.f_lineno) for f in stack[mine[0]:]), lookup_lines=True)
+    text = (f"Thread {name}, holding the socket lock (most recent call last):\n"
+            + "".join(frames.format()) + exception + "\n")
+    return ClientFault(
+        exception=exception,
+        kind=kind,
+        routine=stack[entry].f_code.co_name,
+        where=code.show(last.f_code.co_filename, last.f_lineno),
+        traceback=text,
+    )
+
+
 class RecorderTap:
     """The socket's Tap: every datagram the client accepted goes to the recorder, under
     the recorder's lock when it has one (a client's thread may deliver, through WskRelease
@@ -300,7 +340,9 @@ class ClientHost:
         self._threads_before: set[threading.Thread] = set()
         # Ends the run when the client's code does not return (see watchdog.py);
         # `deadline`: seconds after start when the run ends on its own.
-        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason))
+        lock = sock.lock if isinstance(sock.lock, SocketLock) else None
+        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason),
+                                 lock=lock)
         self._deadline = deadline
 
     # -- Receiver ---------------------------------------------------------------------
@@ -416,7 +458,10 @@ class ClientHost:
         (never for wskrecv's own clients: their fault is wskrecv's)."""
         if self.builtin:
             return False
-        fault = describe_fault(self.code, exc)
+        if isinstance(exc, ClientStuck) and exc.holder is not None:
+            fault: Optional[ClientFault] = describe_holder(self.code, exc, exc.holder)
+        else:
+            fault = describe_fault(self.code, exc)
         if fault is None:
             return False
         self._record(fault)
@@ -457,4 +502,4 @@ def host_builtin(
 
 
 __all__ = ["BUILTIN_CLIENTS", "ClientCode", "ClientFault", "ClientHost", "IrpTracking",
-           "RecorderTap", "describe_fault", "host_builtin"]
+           "RecorderTap", "describe_fault", "describe_holder", "host_builtin"]
