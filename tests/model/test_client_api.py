@@ -20,7 +20,7 @@ from wskrecv.client import (
     WskReceiveFrom,
     indications,
 )
-from wskrecv.client.host import ClientCode
+from wskrecv.client.blame import ClientCode
 from wskrecv.wsk import Datagram, Verifier, WskDatagramSocket
 from wskrecv.wsk.indication import make_chain
 from wskrecv.wsk.verifier import IrpAlreadyPending
