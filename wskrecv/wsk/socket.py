@@ -69,7 +69,10 @@ from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import SockAddr, TimestampingConfig, ULongRef, WskBuf, build_control, cast_flags
 from wskrecv.wsk.verifier import Verifier
 
+# Members as plain names: reading one off its Enum class costs about 0.1 us (Python 3.11),
+# and these are read for every request and delivery.
 _PENDING = IrpState.PENDING
+_BOUND = SocketState.BOUND
 _CLOSED = SocketState.CLOSED
 _CLOSING = SocketState.CLOSING
 
@@ -379,7 +382,7 @@ class WskDatagramSocket:
 
     def demand(self) -> int:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
-        if self.state is not SocketState.BOUND or self._broken:
+        if self.state is not _BOUND or self._broken:
             return 0
         room = len(self._requests) - len(self._backlog) - len(self._kept)
         events = self.events
@@ -401,7 +404,7 @@ class WskDatagramSocket:
     def _deliver(self, datagrams: list[Datagram]) -> None:
         counts = self.counts
         counts.received += len(datagrams)
-        if self.state is not SocketState.BOUND:
+        if self.state is not _BOUND:
             counts.discarded += len(datagrams)
             return
         counts.in_flight += len(datagrams)
@@ -510,7 +513,7 @@ class WskDatagramSocket:
                         continue
                 if (
                     (backlog or kept)
-                    and self.state is SocketState.BOUND
+                    and self.state is _BOUND
                     and not self._broken
                     and events.indicate(backlog)
                 ):
