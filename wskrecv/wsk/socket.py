@@ -550,14 +550,8 @@ class WskDatagramSocket:
     def _complete_receive(self, irp: Irp, dgram: Datagram) -> None:
         buf, remote_address, control_length, control_info, control_flags = irp.request
         data = dgram[0]
-        mdl = buf.mdl
-        if type(mdl) is bytearray and len(data) <= buf.length:  # the usual case
-            n = len(data)
-            mdl[buf.offset : buf.offset + n] = data
-            flags = 0
-        else:  # too long for Length, or an MDL chain
-            n = buf.fill(data)
-            flags = _MSG_TRUNC if n < len(data) else 0
+        n = buf.fill(data)
+        flags = _MSG_TRUNC if n < len(data) else 0
         local = dgram[2]
         if local is not None:
             if local is self._last_local:  # providers hand out one tuple per destination
