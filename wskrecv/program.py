@@ -104,7 +104,10 @@ def build_runner(
                       dispatch_level=config.dispatch_level)
     sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
     sock.bind(provider.local_address)
-    counter = (core or cores.current()).counter
+    core = core or cores.current()
+    # The same indication objects and states, built natively or not.
+    sock.events.make_chain, sock.events.settle = core.chain, core.settle
+    counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter)
