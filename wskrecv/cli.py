@@ -7,18 +7,13 @@ import errno
 import io
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any, Optional
+from collections.abc import Iterator, MutableMapping, Sequence
+from importlib import import_module
+from typing import Any, Optional, Union
 
 import click
 
 from wskrecv import __version__
-from wskrecv.commands.bench import bench
-from wskrecv.commands.event import event
-from wskrecv.commands.listen import listen
-from wskrecv.commands.run import run
-from wskrecv.commands.selftest import selftest
-from wskrecv.commands.send import send
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, OutputClosed, OutputFailed, WskrecvError
 from wskrecv.signals import honour_die_with_parent
@@ -136,14 +131,46 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     ctx.color = env.color
 
 
-cli.add_command(listen)
-cli.add_command(event)
-cli.add_command(run)
-cli.add_command(bench)
-cli.add_command(send)
-cli.add_command(selftest)
-for name, command in cli.commands.items():
-    command.epilog = epilog(EXIT_STATUSES[name])
+class LazyCommands(MutableMapping):
+    """The group's command table, each command imported the first time it is looked up.
+
+    `wskrecv listen --help` then loads `listen`'s module alone, not the other commands'
+    (send's signal handling, bench's JSON and locale...): start-up stays close to click's
+    own. Listing the names (`"event" in cli.commands`, completion) imports nothing;
+    `wskrecv --help` shows every command's short help, so it loads them all.
+    """
+
+    def __init__(self, where: dict[str, str]) -> None:
+        self._table: dict[str, Union[str, click.Command]] = dict(where)
+
+    def __getitem__(self, name: str) -> click.Command:
+        command = self._table[name]
+        if isinstance(command, str):
+            module, _, attr = command.partition(":")
+            command = getattr(import_module(module), attr)
+            assert isinstance(command, click.Command)
+            command.epilog = epilog(EXIT_STATUSES[name])
+            self._table[name] = command
+        return command
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._table[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._table[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+# Each command's module and name, in the order the group lists them.
+cli.commands = LazyCommands({  # type: ignore[assignment]
+    name: f"wskrecv.commands.{name}:{name}"
+    for name in ("listen", "event", "run", "bench", "send", "selftest")
+})
 
 
 def _version(ctx: click.Context, value: bool) -> None:

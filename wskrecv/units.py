@@ -21,8 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
-from typing import Optional, Union
+from functools import cached_property
+from typing import TYPE_CHECKING, Optional, Union
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 Number = Union[int, float]
 
@@ -48,54 +51,59 @@ class Kind:
     it is shown in messages."""
 
     name: str
-    units: Mapping[str, Fraction]
+    factors: Mapping[str, Union[int, str]]  # "1/1000": exact, unlike a float
     integer: bool
     case_sensitive: bool
     examples: str
+
+    @cached_property
+    def units(self) -> Mapping[str, Fraction]:
+        """Suffix -> exact factor. Built on first use: `fractions` (and `decimal`, which it
+        imports) cost start-up, and `--help` parses no number."""
+        from fractions import Fraction
+
+        return {k: Fraction(v) for k, v in self.factors.items()}
 
     def factor(self, unit: str) -> Optional[Fraction]:
         key = unit if self.case_sensitive else unit.lower()
         return self.units.get(key)
 
 
-def _table(pairs: Mapping[str, object]) -> Mapping[str, Fraction]:
-    return {k: Fraction(v) for k, v in pairs.items()}  # type: ignore[arg-type]
-
-
 SIZE = Kind(
     "size",
-    _table({"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9,
-            "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30, "ki": 2**10, "mi": 2**20,
-            "gi": 2**30}),
+    {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+     "kib": 2**10, "mib": 2**20, "gib": 2**30, "ki": 2**10, "mi": 2**20, "gi": 2**30},
     integer=True, case_sensitive=False, examples="e.g. 1500, 64K, 8MiB",
 )
 COUNT = Kind(
-    "count", _table({"": 1, **_SI}), integer=True, case_sensitive=False,
+    "count", {"": 1, **_SI}, integer=True, case_sensitive=False,
     examples="e.g. 1000, 100k, 2M",
 )
 DURATION = Kind(  # seconds; "m" is minutes, so this kind is case-sensitive
     "duration",
-    _table({"ms": Fraction(1, 1000), "s": 1, "m": 60, "min": 60, "h": 3600}),
+    {"ms": "1/1000", "s": 1, "m": 60, "min": 60, "h": 3600},
     integer=False, case_sensitive=True, examples="e.g. 500ms, 2s, 5m, 1h",
 )
 RATE = Kind(  # per second
-    "rate", _table({"": 1, **_SI}), integer=False, case_sensitive=False,
+    "rate", {"": 1, **_SI}, integer=False, case_sensitive=False,
     examples="e.g. 50000, 50k, 1M",
 )
 BITRATE = Kind(  # bits per second
-    "bit rate", _table({"": 1, **_SI, "bit/s": 1, "kbit/s": 10**3, "mbit/s": 10**6,
-                        "gbit/s": 10**9}),
+    "bit rate",
+    {"": 1, **_SI, "bit/s": 1, "kbit/s": 10**3, "mbit/s": 10**6, "gbit/s": 10**9},
     integer=False, case_sensitive=False, examples="e.g. 500k, 10M, 1G",
 )
-PERCENT = Kind("percentage", _table({"": 1, "%": 1}), integer=False, case_sensitive=True,
+PERCENT = Kind("percentage", {"": 1, "%": 1}, integer=False, case_sensitive=True,
                examples="e.g. 0.1")
-INTEGER = Kind("integer", _table({"": 1}), integer=True, case_sensitive=True,
+INTEGER = Kind("integer", {"": 1}, integer=True, case_sensitive=True,
                examples="e.g. 3")
 
 
 def _fraction(x: Number) -> Fraction:
     """A bound as the decimal number it is written as (0.01 is 1/100, not the binary float
     nearest to it, which is a little larger)."""
+    from fractions import Fraction
+
     return Fraction(str(x)) if isinstance(x, float) else Fraction(x)
 
 
@@ -142,7 +150,7 @@ class Limit:
 
     @property
     def _scale(self) -> Fraction:
-        return self.kind.units.get(self.unit, Fraction(1))
+        return self.kind.units.get(self.unit) or _fraction(1)
 
     def parse(self, text: str) -> Number:
         """The value of `text` in this option's unit: an int for integer kinds, else a
@@ -176,6 +184,8 @@ class Limit:
         factor = self.kind.factor(unit) if unit else self._scale
         if factor is None:
             raise NumberError(f"{text!r}: unknown unit {unit!r} ({self.kind.examples})")
+        from fractions import Fraction
+
         return Fraction(m.group("num")) * factor
 
 

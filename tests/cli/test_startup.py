@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tests.conftest import modules_after
@@ -19,6 +23,46 @@ def _heavy(modules: list[str]) -> list[str]:
 @pytest.mark.parametrize("argv", [["listen", "--help"], ["event", "--help"], ["--help"]])
 def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
     assert _heavy(modules_after(*argv)) == []
+
+
+# What start-up may load beyond click: the group, the one command asked for and the option
+# types and defaults it shows. `fractions`/`decimal` wait for a number to parse, the other
+# commands (send's signals and sockets, bench's JSON) for their own invocation.
+STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
+COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
+           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.program",
+           "wskrecv.units"}
+NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal")
+
+
+@pytest.mark.parametrize(
+    ("argv", "allowed"),
+    [
+        (["listen", "--help"], STARTUP | COMMAND | {"wskrecv.commands.listen"}),
+        (["event", "--help"], STARTUP | COMMAND | {"wskrecv.commands.event"}),
+        (["--version"], STARTUP | {"wskrecv.core", "wskrecv._core"}),
+    ],
+)
+def test_startup_loads_only_what_it_shows(argv: list[str], allowed: set[str]) -> None:
+    mods = modules_after(*argv)
+    assert {m for m in mods if m.split(".")[0] == "wskrecv"} <= allowed
+    assert [m for m in NOT_AT_STARTUP if m in mods] == []
+
+
+def test_the_command_table_imports_a_command_when_looked_up() -> None:
+    code = (
+        "import json, sys\n"
+        "from wskrecv.cli import cli\n"
+        "names = sorted(cli.commands)\n"
+        "before = 'wskrecv.commands.bench' in sys.modules\n"
+        "epilog = cli.commands['bench'].epilog\n"
+        "print(json.dumps([names, before, 'wskrecv.commands.bench' in sys.modules, epilog]))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    names, before, after, epilog = json.loads(r.stdout)
+    assert names == ["bench", "event", "listen", "run", "selftest", "send"]
+    assert (before, after) == (False, True)
+    assert "Exit status:" in epilog and "measured" in epilog
 
 
 @pytest.mark.network
