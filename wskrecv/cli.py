@@ -16,7 +16,6 @@ import click
 from wskrecv import __version__
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, OutputClosed, OutputFailed, WskrecvError
-from wskrecv.signals import honour_die_with_parent
 from wskrecv.stdio import GuardedOutput
 
 # What each exit status means, per command: a command's --help lists only the statuses it
@@ -278,7 +277,10 @@ def _stand_in_for_closed_streams() -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Entry point: run the command, map its outcome to an exit status."""
-    honour_die_with_parent(os.environ)  # a selftest's receiver goes with the selftest
+    if "WSKRECV_DIE_WITH_PARENT" in os.environ:  # signals.DIE_WITH_PARENT_ENV, set by selftest
+        from wskrecv.signals import honour_die_with_parent  # only then: start-up stays light
+
+        honour_die_with_parent(os.environ)  # the selftest's receiver goes with the selftest
     _stand_in_for_closed_streams()
     stdout = sys.stdout
     sys.stdout = GuardedOutput(stdout)  # a failed write is one line and exit 1, not a traceback

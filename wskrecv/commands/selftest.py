@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from typing import TYPE_CHECKING, Optional
 
@@ -12,8 +11,6 @@ from wskrecv import units
 from wskrecv.commands.common import current_environment
 from wskrecv.commands.numeric import number
 from wskrecv.errors import ExitStatus, UsageError
-from wskrecv.selftest.receiver import kill_strays
-from wskrecv.signals import StopSignals, raise_interrupt
 
 if TYPE_CHECKING:
     from wskrecv.selftest import Case
@@ -43,6 +40,8 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
     INTERRUPTED verdict naming the signal and the case (exit 130, 143 or 129).
     """
     # Imported here: the receive commands' start-up must not pay for the selftest's.
+    import signal
+
     from wskrecv.selftest import (
         INTERRUPTED,
         CaseResult,
@@ -55,6 +54,8 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
         run_case,
         select,
     )
+    from wskrecv.selftest.receiver import kill_strays
+    from wskrecv.signals import StopSignals, raise_interrupt
 
     env = current_environment()
     cases = select(all_cases(), patterns)
