@@ -4,167 +4,32 @@ The runner owns time, signals and stop conditions. It asks the model how many da
 it can take (`demand`), has the provider read at most that many, and delivers them; when
 nothing is queued it waits on the socket, a wake-up socket (signals, releases from other
 threads) and the next interval tick. It says how the run ended (`Ending`), not which
-exit status that is: errors.py keeps that table, and cli.py ends the process.
+exit status that is: errors.py keeps that table, and cli.py ends the process. The end of
+a run (summary, judging) is finish.py's; the loop's faults travel as faults.py says.
 """
 
 from __future__ import annotations
 
-import select
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Optional
 
 from wskrecv.apps.base import Receiver
-from wskrecv.errors import Ending, ExitStatus, WskrecvError
+from wskrecv.errors import Ending
+from wskrecv.runner.arrivals import Arrivals
+from wskrecv.runner.contracts import CLIENT_FAULT, Companion, Limits, Provider, Reporter, RunResult
+from wskrecv.runner.faults import OUTPUT_FAULTS, Fault, SocketFailed, fault_message, hung_up
+from wskrecv.runner.finish import finish
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.wsk import WskDatagramSocket
 
-# The stop reason of a run the application's own exception ended (`on_fault`).
-CLIENT_FAULT = "client fault"
-
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
 SPINS = 32
-# The longest the end of a run spends counting what it left unread in the socket queue
-# (about 400,000 datagrams a second are read and discarded).
-UNREAD_DRAIN_S = 1.0
-# How often the socket's health is checked when interval reports are off (-i 0).
-HEALTH_EVERY = 1.0
-
-
-class Provider(Protocol):
-    kernel_drops: int
-    drops_at_last_read: int  # kernel_drops when the last datagram read was queued
-    local_address: tuple
-    inherited_fd: Optional[int]  # an inherited socket outlives the run: never drained
-
-    def read(self, max_n: int) -> list: ...
-    def drain(self, seconds: float) -> tuple[int, bool]:
-        """Discard what is still queued, for at most `seconds`: (datagrams, all of them)."""
-    def fileno(self) -> int: ...
-    def close(self) -> None: ...
-
-
-class Reporter(Protocol):
-    """Renders a run: its start, interval snapshots, live frames, kept datagrams and the
-    summary."""
-
-    @property
-    def frame_interval(self) -> Optional[float]:
-        """Seconds between live frames (re-read after each frame), or None: no frames."""
-
-    def start(self, info: dict[str, Any]) -> None: ...
-    def interval(self, snap: Snapshot) -> None: ...
-    def frame(self, snap: Snapshot) -> None:
-        """A snapshot for a live display, between interval reports."""
-
-    def datagram(self, record: dict[str, Any]) -> None:
-        """One kept datagram (--dump): source, length, truncation, time, payload hex."""
-
-    def note(self, record: dict[str, Any]) -> None:
-        """Something the iperf3 server did (`event`, `test`, `client`, `message`...)."""
-
-    def summary(
-        self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
-    ) -> None:
-        """The end of the run; `threshold` is why a --max-* threshold failed it, or None."""
-
-    def close(self) -> None:
-        """Give back what the reporter holds (the terminal), whatever happened. Idempotent."""
-
-
-class Companion(Protocol):
-    """Work the receive loop carries beside its socket (the iperf3 server's control
-    connection): descriptors to wait on, a deadline, a look after every wait, and the
-    datagrams it consumes itself before the WSK model sees them."""
-
-    def fds(self) -> tuple[list[int], list[int]]:
-        """Descriptors to wait on: (readable, writable)."""
-        ...
-
-    def next_deadline(self) -> Optional[float]: ...
-
-    def take(self, got: list) -> list:
-        """A batch just read, without the datagrams the companion consumed."""
-        ...
-
-    def service(self, readable: set[int], writable: set[int], drained: bool) -> Optional[str]:
-        """After a wait. `drained`: the socket was empty and nothing is held uncounted.
-        Returns why the run should end, or None."""
-        ...
-
-    def status(self) -> dict[str, Any]:
-        """The companion's state for snapshots."""
-        ...
-
-    def close(self) -> None:
-        """The run is ending (before its summary): let go of everything. Idempotent."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """When a run ends. None means no limit."""
-
-    count: Optional[int] = None
-    duration: Optional[float] = None
-    timeout: Optional[float] = None
-    interval: float = 1.0  # 0: no interval reports (the socket's health is still checked)
-
-    @property
-    def tick(self) -> float:
-        """Seconds between interval reports, or between health checks when they are off."""
-        return self.interval if self.interval > 0 else HEALTH_EVERY
-
-
-@dataclass(frozen=True)
-class RunResult:
-    ending: Ending
-    reason: str
-    snapshot: Snapshot
-    threshold: Optional[str] = None  # why a --max-* threshold failed the run
-    error: Optional[str] = None  # why the socket failed (after the summary)
-    # A stop signal (Ctrl-C, SIGTERM) that came once the summary was out: whatever runs
-    # after the run (the metrics linger) ends at once instead of waiting.
-    signalled_after: bool = False
-
-    @property
-    def status(self) -> ExitStatus:
-        return self.ending.exit_status
-
-
-class _SocketFailed(Exception):
-    """The OS socket can no longer receive (raised by a step of the loop; ends the run)."""
-
-
-class _Fault(Exception):
-    """Something other than the socket failed: an output (capture, stdout) could not be
-    written, or a thread of the application raised. Ends the run: exit 1, summary."""
-
-
-def _fault_message(exc: BaseException, where: str) -> str:
-    """One line for an exception: WskrecvError's own text, else what and where."""
-    if isinstance(exc, WskrecvError):
-        return str(exc)
-    return f"internal error on the {where}: {type(exc).__name__}: {exc}"
-
-
-# What a sink or reporter raises when its output fails: a WskrecvError (OsFailure for a
-# capture, OutputFailed for stdout). A BrokenPipeError (the reader left) is not one: it
-# ends the run quietly (cli.py).
-_OUTPUT_FAULTS = (WskrecvError,)
-
-_HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
-
-
-def _hung_up(fd: int) -> bool:
-    """Whether the socket reports a hang-up or an error (poll, no waiting)."""
-    p = select.poll()
-    p.register(fd, select.POLLIN | getattr(select, "POLLRDHUP", 0))
-    return any(events & _HANGUP for _, events in p.poll(0))
 
 
 class Runner:
@@ -211,18 +76,8 @@ class Runner:
         if hasattr(app, "stop_run"):
             app.stop_run = self.request_stop  # type: ignore[attr-defined]
         self._stop_requested: Optional[Callable[[str], None]] = getattr(app, "stop_requested", None)
-        # The outputs of kept datagrams (--dump, --pcap): the recorder queues them, the
-        # loop hands them out, from this thread only.
-        self.sinks = tuple(sinks)
-        # The model only says MSG_TRUNC; the provider read the whole datagram. For kept
-        # datagrams longer than the receive buffer, the runner remembers the real length
-        # (by source and kernel time) so that --dump and --pcap can say it (orig_len).
-        self._truncates_above = truncates_above if sinks else None
-        self._orig_len: dict[tuple, int] = {}
-        # Kernel receive times (ns since the epoch) of the first and last datagram read.
-        self._first_ns: Optional[int] = None
-        self._last_ns: Optional[int] = None
-        self._start_ns = 0
+        # Arrival times, and the outputs of kept datagrams (--dump, --pcap).
+        self.arrivals = Arrivals(sinks, truncates_above)
         # Asked before every read: why to stop now, or None (--workers: a --count shared
         # by the workers was reached).
         self.stop_when: Optional[Callable[[], Optional[str]]] = None
@@ -232,7 +87,7 @@ class Runner:
         sock.ready_callback = self.waker.wake
         # A fault on the application's threads reaches the loop through here.
         app.on_thread_fault = self.fault_on_thread
-        self._thread_fault: Optional[str] = None
+        self.thread_fault: Optional[str] = None  # its one line, until the loop ends
         self.stop_reason: Optional[str] = None
         self.error: Optional[str] = None  # the socket failed underneath: why
         self._t0 = 0.0
@@ -256,8 +111,8 @@ class Runner:
     def fault_on_thread(self, exc: BaseException) -> None:
         """An exception on another thread (the application's worker): the loop ends the
         run with exit 1 and the summary, after everything held is released."""
-        if self._thread_fault is None:
-            self._thread_fault = _fault_message(exc, "worker thread")
+        if self.thread_fault is None:
+            self.thread_fault = fault_message(exc, "worker thread")
         self.waker.wake()
 
     def snapshot(self, advance: bool = True) -> Snapshot:
@@ -278,25 +133,6 @@ class Runner:
             snap = replace(snap, iperf3=MappingProxyType(self.companion.status()))
         return snap
 
-    def hand_out_datagrams(self) -> None:
-        """Give the datagrams the recorder kept since the last call to the sinks."""
-        sinks = self.sinks
-        orig = self._orig_len
-        for rec in self.recorder.take_dumped():
-            if rec.truncated and orig:
-                length = orig.pop((rec.remote, rec.timestamp_ns), None)
-                if length is not None:
-                    rec = rec._replace(orig_len=length)
-            for sink in sinks:
-                sink(rec)
-
-    def _flush_sinks(self) -> None:
-        """Write out what the sinks still buffer (a capture's last records)."""
-        for sink in self.sinks:
-            flush = getattr(sink, "flush", None)  # a capture has one; a plain function not
-            if flush is not None:
-                flush()
-
     # -- a run ------------------------------------------------------------------------
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
@@ -307,7 +143,7 @@ class Runner:
         with signals.installed():
             try:
                 self._t0 = self.clock()
-                self._start_ns = time.time_ns()
+                self.arrivals.start_ns = time.time_ns()
                 self.reporter.start(start_info)
                 try:
                     self.app.start()
@@ -322,41 +158,7 @@ class Runner:
                 self.waker.close()
                 if self.companion is not None:
                     self.companion.close()
-            if self.stop_reason == CLIENT_FAULT:  # also from a thread, or the stop hook
-                ending = Ending.CLIENT_FAULT
-            try:
-                self.hand_out_datagrams()  # what stopping processed, too (retained lists)
-                self._flush_sinks()  # before the summary: it reports a failure here too
-            except _OUTPUT_FAULTS as exc:
-                if self.error is None:
-                    ending = self._failed(_fault_message(exc, "main thread"))
-            self._orig_len.clear()
-            if self._thread_fault is not None and self.error is None:
-                ending = self._failed(self._thread_fault)  # while stopping
-            unread, complete = self._count_unread()
-            snap = self._at_exit(self.snapshot(advance=False), unread, complete)
-            if ending is Ending.DEADLINE_MISSED and snap.received >= (self.limits.count or 1):
-                # Judged on what was received, lists still held at the deadline included
-                # (stopping processed them): all of it arrived in time.
-                ending = Ending.COMPLETE
-            reason = self.stop_reason or "stopped"
-            breach = None
-            if ending is Ending.COMPLETE and self.judge is not None:
-                breach = self.judge(snap)
-                if breach:
-                    ending = Ending.THRESHOLD_EXCEEDED
-            verdict = getattr(self.app, "verdict", None)  # ClientHost: rule breaks fail a run
-            if ending is Ending.COMPLETE and verdict is not None:
-                ending = verdict()
-            at_summary = signals.received
-            try:
-                self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
-            except _OUTPUT_FAULTS:
-                if self.error is None:
-                    raise  # the summary's own stream failed: that is the error
-                # else the output that failed the run fails again: the error line says it
-        return RunResult(ending, reason, snap, breach, self.error,
-                         signalled_after=signals.received > at_summary)
+            return finish(self, ending, signals)
 
     def _loop(self) -> Ending:
         """Turn until something ends the run; a socket failure ends it too."""
@@ -366,18 +168,18 @@ class Runner:
                 ending = self._turn()
                 if ending:
                     return ending
-        except _SocketFailed as exc:
+        except SocketFailed as exc:
             return self._socket_failed(str(exc))
-        except _Fault as exc:
-            return self._failed(str(exc))
-        except _OUTPUT_FAULTS as exc:  # a sink or a reporter could not write
-            return self._failed(_fault_message(exc, "main thread"))
+        except Fault as exc:
+            return self.failed(str(exc))
+        except OUTPUT_FAULTS as exc:  # a sink or a reporter could not write
+            return self.failed(fault_message(exc, "main thread"))
 
     def _turn(self) -> Optional[Ending]:
         """Hand out kept datagrams; look at stop requests, the clock and the socket; read
         and deliver while datagrams come, else wait."""
-        if self.sinks:
-            self.hand_out_datagrams()
+        if self.arrivals.sinks:
+            self.arrivals.hand_out(self.recorder)
         now = self.clock()
         ending = self._stopped() or self._on_time(now) or self._closed()
         if ending:
@@ -388,10 +190,10 @@ class Runner:
             if self._read_and_deliver(want):
                 self._readable = False  # the wait's news is used up
                 return None
-            if self._readable and _hung_up(self.provider.fileno()):
+            if self._readable and hung_up(self.provider.fileno()):
                 # Readable yet nothing to read: shut down underneath (a process sharing
                 # the socket called shutdown). It would stay "readable" for ever.
-                raise _SocketFailed(
+                raise SocketFailed(
                     "receive failed: the socket was shut down underneath the receiver")
         self._wait(now, want)
         return None
@@ -410,8 +212,8 @@ class Runner:
     def _stopped(self) -> Optional[Ending]:
         """A fault on another thread, a stop asked for (signal, another thread), or
         --count is reached."""
-        if self._thread_fault is not None:
-            raise _Fault(self._thread_fault)
+        if self.thread_fault is not None:
+            raise Fault(self.thread_fault)
         if self.stop_reason is not None:
             return Ending.COMPLETE
         if self.stop_when is not None:
@@ -436,7 +238,7 @@ class Runner:
             self._next_tick += limits.tick * max(1, late)
             broken = self.health() if self.health is not None else None
             if broken:
-                raise _SocketFailed(f"receive failed: {broken}")
+                raise SocketFailed(f"receive failed: {broken}")
             if self.companion is not None:
                 self._poll_companion()  # datagrams may keep the loop from waiting
         if self._next_frame is not None and now >= self._next_frame:
@@ -481,18 +283,19 @@ class Runner:
         read. Whether anything was delivered."""
         read, deliver, batch = self.provider.read, self.sock.deliver, self.batch
         take = self.companion.take if self.companion is not None else None
+        note = self.arrivals.note
         delivered = False
         for _ in range(SPINS):
             try:
                 got = read(min(want, batch))
             except OSError as exc:
-                raise _SocketFailed(f"receive failed: {exc.strerror or exc}") from None
+                raise SocketFailed(f"receive failed: {exc.strerror or exc}") from None
             if take is not None and got:
                 got = take(got)
             if not got:
                 self._empty = True
                 break
-            self._note_arrivals(got)
+            note(got)
             deliver(got)
             delivered = True
             if self.stop_reason is not None:
@@ -501,37 +304,6 @@ class Runner:
             if want <= 0:
                 break
         return delivered
-
-    def _note_arrivals(self, got: list) -> None:
-        """The first and last arrival times (the kernel's, else now), and the real length
-        of datagrams the receive buffer will truncate (kept ones only)."""
-        if self._first_ns is None:
-            self._first_ns = got[0].timestamp_ns or time.time_ns()
-        self._last_ns = got[-1].timestamp_ns or time.time_ns()
-        above = self._truncates_above
-        if above is not None:
-            for d in got:
-                if len(d.data) > above:
-                    self._orig_len[(d.remote, d.timestamp_ns)] = len(d.data)
-
-    def _count_unread(self) -> tuple[Optional[int], bool]:
-        """Drain the socket queue without delivering anything to the model, for at most
-        UNREAD_DRAIN_S: what the run left unread. Not an inherited socket (it outlives
-        the run: what waits there is the next run's), nor a failed one."""
-        if self.error is not None or self.provider.inherited_fd is not None:
-            return None, True
-        try:
-            return self.provider.drain(UNREAD_DRAIN_S)
-        except OSError:
-            return None, True
-
-    def _at_exit(self, snap: Snapshot, unread: Optional[int], complete: bool) -> Snapshot:
-        """The summary's snapshot: what was left unread, the kernel's drops after the last
-        read (its drop count is read after the drain), and when datagrams came."""
-        tail = max(0, snap.kernel_drops - self.provider.drops_at_last_read)
-        return replace(snap, unread_at_exit=unread, unread_complete=complete,
-                       drops_after_last_read=tail, start_ns=self._start_ns,
-                       first_ns=self._first_ns, last_ns=self._last_ns)
 
     def _wait(self, now: float, want: int) -> None:
         """Wait for the socket (when the model wants datagrams), the wake-up socket, or
@@ -554,7 +326,7 @@ class Runner:
             ready, wready = wait_ready(fds, wfds, timeout)
         except (OSError, ValueError) as exc:  # the descriptor was closed underneath
             reason = getattr(exc, "strerror", None) or exc
-            raise _SocketFailed(f"receive failed: {reason}") from None
+            raise SocketFailed(f"receive failed: {reason}") from None
         self._readable = fd in ready
         if wake_fd in ready:
             self.waker.drain()
@@ -579,7 +351,7 @@ class Runner:
         if reason and self.stop_reason is None:
             self.stop_reason = reason
 
-    def _failed(self, message: str) -> Ending:
+    def failed(self, message: str) -> Ending:
         """A fault ended the run (an output, a thread): stop as for a signal (held lists
         are processed and released), exit 1 with the summary and one error line."""
         self.error = message

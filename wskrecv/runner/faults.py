@@ -1,0 +1,40 @@
+"""How faults travel inside the receive loop: the exceptions its steps raise to end a run
+(the socket failed; an output or a thread failed), the one line each fault becomes, and
+the hang-up test for a socket shut down underneath the receiver."""
+
+from __future__ import annotations
+
+import select
+
+from wskrecv.errors import WskrecvError
+
+
+class SocketFailed(Exception):
+    """The OS socket can no longer receive (raised by a step of the loop; ends the run)."""
+
+
+class Fault(Exception):
+    """Something other than the socket failed: an output (capture, stdout) could not be
+    written, or a thread of the application raised. Ends the run: exit 1, summary."""
+
+
+def fault_message(exc: BaseException, where: str) -> str:
+    """One line for an exception: WskrecvError's own text, else what and where."""
+    if isinstance(exc, WskrecvError):
+        return str(exc)
+    return f"internal error on the {where}: {type(exc).__name__}: {exc}"
+
+
+# What a sink or reporter raises when its output fails: a WskrecvError (OsFailure for a
+# capture, OutputFailed for stdout). A BrokenPipeError (the reader left) is not one: it
+# ends the run quietly (cli.py).
+OUTPUT_FAULTS = (WskrecvError,)
+
+_HANGUP = select.POLLHUP | select.POLLERR | select.POLLNVAL | getattr(select, "POLLRDHUP", 0)
+
+
+def hung_up(fd: int) -> bool:
+    """Whether the socket reports a hang-up or an error (poll, no waiting)."""
+    p = select.poll()
+    p.register(fd, select.POLLIN | getattr(select, "POLLRDHUP", 0))
+    return any(events & _HANGUP for _, events in p.poll(0))
