@@ -13,7 +13,7 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-SOURCES = ["csrc/module.c", "csrc/reader.c", "csrc/tracker.c", "csrc/counting.c"]
+SOURCES = ["csrc/module.c", "csrc/reader.c", "csrc/tracker.c", "csrc/counting.c", "csrc/chain.c"]
 
 
 class OptionalBuildExt(build_ext):

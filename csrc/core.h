@@ -26,6 +26,7 @@ extern PyTypeObject Reader_Type;
 extern PyTypeObject Tracker_Type;
 extern PyTypeObject Wrap32Tracker_Type;
 extern PyTypeObject Counter_Type;
+extern PyTypeObject ChainMaker_Type;
 
 /* The Datagram record type (wskrecv.wsk.datagram.Datagram); NULL with an exception set
  * when it cannot be imported. */

@@ -2,7 +2,8 @@
  *
  * Optional: `pip install .` builds it when a C compiler is present, and wskrecv/core.py
  * falls back to the pure-Python twins when it is absent or WSKRECV_NO_EXTENSIONS=1. The
- * twins are the specification (provider/mmsg.py, stats/counting.py, stats/sequence.py);
+ * twins are the specification (provider/mmsg.py, stats/counting.py, stats/sequence.py,
+ * wsk/indication.py's make_chain);
  * tests hold this module to them.
  */
 #define PY_SSIZE_T_CLEAN
@@ -166,7 +167,7 @@ PyInit__core(void)
     }
     Wrap32Tracker_Type.tp_base = &Tracker_Type;
     if (add_type(m, &Tracker_Type, "StreamTracker") < 0 || add_type(m, &Wrap32Tracker_Type, "Wrap32Tracker") < 0 ||
-        add_type(m, &Counter_Type, "Counter") < 0
+        add_type(m, &Counter_Type, "Counter") < 0 || add_type(m, &ChainMaker_Type, "ChainMaker") < 0
 #ifdef __linux__
         || add_type(m, &Reader_Type, "MmsgReader") < 0
 #endif

@@ -1,9 +1,10 @@
-"""A client with two deliberate bugs, to see what the verifier reports:
+"""A client with three deliberate bugs, to see what the verifier reports:
 
 - `start` submits its IRP twice: the second WskReceiveFrom hands over an IRP that is
   still pending (IrpAlreadyPending; the call fails with STATUS_INVALID_PARAMETER);
 - the receive callback retains every list with STATUS_PENDING and never releases one
-  (IndicationLeaked: the datagrams are counted as leaked when the socket closes).
+  (IndicationLeaked: the datagrams are counted as leaked when the socket closes);
+- `stop` never frees the IRP with IoFreeIrp (IrpLeaked, at its IoAllocateIrp line).
 
     wskrecv run examples/buggy.py -p 9000 -c 10
 """
@@ -30,7 +31,7 @@ from wskrecv.client import (
 class Buggy:
     def __init__(self) -> None:
         self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.receive_from_event)
-        self.irp = IoAllocateIrp()
+        self.irp = IoAllocateIrp()  # BUG: never freed with IoFreeIrp
         self.buffer = WSK_BUF(bytearray(2048))
         self.remote = SOCKADDR()
         self.retained = []
@@ -53,4 +54,4 @@ class Buggy:
         return STATUS_PENDING
 
     def stop(self) -> None:
-        pass  # BUG: the retained lists are not released
+        pass  # BUG: the retained lists are not released, the IRP is not freed

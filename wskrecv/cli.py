@@ -50,7 +50,7 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
     "run": {
         **_RECEIVE_EXITS,
         6: "a client fault: its code raised, or did not return within --grace",
-        7: "the client broke WSK API rules or leaked retained datagrams",
+        7: "the client broke WSK API rules or leaked (lists, IRPs)",
     },
     "selftest": {0: "no case failed", 1: "OS error", 2: "usage error", 5: "a case failed",
                  ExitStatus.HUNG_UP: "SIGHUP: stopped, the verdict says INTERRUPTED",

@@ -4,12 +4,14 @@ Decided once, here, in the manner of multidict's `_compat.py`: the native core i
 when WSKRECV_NO_EXTENSIONS is unset (or empty), the platform has it (Linux: recvmmsg), and
 the extension imports (`pip install .` builds it when a C compiler is present). The
 receive stack's assembly asks `current()` and passes the chosen parts into the provider
-(`reader`: the recvmmsg batch reader) and the recorder (`counter`: the counting kernel);
-nothing else looks at the environment. `wskrecv --version` and the JSON start object
+(`reader`: the recvmmsg batch reader), the recorder (`counter`: the counting kernel) and
+the model's event dispatcher (`chain`: what builds each indication list); nothing else
+looks at the environment. `wskrecv --version` and the JSON start object
 name the core (`name`).
 
 The pure-Python twins are the specification: provider/mmsg.py (MmsgReader),
-stats/counting.py (Counter) and stats/sequence.py (StreamTracker, Wrap32Tracker).
+stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker) and
+wsk/indication.py (make_chain: the native one builds the model's own indication objects).
 """
 
 from __future__ import annotations
@@ -33,12 +35,16 @@ class Core:
     `reader(sock, batch, buffer_size)` reads recvmmsg batches (None where the platform has
     no recvmmsg); `reader_min` is the smallest read worth a recvmmsg call (smaller ones use
     the provider's recvmsg loop); `counter(seq_format, window, max_streams, max_sources)`
-    makes the counting kernel."""
+    makes the counting kernel; `chain(datagrams, source)` builds an indication list and
+    `settle(indications, state, hide)` moves one to a state the table allowed (the event
+    dispatcher's `make_chain` and `settle`)."""
 
     name: str
     reader: Optional[Callable[..., Any]]
     reader_min: int
     counter: Callable[[str, int, int, int], Any]
+    chain: Callable[[list, Any], list]
+    settle: Callable[[list, Any, bool], None]
 
 
 def native_module() -> Optional[Any]:
@@ -56,8 +62,10 @@ def pure() -> Core:
     """The pure-Python core."""
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import Counter
+    from wskrecv.wsk.indication import make_chain, settle
 
-    return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter)
+    return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter,
+                make_chain, settle)
 
 
 def native() -> Optional[Core]:
@@ -68,6 +76,8 @@ def native() -> Optional[Core]:
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import tables
     from wskrecv.stats.latency import Histogram
+    from wskrecv.wsk._state import IndicationState
+    from wskrecv.wsk.indication import WskDatagramIndication, make_chain
 
     trackers = (module.StreamTracker, module.Wrap32Tracker)
 
@@ -77,7 +87,8 @@ def native() -> Optional[Core]:
 
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
-    return Core(NATIVE, reader, 1, counter)
+    chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
+    return Core(NATIVE, reader, 1, counter, chain, chain.settle)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:

@@ -67,11 +67,17 @@ def test_buggy_client_violations_and_leaks_are_reported_exactly() -> None:
     assert s["received"] == 10
     assert s["completions"] == 1  # the one IRP, completed once, never posted again
     assert s["leaked"] == 9  # every datagram the callback retained
-    assert s["violations_by_rule"] == {"IrpAlreadyPending": 1, "IndicationLeaked": 1}
+    assert s["violations_by_rule"] == {"IrpAlreadyPending": 1, "IndicationLeaked": 1,
+                                       "IrpLeaked": 1}
     sites = {site["rule"]: site for site in s["client"]["violation_sites"]}
     assert sites["IrpAlreadyPending"]["where"] == f"{path}:{line_of(path, '# BUG: still pending')}"
     assert sites["IrpAlreadyPending"]["count"] == 1
     assert sites["IndicationLeaked"]["where"] == f"{path}:{line_of(path, 'def receive_from_event')}"
+    # Its one IRP, completed once and never freed: blamed on the IoAllocateIrp call.
+    assert sites["IrpLeaked"]["where"] == f"{path}:{line_of(path, '# BUG: never freed')}"
+    assert sites["IrpLeaked"]["count"] == 1
+    assert sites["IrpLeaked"]["detail"] == "never freed with IoFreeIrp; left completed"
+    assert len(sites) == 3
 
 
 def test_buggy_client_human_report_names_rule_and_line() -> None:
@@ -86,6 +92,49 @@ def test_buggy_client_human_report_names_rule_and_line() -> None:
     assert f" IrpAlreadyPending 1 at {path}:{pending} (submit while pending)\n" in err
     assert "\nverifier     Ind" in err or "\nverifier     Irp" in err
     assert "leaked       2 datagrams retained and never released" in err
+    allocated = line_of(path, "# BUG: never freed")
+    assert f" IrpLeaked 1 at {path}:{allocated} (never freed with IoFreeIrp; left completed)\n" in err
+    assert "leaked       1 IRP allocated with IoAllocateIrp and never freed with IoFreeIrp\n" in err
+
+
+LEAKY_IRPS = """\
+    from wskrecv.client import *
+
+    class Leaky:
+        def __init__(self):
+            self.irps = [IoAllocateIrp() for _ in range(3)]  # allocated here
+
+        def start(self, socket):
+            self.socket = socket
+            for irp in self.irps:
+                IoSetCompletionRoutine(irp, self.done, None)
+                WskReceiveFrom(socket, WSK_BUF(bytearray(64)), 0, None, None, None, None, irp)
+            self.extra = IoAllocateIrp()  # and one more here
+
+        def done(self, device, irp, context):
+            return STATUS_MORE_PROCESSING_REQUIRED
+
+        def stop(self):
+            WskCloseSocket(self.socket)  # cancels the three receives
+            IoFreeIrp(self.irps[0])  # frees one of the three
+"""
+
+
+def test_irps_never_freed_are_leaks_blamed_on_their_allocation(tmp_path: Path) -> None:
+    path = write_client(tmp_path, LEAKY_IRPS)
+    with Wskrecv("run", str(path), "--timeout", "60", "--count", "1") as w:
+        w.send([b"x"])
+        status, objs, err = w.finish()
+    assert status == 7, err
+    s = summary_of(objs)
+    assert s["violations_by_rule"] == {"IrpLeaked": 3} and s["leaked"] == 0
+    sites = {site["where"]: site for site in s["client"]["violation_sites"]}
+    in_init = sites[f"{path}:{line_of(path, '# allocated here')}"]
+    in_start = sites[f"{path}:{line_of(path, '# and one more here')}"]
+    assert in_init["rule"] == in_start["rule"] == "IrpLeaked"
+    assert in_init["count"] == 2 and in_start["count"] == 1
+    assert in_start["detail"] == "never freed with IoFreeIrp; left idle"
+    assert len(sites) == 2
 
 
 @pytest.mark.parametrize("style", ["irp", "event"])
@@ -333,13 +382,15 @@ def test_a_client_thread_left_running_does_not_keep_wskrecv_alive(tmp_path: Path
 
         class Forgetful:
             def start(self, socket):
+                self.socket = socket
                 self.irp = IoAllocateIrp()
                 IoSetCompletionRoutine(self.irp, lambda d, i, c: STATUS_MORE_PROCESSING_REQUIRED)
                 WskReceiveFrom(socket, WSK_BUF(bytearray(64)), 0, None, None, None, None, self.irp)
                 threading.Thread(target=threading.Event().wait, name="forgotten").start()
 
             def stop(self):
-                pass  # never tells its thread to end
+                WskCloseSocket(self.socket)
+                IoFreeIrp(self.irp)  # but never tells its thread to end
         """)
     with Wskrecv("run", str(path), "--count", "1") as w:
         w.send([b"x"])

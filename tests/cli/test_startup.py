@@ -30,7 +30,8 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 # commands (send's signals and sockets, bench's JSON) for their own invocation.
 STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
-           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.program",
+           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.config",
+           "wskrecv.program",
            "wskrecv.units"}
 NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal")
 

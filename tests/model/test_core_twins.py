@@ -229,3 +229,52 @@ def test_unknown_format_is_refused_by_both() -> None:
     for make in (Counter, NATIVE.counter):
         with pytest.raises(ValueError):
             make("nope", 16, 8, 8)
+
+
+class Link:
+    """An item of a linked list as the event callback gets one (an indication's fields);
+    `broken` makes reading its data raise, as a released indication's does."""
+
+    def __init__(self, data: Any, remote: tuple, stamp: Any, broken: bool = False) -> None:
+        self.remote, self.timestamp_ns, self.next = remote, stamp, None
+        self._data, self._broken = data, broken
+
+    @property
+    def data(self) -> Any:
+        if self._broken:
+            raise LookupError("released")
+        return self._data
+
+
+def chain(items: list, broken_at: int = -1) -> Any:
+    links = [Link(d, r, s, i == broken_at) for i, (d, r, s) in enumerate(items)]
+    for a, b in zip(links, links[1:]):
+        a.next = b
+    return links[0] if links else None
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.data_too_large])
+@given(st.sampled_from(FORMATS), st.lists(st.tuples(st.lists(item, max_size=64), st.integers(-1, 70)),
+                                          max_size=8))
+def test_both_kernels_count_linked_lists_identically(seq_format: str, lists: list) -> None:
+    py, native = recorders(seq_format, window=16, max_streams=8, max_sources=8)
+    for items, broken_at in lists:
+        outcomes = []
+        for rec in (py, native):
+            try:
+                rec.record_chain(chain(items, broken_at), NOW)
+                outcomes.append("counted")
+            except LookupError:
+                outcomes.append("raised")  # and nothing of the list was counted
+        assert outcomes[0] == outcomes[1]
+        assert tables(py) == tables(native)
+    assert py.snapshot(1.0, 0, {}, None) == native.snapshot(1.0, 0, {}, None)
+
+
+def test_an_unreadable_item_leaves_the_counts_alone() -> None:
+    for rec in recorders("auto"):
+        rec.record_chain(chain([(b"x" * 40, ("127.0.0.1", 1), None)] * 3), NOW)
+        with pytest.raises(LookupError):
+            rec.record_chain(chain([(b"y" * 10, ("127.0.0.1", 1), None)] * 3, broken_at=2), NOW)
+        assert (rec.received, rec.bytes) == (3, 120)

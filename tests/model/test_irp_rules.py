@@ -222,3 +222,23 @@ def test_control_flags_carry_broadcast_and_multicast() -> None:
         dgram(local=("255.255.255.255", 1)),
     ])
     assert [p.control_flags.value for p in posts] == [MSG_BCAST, MSG_MCAST, 0, MSG_BCAST]
+
+
+# -- IoAllocateIrp / IoFreeIrp: "the allocating driver must free the IRP" -----------------
+
+def test_a_tracker_counts_irps_from_allocation_to_free_with_their_sites() -> None:
+    from wskrecv.wsk.irp import IrpTracker, io_free_irp, track_irps
+
+    sites = iter(["client.py:3", "client.py:4", "client.py:5"])
+    tracker = IrpTracker(locate=lambda culprit: next(sites))
+    untracked = io_allocate_irp()  # before: not counted
+    previous = track_irps(tracker)
+    try:
+        a, b, c = io_allocate_irp(), io_allocate_irp(), io_allocate_irp()
+    finally:
+        assert track_irps(previous) is tracker
+    io_allocate_irp()  # after: not counted
+    io_free_irp(b)
+    io_free_irp(untracked)
+    assert tracker.outstanding() == [(a, "client.py:3"), (c, "client.py:5")]
+    assert a.state is IrpState.IDLE and b.state is IrpState.FREED

@@ -28,7 +28,6 @@ item at once, so nothing retained is left unreleased when the socket closes.
 from __future__ import annotations
 
 import time
-from operator import attrgetter
 from typing import Any, Callable, Optional
 
 from wskrecv.apps.base import ReceiverBase, enable_control
@@ -57,9 +56,6 @@ from wskrecv.stats.recorder import Recorder
 
 _MSG_BCAST = int(MSG_BCAST)
 _CAST = _MSG_BCAST | int(MSG_MCAST)
-_data = attrgetter("data")
-_remote = attrgetter("remote")
-_stamp = attrgetter("timestamp_ns")
 
 
 def _length(indication: Optional[WskDatagramIndication]) -> int:
@@ -192,17 +188,11 @@ class EventReceiver(ReceiverBase):
                     record(ind.data, ind.remote, ind.timestamp_ns, False, local=local)
                     ind = ind.next
             return
-        # Walk the list as a driver walks Next; then read the fields column by column
-        # (C-level, and still through each indication, so reading a released one is the
-        # verifier's violation) and count the list at once.
-        inds = []
-        append = inds.append
-        while ind is not None:
-            append(ind)
-            ind = ind.next
-        datas, remotes, stamps = list(map(_data, inds)), list(map(_remote, inds)), list(map(_stamp, inds))
+        # Count the list at once: the recorder walks Next as a driver does and reads each
+        # indication's fields (natively with the compiled core; still through the
+        # indication, so reading a released one is the verifier's violation).
         with recorder.lock:
-            recorder.record_many(datas, remotes, stamps)
+            recorder.record_chain(ind)
 
     def _keep_part(self, indication: WskDatagramIndication) -> int:
         """Record the list, then cut it (Next = NULL) into every `keep_every`-th datagram,

@@ -10,6 +10,10 @@ cancelled, retained lists leak). It also
   so the statistics, the dashboard and the thresholds work for any client unchanged;
 - gives the verifier a locator: each rule break is blamed on the client's own line
   (`ClientCode.locate`);
+- tracks the client's IRPs (`IrpTracking`, from before its constructor runs): those not
+  freed with IoFreeIrp when its stop hook has returned are leaks (`IrpLeaked`, one per
+  IRP, blamed on the IoAllocateIrp call), as Driver Verifier's Pool Tracking reports what
+  a driver did not free when it unloads;
 - turns an exception out of the client's code (a hook, a completion routine, a
   callback, a thread of its own) into a *client fault*: the run ends with its summary and
   the traceback, the stop hook is not called again, and what the client held leaks.
@@ -32,7 +36,9 @@ from wskrecv.runner import CLIENT_FAULT
 from wskrecv.stats.modes import ClientStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.irp import IrpTracker, track_irps
 from wskrecv.wsk.socket import WskDatagramSocket
+from wskrecv.wsk.verifier import Verifier
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # wskrecv/
 _APPS = os.path.join(_PACKAGE, "apps")
@@ -126,6 +132,31 @@ class ClientCode:
                 out.append(tb)
             tb = tb.tb_next
         return out
+
+
+class IrpTracking:
+    """The IRPs a client allocates, counted from now until `end` (see wsk/irp.py)."""
+
+    def __init__(self, code: ClientCode) -> None:
+        self.tracker = IrpTracker(code.locate)
+        self._previous = track_irps(self.tracker)
+        self._ended = False
+
+    def end(self) -> None:
+        """Stop counting new allocations (idempotent); what is counted stays."""
+        if not self._ended:
+            self._ended = True
+            track_irps(self._previous)
+
+    def report_leaks(self, verifier: Verifier) -> int:
+        """Each IRP still allocated is one `IrpLeaked`, at its IoAllocateIrp call. Once."""
+        self.end()
+        leaks = self.tracker.outstanding()
+        self.tracker.live.clear()
+        for irp, where in leaks:
+            verifier.record("IrpLeaked", f"never freed with IoFreeIrp; left {irp.state.value}",
+                            where=where)
+        return len(leaks)
 
 
 @dataclass
@@ -226,8 +257,12 @@ class ClientHost:
         mode: str = "client",
         grace: float = DEFAULT_GRACE,
         deadline: Optional[float] = None,
+        irps: Optional[IrpTracking] = None,
     ) -> None:
         self.client = client
+        # The client's IRPs, counted since before its constructor ran (the creator started
+        # it); those still allocated once the stop hook returned are leaks.
+        self.irps = irps if irps is not None else IrpTracking(code)
         self.sock = sock
         self.code = code
         self.mode = mode
@@ -270,9 +305,12 @@ class ClientHost:
                 except (Exception, ClientStuck) as exc:
                     if not self.on_fault(exc):
                         raise
+            # The client is done with its IRPs now (after a fault: it held these).
+            self.irps.report_leaks(self.sock.verifier)
             self.watchdog.hook("close")
             self._close()
         finally:
+            self.irps.end()
             self.watchdog.stop()
             if self._old_hook is not None:
                 threading.excepthook = self._old_hook
@@ -338,7 +376,7 @@ class ClientHost:
 
     def verdict(self) -> Ending:
         """How a run that otherwise ended well ended: CLIENT_VIOLATIONS when the verifier
-        counted a rule break or the client leaked datagrams."""
+        counted a rule break (a leaked IRP is one) or the client leaked datagrams."""
         if self.sock.verifier.total or self.sock.counts.leaked:
             return Ending.CLIENT_VIOLATIONS
         return Ending.COMPLETE
@@ -372,4 +410,5 @@ class ClientHost:
             self._old_hook(args)
 
 
-__all__ = ["ClientCode", "ClientFault", "ClientHost", "RecorderTap", "describe_fault"]
+__all__ = ["ClientCode", "ClientFault", "ClientHost", "IrpTracking", "RecorderTap",
+           "describe_fault"]

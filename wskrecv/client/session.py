@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from wskrecv.client.host import ClientCode, ClientHost, describe_fault
+from wskrecv.client.host import ClientCode, ClientHost, IrpTracking, describe_fault
 from wskrecv.client.loader import LoadedClient, load_client
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
 
 if TYPE_CHECKING:
-    from wskrecv.program import ReceiveConfig
+    from wskrecv.config import ReceiveConfig
     from wskrecv.stats.recorder import Recorder
     from wskrecv.wsk import WskDatagramSocket
 
@@ -36,6 +36,10 @@ def report_lines(host: ClientHost) -> list[str]:
     leaked = host.sock.counts.leaked
     if leaked:
         lines.append(f"leaked       {leaked} datagrams retained and never released")
+    irps = host.sock.verifier.counts.get("IrpLeaked", 0)
+    if irps:
+        lines.append(f"leaked       {irps} IRP{'s' if irps > 1 else ''} allocated with "
+                     f"IoAllocateIrp and never freed with IoFreeIrp")
     fault = host.fault
     if fault is not None:
         more = f" (+{fault.later} more while stopping)" if fault.later else ""
@@ -47,11 +51,15 @@ def report_lines(host: ClientHost) -> list[str]:
 class ClientSession:
     """A loaded, created client and, once the run started, its host."""
 
-    def __init__(self, loaded: LoadedClient, client: Any, config: ReceiveConfig) -> None:
+    def __init__(
+        self, loaded: LoadedClient, client: Any, config: ReceiveConfig, code: ClientCode,
+        irps: IrpTracking,
+    ) -> None:
         self.loaded = loaded
         self.client = client
         self.config = config
-        self.code = ClientCode(loaded.realpath, shown_as=loaded.path)
+        self.code = code
+        self.irps = irps  # the client's IRPs, counted from its constructor on
         self.host: Optional[ClientHost] = None
 
     @classmethod
@@ -61,13 +69,15 @@ class ClientSession:
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
+        irps = IrpTracking(code)
         try:
             client = loaded.cls()
         except Exception as exc:
+            irps.end()
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
             raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
-        return cls(loaded, client, config)
+        return cls(loaded, client, config, code, irps)
 
     def start_info(self) -> dict[str, Any]:
         """The start line's client fields."""
@@ -83,7 +93,7 @@ class ClientSession:
         c = self.config
         ends = [t for t in (c.duration, c.timeout) if t is not None]
         self.host = ClientHost(self.client, sock, recorder, self.code, grace=c.grace,
-                               deadline=min(ends) if ends else None)
+                               deadline=min(ends) if ends else None, irps=self.irps)
         return self.host
 
     def report(self, env: Environment) -> None:

@@ -50,7 +50,8 @@ def run(
     every datagram it accepts, and at the end calls its stop hook. WSK rule breaks are
     reported by rule with the client's own file:line; an exception in the client's code
     ends the run as a client fault (exit 6), and so does a routine that does not return
-    within --grace of Ctrl-C, SIGTERM or the end of --duration; rule breaks or leaks exit 7.
+    within --grace of Ctrl-C, SIGTERM or the end of --duration; rule breaks or leaks
+    (lists retained, IRPs not freed with IoFreeIrp once the stop hook returned) exit 7.
     """
     if template is not None:
         if client is not None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import deque
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import IndicationEvent, IndicationState
 from wskrecv.wsk.counters import SocketCounts
@@ -34,10 +34,12 @@ from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.indication import (
     IndicationSource,
     ReceiveFromEvent,
+    Settle,
     WskClientDatagramDispatch,
     WskDatagramIndication,
     make_chain,
     relink,
+    settle,
     transition_chain,
     walk,
 )
@@ -56,7 +58,9 @@ from wskrecv.wsk.status import (
 from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import cast_flags
 
+# Members as plain names (reading one off its Enum class costs about 0.1 us): per list.
 _INDICATED = IndicationState.INDICATED
+_ACCEPT, _RETAIN, _RELEASE = IndicationEvent.ACCEPT, IndicationEvent.RETAIN, IndicationEvent.RELEASE
 _local = itemgetter(2)
 
 
@@ -85,6 +89,12 @@ class EventDispatcher:
         self._null_indicated = False
         self._releases = 0  # in-callback releases during the current call
         self.tap: Optional[Tap] = None  # the socket's (see socket.Tap)
+        # Build each indication list, and settle a list's state once the table allowed a
+        # step: indication.make_chain and settle, or their compiled twins that the receive
+        # stack's assembly puts here (wskrecv.core: the same objects, faster).
+        self.make_chain: Callable[[list[Datagram], IndicationSource], list[WskDatagramIndication]] = (
+            make_chain)
+        self.settle: Settle = settle
 
     # -- registration -----------------------------------------------------------------
 
@@ -126,7 +136,8 @@ class EventDispatcher:
         if kept:
             inds = list(kept)
             kept.clear()
-            transition_chain(inds, IndicationEvent.REINDICATE, self.source.verifier, "re-indicate")
+            transition_chain(inds, IndicationEvent.REINDICATE, self.source.verifier, "re-indicate",
+                             self.settle)
             relink(inds)
             self._indicate(inds, self._flags(inds[0]._dgram[2]))
             return True
@@ -142,13 +153,13 @@ class EventDispatcher:
         locals_ = list(map(_local, batch))
         first = locals_[0]
         if locals_.count(first) == n:  # one destination (the usual case): one list
-            self._indicate(make_chain(batch, self.source), self._flags(first))
+            self._indicate(self.make_chain(batch, self.source), self._flags(first))
             return True
         # Flags describe a whole list: datagrams sent to a broadcast or multicast address
         # go in lists of their own, in arrival order.
         for flag, run in groupby(batch, key=lambda d: self._cast_of(d[2])):
             part = list(run)
-            self._indicate(make_chain(part, self.source), flag | self._dispatch_flag())
+            self._indicate(self.make_chain(part, self.source), flag | self._dispatch_flag())
         return True
 
     def _dispatch_flag(self) -> int:
@@ -207,16 +218,17 @@ class EventDispatcher:
             return  # the callback released the whole list itself
         verifier = self.source.verifier
         if status == STATUS_PENDING:
-            transition_chain(live, IndicationEvent.RETAIN, verifier, "STATUS_PENDING")
+            transition_chain(live, _RETAIN, verifier, "STATUS_PENDING", self.settle)
             counts.pended += 1
             counts.held += len(live)
         elif status == STATUS_DATA_NOT_ACCEPTED:
-            transition_chain(live, IndicationEvent.REJECT, verifier, "STATUS_DATA_NOT_ACCEPTED")
+            transition_chain(live, IndicationEvent.REJECT, verifier, "STATUS_DATA_NOT_ACCEPTED",
+                             self.settle)
             counts.rejected += 1
             if self.static:
                 # Static callbacks are not disabled. What becomes of the datagrams the page
                 # does not say: the model drops them (a driver cannot count on them).
-                transition_chain(live, IndicationEvent.DISCARD, verifier, "static callback")
+                transition_chain(live, IndicationEvent.DISCARD, verifier, "static callback", self.settle)
                 counts.dropped += len(live)
                 counts.in_flight -= len(live)
                 self.pool.give(len(live))
@@ -254,7 +266,8 @@ class EventDispatcher:
         if not inds:
             return
         n = len(inds)
-        transition_chain(inds, IndicationEvent.ACCEPT, self.source.verifier, "STATUS_SUCCESS")
+        transition_chain(inds, _ACCEPT, self.source.verifier, "STATUS_SUCCESS",
+                         self.settle)
         self.counts.consumed += n
         self.counts.in_flight -= n
         self.pool.give(n)
@@ -283,7 +296,7 @@ class EventDispatcher:
         if again >= 0:
             raise verifier.record("ReleasedTwice", f"the list reaches indication {again} twice")
         during = sum(1 for ind in inds if ind.state is _INDICATED)
-        transition_chain(inds, IndicationEvent.RELEASE, verifier, "WskRelease")
+        transition_chain(inds, _RELEASE, verifier, "WskRelease", self.settle)
         n = len(inds)
         counts = self.counts
         counts.held -= n - during
@@ -301,7 +314,8 @@ class EventDispatcher:
         if not self.kept:
             return None
         ind = self.kept.popleft()
-        transition_chain([ind], IndicationEvent.DRAIN, self.source.verifier, "WskReceiveFrom")
+        transition_chain([ind], IndicationEvent.DRAIN, self.source.verifier, "WskReceiveFrom",
+                         self.settle)
         self.pool.give(1)
         return ind._dgram
 
@@ -311,7 +325,8 @@ class EventDispatcher:
             return 0
         inds = list(self.kept)
         self.kept.clear()
-        transition_chain(inds, IndicationEvent.DISCARD, self.source.verifier, "WskCloseSocket")
+        transition_chain(inds, IndicationEvent.DISCARD, self.source.verifier, "WskCloseSocket",
+                         self.settle)
         self.pool.give(len(inds))
         return len(inds)
 

@@ -252,14 +252,33 @@ def walk(head: Optional[WskDatagramIndication]) -> tuple[list[WskDatagramIndicat
     return inds, -1
 
 
+def settle(inds: list[WskDatagramIndication], new: IndicationState, hide: bool) -> None:
+    """Give every indication in `inds` the state `new` (the table allowed the step); with
+    `hide`, remove its readable fields: the list went back to the provider, and reading
+    one now lands in `__getattr__` and its violation. The compiled core has a twin of this
+    (wskrecv.core, `Core.settle`), which the socket's dispatcher may use instead."""
+    if hide:  # every list's return to the provider
+        for ind in inds:
+            ind.state = new
+            del ind.data, ind.remote, ind.timestamp_ns
+    else:
+        for ind in inds:
+            ind.state = new
+
+
+Settle = Callable[[list[WskDatagramIndication], IndicationState, bool], None]
+
+
 def transition_chain(
-    inds: list[WskDatagramIndication], event: IndicationEvent, verifier: Verifier, what: str
+    inds: list[WskDatagramIndication], event: IndicationEvent, verifier: Verifier, what: str,
+    settle: Settle = settle,
 ) -> None:
     """Apply `event` to every indication in `inds`, all or nothing.
 
     The table is consulted once when the indications share a state (the usual case: a
-    whole list returned or released); otherwise once per indication. The first forbidden
-    pair is counted and raised and no state changes.
+    whole list returned or released), and `settle` applies the step to them all;
+    otherwise once per indication. The first forbidden pair is counted and raised and no
+    state changes.
     """
     if not inds:
         return
@@ -273,13 +292,8 @@ def transition_chain(
             raise verifier.record(new, f"{what} on a {state.value} indication")
         was = state in INDICATION_READABLE
         now = new in INDICATION_READABLE
-        if was == now:
-            for ind in inds:
-                ind.state = new
-        elif was:  # inlined _hide: this is every list's return to the provider
-            for ind in inds:
-                ind.state = new
-                del ind.data, ind.remote, ind.timestamp_ns
+        if was or not now:
+            settle(inds, new, was and not now)
         else:
             for ind in inds:
                 ind.state = new
@@ -303,6 +317,7 @@ __all__ = [
     "WskEventCallbackControl",
     "make_chain",
     "relink",
+    "settle",
     "transition_chain",
     "walk",
 ]

@@ -10,6 +10,12 @@ InvokeOnSuccess, InvokeOnError and InvokeOnCancel all TRUE, and the routine must
 STATUS_MORE_PROCESSING_REQUIRED. IoReuseIrp reinitialises the IRP (IoReuseIrp, wdm.h), which
 clears its stack location and so the completion routine: msquic's kernel datapath
 (datapath_winkernel.c) calls IoSetCompletionRoutine again after every IoReuseIrp.
+
+IoAllocateIrp (wdm.h): "The allocating driver must free the IRP"; IoFreeIrp is its
+reciprocal. Driver Verifier's Pool Tracking checks it at unload: allocations never freed
+are bug check 0xC4, parameter 0x62. `IrpTracker` is that check for IRPs: whoever runs a
+client installs one (`track_irps`), and every IRP allocated while it is installed and not
+freed when the client is done is a leak (`IrpLeaked`), blamed on its IoAllocateIrp call.
 """
 
 from __future__ import annotations
@@ -18,7 +24,12 @@ from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import IRP_TRANSITIONS, IrpEvent, IrpState, irp_next
 from wskrecv.wsk.status import NTSTATUS, STATUS_CANCELLED, STATUS_MORE_PROCESSING_REQUIRED
-from wskrecv.wsk.verifier import RULES, Verifier
+from wskrecv.wsk.verifier import RULES, Locator, Verifier
+
+# Members as plain names: reading one off its Enum class costs about 0.1 us, and these are
+# read for every request.
+_SUBMIT, _COMPLETE, _REUSE = IrpEvent.SUBMIT, IrpEvent.COMPLETE, IrpEvent.REUSE
+_PENDING = IrpState.PENDING
 
 # routine(device_object, irp, context) -> NTSTATUS, as IO_COMPLETION_ROUTINE.
 CompletionRoutine = Callable[[Any, "Irp", Any], int]
@@ -51,6 +62,7 @@ class Irp:
         "cancel_routine",
         "verifier",
         "request",
+        "tracker",
     )
 
     def __init__(self) -> None:
@@ -63,6 +75,7 @@ class Irp:
         self.cancel_routine: Optional[CancelRoutine] = None  # set by the provider
         self.verifier: Optional[Verifier] = None  # the last socket's verifier
         self.request: Any = None  # the provider's record of what was asked (DriverContext)
+        self.tracker: Optional[IrpTracker] = None  # who counts it until IoFreeIrp
 
     def __repr__(self) -> str:
         return f"<Irp {self.state.value} {self.io_status!r}>"
@@ -71,7 +84,7 @@ class Irp:
         """A WSK function takes the IRP: it must have a completion routine that is always
         invoked (`IrpWithoutCompletionRoutine`, raised before the IRP changes hands)."""
         self.verifier = verifier
-        new = IRP_TRANSITIONS.get((self.state, IrpEvent.SUBMIT))
+        new = IRP_TRANSITIONS.get((self.state, _SUBMIT))
         if new is None:
             self.transition(IrpEvent.SUBMIT)  # raises the rule the table names
         if not self.invoke_always:  # also False while no routine is set
@@ -102,9 +115,46 @@ class Irp:
         self.state = new
 
 
+class IrpTracker:
+    """The IRPs allocated and not yet freed, each with where it was allocated (Driver
+    Verifier's Pool Tracking, for IRPs). `locate` says where the allocating call is (the
+    verifier's locator, asked with no culprit); None: nowhere."""
+
+    def __init__(self, locate: Optional[Locator] = None) -> None:
+        self.locate = locate
+        self.live: dict[Irp, Optional[str]] = {}  # insertion order: allocation order
+
+    def allocated(self, irp: Irp) -> None:
+        irp.tracker = self
+        self.live[irp] = self.locate(None) if self.locate is not None else None
+
+    def freed(self, irp: Irp) -> None:
+        self.live.pop(irp, None)
+
+    def outstanding(self) -> list[tuple[Irp, Optional[str]]]:
+        """The IRPs still allocated, oldest first, with their IoAllocateIrp sites."""
+        return list(self.live.items())
+
+
+_tracker: Optional[IrpTracker] = None  # counts the IRPs IoAllocateIrp returns now
+
+
+def track_irps(tracker: Optional[IrpTracker]) -> Optional[IrpTracker]:
+    """Install `tracker` for the IRPs allocated from now on (None: stop tracking);
+    returns the one it replaces. IoAllocateIrp takes no socket or client, so this is
+    process-wide, as the verifier's tracking is per driver."""
+    global _tracker
+    previous, _tracker = _tracker, tracker
+    return previous
+
+
 def io_allocate_irp() -> Irp:
-    """IoAllocateIrp: a new IRP the application owns."""
-    return Irp()
+    """IoAllocateIrp: a new IRP the application owns (and must free with IoFreeIrp)."""
+    irp = Irp()
+    tracker = _tracker
+    if tracker is not None:
+        tracker.allocated(irp)
+    return irp
 
 
 def io_set_completion_routine(
@@ -129,7 +179,10 @@ def io_reuse_irp(irp: Irp, status: int = NTSTATUS.SUCCESS) -> None:
 
     Like the real routine it clears the completion routine and its context: set them
     again (IoSetCompletionRoutine) before the next WSK call."""
-    irp.transition(IrpEvent.REUSE)
+    new = IRP_TRANSITIONS.get((irp.state, _REUSE))  # every legal reuse: the table
+    if new is None:
+        irp.transition(IrpEvent.REUSE)  # raises the rule the table names
+    irp.state = new  # type: ignore[assignment]
     irp.io_status.status = status
     irp.io_status.information = 0
     irp.cancel = False
@@ -141,8 +194,10 @@ def io_reuse_irp(irp: Irp, status: int = NTSTATUS.SUCCESS) -> None:
 
 
 def io_free_irp(irp: Irp) -> None:
-    """IoFreeIrp."""
+    """IoFreeIrp: the IRP is gone (its tracker stops counting it)."""
     irp.transition(IrpEvent.FREE)
+    if irp.tracker is not None:
+        irp.tracker.freed(irp)
 
 
 def io_cancel_irp(irp: Irp) -> bool:
@@ -151,7 +206,7 @@ def io_cancel_irp(irp: Irp) -> bool:
     Returns True when a cancel routine was called; cancelling an IRP that already
     completed (the classic race) is a harmless no-op returning False.
     """
-    if irp.state is not IrpState.PENDING:
+    if irp.state is not _PENDING:
         return False
     irp.cancel = True
     routine = irp.cancel_routine
@@ -169,7 +224,10 @@ def io_complete_request(irp: Irp, status: int, information: int = 0) -> None:
     counted as `BadCompletionReturn` (it would let the I/O manager free an IRP the
     application still uses).
     """
-    irp.transition(IrpEvent.COMPLETE)
+    new = IRP_TRANSITIONS.get((irp.state, _COMPLETE))  # as in io_reuse_irp
+    if new is None:
+        irp.transition(IrpEvent.COMPLETE)  # raises the rule the table names
+    irp.state = new  # type: ignore[assignment]
     irp.cancel_routine = None
     iosb = irp.io_status
     iosb.status = status
@@ -190,6 +248,7 @@ __all__ = [
     "CompletionRoutine",
     "IoStatus",
     "Irp",
+    "IrpTracker",
     "STATUS_CANCELLED",
     "io_allocate_irp",
     "io_cancel_irp",
@@ -197,4 +256,5 @@ __all__ = [
     "io_free_irp",
     "io_reuse_irp",
     "io_set_completion_routine",
+    "track_irps",
 ]

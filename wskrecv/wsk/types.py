@@ -61,9 +61,14 @@ class WskBuf:
     """WSK_BUF {Mdl, Offset, Length}: where a receive may write, and at most how much.
 
     `mdl` is a bytearray (a one-MDL chain) or the first `Mdl` of a chain. `owner` is the
-    last IRP a WskReceiveFrom handed it to (the buffer is that IRP's until it completes)."""
+    last IRP a WskReceiveFrom handed it to (the buffer is that IRP's until it completes).
 
-    __slots__ = ("mdl", "offset", "length", "owner")
+    Once written, a bytearray MDL is held through a memoryview, as an MDL describes locked
+    memory: its size is fixed from then on (resizing it raises BufferError). Copying a
+    datagram through the view costs a third of a bytearray slice assignment, which copies
+    `bytes` twice; it is made again if `mdl` is replaced."""
+
+    __slots__ = ("mdl", "offset", "length", "owner", "_view")
 
     def __init__(
         self, mdl: Union[Buffer, Mdl], offset: int = 0, length: Optional[int] = None
@@ -74,6 +79,14 @@ class WskBuf:
             length = sum(map(len, mdl_buffers(mdl))) - offset
         self.length = length
         self.owner: Any = None
+        self._view: Optional[memoryview] = None
+
+    def _bytes_view(self) -> memoryview:
+        """The view of a bytearray `mdl` (see the class docstring)."""
+        view = self._view
+        if view is None or view.obj is not self.mdl:
+            view = self._view = memoryview(self.mdl)  # type: ignore[arg-type]
+        return view
 
     def is_valid(self) -> bool:
         """Offset lies within the first MDL and Length bytes fit in the chain from there."""
@@ -98,10 +111,19 @@ class WskBuf:
 
         What a receive does with the datagram (the caller sets MSG_TRUNC when the count
         is short of the datagram)."""
-        n = min(len(data), self.length)
+        n = len(data)
+        if n > self.length:
+            n = self.length
+            data = data[:n]
         mdl = self.mdl
+        if type(mdl) is bytearray:  # the usual case: one MDL
+            view = self._view
+            if view is None or view.obj is not mdl:
+                view = self._bytes_view()
+            view[self.offset : self.offset + n] = data
+            return n
         if not isinstance(mdl, Mdl):
-            mdl[self.offset : self.offset + n] = data[:n]
+            mdl[self.offset : self.offset + n] = data
             return n
         done = 0
         skip = self.offset
@@ -118,7 +140,12 @@ class WskBuf:
         """The `information` bytes a completed receive wrote (IoStatus.Information): a view
         of a one-MDL buffer, or the bytes gathered across a chain."""
         mdl = self.mdl
-        if type(mdl) is bytearray or not isinstance(mdl, Mdl):
+        if type(mdl) is bytearray:
+            view = self._view
+            if view is None or view.obj is not mdl:
+                view = self._bytes_view()
+            return view[self.offset : self.offset + information]
+        if not isinstance(mdl, Mdl):
             return memoryview(mdl)[self.offset : self.offset + information]
         out = bytearray()
         skip = self.offset

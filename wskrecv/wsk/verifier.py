@@ -124,6 +124,15 @@ class IndicationLeaked(WskApiViolation):
     rule = "IndicationLeaked"
 
 
+class IrpLeaked(WskApiViolation):
+    """An IRP allocated with IoAllocateIrp was never freed with IoFreeIrp by the time the
+    client was done (its stop hook returned): "the allocating driver must free the IRP"
+    (IoAllocateIrp); Driver Verifier's Pool Tracking reports allocations a driver did not
+    free when it unloads (bug check 0xC4, parameter 0x62)."""
+
+    rule = "IrpLeaked"
+
+
 class UnknownCallbackStatus(WskApiViolation):
     """WskReceiveFromEvent returned a status WSK does not define for it."""
 
@@ -186,6 +195,7 @@ RULES: dict[str, type[WskApiViolation]] = {
         UseAfterRelease,
         UseAfterReject,
         IndicationLeaked,
+        IrpLeaked,
         UnknownCallbackStatus,
         EventBeforeBind,
         StaticEventCallback,
@@ -214,14 +224,17 @@ class Verifier:
     details: dict[tuple[str, Optional[str]], str] = field(default_factory=dict)
 
     def record(
-        self, rule: str, detail: str = "", culprit: Optional[Callable[..., Any]] = None
+        self, rule: str, detail: str = "", culprit: Optional[Callable[..., Any]] = None,
+        where: Optional[str] = None,
     ) -> WskApiViolation:
         """Count a violation of `rule` and return the exception for it (not raised).
-        `culprit`: the client routine whose return value broke the rule, if that is how."""
+        `culprit`: the client routine whose return value broke the rule, if that is how;
+        `where`: the client's file:line when the caller knows it already (a leak found
+        at the end is blamed on the call that allocated it)."""
         exc = RULES.get(rule, WskApiViolation)(detail)
         self.counts[rule] += 1
         if self.locate is not None:
-            exc.where = self.locate(culprit)
+            exc.where = where if where is not None else self.locate(culprit)
             site = (rule, exc.where)
             self.sites[site] += 1
             self.details.setdefault(site, detail)

@@ -1,0 +1,256 @@
+/* The native indication-list builder: the twin of wskrecv.wsk.indication.make_chain.
+ *
+ * `ChainMaker(cls, state, fallback)` binds to the model's WskDatagramIndication class once:
+ * it finds where each of the class's __slots__ lives in an instance (its member
+ * descriptors), and `maker(dgrams, source)` then builds the list as the Python function
+ * does -- one instance per datagram through the class's own tp_new, its slots filled
+ * exactly as WskDatagramIndication.__init__ fills them, linked in order through `next` --
+ * without running Python code per datagram. The objects are the model's own: the Python
+ * API (attributes, properties, the verifier's __getattr__) is unchanged.
+ *
+ * The Python function stays the specification (tests hold the two equal): anything but a
+ * list of 4-tuples (Datagram records) goes to `fallback`, the Python make_chain itself.
+ * `maker.settle` is the twin of indication.settle, the per-indication half of
+ * transition_chain (the table and its rules stay Python).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include "core.h"
+
+/* The slots WskDatagramIndication.__init__ fills, in this order. */
+enum { S_NEXT, S_STATE, S_DGRAM, S_SOURCE, S_DATA, S_REMOTE, S_STAMP, N_SLOTS };
+static const char *slot_names[N_SLOTS] = {"next", "state", "_dgram", "_source", "data", "remote", "timestamp_ns"};
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *cls;  /* WskDatagramIndication */
+    PyObject *state;    /* IndicationState.INDICATED */
+    PyObject *fallback; /* the Python make_chain */
+    PyObject *empty;    /* () for tp_new */
+    PyObject *timestamps_name;
+    Py_ssize_t offset[N_SLOTS];
+} ChainMaker;
+
+#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+static int
+ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"cls", "state", "fallback", NULL};
+    PyObject *cls, *state, *fallback;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:ChainMaker", kwlist, &cls, &state, &fallback)) {
+        return -1;
+    }
+    if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_new == NULL) {
+        PyErr_SetString(PyExc_TypeError, "ChainMaker: cls must be a class");
+        return -1;
+    }
+    if (!PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "ChainMaker: fallback must be callable");
+        return -1;
+    }
+    PyTypeObject *type = (PyTypeObject *)cls;
+    for (int i = 0; i < N_SLOTS; i++) {
+        /* The descriptor of a __slots__ entry: in the class's own dict, a member of type
+         * T_OBJECT_EX (the object pointer at `offset` in each instance), writable. */
+        PyObject *descr = PyDict_GetItemString(type->tp_dict, slot_names[i]);
+        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "ChainMaker: %s has no slot %s", type->tp_name, slot_names[i]);
+            return -1;
+        }
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type != T_OBJECT_EX || (member->flags & READONLY) || member->offset <= 0 ||
+            member->offset + (Py_ssize_t)sizeof(PyObject *) > type->tp_basicsize) {
+            PyErr_Format(PyExc_TypeError, "ChainMaker: %s.%s is not a plain slot", type->tp_name, slot_names[i]);
+            return -1;
+        }
+        self->offset[i] = member->offset;
+    }
+    PyObject *empty = PyTuple_New(0);
+    PyObject *name = PyUnicode_InternFromString("timestamps");
+    if (empty == NULL || name == NULL) {
+        Py_XDECREF(empty);
+        Py_XDECREF(name);
+        return -1;
+    }
+    Py_XSETREF(self->empty, empty);
+    Py_XSETREF(self->timestamps_name, name);
+    Py_XSETREF(self->cls, (PyTypeObject *)Py_NewRef(cls));
+    Py_XSETREF(self->state, Py_NewRef(state));
+    Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    return 0;
+}
+
+/* Whether every item is a 4-tuple: the records the C path unpacks as __init__ does. */
+static int
+all_records(PyObject *dgrams)
+{
+    Py_ssize_t n = PyList_GET_SIZE(dgrams);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PyList_GET_ITEM(dgrams, i);
+        if (!PyTuple_Check(d) || PyTuple_GET_SIZE(d) != 4) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+ChainMaker_call(ChainMaker *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *dgrams, *source;
+    if (self->cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ChainMaker not initialised");
+        return NULL;
+    }
+    if ((kwds != NULL && PyDict_GET_SIZE(kwds) != 0) || PyTuple_GET_SIZE(args) != 2) {
+        return PyObject_Call(self->fallback, args, kwds); /* its own error, or its result */
+    }
+    dgrams = PyTuple_GET_ITEM(args, 0);
+    source = PyTuple_GET_ITEM(args, 1);
+    if (!PyList_Check(dgrams) || !all_records(dgrams)) {
+        return PyObject_Call(self->fallback, args, NULL);
+    }
+    /* SO_TIMESTAMP only when SIO_TIMESTAMPING enabled it (read once per list, as the
+     * Python function does after building it). */
+    PyObject *flag = PyObject_GetAttr(source, self->timestamps_name);
+    if (flag == NULL) {
+        return NULL;
+    }
+    int timestamps = PyObject_IsTrue(flag);
+    Py_DECREF(flag);
+    if (timestamps < 0) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(dgrams);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    PyTypeObject *cls = self->cls;
+    const Py_ssize_t *off = self->offset;
+    PyObject *next = Py_None;
+    /* Built from the last datagram back, as the Python function does: each new indication
+     * points at the one after it. The list owns every indication. */
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        PyObject *d = PyList_GET_ITEM(dgrams, i);
+        PyObject *ind = cls->tp_new(cls, self->empty, NULL);
+        if (ind == NULL) {
+            Py_DECREF(out); /* the items set so far go with it; unset ones are NULL */
+            return NULL;
+        }
+        if (!Py_IS_TYPE(ind, cls)) {
+            Py_DECREF(ind);
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "ChainMaker: the class made something else");
+            return NULL;
+        }
+        SLOT(ind, off[S_NEXT]) = Py_NewRef(next);
+        SLOT(ind, off[S_STATE]) = Py_NewRef(self->state);
+        SLOT(ind, off[S_DGRAM]) = Py_NewRef(d);
+        SLOT(ind, off[S_SOURCE]) = Py_NewRef(source);
+        SLOT(ind, off[S_DATA]) = Py_NewRef(PyTuple_GET_ITEM(d, 0));
+        SLOT(ind, off[S_REMOTE]) = Py_NewRef(PyTuple_GET_ITEM(d, 1));
+        SLOT(ind, off[S_STAMP]) = Py_NewRef(timestamps ? PyTuple_GET_ITEM(d, 3) : Py_None);
+        PyList_SET_ITEM(out, i, ind);
+        next = ind;
+    }
+    return out;
+}
+
+/* settle(inds, state, hide): what transition_chain does to each indication once the table
+ * allowed the step (the twin of indication.settle): the new state, and with `hide` the
+ * readable fields gone, so reading one lands in the verifier's __getattr__. */
+static PyObject *
+ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (self->cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ChainMaker not initialised");
+        return NULL;
+    }
+    if (nargs != 3 || !PyList_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "settle(inds: list, state, hide: bool)");
+        return NULL;
+    }
+    PyObject *inds = args[0], *state = args[1];
+    int hide = PyObject_IsTrue(args[2]);
+    if (hide < 0) {
+        return NULL;
+    }
+    const Py_ssize_t *off = self->offset;
+    static const int hidden[] = {S_DATA, S_REMOTE, S_STAMP};
+    Py_ssize_t n = PyList_GET_SIZE(inds);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ind = PyList_GET_ITEM(inds, i);
+        if (!Py_IS_TYPE(ind, self->cls)) {
+            PyErr_Format(PyExc_TypeError, "settle: %.100s is not an indication", Py_TYPE(ind)->tp_name);
+            return NULL;
+        }
+        Py_SETREF(SLOT(ind, off[S_STATE]), Py_NewRef(state));
+        if (!hide) {
+            continue;
+        }
+        for (int k = 0; k < 3; k++) {
+            PyObject **slot = &SLOT(ind, off[hidden[k]]);
+            if (*slot == NULL) { /* `del` of an empty slot, as in Python */
+                PyErr_SetString(PyExc_AttributeError, slot_names[hidden[k]]);
+                return NULL;
+            }
+            Py_CLEAR(*slot);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ChainMaker_methods[] = {
+    {"settle", (PyCFunction)(void (*)(void))ChainMaker_settle, METH_FASTCALL,
+     "settle(inds, state, hide): set each indication's state; with hide, remove its readable "
+     "fields (the twin of wskrecv.wsk.indication.settle)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+ChainMaker_traverse(ChainMaker *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->cls);
+    Py_VISIT(self->state);
+    Py_VISIT(self->fallback);
+    return 0;
+}
+
+static int
+ChainMaker_clear(ChainMaker *self)
+{
+    Py_CLEAR(self->cls);
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->fallback);
+    Py_CLEAR(self->empty);
+    Py_CLEAR(self->timestamps_name);
+    return 0;
+}
+
+static void
+ChainMaker_dealloc(ChainMaker *self)
+{
+    PyObject_GC_UnTrack(self);
+    ChainMaker_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyTypeObject ChainMaker_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "wskrecv._core.ChainMaker",
+    .tp_doc = "ChainMaker(cls, state, fallback): maker(dgrams, source) builds the indication "
+              "list of wskrecv.wsk.indication.make_chain (its twin).",
+    .tp_basicsize = sizeof(ChainMaker),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ChainMaker_init,
+    .tp_call = (ternaryfunc)ChainMaker_call,
+    .tp_methods = ChainMaker_methods,
+    .tp_traverse = (traverseproc)ChainMaker_traverse,
+    .tp_clear = (inquiry)ChainMaker_clear,
+    .tp_dealloc = (destructor)ChainMaker_dealloc,
+};

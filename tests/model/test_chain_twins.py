@@ -1,0 +1,143 @@
+"""The compiled indication-list builder against its pure-Python twin (the specification).
+
+`wskrecv.wsk.indication.make_chain` and `settle` build and settle the model's own
+WSK_DATAGRAM_INDICATION objects; the native core's ChainMaker does the same work in C.
+The same random batches (any size, senders, destinations, timestamps or none) built both
+ways, then driven through random ownership events on the whole list and on parts of it,
+must give identical lists, states, readable fields and verifier counts. CI also runs this
+module against an AddressSanitizer/UBSan build (tests/test_sanitizers.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wskrecv import core as cores
+from wskrecv.wsk._state import IndicationEvent, IndicationState
+from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.indication import (
+    IndicationSource,
+    WskDatagramIndication,
+    make_chain,
+    settle,
+    transition_chain,
+)
+from wskrecv.wsk.verifier import Verifier, WskApiViolation
+
+NATIVE = cores.native()
+pytestmark = pytest.mark.skipif(NATIVE is None, reason="the native core is not built here")
+
+
+@pytest.fixture(autouse=True)
+def once(receive_core: cores.Core) -> None:
+    """These tests hold both builders against each other: run them in one session half."""
+    if receive_core.name != cores.NATIVE:
+        pytest.skip("compares both cores; runs in the native half of the suite")
+
+
+FIELDS = ("data", "remote", "timestamp_ns")
+
+records = st.builds(
+    Datagram,
+    st.binary(max_size=70),
+    st.one_of(st.sampled_from([("127.0.0.1", 5000), ("::1", 7000, 0, 0)]),
+              st.tuples(st.just("10.0.0.1"), st.integers(0, 65535))),
+    st.one_of(st.none(), st.sampled_from([("127.0.0.1", 1), ("255.255.255.255", 2)])),
+    st.one_of(st.none(), st.integers(0, (1 << 64) - 1)),
+)
+# (event, first, last): the event applied to inds[first:last] (a part: mixed states).
+steps = st.tuples(st.sampled_from(list(IndicationEvent)), st.integers(0, 70), st.integers(0, 70))
+
+
+def shape(inds: list[WskDatagramIndication], dgrams: list[Datagram], source: Any) -> list:
+    """Everything an indication shows, comparable across builds: its class, state, where
+    its Next points (an index), its record and source (by identity) and each readable
+    field, or the violation reading it raises."""
+    index = {id(ind): i for i, ind in enumerate(inds)}
+    out = []
+    for i, ind in enumerate(inds):
+        fields = []
+        for name in FIELDS:
+            try:
+                fields.append(getattr(ind, name))
+            except WskApiViolation as exc:
+                fields.append(type(exc).__name__)
+        nxt = ind.next
+        out.append((type(ind), ind.state, None if nxt is None else index.get(id(nxt), "?"),
+                    ind._dgram is dgrams[i], ind._source is source, fields))
+    return out
+
+
+def drive(chain: Callable, settle_: Callable, dgrams: list[Datagram], timestamps: bool,
+          plan: list[tuple[IndicationEvent, int, int]]) -> list:
+    verifier = Verifier()
+    source = IndicationSource(verifier)
+    source.timestamps = timestamps
+    inds = chain(list(dgrams), source)
+    seen = [shape(inds, dgrams, source)]
+    for event, first, last in plan:
+        part = inds[first:last] if first < last else inds
+        try:
+            transition_chain(part, event, verifier, "test", settle_)
+            seen.append("ok")
+        except WskApiViolation as exc:
+            seen.append(type(exc).__name__)
+        seen.append(shape(inds, dgrams, source))
+    seen.append(dict(verifier.counts))
+    return seen
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(records, max_size=70), st.booleans(), st.lists(steps, max_size=8))
+def test_both_builders_make_the_same_lists_and_states(
+    dgrams: list[Datagram], timestamps: bool, plan: list
+) -> None:
+    assert NATIVE is not None
+    python = drive(make_chain, settle, dgrams, timestamps, plan)
+    native = drive(NATIVE.chain, NATIVE.settle, dgrams, timestamps, plan)
+    assert python == native
+
+
+def test_the_native_builder_makes_the_models_own_objects() -> None:
+    assert NATIVE is not None
+    source = IndicationSource(Verifier())
+    source.timestamps = True
+    dgrams = [Datagram(b"a", ("127.0.0.1", 1), None, 5), Datagram(b"bc", ("::1", 2, 0, 0), None, None)]
+    inds = NATIVE.chain(dgrams, source)
+    assert [type(ind) for ind in inds] == [WskDatagramIndication] * 2
+    assert inds[0].next is inds[1] and inds[1].next is None
+    assert inds[0].state is IndicationState.INDICATED
+    assert inds[0].buffer.length == 1 and inds[1].remote_address.port == 2
+    assert [m.ns for m in inds[0].control_info] == [5]
+    NATIVE.settle(inds, IndicationState.RELEASED, True)
+    with pytest.raises(WskApiViolation):
+        inds[0].data  # noqa: B018 - the read is the test
+
+
+@pytest.mark.parametrize("bad", [
+    [(b"x", ("h", 1), None)],  # three fields
+    [[b"x", ("h", 1), None, None]],  # not a tuple: the Python function unpacks it all the same
+    (Datagram(b"x", ("h", 1)),),  # not a list
+    [object()],
+])
+def test_hostile_batches_go_to_the_python_builder(bad: Any) -> None:
+    assert NATIVE is not None
+    outcomes = []
+    for chain in (make_chain, NATIVE.chain):
+        source = IndicationSource(Verifier())
+        try:
+            inds = chain(bad, source)
+            outcomes.append([(ind.data, ind.remote, ind.timestamp_ns) for ind in inds])
+        except Exception as exc:  # noqa: BLE001 - the same exception is the point
+            outcomes.append(type(exc))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_settle_refuses_what_is_not_an_indication() -> None:
+    assert NATIVE is not None
+    with pytest.raises(TypeError):
+        NATIVE.settle([object()], IndicationState.RELEASED, True)
