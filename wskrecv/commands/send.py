@@ -11,7 +11,7 @@ import click
 
 from wskrecv import units
 from wskrecv.commands import numeric
-from wskrecv.commands.common import current_environment
+from wskrecv.commands.common import current_environment, flag
 from wskrecv.commands.numeric import number
 from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.payload import SEND_FORMATS
@@ -22,12 +22,12 @@ if TYPE_CHECKING:
 
 DEFAULT_COUNT = 1000
 # The SendSpec fields whose option is spelled otherwise than "--" + the field, dashed.
-_FLAGS = {"sizes": "--size", "sources": "--src"}
+_SPELLED = {"sizes": "--size", "sources": "--src"}
 
 
-def flag(field: str) -> str:
+def send_flag(field: str) -> str:
     """The option that sets SendSpec `field`: what the generator's errors are worded with."""
-    return _FLAGS.get(field) or "--" + field.replace("_", "-")
+    return flag(field, _SPELLED)
 
 
 class StopFlag:
@@ -184,13 +184,13 @@ def send(host: str, port: Optional[int], size_text: str, sources: tuple[str, ...
             )
         )
     except SpecError as exc:
-        raise UsageError(exc.words(flag)) from None
+        raise UsageError(exc.words(send_flag)) from None
     env = current_environment()
     try:
         with Sender(spec) as sender, StopFlag().installed() as stop:
             report = sender.run(stop)
     except RawPrivilegeError as exc:
-        raise OsFailure(exc.words(flag)) from None
+        raise OsFailure(exc.words(send_flag)) from None
     if as_json:
         env.stdout.write(json.dumps({"type": "send", **report.to_dict()}, separators=(",", ":")) + "\n")
         env.stdout.flush()
