@@ -169,7 +169,8 @@ def run_options(f: Callable) -> Callable:
         click.option(
             "--live/--no-live", default=None,
             help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
-            "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb).",
+            "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb). Drawn by a "
+            "process of its own; if it dies, the terminal is restored and plain lines follow.",
         ),
         click.option(
             "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
