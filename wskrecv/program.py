@@ -1,26 +1,26 @@
 """The program: what `wskrecv listen` and `wskrecv event` run once their options are
 parsed, and the assembly `wskrecv bench` times (httpie's `core.program(args, env)`).
 
-`ReceiveConfig` holds every receive option with its default, `BenchConfig` every
-benchmark option: the command line (commands/) reads its defaults from them, and nothing
-else spells them. `build_runner` puts the WSK model, the application, the recorder and
-the runner on top of an open provider; `receive` opens the provider, runs and reports.
+The configuration (`ReceiveConfig`, `BenchConfig`: every option with its default) is
+config.py's, and importable from here too. `build_runner` puts the WSK model, the
+application, the recorder and the runner on top of an open provider; `receive` opens the
+provider, runs and reports.
 Both the receive commands and the benchmark's targets go through `build_runner`, so the
 benchmark measures the code path users run, full statistics included.
 
 No click here: errors are WskrecvError subclasses (wskrecv/errors.py), and the command
 line turns the ones about inherited sockets and standard output into messages that name
 its flags. The machinery is imported inside the functions: `--help` reads the defaults
-from this module and must not pay for the receive machinery (tests/cli/test_startup.py).
+through this module and must not pay for the receive machinery (tests/cli/test_startup.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 from wskrecv.addresses import plain_host
+from wskrecv.config import BENCH_MODES, RECEIVE_MODES, BenchConfig, ReceiveConfig
 from wskrecv.environment import Environment
 from wskrecv.errors import OsFailure
 
@@ -37,137 +37,8 @@ if TYPE_CHECKING:
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
 
-RECEIVE_MODES = ("irp", "event", "client")
 # Builds the application on the model's socket, recording into the recorder.
 AppFactory = Callable[["WskDatagramSocket", "Recorder"], "Receiver"]
-# What `wskrecv bench --mode` measures, in report order (wskrecv.bench.targets builds
-# one target per name).
-BENCH_MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
-
-
-@dataclass(frozen=True)
-class ReceiveConfig:
-    """Every option of the receive commands, with its default. `mode` is "irp" (`listen`)
-    or "event" (`event`); the options of the other mode keep their defaults."""
-
-    mode: str = "irp"
-    # The socket.
-    bind_host: Optional[str] = None  # None: :: dual-stack, or 0.0.0.0 without IPv6
-    port: int = 5001
-    rcvbuf: Optional[int] = None  # None: the provider's default (64 MiB asked for)
-    fd: Optional[int] = None  # receive on this inherited descriptor
-    address_given: bool = False  # bind_host or port was named, not defaulted
-    # When the run ends.
-    count: Optional[int] = None
-    duration: Optional[float] = None
-    timeout: Optional[float] = None
-    interval: float = 1.0
-    # Output.
-    as_json: bool = False
-    dump: bool = False
-    quiet: bool = False
-    pcap: Optional[str] = None  # "-": standard output
-    live: Optional[bool] = None  # None: when stderr is a terminal someone watches
-    # Analysis and judgement.
-    seq_format: str = "auto"
-    max_loss: Optional[float] = None
-    max_reorder: Optional[float] = None
-    # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.
-    iperf3: bool = False
-    one_off: bool = False  # end the run after the first iperf3 test
-    # IRP style (`listen`).
-    # A driver keeps several receives posted so that a burst finds one ready: with one,
-    # every datagram waits for the previous completion routine. Draining a full queue, -n 64
-    # takes datagrams about 1.8x as fast as -n 1 (1.2x -n 16); live, -n 1 starts losing
-    # near 130k/s where -n 64 holds about 200k (see the README). Its 64 buffers of
-    # --buffer-size cost 4 MiB. -n 1 is the classic WSK sample's shape.
-    outstanding: int = 64
-    buffer_size: int = 65535
-    # Event style (`event`).
-    batch: int = 64
-    pool: int = 4096
-    pend: bool = False
-    hold: Optional[float] = None  # milliseconds; None: 0 (only with pend or keep_every)
-    reject_every: Optional[int] = None
-    keep_every: Optional[int] = None  # partial release inside the callback
-    static_callbacks: bool = False  # WSK_SET_STATIC_EVENT_CALLBACKS before WskSocket
-    dispatch_level: bool = False  # callbacks as if at DISPATCH_LEVEL
-    # Your own client (`run`, mode "client").
-    client: Optional[str] = None  # the file
-    client_class: Optional[str] = None  # None: the one client class it defines
-    grace: float = 2.0  # seconds a client routine may run on once the run should end
-    # Scale out (wskrecv/workers/) and the Prometheus endpoint (output/metrics.py).
-    workers: Optional[int] = None  # None: one process, no SO_REUSEPORT
-    cpu_affinity: bool = False
-    metrics: Optional[str] = None  # "[ADDR:]PORT"
-    metrics_label: tuple[str, ...] = ()  # "KEY=VALUE" each
-    metrics_linger: float = 5.0  # seconds /metrics stays up after the run
-    metrics_allow_remote: bool = False
-
-    @property
-    def keeps_datagrams(self) -> bool:
-        """Whether every datagram goes to an output (--dump, --pcap)."""
-        return self.dump or self.pcap is not None
-
-    @property
-    def threaded(self) -> bool:
-        """Whether a worker thread calls into the socket (WskRelease, re-enabling); a
-        client may have threads of its own."""
-        return self.mode == "client" or self.mode == "event" and (
-            self.pend or self.reject_every is not None or bool(self.keep_every)
-        )
-
-    def describe(self) -> tuple[str, dict[str, Any]]:
-        """The start line's detail and the mode's own start fields."""
-        if self.mode == "irp":
-            plural = "s" if self.outstanding > 1 else ""
-            detail = (f"IRP style, {self.outstanding} receive{plural} outstanding, "
-                      f"{self.buffer_size}-byte buffers")
-            return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
-        if self.mode == "client":
-            detail = f"client from {self.client}, lists of up to {self.batch}, pool {self.pool}"
-            return detail, {"file": self.client, "batch": self.batch, "pool": self.pool}
-        from wskrecv.output.format import ordinal
-
-        hold_ms = self.hold or 0.0
-        if self.keep_every:
-            which = "datagram" if self.keep_every == 1 else f"{ordinal(self.keep_every)} datagram"
-            style = (f"STATUS_PENDING for every {which} (released after "
-                     f"{hold_ms:g} ms), the rest WskReleased inside the callback")
-        elif self.pend:
-            style = f"STATUS_PENDING, released after {hold_ms:g} ms"
-        else:
-            style = "STATUS_SUCCESS"
-        if self.reject_every:
-            which = "call" if self.reject_every == 1 else f"{ordinal(self.reject_every)} call"
-            style += f", STATUS_DATA_NOT_ACCEPTED every {which}"
-        enabled = "static callbacks" if self.static_callbacks else "SO_WSK_EVENT_CALLBACK"
-        if self.dispatch_level:
-            enabled += ", at DISPATCH_LEVEL"
-        detail = (f"event style ({enabled}), callback returns {style}, lists of up to "
-                  f"{self.batch}, pool {self.pool}")
-        return detail, {
-            "batch": self.batch,
-            "pool": self.pool,
-            "pend": self.pend,
-            "hold_ms": hold_ms,
-            "reject_every": self.reject_every or 0,
-            "keep_every": self.keep_every or 0,
-            "static_callbacks": self.static_callbacks,
-            "dispatch_level": self.dispatch_level,
-        }
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """What `wskrecv bench` measures, with the defaults of its options."""
-
-    size: int = 64
-    count: int = 100_000
-    rounds: int = 5
-    live: bool = False
-    rcvbuf: Optional[int] = None  # live runs only; None: what the receive commands ask for
-    modes: tuple[str, ...] = ()  # empty: all of BENCH_MODES
 
 
 def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder) -> Receiver:

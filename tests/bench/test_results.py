@@ -17,8 +17,8 @@ from wskrecv.bench.queue import FillReport
 from wskrecv.bench.report import render
 from wskrecv.bench.run import DrainRun, LiveRun, Samples
 from wskrecv.bench.targets import CLoop, PythonLoop, all_targets, mode_target
+from wskrecv.config import BENCH_MODES
 from wskrecv.errors import OsFailure, UsageError
-from wskrecv.program import BENCH_MODES
 
 
 def drain_run(rates: dict[str, list[float]]) -> DrainRun:

@@ -31,7 +31,8 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 # width is found without shutil (cli.help_width).
 STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
-           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.program",
+           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.config",
+           "wskrecv.program",
            "wskrecv.units"}
 NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal", "shutil")
 

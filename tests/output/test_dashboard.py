@@ -11,7 +11,8 @@ import pytest
 from rich.console import Console
 
 from wskrecv import payload
-from wskrecv.output.dashboard import View, chart, render, sparkline
+from wskrecv.output.dashboard import View, render
+from wskrecv.output.panels import chart, sparkline
 from wskrecv.output.screen import Screen, encode, serve
 from wskrecv.stats import Recorder
 from wskrecv.stats.modes import EventStatistics, IrpStatistics, ModeStatistics

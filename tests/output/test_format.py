@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from wskrecv.config import ReceiveConfig
 from wskrecv.output.format import ordinal
-from wskrecv.program import ReceiveConfig
 
 
 @pytest.mark.parametrize(("n", "text"), [

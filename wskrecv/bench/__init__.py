@@ -16,8 +16,8 @@ from wskrecv.bench import results
 from wskrecv.bench.queue import Sender
 from wskrecv.bench.run import run_drain, run_live
 from wskrecv.bench.targets import all_targets
+from wskrecv.config import BenchConfig
 from wskrecv.errors import OsFailure
-from wskrecv.program import BenchConfig
 from wskrecv.provider.udp import DEFAULT_RCVBUF
 
 __all__ = ["BenchConfig", "benchmark"]

@@ -12,7 +12,7 @@ from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
 
 if TYPE_CHECKING:
-    from wskrecv.program import ReceiveConfig
+    from wskrecv.config import ReceiveConfig
     from wskrecv.stats.recorder import Recorder
     from wskrecv.wsk import WskDatagramSocket
 

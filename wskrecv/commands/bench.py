@@ -11,8 +11,8 @@ from wskrecv import units
 from wskrecv.commands import numeric
 from wskrecv.commands.common import current_environment
 from wskrecv.commands.numeric import number
+from wskrecv.config import BENCH_MODES, BenchConfig
 from wskrecv.errors import UsageError
-from wskrecv.program import BENCH_MODES, BenchConfig
 
 DEFAULTS = BenchConfig()
 MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it may ask for

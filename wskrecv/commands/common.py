@@ -1,7 +1,7 @@
 """Options shared by the receive commands (`listen`, `event`), and what every command
 needs from click: the running command's Environment, whether a parameter was given.
 
-The defaults come from `wskrecv.program.ReceiveConfig`, their one place. Only click and
+The defaults come from `wskrecv.config.ReceiveConfig`, their one place. Only click and
 the program's configuration here: `--help` and option errors must not import the receive
 machinery.
 """
@@ -16,9 +16,9 @@ from click.core import ParameterSource
 
 from wskrecv import payload, units
 from wskrecv.commands import numeric
+from wskrecv.config import ReceiveConfig
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
-from wskrecv.program import ReceiveConfig
 
 DEFAULTS = ReceiveConfig()
 IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
