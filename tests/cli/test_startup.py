@@ -31,9 +31,7 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 # width is found without shutil (cli.help_width).
 STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
-           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.config",
-           "wskrecv.program",
-           "wskrecv.units"}
+           "wskrecv.commands.receive", "wskrecv.payload", "wskrecv.config", "wskrecv.units"}
 NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal", "shutil")
 
 
