@@ -20,23 +20,30 @@ from wskrecv.stdio import GuardedOutput
 
 # What each exit status means, per command: a command's --help lists only the statuses it
 # can return (lines fit 80 columns).
+_SECOND_SIGNAL = {  # signals.StopSignals: a second stop signal exits at once, 128 + its number
+    ExitStatus.HUNG_UP: "a second SIGHUP: exit at once",
+    ExitStatus.INTERRUPTED: "a second Ctrl-C: exit at once, even while the first\n"
+                            "       is still finishing the run",
+    ExitStatus.TERMINATED: "a second SIGTERM: exit at once",
+}
 _RECEIVE_EXITS = {
-    0: "done: count reached, duration over, Ctrl-C or SIGTERM, output closed",
+    0: "done: count reached, duration over, Ctrl-C, SIGTERM or SIGHUP, output\n"
+       "       closed",
     1: "runtime or OS error (bind failed, address in use, permission, capture\n"
        "       or stdout unwritable, the socket failed, a --workers worker died)",
     2: "usage error",
     3: "--timeout passed before --count datagrams arrived",
     4: "a --max-* threshold was exceeded (unread datagrams count as lost)",
-    130: "a second Ctrl-C",
+    **_SECOND_SIGNAL,
 }
 EXIT_STATUSES: dict[str, dict[int, str]] = {
     "listen": _RECEIVE_EXITS,
     "event": _RECEIVE_EXITS,
     "send": {
-        0: "sent: count reached, duration over, Ctrl-C or SIGTERM",
+        0: "sent: count reached, duration over, Ctrl-C, SIGTERM or SIGHUP",
         1: "OS error, or every datagram was refused (nothing listening)",
         2: "usage error",
-        130: "a second Ctrl-C",
+        **_SECOND_SIGNAL,
     },
     "bench": {0: "measured", 1: "OS error (a socket, the saved file)", 2: "usage error",
               130: "Ctrl-C (nothing reported)"},
@@ -46,7 +53,9 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
         7: "the client broke WSK API rules or leaked (lists, IRPs)",
     },
     "selftest": {0: "no case failed", 1: "OS error", 2: "usage error", 5: "a case failed",
-                 130: "a second Ctrl-C"},
+                 ExitStatus.HUNG_UP: "SIGHUP: stopped, the verdict says INTERRUPTED",
+                 ExitStatus.INTERRUPTED: "Ctrl-C: stopped, the verdict says INTERRUPTED",
+                 ExitStatus.TERMINATED: "SIGTERM: stopped, the verdict says INTERRUPTED"},
 }
 COMPLETION = """Shell completion (bash; zsh_source, fish_source alike):
   eval "$(_WSKRECV_COMPLETE=bash_source wskrecv)"
@@ -55,14 +64,17 @@ COMPLETION = """Shell completion (bash; zsh_source, fish_source alike):
 
 def epilog(statuses: dict[int, str]) -> str:
     """The `Exit status:` block of a --help page (\\b: click keeps its lines as written)."""
-    lines = [f"  {code:>3}  {text}" for code, text in sorted(statuses.items())]
+    lines = [f"  {int(code):>3}  {text}" for code, text in sorted(statuses.items())]
     return "\b\nExit status:\n" + "\n".join(lines) + "\n" + COMPLETION
 
 
 _ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in table.items()}
 _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
                    6: "run: a client fault (its code raised, or hung)",
-                   7: "run: the client broke WSK API rules or leaked", 130: "a second Ctrl-C"})
+                   7: "run: the client broke WSK API rules or leaked",
+                   129: "a second SIGHUP (selftest: the first)",
+                   130: "a second Ctrl-C (selftest, bench: the first)",
+                   143: "a second SIGTERM (selftest: the first)"})
 EPILOG = epilog(_ALL_EXITS)
 
 
@@ -289,6 +301,10 @@ def _stand_in_for_closed_streams() -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Entry point: run the command, map its outcome to an exit status."""
+    if "WSKRECV_DIE_WITH_PARENT" in os.environ:  # signals.DIE_WITH_PARENT_ENV, set by selftest
+        from wskrecv.signals import honour_die_with_parent  # only then: start-up stays light
+
+        honour_die_with_parent(os.environ)  # the selftest's receiver goes with the selftest
     _stand_in_for_closed_streams()
     stdout = sys.stdout
     sys.stdout = GuardedOutput(stdout)  # a failed write is one line and exit 1, not a traceback

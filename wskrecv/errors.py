@@ -19,7 +19,15 @@ class ExitStatus(IntEnum):
     CHECK_FAILED = 5  # selftest: a case failed
     CLIENT_FAULT = 6  # run: the client's own code raised (or hung in a callback)
     CLIENT_VIOLATIONS = 7  # run: the client broke WSK API rules or leaked what it held
-    INTERRUPTED = 130  # a second Ctrl-C: exit at once
+    HUNG_UP = 129  # a second SIGHUP (128 + 1); selftest: SIGHUP
+    INTERRUPTED = 130  # a second Ctrl-C: exit at once (128 + SIGINT's 2); selftest: Ctrl-C
+    TERMINATED = 143  # a second SIGTERM (128 + 15); selftest: SIGTERM
+
+    @classmethod
+    def for_signal(cls, signum: int) -> ExitStatus:
+        """The status of a process ended by stop signal `signum`: 128 + its number, as a
+        shell reports a process the signal killed."""
+        return cls(128 + int(signum))
 
 
 class Ending(Enum):

@@ -17,7 +17,7 @@ import os
 import select
 import signal
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, Callable, Optional
 
@@ -33,11 +33,13 @@ class StopSignals:
     def __init__(self, on_stop: Callable[[str], None]) -> None:
         self.on_stop = on_stop
         self.received = 0
+        self.signum: Optional[int] = None  # the first stop signal received
 
     def _handle(self, signum: int, _frame: Any) -> None:
         self.received += 1
         if self.received > 1:
             os._exit(128 + signum)  # the second one: at once, as promised
+        self.signum = signum
         self.on_stop(STOP_SIGNALS.get(signum, "terminated"))
 
     @contextmanager
@@ -55,6 +57,43 @@ class StopSignals:
         finally:
             for signum, handler in old.items():
                 signal.signal(signum, handler)
+
+
+def raise_interrupt(reason: str) -> None:
+    """An `on_stop` for code that waits in blocking calls (the selftest): the first stop
+    signal raises KeyboardInterrupt in the main thread, as Ctrl-C does by default, so
+    SIGTERM and SIGHUP unwind the same `finally` blocks (StopSignals.signum says which)."""
+    raise KeyboardInterrupt(reason)
+
+
+# Set in a child's environment to the parent's process ID: the child asks the kernel to
+# kill it when that parent ends (die_with_parent), even by SIGKILL.
+DIE_WITH_PARENT_ENV = "WSKRECV_DIE_WITH_PARENT"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent(parent: int, signum: int = signal.SIGKILL) -> None:
+    """Linux: the kernel sends this process `signum` when its parent (process `parent`)
+    ends, however it ends, so no child is left running alone. (Strictly: when the parent's
+    thread that started it ends, so start such children from the main thread.) A parent
+    already gone before the request took effect ends this process at once."""
+    import ctypes  # here: only children that ask pay for it
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signum), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent's own clean-up is all there is
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def honour_die_with_parent(environ: MutableMapping[str, str]) -> None:
+    """Apply DIE_WITH_PARENT_ENV if the parent set it, and take it out of `environ` so that
+    this process's own children do not inherit a parent that is not theirs."""
+    value = environ.pop(DIE_WITH_PARENT_ENV, None)
+    if value is not None and value.isdigit():
+        die_with_parent(int(value))
 
 
 class Waker:
@@ -124,4 +163,13 @@ def wait_ready(
     return readable, writable
 
 
-__all__ = ["STOP_SIGNALS", "StopSignals", "Waker", "wait_ready"]
+__all__ = [
+    "DIE_WITH_PARENT_ENV",
+    "STOP_SIGNALS",
+    "StopSignals",
+    "Waker",
+    "die_with_parent",
+    "honour_die_with_parent",
+    "raise_interrupt",
+    "wait_ready",
+]

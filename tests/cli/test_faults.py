@@ -87,7 +87,8 @@ def test_a_signal_mid_flood_ends_cleanly_with_a_complete_capture(
             assert s["released"] == s["received"]
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(("signum", "status"),
+                         [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_second_signal_exits_at_once_with_output_blocked(signum: int, status: int) -> None:
     """stdout is a pipe nobody reads: --dump lines fill it and the receiver blocks in a
     write; the first Ctrl-C (SIGTERM) cannot finish the run, the second ends it at once

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
+from typing import Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, run_cli
+from tests.conftest import WSKRECV, popen, read_line, run_cli, wait_for
 from wskrecv.cli import cli, main
 from wskrecv.generator.raw import can_send_raw
 from wskrecv.selftest import FAIL, PASS, SKIP, Case, Context, all_cases, run_case
@@ -156,3 +160,126 @@ def test_ctrl_c_ends_with_an_interrupted_verdict_and_exit_130() -> None:
     verdict = json.loads(out.splitlines()[-1])
     assert verdict["type"] == "verdict" and verdict["interrupted"] is True and verdict["ok"] is False
     assert "Traceback" not in err
+
+
+def _stat(pid: int) -> Optional[tuple[str, int]]:
+    """(state, start time) of process `pid`, or None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return fields[0], int(fields[19])
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def _gone(pid: int, started: int) -> bool:
+    """The process is dead: no such process, a zombie, or the pid reused by another."""
+    stat = _stat(pid)
+    return stat is None or stat[0] == "Z" or stat[1] != started
+
+
+def _has_a_socket(pid: int) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _selftest_with_a_receiver_running(
+    receiving: bool = True,
+) -> Iterator[tuple[subprocess.Popen, int, int]]:
+    """`wskrecv selftest --json`, stopped (SIGSTOP) while a case's receiver runs: yields
+    (the selftest, the receiver's pid, its start time). `receiving`: the receiver has its
+    socket already; otherwise it may be anywhere, usually just forked. The caller signals
+    the selftest, which is continued (SIGCONT) on the way out."""
+    assert WSKRECV
+    with popen([WSKRECV, "selftest", "--json"], stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE, text=True, env={**os.environ, "CI": "true"}) as proc:
+        found: list[tuple[int, int]] = []
+
+        def receiver_caught() -> bool:
+            kids = [k for k in _children(proc.pid) if not receiving or _has_a_socket(k)]
+            if not kids:
+                return proc.poll() is not None
+            os.kill(proc.pid, signal.SIGSTOP)  # the case cannot move on now
+            for kid in kids:
+                stat = _stat(kid)
+                if stat is not None and stat[0] != "Z":
+                    found.append((kid, stat[1]))
+                    return True
+            os.kill(proc.pid, signal.SIGCONT)  # it had just ended: catch the next one
+            return False
+
+        assert wait_for(receiver_caught, 120, step=0.005), "no receiver caught running"
+        assert found, "the selftest ended before a receiver was caught running"
+        try:
+            yield proc, *found[0]
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize(("signum", "receiving"), [
+    (signal.SIGTERM, True), (signal.SIGTERM, False), (signal.SIGHUP, True)])
+def test_a_stop_signal_ends_it_with_a_verdict_and_its_receivers_at_once(
+    signum: int, receiving: bool,
+) -> None:
+    with _selftest_with_a_receiver_running(receiving) as (proc, receiver, started):
+        proc.send_signal(signum)
+        os.kill(proc.pid, signal.SIGCONT)
+        out, err = proc.communicate(timeout=60)
+        # The selftest reaped its receiver before it exited: none is left, no waiting.
+        assert _gone(receiver, started), f"receiver {receiver} survived the selftest"
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, err
+    assert "Traceback" not in err
+    cases, verdict = parse(out)
+    assert cases and cases[-1]["status"] == "INTERRUPTED"
+    assert cases[-1]["detail"] == f"interrupted by {name}"
+    assert all(c["status"] in (PASS, SKIP) for c in cases[:-1])
+    assert verdict == {**verdict, "ok": False, "interrupted": True, "interrupted_by": name,
+                       "interrupted_case": f"{cases[-1]['name']}[{cases[-1]['style']}]"}
+    assert verdict["not_run"] == len(all_cases()) - len(cases)
+
+
+def test_a_killed_selftest_takes_its_receivers_with_it() -> None:
+    with _selftest_with_a_receiver_running() as (proc, receiver, started):
+        # The receiver is stopped too, so it cannot end by itself (a write to the pipe
+        # of its dead parent): only the kernel's parent-death signal can end it.
+        os.kill(receiver, signal.SIGSTOP)
+        try:
+            proc.kill()  # SIGKILL: no finally runs in the selftest
+            proc.wait(60)
+            assert wait_for(lambda: _gone(receiver, started), 30), \
+                f"receiver {receiver} still runs after its selftest was killed"
+        finally:
+            if not _gone(receiver, started):
+                os.kill(receiver, signal.SIGKILL)
+
+
+def test_the_plain_verdict_says_which_case_a_signal_interrupted() -> None:
+    assert WSKRECV
+    with popen([WSKRECV, "selftest"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True, env={**os.environ, "CI": "true"}) as proc:
+        assert proc.stderr is not None
+        assert read_line(proc.stderr, 60).startswith("wskrecv selftest: ")
+        assert read_line(proc.stderr, 60).startswith("PASS  ")  # the first case is done
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    last = err.splitlines()[-1]
+    assert re.fullmatch(r"selftest INTERRUPTED by SIGTERM( during \S+\[\S+\])?: [1-9]\d* passed, "
+                        r"0 failed, \d+ skipped, [1-9]\d* not run in \d+\.\d s", last), last

@@ -21,6 +21,13 @@ from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
 DEFAULTS = ReceiveConfig()
+
+
+def flag(field: str, spelled: Optional[dict[str, str]] = None) -> str:
+    """The option that sets configuration `field` ("max_loss": "--max-loss"; `spelled`
+    lists the fields whose option is spelled otherwise): the lower layers name fields, the
+    command line words them as its flags."""
+    return (spelled or {}).get(field) or "--" + field.replace("_", "-")
 IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
 IPERF3_FORMATS = ("iperf3", "iperf3-64")
 
@@ -162,7 +169,8 @@ def run_options(f: Callable) -> Callable:
         click.option(
             "--live/--no-live", default=None,
             help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
-            "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb).",
+            "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb). Drawn by a "
+            "process of its own; if it dies, the terminal is restored and plain lines follow.",
         ),
         click.option(
             "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,

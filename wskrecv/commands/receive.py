@@ -17,6 +17,7 @@ from wskrecv.commands.common import (
     bind_address,
     check_receive,
     current_environment,
+    flag,
     given_on_command_line,
 )
 from wskrecv.config import ReceiveConfig
@@ -47,7 +48,7 @@ def run_receive(mode: str, params: dict[str, Any]) -> int:
     config = _capture_to_stdout(config)
     check_receive(config)
     try:
-        return program.receive(config, current_environment())
+        return program.receive(config, current_environment(), option_name=flag)
     except InheritedSocketError as exc:
         where = "socket activation (LISTEN_FDS)" if exc.activated else f"--fd {exc.fd}"
         raise UsageError(f"{where}: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Optional
 
 import click
 
@@ -10,6 +11,9 @@ from wskrecv import units
 from wskrecv.commands.common import current_environment
 from wskrecv.commands.numeric import number
 from wskrecv.errors import ExitStatus, UsageError
+
+if TYPE_CHECKING:
+    from wskrecv.selftest import Case
 
 
 @click.command()
@@ -32,9 +36,15 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
     sequence numbers, bytes, truncation, fragments, checksums, reordering, duplicates,
     sources, kernel drops, cancellation and leaks. Cases that need raw IP are skipped
     (with the reason) unless run as root or with CAP_NET_RAW. Exit 0 when no case failed.
+    Ctrl-C, SIGTERM or SIGHUP stops it, kills the running case's receivers and prints an
+    INTERRUPTED verdict naming the signal and the case (exit 130, 143 or 129).
     """
     # Imported here: the receive commands' start-up must not pay for the selftest's.
+    import signal
+
     from wskrecv.selftest import (
+        INTERRUPTED,
+        CaseResult,
         Context,
         JsonDisplay,
         LiveDisplay,
@@ -44,6 +54,8 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
         run_case,
         select,
     )
+    from wskrecv.selftest.receiver import kill_strays
+    from wskrecv.signals import StopSignals, raise_interrupt
 
     env = current_environment()
     cases = select(all_cases(), patterns)
@@ -61,19 +73,35 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
     else:
         display = PlainDisplay(env.stderr)
     t0 = time.monotonic()
-    results = []
+    results: list[CaseResult] = []
+    stops = StopSignals(raise_interrupt)
     display.begin(cases)
-    try:
-        for case in cases:
-            display.started(case)
-            result = run_case(context, case)
-            results.append(result)
-            display.finished(result)
-    except KeyboardInterrupt:
-        # Ctrl-C: the running case's receivers are gone already (their context ends);
-        # say what ran, then exit 130.
-        display.end(Verdict(results, time.monotonic() - t0, interrupted=True))
-        return int(ExitStatus.INTERRUPTED)
+    with stops.installed():  # SIGTERM and SIGHUP end it as Ctrl-C does; a second: at once
+        running: Optional[tuple[Case, float]] = None
+        try:
+            for case in cases:
+                display.started(case)
+                running = (case, time.monotonic())
+                result = run_case(context, case)
+                running = None
+                results.append(result)
+                display.finished(result)
+        except KeyboardInterrupt:
+            # The running case's receivers are gone already (killed as its `with` blocks
+            # unwound; any other child now); say which case was cut short and what ran,
+            # then exit 128 + the signal's number.
+            kill_strays()
+            signum = stops.signum or signal.SIGINT
+            name = signal.Signals(signum).name
+            if running is not None:
+                case, started = running
+                cut = CaseResult(case, INTERRUPTED, f"interrupted by {name}",
+                                 duration_s=time.monotonic() - started)
+                results.append(cut)
+                display.finished(cut)
+            display.end(Verdict(results, time.monotonic() - t0, interrupted_by=name,
+                                planned=len(cases)))
+            return int(ExitStatus.for_signal(signum))
     verdict = Verdict(results, time.monotonic() - t0)
     display.end(verdict)
     return int(ExitStatus.OK if verdict.ok else ExitStatus.CHECK_FAILED)

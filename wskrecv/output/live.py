@@ -26,6 +26,11 @@ from wskrecv.stats.snapshot import Snapshot
 
 MAX_BACKLOG = 1 << 20  # bytes of messages held back while the display is behind
 FINAL_WAIT = 5.0  # seconds the run's end waits for the display to draw its last frame
+# What the terminal needs back from a display process that died without giving it back
+# (killed, crashed, or killed by us after FINAL_WAIT): CAN cancels an escape sequence it
+# was cut off in, then attributes reset, the cursor shown again (its Live hid it; it never
+# switches to the alternate screen), and a fresh line for what follows.
+RESTORE_TERMINAL = "\x18\x1b[0m\x1b[?25h\n"
 
 
 def _ignore_stop_signals() -> None:
@@ -44,6 +49,16 @@ def _display_command(color: bool) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def _fate(status: int) -> str:
+    """How a process ended, from its Popen return code: "was killed (SIGKILL)"."""
+    if status < 0:
+        try:
+            return f"was killed ({signal.Signals(-status).name})"
+        except ValueError:
+            return f"was killed (signal {-status})"
+    return f"failed (exit {status})"
+
+
 class LiveReporter:
     """Dashboard on `stream` (a terminal); JSON lines too when `also` is given."""
 
@@ -57,6 +72,7 @@ class LiveReporter:
         self.also = also  # a JsonReporter for --json --live, else None
         self.plain = HumanReporter(stream, dump=dump)  # for --dump lines
         self.proc: Optional[subprocess.Popen] = None
+        self.spawned = False  # a display process was started (it may have ended since)
         self.fd = -1
         self.backlog = b""
         self.dropped = 0  # frames the display was too slow for
@@ -80,6 +96,7 @@ class LiveReporter:
         assert self.proc.stdin is not None
         self.fd = self.proc.stdin.fileno()
         os.set_blocking(self.fd, False)
+        self.spawned = True
 
     # -- talking to the display process -----------------------------------------------
 
@@ -106,7 +123,7 @@ class LiveReporter:
         except OSError as exc:
             if exc.errno not in (errno.EPIPE, errno.EBADF):
                 raise
-            self._hang_up()  # the display died: go on receiving without it
+            self._end_display(during_run=True)  # it died: go on receiving without it
 
     def _hang_up(self) -> None:
         if self.proc is not None and self.proc.stdin is not None:
@@ -131,15 +148,27 @@ class LiveReporter:
                     time.sleep(0.01)
         self._end_display()
 
-    def _end_display(self) -> None:
-        """Hang up on the display process and reap it (killing it if it lingers)."""
+    def _end_display(self, during_run: bool = False) -> None:
+        """Hang up on the display process and reap it (killing it if it lingers). One
+        that did not end by itself, cleanly, left the terminal as it was mid-frame (the
+        cursor hidden): give the terminal back here, and say what became of it."""
+        proc = self.proc
+        if proc is None:
+            return
         self._hang_up()
-        try:
-            self.proc.wait(FINAL_WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
         self.proc = None
+        try:
+            status = proc.wait(FINAL_WAIT)
+            fate = _fate(status)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            status = proc.wait()
+            fate = f"did not end within {FINAL_WAIT:g} s: killed"
+        if status != 0:
+            then = "; plain interval lines from here on" if during_run else ""
+            self.stream.write(f"{RESTORE_TERMINAL}wskrecv: the live view's display process "
+                              f"{fate}{then}\n")
+            self.stream.flush()
 
     # -- the reporter interface -----------------------------------------------------
 
@@ -154,7 +183,15 @@ class LiveReporter:
     def interval(self, snap: Snapshot) -> None:
         if self.also is not None:
             self.also.interval(snap)
-        self._send(("interval", snap))
+        if self.lost_display:
+            self.plain.interval(snap)
+        else:
+            self._send(("interval", snap))
+
+    @property
+    def lost_display(self) -> bool:
+        """The display process died during the run: no dashboard any more."""
+        return self.screen is None and self.proc is None and self.spawned
 
     def note(self, record: dict[str, Any]) -> None:
         """iperf3 notes go to the JSON lines; the dashboard shows the latest itself."""

@@ -2,10 +2,21 @@
 
 from wskrecv.selftest.cases import all_cases
 from wskrecv.selftest.display import JsonDisplay, LiveDisplay, PlainDisplay, Verdict
-from wskrecv.selftest.engine import FAIL, PASS, SKIP, Case, CaseResult, Context, run_case, select
+from wskrecv.selftest.engine import (
+    FAIL,
+    INTERRUPTED,
+    PASS,
+    SKIP,
+    Case,
+    CaseResult,
+    Context,
+    run_case,
+    select,
+)
 
 __all__ = [
     "FAIL",
+    "INTERRUPTED",
     "PASS",
     "SKIP",
     "Case",

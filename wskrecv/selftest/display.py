@@ -9,19 +9,28 @@ import time
 from collections.abc import Sequence
 from typing import IO, Any, Optional
 
-from wskrecv.selftest.engine import FAIL, PASS, SKIP, Case, CaseResult
+from wskrecv.selftest.engine import FAIL, INTERRUPTED, PASS, SKIP, Case, CaseResult
 
 
 class Verdict:
-    """Counts of a finished selftest."""
+    """Counts of a finished selftest. `interrupted_by` names the stop signal that ended it
+    early ("SIGTERM"); the case it cut short is the result with status INTERRUPTED, and
+    `not_run` counts the cases of `planned` that never started."""
 
     def __init__(self, results: Sequence[CaseResult], duration_s: float,
-                 interrupted: bool = False) -> None:
+                 interrupted_by: Optional[str] = None, planned: Optional[int] = None) -> None:
         self.passed = sum(r.status == PASS for r in results)
         self.failed = sum(r.status == FAIL for r in results)
         self.skipped = sum(r.status == SKIP for r in results)
+        cut = [r.case.key for r in results if r.status == INTERRUPTED]
+        self.interrupted_case: Optional[str] = cut[0] if cut else None
+        self.not_run = max(0, (len(results) if planned is None else planned) - len(results))
         self.duration_s = duration_s
-        self.interrupted = interrupted
+        self.interrupted_by = interrupted_by
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupted_by is not None
 
     @property
     def ok(self) -> bool:
@@ -29,13 +38,20 @@ class Verdict:
         return self.failed == 0 and not self.interrupted
 
     def line(self) -> str:
-        word = "INTERRUPTED" if self.interrupted else "PASS" if self.ok else "FAIL"
+        if self.interrupted:
+            during = f" during {self.interrupted_case}" if self.interrupted_case else ""
+            word = f"INTERRUPTED by {self.interrupted_by}{during}"
+        else:
+            word = "PASS" if self.ok else "FAIL"
+        not_run = f", {self.not_run} not run" if self.not_run else ""
         return (f"selftest {word}: {self.passed} passed, {self.failed} failed, "
-                f"{self.skipped} skipped in {self.duration_s:.1f} s")
+                f"{self.skipped} skipped{not_run} in {self.duration_s:.1f} s")
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "passed": self.passed, "failed": self.failed,
                 "skipped": self.skipped, "interrupted": self.interrupted,
+                "interrupted_by": self.interrupted_by,
+                "interrupted_case": self.interrupted_case, "not_run": self.not_run,
                 "duration_s": round(self.duration_s, 3)}
 
 
@@ -91,7 +107,7 @@ class JsonDisplay:
         self.stream.flush()
 
 
-_STYLES = {PASS: "bold green", FAIL: "bold red", SKIP: "yellow"}
+_STYLES = {PASS: "bold green", FAIL: "bold red", SKIP: "yellow", INTERRUPTED: "bold red"}
 
 
 class LiveDisplay:

@@ -20,6 +20,7 @@ from wskrecv.selftest.host import have_ipv6, snmp_counters
 from wskrecv.selftest.receiver import ReceiverError, ReceiverProcess
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+INTERRUPTED = "INTERRUPTED"  # the case running when a stop signal ended the selftest
 
 # What each receive style needs from the command line: (command, options).
 STYLE_NEEDS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -8,6 +8,7 @@ with --json on a free loopback port; a thread collects its JSON lines so a case 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Optional
+
+from wskrecv.signals import DIE_WITH_PARENT_ENV
 
 # The receive command line of each style.
 STYLE_ARGS: dict[str, list[str]] = {
@@ -46,8 +49,10 @@ class ReceiverProcess:
         argv = [sys.executable, "-m", "wskrecv", *STYLE_ARGS[style], *args,
                 "--bind", bind, "--port", "0", "--json"]
         self.argv = argv
+        # The receiver goes with the selftest, even a selftest killed by SIGKILL.
+        env = {**os.environ, DIE_WITH_PARENT_ENV: str(os.getpid())}
         self.proc = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env
         )
         self.objects: list[dict[str, Any]] = []
         self._stderr: list[str] = []
@@ -59,9 +64,14 @@ class ReceiverProcess:
         ]
         for t in self._threads:
             t.start()
-        start = self.wait(lambda objs: any(o.get("type") == "start" for o in objs), start_timeout)
+        try:
+            start = self.wait(lambda objs: any(o.get("type") == "start" for o in objs),
+                              start_timeout)
+        except BaseException:  # a stop signal while it starts: no `with` ends it yet
+            self.__exit__()
+            raise
         if not start:
-            self.kill()
+            self.__exit__()
             err = "".join(self._stderr).strip().splitlines()
             raise ReceiverError(f"receiver did not start: {err[-1] if err else 'no output'}")
         info = next(o for o in self.objects if o.get("type") == "start")
@@ -148,3 +158,29 @@ class ReceiverProcess:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def child_pids() -> list[int]:
+    """This process's children, from /proc (none where it is missing: not Linux)."""
+    pids: list[int] = []
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids += [int(pid) for pid in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def kill_strays() -> None:
+    """Kill and reap every child still running. Each case's `with` ends its receivers, but
+    a stop signal that lands inside `subprocess.Popen` (after the fork, before it returns)
+    leaves a child nothing holds a handle to: without this it would run until it notices
+    its parent is gone."""
+    for pid in child_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass  # reaped meanwhile
+

@@ -15,7 +15,6 @@ before it reads them, so the workers together read exactly --count.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -26,11 +25,11 @@ from typing import Any, Callable, Optional
 
 from wskrecv.errors import WskrecvError
 from wskrecv.runner import Runner
+from wskrecv.signals import die_with_parent
 from wskrecv.stats.merge import capture
 from wskrecv.stats.snapshot import Snapshot
 
 _FORK = multiprocessing.get_context("fork")
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Budget:
@@ -160,17 +159,6 @@ class Worker:
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _die_with_parent(parent: int) -> None:
-    """Linux: SIGTERM this worker when the parent dies, so none is left running alone."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # it died before prctl took effect
-        os._exit(1)
-
-
 def _tell(conn: Connection, message: tuple) -> None:
     """Send to the parent; if it is gone (killed), there is nobody left to tell."""
     try:
@@ -184,7 +172,7 @@ def _worker_main(
     budget: Optional[Budget], cpu: Optional[int], parent: int,
 ) -> None:
     """The body of worker process `index`."""
-    _die_with_parent(parent)
+    die_with_parent(parent, signal.SIGTERM)  # a worker is never left running alone
     # Until the runner installs its own handlers, a stop (the parent's SIGTERM, a
     # terminal's Ctrl-C) is kept and handed to the runner once it exists.
     early: dict[str, Any] = {}
