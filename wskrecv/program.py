@@ -111,7 +111,7 @@ def build_runner(
     sock.bind(provider.local_address)
     core = core or cores.current()
     # The same indication objects and states, built natively or not.
-    sock.events.make_chain, sock.events.settle = core.chain, core.settle
+    sock.events.make_chain, sock.events.settle, sock.events.walk = core.chain, core.settle, core.walk
     counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
                         keep_datagrams=config.keeps_datagrams,
