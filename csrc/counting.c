@@ -2,7 +2,7 @@
  * histograms for each datagram the application consumed.
  *
  * The twin, and the specification, is wskrecv/stats/counting.py (Counter): the same
- * constructor arguments' meaning, `add`, `add_list`, `add_chain`, `latency` and attributes. The
+ * constructor arguments' meaning, `add`, `add_list`, `latency` and attributes. The
  * source and stream tables are the Python objects the twin uses (SourceTable,
  * StreamTable): this kernel updates their rows in place and calls their `new` (which
  * evicts) only for a sender or stream it has not seen, so eviction, totals and the top
@@ -504,64 +504,6 @@ done:
 }
 
 
-/* add_chain(head, now_ns): the twin of Counter.add_chain. Walks `next` from `head`, reads
- * every item's data, then every remote, then every timestamp_ns (the order the Python twin
- * reads them in: a field that raises stops it before anything is counted), and counts
- * the columns as add_list does. */
-static PyObject *
-Counter_add_chain(Counter *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    static PyObject *names[4] = {NULL, NULL, NULL, NULL};
-    static const char *spelled[4] = {"next", "data", "remote", "timestamp_ns"};
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "add_chain(head, now_ns)");
-        return NULL;
-    }
-    for (int k = 0; k < 4; k++) {
-        if (names[k] == NULL && (names[k] = PyUnicode_InternFromString(spelled[k])) == NULL) {
-            return NULL;
-        }
-    }
-    PyObject *items = PyList_New(0);
-    PyObject *columns[3] = {NULL, NULL, NULL};
-    PyObject *result = NULL;
-    if (items == NULL) {
-        return NULL;
-    }
-    PyObject *item = Py_NewRef(args[0]);
-    while (item != Py_None) {
-        int failed = PyList_Append(items, item);
-        PyObject *next = failed ? NULL : PyObject_GetAttr(item, names[0]);
-        Py_DECREF(item);
-        if (next == NULL) {
-            goto done;
-        }
-        item = next;
-    }
-    Py_DECREF(item);
-    Py_ssize_t n = PyList_GET_SIZE(items);
-    for (int k = 0; k < 3; k++) {
-        if ((columns[k] = PyList_New(n)) == NULL) {
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *value = PyObject_GetAttr(PyList_GET_ITEM(items, i), names[k + 1]);
-            if (value == NULL) {
-                goto done;
-            }
-            PyList_SET_ITEM(columns[k], i, value);
-        }
-    }
-    PyObject *list_args[4] = {columns[0], columns[1], columns[2], args[1]};
-    result = Counter_add_list(self, list_args, 4);
-done:
-    Py_DECREF(items);
-    for (int k = 0; k < 3; k++) {
-        Py_XDECREF(columns[k]);
-    }
-    return result;
-}
-
 static PyObject *
 hist_object(Counter *self, const Hist *h)
 {
@@ -687,9 +629,6 @@ static PyMethodDef Counter_methods[] = {
      "add(data, remote, timestamp_ns, now_ns, truncated=False): count one datagram."},
     {"add_list", (PyCFunction)(void (*)(void))Counter_add_list, METH_FASTCALL,
      "add_list(datas, remotes, timestamps_ns, now_ns): count a list consumed at one instant."},
-    {"add_chain", (PyCFunction)(void (*)(void))Counter_add_chain, METH_FASTCALL,
-     "add_chain(head, now_ns): count a linked list (items with data, remote, timestamp_ns, "
-     "next) consumed at one instant."},
     {"use_seq_format", (PyCFunction)Counter_use_seq_format, METH_O,
      "use_seq_format(seq_format): read payload headers as `seq_format` from now on."},
     {"latency", (PyCFunction)Counter_latency, METH_O,

@@ -136,20 +136,6 @@ class Counter:
         for data, remote, stamp in zip(datas, remotes, timestamps_ns):
             add(data, remote, stamp, now_ns)
 
-    def add_chain(self, head: Any, now_ns: int) -> None:
-        """Count a linked list consumed at one instant: an event callback's indications,
-        walked through `next`. Every item's `data` is read, then every `remote`, then every
-        `timestamp_ns`, before anything is counted: a field that cannot be read (an
-        indication released: the verifier's violation) leaves the counts as they were."""
-        items = []
-        while head is not None:
-            items.append(head)
-            head = head.next
-        datas = [item.data for item in items]
-        remotes = [item.remote for item in items]
-        stamps = [item.timestamp_ns for item in items]
-        self.add_list(datas, remotes, stamps, now_ns)
-
     def latency(self, advance: bool) -> tuple[Histogram, Histogram]:
         """This interval's (one-way, application) latency histograms; `advance` starts a
         new interval (the caller folds the returned ones into the run's)."""

@@ -1,7 +1,7 @@
 """The statistics the receivers update for every datagram they consume.
 
-`record` runs inside every IRP completion routine and `record_chain` (or `record_many`)
-once per event-callback list; both hand the datagrams to the counting kernel
+`record` runs inside every IRP completion routine and `record_many` once per
+event-callback list; both hand the datagrams to the counting kernel
 (stats/counting.py, or the compiled core's twin of it, chosen when the receive stack is
 assembled: wskrecv.core). Percentiles, sorting and reading host counters wait for
 `snapshot`, which the runner calls a few times a second.
@@ -156,13 +156,6 @@ class Recorder:
         columns: the same counts as `record` for each. Nothing is kept: receivers whose
         datagrams are kept (--dump/--pcap) use `record`."""
         self.counts.add_list(datas, remotes, stamps, self.clock_ns() if now_ns is None else now_ns)
-
-    def record_chain(self, head: Any, now_ns: Optional[int] = None) -> None:
-        """Count a linked list consumed at one instant (an event callback's indications,
-        from `head` through `next`): what `record_many` counts for its columns. The
-        counting kernel walks the list and reads each item's data, remote and timestamp_ns
-        (natively, in the compiled core) before it counts any."""
-        self.counts.add_chain(head, self.clock_ns() if now_ns is None else now_ns)
 
     def run_histograms(self) -> tuple[Histogram, Histogram]:
         """Copies of the run's one-way and application latency histograms, the current
