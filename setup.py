@@ -1,5 +1,6 @@
 """Build the optional compiled receive core (wskrecv._core), like msgpack and multidict.
 
+Also the package list: the example clients (examples/) ship as wskrecv.examples.
 Everything else is in pyproject.toml. When the extension cannot be built (no C compiler,
 not Linux, WSKRECV_NO_EXTENSIONS=1 at build time), the install still succeeds and
 wskrecv runs its pure-Python core; `wskrecv --version` says which core is active.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 SOURCES = ["csrc/module.c", "csrc/reader.c", "csrc/tracker.c", "csrc/counting.c", "csrc/chain.c"]
@@ -46,4 +47,10 @@ def extensions() -> list[Extension]:
                       extra_compile_args=flags)]
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})
+# The example clients ship as wskrecv.examples: `wskrecv run --template` prints two of them.
+setup(
+    packages=[*find_packages(include=["wskrecv*"]), "wskrecv.examples"],
+    package_dir={"wskrecv.examples": "examples"},
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+)

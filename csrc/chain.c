@@ -11,7 +11,9 @@
  * The Python function stays the specification (tests hold the two equal): anything but a
  * list of 4-tuples (Datagram records) goes to `fallback`, the Python make_chain itself.
  * `maker.settle` is the twin of indication.settle, the per-indication half of
- * transition_chain (the table and its rules stay Python).
+ * transition_chain (the table and its rules stay Python); `maker.walk` the twin of
+ * indication.walk (WskRelease follows the application's list with it; the checks on what
+ * it finds stay Python).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -204,7 +206,116 @@ ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* A set of object pointers (open addressing, linear probing): the indications a walk has
+ * passed, kept alive by the list the walk builds. */
+typedef struct {
+    PyObject **slot;
+    size_t mask, used;
+} PtrSet;
+
+static size_t
+ptr_hash(PyObject *p)
+{
+    uintptr_t v = (uintptr_t)p >> 4;
+    return (size_t)(v * 0x9E3779B97F4A7C15ull);
+}
+
+/* 1 when `p` was there, 0 when added, -1 on memory error. */
+static int
+ptrset_add(PtrSet *set, PyObject *p)
+{
+    if ((set->used + 1) * 2 > set->mask + 1) {
+        size_t size = (set->mask + 1) * 2;
+        PyObject **bigger = PyMem_Calloc(size, sizeof(PyObject *));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t i = 0; i <= set->mask; i++) {
+            PyObject *q = set->slot[i];
+            if (q != NULL) {
+                size_t j = ptr_hash(q) & (size - 1);
+                while (bigger[j] != NULL) {
+                    j = (j + 1) & (size - 1);
+                }
+                bigger[j] = q;
+            }
+        }
+        PyMem_Free(set->slot);
+        set->slot = bigger;
+        set->mask = size - 1;
+    }
+    size_t j = ptr_hash(p) & set->mask;
+    while (set->slot[j] != NULL) {
+        if (set->slot[j] == p) {
+            return 1;
+        }
+        j = (j + 1) & set->mask;
+    }
+    set->slot[j] = p;
+    set->used++;
+    return 0;
+}
+
+/* walk(head) -> (inds, again): the twin of indication.walk. The indications reachable from
+ * `head` through `next` (getattr(ind, "next", None)), and the position of the first that
+ * comes round again, -1 when the list ends properly. */
+static PyObject *
+ChainMaker_walk(ChainMaker *self, PyObject *head)
+{
+    static PyObject *next_name = NULL;
+    if (next_name == NULL && (next_name = PyUnicode_InternFromString("next")) == NULL) {
+        return NULL;
+    }
+    PtrSet set = {PyMem_Calloc(64, sizeof(PyObject *)), 63, 0};
+    PyObject *inds = PyList_New(0);
+    PyObject *result = NULL;
+    if (set.slot == NULL || inds == NULL) {
+        if (set.slot == NULL) {
+            PyErr_NoMemory();
+        }
+        goto done;
+    }
+    Py_ssize_t again = -1;
+    PyObject *ind = Py_NewRef(head);
+    while (ind != Py_None) {
+        int seen = ptrset_add(&set, ind);
+        if (seen != 0) {
+            Py_DECREF(ind);
+            if (seen < 0) {
+                goto done;
+            }
+            again = PyList_GET_SIZE(inds);
+            break;
+        }
+        if (PyList_Append(inds, ind) < 0) { /* the list keeps it alive for the set */
+            Py_DECREF(ind);
+            goto done;
+        }
+        PyObject *next = PyObject_GetAttr(ind, next_name);
+        Py_DECREF(ind);
+        if (next == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                goto done;
+            }
+            PyErr_Clear();
+            next = Py_NewRef(Py_None);
+        }
+        ind = next;
+    }
+    if (again < 0) {
+        Py_DECREF(ind); /* None */
+    }
+    result = Py_BuildValue("(On)", inds, again);
+done:
+    Py_XDECREF(inds);
+    PyMem_Free(set.slot);
+    return result;
+}
+
 static PyMethodDef ChainMaker_methods[] = {
+    {"walk", (PyCFunction)ChainMaker_walk, METH_O,
+     "walk(head) -> (indications, again): the twin of wskrecv.wsk.indication.walk."},
     {"settle", (PyCFunction)(void (*)(void))ChainMaker_settle, METH_FASTCALL,
      "settle(inds, state, hide): set each indication's state; with hide, remove its readable "
      "fields (the twin of wskrecv.wsk.indication.settle)."},

@@ -98,6 +98,7 @@ def receive_core(request: pytest.FixtureRequest) -> Any:
     # lists with the core's builder too.
     mp.setattr(events_module, "make_chain", core.chain)
     mp.setattr(events_module, "settle", core.settle)
+    mp.setattr(events_module, "walk", core.walk)
     yield core
     mp.undo()
 

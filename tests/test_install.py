@@ -18,7 +18,7 @@ from wskrecv import __version__
 from wskrecv import core as cores
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ["wskrecv", "csrc", "man", "setup.py", "pyproject.toml", "README.md"]
+SOURCE = ["wskrecv", "examples", "csrc", "man", "setup.py", "pyproject.toml", "README.md"]
 
 
 @pytest.fixture(autouse=True)
@@ -63,3 +63,8 @@ def test_install_without_a_compiler_succeeds_and_runs_the_pure_python_core(tmp_p
     assert run.returncode == 0, run.stderr
     start = json.loads(run.stdout.splitlines()[0])
     assert start["type"] == "start" and start["core"] == cores.PURE
+    # The example clients ship too: --template prints one from the installed copy.
+    template = subprocess.run([*python, "-m", "wskrecv", "run", "--template", "irp"], cwd=tmp_path,
+                              env=run_env, capture_output=True, text=True, timeout=60)
+    assert template.returncode == 0, template.stderr
+    assert template.stdout == (ROOT / "examples" / "irp.py").read_text()

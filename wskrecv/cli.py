@@ -80,15 +80,39 @@ _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case fai
 EPILOG = epilog(_ALL_EXITS)
 
 
+def help_width() -> Optional[int]:
+    """The width click gives --help (the terminal's columns, at most 80, less 2, at least
+    50), found as shutil.get_terminal_size finds the columns (COLUMNS, then stdout's
+    terminal, else 80) but without importing shutil, which brings bz2 and lzma: a tenth of
+    `wskrecv listen --help`. None when a width is forced (click's CliRunner)."""
+    from click import formatting
+
+    if formatting.FORCED_WIDTH is not None:
+        return None
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return max(min(columns or 80, 80) - 2, 50)
+
+
 class WskrecvGroup(click.Group):
     """A click group that turns a closed output pipe into OutputClosed.
 
     click itself answers EPIPE with `sys.exit(1)`; the reader going away (`| head -1`)
     is not a failure of ours, so catch it first, wherever output is written: while
-    parsing (--help, --version) and while a command runs.
+    parsing (--help, --version) and while a command runs. Its context tells every
+    command's the help width (`help_width`).
     """
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        if "terminal_width" not in kwargs and kwargs.get("parent") is None:
+            kwargs["terminal_width"] = help_width()
         try:
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:

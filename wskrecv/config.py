@@ -91,8 +91,9 @@ class ReceiveConfig:
     def describe(self) -> tuple[str, dict[str, Any]]:
         """The start line's detail and the mode's own start fields."""
         if self.mode == "irp":
-            plural = "s" if self.outstanding > 1 else ""
-            detail = (f"IRP style, {self.outstanding} receive{plural} outstanding, "
+            from wskrecv.output.format import plural
+
+            detail = (f"IRP style, {plural(self.outstanding, 'receive')} outstanding, "
                       f"{self.buffer_size}-byte buffers")
             return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
         if self.mode == "client":

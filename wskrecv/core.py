@@ -35,9 +35,10 @@ class Core:
     `reader(sock, batch, buffer_size)` reads recvmmsg batches (None where the platform has
     no recvmmsg); `reader_min` is the smallest read worth a recvmmsg call (smaller ones use
     the provider's recvmsg loop); `counter(seq_format, window, max_streams, max_sources)`
-    makes the counting kernel; `chain(datagrams, source)` builds an indication list and
-    `settle(indications, state, hide)` moves one to a state the table allowed (the event
-    dispatcher's `make_chain` and `settle`)."""
+    makes the counting kernel; `chain(datagrams, source)` builds an indication list,
+    `settle(indications, state, hide)` moves one to a state the table allowed and
+    `walk(head)` follows one through Next (the event dispatcher's `make_chain`, `settle`
+    and `walk`)."""
 
     name: str
     reader: Optional[Callable[..., Any]]
@@ -45,6 +46,7 @@ class Core:
     counter: Callable[[str, int, int, int], Any]
     chain: Callable[[list, Any], list]
     settle: Callable[[list, Any, bool], None]
+    walk: Callable[[Any], tuple[list, int]]
 
 
 def native_module() -> Optional[Any]:
@@ -62,10 +64,10 @@ def pure() -> Core:
     """The pure-Python core."""
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import Counter
-    from wskrecv.wsk.indication import make_chain, settle
+    from wskrecv.wsk.indication import make_chain, settle, walk
 
     return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter,
-                make_chain, settle)
+                make_chain, settle, walk)
 
 
 def native() -> Optional[Core]:
@@ -88,7 +90,7 @@ def native() -> Optional[Core]:
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
     chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
-    return Core(NATIVE, reader, 1, counter, chain, chain.settle)
+    return Core(NATIVE, reader, 1, counter, chain, chain.settle, chain.walk)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:

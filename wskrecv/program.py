@@ -66,6 +66,7 @@ def build_runner(
     core: Optional[Core] = None,
     companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
     app: Optional[AppFactory] = None,
+    option_name: Callable[[str], str] = str,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
@@ -74,7 +75,8 @@ def build_runner(
     interval, why the socket can no longer receive; `companion` builds what the loop
     carries beside the socket (the iperf3 server); `app` builds the application
     (default: the one `config.mode` names); `core` counts (None: this process's,
-    wskrecv.core.current())."""
+    wskrecv.core.current()); `option_name` is how the caller calls a ReceiveConfig field
+    (a failed threshold's reason names it)."""
     import threading
 
     from wskrecv import core as cores
@@ -106,7 +108,7 @@ def build_runner(
     sock.bind(provider.local_address)
     core = core or cores.current()
     # The same indication objects and states, built natively or not.
-    sock.events.make_chain, sock.events.settle = core.chain, core.settle
+    sock.events.make_chain, sock.events.settle, sock.events.walk = core.chain, core.settle, core.walk
     counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
                         keep_datagrams=config.keeps_datagrams,
@@ -116,7 +118,8 @@ def build_runner(
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
     return Runner(provider, sock, application, recorder, reporter, limits, batch=config.batch,
-                  judge=thresholds.check if thresholds else None, health=health, sinks=sinks,
+                  judge=thresholds.judge(option_name) if thresholds else None, health=health,
+                  sinks=sinks,
                   companion=companion(recorder, sock) if companion is not None else None,
                   # Only the IRP style's receive buffers (--buffer-size) truncate.
                   truncates_above=config.buffer_size if config.mode == "irp" else None)
@@ -193,13 +196,16 @@ def open_provider(config: ReceiveConfig, core: Optional[Core] = None) -> UdpProv
                                reader=core.reader, reader_min=core.reader_min)
 
 
-def receive(config: ReceiveConfig, env: Environment) -> int:
+def receive(config: ReceiveConfig, env: Environment,
+            option_name: Callable[[str], str] = str) -> int:
     """Open the socket, build the model and the application, run, report. Returns the
-    exit status; errors propagate as WskrecvError for `cli.main` to report."""
+    exit status; errors propagate as WskrecvError for `cli.main` to report. What the run
+    says of an option (a failed threshold) calls its ReceiveConfig field
+    `option_name(field)`: the command line passes its flags' names."""
     if config.workers is not None:
         from wskrecv.workers.run import receive_with_workers
 
-        return receive_with_workers(config, env)
+        return receive_with_workers(config, env, option_name)
 
     from wskrecv import core as cores
     from wskrecv.output.pcap import open_capture
@@ -242,7 +248,8 @@ def receive(config: ReceiveConfig, env: Environment) -> int:
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
                               health=lambda: address_gone(provider.local_address),
                               companion=companion, core=core,
-                              app=session.make_app if session is not None else None)
+                              app=session.make_app if session is not None else None,
+                              option_name=option_name)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
         info = {

@@ -141,6 +141,7 @@ def test_irps_never_freed_are_leaks_blamed_on_their_allocation(tmp_path: Path) -
 def test_templates_print_clients_that_run(tmp_path: Path, style: str) -> None:
     r = run_cli("run", "--template", style)
     assert r.returncode == 0, r.stderr
+    assert r.stdout == (EXAMPLES / f"{style}.py").read_text()  # one source: the example
     path = write_client(tmp_path, r.stdout)
     status, s, err = run_example(path, [b"one", b"two", b"three"])
     assert status == 0, err

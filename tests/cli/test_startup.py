@@ -27,13 +27,12 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 
 # What start-up may load beyond click: the group, the one command asked for and the option
 # types and defaults it shows. `fractions`/`decimal` wait for a number to parse, the other
-# commands (send's signals and sockets, bench's JSON) for their own invocation.
+# commands (send's signals and sockets, bench's JSON) for their own invocation; the help
+# width is found without shutil (cli.help_width).
 STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
-           "wskrecv.commands.receive", "wskrecv.addresses", "wskrecv.payload", "wskrecv.config",
-           "wskrecv.program",
-           "wskrecv.units"}
-NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal")
+           "wskrecv.commands.receive", "wskrecv.payload", "wskrecv.config", "wskrecv.units"}
+NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal", "shutil")
 
 
 @pytest.mark.parametrize(
@@ -72,3 +71,23 @@ def test_a_receive_run_never_imports_scapy() -> None:
     assert "wskrecv.runner" in mods  # it did run
     assert [m for m in mods if m.split(".")[0] == "scapy"] == []
 
+
+
+@pytest.mark.parametrize("columns", ["", "0", "40", "60", "79", "80", "200", "junk"])
+def test_help_width_is_the_one_click_would_use(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from click import formatting
+
+    from wskrecv.cli import help_width
+
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setattr(formatting, "FORCED_WIDTH", None)
+    try:
+        terminal = shutil.get_terminal_size().columns
+    except ValueError:  # shutil itself refuses COLUMNS=junk: then stdout's size or 80
+        monkeypatch.delenv("COLUMNS")
+        terminal = shutil.get_terminal_size().columns
+    assert help_width() == max(min(terminal, 80) - 2, 50)
+    monkeypatch.setattr(formatting, "FORCED_WIDTH", 70)
+    assert help_width() is None  # CliRunner's width wins

@@ -4,7 +4,8 @@
 WSK_DATAGRAM_INDICATION objects; the native core's ChainMaker does the same work in C.
 The same random batches (any size, senders, destinations, timestamps or none) built both
 ways, then driven through random ownership events on the whole list and on parts of it,
-must give identical lists, states, readable fields and verifier counts. CI also runs this
+must give identical lists, states, readable fields and verifier counts; both walks (what
+WskRelease follows) must find the same items in any list an application may hand over. CI also runs this
 module against an AddressSanitizer/UBSan build (tests/test_sanitizers.py).
 """
 
@@ -25,6 +26,7 @@ from wskrecv.wsk.indication import (
     make_chain,
     settle,
     transition_chain,
+    walk,
 )
 from wskrecv.wsk.verifier import Verifier, WskApiViolation
 
@@ -141,3 +143,40 @@ def test_settle_refuses_what_is_not_an_indication() -> None:
     assert NATIVE is not None
     with pytest.raises(TypeError):
         NATIVE.settle([object()], IndicationState.RELEASED, True)
+
+
+class Node:
+    """Anything an application may hand WskRelease: `next` set to another node, None, or
+    not set at all."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(0, 40), st.just("unset")), min_size=1, max_size=40),
+       st.integers(0, 39))
+def test_both_walks_follow_any_list_alike(links: list, start: int) -> None:
+    """Proper lists, lists that come round again (WskRelease's ReleasedTwice), and items
+    without a `next` (ReleaseNotHeld, found after the walk)."""
+    assert NATIVE is not None
+    nodes = [Node() for _ in links]
+    for node, link in zip(nodes, links):
+        if link != "unset":
+            node.next = None if link is None else nodes[link % len(nodes)]
+    head = nodes[start % len(nodes)]
+    py_inds, py_again = walk(head)
+    c_inds, c_again = NATIVE.walk(head)
+    assert (len(c_inds), c_again) == (len(py_inds), py_again)
+    assert all(a is b for a, b in zip(py_inds, c_inds))
+
+
+def test_both_walks_take_none_and_pass_other_errors_on() -> None:
+    assert NATIVE is not None
+    assert NATIVE.walk(None) == walk(None) == ([], -1)
+
+    class Broken:
+        @property
+        def next(self) -> Any:
+            raise LookupError("not an AttributeError")
+
+    for walker in (walk, NATIVE.walk):
+        with pytest.raises(LookupError):
+            walker(Broken())

@@ -230,9 +230,15 @@ def test_host_udp_unreadable_is_none(tmp_path) -> None:  # type: ignore[no-untyp
 
 def test_thresholds() -> None:
     snap = feed(Recorder("irp"), wskr([0, 2, 1, 5]))  # 2 of 6 lost, 1 of 4 reordered
-    assert Thresholds(max_loss=40).check(snap) is None
-    assert Thresholds(max_loss=33.3).check(snap) == "loss 33.333% (2 of 6) is above --max-loss 33.3%"
-    assert "reordering 25.000% (1 of 4)" in (Thresholds(max_reorder=10).check(snap) or "")
+    assert Thresholds(max_loss=40).excesses(snap) == ()
+    assert Thresholds(max_loss=40).judge()(snap) is None
+    (loss,) = Thresholds(max_loss=33.3).excesses(snap)
+    assert (loss.threshold, loss.count, loss.of, loss.limit) == ("max_loss", 2, 6, 33.3)
+    # The thresholds name their fields; the caller (the command line) names its flags.
+    assert Thresholds(max_loss=33.3).judge()(snap) == "loss 33.333% (2 of 6) is above max_loss 33.3%"
+    named = Thresholds(max_loss=33.3).judge(lambda field: "--" + field.replace("_", "-"))
+    assert named(snap) == "loss 33.333% (2 of 6) is above --max-loss 33.3%"
+    assert "reordering 25.000% (1 of 4)" in (Thresholds(max_reorder=10).judge()(snap) or "")
     assert not Thresholds()
 
 

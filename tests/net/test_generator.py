@@ -17,6 +17,7 @@ from wskrecv.generator import (
     Sender,
     SendOrder,
     SendSpec,
+    SpecError,
     parse_pattern,
     parse_sizes,
     resolve_destination,
@@ -68,8 +69,13 @@ def test_bad_size_specs_are_usage_errors(text: str, needle: str) -> None:
 
 
 def test_sizes_must_fit_the_header_and_the_family() -> None:
-    with pytest.raises(UsageError, match="at least 36 bytes"):
+    with pytest.raises(UsageError, match="at least 36 bytes") as caught:
         spec_for(sizes=parse_sizes("35"))
+    # The spec names its own fields; the command line words them as its flags.
+    assert isinstance(caught.value, SpecError) and caught.value.field == "sizes"
+    assert "use seq_format none" in str(caught.value)
+    assert caught.value.words(lambda field: f"<{field}>").startswith("<sizes> 35: ")
+    assert "use <seq_format> none for smaller ones" in caught.value.words(lambda field: f"<{field}>")
     spec_for(sizes=parse_sizes("0"), seq_format="none")
     spec_for(sizes=parse_sizes("65507"))
     with pytest.raises(UsageError, match="largest IPv4 UDP payload is 65507"):
@@ -94,21 +100,21 @@ def drain_order(order: SendOrder, step: int = 3) -> list[int]:
 
 
 def test_reorder_delays_each_hit_and_counts_it_late() -> None:
-    order = SendOrder(12, reorder=parse_pattern("--reorder", "3:2"))
+    order = SendOrder(12, reorder=parse_pattern("reorder", "3:2"))
     assert drain_order(order) == [0, 1, 3, 4, 2, 6, 7, 5, 9, 10, 8, 11]
     assert (order.late, order.duplicated, order.sequences) == (3, 0, 12)
 
 
 def test_duplicates_follow_their_original_and_are_counted() -> None:
-    order = SendOrder(10, duplicate=parse_pattern("--duplicate", "4:2"))
+    order = SendOrder(10, duplicate=parse_pattern("duplicate", "4:2"))
     assert drain_order(order) == [0, 1, 2, 3, 3, 3, 4, 5, 6, 7, 7, 7, 8, 9]
     assert (order.late, order.duplicated) == (0, 4)
 
 
 def test_the_last_datagram_is_never_held_and_a_stop_flushes_the_held() -> None:
-    order = SendOrder(4, reorder=parse_pattern("--reorder", "2"))
+    order = SendOrder(4, reorder=parse_pattern("reorder", "2"))
     assert drain_order(order) == [0, 2, 1, 3]  # 3 is a hit but nothing follows it
-    unbounded = SendOrder(None, reorder=parse_pattern("--reorder", "2:5"))
+    unbounded = SendOrder(None, reorder=parse_pattern("reorder", "2:5"))
     first = list(unbounded.take(3))
     assert first == [0, 2, 4] and unbounded.flush() == [1, 3]
     assert unbounded.late == 2
@@ -117,9 +123,9 @@ def test_the_last_datagram_is_never_held_and_a_stop_flushes_the_held() -> None:
 def test_with_several_sources_reorder_is_counted_within_each_source_stream() -> None:
     # 2 sources take turns: even indexes are one stream, odd the other. "1 late" means one
     # place late in its own stream: index 2 goes after 4 (its stream's next), not after 3.
-    one_behind = SendOrder(8, reorder=parse_pattern("--reorder", "3:1"), streams=2)
+    one_behind = SendOrder(8, reorder=parse_pattern("reorder", "3:1"), streams=2)
     assert drain_order(one_behind) == [0, 1, 3, 4, 2, 6, 7, 5] and one_behind.late == 2
-    one_stream = SendOrder(6, reorder=parse_pattern("--reorder", "3:1"), streams=1)
+    one_stream = SendOrder(6, reorder=parse_pattern("reorder", "3:1"), streams=1)
     assert drain_order(one_stream) == [0, 1, 3, 2, 4, 5] and one_stream.late == 1
 
 
@@ -132,9 +138,10 @@ def test_each_source_numbers_its_own_datagrams() -> None:
 
 def test_bad_patterns_are_usage_errors() -> None:
     for text in ("x", "0", "1", "3:0", "3:x"):
-        with pytest.raises(UsageError, match="--reorder"):
-            parse_pattern("--reorder", text)
-    assert parse_pattern("--duplicate", "1").every == 1  # duplicating every datagram is fine
+        with pytest.raises(SpecError) as caught:
+            parse_pattern("reorder", text)
+        assert caught.value.field == "reorder" and caught.value.value == repr(text)
+    assert parse_pattern("duplicate", "1").every == 1  # duplicating every datagram is fine
 
 
 # -- pacing ---------------------------------------------------------------------------
@@ -218,7 +225,7 @@ def test_sender_duration_sends_exactly_what_was_due_before_the_end() -> None:
 def test_a_run_that_ends_early_flushes_held_datagrams() -> None:
     clock = FakeClock()
     transport = RecordingTransport(clock)
-    spec = spec_for(duration=0.1, rate=1000, reorder=parse_pattern("--reorder", "10:50"))
+    spec = spec_for(duration=0.1, rate=1000, reorder=parse_pattern("reorder", "10:50"))
     report = Sender(spec, transport, clock=clock, sleep=clock.sleep).run()
     seqs = [payload.parse_wskrecv(d).sequence for _, d in transport.sent]  # type: ignore[union-attr]
     assert sorted(seqs) == list(range(report.sent))  # nothing held back is lost at the stop

@@ -61,6 +61,6 @@ def test_frames_reach_the_display_and_the_run_ends_with_a_summary() -> None:
 def test_a_threshold_fails_the_run_with_exit_4() -> None:
     out = io.StringIO()
     result = run(LiveReporter(out, in_process=True), [0, 5], duration=0.01,
-                 judge=Thresholds(max_loss=1).check)
+                 judge=Thresholds(max_loss=1).judge(lambda field: "--" + field.replace("_", "-")))
     assert result.status is ExitStatus.THRESHOLD
     assert result.threshold == "loss 66.667% (4 of 6) is above --max-loss 1%"

@@ -32,7 +32,7 @@ def render(doc: dict[str, Any], comparison: Optional[dict[str, Any]] = None) -> 
         fill = doc["fill"]
         lines.append(
             f"wskrecv bench: drain {p['count']} queued datagrams of {plural(p['size'], 'byte')}, "
-            f"{p['rounds']} round{'s' if p['rounds'] != 1 else ''}, loopback"
+            f"{plural(p['rounds'], 'round')}, loopback"
         )
         lines.append(
             f"fill: {p.get('fill_method', '?')}, {fill['truesize']} B of queue per datagram, "
@@ -49,7 +49,7 @@ def render(doc: dict[str, Any], comparison: Optional[dict[str, Any]] = None) -> 
     else:
         lines.append(
             f"wskrecv bench --live: {p['count']} datagrams of {plural(p['size'], 'byte')} per run, "
-            f"{p['rounds']} round{'s' if p['rounds'] != 1 else ''}, sender {p.get('sender', '?')} "
+            f"{plural(p['rounds'], 'round')}, sender {p.get('sender', '?')} "
             f"at {_rate(doc['sender']['rate']['median'])} dg/s (median)"
         )
         lines.append("")

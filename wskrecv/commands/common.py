@@ -21,6 +21,13 @@ from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
 DEFAULTS = ReceiveConfig()
+
+
+def flag(field: str, spelled: Optional[dict[str, str]] = None) -> str:
+    """The option that sets configuration `field` ("max_loss": "--max-loss"; `spelled`
+    lists the fields whose option is spelled otherwise): the lower layers name fields, the
+    command line words them as its flags."""
+    return (spelled or {}).get(field) or "--" + field.replace("_", "-")
 IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
 IPERF3_FORMATS = ("iperf3", "iperf3-64")
 

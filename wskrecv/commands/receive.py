@@ -12,14 +12,15 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from wskrecv import program
 from wskrecv.commands.common import (
     IPERF3_PORT,
     bind_address,
     check_receive,
     current_environment,
+    flag,
     given_on_command_line,
 )
+from wskrecv.config import ReceiveConfig
 from wskrecv.errors import (
     AmbiguousActivation,
     InheritedAddress,
@@ -38,14 +39,16 @@ def run_receive(mode: str, params: dict[str, Any]) -> int:
             params = dict(params, port=IPERF3_PORT)
         if not given_on_command_line("seq_format"):
             params = dict(params, seq_format="iperf3")
+    from wskrecv import program  # the receive machinery's door: not for --help
+
     params["bind_host"], params["port"] = bind_address(params)
-    config = program.ReceiveConfig(
+    config = ReceiveConfig(
         mode=mode, address_given=given_on_command_line("bind_host", "port"), **params
     )
     config = _capture_to_stdout(config)
     check_receive(config)
     try:
-        return program.receive(config, current_environment())
+        return program.receive(config, current_environment(), option_name=flag)
     except InheritedSocketError as exc:
         where = "socket activation (LISTEN_FDS)" if exc.activated else f"--fd {exc.fd}"
         raise UsageError(f"{where}: {exc}") from None
@@ -70,7 +73,7 @@ def _same_file_as_stdout(path: str) -> bool:
     return (here.st_dev, here.st_ino) == (out.st_dev, out.st_ino)
 
 
-def _capture_to_stdout(config: program.ReceiveConfig) -> program.ReceiveConfig:
+def _capture_to_stdout(config: ReceiveConfig) -> ReceiveConfig:
     """`--pcap ""` is a usage error; a --pcap path that is standard output, however
     named, is `--pcap -` (and so refused with --json, which writes there too)."""
     path = config.pcap

@@ -56,9 +56,9 @@ def run(
     if template is not None:
         if client is not None:
             reject("--template prints a client: it takes no CLIENT.py")
-        from wskrecv.client.templates import TEMPLATES
+        from wskrecv.client.templates import template as source
 
-        click.echo(TEMPLATES[template], nl=False)
+        click.echo(source(template), nl=False)
         return 0
     if client is None:
         reject("name the client file (CLIENT.py), or ask for a --template")

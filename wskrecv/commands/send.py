@@ -11,9 +11,9 @@ import click
 
 from wskrecv import units
 from wskrecv.commands import numeric
-from wskrecv.commands.common import current_environment
+from wskrecv.commands.common import current_environment, flag
 from wskrecv.commands.numeric import number
-from wskrecv.errors import ExitStatus, UsageError
+from wskrecv.errors import ExitStatus, OsFailure, UsageError
 from wskrecv.payload import SEND_FORMATS
 from wskrecv.signals import StopSignals
 
@@ -21,6 +21,13 @@ if TYPE_CHECKING:
     from wskrecv.generator import SendReport
 
 DEFAULT_COUNT = 1000
+# The SendSpec fields whose option is spelled otherwise than "--" + the field, dashed.
+_SPELLED = {"sizes": "--size", "sources": "--src"}
+
+
+def send_flag(field: str) -> str:
+    """The option that sets SendSpec `field`: what the generator's errors are worded with."""
+    return flag(field, _SPELLED)
 
 
 class StopFlag:
@@ -136,6 +143,7 @@ def send(host: str, port: Optional[int], size_text: str, sources: tuple[str, ...
     from wskrecv.generator import (
         Sender,
         SendSpec,
+        SpecError,
         check_source,
         mean_size,
         parse_pattern,
@@ -152,29 +160,37 @@ def send(host: str, port: Optional[int], size_text: str, sources: tuple[str, ...
         raise UsageError("missing PORT (give HOST PORT, or HOST:PORT)")
     if rate is not None and bitrate is not None:
         raise UsageError("--rate and --bitrate both set the rate: give one")
+    from wskrecv.generator.raw import RawPrivilegeError
+
     destination = resolve_destination(host, port)
     if count is None and params["duration"] is None:
         count = DEFAULT_COUNT
     streams = max(1, len(sources))
-    sizes = parse_sizes(size_text)
-    per_source = bitrate / (8 * mean_size(sizes)) if bitrate is not None else (rate or 0.0)
-    spec = validate(
-        SendSpec(
-            destination=destination,
-            # --count and --rate are per source: the sources take turns.
-            count=count * streams if count is not None else None,
-            rate=per_source * streams,
-            sizes=sizes,
-            sources=tuple(check_source(split_host_port(s, "--src")[0], destination.family)
-                          for s in sources),
-            reorder=parse_pattern("--reorder", reorder),
-            duplicate=parse_pattern("--duplicate", duplicate),
-            **params,
+    try:
+        sizes = parse_sizes(size_text)
+        per_source = bitrate / (8 * mean_size(sizes)) if bitrate is not None else (rate or 0.0)
+        spec = validate(
+            SendSpec(
+                destination=destination,
+                # --count and --rate are per source: the sources take turns.
+                count=count * streams if count is not None else None,
+                rate=per_source * streams,
+                sizes=sizes,
+                sources=tuple(check_source(split_host_port(s, "--src")[0], destination.family)
+                              for s in sources),
+                reorder=parse_pattern("reorder", reorder),
+                duplicate=parse_pattern("duplicate", duplicate),
+                **params,
+            )
         )
-    )
+    except SpecError as exc:
+        raise UsageError(exc.words(send_flag)) from None
     env = current_environment()
-    with Sender(spec) as sender, StopFlag().installed() as stop:
-        report = sender.run(stop)
+    try:
+        with Sender(spec) as sender, StopFlag().installed() as stop:
+            report = sender.run(stop)
+    except RawPrivilegeError as exc:
+        raise OsFailure(exc.words(send_flag)) from None
     if as_json:
         env.stdout.write(json.dumps({"type": "send", **report.to_dict()}, separators=(",", ":")) + "\n")
         env.stdout.flush()

@@ -19,10 +19,19 @@ from wskrecv.generator.spec import SendSpec
 Fill = Callable[[int, int], bytearray]
 
 
-def raw_privilege_error(reason: str) -> OsFailure:
-    """The one-line error for a raw-IP option without the privilege."""
-    return OsFailure(f"{reason} crafts raw IP packets, which needs root or CAP_NET_RAW: "
-                     f"{privilege_hint()}")
+class RawPrivilegeError(OsFailure):
+    """A raw-IP send without root or CAP_NET_RAW. `field` is the SendSpec field that asked
+    for raw IP ("fragment", "bad_checksum", "raw"); `words` says it in the caller's names
+    for the fields (the command line's flags), str() in the field's own."""
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(self.words(str))
+
+    def words(self, name: Callable[[str], str]) -> str:
+        """The one-line message, the field called `name(field)`."""
+        return (f"{name(self.field)} crafts raw IP packets, which needs root or CAP_NET_RAW: "
+                f"{privilege_hint()}")
 
 
 def privilege_hint(executable: Optional[str] = None, prefix: Optional[str] = None,
@@ -43,12 +52,13 @@ def privilege_hint(executable: Optional[str] = None, prefix: Optional[str] = Non
             "use that interpreter")
 
 
-def open_raw_socket(family: int, reason: str = "--raw") -> socket.socket:
-    """An IPPROTO_RAW socket, or OsFailure naming CAP_NET_RAW."""
+def open_raw_socket(family: int, field: str = "raw") -> socket.socket:
+    """An IPPROTO_RAW socket, or OsFailure (RawPrivilegeError naming CAP_NET_RAW and
+    `field`, the SendSpec field that asked for raw IP)."""
     try:
         return socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
     except PermissionError:
-        raise raw_privilege_error(reason) from None
+        raise RawPrivilegeError(field) from None
     except OSError as exc:
         raise OsFailure(f"cannot open a raw socket: {exc.strerror or exc}") from None
 

@@ -1,7 +1,8 @@
 """What `wskrecv send` is asked to do, checked: sizes, patterns, loopback-only addresses.
 
 Everything here is pure parsing and validation (no sockets are opened); bad input raises
-`UsageError` with a one-line message naming the option.
+`SpecError`, which names the SendSpec field at fault, never a command-line flag: the
+command line words it with its own flag names (commands/send.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from wskrecv import payload
 from wskrecv.errors import UsageError
@@ -19,10 +20,36 @@ MAX_PAYLOAD = {socket.AF_INET: 65507, socket.AF_INET6: 65527}  # 65535 - IP - UD
 SEQ_FORMATS = payload.SEND_FORMATS  # the headers a sender writes
 MIN_SIZE = {"wskrecv": payload.HEADER_LEN, "sockperf": payload.SOCKPERF.size, "none": 0}
 LOOPBACK_ONLY = "wskrecv send generates test traffic for loopback only (127.0.0.0/8, ::1)"
-_SIZE = Limit(SIZE, 0, 2**30)  # each --size item (check_sizes applies the family's limit)
-_EVERY = Limit(COUNT, 1, 2**32)  # --reorder / --duplicate EVERY
+_SIZE = Limit(SIZE, 0, 2**30)  # each size item (check_sizes applies the family's limit)
+_EVERY = Limit(COUNT, 1, 2**32)  # reorder / duplicate EVERY
 # N positions late (within the receivers' sequence window) / N extra copies of a datagram.
-_AMOUNT = {"--reorder": Limit(INTEGER, 1, 16384), "--duplicate": Limit(INTEGER, 1, 1000)}
+_AMOUNT = {"reorder": Limit(INTEGER, 1, 16384), "duplicate": Limit(INTEGER, 1, 1000)}
+_EXPECTED_SIZES = "expected BYTES, LOW-HIGH or a comma list of them"
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """Another SendSpec field named inside a SpecError's message (the remedy)."""
+
+    name: str
+
+
+class SpecError(UsageError):
+    """A value that makes no send spec. `field` is the SendSpec field it was for
+    ("sizes", "sources", "reorder"...), `value` the value as shown, `problem` what is
+    wrong: text, and FieldRefs where it names another field. `words` says it in the
+    caller's names for the fields (the command line's flags); str() in the fields' own."""
+
+    def __init__(self, field: str, value: str, *problem: str | FieldRef) -> None:
+        self.field = field
+        self.value = value
+        self.problem = problem
+        super().__init__(self.words(str))
+
+    def words(self, name: Callable[[str], str]) -> str:
+        """The one-line message, each field called `name(field)`."""
+        return f"{name(self.field)} {self.value}: " + "".join(
+            name(part.name) if isinstance(part, FieldRef) else part for part in self.problem)
 
 
 @dataclass(frozen=True)
@@ -86,12 +113,12 @@ class SendSpec:
 
     @property
     def raw_reason(self) -> str:
-        """The option that asked for raw IP, for the missing-privilege message."""
+        """The field that asked for raw IP, for the missing-privilege message."""
         if self.fragment is not None:
-            return "--fragment"
+            return "fragment"
         if self.bad_checksum:
-            return "--bad-checksum"
-        return "--raw"
+            return "bad_checksum"
+        return "raw"
 
 
 def parse_sizes(text: str) -> tuple[SizeItem, ...]:
@@ -102,15 +129,14 @@ def parse_sizes(text: str) -> tuple[SizeItem, ...]:
         part = part.strip()
         low_s, sep, high_s = part.partition("-")
         if not low_s.strip() or (sep and not high_s.strip()):
-            raise UsageError(f"--size {text!r}: expected BYTES, LOW-HIGH or a comma list of them")
+            raise SpecError("sizes", repr(text), _EXPECTED_SIZES)
         try:
             low = int(_SIZE.parse(low_s))
             high = int(_SIZE.parse(high_s)) if sep else low
         except NumberError as exc:
-            raise UsageError(f"--size {text!r}: {exc}; expected BYTES, LOW-HIGH or a comma "
-                             "list of them") from None
+            raise SpecError("sizes", repr(text), f"{exc}; {_EXPECTED_SIZES}") from None
         if low < 0 or high < low:
-            raise UsageError(f"--size {text!r}: {part!r} is not a size or an increasing range")
+            raise SpecError("sizes", repr(text), f"{part!r} is not a size or an increasing range")
         items.append(SizeItem(low, high))
     return tuple(items)
 
@@ -122,24 +148,24 @@ def mean_size(sizes: tuple[SizeItem, ...]) -> float:
     return max(mean, 1.0)
 
 
-def parse_pattern(option: str, text: Optional[str]) -> Optional[Pattern]:
-    """EVERY[:N] for --reorder and --duplicate."""
+def parse_pattern(field: str, text: Optional[str]) -> Optional[Pattern]:
+    """EVERY[:N] for the "reorder" and "duplicate" fields."""
     if text is None:
         return None
     every_s, sep, amount_s = text.partition(":")
     if not every_s.strip() or (sep and not amount_s.strip()):
-        raise UsageError(f"{option} {text!r}: expected EVERY[:N], e.g. 10 or 10:3")
+        raise SpecError(field, repr(text), "expected EVERY[:N], e.g. 10 or 10:3")
     try:
         every = int(_EVERY.parse(every_s))
     except NumberError as exc:
-        raise UsageError(f"{option} {text!r}: EVERY {exc}") from None
+        raise SpecError(field, repr(text), f"EVERY {exc}") from None
     try:
-        amount = int(_AMOUNT[option].parse(amount_s)) if sep else 1
+        amount = int(_AMOUNT[field].parse(amount_s)) if sep else 1
     except NumberError as exc:
-        raise UsageError(f"{option} {text!r}: N {exc}") from None
-    if every < 2 and option == "--reorder":
-        raise UsageError(f"{option} {text!r}: EVERY must be at least 2 (delaying every datagram "
-                         "reorders nothing)")
+        raise SpecError(field, repr(text), f"N {exc}") from None
+    if every < 2 and field == "reorder":
+        raise SpecError(field, repr(text), "EVERY must be at least 2 (delaying every datagram "
+                        "reorders nothing)")
     return Pattern(every, amount)
 
 
@@ -169,13 +195,13 @@ def resolve_destination(host: str, port: int) -> Destination:
 
 
 def check_source(text: str, family: int) -> str:
-    """A --src address: loopback, and of the destination's family."""
+    """A source address (of "sources"): loopback, and of the destination's family."""
     addr = _loopback(text)
     if addr is None:
-        raise UsageError(f"--src {text}: not a loopback address: {LOOPBACK_ONLY}")
+        raise SpecError("sources", text, f"not a loopback address: {LOOPBACK_ONLY}")
     if (addr.version == 6) != (family == socket.AF_INET6):
         want = "IPv6 (::1)" if family == socket.AF_INET6 else "IPv4 (127.0.0.0/8)"
-        raise UsageError(f"--src {text}: the destination is {want}; use a source of that family")
+        raise SpecError("sources", text, f"the destination is {want}; use a source of that family")
     return str(addr)
 
 
@@ -185,24 +211,24 @@ def check_sizes(spec: SendSpec) -> None:
     limit = MAX_PAYLOAD[spec.destination.family]
     for item in spec.sizes:
         if item.low < need:
-            raise UsageError(
-                f"--size {item.low}: a {spec.seq_format} datagram needs at least {need} bytes "
-                "(its header); use --seq-format none for smaller ones"
-            )
+            raise SpecError("sizes", str(item.low),
+                            f"a {spec.seq_format} datagram needs at least {need} bytes (its "
+                            "header); use ", FieldRef("seq_format"), " none for smaller ones")
         if item.high > limit:
             family = "IPv6" if spec.destination.family == socket.AF_INET6 else "IPv4"
-            raise UsageError(f"--size {item.high}: the largest {family} UDP payload is {limit} bytes")
+            raise SpecError("sizes", str(item.high),
+                            f"the largest {family} UDP payload is {limit} bytes")
 
 
 def check_fragment(spec: SendSpec) -> None:
-    """--fragment SIZE: the IP payload bytes per fragment, a multiple of 8 (the unit of
+    """The fragment size: the IP payload bytes per fragment, a multiple of 8 (the unit of
     the fragment offset field)."""
     size = spec.fragment
     if size is None:
         return
     if size < 8 or size % 8:
-        raise UsageError(f"--fragment {size}: must be a positive multiple of 8 (bytes of IP "
-                         "payload per fragment)")
+        raise SpecError("fragment", str(size), "must be a positive multiple of 8 (bytes of IP "
+                        "payload per fragment)")
 
 
 def validate(spec: SendSpec) -> SendSpec:
@@ -210,6 +236,6 @@ def validate(spec: SendSpec) -> SendSpec:
     check_sizes(spec)
     check_fragment(spec)
     if spec.stream and spec.seq_format != "wskrecv":
-        raise UsageError(f"--stream {spec.stream}: only wskrecv headers carry a stream id "
-                         "(--seq-format wskrecv)")
+        raise SpecError("stream", str(spec.stream), "only wskrecv headers carry a stream id (",
+                        FieldRef("seq_format"), " wskrecv)")
     return spec

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from wskrecv.iperf3.protocol import IEAUTHTEST, IENUMSTREAMS, IEPROTOCOL, IEUDPBLOCKSIZE, IEUNIMP
+from wskrecv.output.format import plural
 
 MAX_STREAMS = 128  # iperf.h
 MIN_UDP_BLOCKSIZE = 16  # two 32-bit ints and a 64-bit int (iperf.h)
@@ -111,7 +112,7 @@ class TestParams:
 
     def describe(self) -> str:
         """A few words for the log: UDP, 4 streams, 64-byte datagrams, 20 Mbit/s, 2 s."""
-        parts = [self.protocol.upper(), f"{self.parallel} stream{'s' if self.parallel != 1 else ''}"]
+        parts = [self.protocol.upper(), plural(self.parallel, "stream")]
         if self.blksize:
             parts.append(f"{self.blksize}-byte datagrams")
         if self.bandwidth:

@@ -27,6 +27,7 @@ from wskrecv.iperf3.control import (
 )
 from wskrecv.iperf3.params import TestParams
 from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, stream_id
+from wskrecv.output.format import plural
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds for the cookie, the parameters, and the stream connects
 RESULTS_TIMEOUT = 10.0  # seconds for the client's results and its IPERF_DONE
@@ -204,7 +205,7 @@ class Iperf3Server:
                                    if test.params.time else IDLE_TIMEOUT)
             self._progress = 0
             self._note(now, "running", f"test {test.cookie} running: "
-                       f"{len(test.streams)} stream{'s' if len(test.streams) != 1 else ''} from "
+                       f"{plural(len(test.streams), 'stream')} from "
                        + ", ".join(format_peer(s.remote) for s in test.streams),
                        streams=[s.as_dict() for s in test.streams])
         return reply

@@ -90,4 +90,4 @@ def iperf3_text(status: Any, short: bool = False) -> str:
         return f"iperf3 {status.get('state', 'idle')}"
     n = len(status.get("streams") or ())
     test = status["test"][:8] if short else status["test"]
-    return f"iperf3 {status['state']} {test} ({n} stream{'s' if n != 1 else ''})"
+    return f"iperf3 {status['state']} {test} ({plural(n, 'stream')})"

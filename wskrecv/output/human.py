@@ -150,7 +150,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
-        streams = f"{snap.streams} stream{'s' if snap.streams != 1 else ''}"
+        streams = plural(snap.streams, "stream")
         lines.append(
             f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
             f"{snap.unsequenced} unsequenced"

@@ -6,7 +6,7 @@ reported, each step able to turn a good ending into a failed one."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
@@ -60,15 +60,21 @@ def _judge(runner: Runner, ending: Ending, snap: Snapshot) -> tuple[Ending, Opti
         # Judged on what was received, lists still held at the deadline included
         # (stopping processed them): all of it arrived in time.
         ending = Ending.COMPLETE
-    breach = None
-    if ending is Ending.COMPLETE and runner.judge is not None:
-        breach = runner.judge(snap)
-        if breach:
-            ending = Ending.THRESHOLD_EXCEEDED
+    ending, breach = against_thresholds(ending, runner.judge, snap)
     verdict = getattr(runner.app, "verdict", None)  # ClientHost: rule breaks fail a run
     if ending is Ending.COMPLETE and verdict is not None:
         ending = verdict()
     return ending, breach
+
+
+def against_thresholds(ending: Ending, judge: Optional[Callable[[Snapshot], Optional[str]]],
+                       snap: Snapshot) -> tuple[Ending, Optional[str]]:
+    """A run that ended well, judged on its final snapshot: (its ending, THRESHOLD_EXCEEDED
+    when it is above a --max-* threshold; and why, or None). Shared with --workers."""
+    if ending is not Ending.COMPLETE or judge is None:
+        return ending, None
+    breach = judge(snap)
+    return (Ending.THRESHOLD_EXCEEDED if breach else ending), breach
 
 
 def count_unread(provider: Provider, error: Optional[str]) -> tuple[Optional[int], bool]:

@@ -165,7 +165,7 @@ def bad_checksum(ctx: Context, case: Case) -> dict[str, Any]:
 
 def reorder(ctx: Context, case: Case) -> dict[str, Any]:
     n = 1000
-    pattern = parse_pattern("--reorder", "10:3")
+    pattern = parse_pattern("reorder", "10:3")
     report, _, s, got = _exchange(ctx, case, V4, n, count=n, rate=PACED, reorder=pattern)
     _all_once(got, n)
     implied = _implied_late(pattern, n)
@@ -178,7 +178,7 @@ def reorder(ctx: Context, case: Case) -> dict[str, Any]:
 
 def duplicate(ctx: Context, case: Case) -> dict[str, Any]:
     n = 700
-    pattern = parse_pattern("--duplicate", "7:2")
+    pattern = parse_pattern("duplicate", "7:2")
     wire = n + (n // 7) * 2
     report, _, s, got = _exchange(ctx, case, V4, wire, count=n, rate=PACED, duplicate=pattern)
     expect(report.sent == s["received"] == wire, f"sent {report.sent}, received {s['received']}")

@@ -1,20 +1,40 @@
-"""Thresholds for scripts: a run whose statistics end above one exits 4."""
+"""Thresholds for scripts: a run whose statistics end above one exits 4.
+
+A threshold is named by its field ("max_loss", "max_reorder"), never by a command-line
+flag: whoever reports an excess words it with its own names for them (`name`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from wskrecv.stats.snapshot import Snapshot
 
 
-def _pct(value: float) -> str:
-    return f"{value:g}%"
+@dataclass(frozen=True)
+class Excess:
+    """A statistic the run ended above its threshold: `count` of `of` is `pct` percent,
+    above the `limit` percent of the Thresholds field `threshold`."""
+
+    threshold: str  # "max_loss" or "max_reorder"
+    statistic: str  # "loss" or "reordering"
+    pct: float
+    limit: float
+    count: int
+    of: int
+    unseen: int = 0  # of `count`: unread at exit or dropped after the last read
+
+    def words(self, name: Callable[[str], str] = str) -> str:
+        """One clause, the threshold called `name(threshold)`."""
+        unseen = (f", {self.unseen} of them unread at exit or dropped after the last read"
+                  if self.unseen else "")
+        return (f"{self.statistic} {self.pct:.3f}% ({self.count} of {self.of}{unseen}) "
+                f"is above {name(self.threshold)} {self.limit:g}%")
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """--max-loss and --max-reorder, in percent; None: not checked."""
+    """The largest loss and reordering a run may end with, in percent; None: not checked."""
 
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
@@ -22,20 +42,23 @@ class Thresholds:
     def __bool__(self) -> bool:
         return self.max_loss is not None or self.max_reorder is not None
 
-    def check(self, snap: Snapshot) -> Optional[str]:
-        """A one-line reason when `snap` is above a threshold, else None."""
-        reasons = []
+    def excesses(self, snap: Snapshot) -> tuple[Excess, ...]:
+        """The thresholds `snap` is above (none: the run passes)."""
+        found = []
         if self.max_loss is not None and snap.loss_at_exit_pct > self.max_loss:
-            missing = snap.lost + snap.unseen_at_exit
-            unseen = (f", {snap.unseen_at_exit} of them unread at exit or dropped after the "
-                      "last read" if snap.unseen_at_exit else "")
-            reasons.append(
-                f"loss {snap.loss_at_exit_pct:.3f}% ({missing} of "
-                f"{snap.expected_at_exit}{unseen}) is above --max-loss {_pct(self.max_loss)}"
-            )
+            found.append(Excess("max_loss", "loss", snap.loss_at_exit_pct, self.max_loss,
+                                snap.lost + snap.unseen_at_exit, snap.expected_at_exit,
+                                snap.unseen_at_exit))
         if self.max_reorder is not None and snap.reorder_pct > self.max_reorder:
-            reasons.append(
-                f"reordering {snap.reorder_pct:.3f}% ({snap.reordered} of {snap.sequenced}) "
-                f"is above --max-reorder {_pct(self.max_reorder)}"
-            )
-        return "; ".join(reasons) or None
+            found.append(Excess("max_reorder", "reordering", snap.reorder_pct, self.max_reorder,
+                                snap.reordered, snap.sequenced))
+        return tuple(found)
+
+    def judge(self, name: Callable[[str], str] = str) -> Callable[[Snapshot], Optional[str]]:
+        """A run's judge: a snapshot -> the one-line reason it is above a threshold (each
+        threshold called `name(field)`), or None."""
+
+        def check(snap: Snapshot) -> Optional[str]:
+            return "; ".join(e.words(name) for e in self.excesses(snap)) or None
+
+        return check

@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 
 from wskrecv.errors import Ending
 from wskrecv.runner import Limits, RunResult
+from wskrecv.runner.finish import against_thresholds
 from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot
@@ -174,11 +175,7 @@ class Coordinator:
         if (ending is Ending.COMPLETE and reason == "deadline passed"
                 and snap.received < (count if count is not None else 1)):
             ending = Ending.DEADLINE_MISSED
-        breach = None
-        if ending is Ending.COMPLETE and self.judge is not None:
-            breach = self.judge(snap)
-            if breach:
-                ending = Ending.THRESHOLD_EXCEEDED
+        ending, breach = against_thresholds(ending, self.judge, snap)
         self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
         return RunResult(ending, reason, snap, breach, self.error)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import wskrecv.apps  # noqa: F401 (imported once here, before the fork, not in every worker)
 import wskrecv.wsk  # noqa: F401
@@ -82,9 +82,10 @@ def _start_info(config: ReceiveConfig, first: Any, n: int) -> dict[str, Any]:
     }
 
 
-def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
+def receive_with_workers(config: ReceiveConfig, env: Environment,
+                         option_name: Callable[[str], str] = str) -> int:
     """Run `config` (whose `workers` is set) over N worker processes; returns the exit
-    status, errors propagate as WskrecvError."""
+    status, errors propagate as WskrecvError. `option_name`: as for program.receive."""
     n = config.workers or 1
     metrics = open_metrics(config)  # bound now: a port in use fails before any work
     parts: Optional[PartFiles] = None
@@ -143,7 +144,8 @@ def receive_with_workers(config: ReceiveConfig, env: Environment) -> int:
                     interval=config.interval)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     coordinator = Coordinator(workers, reporter, limits, config.mode,
-                              judge=thresholds.check if thresholds else None, on_update=on_update)
+                              judge=thresholds.judge(option_name) if thresholds else None,
+                              on_update=on_update)
     result = None
     try:
         result = coordinator.run(info)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import groupby
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import IndicationEvent, IndicationState
@@ -60,6 +60,7 @@ from wskrecv.wsk.types import cast_flags
 
 # Members as plain names (reading one off its Enum class costs about 0.1 us): per list.
 _INDICATED = IndicationState.INDICATED
+_state_of = attrgetter("state")
 _ACCEPT, _RETAIN, _RELEASE = IndicationEvent.ACCEPT, IndicationEvent.RETAIN, IndicationEvent.RELEASE
 _local = itemgetter(2)
 
@@ -89,12 +90,14 @@ class EventDispatcher:
         self._null_indicated = False
         self._releases = 0  # in-callback releases during the current call
         self.tap: Optional[Tap] = None  # the socket's (see socket.Tap)
-        # Build each indication list, and settle a list's state once the table allowed a
-        # step: indication.make_chain and settle, or their compiled twins that the receive
-        # stack's assembly puts here (wskrecv.core: the same objects, faster).
+        # Build each indication list, settle a list's state once the table allowed a step,
+        # follow an application's list (WskRelease): indication.make_chain, settle and
+        # walk, or their compiled twins that the receive stack's assembly puts here
+        # (wskrecv.core: the same objects, faster).
         self.make_chain: Callable[[list[Datagram], IndicationSource], list[WskDatagramIndication]] = (
             make_chain)
         self.settle: Settle = settle
+        self.walk: Callable[[Optional[WskDatagramIndication]], tuple[list[WskDatagramIndication], int]] = walk
 
     # -- registration -----------------------------------------------------------------
 
@@ -284,18 +287,19 @@ class EventDispatcher:
     def release(self, head: Optional[WskDatagramIndication]) -> None:
         """WskRelease of the list that ends at a `next` of None: all or nothing. Legal for
         what STATUS_PENDING retained, and for part of the list being indicated right now."""
-        verifier = self.source.verifier
-        inds, again = walk(head)
+        source = self.source
+        verifier = source.verifier
+        inds, again = self.walk(head)
         if not inds:
             raise verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
         for ind in inds:
-            if type(ind) is not WskDatagramIndication or ind._source is not self.source:
+            if type(ind) is not WskDatagramIndication or ind._source is not source:
                 raise verifier.record(
                     "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
                 )
         if again >= 0:
             raise verifier.record("ReleasedTwice", f"the list reaches indication {again} twice")
-        during = sum(1 for ind in inds if ind.state is _INDICATED)
+        during = list(map(_state_of, inds)).count(_INDICATED)  # released inside the callback
         transition_chain(inds, _RELEASE, verifier, "WskRelease", self.settle)
         n = len(inds)
         counts = self.counts

@@ -136,6 +136,7 @@ class WskDatagramSocket:
         self._cast: dict[Any, int] = {}  # destination -> MSG_BCAST / MSG_MCAST / 0
         self._last_local: Any = None
         self._last_cast = 0
+        self._cancel = self._cancel_receive  # every request's cancel routine: bound once
         # Provider side: called after WskRelease or a re-enable, from whichever thread made
         # the call, because demand() may have grown; the receive loop wakes up on it.
         self.ready_callback: Optional[Callable[[], None]] = None
@@ -218,11 +219,11 @@ class WskDatagramSocket:
                         self._pumping = False
                     self._pump()  # what the routine posted meanwhile
                     return STATUS_SUCCESS
-                irp.cancel_routine = self._cancel_receive
+                irp.cancel_routine = self._cancel
                 self._requests.append(irp)
                 self._pump()
                 return STATUS_PENDING
-        irp.cancel_routine = self._cancel_receive
+        irp.cancel_routine = self._cancel
         self._requests.append(irp)
         return STATUS_PENDING
 
