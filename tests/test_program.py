@@ -46,3 +46,59 @@ def test_kept_datagrams_reach_every_sink_in_order_from_the_runner_thread() -> No
     headers = [payload.parse_wskrecv(rec.data) for _, rec in seen]
     assert [h.sequence for h in headers if h is not None] == list(range(n))
     assert also == [rec for _, rec in seen]
+
+
+# -- listen and event run built-in clients, hosted as `wskrecv run` hosts yours -----------
+
+def _run_builtin(config: ReceiveConfig, n: int):  # type: ignore[no-untyped-def]
+    provider = MemoryProvider()
+    for seq in range(n):
+        provider.push(bytes(payload.build(1, seq, 0, b"x" * 8)), remote=SRC)
+    runner = build_runner(provider, config, NullReporter())
+    return runner, runner.run({"mode": config.mode})
+
+
+def test_listen_is_the_builtin_irp_client_on_the_run_host() -> None:
+    from wskrecv.apps import IrpClient
+    from wskrecv.client.host import ClientHost, RecorderTap
+    from wskrecv.stats.modes import IrpStatistics
+
+    runner, result = _run_builtin(ReceiveConfig(mode="irp", outstanding=8, count=50), 50)
+    host = runner.app
+    assert isinstance(host, ClientHost) and isinstance(host.client, IrpClient)
+    assert isinstance(host.sock.tap, RecorderTap)  # counted by the host's tap, as run's
+    assert result.ending is Ending.COMPLETE and result.snapshot.received == 50
+    stats = result.snapshot.mode_stats
+    assert isinstance(stats, IrpStatistics)
+    assert stats.completions == 50 and stats.cancellations == 8 and stats.outstanding == 0
+    # Its 8 IRPs were tracked from its constructor on, and all freed by its stop hook.
+    assert result.snapshot.violations == 0 and host.irps.tracker.live == {}
+    assert all(ctx.irp.state.value == "freed" for ctx in host.client.contexts)
+
+
+def test_event_is_the_builtin_event_client_on_the_run_host() -> None:
+    from wskrecv.apps import EventClient
+    from wskrecv.stats.modes import EventStatistics
+
+    config = ReceiveConfig(mode="event", pend=True, batch=16, count=100, timeout=60.0)
+    runner, result = _run_builtin(config, 100)
+    assert isinstance(runner.app.client, EventClient)
+    stats = result.snapshot.mode_stats
+    assert isinstance(stats, EventStatistics)
+    assert result.snapshot.received == stats.released == 100 and stats.leaked == 0
+    assert stats.pended == stats.callbacks >= 100 // 16
+    assert runner.app.client.processed == 100  # its work items walked every held list
+
+
+def test_the_builtin_clients_have_the_client_shape_and_no_recorder() -> None:
+    """Created with their options only, started with the socket, stopped: they register
+    their own routines and callback, and never see the recorder."""
+    import inspect
+
+    from wskrecv.apps import EventClient, IrpClient
+
+    for cls in (IrpClient, EventClient):
+        assert list(inspect.signature(cls.start).parameters) == ["self", "socket"]
+        assert list(inspect.signature(cls.stop).parameters) == ["self"]
+        assert "recorder" not in inspect.signature(cls).parameters
+        assert "recorder" not in inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]

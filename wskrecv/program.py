@@ -42,17 +42,19 @@ AppFactory = Callable[["WskDatagramSocket", "Recorder"], "Receiver"]
 
 
 def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder) -> Receiver:
-    """The receiver application `config.mode` names, on `sock`, recording into `recorder`."""
-    from wskrecv.apps import EventReceiver, IrpReceiver
+    """The built-in client `config.mode` names (listen's or event's), hosted on `sock` as
+    `wskrecv run` hosts a user's client, counted into `recorder`."""
+    from wskrecv.apps import EventClient, IrpClient
+    from wskrecv.client.host import host_builtin
 
-    # Kept datagrams carry their destination address: only then is it looked up.
-    want_local = config.keeps_datagrams
-    if config.mode == "irp":
-        return IrpReceiver(sock, recorder, config.outstanding, config.buffer_size,
-                           want_local=want_local)
-    return EventReceiver(sock, recorder, pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
-                         reject_every=config.reject_every or 0, want_local=want_local,
-                         keep_every=config.keep_every or 0, static=config.static_callbacks)
+    def make_client() -> IrpClient | EventClient:
+        if config.mode == "irp":
+            return IrpClient(config.outstanding, config.buffer_size)
+        return EventClient(pend=config.pend, hold=(config.hold or 0.0) / 1000.0,
+                           reject_every=config.reject_every or 0,
+                           keep_every=config.keep_every or 0, static=config.static_callbacks)
+
+    return host_builtin(make_client, sock, recorder)
 
 
 def build_runner(
@@ -80,6 +82,7 @@ def build_runner(
     import threading
 
     from wskrecv import core as cores
+    from wskrecv.client.lock import SocketLock
     from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
@@ -102,7 +105,7 @@ def build_runner(
     npi = wsk_register(Verifier()).capture_provider_npi()
     if config.static_callbacks:
         npi.control_client(WSK_SET_STATIC_EVENT_CALLBACKS, WskEventCallbackControl())
-    sock = npi.socket(lock=threading.RLock() if threaded else None, pool=pool,
+    sock = npi.socket(lock=SocketLock() if threaded else None, pool=pool,
                       dispatch_level=config.dispatch_level)
     sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
     sock.bind(provider.local_address)

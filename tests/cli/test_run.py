@@ -300,6 +300,97 @@ def test_a_callback_that_never_returns_is_ended_and_named(tmp_path: Path, how: s
     assert "threading.Event().wait()  # blocks for ever" in err  # the traceback shows where
 
 
+GRABBER = """\
+    import sys
+    import threading
+
+    class Grabber:
+        def start(self, socket):
+            self.socket = socket
+            threading.Thread(target=self.hold, name="grabber").start()
+
+        def hold(self):
+            with self.socket.lock:  # the model's lock: every WSK call takes it
+                sys.stderr.write("holding\\n")
+                sys.stderr.flush()
+                threading.Event().wait()  # holds the socket lock for ever
+
+        def stop(self):
+            pass
+"""
+
+REENABLER = """\
+    import sys
+    import threading
+
+    from wskrecv.client import *
+
+    class Reenabler:
+        def __init__(self):
+            self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.on_lists)
+            self.rejected = threading.Event()
+
+        def start(self, socket):
+            self.socket = socket
+            threading.Thread(target=self.reenable, name="reenabler", daemon=True).start()
+            self.enable()
+
+        def enable(self):
+            WskControlSocket(self.socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                             WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+
+        def reenable(self):
+            self.rejected.wait()
+            self.enable()  # the kept list is indicated again now, on this thread
+
+        def on_lists(self, context, flags, indication):
+            if indication is None:
+                return STATUS_SUCCESS
+            if threading.current_thread() is threading.main_thread():
+                self.rejected.set()
+                return STATUS_DATA_NOT_ACCEPTED  # kept; the callback waits to be re-enabled
+            sys.stderr.write("blocking\\n")
+            sys.stderr.flush()
+            threading.Event().wait()  # blocks for ever, with the model's lock held
+            return STATUS_SUCCESS
+
+        def stop(self):
+            pass
+"""
+
+
+@pytest.mark.parametrize("source, marker, kind, routine", [
+    (GRABBER, "holding\n", "thread grabber", "hold"),
+    (REENABLER, "blocking\n", "receive callback on thread reenabler", "on_lists"),
+])
+@pytest.mark.parametrize("how, why", [("signal", "terminated"), ("duration", "duration over")])
+def test_a_client_thread_stuck_holding_the_socket_lock_does_not_hang_the_run(
+    tmp_path: Path, source: str, marker: str, kind: str, routine: str, how: str, why: str
+) -> None:
+    """The receive loop waits for the model's lock (a delivery, a snapshot) while a client
+    thread holds it and never returns: the run still ends on SIGTERM or --duration, with
+    its summary, and the fault names the holder's stuck line."""
+    path = write_client(tmp_path, source)
+    limit = ["--duration", "1"] if how == "duration" else []
+    with Wskrecv("run", str(path), "--grace", "0.5", "--interval", "0.05", *limit) as w:
+        w.send([b"x"])
+        assert read_line(w.proc.stderr, 30) == marker
+        w.send([b"y", b"z"])  # deliveries wait for the lock too
+        if how == "signal":
+            w.signal(signal.SIGTERM)
+        status, objs, err = w.finish()
+    assert status == 6, err
+    s = summary_of(objs)
+    assert s["reason"] == "client fault" and s["exit_status"] == 6
+    fault = s["client"]["fault"]
+    assert fault["exception"] == (
+        f"stuck: did not return within 0.5 s, holding the socket lock ({why})")
+    assert fault["in"] == kind and fault["routine"] == routine
+    assert fault["where"] == f"{path}:{line_of(path, 'for ever')}"
+    assert "holding the socket lock (most recent call last)" in err
+    assert "threading.Event().wait()" in err  # the holder's stack shows where
+
+
 def one_error_line(r: object) -> str:
     assert r.returncode == 2, (r.returncode, r.stderr)  # type: ignore[attr-defined]
     err = r.stderr  # type: ignore[attr-defined]

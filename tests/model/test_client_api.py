@@ -20,7 +20,7 @@ from wskrecv.client import (
     WskReceiveFrom,
     indications,
 )
-from wskrecv.client.host import ClientCode
+from wskrecv.client.blame import ClientCode
 from wskrecv.wsk import Datagram, Verifier, WskDatagramSocket
 from wskrecv.wsk.indication import make_chain
 from wskrecv.wsk.verifier import IrpAlreadyPending
@@ -136,3 +136,19 @@ def test_the_built_in_applications_use_only_the_client_api() -> None:
             ):
                 assert not (isinstance(node.value, ast.Attribute) and node.value.attr == "sock"), (
                     path.name, node.attr, node.lineno)
+
+
+def test_style_statistics_come_from_the_socket_counts_by_name() -> None:
+    """One place copies the socket's counts into a style's statistics (from_socket)."""
+    from wskrecv.stats.modes import ClientStatistics, EventStatistics, IrpStatistics
+
+    sock = located_socket()
+    counts = sock.statistics()
+    irp = IrpStatistics.from_socket(counts, failures=2, last_failure="STATUS_CANCELLED")
+    assert (irp.outstanding, irp.completions, irp.failures) == (0, 0, 2)
+    event = EventStatistics.from_socket(counts, broadcast=3)
+    assert event.pool_high_water == counts.pool_high_water and event.broadcast == 3
+    client = ClientStatistics.from_socket(counts, client={"class": "C"})
+    assert client.held == counts.held and client.client == {"class": "C"}
+    with pytest.raises(TypeError, match="no field nonsense"):
+        IrpStatistics.from_socket(counts, nonsense=1)

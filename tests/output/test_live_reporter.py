@@ -7,7 +7,8 @@ import io
 import re
 
 from wskrecv import payload
-from wskrecv.apps import IrpReceiver
+from wskrecv.apps import IrpClient
+from wskrecv.client.host import host_builtin
 from wskrecv.errors import ExitStatus
 from wskrecv.output.live import LiveReporter
 from wskrecv.provider.memory import MemoryProvider
@@ -41,7 +42,7 @@ def run(reporter: LiveReporter, seqs: list[int], duration: float, judge=None):  
     sock = WskDatagramSocket()
     sock.bind(provider.local_address)
     recorder = Recorder("irp")
-    app = IrpReceiver(sock, recorder, 4)
+    app = host_builtin(lambda: IrpClient(4), sock, recorder)
     runner = Runner(provider, sock, app, recorder, reporter, Limits(duration=duration),
                     judge=judge)
     return runner.run(INFO)

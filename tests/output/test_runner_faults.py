@@ -22,17 +22,17 @@ def test_an_exception_in_a_work_item_ends_the_run_with_its_summary_and_no_leak()
     out = io.StringIO()
     config = program.ReceiveConfig(mode="event", pend=True, hold=0.0, batch=16, duration=30)
     runner = program.build_runner(provider, config, JsonReporter(out))
-    app: Any = runner.app
-    consume = app._consume
+    app: Any = runner.app.client  # listen's and event's clients are hosted like run's
+    process = app._process
     calls = [0]
 
-    def failing_consume(indication: Any) -> None:
+    def failing_process(indication: Any) -> None:
         calls[0] += 1
         if calls[0] == 3:
             raise RuntimeError("boom")
-        consume(indication)
+        process(indication)
 
-    app._consume = failing_consume
+    app._process = failing_process
     result = runner.run(INFO)
     assert result.ending is Ending.FAILED and result.status is ExitStatus.ERROR
     assert result.error == "internal error on the worker thread: RuntimeError: boom"

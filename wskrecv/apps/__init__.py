@@ -1,7 +1,8 @@
-"""The receiver applications, written as a WSK client driver would write them."""
+"""The clients `wskrecv listen` and `wskrecv event` run: two WSK clients written against
+wskrecv.client, hosted like any `wskrecv run` client (wskrecv.client.host)."""
 
-from wskrecv.apps.base import Receiver, ReceiverBase
-from wskrecv.apps.event import EventReceiver
-from wskrecv.apps.irp import IrpReceiver
+from wskrecv.apps.base import BuiltinClient, Receiver
+from wskrecv.apps.event import EventClient
+from wskrecv.apps.irp import IrpClient
 
-__all__ = ["EventReceiver", "IrpReceiver", "Receiver", "ReceiverBase"]
+__all__ = ["BuiltinClient", "EventClient", "IrpClient", "Receiver"]

@@ -1,34 +1,29 @@
-"""What the receiver applications share: the interface the runner drives, and the
-bookkeeping every WSK client does (its socket, its recorder, stopping, failures)."""
+"""What the built-in clients share, and the interface the runner drives.
+
+`wskrecv listen` and `wskrecv event` run two WSK clients wskrecv ships (irp.py, event.py),
+hosted exactly as `wskrecv run` hosts yours (wskrecv.client.host.ClientHost): the host
+creates the socket with the client's `dispatch`, calls `start(socket)`, counts every
+datagram the client accepts (the socket's tap), and calls `stop()` at the end. A built-in
+client adds one hook a user's client does not need: `statistics(counts)`, its style's
+typed statistics from the socket's counts (a `run` client gets the generic ones).
+"""
 
 from __future__ import annotations
 
 from typing import Callable, Optional, Protocol
 
 from wskrecv.client import (
-    AF_INET6,
-    IP_PKTINFO,
-    IPPROTO_IP,
-    IPPROTO_IPV6,
-    IPV6_PKTINFO,
     NT_SUCCESS,
-    SIO_TIMESTAMPING,
-    SOL_SOCKET,
-    TIMESTAMPING_FLAG_RX,
-    TimestampingConfig,
+    SocketStatistics,
     WskCloseSocket,
-    WskControlSocket,
     WskDatagramSocket,
-    WskIoctl,
-    WskSetOption,
     status_name,
 )
 from wskrecv.stats.modes import ModeStatistics
-from wskrecv.stats.recorder import Recorder
 
 
 class Receiver(Protocol):
-    """A WSK client application the runner starts, drives through its socket, and stops."""
+    """What the runner starts, drives through its socket, and stops: a hosted client."""
 
     mode: str
     # Set by the runner: told about an exception on the application's own threads.
@@ -45,44 +40,43 @@ class Receiver(Protocol):
         ...
 
 
-def enable_control(app: ReceiverBase, pktinfo: bool, timestamps: bool) -> None:
-    """Ask for the control information the application uses ("Winsock timestamping":
-    SIO_TIMESTAMPING with TIMESTAMPING_FLAG_RX; IP_PKTINFO / IPV6_PKTINFO): a datagram
-    carries none unless asked. A failure is noted, not fatal."""
-    sock = app.sock
-    if timestamps:
-        config = TimestampingConfig(flags=TIMESTAMPING_FLAG_RX)
-        status = WskControlSocket(sock, WskIoctl, SIO_TIMESTAMPING, SOL_SOCKET, config)
-        if not NT_SUCCESS(status):
-            app.note_failure(status)
-    if pktinfo:
-        if sock.family == AF_INET6:
-            status = WskControlSocket(sock, WskSetOption, IPV6_PKTINFO, IPPROTO_IPV6, 1)
-        else:
-            status = WskControlSocket(sock, WskSetOption, IP_PKTINFO, IPPROTO_IP, 1)
-        if not NT_SUCCESS(status):
-            app.note_failure(status)
-
-
-class ReceiverBase:
-    """A WSK client application bound to one socket, recording into one recorder."""
+class BuiltinClient:
+    """A WSK client wskrecv ships: the bookkeeping every one does (its socket, stopping,
+    failures, faults on its own threads)."""
 
     mode = "base"
+    dispatch = None  # WSK_CLIENT_DATAGRAM_DISPATCH: none (the IRP style)
 
-    def __init__(self, sock: WskDatagramSocket, recorder: Recorder) -> None:
-        self.sock = sock
-        self.recorder = recorder
+    def __init__(self) -> None:
+        self.sock: WskDatagramSocket  # given to start()
         self.stopping = False
         self.failed = 0
         self.last_failure: Optional[int] = None
-        # Told about an exception on one of the application's own threads (a work item):
-        # the runner sets it, and ends the run with exit 1 and the summary.
+        # Told about an exception on one of the client's own threads (a work item): the
+        # host passes the runner's, which ends the run with exit 1 and the summary.
         self.on_thread_fault: Optional[Callable[[BaseException], None]] = None
 
+    def start(self, socket: WskDatagramSocket) -> None:
+        """The socket is created and bound."""
+        self.sock = socket
+
+    def stop(self) -> None:
+        """The run is over."""
+        self.stopping = True
+
+    def statistics(self, counts: SocketStatistics) -> ModeStatistics:
+        """The style's statistics from the socket's counts and the client's own."""
+        raise NotImplementedError
+
     def fault(self, exc: BaseException) -> None:
-        """An exception on the application's worker thread: pass it to the runner."""
+        """An exception on the client's worker thread: pass it to the runner."""
         if self.on_thread_fault is not None:
             self.on_thread_fault(exc)
+
+    def check(self, status: int) -> None:
+        """Note `status` when a WSK call failed with it."""
+        if not NT_SUCCESS(status):
+            self.note_failure(status)
 
     def note_failure(self, status: int) -> None:
         """A WSK call or request failed with `status` (reported in the summary)."""

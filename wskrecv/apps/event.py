@@ -1,28 +1,30 @@
-"""The event-style receiver (`wskrecv event`): a WskReceiveFromEvent callback.
+"""The event-style client of `wskrecv event`: a WskReceiveFromEvent callback.
 
 After bind it enables the callback with WskControlSocket(SO_WSK_EVENT_CALLBACK,
 WSK_EVENT_RECEIVE_FROM). The provider then calls it with one linked list of
 WSK_DATAGRAM_INDICATION per batch read from the socket, and the callback either
 
-- consumes the list and returns STATUS_SUCCESS (the default): the buffers go back at once;
+- returns STATUS_SUCCESS (the default): done with the list, the buffers go back at once;
 - returns STATUS_PENDING (`pend`): a work item processes the list `hold` seconds later and
   gives it back with WskRelease, from the worker thread;
 - returns STATUS_DATA_NOT_ACCEPTED every `reject_every`-th call: the provider keeps the
   datagrams and disables the callback; a work item re-enables it, and the provider
   indicates the kept datagrams again, first (under static callbacks the provider neither
   disables the callback nor keeps the datagrams);
-- with `keep_every` N: records the whole list, cuts it (Next = NULL) into every Nth
-  datagram and the rest, WskReleases the rest from inside the callback and returns
+- with `keep_every` N: cuts the list (Next = NULL) into every Nth datagram and the
+  rest, WskReleases the rest from inside the callback and returns
   STATUS_PENDING for the part it keeps; a work item releases that part `hold` seconds
   later (the partial release of msquic's earlier kernel datapath and ovpn-dco-win).
 
 With `static` the callback was enabled for every socket by WSK_SET_STATIC_EVENT_CALLBACKS
 before the socket existed (the command does that), so the application never uses
-SO_WSK_EVENT_CALLBACK. It asks for the control information it uses: receive timestamps
-always, IP_PKTINFO only for --dump/--pcap.
+SO_WSK_EVENT_CALLBACK.
 
-A NULL indication means the socket no longer works. Stopping runs every queued work
-item at once, so nothing retained is left unreleased when the socket closes.
+The host counts every datagram of a list the callback accepted, when it returns (the
+socket's tap, as for any `wskrecv run` client, in one batch per list), so the callback
+reads no datagram and asks for no control information. A NULL indication means the
+socket no longer works. Stopping runs every queued work item at once, so nothing
+retained is left unreleased when the socket closes.
 """
 
 from __future__ import annotations
@@ -30,18 +32,18 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import ReceiverBase, enable_control
+from wskrecv.apps.base import BuiltinClient
 from wskrecv.apps.worker import WorkQueue
 from wskrecv.client import (
     MSG_BCAST,
     MSG_MCAST,
-    NT_SUCCESS,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_DATA_NOT_ACCEPTED,
     STATUS_PENDING,
     STATUS_SUCCESS,
     WSK_EVENT_RECEIVE_FROM,
+    SocketStatistics,
     WskClientDatagramDispatch,
     WskControlSocket,
     WskDatagramIndication,
@@ -49,10 +51,8 @@ from wskrecv.client import (
     WskEventCallbackControl,
     WskRelease,
     WskSetOption,
-    control_local,
 )
 from wskrecv.stats.modes import EventStatistics
-from wskrecv.stats.recorder import Recorder
 
 _MSG_BCAST = int(MSG_BCAST)
 _CAST = _MSG_BCAST | int(MSG_MCAST)
@@ -66,77 +66,60 @@ def _length(indication: Optional[WskDatagramIndication]) -> int:
     return n
 
 
-class EventReceiver(ReceiverBase):
-    """Receives through the WskReceiveFromEvent callback of `sock`."""
+class EventClient(BuiltinClient):
+    """Receives through its socket's WskReceiveFromEvent callback."""
 
     mode = "event"
 
     def __init__(
         self,
-        sock: WskDatagramSocket,
-        recorder: Recorder,
         pend: bool = False,
         hold: float = 0.0,
         reject_every: int = 0,
         clock: Callable[[], float] = time.monotonic,
-        want_local: bool = False,
         keep_every: int = 0,
         static: bool = False,
     ) -> None:
-        super().__init__(sock, recorder)
+        super().__init__()
         self.pend = pend
         self.hold = hold
         self.reject_every = reject_every
         self.keep_every = keep_every
         self.static = static
         self.clock = clock
-        self.null_indications = 0
         self.broadcast = 0  # datagrams in lists whose Flags had MSG_BCAST
         self.multicast = 0  # ... MSG_MCAST
+        self.processed = 0  # datagrams the work items processed (--pend)
         self._calls = 0
-        # The destination address only matters to kept datagrams (--dump/--pcap): they are
-        # recorded one by one with it; otherwise each list is counted at once.
-        self._want_local = want_local
         # Deferred work (releases, re-enabling) runs on a worker thread, as a driver's
         # work items would; the plain SUCCESS style needs none (nor do static callbacks
         # to be re-enabled).
         deferred = pend or keep_every or (reject_every and not static)
         self.work: Optional[WorkQueue] = (
             WorkQueue(clock=clock, on_fault=self.fault) if deferred else None)
-        sock.set_dispatch(self, WskClientDatagramDispatch(receive_from_event=self._receive_from_event))
+        # What the driver passes to WskSocket as its Dispatch (the host does).
+        self.dispatch = WskClientDatagramDispatch(receive_from_event=self._receive_from_event)
 
-    # -- Receiver ---------------------------------------------------------------------
+    # -- the client's hooks -----------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, socket: WskDatagramSocket) -> None:
+        super().start(socket)
         if self.work is not None:
             self.work.start()
-        enable_control(self, pktinfo=self._want_local, timestamps=True)
         if not self.static:
             self._enable()
 
     def stop(self) -> None:
         """Finish every queued work item (process and release what is retained), then
-        WskCloseSocket: the callback gets its NULL indication, and leaks would be counted."""
-        self.stopping = True
+        WskCloseSocket: leaks would be counted."""
+        super().stop()
         if self.work is not None:
             self.work.drain_and_stop()
         self.close_socket()
 
-    def statistics(self) -> EventStatistics:
-        s = self.sock.statistics()
-        return EventStatistics(
-            callbacks=s.callbacks,
-            mean_list_length=s.mean_list_length,
-            pended=s.pended,
-            released=s.released,
-            released_in_callback=s.released_in_callback,
-            rejected=s.rejected,
-            pool_in_use=s.pool_in_use,
-            pool_high_water=s.pool_high_water,
-            leaked=s.leaked,
-            null_indications=self.null_indications,
-            broadcast=self.broadcast,
-            multicast=self.multicast,
+    def statistics(self, counts: SocketStatistics) -> EventStatistics:
+        return EventStatistics.from_socket(
+            counts, broadcast=self.broadcast, multicast=self.multicast,
             last_failure=self.failure_name(),
         )
 
@@ -146,8 +129,7 @@ class EventReceiver(ReceiverBase):
         self, _socket_context: Any, flags: int, indication: Optional[WskDatagramIndication]
     ) -> int:
         """PFN_WSK_RECEIVE_FROM_EVENT."""
-        if indication is None:  # the socket no longer works
-            self.null_indications += 1
+        if indication is None:  # the socket no longer works (the socket counts it)
             return STATUS_SUCCESS
         self._calls += 1
         if flags & _CAST:  # the whole list was sent to a broadcast or multicast address
@@ -169,35 +151,13 @@ class EventReceiver(ReceiverBase):
             assert self.work is not None
             self.work.queue(lambda: self._process_and_release(indication), self.clock() + self.hold)
             return STATUS_PENDING
-        self._consume(indication)
         return STATUS_SUCCESS
 
     # -- work items and helpers -------------------------------------------------------
 
-    def _consume(self, indication: Optional[WskDatagramIndication]) -> None:
-        """Record every datagram of a list (the callback's or the worker's processing),
-        under the recorder's lock: the worker thread records too (--pend, and the lists
-        indicated again when it re-enables the callback)."""
-        recorder = self.recorder
-        ind = indication
-        if self._want_local:  # --dump/--pcap: the destination address from ControlInfo
-            record = recorder.record
-            with recorder.lock:
-                while ind is not None:
-                    local = control_local(ind.control_info)
-                    record(ind.data, ind.remote, ind.timestamp_ns, False, local=local)
-                    ind = ind.next
-            return
-        # Count the list at once: the recorder walks Next as a driver does and reads each
-        # indication's fields (natively with the compiled core; still through the
-        # indication, so reading a released one is the verifier's violation).
-        with recorder.lock:
-            recorder.record_chain(ind)
-
     def _keep_part(self, indication: WskDatagramIndication) -> int:
-        """Record the list, then cut it (Next = NULL) into every `keep_every`-th datagram,
-        retained, and the rest, released now: STATUS_PENDING for the retained part."""
-        self._consume(indication)
+        """Cut the list (Next = NULL) into every `keep_every`-th datagram, retained, and
+        the rest, released now: STATUS_PENDING for the retained part."""
         every = self.keep_every
         keep: list[WskDatagramIndication] = []
         drop: list[WskDatagramIndication] = []
@@ -229,18 +189,22 @@ class EventReceiver(ReceiverBase):
         """Work item: process a retained list, then WskRelease it (from this thread),
         also when processing failed: a fault must not leak what it held."""
         try:
-            self._consume(indication)
+            self._process(indication)
         finally:
             WskRelease(self.sock, indication)
+
+    def _process(self, indication: WskDatagramIndication) -> None:
+        """What a work item does with a list it holds: walk it (the host counted it
+        when the callback returned)."""
+        self.processed += _length(indication)
 
     def _enable(self) -> None:
         """WskControlSocket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, RECEIVE_FROM)."""
         if self.sock.closed:
             return
         control = WskEventCallbackControl(event_mask=WSK_EVENT_RECEIVE_FROM)
-        status = WskControlSocket(self.sock, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, control)
-        if not NT_SUCCESS(status):
-            self.note_failure(status)
+        self.check(WskControlSocket(self.sock, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                    control))
 
 
-__all__ = ["EventReceiver"]
+__all__ = ["EventClient"]

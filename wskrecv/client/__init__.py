@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Callable, Optional, Protocol
 
+from wskrecv.wsk.counters import SocketStatistics
 from wskrecv.wsk.indication import (
     WskClientDatagramDispatch,
     WskDatagramIndication,
@@ -312,8 +313,9 @@ __all__ = [
     "TIMESTAMPING_CONFIG", "TimestampingConfig", "CMSG_SPACE",
     # list traversal and control information
     "indications", "control_timestamp", "control_local",
-    # the client's shape, the verifier's exception base
-    "WskClient", "WskApiViolation",
+    # the client's shape, its socket's counts (`socket.statistics()`), the verifier's
+    # exception base
+    "WskClient", "SocketStatistics", "WskApiViolation",
     # NTSTATUS values
     "NTSTATUS", "STATUS_SUCCESS", "STATUS_PENDING", "STATUS_BUFFER_OVERFLOW",
     "STATUS_INVALID_PARAMETER", "STATUS_MORE_PROCESSING_REQUIRED",

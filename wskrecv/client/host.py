@@ -1,7 +1,8 @@
 """Running a client on a socket: what the runner drives, what counts, what is blamed.
 
-`ClientHost` is the application the runner starts and stops. It does for a client what
-WSK does for a driver: creates the socket with the client's dispatch table and socket
+`ClientHost` is the application the runner starts and stops, for `wskrecv run CLIENT.py`
+and for the clients `listen` and `event` run (wskrecv/apps): one code path. It does for
+a client what WSK does for a driver: creates the socket with the client's dispatch table and socket
 context (`WskSocket`), binds it, calls the start hook; at the end calls the stop hook
 and closes the socket if the client did not (`WskCloseSocket`: outstanding receives are
 cancelled, retained lists leak). It also
@@ -9,7 +10,7 @@ cancelled, retained lists leak). It also
 - counts every datagram the client accepted (a `Tap` on the socket feeds the recorder),
   so the statistics, the dashboard and the thresholds work for any client unchanged;
 - gives the verifier a locator: each rule break is blamed on the client's own line
-  (`ClientCode.locate`);
+  (`ClientCode.locate`, blame.py);
 - tracks the client's IRPs (`IrpTracking`, from before its constructor runs): those not
   freed with IoFreeIrp when its stop hook has returned are leaks (`IrpLeaked`, one per
   IRP, blamed on the IoAllocateIrp call), as Driver Verifier's Pool Tracking reports what
@@ -17,121 +18,36 @@ cancelled, retained lists leak). It also
 - turns an exception out of the client's code (a hook, a completion routine, a
   callback, a thread of its own) into a *client fault*: the run ends with its summary and
   the traceback, the stop hook is not called again, and what the client held leaks.
+
+wskrecv's own clients are hosted the same way, with what trusted code needs instead: a
+fault in them is wskrecv's (an internal error, exit 1, not a client fault), their rule
+breaks do not decide the exit status, no watchdog interrupts them, and their `statistics`
+hook gives the style's own statistics (IrpStatistics, EventStatistics).
 """
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
-import traceback
-from dataclasses import dataclass
-from types import FrameType, TracebackType
+from contextlib import nullcontext
 from typing import Any, Callable, Optional
 
-from wskrecv.client import watchdog
+from wskrecv.client.blame import (
+    BUILTIN_CLIENTS,
+    ClientCode,
+    ClientFault,
+    describe_fault,
+    describe_holder,
+)
+from wskrecv.client.lock import SocketLock
 from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
 from wskrecv.errors import Ending
 from wskrecv.runner import CLIENT_FAULT
-from wskrecv.stats.modes import ClientStatistics
+from wskrecv.stats.modes import ClientStatistics, ModeStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.irp import IrpTracker, track_irps
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.verifier import Verifier
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # wskrecv/
-_APPS = os.path.join(_PACKAGE, "apps")
-_WATCHDOG = os.path.realpath(watchdog.__file__)
-# Where a frame sits just above the client's code says what wskrecv was calling.
-_ENTRY_KINDS = {
-    "io_complete_request": "completion routine",
-    "_indicate": "receive callback",
-    "_indicate_null": "receive callback",
-    "start": "start hook",
-    "stop": "stop hook",
-}
-
-
-def _code_of(routine: Any) -> Any:
-    """The code object behind a function, bound method, partial or callable object."""
-    for _ in range(4):
-        code = getattr(routine, "__code__", None)
-        if code is not None:
-            return code
-        routine = (
-            getattr(routine, "__func__", None)
-            or getattr(routine, "func", None)
-            or vars(type(routine)).get("__call__")
-        )
-        if routine is None:
-            return None
-    return None
-
-
-class ClientCode:
-    """Which source files are the client's, and how to show a place in them.
-
-    A file is the client's when it lies under the client's folder and is not part of
-    wskrecv or of the Python installation; wskrecv's own applications (wskrecv/apps)
-    are clients too, when those are what runs.
-    """
-
-    def __init__(self, path: str, shown_as: Optional[str] = None) -> None:
-        real = os.path.realpath(path)
-        self.builtin = real.startswith(_APPS + os.sep) or real == _APPS
-        self.root = _APPS if self.builtin else os.path.dirname(real)
-        self.file = real
-        self.shown_as = shown_as or path
-        prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
-        self._foreign = tuple(p + os.sep for p in prefixes if p) + (_PACKAGE + os.sep,)
-        self._cache: dict[str, bool] = {}
-
-    def owns(self, filename: str) -> bool:
-        """Whether `filename` (a code object's) is client code."""
-        known = self._cache.get(filename)
-        if known is not None:
-            return known
-        real = os.path.realpath(filename)
-        mine = real.startswith(self.root + os.sep) and (
-            self.builtin or not real.startswith(self._foreign)
-        )
-        self._cache[filename] = mine
-        return mine
-
-    def show(self, filename: str, line: int) -> str:
-        """`file:line` as the user knows the file."""
-        real = os.path.realpath(filename)
-        if real == self.file:
-            name = self.shown_as
-        elif self.builtin:
-            name = os.path.relpath(real, os.path.dirname(_PACKAGE))
-        else:
-            name = os.path.relpath(real) if real.startswith(os.getcwd() + os.sep) else real
-        return f"{name}:{line}"
-
-    def locate(self, culprit: Optional[Callable[..., Any]] = None) -> Optional[str]:
-        """The verifier's locator: the routine whose return value broke a rule (where it
-        is defined), else the innermost client frame on the stack (the call)."""
-        if culprit is not None:
-            code = _code_of(culprit)
-            if code is not None and self.owns(code.co_filename):
-                return self.show(code.co_filename, code.co_firstlineno)
-        frame: Optional[FrameType] = sys._getframe(1)
-        while frame is not None:
-            if self.owns(frame.f_code.co_filename):
-                return self.show(frame.f_code.co_filename, frame.f_lineno)
-            frame = frame.f_back
-        return None
-
-    def client_frames(self, tb: Optional[TracebackType]) -> list[TracebackType]:
-        """The traceback entries in client code, outermost first."""
-        out = []
-        while tb is not None:
-            if self.owns(tb.tb_frame.f_code.co_filename):
-                out.append(tb)
-            tb = tb.tb_next
-        return out
 
 
 class IrpTracking:
@@ -159,68 +75,18 @@ class IrpTracking:
         return len(leaks)
 
 
-@dataclass
-class ClientFault:
-    """An exception out of the client's code, as the report shows it."""
-
-    exception: str  # "ZeroDivisionError: division by zero"
-    kind: str  # "completion routine", "receive callback", "start hook", "thread worker"...
-    routine: str  # the client function wskrecv called
-    where: str  # file:line of the innermost client line
-    traceback: str  # from the first client frame down
-    later: int = 0  # further exceptions while the run was torn down
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"exception": self.exception, "in": self.kind, "routine": self.routine,
-                "where": self.where, "traceback": self.traceback, "later": self.later}
-
-
-def describe_fault(
-    code: ClientCode, exc: BaseException, thread: Optional[str] = None
-) -> Optional[ClientFault]:
-    """A ClientFault for `exc` when its traceback runs through client code, else None."""
-    tb = exc.__traceback__
-    entries = code.client_frames(tb)
-    if not entries:
-        return None
-    first = entries[0]
-    kind = thread and f"thread {thread}"
-    if kind is None:
-        caller = None
-        t = tb
-        while t is not None and t is not first:
-            caller = t.tb_frame.f_code.co_name
-            t = t.tb_next
-        kind = _ENTRY_KINDS.get(caller or "", caller or "client code")
-    last = entries[-1]
-    frames = traceback.extract_tb(first)
-    if isinstance(exc, ClientStuck):  # raised from the watchdog's handler: not of interest
-        frames = traceback.StackSummary.from_list(
-            [f for f in frames if os.path.realpath(f.filename) != _WATCHDOG]
-        )
-        exception = f"stuck: {exc}"
-    else:
-        exception = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
-    text += exception + "\n"
-    return ClientFault(
-        exception=exception,
-        kind=kind,
-        routine=first.tb_frame.f_code.co_name,
-        where=code.show(last.tb_frame.f_code.co_filename, last.tb_lineno),
-        traceback=text,
-    )
-
-
 class RecorderTap:
-    """The socket's Tap: every datagram the client accepted goes to the recorder (under
-    the recorder's lock: a client's thread may deliver, through WskRelease)."""
+    """The socket's Tap: every datagram the client accepted goes to the recorder, under
+    the recorder's lock when it has one (a client's thread may deliver, through WskRelease
+    or a re-enable). Completions are counted one by one, accepted lists in one batch."""
 
-    __slots__ = ("recorder", "want_local", "lock")
+    __slots__ = ("recorder", "want_local", "lock", "_record", "_locked")
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.lock = recorder.lock
+        self._record = recorder.record
+        self._locked = not isinstance(recorder.lock, nullcontext)  # one thread: no lock
         # The destination address only matters to kept datagrams (--dump/--pcap).
         self.want_local = recorder.dumped is not None
 
@@ -229,8 +95,11 @@ class RecorderTap:
         if length != len(data):
             data = data[:length]
         local = dgram[2][0] if self.want_local and dgram[2] else None
-        with self.lock:
-            self.recorder.record(data, dgram[1], dgram[3], truncated, local=local)
+        if self._locked:
+            with self.lock:
+                self._record(data, dgram[1], dgram[3], truncated, local=local)
+        else:  # listen: every completion comes here, from the one thread
+            self._record(data, dgram[1], dgram[3], truncated, local=local)
 
     def accepted(self, dgrams: list[Datagram]) -> None:
         if self.want_local:  # kept datagrams: one at a time, with their destination
@@ -266,6 +135,11 @@ class ClientHost:
         self.sock = sock
         self.code = code
         self.mode = mode
+        self.builtin = code.builtin  # wskrecv's own client (listen, event): trusted code
+        # A built-in client's statistics hook: its style's statistics from the counts.
+        self._style: Optional[Callable[[Any], ModeStatistics]] = (
+            client.statistics if self.builtin else None)
+        self._on_thread_fault: Optional[Callable[[BaseException], None]] = None
         self.fault: Optional[ClientFault] = None
         # The runner's request_stop (the runner sets it): a thread's fault ends the run.
         self.stop_run: Callable[[str], None] = lambda reason: None
@@ -274,29 +148,51 @@ class ClientHost:
         sock.set_dispatch(client if context is None else context, getattr(client, "dispatch", None))
         sock.tap = RecorderTap(recorder)
         sock.verifier.locate = code.locate
+        self._started = False  # the start hook was called (the run may end before)
         self._stopped = False
         self._old_hook: Any = None
         self._threads_before: set[threading.Thread] = set()
         # Ends the run when the client's code does not return (see watchdog.py);
         # `deadline`: seconds after start when the run ends on its own.
-        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason))
+        lock = sock.lock if isinstance(sock.lock, SocketLock) else None
+        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason),
+                                 lock=lock)
         self._deadline = deadline
 
     # -- Receiver ---------------------------------------------------------------------
 
+    @property
+    def on_thread_fault(self) -> Optional[Callable[[BaseException], None]]:
+        """Set by the runner: told about an exception on a built-in client's own thread
+        (its work items catch them and pass them on; the run ends with exit 1)."""
+        return self._on_thread_fault
+
+    @on_thread_fault.setter
+    def on_thread_fault(self, handler: Optional[Callable[[BaseException], None]]) -> None:
+        self._on_thread_fault = handler
+        if self.builtin:
+            self.client.on_thread_fault = handler
+
     def start(self) -> None:
         """Catch the client's own threads' exceptions, then its start hook."""
         self._threads_before = set(threading.enumerate())
-        self._old_hook = threading.excepthook
-        threading.excepthook = self._thread_fault
-        self.watchdog.start(self._deadline)
+        if not self.builtin:
+            self._old_hook = threading.excepthook
+            threading.excepthook = self._thread_fault
+            self.watchdog.start(self._deadline)
+        self._started = True
         self.client.start(self.sock)
 
     def stop(self) -> None:
-        """The stop hook (unless the client faulted), then WskCloseSocket if still open."""
+        """The stop hook (unless the client faulted, or never started: the run ended
+        before), then WskCloseSocket if still open."""
         if self._stopped:
             return
         self._stopped = True
+        if not self._started:
+            self.irps.end()
+            self._close()
+            return
         try:
             if self.fault is None:
                 self.watchdog.hook("stop")
@@ -337,28 +233,13 @@ class ClientHost:
             if not self.on_fault(exc):
                 raise
 
-    def statistics(self) -> ClientStatistics:
-        """Both styles' counters (a client may use either or both) and its report."""
-        s = self.sock.statistics()
-        return ClientStatistics(
-            outstanding=s.outstanding,
-            completions=s.completions,
-            cancellations=s.cancellations,
-            failures=s.failures,
-            callbacks=s.callbacks,
-            mean_list_length=s.mean_list_length,
-            consumed=s.consumed,
-            pended=s.pended,
-            released=s.released,
-            released_in_callback=s.released_in_callback,
-            rejected=s.rejected,
-            held=s.held,
-            pool_in_use=s.pool_in_use,
-            pool_high_water=s.pool_high_water,
-            leaked=s.leaked,
-            null_indications=s.null_indications,
-            client=self.report(),
-        )
+    def statistics(self) -> ModeStatistics:
+        """A built-in client's own style's statistics; for yours, both styles' counters
+        (a client may use either or both) and its report."""
+        counts = self.sock.statistics()
+        if self._style is not None:
+            return self._style(counts)
+        return ClientStatistics.from_socket(counts, client=self.report())
 
     def report(self) -> dict[str, Any]:
         """The client's part of the summary: who, what it broke where, its fault."""
@@ -376,7 +257,10 @@ class ClientHost:
 
     def verdict(self) -> Ending:
         """How a run that otherwise ended well ended: CLIENT_VIOLATIONS when the verifier
-        counted a rule break (a leaked IRP is one) or the client leaked datagrams."""
+        counted a rule break (a leaked IRP is one) or the client leaked datagrams. Not for
+        wskrecv's own clients: listen and event exit as they always did."""
+        if self.builtin:
+            return Ending.COMPLETE
         if self.sock.verifier.total or self.sock.counts.leaked:
             return Ending.CLIENT_VIOLATIONS
         return Ending.COMPLETE
@@ -384,8 +268,14 @@ class ClientHost:
     # -- faults -----------------------------------------------------------------------
 
     def on_fault(self, exc: BaseException) -> bool:
-        """The runner's fault hook: True (and recorded) when `exc` came out of client code."""
-        fault = describe_fault(self.code, exc)
+        """The runner's fault hook: True (and recorded) when `exc` came out of client code
+        (never for wskrecv's own clients: their fault is wskrecv's)."""
+        if self.builtin:
+            return False
+        if isinstance(exc, ClientStuck) and exc.holder is not None:
+            fault: Optional[ClientFault] = describe_holder(self.code, exc, exc.holder)
+        else:
+            fault = describe_fault(self.code, exc)
         if fault is None:
             return False
         self._record(fault)
@@ -410,5 +300,19 @@ class ClientHost:
             self._old_hook(args)
 
 
-__all__ = ["ClientCode", "ClientFault", "ClientHost", "IrpTracking", "RecorderTap",
-           "describe_fault"]
+def host_builtin(
+    make_client: Callable[[], Any], sock: WskDatagramSocket, recorder: Recorder
+) -> ClientHost:
+    """One of wskrecv's own clients (wskrecv/apps), created by `make_client` with its IRPs
+    counted from its constructor on, and hosted on `sock` like any `run` client."""
+    code = ClientCode(BUILTIN_CLIENTS)
+    irps = IrpTracking(code)
+    try:
+        client = make_client()
+    except BaseException:
+        irps.end()
+        raise
+    return ClientHost(client, sock, recorder, code, mode=client.mode, irps=irps)
+
+
+__all__ = ["ClientHost", "IrpTracking", "RecorderTap", "host_builtin"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from wskrecv.client.host import ClientCode, ClientHost, IrpTracking, describe_fault
+from wskrecv.client.blame import ClientCode, describe_fault
+from wskrecv.client.host import ClientHost, IrpTracking
 from wskrecv.client.loader import LoadedClient, load_client
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError

@@ -10,7 +10,11 @@ SIGALRM, which interrupts the main thread wherever it is:
 - if the main thread is still inside client code then, it raises `ClientStuck` there.
   The exception unwinds the client's routine, the runner reports a client fault that
   names the routine and the line it was stuck at, and the summary is printed as usual;
-- the stop hook gets its own `grace` the same way.
+- the stop hook gets its own `grace` the same way, and so does closing the socket;
+- the main thread may be held up outside client code too: waiting for the socket's lock
+  (lock.py) that a client thread holds and does not give back (a callback that blocks on
+  that thread, a client that keeps the lock). That counts as stuck in client code: once
+  `grace` is over the lock is abandoned and `ClientStuck` names the holder (`holder`).
 
 Only the main thread can take signals: elsewhere (tests driving a runner from a thread)
 the watchdog stays off.
@@ -20,15 +24,24 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from types import FrameType
 from typing import Any, Callable, Optional
+
+from wskrecv.client.lock import SocketLock
 
 DEFAULT_GRACE = 2.0  # seconds
 
 
 class ClientStuck(BaseException):
     """Raised inside client code that did not return in time. A BaseException, like
-    KeyboardInterrupt, so that the client's own `except Exception` does not swallow it."""
+    KeyboardInterrupt, so that the client's own `except Exception` does not swallow it.
+    `holder`: the ident of the client thread that holds the socket's lock, when the main
+    thread was stuck waiting for it (the stuck code is that thread's, not this stack's)."""
+
+    def __init__(self, message: str, holder: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class Watchdog:
@@ -39,14 +52,20 @@ class Watchdog:
         owns: Callable[[str], bool],
         grace: float = DEFAULT_GRACE,
         request_stop: Callable[[str], None] = lambda reason: None,
+        lock: Optional[SocketLock] = None,
     ) -> None:
         self.owns = owns  # filename -> whether it is client code
         self.grace = grace
         self.request_stop = request_stop
+        self.lock = lock  # the socket's, when client threads may hold it
         self.enabled = False
         self._old: Any = None
         self._phase = ""  # what the pending alarm is for: "deadline" or "grace"
         self._why = ""
+        # Why the run is ending (a stop request, the deadline), once it is: a lock holder
+        # found stuck while a hook runs is reported with it, not with the hook's name.
+        self._ended_by = ""
+        self._deadline: Optional[tuple[float, str]] = None  # (monotonic time, reason)
 
     def start(self, deadline: Optional[float], deadline_reason: str = "duration over") -> None:
         """Install the handler; `deadline` (seconds from now) is when the run should end
@@ -56,16 +75,20 @@ class Watchdog:
         self._old = signal.signal(signal.SIGALRM, self._on_alarm)
         self.enabled = True
         if deadline is not None:
+            self._deadline = (time.monotonic() + deadline, deadline_reason)
             self._arm("deadline", deadline, deadline_reason)
 
     def stop_requested(self, reason: str) -> None:
         """The run was asked to end: the client has `grace` seconds to return."""
+        self._ended_by = self._ended_by or reason
         if self.enabled and self._phase != "grace":
             self._arm("grace", self.grace, reason)
 
     def hook(self, name: str) -> None:
         """A hook is about to run after the loop ended: it has `grace` seconds."""
         if self.enabled:
+            if not self._ended_by and self._deadline and time.monotonic() >= self._deadline[0]:
+                self._ended_by = self._deadline[1]
             self._arm("grace", self.grace, f"{name} hook")
 
     def stop(self) -> None:
@@ -91,6 +114,20 @@ class Watchdog:
     def _on_alarm(self, _signum: int, frame: Optional[FrameType]) -> None:
         phase, why = self._phase, self._why
         self._phase = ""
+        lock = self.lock
+        if lock is not None and lock.waited_for_in(frame):  # a client thread holds it
+            if phase == "deadline":
+                self._ended_by = self._ended_by or why
+                self.request_stop(why)
+                self._arm("grace", self.grace, why)
+                return
+            holder = lock.owner()
+            lock.abandon()  # this thread stops waiting: the run can end
+            raise ClientStuck(
+                f"did not return within {self.grace:g} s, holding the socket lock "
+                f"({self._ended_by or why})",
+                holder=holder,
+            )
         if not self._in_client(frame):
             if phase == "deadline":  # look again: the loop may yet enter client code
                 self._arm("deadline", self.grace, why)

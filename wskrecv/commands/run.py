@@ -36,7 +36,8 @@ from wskrecv.commands.receive import run_receive
     "--grace", type=number(units.DURATION, 0, units.MAX_GRACE_S, low_open=True),
     default=DEFAULTS.grace, show_default=True, metavar="S",
     help="Seconds (or 500ms, 1m; at most 1 h) the client's running routine, or its stop "
-    "hook, may take to return once the run should end; then it is reported stuck (exit 6).",
+    "hook, may take to return once the run should end, and a client thread may keep "
+    "holding the socket lock; then it is reported stuck (exit 6).",
 )
 @run_options
 def run(

@@ -9,11 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, Union
+
+if TYPE_CHECKING:
+    from wskrecv.wsk.counters import SocketStatistics
+
+_S = TypeVar("_S", bound="_FromSocket")
+
+
+class _FromSocket:
+    """`from_socket`: a style's statistics from its socket's counts, by field name, and
+    what only the client knows (`own`; a field neither gives keeps its default). What the
+    socket counts lives there once."""
+
+    @classmethod
+    def from_socket(cls: type[_S], counts: SocketStatistics, **own: Any) -> _S:
+        unknown = set(own) - {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        values = {f.name: getattr(counts, f.name) for f in fields(cls)  # type: ignore[arg-type]
+                  if f.name not in own and hasattr(counts, f.name)}
+        return cls(**values, **own)
 
 
 @dataclass(frozen=True)
-class IrpStatistics:
+class IrpStatistics(_FromSocket):
     """The IRP style (`wskrecv listen`)."""
 
     outstanding: int  # WskReceiveFrom requests posted now
@@ -32,7 +52,7 @@ class IrpStatistics:
 
 
 @dataclass(frozen=True)
-class EventStatistics:
+class EventStatistics(_FromSocket):
     """The event style (`wskrecv event`)."""
 
     callbacks: int  # WskReceiveFromEvent calls with a list
@@ -58,7 +78,7 @@ class EventStatistics:
 
 
 @dataclass(frozen=True)
-class ClientStatistics:
+class ClientStatistics(_FromSocket):
     """Your own client (`wskrecv run`): both styles' counters, since a client may use
     either or both, and the client's report (`client`: who it is, its rule breaks by
     place, its fault), which the human summary prints apart."""
