@@ -46,7 +46,9 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
         **_SECOND_SIGNAL,
     },
     "bench": {0: "measured", 1: "OS error (a socket, the saved file)", 2: "usage error",
-              130: "Ctrl-C (nothing reported)"},
+              ExitStatus.HUNG_UP: "SIGHUP (nothing reported)",
+              ExitStatus.INTERRUPTED: "Ctrl-C (nothing reported)",
+              ExitStatus.TERMINATED: "SIGTERM (nothing reported)"},
     "run": {
         **_RECEIVE_EXITS,
         6: "a client fault: its code raised, or did not return within --grace",
@@ -72,9 +74,9 @@ _ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in t
 _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
                    6: "run: a client fault (its code raised, or hung)",
                    7: "run: the client broke WSK API rules or leaked",
-                   129: "a second SIGHUP (selftest: the first)",
+                   129: "a second SIGHUP (selftest, bench: the first)",
                    130: "a second Ctrl-C (selftest, bench: the first)",
-                   143: "a second SIGTERM (selftest: the first)"})
+                   143: "a second SIGTERM (selftest, bench: the first)"})
 EPILOG = epilog(_ALL_EXITS)
 
 

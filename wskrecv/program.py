@@ -279,6 +279,11 @@ def receive(config: ReceiveConfig, env: Environment,
         if provider.inherited_fd is not None:
             info["fd"] = provider.inherited_fd
             info["detail"] += f", inherited fd {provider.inherited_fd}"
+        if provider.drops_before_run is not None:
+            info["kernel_drops_before_run"] = provider.drops_before_run
+            if provider.drops_before_run:
+                info["detail"] += (f", {provider.drops_before_run} kernel drops before this "
+                                   "run (not counted)")
         if metrics is not None:
             metrics.describe(info)
         for built in service:

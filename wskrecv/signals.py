@@ -66,6 +66,16 @@ def raise_interrupt(reason: str) -> None:
     raise KeyboardInterrupt(reason)
 
 
+def signal_of(exc: BaseException) -> int:
+    """The stop signal a KeyboardInterrupt stands for: raise_interrupt and a runner that a
+    signal stopped carry its reason ("terminated"); a bare one is Ctrl-C's (SIGINT)."""
+    reason = exc.args[0] if exc.args else None
+    for signum, name in STOP_SIGNALS.items():
+        if name == reason:
+            return int(signum)
+    return int(signal.SIGINT)
+
+
 # Set in a child's environment to the parent's process ID: the child asks the kernel to
 # kill it when that parent ends (die_with_parent), even by SIGKILL.
 DIE_WITH_PARENT_ENV = "WSKRECV_DIE_WITH_PARENT"
@@ -94,6 +104,31 @@ def honour_die_with_parent(environ: MutableMapping[str, str]) -> None:
     value = environ.pop(DIE_WITH_PARENT_ENV, None)
     if value is not None and value.isdigit():
         die_with_parent(int(value))
+
+
+def child_pids() -> list[int]:
+    """This process's children, from /proc (none where it is missing: not Linux)."""
+    pids: list[int] = []
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids += [int(pid) for pid in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def kill_children() -> None:
+    """Kill and reap every child still running: after a stop signal unwound the code that
+    held them. Each `finally` ends the children it knows, but a signal that lands inside
+    `subprocess.Popen` (after the fork, before it returns) leaves a child nothing holds a
+    handle to (the selftest's receivers, the benchmark's helpers)."""
+    for pid in child_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ChildProcessError, ProcessLookupError):
+            pass  # reaped meanwhile
 
 
 class Waker:
@@ -170,6 +205,8 @@ __all__ = [
     "Waker",
     "die_with_parent",
     "honour_die_with_parent",
+    "kill_children",
     "raise_interrupt",
+    "signal_of",
     "wait_ready",
 ]

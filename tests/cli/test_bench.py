@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import WSKRECV, run_cli
+from tests.conftest import WSKRECV, popen, run_cli
+from tests.processes import cmdline, frozen_with_a_child, gone
 from wskrecv import core as cores
 from wskrecv.bench.native import find_compiler
 
@@ -157,3 +160,22 @@ def test_help_lists_the_options() -> None:
                 "--save", "--compare", "--quiet"):
         assert opt in r.stdout
     assert shutil.which("wskrecv")
+
+
+@pytest.mark.parametrize(("signum", "status"),
+                         [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)])
+def test_a_stop_signal_ends_it_with_nothing_reported_and_no_helper_left(
+    signum: int, status: int,
+) -> None:
+    """Caught while a helper process runs (the queue filler, the C receiver): SIGTERM and
+    SIGHUP stop the benchmark as Ctrl-C does, exit 128 + the signal's number, report
+    nothing, and the helper goes with it."""
+    assert WSKRECV
+    with popen([WSKRECV, "bench", "--count", "200000", "--rounds", "3"],
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        with frozen_with_a_child(proc) as (helper, started):
+            proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+        assert gone(helper, started), f"helper {helper} outlived the benchmark: {cmdline(helper)!r}"
+    assert proc.returncode == status, err
+    assert out == "" and "Traceback" not in err

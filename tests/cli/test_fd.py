@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -12,7 +13,9 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, read_line, skip_no_ipv6
+from tests.conftest import WSKRECV, read_line, skip_no_ipv6, wait_for
+from wskrecv.bench.queue import queued_bytes, socket_drops
+from wskrecv.provider.mmsg import SO_RXQ_OVFL
 
 # sh's $$ is the shell's pid, which `exec` hands on to wskrecv: LISTEN_PID names it exactly.
 ACTIVATE = 'LISTEN_PID=$$ LISTEN_FDS="$N" exec "$@"'
@@ -227,3 +230,91 @@ def test_fd_with_bind_is_a_usage_error() -> None:
     assert err.strip() == (
         "wskrecv: error: --fd receives on the inherited socket's address: drop --bind/--port"
     )
+
+
+
+def overflowed(stages: int = 2) -> tuple[socket.socket, int]:
+    """A bound socket whose tiny queue overflowed before any wskrecv saw it: (the socket,
+    datagrams still queued). The socket asks for SO_RXQ_OVFL itself and the queue is
+    filled in `stages`, reading a few between them, so the datagrams left in it carry
+    drop counts from before the run in their control data."""
+    sock = bound_udp()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # the kernel's minimum
+    sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+    sent = read = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for stage in range(stages):
+            for _ in range(2 if stage else 0):  # room for datagrams with the count so far
+                sock.recv(2048)
+                read += 1
+            for i in range(300):  # loopback queues (or drops) before sendto returns
+                tx.sendto(b"%03d" % i * 50, sock.getsockname())
+                sent += 1
+    return sock, sent - read - socket_drops(sock)
+
+
+def summary_of(out: str) -> dict[str, Any]:
+    (summary,) = [json.loads(x) for x in out.splitlines() if '"summary"' in x]
+    return summary
+
+
+@pytest.mark.parametrize("activated", [False, True])
+def test_drops_before_the_run_are_reported_apart_from_the_runs(activated: bool) -> None:
+    """The inherited socket dropped datagrams before wskrecv started: kernel_drops counts
+    this run's drops only (none here), kernel_drops_before_run the earlier ones."""
+    sock, queued = overflowed()
+    with sock:
+        before = socket_drops(sock)
+        assert before > 0 and queued > 0
+        fd = sock.fileno()
+        args = ["listen", "-c", str(queued + 2), "--json"]
+        with spawn(args, activate=[fd]) if activated else spawn(
+                [*args, "--fd", str(fd)], pass_fds=[fd]) as proc:
+            start = start_line(proc)
+            assert start["kernel_drops_before_run"] == before
+            assert wait_for(lambda: queued_bytes(sock) == 0, 30)  # read what waited
+            for _ in range(2):
+                sock.sendto(b"new", sock.getsockname())
+            out, err = proc.communicate(timeout=30)
+        assert socket_drops(sock) == before  # nothing was dropped during the run
+    assert proc.returncode == 0, err
+    summary = summary_of(out)
+    assert summary["received"] == queued + 2
+    assert summary["kernel_drops"] == 0 and summary["kernel_drops_after_last_read"] == 0
+    assert summary["kernel_drops_before_run"] == before
+
+
+def test_drops_during_the_run_are_counted_and_those_before_it_apart() -> None:
+    """event --pend with a pool of 4 stops reading: datagrams sent now overflow the queue
+    during the run. kernel_drops is exactly what the socket's counter gained meanwhile."""
+    sock, _ = overflowed()
+    with sock:
+        before = socket_drops(sock)
+        fd = sock.fileno()
+        with spawn(["event", "--pend", "--hold", "60000", "--pool", "4", "--fd", str(fd),
+                    "--json", "-i", "0.05"], pass_fds=[fd]) as proc:
+            start_line(proc)
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+                for i in range(200):
+                    tx.sendto(b"%03d" % i * 50, sock.getsockname())
+            during = socket_drops(sock) - before
+            assert during > 0
+            assert proc.stdout is not None
+            assert wait_for(lambda: any(json.loads(line).get("kernel_drops") == during
+                                        for line in [read_line(proc.stdout, 20)]), 30)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        assert socket_drops(sock) == before + during
+    assert proc.returncode == 0, err
+    summary = summary_of(out)
+    assert summary["kernel_drops"] == during and summary["kernel_drops_before_run"] == before
+
+
+def test_a_socket_of_its_own_has_no_drops_before_the_run() -> None:
+    with spawn(["listen", "-b", "127.0.0.1", "-p", "0", "-c", "1", "--json"]) as proc:
+        start = start_line(proc)
+        assert "kernel_drops_before_run" not in start
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"x", ("127.0.0.1", start["port"]))
+        out, _ = proc.communicate(timeout=30)
+    assert summary_of(out)["kernel_drops_before_run"] is None

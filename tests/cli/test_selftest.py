@@ -10,11 +10,11 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
-from typing import Optional
 
 import pytest
 
 from tests.conftest import WSKRECV, popen, read_line, run_cli, wait_for
+from tests.processes import frozen_with_a_child, gone, has_a_socket
 from wskrecv.cli import cli, main
 from wskrecv.generator.raw import can_send_raw
 from wskrecv.selftest import FAIL, PASS, SKIP, Case, Context, all_cases, run_case
@@ -162,41 +162,6 @@ def test_ctrl_c_ends_with_an_interrupted_verdict_and_exit_130() -> None:
     assert "Traceback" not in err
 
 
-def _stat(pid: int) -> Optional[tuple[str, int]]:
-    """(state, start time) of process `pid`, or None when there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return fields[0], int(fields[19])
-
-
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                kids += [int(k) for k in f.read().split()]
-    except OSError:
-        pass
-    return kids
-
-
-def _gone(pid: int, started: int) -> bool:
-    """The process is dead: no such process, a zombie, or the pid reused by another."""
-    stat = _stat(pid)
-    return stat is None or stat[0] == "Z" or stat[1] != started
-
-
-def _has_a_socket(pid: int) -> bool:
-    try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-                   for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def _selftest_with_a_receiver_running(
     receiving: bool = True,
@@ -208,28 +173,9 @@ def _selftest_with_a_receiver_running(
     assert WSKRECV
     with popen([WSKRECV, "selftest", "--json"], stdout=subprocess.PIPE,
                stderr=subprocess.PIPE, text=True, env={**os.environ, "CI": "true"}) as proc:
-        found: list[tuple[int, int]] = []
-
-        def receiver_caught() -> bool:
-            kids = [k for k in _children(proc.pid) if not receiving or _has_a_socket(k)]
-            if not kids:
-                return proc.poll() is not None
-            os.kill(proc.pid, signal.SIGSTOP)  # the case cannot move on now
-            for kid in kids:
-                stat = _stat(kid)
-                if stat is not None and stat[0] != "Z":
-                    found.append((kid, stat[1]))
-                    return True
-            os.kill(proc.pid, signal.SIGCONT)  # it had just ended: catch the next one
-            return False
-
-        assert wait_for(receiver_caught, 120, step=0.005), "no receiver caught running"
-        assert found, "the selftest ended before a receiver was caught running"
-        try:
-            yield proc, *found[0]
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGCONT)
+        wanted = has_a_socket if receiving else (lambda pid: True)
+        with frozen_with_a_child(proc, wanted) as (receiver, started):
+            yield proc, receiver, started
 
 
 @pytest.mark.parametrize(("signum", "receiving"), [
@@ -242,7 +188,7 @@ def test_a_stop_signal_ends_it_with_a_verdict_and_its_receivers_at_once(
         os.kill(proc.pid, signal.SIGCONT)
         out, err = proc.communicate(timeout=60)
         # The selftest reaped its receiver before it exited: none is left, no waiting.
-        assert _gone(receiver, started), f"receiver {receiver} survived the selftest"
+        assert gone(receiver, started), f"receiver {receiver} survived the selftest"
     name = signal.Signals(signum).name
     assert proc.returncode == 128 + signum, err
     assert "Traceback" not in err
@@ -263,10 +209,10 @@ def test_a_killed_selftest_takes_its_receivers_with_it() -> None:
         try:
             proc.kill()  # SIGKILL: no finally runs in the selftest
             proc.wait(60)
-            assert wait_for(lambda: _gone(receiver, started), 30), \
+            assert wait_for(lambda: gone(receiver, started), 30), \
                 f"receiver {receiver} still runs after its selftest was killed"
         finally:
-            if not _gone(receiver, started):
+            if not gone(receiver, started):
                 os.kill(receiver, signal.SIGKILL)
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.conftest import WSKRECV, popen, read_line, wait_for
+from tests.processes import children, cmdline
 from wskrecv.signals import wait_ready
 
 pytestmark = pytest.mark.network
@@ -80,16 +81,7 @@ def live_receiver(*args: str) -> Iterator[tuple[subprocess.Popen, Terminal, int]
 
 def _display_process(pid: int) -> int:
     """The receiver's display process (wskrecv.output.screen), or 0."""
-    for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as f:
-            for kid in f.read().split():
-                try:
-                    with open(f"/proc/{kid}/cmdline", "rb") as c:
-                        if b"wskrecv.output.screen" in c.read():
-                            return int(kid)
-                except OSError:
-                    pass
-    return 0
+    return next((k for k in children(pid) if b"wskrecv.output.screen" in cmdline(k)), 0)
 
 
 def _send(port: int, n: int) -> None:

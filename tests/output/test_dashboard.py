@@ -128,3 +128,16 @@ def test_workers_get_a_line_each_and_still_fit(n: int) -> None:
     assert re.search(r"worker 1 .* DEAD", tall)
     if n > 8:
         assert "+9 more workers" in tall and "worker 7 " not in tall
+
+
+def test_an_inherited_sockets_drops_before_the_run_are_shown_apart() -> None:
+    """The Drops panel counts this run's kernel drops; an inherited socket's earlier ones
+    have their own row (in place of "unread at exit": such a socket is never drained)."""
+    from dataclasses import replace
+
+    view = View(replace(snapshot(), kernel_drops_before_run=991), INFO, 1.0, 1.0, ())
+    text = "\n".join(screen_text(view, 80, 24))
+    assert re.search(r"kernel \(socket\)\s+0 ", text)
+    assert re.search(r"before this run\s+991 ", text) and "unread at exit" not in text
+    own = "\n".join(screen_text(View(snapshot(), INFO, 1.0, 1.0, ()), 80, 24))
+    assert "before this run" not in own and "unread at exit" in own

@@ -124,8 +124,15 @@ class Sender:
         return parse_pair(out, "send")
 
     def send(self, address: tuple, count: int, size: int) -> int:
-        """Send `count` datagrams and wait until the sender is done; returns how many went."""
-        return self.result(self.start(address, count, size))[0]
+        """Send `count` datagrams and wait until the sender is done; returns how many went.
+        Interrupted (Ctrl-C, SIGTERM), the sender is killed, not left sending."""
+        proc = self.start(address, count, size)
+        try:
+            return self.result(proc)[0]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 def probe_truesize(sock: socket.socket, size: int) -> int:

@@ -23,6 +23,7 @@ from wskrecv.errors import Ending, ExitStatus, OsFailure
 from wskrecv.program import BENCH_MODES, ReceiveConfig, build_runner
 from wskrecv.provider.udp import UdpProvider, open_udp
 from wskrecv.runner import Runner
+from wskrecv.signals import STOP_SIGNALS
 from wskrecv.stats.snapshot import Snapshot
 
 MAX_DATAGRAM = ReceiveConfig().buffer_size  # the baselines' buffer, as listen's default
@@ -126,8 +127,10 @@ class WskrecvTarget(Target):
         t0 = time.perf_counter()
         result = self.runner.run({"mode": self.config.mode})
         seconds = time.perf_counter() - t0
-        if result.reason in ("interrupted", "terminated"):
-            raise KeyboardInterrupt  # the runner caught Ctrl-C: the benchmark stops
+        if result.reason in STOP_SIGNALS.values():
+            # The runner caught Ctrl-C, SIGTERM or SIGHUP: the benchmark stops (the reason
+            # says which: signals.signal_of).
+            raise KeyboardInterrupt(result.reason)
         snap = result.snapshot
         self._facts = {"violations": snap.violations, "kernel_drops": snap.kernel_drops}
         if result.ending is Ending.DEADLINE_MISSED:

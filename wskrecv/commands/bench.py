@@ -12,7 +12,7 @@ from wskrecv.commands import numeric
 from wskrecv.commands.common import current_environment
 from wskrecv.commands.numeric import number
 from wskrecv.config import BENCH_MODES, BenchConfig
-from wskrecv.errors import UsageError
+from wskrecv.errors import ExitStatus, UsageError
 
 DEFAULTS = BenchConfig()
 MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it may ask for
@@ -54,8 +54,8 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
     the code the CLI runs (irp-1: listen -n 1; irp-64: listen -n 64; event; event-pend:
     event --pend), a bare Python recvfrom_into loop, and a C recvfrom loop compiled with
     the system's C compiler (skipped, with a note, without one). Reports medians, min-max,
-    and ratios to both baselines. Runs on 127.0.0.1 only. Ctrl-C stops it (exit 130,
-    nothing reported).
+    and ratios to both baselines. Runs on 127.0.0.1 only. Ctrl-C, SIGTERM or SIGHUP stops
+    it (exit 130, 143 or 129; nothing reported, its helper processes ended).
     """
     from wskrecv.bench import benchmark, results
     from wskrecv.bench.report import render
@@ -74,7 +74,16 @@ def bench(size: int, count: int, rounds: int, modes: tuple[str, ...], live: bool
 
     config = BenchConfig(size=size, count=count, rounds=rounds, live=live, rcvbuf=rcvbuf,
                          modes=modes)
-    doc = benchmark(config, progress)
+    from wskrecv.signals import StopSignals, kill_children, raise_interrupt, signal_of
+
+    try:
+        # SIGTERM and SIGHUP stop it as Ctrl-C does: the `finally` blocks on the way out
+        # end its helper processes (C receiver, sender); a second signal exits at once.
+        with StopSignals(raise_interrupt).installed():
+            doc = benchmark(config, progress)
+    except KeyboardInterrupt as exc:
+        kill_children()  # one started as the signal landed, too
+        return int(ExitStatus.for_signal(signal_of(exc)))  # nothing reported
     comparison = results.compare(before, doc) if before is not None else None
     if as_json:
         out = dict(doc)

@@ -41,7 +41,8 @@ def socket_options(f: Callable) -> Callable:
         metavar="N",
         help="Receive on descriptor N, an already bound UDP socket inherited from the parent, "
         "instead of binding one. Under systemd socket activation (LISTEN_FDS, LISTEN_PID) the "
-        "passed socket is used without --fd.",
+        "passed socket is used without --fd. Its drops from before the run are reported "
+        "apart (kernel_drops_before_run), not as kernel drops.",
     )(f)
     f = click.option(
         "--rcvbuf",

@@ -54,8 +54,7 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
         run_case,
         select,
     )
-    from wskrecv.selftest.receiver import kill_strays
-    from wskrecv.signals import StopSignals, raise_interrupt
+    from wskrecv.signals import StopSignals, kill_children, raise_interrupt
 
     env = current_environment()
     cases = select(all_cases(), patterns)
@@ -90,7 +89,7 @@ def selftest(ctx: click.Context, as_json: bool, patterns: tuple[str, ...], list_
             # The running case's receivers are gone already (killed as its `with` blocks
             # unwound; any other child now); say which case was cut short and what ran,
             # then exit 128 + the signal's number.
-            kill_strays()
+            kill_children()
             signum = stops.signum or signal.SIGINT
             name = signal.Signals(signum).name
             if running is not None:

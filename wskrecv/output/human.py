@@ -138,8 +138,10 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         + (f" over the {snap.active_s:.3f} s from the first datagram to the last"
            if snap.active_s else ""),
         f"kernel drops {snap.kernel_drops} (this socket"
-        + (f"; {snap.drops_after_last_read} after the last read)"
-           if snap.drops_after_last_read is not None else ")"),
+        + (f"; {snap.drops_after_last_read} after the last read"
+           if snap.drops_after_last_read is not None else "")
+        + (f"; {snap.kernel_drops_before_run} more before this run, not counted"
+           if snap.kernel_drops_before_run else "") + ")",
     ]
     if snap.unread_at_exit is not None:
         at_least = "" if snap.unread_complete else "at least "

@@ -51,8 +51,10 @@ SNAPSHOT_METRICS = (
     ("wskrecv_received_bytes", "Payload bytes received (after any truncation).", "bytes", True),
     ("wskrecv_datagrams_truncated", "Datagrams longer than the receive buffer (MSG_TRUNC).",
      "truncated", True),
-    ("wskrecv_kernel_drops", "Datagrams the kernel dropped for the socket (queue full).",
-     "kernel_drops", True),
+    ("wskrecv_kernel_drops", "Datagrams the kernel dropped for the socket (queue full) "
+     "during this run.", "kernel_drops", True),
+    ("wskrecv_kernel_drops_before_run", "Datagrams the kernel dropped for an inherited socket "
+     "before this run (not in wskrecv_kernel_drops_total).", "kernel_drops_before_run", False),
     ("wskrecv_sequences_expected", "Sequences from the lowest to the highest seen, per stream "
      "(the denominator of loss).", "expected", True),
     ("wskrecv_sequences_lost", "Sequences not received between the lowest and highest seen "

@@ -180,7 +180,12 @@ def drops(view: View, roomy: bool) -> RenderableType:
     if roomy and view.info.get("rcvbuf"):
         grid.add_row("socket rcvbuf", nbytes(view.info["rcvbuf"]))
     grid.add_row("kernel (socket)", _count(s.kernel_drops))
-    grid.add_row("unread at exit", "-" if s.unread_at_exit is None else _count(s.unread_at_exit))
+    if s.kernel_drops_before_run is not None:
+        # An inherited socket: its drops before this run, apart (not counted above). It
+        # is never drained at exit, so this row takes the place of "unread at exit".
+        grid.add_row("before this run", _count(s.kernel_drops_before_run, WARN))
+    else:
+        grid.add_row("unread at exit", "-" if s.unread_at_exit is None else _count(s.unread_at_exit))
     apart = Text("all sockets on this host:", style="italic " + LABEL, no_wrap=True)
     h = s.host_udp
     if h is None:

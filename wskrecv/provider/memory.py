@@ -22,6 +22,7 @@ class MemoryProvider:
         self.kernel_drops = 0
         self.drops_at_last_read = 0  # kernel_drops when the last datagram read was queued
         self.inherited_fd = None
+        self.drops_before_run: Optional[int] = None  # never inherited: no drops before the run
         self.rcvbuf = capacity
         self.closed = False
 

@@ -35,6 +35,28 @@ _AF_INET = socket.AF_INET
 _AF_INET6 = socket.AF_INET6
 
 
+def socket_drops(sock: socket.socket) -> Optional[int]:
+    """The kernel's drop counter of `sock` (sk_drops: datagrams it could not queue, over
+    the socket's whole life): SO_MEMINFO, else the socket's line of /proc/net/udp(6), else
+    None (not Linux: there is no such counter)."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4 * 9)
+        return int(struct.unpack("@9I", raw)[SK_MEMINFO_DROPS])
+    except (OSError, struct.error):
+        pass
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            with open(table) as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 12 and fields[9] == inode:
+                        return int(fields[-1])  # the last column: drops
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 DUAL_STACK = "::"  # the default bind: IPv6 and, with IPV6_V6ONLY off, IPv4 (as iperf3)
 IPV4_ANY = "0.0.0.0"
 
@@ -114,6 +136,9 @@ class UdpProvider:
     """
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
+    # An inherited socket's drop counter when it was adopted: drops from before this run,
+    # left out of kernel_drops (None: a socket of our own, bound for this run).
+    drops_before_run: Optional[int] = None
     note: Optional[str] = None  # what the user should know about the bind (IPv4 fallback)
     rcvbuf_cap: Optional[int] = None  # net.core.rmem_max, when it capped the buffer asked for
 
@@ -170,21 +195,25 @@ class UdpProvider:
 
     @property
     def kernel_drops(self) -> int:
-        """Datagrams the kernel dropped for this socket (queue full): SO_MEMINFO when the
-        OS has it (it counts drops after the last datagram too), else SO_RXQ_OVFL."""
+        """Datagrams the kernel dropped for this socket (queue full) during this run:
+        SO_MEMINFO when the OS has it (it counts drops after the last datagram too), else
+        SO_RXQ_OVFL. Both count over the socket's life, so an inherited socket's count at
+        adoption (`drops_before_run`) is taken off."""
         try:
             raw = self.sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 4 * 9)
             meminfo = struct.unpack("@9I", raw)
-            return max(meminfo[SK_MEMINFO_DROPS], self.rxq_ovfl)
+            drops = max(meminfo[SK_MEMINFO_DROPS], self.rxq_ovfl)
         except (OSError, struct.error):
-            return self.rxq_ovfl
+            drops = self.rxq_ovfl
+        return max(0, drops - (self.drops_before_run or 0))
 
     @property
     def drops_at_last_read(self) -> int:
-        """The socket's drop counter when the last datagram read was queued (SO_RXQ_OVFL):
-        drops since then hit datagrams newer than anything read, which no sequence gap
-        will ever show."""
-        return self.rxq_ovfl
+        """The socket's drop counter, during this run, when the last datagram read was
+        queued (SO_RXQ_OVFL): drops since then hit datagrams newer than anything read,
+        which no sequence gap will ever show. (A datagram queued before the run carries a
+        count from before it: none of this run's.)"""
+        return max(0, self.rxq_ovfl - (self.drops_before_run or 0))
 
     def drain(self, seconds: float) -> tuple[int, bool]:
         """Read and discard what is still queued, for at most `seconds`: (datagrams, whether
@@ -335,6 +364,9 @@ def adopt_fd(fd: int, rcvbuf: Optional[int] = None, **options: Any) -> UdpProvid
         provider = UdpProvider(sock, rcvbuf, **options)
         provider.rcvbuf_cap = cap
         provider.inherited_fd = fd
+        # The baseline of both drop counters (SO_MEMINFO and each datagram's SO_RXQ_OVFL
+        # count the same sk_drops): what the socket dropped before this run.
+        provider.drops_before_run = socket_drops(sock) or 0
         return provider
     except BaseException:
         sock.detach()  # the descriptor stays as it was: a failed adoption must not close it

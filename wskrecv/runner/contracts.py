@@ -21,6 +21,7 @@ class Provider(Protocol):
     drops_at_last_read: int  # kernel_drops when the last datagram read was queued
     local_address: tuple
     inherited_fd: Optional[int]  # an inherited socket outlives the run: never drained
+    drops_before_run: Optional[int]  # an inherited socket's drops before the run (not ours)
 
     def read(self, max_n: int) -> list: ...
     def drain(self, seconds: float) -> tuple[int, bool]:

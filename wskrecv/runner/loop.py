@@ -131,6 +131,8 @@ class Runner:
             )
         if self.companion is not None:
             snap = replace(snap, iperf3=MappingProxyType(self.companion.status()))
+        if self.provider.drops_before_run is not None:
+            snap = replace(snap, kernel_drops_before_run=self.provider.drops_before_run)
         return snap
 
     # -- a run ------------------------------------------------------------------------

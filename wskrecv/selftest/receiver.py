@@ -158,29 +158,3 @@ class ReceiverProcess:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
-
-
-def child_pids() -> list[int]:
-    """This process's children, from /proc (none where it is missing: not Linux)."""
-    pids: list[int] = []
-    try:
-        for task in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{task}/children") as f:
-                pids += [int(pid) for pid in f.read().split()]
-    except OSError:
-        pass
-    return pids
-
-
-def kill_strays() -> None:
-    """Kill and reap every child still running. Each case's `with` ends its receivers, but
-    a stop signal that lands inside `subprocess.Popen` (after the fork, before it returns)
-    leaves a child nothing holds a handle to: without this it would run until it notices
-    its parent is gone."""
-    for pid in child_pids():
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except (ChildProcessError, ProcessLookupError):
-            pass  # reaped meanwhile
-

@@ -184,8 +184,9 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
 
 
 def _at_exit(snaps: Sequence[Snapshot]) -> dict[str, Any]:
-    """The end-of-run fields over all workers: unread and tail drops summed (None when no
-    worker counted them), the earliest first and the latest last arrival."""
+    """The end-of-run fields over all workers: unread, tail drops and inherited sockets'
+    drops before the run summed (None when no worker counted them), the earliest first and
+    the latest last arrival."""
     def total(name: str) -> Optional[int]:
         values = [getattr(s, name) for s in snaps if getattr(s, name) is not None]
         return sum(values) if values else None
@@ -197,6 +198,7 @@ def _at_exit(snaps: Sequence[Snapshot]) -> dict[str, Any]:
         "unread_at_exit": total("unread_at_exit"),
         "unread_complete": all(s.unread_complete for s in snaps),
         "drops_after_last_read": total("drops_after_last_read"),
+        "kernel_drops_before_run": total("kernel_drops_before_run"),
         "start_ns": min(starts) if starts else None,
         "first_ns": min(firsts) if firsts else None,
         "last_ns": max(lasts) if lasts else None,

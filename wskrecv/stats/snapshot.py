@@ -122,6 +122,9 @@ class Snapshot:
     unread_at_exit: Optional[int] = None
     unread_complete: bool = True
     drops_after_last_read: Optional[int] = None
+    # An inherited socket's drops before this run (kernel_drops counts the run's only);
+    # None for a socket bound for this run.
+    kernel_drops_before_run: Optional[int] = None
     # Wall clock (ns since the epoch) at the start, and the kernel receive times of the
     # first and last datagram read: the summary's rate is over first..last.
     start_ns: Optional[int] = None
@@ -288,6 +291,7 @@ class Snapshot:
             "truncated": self.truncated,
             "kernel_drops": self.kernel_drops,
             "kernel_drops_after_last_read": self.drops_after_last_read,
+            "kernel_drops_before_run": self.kernel_drops_before_run,
             "unread_at_exit": self.unread_at_exit,
             "unread_complete": self.unread_complete,
             "loss_at_exit_pct": round(self.loss_at_exit_pct, 6),
