@@ -236,15 +236,18 @@ skip_no_ipv6 = pytest.mark.skipif(not have_ipv6(), reason="no IPv6 loopback (::1
 
 
 def modules_after(*argv: str) -> list[str]:
-    """The modules a fresh interpreter has loaded after running `wskrecv ARGV` in-process."""
+    """The modules running `wskrecv ARGV` in-process loads in a fresh interpreter: those the
+    interpreter had already loaded before (its own start-up, a site-packages .pth file such
+    as the one that brings `shutil` in on some Pythons) are not wskrecv's and are left out."""
     code = (
         "import sys, json\n"
+        "before = set(sys.modules)\n"
         "from wskrecv.cli import main\n"
         "try:\n"
         f"    main({list(argv)!r})\n"
         "except SystemExit:\n"
         "    pass\n"
-        "sys.stderr.write('\\n' + json.dumps(sorted(sys.modules)))\n"
+        "sys.stderr.write('\\n' + json.dumps(sorted(set(sys.modules) - before)))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     return json.loads(r.stderr.strip().splitlines()[-1])

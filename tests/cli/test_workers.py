@@ -43,9 +43,26 @@ def summary_of(objs: list[dict]) -> dict:
 def test_count_is_exact_over_workers_and_the_summary_merges_them(command: str) -> None:
     with Wskrecv(command, "--workers", "2", "--count", "800", "--interval", "0.1") as w:
         assert w.start["workers"] == 2 and len(w.start["worker_pids"]) == 2
-        sent = send_spread(w, 60)  # 960: more than --count
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(SOURCES)]
+        try:
+            # Every sender's first datagram is counted before the rest are sent: otherwise
+            # a worker slow to be scheduled could see none of its senders before the other
+            # one reaches --count (a run that stops at 800 needn't have seen all of them).
+            for i, sock in enumerate(socks):
+                sock.sendto(bytes(payload.build(i, 0, 0, b"")), (w.address, w.port))
+            seen = []
+            while not seen or seen[-1].get("received", 0) < SOURCES:
+                seen.append(json.loads(read_line(w.proc.stdout, 30)))
+            for seq in range(1, 60):  # 960 in all: more than --count
+                for i, sock in enumerate(socks):
+                    sock.sendto(bytes(payload.build(i, seq, 0, b"")), (w.address, w.port))
+        finally:
+            for sock in socks:
+                sock.close()
+        sent = 60 * SOURCES
         status, objs, err = w.finish()
     assert status == 0, err
+    objs = seen + objs
     s = summary_of(objs)
     assert sent > 800
     assert s["received"] == 800 and s["reason"] == "count reached"
