@@ -103,6 +103,14 @@ def receive_core(request: pytest.FixtureRequest) -> Any:
     mp.undo()
 
 
+@pytest.fixture
+def native_half(receive_core: Any) -> None:
+    """For tests that hold the native core against its pure-Python twin themselves: they
+    compare both in one go, so they run once, in the native half of the suite."""
+    if receive_core.name != cores.NATIVE:
+        pytest.skip("compares both cores; runs in the native half of the suite")
+
+
 def read_line(stream: Any, timeout: float) -> str:
     """One line from a subprocess pipe, or AssertionError after `timeout` seconds."""
     sel = selectors.DefaultSelector()

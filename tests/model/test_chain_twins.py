@@ -31,14 +31,9 @@ from wskrecv.wsk.indication import (
 from wskrecv.wsk.verifier import Verifier, WskApiViolation
 
 NATIVE = cores.native()
-pytestmark = pytest.mark.skipif(NATIVE is None, reason="the native core is not built here")
+pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
+              pytest.mark.usefixtures("native_half")]
 
-
-@pytest.fixture(autouse=True)
-def once(receive_core: cores.Core) -> None:
-    """These tests hold both builders against each other: run them in one session half."""
-    if receive_core.name != cores.NATIVE:
-        pytest.skip("compares both cores; runs in the native half of the suite")
 
 
 FIELDS = ("data", "remote", "timestamp_ns")

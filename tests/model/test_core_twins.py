@@ -25,14 +25,9 @@ from wskrecv.stats.counting import Counter
 from wskrecv.stats.snapshot import Snapshot
 
 NATIVE = cores.native()
-pytestmark = pytest.mark.skipif(NATIVE is None, reason="the native core is not built here")
+pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
+              pytest.mark.usefixtures("native_half")]
 
-
-@pytest.fixture(autouse=True)
-def once(receive_core: cores.Core) -> None:
-    """These tests hold both kernels against each other: run them in one session half."""
-    if receive_core.name != cores.NATIVE:
-        pytest.skip("compares both cores; runs in the native half of the suite")
 
 U64 = (1 << 64) - 1
 NOW = 1_700_000_000_000_000_000
