@@ -25,6 +25,7 @@ enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
 typedef struct {
     uint64_t counts[HIST_BUCKETS];
     uint64_t max;
+    i128 sum; /* exact: fewer than 2**63 values below 2**64 each never reach 2**127 */
 } Hist;
 
 typedef struct {
@@ -64,6 +65,7 @@ hist_add(Hist *h, i128 value)
     int shift = bit_length(v) - SUB_BITS - 1;
     int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
     h->counts[bucket]++;
+    h->sum += (i128)v;
     if (v > h->max) {
         h->max = v;
     }
@@ -510,7 +512,8 @@ hist_object(Counter *self, const Hist *h)
     PyObject *obj = PyObject_CallNoArgs(self->histogram_type);
     PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
     PyObject *max = counts ? PyLong_FromUnsignedLongLong(h->max) : NULL;
-    if (max == NULL) {
+    PyObject *sum = max ? core_from_i128(h->sum) : NULL;
+    if (sum == NULL) {
         goto fail;
     }
     for (int i = 0; i < HIST_BUCKETS; i++) {
@@ -520,16 +523,19 @@ hist_object(Counter *self, const Hist *h)
         }
         PyList_SET_ITEM(counts, i, c);
     }
-    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0) {
+    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0
+        || PyObject_SetAttrString(obj, "sum", sum) < 0) {
         goto fail;
     }
     Py_DECREF(counts);
     Py_DECREF(max);
+    Py_DECREF(sum);
     return obj;
 fail:
     Py_XDECREF(obj);
     Py_XDECREF(counts);
     Py_XDECREF(max);
+    Py_XDECREF(sum);
     return NULL;
 }
 
