@@ -45,6 +45,18 @@ typedef struct {
     PyObject *last_key;
 } Counter;
 
+/* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__),
+ * as the twin's missing attributes raise. */
+static int
+ready(Counter *self)
+{
+    if (self->sources == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 bit_length(uint64_t v)
 {
@@ -328,6 +340,9 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
     }
     Py_DECREF(key);
     if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
+        if (tracker_ready((Tracker *)tracker) < 0) {
+            return -1;
+        }
         tracker_see((Tracker *)tracker, (i128)h->seq, has_transit, transit);
         return 0;
     }
@@ -430,6 +445,9 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns, truncated=False)");
         return NULL;
     }
+    if (ready(self) < 0) {
+        return NULL;
+    }
     if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
@@ -449,6 +467,9 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     i128 now;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add_list(datas, remotes, timestamps_ns, now_ns)");
+        return NULL;
+    }
+    if (ready(self) < 0) {
         return NULL;
     }
     if (read_now(args[3], &now) < 0) {
@@ -542,6 +563,9 @@ fail:
 static PyObject *
 Counter_latency(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     int advance = PyObject_IsTrue(arg);
     if (advance < 0) {
         return NULL;
@@ -562,6 +586,9 @@ Counter_latency(Counter *self, PyObject *arg)
 static PyObject *
 Counter_use_seq_format(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
     if (name == NULL) {
         if (!PyErr_Occurred()) {
@@ -608,12 +635,18 @@ U64_GETTER(size_max)
 static PyObject *
 get_sources(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     return Py_NewRef(self->sources);
 }
 
 static PyObject *
 get_streams(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     return Py_NewRef(self->streams);
 }
 
