@@ -16,7 +16,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import Receiver
+from wskrecv.builtin.base import Receiver
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
 from wskrecv.runner.contracts import CLIENT_FAULT, Companion, Limits, Provider, Reporter, RunResult
