@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
-    from wskrecv.runner import Companion, Provider, Reporter, Runner
+    from wskrecv.runner import Provider, Reporter, Runner, Sidecar
     from wskrecv.stats.hostudp import HostUdp
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
@@ -66,7 +66,7 @@ def build_runner(
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
     core: Optional[Core] = None,
-    companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
+    sidecar: Optional[Callable[[Recorder, WskDatagramSocket], Sidecar]] = None,
     app: Optional[AppFactory] = None,
     option_name: Callable[[str], str] = str,
 ) -> Runner:
@@ -74,7 +74,7 @@ def build_runner(
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
     every datagram, from the runner's thread (--dump, --pcap: `config.keeps_datagrams`);
     `host` reports the host's UDP counters (None: not reported); `health` says, once per
-    interval, why the socket can no longer receive; `companion` builds what the loop
+    interval, why the socket can no longer receive; `sidecar` builds what the loop
     carries beside the socket (the iperf3 server); `app` builds the application
     (default: the one `config.mode` names); `core` counts (None: this process's,
     wskrecv.core.current()); `option_name` is how the caller calls a ReceiveConfig field
@@ -123,7 +123,7 @@ def build_runner(
     return Runner(provider, sock, application, recorder, reporter, limits, batch=config.batch,
                   judge=thresholds.judge(option_name) if thresholds else None, health=health,
                   sinks=sinks,
-                  companion=companion(recorder, sock) if companion is not None else None,
+                  sidecar=sidecar(recorder, sock) if sidecar is not None else None,
                   # Only the IRP style's receive buffers (--buffer-size) truncate.
                   truncates_above=config.buffer_size if config.mode == "irp" else None)
 
@@ -239,18 +239,18 @@ def receive(config: ReceiveConfig, env: Environment,
         if config.pcap is not None:
             capture = open_capture(config.pcap, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, config.pcap))
-        companion = None
+        sidecar = None
         if config.iperf3:
             from wskrecv.iperf3.service import attach  # only --iperf3 pays for it
 
-            def companion(recorder: Recorder, sock: WskDatagramSocket) -> Companion:
+            def sidecar(recorder: Recorder, sock: WskDatagramSocket) -> Sidecar:
                 service.append(attach(provider, recorder, reporter,
                                       one_off=config.one_off, json_output=config.as_json))
                 return service[-1]
 
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
                               health=lambda: address_gone(provider.local_address),
-                              companion=companion, core=core,
+                              sidecar=sidecar, core=core,
                               app=user.make_app if user is not None else None,
                               option_name=option_name)
         host, port = provider.local_address[:2]
