@@ -190,7 +190,7 @@ ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
             PyErr_Format(PyExc_TypeError, "settle: %.100s is not an indication", Py_TYPE(ind)->tp_name);
             return NULL;
         }
-        Py_SETREF(SLOT(ind, off[S_STATE]), Py_NewRef(state));
+        Py_XSETREF(SLOT(ind, off[S_STATE]), Py_NewRef(state)); /* empty when __init__ never ran */
         if (!hide) {
             continue;
         }

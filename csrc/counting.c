@@ -25,6 +25,7 @@ enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
 typedef struct {
     uint64_t counts[HIST_BUCKETS];
     uint64_t max;
+    i128 sum; /* exact: fewer than 2**63 values below 2**64 each never reach 2**127 */
 } Hist;
 
 typedef struct {
@@ -43,6 +44,18 @@ typedef struct {
     uint32_t last_stream;
     PyObject *last_key;
 } Counter;
+
+/* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__),
+ * as the twin's missing attributes raise. */
+static int
+ready(Counter *self)
+{
+    if (self->sources == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
+        return -1;
+    }
+    return 0;
+}
 
 static int
 bit_length(uint64_t v)
@@ -64,6 +77,7 @@ hist_add(Hist *h, i128 value)
     int shift = bit_length(v) - SUB_BITS - 1;
     int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
     h->counts[bucket]++;
+    h->sum += (i128)v;
     if (v > h->max) {
         h->max = v;
     }
@@ -326,6 +340,9 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
     }
     Py_DECREF(key);
     if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
+        if (tracker_ready((Tracker *)tracker) < 0) {
+            return -1;
+        }
         tracker_see((Tracker *)tracker, (i128)h->seq, has_transit, transit);
         return 0;
     }
@@ -428,6 +445,9 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns, truncated=False)");
         return NULL;
     }
+    if (ready(self) < 0) {
+        return NULL;
+    }
     if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
@@ -447,6 +467,9 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     i128 now;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add_list(datas, remotes, timestamps_ns, now_ns)");
+        return NULL;
+    }
+    if (ready(self) < 0) {
         return NULL;
     }
     if (read_now(args[3], &now) < 0) {
@@ -510,7 +533,8 @@ hist_object(Counter *self, const Hist *h)
     PyObject *obj = PyObject_CallNoArgs(self->histogram_type);
     PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
     PyObject *max = counts ? PyLong_FromUnsignedLongLong(h->max) : NULL;
-    if (max == NULL) {
+    PyObject *sum = max ? core_from_i128(h->sum) : NULL;
+    if (sum == NULL) {
         goto fail;
     }
     for (int i = 0; i < HIST_BUCKETS; i++) {
@@ -520,22 +544,28 @@ hist_object(Counter *self, const Hist *h)
         }
         PyList_SET_ITEM(counts, i, c);
     }
-    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0) {
+    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0
+        || PyObject_SetAttrString(obj, "sum", sum) < 0) {
         goto fail;
     }
     Py_DECREF(counts);
     Py_DECREF(max);
+    Py_DECREF(sum);
     return obj;
 fail:
     Py_XDECREF(obj);
     Py_XDECREF(counts);
     Py_XDECREF(max);
+    Py_XDECREF(sum);
     return NULL;
 }
 
 static PyObject *
 Counter_latency(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     int advance = PyObject_IsTrue(arg);
     if (advance < 0) {
         return NULL;
@@ -556,6 +586,9 @@ Counter_latency(Counter *self, PyObject *arg)
 static PyObject *
 Counter_use_seq_format(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
     if (name == NULL) {
         if (!PyErr_Occurred()) {
@@ -602,12 +635,18 @@ U64_GETTER(size_max)
 static PyObject *
 get_sources(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     return Py_NewRef(self->sources);
 }
 
 static PyObject *
 get_streams(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     return Py_NewRef(self->streams);
 }
 

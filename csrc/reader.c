@@ -73,6 +73,9 @@ hash_bytes(const unsigned char *p, Py_ssize_t n)
 static PyObject *
 cached(CacheEntry *cache, const unsigned char *key, Py_ssize_t n, PyObject *(*make)(const unsigned char *, Py_ssize_t))
 {
+    if (n < 0 || (size_t)n > sizeof cache->key) { /* too long to keep: converted each time */
+        return make(key, n);
+    }
     CacheEntry *e = &cache[hash_bytes(key, n) & (CACHE_SIZE - 1)];
     if (e->value != NULL && e->keylen == n && memcmp(e->key, key, (size_t)n) == 0) {
         Py_INCREF(e->value);
@@ -105,7 +108,7 @@ make_remote(const unsigned char *raw, Py_ssize_t n)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    memcpy(&ss, raw, (size_t)n);
+    memcpy(&ss, raw, (size_t)n < sizeof ss ? (size_t)n : sizeof ss);
     if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
         PyObject *host = ntop(AF_INET6, &a->sin6_addr);
@@ -166,6 +169,17 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
     if (record_type == NULL && (record_type = core_datagram_type()) == NULL) {
         return -1;
     }
+    PyObject *family_obj = PyObject_GetAttrString(sock, "family");
+    long family = family_obj != NULL ? PyLong_AsLong(family_obj) : -1;
+    Py_XDECREF(family_obj);
+    if (family == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (family != AF_INET && family != AF_INET6) {
+        PyErr_Format(PyExc_ValueError, "MmsgReader reads AF_INET and AF_INET6 sockets, not address family %ld",
+                     family);
+        return -1;
+    }
     if (batch <= 0 || batch > 1024 || buffer_size <= 0 || buffer_size > (1 << 20)) {
         PyErr_SetString(PyExc_ValueError, "batch must be 1-1024 and buffer_size 1-1048576");
         return -1;
@@ -203,8 +217,10 @@ static int
 parse_slot(Reader *self, int i, PyObject **remote, PyObject **local, PyObject **stamp)
 {
     struct msghdr *h = &self->msgs[i].msg_hdr;
-    *remote = cached(self->remotes, (const unsigned char *)&self->names[i], (Py_ssize_t)h->msg_namelen,
-                     make_remote);
+    /* The kernel reports the sender's full address length, even past the buffer (an
+     * AF_UNIX path can be 110 bytes): only the bytes it wrote are read. */
+    socklen_t namelen = h->msg_namelen < sizeof self->names[i] ? h->msg_namelen : sizeof self->names[i];
+    *remote = cached(self->remotes, (const unsigned char *)&self->names[i], (Py_ssize_t)namelen, make_remote);
     if (*remote == NULL) {
         return -1;
     }

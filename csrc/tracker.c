@@ -58,6 +58,19 @@ Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
+/* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__):
+ * the twin's empty slots raise AttributeError too. */
+int
+tracker_ready(Tracker *self)
+{
+    if (self->ring == NULL) {
+        PyErr_Format(PyExc_AttributeError, "%s is not initialised (__init__ was not called)",
+                     Py_TYPE(self)->tp_name);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 restart(Tracker *self, i128 seq)
 {
@@ -158,7 +171,8 @@ Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"seq", "transit_ns", NULL};
     PyObject *seq_obj, *transit_obj = Py_None;
     i128 seq, transit = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:see", kwlist, &seq_obj, &transit_obj)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:see", kwlist, &seq_obj, &transit_obj) ||
+        tracker_ready(self) < 0) {
         return NULL;
     }
     if (core_to_i128(seq_obj, &seq) < 0) {
@@ -174,6 +188,9 @@ Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
 static PyObject *
 Tracker_unsee_first(Tracker *self, PyObject *unused)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     self->ring[(int64_t)(self->base & self->mask)] = 0;
     self->high = self->base - 1;
     self->seen = 0;

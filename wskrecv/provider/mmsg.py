@@ -201,6 +201,9 @@ class MmsgReader:
     def __init__(self, sock: socket.socket, batch: int = 64, buffer_size: int = 65535) -> None:
         if _recvmmsg is None:
             raise OSError(errno.ENOSYS, "recvmmsg is not available here")
+        if sock.family not in (_AF_INET, _AF_INET6):
+            raise ValueError(
+                f"MmsgReader reads AF_INET and AF_INET6 sockets, not address family {int(sock.family)}")
         self.sock = sock
         self.batch = batch
         self.buffer_size = buffer_size
