@@ -37,6 +37,7 @@ typedef struct {
     uint64_t size_counts[SIZE_BUCKETS];
     Hist owd, app; /* this interval's */
     PyObject *sources, *source_rows, *streams, *stream_rows, *histogram_type;
+    PyTypeObject *tracker_type; /* the module's StreamTracker: its `see` is called directly */
     /* The table key of the last sequenced datagram, reused for the next one from the
      * same stream (no key tuple built; the table is still asked, so eviction and
      * StreamTable.expect are always seen). */
@@ -196,6 +197,11 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     if (set_format(self, name) < 0) {
         return -1;
     }
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL) {
+        return -1;
+    }
+    Py_XSETREF(self->tracker_type, (PyTypeObject *)Py_NewRef(st->tracker_type));
     PyObject *source_rows = PyObject_GetAttrString(sources, "rows");
     PyObject *stream_rows = source_rows ? PyObject_GetAttrString(streams, "streams") : NULL;
     if (stream_rows == NULL || !PyDict_Check(source_rows) || !PyDict_Check(stream_rows)) {
@@ -339,7 +345,7 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         return 0;
     }
     Py_DECREF(key);
-    if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
+    if (PyObject_TypeCheck(tracker, self->tracker_type)) {
         if (tracker_ready((Tracker *)tracker) < 0) {
             return -1;
         }
@@ -678,6 +684,8 @@ static PyMethodDef Counter_methods[] = {
 static int
 Counter_traverse(Counter *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->tracker_type);
     Py_VISIT(self->sources);
     Py_VISIT(self->source_rows);
     Py_VISIT(self->streams);
@@ -698,6 +706,7 @@ Counter_clear(Counter *self)
     Py_CLEAR(self->histogram_type);
     Py_CLEAR(self->last_remote);
     Py_CLEAR(self->last_key);
+    Py_CLEAR(self->tracker_type);
     return 0;
 }
 
@@ -706,20 +715,31 @@ Counter_dealloc(Counter *self)
 {
     PyObject_GC_UnTrack(self);
     Counter_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    core_free((PyObject *)self);
 }
 
-PyTypeObject Counter_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.Counter",
-    .tp_doc = "Counter(seq_format, sources, streams, histogram): see wskrecv.stats.counting.",
-    .tp_basicsize = sizeof(Counter),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Counter_init,
-    .tp_dealloc = (destructor)Counter_dealloc,
-    .tp_traverse = (traverseproc)Counter_traverse,
-    .tp_clear = (inquiry)Counter_clear,
-    .tp_methods = Counter_methods,
-    .tp_getset = Counter_getset,
+static PyType_Slot Counter_slots[] = {
+    {Py_tp_doc, "Counter(seq_format, sources, streams, histogram): see wskrecv.stats.counting."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, Counter_init},
+    {Py_tp_dealloc, Counter_dealloc},
+    {Py_tp_traverse, Counter_traverse},
+    {Py_tp_clear, Counter_clear},
+    {Py_tp_methods, Counter_methods},
+    {Py_tp_getset, Counter_getset},
+    {0, NULL},
 };
+
+static PyType_Spec Counter_spec = {
+    .name = "wskrecv._core.Counter",
+    .basicsize = sizeof(Counter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Counter_slots,
+};
+
+int
+core_add_counter(PyObject *module, core_state *st)
+{
+    st->counter_type = core_add_type(module, &Counter_spec, NULL);
+    return st->counter_type != NULL ? 0 : -1;
+}

@@ -12,7 +12,8 @@ from tests.conftest import modules_after
 
 # Modules a receive command's --help must not load: the receive machinery is imported
 # inside the command callbacks, so parsing options stays as cheap as click itself.
-HEAVY = ("wskrecv.runner", "wskrecv.wsk", "wskrecv.provider", "wskrecv.stats", "wskrecv.apps",
+HEAVY = ("wskrecv.runner", "wskrecv.wsk", "wskrecv.provider", "wskrecv.stats", "wskrecv.builtin",
+         "wskrecv.hosting",
          "wskrecv.generator", "wskrecv.selftest", "wskrecv.bench", "rich", "scapy", "ctypes")
 
 
