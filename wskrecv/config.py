@@ -41,6 +41,8 @@ class ReceiveConfig:
     live: Optional[bool] = None  # None: when stderr is a terminal someone watches
     # Analysis and judgement.
     seq_format: str = "auto"
+    per_stream: bool = False  # every stream's figures in intervals and the summary table
+    max_streams: int = 1024  # streams tracked at once (stats/sequence.py MAX_STREAMS)
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
     # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.

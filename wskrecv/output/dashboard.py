@@ -25,6 +25,7 @@ from wskrecv.output.panels import (
     sequence,
     sizes,
     sources,
+    streams,
     timing,
     traffic,
 )
@@ -62,14 +63,23 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         col = (width - 2) // 3
         h1 = 8
         lists = max(1, min(10, free - h1 - 3))
-        # The chart takes what is left, if that is enough to be worth drawing.
         left = free - h1 - (lists + 3)
+        # Several streams: their panel before the chart (its rows and the column names).
+        stream_rows = min(left - 2, stream_lines(view)) if several_streams(view) else 0
+        if stream_rows >= 3:
+            left -= stream_rows + 2
+        else:
+            stream_rows = 0
+        # The chart takes what is left, if that is enough to be worth drawing.
         chart_rows = left - 2 if left >= 6 else 0
         rows.append(_row(h1,
             _panel(traffic(view, 0 if chart_rows else col - 4), "Traffic"),
             _panel(sequence(view, True), "Sequence"),
             _panel(timing(view, True), "Latency"),
         ))
+        if stream_rows:
+            rows.append(Layout(_panel(streams(view, stream_rows, True), "Streams, worst loss first"),
+                               size=stream_rows + 2))
         if chart_rows:
             rows.append(Layout(_panel(chart(view.history, width - 4, chart_rows),
                                       "Datagrams/s per interval, newest right"),
@@ -84,12 +94,14 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         tall = free >= 7 + 6 + 3 + 3 + 1
         h_a = 8 if tall else 7
         lists = max(1, min(10, free - h_a - 6 - 3))
+        # Several streams: which is losing matters more than the size histogram.
+        first = (_panel(streams(view, lists + 1, False), "Streams") if several_streams(view)
+                 else _panel(sizes(view, lists), "Sizes (bytes)"))
         rows += [
             _row(h_a, _panel(traffic(view, max(8, half - 4)), "Traffic"),
                  _panel(sequence(view, tall), "Sequence")),
             _row(6, _panel(timing(view, False), "Latency"), _panel(drops(view, False), "Drops")),
-            _row(lists + 3, _panel(sizes(view, lists), "Sizes (bytes)"),
-                 _panel(sources(view, lists + 1), "Top sources")),
+            _row(lists + 3, first, _panel(sources(view, lists + 1), "Top sources")),
         ]
     rows.append(Layout(_panel(mode_text, title), size=mode_h))
     used = sum(r.size or 0 for r in rows)
@@ -107,6 +119,7 @@ def _small(view: View, width: int, height: int, title: str) -> RenderableType:
         _panel(sequence(view, False), "Sequence"),
         _panel(drops(view, False), "Drops"),
         _panel(timing(view, False), "Latency"),
+        *([_panel(streams(view, 4, False), "Streams")] if several_streams(view) else []),
         _panel(sources(view, 3), "Top sources"),
         _panel(mode_panel(view, width, 0), title),
     ]
@@ -121,6 +134,20 @@ def _small(view: View, width: int, height: int, title: str) -> RenderableType:
     root = Layout()
     root.split_column(*rows)
     return _Sized(root, used)
+
+
+def stream_lines(view: View) -> int:
+    """The lines the Streams panel's body needs: the column names, a line per stream the
+    frame carries (the worst few), and one for "+N more"."""
+    tracked = view.snap.streams_tracked
+    shown = min(tracked, len(view.snap.stream_rows))
+    return 1 + shown + (tracked > shown)
+
+
+def several_streams(view: View) -> bool:
+    """Whether the Streams panel is shown: more than one stream is tracked (and the frame
+    carries their rows)."""
+    return view.snap.streams_tracked > 1 and bool(view.snap.stream_rows)
 
 
 def _row(size: int, *panels: RenderableType) -> Layout:

@@ -66,11 +66,13 @@ class LiveReporter:
 
     def __init__(
         self, stream: IO[str], also: Any = None, dump: Optional[IO[str]] = None,
-        color: bool = True, in_process: bool = False,
+        color: bool = True, in_process: bool = False, per_stream: bool = False,
     ) -> None:
         self.stream = stream
         self.also = also  # a JsonReporter for --json --live, else None
-        self.plain = HumanReporter(stream, dump=dump)  # for --dump lines
+        self.per_stream = per_stream  # the summary lists every stream
+        # For --dump lines, and interval lines if the display process dies.
+        self.plain = HumanReporter(stream, dump=dump, per_stream=per_stream)
         self.proc: Optional[subprocess.Popen] = None
         self.spawned = False  # a display process was started (it may have ended since)
         self.fd = -1
@@ -211,7 +213,7 @@ class LiveReporter:
             self.screen.finish(snap, reason)
         else:
             self._finish(("final", snap, reason))
-        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
+        self.stream.write("\n".join(summary_lines(snap, status, reason, self.per_stream)) + "\n")
         self.stream.flush()
         if self.also is not None:
             self.also.summary(snap, status, reason, threshold)
