@@ -20,7 +20,7 @@ from typing import IO, Any, Optional
 
 import wskrecv
 from wskrecv.errors import ExitStatus
-from wskrecv.output.human import HumanReporter, summary_lines
+from wskrecv.output.human import HumanReporter
 from wskrecv.output.screen import FRAME_INTERVAL, Screen, encode
 from wskrecv.stats.snapshot import Snapshot
 
@@ -213,8 +213,7 @@ class LiveReporter:
             self.screen.finish(snap, reason)
         else:
             self._finish(("final", snap, reason))
-        self.stream.write("\n".join(summary_lines(snap, status, reason, self.per_stream)) + "\n")
-        self.stream.flush()
+        self.plain.summary(snap, status, reason)  # wrapped at the terminal's width
         if self.also is not None:
             self.also.summary(snap, status, reason, threshold)
 

@@ -65,6 +65,8 @@ class Partial:
     max_sources: int
     jitters: tuple[float, ...]  # each live stream's jitter estimate (ns)
     cpu_s: float  # the worker process's CPU time so far (user + system)
+    owd_sum: int = 0  # the one-way latencies' exact sum (ns), cumulative over the run
+    app_sum: int = 0  # ... and the application latencies'
     streams: tuple[StreamRow, ...] = ()  # every live stream's row
     max_streams: int = 0  # the worker's stream table bound
 
@@ -84,7 +86,7 @@ def capture(recorder: Recorder, snap: Snapshot, worker: int = 0) -> Partial:
     times = os.times()
     return Partial(worker, os.getpid(), snap, _sparse(owd), _sparse(app), sources,
                    recorder.sources.max_sources, jitters, times.user + times.system,
-                   stream_rows, recorder.streams.max_streams)
+                   owd.sum, app.sum, stream_rows, recorder.streams.max_streams)
 
 
 def _histogram(parts: Sequence[Counts], top: int) -> Histogram:
