@@ -7,6 +7,7 @@ from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
 from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, plural, si
+from wskrecv.shown import shown
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
 
@@ -234,9 +235,11 @@ class HumanReporter:
         pass
 
     def note(self, record: dict[str, Any]) -> None:
-        """One line about the iperf3 server (a test started, ended, was refused...)."""
+        """One line about the iperf3 server (a test started, ended, was refused...) or the
+        metrics endpoint (its `type`)."""
         if not self.quiet:
-            self._line(f"wskrecv iperf3: {record['message']}")
+            self._line(f"wskrecv {record.get('type', 'iperf3')}: "
+                       f"{shown(record['message'], None)}")
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(dump_line(record) + "\n")
