@@ -25,6 +25,7 @@ enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
 typedef struct {
     uint64_t counts[HIST_BUCKETS];
     uint64_t max;
+    i128 sum; /* exact: fewer than 2**63 values below 2**64 each never reach 2**127 */
 } Hist;
 
 typedef struct {
@@ -36,6 +37,7 @@ typedef struct {
     uint64_t size_counts[SIZE_BUCKETS];
     Hist owd, app; /* this interval's */
     PyObject *sources, *source_rows, *streams, *stream_rows, *histogram_type;
+    PyTypeObject *tracker_type; /* the module's StreamTracker: its `see` is called directly */
     /* The table key of the last sequenced datagram, reused for the next one from the
      * same stream (no key tuple built; the table is still asked, so eviction and
      * StreamTable.expect are always seen). */
@@ -43,6 +45,18 @@ typedef struct {
     uint32_t last_stream;
     PyObject *last_key;
 } Counter;
+
+/* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__),
+ * as the twin's missing attributes raise. */
+static int
+ready(Counter *self)
+{
+    if (self->sources == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
+        return -1;
+    }
+    return 0;
+}
 
 static int
 bit_length(uint64_t v)
@@ -64,6 +78,7 @@ hist_add(Hist *h, i128 value)
     int shift = bit_length(v) - SUB_BITS - 1;
     int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
     h->counts[bucket]++;
+    h->sum += (i128)v;
     if (v > h->max) {
         h->max = v;
     }
@@ -182,6 +197,11 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     if (set_format(self, name) < 0) {
         return -1;
     }
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL) {
+        return -1;
+    }
+    Py_XSETREF(self->tracker_type, (PyTypeObject *)Py_NewRef(st->tracker_type));
     PyObject *source_rows = PyObject_GetAttrString(sources, "rows");
     PyObject *stream_rows = source_rows ? PyObject_GetAttrString(streams, "streams") : NULL;
     if (stream_rows == NULL || !PyDict_Check(source_rows) || !PyDict_Check(stream_rows)) {
@@ -325,7 +345,10 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         return 0;
     }
     Py_DECREF(key);
-    if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
+    if (PyObject_TypeCheck(tracker, self->tracker_type)) {
+        if (tracker_ready((Tracker *)tracker) < 0) {
+            return -1;
+        }
         tracker_see((Tracker *)tracker, (i128)h->seq, has_transit, transit);
         return 0;
     }
@@ -428,6 +451,9 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns, truncated=False)");
         return NULL;
     }
+    if (ready(self) < 0) {
+        return NULL;
+    }
     if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
@@ -447,6 +473,9 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     i128 now;
     if (nargs != 4) {
         PyErr_SetString(PyExc_TypeError, "add_list(datas, remotes, timestamps_ns, now_ns)");
+        return NULL;
+    }
+    if (ready(self) < 0) {
         return NULL;
     }
     if (read_now(args[3], &now) < 0) {
@@ -510,7 +539,8 @@ hist_object(Counter *self, const Hist *h)
     PyObject *obj = PyObject_CallNoArgs(self->histogram_type);
     PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
     PyObject *max = counts ? PyLong_FromUnsignedLongLong(h->max) : NULL;
-    if (max == NULL) {
+    PyObject *sum = max ? core_from_i128(h->sum) : NULL;
+    if (sum == NULL) {
         goto fail;
     }
     for (int i = 0; i < HIST_BUCKETS; i++) {
@@ -520,22 +550,28 @@ hist_object(Counter *self, const Hist *h)
         }
         PyList_SET_ITEM(counts, i, c);
     }
-    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0) {
+    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0
+        || PyObject_SetAttrString(obj, "sum", sum) < 0) {
         goto fail;
     }
     Py_DECREF(counts);
     Py_DECREF(max);
+    Py_DECREF(sum);
     return obj;
 fail:
     Py_XDECREF(obj);
     Py_XDECREF(counts);
     Py_XDECREF(max);
+    Py_XDECREF(sum);
     return NULL;
 }
 
 static PyObject *
 Counter_latency(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     int advance = PyObject_IsTrue(arg);
     if (advance < 0) {
         return NULL;
@@ -556,6 +592,9 @@ Counter_latency(Counter *self, PyObject *arg)
 static PyObject *
 Counter_use_seq_format(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
     if (name == NULL) {
         if (!PyErr_Occurred()) {
@@ -602,12 +641,18 @@ U64_GETTER(size_max)
 static PyObject *
 get_sources(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     return Py_NewRef(self->sources);
 }
 
 static PyObject *
 get_streams(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     return Py_NewRef(self->streams);
 }
 
@@ -639,6 +684,8 @@ static PyMethodDef Counter_methods[] = {
 static int
 Counter_traverse(Counter *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->tracker_type);
     Py_VISIT(self->sources);
     Py_VISIT(self->source_rows);
     Py_VISIT(self->streams);
@@ -659,6 +706,7 @@ Counter_clear(Counter *self)
     Py_CLEAR(self->histogram_type);
     Py_CLEAR(self->last_remote);
     Py_CLEAR(self->last_key);
+    Py_CLEAR(self->tracker_type);
     return 0;
 }
 
@@ -667,20 +715,31 @@ Counter_dealloc(Counter *self)
 {
     PyObject_GC_UnTrack(self);
     Counter_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    core_free((PyObject *)self);
 }
 
-PyTypeObject Counter_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.Counter",
-    .tp_doc = "Counter(seq_format, sources, streams, histogram): see wskrecv.stats.counting.",
-    .tp_basicsize = sizeof(Counter),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Counter_init,
-    .tp_dealloc = (destructor)Counter_dealloc,
-    .tp_traverse = (traverseproc)Counter_traverse,
-    .tp_clear = (inquiry)Counter_clear,
-    .tp_methods = Counter_methods,
-    .tp_getset = Counter_getset,
+static PyType_Slot Counter_slots[] = {
+    {Py_tp_doc, "Counter(seq_format, sources, streams, histogram): see wskrecv.stats.counting."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, Counter_init},
+    {Py_tp_dealloc, Counter_dealloc},
+    {Py_tp_traverse, Counter_traverse},
+    {Py_tp_clear, Counter_clear},
+    {Py_tp_methods, Counter_methods},
+    {Py_tp_getset, Counter_getset},
+    {0, NULL},
 };
+
+static PyType_Spec Counter_spec = {
+    .name = "wskrecv._core.Counter",
+    .basicsize = sizeof(Counter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Counter_slots,
+};
+
+int
+core_add_counter(PyObject *module, core_state *st)
+{
+    st->counter_type = core_add_type(module, &Counter_spec, NULL);
+    return st->counter_type != NULL ? 0 : -1;
+}

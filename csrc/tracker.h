@@ -13,6 +13,7 @@ typedef struct {
     unsigned char *ring;
 } Tracker;
 
+int tracker_ready(Tracker *self);
 void tracker_see(Tracker *self, i128 seq, int has_transit, i128 transit);
 
 #endif

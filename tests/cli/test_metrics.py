@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from contextlib import ExitStack
 from typing import Optional
@@ -66,6 +67,27 @@ def test_metrics_count_the_run_and_pass_promtool(workers: Optional[str]) -> None
     assert sum(v for k, v in samples(text, "wskrecv_one_way_latency_seconds_bucket").items()
                if dict(k)["le"] == "+Inf") == sent
     assert "wskrecv_pool_buffers_in_use" in text
+    # Every histogram is complete: _count (the +Inf bucket) and an exact _sum, so the
+    # usual mean, _sum / _count, exists for the latencies as for the sizes.
+    histograms = [f for f in text_string_to_metric_families(text) if f.type == "histogram"]
+    assert {f.name for f in histograms} == {"wskrecv_one_way_latency_seconds",
+                                            "wskrecv_app_latency_seconds",
+                                            "wskrecv_datagram_size_bytes"}
+    for family in histograms:
+        for labels in {tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+                       for s in family.samples}:
+            mine = {s.name[len(family.name):] + (s.labels.get("le", "")): s.value
+                    for s in family.samples
+                    if tuple(sorted((k, v) for k, v in s.labels.items() if k != "le")) == labels}
+            assert mine["_count"] == mine["_bucket+Inf"], (family.name, labels)
+            assert "_sum" in mine, (family.name, labels)
+    owd_count = sum(samples(text, "wskrecv_one_way_latency_seconds_count").values())
+    owd_sum = sum(samples(text, "wskrecv_one_way_latency_seconds_sum").values())
+    app_sum = sum(samples(text, "wskrecv_app_latency_seconds_sum").values())
+    # send_spread stamps its datagrams 0 (the epoch): each one-way latency is its arrival
+    # time, so the mean is about now.
+    assert owd_count == sent and abs(owd_sum / owd_count - time.time()) < 600
+    assert app_sum > 0
     if PROMTOOL is None:
         pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
     check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,

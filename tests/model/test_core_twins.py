@@ -114,7 +114,8 @@ def tables(rec: Recorder) -> tuple:
     retired = (r.lost, r.reordered, r.duplicates, r.late, r.expected, r.sequenced, r.restarts)
     owd, app = c.latency(False)
     return (list(c.sources.rows.items()), c.sources.seen, c.sources.evicted, streams, retired,
-            c.streams.seen, c.streams.evicted, owd.counts, owd.max, app.counts, app.max,
+            c.streams.seen, c.streams.evicted, owd.counts, owd.max, owd.sum, app.counts, app.max,
+            app.sum,
             list(c.size_counts), c.size_min, c.size_max, c.corrupt, c.unsequenced)
 
 

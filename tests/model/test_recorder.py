@@ -135,6 +135,18 @@ def test_counted_latencies_land_in_the_buckets_of_bucket_of() -> None:
         ref.add(v)
     app = rec.counts.latency(False)[1]
     assert app.counts == ref.counts and app.max == ref.max
+    # The exact sum (Prometheus' _sum), past 64 bits in either core.
+    assert app.sum == ref.sum == sum(values) > 2**64
+
+
+def test_the_run_histograms_keep_the_exact_sum_across_intervals() -> None:
+    rec = Recorder("irp")
+    rec.record(wskr([0])[0], SRC, T0 + 1_000_000, False, T0 + 1_000_250)
+    rec.snapshot(1.0, 0, {}, None)  # the first interval ends
+    rec.record(wskr([0, 1])[1], SRC, T0 + 1000 + 2_000_000, False, T0 + 3_000_000)
+    owd, app = rec.run_histograms()
+    assert (owd.sum, owd.count) == (1_000_000 + 2_000_000, 2)
+    assert (app.sum, app.count) == (250 + (3_000_000 - 2_001_000), 2)
 
 
 def test_bucket_bounds_hold_their_values_within_three_percent() -> None:

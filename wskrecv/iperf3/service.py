@@ -75,7 +75,7 @@ def open_listener(local_address: tuple) -> socket.socket:
 
 
 class Iperf3Service:
-    """The runner's companion for `--iperf3`: control connections, stream connects,
+    """The runner's sidecar for `--iperf3`: control connections, stream connects,
     the server's status in every snapshot, and notes for the reporter."""
 
     def __init__(

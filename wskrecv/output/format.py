@@ -92,3 +92,4 @@ def iperf3_text(status: Any, short: bool = False) -> str:
     n = len(status.get("streams") or ())
     test = shown(status["test"][:8] if short else status["test"])  # the peer's cookie
     return f"iperf3 {status['state']} {test} ({plural(n, 'stream')})"
+

@@ -20,7 +20,7 @@ from typing import IO, Any, Optional
 
 import wskrecv
 from wskrecv.errors import ExitStatus
-from wskrecv.output.human import HumanReporter, summary_lines
+from wskrecv.output.human import HumanReporter
 from wskrecv.output.screen import FRAME_INTERVAL, Screen, encode
 from wskrecv.stats.snapshot import Snapshot
 
@@ -219,8 +219,7 @@ class LiveReporter:
             self.screen.finish(snap, reason)
         else:
             self._finish(("final", snap, reason))
-        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
-        self.stream.flush()
+        self.plain.summary(snap, status, reason)  # wrapped at the terminal's width
         for record in self.held:
             self.plain.note(record)
         self.held.clear()

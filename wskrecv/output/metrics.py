@@ -11,8 +11,9 @@ Histograms: datagram sizes use the recorder's power-of-two buckets exactly (le =
 bytes, _sum = bytes received). Latencies come from the recorder's log-linear histogram,
 re-bucketed at powers of two nanoseconds (le = 2**k ns, 1.024 us to 17.2 s): each bucket
 counts the values below its bound exactly (values are whole nanoseconds; one exactly on a
-bound counts in the next bucket). The recorder keeps no sum of latencies, so these
-histograms have no _sum and _count (use the +Inf bucket for the count).
+bound counts in the next bucket). Every histogram is complete: _count is the +Inf
+bucket and _sum the exact sum (bytes received; latencies summed in whole nanoseconds by
+the counting kernel), so rate(_sum)/rate(_count) is the mean.
 """
 
 from __future__ import annotations
@@ -233,7 +234,8 @@ class Collector:
                 below = _cumulative(counts, _LATENCY_EDGES)
                 total = sum(c for _, c in counts)
                 buckets = [(repr(b / 1e9), n) for b, n in zip(LATENCY_BOUNDS_NS, below)]
-                family.add_metric(self._labels(p), [*buckets, ("+Inf", total)], None)
+                family.add_metric(self._labels(p), [*buckets, ("+Inf", total)],
+                                  getattr(p, f"{attr}_sum") / 1e9)
             yield family
         sizes = HistogramMetricFamily(
             "wskrecv_datagram_size_bytes", "Datagram sizes as received.", labels=names)

@@ -105,7 +105,7 @@ def traffic(view: View, spark_width: int, compact: bool = False) -> RenderableTy
     if compact:
         return grid
     if not spark_width:
-        grid.add_row("average", si(s.datagrams_per_s, "dg/s"))
+        grid.add_row("average", si(s.datagrams_per_s, "dg/s") if s.rate_measurable else "-")
         grid.add_row("truncated", _count(s.truncated, WARN))
         return grid
     return Group(grid, Text(sparkline(view.history, spark_width), style="cyan"))

@@ -62,6 +62,8 @@ class Partial:
     max_sources: int
     jitters: tuple[float, ...]  # each live stream's jitter estimate (ns)
     cpu_s: float  # the worker process's CPU time so far (user + system)
+    owd_sum: int = 0  # the one-way latencies' exact sum (ns), cumulative over the run
+    app_sum: int = 0  # ... and the application latencies'
 
 
 def capture(recorder: Recorder, snap: Snapshot, worker: int = 0) -> Partial:
@@ -77,7 +79,8 @@ def capture(recorder: Recorder, snap: Snapshot, worker: int = 0) -> Partial:
     sources = tuple((str(r[0]), int(r[1]), c[0], c[1]) for r, c in rows)
     times = os.times()
     return Partial(worker, os.getpid(), snap, _sparse(owd), _sparse(app), sources,
-                   recorder.sources.max_sources, jitters, times.user + times.system)
+                   recorder.sources.max_sources, jitters, times.user + times.system,
+                   owd.sum, app.sum)
 
 
 def _histogram(parts: Sequence[Counts], top: int) -> Histogram:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Optional
 
 WINDOW = 1 << 14  # sequences remembered behind the highest: deeper reordering is `late`
+MAX_WINDOW = 1 << 30  # one byte each
 
 _WRAP32 = 1 << 32
 _HALF32 = 1 << 31
@@ -53,8 +54,8 @@ class StreamTracker:
     def __init__(
         self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
     ) -> None:
-        if window <= 0 or window & (window - 1):
-            raise ValueError("window must be a power of two")
+        if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
+            raise ValueError("window must be a power of two, at most 2**30")
         self.base = first  # lowest sequence seen
         self.high = first  # highest sequence seen
         self.seen = 1  # distinct sequences seen in [base, high] (late ones excluded)

@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
-import wskrecv.apps  # noqa: F401 (imported once here, before the fork, not in every worker)
+import wskrecv.builtin  # noqa: F401 (imported once here, before the fork, not in every worker)
 import wskrecv.wsk  # noqa: F401
 from wskrecv import core as cores
 from wskrecv.environment import Environment
