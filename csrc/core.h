@@ -32,9 +32,13 @@ typedef struct {
     PyTypeObject *tracker_type; /* StreamTracker */
     PyTypeObject *wrap32_type;  /* Wrap32Tracker */
     PyTypeObject *counter_type;
+    PyTypeObject *sources_type; /* SourceTable */
+    PyTypeObject *streams_type; /* StreamTable */
+    PyTypeObject *source_count_type; /* a SourceTable's row (not in the module) */
     PyTypeObject *chain_type;   /* ChainMaker */
     PyObject *datagram_type;    /* wskrecv.wsk.datagram.Datagram, imported on first use */
     PyObject *histogram_type;   /* wskrecv.stats.latency.Histogram, imported on first use */
+    PyObject *totals_type;      /* wskrecv.stats.sequence.SequenceTotals, imported on first use */
     PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum;
     PyObject *empty_tuple;
 } core_state;
@@ -43,15 +47,17 @@ typedef struct {
  * TypeError when there is none. */
 core_state *core_state_of_type(PyTypeObject *type);
 
-/* The Datagram record type and the Histogram class (borrowed references), imported on
+/* The Datagram record type, the Histogram and SequenceTotals classes (borrowed references), imported on
  * first use so that importing the module stays cheap (`wskrecv --version` does it); NULL
  * with an exception set when the import fails. */
 PyObject *core_datagram_type(core_state *st);
 PyObject *core_histogram_type(core_state *st);
+PyObject *core_totals_type(core_state *st);
 
 /* Each source file's types, made and added to the module (0, or -1 with an exception). */
 int core_add_reader(PyObject *module, core_state *st);
 int core_add_trackers(PyObject *module, core_state *st);
+int core_add_tables(PyObject *module, core_state *st);
 int core_add_counter(PyObject *module, core_state *st);
 int core_add_chain(PyObject *module, core_state *st);
 

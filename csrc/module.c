@@ -69,6 +69,12 @@ core_histogram_type(core_state *st)
     return imported(&st->histogram_type, "wskrecv.stats.latency", "Histogram");
 }
 
+PyObject *
+core_totals_type(core_state *st)
+{
+    return imported(&st->totals_type, "wskrecv.stats.sequence", "SequenceTotals");
+}
+
 PyTypeObject *
 core_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base)
 {
@@ -202,9 +208,13 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->tracker_type);
     Py_VISIT(st->wrap32_type);
     Py_VISIT(st->counter_type);
+    Py_VISIT(st->sources_type);
+    Py_VISIT(st->streams_type);
+    Py_VISIT(st->source_count_type);
     Py_VISIT(st->chain_type);
     Py_VISIT(st->datagram_type);
     Py_VISIT(st->histogram_type);
+    Py_VISIT(st->totals_type);
     return 0;
 }
 
@@ -216,9 +226,13 @@ core_clear(PyObject *module)
     Py_CLEAR(st->tracker_type);
     Py_CLEAR(st->wrap32_type);
     Py_CLEAR(st->counter_type);
+    Py_CLEAR(st->sources_type);
+    Py_CLEAR(st->streams_type);
+    Py_CLEAR(st->source_count_type);
     Py_CLEAR(st->chain_type);
     Py_CLEAR(st->datagram_type);
     Py_CLEAR(st->histogram_type);
+    Py_CLEAR(st->totals_type);
     Py_CLEAR(st->str_next);
     Py_CLEAR(st->str_timestamps);
     Py_CLEAR(st->str_family);
@@ -249,7 +263,7 @@ core_exec(PyObject *module)
         (st->empty_tuple = PyTuple_New(0)) == NULL) {
         return -1;
     }
-    if (core_add_trackers(module, st) < 0 || core_add_counter(module, st) < 0 || core_add_chain(module, st) < 0 ||
+    if (core_add_trackers(module, st) < 0 || core_add_tables(module, st) < 0 || core_add_counter(module, st) < 0 || core_add_chain(module, st) < 0 ||
         core_add_reader(module, st) < 0) {
         return -1;
     }

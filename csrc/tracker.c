@@ -14,31 +14,12 @@
 
 #define MAX_WINDOW (1 << 30) /* sequence.MAX_WINDOW */
 
+static i128 expected(Tracker *self);
+
+/* Give `self` its first sequence: a fresh window (0, or -1 with MemoryError). */
 static int
-Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
+tracker_start(Tracker *self, i128 first, Py_ssize_t window, int has_transit, i128 transit, int wrap32)
 {
-    static char *kwlist[] = {"first", "window", "transit_ns", NULL};
-    PyObject *first_obj, *transit_obj = Py_None;
-    Py_ssize_t window = 1 << 14;
-    i128 first;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj)) {
-        return -1;
-    }
-    if (window <= 0 || (window & (window - 1)) || window > MAX_WINDOW) {
-        PyErr_SetString(PyExc_ValueError, "window must be a power of two, at most 2**30");
-        return -1;
-    }
-    core_state *st = core_state_of_type(Py_TYPE(self));
-    if (st == NULL) {
-        return -1;
-    }
-    if (core_to_i128(first_obj, &first) < 0) {
-        return -1;
-    }
-    i128 transit = 0;
-    if (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0) {
-        return -1;
-    }
     unsigned char *ring = PyMem_Calloc((size_t)window, 1);
     if (ring == NULL) {
         PyErr_NoMemory();
@@ -55,13 +36,53 @@ Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
     self->mark = 0;
     self->has_jitter = 0;
     self->jitter = 0.0;
-    self->has_last = transit_obj != Py_None;
-    self->last_transit = transit;
+    self->has_last = (char)has_transit;
+    self->last_transit = has_transit ? transit : 0;
     self->has_probe = 0;
     self->probe = 0;
-    self->wrap32 = PyObject_TypeCheck(self, st->wrap32_type);
+    self->wrap32 = (char)wrap32;
     ring[(int64_t)(first & self->mask)] = 1;
     return 0;
+}
+
+int
+tracker_window_ok(Py_ssize_t window)
+{
+    if (window <= 0 || (window & (window - 1)) || window > MAX_WINDOW) {
+        PyErr_SetString(PyExc_ValueError, "window must be a power of two, at most 2**30");
+        return 0;
+    }
+    return 1;
+}
+
+Tracker *
+tracker_make(PyTypeObject *type, int wrap32, i128 first, Py_ssize_t window, int has_transit, i128 transit)
+{
+    Tracker *self = (Tracker *)type->tp_alloc(type, 0);
+    if (self != NULL && tracker_start(self, first, window, has_transit, transit, wrap32) < 0) {
+        Py_CLEAR(self);
+    }
+    return self;
+}
+
+static int
+Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"first", "window", "transit_ns", NULL};
+    PyObject *first_obj, *transit_obj = Py_None;
+    Py_ssize_t window = 1 << 14;
+    i128 first, transit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj) ||
+        !tracker_window_ok(window)) {
+        return -1;
+    }
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL || core_to_i128(first_obj, &first) < 0 ||
+        (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0)) {
+        return -1;
+    }
+    return tracker_start(self, first, window, transit_obj != Py_None, transit,
+                         PyObject_TypeCheck(self, st->wrap32_type));
 }
 
 /* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__):
@@ -169,6 +190,19 @@ tracker_see(Tracker *self, i128 seq, int has_transit, i128 transit)
         self->last_transit = transit;
         self->has_last = 1;
     }
+}
+
+void
+tracker_add_to(const Tracker *self, Totals *totals)
+{
+    i128 expect = expected((Tracker *)self), distinct = self->prior_seen + self->seen;
+    totals->lost += expect - distinct;
+    totals->reordered += self->reordered;
+    totals->duplicates += self->duplicates;
+    totals->late += self->late;
+    totals->expected += expect;
+    totals->sequenced += distinct + self->duplicates + self->late;
+    totals->restarts += self->restarts;
 }
 
 static PyObject *
