@@ -151,7 +151,7 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
 
         also = (JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
                 if config.as_json else None)
-        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color,
+        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart,
                             per_stream=config.per_stream)
     if config.as_json:
         return JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
@@ -249,7 +249,8 @@ def receive(config: ReceiveConfig, env: Environment,
 
             def sidecar(recorder: Recorder, sock: WskDatagramSocket) -> Sidecar:
                 service.append(attach(provider, recorder, reporter,
-                                      one_off=config.one_off, json_output=config.as_json))
+                                      one_off=config.one_off, json_output=config.as_json,
+                                      rcv_timeout=config.rcv_timeout))
                 return service[-1]
 
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
@@ -323,7 +324,8 @@ def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
         return None
     from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
 
-    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote)
+    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote,
+                           config.metrics_connections, config.metrics_timeout)
 
 
 def _close_capture(capture: PcapWriter, name: str) -> None:

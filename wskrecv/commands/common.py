@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from wskrecv import payload, units
 from wskrecv.commands import numeric
-from wskrecv.config import ReceiveConfig
+from wskrecv.config import CHARTS, ReceiveConfig
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
@@ -76,6 +76,7 @@ def socket_options(f: Callable) -> Callable:
 
 
 MAX_WORKERS = 1024
+RCV_TIMEOUT = numeric.number(units.DURATION, 0.1, 86400)  # a day: longer is never idle
 METRICS_LINGER = numeric.number(units.DURATION, 0, 3600)  # an hour covers any scrape interval
 
 
@@ -136,6 +137,17 @@ def scale_options() -> list[Callable]:
             help="Allow --metrics on a non-loopback address (metrics reveal the traffic: "
             "sources, rates, loss).",
         ),
+        click.option(
+            "--metrics-connections", type=numeric.number(units.INTEGER, 1, 1024),
+            default=DEFAULTS.metrics_connections, show_default=True, metavar="N",
+            help="With --metrics: connections served at once, a thread each; when all are "
+            "taken, the oldest is closed to make room.",
+        ),
+        click.option(
+            "--metrics-timeout", type=numeric.number(units.DURATION, 0.1, 3600),
+            default=DEFAULTS.metrics_timeout, show_default=True, metavar="S",
+            help="With --metrics: close a connection silent for S seconds (or 500ms, 1m).",
+        ),
     ]
 
 
@@ -174,6 +186,12 @@ def run_options(f: Callable) -> Callable:
             help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
             "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb). Drawn by a "
             "process of its own; if it dies, the terminal is restored and plain lines follow.",
+        ),
+        click.option(
+            "--chart", type=click.Choice(CHARTS), default=DEFAULTS.chart, show_default=True,
+            help="What the dashboard charts per interval: datagrams/s, bits/s or loss (%); "
+            "auto: the run's own unit (bits/s for an iperf3 server, else datagrams/s), "
+            "with loss beside it once any is seen.",
         ),
         click.option(
             "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
@@ -215,6 +233,13 @@ def run_options(f: Callable) -> Callable:
         click.option(
             "--one-off", is_flag=True,
             help="With --iperf3: end the run after the first iperf3 test (like iperf3 -s -1).",
+        ),
+        click.option(
+            "--rcv-timeout", type=RCV_TIMEOUT, default=DEFAULTS.rcv_timeout, show_default=True,
+            metavar="S",
+            help="With --iperf3: end a running test whose streams bring no datagram for S "
+            "seconds (or 500ms, 2m; 0.1 s to 1 day), and tell its client \"idle timeout for "
+            "receiving data\", as iperf3 --rcv-timeout does (iperf3 takes milliseconds).",
         ),
     ]
     for option in reversed(options):
@@ -265,11 +290,17 @@ def check_receive(config: ReceiveConfig) -> None:
     if config.metrics is None:
         for given, flag in ((config.metrics_label, "--metrics-label"),
                             (config.metrics_linger != DEFAULTS.metrics_linger, "--metrics-linger"),
-                            (config.metrics_allow_remote, "--metrics-allow-remote")):
+                            (config.metrics_allow_remote, "--metrics-allow-remote"),
+                            (config.metrics_connections != DEFAULTS.metrics_connections,
+                             "--metrics-connections"),
+                            (config.metrics_timeout != DEFAULTS.metrics_timeout,
+                             "--metrics-timeout")):
             if given:
                 reject(f"{flag} needs --metrics")
     if config.one_off and not config.iperf3:
         reject("--one-off needs --iperf3")
+    if config.rcv_timeout != DEFAULTS.rcv_timeout and not config.iperf3:
+        reject("--rcv-timeout needs --iperf3")
     if config.iperf3 and config.seq_format not in IPERF3_FORMATS:
         reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {config.seq_format}")
 
