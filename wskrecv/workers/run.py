@@ -139,13 +139,15 @@ def receive_with_workers(config: ReceiveConfig, env: Environment,
 
         def on_update(merger: Any) -> None:
             metrics.update(list(merger.latest.values()))
+            for note in metrics.take_notes():
+                reporter.note(note)
 
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     coordinator = Coordinator(workers, reporter, limits, config.mode,
                               judge=thresholds.judge(option_name) if thresholds else None,
-                              on_update=on_update)
+                              on_update=on_update, per_stream=config.per_stream)
     result = None
     try:
         result = coordinator.run(info)
