@@ -34,7 +34,7 @@ from wskrecv.wsk.verifier import Verifier
 NATIVE = cores.native()
 MODULE = cores.native_module()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 NOW = 1_700_000_000_000_000_000
 REMOTE = ("127.0.0.1", 4000)
 DATAGRAM = bytes(payload.build(0, 7, NOW - 1000, b"body"))
