@@ -16,6 +16,9 @@ RECEIVE_MODES = ("irp", "event", "client")
 BENCH_MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
 
 
+CHARTS = ("auto", "datagrams", "bits", "loss")  # --chart: what the dashboard charts
+
+
 @dataclass(frozen=True)
 class ReceiveConfig:
     """Every option of the receive commands, with its default. `mode` is "irp" (`listen`)
@@ -39,6 +42,7 @@ class ReceiveConfig:
     quiet: bool = False
     pcap: Optional[str] = None  # "-": standard output
     live: Optional[bool] = None  # None: when stderr is a terminal someone watches
+    chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"
     max_loss: Optional[float] = None

@@ -30,7 +30,8 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 # types and defaults it shows. `fractions`/`decimal` wait for a number to parse, the other
 # commands (send's signals and sockets, bench's JSON) for their own invocation; the help
 # width is found without shutil (cli.help_width).
-STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
+STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio",
+           "wskrecv.words"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
            "wskrecv.commands.receive", "wskrecv.payload", "wskrecv.config", "wskrecv.units"}
 NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal", "shutil")

@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from wskrecv import payload, units
 from wskrecv.commands import numeric
-from wskrecv.config import ReceiveConfig
+from wskrecv.config import CHARTS, ReceiveConfig
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
@@ -172,6 +172,12 @@ def run_options(f: Callable) -> Callable:
             help="Force the live dashboard on stderr on or off. Default: on when stderr is a "
             "terminal (not with --json, --dump, --quiet, CI=... or TERM=dumb). Drawn by a "
             "process of its own; if it dies, the terminal is restored and plain lines follow.",
+        ),
+        click.option(
+            "--chart", type=click.Choice(CHARTS), default=DEFAULTS.chart, show_default=True,
+            help="What the dashboard charts per interval: datagrams/s, bits/s or loss (%); "
+            "auto: the run's own unit (bits/s for an iperf3 server, else datagrams/s), "
+            "with loss beside it once any is seen.",
         ),
         click.option(
             "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,

@@ -236,7 +236,12 @@ class ClientHost:
         counts = self.sock.statistics()
         if self._style is not None:
             return self._style(counts)
-        return ClientStatistics.from_socket(counts, client=self.report())
+        # The styles it uses: a dispatch table offers the callback; a posted receive is IRPs.
+        irp = bool(counts.outstanding or counts.completions or counts.cancellations
+                   or counts.failures)
+        event = getattr(self.client, "dispatch", None) is not None or bool(counts.callbacks)
+        styles = tuple(name for name, used in (("irp", irp), ("event", event)) if used)
+        return ClientStatistics.from_socket(counts, client=self.report(), styles=styles)
 
     def report(self) -> dict[str, Any]:
         """The client's part of the summary: who, what it broke where, its fault."""

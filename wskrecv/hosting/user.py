@@ -12,6 +12,7 @@ from wskrecv.errors import ExitStatus, WskrecvError
 from wskrecv.hosting.blame import ClientCode, describe_fault
 from wskrecv.hosting.host import ClientHost, IrpTracking
 from wskrecv.hosting.loader import LoadedClient, load_client
+from wskrecv.words import terminal_columns, wrap_words
 
 if TYPE_CHECKING:
     from wskrecv.config import ReceiveConfig
@@ -104,8 +105,10 @@ class UserClient:
         host = self.host
         if host is None:
             return
-        if not self.config.as_json:
-            env.stderr.write("\n".join(report_lines(host)) + "\n")
+        if not self.config.as_json:  # on a terminal, wrapped between words as the summary is
+            width = terminal_columns(env.stderr)
+            env.stderr.write("".join(part + "\n" for line in report_lines(host)
+                                     for part in wrap_words(line, width)))
         if host.fault is not None:
             env.stderr.write(host.fault.traceback)
         stray = host.stray_threads()

@@ -91,3 +91,4 @@ def iperf3_text(status: Any, short: bool = False) -> str:
     n = len(status.get("streams") or ())
     test = status["test"][:8] if short else status["test"]
     return f"iperf3 {status['state']} {test} ({plural(n, 'stream')})"
+

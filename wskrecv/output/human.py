@@ -6,9 +6,20 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, plural, si
+from wskrecv.output.format import (
+    address,
+    duration,
+    iperf3_text,
+    ms,
+    nbytes,
+    pct,
+    plural,
+    si,
+)
 from wskrecv.stats.latency import Percentiles
-from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
+from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
+from wskrecv.words import terminal_columns, wrap_words
 
 
 def format_address(host: str, port: int) -> str:
@@ -128,15 +139,50 @@ def workers_summary(snap: Snapshot) -> list[str]:
     return lines
 
 
+def rate_line(snap: Snapshot) -> str:
+    """The summary's rate: over the span from the first datagram to the last, or, when
+    that span is too short to measure one (a burst), what came within it instead."""
+    span = snap.active_s
+    if snap.rate_measurable and span is not None:
+        over = f"{span:.3f} s" if span >= 1 else duration(span * 1e9)
+        return (f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
+                f" over the {over} from the first datagram to the last")
+    if snap.received > 1:
+        within = duration(span * 1e9) if span is not None else "the same instant"
+        if span is not None:
+            within = f"within {within}"
+        return (f"rate         not measured: {snap.received} datagrams arrived {within}, too "
+                f"short a span for a rate (at least {duration(MIN_RATE_SPAN_S * 1e9)})")
+    if snap.received == 1:
+        return "rate         not measured: 1 datagram (a rate needs two)"
+    return "rate         none: nothing received"
+
+
+STYLE_LABELS = {"irp": "IRP style   ", "event": "event style "}
+
+
+def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
+    """The receive style's own counters, labelled with the style: a built-in client's
+    style, or the styles a `wskrecv run` client uses (an event-style client's summary
+    has no IRP counters). Plain values only: a client's report is printed apart."""
+    if stats is None:
+        return []
+    if isinstance(stats, ClientStatistics):
+        parts = [(s, stats.style_json(s)) for s in stats.styles]
+    else:
+        parts = [("irp" if isinstance(stats, IrpStatistics) else "event", stats.as_json())]
+    return [f"{STYLE_LABELS[style]} " + "  ".join(f"{k} {v}" for k, v in values.items()
+                                                   if not isinstance(v, (dict, list)))
+            for style, values in parts]
+
+
 def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     """The end-of-run block."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
         f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
         f"{snap.elapsed_s:.3f} s",
-        f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
-        + (f" over the {snap.active_s:.3f} s from the first datagram to the last"
-           if snap.active_s else ""),
+        rate_line(snap),
         f"kernel drops {snap.kernel_drops} (this socket"
         + (f"; {snap.drops_after_last_read} after the last read"
            if snap.drops_after_last_read is not None else "")
@@ -179,10 +225,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         if snap.sources_evicted:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
-    # Plain values only: a structured one (wskrecv run's `client`) is reported apart.
-    mode = {k: v for k, v in snap.mode_json().items() if not isinstance(v, (dict, list))}
-    if mode:
-        lines.append("  ".join(f"{k} {v}" for k, v in mode.items()))
+    lines += style_lines(snap.mode_stats)
     if snap.iperf3 is not None:
         i = snap.iperf3
         lines.append(f"iperf3       tests done {i.get('tests_done', 0)}, refused "
@@ -212,7 +255,12 @@ class HumanReporter:
         self.dump_stream = dump if dump is not None else sys.stdout
 
     def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        self._write([text])
+
+    def _write(self, lines: list[str]) -> None:
+        """Lines on the stream; on a terminal, wrapped between words at its width."""
+        width = terminal_columns(self.stream)
+        self.stream.write("".join(part + "\n" for line in lines for part in wrap_words(line, width)))
         self.stream.flush()
 
     def start(self, info: dict[str, Any]) -> None:
@@ -245,5 +293,4 @@ class HumanReporter:
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
         # The threshold's one-line reason is printed once, by the command (all outputs).
-        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
-        self.stream.flush()
+        self._write(summary_lines(snap, status, reason))

@@ -20,7 +20,7 @@ from typing import IO, Any, Optional
 
 import wskrecv
 from wskrecv.errors import ExitStatus
-from wskrecv.output.human import HumanReporter, summary_lines
+from wskrecv.output.human import HumanReporter
 from wskrecv.output.screen import FRAME_INTERVAL, Screen, encode
 from wskrecv.stats.snapshot import Snapshot
 
@@ -28,9 +28,9 @@ MAX_BACKLOG = 1 << 20  # bytes of messages held back while the display is behind
 FINAL_WAIT = 5.0  # seconds the run's end waits for the display to draw its last frame
 # What the terminal needs back from a display process that died without giving it back
 # (killed, crashed, or killed by us after FINAL_WAIT): CAN cancels an escape sequence it
-# was cut off in, then attributes reset, the cursor shown again (its Live hid it; it never
-# switches to the alternate screen), and a fresh line for what follows.
-RESTORE_TERMINAL = "\x18\x1b[0m\x1b[?25h\n"
+# was cut off in, then attributes reset, the normal screen back (it draws on the alternate
+# one), the cursor shown again (it hid it), and a fresh line for what follows.
+RESTORE_TERMINAL = "\x18\x1b[0m\x1b[?1049l\x1b[?25h\n"
 
 
 def _ignore_stop_signals() -> None:
@@ -66,7 +66,7 @@ class LiveReporter:
 
     def __init__(
         self, stream: IO[str], also: Any = None, dump: Optional[IO[str]] = None,
-        color: bool = True, in_process: bool = False,
+        color: bool = True, in_process: bool = False, chart: str = "auto",
     ) -> None:
         self.stream = stream
         self.also = also  # a JsonReporter for --json --live, else None
@@ -78,6 +78,7 @@ class LiveReporter:
         self.dropped = 0  # frames the display was too slow for
         self.screen: Optional[Screen] = None
         self.color = color  # Environment.color: --color/--no-color, NO_COLOR, TERM
+        self.chart = chart  # --chart: the display's alone (not a JSON start field)
         if not in_process:
             self._spawn()
         if self.proc is None:
@@ -175,7 +176,7 @@ class LiveReporter:
     def start(self, info: dict[str, Any]) -> None:
         if self.also is not None:
             self.also.start(info)
-        self._send(("start", info), droppable=False)
+        self._send(("start", {**info, "chart": self.chart}), droppable=False)
 
     def frame(self, snap: Snapshot) -> None:
         self._send(("frame", snap))
@@ -211,8 +212,7 @@ class LiveReporter:
             self.screen.finish(snap, reason)
         else:
             self._finish(("final", snap, reason))
-        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
-        self.stream.flush()
+        self.plain.summary(snap, status, reason)  # wrapped at the terminal's width
         if self.also is not None:
             self.also.summary(snap, status, reason, threshold)
 

@@ -38,7 +38,7 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
         from wskrecv.output.live import LiveReporter  # imports rich: only when needed
 
         also = JsonReporter(env.stdout, quiet=config.quiet) if config.as_json else None
-        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color)
+        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart)
     if config.as_json:
         return JsonReporter(env.stdout, quiet=config.quiet)
     return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)

@@ -27,6 +27,7 @@ from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
 from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
+from wskrecv.stats.sources import top as top_sources
 
 
 class DumpRecord(NamedTuple):
@@ -231,7 +232,7 @@ class Recorder:
             interval_latency=owd.percentiles(),
             interval_app_latency=app.percentiles(),
             host_udp=self._host_udp(advance),
-            sources=sources.top(TOP),
+            sources=top_sources(sources.rows, TOP),
             sources_seen=sources.seen,
             sources_evicted=sources.evicted,
             sizes=self.sizes(),

@@ -19,6 +19,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 _MAPPINGS = ("violations_by_rule", "host_udp", "iperf3")
+MIN_RATE_SPAN_S = 0.001  # the shortest first-to-last span a summary gives a rate over
 
 
 def _rebuild(state: dict[str, Any]) -> Snapshot:
@@ -160,6 +161,15 @@ class Snapshot:
         return (self.last_ns - self.first_ns) / 1e9
 
     @property
+    def rate_measurable(self) -> bool:
+        """Whether the datagrams came over a span long enough for a rate: at least
+        MIN_RATE_SPAN_S from the first arrival to the last. Over less (a burst of 100
+        datagrams lands within a fraction of a millisecond on loopback) a rate describes
+        how fast the burst was copied, not how fast anyone sends; one datagram has none."""
+        span = self.active_s
+        return span is not None and span >= MIN_RATE_SPAN_S and self.received > 1
+
+    @property
     def datagrams_per_s(self) -> float:
         """The rate while datagrams came: (received - 1) / (last - first arrival), so idle
         time before the first and after the last does not dilute it. Over the whole run
@@ -299,6 +309,7 @@ class Snapshot:
             "datagrams_per_s": round(self.datagrams_per_s, 1),
             "bits_per_s": round(self.bits_per_s, 1),
             "rate_over": "first to last datagram" if self.active_s else "run",
+            "rate_measurable": self.rate_measurable,
             "first_s": self._since_start(self.first_ns),
             "last_s": self._since_start(self.last_ns),
             "first_time": _utc(self.first_ns),
