@@ -143,3 +143,11 @@ def test_the_runner_calls_its_receiver_only_through_the_protocol() -> None:
             seen.append(attr)
             assert attr in hooks, f"{path.name}:{line} uses the receiver's {attr}"
     assert "attach" in seen and "verdict" in seen  # the walk found the runner's calls
+
+
+def test_every_package_directory_is_a_package() -> None:
+    """find_packages (setup.py) leaves out a directory without __init__.py: a non-editable
+    install would miss its modules."""
+    for directory in sorted({p.parent for p in PACKAGE.rglob("*.py")}):
+        if "__pycache__" not in directory.parts:
+            assert (directory / "__init__.py").exists(), directory

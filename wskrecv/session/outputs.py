@@ -83,7 +83,8 @@ def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
         return None
     from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
 
-    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote)
+    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote,
+                           config.metrics_connections, config.metrics_timeout)
 
 
 def close_capture(capture: PcapWriter, name: str) -> None:

@@ -171,7 +171,8 @@ class ReceiveSession:
 
         def build(recorder: Recorder, sock: WskDatagramSocket) -> Sidecar:
             self.iperf3 = attach(provider, recorder, reporter, one_off=self.config.one_off,
-                                 json_output=self.config.as_json)
+                                 json_output=self.config.as_json,
+                                 rcv_timeout=self.config.rcv_timeout)
             return self.iperf3
 
         return build

@@ -104,6 +104,8 @@ class Workers:
         if metrics is not None:
             def on_update(merger: Merger) -> None:
                 metrics.update(list(merger.latest.values()))
+                for note in metrics.take_notes():
+                    reporter.note(note)
 
         session.announce(info)
         limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
