@@ -94,6 +94,7 @@ def build_runner(
     sock.events.make_chain, sock.events.settle, sock.events.walk = core.chain, core.settle, core.walk
     counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
+                        max_streams=config.max_streams,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter)
     application = app(sock, recorder) if app is not None else make_app(config, sock, recorder)
@@ -105,7 +106,8 @@ def build_runner(
                   sinks=sinks,
                   sidecar=sidecar(recorder, sock) if sidecar is not None else None,
                   # Only the IRP style's receive buffers (--buffer-size) truncate.
-                  truncates_above=config.buffer_size if config.mode == "irp" else None)
+                  truncates_above=config.buffer_size if config.mode == "irp" else None,
+                  per_stream=config.per_stream)
 
 
 __all__ = ["AppFactory", "build_runner", "make_app"]

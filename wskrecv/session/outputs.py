@@ -37,11 +37,13 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
     if want_live(env, config):
         from wskrecv.output.live import LiveReporter  # imports rich: only when needed
 
-        also = JsonReporter(env.stdout, quiet=config.quiet) if config.as_json else None
-        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart)
+        also = (JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+                if config.as_json else None)
+        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart,
+                            per_stream=config.per_stream)
     if config.as_json:
-        return JsonReporter(env.stdout, quiet=config.quiet)
-    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)
+        return JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump, per_stream=config.per_stream)
 
 
 def dump_sink(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:

@@ -113,7 +113,7 @@ class Workers:
         thresholds = Thresholds(config.max_loss, config.max_reorder)
         coordinator = Coordinator(workers, reporter, limits, config.mode,
                                   judge=thresholds.judge(session.option_name) if thresholds else None,
-                                  on_update=on_update)
+                                  on_update=on_update, per_stream=config.per_stream)
         return coordinator.run(info)
 
     def _start(self, session: ReceiveSession) -> list[Worker]:

@@ -55,6 +55,7 @@ class StreamTracker:
     def __init__(
         self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
     ) -> None:
+        window = index(window)
         if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
             raise ValueError("window must be a power of two, at most 2**30")
         self.base = first  # lowest sequence seen
@@ -201,12 +202,14 @@ MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is 
 class SequenceTotals:
     """Counts over every stream of a run, retired ones included (plain, mutable)."""
 
-    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts")
+    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts",
+                 "streams")
 
     def __init__(self) -> None:
         self.lost = self.reordered = self.duplicates = self.late = self.restarts = 0
         self.expected = 0  # sum of each stream's highest - lowest + 1
         self.sequenced = 0  # datagrams that carried a sequence
+        self.streams = 0  # trackers added
 
     def add(self, t: StreamTracker) -> None:
         self.lost += t.lost
@@ -216,6 +219,7 @@ class SequenceTotals:
         self.expected += t.expected
         self.sequenced += t.datagrams
         self.restarts += t.restarts
+        self.streams += 1
 
 
 class StreamTable:
@@ -228,10 +232,11 @@ class StreamTable:
     The compiled core has a twin of this table (csrc/tables.c), owned by its Counter."""
 
     def __init__(self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False) -> None:
+        window = index(window)
         if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
             raise ValueError("window must be a power of two, at most 2**30")
         self.streams: dict[tuple, StreamTracker] = {}
-        self.max_streams = max(1, max_streams)
+        self.max_streams = max(1, index(max_streams))
         self.window = window
         self._tracker: type[StreamTracker] = StreamTracker
         self.use_wrap32(wrap32)
@@ -289,7 +294,7 @@ class StreamTable:
         r = self.retired
         out.lost, out.reordered, out.duplicates = r.lost, r.reordered, r.duplicates
         out.late, out.expected, out.sequenced = r.late, r.expected, r.sequenced
-        out.restarts = r.restarts
+        out.restarts, out.streams = r.restarts, r.streams
         for tracker in list(self.streams.values()):
             out.add(tracker)
         return out
