@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from wskrecv.iperf3.protocol import IEAUTHTEST, IENUMSTREAMS, IEPROTOCOL, IEUDPBLOCKSIZE, IEUNIMP
-from wskrecv.output.format import plural
+from wskrecv.output.format import nbytes, plural
 
 MAX_STREAMS = 128  # iperf.h
 MIN_UDP_BLOCKSIZE = 16  # two 32-bit ints and a 64-bit int (iperf.h)
@@ -64,6 +64,9 @@ class TestParams:
     get_server_output: bool
     authenticated: bool
     client_version: str
+    num: int = 0  # -n: bytes the client sends, then ends (0: not set)
+    blockcount: int = 0  # -k: datagrams the client sends, then ends
+    window: int = 0  # -w: the socket buffer the client asks the server for (bytes)
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> TestParams:
@@ -87,6 +90,9 @@ class TestParams:
             get_server_output=bool(params.get("get_server_output")),
             authenticated="authtoken" in params,
             client_version=version[:40] if isinstance(version, str) else "",
+            num=max(0, _int(params, "num")),
+            blockcount=max(0, _int(params, "blockcount")),
+            window=max(0, _int(params, "window")),
         )
 
     @property
@@ -117,7 +123,12 @@ class TestParams:
             parts.append(f"{self.blksize}-byte datagrams")
         if self.bandwidth:
             parts.append(f"{self.bandwidth / 1e6:g} Mbit/s")
-        if self.time:
+        # How the client ends the test: -n bytes, -k datagrams, else -t seconds.
+        if self.num:
+            parts.append(f"until {nbytes(self.num)} sent (-n)")
+        elif self.blockcount:
+            parts.append(f"until {plural(self.blockcount, 'datagram')} sent (-k)")
+        elif self.time:
             parts.append(f"{self.time:g} s")
         if self.omit:
             parts.append(f"omit {self.omit:g} s")
