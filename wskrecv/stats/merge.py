@@ -146,7 +146,7 @@ def merge_sizes(sizes: Sequence[SizeStats]) -> SizeStats:
 
 
 _SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "lost",
-           "reordered", "duplicates", "corrupt", "unsequenced", "late", "restarts",
+           "reordered", "duplicates", "corrupt", "unsequenced", "reply_requests", "late", "restarts",
            "expected", "sequenced", "streams", "streams_seen", "streams_evicted")
 
 
