@@ -50,6 +50,7 @@ class ReceiveConfig:
     # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.
     iperf3: bool = False
     one_off: bool = False  # end the run after the first iperf3 test
+    rcv_timeout: float = 120.0  # seconds without a datagram that end a running test (iperf3's)
     # IRP style (`listen`).
     # A driver keeps several receives posted so that a burst finds one ready: with one,
     # every datagram waits for the previous completion routine. Draining a full queue, -n 64
@@ -78,6 +79,8 @@ class ReceiveConfig:
     metrics_label: tuple[str, ...] = ()  # "KEY=VALUE" each
     metrics_linger: float = 5.0  # seconds /metrics stays up after the run
     metrics_allow_remote: bool = False
+    metrics_connections: int = 16  # served at once; the oldest makes room for a new one
+    metrics_timeout: float = 10.0  # seconds of silence before a connection is closed
 
     @property
     def keeps_datagrams(self) -> bool:

@@ -245,7 +245,8 @@ def receive(config: ReceiveConfig, env: Environment,
 
             def sidecar(recorder: Recorder, sock: WskDatagramSocket) -> Sidecar:
                 service.append(attach(provider, recorder, reporter,
-                                      one_off=config.one_off, json_output=config.as_json))
+                                      one_off=config.one_off, json_output=config.as_json,
+                                      rcv_timeout=config.rcv_timeout))
                 return service[-1]
 
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
@@ -319,7 +320,8 @@ def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
         return None
     from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
 
-    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote)
+    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote,
+                           config.metrics_connections, config.metrics_timeout)
 
 
 def _close_capture(capture: PcapWriter, name: str) -> None:

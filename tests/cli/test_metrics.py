@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
 import urllib.request
+from contextlib import ExitStack
 from typing import Optional
 
 import pytest
@@ -93,7 +95,9 @@ def test_metrics_count_the_run_and_pass_promtool(workers: Optional[str]) -> None
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_metrics_linger_after_the_run_with_the_final_counts() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_metrics_linger_after_the_run_with_the_final_counts(signum: int) -> None:
     with Wskrecv("listen", "--metrics", "0", "--count", "5", "--metrics-linger", "60") as w:
         port = w.start["metrics_port"]
         w.send([b"a"] * 5)
@@ -105,9 +109,10 @@ def test_metrics_linger_after_the_run_with_the_final_counts() -> None:
         assert samples(scrape(port), "wskrecv_datagrams_unread_at_exit_total") == {
             (("mode", "irp"), ("worker", "0")): 0.0}
         assert w.proc.poll() is None
-        w.signal(signal.SIGINT)  # ends the linger early
+        w.signal(signum)  # ends the linger early (SIGHUP used to kill it: exit 129)
         status, _, err = w.finish()
     assert status == 0, err
+    assert err == ""
 
 
 def test_metrics_port_in_use_is_an_os_error() -> None:
@@ -143,6 +148,9 @@ def test_metrics_on_a_remote_address_need_permission() -> None:
         (["--metrics", "[::1]:x"], "'x' is not a port number"),
         (["--metrics-linger", "3"], "--metrics-linger needs --metrics"),
         (["--metrics-label", "a=b"], "--metrics-label needs --metrics"),
+        (["--metrics-connections", "4"], "--metrics-connections needs --metrics"),
+        (["--metrics-timeout", "3"], "--metrics-timeout needs --metrics"),
+        (["--metrics", "0", "--metrics-connections", "0"], "at least 1"),
     ],
 )
 def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> None:
@@ -150,6 +158,30 @@ def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> 
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_idle_connections_cost_no_thread_each_and_the_scrape_is_served() -> None:
+    """Idle connections to /metrics, more than it serves at once: the process's threads
+    stay bounded (it used to make one per connection, for ever), and the real scrape
+    still gets the counts."""
+    with Wskrecv("event", "--metrics", "127.0.0.1:0", "--metrics-connections", "8",
+                 "--metrics-linger", "0") as w, ExitStack() as idle:
+        port = w.start["metrics_port"]
+        w.send([b"m"] * 3)
+        assert wait_for(lambda: total(port) == 3, 20)
+        before = threads(w.proc.pid)
+        for _ in range(100):
+            idle.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        assert wait_for(lambda: total(port) == 3, 20)  # served among them
+        assert threads(w.proc.pid) <= before + 8
+        w.signal(signal.SIGTERM)
+        status, _, err = w.finish()
+    assert status == 0, err
+    assert "Traceback" not in err
 
 
 def test_metrics_follow_the_run_without_interval_reports() -> None:

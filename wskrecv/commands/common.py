@@ -74,6 +74,7 @@ def socket_options(f: Callable) -> Callable:
 
 
 MAX_WORKERS = 1024
+RCV_TIMEOUT = numeric.number(units.DURATION, 0.1, 86400)  # a day: longer is never idle
 METRICS_LINGER = numeric.number(units.DURATION, 0, 3600)  # an hour covers any scrape interval
 
 
@@ -133,6 +134,17 @@ def scale_options() -> list[Callable]:
             "--metrics-allow-remote", is_flag=True,
             help="Allow --metrics on a non-loopback address (metrics reveal the traffic: "
             "sources, rates, loss).",
+        ),
+        click.option(
+            "--metrics-connections", type=numeric.number(units.INTEGER, 1, 1024),
+            default=DEFAULTS.metrics_connections, show_default=True, metavar="N",
+            help="With --metrics: connections served at once, a thread each; when all are "
+            "taken, the oldest is closed to make room.",
+        ),
+        click.option(
+            "--metrics-timeout", type=numeric.number(units.DURATION, 0.1, 3600),
+            default=DEFAULTS.metrics_timeout, show_default=True, metavar="S",
+            help="With --metrics: close a connection silent for S seconds (or 500ms, 1m).",
         ),
     ]
 
@@ -206,6 +218,13 @@ def run_options(f: Callable) -> Callable:
             "--one-off", is_flag=True,
             help="With --iperf3: end the run after the first iperf3 test (like iperf3 -s -1).",
         ),
+        click.option(
+            "--rcv-timeout", type=RCV_TIMEOUT, default=DEFAULTS.rcv_timeout, show_default=True,
+            metavar="S",
+            help="With --iperf3: end a running test whose streams bring no datagram for S "
+            "seconds (or 500ms, 2m; 0.1 s to 1 day), and tell its client \"idle timeout for "
+            "receiving data\", as iperf3 --rcv-timeout does (iperf3 takes milliseconds).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -255,11 +274,17 @@ def check_receive(config: ReceiveConfig) -> None:
     if config.metrics is None:
         for given, flag in ((config.metrics_label, "--metrics-label"),
                             (config.metrics_linger != DEFAULTS.metrics_linger, "--metrics-linger"),
-                            (config.metrics_allow_remote, "--metrics-allow-remote")):
+                            (config.metrics_allow_remote, "--metrics-allow-remote"),
+                            (config.metrics_connections != DEFAULTS.metrics_connections,
+                             "--metrics-connections"),
+                            (config.metrics_timeout != DEFAULTS.metrics_timeout,
+                             "--metrics-timeout")):
             if given:
                 reject(f"{flag} needs --metrics")
     if config.one_off and not config.iperf3:
         reject("--one-off needs --iperf3")
+    if config.rcv_timeout != DEFAULTS.rcv_timeout and not config.iperf3:
+        reject("--rcv-timeout needs --iperf3")
     if config.iperf3 and config.seq_format not in IPERF3_FORMATS:
         reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {config.seq_format}")
 

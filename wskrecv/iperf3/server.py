@@ -26,13 +26,18 @@ from wskrecv.iperf3.control import (
     TestEnded,
 )
 from wskrecv.iperf3.params import TestParams
-from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, stream_id
+from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, IENOMSG, stream_id
 from wskrecv.output.format import plural
+from wskrecv.shown import shown
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds for the cookie, the parameters, and the stream connects
 RESULTS_TIMEOUT = 10.0  # seconds for the client's results and its IPERF_DONE
 RUN_GRACE = 10.0  # seconds past -t (+ -O) before a test without TEST_END is abandoned
-IDLE_TIMEOUT = 60.0  # seconds without a datagram before a test without -t is abandoned
+# Seconds without a datagram before a running test is ended (iperf3's --rcv-timeout,
+# whose default is 120000 ms): a client that connects its streams and sends nothing, or
+# stops, must not hold the server (every other client is "busy") for as long as its -t.
+RCV_TIMEOUT = 120.0
+IDLE_CHECKS = 4  # looks at the streams' counts per timeout: it ends within 1/4 of it late
 DRAIN_WAIT = 2.0  # at most this long after TEST_END for the socket to drain
 
 
@@ -121,9 +126,11 @@ class Iperf3Server:
         json_output: bool = False,
         cpu: Callable[[], tuple[float, float, float]] = lambda: (0.0, 0.0, 0.0),
         version: str = "wskrecv",
+        rcv_timeout: float = RCV_TIMEOUT,
         window: Callable[[Optional[int]], str] = lambda size: "",
     ) -> None:
         self.counting = counting
+        self.rcv_timeout = rcv_timeout
         # The client's -w: called with its size when a test starts (the adapter sets the
         # receive socket's buffer; returns words for the start line) and with None once
         # the test is over (the run's own buffer back).
@@ -140,7 +147,11 @@ class Iperf3Server:
         self.finished = False  # one_off and the test is over: the run may end
         self.deadline: Optional[float] = None
         self._drain_by: Optional[float] = None
-        self._progress = 0  # datagrams of the test seen at the last idle check
+        # The idle timeout while a test runs: the streams' datagrams at the last look, since
+        # when that count has not moved, and when to look next (None: no test running).
+        self._progress = 0
+        self._quiet_since = 0.0
+        self._idle_check: Optional[float] = None
         self.done = self.refused = self.failed = 0
         self.notes: deque[dict[str, Any]] = deque(maxlen=64)
         self.last = ""
@@ -180,6 +191,7 @@ class Iperf3Server:
         self.closing = False
         self.deadline = None
         self._drain_by = None
+        self._idle_check = None
         if self.one_off and started:
             self.finished = True
 
@@ -209,10 +221,12 @@ class Iperf3Server:
             test.running_since = now
             if test.params.omit:
                 test.omit_at = now + test.params.omit
-            # -t: its end plus a grace; -n/-k: as long as datagrams keep coming.
-            self.deadline = now + (test.params.time + test.params.omit + RUN_GRACE
-                                   if test.params.time else IDLE_TIMEOUT)
-            self._progress = 0
+            # -t: its end plus a grace; -n/-k: as long as datagrams keep coming. Either
+            # way, no datagram for --rcv-timeout ends it.
+            self.deadline = (now + test.params.time + test.params.omit + RUN_GRACE
+                             if test.params.time else None)
+            self._progress, self._quiet_since = 0, now
+            self._idle_check = now + self.rcv_timeout / IDLE_CHECKS
             self._note(now, "running", f"test {test.cookie} running: "
                        f"{plural(len(test.streams), 'stream')} from "
                        + ", ".join(format_peer(s.remote) for s in test.streams),
@@ -226,7 +240,7 @@ class Iperf3Server:
         return self._drain_by is not None
 
     def next_deadline(self) -> Optional[float]:
-        times = [t for t in (self.deadline, self._drain_by,
+        times = [t for t in (self.deadline, self._drain_by, self._idle_check,
                              self.test.omit_at if self.test else None) if t is not None]
         return min(times) if times else None
 
@@ -238,23 +252,29 @@ class Iperf3Server:
                 s.omitted = self.counting.figures(s.remote)
         if self._drain_by is not None and now >= self._drain_by:
             self.quiescent(now)  # the socket keeps receiving: answer with what we have
+        if self._idle_check is not None and now >= self._idle_check:
+            self._look_for_data(now)
         if self.deadline is not None and now >= self.deadline and self.conn is not None:
-            if self._still_receiving(now):
-                return
             self._fail(now, f"timed out in state {self.conn.state}")
 
-    def _still_receiving(self, now: float) -> bool:
-        """A test without -t that still receives: its deadline moves on."""
-        test = self.test
-        if (self.conn is None or self.conn.state != "running" or test is None
-                or test.params is None or test.params.time):
-            return False
+    def _look_for_data(self, now: float) -> None:
+        """While a test runs: end it, as iperf3's --rcv-timeout does, once its streams
+        have brought no datagram for `rcv_timeout` seconds."""
+        test, conn = self.test, self.conn
+        if test is None or conn is None or conn.state != "running":
+            self._idle_check = None
+            return
         total = sum(self.counting.figures(s.remote).datagrams for s in test.streams)
-        if total == self._progress:
-            return False
-        self._progress = total
-        self.deadline = now + IDLE_TIMEOUT
-        return True
+        if total != self._progress:
+            self._progress, self._quiet_since = total, now
+        if now - self._quiet_since < self.rcv_timeout:
+            self._idle_check = min(self._quiet_since + self.rcv_timeout,
+                                   now + self.rcv_timeout / IDLE_CHECKS)
+            return
+        self._idle_check = None
+        conn.abort(IENOMSG)  # the client prints "idle timeout for receiving data"
+        self._fail(now, f"no datagram for {self.rcv_timeout:g} s (--rcv-timeout): "
+                   "idle timeout for receiving data")
 
     def terminate(self) -> bytes:
         """The run is ending: SERVER_TERMINATE for a client in the middle of a test (what
@@ -294,6 +314,7 @@ class Iperf3Server:
                 assert self.test is not None
                 self.test.ended_at = now
                 self.deadline = None
+                self._idle_check = None
                 self._drain_by = now + DRAIN_WAIT
             elif isinstance(event, ClientResults):
                 self._send_results(event.results, now)
@@ -343,10 +364,12 @@ class Iperf3Server:
         else:
             self._note(now, "error", f"control connection from {self.peer}: {why}")
         self._drain_by = None
+        self._idle_check = None
         self.closing = True
 
     def _note(self, now: float, event: str, message: str, **extra: Any) -> None:
         test = self.test
+        message = shown(message, None)  # a peer's words in it are escaped already; be sure
         note = {"event": event, "test": test.cookie if test else None,
                 "client": test.client if test else self.peer, "message": message, **extra}
         self.notes.append(note)

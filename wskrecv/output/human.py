@@ -16,6 +16,7 @@ from wskrecv.output.format import (
     plural,
     si,
 )
+from wskrecv.shown import shown
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
@@ -295,9 +296,11 @@ class HumanReporter:
         pass
 
     def note(self, record: dict[str, Any]) -> None:
-        """One line about the iperf3 server (a test started, ended, was refused...)."""
+        """One line about the iperf3 server (a test started, ended, was refused...) or the
+        metrics endpoint (its `type`)."""
         if not self.quiet:
-            self._line(f"wskrecv iperf3: {record['message']}")
+            self._line(f"wskrecv {record.get('type', 'iperf3')}: "
+                       f"{shown(record['message'], None)}")
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(dump_line(record) + "\n")

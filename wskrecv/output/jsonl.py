@@ -7,6 +7,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
+from wskrecv.shown import shown_all
 from wskrecv.stats.snapshot import Snapshot
 
 
@@ -38,9 +39,11 @@ class JsonReporter:
         pass
 
     def note(self, record: dict[str, Any]) -> None:
-        """An `iperf3` object: the iperf3 server started, ended or refused a test..."""
+        """An `iperf3` object: the iperf3 server started, ended or refused a test...; or
+        a `metrics` object (the record's `type`): the endpoint could not serve. A peer's
+        text in it is escaped: `jq -r` prints strings raw."""
         if not self.quiet:
-            self.emit({"type": "iperf3", **record})
+            self.emit({"type": "iperf3", **shown_all(record)})
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.emit({"type": "datagram", **record})

@@ -76,6 +76,7 @@ class LiveReporter:
         self.fd = -1
         self.backlog = b""
         self.dropped = 0  # frames the display was too slow for
+        self.held: list[dict[str, Any]] = []  # notes for after the dashboard
         self.screen: Optional[Screen] = None
         self.color = color  # Environment.color: --color/--no-color, NO_COLOR, TERM
         self.chart = chart  # --chart: the display's alone (not a JSON start field)
@@ -195,9 +196,16 @@ class LiveReporter:
         return self.screen is None and self.proc is None and self.spawned
 
     def note(self, record: dict[str, Any]) -> None:
-        """iperf3 notes go to the JSON lines; the dashboard shows the latest itself."""
+        """iperf3 notes go to the JSON lines; the dashboard shows the latest itself.
+        Others (the metrics endpoint's) are printed after the summary, or at once once the
+        dashboard is gone."""
         if self.also is not None:
             self.also.note(record)
+        elif record.get("type", "iperf3") != "iperf3":
+            if self.lost_display:
+                self.plain.note(record)
+            else:
+                self.held.append(record)
 
     def datagram(self, record: dict[str, Any]) -> None:
         if self.also is not None:
@@ -213,6 +221,9 @@ class LiveReporter:
         else:
             self._finish(("final", snap, reason))
         self.plain.summary(snap, status, reason)  # wrapped at the terminal's width
+        for record in self.held:
+            self.plain.note(record)
+        self.held.clear()
         if self.also is not None:
             self.also.summary(snap, status, reason, threshold)
 

@@ -139,6 +139,8 @@ def receive_with_workers(config: ReceiveConfig, env: Environment,
 
         def on_update(merger: Any) -> None:
             metrics.update(list(merger.latest.values()))
+            for note in metrics.take_notes():
+                reporter.note(note)
 
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
