@@ -579,7 +579,7 @@ totals_object(StreamTable *self, const Totals *totals)
         i128 value;
     } fields[] = {{"lost", totals->lost}, {"reordered", totals->reordered}, {"duplicates", totals->duplicates},
                   {"late", totals->late}, {"expected", totals->expected}, {"sequenced", totals->sequenced},
-                  {"restarts", totals->restarts}};
+                  {"restarts", totals->restarts}, {"streams", totals->streams}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         PyObject *v = core_from_i128(fields[i].value);
         int status = v != NULL ? PyObject_SetAttrString(out, fields[i].name, v) : -1;

@@ -203,6 +203,7 @@ tracker_add_to(const Tracker *self, Totals *totals)
     totals->expected += expect;
     totals->sequenced += distinct + self->duplicates + self->late;
     totals->restarts += self->restarts;
+    totals->streams++;
 }
 
 static PyObject *

@@ -15,7 +15,7 @@ typedef struct {
 
 /* SequenceTotals' counts, summed over trackers (stats/sequence.py). */
 typedef struct {
-    i128 lost, reordered, duplicates, late, expected, sequenced, restarts;
+    i128 lost, reordered, duplicates, late, expected, sequenced, restarts, streams;
 } Totals;
 
 /* A new tracker of `type` (StreamTracker, or Wrap32Tracker with `wrap32`) whose first

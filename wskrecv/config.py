@@ -45,6 +45,8 @@ class ReceiveConfig:
     chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"
+    per_stream: bool = False  # every stream's figures in intervals and the summary table
+    max_streams: int = 1024  # streams tracked at once (stats/sequence.py MAX_STREAMS)
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
     # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.

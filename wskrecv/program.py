@@ -114,6 +114,7 @@ def build_runner(
     sock.events.make_chain, sock.events.settle, sock.events.walk = core.chain, core.settle, core.walk
     counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
+                        max_streams=config.max_streams,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter)
     application = app(sock, recorder) if app is not None else make_app(config, sock, recorder)
@@ -125,7 +126,8 @@ def build_runner(
                   sinks=sinks,
                   sidecar=sidecar(recorder, sock) if sidecar is not None else None,
                   # Only the IRP style's receive buffers (--buffer-size) truncate.
-                  truncates_above=config.buffer_size if config.mode == "irp" else None)
+                  truncates_above=config.buffer_size if config.mode == "irp" else None,
+                  per_stream=config.per_stream)
 
 
 def want_live(env: Environment, config: ReceiveConfig) -> bool:
@@ -147,11 +149,13 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
     if want_live(env, config):
         from wskrecv.output.live import LiveReporter  # imports rich: only when needed
 
-        also = JsonReporter(env.stdout, quiet=config.quiet) if config.as_json else None
-        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart)
+        also = (JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+                if config.as_json else None)
+        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart,
+                            per_stream=config.per_stream)
     if config.as_json:
-        return JsonReporter(env.stdout, quiet=config.quiet)
-    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)
+        return JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump, per_stream=config.per_stream)
 
 
 def _dump_to(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:

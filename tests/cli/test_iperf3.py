@@ -120,8 +120,24 @@ def test_parallel_streams_lengths_and_ipv6(mode: list[str], args: list[str], bin
     # each stream is a source of wskrecv's statistics
     connected = result["server_output_json"]["start"]["connected"]
     n = int(args[args.index("-P") + 1]) if "-P" in args else 1
-    assert len(connected) == n == summary["streams"]
+    assert len(connected) == n == summary["streams_tracked"] == len(summary["streams"])
     assert sorted(s["port"] for s in summary["sources"]) == sorted(c["remote_port"] for c in connected)
+    # Each stream's figures, as the client got them, are its row in wskrecv's summary.
+    port_of = {c["socket"]: c["local_port"] for c in result["start"]["connected"]}
+    rows = {r["port"]: r for r in summary["streams"]}
+    for s in result["end"]["streams"]:
+        row = rows[port_of[s["udp"]["socket"]]]
+        assert (row["lost"], row["expected"]) == (s["udp"]["lost_packets"], s["udp"]["packets"])
+    # ... and the test's end note reports them as iperf3 -s does: a line per stream, [SUM].
+    (end,) = [o for o in notes(objs) if o["event"] == "end"]
+    report = end["report"]
+    assert report[1].startswith("[ ID] Interval           Transfer     Bitrate         Jitter")
+    assert len(report) == 2 + n + (n > 1) and all(line.endswith("  receiver") for line in report[2:])
+    for line, stream in zip(report[2:], end["streams"]):
+        assert line.startswith(f"[{stream['id']:3d}]   0.00-")
+        assert f"  {stream['lost_packets']}/{stream['packets']} (" in line
+    if n > 1:
+        assert report[-1].startswith("[SUM]   0.00-")
     if "-l" in args:
         assert summary["sizes"]["min"] == summary["sizes"]["max"] == 1400
 

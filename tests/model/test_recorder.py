@@ -37,7 +37,7 @@ def test_wskrecv_datagrams_with_gap_swap_and_duplicate() -> None:
     snap = feed(Recorder("irp"), wskr([0, 1, 3, 2, 2, 6, 7]))
     assert (snap.lost, snap.reordered, snap.duplicates) == (2, 1, 1)
     assert (snap.corrupt, snap.unsequenced, snap.sequenced) == (0, 0, 7)
-    assert snap.loss_pct == 25.0 and snap.streams == 1
+    assert snap.loss_pct == 25.0 and snap.streams_tracked == 1
 
 
 def test_corrupt_body_is_counted_and_still_sequenced() -> None:
@@ -95,7 +95,7 @@ def test_streams_are_told_apart_by_source_and_stream_id() -> None:
         rec.record(y, SRC, None, False)
         rec.record(x, ("127.0.0.2", 1), None, False)
     snap = rec.snapshot(1.0, 0, {}, None)
-    assert snap.streams == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
+    assert snap.streams_tracked == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
 
 
 def test_latency_jitter_and_application_latency() -> None:
@@ -193,7 +193,7 @@ def test_summary_and_interval_carry_the_documented_fields() -> None:
     snap = feed(Recorder("irp"), wskr([0, 2]))
     fields = {"lost", "reordered", "duplicates", "corrupt", "unsequenced", "late", "loss_pct",
               "reorder_pct", "jitter_ms", "latency_ms", "app_latency_ms", "kernel_drops",
-              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams",
+              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams_tracked",
               "streams_seen", "streams_evicted", "seq_format"}
     assert fields <= set(snap.summary_dict()) and fields <= set(snap.interval_dict())
     assert set(snap.summary_dict()["sources"][0]) == {"address", "port", "datagrams", "bytes"}

@@ -22,7 +22,7 @@ def big() -> Snapshot:
     return Snapshot(mode="irp", elapsed_s=86_399.9, received=123_456_789, bytes=98_765_432_109,
                     truncated=0, kernel_drops=4_567_890, violations=0, seq_format="auto",
                     lost=1_234_567, reordered=7_654_321, duplicates=55_555, corrupt=0,
-                    expected=124_000_000, sequenced=123_456_789, streams=3, host_udp=HOST,
+                    expected=124_000_000, sequenced=123_456_789, streams_tracked=3, host_udp=HOST,
                     unread_at_exit=9_876_543)
 
 

@@ -20,7 +20,10 @@ from wskrecv.shown import shown
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
+from wskrecv.stats.streams import StreamRow, worst
 from wskrecv.words import terminal_columns, wrap_words
+
+SUMMARY_STREAMS = 10  # streams in the summary's table without --per-stream
 
 
 def format_address(host: str, port: int) -> str:
@@ -140,6 +143,57 @@ def workers_summary(snap: Snapshot) -> list[str]:
     return lines
 
 
+def stream_name(row: StreamRow) -> str:
+    """A stream as the outputs name it: its source and the header's stream id."""
+    return f"{format_address(row.address, row.port)} #{row.stream}"
+
+
+def stream_lines(snap: Snapshot) -> list[str]:
+    """--per-stream: after an interval line, a line per stream (this interval's loss as
+    iperf3 prints it, then its totals), in the order the streams started."""
+    lines = []
+    for r in snap.stream_rows:
+        line = (f"  {stream_name(r)}  {r.interval_received} dg  lost {r.interval_lost}/"
+                f"{r.interval_expected} ({pct(r.interval_loss_pct)}) total {r.lost} "
+                f"({pct(r.loss_pct)})  reord {r.reordered} dup {r.duplicates}")
+        if r.late:
+            line += f" late {r.late}"
+        if r.jitter_ns is not None:
+            line += f"  jitter {duration(r.jitter_ns)}"
+        lines.append(line)
+    return lines
+
+
+def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in [head, *rows]]
+
+
+def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
+    """The summary's streams, worst first by loss: the first SUMMARY_STREAMS (`every`:
+    all of them), and the retired streams' sums. Nothing for a single stream (the loss
+    line says it all) unless `every`."""
+    rows, gone = snap.stream_rows, snap.streams_retired
+    if not rows and not gone.streams or len(rows) + gone.streams < 2 and not every:
+        return []
+    shown = worst(rows, None if every else SUMMARY_STREAMS)
+    if len(shown) < len(rows):
+        title = f"worst {len(shown)} of {len(rows)} by loss (all with --per-stream)"
+    else:
+        title = f"{plural(len(rows), 'stream')}, worst first by loss"
+    table = [[stream_name(r), str(r.received), str(r.lost), pct(r.loss_pct), str(r.reordered),
+              str(r.duplicates), str(r.late), duration(r.jitter_ns)] for r in shown]
+    if gone.streams:
+        table.append([f"retired: {plural(gone.streams, 'stream')}", str(gone.received),
+                      str(gone.lost), pct(gone.loss_pct), str(gone.reordered),
+                      str(gone.duplicates), str(gone.late), "-"])
+    head = ["source #stream", "received", "lost", "loss", "reord", "dup", "late", "jitter"]
+    return [f"streams      {title}:", *_columns(head, table)]
+
+
 def rate_line(snap: Snapshot) -> str:
     """The summary's rate: over the span from the first datagram to the last, or, when
     that span is too short to measure one (a burst), what came within it instead."""
@@ -184,7 +238,8 @@ def replies_text(n: int) -> str:
             "needs no reply")
 
 
-def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
+def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
+                  every_stream: bool = False) -> list[str]:
     """The end-of-run block."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
@@ -204,7 +259,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
-        streams = plural(snap.streams, "stream")
+        streams = plural(snap.streams_tracked, "stream")
         lines.append(
             f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
             f"{snap.unsequenced} unsequenced"
@@ -215,6 +270,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
             + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
+        lines += stream_table(snap, every_stream)
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
@@ -258,10 +314,12 @@ class HumanReporter:
     frame_interval: Optional[float] = None  # no live frames
 
     def __init__(
-        self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None
+        self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None,
+        per_stream: bool = False,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
+        self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
         self.told_replies = False  # a sender asked for replies: said once
 
@@ -286,7 +344,7 @@ class HumanReporter:
             self._line(f"wskrecv: note: {replies_text(snap.reply_requests)}")
         if not self.quiet:
             self._line(interval_line(snap))
-            for line in worker_lines(snap):
+            for line in worker_lines(snap) + stream_lines(snap):
                 self._line(line)
 
     def frame(self, snap: Snapshot) -> None:
@@ -301,6 +359,8 @@ class HumanReporter:
         if not self.quiet:
             self._line(f"wskrecv {record.get('type', 'iperf3')}: "
                        f"{shown(record['message'], None)}")
+            for line in record.get("report") or ():  # a test's end, in iperf3's layout
+                self._line(line)
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(dump_line(record) + "\n")
@@ -309,4 +369,4 @@ class HumanReporter:
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
         # The threshold's one-line reason is printed once, by the command (all outputs).
-        self._write(summary_lines(snap, status, reason))
+        self._write(summary_lines(snap, status, reason, self.per_stream))

@@ -16,6 +16,7 @@ from rich.text import Text
 from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import worst
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 LABEL = "grey62"
@@ -179,7 +180,7 @@ def sequence(view: View, tall: bool, compact: bool = False) -> RenderableType:
     if not compact or s.late or s.unsequenced:
         grid.add_row("late / unseq", f"{s.late:,} / {s.unsequenced:,}")
     if tall:
-        grid.add_row("streams", f"{s.streams:,} ({s.seq_format})")
+        grid.add_row("streams", f"{s.streams_tracked:,} ({s.seq_format})")
     return grid
 
 
@@ -311,6 +312,37 @@ def sources(view: View, rows: int) -> RenderableType:
     if more > 0:
         note = f"+{more:,} more" + (f", {s.sources_evicted:,} evicted" if s.sources_evicted else "")
         table.add_row(Text(note, style=LABEL), "", "")
+    return table
+
+
+def streams(view: View, rows: int, wide: bool) -> RenderableType:
+    """The streams worst by loss (the snapshot carries the worst few) in `rows` lines:
+    source #stream id, lost, loss; `wide` adds received, reordered, duplicates, late and
+    jitter. The last line says how many more streams there are."""
+    s = view.snap
+    room = rows - 1  # the column names take a line
+    if s.streams_tracked > room:
+        room -= 1  # and the "+N more" line one
+    shown = worst(s.stream_rows)[:max(0, room)]
+    more = s.streams_tracked - len(shown)
+    table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True,
+                  show_edge=False, header_style=LABEL)
+    table.add_column("source #stream", no_wrap=True, overflow="ellipsis", ratio=1)
+    names = ("received", "lost", "loss", "reord", "dup", "late", "jitter") if wide else (
+        "lost", "loss")
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in shown:
+        lost = Text(f"{r.lost:,}", style=BAD if r.lost else GOOD)
+        loss = Text(pct(r.loss_pct), style=BAD if r.lost else LABEL)
+        cells: list[Any] = [f"{r.received:,}", lost, loss, _count(r.reordered, WARN),
+                            _count(r.duplicates, WARN), _count(r.late, WARN),
+                            duration(r.jitter_ns)] if wide else [lost, loss]
+        table.add_row(f"{address(r.address, r.port)} #{r.stream}", *cells)
+    if more > 0:
+        gone = s.streams_retired.streams
+        note = f"+{more:,} more" + (f", {gone:,} retired" if gone else "")
+        table.add_row(Text(note, style=LABEL), *([""] * len(names)))
     return table
 
 

@@ -25,6 +25,7 @@ from wskrecv.runner.finish import finish
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
 
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
@@ -50,8 +51,12 @@ class Runner:
         sinks: Sequence[DumpSink] = (),
         sidecar: Optional[Sidecar] = None,
         truncates_above: Optional[int] = None,
+        per_stream: bool = False,
     ) -> None:
         self.provider = provider
+        # Interval snapshots carry every stream's row (--per-stream); else none: frames
+        # carry the worst few, the summary every one.
+        self.per_stream = per_stream
         # Carried beside the socket (--iperf3): waited on with it, serviced after waits.
         self.sidecar = sidecar
         self.sock = sock
@@ -115,7 +120,9 @@ class Runner:
             self.thread_fault = fault_message(exc, "worker thread")
         self.waker.wake()
 
-    def snapshot(self, advance: bool = True) -> Snapshot:
+    def snapshot(self, advance: bool = True, streams_limit: Optional[int] = 0) -> Snapshot:
+        """The run's statistics now (see Recorder.snapshot: `advance` starts a new
+        interval, `streams_limit` bounds the per-stream rows)."""
         # The model's counters under the model's lock, the statistics under the
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
@@ -128,6 +135,7 @@ class Runner:
                 violations,
                 mode_stats,
                 advance=advance,
+                streams_limit=streams_limit,
             )
         if self.sidecar is not None:
             snap = replace(snap, iperf3=MappingProxyType(self.sidecar.status()))
@@ -235,7 +243,8 @@ class Runner:
         limits = self.limits
         if now >= self._next_tick:
             if limits.interval > 0:
-                self.reporter.interval(self.snapshot())
+                self.reporter.interval(
+                    self.snapshot(streams_limit=None if self.per_stream else 0))
             late = int((now - self._next_tick) / limits.tick) + 1
             self._next_tick += limits.tick * max(1, late)
             broken = self.health() if self.health is not None else None
@@ -244,7 +253,7 @@ class Runner:
             if self.sidecar is not None:
                 self._poll_sidecar()  # datagrams may keep the loop from waiting
         if self._next_frame is not None and now >= self._next_frame:
-            self.reporter.frame(self.snapshot(advance=False))
+            self.reporter.frame(self.snapshot(advance=False, streams_limit=TOP_STREAMS))
             # Re-read: a display may space its frames out to bound its own cost.
             every = self.reporter.frame_interval
             self._next_frame = now + every if every else None

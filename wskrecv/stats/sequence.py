@@ -201,12 +201,14 @@ MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is 
 class SequenceTotals:
     """Counts over every stream of a run, retired ones included (plain, mutable)."""
 
-    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts")
+    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts",
+                 "streams")
 
     def __init__(self) -> None:
         self.lost = self.reordered = self.duplicates = self.late = self.restarts = 0
         self.expected = 0  # sum of each stream's highest - lowest + 1
         self.sequenced = 0  # datagrams that carried a sequence
+        self.streams = 0  # trackers added
 
     def add(self, t: StreamTracker) -> None:
         self.lost += t.lost
@@ -216,6 +218,7 @@ class SequenceTotals:
         self.expected += t.expected
         self.sequenced += t.datagrams
         self.restarts += t.restarts
+        self.streams += 1
 
 
 class StreamTable:
@@ -289,7 +292,7 @@ class StreamTable:
         r = self.retired
         out.lost, out.reordered, out.duplicates = r.lost, r.reordered, r.duplicates
         out.late, out.expected, out.sequenced = r.late, r.expected, r.sequenced
-        out.restarts = r.restarts
+        out.restarts, out.streams = r.restarts, r.streams
         for tracker in list(self.streams.values()):
             out.add(tracker)
         return out

@@ -147,7 +147,7 @@ def receive_with_workers(config: ReceiveConfig, env: Environment,
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     coordinator = Coordinator(workers, reporter, limits, config.mode,
                               judge=thresholds.judge(option_name) if thresholds else None,
-                              on_update=on_update)
+                              on_update=on_update, per_stream=config.per_stream)
     result = None
     try:
         result = coordinator.run(info)
