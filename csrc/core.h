@@ -36,6 +36,8 @@ uint32_t core_crc32(const unsigned char *p, size_t n);
 void core_crc32_init(void);
 
 PyObject *core_from_i128(i128 v);
+/* wskrecv._core.scan_capture (capture.c): the twin of wskrecv/capture/scan.py's scan. */
+PyObject *core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 int core_to_i128(PyObject *obj, i128 *out);
 
 #endif
