@@ -28,10 +28,10 @@ from wskrecv import payload
 from wskrecv.cli import _run
 from wskrecv.environment import Environment
 
-# The live run's figures a capture holds exactly, timing aside...
+# The live run's figures a capture holds exactly, timing aside (per-stream rows too)...
 COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corrupt", "unsequenced",
-          "loss_pct", "reorder_pct", "streams", "streams_seen", "restarts", "sizes", "sources",
-          "sources_seen")
+          "loss_pct", "reorder_pct", "streams", "streams_tracked", "streams_seen", "streams_retired",
+          "restarts", "sizes", "sources", "sources_seen")
 # ...and those that need the receive times the run counted with (its own --pcap).
 TIMING = ("jitter_ms", "latency_ms", "first_time", "last_time", "datagrams_per_s")
 
@@ -138,8 +138,11 @@ def test_captures_of_a_live_run_give_its_counts(tmp_path: Path) -> None:
         status, objs, err = analyze("--json", "--port", port, str(path))
         got = summary(objs)
         assert status == 0, err
-        same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources")]
+        same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources", "streams")]
         assert {k: got[k] for k in same} == {k: run[k] for k in same}, path.name
+        # Every stream's counts (its jitter is of the capturer's times)
+        assert [{**s, "jitter_ms": None} for s in got["streams"]] == \
+            [{**s, "jitter_ms": None} for s in run["streams"]], path.name
         # The capturers saw every byte the run's 600-byte buffers cut.
         assert got["truncated"] == 0 and got["bytes"] == sum(map(len, datagrams))
 

@@ -154,9 +154,11 @@ class CaptureReader:
 
     def _describe(self, iface: Interface) -> None:
         self.interfaces.append(iface)
-        # The scanner converts times itself when a unit is a whole number of ns.
-        unit = iface.mult if iface.div == 1 else 0
-        self._ifaces += ((iface.linktype, unit, iface.offset_ns),)
+        # The scanner converts times itself when a unit is a whole number of ns and the
+        # offset fits its 64 bits.
+        fits = -(1 << 62) < iface.offset_ns < 1 << 62
+        unit = iface.mult if iface.div == 1 and fits else 0
+        self._ifaces += ((iface.linktype, unit, iface.offset_ns if unit else 0),)
 
     def _check_linktype(self, index: int) -> None:
         linktype = self.interfaces[index].linktype

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import click
 
-from wskrecv import payload
 from wskrecv.commands import numeric
-from wskrecv.commands.common import DEFAULTS, current_environment, flag
+from wskrecv.commands.common import DEFAULTS, analysis_options, current_environment, flag
+
+
+def analysis_options_applied(f: Callable) -> Callable:
+    """--seq-format, --per-stream, --max-streams and the thresholds, as the receive
+    commands have them."""
+    for option in reversed(analysis_options()):
+        f = option(f)
+    return f
+
 
 
 @click.command()
@@ -19,10 +27,6 @@ from wskrecv.commands.common import DEFAULTS, current_environment, flag
 @click.option("--src", "sources", multiple=True, metavar="ADDR[/PREFIX]|ADDR:PORT",
               help="Only datagrams from this address, network (10.0.0.0/8, fd00::/8) or "
               "address and port ([::1]:4000); repeatable: any of them.")
-@click.option("--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
-              show_default=True,
-              help="Payload header to read sequences and send times from, as the receive "
-              "commands read it.")
 @click.option("--interval", "-i", type=numeric.INTERVAL, default=DEFAULTS.interval,
               show_default=True, metavar="S",
               help="Seconds of capture time between interval reports; 0 turns them off.")
@@ -30,10 +34,7 @@ from wskrecv.commands.common import DEFAULTS, current_environment, flag
               help="Stop after N datagrams.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the summary.")
-@click.option("--max-loss", type=numeric.PERCENT, metavar="PCT",
-              help="Exit 4 if more than PCT percent of sequences were lost.")
-@click.option("--max-reorder", type=numeric.PERCENT, metavar="PCT",
-              help="Exit 4 if more than PCT percent of sequenced datagrams came reordered.")
+@analysis_options_applied
 def analyze(files: tuple[str, ...], sources: tuple[str, ...], count: Optional[int],
             **params: Any) -> int:
     """Count the UDP datagrams of captures as a live run counts them.

@@ -25,6 +25,7 @@ from wskrecv.environment import Environment
 from wskrecv.errors import Ending, ExitStatus, UsageError
 from wskrecv.offline.output import make_reporter
 from wskrecv.stats.recorder import Recorder
+from wskrecv.stats.sequence import MAX_STREAMS
 from wskrecv.stats.snapshot import Snapshot
 
 BATCH = 4096  # datagrams handed to the counting kernel at once
@@ -55,6 +56,8 @@ class AnalyzeConfig:
     port: int = 0  # only datagrams to this destination port (0: all)
     sources: tuple[SourceFilter, ...] = ()  # only datagrams from these (none: all)
     seq_format: str = "auto"
+    per_stream: bool = False  # every stream's figures in intervals and the summary table
+    max_streams: int = MAX_STREAMS
     interval: float = 1.0
     count: Optional[int] = None
     as_json: bool = False
@@ -78,7 +81,8 @@ class Analysis:
     def __init__(self, config: AnalyzeConfig, counter: Any, scanner: Any) -> None:
         self.config = config
         self.scanner = scanner
-        self.recorder = Recorder("analyze", seq_format=config.seq_format, counter=counter)
+        self.recorder = Recorder("analyze", seq_format=config.seq_format, counter=counter,
+                                 max_streams=config.max_streams)
         self.first_ns: Optional[int] = None
         self.last_ns: Optional[int] = None
         self.next_tick: Optional[int] = None
@@ -87,10 +91,12 @@ class Analysis:
         self.problem: Optional[str] = None
         self._verdicts: dict[tuple, bool] = {}
 
-    def snapshot(self, elapsed_ns: int, advance: bool) -> Snapshot:
+    def snapshot(self, elapsed_ns: int, advance: bool, streams_limit: Optional[int] = 0) -> Snapshot:
         """The recorder's snapshot at `elapsed_ns` of capture time, as a capture says it:
-        no application latency, no socket."""
-        snap = self.recorder.snapshot(elapsed_ns / NS, 0, {}, None, advance=advance)
+        no application latency, no socket. `streams_limit`: per-stream rows (0: none,
+        None: every stream)."""
+        snap = self.recorder.snapshot(elapsed_ns / NS, 0, {}, None, advance=advance,
+                                      streams_limit=streams_limit)
         return replace(snap, app_latency=None, interval_app_latency=None)
 
     def _wanted(self, sources: list) -> Optional[list[int]]:
@@ -172,7 +178,8 @@ class Analysis:
         MAX_EMPTY_INTERVALS silent ones in a row, the silence ends in one long interval
         (the next report falls in the interval of the next datagram)."""
         assert self.first_ns is not None and self.next_tick is not None
-        reporter.interval(self.snapshot(self.next_tick - self.first_ns, advance=True))
+        reporter.interval(self.snapshot(self.next_tick - self.first_ns, advance=True,
+                                        streams_limit=None if self.config.per_stream else 0))
         self.next_tick += self.interval_ns
         self._silent += 1
         if self._silent > MAX_EMPTY_INTERVALS:
@@ -187,7 +194,7 @@ class Analysis:
 
     def summary_snapshot(self) -> Snapshot:
         elapsed = (self.last_ns - self.first_ns) if self.first_ns is not None and self.last_ns else 0
-        snap = self.snapshot(elapsed, advance=False)
+        snap = self.snapshot(elapsed, advance=False, streams_limit=None)
         return replace(snap, start_ns=self.first_ns, first_ns=self.first_ns, last_ns=self.last_ns)
 
     def capture_info(self) -> dict[str, Any]:
@@ -237,7 +244,7 @@ def analyze(config: AnalyzeConfig, env: Environment,
     core = cores.current()
     files = check_files(config, core.scan)
     analysis = Analysis(config, core.counter, core.scan)
-    reporter = make_reporter(env, config.as_json, config.quiet, analysis.capture_info)
+    reporter = make_reporter(env, config.as_json, config.quiet, config.per_stream, analysis.capture_info)
     info = {"mode": "analyze", "files": files, "core": core.name, "seq_format": config.seq_format,
             "port": config.port or None,
             "src": [describe_source(f) for f in config.sources] or None}

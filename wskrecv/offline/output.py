@@ -54,8 +54,8 @@ def capture_lines(capture: dict[str, Any]) -> list[str]:
 class AnalyzeHumanReporter(HumanReporter):
     """Interval lines and the summary on stderr, as a receive command's."""
 
-    def __init__(self, env: Environment, quiet: bool, capture: CaptureInfo) -> None:
-        super().__init__(env.stderr, quiet=quiet, dump=env.stdout)
+    def __init__(self, env: Environment, quiet: bool, per_stream: bool, capture: CaptureInfo) -> None:
+        super().__init__(env.stderr, quiet=quiet, dump=env.stdout, per_stream=per_stream)
         self.capture = capture
 
     def start(self, info: dict[str, Any]) -> None:
@@ -66,18 +66,16 @@ class AnalyzeHumanReporter(HumanReporter):
                 threshold: Optional[str] = None) -> None:
         from wskrecv.output.human import summary_lines
 
-        lines = [line for line in summary_lines(snap, status, reason)
+        lines = [line for line in summary_lines(snap, status, reason, self.per_stream)
                  if not line.startswith(_LIVE_ONLY)]
-        lines += capture_lines(self.capture())
-        self.stream.write("\n".join(lines) + "\n")
-        self.stream.flush()
+        self._write(lines + capture_lines(self.capture()))
 
 
 class AnalyzeJsonReporter(JsonReporter):
     """`start`, `interval` and `summary` objects; the summary carries `capture`."""
 
-    def __init__(self, env: Environment, quiet: bool, capture: CaptureInfo) -> None:
-        super().__init__(env.stdout, quiet=quiet)
+    def __init__(self, env: Environment, quiet: bool, per_stream: bool, capture: CaptureInfo) -> None:
+        super().__init__(env.stdout, quiet=quiet, per_stream=per_stream)
         self.capture = capture
 
     def summary(self, snap: Snapshot, status: ExitStatus, reason: str,
@@ -86,11 +84,12 @@ class AnalyzeJsonReporter(JsonReporter):
                    "threshold": threshold, "exit_status": int(status), "capture": self.capture()})
 
 
-def make_reporter(env: Environment, as_json: bool, quiet: bool, capture: CaptureInfo) -> Any:
+def make_reporter(env: Environment, as_json: bool, quiet: bool, per_stream: bool,
+                  capture: CaptureInfo) -> Any:
     """JSON lines on stdout, or plain lines on stderr."""
     if as_json:
-        return AnalyzeJsonReporter(env, quiet, capture)
-    return AnalyzeHumanReporter(env, quiet, capture)
+        return AnalyzeJsonReporter(env, quiet, per_stream, capture)
+    return AnalyzeHumanReporter(env, quiet, per_stream, capture)
 
 
 __all__ = ["AnalyzeHumanReporter", "AnalyzeJsonReporter", "capture_lines", "make_reporter", "start_line"]
