@@ -359,7 +359,7 @@ core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     int has_stop = args[6] != Py_None;
     i128 stop_ns = 0;
-    if (has_stop && core_to_i128(args[6], &stop_ns) < 0) {
+    if (has_stop && core_to_bounded(args[6], &stop_ns) < 0) {
         return NULL;
     }
     PyObject *cache = args[8], *datas = args[9], *sources = args[10], *dests = args[11], *stamps = args[12];

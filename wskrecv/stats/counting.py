@@ -34,6 +34,8 @@ def tables(
 
 
 def check_format(seq_format: str) -> None:
+    if not isinstance(seq_format, str):
+        raise TypeError(f"seq_format must be a str, not {type(seq_format).__name__}")
     if seq_format not in FORMATS:
         raise ValueError(f"unknown sequence format {seq_format!r}")
 
@@ -87,7 +89,10 @@ class Counter:
         n = len(data)
         self.received += 1
         self.bytes += n
-        self.size_counts[n.bit_length()] += 1
+        try:
+            self.size_counts[n.bit_length()] += 1
+        except IndexError:  # beyond any UDP payload (only a caller's own data): the last bucket
+            self.size_counts[-1] += 1
         if n > self.size_max:
             self.size_max = n
         if n < self.size_min:
@@ -128,7 +133,11 @@ class Counter:
         self, datas: Sequence[Any], remotes: Sequence[tuple],
         timestamps_ns: Sequence[Optional[int]], now_ns: int,
     ) -> None:
-        """Count a list consumed at one instant (an event callback's), given as columns."""
+        """Count a list consumed at one instant (an event callback's), given as columns
+        (of one length: ValueError)."""
+        n = len(datas)
+        if len(remotes) != n or len(timestamps_ns) != n:
+            raise ValueError("datas, remotes and timestamps differ in length")
         add = self.add
         for data, remote, stamp in zip(datas, remotes, timestamps_ns):
             add(data, remote, stamp, now_ns)
