@@ -33,6 +33,7 @@ typedef struct {
     int format;
     int wall_clock; /* send times comparable with kernel timestamps (not iperf3's) */
     uint64_t received, bytes, corrupt, unsequenced;
+    uint64_t reply_requests; /* sockperf messages asking for a reply (payload.asks_reply) */
     uint64_t size_min, size_max;
     uint64_t size_counts[SIZE_BUCKETS];
     Hist owd, app; /* this interval's */
@@ -156,6 +157,14 @@ parse(int format, const unsigned char *p, Py_ssize_t n, int truncated, Header *h
     }
 }
 
+/* payload.asks_reply: a sockperf client's message (its length field is the datagram's)
+ * whose flags ask for a reply: CLIENT 0x1 and PONG_REQUEST 0x2. */
+static int
+asks_reply(const unsigned char *p, Py_ssize_t n)
+{
+    return n >= 14 && be(p + 10, 4) == (uint64_t)n && (be(p + 8, 2) & 0x3) == 0x3;
+}
+
 static int
 format_of(const char *name)
 {
@@ -238,6 +247,7 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     Py_CLEAR(self->last_remote);
     Py_CLEAR(self->last_key);
     self->received = self->bytes = self->corrupt = self->unsequenced = 0;
+    self->reply_requests = 0;
     self->size_min = 1 << 30;
     self->size_max = 0;
     memset(self->size_counts, 0, sizeof self->size_counts);
@@ -376,10 +386,16 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
             status = -1;
         }
         else if (self->format != FMT_NONE && parse(self->format, p, n, truncated, &h)) {
+            if (self->format == FMT_SOCKPERF && asks_reply(p, n)) {
+                self->reply_requests++;
+            }
             status = count_sequence(self, remote, &h, arrival);
         }
         else {
             self->unsequenced++;
+            if (asks_reply(p, n)) {
+                self->reply_requests++;
+            }
         }
     }
     if (own_view) {
@@ -619,6 +635,7 @@ U64_GETTER(received)
 U64_GETTER(bytes)
 U64_GETTER(corrupt)
 U64_GETTER(unsequenced)
+U64_GETTER(reply_requests)
 U64_GETTER(size_min)
 U64_GETTER(size_max)
 
@@ -645,6 +662,7 @@ static PyGetSetDef Counter_getset[] = {
     {"bytes", (getter)get_bytes, NULL, "their bytes", NULL},
     {"corrupt", (getter)get_corrupt, NULL, "wskrecv datagrams whose body fails the CRC", NULL},
     {"unsequenced", (getter)get_unsequenced, NULL, "datagrams without a recognised header", NULL},
+    {"reply_requests", (getter)get_reply_requests, NULL, "sockperf messages asking for a reply", NULL},
     {"size_min", (getter)get_size_min, NULL, NULL, NULL},
     {"size_max", (getter)get_size_max, NULL, NULL, NULL},
     {"size_counts", (getter)get_size_counts, NULL, "datagrams per size bucket (bit length)", NULL},

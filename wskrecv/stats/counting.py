@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
-from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS
+from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS, asks_reply
 from wskrecv.stats.latency import Histogram
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS
@@ -61,6 +61,9 @@ class Counter:
         self.bytes = 0
         self.corrupt = 0  # wskrecv datagrams whose body fails the header's CRC-32
         self.unsequenced = 0  # datagrams without a recognised header
+        # sockperf messages that ask for a reply (ping-pong, under-load), among those not
+        # read as another format's header: wskrecv never replies
+        self.reply_requests = 0
         self.size_min = 1 << 30
         self.size_max = 0
         self.size_counts = [0] * SIZE_BUCKETS  # by bit length of the size
@@ -77,6 +80,7 @@ class Counter:
         self._parse = PARSERS.get(seq_format)  # None for "none"
         self._parse_truncated = TRUNCATED_PARSERS.get(seq_format)
         self._wall_clock = wall_clock(seq_format)
+        self._sockperf = seq_format == "sockperf"
         self.streams.use_wrap32(seq_format == "iperf3")
 
     def add(
@@ -113,7 +117,11 @@ class Counter:
         header = parse(data) if parse is not None else None
         if header is None:
             self.unsequenced += 1
+            if asks_reply(data):
+                self.reply_requests += 1
             return
+        if self._sockperf and asks_reply(data):
+            self.reply_requests += 1
         stream, seq, send_ns, valid = header
         if not valid:
             self.corrupt += 1
