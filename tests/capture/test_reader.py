@@ -18,6 +18,9 @@ from wskrecv import core as cores
 from wskrecv.capture import CaptureError, CaptureReader, open_capture_file
 from wskrecv.capture.reader import Datagram
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 T0 = 1_700_000_000_123_456_789
 
 

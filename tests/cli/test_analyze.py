@@ -28,6 +28,9 @@ from wskrecv import payload
 from wskrecv.cli import _run
 from wskrecv.environment import Environment
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 # The live run's figures a capture holds exactly, timing aside (per-stream rows too)...
 COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corrupt", "unsequenced",
           "loss_pct", "reorder_pct", "streams", "streams_tracked", "streams_seen", "streams_retired",
