@@ -31,9 +31,11 @@ MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it m
               show_default=True, metavar="N",
               help="Measurements per mode, 1 to 1000; modes alternate within each round.")
 @click.option("--mode", "-m", "modes", type=click.Choice(MODE_CHOICES), multiple=True,
-              help="Run only this mode (repeatable). Default: all. MODE measures it on each "
-              "receive core, MODE-py on the pure-Python one alone (rows labelled "
-              "[pure-Python]). Ratios need the baselines (python, c) in the run.")
+              metavar="MODE",
+              help=f"Run only this mode (repeatable): {', '.join(BENCH_MODES)}. Default: "
+              "all. A wskrecv mode is measured on each receive core; MODE-py (irp-64-py...) "
+              "on the pure-Python one alone, its row labelled [pure-Python]. Ratios need "
+              "the baselines (python, c) in the run.")
 @click.option("--live", is_flag=True,
               help="A full-speed sender against each receiver instead of a pre-filled queue: "
               "reports received, lost and kernel drops.")
