@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Callable, Optional, Protocol
 
+from wskrecv.wsk.client import registered_irps
 from wskrecv.wsk.counters import SocketStatistics
 from wskrecv.wsk.indication import (
     WskClientDatagramDispatch,
@@ -214,8 +215,9 @@ def WskCloseSocket(Socket: WskDatagramSocket, Irp: Optional[Irp] = None) -> NTST
 
 
 def IoAllocateIrp(StackSize: int = 1, ChargeQuota: bool = False) -> Irp:
-    """IoAllocateIrp: a new IRP the client owns (and frees with IoFreeIrp)."""
-    return io_allocate_irp()
+    """IoAllocateIrp: a new IRP the client owns (and frees with IoFreeIrp): counted as the
+    registered client's until then."""
+    return io_allocate_irp(registered_irps())
 
 
 def IoSetCompletionRoutine(

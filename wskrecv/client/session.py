@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from wskrecv.client.blame import ClientCode, describe_fault
-from wskrecv.client.host import ClientHost, IrpTracking
+from wskrecv.client.host import ClientHost
 from wskrecv.client.loader import LoadedClient, load_client
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
+from wskrecv.wsk.client import WskRegistration, wsk_register
+from wskrecv.wsk.verifier import Verifier
 
 if TYPE_CHECKING:
     from wskrecv.config import ReceiveConfig
@@ -54,13 +56,14 @@ class ClientSession:
 
     def __init__(
         self, loaded: LoadedClient, client: Any, config: ReceiveConfig, code: ClientCode,
-        irps: IrpTracking,
+        registration: WskRegistration,
     ) -> None:
         self.loaded = loaded
         self.client = client
         self.config = config
         self.code = code
-        self.irps = irps  # the client's IRPs, counted from its constructor on
+        # The client's WskRegister: its verifier, its IRPs counted from its constructor on.
+        self.registration = registration
         self.host: Optional[ClientHost] = None
 
     @classmethod
@@ -70,15 +73,15 @@ class ClientSession:
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
-        irps = IrpTracking(code)
+        registration = wsk_register(Verifier(locate=code.locate))
         try:
             client = loaded.cls()
         except Exception as exc:
-            irps.end()
+            registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
             raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
-        return cls(loaded, client, config, code, irps)
+        return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:
         """The start line's client fields."""
@@ -94,7 +97,8 @@ class ClientSession:
         c = self.config
         ends = [t for t in (c.duration, c.timeout) if t is not None]
         self.host = ClientHost(self.client, sock, recorder, self.code, grace=c.grace,
-                               deadline=min(ends) if ends else None, irps=self.irps)
+                               deadline=min(ends) if ends else None,
+                               registration=self.registration)
         return self.host
 
     def report(self, env: Environment) -> None:
