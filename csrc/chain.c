@@ -33,6 +33,7 @@ typedef struct {
     PyObject *fallback; /* the Python make_chain */
     PyObject *empty;    /* () for tp_new */
     PyObject *timestamps_name;
+    PyObject *next_name;
     Py_ssize_t offset[N_SLOTS];
 } ChainMaker;
 
@@ -71,15 +72,13 @@ ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
         }
         self->offset[i] = member->offset;
     }
-    PyObject *empty = PyTuple_New(0);
-    PyObject *name = PyUnicode_InternFromString("timestamps");
-    if (empty == NULL || name == NULL) {
-        Py_XDECREF(empty);
-        Py_XDECREF(name);
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL) {
         return -1;
     }
-    Py_XSETREF(self->empty, empty);
-    Py_XSETREF(self->timestamps_name, name);
+    Py_XSETREF(self->empty, Py_NewRef(st->empty_tuple));
+    Py_XSETREF(self->timestamps_name, Py_NewRef(st->str_timestamps));
+    Py_XSETREF(self->next_name, Py_NewRef(st->str_next));
     Py_XSETREF(self->cls, (PyTypeObject *)Py_NewRef(cls));
     Py_XSETREF(self->state, Py_NewRef(state));
     Py_XSETREF(self->fallback, Py_NewRef(fallback));
@@ -318,8 +317,9 @@ ptrset_add(PtrSet *set, PyObject *p)
 static PyObject *
 ChainMaker_walk(ChainMaker *self, PyObject *head)
 {
-    static PyObject *next_name = NULL;
-    if (next_name == NULL && (next_name = PyUnicode_InternFromString("next")) == NULL) {
+    PyObject *next_name = self->next_name;
+    if (next_name == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "ChainMaker is not initialised (__init__ was not called)");
         return NULL;
     }
     PtrSet set = {PyMem_Calloc(64, sizeof(PyObject *)), 63, 0};
@@ -380,6 +380,7 @@ static PyMethodDef ChainMaker_methods[] = {
 static int
 ChainMaker_traverse(ChainMaker *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->cls);
     Py_VISIT(self->state);
     Py_VISIT(self->fallback);
@@ -394,6 +395,7 @@ ChainMaker_clear(ChainMaker *self)
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->empty);
     Py_CLEAR(self->timestamps_name);
+    Py_CLEAR(self->next_name);
     return 0;
 }
 
@@ -402,21 +404,32 @@ ChainMaker_dealloc(ChainMaker *self)
 {
     PyObject_GC_UnTrack(self);
     ChainMaker_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    core_free((PyObject *)self);
 }
 
-PyTypeObject ChainMaker_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.ChainMaker",
-    .tp_doc = "ChainMaker(cls, state, fallback): maker(dgrams, source) builds the indication "
-              "list of wskrecv.wsk.indication.make_chain (its twin).",
-    .tp_basicsize = sizeof(ChainMaker),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)ChainMaker_init,
-    .tp_call = (ternaryfunc)ChainMaker_call,
-    .tp_methods = ChainMaker_methods,
-    .tp_traverse = (traverseproc)ChainMaker_traverse,
-    .tp_clear = (inquiry)ChainMaker_clear,
-    .tp_dealloc = (destructor)ChainMaker_dealloc,
+static PyType_Slot ChainMaker_slots[] = {
+    {Py_tp_doc, "ChainMaker(cls, state, fallback): maker(dgrams, source) builds the indication "
+                "list of wskrecv.wsk.indication.make_chain (its twin)."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, ChainMaker_init},
+    {Py_tp_call, ChainMaker_call},
+    {Py_tp_methods, ChainMaker_methods},
+    {Py_tp_traverse, ChainMaker_traverse},
+    {Py_tp_clear, ChainMaker_clear},
+    {Py_tp_dealloc, ChainMaker_dealloc},
+    {0, NULL},
 };
+
+static PyType_Spec ChainMaker_spec = {
+    .name = "wskrecv._core.ChainMaker",
+    .basicsize = sizeof(ChainMaker),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = ChainMaker_slots,
+};
+
+int
+core_add_chain(PyObject *module, core_state *st)
+{
+    st->chain_type = core_add_type(module, &ChainMaker_spec, NULL);
+    return st->chain_type != NULL ? 0 : -1;
+}

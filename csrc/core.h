@@ -1,4 +1,11 @@
-/* Shared declarations of the wskrecv._core extension (see module.c). */
+/* Shared declarations of the wskrecv._core extension (see module.c).
+ *
+ * Every type is a heap type made from a spec by the module's exec slot
+ * (PyType_FromModuleAndSpec), as multidict's _multidict.c does: the types and the Python
+ * objects the module borrows from wskrecv (the Datagram record class, the Histogram
+ * class, interned names) live in the module's state, not in C globals, so each module
+ * object (each interpreter, each reload) has its own and the garbage collector sees them.
+ */
 #ifndef WSKRECV_CORE_H
 #define WSKRECV_CORE_H
 
@@ -17,20 +24,55 @@ Py_NewRef(PyObject *obj)
     Py_INCREF(obj);
     return obj;
 }
-#endif
-#if PY_VERSION_HEX < 0x03090000
-#define PyObject_CallNoArgs(f) PyObject_CallObject((f), NULL)
+#define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
 
-extern PyTypeObject Reader_Type;
-extern PyTypeObject Tracker_Type;
-extern PyTypeObject Wrap32Tracker_Type;
-extern PyTypeObject Counter_Type;
-extern PyTypeObject ChainMaker_Type;
+typedef struct {
+    PyTypeObject *reader_type;  /* MmsgReader (NULL off Linux) */
+    PyTypeObject *tracker_type; /* StreamTracker */
+    PyTypeObject *wrap32_type;  /* Wrap32Tracker */
+    PyTypeObject *counter_type;
+    PyTypeObject *sources_type; /* SourceTable */
+    PyTypeObject *streams_type; /* StreamTable */
+    PyTypeObject *source_count_type; /* a SourceTable's row (not in the module) */
+    PyTypeObject *chain_type;   /* ChainMaker */
+    PyObject *datagram_type;    /* wskrecv.wsk.datagram.Datagram, imported on first use */
+    PyObject *histogram_type;   /* wskrecv.stats.latency.Histogram, imported on first use */
+    PyObject *totals_type;      /* wskrecv.stats.sequence.SequenceTotals, imported on first use */
+    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum;
+    PyObject *empty_tuple;
+} core_state;
 
-/* The Datagram record type (wskrecv.wsk.datagram.Datagram); NULL with an exception set
- * when it cannot be imported. */
-PyObject *core_datagram_type(void);
+/* The state of the module that defined `type` (or one of its bases): NULL with
+ * TypeError when there is none. */
+core_state *core_state_of_type(PyTypeObject *type);
+
+/* The Datagram record type, the Histogram and SequenceTotals classes (borrowed references), imported on
+ * first use so that importing the module stays cheap (`wskrecv --version` does it); NULL
+ * with an exception set when the import fails. */
+PyObject *core_datagram_type(core_state *st);
+PyObject *core_histogram_type(core_state *st);
+PyObject *core_totals_type(core_state *st);
+
+/* Each source file's types, made and added to the module (0, or -1 with an exception). */
+int core_add_reader(PyObject *module, core_state *st);
+int core_add_trackers(PyObject *module, core_state *st);
+int core_add_tables(PyObject *module, core_state *st);
+int core_add_counter(PyObject *module, core_state *st);
+int core_add_chain(PyObject *module, core_state *st);
+
+/* A heap type made from `spec` (bases: NULL, or one type) and added to `module` under its
+ * short name; a new reference kept in the state, or NULL with an exception. */
+PyTypeObject *core_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base);
+
+/* The end of every heap type's dealloc: free the object, then drop its type's reference. */
+static inline void
+core_free(PyObject *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
 
 uint32_t core_crc32(const unsigned char *p, size_t n);
 void core_crc32_init(void);

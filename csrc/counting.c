@@ -2,17 +2,17 @@
  * histograms for each datagram the application consumed.
  *
  * The twin, and the specification, is wskrecv/stats/counting.py (Counter): the same
- * constructor arguments' meaning, `add`, `add_list`, `latency` and attributes. The
- * source and stream tables are the Python objects the twin uses (SourceTable,
- * StreamTable): this kernel updates their rows in place and calls their `new` (which
- * evicts) only for a sender or stream it has not seen, so eviction, totals and the top
- * list live once, in Python. Streams are tracked by the native StreamTracker (tracker.c).
+ * constructor, `add`, `add_list`, `latency`, `use_seq_format` and attributes. Like the
+ * twin, it owns its source and stream tables: the native SourceTable and StreamTable
+ * (tables.c), which it updates directly; streams are tracked by the native StreamTracker
+ * (tracker.c).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
 
 #include "core.h"
+#include "tables.h"
 #include "tracker.h"
 
 #define SIZE_BUCKETS 18  /* stats/sizes.py */
@@ -25,6 +25,7 @@ enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
 typedef struct {
     uint64_t counts[HIST_BUCKETS];
     uint64_t max;
+    i128 sum; /* exact: fewer than 2**63 values below 2**64 each never reach 2**127 */
 } Hist;
 
 typedef struct {
@@ -35,7 +36,8 @@ typedef struct {
     uint64_t size_min, size_max;
     uint64_t size_counts[SIZE_BUCKETS];
     Hist owd, app; /* this interval's */
-    PyObject *sources, *source_rows, *streams, *stream_rows, *histogram_type;
+    SourceTable *sources;
+    StreamTable *streams;
     /* The table key of the last sequenced datagram, reused for the next one from the
      * same stream (no key tuple built; the table is still asked, so eviction and
      * StreamTable.expect are always seen). */
@@ -43,6 +45,18 @@ typedef struct {
     uint32_t last_stream;
     PyObject *last_key;
 } Counter;
+
+/* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__),
+ * as the twin's missing attributes raise. */
+static int
+ready(Counter *self)
+{
+    if (self->sources == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
+        return -1;
+    }
+    return 0;
+}
 
 static int
 bit_length(uint64_t v)
@@ -64,6 +78,7 @@ hist_add(Hist *h, i128 value)
     int shift = bit_length(v) - SUB_BITS - 1;
     int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
     h->counts[bucket]++;
+    h->sum += (i128)v;
     if (v > h->max) {
         h->max = v;
     }
@@ -173,33 +188,26 @@ set_format(Counter *self, const char *name)
 static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"seq_format", "sources", "streams", "histogram", NULL};
-    const char *name;
-    PyObject *sources, *streams, *histogram;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sOOO:Counter", kwlist, &name, &sources, &streams, &histogram)) {
+    static char *kwlist[] = {"seq_format", "window", "max_streams", "max_sources", NULL};
+    const char *name = "auto";
+    Py_ssize_t window = 1 << 14, max_streams = 1024, max_sources = 1024; /* the twin's defaults */
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|snnn:Counter", kwlist, &name, &window, &max_streams,
+                                     &max_sources) ||
+        set_format(self, name) < 0) {
         return -1;
     }
-    if (set_format(self, name) < 0) {
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL) {
         return -1;
     }
-    PyObject *source_rows = PyObject_GetAttrString(sources, "rows");
-    PyObject *stream_rows = source_rows ? PyObject_GetAttrString(streams, "streams") : NULL;
-    if (stream_rows == NULL || !PyDict_Check(source_rows) || !PyDict_Check(stream_rows)) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_TypeError, "sources.rows and streams.streams must be dicts");
-        }
-        Py_XDECREF(source_rows);
-        Py_XDECREF(stream_rows);
+    SourceTable *sources = sources_make(st, max_sources);
+    StreamTable *streams = sources != NULL ? streams_make(st, max_streams, window, self->format == FMT_IPERF3) : NULL;
+    if (streams == NULL) {
+        Py_XDECREF(sources);
         return -1;
     }
-    Py_XSETREF(self->source_rows, source_rows);
-    Py_XSETREF(self->stream_rows, stream_rows);
-    Py_INCREF(sources);
     Py_XSETREF(self->sources, sources);
-    Py_INCREF(streams);
     Py_XSETREF(self->streams, streams);
-    Py_INCREF(histogram);
-    Py_XSETREF(self->histogram_type, histogram);
     Py_CLEAR(self->last_remote);
     Py_CLEAR(self->last_key);
     self->received = self->bytes = self->corrupt = self->unsequenced = 0;
@@ -211,55 +219,9 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-/* Add `count` datagrams and `size` bytes to `remote`'s row (SourceTable.rows); a sender
- * not in the table gets its first datagram through SourceTable.new, the rest added. */
-static int
-count_source(Counter *self, PyObject *remote, uint64_t count, uint64_t size, uint64_t first_size)
-{
-    PyObject *row = PyDict_GetItemWithError(self->source_rows, remote);
-    if (row == NULL) {
-        if (PyErr_Occurred()) {
-            return -1;
-        }
-        PyObject *r = PyObject_CallMethod(self->sources, "new", "OK", remote, (unsigned long long)first_size);
-        if (r == NULL) {
-            return -1;
-        }
-        Py_DECREF(r);
-        if (--count == 0) {
-            return 0;
-        }
-        size -= first_size;
-        row = PyDict_GetItemWithError(self->source_rows, remote);
-        if (row == NULL) {
-            if (!PyErr_Occurred()) {
-                PyErr_SetString(PyExc_RuntimeError, "SourceTable.new did not add the sender");
-            }
-            return -1;
-        }
-    }
-    if (!PyList_Check(row) || PyList_GET_SIZE(row) != 2) {
-        PyErr_SetString(PyExc_TypeError, "a source row must be a [datagrams, bytes] list");
-        return -1;
-    }
-    uint64_t add[2] = {count, size};
-    for (int k = 0; k < 2; k++) {
-        unsigned long long old = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(row, k));
-        if (old == (unsigned long long)-1 && PyErr_Occurred()) {
-            return -1;
-        }
-        PyObject *v = PyLong_FromUnsignedLongLong(old + add[k]);
-        if (v == NULL) {
-            return -1;
-        }
-        PyList_SetItem(row, k, v);
-    }
-    return 0;
-}
-
 /* The tracker of (remote, stream), or NULL when the table has none (with *key set to a
  * new reference to the key, for StreamTable.new) or on error. A borrowed reference. */
-static PyObject *
+static Tracker *
 find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
 {
     *key = NULL;
@@ -268,7 +230,7 @@ find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
         if (same < 0) {
             return NULL;
         }
-        if (same) {
+        if (same && self->last_key != NULL) { /* (its __eq__ may have run Python code) */
             *key = Py_NewRef(self->last_key);
         }
     }
@@ -288,7 +250,8 @@ find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
         Py_XSETREF(self->last_key, *key);
         self->last_stream = stream;
     }
-    return PyDict_GetItemWithError(self->stream_rows, *key);
+    /* The table holds only trackers it made. */
+    return (Tracker *)PyDict_GetItemWithError(self->streams->streams, *key);
 }
 
 static int
@@ -306,39 +269,18 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         }
     }
     PyObject *key;
-    PyObject *tracker = find_tracker(self, remote, h->stream, &key);
+    Tracker *tracker = find_tracker(self, remote, h->stream, &key);
     if (tracker == NULL) {
         if (PyErr_Occurred()) {
             Py_XDECREF(key);
             return -1;
         }
-        PyObject *seq = PyLong_FromUnsignedLongLong(h->seq);
-        PyObject *tr = has_transit ? core_from_i128(transit) : Py_NewRef(Py_None);
-        PyObject *r = seq && tr ? PyObject_CallMethod(self->streams, "new", "OOO", key, seq, tr) : NULL;
-        Py_XDECREF(seq);
-        Py_XDECREF(tr);
+        tracker = streams_new(self->streams, key, (i128)h->seq, has_transit, transit);
         Py_DECREF(key);
-        if (r == NULL) {
-            return -1;
-        }
-        Py_DECREF(r);
-        return 0;
+        return tracker != NULL ? 0 : -1;
     }
     Py_DECREF(key);
-    if (PyObject_TypeCheck(tracker, &Tracker_Type)) {
-        tracker_see((Tracker *)tracker, (i128)h->seq, has_transit, transit);
-        return 0;
-    }
-    /* Some other tracker (a table built by Python code): its own `see`. */
-    PyObject *seq = PyLong_FromUnsignedLongLong(h->seq);
-    PyObject *tr = has_transit ? core_from_i128(transit) : Py_NewRef(Py_None);
-    PyObject *r = seq && tr ? PyObject_CallMethod(tracker, "see", "OO", seq, tr) : NULL;
-    Py_XDECREF(seq);
-    Py_XDECREF(tr);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
+    tracker_see(tracker, (i128)h->seq, has_transit, transit);
     return 0;
 }
 
@@ -428,14 +370,25 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "add(data, remote, timestamp_ns, now_ns, truncated=False)");
         return NULL;
     }
+    if (ready(self) < 0) {
+        return NULL;
+    }
     if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
     Py_ssize_t n = length_of(args[0]);
-    if (n < 0 || count_source(self, args[1], 1, (uint64_t)n, (uint64_t)n) < 0) {
+    if (n < 0) {
         return NULL;
     }
-    if (count_one(self, args[0], args[1], args[2], now, truncated) < 0) {
+    /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
+    PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
+    int status = sources_count(self->sources, args[1], 1, (uint64_t)n, (uint64_t)n);
+    if (status == 0) {
+        status = count_one(self, args[0], args[1], args[2], now, truncated);
+    }
+    Py_DECREF(sources);
+    Py_DECREF(streams);
+    if (status < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -449,9 +402,14 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "add_list(datas, remotes, timestamps_ns, now_ns)");
         return NULL;
     }
+    if (ready(self) < 0) {
+        return NULL;
+    }
     if (read_now(args[3], &now) < 0) {
         return NULL;
     }
+    /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
+    PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
     PyObject *datas = PySequence_Fast(args[0], "datas must be a sequence");
     PyObject *remotes = datas ? PySequence_Fast(args[1], "remotes must be a sequence") : NULL;
     PyObject *stamps = remotes ? PySequence_Fast(args[2], "timestamps must be a sequence") : NULL;
@@ -475,7 +433,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
         if (run_remote != NULL && run_remote != remote) {
-            if (count_source(self, run_remote, run_count, run_bytes, run_first) < 0) {
+            if (sources_count(self->sources, run_remote, run_count, run_bytes, run_first) < 0) {
                 goto done;
             }
             run_remote = NULL;
@@ -492,7 +450,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
-    if (run_remote != NULL && count_source(self, run_remote, run_count, run_bytes, run_first) < 0) {
+    if (run_remote != NULL && sources_count(self->sources, run_remote, run_count, run_bytes, run_first) < 0) {
         goto done;
     }
     result = Py_NewRef(Py_None);
@@ -500,17 +458,23 @@ done:
     Py_XDECREF(datas);
     Py_XDECREF(remotes);
     Py_XDECREF(stamps);
+    Py_DECREF(sources);
+    Py_DECREF(streams);
     return result;
 }
 
 
+/* A Histogram (stats/latency.py) holding `h`. */
 static PyObject *
 hist_object(Counter *self, const Hist *h)
 {
-    PyObject *obj = PyObject_CallNoArgs(self->histogram_type);
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    PyObject *cls = st != NULL ? core_histogram_type(st) : NULL;
+    PyObject *obj = cls != NULL ? PyObject_CallNoArgs(cls) : NULL;
     PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
     PyObject *max = counts ? PyLong_FromUnsignedLongLong(h->max) : NULL;
-    if (max == NULL) {
+    PyObject *sum = max ? core_from_i128(h->sum) : NULL;
+    if (sum == NULL) {
         goto fail;
     }
     for (int i = 0; i < HIST_BUCKETS; i++) {
@@ -520,22 +484,28 @@ hist_object(Counter *self, const Hist *h)
         }
         PyList_SET_ITEM(counts, i, c);
     }
-    if (PyObject_SetAttrString(obj, "counts", counts) < 0 || PyObject_SetAttrString(obj, "max", max) < 0) {
+    if (PyObject_SetAttr(obj, st->str_counts, counts) < 0 || PyObject_SetAttr(obj, st->str_max, max) < 0 ||
+        PyObject_SetAttr(obj, st->str_sum, sum) < 0) {
         goto fail;
     }
     Py_DECREF(counts);
     Py_DECREF(max);
+    Py_DECREF(sum);
     return obj;
 fail:
     Py_XDECREF(obj);
     Py_XDECREF(counts);
     Py_XDECREF(max);
+    Py_XDECREF(sum);
     return NULL;
 }
 
 static PyObject *
 Counter_latency(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     int advance = PyObject_IsTrue(arg);
     if (advance < 0) {
         return NULL;
@@ -556,6 +526,9 @@ Counter_latency(Counter *self, PyObject *arg)
 static PyObject *
 Counter_use_seq_format(Counter *self, PyObject *arg)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
     if (name == NULL) {
         if (!PyErr_Occurred()) {
@@ -566,7 +539,8 @@ Counter_use_seq_format(Counter *self, PyObject *arg)
     if (set_format(self, name) < 0) {
         return NULL;
     }
-    return PyObject_CallMethod(self->streams, "use_wrap32", "O", self->format == FMT_IPERF3 ? Py_True : Py_False);
+    self->streams->wrap32 = self->format == FMT_IPERF3;
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -602,13 +576,19 @@ U64_GETTER(size_max)
 static PyObject *
 get_sources(Counter *self, void *c)
 {
-    return Py_NewRef(self->sources);
+    if (ready(self) < 0) {
+        return NULL;
+    }
+    return Py_NewRef((PyObject *)self->sources);
 }
 
 static PyObject *
 get_streams(Counter *self, void *c)
 {
-    return Py_NewRef(self->streams);
+    if (ready(self) < 0) {
+        return NULL;
+    }
+    return Py_NewRef((PyObject *)self->streams);
 }
 
 static PyGetSetDef Counter_getset[] = {
@@ -619,8 +599,8 @@ static PyGetSetDef Counter_getset[] = {
     {"size_min", (getter)get_size_min, NULL, NULL, NULL},
     {"size_max", (getter)get_size_max, NULL, NULL, NULL},
     {"size_counts", (getter)get_size_counts, NULL, "datagrams per size bucket (bit length)", NULL},
-    {"sources", (getter)get_sources, NULL, "the SourceTable", NULL},
-    {"streams", (getter)get_streams, NULL, "the StreamTable", NULL},
+    {"sources", (getter)get_sources, NULL, "the run's senders (a SourceTable)", NULL},
+    {"streams", (getter)get_streams, NULL, "the run's streams (a StreamTable)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -639,11 +619,9 @@ static PyMethodDef Counter_methods[] = {
 static int
 Counter_traverse(Counter *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->sources);
-    Py_VISIT(self->source_rows);
     Py_VISIT(self->streams);
-    Py_VISIT(self->stream_rows);
-    Py_VISIT(self->histogram_type);
     Py_VISIT(self->last_remote);
     Py_VISIT(self->last_key);
     return 0;
@@ -653,10 +631,7 @@ static int
 Counter_clear(Counter *self)
 {
     Py_CLEAR(self->sources);
-    Py_CLEAR(self->source_rows);
     Py_CLEAR(self->streams);
-    Py_CLEAR(self->stream_rows);
-    Py_CLEAR(self->histogram_type);
     Py_CLEAR(self->last_remote);
     Py_CLEAR(self->last_key);
     return 0;
@@ -667,20 +642,32 @@ Counter_dealloc(Counter *self)
 {
     PyObject_GC_UnTrack(self);
     Counter_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    core_free((PyObject *)self);
 }
 
-PyTypeObject Counter_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.Counter",
-    .tp_doc = "Counter(seq_format, sources, streams, histogram): see wskrecv.stats.counting.",
-    .tp_basicsize = sizeof(Counter),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Counter_init,
-    .tp_dealloc = (destructor)Counter_dealloc,
-    .tp_traverse = (traverseproc)Counter_traverse,
-    .tp_clear = (inquiry)Counter_clear,
-    .tp_methods = Counter_methods,
-    .tp_getset = Counter_getset,
+static PyType_Slot Counter_slots[] = {
+    {Py_tp_doc, "Counter(seq_format='auto', window=16384, max_streams=1024, max_sources=1024): the twin of "
+                "wskrecv.stats.counting.Counter."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, Counter_init},
+    {Py_tp_dealloc, Counter_dealloc},
+    {Py_tp_traverse, Counter_traverse},
+    {Py_tp_clear, Counter_clear},
+    {Py_tp_methods, Counter_methods},
+    {Py_tp_getset, Counter_getset},
+    {0, NULL},
 };
+
+static PyType_Spec Counter_spec = {
+    .name = "wskrecv._core.Counter",
+    .basicsize = sizeof(Counter),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Counter_slots,
+};
+
+int
+core_add_counter(PyObject *module, core_state *st)
+{
+    st->counter_type = core_add_type(module, &Counter_spec, NULL);
+    return st->counter_type != NULL ? 0 : -1;
+}

@@ -1,4 +1,5 @@
-/* wskrecv._core: the compiled receive core (a batch reader and a counting kernel).
+/* wskrecv._core: the compiled receive core (a batch reader, a counting kernel, the
+ * indication-list builder).
  *
  * Optional: `pip install .` builds it when a C compiler is present, and wskrecv/core.py
  * falls back to the pure-Python twins when it is absent or WSKRECV_NO_EXTENSIONS=1. The
@@ -11,22 +12,86 @@
 
 #include "core.h"
 
-static PyObject *datagram_type = NULL;
+static struct PyModuleDef core_module;
 
-/* wskrecv.wsk.datagram.Datagram, imported on first use (importing this module stays cheap:
- * `wskrecv --version` does it). A borrowed reference. */
-PyObject *
-core_datagram_type(void)
+core_state *
+core_state_of_type(PyTypeObject *type)
 {
-    if (datagram_type == NULL) {
-        PyObject *module = PyImport_ImportModule("wskrecv.wsk.datagram");
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *module = PyType_GetModuleByDef(type, &core_module);
+    return module != NULL ? (core_state *)PyModule_GetState(module) : NULL;
+#else
+    /* PyType_GetModuleByDef's walk, for Pythons before 3.11 (multidict's state.h too). */
+    PyObject *mro = type->tp_mro;
+    Py_ssize_t n = mro != NULL ? PyTuple_GET_SIZE(mro) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_HasFeature(base, Py_TPFLAGS_HEAPTYPE)) {
+            continue;
+        }
+        PyObject *module = PyType_GetModule(base);
+        if (module == NULL) {
+            PyErr_Clear();
+        }
+        else if (PyModule_GetDef(module) == &core_module) {
+            return (core_state *)PyModule_GetState(module);
+        }
+    }
+    PyErr_Format(PyExc_TypeError, "%s is not a type of wskrecv._core", type->tp_name);
+    return NULL;
+#endif
+}
+
+/* `module_name`.`name`, cached in `*slot` (a borrowed reference once there). */
+static PyObject *
+imported(PyObject **slot, const char *module_name, const char *name)
+{
+    if (*slot == NULL) {
+        PyObject *module = PyImport_ImportModule(module_name);
         if (module == NULL) {
             return NULL;
         }
-        datagram_type = PyObject_GetAttrString(module, "Datagram");
+        *slot = PyObject_GetAttrString(module, name);
         Py_DECREF(module);
     }
-    return datagram_type;
+    return *slot;
+}
+
+PyObject *
+core_datagram_type(core_state *st)
+{
+    return imported(&st->datagram_type, "wskrecv.wsk.datagram", "Datagram");
+}
+
+PyObject *
+core_histogram_type(core_state *st)
+{
+    return imported(&st->histogram_type, "wskrecv.stats.latency", "Histogram");
+}
+
+PyObject *
+core_totals_type(core_state *st)
+{
+    return imported(&st->totals_type, "wskrecv.stats.sequence", "SequenceTotals");
+}
+
+PyTypeObject *
+core_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base)
+{
+    PyObject *bases = base != NULL ? PyTuple_Pack(1, (PyObject *)base) : NULL;
+    if (base != NULL && bases == NULL) {
+        return NULL;
+    }
+    PyObject *type = PyType_FromModuleAndSpec(module, spec, bases);
+    Py_XDECREF(bases);
+    if (type == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddType(module, (PyTypeObject *)type) < 0) {
+        Py_DECREF(type);
+        return NULL;
+    }
+    return (PyTypeObject *)type;
 }
 
 /* CRC-32 (zlib/IEEE, reflected 0xEDB88320), slicing by 8. */
@@ -135,45 +200,95 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef core_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "wskrecv._core",
-    .m_doc = "The compiled receive core: recvmmsg batch reader and counting kernel.",
-    .m_size = -1,
-    .m_methods = module_methods,
-};
+static int
+core_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    core_state *st = PyModule_GetState(module);
+    Py_VISIT(st->reader_type);
+    Py_VISIT(st->tracker_type);
+    Py_VISIT(st->wrap32_type);
+    Py_VISIT(st->counter_type);
+    Py_VISIT(st->sources_type);
+    Py_VISIT(st->streams_type);
+    Py_VISIT(st->source_count_type);
+    Py_VISIT(st->chain_type);
+    Py_VISIT(st->datagram_type);
+    Py_VISIT(st->histogram_type);
+    Py_VISIT(st->totals_type);
+    return 0;
+}
 
 static int
-add_type(PyObject *m, PyTypeObject *type, const char *name)
+core_clear(PyObject *module)
 {
-    if (PyType_Ready(type) < 0) {
+    core_state *st = PyModule_GetState(module);
+    Py_CLEAR(st->reader_type);
+    Py_CLEAR(st->tracker_type);
+    Py_CLEAR(st->wrap32_type);
+    Py_CLEAR(st->counter_type);
+    Py_CLEAR(st->sources_type);
+    Py_CLEAR(st->streams_type);
+    Py_CLEAR(st->source_count_type);
+    Py_CLEAR(st->chain_type);
+    Py_CLEAR(st->datagram_type);
+    Py_CLEAR(st->histogram_type);
+    Py_CLEAR(st->totals_type);
+    Py_CLEAR(st->str_next);
+    Py_CLEAR(st->str_timestamps);
+    Py_CLEAR(st->str_family);
+    Py_CLEAR(st->str_counts);
+    Py_CLEAR(st->str_max);
+    Py_CLEAR(st->str_sum);
+    Py_CLEAR(st->empty_tuple);
+    return 0;
+}
+
+static void
+core_free_module(void *module)
+{
+    core_clear((PyObject *)module);
+}
+
+static int
+core_exec(PyObject *module)
+{
+    core_state *st = PyModule_GetState(module);
+    core_crc32_init(); /* a constant table: the same for every module object */
+    if ((st->str_next = PyUnicode_InternFromString("next")) == NULL ||
+        (st->str_timestamps = PyUnicode_InternFromString("timestamps")) == NULL ||
+        (st->str_family = PyUnicode_InternFromString("family")) == NULL ||
+        (st->str_counts = PyUnicode_InternFromString("counts")) == NULL ||
+        (st->str_max = PyUnicode_InternFromString("max")) == NULL ||
+        (st->str_sum = PyUnicode_InternFromString("sum")) == NULL ||
+        (st->empty_tuple = PyTuple_New(0)) == NULL) {
         return -1;
     }
-    Py_INCREF(type);
-    if (PyModule_AddObject(m, name, (PyObject *)type) < 0) {
-        Py_DECREF(type);
+    if (core_add_trackers(module, st) < 0 || core_add_tables(module, st) < 0 || core_add_counter(module, st) < 0 || core_add_chain(module, st) < 0 ||
+        core_add_reader(module, st) < 0) {
         return -1;
     }
     return 0;
 }
 
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, core_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "wskrecv._core",
+    .m_doc = "The compiled receive core: recvmmsg batch reader, counting kernel, indication lists.",
+    .m_size = sizeof(core_state),
+    .m_methods = module_methods,
+    .m_slots = core_slots,
+    .m_traverse = core_traverse,
+    .m_clear = core_clear,
+    .m_free = core_free_module,
+};
+
 PyMODINIT_FUNC
 PyInit__core(void)
 {
-    core_crc32_init();
-    PyObject *m = PyModule_Create(&core_module);
-    if (m == NULL) {
-        return NULL;
-    }
-    Wrap32Tracker_Type.tp_base = &Tracker_Type;
-    if (add_type(m, &Tracker_Type, "StreamTracker") < 0 || add_type(m, &Wrap32Tracker_Type, "Wrap32Tracker") < 0 ||
-        add_type(m, &Counter_Type, "Counter") < 0 || add_type(m, &ChainMaker_Type, "ChainMaker") < 0
-#ifdef __linux__
-        || add_type(m, &Reader_Type, "MmsgReader") < 0
-#endif
-    ) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+    return PyModuleDef_Init(&core_module);
 }

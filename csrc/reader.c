@@ -34,6 +34,8 @@
 
 #define CONTROL_SLOT 256 /* timestamp + drop counter + packet info, with room */
 #define CACHE_SIZE 256   /* entries of each direct-mapped conversion cache */
+#define MAX_BATCH 1024
+#define MAX_BUFFER (1 << 20)
 
 typedef struct {
     unsigned char key[32];
@@ -45,7 +47,8 @@ typedef struct {
     PyObject_HEAD
     PyObject *sock;          /* the Python socket (its fileno is read per call) */
     PyObject *record_type;   /* Datagram */
-    int batch;
+    int batch;               /* 0 until __init__ has made the buffers */
+    int reading;             /* in recvmmsg, the GIL released: the buffers must stay */
     Py_ssize_t buffer_size;
     unsigned long long drops_seen;
     unsigned long long truncated;
@@ -73,6 +76,9 @@ hash_bytes(const unsigned char *p, Py_ssize_t n)
 static PyObject *
 cached(CacheEntry *cache, const unsigned char *key, Py_ssize_t n, PyObject *(*make)(const unsigned char *, Py_ssize_t))
 {
+    if (n < 0 || (size_t)n > sizeof cache->key) { /* too long to keep: converted each time */
+        return make(key, n);
+    }
     CacheEntry *e = &cache[hash_bytes(key, n) & (CACHE_SIZE - 1)];
     if (e->value != NULL && e->keylen == n && memcmp(e->key, key, (size_t)n) == 0) {
         Py_INCREF(e->value);
@@ -105,7 +111,7 @@ make_remote(const unsigned char *raw, Py_ssize_t n)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    memcpy(&ss, raw, (size_t)n);
+    memcpy(&ss, raw, (size_t)n < sizeof ss ? (size_t)n : sizeof ss);
     if (ss.ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
         PyObject *host = ntop(AF_INET6, &a->sin6_addr);
@@ -155,23 +161,39 @@ reader_free_buffers(Reader *self)
 static int
 Reader_init(Reader *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"sock", "batch", "buffer_size", "record_type", NULL};
-    PyObject *sock, *record_type = NULL;
+    static char *kwlist[] = {"sock", "batch", "buffer_size", NULL};
+    PyObject *sock;
     int batch = 64;
     Py_ssize_t buffer_size = 65535;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|inO:MmsgReader", kwlist, &sock, &batch,
-                                     &buffer_size, &record_type)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|in:MmsgReader", kwlist, &sock, &batch, &buffer_size)) {
         return -1;
     }
-    if (record_type == NULL && (record_type = core_datagram_type()) == NULL) {
+    if (self->reading) { /* another thread is in recvmmsg on these buffers */
+        PyErr_SetString(PyExc_RuntimeError, "MmsgReader: __init__ during a read");
         return -1;
     }
-    if (batch <= 0 || batch > 1024 || buffer_size <= 0 || buffer_size > (1 << 20)) {
-        PyErr_SetString(PyExc_ValueError, "batch must be 1-1024 and buffer_size 1-1048576");
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    PyObject *record_type = st != NULL ? core_datagram_type(st) : NULL;
+    if (record_type == NULL) {
+        return -1;
+    }
+    PyObject *family_obj = PyObject_GetAttr(sock, st->str_family);
+    long family = family_obj != NULL ? PyLong_AsLong(family_obj) : -1;
+    Py_XDECREF(family_obj);
+    if (family == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (family != AF_INET && family != AF_INET6) {
+        PyErr_Format(PyExc_ValueError, "MmsgReader reads AF_INET and AF_INET6 sockets, not address family %ld",
+                     family);
+        return -1;
+    }
+    if (batch < 1 || batch > MAX_BATCH || buffer_size < 1 || buffer_size > MAX_BUFFER) {
+        PyErr_Format(PyExc_ValueError, "MmsgReader: batch must be 1-%d and buffer_size 1-%d", MAX_BATCH, MAX_BUFFER);
         return -1;
     }
     if (!PyType_Check(record_type) || !PyType_IsSubtype((PyTypeObject *)record_type, &PyTuple_Type)) {
-        PyErr_SetString(PyExc_TypeError, "record_type must be a tuple subclass");
+        PyErr_SetString(PyExc_TypeError, "MmsgReader: Datagram must be a tuple subclass");
         return -1;
     }
     reader_free_buffers(self);
@@ -179,7 +201,7 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->sock, sock);
     Py_INCREF(record_type);
     Py_XSETREF(self->record_type, record_type);
-    self->batch = batch;
+    self->batch = 0; /* until the buffers are there */
     self->buffer_size = buffer_size;
     self->data = PyMem_Malloc((size_t)batch * (size_t)buffer_size);
     self->msgs = PyMem_Calloc((size_t)batch, sizeof(struct mmsghdr));
@@ -195,6 +217,8 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
         self->iov[i].iov_base = self->data + (size_t)i * (size_t)buffer_size;
         self->iov[i].iov_len = (size_t)buffer_size;
     }
+    self->batch = batch;
+    self->drops_seen = self->truncated = self->control_truncated = 0;
     return 0;
 }
 
@@ -203,8 +227,10 @@ static int
 parse_slot(Reader *self, int i, PyObject **remote, PyObject **local, PyObject **stamp)
 {
     struct msghdr *h = &self->msgs[i].msg_hdr;
-    *remote = cached(self->remotes, (const unsigned char *)&self->names[i], (Py_ssize_t)h->msg_namelen,
-                     make_remote);
+    /* The kernel reports the sender's full address length, even past the buffer (an
+     * AF_UNIX path can be 110 bytes): only the bytes it wrote are read. */
+    socklen_t namelen = h->msg_namelen < sizeof self->names[i] ? h->msg_namelen : sizeof self->names[i];
+    *remote = cached(self->remotes, (const unsigned char *)&self->names[i], (Py_ssize_t)namelen, make_remote);
     if (*remote == NULL) {
         return -1;
     }
@@ -273,9 +299,17 @@ fail:
 static PyObject *
 Reader_read(Reader *self, PyObject *arg)
 {
-    long max_n = PyLong_AsLong(arg);
+    int overflow;
+    long max_n = PyLong_AsLongAndOverflow(arg, &overflow); /* min(max_n, batch), as the twin */
     if (max_n == -1 && PyErr_Occurred()) {
         return NULL;
+    }
+    if (self->sock == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "MmsgReader is not initialised (__init__ was not called)");
+        return NULL;
+    }
+    if (overflow) {
+        max_n = overflow > 0 ? self->batch : 0;
     }
     unsigned int vlen = max_n < self->batch ? (unsigned int)(max_n > 0 ? max_n : 0) : (unsigned int)self->batch;
     if (vlen == 0) {
@@ -283,6 +317,10 @@ Reader_read(Reader *self, PyObject *arg)
     }
     int fd = PyObject_AsFileDescriptor(self->sock);
     if (fd < 0) {
+        return NULL;
+    }
+    if (self->reading) {
+        PyErr_SetString(PyExc_RuntimeError, "MmsgReader: read from two threads at once");
         return NULL;
     }
     for (unsigned int i = 0; i < vlen; i++) {
@@ -298,10 +336,12 @@ Reader_read(Reader *self, PyObject *arg)
     }
     int n, err = 0;
     for (;;) {
+        self->reading = 1; /* the buffers are the kernel's until recvmmsg returns */
         Py_BEGIN_ALLOW_THREADS
         n = recvmmsg(fd, self->msgs, vlen, MSG_DONTWAIT, NULL);
         err = errno;
         Py_END_ALLOW_THREADS
+        self->reading = 0;
         if (n >= 0) {
             break;
         }
@@ -357,6 +397,7 @@ Reader_read(Reader *self, PyObject *arg)
 static int
 Reader_traverse(Reader *self, visitproc visit, void *arg)
 {
+    Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->sock);
     Py_VISIT(self->record_type);
     for (int i = 0; i < CACHE_SIZE; i++) {
@@ -384,7 +425,7 @@ Reader_dealloc(Reader *self)
     PyObject_GC_UnTrack(self);
     Reader_clear(self);
     reader_free_buffers(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    core_free((PyObject *)self);
 }
 
 static PyMethodDef Reader_methods[] = {
@@ -404,19 +445,39 @@ static PyMemberDef Reader_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-PyTypeObject Reader_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.MmsgReader",
-    .tp_doc = "MmsgReader(sock, batch=64, buffer_size=65535): recvmmsg batches as Datagram records.",
-    .tp_basicsize = sizeof(Reader),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Reader_init,
-    .tp_dealloc = (destructor)Reader_dealloc,
-    .tp_traverse = (traverseproc)Reader_traverse,
-    .tp_clear = (inquiry)Reader_clear,
-    .tp_methods = Reader_methods,
-    .tp_members = Reader_members,
+static PyType_Slot Reader_slots[] = {
+    {Py_tp_doc, "MmsgReader(sock, batch=64, buffer_size=65535): recvmmsg batches as Datagram records "
+                "(the twin of wskrecv.provider.mmsg.MmsgReader)."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, Reader_init},
+    {Py_tp_dealloc, Reader_dealloc},
+    {Py_tp_traverse, Reader_traverse},
+    {Py_tp_clear, Reader_clear},
+    {Py_tp_methods, Reader_methods},
+    {Py_tp_members, Reader_members},
+    {0, NULL},
 };
+
+static PyType_Spec Reader_spec = {
+    .name = "wskrecv._core.MmsgReader",
+    .basicsize = sizeof(Reader),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Reader_slots,
+};
+
+int
+core_add_reader(PyObject *module, core_state *st)
+{
+    st->reader_type = core_add_type(module, &Reader_spec, NULL);
+    return st->reader_type != NULL ? 0 : -1;
+}
+
+#else /* not Linux: no recvmmsg, no reader (the twin says so too) */
+
+int
+core_add_reader(PyObject *module, core_state *st)
+{
+    return 0;
+}
 
 #endif /* __linux__ */

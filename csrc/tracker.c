@@ -12,27 +12,14 @@
 #include "core.h"
 #include "tracker.h"
 
+#define MAX_WINDOW (1 << 30) /* sequence.MAX_WINDOW */
+
+static i128 expected(Tracker *self);
+
+/* Give `self` its first sequence: a fresh window (0, or -1 with MemoryError). */
 static int
-Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
+tracker_start(Tracker *self, i128 first, Py_ssize_t window, int has_transit, i128 transit, int wrap32)
 {
-    static char *kwlist[] = {"first", "window", "transit_ns", NULL};
-    PyObject *first_obj, *transit_obj = Py_None;
-    Py_ssize_t window = 1 << 14;
-    i128 first;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj)) {
-        return -1;
-    }
-    if (window <= 0 || (window & (window - 1)) || window > (1 << 30)) {
-        PyErr_SetString(PyExc_ValueError, "window must be a power of two");
-        return -1;
-    }
-    if (core_to_i128(first_obj, &first) < 0) {
-        return -1;
-    }
-    i128 transit = 0;
-    if (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0) {
-        return -1;
-    }
     unsigned char *ring = PyMem_Calloc((size_t)window, 1);
     if (ring == NULL) {
         PyErr_NoMemory();
@@ -49,12 +36,65 @@ Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
     self->mark = 0;
     self->has_jitter = 0;
     self->jitter = 0.0;
-    self->has_last = transit_obj != Py_None;
-    self->last_transit = transit;
+    self->has_last = (char)has_transit;
+    self->last_transit = has_transit ? transit : 0;
     self->has_probe = 0;
     self->probe = 0;
-    self->wrap32 = PyObject_TypeCheck(self, &Wrap32Tracker_Type);
+    self->wrap32 = (char)wrap32;
     ring[(int64_t)(first & self->mask)] = 1;
+    return 0;
+}
+
+int
+tracker_window_ok(Py_ssize_t window)
+{
+    if (window <= 0 || (window & (window - 1)) || window > MAX_WINDOW) {
+        PyErr_SetString(PyExc_ValueError, "window must be a power of two, at most 2**30");
+        return 0;
+    }
+    return 1;
+}
+
+Tracker *
+tracker_make(PyTypeObject *type, int wrap32, i128 first, Py_ssize_t window, int has_transit, i128 transit)
+{
+    Tracker *self = (Tracker *)type->tp_alloc(type, 0);
+    if (self != NULL && tracker_start(self, first, window, has_transit, transit, wrap32) < 0) {
+        Py_CLEAR(self);
+    }
+    return self;
+}
+
+static int
+Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"first", "window", "transit_ns", NULL};
+    PyObject *first_obj, *transit_obj = Py_None;
+    Py_ssize_t window = 1 << 14;
+    i128 first, transit = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj) ||
+        !tracker_window_ok(window)) {
+        return -1;
+    }
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL || core_to_i128(first_obj, &first) < 0 ||
+        (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0)) {
+        return -1;
+    }
+    return tracker_start(self, first, window, transit_obj != Py_None, transit,
+                         PyObject_TypeCheck(self, st->wrap32_type));
+}
+
+/* 0, or -1 with AttributeError when __init__ never ran (the object came from __new__):
+ * the twin's empty slots raise AttributeError too. */
+int
+tracker_ready(Tracker *self)
+{
+    if (self->ring == NULL) {
+        PyErr_Format(PyExc_AttributeError, "%s is not initialised (__init__ was not called)",
+                     Py_TYPE(self)->tp_name);
+        return -1;
+    }
     return 0;
 }
 
@@ -152,13 +192,28 @@ tracker_see(Tracker *self, i128 seq, int has_transit, i128 transit)
     }
 }
 
+void
+tracker_add_to(const Tracker *self, Totals *totals)
+{
+    i128 expect = expected((Tracker *)self), distinct = self->prior_seen + self->seen;
+    totals->lost += expect - distinct;
+    totals->reordered += self->reordered;
+    totals->duplicates += self->duplicates;
+    totals->late += self->late;
+    totals->expected += expect;
+    totals->sequenced += distinct + self->duplicates + self->late;
+    totals->restarts += self->restarts;
+    totals->streams++;
+}
+
 static PyObject *
 Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"seq", "transit_ns", NULL};
     PyObject *seq_obj, *transit_obj = Py_None;
     i128 seq, transit = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:see", kwlist, &seq_obj, &transit_obj)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:see", kwlist, &seq_obj, &transit_obj) ||
+        tracker_ready(self) < 0) {
         return NULL;
     }
     if (core_to_i128(seq_obj, &seq) < 0) {
@@ -174,6 +229,9 @@ Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
 static PyObject *
 Tracker_unsee_first(Tracker *self, PyObject *unused)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     self->ring[(int64_t)(self->base & self->mask)] = 0;
     self->high = self->base - 1;
     self->seen = 0;
@@ -184,7 +242,7 @@ static void
 Tracker_dealloc(Tracker *self)
 {
     PyMem_Free(self->ring);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    core_free((PyObject *)self);
 }
 
 static PyObject *
@@ -322,23 +380,43 @@ static PyMethodDef Tracker_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-PyTypeObject Tracker_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.StreamTracker",
-    .tp_doc = "StreamTracker(first, window=16384, transit_ns=None): see wskrecv.stats.sequence.",
-    .tp_basicsize = sizeof(Tracker),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Tracker_init,
-    .tp_dealloc = (destructor)Tracker_dealloc,
-    .tp_methods = Tracker_methods,
-    .tp_getset = Tracker_getset,
+static PyType_Slot Tracker_slots[] = {
+    {Py_tp_doc, "StreamTracker(first, window=16384, transit_ns=None): the twin of wskrecv.stats.sequence.StreamTracker."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_init, Tracker_init},
+    {Py_tp_dealloc, Tracker_dealloc},
+    {Py_tp_methods, Tracker_methods},
+    {Py_tp_getset, Tracker_getset},
+    {0, NULL},
 };
 
-PyTypeObject Wrap32Tracker_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "wskrecv._core.Wrap32Tracker",
-    .tp_doc = "A StreamTracker that unwraps a 32-bit counter (iperf3's default).",
-    .tp_basicsize = sizeof(Tracker),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
+static PyType_Spec Tracker_spec = {
+    .name = "wskrecv._core.StreamTracker",
+    .basicsize = sizeof(Tracker),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Tracker_slots,
 };
+
+static PyType_Slot Wrap32Tracker_slots[] = {
+    {Py_tp_doc, "A StreamTracker that unwraps a 32-bit counter (iperf3's default): the twin of "
+                "wskrecv.stats.sequence.Wrap32Tracker."},
+    {0, NULL},
+};
+
+static PyType_Spec Wrap32Tracker_spec = {
+    .name = "wskrecv._core.Wrap32Tracker",
+    .basicsize = sizeof(Tracker),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Wrap32Tracker_slots,
+};
+
+int
+core_add_trackers(PyObject *module, core_state *st)
+{
+    st->tracker_type = core_add_type(module, &Tracker_spec, NULL);
+    if (st->tracker_type == NULL) {
+        return -1;
+    }
+    st->wrap32_type = core_add_type(module, &Wrap32Tracker_spec, st->tracker_type);
+    return st->wrap32_type != NULL ? 0 : -1;
+}

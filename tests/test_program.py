@@ -59,8 +59,8 @@ def _run_builtin(config: ReceiveConfig, n: int):  # type: ignore[no-untyped-def]
 
 
 def test_listen_is_the_builtin_irp_client_on_the_run_host() -> None:
-    from wskrecv.apps import IrpClient
-    from wskrecv.client.host import ClientHost, RecorderTap
+    from wskrecv.builtin import IrpClient
+    from wskrecv.hosting.host import ClientHost, RecorderTap
     from wskrecv.stats.modes import IrpStatistics
 
     runner, result = _run_builtin(ReceiveConfig(mode="irp", outstanding=8, count=50), 50)
@@ -79,7 +79,7 @@ def test_listen_is_the_builtin_irp_client_on_the_run_host() -> None:
 
 
 def test_event_is_the_builtin_event_client_on_the_run_host() -> None:
-    from wskrecv.apps import EventClient
+    from wskrecv.builtin import EventClient
     from wskrecv.stats.modes import EventStatistics
 
     config = ReceiveConfig(mode="event", pend=True, batch=16, count=100, timeout=60.0)
@@ -97,7 +97,7 @@ def test_the_builtin_clients_have_the_client_shape_and_no_recorder() -> None:
     their own routines and callback, and never see the recorder."""
     import inspect
 
-    from wskrecv.apps import EventClient, IrpClient
+    from wskrecv.builtin import EventClient, IrpClient
 
     for cls in (IrpClient, EventClient):
         assert list(inspect.signature(cls.start).parameters) == ["self", "socket"]

@@ -8,6 +8,7 @@ import io
 import os
 import sys
 from collections.abc import Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from importlib import import_module
 from typing import Any, Optional, Union
 
@@ -22,15 +23,14 @@ from wskrecv.stdio import GuardedOutput
 # can return (lines fit 80 columns).
 _SECOND_SIGNAL = {  # signals.StopSignals: a second stop signal exits at once, 128 + its number
     ExitStatus.HUNG_UP: "a second SIGHUP: exit at once",
-    ExitStatus.INTERRUPTED: "a second Ctrl-C: exit at once, even while the first\n"
-                            "       is still finishing the run",
+    ExitStatus.INTERRUPTED: "a second Ctrl-C: exit at once, even while the first is still "
+                            "finishing the run",
     ExitStatus.TERMINATED: "a second SIGTERM: exit at once",
 }
 _RECEIVE_EXITS = {
-    0: "done: count reached, duration over, Ctrl-C, SIGTERM or SIGHUP, output\n"
-       "       closed",
-    1: "runtime or OS error (bind failed, address in use, permission, capture\n"
-       "       or stdout unwritable, the socket failed, a --workers worker died)",
+    0: "done: count reached, duration over, Ctrl-C, SIGTERM or SIGHUP, output closed",
+    1: "runtime or OS error (bind failed, address in use, permission, capture or stdout "
+       "unwritable, the socket failed, a --workers worker died)",
     2: "usage error",
     3: "--timeout passed before --count datagrams arrived",
     4: "a --max-* threshold was exceeded (unread datagrams count as lost)",
@@ -64,9 +64,14 @@ COMPLETION = """Shell completion (bash; zsh_source, fish_source alike):
 """
 
 
-def epilog(statuses: dict[int, str]) -> str:
-    """The `Exit status:` block of a --help page (\\b: click keeps its lines as written)."""
-    lines = [f"  {int(code):>3}  {text}" for code, text in sorted(statuses.items())]
+def epilog(statuses: dict[int, str], width: Optional[int] = None) -> str:
+    """The `Exit status:` block of a --help page, each status's text wrapped between words
+    at the help's width (\\b: click keeps these lines as written)."""
+    from wskrecv.words import wrap_words
+
+    width = width or help_width() or 78
+    lines = [part for code, text in sorted(statuses.items())
+             for part in wrap_words(f"  {int(code):>3}  {text}", width, indent=7)]
     return "\b\nExit status:\n" + "\n".join(lines) + "\n" + COMPLETION
 
 
@@ -77,7 +82,6 @@ _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case fai
                    129: "a second SIGHUP (selftest, bench: the first)",
                    130: "a second Ctrl-C (selftest, bench: the first)",
                    143: "a second SIGTERM (selftest, bench: the first)"})
-EPILOG = epilog(_ALL_EXITS)
 
 
 def help_width() -> Optional[int]:
@@ -101,6 +105,52 @@ def help_width() -> Optional[int]:
     return max(min(columns or 80, 80) - 2, 50)
 
 
+EPILOG = epilog(_ALL_EXITS)
+
+
+@contextmanager
+def _whole_words() -> Iterator[None]:
+    """While click wraps help text: its wrapper never breaks a word. click's own breaks a
+    word longer than the column ("Ws" / "kControlClient(...)") and at hyphens ("event-" /
+    "pend"); wrap_text takes no say in that, so its TextWrapper is swapped for the call."""
+    from click import _textwrap
+
+    base = _textwrap.TextWrapper
+
+    class WholeWords(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.break_long_words = False
+            self.break_on_hyphens = False
+
+    _textwrap.TextWrapper = WholeWords  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        _textwrap.TextWrapper = base  # type: ignore[misc]
+
+
+class WholeWordsFormatter(click.HelpFormatter):
+    """--help wrapped at the terminal's width (help_width), between words only: a word
+    longer than its column overflows it whole rather than being cut."""
+
+    def write_usage(self, *args: Any, **kwargs: Any) -> None:
+        with _whole_words():
+            super().write_usage(*args, **kwargs)
+
+    def write_text(self, text: str) -> None:
+        with _whole_words():
+            super().write_text(text)
+
+    def write_dl(self, *args: Any, **kwargs: Any) -> None:
+        with _whole_words():
+            super().write_dl(*args, **kwargs)
+
+
+class WskrecvContext(click.Context):
+    formatter_class = WholeWordsFormatter
+
+
 class WskrecvGroup(click.Group):
     """A click group that turns a closed output pipe into OutputClosed.
 
@@ -109,6 +159,8 @@ class WskrecvGroup(click.Group):
     parsing (--help, --version) and while a command runs. Its context tells every
     command's the help width (`help_width`).
     """
+
+    context_class = WskrecvContext
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         if "terminal_width" not in kwargs and kwargs.get("parent") is None:
@@ -175,6 +227,7 @@ class LazyCommands(MutableMapping):
             command = getattr(import_module(module), attr)
             assert isinstance(command, click.Command)
             command.epilog = epilog(EXIT_STATUSES[name])
+            command.context_class = WskrecvContext
             self._table[name] = command
         return command
 

@@ -16,6 +16,9 @@ RECEIVE_MODES = ("irp", "event", "client")
 BENCH_MODES = ("c", "python", "irp-1", "irp-64", "event", "event-pend")
 
 
+CHARTS = ("auto", "datagrams", "bits", "loss")  # --chart: what the dashboard charts
+
+
 @dataclass(frozen=True)
 class ReceiveConfig:
     """Every option of the receive commands, with its default. `mode` is "irp" (`listen`)
@@ -39,13 +42,17 @@ class ReceiveConfig:
     quiet: bool = False
     pcap: Optional[str] = None  # "-": standard output
     live: Optional[bool] = None  # None: when stderr is a terminal someone watches
+    chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"
+    per_stream: bool = False  # every stream's figures in intervals and the summary table
+    max_streams: int = 1024  # streams tracked at once (stats/sequence.py MAX_STREAMS)
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
     # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.
     iperf3: bool = False
     one_off: bool = False  # end the run after the first iperf3 test
+    rcv_timeout: float = 120.0  # seconds without a datagram that end a running test (iperf3's)
     # IRP style (`listen`).
     # A driver keeps several receives posted so that a burst finds one ready: with one,
     # every datagram waits for the previous completion routine. Draining a full queue, -n 64
@@ -74,6 +81,8 @@ class ReceiveConfig:
     metrics_label: tuple[str, ...] = ()  # "KEY=VALUE" each
     metrics_linger: float = 5.0  # seconds /metrics stays up after the run
     metrics_allow_remote: bool = False
+    metrics_connections: int = 16  # served at once; the oldest makes room for a new one
+    metrics_timeout: float = 10.0  # seconds of silence before a connection is closed
 
     @property
     def keeps_datagrams(self) -> bool:

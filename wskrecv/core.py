@@ -77,21 +77,13 @@ def native() -> Optional[Core]:
     if module is None:
         return None
     from wskrecv.provider import mmsg
-    from wskrecv.stats.counting import tables
-    from wskrecv.stats.latency import Histogram
     from wskrecv.wsk._state import IndicationState
     from wskrecv.wsk.indication import WskDatagramIndication, make_chain
-
-    trackers = (module.StreamTracker, module.Wrap32Tracker)
-
-    def counter(seq_format: str, window: int, max_streams: int, max_sources: int) -> Any:
-        sources, streams = tables(seq_format, window, max_streams, max_sources, trackers)
-        return module.Counter(seq_format, sources, streams, Histogram)
 
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
     chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
-    return Core(NATIVE, reader, 1, counter, chain, chain.settle, chain.walk)
+    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:

@@ -25,14 +25,14 @@ from wskrecv.environment import Environment
 from wskrecv.errors import OsFailure
 
 if TYPE_CHECKING:
-    from wskrecv.apps.base import Receiver
-    from wskrecv.client.session import ClientSession
+    from wskrecv.builtin.base import Receiver
     from wskrecv.core import Core
+    from wskrecv.hosting.user import UserClient
     from wskrecv.iperf3.service import Iperf3Service
     from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
-    from wskrecv.runner import Companion, Provider, Reporter, Runner
+    from wskrecv.runner import Provider, Reporter, Runner, Sidecar
     from wskrecv.stats.hostudp import HostUdp
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket, WskRegistration
@@ -46,8 +46,8 @@ def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder,
     """The built-in client `config.mode` names (listen's or event's), hosted on `sock` as
     `wskrecv run` hosts a user's client, counted into `recorder`; `registration` is the
     WskRegister `sock` came from (it counts the client's IRPs)."""
-    from wskrecv.apps import EventClient, IrpClient
-    from wskrecv.client.host import host_builtin
+    from wskrecv.builtin import EventClient, IrpClient
+    from wskrecv.hosting.host import host_builtin
 
     def make_client() -> IrpClient | EventClient:
         if config.mode == "irp":
@@ -68,7 +68,7 @@ def build_runner(
     host: Optional[HostUdp] = None,
     health: Optional[Callable[[], Optional[str]]] = None,
     core: Optional[Core] = None,
-    companion: Optional[Callable[[Recorder, WskDatagramSocket], Companion]] = None,
+    sidecar: Optional[Callable[[Recorder, WskDatagramSocket], Sidecar]] = None,
     app: Optional[AppFactory] = None,
     option_name: Callable[[str], str] = str,
     registration: Optional[WskRegistration] = None,
@@ -77,7 +77,7 @@ def build_runner(
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
     every datagram, from the runner's thread (--dump, --pcap: `config.keeps_datagrams`);
     `host` reports the host's UDP counters (None: not reported); `health` says, once per
-    interval, why the socket can no longer receive; `companion` builds what the loop
+    interval, why the socket can no longer receive; `sidecar` builds what the loop
     carries beside the socket (the iperf3 server); `app` builds the application
     (default: the one `config.mode` names); `core` counts (None: this process's,
     wskrecv.core.current()); `option_name` is how the caller calls a ReceiveConfig field
@@ -86,7 +86,7 @@ def build_runner(
     import threading
 
     from wskrecv import core as cores
-    from wskrecv.client.lock import SocketLock
+    from wskrecv.hosting.lock import SocketLock
     from wskrecv.provider.broadcast import broadcast_addresses
     from wskrecv.runner import Limits, Runner
     from wskrecv.stats import Recorder
@@ -121,6 +121,7 @@ def build_runner(
     sock.bind(provider.local_address)
     counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
+                        max_streams=config.max_streams,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter)
     application = (app(sock, recorder) if app is not None
@@ -131,9 +132,10 @@ def build_runner(
     return Runner(provider, sock, application, recorder, reporter, limits, batch=config.batch,
                   judge=thresholds.judge(option_name) if thresholds else None, health=health,
                   sinks=sinks,
-                  companion=companion(recorder, sock) if companion is not None else None,
+                  sidecar=sidecar(recorder, sock) if sidecar is not None else None,
                   # Only the IRP style's receive buffers (--buffer-size) truncate.
-                  truncates_above=config.buffer_size if config.mode == "irp" else None)
+                  truncates_above=config.buffer_size if config.mode == "irp" else None,
+                  per_stream=config.per_stream)
 
 
 def want_live(env: Environment, config: ReceiveConfig) -> bool:
@@ -155,11 +157,13 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
     if want_live(env, config):
         from wskrecv.output.live import LiveReporter  # imports rich: only when needed
 
-        also = JsonReporter(env.stdout, quiet=config.quiet) if config.as_json else None
-        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color)
+        also = (JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+                if config.as_json else None)
+        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart,
+                            per_stream=config.per_stream)
     if config.as_json:
-        return JsonReporter(env.stdout, quiet=config.quiet)
-    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump)
+        return JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump, per_stream=config.per_stream)
 
 
 def _dump_to(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:
@@ -223,11 +227,11 @@ def receive(config: ReceiveConfig, env: Environment,
     from wskrecv.provider.health import address_gone
     from wskrecv.stats.hostudp import HostUdp
 
-    session: Optional[ClientSession] = None
+    user: Optional[UserClient] = None
     if config.mode == "client":
-        from wskrecv.client.session import ClientSession
+        from wskrecv.hosting.user import UserClient
 
-        session = ClientSession.load(config)  # before any socket: a bad file is exit 2
+        user = UserClient.load(config)  # before any socket: a bad file is exit 2
     metrics = open_metrics(config)  # bound first: a port in use fails before any work
     core = cores.current()
     reporter = make_reporter(env, config)
@@ -247,21 +251,22 @@ def receive(config: ReceiveConfig, env: Environment,
         if config.pcap is not None:
             capture = open_capture(config.pcap, env.stdout_binary)
             sinks.append(capture.sink(provider.local_address, config.pcap))
-        companion = None
+        sidecar = None
         if config.iperf3:
             from wskrecv.iperf3.service import attach  # only --iperf3 pays for it
 
-            def companion(recorder: Recorder, sock: WskDatagramSocket) -> Companion:
+            def sidecar(recorder: Recorder, sock: WskDatagramSocket) -> Sidecar:
                 service.append(attach(provider, recorder, reporter,
-                                      one_off=config.one_off, json_output=config.as_json))
+                                      one_off=config.one_off, json_output=config.as_json,
+                                      rcv_timeout=config.rcv_timeout))
                 return service[-1]
 
         runner = build_runner(provider, config, reporter, sinks=sinks, host=HostUdp(),
                               health=lambda: address_gone(provider.local_address),
-                              companion=companion, core=core,
-                              app=session.make_app if session is not None else None,
+                              sidecar=sidecar, core=core,
+                              app=user.make_app if user is not None else None,
                               option_name=option_name,
-                              registration=session.registration if session is not None else None)
+                              registration=user.registration if user is not None else None)
         host, port = provider.local_address[:2]
         detail, extra = config.describe()
         info = {
@@ -275,7 +280,7 @@ def receive(config: ReceiveConfig, env: Environment,
             "detail": detail,
             "seq_format": config.seq_format,
             **extra,
-            **(session.start_info() if session is not None else {}),
+            **(user.start_info() if user is not None else {}),
         }
         if provider.note:
             info["note"] = provider.note
@@ -312,8 +317,8 @@ def receive(config: ReceiveConfig, env: Environment,
                 built.close()
             provider.close()
             reporter.close()  # the live display gives the terminal back, whatever happened
-    if session is not None:
-        session.report(env)  # what the client broke, where; its fault's traceback
+    if user is not None:
+        user.report(env)  # what the client broke, where; its fault's traceback
     if result.error:
         raise OsFailure(result.error)  # after the summary, like any error: one line, exit 1
     if result.threshold:
@@ -328,7 +333,8 @@ def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
         return None
     from wskrecv.output.metrics import MetricsEndpoint  # imports prometheus_client
 
-    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote)
+    return MetricsEndpoint(config.metrics, config.metrics_label, config.metrics_allow_remote,
+                           config.metrics_connections, config.metrics_timeout)
 
 
 def _close_capture(capture: PcapWriter, name: str) -> None:

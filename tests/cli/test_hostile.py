@@ -61,7 +61,7 @@ def test_hostile_payloads_are_each_counted_once(command: str, args: tuple[str, .
     assert s["bytes"] == sum(map(len, datagrams))
     assert s["unsequenced"] == len(datagrams) - sequenced and s["corrupt"] == 1
     assert s["violations"] == 0 and s["kernel_drops"] == 0
-    assert s["streams_seen"] == 1 + 300 + 1 and s["streams"] + s["streams_evicted"] == 302
+    assert s["streams_seen"] == 1 + 300 + 1 and s["streams_tracked"] + s["streams_evicted"] == 302
     # stream 2 saw 0, U64, 1, 2^63, U64-1, 2, 0: U64-1 fills a gap just behind the highest
     # (reordered), the rest are far behind it (late); all between 0 and U64 is lost
     assert (s["reordered"], s["duplicates"], s["late"]) == (1, 0, 4)
@@ -106,7 +106,7 @@ def test_flood_from_thousands_of_spoofed_sources_stays_bounded(
     assert s["received"] == n + 10 and s["kernel_drops"] == 0
     assert s["sources_seen"] == n + 1 and 0 < s["sources_evicted"] <= n
     assert s["sources_seen"] - s["sources_evicted"] <= 1024
-    assert s["streams_seen"] == n + 1 and s["streams_evicted"] > 0 and s["streams"] <= 1024
+    assert s["streams_seen"] == n + 1 and s["streams_evicted"] > 0 and s["streams_tracked"] <= 1024
     assert s["lost"] == s["reordered"] == s["duplicates"] == s["late"] == 0
     assert s["unsequenced"] == 0 and s["violations"] == 0
 

@@ -4,12 +4,14 @@ which .ci/run installs when missing): the client prints what wskrecv counted."""
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
 import signal
 import socket
 import struct
 import subprocess
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -118,8 +120,24 @@ def test_parallel_streams_lengths_and_ipv6(mode: list[str], args: list[str], bin
     # each stream is a source of wskrecv's statistics
     connected = result["server_output_json"]["start"]["connected"]
     n = int(args[args.index("-P") + 1]) if "-P" in args else 1
-    assert len(connected) == n == summary["streams"]
+    assert len(connected) == n == summary["streams_tracked"] == len(summary["streams"])
     assert sorted(s["port"] for s in summary["sources"]) == sorted(c["remote_port"] for c in connected)
+    # Each stream's figures, as the client got them, are its row in wskrecv's summary.
+    port_of = {c["socket"]: c["local_port"] for c in result["start"]["connected"]}
+    rows = {r["port"]: r for r in summary["streams"]}
+    for s in result["end"]["streams"]:
+        row = rows[port_of[s["udp"]["socket"]]]
+        assert (row["lost"], row["expected"]) == (s["udp"]["lost_packets"], s["udp"]["packets"])
+    # ... and the test's end note reports them as iperf3 -s does: a line per stream, [SUM].
+    (end,) = [o for o in notes(objs) if o["event"] == "end"]
+    report = end["report"]
+    assert report[1].startswith("[ ID] Interval           Transfer     Bitrate         Jitter")
+    assert len(report) == 2 + n + (n > 1) and all(line.endswith("  receiver") for line in report[2:])
+    for line, stream in zip(report[2:], end["streams"]):
+        assert line.startswith(f"[{stream['id']:3d}]   0.00-")
+        assert f"  {stream['lost_packets']}/{stream['packets']} (" in line
+    if n > 1:
+        assert report[-1].startswith("[SUM]   0.00-")
     if "-l" in args:
         assert summary["sizes"]["min"] == summary["sizes"]["max"] == 1400
 
@@ -150,24 +168,40 @@ def raw_control(port: int, data: bytes) -> bytes:
         return got
 
 
-def wait_note(rx: Wskrecv, event: str, seen: list[dict[str, Any]]) -> dict[str, Any]:
-    """Read wskrecv's JSON lines (kept in `seen`) up to the next iperf3 note `event`."""
+def wait_line(rx: Wskrecv, seen: list[dict[str, Any]], wanted: Callable[[dict], bool]) -> dict:
+    """Read wskrecv's JSON lines (kept in `seen`) up to the next one `wanted`."""
     while True:
         line = read_line(rx.proc.stdout, 30)
         assert line, f"wskrecv exited: {rx.proc.stderr.read()}"
         seen.append(json.loads(line))
-        if seen[-1]["type"] == "iperf3" and seen[-1]["event"] == event:
+        if wanted(seen[-1]):
             return seen[-1]
+
+
+def wait_note(rx: Wskrecv, event: str, seen: list[dict[str, Any]]) -> dict[str, Any]:
+    """Read wskrecv's JSON lines (kept in `seen`) up to the next iperf3 note `event`."""
+    return wait_line(rx, seen, lambda o: o["type"] == "iperf3" and o["event"] == event)
+
+
+def wait_idle(rx: Wskrecv, seen: list[dict[str, Any]], done: int) -> None:
+    """Read up to an interval in which the server is idle with `done` tests done: a client
+    that exited has sent its IPERF_DONE, but the server may not have read it yet."""
+    wait_line(rx, seen, lambda o: o["type"] == "interval" and o["iperf3"]["state"] == "idle"
+              and o["iperf3"]["tests_done"] == done)
 
 
 def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving() -> None:
     seen: list[dict[str, Any]] = []
-    with serve("event") as rx:
+    with serve("event", "--interval", "0.2") as rx:
         port = rx.port
-        # Not iperf3 at all, a huge length, JSON cut short: closed, logged, no answer.
+        # Not iperf3 at all, a huge length, JSON cut short, JSON nested 4,000 deep (a
+        # RecursionError in the parser ended the run): closed, logged, no answer.
         assert raw_control(port, b"GET / HTTP/1.0\r\n\r\n" + b"x" * 40) == b""
         assert raw_control(port, COOKIE + struct.pack("!I", 0x7FFFFFFF)) == b"\x09"
         assert raw_control(port, COOKIE + struct.pack("!I", 100) + b'{"udp": tr') == b"\x09"
+        deep = b'{"udp":true,"x":' + b"[" * 4000 + b"]" * 4000 + b"}"
+        assert raw_control(port, COOKIE + struct.pack("!I", len(deep)) + deep) == b"\x09"
+        wait_line(rx, seen, lambda o: o["type"] == "iperf3" and "nested" in o["message"])
         # Reverse and TCP tests: iperf3's own error path, a clear message on the client.
         status, _, text = client(port, "-u", "-R", "-t", "1")
         assert status == 1 and "not implemented" in text, text
@@ -185,6 +219,7 @@ def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving()
         # ... and the next test is served.
         status, result, text = client(port, "-u", "-b", "10M", "-t", "1", "--json")
         assert status == 0 and result is not None, text
+        wait_idle(rx, seen, done=1)  # it has read the client's IPERF_DONE
         rx.signal(signal.SIGINT)
         code, objs, err = rx.finish()
     assert code == 0, err
@@ -194,8 +229,100 @@ def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving()
     assert events[-3:] == ["start", "running", "end"]
     iperf3 = summary_of(objs)["iperf3"]
     assert (iperf3["tests_done"], iperf3["tests_refused"], iperf3["denied"]) == (1, 2, 1)
-    assert iperf3["tests_failed"] == 3  # huge length, cut JSON, the vanished client
+    assert iperf3["tests_failed"] == 4  # huge length, cut JSON, deep JSON, the vanished client
     assert "Traceback" not in err
+
+
+def test_a_client_that_stops_sending_is_timed_out_and_told_why() -> None:
+    """A real client, stopped (SIGSTOP) in the middle of a 1000 s test: its streams bring
+    nothing, --rcv-timeout ends the test (the server is free again), and the client, let
+    go, prints iperf3's own "idle timeout for receiving data"."""
+    seen: list[dict[str, Any]] = []
+    with serve("event", "--rcv-timeout", "1", "--interval", "0.2") as rx:
+        with popen([IPERF3, "-c", "127.0.0.1", "-p", str(rx.port), "-u", "-b", "1M", "-t",
+                    "1000"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                   text=True) as stopped:
+            wait_note(rx, "running", seen)
+            stopped.send_signal(signal.SIGSTOP)
+            note = wait_note(rx, "error", seen)
+            assert "no datagram for 1 s (--rcv-timeout)" in note["message"]
+            wait_idle(rx, seen, done=0)
+            stopped.send_signal(signal.SIGCONT)
+            out, _ = stopped.communicate(timeout=30)
+        assert stopped.returncode == 1 and "idle timeout for receiving data" in out, out
+        status, result, text = client(rx.port, "-u", "-b", "10M", "-t", "1", "--json")
+        assert status == 0 and result is not None, text  # the next one is served
+        wait_idle(rx, seen, done=1)
+        rx.signal(signal.SIGINT)
+        code, objs, err = rx.finish()
+    assert code == 0, err
+    iperf3 = summary_of(seen + objs)["iperf3"]
+    assert (iperf3["tests_done"], iperf3["tests_failed"]) == (1, 1)
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "human"])
+def test_a_peers_words_reach_no_output_raw(as_json: bool) -> None:
+    """A client_version of escape sequences, CR/LF forging a log line, NUL and a bidi
+    override: every output shows it escaped (JSON strings too: `jq -r` prints them raw)."""
+    evil = "\x1b[2J\x1b]0;owned\x07\r\nwskrecv iperf3: forged\u202eevil\0"
+    params = json.dumps({"udp": True, "time": 1, "client_version": evil}).encode()
+    port = port_free_for_both("127.0.0.1")
+    with Wskrecv("event", "--iperf3", "--one-off", port=port, json_mode=as_json,
+                 expect_start=as_json) as rx:
+        # The start line comes once the TCP listener is open.
+        start = "" if as_json else read_line(rx.proc.stderr, 20)
+        assert "iperf3 server on TCP port" in start or rx.start
+        # The test starts; the client then closes: it failed, and --one-off ends the run.
+        raw_control(port, COOKIE + struct.pack("!I", len(params)) + params)
+        code, objs, err = rx.finish()
+    assert code == 0, err
+    texts = [err] + strings(objs)
+    assert any("\\x1b[2J" in t for t in texts), texts  # shown, escaped
+    for t in texts:
+        assert not any(c in t for c in "\x1b\x07\r\0\u202e"), repr(t)
+    assert not any(line.startswith("wskrecv iperf3: forged") for line in err.splitlines())
+
+
+def test_out_of_descriptors_the_server_says_so_once_and_serves_when_it_can() -> None:
+    """With the descriptor table full, the accept loop used to log "accept failed: Too
+    many open files" on every pass (hundreds of thousands of lines, 70% CPU)."""
+    seen: list[dict[str, Any]] = []
+    with serve("event", "--interval", "0.1") as rx:
+        pid = rx.proc.pid
+        highest = max(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+        _, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        # One descriptor left above the highest in use: the first client takes it.
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (highest + 2, hard))
+        with socket.create_connection(("127.0.0.1", rx.port), timeout=20) as first:
+            first.sendall(COOKIE)
+            assert first.recv(1) == b"\x09"  # accepted: PARAM_EXCHANGE
+            with socket.create_connection(("127.0.0.1", rx.port), timeout=20) as second:
+                second.sendall(COOKIE)  # waits in the listen backlog
+                wait_line(rx, seen, lambda o: o["type"] == "iperf3"
+                          and "Too many open files" in o["message"])
+                for _ in range(10):  # a second of intervals, the table still full
+                    wait_line(rx, seen, lambda o: o["type"] == "interval")
+                first.close()  # a descriptor is free again: the second is served
+                assert second.recv(1) == b"\x09"
+        rx.signal(signal.SIGINT)
+        code, objs, err = rx.finish()
+    assert code == 0, err
+    said = [n["message"] for n in notes(seen + objs) if n["event"] == "error"
+            and "test" not in n["message"] and "connection from" not in n["message"]]
+    assert said == ["accept failed: Too many open files: control connections wait until "
+                    "descriptors are free (said once)",
+                    "control connections are accepted again"]
+
+
+def strings(value: Any) -> list[str]:
+    """Every string in decoded JSON."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return []
 
 
 def test_iperf3_options_are_checked() -> None:
@@ -205,6 +332,8 @@ def test_iperf3_options_are_checked() -> None:
     assert r.returncode == 2 and "--one-off needs --iperf3" in r.stderr
     r = run_cli("event", "--iperf3", "--seq-format", "sockperf", "-c", "1")
     assert r.returncode == 2 and "--seq-format sockperf" in r.stderr
+    r = run_cli("event", "--rcv-timeout", "5", "-c", "1")
+    assert r.returncode == 2 and "--rcv-timeout needs --iperf3" in r.stderr
 
 
 def test_metrics_name_the_test_in_progress_and_count_the_tests() -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
+from contextlib import ExitStack
 from typing import Optional
 
 import pytest
@@ -64,6 +67,27 @@ def test_metrics_count_the_run_and_pass_promtool(workers: Optional[str]) -> None
     assert sum(v for k, v in samples(text, "wskrecv_one_way_latency_seconds_bucket").items()
                if dict(k)["le"] == "+Inf") == sent
     assert "wskrecv_pool_buffers_in_use" in text
+    # Every histogram is complete: _count (the +Inf bucket) and an exact _sum, so the
+    # usual mean, _sum / _count, exists for the latencies as for the sizes.
+    histograms = [f for f in text_string_to_metric_families(text) if f.type == "histogram"]
+    assert {f.name for f in histograms} == {"wskrecv_one_way_latency_seconds",
+                                            "wskrecv_app_latency_seconds",
+                                            "wskrecv_datagram_size_bytes"}
+    for family in histograms:
+        for labels in {tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+                       for s in family.samples}:
+            mine = {s.name[len(family.name):] + (s.labels.get("le", "")): s.value
+                    for s in family.samples
+                    if tuple(sorted((k, v) for k, v in s.labels.items() if k != "le")) == labels}
+            assert mine["_count"] == mine["_bucket+Inf"], (family.name, labels)
+            assert "_sum" in mine, (family.name, labels)
+    owd_count = sum(samples(text, "wskrecv_one_way_latency_seconds_count").values())
+    owd_sum = sum(samples(text, "wskrecv_one_way_latency_seconds_sum").values())
+    app_sum = sum(samples(text, "wskrecv_app_latency_seconds_sum").values())
+    # send_spread stamps its datagrams 0 (the epoch): each one-way latency is its arrival
+    # time, so the mean is about now.
+    assert owd_count == sent and abs(owd_sum / owd_count - time.time()) < 600
+    assert app_sum > 0
     if PROMTOOL is None:
         pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
     check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
@@ -71,7 +95,9 @@ def test_metrics_count_the_run_and_pass_promtool(workers: Optional[str]) -> None
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_metrics_linger_after_the_run_with_the_final_counts() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_metrics_linger_after_the_run_with_the_final_counts(signum: int) -> None:
     with Wskrecv("listen", "--metrics", "0", "--count", "5", "--metrics-linger", "60") as w:
         port = w.start["metrics_port"]
         w.send([b"a"] * 5)
@@ -83,9 +109,10 @@ def test_metrics_linger_after_the_run_with_the_final_counts() -> None:
         assert samples(scrape(port), "wskrecv_datagrams_unread_at_exit_total") == {
             (("mode", "irp"), ("worker", "0")): 0.0}
         assert w.proc.poll() is None
-        w.signal(signal.SIGINT)  # ends the linger early
+        w.signal(signum)  # ends the linger early (SIGHUP used to kill it: exit 129)
         status, _, err = w.finish()
     assert status == 0, err
+    assert err == ""
 
 
 def test_metrics_port_in_use_is_an_os_error() -> None:
@@ -121,6 +148,9 @@ def test_metrics_on_a_remote_address_need_permission() -> None:
         (["--metrics", "[::1]:x"], "'x' is not a port number"),
         (["--metrics-linger", "3"], "--metrics-linger needs --metrics"),
         (["--metrics-label", "a=b"], "--metrics-label needs --metrics"),
+        (["--metrics-connections", "4"], "--metrics-connections needs --metrics"),
+        (["--metrics-timeout", "3"], "--metrics-timeout needs --metrics"),
+        (["--metrics", "0", "--metrics-connections", "0"], "at least 1"),
     ],
 )
 def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> None:
@@ -128,6 +158,30 @@ def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> 
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_idle_connections_cost_no_thread_each_and_the_scrape_is_served() -> None:
+    """Idle connections to /metrics, more than it serves at once: the process's threads
+    stay bounded (it used to make one per connection, for ever), and the real scrape
+    still gets the counts."""
+    with Wskrecv("event", "--metrics", "127.0.0.1:0", "--metrics-connections", "8",
+                 "--metrics-linger", "0") as w, ExitStack() as idle:
+        port = w.start["metrics_port"]
+        w.send([b"m"] * 3)
+        assert wait_for(lambda: total(port) == 3, 20)
+        before = threads(w.proc.pid)
+        for _ in range(100):
+            idle.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        assert wait_for(lambda: total(port) == 3, 20)  # served among them
+        assert threads(w.proc.pid) <= before + 8
+        w.signal(signal.SIGTERM)
+        status, _, err = w.finish()
+    assert status == 0, err
+    assert "Traceback" not in err
 
 
 def test_metrics_follow_the_run_without_interval_reports() -> None:

@@ -12,7 +12,8 @@ from tests.conftest import modules_after
 
 # Modules a receive command's --help must not load: the receive machinery is imported
 # inside the command callbacks, so parsing options stays as cheap as click itself.
-HEAVY = ("wskrecv.runner", "wskrecv.wsk", "wskrecv.provider", "wskrecv.stats", "wskrecv.apps",
+HEAVY = ("wskrecv.runner", "wskrecv.wsk", "wskrecv.provider", "wskrecv.stats", "wskrecv.builtin",
+         "wskrecv.hosting",
          "wskrecv.generator", "wskrecv.selftest", "wskrecv.bench", "rich", "scapy", "ctypes")
 
 
@@ -29,7 +30,8 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 # types and defaults it shows. `fractions`/`decimal` wait for a number to parse, the other
 # commands (send's signals and sockets, bench's JSON) for their own invocation; the help
 # width is found without shutil (cli.help_width).
-STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio"}
+STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio",
+           "wskrecv.words"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
            "wskrecv.commands.receive", "wskrecv.payload", "wskrecv.config", "wskrecv.units"}
 NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal", "shutil")

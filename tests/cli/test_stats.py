@@ -50,7 +50,7 @@ def test_wskrecv_format_gaps_swaps_and_duplicates_are_counted_exactly(
     status, s, err = run_listen(wskrecv_datagrams(SEQUENCE), *args, command=command)
     assert status == 0, err
     assert (s["lost"], s["reordered"], s["duplicates"]) == (LOST, REORDERED, DUPLICATES)
-    assert (s["corrupt"], s["unsequenced"], s["late"], s["streams"]) == (0, 0, 0, 1)
+    assert (s["corrupt"], s["unsequenced"], s["late"], s["streams_tracked"]) == (0, 0, 0, 1)
     assert s["seq_format"] == "auto" and s["loss_pct"] == pytest.approx(100 * 3 / 12, abs=1e-4)
     assert set(s["latency_ms"]) == {"p50", "p90", "p99", "max"} and s["jitter_ms"] >= 0
     assert s["app_latency_ms"]["max"] >= s["app_latency_ms"]["p50"] >= 0

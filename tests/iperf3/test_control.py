@@ -112,6 +112,51 @@ def test_junk_is_a_protocol_error_naming_it(data: bytes, words: str) -> None:
     assert events(conn) == []
 
 
+def deep(levels: int) -> bytes:
+    return b'{"udp":true,"x":' + b"[" * levels + b"]" * levels + b"}"
+
+
+@pytest.mark.parametrize("levels", [1000, 100_000], ids=["1000", "100000"])
+def test_deeply_nested_params_are_refused_not_a_recursion_error(levels: int) -> None:
+    """2 KB of brackets used to raise RecursionError out of the parser (and end the run)."""
+    conn = ServerConnection()
+    body = deep(levels)[:8000]  # cut short too: the brackets do not even close
+    conn.receive_data(COOKIE + struct.pack("!I", len(body)) + body)
+    got = [e for e in events(conn) if not isinstance(e, CookieReceived)]
+    assert len(got) == 1 and isinstance(got[0], ProtocolError)
+    assert got[0].message == ("unable to receive parameters from client: JSON nested more "
+                              "than 32 deep")
+    assert conn.state == "closed"
+
+
+def test_deeply_nested_results_are_refused_and_shallow_ones_taken() -> None:
+    conn = ServerConnection()
+    conn.receive_data(COOKIE + p.frame_json(PARAMS))
+    events(conn)
+    conn.create_streams()
+    conn.start_test()
+    conn.receive_data(b"\x04")
+    events(conn)
+    conn.exchange_results()
+    conn.receive_data(struct.pack("!I", len(deep(33))) + deep(33))
+    (e,) = events(conn)
+    assert isinstance(e, ProtocolError)
+    assert e.message.startswith("unable to receive results from client: JSON nested")
+    conn = ServerConnection()
+    body = b'{"s":"' + b"[" * 5000 + b'","x":' + deep(30) + b"}"  # brackets in a string
+    conn.receive_data(COOKIE + struct.pack("!I", len(body)) + body)
+    assert isinstance(events(conn)[-1], ParamsReceived)
+
+
+def test_params_are_bounded_as_iperf3_bounds_them() -> None:
+    conn = ServerConnection()
+    conn.receive_data(COOKIE + struct.pack("!I", 8193))
+    (_, e) = events(conn)
+    assert isinstance(e, ProtocolError)
+    assert e.message == ("unable to receive parameters from client: JSON length 8193 over "
+                         "the limit of 8192")
+
+
 def test_a_state_the_protocol_does_not_allow_now() -> None:
     conn = ServerConnection()
     conn.receive_data(COOKIE + p.frame_json(PARAMS))

@@ -184,17 +184,45 @@ def test_server_output_for_get_server_output() -> None:
 
 
 def test_a_test_without_duration_lives_while_datagrams_come() -> None:
-    from wskrecv.iperf3.server import IDLE_TIMEOUT
-
-    srv, counting = server()
+    srv, counting = server(rcv_timeout=60.0)
     start(srv, {"udp": True, "time": 0, "num": 1000000})  # iperf3 -n
     streams(srv, 1, now=0.0)
     remote = ("127.0.0.1", 50000)
-    counting.table[remote] = StreamFigures(10, 0, 0, 0, None, 10, 100)
-    srv.tick(IDLE_TIMEOUT)
-    assert not srv.closing and srv.next_deadline() == 2 * IDLE_TIMEOUT
-    srv.tick(2 * IDLE_TIMEOUT)  # nothing more arrived
-    assert srv.closing and "timed out in state running" in srv.last
+    for t in range(1, 40):  # a datagram now and then, for ten idle timeouts
+        counting.table[remote] = StreamFigures(t, 0, 0, 0, None, t, 100 * t)
+        srv.tick(15.0 * t)
+    assert not srv.closing and srv.conn is not None and srv.conn.state == "running"
+    quiet = 15.0 * 39
+    srv.tick(quiet + 59.0)
+    assert not srv.closing
+    srv.tick(quiet + 60.0)  # nothing more arrived for --rcv-timeout
+    assert srv.closing and "no datagram for 60 s (--rcv-timeout)" in srv.last
+
+
+@pytest.mark.parametrize("sent", [0, 1], ids=["never-sends", "sends-once-then-stops"])
+def test_an_idle_test_ends_at_the_rcv_timeout_whatever_its_time(sent: int) -> None:
+    """A client that connects its stream and sends nothing (or once, then stops), asking
+    for a test of 30 years: iperf3's --rcv-timeout ends it, and the client is told why."""
+    srv, counting = server(rcv_timeout=120.0)
+    start(srv, {"udp": True, "time": 1e9})
+    streams(srv, 1, now=0.0)
+    srv.control_output()
+    if sent:  # a datagram at 10 s, seen at the next look
+        counting.table[("127.0.0.1", 50000)] = StreamFigures(1, 0, 0, 0, None, 1, 100)
+    quiet = 10.0 if sent else 0.0
+    now = 0.0
+    while not srv.closing:
+        deadline = srv.next_deadline()
+        assert deadline is not None and deadline > now
+        now = deadline
+        srv.tick(now)  # the loop wakes when asked to, and not before
+    assert quiet + 120.0 <= now <= quiet + 120.0 * 1.25
+    assert srv.failed == 1
+    assert srv.control_output() == b"\xfe" + struct.pack("!ii", p.IENOMSG, 0)
+    assert srv.notes[-1]["event"] == "error"
+    assert "idle timeout for receiving data" in srv.notes[-1]["message"]
+    srv.connection_lost()
+    assert not srv.busy  # the next client is served
 
 
 def test_the_end_of_the_run_tells_the_client_server_terminate() -> None:

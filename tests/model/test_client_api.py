@@ -20,7 +20,7 @@ from wskrecv.client import (
     WskReceiveFrom,
     indications,
 )
-from wskrecv.client.blame import ClientCode
+from wskrecv.hosting.blame import ClientCode
 from wskrecv.wsk import Datagram, Verifier, WskDatagramSocket
 from wskrecv.wsk.indication import make_chain
 from wskrecv.wsk.verifier import IrpAlreadyPending
@@ -125,8 +125,10 @@ def test_the_built_in_applications_use_only_the_client_api() -> None:
     import ast
     from pathlib import Path
 
-    apps = Path(api.__file__).resolve().parent.parent / "apps"
-    for path in sorted(apps.glob("*.py")):
+    builtin = Path(api.__file__).resolve().parent.parent / "builtin"
+    paths = sorted(builtin.glob("*.py"))
+    assert [p.name for p in paths if p.name in ("irp.py", "event.py")] == ["event.py", "irp.py"]
+    for path in paths:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:

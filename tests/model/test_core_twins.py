@@ -114,7 +114,8 @@ def tables(rec: Recorder) -> tuple:
     retired = (r.lost, r.reordered, r.duplicates, r.late, r.expected, r.sequenced, r.restarts)
     owd, app = c.latency(False)
     return (list(c.sources.rows.items()), c.sources.seen, c.sources.evicted, streams, retired,
-            c.streams.seen, c.streams.evicted, owd.counts, owd.max, app.counts, app.max,
+            c.streams.seen, c.streams.evicted, owd.counts, owd.max, owd.sum, app.counts, app.max,
+            app.sum,
             list(c.size_counts), c.size_min, c.size_max, c.corrupt, c.unsequenced)
 
 
@@ -141,11 +142,14 @@ def run(steps: list, seq_format: str, **kw: Any) -> None:
                 rec.streams.expect(arg[0], arg[1], now)
         else:
             t += 1.0
-            a: Snapshot = py.snapshot(t, 0, {}, None, advance=arg)
-            b: Snapshot = native.snapshot(t, 0, {}, None, advance=arg)
+            # Every stream's row, or the worst few (the ranking must pick the same ones).
+            limit = None if arg else 3
+            a: Snapshot = py.snapshot(t, 0, {}, None, advance=arg, streams_limit=limit)
+            b: Snapshot = native.snapshot(t, 0, {}, None, advance=arg, streams_limit=limit)
             assert a == b
     assert tables(py) == tables(native)
-    assert py.snapshot(t + 1, 0, {}, None) == native.snapshot(t + 1, 0, {}, None)
+    a, b = (rec.snapshot(t + 1, 0, {}, None, streams_limit=None) for rec in (py, native))
+    assert a == b and len(a.stream_rows) == a.streams_tracked
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -224,3 +228,71 @@ def test_unknown_format_is_refused_by_both() -> None:
     for make in (Counter, NATIVE.counter):
         with pytest.raises(ValueError):
             make("nope", 16, 8, 8)
+
+
+def table_state(sources: Any, streams: Any) -> tuple:
+    """Everything both tables show, in their order."""
+    trackers = [(key, t.base, t.high, t.seen, t.late, t.restarts, t.jitter_ns, t.mark, t.lost, t.expected,
+                 t.datagrams, type(t).__name__) for key, t in streams.streams.items()]
+    r, t = streams.retired, streams.totals()
+    fields = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts")
+    return (list(sources.rows.items()), sources.seen, sources.evicted, sources.max_sources, trackers,
+            [getattr(r, f) for f in fields], [getattr(t, f) for f in fields], streams.mean_jitter_ns(),
+            streams.seen, streams.evicted, streams.max_streams, streams.window)
+
+
+transits = st.one_of(st.none(), st.integers(-U64, U64))
+table_op = st.one_of(
+    st.tuples(st.just("source"), remotes, st.integers(0, 70000)),
+    st.tuples(st.just("stream"), st.tuples(remotes, st.integers(0, 3)), u64, transits),
+    st.tuples(st.just("expect"), remotes, st.integers(0, 3), u64),
+    st.tuples(st.just("wrap32"), st.booleans()),
+    st.tuples(st.just("see"), st.integers(0, 100), u64, transits),
+    st.tuples(st.just("mark"), st.integers(0, 100), st.integers(0, 1000)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-1, 6), st.integers(-1, 6), st.sampled_from([1, 16]), st.booleans(),
+       st.lists(table_op, max_size=40))
+def test_both_tables_keep_the_same_rows_streams_and_evictions(
+    max_sources: int, max_streams: int, window: int, wrap32: bool, ops: list
+) -> None:
+    """The source and stream tables driven directly, through their whole API, with tiny
+    bounds (eviction at every other step)."""
+    from wskrecv.stats.sequence import StreamTable
+    from wskrecv.stats.sources import SourceTable
+
+    mod = cores.native_module()
+    twins = [(SourceTable(max_sources), StreamTable(max_streams, window, wrap32)),
+             (mod.SourceTable(max_sources), mod.StreamTable(max_streams, window, wrap32))]
+    for op in ops:
+        for sources, streams in twins:
+            live = list(streams.streams.values())
+            if op[0] == "source":
+                sources.new(op[1], op[2])
+            elif op[0] == "stream":
+                streams.new(op[1], op[2], op[3])
+            elif op[0] == "expect":
+                streams.expect(op[1], op[2], op[3])
+            elif op[0] == "wrap32":
+                streams.use_wrap32(op[1])
+            elif live and op[0] == "see":
+                live[op[1] % len(live)].see(op[2], op[3])
+            elif live:
+                live[op[1] % len(live)].mark = op[2]
+        assert table_state(*twins[0]) == table_state(*twins[1])
+
+
+def test_the_native_tables_hand_out_copies_and_views() -> None:
+    """Each native table owns its data: `rows` is a copy, `streams` a read-only view."""
+    assert NATIVE is not None
+    counter = NATIVE.counter("auto", 16, 8, 8)
+    counter.add(bytes(payload.build(0, 1, NOW, b"x")), ("127.0.0.1", 9), None, NOW)
+    rows = counter.sources.rows
+    rows[("127.0.0.1", 9)][0] = 99
+    rows[("10.0.0.1", 1)] = [1, 1]
+    assert counter.sources.rows == {("127.0.0.1", 9): [1, 37]}
+    with pytest.raises(TypeError):
+        counter.streams.streams[("x", 1)] = None  # type: ignore[index]
+    assert len(counter.streams.streams) == 1

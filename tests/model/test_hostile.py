@@ -83,7 +83,7 @@ def test_every_datagram_is_counted_exactly_once(
     # sequenced = distinct sequences seen + duplicates + late, over live and retired streams
     assert snap.sequenced == snap.expected - snap.lost + snap.duplicates + snap.late
     assert len(rec.counts.streams.streams) <= max_streams and len(rec.counts.sources.rows) <= max_sources
-    assert snap.streams_seen - snap.streams_evicted == snap.streams
+    assert snap.streams_seen - snap.streams_evicted == snap.streams_tracked
     assert snap.sources_seen - snap.sources_evicted == len(rec.counts.sources.rows)
     if seq_format == "none":
         assert snap.sequenced == 0
@@ -156,7 +156,7 @@ def test_a_flood_of_sources_stays_bounded_and_keeps_the_busy_one() -> None:
     assert snap.received == 10_000 and snap.sequenced == 5000 and snap.unsequenced == 5000
     assert len(rec.counts.sources.rows) <= 128 and snap.sources_evicted == 5001 - len(rec.counts.sources.rows)
     assert snap.sources[0].address == "127.0.0.1" and snap.sources[0].datagrams == 5000
-    assert snap.lost == 0 and snap.streams == 1
+    assert snap.lost == 0 and snap.streams_tracked == 1
 
 
 def _run_of(stream: int, start: int, n: int, lie: bool) -> list[bytes]:
@@ -191,6 +191,6 @@ def test_per_list_counting_agrees_with_per_datagram_counting(
                          [1_000 + i for i in range(len(batch))], now)
     a, b = one.snapshot(1.0, 0, {}, None), many.snapshot(1.0, 0, {}, None)
     fields = ("received", "bytes", "sequenced", "unsequenced", "corrupt", "lost", "reordered",
-              "duplicates", "late", "restarts", "expected", "streams", "streams_evicted")
+              "duplicates", "late", "restarts", "expected", "streams_tracked", "streams_evicted")
     assert {f: getattr(a, f) for f in fields} == {f: getattr(b, f) for f in fields}
     assert a.sequenced + a.unsequenced == a.received == sum(map(len, batches))

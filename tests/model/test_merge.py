@@ -18,7 +18,7 @@ T0 = 1_700_000_000_000_000_000
 
 # What one receiver and the merge of several must agree on exactly.
 EXACT = ("received", "bytes", "truncated", "lost", "reordered", "duplicates", "corrupt",
-         "unsequenced", "late", "restarts", "expected", "sequenced", "streams", "streams_seen",
+         "unsequenced", "late", "restarts", "expected", "sequenced", "streams_tracked", "streams_seen",
          "latency", "app_latency", "sizes", "sources_seen", "sources_evicted")
 
 Event = tuple[int, int, int, int]  # (sender index, sequence, transit ns, app delay ns)

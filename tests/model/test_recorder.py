@@ -35,7 +35,7 @@ def test_wskrecv_datagrams_with_gap_swap_and_duplicate() -> None:
     snap = feed(Recorder("irp"), wskr([0, 1, 3, 2, 2, 6, 7]))
     assert (snap.lost, snap.reordered, snap.duplicates) == (2, 1, 1)
     assert (snap.corrupt, snap.unsequenced, snap.sequenced) == (0, 0, 7)
-    assert snap.loss_pct == 25.0 and snap.streams == 1
+    assert snap.loss_pct == 25.0 and snap.streams_tracked == 1
 
 
 def test_corrupt_body_is_counted_and_still_sequenced() -> None:
@@ -93,7 +93,7 @@ def test_streams_are_told_apart_by_source_and_stream_id() -> None:
         rec.record(y, SRC, None, False)
         rec.record(x, ("127.0.0.2", 1), None, False)
     snap = rec.snapshot(1.0, 0, {}, None)
-    assert snap.streams == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
+    assert snap.streams_tracked == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
 
 
 def test_latency_jitter_and_application_latency() -> None:
@@ -135,6 +135,18 @@ def test_counted_latencies_land_in_the_buckets_of_bucket_of() -> None:
         ref.add(v)
     app = rec.counts.latency(False)[1]
     assert app.counts == ref.counts and app.max == ref.max
+    # The exact sum (Prometheus' _sum), past 64 bits in either core.
+    assert app.sum == ref.sum == sum(values) > 2**64
+
+
+def test_the_run_histograms_keep_the_exact_sum_across_intervals() -> None:
+    rec = Recorder("irp")
+    rec.record(wskr([0])[0], SRC, T0 + 1_000_000, False, T0 + 1_000_250)
+    rec.snapshot(1.0, 0, {}, None)  # the first interval ends
+    rec.record(wskr([0, 1])[1], SRC, T0 + 1000 + 2_000_000, False, T0 + 3_000_000)
+    owd, app = rec.run_histograms()
+    assert (owd.sum, owd.count) == (1_000_000 + 2_000_000, 2)
+    assert (app.sum, app.count) == (250 + (3_000_000 - 2_001_000), 2)
 
 
 def test_bucket_bounds_hold_their_values_within_three_percent() -> None:
@@ -179,7 +191,7 @@ def test_summary_and_interval_carry_the_documented_fields() -> None:
     snap = feed(Recorder("irp"), wskr([0, 2]))
     fields = {"lost", "reordered", "duplicates", "corrupt", "unsequenced", "late", "loss_pct",
               "reorder_pct", "jitter_ms", "latency_ms", "app_latency_ms", "kernel_drops",
-              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams",
+              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams_tracked",
               "streams_seen", "streams_evicted", "seq_format"}
     assert fields <= set(snap.summary_dict()) and fields <= set(snap.interval_dict())
     assert set(snap.summary_dict()["sources"][0]) == {"address", "port", "datagrams", "bytes"}

@@ -115,9 +115,9 @@ def test_the_last_datagram_is_never_held_and_a_stop_flushes_the_held() -> None:
     order = SendOrder(4, reorder=parse_pattern("reorder", "2"))
     assert drain_order(order) == [0, 2, 1, 3]  # 3 is a hit but nothing follows it
     unbounded = SendOrder(None, reorder=parse_pattern("reorder", "2:5"))
-    first = list(unbounded.take(3))
-    assert first == [0, 2, 4] and unbounded.flush() == [1, 3]
-    assert unbounded.late == 2
+    first = list(unbounded.take(3))  # 3 taken: 1 is held (paced now, sent later)
+    assert first == [0, 2] and unbounded.paced == 3 and unbounded.held == 1
+    assert unbounded.flush() == [1] and unbounded.late == 1
 
 
 def test_with_several_sources_reorder_is_counted_within_each_source_stream() -> None:
@@ -230,7 +230,37 @@ def test_a_run_that_ends_early_flushes_held_datagrams() -> None:
     seqs = [payload.parse_wskrecv(d).sequence for _, d in transport.sent]  # type: ignore[union-attr]
     assert sorted(seqs) == list(range(report.sent))  # nothing held back is lost at the stop
     late = sum(1 for i, s in enumerate(seqs) if s < max(seqs[: i + 1]))
-    assert report.reordered == late == 10
+    # 100 due in 0.1 s, held ones included; the last hit (99) goes out last, not late.
+    assert report.sent == 100 and report.reordered == late == 9
+
+
+class TickingClock(FakeClock):
+    """A clock that moves on a little at every reading, as a real one does between the
+    sender's reads (the end-of-duration check, then the pacer's)."""
+
+    def __call__(self) -> float:
+        self.t += 37e-6
+        return self.t
+
+
+@pytest.mark.parametrize("patterns", [
+    {}, {"reorder": "100"}, {"reorder": "10:3"}, {"reorder": "7:50", "duplicate": "5:1"},
+    {"duplicate": "5:2"},
+])
+def test_rate_times_duration_is_what_is_sent_whatever_the_patterns(patterns: dict) -> None:
+    """`send -r 10k -t 2 --reorder 100` sent 20,001 (a held datagram went out on top)."""
+    clock = TickingClock()
+    transport = RecordingTransport(clock)
+    spec = spec_for(duration=0.2, rate=10_000,
+                    **{k: parse_pattern(k, v) for k, v in patterns.items()})
+    report = Sender(spec, transport, clock=clock, sleep=clock.sleep).run()
+    assert report.reason == "duration over"
+    # A duplicate's copies go together: the last one due may bring its extra copies along.
+    extra = int(patterns["duplicate"].split(":")[1]) if "duplicate" in patterns else 0
+    assert report.sent == len(transport.sent)
+    assert 2000 <= report.sent <= 2000 + extra
+    if "duplicate" not in patterns:
+        assert report.sequences == 2000
 
 
 def test_a_stop_request_ends_the_run_with_its_reason() -> None:

@@ -85,6 +85,17 @@ def test_prometheus_scrapes_the_datagrams_received(tmp_path: Path) -> None:
                 labels = series["metric"]
                 assert (labels["job"], labels["mode"], labels["worker"], labels["link"]) == (
                     "wskrecv", "irp", "0", "test")
+                # The usual mean of a histogram: its _sum's rate over its _count's.
+                mean = ("rate(wskrecv_app_latency_seconds_sum[1m])"
+                        " / rate(wskrecv_app_latency_seconds_count[1m])")
+
+                def measured() -> bool:
+                    result = query(base, mean)
+                    return len(result) == 1 and 0 < float(result[0]["value"][1]) < 10
+
+                assert wait_for(measured, 60, step=0.2), query(base, mean)
+                (count,) = query(base, "wskrecv_app_latency_seconds_count")
+                assert float(count["value"][1]) == SENT
             finally:
                 prom.send_signal(signal.SIGTERM)
                 try:

@@ -7,9 +7,9 @@ import io
 import re
 
 from wskrecv import payload
-from wskrecv.apps import IrpClient
-from wskrecv.client.host import host_builtin
+from wskrecv.builtin import IrpClient
 from wskrecv.errors import ExitStatus
+from wskrecv.hosting.host import host_builtin
 from wskrecv.output.live import LiveReporter
 from wskrecv.provider.memory import MemoryProvider
 from wskrecv.runner import Limits, Runner

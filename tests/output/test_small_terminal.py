@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from wskrecv.output.dashboard import View, render
+from wskrecv.output.panels import header
 from wskrecv.stats.snapshot import Snapshot
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -21,7 +22,7 @@ def big() -> Snapshot:
     return Snapshot(mode="irp", elapsed_s=86_399.9, received=123_456_789, bytes=98_765_432_109,
                     truncated=0, kernel_drops=4_567_890, violations=0, seq_format="auto",
                     lost=1_234_567, reordered=7_654_321, duplicates=55_555, corrupt=0,
-                    expected=124_000_000, sequenced=123_456_789, streams=3, host_udp=HOST,
+                    expected=124_000_000, sequenced=123_456_789, streams_tracked=3, host_udp=HOST,
                     unread_at_exit=9_876_543)
 
 
@@ -56,3 +57,26 @@ def test_the_drops_panel_puts_the_socket_first_and_the_host_apart() -> None:
     assert text.index("kernel (socket)") < text.index("unread at exit") < text.index(
         "all sockets on this host")
     assert "9,876,543" in text  # unread at exit, at the end of the run
+
+
+@pytest.mark.parametrize("width", range(60, 201, 7))
+def test_the_header_keeps_name_address_and_format_at_every_width(width: int) -> None:
+    """Between about 115 and 149 columns a long start detail collapsed the header to the
+    mode and the time; now the detail goes first, and each part shown is whole."""
+    detail = ("event style, callback returns STATUS_SUCCESS, lists of up to 64 datagrams, "
+              "pool of 4096 buffers, reader recvmmsg")
+    view = View(big(), {"address": "127.0.0.1", "port": 5901, "detail": detail})
+    out = io.StringIO()
+    Console(file=out, width=width, height=24, force_terminal=True).print(header(view, width))
+    (line,) = ANSI.sub("", out.getvalue()).splitlines()
+    assert "127.0.0.1:5901" in line and line.rstrip().endswith("86,399.9 s")
+    assert "wskrecv" in line and "seq auto" in line and "…" not in line
+    full = len(" wskrecv  irp 127.0.0.1:5901  " + detail + "  seq auto 86,399.9 s")
+    assert (detail in line) == (width >= full)
+
+
+def test_small_terminals_rank_loss_and_drops_before_sizes_and_sources() -> None:
+    *shown, note = lines(70, 20)
+    text = "\n".join(shown)
+    assert "Drops" in text and "4,567,890" in text and "Top sources" not in text
+    assert note.startswith("not shown") and note.rstrip().endswith("Sizes (bytes), Top sources")

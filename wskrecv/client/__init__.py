@@ -32,7 +32,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Callable, Optional, Protocol
 
-from wskrecv.wsk.client import registered_irps
 from wskrecv.wsk.counters import SocketStatistics
 from wskrecv.wsk.indication import (
     WskClientDatagramDispatch,
@@ -49,6 +48,7 @@ from wskrecv.wsk.irp import (
     io_reuse_irp,
     io_set_completion_routine,
 )
+from wskrecv.wsk.registration import registered_irps
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.status import (
     AF_INET,

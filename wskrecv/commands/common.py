@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from wskrecv import payload, units
 from wskrecv.commands import numeric
-from wskrecv.config import ReceiveConfig
+from wskrecv.config import CHARTS, ReceiveConfig
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
 
@@ -30,6 +30,8 @@ def flag(field: str, spelled: Optional[dict[str, str]] = None) -> str:
     return (spelled or {}).get(field) or "--" + field.replace("_", "-")
 IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
 IPERF3_FORMATS = ("iperf3", "iperf3-64")
+TOP_STREAMS_SHOWN = 10  # output.human.SUMMARY_STREAMS (--help imports no more than this)
+MAX_STREAMS_LIMIT = 65536  # 1 GiB of sequence windows
 
 
 def socket_options(f: Callable) -> Callable:
@@ -74,6 +76,7 @@ def socket_options(f: Callable) -> Callable:
 
 
 MAX_WORKERS = 1024
+RCV_TIMEOUT = numeric.number(units.DURATION, 0.1, 86400)  # a day: longer is never idle
 METRICS_LINGER = numeric.number(units.DURATION, 0, 3600)  # an hour covers any scrape interval
 
 
@@ -134,6 +137,17 @@ def scale_options() -> list[Callable]:
             help="Allow --metrics on a non-loopback address (metrics reveal the traffic: "
             "sources, rates, loss).",
         ),
+        click.option(
+            "--metrics-connections", type=numeric.number(units.INTEGER, 1, 1024),
+            default=DEFAULTS.metrics_connections, show_default=True, metavar="N",
+            help="With --metrics: connections served at once, a thread each; when all are "
+            "taken, the oldest is closed to make room.",
+        ),
+        click.option(
+            "--metrics-timeout", type=numeric.number(units.DURATION, 0.1, 3600),
+            default=DEFAULTS.metrics_timeout, show_default=True, metavar="S",
+            help="With --metrics: close a connection silent for S seconds (or 500ms, 1m).",
+        ),
     ]
 
 
@@ -174,11 +188,31 @@ def run_options(f: Callable) -> Callable:
             "process of its own; if it dies, the terminal is restored and plain lines follow.",
         ),
         click.option(
+            "--chart", type=click.Choice(CHARTS), default=DEFAULTS.chart, show_default=True,
+            help="What the dashboard charts per interval: datagrams/s, bits/s or loss (%); "
+            "auto: the run's own unit (bits/s for an iperf3 server, else datagrams/s), "
+            "with loss beside it once any is seen.",
+        ),
+        click.option(
             "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
             show_default=True,
             help="Payload header to read sequences and send times from: auto detects "
             "wskrecv's own header; sockperf and iperf3 (iperf3-64: 64-bit counters) only "
             "when asked; none skips sequence analysis.",
+        ),
+        click.option(
+            "--per-stream", is_flag=True,
+            help="Every stream's figures (a stream: source address:port and the header's "
+            "stream id): a line per stream after each interval line, a `streams` array in "
+            "JSON intervals, and every stream in the summary's table (default: the worst "
+            f"{TOP_STREAMS_SHOWN} by loss).",
+        ),
+        click.option(
+            "--max-streams", type=numeric.number(units.INTEGER, 1, MAX_STREAMS_LIMIT),
+            default=DEFAULTS.max_streams, show_default=True, metavar="N",
+            help="Streams tracked at once (each keeps a 16 KiB sequence window). When the "
+            "table is full the least active half is retired: their counts stay in the "
+            "totals and in `streams_retired`, and they are counted as evicted.",
         ),
         click.option(
             "--max-loss", type=numeric.PERCENT, metavar="PCT",
@@ -199,6 +233,13 @@ def run_options(f: Callable) -> Callable:
         click.option(
             "--one-off", is_flag=True,
             help="With --iperf3: end the run after the first iperf3 test (like iperf3 -s -1).",
+        ),
+        click.option(
+            "--rcv-timeout", type=RCV_TIMEOUT, default=DEFAULTS.rcv_timeout, show_default=True,
+            metavar="S",
+            help="With --iperf3: end a running test whose streams bring no datagram for S "
+            "seconds (or 500ms, 2m; 0.1 s to 1 day), and tell its client \"idle timeout for "
+            "receiving data\", as iperf3 --rcv-timeout does (iperf3 takes milliseconds).",
         ),
     ]
     for option in reversed(options):
@@ -249,11 +290,17 @@ def check_receive(config: ReceiveConfig) -> None:
     if config.metrics is None:
         for given, flag in ((config.metrics_label, "--metrics-label"),
                             (config.metrics_linger != DEFAULTS.metrics_linger, "--metrics-linger"),
-                            (config.metrics_allow_remote, "--metrics-allow-remote")):
+                            (config.metrics_allow_remote, "--metrics-allow-remote"),
+                            (config.metrics_connections != DEFAULTS.metrics_connections,
+                             "--metrics-connections"),
+                            (config.metrics_timeout != DEFAULTS.metrics_timeout,
+                             "--metrics-timeout")):
             if given:
                 reject(f"{flag} needs --metrics")
     if config.one_off and not config.iperf3:
         reject("--one-off needs --iperf3")
+    if config.rcv_timeout != DEFAULTS.rcv_timeout and not config.iperf3:
+        reject("--rcv-timeout needs --iperf3")
     if config.iperf3 and config.seq_format not in IPERF3_FORMATS:
         reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {config.seq_format}")
 

@@ -47,7 +47,7 @@ from wskrecv.commands.receive import run_receive
 )
 @click.option(
     "--static-callbacks", is_flag=True, help="Enable the callback for every socket with "
-    "WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) before the socket exists, instead "
+    "WskControlClient (WSK_SET_STATIC_EVENT_CALLBACKS) before the socket exists, instead "
     "of SO_WSK_EVENT_CALLBACK: STATUS_DATA_NOT_ACCEPTED then neither disables it nor "
     "keeps the datagrams.",
 )

@@ -57,7 +57,7 @@ def run(
     if template is not None:
         if client is not None:
             reject("--template prints a client: it takes no CLIENT.py")
-        from wskrecv.client.templates import template as source
+        from wskrecv.hosting.templates import template as source
 
         click.echo(source(template), nl=False)
         return 0

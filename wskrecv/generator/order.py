@@ -7,6 +7,10 @@ duplicate pattern, each hit is sent 1 + `amount` times in a row. The order count
 goes, exactly what a receiver on a lossless path will see: `late` datagrams (sent after a
 higher sequence number of the same stream) and `duplicated` extra copies. With several
 sources, datagram `seq` belongs to stream `seq % streams` (see `PayloadPlan`).
+
+`paced` is what the pacer counts: every datagram (copies included) as its sequence number
+is taken, a held one too. A held datagram goes out later, within the same count, so a run
+of `--rate R --duration T` sends R x T datagrams with or without --reorder.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class SendOrder:
         self.sequences = 0  # distinct sequence numbers sent
         self.late = 0
         self.duplicated = 0
+        self.paced = 0  # datagrams taken so far, held ones included (see the module doc)
         self._streams = max(1, streams)
         self._highest = [-1] * self._streams  # per stream
         self._held: list[tuple[int, int]] = []  # (release after this seq, seq)
@@ -45,9 +50,15 @@ class SendOrder:
         """Every sequence number up to `count` has been sent."""
         return self.count is not None and self.next_seq >= self.count and not self._held
 
+    @property
+    def held(self) -> int:
+        """Datagrams held back by the reorder pattern, not sent yet."""
+        return len(self._held)
+
     def take(self, n: int) -> Iterable[int]:
-        """About `n` more sequence numbers to send (fewer at the end; a few more when
-        duplicates are due)."""
+        """The datagrams of about `n` more taken (fewer at the end; a few more when a
+        duplicate's copies are due): held ones count when taken, released ones when sent
+        count no more (see `paced`)."""
         start = self.next_seq
         if self.count is not None:
             n = min(n, self.count - start)
@@ -55,16 +66,22 @@ class SendOrder:
             n = max(n, 0)
             self.next_seq = start + n
             self.sequences += n
+            self.paced += n
             return range(start, start + n)
         out: list[int] = []
         held = self._held
         reorder = self.reorder
+        dup = self.duplicate
         last = self.count - 1 if self.count is not None else None
-        while len(out) < n:
+        budget = n  # counted as each sequence number is taken, not as it goes out
+        while budget > 0:
             seq = self.next_seq
             if last is not None and seq > last:
                 break
             self.next_seq += 1
+            copies = 1 + (dup.amount if dup is not None and dup.hits(seq) else 0)
+            budget -= copies
+            self.paced += copies
             if reorder is not None and reorder.hits(seq) and seq != last:
                 # N places late within its own stream: with several sources taking turns,
                 # that is N * streams places in the sending order.

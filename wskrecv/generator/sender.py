@@ -138,11 +138,13 @@ class Sender:
                 now = clock()
                 if end is not None and now >= end:
                     reason = "duration over"
-                    n, b = burst(order.take(pacer.owed(sent, end)), fill, now_ns)
+                    n, b = burst(order.take(pacer.owed(order.paced, end)), fill, now_ns)
                     sent += n
                     nbytes += b
                     break
-                due, wait = pacer.due(sent)
+                due, wait = pacer.due(order.paced)
+                if end is not None:  # the pacer read the clock again: maybe past the end
+                    due = min(due, pacer.owed(order.paced, end))
                 if due == 0:
                     if end is not None:
                         wait = min(wait, end - now)

@@ -11,11 +11,12 @@ in the state the protocol puts it in, and every transition lives in `_TRANSITION
     ended --exchange_results()--> client_results --(length + JSON)--> server_results
     server_results --send_results()--> display --(IPERF_DONE)--> done
 
-A peer that misbehaves (a cookie that is not one, a length over the limit, JSON that does
-not parse or is not an object, a state byte the protocol does not allow now) ends the
-connection with a `ProtocolError` event naming what it did; CLIENT_TERMINATE and end of
-file end it with `ClientTerminated` / `ConnectionClosed`. Memory is bounded: at most
-`max_json` bytes plus a header are ever buffered.
+A peer that misbehaves (a cookie that is not one, a length over the limit, JSON nested
+too deep, JSON that does not parse or is not an object, a state byte the protocol does not
+allow now) ends the connection with a `ProtocolError` event naming what it did;
+CLIENT_TERMINATE and end of file end it with `ClientTerminated` / `ConnectionClosed`.
+Memory is bounded: at most `max_json` bytes plus a header are ever buffered (parameters:
+MAX_PARAMS, as iperf3), and so is the parser's recursion (MAX_DEPTH levels).
 """
 
 from __future__ import annotations
@@ -45,8 +46,30 @@ from wskrecv.iperf3.protocol import (
     state_name,
 )
 
-MAX_JSON = 256 * 1024  # the longest JSON object accepted (params, results)
+MAX_JSON = 256 * 1024  # the longest JSON object accepted (the client's results)
+MAX_PARAMS = 8 * 1024  # the longest parameters object, as iperf3's MAX_PARAMS_JSON_STRING
+# The deepest nesting of arrays and objects accepted: iperf3's own messages nest 3 deep
+# (results: object, streams array, stream object); Python's parser recurses once a level.
+MAX_DEPTH = 32
 _COOKIE = re.compile(rb"[a-z0-9]{36}\0")  # iperf3 draws from [a-z2-7]; be lenient
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # a JSON string, escapes and all
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_PAIR = re.compile(rb"[\[{][\]}]")  # an opening bracket and the closing one after it
+
+
+def too_deep(raw: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects deeper than `limit`, found without
+    parsing it (brackets inside strings do not count), in at most `limit` + 1 passes over
+    its brackets. Brackets that do not pair up count as too deep: the parser would follow
+    every opening one down before it found the text invalid."""
+    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets, pairs = _PAIR.subn(b"", brackets)  # the innermost level goes
+        if not pairs:
+            return True
+    return bool(brackets)
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,7 @@ _CLIENT_STATES = {
     "display": (IPERF_DONE,),
 }
 _JSON_STATES = {"params": "decide", "client_results": "server_results"}
+_JSON_NAMES = {"params": "parameters", "client_results": "results"}  # iperf3's words
 FINAL = ("done", "closed")
 # The server's turn: what the client sends meanwhile waits (bounded) until it has acted.
 _SERVER_TURN = ("decide", "ended", "server_results")
@@ -179,6 +203,14 @@ class ServerConnection:
             return
         self.state = "closed"
         self._out += state_byte(SERVER_TERMINATE)
+
+    def abort(self, i_errno: int, errno: int = 0) -> None:
+        """SERVER_ERROR with iperf3's error numbers, in any state but the last: the server
+        gives up on the test (the client prints its message for `i_errno`). Then close."""
+        if self.state in FINAL:
+            return
+        self.state = "closed"
+        self._out += error_message(i_errno, errno)
 
     def create_streams(self) -> None:
         """CREATE_STREAMS: the client now connects its data streams."""
@@ -242,8 +274,10 @@ class ServerConnection:
                 return False
             (n,) = LENGTH.unpack_from(self._in)
             del self._in[: LENGTH.size]
-            if n > self.max_json:
-                self._fail(ProtocolError(f"JSON length {n} over the limit of {self.max_json}"))
+            limit = min(self.max_json, MAX_PARAMS) if self.state == "params" else self.max_json
+            if n > limit:
+                self._fail(ProtocolError(f"unable to receive {_JSON_NAMES[self.state]} from "
+                                         f"client: JSON length {n} over the limit of {limit}"))
                 return False
             self._json_len = n
         n = self._json_len
@@ -252,13 +286,18 @@ class ServerConnection:
         raw = bytes(self._in[:n])
         del self._in[:n]
         self._json_len = None
+        # iperf3 -s says "unable to receive parameters from client" and serves the next.
+        what = f"unable to receive {_JSON_NAMES[self.state]} from client"
+        if too_deep(raw):  # json.loads recurses: a deep one would raise RecursionError
+            self._fail(ProtocolError(f"{what}: JSON nested more than {MAX_DEPTH} deep"))
+            return False
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            self._fail(ProtocolError(f"JSON that does not parse in state {self.state}: {exc}"))
+            self._fail(ProtocolError(f"{what}: JSON that does not parse ({exc})"))
             return False
         if not isinstance(obj, dict):
-            self._fail(ProtocolError(f"JSON {type(obj).__name__}, not an object, in state {self.state}"))
+            self._fail(ProtocolError(f"{what}: JSON {type(obj).__name__}, not an object"))
             return False
         state = self.state
         self.state = _JSON_STATES[state]

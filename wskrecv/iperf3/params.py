@@ -14,10 +14,12 @@ from typing import Any, Optional
 
 from wskrecv.iperf3.protocol import IEAUTHTEST, IENUMSTREAMS, IEPROTOCOL, IEUDPBLOCKSIZE, IEUNIMP
 from wskrecv.output.format import plural
+from wskrecv.shown import shown
 
 MAX_STREAMS = 128  # iperf.h
 MIN_UDP_BLOCKSIZE = 16  # two 32-bit ints and a 64-bit int (iperf.h)
 MAX_UDP_BLOCKSIZE = 65535 - 8 - 20
+VERSION_SHOWN = 64  # characters of the client's version string kept (escaped)
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ class TestParams:
             counters_64bit=bool(params.get("udp_counters_64bit")),
             get_server_output=bool(params.get("get_server_output")),
             authenticated="authtoken" in params,
-            client_version=version[:40] if isinstance(version, str) else "",
+            # The peer's own words: escaped and bounded before anything shows them.
+            client_version=shown(version, VERSION_SHOWN) if isinstance(version, str) else "",
         )
 
     @property

@@ -52,6 +52,7 @@ IEUDPBLOCKSIZE = 20  # "block size invalid (minimum = 16 bytes, maximum = 65507 
 IENUMSTREAMS = 6  # "number of parallel streams too large (maximum = 128)"
 IEPROTOCOL = 131  # "protocol does not exist"
 IEAUTHTEST = 142  # "test authorization failed"
+IENOMSG = 144  # "idle timeout for receiving data" (the receiver's --rcv-timeout passed)
 
 # The UDP stream handshake (iperf.h). The client writes the 32-bit value in its own byte
 # order and compares the reply the same way, so the server answers in the byte order the

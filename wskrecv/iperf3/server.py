@@ -26,13 +26,19 @@ from wskrecv.iperf3.control import (
     TestEnded,
 )
 from wskrecv.iperf3.params import TestParams
-from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, stream_id
+from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, IENOMSG, stream_id
+from wskrecv.iperf3.report import SEPARATOR, stream_lines
 from wskrecv.output.format import plural
+from wskrecv.shown import shown
 
 HANDSHAKE_TIMEOUT = 10.0  # seconds for the cookie, the parameters, and the stream connects
 RESULTS_TIMEOUT = 10.0  # seconds for the client's results and its IPERF_DONE
 RUN_GRACE = 10.0  # seconds past -t (+ -O) before a test without TEST_END is abandoned
-IDLE_TIMEOUT = 60.0  # seconds without a datagram before a test without -t is abandoned
+# Seconds without a datagram before a running test is ended (iperf3's --rcv-timeout,
+# whose default is 120000 ms): a client that connects its streams and sends nothing, or
+# stops, must not hold the server (every other client is "busy") for as long as its -t.
+RCV_TIMEOUT = 120.0
+IDLE_CHECKS = 4  # looks at the streams' counts per timeout: it ends within 1/4 of it late
 DRAIN_WAIT = 2.0  # at most this long after TEST_END for the socket to drain
 
 
@@ -121,8 +127,10 @@ class Iperf3Server:
         json_output: bool = False,
         cpu: Callable[[], tuple[float, float, float]] = lambda: (0.0, 0.0, 0.0),
         version: str = "wskrecv",
+        rcv_timeout: float = RCV_TIMEOUT,
     ) -> None:
         self.counting = counting
+        self.rcv_timeout = rcv_timeout
         self.one_off = one_off
         self.json_output = json_output  # server output for --get-server-output: JSON or text
         self.cpu = cpu
@@ -134,7 +142,11 @@ class Iperf3Server:
         self.finished = False  # one_off and the test is over: the run may end
         self.deadline: Optional[float] = None
         self._drain_by: Optional[float] = None
-        self._progress = 0  # datagrams of the test seen at the last idle check
+        # The idle timeout while a test runs: the streams' datagrams at the last look, since
+        # when that count has not moved, and when to look next (None: no test running).
+        self._progress = 0
+        self._quiet_since = 0.0
+        self._idle_check: Optional[float] = None
         self.done = self.refused = self.failed = 0
         self.notes: deque[dict[str, Any]] = deque(maxlen=64)
         self.last = ""
@@ -171,6 +183,7 @@ class Iperf3Server:
         self.closing = False
         self.deadline = None
         self._drain_by = None
+        self._idle_check = None
         if self.one_off and started:
             self.finished = True
 
@@ -200,10 +213,12 @@ class Iperf3Server:
             test.running_since = now
             if test.params.omit:
                 test.omit_at = now + test.params.omit
-            # -t: its end plus a grace; -n/-k: as long as datagrams keep coming.
-            self.deadline = now + (test.params.time + test.params.omit + RUN_GRACE
-                                   if test.params.time else IDLE_TIMEOUT)
-            self._progress = 0
+            # -t: its end plus a grace; -n/-k: as long as datagrams keep coming. Either
+            # way, no datagram for --rcv-timeout ends it.
+            self.deadline = (now + test.params.time + test.params.omit + RUN_GRACE
+                             if test.params.time else None)
+            self._progress, self._quiet_since = 0, now
+            self._idle_check = now + self.rcv_timeout / IDLE_CHECKS
             self._note(now, "running", f"test {test.cookie} running: "
                        f"{plural(len(test.streams), 'stream')} from "
                        + ", ".join(format_peer(s.remote) for s in test.streams),
@@ -217,7 +232,7 @@ class Iperf3Server:
         return self._drain_by is not None
 
     def next_deadline(self) -> Optional[float]:
-        times = [t for t in (self.deadline, self._drain_by,
+        times = [t for t in (self.deadline, self._drain_by, self._idle_check,
                              self.test.omit_at if self.test else None) if t is not None]
         return min(times) if times else None
 
@@ -229,23 +244,29 @@ class Iperf3Server:
                 s.omitted = self.counting.figures(s.remote)
         if self._drain_by is not None and now >= self._drain_by:
             self.quiescent(now)  # the socket keeps receiving: answer with what we have
+        if self._idle_check is not None and now >= self._idle_check:
+            self._look_for_data(now)
         if self.deadline is not None and now >= self.deadline and self.conn is not None:
-            if self._still_receiving(now):
-                return
             self._fail(now, f"timed out in state {self.conn.state}")
 
-    def _still_receiving(self, now: float) -> bool:
-        """A test without -t that still receives: its deadline moves on."""
-        test = self.test
-        if (self.conn is None or self.conn.state != "running" or test is None
-                or test.params is None or test.params.time):
-            return False
+    def _look_for_data(self, now: float) -> None:
+        """While a test runs: end it, as iperf3's --rcv-timeout does, once its streams
+        have brought no datagram for `rcv_timeout` seconds."""
+        test, conn = self.test, self.conn
+        if test is None or conn is None or conn.state != "running":
+            self._idle_check = None
+            return
         total = sum(self.counting.figures(s.remote).datagrams for s in test.streams)
-        if total == self._progress:
-            return False
-        self._progress = total
-        self.deadline = now + IDLE_TIMEOUT
-        return True
+        if total != self._progress:
+            self._progress, self._quiet_since = total, now
+        if now - self._quiet_since < self.rcv_timeout:
+            self._idle_check = min(self._quiet_since + self.rcv_timeout,
+                                   now + self.rcv_timeout / IDLE_CHECKS)
+            return
+        self._idle_check = None
+        conn.abort(IENOMSG)  # the client prints "idle timeout for receiving data"
+        self._fail(now, f"no datagram for {self.rcv_timeout:g} s (--rcv-timeout): "
+                   "idle timeout for receiving data")
 
     def terminate(self) -> bytes:
         """The run is ending: SERVER_TERMINATE for a client in the middle of a test (what
@@ -285,6 +306,7 @@ class Iperf3Server:
                 assert self.test is not None
                 self.test.ended_at = now
                 self.deadline = None
+                self._idle_check = None
                 self._drain_by = now + DRAIN_WAIT
             elif isinstance(event, ClientResults):
                 self._send_results(event.results, now)
@@ -328,10 +350,12 @@ class Iperf3Server:
         else:
             self._note(now, "error", f"control connection from {self.peer}: {why}")
         self._drain_by = None
+        self._idle_check = None
         self.closing = True
 
     def _note(self, now: float, event: str, message: str, **extra: Any) -> None:
         test = self.test
+        message = shown(message, None)  # a peer's words in it are escaped already; be sure
         note = {"event": event, "test": test.cookie if test else None,
                 "client": test.client if test else self.peer, "message": message, **extra}
         self.notes.append(note)
@@ -361,8 +385,8 @@ class Iperf3Server:
                 for s, f, o in rows
             ],
         }
+        report = server_report(test, rows, seconds, self.version)
         if test.params.get_server_output:
-            report = server_report(test, rows, seconds, self.version)
             if self.json_output:
                 results["server_output_json"] = report
             else:
@@ -374,10 +398,13 @@ class Iperf3Server:
         lost = sum(f.lost for _, f, _ in rows)
         received = sum(f.datagrams for _, f, _ in rows)
         tail = f", client sent {sent}" if sent is not None else ""
+        streams = [dict(s.as_dict(), **row["udp"]) for s, row in
+                   zip(test.streams, report["end"]["streams"])]
         self._note(now, "end", f"test {test.cookie} done: {received} datagrams received, "
                    f"{lost}/{packets} lost in {seconds:.2f} s{tail}",
                    received=received, lost=lost, packets=packets, client_sent=sent,
-                   seconds=round(seconds, 6))
+                   seconds=round(seconds, 6), streams=streams,
+                   report=[SEPARATOR, *stream_lines(_counted(report["end"]["streams"]), seconds)])
 
     # -- snapshots ----------------------------------------------------------------------
 
@@ -419,20 +446,23 @@ def server_report(test: Test, rows: list, seconds: float, version: str) -> dict[
     """The server output a client asks for with --get-server-output, in the shape of
     iperf3's own server JSON (start, end.streams[].udp, end.sum), with wskrecv's counts."""
     streams = []
-    for s, f, _ in rows:
+    for s, f, o in rows:
+        lost = f.lost - (o.lost if o else 0)  # after -O's omit period, as iperf3 reports
+        packets = f.packets - (o.packets if o else 0)
+        nbytes = f.bytes - (o.bytes if o else 0)
         streams.append({"udp": {
-            "socket": s.id, "start": 0, "end": seconds, "seconds": seconds, "bytes": f.bytes,
-            "bits_per_second": f.bytes * 8 / seconds if seconds else 0.0,
-            "jitter_ms": (f.jitter_ns or 0.0) / 1e6, "lost_packets": f.lost,
-            "packets": f.packets, "lost_percent": 100.0 * f.lost / f.packets if f.packets else 0.0,
-            "out_of_order": f.reordered, "duplicates": f.duplicates, "received": f.datagrams,
-            "sender": False,
+            "socket": s.id, "start": 0, "end": seconds, "seconds": seconds, "bytes": nbytes,
+            "bits_per_second": nbytes * 8 / seconds if seconds else 0.0,
+            "jitter_ms": (f.jitter_ns or 0.0) / 1e6, "lost_packets": lost,
+            "packets": packets, "lost_percent": 100.0 * lost / packets if packets else 0.0,
+            "out_of_order": f.reordered, "duplicates": f.duplicates,
+            "received": f.datagrams - (o.datagrams if o else 0), "sender": False,
         }})
-    figs = [f for _, f, _ in rows]
-    packets = sum(f.packets for f in figs)
-    lost = sum(f.lost for f in figs)
-    total_bytes = sum(f.bytes for f in figs)
-    jitters = [(f.jitter_ns or 0.0) / 1e6 for f in figs]
+    udp = [row["udp"] for row in streams]
+    packets = sum(u["packets"] for u in udp)
+    lost = sum(u["lost_packets"] for u in udp)
+    total_bytes = sum(u["bytes"] for u in udp)
+    jitters = [u["jitter_ms"] for u in udp]
     return {
         "start": {"version": version, "cookie": test.cookie,
                   "connected": [{"socket": s.id, "remote_host": s.as_dict()["address"],
@@ -444,18 +474,19 @@ def server_report(test: Test, rows: list, seconds: float, version: str) -> dict[
             "jitter_ms": sum(jitters) / len(jitters) if jitters else 0.0,
             "lost_packets": lost, "packets": packets,
             "lost_percent": 100.0 * lost / packets if packets else 0.0,
-            "out_of_order": sum(f.reordered for f in figs),
-            "received": sum(f.datagrams for f in figs), "sender": False}},
+            "out_of_order": sum(u["out_of_order"] for u in udp),
+            "received": sum(u["received"] for u in udp), "sender": False}},
     }
 
 
+def _counted(streams: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The report's stream objects as report.stream_lines reads them."""
+    return [{"id": u["socket"], **u} for u in (row["udp"] for row in streams)]
+
+
 def report_text(report: dict[str, Any]) -> str:
-    """The same report as text lines (a server without --json)."""
+    """The same report as text, in iperf3's receiver layout: a line per stream, [SUM]
+    with more than one (a server without --json)."""
     lines = [f"{report['start']['version']}: test {report['start']['cookie']}",
-             f"[ ID]  Seconds   Received  {'Lost/Total (%)':<24}  Out of order  Jitter"]
-    for row in report["end"]["streams"]:
-        u = row["udp"]
-        lost = f"{u['lost_packets']}/{u['packets']} ({u['lost_percent']:.2g}%)"
-        lines.append(f"[{u['socket']:3d}]  {u['seconds']:7.2f}  {u['received']:9d}  {lost:<24}"
-                     f"  {u['out_of_order']:12d}  {u['jitter_ms']:.3f} ms")
+             *stream_lines(_counted(report["end"]["streams"]), report["end"]["sum"]["seconds"])]
     return "\n".join(lines) + "\n"

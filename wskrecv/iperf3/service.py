@@ -9,11 +9,15 @@ sees them (as iperf3's server reads them on its listener, they are not test data
 
 A client that connects while a test runs gets ACCESS_DENIED at once, as from `iperf3 -s`.
 Every failure of a client (bad cookie, bad JSON, a huge length, a reset, silence past a
-timeout) is one logged note, and the next client is served.
+timeout) is one logged note, and the next client is served. One connection is held at a
+time, and no thread is made for it. When the process is out of descriptors (EMFILE), the
+listener rests, longer each time it still fails, instead of being polled in a busy loop,
+and that is said once, and once more when connections are accepted again.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
@@ -21,11 +25,15 @@ from typing import Any, Callable, Optional
 
 from wskrecv.errors import OsFailure
 from wskrecv.iperf3.protocol import ACCESS_DENIED, state_byte
-from wskrecv.iperf3.server import Iperf3Server, format_peer
+from wskrecv.iperf3.server import RCV_TIMEOUT, Iperf3Server, format_peer
 
 MAX_ACCEPTS = 16  # connections taken per look at the listener
 RECV_SIZE = 65536
 MAX_OUTPUT = 1 << 20  # bytes queued for a client that does not read: then it is dropped
+# accept() failures that say the process or host is short of something, not that one
+# connection went wrong: the listener stays readable, so it rests before the next try.
+SHORT_OF = frozenset((errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM))
+REST_FIRST, REST_LONGEST = 0.05, 2.0  # seconds; each failed try doubles the rest
 
 
 class CpuMeter:
@@ -67,7 +75,7 @@ def open_listener(local_address: tuple) -> socket.socket:
 
 
 class Iperf3Service:
-    """The runner's companion for `--iperf3`: control connections, stream connects,
+    """The runner's sidecar for `--iperf3`: control connections, stream connects,
     the server's status in every snapshot, and notes for the reporter."""
 
     def __init__(
@@ -87,12 +95,17 @@ class Iperf3Service:
         self.control: Optional[socket.socket] = None
         self._out = b""
         self.denied = 0
+        # Short of descriptors: the listener is not polled until `_resting_until`.
+        self._resting_until: Optional[float] = None
+        self._rest = REST_FIRST
+        self.accept_failures = 0  # accept() calls that failed for want of descriptors
+        self._said = ""  # "short", then "again": each said once a run
 
     # -- what the runner calls ----------------------------------------------------------
 
     def fds(self) -> tuple[list[int], list[int]]:
         """Descriptors to wait on: (readable, writable)."""
-        read = [self.listener.fileno()]
+        read = [] if self._resting_until is not None else [self.listener.fileno()]
         write: list[int] = []
         if self.control is not None:
             read.append(self.control.fileno())
@@ -101,7 +114,8 @@ class Iperf3Service:
         return read, write
 
     def next_deadline(self) -> Optional[float]:
-        return self.server.next_deadline()
+        times = [t for t in (self.server.next_deadline(), self._resting_until) if t is not None]
+        return min(times) if times else None
 
     def take(self, got: list) -> list:
         """The batch without the streams' connect datagrams, each answered."""
@@ -127,7 +141,10 @@ class Iperf3Service:
         """After a wait: accept, read, write, time out; `drained` says the receive side
         holds nothing uncounted. Returns why the run should end (--one-off), or None."""
         now = self.clock()
-        if self.listener.fileno() in readable:
+        if self._resting_until is not None and now >= self._resting_until:
+            self._resting_until = None
+            self._accept(now)  # try again (readable or not: a non-blocking accept)
+        elif self.listener.fileno() in readable:
             self._accept(now)
         control = self.control
         if control is not None and control.fileno() in readable:
@@ -141,10 +158,17 @@ class Iperf3Service:
         return None
 
     def status(self) -> dict[str, Any]:
-        return {"port": self.port, **self.server.status(), "denied": self.denied}
+        return {"port": self.port, **self.server.status(), "denied": self.denied,
+                "accept_failures": self.accept_failures}
 
     def close(self) -> None:
-        """The run ends: a client in mid-test is told SERVER_TERMINATE, as by iperf3 -s."""
+        """The run ends: a client in mid-test is told SERVER_TERMINATE, as by iperf3 -s.
+        What the client sent before the end is read first: a client that said IPERF_DONE
+        (and exited) as the run was stopped completed its test."""
+        if self.control is not None:
+            now = self.clock()
+            self._read(self.control, now)
+            self._after(now)
         if self.control is not None:
             try:
                 self.control.send(self._out + self.server.terminate())
@@ -163,10 +187,18 @@ class Iperf3Service:
                 conn, peer = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # ECONNABORTED, EMFILE...: log, keep listening
+            except OSError as exc:
+                if exc.errno in SHORT_OF:
+                    self._short_of(now, exc.errno)
+                    return
+                continue  # ECONNABORTED, EPROTO...: that connection is gone, not the next
+            if self._said == "short":
+                # Said once too: the table may fill and empty many times (an accept that
+                # takes the last descriptor, then the next fails).
+                self._said = "again"
                 self.note({"event": "error", "test": None, "client": None,
-                           "message": f"accept failed: {os.strerror(exc.errno or 0)}"})
-                return
+                           "message": "control connections are accepted again"})
+            self._rest = REST_FIRST
             if self.server.busy:
                 # As iperf3 -s: one byte, no read (it could hold up the test), close.
                 try:
@@ -189,6 +221,18 @@ class Iperf3Service:
             self.control = conn
             self._out = b""
             self.server.connection_made(peer, now)
+
+    def _short_of(self, now: float, code: int) -> None:
+        """accept() failed for want of descriptors (or memory): rest the listener, longer
+        each time; say so once, not on every try."""
+        self.accept_failures += 1
+        if not self._said:
+            self._said = "short"
+            self.note({"event": "error", "test": None, "client": None,
+                       "message": f"accept failed: {os.strerror(code)}: control connections "
+                       "wait until descriptors are free (said once)"})
+        self._resting_until = now + self._rest
+        self._rest = min(self._rest * 2, REST_LONGEST)
 
     def _read(self, control: socket.socket, now: float) -> None:
         try:
@@ -237,16 +281,19 @@ class Iperf3Service:
 
 def attach(
     provider: Any, recorder: Any, reporter: Any, one_off: bool = False, json_output: bool = False,
+    rcv_timeout: float = RCV_TIMEOUT,
 ) -> Iperf3Service:
     """The iperf3 server for a receive run: a TCP listener on the provider's address and
-    port, wskrecv's `recorder` as its statistics, notes to `reporter.note`."""
+    port, wskrecv's `recorder` as its statistics, notes to `reporter.note`; a running test
+    idle for `rcv_timeout` seconds is ended."""
     from wskrecv import __version__
     from wskrecv.iperf3.counting import RecorderCounting
 
     listener = open_listener(provider.local_address)
     cpu = CpuMeter()
     server = Iperf3Server(RecorderCounting(recorder), one_off=one_off,
-                          json_output=json_output, cpu=cpu, version=f"wskrecv {__version__}")
+                          json_output=json_output, cpu=cpu, version=f"wskrecv {__version__}",
+                          rcv_timeout=rcv_timeout)
 
     def to_reporter(record: dict[str, Any]) -> None:
         if record.get("event") == "start":

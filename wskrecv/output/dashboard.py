@@ -15,6 +15,7 @@ from rich import box
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.layout import Layout
 from rich.panel import Panel
+from rich.text import Text
 
 from wskrecv.output.modepanel import mode_panel
 from wskrecv.output.panels import (
@@ -25,6 +26,7 @@ from wskrecv.output.panels import (
     sequence,
     sizes,
     sources,
+    streams,
     timing,
     traffic,
 )
@@ -62,18 +64,29 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         col = (width - 2) // 3
         h1 = 8
         lists = max(1, min(10, free - h1 - 3))
-        # The chart takes what is left, if that is enough to be worth drawing.
         left = free - h1 - (lists + 3)
+        # Several streams: their panel before the chart (its rows and the column names).
+        stream_rows = min(left - 2, stream_lines(view)) if several_streams(view) else 0
+        if stream_rows >= 3:
+            left -= stream_rows + 2
+        else:
+            stream_rows = 0
+        # The chart takes what is left, if that is enough to be worth drawing.
         chart_rows = left - 2 if left >= 6 else 0
         rows.append(_row(h1,
             _panel(traffic(view, 0 if chart_rows else col - 4), "Traffic"),
             _panel(sequence(view, True), "Sequence"),
             _panel(timing(view, True), "Latency"),
         ))
+        if stream_rows:
+            rows.append(Layout(_panel(streams(view, stream_rows, True), "Streams, worst loss first"),
+                               size=stream_rows + 2))
         if chart_rows:
-            rows.append(Layout(_panel(chart(view.history, width - 4, chart_rows),
-                                      "Datagrams/s per interval, newest right"),
-                               size=chart_rows + 2))
+            series = view.series()
+            each = width // len(series)
+            rows.append(_row(chart_rows + 2, *(
+                _panel(chart(c.values, each - 4, chart_rows, c.scale),
+                       f"{c.title} per interval, newest right") for c in series)))
         rows.append(_row(lists + 3,
             _panel(sizes(view, lists), "Sizes (bytes)"),
             _panel(sources(view, lists + 1), "Top sources"),
@@ -84,12 +97,14 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         tall = free >= 7 + 6 + 3 + 3 + 1
         h_a = 8 if tall else 7
         lists = max(1, min(10, free - h_a - 6 - 3))
+        # Several streams: which is losing matters more than the size histogram.
+        first = (_panel(streams(view, lists + 1, False), "Streams") if several_streams(view)
+                 else _panel(sizes(view, lists), "Sizes (bytes)"))
         rows += [
             _row(h_a, _panel(traffic(view, max(8, half - 4)), "Traffic"),
                  _panel(sequence(view, tall), "Sequence")),
             _row(6, _panel(timing(view, False), "Latency"), _panel(drops(view, False), "Drops")),
-            _row(lists + 3, _panel(sizes(view, lists), "Sizes (bytes)"),
-                 _panel(sources(view, lists + 1), "Top sources")),
+            _row(lists + 3, first, _panel(sources(view, lists + 1), "Top sources")),
         ]
     rows.append(Layout(_panel(mode_text, title), size=mode_h))
     used = sum(r.size or 0 for r in rows)
@@ -99,28 +114,78 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
 
 
 def _small(view: View, width: int, height: int, title: str) -> RenderableType:
-    """Below 80x24: one column of whole panels, the most important first, as many as fit
-    (a panel that does not fit is left out, never cut: numbers stay whole)."""
+    """Below 80x24: whole panels, ranked by what matters when room is short (the rates,
+    then loss, drops, latency, the receive style, then sizes and sources), two to a row
+    when both fit half the width, as many rows as fit; a panel is left out, never cut
+    (numbers stay whole), and what is left out is named in one line at the bottom."""
     free = height - 1 - 1  # the header, and the line kept free for the cursor
-    panels = [
-        _panel(traffic(view, 0, compact=True), "Traffic"),
-        _panel(sequence(view, False), "Sequence"),
-        _panel(drops(view, False), "Drops"),
-        _panel(timing(view, False), "Latency"),
-        _panel(sources(view, 3), "Top sources"),
-        _panel(mode_panel(view, width, 0), title),
+    ranked = [
+        ("Traffic", traffic(view, 0, compact=True)),
+        ("Sequence", sequence(view, False, compact=True)),
+        ("Drops", drops(view, False, compact=True)),
+        ("Latency", timing(view, False, compact=True)),
+        (title, mode_panel(view, width, 0)),
+        *([("Streams", streams(view, 4, False))] if several_streams(view) else []),
+        ("Sizes (bytes)", sizes(view, 3)),
+        ("Top sources", sources(view, 3)),
     ]
     measure = Console(width=width, height=height, file=io.StringIO(), color_system=None)
+    half = width // 2
+
+    def natural(body: RenderableType) -> int:  # its width with nothing wrapped or cut
+        return measure.measure(body, options=measure.options.update(width=200)).maximum + 4
+
+    def tall(body: RenderableType, title: str, w: int) -> int:
+        panel = _panel(body, title)
+        return len(measure.render_lines(panel, measure.options.update(width=w), pad=False))
+
+    groups: list[list[tuple[str, RenderableType]]] = []
+    i = 0
+    while i < len(ranked):
+        pair = ranked[i:i + 2]
+        if len(pair) == 2 and all(natural(body) <= half for _, body in pair):
+            groups.append(pair)
+            i += 2
+        else:
+            groups.append(pair[:1])
+            i += 1
     rows: list[Layout] = [Layout(header(view, width), size=1)]
-    for panel in panels:
-        size = len(measure.render_lines(panel, measure.options.update(width=width), pad=False))
-        if size <= free:
-            rows.append(Layout(panel, size=size))
-            free -= size
+    hidden: list[str] = []
+    for n, group in enumerate(groups):
+        w = width if len(group) == 1 else half
+        size = max(tall(body, name, w) for name, body in group)
+        room = free if n == len(groups) - 1 else free - 1  # a line for the note
+        if hidden or size > room:
+            hidden += [name for name, _ in group]
+            continue
+        rows.append(_row(size, *(_panel(body, name) for name, body in group))
+                    if len(group) == 2 else Layout(_panel(group[0][1], group[0][0]), size=size))
+        free -= size
+    if hidden:
+        note = f"not shown (a bigger terminal shows them): {', '.join(hidden)}"
+        if len(note) > width:
+            note = f"{len(hidden)} panels not shown: {', '.join(hidden)}"
+        if len(note) > width:
+            note = f"{len(hidden)} panels not shown"
+        rows.append(Layout(Text(note[:width], style="italic grey62", no_wrap=True), size=1))
     used = sum(r.size or 0 for r in rows)
     root = Layout()
     root.split_column(*rows)
     return _Sized(root, used)
+
+
+def stream_lines(view: View) -> int:
+    """The lines the Streams panel's body needs: the column names, a line per stream the
+    frame carries (the worst few), and one for "+N more"."""
+    tracked = view.snap.streams_tracked
+    shown = min(tracked, len(view.snap.stream_rows))
+    return 1 + shown + (tracked > shown)
+
+
+def several_streams(view: View) -> bool:
+    """Whether the Streams panel is shown: more than one stream is tracked (and the frame
+    carries their rows)."""
+    return view.snap.streams_tracked > 1 and bool(view.snap.stream_rows)
 
 
 def _row(size: int, *panels: RenderableType) -> Layout:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from wskrecv.addresses import plain_host
+from wskrecv.shown import shown
 
 
 def si(value: float, unit: str = "", base: float = 1000.0) -> str:
@@ -89,5 +90,6 @@ def iperf3_text(status: Any, short: bool = False) -> str:
     if not status.get("test"):
         return f"iperf3 {status.get('state', 'idle')}"
     n = len(status.get("streams") or ())
-    test = status["test"][:8] if short else status["test"]
+    test = shown(status["test"][:8] if short else status["test"])  # the peer's cookie
     return f"iperf3 {status['state']} {test} ({plural(n, 'stream')})"
+

@@ -6,9 +6,24 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
-from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, plural, si
+from wskrecv.output.format import (
+    address,
+    duration,
+    iperf3_text,
+    ms,
+    nbytes,
+    pct,
+    plural,
+    si,
+)
+from wskrecv.shown import shown
 from wskrecv.stats.latency import Percentiles
-from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
+from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
+from wskrecv.stats.streams import StreamRow, worst
+from wskrecv.words import terminal_columns, wrap_words
+
+SUMMARY_STREAMS = 10  # streams in the summary's table without --per-stream
 
 
 def format_address(host: str, port: int) -> str:
@@ -128,15 +143,102 @@ def workers_summary(snap: Snapshot) -> list[str]:
     return lines
 
 
-def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
+def stream_name(row: StreamRow) -> str:
+    """A stream as the outputs name it: its source and the header's stream id."""
+    return f"{format_address(row.address, row.port)} #{row.stream}"
+
+
+def stream_lines(snap: Snapshot) -> list[str]:
+    """--per-stream: after an interval line, a line per stream (this interval's loss as
+    iperf3 prints it, then its totals), in the order the streams started."""
+    lines = []
+    for r in snap.stream_rows:
+        line = (f"  {stream_name(r)}  {r.interval_received} dg  lost {r.interval_lost}/"
+                f"{r.interval_expected} ({pct(r.interval_loss_pct)}) total {r.lost} "
+                f"({pct(r.loss_pct)})  reord {r.reordered} dup {r.duplicates}")
+        if r.late:
+            line += f" late {r.late}"
+        if r.jitter_ns is not None:
+            line += f"  jitter {duration(r.jitter_ns)}"
+        lines.append(line)
+    return lines
+
+
+def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in [head, *rows]]
+
+
+def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
+    """The summary's streams, worst first by loss: the first SUMMARY_STREAMS (`every`:
+    all of them), and the retired streams' sums. Nothing for a single stream (the loss
+    line says it all) unless `every`."""
+    rows, gone = snap.stream_rows, snap.streams_retired
+    if not rows and not gone.streams or len(rows) + gone.streams < 2 and not every:
+        return []
+    shown = worst(rows, None if every else SUMMARY_STREAMS)
+    if len(shown) < len(rows):
+        title = f"worst {len(shown)} of {len(rows)} by loss (all with --per-stream)"
+    else:
+        title = f"{plural(len(rows), 'stream')}, worst first by loss"
+    table = [[stream_name(r), str(r.received), str(r.lost), pct(r.loss_pct), str(r.reordered),
+              str(r.duplicates), str(r.late), duration(r.jitter_ns)] for r in shown]
+    if gone.streams:
+        table.append([f"retired: {plural(gone.streams, 'stream')}", str(gone.received),
+                      str(gone.lost), pct(gone.loss_pct), str(gone.reordered),
+                      str(gone.duplicates), str(gone.late), "-"])
+    head = ["source #stream", "received", "lost", "loss", "reord", "dup", "late", "jitter"]
+    return [f"streams      {title}:", *_columns(head, table)]
+
+
+def rate_line(snap: Snapshot) -> str:
+    """The summary's rate: over the span from the first datagram to the last, or, when
+    that span is too short to measure one (a burst), what came within it instead."""
+    span = snap.active_s
+    if snap.rate_measurable and span is not None:
+        over = f"{span:.3f} s" if span >= 1 else duration(span * 1e9)
+        return (f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
+                f" over the {over} from the first datagram to the last")
+    if snap.received > 1:
+        within = duration(span * 1e9) if span is not None else "the same instant"
+        if span is not None:
+            within = f"within {within}"
+        return (f"rate         not measured: {snap.received} datagrams arrived {within}, too "
+                f"short a span for a rate (at least {duration(MIN_RATE_SPAN_S * 1e9)})")
+    if snap.received == 1:
+        return "rate         not measured: 1 datagram (a rate needs two)"
+    return "rate         none: nothing received"
+
+
+STYLE_LABELS = {"irp": "IRP style   ", "event": "event style "}
+
+
+def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
+    """The receive style's own counters, labelled with the style: a built-in client's
+    style, or the styles a `wskrecv run` client uses (an event-style client's summary
+    has no IRP counters). Plain values only: a client's report is printed apart."""
+    if stats is None:
+        return []
+    if isinstance(stats, ClientStatistics):
+        parts = [(s, stats.style_json(s)) for s in stats.styles]
+    else:
+        parts = [("irp" if isinstance(stats, IrpStatistics) else "event", stats.as_json())]
+    return [f"{STYLE_LABELS[style]} " + "  ".join(f"{k} {v}" for k, v in values.items()
+                                                   if not isinstance(v, (dict, list)))
+            for style, values in parts]
+
+
+def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
+                  every_stream: bool = False) -> list[str]:
     """The end-of-run block."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
         f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
         f"{snap.elapsed_s:.3f} s",
-        f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
-        + (f" over the {snap.active_s:.3f} s from the first datagram to the last"
-           if snap.active_s else ""),
+        rate_line(snap),
         f"kernel drops {snap.kernel_drops} (this socket"
         + (f"; {snap.drops_after_last_read} after the last read"
            if snap.drops_after_last_read is not None else "")
@@ -150,7 +252,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
-        streams = plural(snap.streams, "stream")
+        streams = plural(snap.streams_tracked, "stream")
         lines.append(
             f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
             f"{snap.unsequenced} unsequenced"
@@ -161,6 +263,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
             + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
+        lines += stream_table(snap, every_stream)
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
@@ -179,10 +282,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
         if snap.sources_evicted:
             more += f", {snap.sources_evicted} evicted"
         lines.append(f"sources      {top}{more}")
-    # Plain values only: a structured one (wskrecv run's `client`) is reported apart.
-    mode = {k: v for k, v in snap.mode_json().items() if not isinstance(v, (dict, list))}
-    if mode:
-        lines.append("  ".join(f"{k} {v}" for k, v in mode.items()))
+    lines += style_lines(snap.mode_stats)
     if snap.iperf3 is not None:
         i = snap.iperf3
         lines.append(f"iperf3       tests done {i.get('tests_done', 0)}, refused "
@@ -205,14 +305,21 @@ class HumanReporter:
     frame_interval: Optional[float] = None  # no live frames
 
     def __init__(
-        self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None
+        self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None,
+        per_stream: bool = False,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
+        self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
 
     def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        self._write([text])
+
+    def _write(self, lines: list[str]) -> None:
+        """Lines on the stream; on a terminal, wrapped between words at its width."""
+        width = terminal_columns(self.stream)
+        self.stream.write("".join(part + "\n" for line in lines for part in wrap_words(line, width)))
         self.stream.flush()
 
     def start(self, info: dict[str, Any]) -> None:
@@ -224,7 +331,7 @@ class HumanReporter:
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
             self._line(interval_line(snap))
-            for line in worker_lines(snap):
+            for line in worker_lines(snap) + stream_lines(snap):
                 self._line(line)
 
     def frame(self, snap: Snapshot) -> None:
@@ -234,9 +341,13 @@ class HumanReporter:
         pass
 
     def note(self, record: dict[str, Any]) -> None:
-        """One line about the iperf3 server (a test started, ended, was refused...)."""
+        """One line about the iperf3 server (a test started, ended, was refused...) or the
+        metrics endpoint (its `type`)."""
         if not self.quiet:
-            self._line(f"wskrecv iperf3: {record['message']}")
+            self._line(f"wskrecv {record.get('type', 'iperf3')}: "
+                       f"{shown(record['message'], None)}")
+            for line in record.get("report") or ():  # a test's end, in iperf3's layout
+                self._line(line)
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(dump_line(record) + "\n")
@@ -245,5 +356,4 @@ class HumanReporter:
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
         # The threshold's one-line reason is printed once, by the command (all outputs).
-        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
-        self.stream.flush()
+        self._write(summary_lines(snap, status, reason, self.per_stream))

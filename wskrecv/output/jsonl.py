@@ -7,6 +7,7 @@ import sys
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
+from wskrecv.shown import shown_all
 from wskrecv.stats.snapshot import Snapshot
 
 
@@ -15,9 +16,11 @@ class JsonReporter:
 
     frame_interval: Optional[float] = None  # no live frames
 
-    def __init__(self, stream: Optional[IO[str]] = None, quiet: bool = False) -> None:
+    def __init__(self, stream: Optional[IO[str]] = None, quiet: bool = False,
+                 per_stream: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
+        self.per_stream = per_stream  # interval objects carry the `streams` array
 
     def emit(self, obj: dict[str, Any]) -> None:
         self.stream.write(json.dumps(obj, separators=(",", ":")) + "\n")
@@ -29,7 +32,7 @@ class JsonReporter:
 
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
-            self.emit({"type": "interval", **snap.interval_dict()})
+            self.emit({"type": "interval", **snap.interval_dict(self.per_stream)})
 
     def frame(self, snap: Snapshot) -> None:
         pass
@@ -38,9 +41,11 @@ class JsonReporter:
         pass
 
     def note(self, record: dict[str, Any]) -> None:
-        """An `iperf3` object: the iperf3 server started, ended or refused a test..."""
+        """An `iperf3` object: the iperf3 server started, ended or refused a test...; or
+        a `metrics` object (the record's `type`): the endpoint could not serve. A peer's
+        text in it is escaped: `jq -r` prints strings raw."""
         if not self.quiet:
-            self.emit({"type": "iperf3", **record})
+            self.emit({"type": "iperf3", **shown_all(record)})
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.emit({"type": "datagram", **record})

@@ -20,7 +20,7 @@ from typing import IO, Any, Optional
 
 import wskrecv
 from wskrecv.errors import ExitStatus
-from wskrecv.output.human import HumanReporter, summary_lines
+from wskrecv.output.human import HumanReporter
 from wskrecv.output.screen import FRAME_INTERVAL, Screen, encode
 from wskrecv.stats.snapshot import Snapshot
 
@@ -28,9 +28,9 @@ MAX_BACKLOG = 1 << 20  # bytes of messages held back while the display is behind
 FINAL_WAIT = 5.0  # seconds the run's end waits for the display to draw its last frame
 # What the terminal needs back from a display process that died without giving it back
 # (killed, crashed, or killed by us after FINAL_WAIT): CAN cancels an escape sequence it
-# was cut off in, then attributes reset, the cursor shown again (its Live hid it; it never
-# switches to the alternate screen), and a fresh line for what follows.
-RESTORE_TERMINAL = "\x18\x1b[0m\x1b[?25h\n"
+# was cut off in, then attributes reset, the normal screen back (it draws on the alternate
+# one), the cursor shown again (it hid it), and a fresh line for what follows.
+RESTORE_TERMINAL = "\x18\x1b[0m\x1b[?1049l\x1b[?25h\n"
 
 
 def _ignore_stop_signals() -> None:
@@ -66,18 +66,23 @@ class LiveReporter:
 
     def __init__(
         self, stream: IO[str], also: Any = None, dump: Optional[IO[str]] = None,
-        color: bool = True, in_process: bool = False,
+        color: bool = True, in_process: bool = False, chart: str = "auto",
+        per_stream: bool = False,
     ) -> None:
         self.stream = stream
         self.also = also  # a JsonReporter for --json --live, else None
-        self.plain = HumanReporter(stream, dump=dump)  # for --dump lines
+        self.per_stream = per_stream  # the summary lists every stream
+        # For --dump lines, and interval lines if the display process dies.
+        self.plain = HumanReporter(stream, dump=dump, per_stream=per_stream)
         self.proc: Optional[subprocess.Popen] = None
         self.spawned = False  # a display process was started (it may have ended since)
         self.fd = -1
         self.backlog = b""
         self.dropped = 0  # frames the display was too slow for
+        self.held: list[dict[str, Any]] = []  # notes for after the dashboard
         self.screen: Optional[Screen] = None
         self.color = color  # Environment.color: --color/--no-color, NO_COLOR, TERM
+        self.chart = chart  # --chart: the display's alone (not a JSON start field)
         if not in_process:
             self._spawn()
         if self.proc is None:
@@ -175,7 +180,7 @@ class LiveReporter:
     def start(self, info: dict[str, Any]) -> None:
         if self.also is not None:
             self.also.start(info)
-        self._send(("start", info), droppable=False)
+        self._send(("start", {**info, "chart": self.chart}), droppable=False)
 
     def frame(self, snap: Snapshot) -> None:
         self._send(("frame", snap))
@@ -194,9 +199,16 @@ class LiveReporter:
         return self.screen is None and self.proc is None and self.spawned
 
     def note(self, record: dict[str, Any]) -> None:
-        """iperf3 notes go to the JSON lines; the dashboard shows the latest itself."""
+        """iperf3 notes go to the JSON lines; the dashboard shows the latest itself.
+        Others (the metrics endpoint's) are printed after the summary, or at once once the
+        dashboard is gone."""
         if self.also is not None:
             self.also.note(record)
+        elif record.get("type", "iperf3") != "iperf3":
+            if self.lost_display:
+                self.plain.note(record)
+            else:
+                self.held.append(record)
 
     def datagram(self, record: dict[str, Any]) -> None:
         if self.also is not None:
@@ -211,8 +223,10 @@ class LiveReporter:
             self.screen.finish(snap, reason)
         else:
             self._finish(("final", snap, reason))
-        self.stream.write("\n".join(summary_lines(snap, status, reason)) + "\n")
-        self.stream.flush()
+        self.plain.summary(snap, status, reason)  # wrapped at the terminal's width
+        for record in self.held:
+            self.plain.note(record)
+        self.held.clear()
         if self.also is not None:
             self.also.summary(snap, status, reason, threshold)
 

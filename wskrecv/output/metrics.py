@@ -11,8 +11,9 @@ Histograms: datagram sizes use the recorder's power-of-two buckets exactly (le =
 bytes, _sum = bytes received). Latencies come from the recorder's log-linear histogram,
 re-bucketed at powers of two nanoseconds (le = 2**k ns, 1.024 us to 17.2 s): each bucket
 counts the values below its bound exactly (values are whole nanoseconds; one exactly on a
-bound counts in the next bucket). The recorder keeps no sum of latencies, so these
-histograms have no _sum and _count (use the +Inf bucket for the count).
+bound counts in the next bucket). Every histogram is complete: _count is the +Inf
+bucket and _sum the exact sum (bytes received; latencies summed in whole nanoseconds by
+the counting kernel), so rate(_sum)/rate(_count) is the mean.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from socketserver import ThreadingMixIn
 from typing import Any, Callable, Optional
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from wskrecv.errors import OsFailure, UsageError
+from wskrecv.output.exposition import MAX_CONNECTIONS, TIMEOUT, QuietHandler, server_class
+from wskrecv.shown import shown
 from wskrecv.stats.latency import bucket_of
 from wskrecv.stats.merge import Counts, Partial, capture
 from wskrecv.stats.sizes import SIZE_BUCKETS
@@ -138,15 +140,6 @@ def is_loopback(sockaddr: tuple) -> bool:
     return ipaddress.ip_address(sockaddr[0].split("%")[0]).is_loopback
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:  # no access log on our stderr
-        pass
-
-
 def _cumulative(counts: Counts, edges: Sequence[int]) -> list[int]:
     """For each edge, how many values lie in buckets below it."""
     out = []
@@ -223,7 +216,9 @@ class Collector:
             denied.add_metric(labels, i.get("denied", 0))
             streams.add_metric(labels, len(i.get("streams") or ()))
             if i.get("test"):
-                info.add_metric([*labels, i["test"], i.get("client") or "", i["state"]], 1)
+                # The cookie and address came from the peer: shown escaped, as everywhere.
+                info.add_metric([*labels, shown(i["test"]), shown(i.get("client") or ""),
+                                 i["state"]], 1)
         yield from (tests, denied, streams, info)
 
     def _histograms(self, parts: Sequence[Partial], names: list[str]) -> Iterator[Any]:
@@ -239,7 +234,8 @@ class Collector:
                 below = _cumulative(counts, _LATENCY_EDGES)
                 total = sum(c for _, c in counts)
                 buckets = [(repr(b / 1e9), n) for b, n in zip(LATENCY_BOUNDS_NS, below)]
-                family.add_metric(self._labels(p), [*buckets, ("+Inf", total)], None)
+                family.add_metric(self._labels(p), [*buckets, ("+Inf", total)],
+                                  getattr(p, f"{attr}_sum") / 1e9)
             yield family
         sizes = HistogramMetricFamily(
             "wskrecv_datagram_size_bytes", "Datagram sizes as received.", labels=names)
@@ -258,7 +254,8 @@ class MetricsEndpoint:
     served from a daemon thread once `start` is called (after the workers are forked)."""
 
     def __init__(
-        self, address: str, labels: Sequence[str] = (), allow_remote: bool = False
+        self, address: str, labels: Sequence[str] = (), allow_remote: bool = False,
+        max_connections: int = MAX_CONNECTIONS, timeout: float = TIMEOUT,
     ) -> None:
         host, port = parse_address(address)
         family, sockaddr = _resolve(host, port)
@@ -270,10 +267,10 @@ class MetricsEndpoint:
         self.collector = Collector(parse_labels(labels))
         registry = CollectorRegistry(auto_describe=False)
         registry.register(self.collector)  # type: ignore[arg-type]
-        server_class = type("MetricsServer", (_Server,), {"address_family": family})
         try:
             self.server = make_server(sockaddr[0], sockaddr[1], make_wsgi_app(registry),
-                                      server_class, handler_class=_QuietHandler)
+                                      server_class(family, max_connections, timeout),
+                                      handler_class=QuietHandler)
         except OSError as exc:
             where = f"[{sockaddr[0]}]:{port}" if family == socket.AF_INET6 else f"{sockaddr[0]}:{port}"
             raise OsFailure(f"--metrics: cannot listen on {where}: "
@@ -298,13 +295,19 @@ class MetricsEndpoint:
                                         daemon=True)
         self._thread.start()
 
+    def take_notes(self) -> list[dict[str, Any]]:
+        """What the server said since the last call (out of descriptors, a connection it
+        could not serve...), as reporter notes: for the receive loop's thread to report."""
+        return [{"type": "metrics", "event": "error", "message": m}
+                for m in self.server.take_notes()]
+
     def update(self, parts: Sequence[Partial]) -> None:
         """The latest Partial of each worker (frozen): what the next scrape shows."""
         self.collector.parts = tuple(sorted(parts, key=lambda p: p.worker))
 
     def linger(self, seconds: float) -> None:
         """Keep serving for `seconds` after the run, so a last scrape sees the final
-        counts; Ctrl-C or SIGTERM ends the wait early."""
+        counts; Ctrl-C, SIGTERM or SIGHUP ends the wait early (as each ends a run)."""
         if seconds <= 0 or self._thread is None:
             return
         done = threading.Event()
@@ -314,7 +317,7 @@ class MetricsEndpoint:
 
         old: dict[int, Any] = {}
         try:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 old[signum] = signal.signal(signum, wake)
         except ValueError:  # not the main thread
             pass
@@ -348,6 +351,8 @@ class MetricsReporter:
     def _update(self, snap: Any) -> None:
         self._last = time.monotonic()
         self.endpoint.update([capture(self.recorder(), snap)])
+        for note in self.endpoint.take_notes():
+            self.inner.note(note)
 
     @property
     def frame_interval(self) -> Optional[float]:

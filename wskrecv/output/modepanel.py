@@ -49,8 +49,11 @@ def _mode_items(stats: Optional[ModeStatistics]) -> list[tuple[str, Any, bool]]:
         if stats.null_indications:
             items.append(("NULL indications", stats.null_indications, False))
     elif isinstance(stats, ClientStatistics):  # wskrecv run: the styles the client uses
-        items = [("outstanding", stats.outstanding, False), ("completed", stats.completions, False)]
-        if stats.callbacks:
+        items = []
+        if "irp" in stats.styles:
+            items += [("outstanding", stats.outstanding, False),
+                      ("completed", stats.completions, False)]
+        if "event" in stats.styles:
             items += [("callbacks", stats.callbacks, False), ("pended", stats.pended, False),
                       ("released", stats.released, False), ("held", stats.held, False)]
         items.append(("leaked", stats.leaked, stats.leaked > 0))

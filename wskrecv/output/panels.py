@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -16,6 +16,7 @@ from rich.text import Text
 from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import worst
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 LABEL = "grey62"
@@ -33,8 +34,42 @@ class View:
     info: dict[str, Any] = field(default_factory=dict)
     datagrams_per_s: float = 0.0
     bits_per_s: float = 0.0
-    history: tuple[float, ...] = ()
+    history: tuple[float, ...] = ()  # datagrams/s of recent intervals, oldest first
     final: Optional[str] = None  # the stop reason, once the run is over
+    bits_history: tuple[float, ...] = ()  # ... their bits/s
+    loss_history: tuple[float, ...] = ()  # ... and their loss, in percent
+
+    def series(self) -> list[Series]:
+        """What the chart (and the sparkline, the first) shows, from --chart (the start
+        information's "chart"): one quantity; auto: the run's own unit (bits/s for an
+        iperf3 server, whose client speaks in bits, else datagrams/s) and, once an
+        interval lost anything, its loss beside it."""
+        by_kind = {
+            "datagrams": Series("Datagrams/s", "dg/s", self.history),
+            "bits": Series("Bits/s", "bit/s", self.bits_history),
+            "loss": Series("Loss (%)", "loss", self.loss_history),
+        }
+        kind = str(self.info.get("chart", "auto"))
+        if kind in by_kind:
+            return [by_kind[kind]]
+        iperf3 = self.snap.iperf3 is not None or "iperf3_port" in self.info
+        out = [by_kind["bits" if iperf3 else "datagrams"]]
+        if any(v > 0 for v in self.loss_history):
+            out.append(by_kind["loss"])
+        return out
+
+
+@dataclass(frozen=True)
+class Series:
+    """One quantity per interval, as a chart or a sparkline shows it."""
+
+    title: str  # the chart's title: "Bits/s"
+    label: str  # the sparkline's: "bit/s"
+    values: tuple[float, ...]
+
+    def scale(self, top: float) -> str:
+        """The chart's top value, as its left edge shows it."""
+        return f"{top:.3g}%" if self.label == "loss" else si(top)
 
 
 def sparkline(values: Sequence[float], width: int) -> str:
@@ -47,9 +82,10 @@ def sparkline(values: Sequence[float], width: int) -> str:
     return "".join(BLOCKS[min(last, int(v / top * last + 0.5))] for v in values)
 
 
-def chart(values: Sequence[float], width: int, rows: int) -> Text:
+def chart(values: Sequence[float], width: int, rows: int,
+          scale: Callable[[float], str] = si) -> Text:
     """The last values as a bar chart `rows` high (eighth-block resolution), newest on
-    the right, with the scale on the left."""
+    the right, with the scale on the left (the top value as `scale` writes it)."""
     label_w = 11
     cols = max(1, width - label_w)
     values = list(values)[-cols:]
@@ -60,7 +96,7 @@ def chart(values: Sequence[float], width: int, rows: int) -> Text:
     for r in range(rows):
         level = rows - 1 - r
         if r == 0:
-            label = f"{si(top)} "[:label_w - 1].rjust(label_w - 1) + "┤"
+            label = f"{scale(top)} "[:label_w - 1].rjust(label_w - 1) + "┤"
         elif r == rows - 1:
             label = "0 ".rjust(label_w - 1) + "┤"
         else:
@@ -105,14 +141,18 @@ def traffic(view: View, spark_width: int, compact: bool = False) -> RenderableTy
     if compact:
         return grid
     if not spark_width:
-        grid.add_row("average", si(s.datagrams_per_s, "dg/s"))
+        grid.add_row("average", si(s.datagrams_per_s, "dg/s") if s.rate_measurable else "-")
         grid.add_row("truncated", _count(s.truncated, WARN))
         return grid
-    return Group(grid, Text(sparkline(view.history, spark_width), style="cyan"))
+    series = view.series()[0]
+    line = Text(f"{series.label} ", style=LABEL)
+    line.append(sparkline(series.values, max(1, spark_width - len(line))), style="cyan")
+    return Group(grid, line)
 
 
-def sequence(view: View, tall: bool) -> RenderableType:
-    """Loss, reordering, duplicates, corrupt, late and unsequenced datagrams."""
+def sequence(view: View, tall: bool, compact: bool = False) -> RenderableType:
+    """Loss, reordering, duplicates, corrupt, late and unsequenced datagrams; `compact`
+    (a small terminal): percentages unpadded, late/unsequenced only when there are any."""
     s = view.snap
     grid = _grid()
     if not s.sequenced:
@@ -123,17 +163,19 @@ def sequence(view: View, tall: bool) -> RenderableType:
         grid.add_row("unsequenced", f"{s.unsequenced:,}")
         grid.add_row("streams", "0")
         return grid
+    pad = 0 if compact else 7
     lost = Text(f"{s.lost:,} ", style=BAD if s.lost else GOOD)
-    lost.append(f"{pct(s.loss_pct):>7}", style=BAD if s.lost else LABEL)
+    lost.append(f"{pct(s.loss_pct):>{pad}}", style=BAD if s.lost else LABEL)
     grid.add_row("lost", lost)
     reord = Text(f"{s.reordered:,} ", style=WARN if s.reordered else GOOD)
-    reord.append(f"{pct(s.reorder_pct):>7}", style=WARN if s.reordered else LABEL)
+    reord.append(f"{pct(s.reorder_pct):>{pad}}", style=WARN if s.reordered else LABEL)
     grid.add_row("reordered", reord)
     grid.add_row("duplicates", _count(s.duplicates, WARN))
     grid.add_row("corrupt", _count(s.corrupt))
-    grid.add_row("late / unseq", f"{s.late:,} / {s.unsequenced:,}")
+    if not compact or s.late or s.unsequenced:
+        grid.add_row("late / unseq", f"{s.late:,} / {s.unsequenced:,}")
     if tall:
-        grid.add_row("streams", f"{s.streams:,} ({s.seq_format})")
+        grid.add_row("streams", f"{s.streams_tracked:,} ({s.seq_format})")
     return grid
 
 
@@ -143,19 +185,26 @@ def _lat_row(p: Optional[Percentiles]) -> list[str]:
     return [ms(p.p50), ms(p.p90), ms(p.p99), ms(p.max)]
 
 
-def timing(view: View, roomy: bool) -> RenderableType:
-    """Latency percentiles in ms (the run; with room, the last interval too) and jitter."""
+def timing(view: View, roomy: bool, compact: bool = False) -> RenderableType:
+    """Latency percentiles in ms (the run; with room, the last interval too) and jitter;
+    `compact` (a small terminal): p50, p99 and max."""
     s = view.snap
     table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True, show_edge=False)
     table.add_column("ms", style=LABEL, no_wrap=True)
-    for name in ("p50", "p90", "p99", "max"):
+    names = ("p50", "p99", "max") if compact else ("p50", "p90", "p99", "max")
+    for name in names:
         table.add_column(name, justify="right", header_style=LABEL, no_wrap=True)
-    table.add_row("one-way", *_lat_row(s.latency))
+
+    def row(p: Optional[Percentiles]) -> list[str]:
+        cells = _lat_row(p)
+        return [cells[0], cells[2], cells[3]] if compact else cells
+
+    table.add_row("one-way", *row(s.latency))
     if roomy:
-        table.add_row("  interval", *_lat_row(s.interval_latency))
-    table.add_row("app", *_lat_row(s.app_latency))
+        table.add_row("  interval", *row(s.interval_latency))
+    table.add_row("app", *row(s.app_latency))
     if roomy:
-        table.add_row("  interval", *_lat_row(s.interval_app_latency))
+        table.add_row("  interval", *row(s.interval_app_latency))
     jitter = Text("jitter ", style=LABEL)
     jitter.append(duration(s.jitter_ns), style="bold")
     if s.jitter_ns is not None:
@@ -172,9 +221,10 @@ def _compact(n: int) -> str:
     return f"{n // 1_000_000_000}G"
 
 
-def drops(view: View, roomy: bool) -> RenderableType:
+def drops(view: View, roomy: bool, compact: bool = False) -> RenderableType:
     """This socket's own losses first (kernel drops, what was left unread at exit), then,
-    apart and marked so, the host's UDP error counters: they count every socket."""
+    apart and marked so, the host's UDP error counters: they count every socket (not
+    when `compact`, on a small terminal: this socket's own losses only)."""
     s = view.snap
     grid = _grid()
     if roomy and view.info.get("rcvbuf"):
@@ -186,6 +236,8 @@ def drops(view: View, roomy: bool) -> RenderableType:
         grid.add_row("before this run", _count(s.kernel_drops_before_run, WARN))
     else:
         grid.add_row("unread at exit", "-" if s.unread_at_exit is None else _count(s.unread_at_exit))
+    if compact:
+        return grid
     apart = Text("all sockets on this host:", style="italic " + LABEL, no_wrap=True)
     h = s.host_udp
     if h is None:
@@ -207,7 +259,9 @@ def drops(view: View, roomy: bool) -> RenderableType:
 
 
 def sizes(view: View, rows: int) -> RenderableType:
-    """Minimum, mean and maximum, and the fullest `rows` power-of-two size ranges."""
+    """Minimum, mean and maximum, and the fullest power-of-two size ranges in `rows`
+    lines: when there are more ranges, the last line says how many more and how many
+    datagrams they hold."""
     z = view.snap.sizes
     head = Text("min ", style=LABEL)
     head.append(f"{z.min}", style="bold")
@@ -216,9 +270,11 @@ def sizes(view: View, rows: int) -> RenderableType:
     head.append("  max ", style=LABEL)
     head.append(f"{z.max}", style="bold")
     buckets = z.buckets()
-    if len(buckets) > rows:  # keep the fullest buckets, in size order
-        keep = sorted(sorted(buckets, key=lambda b: -b[2])[:rows])
-        buckets = keep
+    hidden: list[tuple[int, int, int]] = []
+    if len(buckets) > rows:  # keep the fullest buckets, in size order, and say the rest
+        ranked = sorted(buckets, key=lambda b: -b[2])
+        keep = max(0, rows - 1)
+        buckets, hidden = sorted(ranked[:keep]), ranked[keep:]
     top = max((c for _, _, c in buckets), default=0)
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(style=LABEL, justify="right", no_wrap=True)
@@ -227,6 +283,9 @@ def sizes(view: View, rows: int) -> RenderableType:
     for lo, hi, c in buckets:
         bar = Text("█" * max(1, round(c / top * 20)) if top else "", style="cyan")
         table.add_row(f"{lo}-{hi}", bar, f"{c:,}")
+    if hidden:
+        table.add_row(Text(f"+{len(hidden)} more", style=LABEL), "",
+                      Text(f"{sum(c for _, _, c in hidden):,}", style=LABEL))
     return Group(head, table)
 
 
@@ -251,31 +310,80 @@ def sources(view: View, rows: int) -> RenderableType:
     return table
 
 
+def streams(view: View, rows: int, wide: bool) -> RenderableType:
+    """The streams worst by loss (the snapshot carries the worst few) in `rows` lines:
+    source #stream id, lost, loss; `wide` adds received, reordered, duplicates, late and
+    jitter. The last line says how many more streams there are."""
+    s = view.snap
+    room = rows - 1  # the column names take a line
+    if s.streams_tracked > room:
+        room -= 1  # and the "+N more" line one
+    shown = worst(s.stream_rows)[:max(0, room)]
+    more = s.streams_tracked - len(shown)
+    table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True,
+                  show_edge=False, header_style=LABEL)
+    table.add_column("source #stream", no_wrap=True, overflow="ellipsis", ratio=1)
+    names = ("received", "lost", "loss", "reord", "dup", "late", "jitter") if wide else (
+        "lost", "loss")
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in shown:
+        lost = Text(f"{r.lost:,}", style=BAD if r.lost else GOOD)
+        loss = Text(pct(r.loss_pct), style=BAD if r.lost else LABEL)
+        cells: list[Any] = [f"{r.received:,}", lost, loss, _count(r.reordered, WARN),
+                            _count(r.duplicates, WARN), _count(r.late, WARN),
+                            duration(r.jitter_ns)] if wide else [lost, loss]
+        table.add_row(f"{address(r.address, r.port)} #{r.stream}", *cells)
+    if more > 0:
+        gone = s.streams_retired.streams
+        note = f"+{more:,} more" + (f", {gone:,} retired" if gone else "")
+        table.add_row(Text(note, style=LABEL), *([""] * len(names)))
+    return table
+
+
 def header(view: View, width: int) -> Table:
-    """One line: what is received where, and for how long (detail when there is room;
-    below 80 columns only the mode, address and time, so that no number is cut)."""
+    """One line: what is received where, and for how long. Its parts by importance: the
+    time (and, at the end, "done: reason"), the mode, the address:port, the program's name,
+    the sequence format, the iperf3 state, the start line's detail; what does not fit is
+    left out from the least important up, never cut, so each part shown is whole."""
     s = view.snap
     info = view.info
-    left = Text(" wskrecv " if width >= 60 else "", style="bold black on cyan")
-    left.append(f" {s.mode} ", style="bold")
-    if info:
-        left.append(address(str(info.get("address", "?")), int(info.get("port", 0))), style="bold")
-        detail = info.get("detail")
-        if detail and width >= 120:
-            left.append(f"  {detail}", style=LABEL)
-    if width >= 80:
-        left.append(f"  seq {s.seq_format}", style=LABEL)
+    where = address(str(info.get("address", "?")), int(info.get("port", 0))) if info else ""
+    iperf3_long = iperf3_short = ""
     if s.iperf3 is not None:
-        left.append("  " + iperf3_text(s.iperf3, short=width < 120), style="bold magenta")
-    right = Text(f"{s.elapsed_s:,.1f} s", style="bold")
-    if view.final:
-        # On a narrow terminal the reason goes first, then the address: never cut.
-        for done in (f"done: {view.final}  ", "done  ", ""):
-            if len(left) + len(done) + len(right) + 1 <= width:
-                break
-        right = Text(done, style="bold yellow") + right
-    if len(left) + len(right) + 1 > width:
-        left = Text(f" {s.mode} ", style="bold")
+        iperf3_long, iperf3_short = iperf3_text(s.iperf3), iperf3_text(s.iperf3, short=True)
+    detail = str(info.get("detail") or "")
+    elapsed = f"{s.elapsed_s:,.1f} s"
+    seq = f"seq {s.seq_format}"
+    done = f"done: {view.final}  " if view.final else ""
+    short_done = "done  " if view.final else ""
+    # Fullest first; each later choice gives up the least important part still there.
+    choices = [
+        (True, where, detail, seq, iperf3_long, done),
+        (True, where, "", seq, iperf3_long, done),
+        (True, where, "", seq, iperf3_short, done),
+        (True, where, "", "", iperf3_short, done),
+        (True, where, "", "", "", done),
+        (False, where, "", "", "", done),
+        (False, where, "", "", "", short_done),
+        (False, where, "", "", "", ""),
+        (False, "", "", "", "", short_done),
+        (False, "", "", "", "", ""),
+    ]
+    for name, place, more, seq_part, iperf3, ending in choices:
+        left = Text(" wskrecv " if name else "", style="bold black on cyan")
+        left.append(f" {s.mode} ", style="bold")
+        if place:
+            left.append(place, style="bold")
+        if more:
+            left.append(f"  {more}", style=LABEL)
+        if seq_part:
+            left.append(f"  {seq_part}", style=LABEL)
+        if iperf3:
+            left.append(f"  {iperf3}", style="bold magenta")
+        right = Text(ending, style="bold yellow") + Text(elapsed, style="bold")
+        if len(left) + len(right) + 1 <= width:
+            break
     grid = Table.grid(expand=True)
     grid.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
     grid.add_column(justify="right", no_wrap=True)

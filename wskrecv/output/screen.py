@@ -20,8 +20,7 @@ import time
 from collections import deque
 from typing import IO, Any, Optional
 
-from rich.console import Console
-from rich.live import Live
+from rich.console import Console, RenderableType
 
 from wskrecv.output.dashboard import View, render
 from wskrecv.signals import wait_ready
@@ -39,6 +38,55 @@ def encode(message: tuple[Any, ...]) -> bytes:
     return LENGTH.pack(len(body)) + body
 
 
+HIDE_CURSOR, SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+ALT_SCREEN_ON, ALT_SCREEN_OFF = "\x1b[?1049h", "\x1b[?1049l"
+HOME, ERASE_LINE, ERASE_BELOW = "\x1b[H", "\x1b[2K", "\x1b[J"
+
+
+class InPlace:
+    """Frames drawn over each other on the terminal's alternate screen (as top and less
+    draw), the last one printed on the normal screen at the end, where the summary follows.
+
+    Drawn in the normal screen's flow (rich's Live), a frame is rows the terminal owns:
+    shrinking the terminal reflows them and pushes the rows above the cursor into the
+    scrollback, growing it brings one back above the next frame's header. The alternate
+    screen has no scrollback: each frame is drawn from its top-left corner and erases
+    what lies below it, so whatever the resizes, nothing stale stays on the screen and no
+    old frame lands in the scrollback.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.is_started = False
+        self._last = ""  # the last frame as written, for the normal screen at the end
+
+    def start(self) -> None:
+        self.is_started = True
+        self._write(ALT_SCREEN_ON + HIDE_CURSOR)
+
+    def draw(self, renderable: RenderableType, width: int, height: int) -> None:
+        """Draw `renderable` over the last frame, from the screen's top-left corner."""
+        with self.console.capture() as captured:
+            self.console.print(renderable, width=width, height=height, crop=True)
+        lines = captured.get().rstrip("\n").split("\n")
+        # Each line erased before it is written: erasing after a line that fills the
+        # width would take its last character (the cursor waits on it to wrap).
+        self._last = "".join(f"{ERASE_LINE}{line}\n" for line in lines)
+        self._write(f"{HOME}{self._last}{ERASE_BELOW}")
+
+    def stop(self) -> None:
+        """Back to the normal screen (where the cursor was before), the last frame printed
+        there for the record, the cursor shown again."""
+        if not self.is_started:
+            return
+        self.is_started = False
+        self._write(f"{ALT_SCREEN_OFF}\r{self._last}{SHOW_CURSOR}")
+
+    def _write(self, text: str) -> None:
+        self.console.file.write(text)
+        self.console.file.flush()
+
+
 class Screen:
     """The dashboard on a terminal: keeps recent frames for the current rates and the
     interval rates for the chart, and redraws from the latest snapshot."""
@@ -49,11 +97,13 @@ class Screen:
         self.console = console or Console(
             file=stream, force_terminal=True, highlight=False, no_color=not color
         )
-        self.live = Live(console=self.console, auto_refresh=False, transient=False,
-                         redirect_stdout=False, redirect_stderr=False)
+        self.live = InPlace(self.console)
         self.info: dict[str, Any] = {}
         self.frames: deque[tuple[float, int, int]] = deque()
+        # Each interval's datagrams/s, bits/s and loss (%), for the sparkline and the chart.
         self.history: deque[float] = deque(maxlen=HISTORY)
+        self.bits_history: deque[float] = deque(maxlen=HISTORY)
+        self.loss_history: deque[float] = deque(maxlen=HISTORY)
         self.last: Optional[Snapshot] = None
         self.final: Optional[str] = None
 
@@ -71,6 +121,8 @@ class Screen:
 
     def interval(self, snap: Snapshot) -> None:
         self.history.append(snap.interval_datagrams_per_s)
+        self.bits_history.append(snap.interval_bits_per_s)
+        self.loss_history.append(snap.interval_loss_pct)
         self.frame(snap)
 
     def rates(self) -> tuple[float, float]:
@@ -87,9 +139,10 @@ class Screen:
         if self.last is None or not self.live.is_started:
             return
         dg, bits = self.rates()
-        view = View(self.last, self.info, dg, bits, tuple(self.history), self.final)
+        view = View(self.last, self.info, dg, bits, tuple(self.history), self.final,
+                    tuple(self.bits_history), tuple(self.loss_history))
         width, height = self.console.size
-        self.live.update(render(view, width, height), refresh=True)
+        self.live.draw(render(view, width, height), width, height)
 
     def finish(self, snap: Snapshot, reason: str) -> None:
         """Draw the last frame, marked done, and give the terminal back."""

@@ -21,7 +21,7 @@ import struct
 import sys
 from collections.abc import Iterator
 from itertools import repeat
-from operator import add, mul
+from operator import add, index, mul
 from typing import Any, Optional
 
 from wskrecv.wsk.datagram import Datagram, make_datagram
@@ -41,6 +41,8 @@ _CACHE_LIMIT = 4096  # entries in each conversion cache before it starts over
 # A recvmmsg call through ctypes costs more to set up than a recvmsg: it pays from about 4
 # datagrams on (measured on loopback); smaller reads use the provider's recvmsg loop.
 MMSG_MIN = 4
+MAX_BATCH = 1024  # datagrams per read
+MAX_BUFFER = 1 << 20  # bytes per datagram slot
 
 
 class _IoVec(ctypes.Structure):
@@ -201,6 +203,11 @@ class MmsgReader:
     def __init__(self, sock: socket.socket, batch: int = 64, buffer_size: int = 65535) -> None:
         if _recvmmsg is None:
             raise OSError(errno.ENOSYS, "recvmmsg is not available here")
+        if sock.family not in (_AF_INET, _AF_INET6):
+            raise ValueError(
+                f"MmsgReader reads AF_INET and AF_INET6 sockets, not address family {int(sock.family)}")
+        if not (1 <= batch <= MAX_BATCH and 1 <= buffer_size <= MAX_BUFFER):
+            raise ValueError(f"MmsgReader: batch must be 1-{MAX_BATCH} and buffer_size 1-{MAX_BUFFER}")
         self.sock = sock
         self.batch = batch
         self.buffer_size = buffer_size
@@ -247,7 +254,7 @@ class MmsgReader:
 
     def read(self, max_n: int) -> list[Datagram]:
         """Read up to min(max_n, batch) datagrams that are already queued (never blocks)."""
-        vlen = min(max_n, self.batch)
+        vlen = min(index(max_n), self.batch)
         if vlen <= 0:
             return []
         fd = self.sock.fileno()

@@ -1,7 +1,7 @@
 """The receive loop and its run: OS socket -> provider -> WSK model -> application ->
 statistics -> outputs.
 
-- contracts.py: what a run is given (provider, reporter, companion; limits) and gives
+- contracts.py: what a run is given (provider, reporter, sidecar; limits) and gives
   back (RunResult);
 - loop.py: the Runner, the loop in named steps (time, stop requests, limits, reads,
   waits);
@@ -12,7 +12,7 @@ statistics -> outputs.
 
 from __future__ import annotations
 
-from wskrecv.runner.contracts import CLIENT_FAULT, Companion, Limits, Provider, Reporter, RunResult
+from wskrecv.runner.contracts import CLIENT_FAULT, Limits, Provider, Reporter, RunResult, Sidecar
 from wskrecv.runner.loop import Runner
 
-__all__ = ["CLIENT_FAULT", "Companion", "Limits", "Provider", "Reporter", "RunResult", "Runner"]
+__all__ = ["CLIENT_FAULT", "Limits", "Provider", "Reporter", "RunResult", "Runner", "Sidecar"]

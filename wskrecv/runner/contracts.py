@@ -1,5 +1,5 @@
 """What the receive loop is given and what it gives back: the provider, reporter and
-companion it drives (protocols), the limits that end a run, and the run's result."""
+sidecar it drives (protocols), the limits that end a run, and the run's result."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class Reporter(Protocol):
         """Give back what the reporter holds (the terminal), whatever happened. Idempotent."""
 
 
-class Companion(Protocol):
+class Sidecar(Protocol):
     """Work the receive loop carries beside its socket (the iperf3 server's control
     connection): descriptors to wait on, a deadline, a look after every wait, and the
     datagrams it consumes itself before the WSK model sees them."""
@@ -70,7 +70,7 @@ class Companion(Protocol):
     def next_deadline(self) -> Optional[float]: ...
 
     def take(self, got: list) -> list:
-        """A batch just read, without the datagrams the companion consumed."""
+        """A batch just read, without the datagrams the sidecar consumed."""
         ...
 
     def service(self, readable: set[int], writable: set[int], drained: bool) -> Optional[str]:
@@ -79,7 +79,7 @@ class Companion(Protocol):
         ...
 
     def status(self) -> dict[str, Any]:
-        """The companion's state for snapshots."""
+        """The sidecar's state for snapshots."""
         ...
 
     def close(self) -> None:

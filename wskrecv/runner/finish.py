@@ -40,7 +40,8 @@ def finish(runner: Runner, ending: Ending, signals: StopSignals) -> RunResult:
     if runner.thread_fault is not None and runner.error is None:
         ending = runner.failed(runner.thread_fault)  # while stopping
     unread, complete = count_unread(runner.provider, runner.error)
-    snap = at_exit(runner.snapshot(advance=False), runner.provider, arrivals, unread, complete)
+    snap = at_exit(runner.snapshot(advance=False, streams_limit=None), runner.provider, arrivals,
+                   unread, complete)
     ending, breach = _judge(runner, ending, snap)
     reason = runner.stop_reason or "stopped"
     at_summary = signals.received

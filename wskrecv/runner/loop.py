@@ -16,15 +16,16 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import Receiver
+from wskrecv.builtin.base import Receiver
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
-from wskrecv.runner.contracts import CLIENT_FAULT, Companion, Limits, Provider, Reporter, RunResult
+from wskrecv.runner.contracts import CLIENT_FAULT, Limits, Provider, Reporter, RunResult, Sidecar
 from wskrecv.runner.faults import OUTPUT_FAULTS, Fault, SocketFailed, fault_message, hung_up
 from wskrecv.runner.finish import finish
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
 
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
@@ -48,12 +49,16 @@ class Runner:
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
         health: Optional[Callable[[], Optional[str]]] = None,
         sinks: Sequence[DumpSink] = (),
-        companion: Optional[Companion] = None,
+        sidecar: Optional[Sidecar] = None,
         truncates_above: Optional[int] = None,
+        per_stream: bool = False,
     ) -> None:
         self.provider = provider
+        # Interval snapshots carry every stream's row (--per-stream); else none: frames
+        # carry the worst few, the summary every one.
+        self.per_stream = per_stream
         # Carried beside the socket (--iperf3): waited on with it, serviced after waits.
-        self.companion = companion
+        self.sidecar = sidecar
         self.sock = sock
         self.app = app
         self.recorder = recorder
@@ -115,7 +120,9 @@ class Runner:
             self.thread_fault = fault_message(exc, "worker thread")
         self.waker.wake()
 
-    def snapshot(self, advance: bool = True) -> Snapshot:
+    def snapshot(self, advance: bool = True, streams_limit: Optional[int] = 0) -> Snapshot:
+        """The run's statistics now (see Recorder.snapshot: `advance` starts a new
+        interval, `streams_limit` bounds the per-stream rows)."""
         # The model's counters under the model's lock, the statistics under the
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
@@ -128,9 +135,10 @@ class Runner:
                 violations,
                 mode_stats,
                 advance=advance,
+                streams_limit=streams_limit,
             )
-        if self.companion is not None:
-            snap = replace(snap, iperf3=MappingProxyType(self.companion.status()))
+        if self.sidecar is not None:
+            snap = replace(snap, iperf3=MappingProxyType(self.sidecar.status()))
         if self.provider.drops_before_run is not None:
             snap = replace(snap, kernel_drops_before_run=self.provider.drops_before_run)
         return snap
@@ -158,8 +166,8 @@ class Runner:
             finally:
                 self.app.stop()  # also after the application closed its socket itself
                 self.waker.close()
-                if self.companion is not None:
-                    self.companion.close()
+                if self.sidecar is not None:
+                    self.sidecar.close()
             return finish(self, ending, signals)
 
     def _loop(self) -> Ending:
@@ -235,16 +243,17 @@ class Runner:
         limits = self.limits
         if now >= self._next_tick:
             if limits.interval > 0:
-                self.reporter.interval(self.snapshot())
+                self.reporter.interval(
+                    self.snapshot(streams_limit=None if self.per_stream else 0))
             late = int((now - self._next_tick) / limits.tick) + 1
             self._next_tick += limits.tick * max(1, late)
             broken = self.health() if self.health is not None else None
             if broken:
                 raise SocketFailed(f"receive failed: {broken}")
-            if self.companion is not None:
-                self._poll_companion()  # datagrams may keep the loop from waiting
+            if self.sidecar is not None:
+                self._poll_sidecar()  # datagrams may keep the loop from waiting
         if self._next_frame is not None and now >= self._next_frame:
-            self.reporter.frame(self.snapshot(advance=False))
+            self.reporter.frame(self.snapshot(advance=False, streams_limit=TOP_STREAMS))
             # Re-read: a display may space its frames out to bound its own cost.
             every = self.reporter.frame_interval
             self._next_frame = now + every if every else None
@@ -284,7 +293,7 @@ class Runner:
         a read is one datagram). --count stays exact: `want` is recomputed before each
         read. Whether anything was delivered."""
         read, deliver, batch = self.provider.read, self.sock.deliver, self.batch
-        take = self.companion.take if self.companion is not None else None
+        take = self.sidecar.take if self.sidecar is not None else None
         note = self.arrivals.note
         delivered = False
         for _ in range(SPINS):
@@ -310,10 +319,10 @@ class Runner:
     def _wait(self, now: float, want: int) -> None:
         """Wait for the socket (when the model wants datagrams), the wake-up socket, or
         whatever is due next."""
-        companion = self.companion
+        sidecar = self.sidecar
         wait_until = self._next_tick
         for t in (self._end, self._deadline, self._next_frame,
-                  companion.next_deadline() if companion is not None else None):
+                  sidecar.next_deadline() if sidecar is not None else None):
             if t is not None and t < wait_until:
                 wait_until = t
         timeout = max(0.0, wait_until - now)
@@ -321,8 +330,8 @@ class Runner:
         wake_fd = self.waker.r.fileno()
         fds = [fd, wake_fd] if want > 0 and fd >= 0 else [wake_fd]
         wfds: list[int] = []
-        if companion is not None:
-            extra, wfds = companion.fds()
+        if sidecar is not None:
+            extra, wfds = sidecar.fds()
             fds += extra
         try:
             ready, wready = wait_ready(fds, wfds, timeout)
@@ -332,24 +341,24 @@ class Runner:
         self._readable = fd in ready
         if wake_fd in ready:
             self.waker.drain()
-        if companion is not None:
+        if sidecar is not None:
             # Drained: the last read found the socket empty, nothing came since, and the
             # application holds nothing uncounted.
             drained = self._empty and not self._readable and self.sock.in_flight == 0
-            self._stop_for(companion.service(ready, wready, drained))
+            self._stop_for(sidecar.service(ready, wready, drained))
 
-    def _poll_companion(self) -> None:
-        """Look at the companion's descriptors without waiting."""
-        assert self.companion is not None
-        extra, wfds = self.companion.fds()
+    def _poll_sidecar(self) -> None:
+        """Look at the sidecar's descriptors without waiting."""
+        assert self.sidecar is not None
+        extra, wfds = self.sidecar.fds()
         try:
             ready, wready = wait_ready(extra, wfds, 0)
         except (OSError, ValueError):
             return
-        self._stop_for(self.companion.service(ready, wready, False))
+        self._stop_for(self.sidecar.service(ready, wready, False))
 
     def _stop_for(self, reason: Optional[str]) -> None:
-        """The companion ended the run (--one-off): the next turn stops."""
+        """The sidecar ended the run (--one-off): the next turn stops."""
         if reason and self.stop_reason is None:
             self.stop_reason = reason
 

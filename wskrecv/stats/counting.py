@@ -8,9 +8,8 @@ histogram), its sender (SourceTable), the application latency (completion time -
 timestamp), and, when its payload carries a recognised header, sequence analysis
 (StreamTable), the CRC check and one-way latency (arrival - send time).
 
-The tables (sources, streams) are shared with the compiled kernel: it updates their rows
-and calls their `new` for a sender or stream it has not seen, so eviction and totals live
-once, in Python.
+Each Counter owns its source and stream tables (SourceTable, StreamTable); the compiled
+Counter owns the compiled twins of them (csrc/tables.c).
 """
 
 from __future__ import annotations
@@ -20,19 +19,18 @@ from typing import Any, Callable, Optional
 
 from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS
 from wskrecv.stats.latency import Histogram
-from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable, StreamTracker, Wrap32Tracker
+from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS
 from wskrecv.stats.sources import MAX_SOURCES, SourceTable
 
 
 def tables(
-    seq_format: str, window: int, max_streams: int, max_sources: int, trackers: tuple[type, type]
+    seq_format: str, window: int, max_streams: int, max_sources: int
 ) -> tuple[SourceTable, StreamTable]:
-    """A run's source and stream tables; `trackers` are the (64-bit, 32-bit counter)
-    stream tracker classes: iperf3's 32-bit counter is unwrapped, every other format
-    carries 64 bits."""
+    """A run's source and stream tables: iperf3's 32-bit counter is unwrapped, every other
+    format carries 64 bits."""
     check_format(seq_format)
-    return SourceTable(max_sources), StreamTable(max_streams, window, seq_format == "iperf3", trackers)
+    return SourceTable(max_sources), StreamTable(max_streams, window, seq_format == "iperf3")
 
 
 def check_format(seq_format: str) -> None:
@@ -56,7 +54,6 @@ class Counter:
         window: int = WINDOW,
         max_streams: int = MAX_STREAMS,
         max_sources: int = MAX_SOURCES,
-        trackers: tuple[type, type] = (StreamTracker, Wrap32Tracker),
     ) -> None:
         self.received = 0
         self.bytes = 0
@@ -65,7 +62,7 @@ class Counter:
         self.size_min = 1 << 30
         self.size_max = 0
         self.size_counts = [0] * SIZE_BUCKETS  # by bit length of the size
-        self.sources, self.streams = tables(seq_format, window, max_streams, max_sources, trackers)
+        self.sources, self.streams = tables(seq_format, window, max_streams, max_sources)
         self.use_seq_format(seq_format)
         self._owd = Histogram()  # this interval's one-way latencies
         self._app = Histogram()  # ... and application latencies

@@ -54,15 +54,17 @@ class Percentiles:
 
 
 class Histogram:
-    """Counts per bucket and the exact maximum (the number of values is summed from the
-    counts when asked for: the receive path only indexes a bucket). The compiled counting
-    kernel keeps the same buckets in C (csrc/counting.c) and hands out these objects."""
+    """Counts per bucket, the exact maximum and the exact sum of the values (Prometheus'
+    _sum: the mean is _sum / _count); the number of values is summed from the counts when
+    asked for: the receive path only indexes a bucket. The compiled counting kernel keeps
+    the same buckets and sum in C (csrc/counting.c) and hands out these objects."""
 
-    __slots__ = ("counts", "max")
+    __slots__ = ("counts", "max", "sum")
 
     def __init__(self) -> None:
         self.counts = [0] * BUCKETS
         self.max = 0
+        self.sum = 0  # nanoseconds, unbounded (a hostile send time can make each ~2**64)
 
     @property
     def count(self) -> int:
@@ -73,12 +75,14 @@ class Histogram:
         if value < 0:
             value = 0
         self.counts[bucket_of(value)] += 1
+        self.sum += value
         if value > self.max:
             self.max = value
 
     def merge(self, other: Histogram) -> None:
-        """Add `other`'s counts to these."""
+        """Add `other`'s counts (and sum) to these."""
         self.counts = list(map(add, self.counts, other.counts))
+        self.sum += other.sum
         if other.max > self.max:
             self.max = other.max
 

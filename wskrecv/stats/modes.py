@@ -100,11 +100,26 @@ class ClientStatistics(_FromSocket):
     leaked: int
     null_indications: int
     client: dict[str, Any]  # {class, file, violation_sites: [...], fault}
+    styles: tuple[str, ...] = ()  # "irp" (it posted receives), "event" (it offers a callback)
 
     def as_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["mean_list_length"] = round(self.mean_list_length, 2)
+        out["styles"] = list(self.styles)
         return out
+
+    def style_json(self, style: str) -> dict[str, Any]:
+        """The counters of one style ("irp", "event"), as the built-in clients report them."""
+        keys = IRP_FIELDS if style == "irp" else EVENT_FIELDS
+        out = self.as_json()
+        return {k: out[k] for k in keys}
+
+
+# A client's counters by the style they belong to (a client may use either or both).
+IRP_FIELDS = ("outstanding", "completions", "cancellations", "failures")
+EVENT_FIELDS = ("callbacks", "mean_list_length", "consumed", "pended", "released",
+                "released_in_callback", "rejected", "held", "pool_in_use", "pool_high_water",
+                "leaked", "null_indications")
 
 
 ModeStatistics = Union[IrpStatistics, EventStatistics, ClientStatistics]
@@ -126,6 +141,8 @@ def merge_mode_statistics(stats: Sequence[Optional[ModeStatistics]]) -> Optional
         values = [getattr(s, f.name) for s in same]
         if f.name == "last_failure":
             merged[f.name] = next((v for v in values if v is not None), None)
+        elif f.name == "styles":
+            merged[f.name] = tuple(sorted({x for v in values for x in v}, key=("irp", "event").index))
         elif f.name == "pool_high_water":
             merged[f.name] = max(values)
         elif f.name == "mean_list_length":

@@ -21,9 +21,11 @@ nanoseconds.
 
 from __future__ import annotations
 
+from operator import index
 from typing import Optional
 
 WINDOW = 1 << 14  # sequences remembered behind the highest: deeper reordering is `late`
+MAX_WINDOW = 1 << 30  # one byte each
 
 _WRAP32 = 1 << 32
 _HALF32 = 1 << 31
@@ -53,8 +55,8 @@ class StreamTracker:
     def __init__(
         self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
     ) -> None:
-        if window <= 0 or window & (window - 1):
-            raise ValueError("window must be a power of two")
+        if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
+            raise ValueError("window must be a power of two, at most 2**30")
         self.base = first  # lowest sequence seen
         self.high = first  # highest sequence seen
         self.seen = 1  # distinct sequences seen in [base, high] (late ones excluded)
@@ -199,12 +201,14 @@ MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is 
 class SequenceTotals:
     """Counts over every stream of a run, retired ones included (plain, mutable)."""
 
-    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts")
+    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts",
+                 "streams")
 
     def __init__(self) -> None:
         self.lost = self.reordered = self.duplicates = self.late = self.restarts = 0
         self.expected = 0  # sum of each stream's highest - lowest + 1
         self.sequenced = 0  # datagrams that carried a sequence
+        self.streams = 0  # trackers added
 
     def add(self, t: StreamTracker) -> None:
         self.lost += t.lost
@@ -214,26 +218,25 @@ class SequenceTotals:
         self.expected += t.expected
         self.sequenced += t.datagrams
         self.restarts += t.restarts
+        self.streams += 1
 
 
 class StreamTable:
     """Every stream's tracker, bounded: beyond `max_streams`, the half that delivered
     least since the previous eviction is retired at once (their counts kept in the
     totals), so a flood of new senders costs amortised constant work per stream and the
-    receive path keeps no per-datagram recency.
+    receive path keeps no per-datagram recency. `wrap32`: new streams carry a 32-bit
+    counter (Wrap32Tracker).
 
-    `trackers` are the classes that track a stream with a 64-bit and with a 32-bit counter
-    (`wrap32`): StreamTracker and Wrap32Tracker, or the compiled core's twins of them."""
+    The compiled core has a twin of this table (csrc/tables.c), owned by its Counter."""
 
-    def __init__(
-        self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False,
-        trackers: tuple[type, type] = (StreamTracker, Wrap32Tracker),
-    ) -> None:
+    def __init__(self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False) -> None:
+        if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
+            raise ValueError("window must be a power of two, at most 2**30")
         self.streams: dict[tuple, StreamTracker] = {}
         self.max_streams = max(1, max_streams)
         self.window = window
-        self.trackers = trackers
-        self.tracker: type = trackers[0]
+        self._tracker: type[StreamTracker] = StreamTracker
         self.use_wrap32(wrap32)
         self.retired = SequenceTotals()
         self._expected: dict[tuple, int] = {}  # ((address, port), stream) -> first sequence
@@ -246,9 +249,9 @@ class StreamTable:
             self._evict()
         start = self._expected.pop((key[0][:2], key[1]), None) if self._expected else None
         if start is None or first < start:
-            tracker = self.tracker(first, self.window, transit_ns)
+            tracker = self._tracker(first, self.window, transit_ns)
         else:  # the sender said where it starts: what came before `first` is lost
-            tracker = self.tracker(start, self.window)
+            tracker = self._tracker(start, self.window)
             tracker.unsee_first()
             tracker.see(first, transit_ns)
         self.streams[key] = tracker
@@ -260,6 +263,7 @@ class StreamTable:
         from 1): when its first datagram arrives, the datagrams before it count as lost.
         `remote` is matched on address and port (IPv6 flow and scope ignored); a tracker
         already there is retired (a new stream on a reused port)."""
+        first = index(first)
         if len(self._expected) >= self.max_streams:
             self._expected.clear()
         self._expected[(remote[:2], stream)] = first
@@ -270,7 +274,7 @@ class StreamTable:
 
     def use_wrap32(self, wrap32: bool) -> None:
         """Unwrap 32-bit counters (iperf3's default) in streams started from now on."""
-        self.tracker = self.trackers[1] if wrap32 else self.trackers[0]
+        self._tracker = Wrap32Tracker if wrap32 else StreamTracker
 
     def _evict(self) -> None:
         by_activity = sorted(self.streams.items(), key=lambda kv: kv[1].datagrams - kv[1].mark)
@@ -288,7 +292,7 @@ class StreamTable:
         r = self.retired
         out.lost, out.reordered, out.duplicates = r.lost, r.reordered, r.duplicates
         out.late, out.expected, out.sequenced = r.late, r.expected, r.sequenced
-        out.restarts = r.restarts
+        out.restarts, out.streams = r.restarts, r.streams
         for tracker in list(self.streams.values()):
             out.add(tracker)
         return out

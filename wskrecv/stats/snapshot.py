@@ -12,6 +12,7 @@ from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.sources import SourceRow
+from wskrecv.stats.streams import RetiredStreams, StreamRow, as_json
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -19,6 +20,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 _MAPPINGS = ("violations_by_rule", "host_udp", "iperf3")
+MIN_RATE_SPAN_S = 0.001  # the shortest first-to-last span a summary gives a rate over
 
 
 def _rebuild(state: dict[str, Any]) -> Snapshot:
@@ -103,9 +105,14 @@ class Snapshot:
     restarts: int = 0  # a sender started counting again (see stats/sequence.py)
     expected: int = 0  # sequences from lowest to highest, summed over streams
     sequenced: int = 0  # datagrams that carried a recognised header
-    streams: int = 0  # streams tracked now
+    streams_tracked: int = 0  # streams tracked now
     streams_seen: int = 0  # streams started (a returning retired stream counts again)
     streams_evicted: int = 0  # streams retired to bound memory (their counts kept)
+    # Per-stream figures (stats/streams.py): every tracked stream's row (the summary, and
+    # intervals with --per-stream) or the worst few (display frames), in the order they
+    # started; and the sums of the streams no longer tracked.
+    stream_rows: tuple[StreamRow, ...] = ()
+    streams_retired: RetiredStreams = field(default_factory=RetiredStreams)
     jitter_ns: Optional[float] = None
     latency: Optional[Percentiles] = None  # one-way: kernel receive time - send time
     app_latency: Optional[Percentiles] = None  # completion/callback time - kernel time
@@ -158,6 +165,15 @@ class Snapshot:
         if self.first_ns is None or self.last_ns is None or self.last_ns <= self.first_ns:
             return None
         return (self.last_ns - self.first_ns) / 1e9
+
+    @property
+    def rate_measurable(self) -> bool:
+        """Whether the datagrams came over a span long enough for a rate: at least
+        MIN_RATE_SPAN_S from the first arrival to the last. Over less (a burst of 100
+        datagrams lands within a fraction of a millisecond on loopback) a rate describes
+        how fast the burst was copied, not how fast anyone sends; one datagram has none."""
+        span = self.active_s
+        return span is not None and span >= MIN_RATE_SPAN_S and self.received > 1
 
     @property
     def datagrams_per_s(self) -> float:
@@ -244,7 +260,7 @@ class Snapshot:
             "restarts": self.restarts,
             "loss_pct": round(self.loss_pct, 6),
             "reorder_pct": round(self.reorder_pct, 6),
-            "streams": self.streams,
+            "streams_tracked": self.streams_tracked,
             "streams_seen": self.streams_seen,
             "streams_evicted": self.streams_evicted,
             "jitter_ms": self.jitter_ms,
@@ -257,9 +273,10 @@ class Snapshot:
             **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
 
-    def interval_dict(self) -> dict[str, Any]:
+    def interval_dict(self, per_stream: bool = False) -> dict[str, Any]:
         """The `interval` JSON object (without its "type"). Latencies cover the interval;
-        counts are totals so far, like `received`."""
+        counts are totals so far, like `received`. `per_stream` adds the `streams` array
+        (each stream's figures and its share of the interval) and `streams_retired`."""
         return {
             "mode": self.mode,
             "t": round(self.elapsed_s, 6),
@@ -279,6 +296,7 @@ class Snapshot:
             **self._analysis(),
             "latency_ms": _ms(self.interval_latency),
             "app_latency_ms": _ms(self.interval_app_latency),
+            **(as_json(self.stream_rows, self.streams_retired, interval=True) if per_stream else {}),
             **self.mode_json(),
         }
 
@@ -299,6 +317,7 @@ class Snapshot:
             "datagrams_per_s": round(self.datagrams_per_s, 1),
             "bits_per_s": round(self.bits_per_s, 1),
             "rate_over": "first to last datagram" if self.active_s else "run",
+            "rate_measurable": self.rate_measurable,
             "first_s": self._since_start(self.first_ns),
             "last_s": self._since_start(self.last_ns),
             "first_time": _utc(self.first_ns),
@@ -308,5 +327,6 @@ class Snapshot:
             **self._analysis(),
             "latency_ms": _ms(self.latency),
             "app_latency_ms": _ms(self.app_latency),
+            **as_json(self.stream_rows, self.streams_retired),
             **self.mode_json(),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from wskrecv.addresses import plain_host
@@ -25,12 +26,15 @@ class SourceRow:
 
 
 class SourceTable:
-    """remote address -> [datagrams, bytes]. The receive path updates `rows` directly
-    (Recorder.record) and calls `new` for a sender it has not seen.
+    """remote address -> [datagrams, bytes], in `rows`. The counting kernel updates the
+    rows and calls `new` for a sender it has not seen.
 
     When the table is full, the half with the fewest datagrams is dropped at once and
     counted in `evicted` (amortised constant work per new sender, even under a flood of
     spoofed sources); the busiest senders, which the top list shows, stay.
+
+    The compiled core has a twin of this table (csrc/tables.c), owned by its Counter,
+    whose `rows` is a copy.
     """
 
     def __init__(self, max_sources: int = MAX_SOURCES) -> None:
@@ -52,9 +56,10 @@ class SourceTable:
             del self.rows[remote]
             self.evicted += 1
 
-    def top(self, n: int = TOP) -> tuple[SourceRow, ...]:
-        """The `n` sources with the most datagrams, busiest first."""
-        rows = list(self.rows.items())  # one C-level copy: safe if another thread records
-        rows.sort(key=lambda kv: kv[1][0], reverse=True)
-        # A dual-stack socket's IPv4 senders are IPv4-mapped: shown as the IPv4 address.
-        return tuple(SourceRow(plain_host(str(r[0])), int(r[1]), c[0], c[1]) for r, c in rows[:n])
+
+def top(rows: Mapping[tuple, Sequence[int]], n: int = TOP) -> tuple[SourceRow, ...]:
+    """The `n` sources of `rows` (a SourceTable's) with the most datagrams, busiest first
+    (ties in the table's order)."""
+    ranked = sorted(list(rows.items()), key=lambda kv: kv[1][0], reverse=True)  # one C-level copy first
+    # A dual-stack socket's IPv4 senders are IPv4-mapped: shown as the IPv4 address.
+    return tuple(SourceRow(plain_host(str(r[0])), int(r[1]), c[0], c[1]) for r, c in ranked[:n])

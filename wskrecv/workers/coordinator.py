@@ -31,6 +31,7 @@ from wskrecv.runner.finish import against_thresholds
 from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.workers.pool import Worker
 
 GRACE = 10.0  # seconds stopped workers get to send their final report before SIGKILL
@@ -57,8 +58,10 @@ class Coordinator:
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
         on_update: Optional[Callable[[Merger], None]] = None,
         clock: Callable[[], float] = time.monotonic,
+        per_stream: bool = False,
     ) -> None:
         self.workers = list(workers)
+        self.per_stream = per_stream  # interval reports carry every stream's row
         self.reporter = reporter
         self.limits = limits
         self.mode = mode
@@ -127,9 +130,9 @@ class Coordinator:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def snapshot(self, advance: bool) -> Snapshot:
+    def snapshot(self, advance: bool, streams_limit: Optional[int] = None) -> Snapshot:
         elapsed = self.clock() - self._t0
-        snap = self.merger.snapshot(elapsed, advance=advance)
+        snap = self.merger.snapshot(elapsed, advance=advance, streams_limit=streams_limit)
         if snap is None:  # nothing reported yet
             snap = Snapshot(self.mode, elapsed, 0, 0, 0, 0, 0, interval_s=elapsed,
                             workers=self.merger.rows())
@@ -199,10 +202,11 @@ class Coordinator:
                 return
             if now >= next_tick:
                 if limits.interval > 0:
-                    self.reporter.interval(self.snapshot(advance=True))
+                    self.reporter.interval(self.snapshot(
+                        advance=True, streams_limit=None if self.per_stream else 0))
                 next_tick += limits.tick * max(1, int((now - next_tick) / limits.tick) + 1)
             if next_frame is not None and now >= next_frame:
-                self.reporter.frame(self.snapshot(advance=False))
+                self.reporter.frame(self.snapshot(advance=False, streams_limit=TOP_STREAMS))
                 next_frame = now + self.reporter.frame_interval
             wait_until = next_tick
             for t in (end, deadline, next_frame):

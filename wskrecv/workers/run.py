@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
-import wskrecv.apps  # noqa: F401 (imported once here, before the fork, not in every worker)
+import wskrecv.builtin  # noqa: F401 (imported once here, before the fork, not in every worker)
 import wskrecv.wsk  # noqa: F401
 from wskrecv import core as cores
 from wskrecv.environment import Environment
@@ -139,13 +139,15 @@ def receive_with_workers(config: ReceiveConfig, env: Environment,
 
         def on_update(merger: Any) -> None:
             metrics.update(list(merger.latest.values()))
+            for note in metrics.take_notes():
+                reporter.note(note)
 
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     coordinator = Coordinator(workers, reporter, limits, config.mode,
                               judge=thresholds.judge(option_name) if thresholds else None,
-                              on_update=on_update)
+                              on_update=on_update, per_stream=config.per_stream)
     result = None
     try:
         result = coordinator.run(info)

@@ -5,7 +5,6 @@ Nothing in this package touches a socket, a thread, a clock or a terminal: the p
 and event callbacks. Names follow WSK and WDM; see the mapping table in the README.
 """
 
-from wskrecv.wsk.client import WskProviderNpi, WskRegistration, wsk_register
 from wskrecv.wsk.counters import SocketStatistics
 from wskrecv.wsk.datagram import Datagram, make_datagram
 from wskrecv.wsk.indication import (
@@ -30,6 +29,7 @@ from wskrecv.wsk.irql import (
     ke_wait_for_single_object,
 )
 from wskrecv.wsk.pool import BufferPool
+from wskrecv.wsk.registration import WskProviderNpi, WskRegistration, wsk_register
 from wskrecv.wsk.socket import SocketState, WskDatagramSocket
 from wskrecv.wsk.status import (
     IP_PKTINFO,

@@ -106,7 +106,7 @@ class WskDatagramSocket:
 
     `statistics()` freezes its counts (counters.py says how they add up); `events` is the
     WskReceiveFromEvent side. `static_events` is what WSK_SET_STATIC_EVENT_CALLBACKS
-    enabled for the client before this socket was created (client.py); `dispatch_level`
+    enabled for the client before this socket was created (registration.py); `dispatch_level`
     simulates callbacks at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL in their Flags);
     `indications` builds, settles and walks its indication lists (the pure-Python
     functions, or the compiled core's twins).

@@ -28,7 +28,7 @@ import time
 from types import FrameType
 from typing import Any, Callable, Optional
 
-from wskrecv.client.lock import SocketLock
+from wskrecv.hosting.lock import SocketLock
 
 DEFAULT_GRACE = 2.0  # seconds
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Optional
 
-from wskrecv.client.blame import ClientCode, describe_fault
-from wskrecv.client.host import ClientHost
-from wskrecv.client.loader import LoadedClient, load_client
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
-from wskrecv.wsk.client import WskRegistration, wsk_register
+from wskrecv.hosting.blame import ClientCode, describe_fault
+from wskrecv.hosting.host import ClientHost
+from wskrecv.hosting.loader import LoadedClient, load_client
+from wskrecv.words import terminal_columns, wrap_words
+from wskrecv.wsk.registration import WskRegistration, wsk_register
 from wskrecv.wsk.verifier import Verifier
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ def report_lines(host: ClientHost) -> list[str]:
     return lines
 
 
-class ClientSession:
+class UserClient:
     """A loaded, created client and, once the run started, its host."""
 
     def __init__(
@@ -67,7 +68,7 @@ class ClientSession:
         self.host: Optional[ClientHost] = None
 
     @classmethod
-    def load(cls, config: ReceiveConfig) -> ClientSession:
+    def load(cls, config: ReceiveConfig) -> UserClient:
         """Import the file and create the client: UsageError (exit 2) when the file is no
         client, ClientFaultError (exit 6) when its constructor raised."""
         assert config.client is not None
@@ -107,8 +108,10 @@ class ClientSession:
         host = self.host
         if host is None:
             return
-        if not self.config.as_json:
-            env.stderr.write("\n".join(report_lines(host)) + "\n")
+        if not self.config.as_json:  # on a terminal, wrapped between words as the summary is
+            width = terminal_columns(env.stderr)
+            env.stderr.write("".join(part + "\n" for line in report_lines(host)
+                                     for part in wrap_words(line, width)))
         if host.fault is not None:
             env.stderr.write(host.fault.traceback)
         stray = host.stray_threads()
@@ -119,4 +122,4 @@ class ClientSession:
         env.stderr.flush()
 
 
-__all__ = ["ClientFaultError", "ClientSession", "report_lines"]
+__all__ = ["ClientFaultError", "UserClient", "report_lines"]

@@ -1,7 +1,7 @@
 """Running a client on a socket: what the runner drives, what counts, what is blamed.
 
 `ClientHost` is the application the runner starts and stops, for `wskrecv run CLIENT.py`
-and for the clients `listen` and `event` run (wskrecv/apps): one code path. It does for
+and for the clients `listen` and `event` run (wskrecv/builtin): one code path. It does for
 a client what WSK does for a driver: creates the socket with the client's dispatch table and socket
 context (`WskSocket`), binds it, calls the start hook; at the end calls the stop hook
 and closes the socket if the client did not (`WskCloseSocket`: outstanding receives are
@@ -31,21 +31,21 @@ import threading
 from contextlib import nullcontext
 from typing import Any, Callable, Optional
 
-from wskrecv.client.blame import (
+from wskrecv.errors import Ending
+from wskrecv.hosting.blame import (
     BUILTIN_CLIENTS,
     ClientCode,
     ClientFault,
     describe_fault,
     describe_holder,
 )
-from wskrecv.client.lock import SocketLock
-from wskrecv.client.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
-from wskrecv.errors import Ending
+from wskrecv.hosting.lock import SocketLock
+from wskrecv.hosting.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
 from wskrecv.runner import CLIENT_FAULT
 from wskrecv.stats.modes import ClientStatistics, ModeStatistics
 from wskrecv.stats.recorder import Recorder
-from wskrecv.wsk.client import WskRegistration
 from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.registration import WskRegistration
 from wskrecv.wsk.socket import WskDatagramSocket
 
 
@@ -219,7 +219,12 @@ class ClientHost:
         counts = self.sock.statistics()
         if self._style is not None:
             return self._style(counts)
-        return ClientStatistics.from_socket(counts, client=self.report())
+        # The styles it uses: a dispatch table offers the callback; a posted receive is IRPs.
+        irp = bool(counts.outstanding or counts.completions or counts.cancellations
+                   or counts.failures)
+        event = getattr(self.client, "dispatch", None) is not None or bool(counts.callbacks)
+        styles = tuple(name for name, used in (("irp", irp), ("event", event)) if used)
+        return ClientStatistics.from_socket(counts, client=self.report(), styles=styles)
 
     def report(self) -> dict[str, Any]:
         """The client's part of the summary: who, what it broke where, its fault."""
@@ -284,7 +289,7 @@ def host_builtin(
     make_client: Callable[[], Any], sock: WskDatagramSocket, recorder: Recorder,
     registration: Optional[WskRegistration] = None,
 ) -> ClientHost:
-    """One of wskrecv's own clients (wskrecv/apps), created by `make_client` with its IRPs
+    """One of wskrecv's own clients (wskrecv/builtin), created by `make_client` with its IRPs
     counted from its constructor on by `registration` (the one `sock` came from), and
     hosted on `sock` like any `run` client."""
     code = ClientCode(BUILTIN_CLIENTS)

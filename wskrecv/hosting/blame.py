@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Callable, Optional
 
-from wskrecv.client import watchdog
-from wskrecv.client.watchdog import ClientStuck
+from wskrecv.hosting import watchdog
+from wskrecv.hosting.watchdog import ClientStuck
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # wskrecv/
-_APPS = os.path.join(_PACKAGE, "apps")
-BUILTIN_CLIENTS = _APPS  # a ClientCode of this path: wskrecv's own clients
+_BUILTIN = os.path.join(_PACKAGE, "builtin")
+BUILTIN_CLIENTS = _BUILTIN  # a ClientCode of this path: wskrecv's own clients
 _WATCHDOG = os.path.realpath(watchdog.__file__)
 # Where a frame sits just above the client's code says what wskrecv was calling.
 _ENTRY_KINDS = {
@@ -50,14 +50,14 @@ class ClientCode:
     """Which source files are the client's, and how to show a place in them.
 
     A file is the client's when it lies under the client's folder and is not part of
-    wskrecv or of the Python installation; wskrecv's own applications (wskrecv/apps)
+    wskrecv or of the Python installation; wskrecv's own applications (wskrecv/builtin)
     are clients too, when those are what runs.
     """
 
     def __init__(self, path: str, shown_as: Optional[str] = None) -> None:
         real = os.path.realpath(path)
-        self.builtin = real.startswith(_APPS + os.sep) or real == _APPS
-        self.root = _APPS if self.builtin else os.path.dirname(real)
+        self.builtin = real.startswith(_BUILTIN + os.sep) or real == _BUILTIN
+        self.root = _BUILTIN if self.builtin else os.path.dirname(real)
         self.file = real
         self.shown_as = shown_as or path
         prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}

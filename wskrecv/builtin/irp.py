@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wskrecv.apps.base import BuiltinClient
+from wskrecv.builtin.base import BuiltinClient
 from wskrecv.client import (
     MSG_BCAST,
     MSG_MCAST,

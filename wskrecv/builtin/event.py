@@ -32,8 +32,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from wskrecv.apps.base import BuiltinClient
-from wskrecv.apps.worker import WorkQueue
+from wskrecv.builtin.base import BuiltinClient
+from wskrecv.builtin.worker import WorkQueue
 from wskrecv.client import (
     MSG_BCAST,
     MSG_MCAST,

@@ -1,7 +1,7 @@
 """What the built-in clients share, and the interface the runner drives.
 
 `wskrecv listen` and `wskrecv event` run two WSK clients wskrecv ships (irp.py, event.py),
-hosted exactly as `wskrecv run` hosts yours (wskrecv.client.host.ClientHost): the host
+hosted exactly as `wskrecv run` hosts yours (wskrecv.hosting.host.ClientHost): the host
 creates the socket with the client's `dispatch`, calls `start(socket)`, counts every
 datagram the client accepts (the socket's tap), and calls `stop()` at the end. A built-in
 client adds one hook a user's client does not need: `statistics(counts)`, its style's
