@@ -77,7 +77,16 @@ core_free(PyObject *self)
 uint32_t core_crc32(const unsigned char *p, size_t n);
 void core_crc32_init(void);
 
+/* Any integer (its __index__: TypeError for anything else) as a Py_ssize_t, clamped to
+ * its range: a size or count far out of range is then refused as out of range
+ * (ValueError), as the twin's comparisons refuse it, not as an OverflowError. */
+int core_clamped_index(PyObject *obj, Py_ssize_t *out);
+
+/* Sequences, times and their differences are held as i128; every integer that comes in
+ * is bounded by CORE_BOUND (OverflowError beyond), so that no sum or difference the core
+ * computes overflows 128 bits. Network headers carry 64 bits at most. */
+#define CORE_BOUND ((i128)1 << 96)
 PyObject *core_from_i128(i128 v);
-int core_to_i128(PyObject *obj, i128 *out);
+int core_to_bounded(PyObject *obj, i128 *out);
 
 #endif

@@ -152,7 +152,7 @@ core_from_i128(i128 v)
 }
 
 int
-core_to_i128(PyObject *obj, i128 *out)
+core_to_bounded(PyObject *obj, i128 *out)
 {
     int overflow;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
@@ -175,11 +175,34 @@ core_to_i128(PyObject *obj, i128 *out)
     if (hi == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (overflow) {
-        PyErr_SetString(PyExc_OverflowError, "integer out of the 128-bit range");
+    i128 wide = (i128)(((unsigned __int128)(uint64_t)hi << 64) | lo); /* no signed shift */
+    if (overflow || wide > CORE_BOUND || wide < -CORE_BOUND) {
+        PyErr_SetString(PyExc_OverflowError, "integer beyond ±2**96: outside the native core's range");
         return -1;
     }
-    *out = ((i128)hi << 64) | (i128)lo;
+    *out = wide;
+    return 0;
+}
+
+int
+core_clamped_index(PyObject *obj, Py_ssize_t *out)
+{
+    PyObject *index = PyNumber_Index(obj);
+    if (index == NULL) {
+        return -1;
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || v > PY_SSIZE_T_MAX || v < PY_SSIZE_T_MIN) {
+        *out = overflow < 0 || v < 0 ? PY_SSIZE_T_MIN : PY_SSIZE_T_MAX;
+    }
+    else {
+        *out = (Py_ssize_t)v;
+    }
     return 0;
 }
 

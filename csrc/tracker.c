@@ -71,16 +71,16 @@ static int
 Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"first", "window", "transit_ns", NULL};
-    PyObject *first_obj, *transit_obj = Py_None;
+    PyObject *first_obj, *window_obj = NULL, *transit_obj = Py_None;
     Py_ssize_t window = 1 << 14;
     i128 first, transit = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj) ||
-        !tracker_window_ok(window)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO", kwlist, &first_obj, &window_obj, &transit_obj) ||
+        (window_obj != NULL && core_clamped_index(window_obj, &window) < 0) || !tracker_window_ok(window)) {
         return -1;
     }
     core_state *st = core_state_of_type(Py_TYPE(self));
-    if (st == NULL || core_to_i128(first_obj, &first) < 0 ||
-        (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0)) {
+    if (st == NULL || core_to_bounded(first_obj, &first) < 0 ||
+        (transit_obj != Py_None && core_to_bounded(transit_obj, &transit) < 0)) {
         return -1;
     }
     return tracker_start(self, first, window, transit_obj != Py_None, transit,
@@ -218,10 +218,10 @@ Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
         tracker_ready(self) < 0) {
         return NULL;
     }
-    if (core_to_i128(seq_obj, &seq) < 0) {
+    if (core_to_bounded(seq_obj, &seq) < 0) {
         return NULL;
     }
-    if (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0) {
+    if (transit_obj != Py_None && core_to_bounded(transit_obj, &transit) < 0) {
         return NULL;
     }
     tracker_see(self, seq, transit_obj != Py_None, transit);
@@ -251,30 +251,45 @@ Tracker_dealloc(Tracker *self)
 static PyObject *
 get_base(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(self->base);
 }
 
 static PyObject *
 get_high(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(self->high);
 }
 
 static PyObject *
 get_window(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->mask + 1);
 }
 
 static PyObject *
 get_distinct(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->prior_seen + self->seen);
 }
 
 static PyObject *
 get_datagrams(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->prior_seen + self->seen + self->duplicates + self->late);
 }
 
@@ -287,18 +302,27 @@ expected(Tracker *self)
 static PyObject *
 get_expected(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(expected(self));
 }
 
 static PyObject *
 get_lost(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(expected(self) - (self->prior_seen + self->seen));
 }
 
 static PyObject *
 get_jitter(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     if (!self->has_jitter) {
         Py_RETURN_NONE;
     }
@@ -308,6 +332,9 @@ get_jitter(Tracker *self, void *c)
 static PyObject *
 get_last_transit(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     if (!self->has_last) {
         Py_RETURN_NONE;
     }
@@ -317,6 +344,9 @@ get_last_transit(Tracker *self, void *c)
 static PyObject *
 get_probe(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     if (!self->has_probe) {
         Py_RETURN_NONE;
     }
@@ -326,6 +356,9 @@ get_probe(Tracker *self, void *c)
 static PyObject *
 get_mark(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->mark);
 }
 
@@ -347,6 +380,9 @@ set_mark(Tracker *self, PyObject *value, void *c)
 #define COUNT_GETTER(name)                                  \
     static PyObject *get_##name(Tracker *self, void *c)     \
     {                                                       \
+        if (tracker_ready(self) < 0) {                      \
+            return NULL;                                    \
+        }                                                   \
         return PyLong_FromLongLong(self->name);             \
     }
 COUNT_GETTER(seen)

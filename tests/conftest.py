@@ -113,15 +113,28 @@ def native_half(receive_core: Any) -> None:
 
 
 def read_line(stream: Any, timeout: float) -> str:
-    """One line from a subprocess pipe, or AssertionError after `timeout` seconds."""
+    """One line from a subprocess pipe, or AssertionError after `timeout` seconds. Read a
+    byte at a time from the descriptor, so that nothing after the line is taken into the
+    stream's buffer, where `communicate()` (which reads the descriptor) would never see
+    it: a run that ends at once writes its start and its summary in one go."""
+    fd = stream.fileno()
+    line = bytearray()
+    end = time.monotonic() + timeout
     sel = selectors.DefaultSelector()
-    sel.register(stream, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
     try:
-        if not sel.select(timeout):
-            raise AssertionError(f"no output within {timeout} s")
-        return stream.readline()
+        while not line.endswith(b"\n"):
+            left = end - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise AssertionError(f"no output within {timeout} s: {bytes(line)!r}")
+            byte = os.read(fd, 1)
+            if not byte:
+                break  # end of file: the process closed its output
+            line += byte
     finally:
         sel.close()
+    text = line.decode("utf-8", "replace")
+    return text if getattr(stream, "encoding", None) else line  # type: ignore[return-value]
 
 
 class Wskrecv:

@@ -7,9 +7,10 @@ import threading
 
 from wskrecv import payload
 from wskrecv.bench.targets import NullReporter
+from wskrecv.config import ReceiveConfig
 from wskrecv.errors import Ending
-from wskrecv.program import ReceiveConfig, build_runner
 from wskrecv.provider.memory import MemoryProvider
+from wskrecv.session.assembly import build_runner
 from wskrecv.stats import Recorder
 from wskrecv.stats.recorder import DumpRecord
 

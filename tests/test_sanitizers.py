@@ -2,7 +2,8 @@
 
 The extension is built from csrc/ with -fsanitize=address,undefined into a temporary copy
 of the package, and the tests that drive it hardest (the property tests against the
-pure-Python twins, the reader on real sockets) run against that build in a subprocess:
+pure-Python twins, the reader on real sockets, every entry point fed hostile arguments,
+the crash repros) run against that build in a subprocess:
 any out-of-bounds access, use after free or undefined behaviour aborts it. It takes a
 minute or two; CI runs it (.ci/run installs gcc, whose libasan it needs).
 """
@@ -22,7 +23,8 @@ from wskrecv.bench.native import find_compiler
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/model/test_core_twins.py", "tests/net/test_core_reader.py",
-         "tests/model/test_chain_twins.py", "tests/model/test_event.py"]
+         "tests/model/test_chain_twins.py", "tests/model/test_event.py", "tests/test_native_fuzz.py",
+         "tests/model/test_native_crashes.py"]
 FLAGS = "-O1 -g -std=gnu11 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 

@@ -117,7 +117,8 @@ def tables(rec: Recorder) -> tuple:
     return (list(c.sources.rows.items()), c.sources.seen, c.sources.evicted, streams, retired,
             c.streams.seen, c.streams.evicted, owd.counts, owd.max, owd.sum, app.counts, app.max,
             app.sum,
-            list(c.size_counts), c.size_min, c.size_max, c.corrupt, c.unsequenced)
+            list(c.size_counts), c.size_min, c.size_max, c.corrupt, c.unsequenced,
+            c.reply_requests)
 
 
 def run(steps: list, seq_format: str, **kw: Any) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pickle
 import random
+import struct
 from dataclasses import FrozenInstanceError
+from typing import Optional
 
 import pytest
 
@@ -339,3 +341,22 @@ def test_record_many_of_in_order_lists_counts_exactly_as_record_does(seed: int) 
     assert _state(many) == _state(one)
     assert many.counts.corrupt == one.counts.corrupt
     assert many.counts.streams.totals().lost == one.counts.streams.totals().lost
+
+
+def test_sockperf_messages_that_ask_for_a_reply_are_counted_in_both_formats() -> None:
+    """sockperf ping-pong and under-load ask for replies (flags CLIENT|PONG_REQUEST, 3):
+    wskrecv never replies, so it counts them and says so. tp's messages (flags 1), a
+    length field that disagrees and wskrecv's own datagrams are not such requests."""
+    def message(seq: int, flags: int, size: int = 64, length: Optional[int] = None) -> bytes:
+        out = bytearray(payload.build_sockperf(seq, size))
+        struct.pack_into("!H", out, 8, flags)
+        if length is not None:
+            struct.pack_into("!I", out, 10, length)
+        return bytes(out)
+
+    mix = [message(0, 3), message(1, 1), message(2, 3, 14), message(3, 2), message(4, 3, length=65),
+           message(5, 7)] + [bytes(d) for d in wskr([0, 1])]
+    for fmt in ("auto", "sockperf", "none"):
+        snap = feed(Recorder("irp", seq_format=fmt), mix)
+        assert snap.reply_requests == 3, fmt  # seq 0, 2 and 5 (warm-up flag too)
+        assert snap.summary_dict()["reply_requests"] == 3

@@ -41,7 +41,7 @@ from wskrecv.hosting.blame import (
 )
 from wskrecv.hosting.lock import SocketLock
 from wskrecv.hosting.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
-from wskrecv.runner import CLIENT_FAULT
+from wskrecv.runner.contracts import StopRequest
 from wskrecv.stats.modes import ClientStatistics, ModeStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
@@ -139,10 +139,9 @@ class ClientHost:
         # A built-in client's statistics hook: its style's statistics from the counts.
         self._style: Optional[Callable[[Any], ModeStatistics]] = (
             client.statistics if self.builtin else None)
-        self._on_thread_fault: Optional[Callable[[BaseException], None]] = None
         self.fault: Optional[ClientFault] = None
-        # The runner's request_stop (the runner sets it): a thread's fault ends the run.
-        self.stop_run: Callable[[str], None] = lambda reason: None
+        # The runner's request_stop (given by `attach`): a thread's fault ends the run.
+        self.stop_run: StopRequest = lambda reason, ending: None
         context = getattr(client, "socket_context", None)
         # WskSocket(..., SocketContext, Dispatch): what the client offers for callbacks.
         sock.set_dispatch(client if context is None else context, getattr(client, "dispatch", None))
@@ -155,23 +154,21 @@ class ClientHost:
         # Ends the run when the client's code does not return (see watchdog.py);
         # `deadline`: seconds after start when the run ends on its own.
         lock = sock.lock if isinstance(sock.lock, SocketLock) else None
-        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason),
+        self.watchdog = Watchdog(code.owns, grace,
+                                 request_stop=lambda reason: self.stop_run(reason, Ending.COMPLETE),
                                  lock=lock)
         self._deadline = deadline
 
-    # -- Receiver ---------------------------------------------------------------------
+    # -- runner.contracts.Receiver -----------------------------------------------------
 
-    @property
-    def on_thread_fault(self) -> Optional[Callable[[BaseException], None]]:
-        """Set by the runner: told about an exception on a built-in client's own thread
-        (its work items catch them and pass them on; the run ends with exit 1)."""
-        return self._on_thread_fault
-
-    @on_thread_fault.setter
-    def on_thread_fault(self, handler: Optional[Callable[[BaseException], None]]) -> None:
-        self._on_thread_fault = handler
+    def attach(self, request_stop: StopRequest,
+               thread_fault: Callable[[BaseException], None]) -> None:
+        """The runner's hooks: `request_stop` ends the run (a fault of the client's, on
+        any thread); `thread_fault` hears of an exception on a built-in client's own
+        thread (its work items catch them and pass them on; the run ends with exit 1)."""
+        self.stop_run = request_stop
         if self.builtin:
-            self.client.on_thread_fault = handler
+            self.client.on_thread_fault = thread_fault
 
     def start(self) -> None:
         """Catch the client's own threads' exceptions, then its start hook."""
@@ -291,7 +288,7 @@ class ClientHost:
             self.fault = fault
         else:
             self.fault.later += 1
-        self.stop_run(CLIENT_FAULT)
+        self.stop_run(Ending.CLIENT_FAULT.value, Ending.CLIENT_FAULT)
 
     def _thread_fault(self, args: threading.ExceptHookArgs) -> None:
         exc = args.exc_value

@@ -1,6 +1,7 @@
 """One `wskrecv run`: the client loaded from its file and created, the application the
 program builds on the socket (a ClientHost), and the client's report at the end: what it
-broke where, what it leaked, its fault. Click-free: `wskrecv.program.receive` drives it."""
+broke where, what it leaked, its fault. Click-free: the receive session drives it
+(wskrecv.session.receive)."""
 
 from __future__ import annotations
 

@@ -128,9 +128,15 @@ class Iperf3Server:
         cpu: Callable[[], tuple[float, float, float]] = lambda: (0.0, 0.0, 0.0),
         version: str = "wskrecv",
         rcv_timeout: float = RCV_TIMEOUT,
+        window: Callable[[Optional[int]], str] = lambda size: "",
     ) -> None:
         self.counting = counting
         self.rcv_timeout = rcv_timeout
+        # The client's -w: called with its size when a test starts (the adapter sets the
+        # receive socket's buffer; returns words for the start line) and with None once
+        # the test is over (the run's own buffer back).
+        self.window = window
+        self._windowed = False
         self.one_off = one_off
         self.json_output = json_output  # server output for --get-server-output: JSON or text
         self.cpu = cpu
@@ -178,6 +184,9 @@ class Iperf3Server:
     def connection_lost(self) -> None:
         """The adapter closed the control connection: ready for the next client."""
         started = self.test is not None
+        if self._windowed:
+            self._windowed = False
+            self.window(None)
         self.conn = None
         self.test = None
         self.closing = False
@@ -336,9 +345,15 @@ class Iperf3Server:
         self.counting.use_seq_format(params.seq_format)
         conn.create_streams()
         self.deadline = now + HANDSHAKE_TIMEOUT
-        self._note(now, "start", f"test {test.cookie} from {test.client}: {params.describe()}",
+        described = params.describe()
+        if params.window:  # -w: as iperf3's server, the receive buffer the client asked for
+            self._windowed = True
+            described += f", {self.window(params.window)}"
+        self._note(now, "start", f"test {test.cookie} from {test.client}: {described}",
                    params={"parallel": params.parallel, "blksize": params.blksize,
                            "bandwidth": params.bandwidth, "time": params.time,
+                           "num": params.num, "blockcount": params.blockcount,
+                           "window": params.window,
                            "omit": params.omit, "seq_format": params.seq_format,
                            "client_version": params.client_version})
 

@@ -240,6 +240,13 @@ def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
             for style, values in parts]
 
 
+def replies_text(n: int) -> str:
+    """What a sender that asked for replies is told (sockperf ping-pong, under-load)."""
+    return (f"{plural(n, 'datagram')} asked for a reply (sockperf ping-pong or under-load): "
+            "wskrecv only receives and sends none; `sockperf throughput` is the test that "
+            "needs no reply")
+
+
 def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
                   every_stream: bool = False) -> list[str]:
     """The end-of-run block."""
@@ -276,6 +283,8 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
+    if snap.reply_requests:
+        lines.append(f"replies      {replies_text(snap.reply_requests)}")
     if snap.jitter_ns is not None:
         lines.append(f"jitter       {duration(snap.jitter_ns)} (RFC 3550)")
     if snap.latency is not None:
@@ -321,6 +330,7 @@ class HumanReporter:
         self.quiet = quiet
         self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
+        self.told_replies = False  # a sender asked for replies: said once
 
     def _line(self, text: str) -> None:
         self._write([text])
@@ -338,6 +348,9 @@ class HumanReporter:
                 self._line(f"wskrecv: note: {info['rcvbuf_note']}")
 
     def interval(self, snap: Snapshot) -> None:
+        if not self.quiet and snap.reply_requests and not self.told_replies:
+            self.told_replies = True
+            self._line(f"wskrecv: note: {replies_text(snap.reply_requests)}")
         if not self.quiet:
             self._line(interval_line(snap))
             for line in worker_lines(snap) + stream_lines(snap):

@@ -161,7 +161,10 @@ def sequence(view: View, tall: bool, compact: bool = False) -> RenderableType:
         grid.add_row("format", s.seq_format)
         grid.add_row(Text(why, style="italic grey50"), "")
         grid.add_row("unsequenced", f"{s.unsequenced:,}")
-        grid.add_row("streams", "0")
+        if s.reply_requests:
+            grid.add_row(Text("asked to reply", style=WARN), Text(f"{s.reply_requests:,}", style=WARN))
+        else:
+            grid.add_row("streams", "0")
         return grid
     pad = 0 if compact else 7
     lost = Text(f"{s.lost:,} ", style=BAD if s.lost else GOOD)
@@ -172,6 +175,8 @@ def sequence(view: View, tall: bool, compact: bool = False) -> RenderableType:
     grid.add_row("reordered", reord)
     grid.add_row("duplicates", _count(s.duplicates, WARN))
     grid.add_row("corrupt", _count(s.corrupt))
+    if s.reply_requests:  # sockperf ping-pong: wskrecv only receives (the summary says so)
+        grid.add_row(Text("asked to reply", style=WARN), Text(f"{s.reply_requests:,}", style=WARN))
     if not compact or s.late or s.unsequenced:
         grid.add_row("late / unseq", f"{s.late:,} / {s.unsequenced:,}")
     if tall:

@@ -152,8 +152,8 @@ def merge_sizes(sizes: Sequence[SizeStats]) -> SizeStats:
 
 
 _SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "lost",
-           "reordered", "duplicates", "corrupt", "unsequenced", "late", "restarts",
-           "expected", "sequenced", "streams_seen", "streams_evicted")
+           "reordered", "duplicates", "corrupt", "unsequenced", "reply_requests", "late",
+           "restarts", "expected", "sequenced", "streams_seen", "streams_evicted")
 
 
 def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:

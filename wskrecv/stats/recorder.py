@@ -225,6 +225,7 @@ class Recorder:
             duplicates=totals.duplicates,
             corrupt=c.corrupt,
             unsequenced=c.unsequenced,
+            reply_requests=c.reply_requests,
             late=totals.late,
             restarts=totals.restarts,
             expected=totals.expected,

@@ -57,6 +57,7 @@ class StreamTracker:
     def __init__(
         self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
     ) -> None:
+        window = index(window)
         if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
             raise ValueError("window must be a power of two, at most 2**30")
         self.base = first  # lowest sequence seen
@@ -236,10 +237,11 @@ class StreamTable:
     The compiled core has a twin of this table (csrc/tables.c), owned by its Counter."""
 
     def __init__(self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False) -> None:
+        window = index(window)
         if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
             raise ValueError("window must be a power of two, at most 2**30")
         self.streams: dict[tuple, StreamTracker] = {}
-        self.max_streams = max(1, max_streams)
+        self.max_streams = max(1, index(max_streams))
         self.window = window
         self._tracker: type[StreamTracker] = StreamTracker
         self.use_wrap32(wrap32)

@@ -101,6 +101,7 @@ class Snapshot:
     duplicates: int = 0
     corrupt: int = 0
     unsequenced: int = 0
+    reply_requests: int = 0  # sockperf messages that asked for a reply (never sent)
     late: int = 0
     restarts: int = 0  # a sender started counting again (see stats/sequence.py)
     expected: int = 0  # sequences from lowest to highest, summed over streams
@@ -256,6 +257,7 @@ class Snapshot:
             "duplicates": self.duplicates,
             "corrupt": self.corrupt,
             "unsequenced": self.unsequenced,
+            "reply_requests": self.reply_requests,
             "late": self.late,
             "restarts": self.restarts,
             "loss_pct": round(self.loss_pct, 6),

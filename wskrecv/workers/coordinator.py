@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 
 from wskrecv.errors import Ending
 from wskrecv.runner import Limits, RunResult
-from wskrecv.runner.finish import against_thresholds
+from wskrecv.runner.finish import against_thresholds, deadline_judged
 from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot
@@ -71,15 +71,18 @@ class Coordinator:
         self.merger = Merger({w.index: w.pid for w in self.workers})
         self.waker = Waker()
         self.stop_reason: Optional[str] = None
+        self.stop_ending = Ending.COMPLETE  # how the stop asked for ends the run
         self.error: Optional[str] = None
         self.ending: Optional[Ending] = None  # set when a worker fails or errs
         self._stopping_since: Optional[float] = None
         self._t0 = 0.0
 
-    def request_stop(self, reason: str) -> None:
-        """Ask the loop to stop the workers and end (safe from signal handlers)."""
+    def request_stop(self, reason: str, ending: Ending = Ending.COMPLETE) -> None:
+        """Ask the loop to stop the workers and end (safe from signal handlers), for
+        `reason` (the summary's words), ending the run `ending` unless a worker's failure
+        decides it."""
         if self.stop_reason is None:
-            self.stop_reason = reason
+            self.stop_reason, self.stop_ending = reason, ending
         self.waker.wake()
 
     # -- messages from the workers ----------------------------------------------------
@@ -168,16 +171,13 @@ class Coordinator:
                         w.signal(signal.SIGKILL)
                         w.process.join()
                 self.waker.close()
-        return dataclasses.replace(result, signalled_after=signals.received > at_summary)
+        return dataclasses.replace(result, signalled_after=signals.received > at_summary,
+                                   signum=signals.signum if at_summary else None)
 
     def _finish(self) -> RunResult:
         snap = self.snapshot(advance=False)
         reason = self.stop_reason or "stopped"
-        count = self.limits.count
-        ending = self.ending or Ending.COMPLETE
-        if (ending is Ending.COMPLETE and reason == "deadline passed"
-                and snap.received < (count if count is not None else 1)):
-            ending = Ending.DEADLINE_MISSED
+        ending = deadline_judged(self.ending or self.stop_ending, snap.received, self.limits.count)
         ending, breach = against_thresholds(ending, self.judge, snap)
         self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
         return RunResult(ending, reason, snap, breach, self.error)
@@ -195,7 +195,7 @@ class Coordinator:
             if end is not None and now >= end:
                 self.request_stop("duration over")
             if deadline is not None and now >= deadline:
-                self.request_stop("deadline passed")
+                self.request_stop("deadline passed", Ending.DEADLINE_MISSED)
             if self.stop_reason is not None:
                 self._stop_workers(now)
             if all(w.done for w in self.workers):
