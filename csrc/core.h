@@ -88,5 +88,7 @@ int core_clamped_index(PyObject *obj, Py_ssize_t *out);
 #define CORE_BOUND ((i128)1 << 96)
 PyObject *core_from_i128(i128 v);
 int core_to_bounded(PyObject *obj, i128 *out);
+/* wskrecv._core.scan_capture (capture.c): the twin of wskrecv/capture/scan.py's scan. */
+PyObject *core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

@@ -220,6 +220,9 @@ crc32_py(PyObject *module, PyObject *arg)
 
 static PyMethodDef module_methods[] = {
     {"crc32", crc32_py, METH_O, "crc32(data) -> int: zlib's CRC-32 of `data` (the kernel's own)."},
+    {"scan_capture", (PyCFunction)(void (*)(void))core_scan_capture, METH_FASTCALL,
+     "scan_capture(buf, pos, kind, big, ifaces, port, stop_ns, limit, cache, datas, sources, dests, "
+     "stamps, tally) -> (pos, status): wskrecv.capture.scan.scan's twin."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,8 +10,9 @@ looks at the environment. `wskrecv --version` and the JSON start object
 name the core (`name`).
 
 The pure-Python twins are the specification: provider/mmsg.py (MmsgReader),
-stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker) and
-wsk/indication.py (make_chain: the native one builds the model's own indication objects).
+stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker),
+wsk/indication.py (make_chain: the native one builds the model's own indication objects)
+and capture/scan.py (scan: the capture reader's batch scanner, for `wskrecv analyze`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ class Core:
     makes the counting kernel; `chain(datagrams, source)` builds an indication list,
     `settle(indications, row, hide)` moves each to its next state in a row of the table
     (wsk/_state.py) and `walk(head)` follows one through Next (what the socket is given
-    to build, settle and walk its indication lists: an IndicationCore)."""
+    to build, settle and walk its indication lists: an IndicationCore); `scan` is the
+    capture reader's batch scanner (wskrecv.capture.scan)."""
 
     name: str
     reader: Optional[Callable[..., Any]]
@@ -47,6 +49,7 @@ class Core:
     chain: Callable[[list, Any], list]
     settle: Callable[[list, Any, bool], None]
     walk: Callable[[Any], tuple[list, int]]
+    scan: Callable[..., tuple[int, int]]
 
 
 def native_module() -> Optional[Any]:
@@ -62,13 +65,14 @@ def native_module() -> Optional[Any]:
 
 def pure() -> Core:
     """The pure-Python core."""
+    from wskrecv.capture.scan import scan
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import Counter
     from wskrecv.wsk._state import settle
     from wskrecv.wsk.indication import make_chain, walk
 
     return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter,
-                make_chain, settle, walk)
+                make_chain, settle, walk, scan)
 
 
 def native() -> Optional[Core]:
@@ -83,7 +87,7 @@ def native() -> Optional[Core]:
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
     chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
-    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk)
+    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:
