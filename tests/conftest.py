@@ -20,7 +20,6 @@ import pytest
 from wskrecv import core as cores
 from wskrecv.selftest.host import have_ipv6
 from wskrecv.stats import recorder as recorder_module
-from wskrecv.wsk import events as events_module
 
 # The installed command the tests run (the venv's, first on PATH). "" when it is missing:
 # pytest_configure then stops the session with one clear line.
@@ -76,9 +75,9 @@ def receive_core(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     """The receive core under test, once per core (the native one skipped with the reason
     when it is not built here, unless WSKRECV_REQUIRE_NATIVE is set). Code under test
     gets it as the receive commands' assembly would: `wskrecv.core.current()` returns it,
-    a Recorder made without a counter counts with it, the event dispatcher builds, settles
-    and walks its lists with it, and `wskrecv` subprocesses choose it
-    (WSKRECV_NO_EXTENSIONS)."""
+    a Recorder made without a counter counts with it, the model's tests hand it to the
+    sockets they make (`indications=receive_core`, tests/model/conftest.py's `core`), and
+    `wskrecv` subprocesses choose it (WSKRECV_NO_EXTENSIONS)."""
     if request.param == cores.NATIVE:
         core = _native_or_skip()
         monkeypatch.delenv(cores.ENV_VAR, raising=False)
@@ -87,9 +86,6 @@ def receive_core(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(cores.ENV_VAR, "1")
     monkeypatch.setattr(cores, "current", lambda: core)
     monkeypatch.setattr(recorder_module, "Counter", core.counter)
-    monkeypatch.setattr(events_module, "make_chain", core.chain)
-    monkeypatch.setattr(events_module, "settle", core.settle)
-    monkeypatch.setattr(events_module, "walk", core.walk)
     return core
 
 

@@ -1,7 +1,7 @@
 """The capture reader on files built in memory from scapy's frames: every link type, pcap
 in either byte order and resolution, pcapng with several sections and interfaces, IP
 fragments, snap-length cuts, files cut short or corrupt. No network. Each test runs with
-both cores' batch scanners (the session's receive_core)."""
+both cores' batch scanners (receive_core)."""
 
 from __future__ import annotations
 
