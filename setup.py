@@ -44,7 +44,7 @@ def extensions() -> list[Extension]:
     if os.environ.get("WSKRECV_NO_EXTENSIONS") or not sys.platform.startswith("linux"):
         return []
     flags = os.environ.get("WSKRECV_CFLAGS", "-O2 -std=gnu11 -Wall -Wno-unused-parameter").split()
-    return [Extension("wskrecv._core", SOURCES, depends=["csrc/core.h", "csrc/tracker.h", "csrc/tables.h"],
+    return [Extension("wskrecv._core", SOURCES, depends=["csrc/core.h", "csrc/hist.h", "csrc/tracker.h", "csrc/tables.h"],
                       extra_compile_args=flags)]
 
 

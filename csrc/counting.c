@@ -12,21 +12,13 @@
 #include <string.h>
 
 #include "core.h"
+#include "hist.h"
 #include "tables.h"
 #include "tracker.h"
 
 #define SIZE_BUCKETS 18  /* stats/sizes.py */
-#define SUB_BITS 5       /* stats/latency.py */
-#define LINEAR (1 << (SUB_BITS + 1))
-#define HIST_BUCKETS (((64 - SUB_BITS - 1) << SUB_BITS) + LINEAR) /* 1920 */
 
 enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
-
-typedef struct {
-    uint64_t counts[HIST_BUCKETS];
-    uint64_t max;
-    i128 sum; /* exact: fewer than 2**63 values below 2**64 each never reach 2**127 */
-} Hist;
 
 typedef struct {
     PyObject_HEAD
@@ -55,33 +47,6 @@ ready(Counter *self)
     if (self->sources == NULL) {
         PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
         return -1;
-    }
-    return 0;
-}
-
-static int
-bit_length(uint64_t v)
-{
-    return v ? 64 - __builtin_clzll(v) : 0;
-}
-
-static int
-hist_add(Hist *h, i128 value)
-{
-    if (value >> 64) {
-        if (value > 0) { /* Histogram.add fails too: no bucket lies beyond 64 bits */
-            PyErr_SetString(PyExc_IndexError, "a latency of 2**64 ns or more has no bucket");
-            return -1;
-        }
-        value = 0; /* clocks out of step count as 0 */
-    }
-    uint64_t v = (uint64_t)value;
-    int shift = bit_length(v) - SUB_BITS - 1;
-    int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
-    h->counts[bucket]++;
-    h->sum += (i128)v;
-    if (v > h->max) {
-        h->max = v;
     }
     return 0;
 }
@@ -314,10 +279,21 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         }
         tracker = streams_new(self->streams, key, (i128)h->seq, has_transit, transit);
         Py_DECREF(key);
-        return tracker != NULL ? 0 : -1;
+        if (tracker == NULL) {
+            return -1;
+        }
     }
-    Py_DECREF(key);
-    tracker_see(tracker, (i128)h->seq, has_transit, transit);
+    else {
+        Py_DECREF(key);
+        tracker_see(tracker, (i128)h->seq, has_transit, transit);
+    }
+    if (has_transit && self->wall_clock) { /* the stream's own latency percentiles */
+        if (tracker->latency == NULL && (tracker->latency = PyMem_Calloc(1, sizeof(Hist))) == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        return hist_add(tracker->latency, transit);
+    }
     return 0;
 }
 
@@ -374,7 +350,7 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
     if (status == 0) {
         self->received++;
         self->bytes += (uint64_t)n;
-        self->size_counts[bit_length((uint64_t)n) < SIZE_BUCKETS ? bit_length((uint64_t)n) : SIZE_BUCKETS - 1]++;
+        self->size_counts[hist_bit_length((uint64_t)n) < SIZE_BUCKETS ? hist_bit_length((uint64_t)n) : SIZE_BUCKETS - 1]++;
         if ((uint64_t)n > self->size_max) {
             self->size_max = (uint64_t)n;
         }
@@ -533,11 +509,9 @@ done:
 }
 
 
-/* A Histogram (stats/latency.py) holding `h`. */
-static PyObject *
-hist_object(Counter *self, const Hist *h)
+PyObject *
+hist_object(core_state *st, const Hist *h)
 {
-    core_state *st = core_state_of_type(Py_TYPE(self));
     PyObject *cls = st != NULL ? core_histogram_type(st) : NULL;
     PyObject *obj = cls != NULL ? PyObject_CallNoArgs(cls) : NULL;
     PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
@@ -579,8 +553,9 @@ Counter_latency(Counter *self, PyObject *arg)
     if (advance < 0) {
         return NULL;
     }
-    PyObject *owd = hist_object(self, &self->owd);
-    PyObject *app = owd ? hist_object(self, &self->app) : NULL;
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    PyObject *owd = st != NULL ? hist_object(st, &self->owd) : NULL;
+    PyObject *app = owd ? hist_object(st, &self->app) : NULL;
     if (app == NULL) {
         Py_XDECREF(owd);
         return NULL;

@@ -27,6 +27,8 @@ tracker_start(Tracker *self, i128 first, Py_ssize_t window, int has_transit, i12
     }
     PyMem_Free(self->ring);
     self->ring = ring;
+    PyMem_Free(self->latency); /* __init__ again: a new stream */
+    self->latency = NULL;
     self->mask = (int64_t)window - 1;
     self->base = self->high = first;
     self->seen = 1;
@@ -242,6 +244,7 @@ static void
 Tracker_dealloc(Tracker *self)
 {
     PyMem_Free(self->ring);
+    PyMem_Free(self->latency);
     core_free((PyObject *)self);
 }
 
@@ -388,6 +391,19 @@ COUNT_GETTER(duplicates)
 COUNT_GETTER(late)
 COUNT_GETTER(restarts)
 
+static PyObject *
+get_latency(Tracker *self, void *c)
+{
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
+    if (self->latency == NULL) {
+        Py_RETURN_NONE;
+    }
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    return st != NULL ? hist_object(st, self->latency) : NULL;
+}
+
 static PyGetSetDef Tracker_getset[] = {
     {"base", (getter)get_base, NULL, "lowest sequence seen", NULL},
     {"high", (getter)get_high, NULL, "highest sequence seen", NULL},
@@ -405,6 +421,8 @@ static PyGetSetDef Tracker_getset[] = {
     {"datagrams", (getter)get_datagrams, NULL, NULL, NULL},
     {"lost", (getter)get_lost, NULL, NULL, NULL},
     {"expected", (getter)get_expected, NULL, NULL, NULL},
+    {"latency", (getter)get_latency, NULL,
+     "the stream's one-way latency Histogram (a copy), or None before the first", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -3,6 +3,7 @@
 #define WSKRECV_TRACKER_H
 
 #include "core.h"
+#include "hist.h"
 
 typedef struct {
     PyObject_HEAD
@@ -11,6 +12,7 @@ typedef struct {
     double jitter;
     char has_jitter, has_last, has_probe, wrap32;
     unsigned char *ring;
+    Hist *latency; /* one-way latencies, added by the counting kernel (NULL until the first) */
 } Tracker;
 
 /* SequenceTotals' counts, summed over trackers (stats/sequence.py). */

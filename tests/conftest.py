@@ -20,7 +20,6 @@ import pytest
 from wskrecv import core as cores
 from wskrecv.selftest.host import have_ipv6
 from wskrecv.stats import recorder as recorder_module
-from wskrecv.wsk import events as events_module
 
 # The installed command the tests run (the venv's, first on PATH). "" when it is missing:
 # pytest_configure then stops the session with one clear line.
@@ -79,9 +78,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def receive_core(request: pytest.FixtureRequest) -> Any:
     """Every test runs once per receive core: the native one (skipped with the reason
     when it is not built here, unless WSKRECV_REQUIRE_NATIVE is set) and the pure-Python
-    twin. In-process code gets the core through `wskrecv.core.current()`, the
-    Recorder's default kernel and the event dispatcher's default list builder; `wskrecv`
-    subprocesses through WSKRECV_NO_EXTENSIONS."""
+    twin. In-process code gets the core through `wskrecv.core.current()` and the
+    Recorder's default kernel; the model's tests hand it to the sockets they make
+    (`indications=receive_core`); `wskrecv` subprocesses through WSKRECV_NO_EXTENSIONS."""
     mp = pytest.MonkeyPatch()
     if request.param == cores.NATIVE:
         core = cores.native()
@@ -95,11 +94,6 @@ def receive_core(request: pytest.FixtureRequest) -> Any:
         mp.setenv(cores.ENV_VAR, "1")
     mp.setattr(cores, "current", lambda: core)
     mp.setattr(recorder_module, "Counter", core.counter)
-    # Sockets made without the assembly (the model's tests) build and settle indication
-    # lists with the core's builder too.
-    mp.setattr(events_module, "make_chain", core.chain)
-    mp.setattr(events_module, "settle", core.settle)
-    mp.setattr(events_module, "walk", core.walk)
     yield core
     mp.undo()
 

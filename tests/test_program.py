@@ -73,7 +73,9 @@ def test_listen_is_the_builtin_irp_client_on_the_run_host() -> None:
     assert isinstance(stats, IrpStatistics)
     assert stats.completions == 50 and stats.cancellations == 8 and stats.outstanding == 0
     # Its 8 IRPs were tracked from its constructor on, and all freed by its stop hook.
-    assert result.snapshot.violations == 0 and host.irps.tracker.live == {}
+    assert result.snapshot.violations == 0 and host.registration.irps.live == {}
+    assert not host.registration.registered  # WskDeregister: the stop hook returned
+    assert all(ctx.irp.tracker is host.registration.irps for ctx in host.client.contexts)
     assert all(ctx.irp.state.value == "freed" for ctx in host.client.contexts)
 
 

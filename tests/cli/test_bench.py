@@ -179,3 +179,15 @@ def test_a_stop_signal_ends_it_with_nothing_reported_and_no_helper_left(
         assert gone(helper, started), f"helper {helper} outlived the benchmark: {cmdline(helper)!r}"
     assert proc.returncode == status, err
     assert out == "" and "Traceback" not in err
+
+
+def test_a_pure_python_row_is_chosen_by_its_name(receive_core: Any) -> None:
+    """The README names the pure-Python core's rows MODE-py: `-m irp-64-py` was refused.
+    It measures that row alone, labelled [pure-Python] in the table; `-m irp-64` keeps
+    measuring the mode on each core."""
+    doc = bench_json("--count", "2000", "--rounds", "1", "-m", "python", "-m", "irp-64-py")
+    pure_only = receive_core.name == cores.PURE
+    assert [m["name"] for m in doc["modes"]] == ["python", "irp-64" if pure_only else "irp-64-py"]
+    r = run_cli("bench", "--count", "2000", "--rounds", "1", "-m", "irp-64-py", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "irp --outstanding 64 [pure-Python]" in r.stdout or pure_only

@@ -77,6 +77,8 @@ def test_every_stream_gets_what_its_sender_planned(command: list[str]) -> None:
     got = {(r["port"], r["stream"]): figures(r) for r in summary["streams"]}
     assert got == want
     assert summary["streams_tracked"] == 9 and summary["streams_retired"] is None
+    # wskrecv's header carries the send time: each stream has its one-way latency.
+    assert all(set(r["latency_ms"]) == {"p50", "p90", "p99", "max"} for r in summary["streams"])
     assert sum(r["lost"] for r in summary["streams"]) == summary["lost"] == 12
     # With --per-stream every interval object lists the streams and their share of it.
     intervals = [o for o in objs if o["type"] == "interval"]
@@ -117,7 +119,7 @@ def test_the_human_summary_lists_the_streams_worst_first_and_per_stream_lines() 
     title = lines.index("streams      6 streams, worst first by loss:")
     head, *rows = lines[title + 1:title + 8]
     assert head.split() == ["source", "#stream", "received", "lost", "loss", "reord", "dup",
-                            "late", "jitter"]
+                            "late", "jitter", "owd", "p50/p99", "ms"]
     # Stream 1 of each sender lost 4 of 10: they come first.
     assert [r.split()[1] for r in rows[:2]] == ["#1", "#1"] and rows[0].split()[3] == "4"
     assert {r.split()[0].rsplit(":", 1)[1] for r in rows} == ports

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import textwrap
 from pathlib import Path
 
@@ -490,3 +491,40 @@ def test_a_client_thread_left_running_does_not_keep_wskrecv_alive(tmp_path: Path
     assert status == 0, err
     assert summary_of(objs)["received"] == 1
     assert "client thread(s) still running at exit, not waited for: forgotten" in err
+
+
+def test_a_clients_ipv4_sender_on_the_dual_stack_socket_is_ipv4_mapped_as_wsk_gives_it(
+        tmp_path: Path) -> None:
+    """The README said IPv4 senders show as plain IPv4 "everywhere"; a client's
+    RemoteAddress on the default dual-stack socket is ::ffff:a.b.c.d, as WSK gives a
+    driver. wskrecv's own outputs still show the plain address, and the README says both."""
+    seen = tmp_path / "seen.txt"
+    client = write_client(tmp_path, f"""
+        from wskrecv.client import *
+
+        class Client:
+            def __init__(self):
+                self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.on_receive)
+
+            def start(self, socket):
+                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+
+            def on_receive(self, context, flags, indication):
+                with open({str(seen)!r}, "a") as f:
+                    for ind in indications(indication):
+                        f.write(ind.remote[0] + " " + ind.remote_address.host + "\\n")
+                return STATUS_SUCCESS
+
+            def stop(self):
+                pass
+        """)
+    with Wskrecv("run", str(client), "--count", "1", "--timeout", "60", bind="::") as w, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ipv4:
+        ipv4.sendto(b"four", ("127.0.0.1", w.port))
+        status, objs, err = w.finish()
+    assert status == 0, err
+    assert seen.read_text().split() == ["::ffff:127.0.0.1", "::ffff:127.0.0.1"]
+    assert [s["address"] for s in summary_of(objs)["sources"]] == ["127.0.0.1"]
+    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text()
+    assert "IPv4-mapped IPv6 address `::ffff:127.0.0.1`" in " ".join(readme.split())

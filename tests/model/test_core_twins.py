@@ -108,7 +108,8 @@ def tables(rec: Recorder) -> tuple:
     """Everything the tables hold, in their order (eviction depends on it)."""
     c = rec.counts
     streams = [(key, t.base, t.high, t.seen, t.reordered, t.duplicates, t.late, t.restarts,
-                t.jitter_ns, t.last_transit, t.probe, t.mark, t.lost, t.expected, t.datagrams)
+                t.jitter_ns, t.last_transit, t.probe, t.mark, t.lost, t.expected, t.datagrams,
+                (t.latency.counts, t.latency.max, t.latency.sum) if t.latency else None)
                for key, t in c.streams.streams.items()]
     r = c.streams.retired
     retired = (r.lost, r.reordered, r.duplicates, r.late, r.expected, r.sequenced, r.restarts)

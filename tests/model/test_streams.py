@@ -178,7 +178,30 @@ def test_snapshots_with_rows_pickle() -> None:
     feed(rec, [(d, ("127.0.0.1", 1)) for d in datagrams(0, [0, 2])])
     snap = rec.snapshot(1.0, 0, {}, None, streams_limit=None)
     assert pickle.loads(pickle.dumps(snap)) == snap
-    assert snap.summary_dict()["streams"][0] == pytest.approx({
+    row = snap.summary_dict()["streams"][0]
+    assert set(row.pop("latency_ms")) == {"p50", "p90", "p99", "max"}
+    assert row == pytest.approx({
         "address": "127.0.0.1", "port": 1, "stream": 0, "received": 2, "lost": 1,
         "expected": 3, "loss_pct": 100 / 3, "reordered": 0, "duplicates": 0, "late": 0,
         "restarts": 0, "jitter_ms": 0.0}, abs=1e-5)
+
+
+def test_each_stream_has_its_own_one_way_latency() -> None:
+    rec = Recorder("event")
+    delays = {("127.0.0.1", 1): 100_000, ("127.0.0.2", 2): 5_000_000}  # 0.1 ms and 5 ms
+    for i in range(200):
+        for remote, delay in delays.items():
+            send = T0 + i * 10_000
+            d = payload.build(0, i, send, b"x")
+            rec.record(d, remote, send + delay + (i % 7) * 1000, False, send + delay + 10**7)
+    snap = rec.snapshot(1.0, 0, {}, None, streams_limit=None)
+    for row in snap.stream_rows:
+        delay = delays[(row.address, row.port)]
+        assert row.latency is not None and row.latency.count == 200
+        assert row.latency.p50 == pytest.approx(delay + 3000, rel=0.03)
+        assert row.latency.max == delay + 6000  # the maximum is exact
+    # The run's own latency spans both streams; iperf3's monotonic stamps give none.
+    assert snap.latency is not None and snap.latency.count == 400
+    rec3 = Recorder("event", seq_format="iperf3")
+    rec3.record(payload.IPERF3.pack(1, 0, 1) + bytes(20), ("127.0.0.1", 1), T0, False, T0)
+    assert rec3.snapshot(1.0, 0, {}, None, streams_limit=None).stream_rows[0].latency is None

@@ -160,6 +160,8 @@ def stream_lines(snap: Snapshot) -> list[str]:
             line += f" late {r.late}"
         if r.jitter_ns is not None:
             line += f"  jitter {duration(r.jitter_ns)}"
+        if r.latency is not None:
+            line += f"  owd p50/p99 {ms(r.latency.p50)}/{ms(r.latency.p99)} ms"
         lines.append(line)
     return lines
 
@@ -170,6 +172,10 @@ def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
     return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                              for i, (c, w) in enumerate(zip(r, widths))).rstrip()
             for r in [head, *rows]]
+
+
+def _p50_p99(p: Optional[Percentiles]) -> str:
+    return f"{ms(p.p50)}/{ms(p.p99)}" if p is not None else "-"
 
 
 def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
@@ -184,13 +190,16 @@ def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
         title = f"worst {len(shown)} of {len(rows)} by loss (all with --per-stream)"
     else:
         title = f"{plural(len(rows), 'stream')}, worst first by loss"
+    owd = any(r.latency is not None for r in shown)  # a column for one-way latency
     table = [[stream_name(r), str(r.received), str(r.lost), pct(r.loss_pct), str(r.reordered),
-              str(r.duplicates), str(r.late), duration(r.jitter_ns)] for r in shown]
+              str(r.duplicates), str(r.late), duration(r.jitter_ns)]
+             + ([_p50_p99(r.latency)] if owd else []) for r in shown]
     if gone.streams:
         table.append([f"retired: {plural(gone.streams, 'stream')}", str(gone.received),
                       str(gone.lost), pct(gone.loss_pct), str(gone.reordered),
-                      str(gone.duplicates), str(gone.late), "-"])
+                      str(gone.duplicates), str(gone.late), "-"] + (["-"] if owd else []))
     head = ["source #stream", "received", "lost", "loss", "reord", "dup", "late", "jitter"]
+    head += ["owd p50/p99 ms"] if owd else []
     return [f"streams      {title}:", *_columns(head, table)]
 
 

@@ -328,7 +328,7 @@ def streams(view: View, rows: int, wide: bool) -> RenderableType:
     table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True,
                   show_edge=False, header_style=LABEL)
     table.add_column("source #stream", no_wrap=True, overflow="ellipsis", ratio=1)
-    names = ("received", "lost", "loss", "reord", "dup", "late", "jitter") if wide else (
+    names = ("received", "lost", "loss", "reord", "dup", "late", "jitter", "owd p99") if wide else (
         "lost", "loss")
     for name in names:
         table.add_column(name, justify="right", no_wrap=True)
@@ -337,7 +337,9 @@ def streams(view: View, rows: int, wide: bool) -> RenderableType:
         loss = Text(pct(r.loss_pct), style=BAD if r.lost else LABEL)
         cells: list[Any] = [f"{r.received:,}", lost, loss, _count(r.reordered, WARN),
                             _count(r.duplicates, WARN), _count(r.late, WARN),
-                            duration(r.jitter_ns)] if wide else [lost, loss]
+                            duration(r.jitter_ns),
+                            f"{ms(r.latency.p99)} ms" if r.latency is not None else "-"
+                            ] if wide else [lost, loss]
         table.add_row(f"{address(r.address, r.port)} #{r.stream}", *cells)
     if more > 0:
         gone = s.streams_retired.streams

@@ -6,7 +6,8 @@ together); `wskrecv.core` picks one when the receive stack is assembled and the 
 just calls it. Per datagram: its size (count, bytes, minimum, maximum, power-of-two
 histogram), its sender (SourceTable), the application latency (completion time - kernel
 timestamp), and, when its payload carries a recognised header, sequence analysis
-(StreamTable), the CRC check and one-way latency (arrival - send time).
+(StreamTable), the CRC check and one-way latency (arrival - send time), for the
+run and, in its tracker's `latency`, for the stream.
 
 Each Counter owns its source and stream tables (SourceTable, StreamTable); the compiled
 Counter owns the compiled twins of them (csrc/tables.c).
@@ -126,16 +127,23 @@ class Counter:
         if not valid:
             self.corrupt += 1
         transit = None
+        owd = False
         if send_ns is not None:
             transit = arrival - send_ns
             if self._wall_clock:
                 self._owd.add(transit)
+                owd = True
         key = (remote, stream)
         tracker = self.streams.streams.get(key)
         if tracker is None:
-            self.streams.new(key, seq, transit)
+            tracker = self.streams.new(key, seq, transit)
         else:
             tracker.see(seq, transit)
+        if owd:  # the stream's own latency percentiles
+            latency = tracker.latency
+            if latency is None:
+                latency = tracker.latency = Histogram()
+            latency.add(transit)
 
     def add_list(
         self, datas: Sequence[Any], remotes: Sequence[tuple],

@@ -24,6 +24,8 @@ from __future__ import annotations
 from operator import index
 from typing import Optional
 
+from wskrecv.stats.latency import Histogram
+
 WINDOW = 1 << 14  # sequences remembered behind the highest: deeper reordering is `late`
 MAX_WINDOW = 1 << 30  # one byte each
 
@@ -49,7 +51,7 @@ class StreamTracker:
     __slots__ = (
         "base", "high", "seen", "reordered", "duplicates", "late", "jitter_ns",
         "last_transit", "mark", "_ring", "_mask", "_zeros", "probe", "restarts",
-        "_prior_expected", "_prior_seen",
+        "_prior_expected", "_prior_seen", "latency",
     )
 
     def __init__(
@@ -76,6 +78,9 @@ class StreamTracker:
         self.restarts = 0
         self._prior_expected = 0  # expected and seen of the runs before the last restart
         self._prior_seen = 0
+        # The stream's one-way latencies: the counting kernel adds them when the format's
+        # send times are wall-clock times (None until the first).
+        self.latency: Optional[Histogram] = None
 
     @property
     def window(self) -> int:

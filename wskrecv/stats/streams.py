@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from wskrecv.addresses import plain_host
+from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.sequence import SequenceTotals, StreamTable
 
 TOP_STREAMS = 10  # rows a display frame carries: the worst by loss
@@ -52,6 +53,7 @@ class StreamRow:
     late: int
     restarts: int
     jitter_ns: Optional[float]
+    latency: Optional[Percentiles] = None  # one-way, over the run (wall-clock send times)
     interval_received: int = 0
     interval_lost: int = 0
     interval_expected: int = 0
@@ -82,6 +84,7 @@ class StreamRow:
             "loss_pct": round(self.loss_pct, 6), "reordered": self.reordered,
             "duplicates": self.duplicates, "late": self.late, "restarts": self.restarts,
             "jitter_ms": _ms(self.jitter_ns),
+            "latency_ms": self.latency.as_ms() if self.latency is not None else None,
         }
         if interval:
             out.update(interval_datagrams=self.interval_received,
@@ -138,8 +141,10 @@ def key_of(key: tuple) -> StreamKey:
 
 def _row(key: tuple, t: Any) -> StreamRow:
     address, port, stream = key_of(key)
+    latency = t.latency
     return StreamRow(address, port, stream, t.datagrams, t.lost, t.expected, t.reordered,
-                     t.duplicates, t.late, t.restarts, t.jitter_ns)
+                     t.duplicates, t.late, t.restarts, t.jitter_ns,
+                     latency.percentiles() if latency is not None else None)
 
 
 Marks = dict[StreamKey, tuple[int, int, int]]  # key -> (received, lost, expected) at a mark
@@ -195,9 +200,10 @@ def worst(rows: Sequence[StreamRow], n: Optional[int] = None) -> list[StreamRow]
 def merge_rows(parts: Sequence[Sequence[StreamRow]], max_streams: int
                ) -> tuple[tuple[StreamRow, ...], RetiredStreams, int]:
     """Several receivers' rows (a --workers run) as one table's: a stream seen by more
-    than one (it moved between workers) is one row, its counts summed and its jitter the
-    mean (not exact: its sequence analysis was split). Bounded like one table: beyond
-    `max_streams`, the rows with the fewest datagrams are retired into the returned sums.
+    than one (it moved between workers) is one row, its counts summed, its jitter the
+    mean and its latency the larger part's (not exact: its analysis was split). Bounded
+    like one table: beyond `max_streams`, the rows with the fewest datagrams are retired
+    into the returned sums.
     Returns the rows, those sums, and how many streams were merged from more than one."""
     table: dict[StreamKey, StreamRow] = {}
     jitters: dict[StreamKey, list[float]] = {}
@@ -212,7 +218,8 @@ def merge_rows(parts: Sequence[Sequence[StreamRow]], max_streams: int
                 continue
             moved += 1
             table[r.key] = replace(
-                old, received=old.received + r.received, lost=old.lost + r.lost,
+                old, latency=old.latency if old.received >= r.received else r.latency,
+                received=old.received + r.received, lost=old.lost + r.lost,
                 expected=old.expected + r.expected, reordered=old.reordered + r.reordered,
                 duplicates=old.duplicates + r.duplicates, late=old.late + r.late,
                 restarts=old.restarts + r.restarts,
