@@ -36,7 +36,7 @@ TIMING = ("jitter_ms", "latency_ms", "first_time", "last_time", "datagrams_per_s
 def analyze(*args: str) -> tuple[int, list[dict[str, Any]], str]:
     """Run `wskrecv analyze ARGS` in-process: (exit status, JSON objects, stderr)."""
     r = wskrecv("analyze", *args)
-    return r.status, r.objs, r.err
+    return r.status, r.objs, r.stderr
 
 
 def summary(objs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -134,9 +134,10 @@ def test_captures_of_a_live_run_give_its_counts(tmp_path: Path) -> None:
         assert status == 0, err
         same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources", "streams")]
         assert {k: got[k] for k in same} == {k: run[k] for k in same}, path.name
-        # Every stream's counts (its jitter is of the capturer's times)
-        assert [{**s, "jitter_ms": None} for s in got["streams"]] == \
-            [{**s, "jitter_ms": None} for s in run["streams"]], path.name
+        # Every stream's counts (its jitter and latency are of the capturer's times)
+        untimed = {"jitter_ms": None, "latency_ms": None}
+        assert [{**s, **untimed} for s in got["streams"]] == \
+            [{**s, **untimed} for s in run["streams"]], path.name
         # The capturers saw every byte the run's 600-byte buffers cut.
         assert got["truncated"] == 0 and got["bytes"] == sum(map(len, datagrams))
 

@@ -46,7 +46,7 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cap = where / "two.pcap"
     cap.write_bytes(builders.pcap(frames, 101))
     run = wskrecv("analyze", "--json", "--per-stream", "-i", "0.25", str(cap))
-    assert run.status == 0, run.err
+    assert run.status == 0, run.stderr
     path = where / "analyze.jsonl"
     path.write_bytes(run.out)
     return path
@@ -81,7 +81,7 @@ def test_png_of_runs_overlaid_with_stream_and_worker_panels(analysed: Path, work
                                                             tmp_path: Path) -> None:
     out = tmp_path / "runs.png"
     r = wskrecv("plot", str(analysed), str(workers), "--label", "capture", "-o", str(out))
-    assert r.status == 0, r.err
+    assert r.status == 0, r.stderr
     # Five panels, per-stream loss (the capture's streams) and per-worker rate (the live run).
     assert png_size(out.read_bytes()) == (WIDTH, 7 * PANEL)
     r = wskrecv("plot", str(analysed), "-o", str(out), "--width", "800")
@@ -92,7 +92,7 @@ def test_png_of_runs_overlaid_with_stream_and_worker_panels(analysed: Path, work
 def test_svg_pdf_and_html_are_files_of_their_kind(analysed: Path, tmp_path: Path, ext: str) -> None:
     out = tmp_path / f"run.{ext}"
     r = wskrecv("plot", str(analysed), "-o", str(out), "--title", "two streams")
-    assert r.status == 0, r.err
+    assert r.status == 0, r.stderr
     data = out.read_bytes()
     points = f"{WIDTH * 72 / 100:g}", f"{6 * PANEL * 72 / 100:g}"  # 100 px per inch, 72 pt
     if ext == "pdf":
@@ -111,7 +111,7 @@ def test_without_matplotlib_one_line_says_how_to_install(analysed: Path, tmp_pat
                                                          monkeypatch: Any) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
     r = wskrecv("plot", str(analysed), "-o", str(tmp_path / "x.png"))
-    assert (r.status, r.err) == (2, "wskrecv: error: plotting needs matplotlib: "
+    assert (r.status, r.stderr) == (2, "wskrecv: error: plotting needs matplotlib: "
                                     "pip install 'wskrecv[plot]'\n")
     assert not (tmp_path / "x.png").exists()
 
@@ -127,18 +127,18 @@ def test_a_file_that_is_not_a_run_is_one_line_naming_it(tmp_path: Path, content:
     path = tmp_path / "other.json"
     path.write_bytes(content)
     r = wskrecv("plot", str(path), "-o", str(tmp_path / "x.png"))
-    assert r.status == 2 and message in r.err and str(path) in r.err
-    assert len(r.err.splitlines()) == 1 and not (tmp_path / "x.png").exists()
+    assert r.status == 2 and message in r.stderr and str(path) in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "x.png").exists()
 
 
 def test_outputs_that_cannot_be_written(analysed: Path, tmp_path: Path) -> None:
     r = wskrecv("plot", str(analysed), "-o", str(tmp_path / "no" / "such" / "dir.png"))
     assert r.status == 2
-    assert r.err == f"wskrecv: error: cannot write {tmp_path}/no/such/dir.png: No such file or directory\n"
+    assert r.stderr == f"wskrecv: error: cannot write {tmp_path}/no/such/dir.png: No such file or directory\n"
     r = wskrecv("plot", str(analysed), "-o", str(tmp_path / "x.gif"))
-    assert r.status == 2 and "say the format by its extension: .png, .svg, .pdf or .html" in r.err
+    assert r.status == 2 and "say the format by its extension: .png, .svg, .pdf or .html" in r.stderr
     r = wskrecv("plot", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "x.png"))
-    assert r.status == 2 and "missing.jsonl: No such file or directory" in r.err
+    assert r.status == 2 and "missing.jsonl: No such file or directory" in r.stderr
 
 
 def test_hostile_values_are_gaps_and_long_lines_refused(tmp_path: Path) -> None:
@@ -153,4 +153,4 @@ def test_hostile_values_are_gaps_and_long_lines_refused(tmp_path: Path) -> None:
     assert png_size(out.read_bytes()) == (WIDTH, 6 * PANEL)  # the worker panel, its point a gap
     path.write_bytes(b'{"type": "interval", "t": 1, "x": "' + b"y" * (1 << 20) + b'"}\n')
     r = wskrecv("plot", str(path), "-o", str(out))
-    assert r.status == 2 and "line 1 is longer than 1048576 bytes" in r.err
+    assert r.status == 2 and "line 1 is longer than 1048576 bytes" in r.stderr
