@@ -67,12 +67,18 @@ class AnalyzeConfig:
 
 
 class _Stop:
-    """A stop signal's reason, once one came (the loop looks between batches)."""
+    """A stop signal's reason, once one came. The signal interrupts whatever the analysis
+    waits in (a read from a pipe that has nothing yet) as KeyboardInterrupt, which `run`
+    turns into the end of the analysis: what was counted is reported."""
 
     reason: Optional[str] = None
+    armed = True  # raise (while reading); off once the summary is being written
 
     def __call__(self, reason: str) -> None:
         self.reason = self.reason or reason
+        if self.armed:
+            self.armed = False
+            raise KeyboardInterrupt(reason)
 
 
 class Analysis:
@@ -146,6 +152,18 @@ class Analysis:
 
     def run(self, reporter: Any, stop: _Stop) -> str:
         """Read every file, reporting intervals of capture time; the stop reason."""
+        try:
+            return self._read_all(reporter, stop)
+        except KeyboardInterrupt:
+            if stop.reason is None:
+                raise  # not one of our stop signals
+            for reader in self.readers:
+                if reader.interrupted is not None:  # read before the signal: counted
+                    self.count(reader.interrupted)
+                reader.close()
+            return stop.reason
+
+    def _read_all(self, reporter: Any, stop: _Stop) -> str:
         config = self.config
         limit = config.count
         for path in config.files:
@@ -257,6 +275,7 @@ def analyze(config: AnalyzeConfig, env: Environment,
         except CaptureError as exc:  # a pcapng interface of a link type we do not read
             analysis.problem = str(exc)
             reason = "capture unreadable"
+        stop.armed = False
         snap = analysis.summary_snapshot()
         judge = Thresholds(config.max_loss, config.max_reorder)
         ending, breach = against_thresholds(Ending.COMPLETE, judge.judge(option_name) if judge else None,
