@@ -58,7 +58,7 @@ REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
 CORE_INDEPENDENT = (
     "tests/test_manpage.py", "tests/cli/test_shell.py", "tests/cli/test_send.py",
     "tests/cli/test_bad_invocations.py", "tests/cli/test_bench.py", "tests/bench/",
-    "tests/net/test_generator.py", "tests/output/test_exposition.py",
+    "tests/net/test_generator.py", "tests/cli/test_plot.py", "tests/output/test_exposition.py",
     "tests/iperf3/test_service.py", "tests/test_shown.py",
 )
 
