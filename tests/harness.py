@@ -147,6 +147,7 @@ def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
     sys.stdin, sys.stdout, sys.stderr = wrappers
     status: Any = 0
     here = os.getcwd()
+    path, modules = list(sys.path), set(sys.modules)
     try:
         if cwd is not None:
             os.chdir(cwd)
@@ -159,6 +160,11 @@ def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
     finally:
         timer.cancel()
         os.chdir(here)
+        # A `run` client's folder went first on sys.path, its module into sys.modules.
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if name.startswith("wskrecv_client_"):
+                del sys.modules[name]
         sys.stdin, sys.stdout, sys.stderr = streams
         for wrapper in wrappers:
             if not wrapper.closed:

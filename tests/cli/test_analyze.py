@@ -25,6 +25,9 @@ from tests.conftest import WSKRECV, Wskrecv, popen, read_line, wait_for
 from tests.harness import wskrecv
 from wskrecv import payload
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 # The live run's figures a capture holds exactly, timing aside (per-stream rows too)...
 COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corrupt", "unsequenced",
           "loss_pct", "reorder_pct", "streams", "streams_tracked", "streams_seen", "streams_retired",

@@ -12,6 +12,9 @@ import pytest
 from tests.conftest import Wskrecv, free_udp_port, read_line, skip_no_ipv6
 from tests.harness import Result, receive, wskrecv
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 
 def summary_of(objs: list[dict]) -> dict:
     summaries = [o for o in objs if o["type"] == "summary"]

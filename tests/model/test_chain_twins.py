@@ -38,7 +38,7 @@ from wskrecv.wsk.verifier import Verifier, WskApiViolation
 
 NATIVE = cores.native()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 
 
 
