@@ -243,6 +243,15 @@ def test_scapy_reads_the_same_datagrams_from_a_tcpdump_capture_with_fragments(tm
     assert got["unsequenced"] == got["corrupt"] == 0
 
 
+def reading_stdin(pid: int) -> bool:
+    """Whether process `pid` is blocked in read(0, ...) (/proc/PID/syscall)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().startswith("0 0x0 ")
+    except OSError:
+        return False
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_while_a_pipe_has_nothing_more_reports_what_was_read(signum: int) -> None:
     """`tcpdump -w - | wskrecv analyze -`: the records come as the pipe brings them, and a
@@ -257,6 +266,8 @@ def test_a_signal_while_a_pipe_has_nothing_more_reports_what_was_read(signum: in
         start = json.loads(read_line(proc.stdout, 20))
         interval = json.loads(read_line(proc.stdout, 20))  # the third record, 1.5 s in, ends it
         assert (start["type"], interval["type"], interval["received"]) == ("start", "interval", 2)
+        # Then it waits in a read of standard input (syscall 0, descriptor 0) for more.
+        assert wait_for(lambda: reading_stdin(proc.pid), 20)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=20)
     got = json.loads(out)

@@ -93,6 +93,7 @@ class CaptureReader:
         self.read_error: Optional[str] = None  # reading the file failed part-way: why
         # The datagrams of a read a stop signal interrupted (KeyboardInterrupt), uncounted.
         self.interrupted: Optional[Batch] = None
+        self.waiting = False  # in a read of the stream (a signal handler may interrupt it)
         self._last_ns = 0
         self._fill(4)
         head = self._buf
@@ -121,7 +122,11 @@ class CaptureReader:
             try:
                 # read1: what a pipe has now (a capture still being written, `tcpdump -w -`
                 # upstream), without waiting for a whole chunk.
-                more = self._read1(max(self._chunk, need - (len(self._buf) - self._pos)))
+                self.waiting = True
+                try:
+                    more = self._read1(max(self._chunk, need - (len(self._buf) - self._pos)))
+                finally:
+                    self.waiting = False
             except (OSError, EOFError) as exc:  # a read error, a damaged gzip stream
                 self.read_error = str(getattr(exc, "strerror", None) or exc)
                 more = b""

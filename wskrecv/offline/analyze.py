@@ -67,17 +67,17 @@ class AnalyzeConfig:
 
 
 class _Stop:
-    """A stop signal's reason, once one came. The signal interrupts whatever the analysis
-    waits in (a read from a pipe that has nothing yet) as KeyboardInterrupt, which `run`
-    turns into the end of the analysis: what was counted is reported."""
+    """A stop signal's reason, once one came: the loop looks between batches. A signal
+    that comes while a reader waits for bytes (a pipe that has nothing yet) interrupts
+    the wait as KeyboardInterrupt, which `run` turns into the end of the analysis; what
+    was read is counted and reported either way."""
 
     reason: Optional[str] = None
-    armed = True  # raise (while reading); off once the summary is being written
+    reader: Optional[CaptureReader] = None  # the reader being read
 
     def __call__(self, reason: str) -> None:
         self.reason = self.reason or reason
-        if self.armed:
-            self.armed = False
+        if self.reader is not None and self.reader.waiting:
             raise KeyboardInterrupt(reason)
 
 
@@ -167,7 +167,7 @@ class Analysis:
         config = self.config
         limit = config.count
         for path in config.files:
-            reader = open_capture_file(path, config.port, self.scanner)
+            reader = stop.reader = open_capture_file(path, config.port, self.scanner)
             self.readers.append(reader)
             try:
                 while stop.reason is None:
@@ -275,7 +275,7 @@ def analyze(config: AnalyzeConfig, env: Environment,
         except CaptureError as exc:  # a pcapng interface of a link type we do not read
             analysis.problem = str(exc)
             reason = "capture unreadable"
-        stop.armed = False
+        stop.reader = None
         snap = analysis.summary_snapshot()
         judge = Thresholds(config.max_loss, config.max_reorder)
         ending, breach = against_thresholds(Ending.COMPLETE, judge.judge(option_name) if judge else None,
