@@ -72,6 +72,11 @@ class Result:
         return self.out.decode("utf-8", "replace")
 
     @property
+    def returncode(self) -> int:
+        """The exit status, as subprocess.CompletedProcess names it."""
+        return self.status
+
+    @property
     def objs(self) -> list[dict[str, Any]]:
         """The JSON lines of stdout."""
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
