@@ -72,6 +72,11 @@ class Result:
         return self.out.decode("utf-8", "replace")
 
     @property
+    def returncode(self) -> int:
+        """The exit status, as subprocess.CompletedProcess names it."""
+        return self.status
+
+    @property
     def objs(self) -> list[dict[str, Any]]:
         """The JSON lines of stdout."""
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
@@ -147,6 +152,7 @@ def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
     sys.stdin, sys.stdout, sys.stderr = wrappers
     status: Any = 0
     here = os.getcwd()
+    path, modules = list(sys.path), set(sys.modules)
     try:
         if cwd is not None:
             os.chdir(cwd)
@@ -159,6 +165,11 @@ def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
     finally:
         timer.cancel()
         os.chdir(here)
+        # A `run` client's folder went first on sys.path, its module into sys.modules.
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if name.startswith("wskrecv_client_"):
+                del sys.modules[name]
         sys.stdin, sys.stdout, sys.stderr = streams
         for wrapper in wrappers:
             if not wrapper.closed:

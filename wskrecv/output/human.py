@@ -101,7 +101,7 @@ def host_text(snap: Snapshot, short: bool = False) -> str:
     counts = (h.get("rcvbuf_errors", 0), h.get("in_csum_errors", 0), h.get("no_ports", 0))
     if short and not any(counts):
         return ""
-    return (f"rcvbuf errors {counts[0]}, checksum errors {counts[1]}, no port {counts[2]} "
+    return (f"errors: rcvbuf {counts[0]}, checksum {counts[1]}, no port {counts[2]} "
             "(all sockets on this host)")
 
 
@@ -166,19 +166,28 @@ def stream_lines(snap: Snapshot) -> list[str]:
     return lines
 
 
-def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
-    """A plain table: the first column left-aligned, the others right-aligned."""
+def _columns(head: list[str], rows: list[list[str]], width: Optional[int] = None,
+             keep: int = 4) -> list[str]:
+    """A plain table: the first column left-aligned, the others right-aligned. Wider than
+    `width` (a terminal's), it leaves out columns from the right, never the first `keep`,
+    and says which in a last line (a table is not wrapped like words)."""
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-            for r in [head, *rows]]
+    n = len(head)
+    while width is not None and n > keep and 2 + sum(widths[:n]) + 2 * (n - 1) > width:
+        n -= 1
+    lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                              for i, (c, w) in enumerate(zip(r[:n], widths[:n]))).rstrip()
+             for r in [head, *rows]]
+    if n < len(head):
+        lines.append(f"({', '.join(head[n:])}: left out at this width; --json has them)")
+    return lines
 
 
 def _p50_p99(p: Optional[Percentiles]) -> str:
     return f"{ms(p.p50)}/{ms(p.p99)}" if p is not None else "-"
 
 
-def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
+def stream_table(snap: Snapshot, every: bool = False, width: Optional[int] = None) -> list[str]:
     """The summary's streams, worst first by loss: the first SUMMARY_STREAMS (`every`:
     all of them), and the retired streams' sums. Nothing for a single stream (the loss
     line says it all) unless `every`."""
@@ -200,7 +209,7 @@ def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
                       str(gone.duplicates), str(gone.late), "-"] + (["-"] if owd else []))
     head = ["source #stream", "received", "lost", "loss", "reord", "dup", "late", "jitter"]
     head += ["owd p50/p99 ms"] if owd else []
-    return [f"streams      {title}:", *_columns(head, table)]
+    return [f"streams      {title}:", *_columns(head, table, width)]
 
 
 def rate_line(snap: Snapshot) -> str:
@@ -210,7 +219,7 @@ def rate_line(snap: Snapshot) -> str:
     if snap.rate_measurable and span is not None:
         over = f"{span:.3f} s" if span >= 1 else duration(span * 1e9)
         return (f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
-                f" over the {over} from the first datagram to the last")
+                f" over {over}, first datagram to last")
     if snap.received > 1:
         within = duration(span * 1e9) if span is not None else "the same instant"
         if span is not None:
@@ -235,9 +244,30 @@ def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
         parts = [(s, stats.style_json(s)) for s in stats.styles]
     else:
         parts = [("irp" if isinstance(stats, IrpStatistics) else "event", stats.as_json())]
-    return [f"{STYLE_LABELS[style]} " + "  ".join(f"{k} {v}" for k, v in values.items()
-                                                   if not isinstance(v, (dict, list)))
-            for style, values in parts]
+    lines = []
+    for style, values in parts:
+        items = [f"{k} {v}" for k, v in values.items()
+                 if not isinstance(v, (dict, list)) and not (k in RARE and not v)]
+        lines += flow(STYLE_LABELS[style] + " ", items)
+    return lines
+
+
+# Counters the style lines show only when they are not 0 (JSON has them all).
+RARE = ("broadcast", "multicast", "released_in_callback", "null_indications")
+
+
+def flow(label: str, items: list[str], width: int = 80) -> list[str]:
+    """`items` after `label`, two spaces apart, in lines of at most `width` columns
+    (broken between items; a continuation under the first item): a summary fits 80
+    columns on a pipe too, where nothing wraps it."""
+    lines, line = [], label
+    for item in items:
+        if line.strip() and len(line) + 2 + len(item) > width and line != label:
+            lines.append(line)
+            line = " " * len(label) + item
+        else:
+            line += ("  " if line != label else "") + item
+    return [*lines, line]
 
 
 def replies_text(n: int) -> str:
@@ -248,8 +278,8 @@ def replies_text(n: int) -> str:
 
 
 def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
-                  every_stream: bool = False) -> list[str]:
-    """The end-of-run block."""
+                  every_stream: bool = False, width: Optional[int] = None) -> list[str]:
+    """The end-of-run block; `width`, a terminal's, fits its tables to it."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
         f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
@@ -264,7 +294,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.unread_at_exit is not None:
         at_least = "" if snap.unread_complete else "at least "
         lines.append(f"unread       {at_least}{plural(snap.unread_at_exit, 'datagram')} still "
-                     "queued at exit (never read; --max-loss counts them as lost)")
+                     "queued at exit (--max-loss counts them as lost)")
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
@@ -279,7 +309,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
             + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
-        lines += stream_table(snap, every_stream)
+        lines += stream_table(snap, every_stream, width)
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
@@ -335,10 +365,14 @@ class HumanReporter:
     def _line(self, text: str) -> None:
         self._write([text])
 
-    def _write(self, lines: list[str]) -> None:
-        """Lines on the stream; on a terminal, wrapped between words at its width."""
+    def _write(self, lines: list[str], rows: bool = False) -> None:
+        """Lines on the stream; on a terminal, wrapped between words at its width, but
+        for rows of a table (`rows`, or indented by two spaces), laid out by whoever made
+        them: a table cut between words would be no table."""
         width = terminal_columns(self.stream)
-        self.stream.write("".join(part + "\n" for line in lines for part in wrap_words(line, width)))
+        self.stream.write("".join(
+            part + "\n" for line in lines
+            for part in ([line] if rows or line.startswith("  ") else wrap_words(line, width))))
         self.stream.flush()
 
     def start(self, info: dict[str, Any]) -> None:
@@ -368,8 +402,8 @@ class HumanReporter:
         if not self.quiet:
             self._line(f"wskrecv {record.get('type', 'iperf3')}: "
                        f"{shown(record['message'], None)}")
-            for line in record.get("report") or ():  # a test's end, in iperf3's layout
-                self._line(line)
+            # a test's end, in iperf3's layout (its rows as iperf3 prints them)
+            self._write(list(record.get("report") or ()), rows=True)
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(dump_line(record) + "\n")
@@ -378,4 +412,5 @@ class HumanReporter:
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
         # The threshold's one-line reason is printed once, by the command (all outputs).
-        self._write(summary_lines(snap, status, reason, self.per_stream))
+        width = terminal_columns(self.stream)
+        self._write(summary_lines(snap, status, reason, self.per_stream, width))
