@@ -293,8 +293,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     ]
     if snap.unread_at_exit is not None:
         at_least = "" if snap.unread_complete else "at least "
+        them = "it" if snap.unread_at_exit == 1 and not at_least else "them"
         lines.append(f"unread       {at_least}{plural(snap.unread_at_exit, 'datagram')} still "
-                     "queued at exit (--max-loss counts them as lost)")
+                     f"queued at exit (--max-loss counts {them} as lost)")
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
