@@ -10,8 +10,9 @@
  *
  * The Python function stays the specification (tests hold the two equal): anything but a
  * list of 4-tuples (Datagram records) goes to `fallback`, the Python make_chain itself.
- * `maker.settle` is the twin of indication.settle, the per-indication half of
- * transition_chain (the table and its rules stay Python); `maker.walk` the twin of
+ * `maker.settle` is the twin of _state.settle, the write that ends _state.step_all: each
+ * indication's next state comes from the row of the model's table it is handed (the
+ * table and its rules stay Python); `maker.walk` the twin of
  * indication.walk (WskRelease follows the application's list with it; the checks on what
  * it finds stay Python).
  */
@@ -161,9 +162,12 @@ ChainMaker_call(ChainMaker *self, PyObject *args, PyObject *kwds)
     return out;
 }
 
-/* settle(inds, state, hide): what transition_chain does to each indication once the table
- * allowed the step (the twin of indication.settle): the new state, and with `hide` the
- * readable fields gone, so reading one lands in the verifier's __getattr__. */
+/* settle(inds, row, hide): what _state.step_all does to each indication (the twin of
+ * _state.settle): its next state looked up in `row`, one event's row of the model's table
+ * ({state: next state}, _state.INDICATION_ROWS), all or nothing -- a state the row does
+ * not have is a KeyError of that state and nothing is written -- and with `hide` the
+ * readable fields gone, so reading one lands in the verifier's __getattr__. The table is
+ * the only source of the states written here. */
 static PyObject *
 ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -171,25 +175,66 @@ ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "ChainMaker not initialised");
         return NULL;
     }
-    if (nargs != 3 || !PyList_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "settle(inds: list, state, hide: bool)");
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "settle(inds: list, row: dict, hide: bool)");
         return NULL;
     }
-    PyObject *inds = args[0], *state = args[1];
+    PyObject *inds = args[0], *row = args[1];
     int hide = PyObject_IsTrue(args[2]);
     if (hide < 0) {
         return NULL;
     }
     const Py_ssize_t *off = self->offset;
     static const int hidden[] = {S_DATA, S_REMOTE, S_STAMP};
-    Py_ssize_t n = PyList_GET_SIZE(inds);
+    /* The list is copied first: a hostile state's __eq__, run by a lookup, may change it. */
+    PyObject *items = PySequence_List(inds);
+    if (items == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    PyObject **news = PyMem_Calloc(n > 0 ? n : 1, sizeof(PyObject *)); /* strong refs */
+    PyObject *result = NULL;
+    /* Every step first. A list's indications share a state: the row is asked once a run.
+     * `last` is held (a freed state's address could come back as another object);
+     * `last_next` is kept alive by `news`. */
+    PyObject *last = NULL, *last_next = NULL;
+    if (news == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *ind = PyList_GET_ITEM(inds, i);
+        PyObject *ind = PyList_GET_ITEM(items, i);
         if (!Py_IS_TYPE(ind, self->cls)) {
             PyErr_Format(PyExc_TypeError, "settle: %.100s is not an indication", Py_TYPE(ind)->tp_name);
-            return NULL;
+            goto done;
         }
-        Py_XSETREF(SLOT(ind, off[S_STATE]), Py_NewRef(state)); /* empty when __init__ never ran */
+        PyObject *state = SLOT(ind, off[S_STATE]);
+        if (state == NULL) { /* as reading an empty slot in Python */
+            PyErr_SetString(PyExc_AttributeError, "state");
+            goto done;
+        }
+        if (state == last) {
+            news[i] = Py_NewRef(last_next);
+            continue;
+        }
+        Py_INCREF(state); /* the lookup may run a hostile state's __eq__ */
+        PyObject *next = PyDict_GetItemWithError(row, state);
+        Py_XINCREF(next);
+        if (next == NULL) { /* as row[state] in Python: a step the table does not have */
+            if (!PyErr_Occurred()) {
+                PyErr_SetObject(PyExc_KeyError, state);
+            }
+            Py_DECREF(state);
+            goto done;
+        }
+        Py_XSETREF(last, state); /* our reference moves to `last` */
+        news[i] = last_next = next;
+    }
+    /* Then the writes: nothing below runs Python code but the old values' deallocation. */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ind = PyList_GET_ITEM(items, i);
+        Py_XSETREF(SLOT(ind, off[S_STATE]), news[i]);
+        news[i] = NULL;
         if (!hide) {
             continue;
         }
@@ -197,12 +242,22 @@ ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
             PyObject **slot = &SLOT(ind, off[hidden[k]]);
             if (*slot == NULL) { /* `del` of an empty slot, as in Python */
                 PyErr_SetString(PyExc_AttributeError, slot_names[hidden[k]]);
-                return NULL;
+                goto done;
             }
             Py_CLEAR(*slot);
         }
     }
-    Py_RETURN_NONE;
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(last);
+    if (news != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_XDECREF(news[i]);
+        }
+        PyMem_Free(news);
+    }
+    Py_DECREF(items);
+    return result;
 }
 
 /* A set of object pointers (open addressing, linear probing): the indications a walk has
@@ -317,8 +372,8 @@ static PyMethodDef ChainMaker_methods[] = {
     {"walk", (PyCFunction)ChainMaker_walk, METH_O,
      "walk(head) -> (indications, again): the twin of wskrecv.wsk.indication.walk."},
     {"settle", (PyCFunction)(void (*)(void))ChainMaker_settle, METH_FASTCALL,
-     "settle(inds, state, hide): set each indication's state; with hide, remove its readable "
-     "fields (the twin of wskrecv.wsk.indication.settle)."},
+     "settle(inds, row, hide): move each indication to row[its state] (a row of the model's "
+     "table); with hide, remove its readable fields (the twin of wskrecv.wsk._state.settle)."},
     {NULL, NULL, 0, NULL},
 };
 

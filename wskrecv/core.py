@@ -37,9 +37,10 @@ class Core:
     no recvmmsg); `reader_min` is the smallest read worth a recvmmsg call (smaller ones use
     the provider's recvmsg loop); `counter(seq_format, window, max_streams, max_sources)`
     makes the counting kernel; `chain(datagrams, source)` builds an indication list,
-    `settle(indications, state, hide)` moves one to a state the table allowed and
-    `walk(head)` follows one through Next (the event dispatcher's `make_chain`, `settle`
-    and `walk`); `scan` is the capture reader's batch scanner (wskrecv.capture.scan)."""
+    `settle(indications, row, hide)` moves each to its next state in a row of the table
+    (wsk/_state.py) and `walk(head)` follows one through Next (what the socket is given
+    to build, settle and walk its indication lists: an IndicationCore); `scan` is the
+    capture reader's batch scanner (wskrecv.capture.scan)."""
 
     name: str
     reader: Optional[Callable[..., Any]]
@@ -67,7 +68,8 @@ def pure() -> Core:
     from wskrecv.capture.scan import scan
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import Counter
-    from wskrecv.wsk.indication import make_chain, settle, walk
+    from wskrecv.wsk._state import settle
+    from wskrecv.wsk.indication import make_chain, walk
 
     return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter,
                 make_chain, settle, walk, scan)

@@ -5,7 +5,6 @@ and the capturers are real processes."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import select
@@ -13,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-from contextlib import redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,11 @@ from scapy.utils import rdpcap
 
 from tests.capture import builders
 from tests.conftest import WSKRECV, Wskrecv, popen, wait_for
+from tests.harness import wskrecv
 from wskrecv import payload
-from wskrecv.cli import _run
-from wskrecv.environment import Environment
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 # The live run's figures a capture holds exactly, timing aside (per-stream rows too)...
 COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corrupt", "unsequenced",
@@ -36,13 +36,10 @@ COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corru
 TIMING = ("jitter_ms", "latency_ms", "first_time", "last_time", "datagrams_per_s")
 
 
-def analyze(*args: str, stdin: Any = None) -> tuple[int, list[dict[str, Any]], str]:
+def analyze(*args: str) -> tuple[int, list[dict[str, Any]], str]:
     """Run `wskrecv analyze ARGS` in-process: (exit status, JSON objects, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stderr(err):
-        status = _run(["analyze", *args], Environment(stdout=out, stderr=err))
-    objs = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
-    return status, objs, err.getvalue()
+    r = wskrecv("analyze", *args)
+    return r.status, r.objs, r.stderr
 
 
 def summary(objs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,9 +137,10 @@ def test_captures_of_a_live_run_give_its_counts(tmp_path: Path) -> None:
         assert status == 0, err
         same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources", "streams")]
         assert {k: got[k] for k in same} == {k: run[k] for k in same}, path.name
-        # Every stream's counts (its jitter is of the capturer's times)
-        assert [{**s, "jitter_ms": None} for s in got["streams"]] == \
-            [{**s, "jitter_ms": None} for s in run["streams"]], path.name
+        # Every stream's counts (its jitter and latency are of the capturer's times)
+        untimed = {"jitter_ms": None, "latency_ms": None}
+        assert [{**s, **untimed} for s in got["streams"]] == \
+            [{**s, **untimed} for s in run["streams"]], path.name
         # The capturers saw every byte the run's 600-byte buffers cut.
         assert got["truncated"] == 0 and got["bytes"] == sum(map(len, datagrams))
 

@@ -14,6 +14,9 @@ import pytest
 from tests.cli.test_listen import summary_of
 from tests.conftest import Wskrecv, free_udp_port, read_line, run_cli, skip_no_ipv6
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 
 def numbered(n: int, size: int = 16) -> list[bytes]:
     return [i.to_bytes(4, "big") + b"\0" * (size - 4) for i in range(n)]

@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import Wskrecv, read_line
 from wskrecv import payload
 
-pytestmark = pytest.mark.network
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = [pytest.mark.network, pytest.mark.usefixtures("receive_core")]
 U64 = (1 << 64) - 1
 RECEIVERS = [("listen", ()), ("listen", ("-n", "16")), ("event", ()), ("event", ("--pend",))]
 

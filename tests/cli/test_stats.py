@@ -18,6 +18,9 @@ import pytest
 from tests.conftest import WSKRECV, Wskrecv, free_udp_port, read_line, run_cli, wait_for
 from wskrecv import payload
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 # gaps (4, 5 and 9 never sent), swaps (3 before 2, 8 before 7) and duplicates (2, 10)
 SEQUENCE = [0, 1, 3, 2, 2, 6, 8, 7, 10, 10, 11]
 LOST, REORDERED, DUPLICATES = 3, 2, 2

@@ -1,6 +1,6 @@
 """The compiled indication-list builder against its pure-Python twin (the specification).
 
-`wskrecv.wsk.indication.make_chain` and `settle` build and settle the model's own
+`wskrecv.wsk.indication.make_chain` and `wskrecv.wsk._state.settle` build and settle the model's own
 WSK_DATAGRAM_INDICATION objects; the native core's ChainMaker does the same work in C.
 The same random batches (any size, senders, destinations, timestamps or none) built both
 ways, then driven through random ownership events on the whole list and on parts of it,
@@ -18,21 +18,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wskrecv import core as cores
-from wskrecv.wsk._state import IndicationEvent, IndicationState
+from wskrecv.wsk._state import (
+    INDICATION_ROWS,
+    INDICATION_SHOWS,
+    IndicationEvent,
+    IndicationState,
+    settle,
+    step_all,
+)
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.indication import (
     IndicationSource,
     WskDatagramIndication,
     make_chain,
-    settle,
-    transition_chain,
+    show,
     walk,
 )
 from wskrecv.wsk.verifier import Verifier, WskApiViolation
 
 NATIVE = cores.native()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 
 
 
@@ -79,7 +85,9 @@ def drive(chain: Callable, settle_: Callable, dgrams: list[Datagram], timestamps
     for event, first, last in plan:
         part = inds[first:last] if first < last else inds
         try:
-            transition_chain(part, event, verifier, "test", settle_)
+            step_all(part, event, verifier, "test", settle_)
+            if event in INDICATION_SHOWS:
+                show(part)
             seen.append("ok")
         except WskApiViolation as exc:
             seen.append(type(exc).__name__)
@@ -110,7 +118,8 @@ def test_the_native_builder_makes_the_models_own_objects() -> None:
     assert inds[0].state is IndicationState.INDICATED
     assert inds[0].buffer.length == 1 and inds[1].remote_address.port == 2
     assert [m.ns for m in inds[0].control_info] == [5]
-    NATIVE.settle(inds, IndicationState.RELEASED, True)
+    NATIVE.settle(inds, INDICATION_ROWS[IndicationEvent.ACCEPT], True)
+    assert inds[1].state is IndicationState.RELEASED
     with pytest.raises(WskApiViolation):
         inds[0].data  # noqa: B018 - the read is the test
 
@@ -137,7 +146,7 @@ def test_hostile_batches_go_to_the_python_builder(bad: Any) -> None:
 def test_settle_refuses_what_is_not_an_indication() -> None:
     assert NATIVE is not None
     with pytest.raises(TypeError):
-        NATIVE.settle([object()], IndicationState.RELEASED, True)
+        NATIVE.settle([object()], INDICATION_ROWS[IndicationEvent.ACCEPT], True)
 
 
 class Node:

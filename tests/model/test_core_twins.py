@@ -26,7 +26,7 @@ from wskrecv.stats.snapshot import Snapshot
 
 NATIVE = cores.native()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 
 
 U64 = (1 << 64) - 1

@@ -17,6 +17,9 @@ from wskrecv.stats import Recorder
 from wskrecv.stats.merge import Merger, capture
 from wskrecv.stats.streams import StreamRow, merge_rows, worst
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 T0 = 1_700_000_000_000_000_000
 
 

@@ -60,6 +60,38 @@ def test_a_summary_on_an_80_column_terminal_breaks_lines_between_words_only() ->
     assert shown[unread + 1].startswith(" " * 13) and shown[unread + 1][13] != " "
 
 
+def on_a_pty(width: int, snapshot: Snapshot) -> list[str]:
+    """HumanReporter's summary as a `width`-column pty received it."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, width, 0, 0))
+    try:
+        with open(slave, "w", encoding="utf-8", closefd=False) as tty:
+            HumanReporter(tty).summary(snapshot, ExitStatus.OK, "duration over")
+        return os.read(master, 1 << 16).decode().replace("\r\n", "\n").splitlines()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_the_streams_table_fits_the_terminal_by_columns_not_by_words() -> None:
+    """The summary's streams table (90 columns with its latency column) was cut between
+    words like prose; on a terminal it leaves out its rightmost columns and says which,
+    each row whole; on a pipe it keeps them all."""
+    from wskrecv.stats.latency import Percentiles
+    from wskrecv.stats.streams import StreamRow
+
+    rows = tuple(StreamRow("127.0.0.1", 56846 + i, 0, 8000, i, 8000 + i, 157, 112, 0, 0, 4690.0,
+                           Percentiles(8000, 6000, 9000, 29000, 300000)) for i in range(3))
+    s = snap(stream_rows=rows, sequenced=24000, expected=24003, lost=3)
+    plain = summary_lines(s, ExitStatus.OK, "x")
+    assert any("owd p50/p99 ms" in line and len(line) > 80 for line in plain)
+    shown = on_a_pty(80, s)
+    assert all(len(line) <= 80 for line in shown), shown
+    table = [line for line in shown if line.startswith("  127.0.0.1:")]
+    assert len(table) == 3 and all(line.split()[2] == "8000" for line in table)
+    assert any(line.startswith("(owd p50/p99 ms: left out at this width") for line in shown)
+
+
 def test_on_a_pipe_each_summary_fact_stays_one_line() -> None:
     out = io.StringIO()
     s = snap(mode_stats=IrpStatistics(64, 1610, 1, 0))

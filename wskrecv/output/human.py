@@ -167,19 +167,28 @@ def stream_lines(snap: Snapshot) -> list[str]:
     return lines
 
 
-def _columns(head: list[str], rows: list[list[str]]) -> list[str]:
-    """A plain table: the first column left-aligned, the others right-aligned."""
+def _columns(head: list[str], rows: list[list[str]], width: Optional[int] = None,
+             keep: int = 4) -> list[str]:
+    """A plain table: the first column left-aligned, the others right-aligned. Wider than
+    `width` (a terminal's), it leaves out columns from the right, never the first `keep`,
+    and says which in a last line (a table is not wrapped like words)."""
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    return ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                             for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-            for r in [head, *rows]]
+    n = len(head)
+    while width is not None and n > keep and 2 + sum(widths[:n]) + 2 * (n - 1) > width:
+        n -= 1
+    lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                              for i, (c, w) in enumerate(zip(r[:n], widths[:n]))).rstrip()
+             for r in [head, *rows]]
+    if n < len(head):
+        lines.append(f"({', '.join(head[n:])}: left out at this width; --json has them)")
+    return lines
 
 
 def _p50_p99(p: Optional[Percentiles]) -> str:
     return f"{ms(p.p50)}/{ms(p.p99)}" if p is not None else "-"
 
 
-def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
+def stream_table(snap: Snapshot, every: bool = False, width: Optional[int] = None) -> list[str]:
     """The summary's streams, worst first by loss: the first SUMMARY_STREAMS (`every`:
     all of them), and the retired streams' sums. Nothing for a single stream (the loss
     line says it all) unless `every`."""
@@ -201,7 +210,7 @@ def stream_table(snap: Snapshot, every: bool = False) -> list[str]:
                       str(gone.duplicates), str(gone.late), "-"] + (["-"] if owd else []))
     head = ["source #stream", "received", "lost", "loss", "reord", "dup", "late", "jitter"]
     head += ["owd p50/p99 ms"] if owd else []
-    return [f"streams      {title}:", *_columns(head, table)]
+    return [f"streams      {title}:", *_columns(head, table, width)]
 
 
 def rate_line(snap: Snapshot) -> str:
@@ -249,8 +258,8 @@ def replies_text(n: int) -> str:
 
 
 def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
-                  every_stream: bool = False) -> list[str]:
-    """The end-of-run block."""
+                  every_stream: bool = False, width: Optional[int] = None) -> list[str]:
+    """The end-of-run block; `width`, a terminal's, fits its tables to it."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
         f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
@@ -280,7 +289,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
             + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
-        lines += stream_table(snap, every_stream)
+        lines += stream_table(snap, every_stream, width)
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
@@ -337,14 +346,18 @@ class HumanReporter:
     def _line(self, text: str) -> None:
         self._write([text])
 
-    def _write(self, lines: list[str]) -> None:
-        """Lines on the stream; on a terminal, wrapped between words at its width."""
+    def _write(self, lines: list[str], rows: bool = False) -> None:
+        """Lines on the stream, each after the --timestamps time; on a terminal, wrapped
+        between words at its width, but for rows of a table (`rows`, or indented by two
+        spaces), laid out by whoever made them: a table cut between words would be no
+        table."""
         stamp = self._stamp()
         width = terminal_columns(self.stream)
         if width is not None and stamp:
             width = max(20, width - len(stamp))
-        self.stream.write("".join(stamp + part + "\n" for line in lines
-                                  for part in wrap_words(line, width)))
+        self.stream.write("".join(
+            stamp + part + "\n" for line in lines
+            for part in ([line] if rows or line.startswith("  ") else wrap_words(line, width))))
         self.stream.flush()
 
     def start(self, info: dict[str, Any]) -> None:
@@ -374,8 +387,8 @@ class HumanReporter:
         if not self.quiet:
             self._line(f"wskrecv {record.get('type', 'iperf3')}: "
                        f"{shown(record['message'], None)}")
-            for line in record.get("report") or ():  # a test's end, in iperf3's layout
-                self._line(line)
+            # a test's end, in iperf3's layout (its rows as iperf3 prints them)
+            self._write(list(record.get("report") or ()), rows=True)
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(self._stamp() + dump_line(record) + "\n")
@@ -388,4 +401,5 @@ class HumanReporter:
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
         # The threshold's one-line reason is printed once, by the command (all outputs).
-        self._write(summary_lines(snap, status, reason, self.per_stream))
+        width = terminal_columns(self.stream)
+        self._write(summary_lines(snap, status, reason, self.per_stream, width))

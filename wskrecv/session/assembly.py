@@ -15,15 +15,17 @@ if TYPE_CHECKING:
     from wskrecv.runner import Provider, Receiver, Reporter, Runner, Sidecar
     from wskrecv.stats.hostudp import HostUdp
     from wskrecv.stats.recorder import DumpSink, Recorder
-    from wskrecv.wsk import WskDatagramSocket
+    from wskrecv.wsk import WskDatagramSocket, WskRegistration
 
 # Builds the application on the model's socket, recording into the recorder.
 AppFactory = Callable[["WskDatagramSocket", "Recorder"], "Receiver"]
 
 
-def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder) -> Receiver:
+def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder,
+             registration: Optional[WskRegistration] = None) -> Receiver:
     """The built-in client `config.mode` names (listen's or event's), hosted on `sock` as
-    `wskrecv run` hosts a user's client, counted into `recorder`."""
+    `wskrecv run` hosts a user's client, counted into `recorder`; `registration` is the
+    WskRegister `sock` came from (it counts the client's IRPs)."""
     from wskrecv.builtin import EventClient, IrpClient
     from wskrecv.hosting.host import host_builtin
 
@@ -34,7 +36,7 @@ def make_app(config: ReceiveConfig, sock: WskDatagramSocket, recorder: Recorder)
                            reject_every=config.reject_every or 0,
                            keep_every=config.keep_every or 0, static=config.static_callbacks)
 
-    return host_builtin(make_client, sock, recorder)
+    return host_builtin(make_client, sock, recorder, registration)
 
 
 def build_runner(
@@ -49,6 +51,7 @@ def build_runner(
     sidecar: Optional[Callable[[Recorder, WskDatagramSocket], Sidecar]] = None,
     app: Optional[AppFactory] = None,
     option_name: Callable[[str], str] = str,
+    registration: Optional[WskRegistration] = None,
 ) -> Runner:
     """The WSK model, the application, the recorder and the runner on top of an open
     provider: what a receive command runs, and what `wskrecv bench` times. `sinks` get
@@ -58,7 +61,8 @@ def build_runner(
     carries beside the socket (the iperf3 server); `app` builds the application
     (default: the one `config.mode` names); `core` counts (None: this process's,
     wskrecv.core.current()); `option_name` is how the caller calls a ReceiveConfig field
-    (a failed threshold's reason names it)."""
+    (a failed threshold's reason names it); `registration` is the client's WskRegister
+    (None: a new one, for a built-in client)."""
     import threading
 
     from wskrecv import core as cores
@@ -82,22 +86,26 @@ def build_runner(
     pool = BufferPool(config.pool if config.mode in ("event", "client") else None)
     # The socket comes the way a driver gets one: WskRegister, WskCaptureProviderNPI and,
     # for static callbacks, WskControlClient(WSK_SET_STATIC_EVENT_CALLBACKS) first.
-    npi = wsk_register(Verifier()).capture_provider_npi()
+    # A client's own registration when it has one (`wskrecv run`: registered before its
+    # constructor ran, so its IRPs are counted from there).
+    if registration is None:
+        registration = wsk_register(Verifier())
+    npi = registration.capture_provider_npi()
     if config.static_callbacks:
         npi.control_client(WSK_SET_STATIC_EVENT_CALLBACKS, WskEventCallbackControl())
-    sock = npi.socket(lock=SocketLock() if threaded else None, pool=pool,
-                      dispatch_level=config.dispatch_level)
-    sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
-    sock.bind(provider.local_address)
     core = core or cores.current()
     # The same indication objects and states, built natively or not.
-    sock.events.make_chain, sock.events.settle, sock.events.walk = core.chain, core.settle, core.walk
+    sock = npi.socket(lock=SocketLock() if threaded else None, pool=pool,
+                      dispatch_level=config.dispatch_level, indications=core)
+    sock.broadcast_addresses = broadcast_addresses()  # MSG_BCAST needs the host's
+    sock.bind(provider.local_address)
     counter = core.counter
     recorder = Recorder(config.mode, seq_format=config.seq_format, host=host,
                         max_streams=config.max_streams,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter)
-    application = app(sock, recorder) if app is not None else make_app(config, sock, recorder)
+    application = (app(sock, recorder) if app is not None
+                   else make_app(config, sock, recorder, registration))
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)

@@ -54,7 +54,8 @@ class OneProcess:
                               health=lambda: address_gone(provider.local_address),
                               sidecar=session.sidecar(provider, reporter), core=session.core,
                               app=user.make_app if user is not None else None,
-                              option_name=session.option_name)
+                              option_name=session.option_name,
+                              registration=user.registration if user is not None else None)
         session.announce(info)
         return runner.run(info)
 
