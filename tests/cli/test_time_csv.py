@@ -31,7 +31,7 @@ def test_json_start_and_every_interval_carry_the_wall_clock_time() -> None:
     before = datetime.now(timezone.utc)
     r = receive("event", "--duration", "0.3", "-i", "0.05", send=seqs(0, list(range(20))))
     after = datetime.now(timezone.utc)
-    assert r.status == 0, r.err
+    assert r.status == 0, r.stderr
     start = parsed(r.start["start_time"])
     assert before.replace(microsecond=0) <= start <= after
     times = [parsed(o["time"]) for o in r.of_type("interval")]
@@ -42,8 +42,8 @@ def test_json_start_and_every_interval_carry_the_wall_clock_time() -> None:
 def test_timestamps_begin_every_human_line() -> None:
     r = receive("listen", "--duration", "0.2", "-i", "0.05", "--timestamps=<%Y> ",
                 send=seqs(0, [0, 1, 3]), json_mode=False)
-    assert r.status == 0, r.err
-    lines = r.err.splitlines()
+    assert r.status == 0, r.stderr
+    lines = r.stderr.splitlines()
     year = time.strftime("<%Y> ")
     assert lines and all(line.startswith(year) for line in lines), lines
     assert any(line[len(year):].startswith("[") for line in lines)  # interval lines too
@@ -55,8 +55,8 @@ def test_a_bare_timestamps_is_iperf3s_default_and_leaves_the_next_word_alone() -
                             "examples", "deep_queue.py")
     r = receive("run", "--timestamps", examples, "--count", "2", "--timeout", "20",
                 send=seqs(0, [0, 1]), json_mode=False)
-    assert r.status == 0, r.err
-    first = r.err.splitlines()[0]
+    assert r.status == 0, r.stderr
+    first = r.stderr.splitlines()[0]
     # "%c " in the C locale: "Mon Dec  7 04:04:39 2026 wskrecv run: ..."
     assert re.match(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} wskrecv ", first), first
 
@@ -71,7 +71,7 @@ def test_a_bare_timestamps_is_iperf3s_default_and_leaves_the_next_word_alone() -
 def test_bad_combinations_are_one_line_naming_the_options(args: list[str], named: str) -> None:
     r = wskrecv("listen", "-p", "0", *args)
     assert r.status == 2
-    assert named in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    assert named in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def rows(text: str) -> list[list[str]]:
@@ -98,7 +98,7 @@ def test_csv_rows_in_iperf2s_layout() -> None:
     finally:
         for s in senders:
             s.close()
-    assert r.status == 0, r.err
+    assert r.status == 0, r.stderr
     table = rows(r.stdout)
     # The run's own rows end the output: all the traffic (id -1), then each stream.
     total, *streams = table[-3:]
