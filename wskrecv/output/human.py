@@ -102,7 +102,7 @@ def host_text(snap: Snapshot, short: bool = False) -> str:
     counts = (h.get("rcvbuf_errors", 0), h.get("in_csum_errors", 0), h.get("no_ports", 0))
     if short and not any(counts):
         return ""
-    return (f"rcvbuf errors {counts[0]}, checksum errors {counts[1]}, no port {counts[2]} "
+    return (f"errors: rcvbuf {counts[0]}, checksum {counts[1]}, no port {counts[2]} "
             "(all sockets on this host)")
 
 
@@ -220,7 +220,7 @@ def rate_line(snap: Snapshot) -> str:
     if snap.rate_measurable and span is not None:
         over = f"{span:.3f} s" if span >= 1 else duration(span * 1e9)
         return (f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
-                f" over the {over} from the first datagram to the last")
+                f" over {over}, first datagram to last")
     if snap.received > 1:
         within = duration(span * 1e9) if span is not None else "the same instant"
         if span is not None:
@@ -245,9 +245,30 @@ def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
         parts = [(s, stats.style_json(s)) for s in stats.styles]
     else:
         parts = [("irp" if isinstance(stats, IrpStatistics) else "event", stats.as_json())]
-    return [f"{STYLE_LABELS[style]} " + "  ".join(f"{k} {v}" for k, v in values.items()
-                                                   if not isinstance(v, (dict, list)))
-            for style, values in parts]
+    lines = []
+    for style, values in parts:
+        items = [f"{k} {v}" for k, v in values.items()
+                 if not isinstance(v, (dict, list)) and not (k in RARE and not v)]
+        lines += flow(STYLE_LABELS[style] + " ", items)
+    return lines
+
+
+# Counters the style lines show only when they are not 0 (JSON has them all).
+RARE = ("broadcast", "multicast", "released_in_callback", "null_indications")
+
+
+def flow(label: str, items: list[str], width: int = 80) -> list[str]:
+    """`items` after `label`, two spaces apart, in lines of at most `width` columns
+    (broken between items; a continuation under the first item): a summary fits 80
+    columns on a pipe too, where nothing wraps it."""
+    lines, line = [], label
+    for item in items:
+        if line.strip() and len(line) + 2 + len(item) > width and line != label:
+            lines.append(line)
+            line = " " * len(label) + item
+        else:
+            line += ("  " if line != label else "") + item
+    return [*lines, line]
 
 
 def replies_text(n: int) -> str:
@@ -273,8 +294,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     ]
     if snap.unread_at_exit is not None:
         at_least = "" if snap.unread_complete else "at least "
+        them = "it" if snap.unread_at_exit == 1 and not at_least else "them"
         lines.append(f"unread       {at_least}{plural(snap.unread_at_exit, 'datagram')} still "
-                     "queued at exit (never read; --max-loss counts them as lost)")
+                     f"queued at exit (--max-loss counts {them} as lost)")
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
