@@ -223,6 +223,13 @@ def run_options(f: Callable) -> Callable:
             "(the locale's date and time). The format only as --timestamps=FORMAT.",
         ),
         click.option(
+            "--tos-ttl", is_flag=True,
+            help="Ask the kernel for each packet's TOS byte (DSCP and ECN; IPv6: traffic "
+            "class) and TTL (IPv6: hop limit), and count the datagrams per value: in the "
+            "summary, JSON (tos, ttl) and --dump lines (--dump asks for them too). Off by "
+            "default: two control messages more per datagram.",
+        ),
+        click.option(
             "--dump", is_flag=True,
             help="Print every datagram (source, length, truncation, payload hex).",
         ),

@@ -23,7 +23,8 @@ def open_provider(config: ReceiveConfig, core: Core) -> UdpProvider:
 
     return open_receive_socket(config.bind_host, config.port, config.rcvbuf, fd=config.fd,
                                address_given=config.address_given, batch=config.batch,
-                               reader=core.reader, reader_min=core.reader_min)
+                               reader=core.reader, reader_min=core.reader_min,
+                               ip_fields=config.ip_fields)
 
 
 class OneProcess:

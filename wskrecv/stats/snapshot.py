@@ -65,6 +65,11 @@ def utc(ns: Optional[int]) -> Optional[str]:
     return f"{stamp}.{rest // 1000:06d}Z"
 
 
+def values(counts: list[int]) -> tuple[tuple[int, int], ...]:
+    """Counts per value (index) as (value, count) of the values counted."""
+    return tuple((v, n) for v, n in enumerate(counts) if n)
+
+
 def _ms(p: Optional[Percentiles]) -> Optional[dict[str, float]]:
     return p.as_ms() if p is not None else None
 
@@ -145,6 +150,10 @@ class Snapshot:
     moved_sources: int = 0
     iperf3: Optional[Mapping[str, Any]] = None  # the iperf3 server's state (--iperf3)
     time_ns: Optional[int] = None  # the wall clock when the snapshot was taken
+    # --tos-ttl (or --dump): datagrams read per TOS byte / IPv6 traffic class and per TTL /
+    # hop limit, as (value, datagrams) of the values seen; None when not asked for.
+    tos: Optional[tuple[tuple[int, int], ...]] = None
+    ttl: Optional[tuple[tuple[int, int], ...]] = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; the display process receives snapshots pickled.
@@ -273,6 +282,10 @@ class Snapshot:
             "sources": [s.as_dict() for s in self.sources],
             "sources_seen": self.sources_seen,
             "sources_evicted": self.sources_evicted,
+            "tos": [{"value": v, "dscp": v >> 2, "ecn": v & 3, "datagrams": n}
+                    for v, n in self.tos] if self.tos is not None else None,
+            "ttl": [{"value": v, "datagrams": n} for v, n in self.ttl]
+            if self.ttl is not None else None,
             **workers,
             **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
