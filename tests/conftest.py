@@ -60,7 +60,7 @@ CORE_INDEPENDENT = (
     "tests/test_manpage.py", "tests/cli/test_shell.py", "tests/cli/test_send.py",
     "tests/cli/test_bad_invocations.py", "tests/cli/test_bench.py", "tests/bench/",
     "tests/net/test_generator.py", "tests/output/test_exposition.py",
-    "tests/iperf3/test_service.py", "tests/test_shown.py",
+    "tests/iperf3/test_service.py", "tests/test_shown.py", "tests/cli/test_stalled_output.py",
 )
 
 

@@ -16,8 +16,9 @@ through this module and must not pay for the receive machinery (tests/cli/test_s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from wskrecv.addresses import plain_host
 from wskrecv.config import BENCH_MODES, RECEIVE_MODES, BenchConfig, ReceiveConfig
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from wskrecv.output.metrics import MetricsEndpoint
     from wskrecv.output.pcap import PcapWriter
     from wskrecv.provider.udp import UdpProvider
-    from wskrecv.runner import Provider, Reporter, Runner, Sidecar
+    from wskrecv.runner import Provider, Reporter, Runner, RunResult, Sidecar
     from wskrecv.stats.hostudp import HostUdp
     from wskrecv.stats.recorder import DumpRecord, DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
@@ -210,6 +211,27 @@ def receive(config: ReceiveConfig, env: Environment,
 
         return receive_with_workers(config, env, option_name)
 
+    from wskrecv.output.queued import Patience
+
+    # Standard streams that can stall (a pipe nobody reads) are written by threads of
+    # their own, so that -t and signals still end the run; drained at the end.
+    patience = Patience(env)
+    ran: list[RunResult] = []
+    try:
+        return _receive_here(config, patience.env, option_name, patience, ran)
+    finally:
+        summary = None
+        if ran and config.as_json:  # the summary went to stdout: on stderr if it stalled
+            from wskrecv.output.human import summary_lines
+
+            r = ran[0]
+            summary = "\n".join(summary_lines(r.snapshot, r.status, r.reason))
+        patience.end(env, summary)
+
+
+def _receive_here(config: ReceiveConfig, env: Environment, option_name: Callable[[str], str],
+                  patience: Any, ran: list[RunResult]) -> int:
+    """`receive` in this process, writing through `env` (patience's streams)."""
     from wskrecv import core as cores
     from wskrecv.output.pcap import open_capture
     from wskrecv.provider.health import address_gone
@@ -237,7 +259,8 @@ def receive(config: ReceiveConfig, env: Environment,
         if config.dump:
             sinks.append(_dump_to(reporter, config.seq_format, provider.local_address))
         if config.pcap is not None:
-            capture = open_capture(config.pcap, env.stdout_binary)
+            capture = open_capture(config.pcap, env.stdout_binary, within=run_length(config),
+                                   waiting=lambda words: _say(env, words))
             sinks.append(capture.sink(provider.local_address, config.pcap))
         sidecar = None
         if config.iperf3:
@@ -290,7 +313,12 @@ def receive(config: ReceiveConfig, env: Environment,
         for built in service:
             info["iperf3_port"] = built.port
             info["detail"] += f", iperf3 server on TCP port {built.port}"
+        end = run_length(config)
+        end_at = None if end is None else time.monotonic() + end
+        patience.give_up_when(lambda: runner.stop_reason is not None  # type: ignore[union-attr]
+                              or end_at is not None and time.monotonic() >= end_at)
         result = runner.run(info)
+        ran.append(result)
         if metrics is not None and not result.signalled_after:
             metrics.linger(config.metrics_linger)
     finally:
@@ -312,6 +340,17 @@ def receive(config: ReceiveConfig, env: Environment,
         env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
         env.stderr.flush()
     return int(result.status)
+
+
+def run_length(config: ReceiveConfig) -> Optional[float]:
+    """The longest a run may last (--duration, --timeout), or None."""
+    limits = [t for t in (config.duration, config.timeout) if t is not None]
+    return min(limits) if limits else None
+
+
+def _say(env: Environment, words: str) -> None:
+    env.stderr.write(f"wskrecv: {words}\n")
+    env.stderr.flush()
 
 
 def open_metrics(config: ReceiveConfig) -> Optional[MetricsEndpoint]:
