@@ -15,7 +15,7 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 SOURCES = ["csrc/module.c", "csrc/reader.c", "csrc/tracker.c", "csrc/tables.c", "csrc/counting.c",
-           "csrc/chain.c"]
+           "csrc/chain.c", "csrc/capture.c"]
 
 
 class OptionalBuildExt(build_ext):
@@ -44,7 +44,7 @@ def extensions() -> list[Extension]:
     if os.environ.get("WSKRECV_NO_EXTENSIONS") or not sys.platform.startswith("linux"):
         return []
     flags = os.environ.get("WSKRECV_CFLAGS", "-O2 -std=gnu11 -Wall -Wno-unused-parameter").split()
-    return [Extension("wskrecv._core", SOURCES, depends=["csrc/core.h", "csrc/tracker.h", "csrc/tables.h"],
+    return [Extension("wskrecv._core", SOURCES, depends=["csrc/core.h", "csrc/hist.h", "csrc/tracker.h", "csrc/tables.h"],
                       extra_compile_args=flags)]
 
 

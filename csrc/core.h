@@ -24,6 +24,12 @@ Py_NewRef(PyObject *obj)
     Py_INCREF(obj);
     return obj;
 }
+static inline PyObject *
+Py_XNewRef(PyObject *obj)
+{
+    Py_XINCREF(obj);
+    return obj;
+}
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
 
@@ -36,11 +42,12 @@ typedef struct {
     PyTypeObject *streams_type; /* StreamTable */
     PyTypeObject *source_count_type; /* a SourceTable's row (not in the module) */
     PyTypeObject *chain_type;   /* ChainMaker */
+    PyTypeObject *fields_type;  /* IndicationFields */
     PyObject *datagram_type;    /* wskrecv.wsk.datagram.Datagram, imported on first use */
     PyObject *histogram_type;   /* wskrecv.stats.latency.Histogram, imported on first use */
     PyObject *totals_type;      /* wskrecv.stats.sequence.SequenceTotals, imported on first use */
-    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum;
-    PyObject *empty_tuple;
+    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum, *str_state;
+    PyObject *str_hidden[3]; /* an indication's readable fields: data, remote, timestamp_ns */
 } core_state;
 
 /* The state of the module that defined `type` (or one of its bases): NULL with
@@ -77,7 +84,18 @@ core_free(PyObject *self)
 uint32_t core_crc32(const unsigned char *p, size_t n);
 void core_crc32_init(void);
 
+/* Any integer (its __index__: TypeError for anything else) as a Py_ssize_t, clamped to
+ * its range: a size or count far out of range is then refused as out of range
+ * (ValueError), as the twin's comparisons refuse it, not as an OverflowError. */
+int core_clamped_index(PyObject *obj, Py_ssize_t *out);
+
+/* Sequences, times and their differences are held as i128; every integer that comes in
+ * is bounded by CORE_BOUND (OverflowError beyond), so that no sum or difference the core
+ * computes overflows 128 bits. Network headers carry 64 bits at most. */
+#define CORE_BOUND ((i128)1 << 96)
 PyObject *core_from_i128(i128 v);
-int core_to_i128(PyObject *obj, i128 *out);
+int core_to_bounded(PyObject *obj, i128 *out);
+/* wskrecv._core.scan_capture (capture.c): the twin of wskrecv/capture/scan.py's scan. */
+PyObject *core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
 #endif

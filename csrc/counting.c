@@ -12,27 +12,20 @@
 #include <string.h>
 
 #include "core.h"
+#include "hist.h"
 #include "tables.h"
 #include "tracker.h"
 
 #define SIZE_BUCKETS 18  /* stats/sizes.py */
-#define SUB_BITS 5       /* stats/latency.py */
-#define LINEAR (1 << (SUB_BITS + 1))
-#define HIST_BUCKETS (((64 - SUB_BITS - 1) << SUB_BITS) + LINEAR) /* 1920 */
 
 enum { FMT_NONE, FMT_WSKRECV, FMT_SOCKPERF, FMT_IPERF3, FMT_IPERF3_64 };
-
-typedef struct {
-    uint64_t counts[HIST_BUCKETS];
-    uint64_t max;
-    i128 sum; /* exact: fewer than 2**63 values below 2**64 each never reach 2**127 */
-} Hist;
 
 typedef struct {
     PyObject_HEAD
     int format;
     int wall_clock; /* send times comparable with kernel timestamps (not iperf3's) */
     uint64_t received, bytes, corrupt, unsequenced;
+    uint64_t reply_requests; /* sockperf messages asking for a reply (payload.asks_reply) */
     uint64_t size_min, size_max;
     uint64_t size_counts[SIZE_BUCKETS];
     Hist owd, app; /* this interval's */
@@ -54,33 +47,6 @@ ready(Counter *self)
     if (self->sources == NULL) {
         PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
         return -1;
-    }
-    return 0;
-}
-
-static int
-bit_length(uint64_t v)
-{
-    return v ? 64 - __builtin_clzll(v) : 0;
-}
-
-static int
-hist_add(Hist *h, i128 value)
-{
-    if (value >> 64) {
-        if (value > 0) { /* Histogram.add fails too: no bucket lies beyond 64 bits */
-            PyErr_SetString(PyExc_IndexError, "a latency of 2**64 ns or more has no bucket");
-            return -1;
-        }
-        value = 0; /* clocks out of step count as 0 */
-    }
-    uint64_t v = (uint64_t)value;
-    int shift = bit_length(v) - SUB_BITS - 1;
-    int bucket = shift <= 0 ? (int)v : (shift << SUB_BITS) + (int)(v >> shift);
-    h->counts[bucket]++;
-    h->sum += (i128)v;
-    if (v > h->max) {
-        h->max = v;
     }
     return 0;
 }
@@ -156,6 +122,14 @@ parse(int format, const unsigned char *p, Py_ssize_t n, int truncated, Header *h
     }
 }
 
+/* payload.asks_reply: a sockperf client's message (its length field is the datagram's)
+ * whose flags ask for a reply: CLIENT 0x1 and PONG_REQUEST 0x2. */
+static int
+asks_reply(const unsigned char *p, Py_ssize_t n)
+{
+    return n >= 14 && be(p + 10, 4) == (uint64_t)n && (be(p + 8, 2) & 0x3) == 0x3;
+}
+
 static int
 format_of(const char *name)
 {
@@ -177,7 +151,7 @@ set_format(Counter *self, const char *name)
 {
     int format = format_of(name);
     if (format < 0) {
-        PyErr_Format(PyExc_ValueError, "unknown sequence format '%s'", name);
+        PyErr_Format(PyExc_ValueError, "unknown sequence format '%s'", name); /* the twin's words */
         return -1;
     }
     self->format = format;
@@ -185,15 +159,42 @@ set_format(Counter *self, const char *name)
     return 0;
 }
 
+/* The format named by `obj`, a str (else TypeError, as counting.check_format). */
+static int
+use_format(Counter *self, PyObject *obj)
+{
+    if (!PyUnicode_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "seq_format must be a str, not %.100s", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *name = PyUnicode_AsUTF8AndSize(obj, &n);
+    if (name == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) { /* a lone surrogate: no format's */
+            return -1;
+        }
+        PyErr_Clear();
+    }
+    if (name == NULL || (size_t)n != strlen(name)) {
+        PyErr_Format(PyExc_ValueError, "unknown sequence format %R", obj);
+        return -1;
+    }
+    return set_format(self, name);
+}
+
 static int
 Counter_init(Counter *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"seq_format", "window", "max_streams", "max_sources", NULL};
-    const char *name = "auto";
+    PyObject *format_obj = NULL, *window_obj = NULL, *streams_obj = NULL, *sources_obj = NULL;
     Py_ssize_t window = 1 << 14, max_streams = 1024, max_sources = 1024; /* the twin's defaults */
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|snnn:Counter", kwlist, &name, &window, &max_streams,
-                                     &max_sources) ||
-        set_format(self, name) < 0) {
+    /* The twin's order: the format, the source table, then the stream table. */
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOO:Counter", kwlist, &format_obj, &window_obj, &streams_obj,
+                                     &sources_obj) ||
+        (format_obj != NULL && use_format(self, format_obj) < 0) || (format_obj == NULL && set_format(self, "auto") < 0) ||
+        (sources_obj != NULL && core_clamped_index(sources_obj, &max_sources) < 0) ||
+        (window_obj != NULL && core_clamped_index(window_obj, &window) < 0) || !tracker_window_ok(window) ||
+        (streams_obj != NULL && core_clamped_index(streams_obj, &max_streams) < 0)) {
         return -1;
     }
     core_state *st = core_state_of_type(Py_TYPE(self));
@@ -211,6 +212,7 @@ Counter_init(Counter *self, PyObject *args, PyObject *kwds)
     Py_CLEAR(self->last_remote);
     Py_CLEAR(self->last_key);
     self->received = self->bytes = self->corrupt = self->unsequenced = 0;
+    self->reply_requests = 0;
     self->size_min = 1 << 30;
     self->size_max = 0;
     memset(self->size_counts, 0, sizeof self->size_counts);
@@ -277,10 +279,36 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         }
         tracker = streams_new(self->streams, key, (i128)h->seq, has_transit, transit);
         Py_DECREF(key);
-        return tracker != NULL ? 0 : -1;
+        if (tracker == NULL) {
+            return -1;
+        }
     }
-    Py_DECREF(key);
-    tracker_see(tracker, (i128)h->seq, has_transit, transit);
+    else {
+        Py_DECREF(key);
+        tracker_see(tracker, (i128)h->seq, has_transit, transit);
+    }
+    if (has_transit && self->wall_clock) { /* the stream's own latency percentiles */
+        if (tracker->latency == NULL && (tracker->latency = PyMem_Calloc(1, sizeof(Hist))) == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        return hist_add(tracker->latency, transit);
+    }
+    return 0;
+}
+
+/* A time in ns (a kernel timestamp, the time a list was consumed). Beyond the core's
+ * bound every latency it takes part in is 2**64 ns or more, or negative: IndexError, as
+ * the twin's Histogram raises for such a latency. */
+static int
+read_time(PyObject *obj, i128 *out)
+{
+    if (core_to_bounded(obj, out) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_SetString(PyExc_IndexError, "a time beyond ±2**96 ns has no latency bucket");
+        }
+        return -1;
+    }
     return 0;
 }
 
@@ -293,7 +321,7 @@ read_stamp(PyObject *stamp, i128 now, i128 *arrival, int *known)
         return 0;
     }
     *known = 1;
-    return core_to_i128(stamp, arrival);
+    return read_time(stamp, arrival);
 }
 
 /* Everything but the source row for one datagram. */
@@ -322,7 +350,7 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
     if (status == 0) {
         self->received++;
         self->bytes += (uint64_t)n;
-        self->size_counts[bit_length((uint64_t)n) < SIZE_BUCKETS ? bit_length((uint64_t)n) : SIZE_BUCKETS - 1]++;
+        self->size_counts[hist_bit_length((uint64_t)n) < SIZE_BUCKETS ? hist_bit_length((uint64_t)n) : SIZE_BUCKETS - 1]++;
         if ((uint64_t)n > self->size_max) {
             self->size_max = (uint64_t)n;
         }
@@ -334,10 +362,16 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
             status = -1;
         }
         else if (self->format != FMT_NONE && parse(self->format, p, n, truncated, &h)) {
+            if (self->format == FMT_SOCKPERF && asks_reply(p, n)) {
+                self->reply_requests++;
+            }
             status = count_sequence(self, remote, &h, arrival);
         }
         else {
             self->unsequenced++;
+            if (asks_reply(p, n)) {
+                self->reply_requests++;
+            }
         }
     }
     if (own_view) {
@@ -358,7 +392,7 @@ length_of(PyObject *data)
 static int
 read_now(PyObject *obj, i128 *now)
 {
-    return core_to_i128(obj, now);
+    return read_time(obj, now);
 }
 
 static PyObject *
@@ -406,6 +440,17 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     if (read_now(args[3], &now) < 0) {
+        return NULL;
+    }
+    /* Three columns of one length (the twin's check, in its order). */
+    Py_ssize_t lengths[3];
+    for (int k = 0; k < 3; k++) {
+        if ((lengths[k] = PyObject_Length(args[k])) < 0) {
+            return NULL;
+        }
+    }
+    if (lengths[1] != lengths[0] || lengths[2] != lengths[0]) {
+        PyErr_SetString(PyExc_ValueError, "datas, remotes and timestamps differ in length");
         return NULL;
     }
     /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
@@ -464,11 +509,9 @@ done:
 }
 
 
-/* A Histogram (stats/latency.py) holding `h`. */
-static PyObject *
-hist_object(Counter *self, const Hist *h)
+PyObject *
+hist_object(core_state *st, const Hist *h)
 {
-    core_state *st = core_state_of_type(Py_TYPE(self));
     PyObject *cls = st != NULL ? core_histogram_type(st) : NULL;
     PyObject *obj = cls != NULL ? PyObject_CallNoArgs(cls) : NULL;
     PyObject *counts = obj ? PyList_New(HIST_BUCKETS) : NULL;
@@ -510,8 +553,9 @@ Counter_latency(Counter *self, PyObject *arg)
     if (advance < 0) {
         return NULL;
     }
-    PyObject *owd = hist_object(self, &self->owd);
-    PyObject *app = owd ? hist_object(self, &self->app) : NULL;
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    PyObject *owd = st != NULL ? hist_object(st, &self->owd) : NULL;
+    PyObject *app = owd ? hist_object(st, &self->app) : NULL;
     if (app == NULL) {
         Py_XDECREF(owd);
         return NULL;
@@ -526,17 +570,7 @@ Counter_latency(Counter *self, PyObject *arg)
 static PyObject *
 Counter_use_seq_format(Counter *self, PyObject *arg)
 {
-    if (ready(self) < 0) {
-        return NULL;
-    }
-    const char *name = PyUnicode_Check(arg) ? PyUnicode_AsUTF8(arg) : NULL;
-    if (name == NULL) {
-        if (!PyErr_Occurred()) {
-            PyErr_SetString(PyExc_TypeError, "seq_format must be a str");
-        }
-        return NULL;
-    }
-    if (set_format(self, name) < 0) {
+    if (ready(self) < 0 || use_format(self, arg) < 0) {
         return NULL;
     }
     self->streams->wrap32 = self->format == FMT_IPERF3;
@@ -546,6 +580,9 @@ Counter_use_seq_format(Counter *self, PyObject *arg)
 static PyObject *
 get_size_counts(Counter *self, void *c)
 {
+    if (ready(self) < 0) {
+        return NULL;
+    }
     PyObject *out = PyList_New(SIZE_BUCKETS);
     if (out == NULL) {
         return NULL;
@@ -564,12 +601,16 @@ get_size_counts(Counter *self, void *c)
 #define U64_GETTER(name)                                    \
     static PyObject *get_##name(Counter *self, void *c)     \
     {                                                       \
+        if (ready(self) < 0) {                              \
+            return NULL;                                    \
+        }                                                   \
         return PyLong_FromUnsignedLongLong(self->name);     \
     }
 U64_GETTER(received)
 U64_GETTER(bytes)
 U64_GETTER(corrupt)
 U64_GETTER(unsequenced)
+U64_GETTER(reply_requests)
 U64_GETTER(size_min)
 U64_GETTER(size_max)
 
@@ -596,6 +637,7 @@ static PyGetSetDef Counter_getset[] = {
     {"bytes", (getter)get_bytes, NULL, "their bytes", NULL},
     {"corrupt", (getter)get_corrupt, NULL, "wskrecv datagrams whose body fails the CRC", NULL},
     {"unsequenced", (getter)get_unsequenced, NULL, "datagrams without a recognised header", NULL},
+    {"reply_requests", (getter)get_reply_requests, NULL, "sockperf messages asking for a reply", NULL},
     {"size_min", (getter)get_size_min, NULL, NULL, NULL},
     {"size_max", (getter)get_size_max, NULL, NULL, NULL},
     {"size_counts", (getter)get_size_counts, NULL, "datagrams per size bucket (bit length)", NULL},

@@ -152,7 +152,7 @@ core_from_i128(i128 v)
 }
 
 int
-core_to_i128(PyObject *obj, i128 *out)
+core_to_bounded(PyObject *obj, i128 *out)
 {
     int overflow;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
@@ -175,11 +175,34 @@ core_to_i128(PyObject *obj, i128 *out)
     if (hi == -1 && PyErr_Occurred()) {
         return -1;
     }
-    if (overflow) {
-        PyErr_SetString(PyExc_OverflowError, "integer out of the 128-bit range");
+    i128 wide = (i128)(((unsigned __int128)(uint64_t)hi << 64) | lo); /* no signed shift */
+    if (overflow || wide > CORE_BOUND || wide < -CORE_BOUND) {
+        PyErr_SetString(PyExc_OverflowError, "integer beyond ±2**96: outside the native core's range");
         return -1;
     }
-    *out = ((i128)hi << 64) | (i128)lo;
+    *out = wide;
+    return 0;
+}
+
+int
+core_clamped_index(PyObject *obj, Py_ssize_t *out)
+{
+    PyObject *index = PyNumber_Index(obj);
+    if (index == NULL) {
+        return -1;
+    }
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || v > PY_SSIZE_T_MAX || v < PY_SSIZE_T_MIN) {
+        *out = overflow < 0 || v < 0 ? PY_SSIZE_T_MIN : PY_SSIZE_T_MAX;
+    }
+    else {
+        *out = (Py_ssize_t)v;
+    }
     return 0;
 }
 
@@ -197,6 +220,9 @@ crc32_py(PyObject *module, PyObject *arg)
 
 static PyMethodDef module_methods[] = {
     {"crc32", crc32_py, METH_O, "crc32(data) -> int: zlib's CRC-32 of `data` (the kernel's own)."},
+    {"scan_capture", (PyCFunction)(void (*)(void))core_scan_capture, METH_FASTCALL,
+     "scan_capture(buf, pos, kind, big, ifaces, port, stop_ns, limit, cache, datas, sources, dests, "
+     "stamps, tally) -> (pos, status): wskrecv.capture.scan.scan's twin."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -212,6 +238,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->streams_type);
     Py_VISIT(st->source_count_type);
     Py_VISIT(st->chain_type);
+    Py_VISIT(st->fields_type);
     Py_VISIT(st->datagram_type);
     Py_VISIT(st->histogram_type);
     Py_VISIT(st->totals_type);
@@ -230,6 +257,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->streams_type);
     Py_CLEAR(st->source_count_type);
     Py_CLEAR(st->chain_type);
+    Py_CLEAR(st->fields_type);
     Py_CLEAR(st->datagram_type);
     Py_CLEAR(st->histogram_type);
     Py_CLEAR(st->totals_type);
@@ -239,7 +267,10 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_counts);
     Py_CLEAR(st->str_max);
     Py_CLEAR(st->str_sum);
-    Py_CLEAR(st->empty_tuple);
+    Py_CLEAR(st->str_state);
+    for (int k = 0; k < 3; k++) {
+        Py_CLEAR(st->str_hidden[k]);
+    }
     return 0;
 }
 
@@ -260,7 +291,10 @@ core_exec(PyObject *module)
         (st->str_counts = PyUnicode_InternFromString("counts")) == NULL ||
         (st->str_max = PyUnicode_InternFromString("max")) == NULL ||
         (st->str_sum = PyUnicode_InternFromString("sum")) == NULL ||
-        (st->empty_tuple = PyTuple_New(0)) == NULL) {
+        (st->str_state = PyUnicode_InternFromString("state")) == NULL ||
+        (st->str_hidden[0] = PyUnicode_InternFromString("data")) == NULL ||
+        (st->str_hidden[1] = PyUnicode_InternFromString("remote")) == NULL ||
+        (st->str_hidden[2] = PyUnicode_InternFromString("timestamp_ns")) == NULL) {
         return -1;
     }
     if (core_add_trackers(module, st) < 0 || core_add_tables(module, st) < 0 || core_add_counter(module, st) < 0 || core_add_chain(module, st) < 0 ||

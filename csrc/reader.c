@@ -12,13 +12,13 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
 
 #include "core.h"
 
 #ifdef __linux__
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
@@ -143,6 +143,42 @@ make_local(const unsigned char *key, Py_ssize_t n)
     return Py_BuildValue("(Ni)", host, ifindex);
 }
 
+/* 0, or -1 with AttributeError before __init__ (as the twin's missing attributes). */
+static int
+reader_ready(Reader *self)
+{
+    if (self->sock == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "MmsgReader is not initialised (__init__ was not called)");
+        return -1;
+    }
+    return 0;
+}
+
+/* sock.fileno(), as the twin reads it per call: -1 with an exception when it is no
+ * descriptor (a closed socket's -1, or beyond a C int: EBADF, as the kernel says). */
+static int
+socket_fd(PyObject *sock)
+{
+    PyObject *result = PyObject_CallMethod(sock, "fileno", NULL);
+    PyObject *index = result != NULL ? PyNumber_Index(result) : NULL;
+    Py_XDECREF(result);
+    if (index == NULL) {
+        return -1;
+    }
+    int overflow;
+    long fd = PyLong_AsLongAndOverflow(index, &overflow);
+    Py_DECREF(index);
+    if (fd == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (overflow || fd < 0 || fd > INT_MAX) {
+        errno = EBADF;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return (int)fd;
+}
+
 static void
 reader_free_buffers(Reader *self)
 {
@@ -162,10 +198,9 @@ static int
 Reader_init(Reader *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"sock", "batch", "buffer_size", NULL};
-    PyObject *sock;
-    int batch = 64;
-    Py_ssize_t buffer_size = 65535;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|in:MmsgReader", kwlist, &sock, &batch, &buffer_size)) {
+    PyObject *sock, *batch_obj = NULL, *size_obj = NULL;
+    Py_ssize_t batch = 64, buffer_size = 65535;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO:MmsgReader", kwlist, &sock, &batch_obj, &size_obj)) {
         return -1;
     }
     if (self->reading) { /* another thread is in recvmmsg on these buffers */
@@ -186,6 +221,11 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
     if (family != AF_INET && family != AF_INET6) {
         PyErr_Format(PyExc_ValueError, "MmsgReader reads AF_INET and AF_INET6 sockets, not address family %ld",
                      family);
+        return -1;
+    }
+    /* The twin's order: the socket's family, then both sizes as integers, then their range. */
+    if ((batch_obj != NULL && core_clamped_index(batch_obj, &batch) < 0) ||
+        (size_obj != NULL && core_clamped_index(size_obj, &buffer_size) < 0)) {
         return -1;
     }
     if (batch < 1 || batch > MAX_BATCH || buffer_size < 1 || buffer_size > MAX_BUFFER) {
@@ -217,7 +257,7 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
         self->iov[i].iov_base = self->data + (size_t)i * (size_t)buffer_size;
         self->iov[i].iov_len = (size_t)buffer_size;
     }
-    self->batch = batch;
+    self->batch = (int)batch;
     self->drops_seen = self->truncated = self->control_truncated = 0;
     return 0;
 }
@@ -304,8 +344,7 @@ Reader_read(Reader *self, PyObject *arg)
     if (max_n == -1 && PyErr_Occurred()) {
         return NULL;
     }
-    if (self->sock == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "MmsgReader is not initialised (__init__ was not called)");
+    if (reader_ready(self) < 0) {
         return NULL;
     }
     if (overflow) {
@@ -315,7 +354,7 @@ Reader_read(Reader *self, PyObject *arg)
     if (vlen == 0) {
         return PyList_New(0);
     }
-    int fd = PyObject_AsFileDescriptor(self->sock);
+    int fd = socket_fd(self->sock);
     if (fd < 0) {
         return NULL;
     }
@@ -434,15 +473,29 @@ static PyMethodDef Reader_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyMemberDef Reader_members[] = {
-    {"sock", T_OBJECT, offsetof(Reader, sock), READONLY, "the socket read from"},
-    {"batch", T_INT, offsetof(Reader, batch), READONLY, "most datagrams per read"},
-    {"buffer_size", T_PYSSIZET, offsetof(Reader, buffer_size), READONLY, "bytes per datagram slot"},
-    {"drops_seen", T_ULONGLONG, offsetof(Reader, drops_seen), READONLY, "latest SO_RXQ_OVFL counter"},
-    {"truncated", T_ULONGLONG, offsetof(Reader, truncated), READONLY, "datagrams longer than buffer_size"},
-    {"control_truncated", T_ULONGLONG, offsetof(Reader, control_truncated), READONLY,
-     "control data that did not fit (MSG_CTRUNC)"},
-    {NULL, 0, 0, 0, NULL},
+#define READER_GETTER(field, convert)                        \
+    static PyObject *get_##field(Reader *self, void *c)      \
+    {                                                        \
+        if (reader_ready(self) < 0) {                        \
+            return NULL;                                     \
+        }                                                    \
+        return convert(self->field);                         \
+    }
+READER_GETTER(sock, Py_NewRef)
+READER_GETTER(batch, PyLong_FromLong)
+READER_GETTER(buffer_size, PyLong_FromSsize_t)
+READER_GETTER(drops_seen, PyLong_FromUnsignedLongLong)
+READER_GETTER(truncated, PyLong_FromUnsignedLongLong)
+READER_GETTER(control_truncated, PyLong_FromUnsignedLongLong)
+
+static PyGetSetDef Reader_getset[] = {
+    {"sock", (getter)get_sock, NULL, "the socket read from", NULL},
+    {"batch", (getter)get_batch, NULL, "most datagrams per read", NULL},
+    {"buffer_size", (getter)get_buffer_size, NULL, "bytes per datagram slot", NULL},
+    {"drops_seen", (getter)get_drops_seen, NULL, "latest SO_RXQ_OVFL counter", NULL},
+    {"truncated", (getter)get_truncated, NULL, "datagrams longer than buffer_size", NULL},
+    {"control_truncated", (getter)get_control_truncated, NULL, "control data that did not fit (MSG_CTRUNC)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot Reader_slots[] = {
@@ -454,7 +507,7 @@ static PyType_Slot Reader_slots[] = {
     {Py_tp_traverse, Reader_traverse},
     {Py_tp_clear, Reader_clear},
     {Py_tp_methods, Reader_methods},
-    {Py_tp_members, Reader_members},
+    {Py_tp_getset, Reader_getset},
     {0, NULL},
 };
 

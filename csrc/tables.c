@@ -11,7 +11,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <structmember.h>
 #include <stdlib.h>
 
 #include "core.h"
@@ -193,8 +192,10 @@ static int
 SourceTable_init(SourceTable *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"max_sources", NULL};
+    PyObject *max_obj = NULL;
     Py_ssize_t max_sources = 1024;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|n:SourceTable", kwlist, &max_sources)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:SourceTable", kwlist, &max_obj) ||
+        (max_obj != NULL && core_clamped_index(max_obj, &max_sources) < 0)) {
         return -1;
     }
     core_state *st = core_state_of_type(Py_TYPE(self));
@@ -281,14 +282,23 @@ static PyMethodDef SourceTable_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyMemberDef SourceTable_members[] = {
-    {"max_sources", T_PYSSIZET, offsetof(SourceTable, max_sources), READONLY, "senders counted at once"},
-    {"evicted", T_ULONGLONG, offsetof(SourceTable, evicted), READONLY, "senders dropped from the table"},
-    {"seen", T_ULONGLONG, offsetof(SourceTable, seen), READONLY, "senders counted (a returning one again)"},
-    {NULL, 0, 0, 0, NULL},
-};
+/* A read-only number of a table, AttributeError before __init__ (as the twin's). */
+#define TABLE_GETTER(Type, field, convert)                  \
+    static PyObject *Type##_##field(Type *self, void *c)    \
+    {                                                       \
+        if (Type##_ready(self) < 0) {                       \
+            return NULL;                                    \
+        }                                                   \
+        return convert(self->field);                        \
+    }
+TABLE_GETTER(SourceTable, max_sources, PyLong_FromSsize_t)
+TABLE_GETTER(SourceTable, evicted, PyLong_FromUnsignedLongLong)
+TABLE_GETTER(SourceTable, seen, PyLong_FromUnsignedLongLong)
 
 static PyGetSetDef SourceTable_getset[] = {
+    {"max_sources", (getter)SourceTable_max_sources, NULL, "senders counted at once", NULL},
+    {"evicted", (getter)SourceTable_evicted, NULL, "senders dropped from the table", NULL},
+    {"seen", (getter)SourceTable_seen, NULL, "senders counted (a returning one again)", NULL},
     {"rows", (getter)SourceTable_rows, NULL, "{remote: [datagrams, bytes]}, a copy, in the order senders came",
      NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -302,7 +312,6 @@ static PyType_Slot SourceTable_slots[] = {
     {Py_tp_traverse, SourceTable_traverse},
     {Py_tp_clear, SourceTable_clear},
     {Py_tp_methods, SourceTable_methods},
-    {Py_tp_members, SourceTable_members},
     {Py_tp_getset, SourceTable_getset},
     {0, NULL},
 };
@@ -350,17 +359,38 @@ streams_evict(StreamTable *self)
     return status;
 }
 
-/* ((address, port), stream) of a stream key (remote, stream): how `expect` names it. */
+/* remote[:2]: (address, port), how `expect` names a sender (as Python slices it). */
+static PyObject *
+address_port(PyObject *remote)
+{
+    PyObject *two = PyLong_FromLong(2);
+    PyObject *slice = two != NULL ? PySlice_New(NULL, two, NULL) : NULL;
+    PyObject *out = slice != NULL ? PyObject_GetItem(remote, slice) : NULL;
+    Py_XDECREF(two);
+    Py_XDECREF(slice);
+    return out;
+}
+
+/* ((address, port), stream): the key `expect` files a stream under. */
 static PyObject *
 expected_key(PyObject *remote, PyObject *stream)
 {
-    PyObject *short_remote = PySequence_GetSlice(remote, 0, 2);
+    PyObject *short_remote = address_port(remote);
     if (short_remote == NULL) {
         return NULL;
     }
     PyObject *key = PyTuple_Pack(2, short_remote, stream);
     Py_DECREF(short_remote);
     return key;
+}
+
+static PyObject *
+item(PyObject *obj, long i)
+{
+    PyObject *index = PyLong_FromLong(i);
+    PyObject *out = index != NULL ? PyObject_GetItem(obj, index) : NULL;
+    Py_XDECREF(index);
+    return out;
 }
 
 Tracker *
@@ -371,10 +401,13 @@ streams_new(StreamTable *self, PyObject *key, i128 first, int has_transit, i128 
     }
     PyObject *start = NULL; /* the first sequence `expect` announced, if any */
     if (PyDict_GET_SIZE(self->expected)) {
-        PyObject *remote = PySequence_GetItem(key, 0);
-        PyObject *stream = remote != NULL ? PySequence_GetItem(key, 1) : NULL;
-        PyObject *ekey = stream != NULL ? expected_key(remote, stream) : NULL;
+        /* (key[0][:2], key[1]), evaluated in Python's order */
+        PyObject *remote = item(key, 0);
+        PyObject *short_remote = remote != NULL ? address_port(remote) : NULL;
+        PyObject *stream = short_remote != NULL ? item(key, 1) : NULL;
+        PyObject *ekey = stream != NULL ? PyTuple_Pack(2, short_remote, stream) : NULL;
         Py_XDECREF(remote);
+        Py_XDECREF(short_remote);
         Py_XDECREF(stream);
         if (ekey == NULL) {
             return NULL;
@@ -390,7 +423,7 @@ streams_new(StreamTable *self, PyObject *key, i128 first, int has_transit, i128 
     }
     i128 from = 0;
     if (start != NULL) {
-        int status = core_to_i128(start, &from); /* `expect` made it an int in range */
+        int status = core_to_bounded(start, &from); /* `expect` made it an int in range */
         Py_DECREF(start);
         if (status < 0) {
             return NULL;
@@ -460,10 +493,14 @@ static int
 StreamTable_init(StreamTable *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"max_streams", "window", "wrap32", NULL};
+    PyObject *max_obj = NULL, *window_obj = NULL, *wrap32_obj = Py_False;
     Py_ssize_t max_streams = 1024, window = 1 << 14;
-    int wrap32 = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|nnp:StreamTable", kwlist, &max_streams, &window, &wrap32) ||
-        !tracker_window_ok(window)) {
+    int wrap32;
+    /* The twin's order: the window, the bound, then the counter's width. */
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:StreamTable", kwlist, &max_obj, &window_obj, &wrap32_obj) ||
+        (window_obj != NULL && core_clamped_index(window_obj, &window) < 0) || !tracker_window_ok(window) ||
+        (max_obj != NULL && core_clamped_index(max_obj, &max_streams) < 0) ||
+        (wrap32 = PyObject_IsTrue(wrap32_obj)) < 0) {
         return -1;
     }
     core_state *st = core_state_of_type(Py_TYPE(self));
@@ -495,8 +532,8 @@ StreamTable_new(StreamTable *self, PyObject *args, PyObject *kwds)
     PyObject *key, *first_obj, *transit_obj = Py_None;
     i128 first, transit = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O:new", kwlist, &key, &first_obj, &transit_obj) ||
-        StreamTable_ready(self) < 0 || core_to_i128(first_obj, &first) < 0 ||
-        (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0)) {
+        StreamTable_ready(self) < 0 || core_to_bounded(first_obj, &first) < 0 ||
+        (transit_obj != Py_None && core_to_bounded(transit_obj, &transit) < 0)) {
         return NULL;
     }
     Tracker *tracker = streams_new(self, key, first, transit_obj != Py_None, transit);
@@ -516,7 +553,7 @@ StreamTable_expect(StreamTable *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *remote = args[0], *stream = args[1];
     i128 check;
     PyObject *first = PyNumber_Index(args[2]);
-    if (first == NULL || core_to_i128(first, &check) < 0) {
+    if (first == NULL || core_to_bounded(first, &check) < 0) {
         Py_XDECREF(first);
         return NULL;
     }
@@ -579,7 +616,7 @@ totals_object(StreamTable *self, const Totals *totals)
         i128 value;
     } fields[] = {{"lost", totals->lost}, {"reordered", totals->reordered}, {"duplicates", totals->duplicates},
                   {"late", totals->late}, {"expected", totals->expected}, {"sequenced", totals->sequenced},
-                  {"restarts", totals->restarts}};
+                  {"restarts", totals->restarts}, {"streams", totals->streams}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         PyObject *v = core_from_i128(fields[i].value);
         int status = v != NULL ? PyObject_SetAttrString(out, fields[i].name, v) : -1;
@@ -689,15 +726,16 @@ static PyMethodDef StreamTable_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyMemberDef StreamTable_members[] = {
-    {"max_streams", T_PYSSIZET, offsetof(StreamTable, max_streams), READONLY, "streams tracked at once"},
-    {"window", T_PYSSIZET, offsetof(StreamTable, window), READONLY, "each tracker's window"},
-    {"evicted", T_ULONGLONG, offsetof(StreamTable, evicted), READONLY, "streams retired to bound memory"},
-    {"seen", T_ULONGLONG, offsetof(StreamTable, seen), READONLY, "streams started"},
-    {NULL, 0, 0, 0, NULL},
-};
+TABLE_GETTER(StreamTable, max_streams, PyLong_FromSsize_t)
+TABLE_GETTER(StreamTable, window, PyLong_FromSsize_t)
+TABLE_GETTER(StreamTable, evicted, PyLong_FromUnsignedLongLong)
+TABLE_GETTER(StreamTable, seen, PyLong_FromUnsignedLongLong)
 
 static PyGetSetDef StreamTable_getset[] = {
+    {"max_streams", (getter)StreamTable_max_streams, NULL, "streams tracked at once", NULL},
+    {"window", (getter)StreamTable_window, NULL, "each tracker's window", NULL},
+    {"evicted", (getter)StreamTable_evicted, NULL, "streams retired to bound memory", NULL},
+    {"seen", (getter)StreamTable_seen, NULL, "streams started", NULL},
     {"streams", (getter)StreamTable_streams, NULL, "{(remote, stream): StreamTracker}, read-only", NULL},
     {"retired", (getter)StreamTable_retired, NULL, "SequenceTotals of the retired streams (a copy)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -712,7 +750,6 @@ static PyType_Slot StreamTable_slots[] = {
     {Py_tp_traverse, StreamTable_traverse},
     {Py_tp_clear, StreamTable_clear},
     {Py_tp_methods, StreamTable_methods},
-    {Py_tp_members, StreamTable_members},
     {Py_tp_getset, StreamTable_getset},
     {0, NULL},
 };

@@ -27,6 +27,8 @@ tracker_start(Tracker *self, i128 first, Py_ssize_t window, int has_transit, i12
     }
     PyMem_Free(self->ring);
     self->ring = ring;
+    PyMem_Free(self->latency); /* __init__ again: a new stream */
+    self->latency = NULL;
     self->mask = (int64_t)window - 1;
     self->base = self->high = first;
     self->seen = 1;
@@ -69,16 +71,16 @@ static int
 Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"first", "window", "transit_ns", NULL};
-    PyObject *first_obj, *transit_obj = Py_None;
+    PyObject *first_obj, *window_obj = NULL, *transit_obj = Py_None;
     Py_ssize_t window = 1 << 14;
     i128 first, transit = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nO", kwlist, &first_obj, &window, &transit_obj) ||
-        !tracker_window_ok(window)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OO", kwlist, &first_obj, &window_obj, &transit_obj) ||
+        (window_obj != NULL && core_clamped_index(window_obj, &window) < 0) || !tracker_window_ok(window)) {
         return -1;
     }
     core_state *st = core_state_of_type(Py_TYPE(self));
-    if (st == NULL || core_to_i128(first_obj, &first) < 0 ||
-        (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0)) {
+    if (st == NULL || core_to_bounded(first_obj, &first) < 0 ||
+        (transit_obj != Py_None && core_to_bounded(transit_obj, &transit) < 0)) {
         return -1;
     }
     return tracker_start(self, first, window, transit_obj != Py_None, transit,
@@ -203,6 +205,7 @@ tracker_add_to(const Tracker *self, Totals *totals)
     totals->expected += expect;
     totals->sequenced += distinct + self->duplicates + self->late;
     totals->restarts += self->restarts;
+    totals->streams++;
 }
 
 static PyObject *
@@ -215,10 +218,10 @@ Tracker_see(Tracker *self, PyObject *args, PyObject *kwds)
         tracker_ready(self) < 0) {
         return NULL;
     }
-    if (core_to_i128(seq_obj, &seq) < 0) {
+    if (core_to_bounded(seq_obj, &seq) < 0) {
         return NULL;
     }
-    if (transit_obj != Py_None && core_to_i128(transit_obj, &transit) < 0) {
+    if (transit_obj != Py_None && core_to_bounded(transit_obj, &transit) < 0) {
         return NULL;
     }
     tracker_see(self, seq, transit_obj != Py_None, transit);
@@ -241,36 +244,52 @@ static void
 Tracker_dealloc(Tracker *self)
 {
     PyMem_Free(self->ring);
+    PyMem_Free(self->latency);
     core_free((PyObject *)self);
 }
 
 static PyObject *
 get_base(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(self->base);
 }
 
 static PyObject *
 get_high(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(self->high);
 }
 
 static PyObject *
 get_window(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->mask + 1);
 }
 
 static PyObject *
 get_distinct(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->prior_seen + self->seen);
 }
 
 static PyObject *
 get_datagrams(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->prior_seen + self->seen + self->duplicates + self->late);
 }
 
@@ -283,18 +302,27 @@ expected(Tracker *self)
 static PyObject *
 get_expected(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(expected(self));
 }
 
 static PyObject *
 get_lost(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return core_from_i128(expected(self) - (self->prior_seen + self->seen));
 }
 
 static PyObject *
 get_jitter(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     if (!self->has_jitter) {
         Py_RETURN_NONE;
     }
@@ -304,6 +332,9 @@ get_jitter(Tracker *self, void *c)
 static PyObject *
 get_last_transit(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     if (!self->has_last) {
         Py_RETURN_NONE;
     }
@@ -313,6 +344,9 @@ get_last_transit(Tracker *self, void *c)
 static PyObject *
 get_probe(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     if (!self->has_probe) {
         Py_RETURN_NONE;
     }
@@ -322,6 +356,9 @@ get_probe(Tracker *self, void *c)
 static PyObject *
 get_mark(Tracker *self, void *c)
 {
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
     return PyLong_FromLongLong(self->mark);
 }
 
@@ -343,6 +380,9 @@ set_mark(Tracker *self, PyObject *value, void *c)
 #define COUNT_GETTER(name)                                  \
     static PyObject *get_##name(Tracker *self, void *c)     \
     {                                                       \
+        if (tracker_ready(self) < 0) {                      \
+            return NULL;                                    \
+        }                                                   \
         return PyLong_FromLongLong(self->name);             \
     }
 COUNT_GETTER(seen)
@@ -350,6 +390,19 @@ COUNT_GETTER(reordered)
 COUNT_GETTER(duplicates)
 COUNT_GETTER(late)
 COUNT_GETTER(restarts)
+
+static PyObject *
+get_latency(Tracker *self, void *c)
+{
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
+    if (self->latency == NULL) {
+        Py_RETURN_NONE;
+    }
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    return st != NULL ? hist_object(st, self->latency) : NULL;
+}
 
 static PyGetSetDef Tracker_getset[] = {
     {"base", (getter)get_base, NULL, "lowest sequence seen", NULL},
@@ -368,6 +421,8 @@ static PyGetSetDef Tracker_getset[] = {
     {"datagrams", (getter)get_datagrams, NULL, NULL, NULL},
     {"lost", (getter)get_lost, NULL, NULL, NULL},
     {"expected", (getter)get_expected, NULL, NULL, NULL},
+    {"latency", (getter)get_latency, NULL,
+     "the stream's one-way latency Histogram (a copy), or None before the first", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

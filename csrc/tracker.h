@@ -3,6 +3,7 @@
 #define WSKRECV_TRACKER_H
 
 #include "core.h"
+#include "hist.h"
 
 typedef struct {
     PyObject_HEAD
@@ -11,11 +12,12 @@ typedef struct {
     double jitter;
     char has_jitter, has_last, has_probe, wrap32;
     unsigned char *ring;
+    Hist *latency; /* one-way latencies, added by the counting kernel (NULL until the first) */
 } Tracker;
 
 /* SequenceTotals' counts, summed over trackers (stats/sequence.py). */
 typedef struct {
-    i128 lost, reordered, duplicates, late, expected, sequenced, restarts;
+    i128 lost, reordered, duplicates, late, expected, sequenced, restarts, streams;
 } Totals;
 
 /* A new tracker of `type` (StreamTracker, or Wrap32Tracker with `wrap32`) whose first

@@ -54,6 +54,15 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
         6: "a client fault: its code raised, or did not return within --grace",
         7: "the client broke WSK API rules or leaked (lists, IRPs)",
     },
+    "plot": {0: "written", 2: "usage error; a file that is not a run's JSON lines, an\n"
+                           "       output that cannot be written, matplotlib missing"},
+    "analyze": {0: "analysed", 1: "OS error (writing the output)",
+                2: "usage error; a file that is not a capture, or is cut short (after the\n"
+                   "       summary of what was whole)",
+                4: "a --max-* threshold was exceeded",
+                ExitStatus.HUNG_UP: "SIGHUP: stopped, the summary says what was read",
+                ExitStatus.INTERRUPTED: "Ctrl-C: stopped, the summary says what was read",
+                ExitStatus.TERMINATED: "SIGTERM: stopped, the summary says what was read"},
     "selftest": {0: "no case failed", 1: "OS error", 2: "usage error", 5: "a case failed",
                  ExitStatus.HUNG_UP: "SIGHUP: stopped, the verdict says INTERRUPTED",
                  ExitStatus.INTERRUPTED: "Ctrl-C: stopped, the verdict says INTERRUPTED",
@@ -79,9 +88,9 @@ _ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in t
 _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
                    6: "run: a client fault (its code raised, or hung)",
                    7: "run: the client broke WSK API rules or leaked",
-                   129: "a second SIGHUP (selftest, bench: the first)",
-                   130: "a second Ctrl-C (selftest, bench: the first)",
-                   143: "a second SIGTERM (selftest, bench: the first)"})
+                   129: "a second SIGHUP (selftest, bench, analyze: the first)",
+                   130: "a second Ctrl-C (selftest, bench, analyze: the first)",
+                   143: "a second SIGTERM (selftest, bench, analyze: the first)"})
 
 
 def help_width() -> Optional[int]:
@@ -200,7 +209,9 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     `run` runs your own WSK client (a Python class) on real traffic, verifier included;
     `bench` measures how fast the receive modes drain a socket;
     `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for);
-    `selftest` checks it all end to end: run it first.
+    `selftest` checks it all end to end: run it first;
+    `analyze` counts the datagrams of captures (pcap, pcapng) as a live run counts;
+    `plot` draws runs from their JSON lines.
     """
     env = ctx.ensure_object(Environment)
     env.debug = debug
@@ -247,7 +258,7 @@ class LazyCommands(MutableMapping):
 # Each command's module and name, in the order the group lists them.
 cli.commands = LazyCommands({  # type: ignore[assignment]
     name: f"wskrecv.commands.{name}:{name}"
-    for name in ("listen", "event", "run", "bench", "send", "selftest")
+    for name in ("listen", "event", "run", "bench", "send", "selftest", "analyze", "plot")
 })
 
 

@@ -45,6 +45,8 @@ class ReceiveConfig:
     chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"
+    per_stream: bool = False  # every stream's figures in intervals and the summary table
+    max_streams: int = 1024  # streams tracked at once (stats/sequence.py MAX_STREAMS)
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
     # The iperf3 server (wskrecv/iperf3/): TCP control connections on the same port.
@@ -53,10 +55,10 @@ class ReceiveConfig:
     rcv_timeout: float = 120.0  # seconds without a datagram that end a running test (iperf3's)
     # IRP style (`listen`).
     # A driver keeps several receives posted so that a burst finds one ready: with one,
-    # every datagram waits for the previous completion routine. Draining a full queue, -n 64
-    # takes datagrams about 1.8x as fast as -n 1 (1.2x -n 16); live, -n 1 starts losing
-    # near 130k/s where -n 64 holds about 200k (see the README). Its 64 buffers of
-    # --buffer-size cost 4 MiB. -n 1 is the classic WSK sample's shape.
+    # every datagram waits for the previous completion routine, the slowest shape (the
+    # README's "-n 1 against -n 64" has the measured figure; wskrecv bench -m python -m
+    # irp-1 -m irp-64 measures it again). Its 64 buffers of --buffer-size cost 4 MiB. -n 1
+    # is the classic WSK sample's shape.
     outstanding: int = 64
     buffer_size: int = 65535
     # Event style (`event`).

@@ -10,8 +10,9 @@ looks at the environment. `wskrecv --version` and the JSON start object
 name the core (`name`).
 
 The pure-Python twins are the specification: provider/mmsg.py (MmsgReader),
-stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker) and
-wsk/indication.py (make_chain: the native one builds the model's own indication objects).
+stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker),
+wsk/indication.py (make_chain: the native one builds the model's own indication objects)
+and capture/scan.py (scan: the capture reader's batch scanner, for `wskrecv analyze`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any, Callable, Optional
 
 NATIVE = "native"
@@ -36,9 +37,10 @@ class Core:
     no recvmmsg); `reader_min` is the smallest read worth a recvmmsg call (smaller ones use
     the provider's recvmsg loop); `counter(seq_format, window, max_streams, max_sources)`
     makes the counting kernel; `chain(datagrams, source)` builds an indication list,
-    `settle(indications, state, hide)` moves one to a state the table allowed and
-    `walk(head)` follows one through Next (the event dispatcher's `make_chain`, `settle`
-    and `walk`)."""
+    `settle(indications, row, hide)` moves each to its next state in a row of the table
+    (wsk/_state.py) and `walk(head)` follows one through Next (what the socket is given
+    to build, settle and walk its indication lists: an IndicationCore); `scan` is the
+    capture reader's batch scanner (wskrecv.capture.scan)."""
 
     name: str
     reader: Optional[Callable[..., Any]]
@@ -47,6 +49,7 @@ class Core:
     chain: Callable[[list, Any], list]
     settle: Callable[[list, Any, bool], None]
     walk: Callable[[Any], tuple[list, int]]
+    scan: Callable[..., tuple[int, int]]
 
 
 def native_module() -> Optional[Any]:
@@ -62,12 +65,25 @@ def native_module() -> Optional[Any]:
 
 def pure() -> Core:
     """The pure-Python core."""
+    from wskrecv.capture.scan import scan
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import Counter
-    from wskrecv.wsk.indication import make_chain, settle, walk
+    from wskrecv.wsk._state import settle
+    from wskrecv.wsk.indication import make_chain, walk
 
     return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter,
-                make_chain, settle, walk)
+                make_chain, settle, walk, scan)
+
+
+@cache
+def native_indication(module: Any) -> type:
+    """The native core's indication class: the model's WskDatagramIndication (its API) on
+    the compiled storage (`IndicationFields`, which owns the fields in C), as the
+    pure-Python `PythonIndication` is the same API on __slots__. One class per module."""
+    from wskrecv.wsk.indication import WskDatagramIndication
+
+    return type("NativeIndication", (module.IndicationFields, WskDatagramIndication),
+                {"__slots__": (), "__module__": __name__, "__doc__": native_indication.__doc__})
 
 
 def native() -> Optional[Core]:
@@ -77,12 +93,13 @@ def native() -> Optional[Core]:
         return None
     from wskrecv.provider import mmsg
     from wskrecv.wsk._state import IndicationState
-    from wskrecv.wsk.indication import WskDatagramIndication, make_chain
+    from wskrecv.wsk.indication import make_chain
 
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
-    chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
-    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk)
+    cls = native_indication(module)
+    chain = module.ChainMaker(cls, IndicationState.INDICATED, partial(make_chain, cls=cls))
+    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:

@@ -111,6 +111,22 @@ def parse_sockperf_truncated(data: bytes) -> Optional[Header]:
     return _make(Header, (0, seq, None, True))
 
 
+# sockperf's message flags (its Message.h): a client's message; one that asks the server
+# for a reply (every one in ping-pong, some in under-load); warm-up.
+SOCKPERF_CLIENT, SOCKPERF_PONG_REQUEST = 0x1, 0x2
+
+
+def asks_reply(data: bytes) -> bool:
+    """A sockperf client's message that asks for a reply (`sockperf ping-pong`,
+    `under-load`): its length field is the datagram's and its flags say so. wskrecv only
+    receives: such a sender waits for replies that never come."""
+    if len(data) < _SOCKPERF_LEN:
+        return False
+    _seq, flags, length = _sockperf(data)
+    want = SOCKPERF_CLIENT | SOCKPERF_PONG_REQUEST
+    return length == len(data) and flags & want == want
+
+
 def parse_sockperf(data: bytes) -> Optional[Header]:
     """sockperf's header; None when too short or its length field disagrees."""
     n = len(data)

@@ -120,8 +120,24 @@ def test_parallel_streams_lengths_and_ipv6(mode: list[str], args: list[str], bin
     # each stream is a source of wskrecv's statistics
     connected = result["server_output_json"]["start"]["connected"]
     n = int(args[args.index("-P") + 1]) if "-P" in args else 1
-    assert len(connected) == n == summary["streams"]
+    assert len(connected) == n == summary["streams_tracked"] == len(summary["streams"])
     assert sorted(s["port"] for s in summary["sources"]) == sorted(c["remote_port"] for c in connected)
+    # Each stream's figures, as the client got them, are its row in wskrecv's summary.
+    port_of = {c["socket"]: c["local_port"] for c in result["start"]["connected"]}
+    rows = {r["port"]: r for r in summary["streams"]}
+    for s in result["end"]["streams"]:
+        row = rows[port_of[s["udp"]["socket"]]]
+        assert (row["lost"], row["expected"]) == (s["udp"]["lost_packets"], s["udp"]["packets"])
+    # ... and the test's end note reports them as iperf3 -s does: a line per stream, [SUM].
+    (end,) = [o for o in notes(objs) if o["event"] == "end"]
+    report = end["report"]
+    assert report[1].startswith("[ ID] Interval           Transfer     Bitrate         Jitter")
+    assert len(report) == 2 + n + (n > 1) and all(line.endswith("  receiver") for line in report[2:])
+    for line, stream in zip(report[2:], end["streams"]):
+        assert line.startswith(f"[{stream['id']:3d}]   0.00-")
+        assert f"  {stream['lost_packets']}/{stream['packets']} (" in line
+    if n > 1:
+        assert report[-1].startswith("[SUM]   0.00-")
     if "-l" in args:
         assert summary["sizes"]["min"] == summary["sizes"]["max"] == 1400
 
@@ -372,3 +388,33 @@ def test_the_capture_holds_the_test_data_and_not_the_stream_connects(tmp_path: A
     assert len(packets) == summary_of(objs)["received"] > 0
     assert {len(bytes(p[UDP].payload)) for p in packets} == {1000}  # no 4-byte connects
     assert {p[UDP].dport for p in packets} == {rx.port}
+
+
+def test_the_start_line_shows_n_k_and_w_and_a_reverse_test_is_told_wskrecv_only_receives() -> None:
+    """A real client's -n, -k and -w reach the test's start note (and -w the socket, as
+    iperf3 -s applies it); a reverse test is refused once, saying why."""
+    seen: list[dict[str, Any]] = []
+    with serve("event", "--interval", "0.2") as rx:
+        # Each client once the server is idle again.
+        status, _, text = client(rx.port, "-u", "-n", "10K", "-w", "256K", "-b", "10M")
+        assert status == 0, text
+        wait_idle(rx, seen, 1)
+        status, _, text = client(rx.port, "-u", "-k", "20", "-l", "100", "-b", "10M")
+        assert status == 0, text
+        wait_idle(rx, seen, 2)
+        status, _, text = client(rx.port, "-u", "-R", "-t", "1")
+        assert status == 1 and "not implemented" in text, text
+        wait_note(rx, "refused", seen)
+        rx.signal(signal.SIGINT)
+        code, objs, err = rx.finish()
+    assert code == 0, err
+    objs = seen + objs
+    starts = [n for n in notes(objs) if n["event"] == "start"]
+    assert len(starts) == 2
+    assert "until 10.00 KiB sent (-n)" in starts[0]["message"]
+    assert "-w 256.00 KiB: socket buffer" in starts[0]["message"]
+    assert starts[0]["params"]["window"] == 256 * 1024
+    assert "until 20 datagrams sent (-k)" in starts[1]["message"]
+    assert "-w" not in starts[1]["message"]
+    (refused,) = [n for n in notes(objs) if n["event"] == "refused"]
+    assert "reverse (-R) test: wskrecv only receives" in refused["message"]

@@ -1,7 +1,9 @@
 """Output that cannot be written: standard output on a full disk (`>/dev/full`) is one
 line on stderr and exit 1 in every command, never a traceback; a capture that fails
 (disk full, a FIFO whose reader left) ends the run with exit 1 and its summary; capture
-paths that cannot work are refused."""
+paths that cannot work are refused. Standard output is a process's descriptor 1: those
+tests run the installed command; captures, which are paths, run in this process
+(tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, free_udp_port, popen, read_line, run_cli
+from tests.conftest import WSKRECV, free_udp_port, popen, read_line, run_cli
+from tests.harness import receive, wskrecv
 
 pytestmark = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 
@@ -63,7 +66,8 @@ def _send(port: int, n: int) -> None:
 
 def small_disk(limit: int) -> Callable[[], None]:
     """In the child: a file may grow to `limit` bytes, then writes fail (EFBIG), as on a
-    disk that filled up; SIGXFSZ, which would kill it instead, is ignored."""
+    disk that filled up; SIGXFSZ, which would kill it instead, is ignored. A process of its
+    own: the limit would hold for the test's files too."""
 
     def setup() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -102,8 +106,8 @@ def test_a_capture_path_that_takes_no_bytes_fails_before_anything_is_received(
 ) -> None:
     """They were accepted, and failed only after the run, although an unwritable path is
     to fail before anything is received."""
-    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", path, "--json", "-t", "5")
-    assert r.returncode == 1 and r.stdout == ""  # not even the start line
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", path, "--json", "-t", "5")
+    assert r.status == 1 and r.stdout == ""  # not even the start line
     (line,) = r.stderr.splitlines()
     assert line.startswith(f"wskrecv: error: cannot write capture {path}: ") and why in line
 
@@ -112,8 +116,8 @@ def test_a_capture_fifo_nobody_reads_waits_no_longer_than_the_run(tmp_path: Path
     """open() of a FIFO without a reader blocked for ever, deaf to -t and to Ctrl-C."""
     fifo = tmp_path / "capture.fifo"
     os.mkfifo(fifo)
-    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", str(fifo), "-t", "0.5")
-    assert r.returncode == 1
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", str(fifo), "-t", "0.5")
+    assert r.status == 1
     assert r.stderr.splitlines() == [
         f"wskrecv: waiting for a reader of the capture FIFO {fifo}",
         f"wskrecv: error: cannot write capture {fifo}: no reader opened the FIFO within 0.5 s"]
@@ -134,24 +138,25 @@ def test_a_capture_fifo_whose_reader_goes_away_is_an_error_with_a_summary(
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that wskrecv's open returns
     try:
-        with Wskrecv("listen", "-c", "5", "--pcap", str(fifo)) as w:
-            os.close(reader)  # the reader goes away before anything is written
+        def reader_goes(_: object) -> None:  # before anything is written
+            nonlocal reader
+            os.close(reader)
             reader = -1
-            w.send([b"x"] * 5)
-            status, objs, err = w.finish()
+
+        r = receive("listen", "-c", "5", "--pcap", str(fifo), send=[b"x"] * 5, then=reader_goes)
     finally:
         if reader >= 0:
             os.close(reader)
-    assert status == 1
-    assert err.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
-                                "its reader went away"]
-    assert objs[-1]["type"] == "summary" and objs[-1]["exit_status"] == 1
+    assert r.status == 1
+    assert r.stderr.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
+                                     "its reader went away"]
+    assert r.objs[-1]["type"] == "summary" and r.objs[-1]["exit_status"] == 1
 
 
 # -- capture paths ----------------------------------------------------------------------
 
 def test_an_empty_capture_path_says_so() -> None:
-    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
     assert (r.returncode, r.stderr) == (2, "wskrecv: error: --pcap: empty path\n")
 
 

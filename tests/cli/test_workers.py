@@ -270,3 +270,30 @@ def test_an_unwritable_capture_fails_before_any_worker_starts(tmp_path: Path) ->
                 "--duration", "0.2", "--pcap", str(target))
     assert r.returncode == 1
     assert r.stderr == f"wskrecv: error: cannot write capture {target}: No such file or directory\n"
+
+
+# A wskrecv whose host has no IPv6 and whose receive buffer net.core.rmem_max caps: the
+# start says both, with --workers as without (the two paths used to build it apart).
+CAPPED_NO_IPV6 = """
+import sys
+from wskrecv.provider import udp
+udp._no_ipv6 = lambda: "test: no IPv6"
+udp.SO_RCVBUFFORCE = -1  # refused: the unprivileged SO_RCVBUF path
+udp._rmem_max = lambda: 1 << 20
+from wskrecv.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one", "workers"])
+def test_the_start_has_the_bind_note_and_the_rmem_max_hint_with_or_without_workers(
+        workers: list[str]) -> None:
+    r = subprocess.run([sys.executable, "-c", CAPPED_NO_IPV6, "listen", "-p", "0", "-t", "0.1",
+                        "--json", *workers], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    start = json.loads(r.stdout.splitlines()[0])
+    assert start["type"] == "start" and start["address"] == "0.0.0.0"
+    assert start["note"] == "no IPv6 here (test: no IPv6): receiving on IPv4 only"
+    assert start["rmem_max"] == 1 << 20
+    assert "sudo sysctl -w net.core.rmem_max=67108864" in start["rcvbuf_note"]
+    assert ("workers" in start) == bool(workers)

@@ -112,6 +112,53 @@ def test_refused_tests_get_iperf3s_error(params: dict[str, Any], i_errno: int) -
     assert srv.notes[-1]["event"] == "refused"
 
 
+def test_the_start_note_names_how_the_client_ends_and_its_window() -> None:
+    """-n and -k were left out of a test's start line; -w was ignored: it is applied (by
+    the adapter's callback) for the test, and the run's buffer given back after it."""
+    calls: list = []
+
+    def window(size: Any) -> str:
+        calls.append(size)
+        return "" if size is None else f"-w {size}: applied"
+
+    srv, _ = server(window=window)
+    start(srv, {"udp": True, "num": 10240, "window": 262144, "len": 1400})
+    note = srv.notes[-1]
+    assert note["event"] == "start" and calls == [262144]
+    assert "until 10.00 KiB sent (-n)" in note["message"] and "-w 262144: applied" in note["message"]
+    assert (note["params"]["num"], note["params"]["window"]) == (10240, 262144)
+    srv.connection_lost()
+    assert calls == [262144, None]
+    start(srv, {"udp": True, "blockcount": 20, "time": 10})
+    note = srv.notes[-1]
+    assert "until 20 datagrams sent (-k)" in note["message"] and " 10 s" not in note["message"]
+    assert note["params"]["blockcount"] == 20 and calls == [262144, None]  # no -w: untouched
+    srv.connection_lost()
+    assert calls == [262144, None]
+
+
+def test_the_window_is_the_clients_for_its_test_then_the_runs_own_again() -> None:
+    """SocketWindow on a real socket: SO_RCVBUF as iperf3 -s sets it (the kernel doubles
+    it), within net.core.rmem_max, and the run's buffer back after the test."""
+    import socket
+
+    from wskrecv.iperf3.service import SocketWindow
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        own = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        window = SocketWindow(sock)
+        words = window(65536)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == 2 * 65536
+        assert words.startswith("-w 64.00 KiB: socket buffer 128.00 KiB for this test")
+        assert window(None) == ""
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == own
+        # A hostile size is bounded (SO_RCVBUF takes an int), never an exception.
+        assert "socket buffer" in window(2**62) or "not applied" in window(2**62)
+        window(None)
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) == own
+
+
 def test_64_bit_counters_switch_the_payload_format() -> None:
     srv, counting = server()
     start(srv, {"udp": True, "udp_counters_64bit": 1})

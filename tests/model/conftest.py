@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -14,3 +15,11 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "socketpair", refuse)
+
+
+@pytest.fixture
+def core(receive_core: Any) -> Any:
+    """The core under test, handed to the sockets the event tests make (`indications=`),
+    as the receive stack's assembly hands it the chosen one: their lists are built,
+    settled and walked by it."""
+    return receive_core

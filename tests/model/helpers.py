@@ -33,6 +33,7 @@ from wskrecv.wsk import (
     io_allocate_irp,
     io_set_completion_routine,
 )
+from wskrecv.wsk.indication import IndicationCore
 
 
 def bound_socket(family_addr: tuple = ("127.0.0.1", 5001)) -> WskDatagramSocket:
@@ -152,11 +153,13 @@ def chain(head: Optional[WskDatagramIndication]) -> list[WskDatagramIndication]:
 
 
 def event_socket(
-    pool: Optional[int] = None, returns: Any = STATUS_SUCCESS, control: bool = True
+    indications: IndicationCore, pool: Optional[int] = None, returns: Any = STATUS_SUCCESS,
+    control: bool = True,
 ) -> tuple[WskDatagramSocket, EventClient]:
-    """A bound socket with the receive event callback enabled (and, unless `control` is
-    False, IP_PKTINFO and receive timestamps)."""
-    sock = WskDatagramSocket(pool=BufferPool(pool))
+    """A bound socket whose lists `indications` builds (the core under test), with the
+    receive event callback enabled (and, unless `control` is False, IP_PKTINFO and receive
+    timestamps)."""
+    sock = WskDatagramSocket(pool=BufferPool(pool), indications=indications)
     sock.bind(("127.0.0.1", 5001))
     if control:
         ask_for_control(sock)

@@ -26,7 +26,7 @@ from wskrecv.stats.snapshot import Snapshot
 
 NATIVE = cores.native()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 
 
 U64 = (1 << 64) - 1
@@ -108,7 +108,8 @@ def tables(rec: Recorder) -> tuple:
     """Everything the tables hold, in their order (eviction depends on it)."""
     c = rec.counts
     streams = [(key, t.base, t.high, t.seen, t.reordered, t.duplicates, t.late, t.restarts,
-                t.jitter_ns, t.last_transit, t.probe, t.mark, t.lost, t.expected, t.datagrams)
+                t.jitter_ns, t.last_transit, t.probe, t.mark, t.lost, t.expected, t.datagrams,
+                (t.latency.counts, t.latency.max, t.latency.sum) if t.latency else None)
                for key, t in c.streams.streams.items()]
     r = c.streams.retired
     retired = (r.lost, r.reordered, r.duplicates, r.late, r.expected, r.sequenced, r.restarts)
@@ -116,7 +117,8 @@ def tables(rec: Recorder) -> tuple:
     return (list(c.sources.rows.items()), c.sources.seen, c.sources.evicted, streams, retired,
             c.streams.seen, c.streams.evicted, owd.counts, owd.max, owd.sum, app.counts, app.max,
             app.sum,
-            list(c.size_counts), c.size_min, c.size_max, c.corrupt, c.unsequenced)
+            list(c.size_counts), c.size_min, c.size_max, c.corrupt, c.unsequenced,
+            c.reply_requests)
 
 
 def run(steps: list, seq_format: str, **kw: Any) -> None:
@@ -142,11 +144,14 @@ def run(steps: list, seq_format: str, **kw: Any) -> None:
                 rec.streams.expect(arg[0], arg[1], now)
         else:
             t += 1.0
-            a: Snapshot = py.snapshot(t, 0, {}, None, advance=arg)
-            b: Snapshot = native.snapshot(t, 0, {}, None, advance=arg)
+            # Every stream's row, or the worst few (the ranking must pick the same ones).
+            limit = None if arg else 3
+            a: Snapshot = py.snapshot(t, 0, {}, None, advance=arg, streams_limit=limit)
+            b: Snapshot = native.snapshot(t, 0, {}, None, advance=arg, streams_limit=limit)
             assert a == b
     assert tables(py) == tables(native)
-    assert py.snapshot(t + 1, 0, {}, None) == native.snapshot(t + 1, 0, {}, None)
+    a, b = (rec.snapshot(t + 1, 0, {}, None, streams_limit=None) for rec in (py, native))
+    assert a == b and len(a.stream_rows) == a.streams_tracked
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,

@@ -23,6 +23,7 @@ from wskrecv.wsk import (
     WskSetOption,
 )
 from wskrecv.wsk._state import IndicationState
+from wskrecv.wsk.indication import IndicationCore
 from wskrecv.wsk.verifier import (
     EventBeforeBind,
     ReleasedTwice,
@@ -32,9 +33,12 @@ from wskrecv.wsk.verifier import (
     UseAfterRelease,
 )
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
-def test_enabling_before_bind_is_a_violation() -> None:
-    sock = WskDatagramSocket()
+
+def test_enabling_before_bind_is_a_violation(core: IndicationCore) -> None:
+    sock = WskDatagramSocket(indications=core)
     client = EventClient(sock)
     with pytest.raises(EventBeforeBind):
         client.enable()
@@ -42,8 +46,8 @@ def test_enabling_before_bind_is_a_violation() -> None:
     assert not sock.event_enabled and sock.demand() == 0
 
 
-def test_enabling_without_a_callback_in_the_dispatch_fails() -> None:
-    sock = WskDatagramSocket()
+def test_enabling_without_a_callback_in_the_dispatch_fails(core: IndicationCore) -> None:
+    sock = WskDatagramSocket(indications=core)
     sock.bind(("127.0.0.1", 9))
     control = WskEventCallbackControl(WSK_EVENT_RECEIVE_FROM)
     assert sock.control_socket(WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, control) == (
@@ -62,14 +66,16 @@ def test_enabling_without_a_callback_in_the_dispatch_fails() -> None:
         (WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET, 0x40),  # another event
     ],
 )
-def test_other_control_requests_are_invalid(request_type: int, code: int, level: int, mask: int) -> None:
-    sock, client = event_socket()
+def test_other_control_requests_are_invalid(
+    core: IndicationCore, request_type: int, code: int, level: int, mask: int
+) -> None:
+    sock, client = event_socket(core)
     control = WskEventCallbackControl(mask)
     assert sock.control_socket(request_type, code, level, control) == STATUS_INVALID_PARAMETER
 
 
-def test_without_the_callback_datagrams_stay_in_the_os() -> None:
-    sock = WskDatagramSocket(pool=BufferPool(8))
+def test_without_the_callback_datagrams_stay_in_the_os(core: IndicationCore) -> None:
+    sock = WskDatagramSocket(indications=core, pool=BufferPool(8))
     sock.bind(("127.0.0.1", 9))
     client = EventClient(sock)
     assert sock.demand() == 0
@@ -79,8 +85,8 @@ def test_without_the_callback_datagrams_stay_in_the_os() -> None:
     assert sock.demand() == 0 and not sock.event_enabled
 
 
-def test_one_callback_per_batch_with_a_linked_list_in_order() -> None:
-    sock, client = event_socket()
+def test_one_callback_per_batch_with_a_linked_list_in_order(core: IndicationCore) -> None:
+    sock, client = event_socket(core)
     sock.deliver(payloads(3))
     assert client.calls == [[b"0", b"1", b"2"]]
     assert client.flags == [0]
@@ -91,7 +97,7 @@ def test_one_callback_per_batch_with_a_linked_list_in_order() -> None:
     assert sock.counts.callbacks == 2 and sock.counts.indicated == 5 and sock.counts.consumed == 5
 
 
-def test_indication_fields_follow_wsk_datagram_indication() -> None:
+def test_indication_fields_follow_wsk_datagram_indication(core: IndicationCore) -> None:
     seen: dict[str, Any] = {}
 
     def look(ind):  # type: ignore[no-untyped-def]
@@ -104,7 +110,7 @@ def test_indication_fields_follow_wsk_datagram_indication() -> None:
         seen["fast"] = (ind.data, ind.remote, ind.timestamp_ns)
         return STATUS_SUCCESS
 
-    sock, _ = event_socket(returns=look)
+    sock, _ = event_socket(core, returns=look)
     sock.deliver([dgram(b"hello", remote=("10.1.2.3", 4567), local=("127.0.0.9", 1), ts=77)])
     assert seen["buffer"] == b"hello" and seen["offset"] == 0
     assert seen["remote"] == (2, "10.1.2.3", 4567)
@@ -113,15 +119,15 @@ def test_indication_fields_follow_wsk_datagram_indication() -> None:
     assert seen["fast"] == (b"hello", ("10.1.2.3", 4567), 77)
 
 
-def test_success_returns_the_buffers_at_once() -> None:
-    sock, client = event_socket(pool=4)
+def test_success_returns_the_buffers_at_once(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=4)
     sock.deliver(payloads(4))
     assert sock.pool.in_use == 0 and sock.pool.high_water == 4
     assert sock.demand() == 4
 
 
-def test_touching_data_after_success_is_use_after_release() -> None:
-    sock, client = event_socket()
+def test_touching_data_after_success_is_use_after_release(core: IndicationCore) -> None:
+    sock, client = event_socket(core)
     sock.deliver(payloads(1))
     ind = client.heads[0]
     with pytest.raises(UseAfterRelease):
@@ -133,8 +139,8 @@ def test_touching_data_after_success_is_use_after_release() -> None:
     assert sock.verifier.counts == {"UseAfterRelease": 3}
 
 
-def test_pending_keeps_the_list_until_release() -> None:
-    sock, client = event_socket(pool=8, returns=STATUS_PENDING)
+def test_pending_keeps_the_list_until_release(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=8, returns=STATUS_PENDING)
     sock.deliver(payloads(3))
     head = client.heads[0]
     assert [i.state for i in chain(head)] == [IndicationState.RETAINED] * 3
@@ -145,8 +151,8 @@ def test_pending_keeps_the_list_until_release() -> None:
     assert [i.state for i in chain(head)] == [IndicationState.RELEASED] * 3
 
 
-def test_releasing_twice_is_a_violation_and_changes_nothing() -> None:
-    sock, client = event_socket(returns=STATUS_PENDING)
+def test_releasing_twice_is_a_violation_and_changes_nothing(core: IndicationCore) -> None:
+    sock, client = event_socket(core, returns=STATUS_PENDING)
     sock.deliver(payloads(2))
     head = client.heads[0]
     sock.release(head)
@@ -157,8 +163,8 @@ def test_releasing_twice_is_a_violation_and_changes_nothing() -> None:
         _ = head.next.remote
 
 
-def test_a_list_may_be_split_and_released_in_parts() -> None:
-    sock, client = event_socket(pool=8, returns=STATUS_PENDING)
+def test_a_list_may_be_split_and_released_in_parts(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=8, returns=STATUS_PENDING)
     sock.deliver(payloads(5))
     a, b, c, d, e = chain(client.heads[0])
     b.next = None  # split after the second
@@ -172,7 +178,7 @@ def test_a_list_may_be_split_and_released_in_parts() -> None:
     assert sock.verifier.total == 0
 
 
-def test_releasing_part_of_the_list_being_indicated_is_legal() -> None:
+def test_releasing_part_of_the_list_being_indicated_is_legal(core: IndicationCore) -> None:
     """msquic (earlier kernel datapath) and ovpn-dco-win cut the list (Next = NULL),
     WskRelease what they copied or dropped from inside the callback, and return
     STATUS_PENDING for the rest: released, not leaked, no violation."""
@@ -183,7 +189,7 @@ def test_releasing_part_of_the_list_being_indicated_is_legal() -> None:
         sock.release(rest)  # inside the callback, part of what it is handed
         return STATUS_PENDING  # for the part it keeps
 
-    sock, client = event_socket(returns=keep_first)
+    sock, client = event_socket(core, returns=keep_first)
     sock.deliver(payloads(3))
     s = sock.statistics()
     assert s.released == 2 and s.released_in_callback == 2 and s.held == 1
@@ -198,17 +204,17 @@ def test_releasing_part_of_the_list_being_indicated_is_legal() -> None:
     assert sock.counts.leaked == 0 and sock.verifier.total == 0
 
 
-def test_releasing_the_whole_list_inside_the_callback_leaves_nothing_to_settle() -> None:
-    sock, _ = event_socket(returns=lambda ind: sock.release(ind) and STATUS_SUCCESS)
+def test_releasing_the_whole_list_inside_the_callback_leaves_nothing_to_settle(core: IndicationCore) -> None:
+    sock, _ = event_socket(core, returns=lambda ind: sock.release(ind) and STATUS_SUCCESS)
     sock.deliver(payloads(2))
     s = sock.statistics()
     assert s.released == 2 and s.consumed == 0 and s.held == 0 and s.in_flight == 0
     assert sock.pool.in_use == 0 and sock.verifier.total == 0
 
 
-def test_releasing_what_another_socket_or_nobody_indicated_is_not_held() -> None:
-    sock, client = event_socket(returns=STATUS_PENDING)
-    other, other_client = event_socket(returns=STATUS_PENDING)
+def test_releasing_what_another_socket_or_nobody_indicated_is_not_held(core: IndicationCore) -> None:
+    sock, client = event_socket(core, returns=STATUS_PENDING)
+    other, other_client = event_socket(core, returns=STATUS_PENDING)
     other.deliver(payloads(1))
     with pytest.raises(ReleaseNotHeld):
         sock.release(other_client.heads[0])
@@ -220,8 +226,10 @@ def test_releasing_what_another_socket_or_nobody_indicated_is_not_held() -> None
     assert other.counts.held == 1
 
 
-def test_a_list_that_comes_round_again_is_released_twice_and_nothing_is_released() -> None:
-    sock, client = event_socket(returns=STATUS_PENDING)
+def test_a_list_that_comes_round_again_is_released_twice_and_nothing_is_released(
+    core: IndicationCore
+) -> None:
+    sock, client = event_socket(core, returns=STATUS_PENDING)
     sock.deliver(payloads(3))
     a, b, c = chain(client.heads[0])
     c.next = a
@@ -230,8 +238,8 @@ def test_a_list_that_comes_round_again_is_released_twice_and_nothing_is_released
     assert sock.counts.held == 3 and sock.counts.released == 0
 
 
-def test_a_list_mixing_held_and_released_is_all_or_nothing() -> None:
-    sock, client = event_socket(returns=STATUS_PENDING)
+def test_a_list_mixing_held_and_released_is_all_or_nothing(core: IndicationCore) -> None:
+    sock, client = event_socket(core, returns=STATUS_PENDING)
     sock.deliver(payloads(3))
     a, b, c = chain(client.heads[0])
     b.next = None
@@ -243,8 +251,8 @@ def test_a_list_mixing_held_and_released_is_all_or_nothing() -> None:
     assert sock.counts.held == 2 and sock.counts.released == 1
 
 
-def test_data_not_accepted_keeps_the_datagrams_and_disables_the_callback() -> None:
-    sock, client = event_socket(pool=8, returns=STATUS_DATA_NOT_ACCEPTED)
+def test_data_not_accepted_keeps_the_datagrams_and_disables_the_callback(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=8, returns=STATUS_DATA_NOT_ACCEPTED)
     sock.deliver(payloads(3))
     head = client.heads[0]
     assert sock.counts.rejected == 1 and sock.kept == 3
@@ -257,8 +265,8 @@ def test_data_not_accepted_keeps_the_datagrams_and_disables_the_callback() -> No
         sock.release(head)
 
 
-def test_re_enabling_indicates_the_kept_datagrams_again_first() -> None:
-    sock, client = event_socket(pool=8, returns=STATUS_DATA_NOT_ACCEPTED)
+def test_re_enabling_indicates_the_kept_datagrams_again_first(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=8, returns=STATUS_DATA_NOT_ACCEPTED)
     sock.deliver(payloads(3))
     first = chain(client.heads[0])
     client.returns = STATUS_SUCCESS
@@ -271,8 +279,8 @@ def test_re_enabling_indicates_the_kept_datagrams_again_first() -> None:
     assert sock.counts.callbacks == 3 and sock.counts.indicated == 7
 
 
-def test_disabled_then_enabled_after_reject_still_reindicates() -> None:
-    sock, client = event_socket(returns=STATUS_DATA_NOT_ACCEPTED)
+def test_disabled_then_enabled_after_reject_still_reindicates(core: IndicationCore) -> None:
+    sock, client = event_socket(core, returns=STATUS_DATA_NOT_ACCEPTED)
     sock.deliver(payloads(2))
     client.disable()
     client.returns = STATUS_PENDING
@@ -280,8 +288,8 @@ def test_disabled_then_enabled_after_reject_still_reindicates() -> None:
     assert sock.counts.held == 2 and sock.kept == 0 and sock.counts.pended == 1
 
 
-def test_requests_take_priority_over_the_callback() -> None:
-    sock, client = event_socket(pool=8)
+def test_requests_take_priority_over_the_callback(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=8)
     post = Post()
     post.submit(sock)
     assert sock.demand() == 1 + 8
@@ -291,8 +299,8 @@ def test_requests_take_priority_over_the_callback() -> None:
     assert sock.counts.completions == 1 and sock.counts.consumed == 2
 
 
-def test_a_request_posted_while_datagrams_are_kept_takes_the_oldest_at_once() -> None:
-    sock, client = event_socket(pool=8, returns=STATUS_DATA_NOT_ACCEPTED)
+def test_a_request_posted_while_datagrams_are_kept_takes_the_oldest_at_once(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=8, returns=STATUS_DATA_NOT_ACCEPTED)
     sock.deliver(payloads(2))
     post = Post()
     # Completed before WskReceiveFrom returned: it returns the completion's status
@@ -305,8 +313,8 @@ def test_a_request_posted_while_datagrams_are_kept_takes_the_oldest_at_once() ->
     assert client.calls[-1] == [b"1"]
 
 
-def test_an_unknown_return_status_is_a_violation_and_the_buffers_go_back() -> None:
-    sock, client = event_socket(returns=0x12345)
+def test_an_unknown_return_status_is_a_violation_and_the_buffers_go_back(core: IndicationCore) -> None:
+    sock, client = event_socket(core, returns=0x12345)
     sock.deliver(payloads(2))
     assert sock.verifier.counts == {"UnknownCallbackStatus": 1}
     assert sock.pool.in_use == 0 and sock.counts.consumed == 2 and sock.event_enabled
@@ -315,11 +323,11 @@ def test_an_unknown_return_status_is_a_violation_and_the_buffers_go_back() -> No
     assert sock.verifier.counts == {"UnknownCallbackStatus": 2}
 
 
-def test_close_gives_no_null_indication_and_counts_leaks() -> None:
+def test_close_gives_no_null_indication_and_counts_leaks(core: IndicationCore) -> None:
     """The NULL indication means a socket that no longer works (PFN_WSK_RECEIVE_FROM_EVENT),
     not an orderly close; retained lists must be released before WskCloseSocket
     (PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST), so those still held are leaks."""
-    sock, client = event_socket(returns=STATUS_PENDING)
+    sock, client = event_socket(core, returns=STATUS_PENDING)
     sock.deliver(payloads(2))
     sock.deliver(payloads(1, 2))
     sock.release(client.heads[1])
@@ -332,7 +340,9 @@ def test_close_gives_no_null_indication_and_counts_leaks() -> None:
     assert sock.pool.in_use == 2  # leaked buffers never come back
 
 
-def test_a_failed_socket_gives_one_null_indication_and_released_lists_are_not_leaks() -> None:
+def test_a_failed_socket_gives_one_null_indication_and_released_lists_are_not_leaks(
+    core: IndicationCore
+) -> None:
     held: list = []
 
     def keep(ind):  # type: ignore[no-untyped-def]
@@ -340,7 +350,7 @@ def test_a_failed_socket_gives_one_null_indication_and_released_lists_are_not_le
             held.append(ind)
         return STATUS_PENDING
 
-    sock, client = event_socket(returns=keep)
+    sock, client = event_socket(core, returns=keep)
     sock.deliver(payloads(2))
     sock.fail()
     sock.fail()
@@ -351,33 +361,33 @@ def test_a_failed_socket_gives_one_null_indication_and_released_lists_are_not_le
     assert sock.counts.leaked == 0 and sock.counts.released == 2 and sock.verifier.total == 0
 
 
-def test_close_discards_kept_datagrams() -> None:
-    sock, client = event_socket(returns=STATUS_DATA_NOT_ACCEPTED)
+def test_close_discards_kept_datagrams(core: IndicationCore) -> None:
+    sock, client = event_socket(core, returns=STATUS_DATA_NOT_ACCEPTED)
     sock.deliver(payloads(3))
     sock.close()
     assert sock.counts.discarded == 3 and sock.pool.in_use == 0 and sock.verifier.total == 0
     assert [i.state for i in chain(client.heads[0])] == [IndicationState.RELEASED] * 3
 
 
-def test_no_null_indication_when_the_callback_was_never_enabled() -> None:
-    sock = WskDatagramSocket()
+def test_no_null_indication_when_the_callback_was_never_enabled(core: IndicationCore) -> None:
+    sock = WskDatagramSocket(indications=core)
     sock.bind(("127.0.0.1", 9))
     client = EventClient(sock)
     sock.close()
     assert client.calls == []
 
 
-def test_failure_gives_one_null_indication_and_stops_demand() -> None:
-    sock, client = event_socket()
+def test_failure_gives_one_null_indication_and_stops_demand(core: IndicationCore) -> None:
+    sock, client = event_socket(core)
     sock.fail()
     assert client.calls == [None] and sock.demand() == 0
     sock.close()
     assert client.calls == [None]
 
 
-def test_an_exhausted_pool_stops_demand_until_a_release() -> None:
+def test_an_exhausted_pool_stops_demand_until_a_release(core: IndicationCore) -> None:
     woken: list[int] = []
-    sock, client = event_socket(pool=4, returns=STATUS_PENDING)
+    sock, client = event_socket(core, pool=4, returns=STATUS_PENDING)
     sock.ready_callback = lambda: woken.append(sock.demand())
     sock.deliver(payloads(4))
     assert sock.pool.exhausted and sock.demand() == 0 and sock.pool.high_water == 4
@@ -387,8 +397,8 @@ def test_an_exhausted_pool_stops_demand_until_a_release() -> None:
     assert woken == [2] and sock.demand() == 2
 
 
-def test_datagrams_beyond_the_pool_wait_and_go_out_on_release() -> None:
-    sock, client = event_socket(pool=2, returns=STATUS_PENDING)
+def test_datagrams_beyond_the_pool_wait_and_go_out_on_release(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=2, returns=STATUS_PENDING)
     sock.deliver(payloads(3))  # a provider that read more than demand()
     assert client.calls == [[b"0", b"1"]]
     assert sock.demand() == 0
@@ -396,9 +406,9 @@ def test_datagrams_beyond_the_pool_wait_and_go_out_on_release() -> None:
     assert client.calls[1] == [b"2"] and sock.pool.high_water == 2
 
 
-def test_re_enabling_wakes_the_provider() -> None:
+def test_re_enabling_wakes_the_provider(core: IndicationCore) -> None:
     woken: list[bool] = []
-    sock, client = event_socket(returns=STATUS_DATA_NOT_ACCEPTED)
+    sock, client = event_socket(core, returns=STATUS_DATA_NOT_ACCEPTED)
     sock.ready_callback = lambda: woken.append(True)
     sock.deliver(payloads(1))
     client.returns = STATUS_SUCCESS
@@ -406,7 +416,7 @@ def test_re_enabling_wakes_the_provider() -> None:
     assert woken == [True]
 
 
-def test_releasing_an_older_list_from_inside_a_callback() -> None:
+def test_releasing_an_older_list_from_inside_a_callback(core: IndicationCore) -> None:
     lists: list = []
 
     def release_previous(ind):  # type: ignore[no-untyped-def]
@@ -415,23 +425,23 @@ def test_releasing_an_older_list_from_inside_a_callback() -> None:
         lists.append(ind)
         return STATUS_PENDING
 
-    sock, _ = event_socket(pool=4, returns=release_previous)
+    sock, _ = event_socket(core, pool=4, returns=release_previous)
     for i in range(5):
         sock.deliver(payloads(2, 2 * i))
     assert sock.counts.released == 8 and sock.counts.held == 2 and sock.verifier.total == 0
 
 
-def test_a_callback_that_raises_gives_the_buffers_back() -> None:
+def test_a_callback_that_raises_gives_the_buffers_back(core: IndicationCore) -> None:
     def boom(_ind):  # type: ignore[no-untyped-def]
         raise RuntimeError("driver bug")
 
-    sock, _ = event_socket(pool=4, returns=boom)
+    sock, _ = event_socket(core, pool=4, returns=boom)
     with pytest.raises(RuntimeError):
         sock.deliver(payloads(2))
     assert sock.pool.in_use == 0 and sock.counts.consumed == 2
 
 
-def test_release_takes_the_injected_lock() -> None:
+def test_release_takes_the_injected_lock(core: IndicationCore) -> None:
     class CountingLock:
         def __init__(self) -> None:
             self.entered = 0
@@ -443,7 +453,7 @@ def test_release_takes_the_injected_lock() -> None:
             return None
 
     lock = CountingLock()
-    sock = WskDatagramSocket(lock=lock)
+    sock = WskDatagramSocket(indications=core, lock=lock)
     sock.bind(("127.0.0.1", 9))
     client = EventClient(sock, STATUS_PENDING)
     client.enable()
@@ -453,8 +463,8 @@ def test_release_takes_the_injected_lock() -> None:
     assert lock.entered == before + 1
 
 
-def test_accounting_adds_up_to_what_was_received() -> None:
-    sock, client = event_socket(pool=16, returns=STATUS_PENDING)
+def test_accounting_adds_up_to_what_was_received(core: IndicationCore) -> None:
+    sock, client = event_socket(core, pool=16, returns=STATUS_PENDING)
     post = Post()
     post.submit(sock)
     sock.deliver(payloads(4))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -26,6 +27,10 @@ from wskrecv.wsk import (
     WskDatagramIndication,
     WskDatagramSocket,
 )
+from wskrecv.wsk.indication import PURE, IndicationCore
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 RETURNS = [STATUS_SUCCESS, STATUS_PENDING, STATUS_DATA_NOT_ACCEPTED]
 
@@ -44,6 +49,8 @@ class CountingPost(Post):
 
 
 class EventSocketMachine(RuleBasedStateMachine):
+    indications: IndicationCore = PURE  # the core under test (the test sets it)
+
     def __init__(self) -> None:
         super().__init__()
         self.sock: Optional[WskDatagramSocket] = None
@@ -78,7 +85,7 @@ class EventSocketMachine(RuleBasedStateMachine):
     @rule(pool=st.integers(1, 12))
     @precondition(lambda self: self.sock is None)
     def open_socket(self, pool: int) -> None:
-        self.sock = WskDatagramSocket(pool=BufferPool(pool))
+        self.sock = WskDatagramSocket(pool=BufferPool(pool), indications=self.indications)
         self.sock.bind(("127.0.0.1", 9))
         self.client = EventClient(self.sock, self._callback)
         self.client.enable()
@@ -162,9 +169,10 @@ class EventSocketMachine(RuleBasedStateMachine):
         assert sock.verifier.total == (1 if self.closed and held_now else 0)
 
 
-def test_event_socket_state_machine() -> None:
+def test_event_socket_state_machine(core: IndicationCore) -> None:
     # A plain test function rather than the machine's unittest TestCase, so that it runs
-    # under the suite's per-core session fixture like every other test.
+    # once per core like every other test.
+    machine = type("EventSocketMachineOnCore", (EventSocketMachine,), {"indications": core})
     run_state_machine_as_test(
-        EventSocketMachine, settings=settings(max_examples=150, stateful_step_count=40, deadline=None)
+        machine, settings=settings(max_examples=150, stateful_step_count=40, deadline=None)
     )

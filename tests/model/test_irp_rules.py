@@ -226,19 +226,23 @@ def test_control_flags_carry_broadcast_and_multicast() -> None:
 
 # -- IoAllocateIrp / IoFreeIrp: "the allocating driver must free the IRP" -----------------
 
-def test_a_tracker_counts_irps_from_allocation_to_free_with_their_sites() -> None:
-    from wskrecv.wsk.irp import IrpTracker, io_free_irp, track_irps
+def test_a_registration_counts_irps_from_allocation_to_free_with_their_sites() -> None:
+    from wskrecv.client import IoAllocateIrp
+    from wskrecv.wsk import Verifier, wsk_register
+    from wskrecv.wsk.irp import io_free_irp
 
     sites = iter(["client.py:3", "client.py:4", "client.py:5"])
-    tracker = IrpTracker(locate=lambda culprit: next(sites))
-    untracked = io_allocate_irp()  # before: not counted
-    previous = track_irps(tracker)
+    untracked = IoAllocateIrp()  # before: not counted
+    registration = wsk_register(Verifier(locate=lambda culprit: next(sites)))
     try:
-        a, b, c = io_allocate_irp(), io_allocate_irp(), io_allocate_irp()
+        a, b, c = IoAllocateIrp(), IoAllocateIrp(), IoAllocateIrp()
+        io_free_irp(b)
+        io_free_irp(untracked)
+        assert registration.irps.outstanding() == [(a, "client.py:3"), (c, "client.py:5")]
+        assert a.state is IrpState.IDLE and b.state is IrpState.FREED
     finally:
-        assert track_irps(previous) is tracker
-    io_allocate_irp()  # after: not counted
-    io_free_irp(b)
-    io_free_irp(untracked)
-    assert tracker.outstanding() == [(a, "client.py:3"), (c, "client.py:5")]
-    assert a.state is IrpState.IDLE and b.state is IrpState.FREED
+        assert registration.deregister() == 2  # WskDeregister: the two never freed leak
+    IoAllocateIrp()  # after: not counted
+    assert registration.irps.outstanding() == []
+    assert registration.verifier.counts == {"IrpLeaked": 2}
+    assert [v.where for v in registration.verifier.first] == ["client.py:3", "client.py:5"]

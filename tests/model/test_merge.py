@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,11 +15,14 @@ from wskrecv.stats.modes import EventStatistics, IrpStatistics, merge_mode_stati
 from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.snapshot import Snapshot
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 T0 = 1_700_000_000_000_000_000
 
 # What one receiver and the merge of several must agree on exactly.
 EXACT = ("received", "bytes", "truncated", "lost", "reordered", "duplicates", "corrupt",
-         "unsequenced", "late", "restarts", "expected", "sequenced", "streams", "streams_seen",
+         "unsequenced", "late", "restarts", "expected", "sequenced", "streams_tracked", "streams_seen",
          "latency", "app_latency", "sizes", "sources_seen", "sources_evicted")
 
 Event = tuple[int, int, int, int]  # (sender index, sequence, transit ns, app delay ns)

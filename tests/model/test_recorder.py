@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pickle
 import random
+import struct
 from dataclasses import FrozenInstanceError
+from typing import Optional
 
 import pytest
 
@@ -16,6 +18,9 @@ from wskrecv.stats.latency import BUCKETS, Histogram, bucket_bounds, bucket_of
 from wskrecv.stats.modes import IrpStatistics
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.stats.thresholds import Thresholds
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 SRC = ("127.0.0.1", 40000)
 T0 = 1_700_000_000_000_000_000
@@ -35,7 +40,7 @@ def test_wskrecv_datagrams_with_gap_swap_and_duplicate() -> None:
     snap = feed(Recorder("irp"), wskr([0, 1, 3, 2, 2, 6, 7]))
     assert (snap.lost, snap.reordered, snap.duplicates) == (2, 1, 1)
     assert (snap.corrupt, snap.unsequenced, snap.sequenced) == (0, 0, 7)
-    assert snap.loss_pct == 25.0 and snap.streams == 1
+    assert snap.loss_pct == 25.0 and snap.streams_tracked == 1
 
 
 def test_corrupt_body_is_counted_and_still_sequenced() -> None:
@@ -93,7 +98,7 @@ def test_streams_are_told_apart_by_source_and_stream_id() -> None:
         rec.record(y, SRC, None, False)
         rec.record(x, ("127.0.0.2", 1), None, False)
     snap = rec.snapshot(1.0, 0, {}, None)
-    assert snap.streams == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
+    assert snap.streams_tracked == 3 and (snap.lost, snap.reordered, snap.duplicates) == (0, 0, 0)
 
 
 def test_latency_jitter_and_application_latency() -> None:
@@ -191,7 +196,7 @@ def test_summary_and_interval_carry_the_documented_fields() -> None:
     snap = feed(Recorder("irp"), wskr([0, 2]))
     fields = {"lost", "reordered", "duplicates", "corrupt", "unsequenced", "late", "loss_pct",
               "reorder_pct", "jitter_ms", "latency_ms", "app_latency_ms", "kernel_drops",
-              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams",
+              "host_udp", "sources", "sources_seen", "sources_evicted", "sizes", "streams_tracked",
               "streams_seen", "streams_evicted", "seq_format"}
     assert fields <= set(snap.summary_dict()) and fields <= set(snap.interval_dict())
     assert set(snap.summary_dict()["sources"][0]) == {"address", "port", "datagrams", "bytes"}
@@ -339,3 +344,22 @@ def test_record_many_of_in_order_lists_counts_exactly_as_record_does(seed: int) 
     assert _state(many) == _state(one)
     assert many.counts.corrupt == one.counts.corrupt
     assert many.counts.streams.totals().lost == one.counts.streams.totals().lost
+
+
+def test_sockperf_messages_that_ask_for_a_reply_are_counted_in_both_formats() -> None:
+    """sockperf ping-pong and under-load ask for replies (flags CLIENT|PONG_REQUEST, 3):
+    wskrecv never replies, so it counts them and says so. tp's messages (flags 1), a
+    length field that disagrees and wskrecv's own datagrams are not such requests."""
+    def message(seq: int, flags: int, size: int = 64, length: Optional[int] = None) -> bytes:
+        out = bytearray(payload.build_sockperf(seq, size))
+        struct.pack_into("!H", out, 8, flags)
+        if length is not None:
+            struct.pack_into("!I", out, 10, length)
+        return bytes(out)
+
+    mix = [message(0, 3), message(1, 1), message(2, 3, 14), message(3, 2), message(4, 3, length=65),
+           message(5, 7)] + [bytes(d) for d in wskr([0, 1])]
+    for fmt in ("auto", "sockperf", "none"):
+        snap = feed(Recorder("irp", seq_format=fmt), mix)
+        assert snap.reply_requests == 3, fmt  # seq 0, 2 and 5 (warm-up flag too)
+        assert snap.summary_dict()["reply_requests"] == 3

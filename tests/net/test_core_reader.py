@@ -21,8 +21,8 @@ NATIVE = cores.native()
 
 
 @pytest.fixture(autouse=True)
-def once(native_half: None) -> None:
-    if NATIVE is None or NATIVE.reader is None:
+def once(native_core: cores.Core) -> None:
+    if native_core.reader is None:
         pytest.skip("the native core (or recvmmsg) is not available here")
 
 

@@ -17,6 +17,7 @@ from wskrecv.output.screen import Screen, encode, serve
 from wskrecv.stats import Recorder
 from wskrecv.stats.modes import EventStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import TOP_STREAMS
 
 T0 = 1_700_000_000_000_000_000
 INFO = {"address": "127.0.0.1", "port": 5001, "detail": "IRP style, 4 receives outstanding",
@@ -141,3 +142,32 @@ def test_an_inherited_sockets_drops_before_the_run_are_shown_apart() -> None:
     assert re.search(r"before this run\s+991 ", text) and "unread at exit" not in text
     own = "\n".join(screen_text(View(snapshot(), INFO, 1.0, 1.0, ()), 80, 24))
     assert "before this run" not in own and "unread at exit" in own
+
+
+def streams_snapshot(n: int) -> Snapshot:
+    """`n` streams from three senders; stream k loses k sequences of 20."""
+    rec = Recorder("event")
+    for k in range(n):
+        remote = ("127.0.0.1", 40000 + k % 3)
+        for i, s in enumerate(q for q in range(20) if q == 0 or q > k):
+            rec.record(payload.build(k, s, T0 + i, b"x"), remote, T0 + i + 50, False, T0 + i + 90)
+    return rec.snapshot(2.5, 0, {}, None, streams_limit=TOP_STREAMS)
+
+
+@pytest.mark.parametrize(("width", "height"), [(130, 45), (80, 24), (70, 20), (60, 15)])
+def test_several_streams_get_a_streams_panel_worst_first(width: int, height: int) -> None:
+    view = View(streams_snapshot(14), INFO, 1.0, 8.0, (1.0,))
+    lines = screen_text(view, width, height)
+    text = "\n".join(lines)
+    assert len(lines) <= height - 1 and all(len(line) <= width for line in lines)
+    if width < 80 or height < 24:
+        return  # below 80x24, panels that rank higher may leave it no room
+    assert "Streams" in text and "+" in text and " more" in text
+    # The worst stream (13 lost of 20) is listed before the next (12).
+    assert text.index("#13") < text.index("#12")
+    assert "13 65.0%" in " ".join(text.split()) or "13 65%" in " ".join(text.split())
+
+
+def test_one_stream_gets_no_streams_panel() -> None:
+    lines = screen_text(View(streams_snapshot(1), INFO, 1.0, 8.0, (1.0,)), 130, 45)
+    assert not any("Streams" in line for line in lines)

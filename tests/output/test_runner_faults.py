@@ -7,10 +7,11 @@ import io
 import json
 from typing import Any
 
-from wskrecv import program
+from wskrecv.config import ReceiveConfig
 from wskrecv.errors import Ending, ExitStatus
 from wskrecv.output import JsonReporter
 from wskrecv.provider.memory import MemoryProvider
+from wskrecv.session.assembly import build_runner
 
 INFO = {"mode": "event", "address": "127.0.0.1", "port": 9, "detail": "test", "rcvbuf": 1}
 
@@ -20,8 +21,8 @@ def test_an_exception_in_a_work_item_ends_the_run_with_its_summary_and_no_leak()
     for i in range(200):
         provider.push(b"%d" % i)
     out = io.StringIO()
-    config = program.ReceiveConfig(mode="event", pend=True, hold=0.0, batch=16, duration=30)
-    runner = program.build_runner(provider, config, JsonReporter(out))
+    config = ReceiveConfig(mode="event", pend=True, hold=0.0, batch=16, duration=30)
+    runner = build_runner(provider, config, JsonReporter(out))
     app: Any = runner.app.client  # listen's and event's clients are hosted like run's
     process = app._process
     calls = [0]

@@ -22,7 +22,7 @@ def big() -> Snapshot:
     return Snapshot(mode="irp", elapsed_s=86_399.9, received=123_456_789, bytes=98_765_432_109,
                     truncated=0, kernel_drops=4_567_890, violations=0, seq_format="auto",
                     lost=1_234_567, reordered=7_654_321, duplicates=55_555, corrupt=0,
-                    expected=124_000_000, sequenced=123_456_789, streams=3, host_udp=HOST,
+                    expected=124_000_000, sequenced=123_456_789, streams_tracked=3, host_udp=HOST,
                     unread_at_exit=9_876_543)
 
 
@@ -80,3 +80,22 @@ def test_small_terminals_rank_loss_and_drops_before_sizes_and_sources() -> None:
     text = "\n".join(shown)
     assert "Drops" in text and "4,567,890" in text and "Top sources" not in text
     assert note.startswith("not shown") and note.rstrip().endswith("Sizes (bytes), Top sources")
+
+
+def test_the_average_rate_is_shown_during_a_run_and_not_for_a_burst() -> None:
+    """During a run the snapshots carry no first/last arrival: the average is over the
+    run so far; a finished burst shorter than a measurable span shows none."""
+    from dataclasses import replace
+
+    def average(snap: Snapshot) -> str:
+        out = io.StringIO()
+        Console(file=out, width=130, height=45, force_terminal=True).print(
+            render(View(snap, {"address": "::", "port": 1}), 130, 45))
+        (row,) = [line for line in ANSI.sub("", out.getvalue()).splitlines() if "average" in line]
+        return row.split("average")[1].split("│")[0].strip()
+
+    running = replace(big(), received=1000, elapsed_s=2.0)
+    assert average(running) == "500 dg/s"
+    t0 = 1_700_000_000_000_000_000
+    burst = replace(running, first_ns=t0, last_ns=t0 + 172_000)
+    assert average(burst) == "-"

@@ -3,7 +3,7 @@
 Every target opens a fresh socket per measurement (so one round's leftovers cannot leak
 into the next), receives up to `count` datagrams from it, and says how long its receive
 loop took by its own clock. wskrecv modes run in-process through exactly the objects the
-receive commands build (WSK model, application, recorder, runner: `program.build_runner`).
+receive commands build (WSK model, application, recorder, runner: `session.assembly.build_runner`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from typing import Any, Optional
 
 from wskrecv.bench.native import Native, parse_pair
 from wskrecv.bench.queue import HOST, plain_socket
+from wskrecv.config import BENCH_MODES, ReceiveConfig
 from wskrecv.core import Core
 from wskrecv.errors import Ending, ExitStatus, OsFailure
-from wskrecv.program import BENCH_MODES, ReceiveConfig, build_runner
 from wskrecv.provider.udp import UdpProvider, open_udp
 from wskrecv.runner import Runner
+from wskrecv.session.assembly import build_runner
 from wskrecv.signals import STOP_SIGNALS
 from wskrecv.stats.snapshot import Snapshot
 
@@ -127,10 +128,10 @@ class WskrecvTarget(Target):
         t0 = time.perf_counter()
         result = self.runner.run({"mode": self.config.mode})
         seconds = time.perf_counter() - t0
-        if result.reason in STOP_SIGNALS.values():
+        if result.signum is not None:
             # The runner caught Ctrl-C, SIGTERM or SIGHUP: the benchmark stops (the reason
             # says which: signals.signal_of).
-            raise KeyboardInterrupt(result.reason)
+            raise KeyboardInterrupt(STOP_SIGNALS[result.signum])
         snap = result.snapshot
         self._facts = {"violations": snap.violations, "kernel_drops": snap.kernel_drops}
         if result.ending is Ending.DEADLINE_MISSED:
@@ -250,7 +251,7 @@ _LABELS = {"irp-1": "irp --outstanding 1", "irp-64": "irp --outstanding 64", "ev
 
 
 def all_targets(native: Native, cores: Sequence[Core]) -> list[Target]:
-    """A target for every name of `program.BENCH_MODES`, in that order (the C one may be
+    """A target for every name of `config.BENCH_MODES`, in that order (the C one may be
     unavailable): the wskrecv modes once per core, side by side. The first core's targets
     carry the mode's name, the pure-Python core's beside it `NAME-py`."""
     targets: list[Target] = [CLoop(native), PythonLoop()]

@@ -1,4 +1,4 @@
-"""What the built-in clients share, and the interface the runner drives.
+"""What the built-in clients share.
 
 `wskrecv listen` and `wskrecv event` run two WSK clients wskrecv ships (irp.py, event.py),
 hosted exactly as `wskrecv run` hosts yours (wskrecv.hosting.host.ClientHost): the host
@@ -10,7 +10,7 @@ typed statistics from the socket's counts (a `run` client gets the generic ones)
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional
 
 from wskrecv.client import (
     NT_SUCCESS,
@@ -20,24 +20,6 @@ from wskrecv.client import (
     status_name,
 )
 from wskrecv.stats.modes import ModeStatistics
-
-
-class Receiver(Protocol):
-    """What the runner starts, drives through its socket, and stops: a hosted client."""
-
-    mode: str
-    # Set by the runner: told about an exception on the application's own threads.
-    on_thread_fault: Optional[Callable[[BaseException], None]]
-
-    def start(self) -> None:
-        """Post receives / enable callbacks: begin receiving."""
-
-    def stop(self) -> None:
-        """Stop receiving and close the socket (cancelling what is outstanding)."""
-
-    def statistics(self) -> ModeStatistics:
-        """The style's own statistics for snapshots (a frozen, typed record)."""
-        ...
 
 
 class BuiltinClient:

@@ -48,6 +48,7 @@ from wskrecv.wsk.irp import (
     io_reuse_irp,
     io_set_completion_routine,
 )
+from wskrecv.wsk.registration import registered_irps
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.status import (
     AF_INET,
@@ -214,8 +215,9 @@ def WskCloseSocket(Socket: WskDatagramSocket, Irp: Optional[Irp] = None) -> NTST
 
 
 def IoAllocateIrp(StackSize: int = 1, ChargeQuota: bool = False) -> Irp:
-    """IoAllocateIrp: a new IRP the client owns (and frees with IoFreeIrp)."""
-    return io_allocate_irp()
+    """IoAllocateIrp: a new IRP the client owns (and frees with IoFreeIrp): counted as the
+    registered client's until then."""
+    return io_allocate_irp(registered_irps())
 
 
 def IoSetCompletionRoutine(

@@ -30,6 +30,8 @@ def flag(field: str, spelled: Optional[dict[str, str]] = None) -> str:
     return (spelled or {}).get(field) or "--" + field.replace("_", "-")
 IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
 IPERF3_FORMATS = ("iperf3", "iperf3-64")
+TOP_STREAMS_SHOWN = 10  # output.human.SUMMARY_STREAMS (--help imports no more than this)
+MAX_STREAMS_LIMIT = 65536  # 1 GiB of sequence windows
 
 
 def socket_options(f: Callable) -> Callable:
@@ -149,6 +151,42 @@ def scale_options() -> list[Callable]:
     ]
 
 
+def analysis_options() -> list[Callable]:
+    """Sequence analysis, per-stream figures and thresholds: the receive commands' and
+    `analyze`'s."""
+    return [
+        click.option(
+            "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
+            show_default=True,
+            help="Payload header to read sequences and send times from: auto detects "
+            "wskrecv's own header; sockperf and iperf3 (iperf3-64: 64-bit counters) only "
+            "when asked; none skips sequence analysis.",
+        ),
+        click.option(
+            "--per-stream", is_flag=True,
+            help="Every stream's figures (a stream: source address:port and the header's "
+            "stream id): a line per stream after each interval line, a `streams` array in "
+            "JSON intervals, and every stream in the summary's table (default: the worst "
+            f"{TOP_STREAMS_SHOWN} by loss).",
+        ),
+        click.option(
+            "--max-streams", type=numeric.number(units.INTEGER, 1, MAX_STREAMS_LIMIT),
+            default=DEFAULTS.max_streams, show_default=True, metavar="N",
+            help="Streams tracked at once (each keeps a 16 KiB sequence window). When the "
+            "table is full the least active half is retired: their counts stay in the "
+            "totals and in `streams_retired`, and they are counted as evicted.",
+        ),
+        click.option(
+            "--max-loss", type=numeric.PERCENT, metavar="PCT",
+            help="Exit 4 if the run ends with more than PCT percent of sequences lost.",
+        ),
+        click.option(
+            "--max-reorder", type=numeric.PERCENT, metavar="PCT",
+            help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
+        ),
+    ]
+
+
 def run_options(f: Callable) -> Callable:
     """Bounded runs, output, sequence analysis and thresholds."""
     options = [
@@ -191,21 +229,7 @@ def run_options(f: Callable) -> Callable:
             "auto: the run's own unit (bits/s for an iperf3 server, else datagrams/s), "
             "with loss beside it once any is seen.",
         ),
-        click.option(
-            "--seq-format", type=click.Choice(payload.FORMATS), default=DEFAULTS.seq_format,
-            show_default=True,
-            help="Payload header to read sequences and send times from: auto detects "
-            "wskrecv's own header; sockperf and iperf3 (iperf3-64: 64-bit counters) only "
-            "when asked; none skips sequence analysis.",
-        ),
-        click.option(
-            "--max-loss", type=numeric.PERCENT, metavar="PCT",
-            help="Exit 4 if the run ends with more than PCT percent of sequences lost.",
-        ),
-        click.option(
-            "--max-reorder", type=numeric.PERCENT, metavar="PCT",
-            help="Exit 4 if more than PCT percent of sequenced datagrams arrived reordered.",
-        ),
+        *analysis_options(),
         *scale_options(),
         click.option(
             "--iperf3", is_flag=True,
@@ -315,6 +339,7 @@ def current_environment() -> Environment:
 
 
 __all__ = [
+    "analysis_options",
     "DEFAULTS",
     "bind_address",
     "WorkersType",

@@ -11,10 +11,10 @@ cancelled, retained lists leak). It also
   so the statistics, the dashboard and the thresholds work for any client unchanged;
 - gives the verifier a locator: each rule break is blamed on the client's own line
   (`ClientCode.locate`, blame.py);
-- tracks the client's IRPs (`IrpTracking`, from before its constructor runs): those not
-  freed with IoFreeIrp when its stop hook has returned are leaks (`IrpLeaked`, one per
-  IRP, blamed on the IoAllocateIrp call), as Driver Verifier's Pool Tracking reports what
-  a driver did not free when it unloads;
+- deregisters the client once its stop hook has returned (WskDeregister: its
+  registration counted its IRPs from before its constructor ran): those not freed with
+  IoFreeIrp are leaks (`IrpLeaked`, one per IRP, blamed on the IoAllocateIrp call), as
+  Driver Verifier's Pool Tracking reports what a driver did not free when it unloads;
 - turns an exception out of the client's code (a hook, a completion routine, a
   callback, a thread of its own) into a *client fault*: the run ends with its summary and
   the traceback, the stop hook is not called again, and what the client held leaks.
@@ -41,38 +41,12 @@ from wskrecv.hosting.blame import (
 )
 from wskrecv.hosting.lock import SocketLock
 from wskrecv.hosting.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
-from wskrecv.runner import CLIENT_FAULT
+from wskrecv.runner.contracts import StopRequest
 from wskrecv.stats.modes import ClientStatistics, ModeStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
-from wskrecv.wsk.irp import IrpTracker, track_irps
+from wskrecv.wsk.registration import WskRegistration
 from wskrecv.wsk.socket import WskDatagramSocket
-from wskrecv.wsk.verifier import Verifier
-
-
-class IrpTracking:
-    """The IRPs a client allocates, counted from now until `end` (see wsk/irp.py)."""
-
-    def __init__(self, code: ClientCode) -> None:
-        self.tracker = IrpTracker(code.locate)
-        self._previous = track_irps(self.tracker)
-        self._ended = False
-
-    def end(self) -> None:
-        """Stop counting new allocations (idempotent); what is counted stays."""
-        if not self._ended:
-            self._ended = True
-            track_irps(self._previous)
-
-    def report_leaks(self, verifier: Verifier) -> int:
-        """Each IRP still allocated is one `IrpLeaked`, at its IoAllocateIrp call. Once."""
-        self.end()
-        leaks = self.tracker.outstanding()
-        self.tracker.live.clear()
-        for irp, where in leaks:
-            verifier.record("IrpLeaked", f"never freed with IoFreeIrp; left {irp.state.value}",
-                            where=where)
-        return len(leaks)
 
 
 class RecorderTap:
@@ -126,12 +100,12 @@ class ClientHost:
         mode: str = "client",
         grace: float = DEFAULT_GRACE,
         deadline: Optional[float] = None,
-        irps: Optional[IrpTracking] = None,
+        registration: Optional[WskRegistration] = None,
     ) -> None:
         self.client = client
-        # The client's IRPs, counted since before its constructor ran (the creator started
-        # it); those still allocated once the stop hook returned are leaks.
-        self.irps = irps if irps is not None else IrpTracking(code)
+        # The client's WskRegister: its IRPs, counted since before its constructor ran
+        # (the creator registered it); those still allocated at WskDeregister are leaks.
+        self.registration = registration
         self.sock = sock
         self.code = code
         self.mode = mode
@@ -139,10 +113,9 @@ class ClientHost:
         # A built-in client's statistics hook: its style's statistics from the counts.
         self._style: Optional[Callable[[Any], ModeStatistics]] = (
             client.statistics if self.builtin else None)
-        self._on_thread_fault: Optional[Callable[[BaseException], None]] = None
         self.fault: Optional[ClientFault] = None
-        # The runner's request_stop (the runner sets it): a thread's fault ends the run.
-        self.stop_run: Callable[[str], None] = lambda reason: None
+        # The runner's request_stop (given by `attach`): a thread's fault ends the run.
+        self.stop_run: StopRequest = lambda reason, ending: None
         context = getattr(client, "socket_context", None)
         # WskSocket(..., SocketContext, Dispatch): what the client offers for callbacks.
         sock.set_dispatch(client if context is None else context, getattr(client, "dispatch", None))
@@ -155,23 +128,21 @@ class ClientHost:
         # Ends the run when the client's code does not return (see watchdog.py);
         # `deadline`: seconds after start when the run ends on its own.
         lock = sock.lock if isinstance(sock.lock, SocketLock) else None
-        self.watchdog = Watchdog(code.owns, grace, request_stop=lambda reason: self.stop_run(reason),
+        self.watchdog = Watchdog(code.owns, grace,
+                                 request_stop=lambda reason: self.stop_run(reason, Ending.COMPLETE),
                                  lock=lock)
         self._deadline = deadline
 
-    # -- Receiver ---------------------------------------------------------------------
+    # -- runner.contracts.Receiver -----------------------------------------------------
 
-    @property
-    def on_thread_fault(self) -> Optional[Callable[[BaseException], None]]:
-        """Set by the runner: told about an exception on a built-in client's own thread
-        (its work items catch them and pass them on; the run ends with exit 1)."""
-        return self._on_thread_fault
-
-    @on_thread_fault.setter
-    def on_thread_fault(self, handler: Optional[Callable[[BaseException], None]]) -> None:
-        self._on_thread_fault = handler
+    def attach(self, request_stop: StopRequest,
+               thread_fault: Callable[[BaseException], None]) -> None:
+        """The runner's hooks: `request_stop` ends the run (a fault of the client's, on
+        any thread); `thread_fault` hears of an exception on a built-in client's own
+        thread (its work items catch them and pass them on; the run ends with exit 1)."""
+        self.stop_run = request_stop
         if self.builtin:
-            self.client.on_thread_fault = handler
+            self.client.on_thread_fault = thread_fault
 
     def start(self) -> None:
         """Catch the client's own threads' exceptions, then its start hook."""
@@ -190,7 +161,7 @@ class ClientHost:
             return
         self._stopped = True
         if not self._started:
-            self.irps.end()
+            self._deregister(check=False)
             self._close()
             return
         try:
@@ -202,14 +173,20 @@ class ClientHost:
                     if not self.on_fault(exc):
                         raise
             # The client is done with its IRPs now (after a fault: it held these).
-            self.irps.report_leaks(self.sock.verifier)
+            self._deregister(check=True)
             self.watchdog.hook("close")
             self._close()
         finally:
-            self.irps.end()
+            self._deregister(check=False)
             self.watchdog.stop()
             if self._old_hook is not None:
                 threading.excepthook = self._old_hook
+
+    def _deregister(self, check: bool) -> None:
+        """WskDeregister (once): with `check`, the IRPs still allocated are leaks."""
+        registration = self.registration
+        if registration is not None and registration.registered:
+            registration.deregister(check)
 
     def stray_threads(self) -> list[str]:
         """Threads the client started that still run (and would keep the process alive)."""
@@ -291,7 +268,7 @@ class ClientHost:
             self.fault = fault
         else:
             self.fault.later += 1
-        self.stop_run(CLIENT_FAULT)
+        self.stop_run(Ending.CLIENT_FAULT.value, Ending.CLIENT_FAULT)
 
     def _thread_fault(self, args: threading.ExceptHookArgs) -> None:
         exc = args.exc_value
@@ -306,18 +283,21 @@ class ClientHost:
 
 
 def host_builtin(
-    make_client: Callable[[], Any], sock: WskDatagramSocket, recorder: Recorder
+    make_client: Callable[[], Any], sock: WskDatagramSocket, recorder: Recorder,
+    registration: Optional[WskRegistration] = None,
 ) -> ClientHost:
     """One of wskrecv's own clients (wskrecv/builtin), created by `make_client` with its IRPs
-    counted from its constructor on, and hosted on `sock` like any `run` client."""
+    counted from its constructor on by `registration` (the one `sock` came from), and
+    hosted on `sock` like any `run` client."""
     code = ClientCode(BUILTIN_CLIENTS)
-    irps = IrpTracking(code)
+    sock.verifier.locate = code.locate  # where each IRP is allocated, from the start
     try:
         client = make_client()
     except BaseException:
-        irps.end()
+        if registration is not None:
+            registration.deregister(check=False)
         raise
-    return ClientHost(client, sock, recorder, code, mode=client.mode, irps=irps)
+    return ClientHost(client, sock, recorder, code, mode=client.mode, registration=registration)
 
 
-__all__ = ["ClientHost", "IrpTracking", "RecorderTap", "host_builtin"]
+__all__ = ["ClientHost", "RecorderTap", "host_builtin"]

@@ -1,6 +1,7 @@
 """One `wskrecv run`: the client loaded from its file and created, the application the
 program builds on the socket (a ClientHost), and the client's report at the end: what it
-broke where, what it leaked, its fault. Click-free: `wskrecv.program.receive` drives it."""
+broke where, what it leaked, its fault. Click-free: the receive session drives it
+(wskrecv.session.receive)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import TYPE_CHECKING, Any, Optional
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
 from wskrecv.hosting.blame import ClientCode, describe_fault
-from wskrecv.hosting.host import ClientHost, IrpTracking
+from wskrecv.hosting.host import ClientHost
 from wskrecv.hosting.loader import LoadedClient, load_client
 from wskrecv.words import terminal_columns, wrap_words
+from wskrecv.wsk.registration import WskRegistration, wsk_register
+from wskrecv.wsk.verifier import Verifier
 
 if TYPE_CHECKING:
     from wskrecv.config import ReceiveConfig
@@ -55,13 +58,14 @@ class UserClient:
 
     def __init__(
         self, loaded: LoadedClient, client: Any, config: ReceiveConfig, code: ClientCode,
-        irps: IrpTracking,
+        registration: WskRegistration,
     ) -> None:
         self.loaded = loaded
         self.client = client
         self.config = config
         self.code = code
-        self.irps = irps  # the client's IRPs, counted from its constructor on
+        # The client's WskRegister: its verifier, its IRPs counted from its constructor on.
+        self.registration = registration
         self.host: Optional[ClientHost] = None
 
     @classmethod
@@ -71,15 +75,15 @@ class UserClient:
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
-        irps = IrpTracking(code)
+        registration = wsk_register(Verifier(locate=code.locate))
         try:
             client = loaded.cls()
         except Exception as exc:
-            irps.end()
+            registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
             raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
-        return cls(loaded, client, config, code, irps)
+        return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:
         """The start line's client fields."""
@@ -95,7 +99,8 @@ class UserClient:
         c = self.config
         ends = [t for t in (c.duration, c.timeout) if t is not None]
         self.host = ClientHost(self.client, sock, recorder, self.code, grace=c.grace,
-                               deadline=min(ends) if ends else None, irps=self.irps)
+                               deadline=min(ends) if ends else None,
+                               registration=self.registration)
         return self.host
 
     def report(self, env: Environment) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from wskrecv.iperf3.protocol import IEAUTHTEST, IENUMSTREAMS, IEPROTOCOL, IEUDPBLOCKSIZE, IEUNIMP
-from wskrecv.output.format import plural
+from wskrecv.output.format import nbytes, plural
 from wskrecv.shown import shown
 
 MAX_STREAMS = 128  # iperf.h
@@ -66,6 +66,9 @@ class TestParams:
     get_server_output: bool
     authenticated: bool
     client_version: str
+    num: int = 0  # -n: bytes the client sends, then ends (0: not set)
+    blockcount: int = 0  # -k: datagrams the client sends, then ends
+    window: int = 0  # -w: the socket buffer the client asks the server for (bytes)
 
     @classmethod
     def parse(cls, params: dict[str, Any]) -> TestParams:
@@ -90,6 +93,9 @@ class TestParams:
             authenticated="authtoken" in params,
             # The peer's own words: escaped and bounded before anything shows them.
             client_version=shown(version, VERSION_SHOWN) if isinstance(version, str) else "",
+            num=max(0, _int(params, "num")),
+            blockcount=max(0, _int(params, "blockcount")),
+            window=max(0, _int(params, "window")),
         )
 
     @property
@@ -120,7 +126,12 @@ class TestParams:
             parts.append(f"{self.blksize}-byte datagrams")
         if self.bandwidth:
             parts.append(f"{self.bandwidth / 1e6:g} Mbit/s")
-        if self.time:
+        # How the client ends the test: -n bytes, -k datagrams, else -t seconds.
+        if self.num:
+            parts.append(f"until {nbytes(self.num)} sent (-n)")
+        elif self.blockcount:
+            parts.append(f"until {plural(self.blockcount, 'datagram')} sent (-k)")
+        elif self.time:
             parts.append(f"{self.time:g} s")
         if self.omit:
             parts.append(f"omit {self.omit:g} s")

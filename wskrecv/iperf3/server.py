@@ -27,6 +27,7 @@ from wskrecv.iperf3.control import (
 )
 from wskrecv.iperf3.params import TestParams
 from wskrecv.iperf3.protocol import CONNECT_REPLIES, CONNECT_SIZE, IENOMSG, stream_id
+from wskrecv.iperf3.report import SEPARATOR, stream_lines
 from wskrecv.output.format import plural
 from wskrecv.shown import shown
 
@@ -127,9 +128,15 @@ class Iperf3Server:
         cpu: Callable[[], tuple[float, float, float]] = lambda: (0.0, 0.0, 0.0),
         version: str = "wskrecv",
         rcv_timeout: float = RCV_TIMEOUT,
+        window: Callable[[Optional[int]], str] = lambda size: "",
     ) -> None:
         self.counting = counting
         self.rcv_timeout = rcv_timeout
+        # The client's -w: called with its size when a test starts (the adapter sets the
+        # receive socket's buffer; returns words for the start line) and with None once
+        # the test is over (the run's own buffer back).
+        self.window = window
+        self._windowed = False
         self.one_off = one_off
         self.json_output = json_output  # server output for --get-server-output: JSON or text
         self.cpu = cpu
@@ -177,6 +184,9 @@ class Iperf3Server:
     def connection_lost(self) -> None:
         """The adapter closed the control connection: ready for the next client."""
         started = self.test is not None
+        if self._windowed:
+            self._windowed = False
+            self.window(None)
         self.conn = None
         self.test = None
         self.closing = False
@@ -335,9 +345,15 @@ class Iperf3Server:
         self.counting.use_seq_format(params.seq_format)
         conn.create_streams()
         self.deadline = now + HANDSHAKE_TIMEOUT
-        self._note(now, "start", f"test {test.cookie} from {test.client}: {params.describe()}",
+        described = params.describe()
+        if params.window:  # -w: as iperf3's server, the receive buffer the client asked for
+            self._windowed = True
+            described += f", {self.window(params.window)}"
+        self._note(now, "start", f"test {test.cookie} from {test.client}: {described}",
                    params={"parallel": params.parallel, "blksize": params.blksize,
                            "bandwidth": params.bandwidth, "time": params.time,
+                           "num": params.num, "blockcount": params.blockcount,
+                           "window": params.window,
                            "omit": params.omit, "seq_format": params.seq_format,
                            "client_version": params.client_version})
 
@@ -384,8 +400,8 @@ class Iperf3Server:
                 for s, f, o in rows
             ],
         }
+        report = server_report(test, rows, seconds, self.version)
         if test.params.get_server_output:
-            report = server_report(test, rows, seconds, self.version)
             if self.json_output:
                 results["server_output_json"] = report
             else:
@@ -397,10 +413,13 @@ class Iperf3Server:
         lost = sum(f.lost for _, f, _ in rows)
         received = sum(f.datagrams for _, f, _ in rows)
         tail = f", client sent {sent}" if sent is not None else ""
+        streams = [dict(s.as_dict(), **row["udp"]) for s, row in
+                   zip(test.streams, report["end"]["streams"])]
         self._note(now, "end", f"test {test.cookie} done: {received} datagrams received, "
                    f"{lost}/{packets} lost in {seconds:.2f} s{tail}",
                    received=received, lost=lost, packets=packets, client_sent=sent,
-                   seconds=round(seconds, 6))
+                   seconds=round(seconds, 6), streams=streams,
+                   report=[SEPARATOR, *stream_lines(_counted(report["end"]["streams"]), seconds)])
 
     # -- snapshots ----------------------------------------------------------------------
 
@@ -442,20 +461,23 @@ def server_report(test: Test, rows: list, seconds: float, version: str) -> dict[
     """The server output a client asks for with --get-server-output, in the shape of
     iperf3's own server JSON (start, end.streams[].udp, end.sum), with wskrecv's counts."""
     streams = []
-    for s, f, _ in rows:
+    for s, f, o in rows:
+        lost = f.lost - (o.lost if o else 0)  # after -O's omit period, as iperf3 reports
+        packets = f.packets - (o.packets if o else 0)
+        nbytes = f.bytes - (o.bytes if o else 0)
         streams.append({"udp": {
-            "socket": s.id, "start": 0, "end": seconds, "seconds": seconds, "bytes": f.bytes,
-            "bits_per_second": f.bytes * 8 / seconds if seconds else 0.0,
-            "jitter_ms": (f.jitter_ns or 0.0) / 1e6, "lost_packets": f.lost,
-            "packets": f.packets, "lost_percent": 100.0 * f.lost / f.packets if f.packets else 0.0,
-            "out_of_order": f.reordered, "duplicates": f.duplicates, "received": f.datagrams,
-            "sender": False,
+            "socket": s.id, "start": 0, "end": seconds, "seconds": seconds, "bytes": nbytes,
+            "bits_per_second": nbytes * 8 / seconds if seconds else 0.0,
+            "jitter_ms": (f.jitter_ns or 0.0) / 1e6, "lost_packets": lost,
+            "packets": packets, "lost_percent": 100.0 * lost / packets if packets else 0.0,
+            "out_of_order": f.reordered, "duplicates": f.duplicates,
+            "received": f.datagrams - (o.datagrams if o else 0), "sender": False,
         }})
-    figs = [f for _, f, _ in rows]
-    packets = sum(f.packets for f in figs)
-    lost = sum(f.lost for f in figs)
-    total_bytes = sum(f.bytes for f in figs)
-    jitters = [(f.jitter_ns or 0.0) / 1e6 for f in figs]
+    udp = [row["udp"] for row in streams]
+    packets = sum(u["packets"] for u in udp)
+    lost = sum(u["lost_packets"] for u in udp)
+    total_bytes = sum(u["bytes"] for u in udp)
+    jitters = [u["jitter_ms"] for u in udp]
     return {
         "start": {"version": version, "cookie": test.cookie,
                   "connected": [{"socket": s.id, "remote_host": s.as_dict()["address"],
@@ -467,18 +489,19 @@ def server_report(test: Test, rows: list, seconds: float, version: str) -> dict[
             "jitter_ms": sum(jitters) / len(jitters) if jitters else 0.0,
             "lost_packets": lost, "packets": packets,
             "lost_percent": 100.0 * lost / packets if packets else 0.0,
-            "out_of_order": sum(f.reordered for f in figs),
-            "received": sum(f.datagrams for f in figs), "sender": False}},
+            "out_of_order": sum(u["out_of_order"] for u in udp),
+            "received": sum(u["received"] for u in udp), "sender": False}},
     }
 
 
+def _counted(streams: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The report's stream objects as report.stream_lines reads them."""
+    return [{"id": u["socket"], **u} for u in (row["udp"] for row in streams)]
+
+
 def report_text(report: dict[str, Any]) -> str:
-    """The same report as text lines (a server without --json)."""
+    """The same report as text, in iperf3's receiver layout: a line per stream, [SUM]
+    with more than one (a server without --json)."""
     lines = [f"{report['start']['version']}: test {report['start']['cookie']}",
-             f"[ ID]  Seconds   Received  {'Lost/Total (%)':<24}  Out of order  Jitter"]
-    for row in report["end"]["streams"]:
-        u = row["udp"]
-        lost = f"{u['lost_packets']}/{u['packets']} ({u['lost_percent']:.2g}%)"
-        lines.append(f"[{u['socket']:3d}]  {u['seconds']:7.2f}  {u['received']:9d}  {lost:<24}"
-                     f"  {u['out_of_order']:12d}  {u['jitter_ms']:.3f} ms")
+             *stream_lines(_counted(report["end"]["streams"]), report["end"]["sum"]["seconds"])]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,9 @@ from typing import Any, Callable, Optional
 from wskrecv.errors import OsFailure
 from wskrecv.iperf3.protocol import ACCESS_DENIED, state_byte
 from wskrecv.iperf3.server import RCV_TIMEOUT, Iperf3Server, format_peer
+from wskrecv.output.format import nbytes
+from wskrecv.provider.udp import SO_RCVBUFFORCE
+from wskrecv.units import MAX_RCVBUF
 
 MAX_ACCEPTS = 16  # connections taken per look at the listener
 RECV_SIZE = 65536
@@ -279,6 +282,37 @@ class Iperf3Service:
                 self.server.connection_lost()
 
 
+class SocketWindow:
+    """A test's -w on the receive socket, as iperf3's server applies it to its own: the
+    client's size asked for with SO_RCVBUF (the kernel caps it at net.core.rmem_max and
+    doubles it, as for iperf3 -s), for that test only; the run's own buffer back after."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.own: Optional[int] = None  # the run's buffer, while a test has its own
+
+    def __call__(self, size: Optional[int]) -> str:
+        try:
+            if size is None:
+                if self.own is not None:
+                    # The kernel doubles what it is given: ask for half of what it kept
+                    # (forced, as the run's was when privileged: it may exceed rmem_max).
+                    try:
+                        self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.own // 2)
+                    except OSError:
+                        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.own // 2)
+                    self.own = None
+                return ""
+            if self.own is None:
+                self.own = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(size, MAX_RCVBUF))
+            got = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        except OSError as exc:
+            return f"-w {nbytes(size or 0)} not applied ({exc.strerror or exc})"
+        return (f"-w {nbytes(size)}: socket buffer {nbytes(got)} for this test (SO_RCVBUF, "
+                "as iperf3 -s; capped by net.core.rmem_max)")
+
+
 def attach(
     provider: Any, recorder: Any, reporter: Any, one_off: bool = False, json_output: bool = False,
     rcv_timeout: float = RCV_TIMEOUT,
@@ -291,9 +325,10 @@ def attach(
 
     listener = open_listener(provider.local_address)
     cpu = CpuMeter()
+    window = SocketWindow(provider.sock)
     server = Iperf3Server(RecorderCounting(recorder), one_off=one_off,
                           json_output=json_output, cpu=cpu, version=f"wskrecv {__version__}",
-                          rcv_timeout=rcv_timeout)
+                          rcv_timeout=rcv_timeout, window=window)
 
     def to_reporter(record: dict[str, Any]) -> None:
         if record.get("event") == "start":

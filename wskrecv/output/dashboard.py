@@ -26,6 +26,7 @@ from wskrecv.output.panels import (
     sequence,
     sizes,
     sources,
+    streams,
     timing,
     traffic,
 )
@@ -63,14 +64,23 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         col = (width - 2) // 3
         h1 = 8
         lists = max(1, min(10, free - h1 - 3))
-        # The chart takes what is left, if that is enough to be worth drawing.
         left = free - h1 - (lists + 3)
+        # Several streams: their panel before the chart (its rows and the column names).
+        stream_rows = min(left - 2, stream_lines(view)) if several_streams(view) else 0
+        if stream_rows >= 3:
+            left -= stream_rows + 2
+        else:
+            stream_rows = 0
+        # The chart takes what is left, if that is enough to be worth drawing.
         chart_rows = left - 2 if left >= 6 else 0
         rows.append(_row(h1,
             _panel(traffic(view, 0 if chart_rows else col - 4), "Traffic"),
             _panel(sequence(view, True), "Sequence"),
             _panel(timing(view, True), "Latency"),
         ))
+        if stream_rows:
+            rows.append(Layout(_panel(streams(view, stream_rows, True), "Streams, worst loss first"),
+                               size=stream_rows + 2))
         if chart_rows:
             series = view.series()
             each = width // len(series)
@@ -87,12 +97,14 @@ def render(view: View, width: int = 80, height: int = 24) -> RenderableType:
         tall = free >= 7 + 6 + 3 + 3 + 1
         h_a = 8 if tall else 7
         lists = max(1, min(10, free - h_a - 6 - 3))
+        # Several streams: which is losing matters more than the size histogram.
+        first = (_panel(streams(view, lists + 1, False), "Streams") if several_streams(view)
+                 else _panel(sizes(view, lists), "Sizes (bytes)"))
         rows += [
             _row(h_a, _panel(traffic(view, max(8, half - 4)), "Traffic"),
                  _panel(sequence(view, tall), "Sequence")),
             _row(6, _panel(timing(view, False), "Latency"), _panel(drops(view, False), "Drops")),
-            _row(lists + 3, _panel(sizes(view, lists), "Sizes (bytes)"),
-                 _panel(sources(view, lists + 1), "Top sources")),
+            _row(lists + 3, first, _panel(sources(view, lists + 1), "Top sources")),
         ]
     rows.append(Layout(_panel(mode_text, title), size=mode_h))
     used = sum(r.size or 0 for r in rows)
@@ -113,6 +125,7 @@ def _small(view: View, width: int, height: int, title: str) -> RenderableType:
         ("Drops", drops(view, False, compact=True)),
         ("Latency", timing(view, False, compact=True)),
         (title, mode_panel(view, width, 0)),
+        *([("Streams", streams(view, 4, False))] if several_streams(view) else []),
         ("Sizes (bytes)", sizes(view, 3)),
         ("Top sources", sources(view, 3)),
     ]
@@ -159,6 +172,20 @@ def _small(view: View, width: int, height: int, title: str) -> RenderableType:
     root = Layout()
     root.split_column(*rows)
     return _Sized(root, used)
+
+
+def stream_lines(view: View) -> int:
+    """The lines the Streams panel's body needs: the column names, a line per stream the
+    frame carries (the worst few), and one for "+N more"."""
+    tracked = view.snap.streams_tracked
+    shown = min(tracked, len(view.snap.stream_rows))
+    return 1 + shown + (tracked > shown)
+
+
+def several_streams(view: View) -> bool:
+    """Whether the Streams panel is shown: more than one stream is tracked (and the frame
+    carries their rows)."""
+    return view.snap.streams_tracked > 1 and bool(view.snap.stream_rows)
 
 
 def _row(size: int, *panels: RenderableType) -> Layout:

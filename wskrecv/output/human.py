@@ -20,7 +20,10 @@ from wskrecv.shown import shown
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
+from wskrecv.stats.streams import StreamRow, worst
 from wskrecv.words import terminal_columns, wrap_words
+
+SUMMARY_STREAMS = 10  # streams in the summary's table without --per-stream
 
 
 def format_address(host: str, port: int) -> str:
@@ -98,7 +101,7 @@ def host_text(snap: Snapshot, short: bool = False) -> str:
     counts = (h.get("rcvbuf_errors", 0), h.get("in_csum_errors", 0), h.get("no_ports", 0))
     if short and not any(counts):
         return ""
-    return (f"rcvbuf errors {counts[0]}, checksum errors {counts[1]}, no port {counts[2]} "
+    return (f"errors: rcvbuf {counts[0]}, checksum {counts[1]}, no port {counts[2]} "
             "(all sockets on this host)")
 
 
@@ -140,6 +143,75 @@ def workers_summary(snap: Snapshot) -> list[str]:
     return lines
 
 
+def stream_name(row: StreamRow) -> str:
+    """A stream as the outputs name it: its source and the header's stream id."""
+    return f"{format_address(row.address, row.port)} #{row.stream}"
+
+
+def stream_lines(snap: Snapshot) -> list[str]:
+    """--per-stream: after an interval line, a line per stream (this interval's loss as
+    iperf3 prints it, then its totals), in the order the streams started."""
+    lines = []
+    for r in snap.stream_rows:
+        line = (f"  {stream_name(r)}  {r.interval_received} dg  lost {r.interval_lost}/"
+                f"{r.interval_expected} ({pct(r.interval_loss_pct)}) total {r.lost} "
+                f"({pct(r.loss_pct)})  reord {r.reordered} dup {r.duplicates}")
+        if r.late:
+            line += f" late {r.late}"
+        if r.jitter_ns is not None:
+            line += f"  jitter {duration(r.jitter_ns)}"
+        if r.latency is not None:
+            line += f"  owd p50/p99 {ms(r.latency.p50)}/{ms(r.latency.p99)} ms"
+        lines.append(line)
+    return lines
+
+
+def _columns(head: list[str], rows: list[list[str]], width: Optional[int] = None,
+             keep: int = 4) -> list[str]:
+    """A plain table: the first column left-aligned, the others right-aligned. Wider than
+    `width` (a terminal's), it leaves out columns from the right, never the first `keep`,
+    and says which in a last line (a table is not wrapped like words)."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    n = len(head)
+    while width is not None and n > keep and 2 + sum(widths[:n]) + 2 * (n - 1) > width:
+        n -= 1
+    lines = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                              for i, (c, w) in enumerate(zip(r[:n], widths[:n]))).rstrip()
+             for r in [head, *rows]]
+    if n < len(head):
+        lines.append(f"({', '.join(head[n:])}: left out at this width; --json has them)")
+    return lines
+
+
+def _p50_p99(p: Optional[Percentiles]) -> str:
+    return f"{ms(p.p50)}/{ms(p.p99)}" if p is not None else "-"
+
+
+def stream_table(snap: Snapshot, every: bool = False, width: Optional[int] = None) -> list[str]:
+    """The summary's streams, worst first by loss: the first SUMMARY_STREAMS (`every`:
+    all of them), and the retired streams' sums. Nothing for a single stream (the loss
+    line says it all) unless `every`."""
+    rows, gone = snap.stream_rows, snap.streams_retired
+    if not rows and not gone.streams or len(rows) + gone.streams < 2 and not every:
+        return []
+    shown = worst(rows, None if every else SUMMARY_STREAMS)
+    if len(shown) < len(rows):
+        title = f"worst {len(shown)} of {len(rows)} by loss (all with --per-stream)"
+    else:
+        title = f"{plural(len(rows), 'stream')}, worst first by loss"
+    owd = any(r.latency is not None for r in shown)  # a column for one-way latency
+    table = [[stream_name(r), str(r.received), str(r.lost), pct(r.loss_pct), str(r.reordered),
+              str(r.duplicates), str(r.late), duration(r.jitter_ns)]
+             + ([_p50_p99(r.latency)] if owd else []) for r in shown]
+    if gone.streams:
+        table.append([f"retired: {plural(gone.streams, 'stream')}", str(gone.received),
+                      str(gone.lost), pct(gone.loss_pct), str(gone.reordered),
+                      str(gone.duplicates), str(gone.late), "-"] + (["-"] if owd else []))
+    head = ["source #stream", "received", "lost", "loss", "reord", "dup", "late", "jitter"]
+    head += ["owd p50/p99 ms"] if owd else []
+    return [f"streams      {title}:", *_columns(head, table, width)]
+
+
 def rate_line(snap: Snapshot) -> str:
     """The summary's rate: over the span from the first datagram to the last, or, when
     that span is too short to measure one (a burst), what came within it instead."""
@@ -147,7 +219,7 @@ def rate_line(snap: Snapshot) -> str:
     if snap.rate_measurable and span is not None:
         over = f"{span:.3f} s" if span >= 1 else duration(span * 1e9)
         return (f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
-                f" over the {over} from the first datagram to the last")
+                f" over {over}, first datagram to last")
     if snap.received > 1:
         within = duration(span * 1e9) if span is not None else "the same instant"
         if span is not None:
@@ -172,13 +244,42 @@ def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
         parts = [(s, stats.style_json(s)) for s in stats.styles]
     else:
         parts = [("irp" if isinstance(stats, IrpStatistics) else "event", stats.as_json())]
-    return [f"{STYLE_LABELS[style]} " + "  ".join(f"{k} {v}" for k, v in values.items()
-                                                   if not isinstance(v, (dict, list)))
-            for style, values in parts]
+    lines = []
+    for style, values in parts:
+        items = [f"{k} {v}" for k, v in values.items()
+                 if not isinstance(v, (dict, list)) and not (k in RARE and not v)]
+        lines += flow(STYLE_LABELS[style] + " ", items)
+    return lines
 
 
-def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
-    """The end-of-run block."""
+# Counters the style lines show only when they are not 0 (JSON has them all).
+RARE = ("broadcast", "multicast", "released_in_callback", "null_indications")
+
+
+def flow(label: str, items: list[str], width: int = 80) -> list[str]:
+    """`items` after `label`, two spaces apart, in lines of at most `width` columns
+    (broken between items; a continuation under the first item): a summary fits 80
+    columns on a pipe too, where nothing wraps it."""
+    lines, line = [], label
+    for item in items:
+        if line.strip() and len(line) + 2 + len(item) > width and line != label:
+            lines.append(line)
+            line = " " * len(label) + item
+        else:
+            line += ("  " if line != label else "") + item
+    return [*lines, line]
+
+
+def replies_text(n: int) -> str:
+    """What a sender that asked for replies is told (sockperf ping-pong, under-load)."""
+    return (f"{plural(n, 'datagram')} asked for a reply (sockperf ping-pong or under-load): "
+            "wskrecv only receives and sends none; `sockperf throughput` is the test that "
+            "needs no reply")
+
+
+def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
+                  every_stream: bool = False, width: Optional[int] = None) -> list[str]:
+    """The end-of-run block; `width`, a terminal's, fits its tables to it."""
     lines = [
         f"--- wskrecv {snap.mode} summary ({reason}) ---",
         f"received     {plural(snap.received, 'datagram')}, {nbytes(snap.bytes)} in "
@@ -192,12 +293,13 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
     ]
     if snap.unread_at_exit is not None:
         at_least = "" if snap.unread_complete else "at least "
+        them = "it" if snap.unread_at_exit == 1 and not at_least else "them"
         lines.append(f"unread       {at_least}{plural(snap.unread_at_exit, 'datagram')} still "
-                     "queued at exit (never read; --max-loss counts them as lost)")
+                     f"queued at exit (--max-loss counts {them} as lost)")
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
-        streams = plural(snap.streams, "stream")
+        streams = plural(snap.streams_tracked, "stream")
         lines.append(
             f"sequence     {snap.seq_format}: {snap.sequenced} sequenced in {streams}, "
             f"{snap.unsequenced} unsequenced"
@@ -208,9 +310,12 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str) -> list[str]:
             f"duplicates {snap.duplicates}, corrupt {snap.corrupt}, late {snap.late}"
             + (f", restarts {snap.restarts}" if snap.restarts else "")
         )
+        lines += stream_table(snap, every_stream, width)
     elif snap.seq_format != "none" and snap.received:
         lines.append(f"sequence     none recognised ({snap.seq_format}): "
                      f"{snap.unsequenced} unsequenced")
+    if snap.reply_requests:
+        lines.append(f"replies      {replies_text(snap.reply_requests)}")
     if snap.jitter_ns is not None:
         lines.append(f"jitter       {duration(snap.jitter_ns)} (RFC 3550)")
     if snap.latency is not None:
@@ -249,19 +354,26 @@ class HumanReporter:
     frame_interval: Optional[float] = None  # no live frames
 
     def __init__(
-        self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None
+        self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None,
+        per_stream: bool = False,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
+        self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
+        self.told_replies = False  # a sender asked for replies: said once
 
     def _line(self, text: str) -> None:
         self._write([text])
 
-    def _write(self, lines: list[str]) -> None:
-        """Lines on the stream; on a terminal, wrapped between words at its width."""
+    def _write(self, lines: list[str], rows: bool = False) -> None:
+        """Lines on the stream; on a terminal, wrapped between words at its width, but
+        for rows of a table (`rows`, or indented by two spaces), laid out by whoever made
+        them: a table cut between words would be no table."""
         width = terminal_columns(self.stream)
-        self.stream.write("".join(part + "\n" for line in lines for part in wrap_words(line, width)))
+        self.stream.write("".join(
+            part + "\n" for line in lines
+            for part in ([line] if rows or line.startswith("  ") else wrap_words(line, width))))
         self.stream.flush()
 
     def start(self, info: dict[str, Any]) -> None:
@@ -271,9 +383,12 @@ class HumanReporter:
                 self._line(f"wskrecv: note: {info['rcvbuf_note']}")
 
     def interval(self, snap: Snapshot) -> None:
+        if not self.quiet and snap.reply_requests and not self.told_replies:
+            self.told_replies = True
+            self._line(f"wskrecv: note: {replies_text(snap.reply_requests)}")
         if not self.quiet:
             self._line(interval_line(snap))
-            for line in worker_lines(snap):
+            for line in worker_lines(snap) + stream_lines(snap):
                 self._line(line)
 
     def frame(self, snap: Snapshot) -> None:
@@ -288,6 +403,8 @@ class HumanReporter:
         if not self.quiet:
             self._line(f"wskrecv {record.get('type', 'iperf3')}: "
                        f"{shown(record['message'], None)}")
+            # a test's end, in iperf3's layout (its rows as iperf3 prints them)
+            self._write(list(record.get("report") or ()), rows=True)
 
     def datagram(self, record: dict[str, Any]) -> None:
         self.dump_stream.write(dump_line(record) + "\n")
@@ -296,4 +413,5 @@ class HumanReporter:
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None
     ) -> None:
         # The threshold's one-line reason is printed once, by the command (all outputs).
-        self._write(summary_lines(snap, status, reason))
+        width = terminal_columns(self.stream)
+        self._write(summary_lines(snap, status, reason, self.per_stream, width))

@@ -16,9 +16,11 @@ class JsonReporter:
 
     frame_interval: Optional[float] = None  # no live frames
 
-    def __init__(self, stream: Optional[IO[str]] = None, quiet: bool = False) -> None:
+    def __init__(self, stream: Optional[IO[str]] = None, quiet: bool = False,
+                 per_stream: bool = False) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.quiet = quiet
+        self.per_stream = per_stream  # interval objects carry the `streams` array
 
     def emit(self, obj: dict[str, Any]) -> None:
         self.stream.write(json.dumps(obj, separators=(",", ":")) + "\n")
@@ -30,7 +32,7 @@ class JsonReporter:
 
     def interval(self, snap: Snapshot) -> None:
         if not self.quiet:
-            self.emit({"type": "interval", **snap.interval_dict()})
+            self.emit({"type": "interval", **snap.interval_dict(self.per_stream)})
 
     def frame(self, snap: Snapshot) -> None:
         pass

@@ -16,6 +16,7 @@ from rich.text import Text
 from wskrecv.output.format import address, duration, iperf3_text, ms, nbytes, pct, si
 from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import worst
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 LABEL = "grey62"
@@ -140,7 +141,9 @@ def traffic(view: View, spark_width: int, compact: bool = False) -> RenderableTy
     if compact:
         return grid
     if not spark_width:
-        grid.add_row("average", si(s.datagrams_per_s, "dg/s") if s.rate_measurable else "-")
+        # A span from the first datagram to the last too short for a rate: none shown.
+        burst = s.active_s is not None and not s.rate_measurable
+        grid.add_row("average", "-" if burst else si(s.datagrams_per_s, "dg/s"))
         grid.add_row("truncated", _count(s.truncated, WARN))
         return grid
     series = view.series()[0]
@@ -160,7 +163,10 @@ def sequence(view: View, tall: bool, compact: bool = False) -> RenderableType:
         grid.add_row("format", s.seq_format)
         grid.add_row(Text(why, style="italic grey50"), "")
         grid.add_row("unsequenced", f"{s.unsequenced:,}")
-        grid.add_row("streams", "0")
+        if s.reply_requests:
+            grid.add_row(Text("asked to reply", style=WARN), Text(f"{s.reply_requests:,}", style=WARN))
+        else:
+            grid.add_row("streams", "0")
         return grid
     pad = 0 if compact else 7
     lost = Text(f"{s.lost:,} ", style=BAD if s.lost else GOOD)
@@ -171,10 +177,12 @@ def sequence(view: View, tall: bool, compact: bool = False) -> RenderableType:
     grid.add_row("reordered", reord)
     grid.add_row("duplicates", _count(s.duplicates, WARN))
     grid.add_row("corrupt", _count(s.corrupt))
+    if s.reply_requests:  # sockperf ping-pong: wskrecv only receives (the summary says so)
+        grid.add_row(Text("asked to reply", style=WARN), Text(f"{s.reply_requests:,}", style=WARN))
     if not compact or s.late or s.unsequenced:
         grid.add_row("late / unseq", f"{s.late:,} / {s.unsequenced:,}")
     if tall:
-        grid.add_row("streams", f"{s.streams:,} ({s.seq_format})")
+        grid.add_row("streams", f"{s.streams_tracked:,} ({s.seq_format})")
     return grid
 
 
@@ -306,6 +314,39 @@ def sources(view: View, rows: int) -> RenderableType:
     if more > 0:
         note = f"+{more:,} more" + (f", {s.sources_evicted:,} evicted" if s.sources_evicted else "")
         table.add_row(Text(note, style=LABEL), "", "")
+    return table
+
+
+def streams(view: View, rows: int, wide: bool) -> RenderableType:
+    """The streams worst by loss (the snapshot carries the worst few) in `rows` lines:
+    source #stream id, lost, loss; `wide` adds received, reordered, duplicates, late and
+    jitter. The last line says how many more streams there are."""
+    s = view.snap
+    room = rows - 1  # the column names take a line
+    if s.streams_tracked > room:
+        room -= 1  # and the "+N more" line one
+    shown = worst(s.stream_rows)[:max(0, room)]
+    more = s.streams_tracked - len(shown)
+    table = Table(box=None, padding=(0, 0, 0, 1), pad_edge=False, expand=True,
+                  show_edge=False, header_style=LABEL)
+    table.add_column("source #stream", no_wrap=True, overflow="ellipsis", ratio=1)
+    names = ("received", "lost", "loss", "reord", "dup", "late", "jitter", "owd p99") if wide else (
+        "lost", "loss")
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in shown:
+        lost = Text(f"{r.lost:,}", style=BAD if r.lost else GOOD)
+        loss = Text(pct(r.loss_pct), style=BAD if r.lost else LABEL)
+        cells: list[Any] = [f"{r.received:,}", lost, loss, _count(r.reordered, WARN),
+                            _count(r.duplicates, WARN), _count(r.late, WARN),
+                            duration(r.jitter_ns),
+                            f"{ms(r.latency.p99)} ms" if r.latency is not None else "-"
+                            ] if wide else [lost, loss]
+        table.add_row(f"{address(r.address, r.port)} #{r.stream}", *cells)
+    if more > 0:
+        gone = s.streams_retired.streams
+        note = f"+{more:,} more" + (f", {gone:,} retired" if gone else "")
+        table.add_row(Text(note, style=LABEL), *([""] * len(names)))
     return table
 
 

@@ -108,6 +108,7 @@ _in_pktinfo = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
 _in6_pktinfo = struct.Struct("@16si")  # addr, ifindex
 _ntop = socket.inet_ntop
 _AF_INET = socket.AF_INET
+_INT_MAX = (1 << 31) - 1
 _AF_INET6 = socket.AF_INET6
 _SOL_SOCKET = socket.SOL_SOCKET
 _IPPROTO_IP = socket.IPPROTO_IP
@@ -206,6 +207,7 @@ class MmsgReader:
         if sock.family not in (_AF_INET, _AF_INET6):
             raise ValueError(
                 f"MmsgReader reads AF_INET and AF_INET6 sockets, not address family {int(sock.family)}")
+        batch, buffer_size = index(batch), index(buffer_size)
         if not (1 <= batch <= MAX_BATCH and 1 <= buffer_size <= MAX_BUFFER):
             raise ValueError(f"MmsgReader: batch must be 1-{MAX_BATCH} and buffer_size 1-{MAX_BUFFER}")
         self.sock = sock
@@ -257,7 +259,9 @@ class MmsgReader:
         vlen = min(index(max_n), self.batch)
         if vlen <= 0:
             return []
-        fd = self.sock.fileno()
+        fd = index(self.sock.fileno())
+        if not 0 <= fd <= _INT_MAX:  # a closed socket's -1 (what recvmmsg would say)
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
         ctypes.memmove(self._msgs_at, self._pristine, vlen * self._header.size)
         # Zeroed slots make the bytes after the kernel's control data predictable, so the
         # tail can serve as a cache key.

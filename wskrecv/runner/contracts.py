@@ -1,16 +1,19 @@
-"""What the receive loop is given and what it gives back: the provider, reporter and
-sidecar it drives (protocols), the limits that end a run, and the run's result."""
+"""What the receive loop is given and what it gives back: the provider, receiver,
+reporter and sidecar it drives (protocols: every hook the runner calls is declared here),
+the limits that end a run, and the run's result."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.errors import Ending, ExitStatus
+from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.snapshot import Snapshot
 
-# The stop reason of a run the application's own exception ended (`on_fault`).
-CLIENT_FAULT = "client fault"
+# How a receiver asks the runner to end the run: (the summary's reason, how the run
+# ended). Safe from any thread.
+StopRequest = Callable[[str, Ending], None]
 
 # How often the socket's health is checked when interval reports are off (-i 0).
 HEALTH_EVERY = 1.0
@@ -28,6 +31,43 @@ class Provider(Protocol):
         """Discard what is still queued, for at most `seconds`: (datagrams, all of them)."""
     def fileno(self) -> int: ...
     def close(self) -> None: ...
+
+
+class Receiver(Protocol):
+    """What the runner starts, drives through its socket and stops: a hosted client
+    (wskrecv.hosting.host.ClientHost, for the built-in clients and `wskrecv run`'s). The
+    runner calls these hooks and no others."""
+
+    def attach(self, request_stop: StopRequest,
+               thread_fault: Callable[[BaseException], None]) -> None:
+        """Before the run: how the receiver ends it (its client faulted, on any thread, or
+        must be stopped: `request_stop(reason, ending)`), and where an exception on a
+        built-in client's own thread goes (`thread_fault`: the run ends with exit 1)."""
+
+    def start(self) -> None:
+        """Post receives / enable callbacks: begin receiving."""
+
+    def stop(self) -> None:
+        """Stop receiving and close the socket (cancelling what is outstanding); after a
+        run that ended any way, also one that never started."""
+
+    def statistics(self) -> ModeStatistics:
+        """The style's own statistics for snapshots (a frozen, typed record)."""
+        ...
+
+    def on_fault(self, exc: BaseException) -> bool:
+        """An exception out of `start` or a delivery (completion routines and callbacks run
+        inside the socket's `deliver`): True when it is the client's own fault (recorded;
+        the run ends Ending.CLIENT_FAULT with its summary), False when it is wskrecv's."""
+        ...
+
+    def stop_requested(self, reason: str) -> None:
+        """The runner was asked to stop: a client stuck in its code must not hold it up."""
+
+    def verdict(self) -> Ending:
+        """How a run that otherwise ended well ended (a user's client that broke WSK rules:
+        Ending.CLIENT_VIOLATIONS)."""
+        ...
 
 
 class Reporter(Protocol):
@@ -111,6 +151,7 @@ class RunResult:
     # A stop signal (Ctrl-C, SIGTERM) that came once the summary was out: whatever runs
     # after the run (the metrics linger) ends at once instead of waiting.
     signalled_after: bool = False
+    signum: Optional[int] = None  # the stop signal that ended the run (signals.STOP_SIGNALS)
 
     @property
     def status(self) -> ExitStatus:

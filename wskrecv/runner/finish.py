@@ -1,70 +1,43 @@
-"""The end of a run, once the loop has stopped: what is kept is handed out and flushed,
-what the run left unread in the socket queue is counted, the run is judged (the
---timeout deadline, the --max-* thresholds, a client's verdict) and the summary is
-reported, each step able to turn a good ending into a failed one."""
+"""Judging the end of a run, once the loop has stopped (the Runner's `_finish` and the
+--workers coordinator use these): what the run left unread in the socket queue, the
+--timeout deadline, the --max-* thresholds and a client's verdict, each able to turn a
+good ending into a failed one. Nothing here knows the Runner."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
-from wskrecv.runner.contracts import CLIENT_FAULT, Provider, RunResult
-from wskrecv.runner.faults import OUTPUT_FAULTS, fault_message
-from wskrecv.signals import StopSignals
+from wskrecv.runner.contracts import Provider
 from wskrecv.stats.snapshot import Snapshot
-
-if TYPE_CHECKING:
-    from wskrecv.runner.loop import Runner
 
 # The longest the end of a run spends counting what it left unread in the socket queue
 # (about 400,000 datagrams a second are read and discarded).
 UNREAD_DRAIN_S = 1.0
 
 
-def finish(runner: Runner, ending: Ending, signals: StopSignals) -> RunResult:
-    """Everything after the loop (the application stopped, held lists released): the
-    summary, and the result that says how the run ended. Runs with the stop signals
-    still installed: until the summary is out, a second Ctrl-C exits at once."""
-    if runner.stop_reason == CLIENT_FAULT:  # also from a thread, or the stop hook
-        ending = Ending.CLIENT_FAULT
-    arrivals = runner.arrivals
-    try:
-        arrivals.hand_out(runner.recorder)  # what stopping processed, too (retained lists)
-        arrivals.flush()  # before the summary: it reports a failure here too
-    except OUTPUT_FAULTS as exc:
-        if runner.error is None:
-            ending = runner.failed(fault_message(exc, "main thread"))
-    arrivals.forget_lengths()
-    if runner.thread_fault is not None and runner.error is None:
-        ending = runner.failed(runner.thread_fault)  # while stopping
-    unread, complete = count_unread(runner.provider, runner.error)
-    snap = at_exit(runner.snapshot(advance=False), runner.provider, arrivals, unread, complete)
-    ending, breach = _judge(runner, ending, snap)
-    reason = runner.stop_reason or "stopped"
-    at_summary = signals.received
-    try:
-        runner.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
-    except OUTPUT_FAULTS:
-        if runner.error is None:
-            raise  # the summary's own stream failed: that is the error
-        # else the output that failed the run fails again: the error line says it
-    return RunResult(ending, reason, snap, breach, runner.error,
-                     signalled_after=signals.received > at_summary)
-
-
-def _judge(runner: Runner, ending: Ending, snap: Snapshot) -> tuple[Ending, Optional[str]]:
-    """The ending the summary says, and why a --max-* threshold failed the run (or None)."""
-    if ending is Ending.DEADLINE_MISSED and snap.received >= (runner.limits.count or 1):
-        # Judged on what was received, lists still held at the deadline included
-        # (stopping processed them): all of it arrived in time.
-        ending = Ending.COMPLETE
-    ending, breach = against_thresholds(ending, runner.judge, snap)
-    verdict = getattr(runner.app, "verdict", None)  # ClientHost: rule breaks fail a run
-    if ending is Ending.COMPLETE and verdict is not None:
-        ending = verdict()
+def judge(ending: Ending, snap: Snapshot, count: Optional[int],
+          thresholds: Optional[Callable[[Snapshot], Optional[str]]],
+          verdict: Callable[[], Ending]) -> tuple[Ending, Optional[str]]:
+    """The ending the summary says, and why a --max-* threshold failed the run (or None):
+    the --timeout deadline judged on what was received (`count`: --count), then the
+    thresholds, then the receiver's verdict on a run that ended well."""
+    ending = deadline_judged(ending, snap.received, count)
+    ending, breach = against_thresholds(ending, thresholds, snap)
+    if ending is Ending.COMPLETE:
+        ending = verdict()  # ClientHost: a user's client that broke rules fails the run
     return ending, breach
+
+
+def deadline_judged(ending: Ending, received: int, count: Optional[int]) -> Ending:
+    """A run the --timeout deadline stopped missed it only when fewer than --count (or
+    than 1) datagrams arrived, judged on what was received at the end: lists still held at
+    the deadline included (stopping processed them). Shared with --workers."""
+    if ending is Ending.DEADLINE_MISSED and received >= (count if count is not None else 1):
+        return Ending.COMPLETE
+    return ending
 
 
 def against_thresholds(ending: Ending, judge: Optional[Callable[[Snapshot], Optional[str]]],

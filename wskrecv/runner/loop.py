@@ -5,7 +5,8 @@ it can take (`demand`), has the provider read at most that many, and delivers th
 nothing is queued it waits on the socket, a wake-up socket (signals, releases from other
 threads) and the next interval tick. It says how the run ended (`Ending`), not which
 exit status that is: errors.py keeps that table, and cli.py ends the process. The end of
-a run (summary, judging) is finish.py's; the loop's faults travel as faults.py says.
+a run (`_finish`: the summary) judges with finish.py's functions; the loop's faults travel
+as faults.py says. The receiver is driven only through contracts.Receiver.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, Callable, Optional
 
-from wskrecv.builtin.base import Receiver
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
-from wskrecv.runner.contracts import CLIENT_FAULT, Limits, Provider, Reporter, RunResult, Sidecar
+from wskrecv.runner.contracts import Limits, Provider, Receiver, Reporter, RunResult, Sidecar
 from wskrecv.runner.faults import OUTPUT_FAULTS, Fault, SocketFailed, fault_message, hung_up
-from wskrecv.runner.finish import finish
+from wskrecv.runner.finish import at_exit, count_unread
+from wskrecv.runner.finish import judge as judge_end
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
 
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
@@ -50,8 +52,12 @@ class Runner:
         sinks: Sequence[DumpSink] = (),
         sidecar: Optional[Sidecar] = None,
         truncates_above: Optional[int] = None,
+        per_stream: bool = False,
     ) -> None:
         self.provider = provider
+        # Interval snapshots carry every stream's row (--per-stream); else none: frames
+        # carry the worst few, the summary every one.
+        self.per_stream = per_stream
         # Carried beside the socket (--iperf3): waited on with it, serviced after waits.
         self.sidecar = sidecar
         self.sock = sock
@@ -65,17 +71,6 @@ class Runner:
         # Asked once per interval: why the socket can no longer receive, or None (the OS
         # says nothing when a bound address is removed).
         self.health = health
-        # An application that runs foreign code (wskrecv run's ClientHost) has
-        # `on_fault(exc) -> bool`: told of an exception out of its start or a delivery
-        # (completion routines and callbacks run inside `deliver`), True means the
-        # client's own fault, and the run ends "client fault" with its summary. It gets
-        # request_stop as `stop_run` (for faults on the client's own threads), hears of
-        # stop requests (`stop_requested`: a stuck client must not hold the run up), and
-        # may judge a run that ended well (`verdict() -> Ending`).
-        self.on_fault: Optional[Callable[[BaseException], bool]] = getattr(app, "on_fault", None)
-        if hasattr(app, "stop_run"):
-            app.stop_run = self.request_stop  # type: ignore[attr-defined]
-        self._stop_requested: Optional[Callable[[str], None]] = getattr(app, "stop_requested", None)
         # Arrival times, and the outputs of kept datagrams (--dump, --pcap).
         self.arrivals = Arrivals(sinks, truncates_above)
         # Asked before every read: why to stop now, or None (--workers: a --count shared
@@ -85,10 +80,14 @@ class Runner:
         # WskRelease and re-enabling may come from the application's worker thread and
         # let the socket take datagrams again: they wake the loop.
         sock.ready_callback = self.waker.wake
-        # A fault on the application's threads reaches the loop through here.
-        app.on_thread_fault = self.fault_on_thread
+        # The receiver ends the run through request_stop (its client's fault, on any
+        # thread); a fault on a built-in client's own thread reaches the loop through
+        # fault_on_thread.
+        app.attach(self.request_stop, self.fault_on_thread)
         self.thread_fault: Optional[str] = None  # its one line, until the loop ends
+        # Why the run stops (the summary's words) and how it ended, once asked.
         self.stop_reason: Optional[str] = None
+        self.stop_ending = Ending.COMPLETE
         self.error: Optional[str] = None  # the socket failed underneath: why
         self._t0 = 0.0
         # The loop's schedule (clock() values; None: never), set when the run starts.
@@ -99,14 +98,14 @@ class Runner:
         self._readable = False  # the last wait said the socket was readable
         self._empty = False  # the last read found the socket empty
 
-    def request_stop(self, reason: str) -> None:
-        """Ask the loop to end (safe from signal handlers and other threads). A client
-        fault overrides any other reason: it decides how the run ended."""
-        if self.stop_reason is None or reason == CLIENT_FAULT:
-            self.stop_reason = reason
+    def request_stop(self, reason: str, ending: Ending = Ending.COMPLETE) -> None:
+        """Ask the loop to end (safe from signal handlers and other threads), for
+        `reason` (the summary's words). An ending other than COMPLETE (a client fault)
+        overrides any earlier request: it decides how the run ended."""
+        if self.stop_reason is None or ending is not Ending.COMPLETE:
+            self.stop_reason, self.stop_ending = reason, ending
         self.waker.wake()
-        if self._stop_requested is not None:
-            self._stop_requested(reason)
+        self.app.stop_requested(reason)
 
     def fault_on_thread(self, exc: BaseException) -> None:
         """An exception on another thread (the application's worker): the loop ends the
@@ -115,7 +114,9 @@ class Runner:
             self.thread_fault = fault_message(exc, "worker thread")
         self.waker.wake()
 
-    def snapshot(self, advance: bool = True) -> Snapshot:
+    def snapshot(self, advance: bool = True, streams_limit: Optional[int] = 0) -> Snapshot:
+        """The run's statistics now (see Recorder.snapshot: `advance` starts a new
+        interval, `streams_limit` bounds the per-stream rows)."""
         # The model's counters under the model's lock, the statistics under the
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
@@ -128,6 +129,7 @@ class Runner:
                 violations,
                 mode_stats,
                 advance=advance,
+                streams_limit=streams_limit,
             )
         if self.sidecar is not None:
             snap = replace(snap, iperf3=MappingProxyType(self.sidecar.status()))
@@ -151,16 +153,48 @@ class Runner:
                     self.app.start()
                     ending = self._loop()
                 except BaseException as exc:
-                    if self.on_fault is None or not self.on_fault(exc):
+                    if not self.app.on_fault(exc):
                         raise
-                    self.stop_reason = CLIENT_FAULT
                     ending = Ending.CLIENT_FAULT
+                    self.stop_reason, self.stop_ending = ending.value, ending
             finally:
                 self.app.stop()  # also after the application closed its socket itself
                 self.waker.close()
                 if self.sidecar is not None:
                     self.sidecar.close()
-            return finish(self, ending, signals)
+            return self._finish(ending, signals)
+
+    def _finish(self, ending: Ending, signals: StopSignals) -> RunResult:
+        """Everything after the loop (the application stopped, held lists released): the
+        summary, and the result that says how the run ended. Runs with the stop signals
+        still installed: until the summary is out, a second Ctrl-C exits at once."""
+        if self.stop_ending is Ending.CLIENT_FAULT:  # also from a thread, or the stop hook
+            ending = Ending.CLIENT_FAULT
+        arrivals = self.arrivals
+        try:
+            arrivals.hand_out(self.recorder)  # what stopping processed, too (retained lists)
+            arrivals.flush()  # before the summary: it reports a failure here too
+        except OUTPUT_FAULTS as exc:
+            if self.error is None:
+                ending = self.failed(fault_message(exc, "main thread"))
+        arrivals.forget_lengths()
+        if self.thread_fault is not None and self.error is None:
+            ending = self.failed(self.thread_fault)  # while stopping
+        unread, complete = count_unread(self.provider, self.error)
+        snap = at_exit(self.snapshot(advance=False, streams_limit=None), self.provider, arrivals,
+                       unread, complete)
+        ending, breach = judge_end(ending, snap, self.limits.count, self.judge, self.app.verdict)
+        reason = self.stop_reason or "stopped"
+        at_summary = signals.received
+        try:
+            self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
+        except OUTPUT_FAULTS:
+            if self.error is None:
+                raise  # the summary's own stream failed: that is the error
+            # else the output that failed the run fails again: the error line says it
+        return RunResult(ending, reason, snap, breach, self.error,
+                         signalled_after=signals.received > at_summary,
+                         signum=signals.signum if at_summary else None)
 
     def _loop(self) -> Ending:
         """Turn until something ends the run; a socket failure ends it too."""
@@ -217,7 +251,7 @@ class Runner:
         if self.thread_fault is not None:
             raise Fault(self.thread_fault)
         if self.stop_reason is not None:
-            return Ending.COMPLETE
+            return self.stop_ending
         if self.stop_when is not None:
             why = self.stop_when()
             if why:
@@ -235,7 +269,8 @@ class Runner:
         limits = self.limits
         if now >= self._next_tick:
             if limits.interval > 0:
-                self.reporter.interval(self.snapshot())
+                self.reporter.interval(
+                    self.snapshot(streams_limit=None if self.per_stream else 0))
             late = int((now - self._next_tick) / limits.tick) + 1
             self._next_tick += limits.tick * max(1, late)
             broken = self.health() if self.health is not None else None
@@ -244,7 +279,7 @@ class Runner:
             if self.sidecar is not None:
                 self._poll_sidecar()  # datagrams may keep the loop from waiting
         if self._next_frame is not None and now >= self._next_frame:
-            self.reporter.frame(self.snapshot(advance=False))
+            self.reporter.frame(self.snapshot(advance=False, streams_limit=TOP_STREAMS))
             # Re-read: a display may space its frames out to bound its own cost.
             every = self.reporter.frame_interval
             self._next_frame = now + every if every else None

@@ -6,7 +6,8 @@ together); `wskrecv.core` picks one when the receive stack is assembled and the 
 just calls it. Per datagram: its size (count, bytes, minimum, maximum, power-of-two
 histogram), its sender (SourceTable), the application latency (completion time - kernel
 timestamp), and, when its payload carries a recognised header, sequence analysis
-(StreamTable), the CRC check and one-way latency (arrival - send time).
+(StreamTable), the CRC check and one-way latency (arrival - send time), for the
+run and, in its tracker's `latency`, for the stream.
 
 Each Counter owns its source and stream tables (SourceTable, StreamTable); the compiled
 Counter owns the compiled twins of them (csrc/tables.c).
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
-from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS
+from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS, asks_reply
 from wskrecv.stats.latency import Histogram
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS
@@ -34,6 +35,8 @@ def tables(
 
 
 def check_format(seq_format: str) -> None:
+    if not isinstance(seq_format, str):
+        raise TypeError(f"seq_format must be a str, not {type(seq_format).__name__}")
     if seq_format not in FORMATS:
         raise ValueError(f"unknown sequence format {seq_format!r}")
 
@@ -59,6 +62,9 @@ class Counter:
         self.bytes = 0
         self.corrupt = 0  # wskrecv datagrams whose body fails the header's CRC-32
         self.unsequenced = 0  # datagrams without a recognised header
+        # sockperf messages that ask for a reply (ping-pong, under-load), among those not
+        # read as another format's header: wskrecv never replies
+        self.reply_requests = 0
         self.size_min = 1 << 30
         self.size_max = 0
         self.size_counts = [0] * SIZE_BUCKETS  # by bit length of the size
@@ -75,6 +81,7 @@ class Counter:
         self._parse = PARSERS.get(seq_format)  # None for "none"
         self._parse_truncated = TRUNCATED_PARSERS.get(seq_format)
         self._wall_clock = wall_clock(seq_format)
+        self._sockperf = seq_format == "sockperf"
         self.streams.use_wrap32(seq_format == "iperf3")
 
     def add(
@@ -87,7 +94,10 @@ class Counter:
         n = len(data)
         self.received += 1
         self.bytes += n
-        self.size_counts[n.bit_length()] += 1
+        try:
+            self.size_counts[n.bit_length()] += 1
+        except IndexError:  # beyond any UDP payload (only a caller's own data): the last bucket
+            self.size_counts[-1] += 1
         if n > self.size_max:
             self.size_max = n
         if n < self.size_min:
@@ -108,27 +118,42 @@ class Counter:
         header = parse(data) if parse is not None else None
         if header is None:
             self.unsequenced += 1
+            if asks_reply(data):
+                self.reply_requests += 1
             return
+        if self._sockperf and asks_reply(data):
+            self.reply_requests += 1
         stream, seq, send_ns, valid = header
         if not valid:
             self.corrupt += 1
         transit = None
+        owd = False
         if send_ns is not None:
             transit = arrival - send_ns
             if self._wall_clock:
                 self._owd.add(transit)
+                owd = True
         key = (remote, stream)
         tracker = self.streams.streams.get(key)
         if tracker is None:
-            self.streams.new(key, seq, transit)
+            tracker = self.streams.new(key, seq, transit)
         else:
             tracker.see(seq, transit)
+        if owd:  # the stream's own latency percentiles
+            latency = tracker.latency
+            if latency is None:
+                latency = tracker.latency = Histogram()
+            latency.add(transit)
 
     def add_list(
         self, datas: Sequence[Any], remotes: Sequence[tuple],
         timestamps_ns: Sequence[Optional[int]], now_ns: int,
     ) -> None:
-        """Count a list consumed at one instant (an event callback's), given as columns."""
+        """Count a list consumed at one instant (an event callback's), given as columns
+        (of one length: ValueError)."""
+        n = len(datas)
+        if len(remotes) != n or len(timestamps_ns) != n:
+            raise ValueError("datas, remotes and timestamps differ in length")
         add = self.add
         for data, remote, stamp in zip(datas, remotes, timestamps_ns):
             add(data, remote, stamp, now_ns)

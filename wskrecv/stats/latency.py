@@ -21,9 +21,12 @@ BUCKETS = ((MAX_BITS - SUB_BITS - 1) << SUB_BITS) + _LINEAR  # 1920
 PERCENTILES = (50, 90, 99)
 
 
+_bit_length = int.bit_length  # a value that is no integer is a TypeError, as in the C kernel
+
+
 def bucket_of(value: int) -> int:
     """The bucket index of a value in [0, 2**64) (see `bucket_bounds`)."""
-    shift = value.bit_length() - SUB_BITS - 1
+    shift = _bit_length(value) - SUB_BITS - 1
     if shift <= 0:
         return value
     return (shift << SUB_BITS) + (value >> shift)

@@ -12,6 +12,8 @@ counted:
 - sequence analysis is per stream, and a stream stays on one worker (SO_REUSEPORT hashes
   the 4-tuple), so lost/reordered/duplicates/late/expected sum;
 - jitter is the mean over every live stream of every worker;
+- per-stream rows are joined (a stream that moved between workers is one row, its counts
+  summed) and bounded like one table (stats/streams.merge_rows); retired sums add up;
 - sizes: counts and bytes sum, the minimum and maximum are the extremes;
 - sources: the tables are joined and bounded like one table (MAX_SOURCES, dropping the
   smallest half when full); `sources_evicted` is the workers' evictions plus the join's.
@@ -40,6 +42,7 @@ from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.snapshot import Snapshot, WorkerRow, _frozen
 from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceRow
+from wskrecv.stats.streams import Marks, StreamRow, collect, marks_of, merge_rows, since, worst
 
 Counts = tuple[tuple[int, int], ...]  # (bucket, count) of the non-empty buckets
 
@@ -64,6 +67,8 @@ class Partial:
     cpu_s: float  # the worker process's CPU time so far (user + system)
     owd_sum: int = 0  # the one-way latencies' exact sum (ns), cumulative over the run
     app_sum: int = 0  # ... and the application latencies'
+    streams: tuple[StreamRow, ...] = ()  # every live stream's row
+    max_streams: int = 0  # the worker's stream table bound
 
 
 def capture(recorder: Recorder, snap: Snapshot, worker: int = 0) -> Partial:
@@ -76,11 +81,12 @@ def capture(recorder: Recorder, snap: Snapshot, worker: int = 0) -> Partial:
         rows = list(recorder.sources.rows.items())
         streams = list(recorder.streams.streams.values())
         jitters = tuple(t.jitter_ns for t in streams if t.jitter_ns is not None)
+        stream_rows = collect(recorder.streams, None)
     sources = tuple((str(r[0]), int(r[1]), c[0], c[1]) for r, c in rows)
     times = os.times()
     return Partial(worker, os.getpid(), snap, _sparse(owd), _sparse(app), sources,
                    recorder.sources.max_sources, jitters, times.user + times.system,
-                   owd.sum, app.sum)
+                   owd.sum, app.sum, stream_rows, recorder.streams.max_streams)
 
 
 def _histogram(parts: Sequence[Counts], top: int) -> Histogram:
@@ -146,8 +152,8 @@ def merge_sizes(sizes: Sequence[SizeStats]) -> SizeStats:
 
 
 _SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "lost",
-           "reordered", "duplicates", "corrupt", "unsequenced", "late", "restarts",
-           "expected", "sequenced", "streams", "streams_seen", "streams_evicted")
+           "reordered", "duplicates", "corrupt", "unsequenced", "reply_requests", "late",
+           "restarts", "expected", "sequenced", "streams_seen", "streams_evicted")
 
 
 def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
@@ -166,6 +172,13 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
     owd = _histogram([p.owd for p in parts], max(_max(s.latency) for s in snaps))
     app = _histogram([p.app for p in parts], max(_max(s.app_latency) for s in snaps))
     top, seen, evicted, moved = merge_sources(parts)
+    stream_rows, gone, moved_streams = merge_rows(
+        [p.streams for p in parts], max(p.max_streams for p in parts) or len(parts) * 1024)
+    sums["streams_seen"] -= moved_streams
+    sums["streams_evicted"] += gone.streams
+    retired = gone
+    for s in snaps:
+        retired += s.streams_retired
     return Snapshot(
         mode=first.mode,
         elapsed_s=elapsed_s,
@@ -181,6 +194,9 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         sources_evicted=evicted,
         sizes=merge_sizes([s.sizes for s in snaps]),
         moved_sources=moved,
+        streams_tracked=len(stream_rows),
+        stream_rows=stream_rows,
+        streams_retired=retired,
         **_at_exit(snaps),
         **sums,
     )
@@ -228,6 +244,7 @@ class Merger:
         self._last_bytes = 0
         self._last_lost = 0
         self._last_expected = 0
+        self._stream_marks: Marks = {}
 
     def update(self, p: Partial) -> None:
         """Take a worker's newest Partial."""
@@ -287,15 +304,22 @@ class Merger:
                                   cpu, alive=w not in self.dead))
         return tuple(rows)
 
-    def snapshot(self, elapsed_s: float, advance: bool = True) -> Optional[Snapshot]:
+    def snapshot(self, elapsed_s: float, advance: bool = True, streams_limit: Optional[int] = None
+                 ) -> Optional[Snapshot]:
         """The merged snapshot (None before any worker reported); with `advance`, a new
-        interval starts at `elapsed_s`."""
+        interval starts at `elapsed_s`. `streams_limit` bounds its per-stream rows as
+        Recorder.snapshot's does (None: every one, 0: none)."""
         parts = [self.latest[w] for w in sorted(self.latest)]
         if not parts:
             return None
         total = merge(parts, elapsed_s)
         interval_s = elapsed_s - self._last_t
         lat, app = self._interval_latency(parts)
+        rows = total.stream_rows
+        if streams_limit is not None and len(rows) > streams_limit:
+            keep = {r.key for r in worst(rows, streams_limit)}
+            rows = tuple(r for r in rows if r.key in keep)
+        rows = tuple(since(r, self._stream_marks.get(r.key)) for r in rows)
         snap = replace(
             total,
             interval_s=interval_s,
@@ -306,6 +330,7 @@ class Merger:
             interval_latency=lat,
             interval_app_latency=app,
             workers=self._rows(parts, interval_s),
+            stream_rows=rows,
         )
         if advance:
             self._last_t = elapsed_s
@@ -316,6 +341,8 @@ class Merger:
             for p in parts:
                 self._mark[p.worker] = p
             self._imax = {}
+            if streams_limit != 0:
+                self._stream_marks = marks_of(total.stream_rows)
         return snap
 
 

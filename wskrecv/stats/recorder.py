@@ -28,6 +28,7 @@ from wskrecv.stats.sizes import SizeStats
 from wskrecv.stats.snapshot import Snapshot, _frozen
 from wskrecv.stats.sources import MAX_SOURCES, TOP, SourceTable
 from wskrecv.stats.sources import top as top_sources
+from wskrecv.stats.streams import Marks, collect, mark, retired
 
 
 class DumpRecord(NamedTuple):
@@ -91,6 +92,7 @@ class Recorder:
         self._last_bytes = 0
         self._last_lost = 0
         self._last_expected = 0
+        self._stream_marks: Marks = {}  # each stream's figures at the last interval
 
     def use_seq_format(self, seq_format: str) -> None:
         """Read payload headers as `seq_format` from now on (an iperf3 server switches
@@ -191,8 +193,12 @@ class Recorder:
         violations: Mapping[str, int],
         mode_stats: Optional[ModeStatistics],
         advance: bool = True,
+        streams_limit: Optional[int] = 0,
     ) -> Snapshot:
-        """Freeze the counters; with `advance`, start a new interval at `elapsed_s`."""
+        """Freeze the counters; with `advance`, start a new interval at `elapsed_s`.
+        `streams_limit` is how many per-stream rows the snapshot carries: the worst by loss
+        (stats/streams.py), 0 none, None every stream; an interval that carries rows
+        starts the next one's per-stream shares."""
         c = self.counts
         streams, sources = c.streams, c.sources
         totals = streams.totals()
@@ -219,13 +225,16 @@ class Recorder:
             duplicates=totals.duplicates,
             corrupt=c.corrupt,
             unsequenced=c.unsequenced,
+            reply_requests=c.reply_requests,
             late=totals.late,
             restarts=totals.restarts,
             expected=totals.expected,
             sequenced=totals.sequenced,
-            streams=len(streams.streams),
+            streams_tracked=len(streams.streams),
             streams_seen=streams.seen,
             streams_evicted=streams.evicted,
+            stream_rows=collect(streams, streams_limit, self._stream_marks) if streams_limit != 0 else (),
+            streams_retired=retired(streams.retired),
             jitter_ns=streams.mean_jitter_ns(),
             latency=self._owd_run.percentiles(owd),
             app_latency=self._app_run.percentiles(app),
@@ -245,4 +254,6 @@ class Recorder:
             self._last_expected = totals.expected
             self._owd_run.merge(owd)
             self._app_run.merge(app)
+            if streams_limit != 0:
+                self._stream_marks = mark(streams)
         return snap

@@ -24,6 +24,8 @@ from __future__ import annotations
 from operator import index
 from typing import Optional
 
+from wskrecv.stats.latency import Histogram
+
 WINDOW = 1 << 14  # sequences remembered behind the highest: deeper reordering is `late`
 MAX_WINDOW = 1 << 30  # one byte each
 
@@ -49,12 +51,13 @@ class StreamTracker:
     __slots__ = (
         "base", "high", "seen", "reordered", "duplicates", "late", "jitter_ns",
         "last_transit", "mark", "_ring", "_mask", "_zeros", "probe", "restarts",
-        "_prior_expected", "_prior_seen",
+        "_prior_expected", "_prior_seen", "latency",
     )
 
     def __init__(
         self, first: int, window: int = WINDOW, transit_ns: Optional[int] = None
     ) -> None:
+        window = index(window)
         if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
             raise ValueError("window must be a power of two, at most 2**30")
         self.base = first  # lowest sequence seen
@@ -75,6 +78,9 @@ class StreamTracker:
         self.restarts = 0
         self._prior_expected = 0  # expected and seen of the runs before the last restart
         self._prior_seen = 0
+        # The stream's one-way latencies: the counting kernel adds them when the format's
+        # send times are wall-clock times (None until the first).
+        self.latency: Optional[Histogram] = None
 
     @property
     def window(self) -> int:
@@ -201,12 +207,14 @@ MAX_STREAMS = 1024  # streams tracked at once; beyond, the least active half is 
 class SequenceTotals:
     """Counts over every stream of a run, retired ones included (plain, mutable)."""
 
-    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts")
+    __slots__ = ("lost", "reordered", "duplicates", "late", "expected", "sequenced", "restarts",
+                 "streams")
 
     def __init__(self) -> None:
         self.lost = self.reordered = self.duplicates = self.late = self.restarts = 0
         self.expected = 0  # sum of each stream's highest - lowest + 1
         self.sequenced = 0  # datagrams that carried a sequence
+        self.streams = 0  # trackers added
 
     def add(self, t: StreamTracker) -> None:
         self.lost += t.lost
@@ -216,6 +224,7 @@ class SequenceTotals:
         self.expected += t.expected
         self.sequenced += t.datagrams
         self.restarts += t.restarts
+        self.streams += 1
 
 
 class StreamTable:
@@ -228,10 +237,11 @@ class StreamTable:
     The compiled core has a twin of this table (csrc/tables.c), owned by its Counter."""
 
     def __init__(self, max_streams: int = MAX_STREAMS, window: int = WINDOW, wrap32: bool = False) -> None:
+        window = index(window)
         if window <= 0 or window & (window - 1) or window > MAX_WINDOW:
             raise ValueError("window must be a power of two, at most 2**30")
         self.streams: dict[tuple, StreamTracker] = {}
-        self.max_streams = max(1, max_streams)
+        self.max_streams = max(1, index(max_streams))
         self.window = window
         self._tracker: type[StreamTracker] = StreamTracker
         self.use_wrap32(wrap32)
@@ -289,7 +299,7 @@ class StreamTable:
         r = self.retired
         out.lost, out.reordered, out.duplicates = r.lost, r.reordered, r.duplicates
         out.late, out.expected, out.sequenced = r.late, r.expected, r.sequenced
-        out.restarts = r.restarts
+        out.restarts, out.streams = r.restarts, r.streams
         for tracker in list(self.streams.values()):
             out.add(tracker)
         return out

@@ -12,6 +12,7 @@ from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ModeStatistics
 from wskrecv.stats.sizes import SIZE_BUCKETS, SizeStats
 from wskrecv.stats.sources import SourceRow
+from wskrecv.stats.streams import RetiredStreams, StreamRow, as_json
 
 
 def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -100,13 +101,19 @@ class Snapshot:
     duplicates: int = 0
     corrupt: int = 0
     unsequenced: int = 0
+    reply_requests: int = 0  # sockperf messages that asked for a reply (never sent)
     late: int = 0
     restarts: int = 0  # a sender started counting again (see stats/sequence.py)
     expected: int = 0  # sequences from lowest to highest, summed over streams
     sequenced: int = 0  # datagrams that carried a recognised header
-    streams: int = 0  # streams tracked now
+    streams_tracked: int = 0  # streams tracked now
     streams_seen: int = 0  # streams started (a returning retired stream counts again)
     streams_evicted: int = 0  # streams retired to bound memory (their counts kept)
+    # Per-stream figures (stats/streams.py): every tracked stream's row (the summary, and
+    # intervals with --per-stream) or the worst few (display frames), in the order they
+    # started; and the sums of the streams no longer tracked.
+    stream_rows: tuple[StreamRow, ...] = ()
+    streams_retired: RetiredStreams = field(default_factory=RetiredStreams)
     jitter_ns: Optional[float] = None
     latency: Optional[Percentiles] = None  # one-way: kernel receive time - send time
     app_latency: Optional[Percentiles] = None  # completion/callback time - kernel time
@@ -250,11 +257,12 @@ class Snapshot:
             "duplicates": self.duplicates,
             "corrupt": self.corrupt,
             "unsequenced": self.unsequenced,
+            "reply_requests": self.reply_requests,
             "late": self.late,
             "restarts": self.restarts,
             "loss_pct": round(self.loss_pct, 6),
             "reorder_pct": round(self.reorder_pct, 6),
-            "streams": self.streams,
+            "streams_tracked": self.streams_tracked,
             "streams_seen": self.streams_seen,
             "streams_evicted": self.streams_evicted,
             "jitter_ms": self.jitter_ms,
@@ -267,9 +275,10 @@ class Snapshot:
             **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
 
-    def interval_dict(self) -> dict[str, Any]:
+    def interval_dict(self, per_stream: bool = False) -> dict[str, Any]:
         """The `interval` JSON object (without its "type"). Latencies cover the interval;
-        counts are totals so far, like `received`."""
+        counts are totals so far, like `received`. `per_stream` adds the `streams` array
+        (each stream's figures and its share of the interval) and `streams_retired`."""
         return {
             "mode": self.mode,
             "t": round(self.elapsed_s, 6),
@@ -289,6 +298,7 @@ class Snapshot:
             **self._analysis(),
             "latency_ms": _ms(self.interval_latency),
             "app_latency_ms": _ms(self.interval_app_latency),
+            **(as_json(self.stream_rows, self.streams_retired, interval=True) if per_stream else {}),
             **self.mode_json(),
         }
 
@@ -319,5 +329,6 @@ class Snapshot:
             **self._analysis(),
             "latency_ms": _ms(self.latency),
             "app_latency_ms": _ms(self.app_latency),
+            **as_json(self.stream_rows, self.streams_retired),
             **self.mode_json(),
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import index
 
 from wskrecv.addresses import plain_host
 
@@ -39,7 +40,7 @@ class SourceTable:
 
     def __init__(self, max_sources: int = MAX_SOURCES) -> None:
         self.rows: dict[tuple, list[int]] = {}
-        self.max_sources = max(1, max_sources)
+        self.max_sources = max(1, index(max_sources))
         self.evicted = 0  # sources dropped from the table
         self.seen = 0  # distinct sources counted (a returning evicted source counts again)
 

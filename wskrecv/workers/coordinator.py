@@ -27,10 +27,11 @@ from typing import Any, Callable, Optional
 
 from wskrecv.errors import Ending
 from wskrecv.runner import Limits, RunResult
-from wskrecv.runner.finish import against_thresholds
+from wskrecv.runner.finish import against_thresholds, deadline_judged
 from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.workers.pool import Worker
 
 GRACE = 10.0  # seconds stopped workers get to send their final report before SIGKILL
@@ -57,8 +58,10 @@ class Coordinator:
         judge: Optional[Callable[[Snapshot], Optional[str]]] = None,
         on_update: Optional[Callable[[Merger], None]] = None,
         clock: Callable[[], float] = time.monotonic,
+        per_stream: bool = False,
     ) -> None:
         self.workers = list(workers)
+        self.per_stream = per_stream  # interval reports carry every stream's row
         self.reporter = reporter
         self.limits = limits
         self.mode = mode
@@ -68,15 +71,18 @@ class Coordinator:
         self.merger = Merger({w.index: w.pid for w in self.workers})
         self.waker = Waker()
         self.stop_reason: Optional[str] = None
+        self.stop_ending = Ending.COMPLETE  # how the stop asked for ends the run
         self.error: Optional[str] = None
         self.ending: Optional[Ending] = None  # set when a worker fails or errs
         self._stopping_since: Optional[float] = None
         self._t0 = 0.0
 
-    def request_stop(self, reason: str) -> None:
-        """Ask the loop to stop the workers and end (safe from signal handlers)."""
+    def request_stop(self, reason: str, ending: Ending = Ending.COMPLETE) -> None:
+        """Ask the loop to stop the workers and end (safe from signal handlers), for
+        `reason` (the summary's words), ending the run `ending` unless a worker's failure
+        decides it."""
         if self.stop_reason is None:
-            self.stop_reason = reason
+            self.stop_reason, self.stop_ending = reason, ending
         self.waker.wake()
 
     # -- messages from the workers ----------------------------------------------------
@@ -127,9 +133,9 @@ class Coordinator:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def snapshot(self, advance: bool) -> Snapshot:
+    def snapshot(self, advance: bool, streams_limit: Optional[int] = None) -> Snapshot:
         elapsed = self.clock() - self._t0
-        snap = self.merger.snapshot(elapsed, advance=advance)
+        snap = self.merger.snapshot(elapsed, advance=advance, streams_limit=streams_limit)
         if snap is None:  # nothing reported yet
             snap = Snapshot(self.mode, elapsed, 0, 0, 0, 0, 0, interval_s=elapsed,
                             workers=self.merger.rows())
@@ -165,16 +171,13 @@ class Coordinator:
                         w.signal(signal.SIGKILL)
                         w.process.join()
                 self.waker.close()
-        return dataclasses.replace(result, signalled_after=signals.received > at_summary)
+        return dataclasses.replace(result, signalled_after=signals.received > at_summary,
+                                   signum=signals.signum if at_summary else None)
 
     def _finish(self) -> RunResult:
         snap = self.snapshot(advance=False)
         reason = self.stop_reason or "stopped"
-        count = self.limits.count
-        ending = self.ending or Ending.COMPLETE
-        if (ending is Ending.COMPLETE and reason == "deadline passed"
-                and snap.received < (count if count is not None else 1)):
-            ending = Ending.DEADLINE_MISSED
+        ending = deadline_judged(self.ending or self.stop_ending, snap.received, self.limits.count)
         ending, breach = against_thresholds(ending, self.judge, snap)
         self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
         return RunResult(ending, reason, snap, breach, self.error)
@@ -192,17 +195,18 @@ class Coordinator:
             if end is not None and now >= end:
                 self.request_stop("duration over")
             if deadline is not None and now >= deadline:
-                self.request_stop("deadline passed")
+                self.request_stop("deadline passed", Ending.DEADLINE_MISSED)
             if self.stop_reason is not None:
                 self._stop_workers(now)
             if all(w.done for w in self.workers):
                 return
             if now >= next_tick:
                 if limits.interval > 0:
-                    self.reporter.interval(self.snapshot(advance=True))
+                    self.reporter.interval(self.snapshot(
+                        advance=True, streams_limit=None if self.per_stream else 0))
                 next_tick += limits.tick * max(1, int((now - next_tick) / limits.tick) + 1)
             if next_frame is not None and now >= next_frame:
-                self.reporter.frame(self.snapshot(advance=False))
+                self.reporter.frame(self.snapshot(advance=False, streams_limit=TOP_STREAMS))
                 next_frame = now + self.reporter.frame_interval
             wait_until = next_tick
             for t in (end, deadline, next_frame):

@@ -121,7 +121,7 @@ class PipeReporter:
 
 # Builds a worker's runner: (provider, reporter, worker index) -> the Runner, its start
 # info, and what to call when the worker ends (close its capture part), or None.
-# Made by workers/run.py (a closure: workers are forked, nothing is pickled).
+# Made by wskrecv/session/workers.py (a closure: workers are forked, nothing is pickled).
 BuildRunner = Callable[
     [Any, PipeReporter, int],
     tuple[Runner, dict[str, Any], Optional[Callable[[], None]]],

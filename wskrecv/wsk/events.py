@@ -26,22 +26,31 @@ from __future__ import annotations
 from collections import deque
 from itertools import groupby
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from wskrecv.wsk._state import IndicationEvent, IndicationState
+from wskrecv.wsk._state import (
+    CALLBACK_CALLED,
+    CALLBACK_NULL,
+    INDICATION_SHOWS,
+    CallbackEvent,
+    CallbackState,
+    IndicationEvent,
+    IndicationState,
+    begin,
+    step,
+    step_all,
+)
 from wskrecv.wsk.counters import SocketCounts
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.indication import (
+    PURE,
+    IndicationCore,
     IndicationSource,
     ReceiveFromEvent,
-    Settle,
     WskClientDatagramDispatch,
     WskDatagramIndication,
-    make_chain,
     relink,
-    settle,
-    transition_chain,
-    walk,
+    show,
 )
 from wskrecv.wsk.irp import Irp, io_complete_request
 from wskrecv.wsk.irql import DISPATCH_LEVEL, raised_irql
@@ -62,6 +71,7 @@ from wskrecv.wsk.types import cast_flags
 _INDICATED = IndicationState.INDICATED
 _state_of = attrgetter("state")
 _ACCEPT, _RETAIN, _RELEASE = IndicationEvent.ACCEPT, IndicationEvent.RETAIN, IndicationEvent.RELEASE
+_DISABLING = CallbackState.DISABLING
 _local = itemgetter(2)
 
 
@@ -69,7 +79,8 @@ class EventDispatcher:
     """The WskReceiveFromEvent side of one socket (see the module docstring)."""
 
     def __init__(
-        self, source: IndicationSource, counts: SocketCounts, pool: BufferPool
+        self, source: IndicationSource, counts: SocketCounts, pool: BufferPool,
+        indications: IndicationCore = PURE, static: bool = False,
     ) -> None:
         self.source = source
         self.counts = counts
@@ -77,27 +88,25 @@ class EventDispatcher:
         self.kept: deque[WskDatagramIndication] = deque()  # rejected, to indicate again
         self.callback: Optional[ReceiveFromEvent] = None
         self.context: Any = None
-        self.enabled = False  # SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM), or static
-        self.suspended = False  # ...and STATUS_DATA_NOT_ACCEPTED paused it
-        self.static = False  # enabled with WSK_SET_STATIC_EVENT_CALLBACKS
+        # The callback's one state (_state.CALLBACK_TRANSITIONS): static when
+        # WSK_SET_STATIC_EVENT_CALLBACKS enabled it before the socket existed.
+        begin(self, CallbackState.STATIC if static else CallbackState.DISABLED)
         self.at_dispatch = False  # simulate DISPATCH_LEVEL delivery (the flag is set)
         self.broadcast: frozenset[str] = frozenset({"255.255.255.255"})
         self._last_local: Any = None  # the destination whose cast flags were last asked
         self._last_cast = 0
         self.in_callback = 0  # calls in progress (nested when the callback reenters)
-        self.disable_pending = False  # disabled while a call was in progress
-        self.disable_irp: Optional[Irp] = None  # ...completed once the calls returned
+        self.disable_irp: Optional[Irp] = None  # a disable that waits for the call to return
         self._null_indicated = False
         self._releases = 0  # in-callback releases during the current call
         self.tap: Optional[Tap] = None  # the socket's (see socket.Tap)
         # Build each indication list, settle a list's state once the table allowed a step,
-        # follow an application's list (WskRelease): indication.make_chain, settle and
-        # walk, or their compiled twins that the receive stack's assembly puts here
-        # (wskrecv.core: the same objects, faster).
-        self.make_chain: Callable[[list[Datagram], IndicationSource], list[WskDatagramIndication]] = (
-            make_chain)
-        self.settle: Settle = settle
-        self.walk: Callable[[Optional[WskDatagramIndication]], tuple[list[WskDatagramIndication], int]] = walk
+        # follow an application's list (WskRelease): indication.make_chain, _state.settle
+        # and indication.walk, or their compiled twins (wskrecv.core: the same objects,
+        # faster), as the socket's creator chose.
+        self.make_chain = indications.chain
+        self.settle = indications.settle
+        self.walk = indications.walk
 
     # -- registration -----------------------------------------------------------------
 
@@ -106,41 +115,52 @@ class EventDispatcher:
         self.callback = dispatch.receive_from_event if dispatch is not None else None
 
     @property
+    def static(self) -> bool:
+        """Enabled by WSK_SET_STATIC_EVENT_CALLBACKS (for good)."""
+        return self.state is CallbackState.STATIC
+
+    @property
     def accepting(self) -> bool:
         """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
-        return self.enabled and not self.suspended
+        return self.state in CALLBACK_CALLED
 
     def enable(self) -> None:
-        self.enabled = True
-        self.suspended = False
-        self.disable_pending = False
+        """SO_WSK_EVENT_CALLBACK with WSK_EVENT_RECEIVE_FROM (the socket checked the rest).
+        A disable still waiting for a call to return is superseded: its IRP completes."""
+        step(self, CallbackEvent.ENABLE, self.source.verifier, "enable")
+        irp, self.disable_irp = self.disable_irp, None
+        if irp is not None:
+            io_complete_request(irp, STATUS_SUCCESS)
 
     def disable(self, irp: Optional[Irp]) -> NTSTATUS:
         """SO_WSK_EVENT_CALLBACK with WSK_EVENT_DISABLE."""
         if self.in_callback:
-            self.disable_pending = True
+            step(self, CallbackEvent.DISABLE_IN_CALL, self.source.verifier, "disable")
             if irp is not None:
                 self.disable_irp = irp
                 return STATUS_PENDING
             return STATUS_EVENT_PENDING
-        self.enabled = False
+        step(self, CallbackEvent.DISABLE, self.source.verifier, "disable")
         if irp is not None:
             io_complete_request(irp, STATUS_SUCCESS)
         return STATUS_SUCCESS
+
+    def close(self) -> None:
+        """WskCloseSocket finished: the callback is never called again."""
+        step(self, CallbackEvent.CLOSE)
 
     # -- indicating -------------------------------------------------------------------
 
     def indicate(self, backlog: deque[Datagram]) -> bool:
         """Indicate what the provider holds: the kept list first, else the backlog as far
         as the pool has buffers. False when nothing could go."""
-        if not self.enabled or self.suspended:
+        if self.state not in CALLBACK_CALLED:
             return False
         kept = self.kept
         if kept:
             inds = list(kept)
             kept.clear()
-            transition_chain(inds, IndicationEvent.REINDICATE, self.source.verifier, "re-indicate",
-                             self.settle)
+            self._step_all(inds, IndicationEvent.REINDICATE, "re-indicate")
             relink(inds)
             self._indicate(inds, self._flags(inds[0]._dgram[2]))
             return True
@@ -221,22 +241,20 @@ class EventDispatcher:
             return  # the callback released the whole list itself
         verifier = self.source.verifier
         if status == STATUS_PENDING:
-            transition_chain(live, _RETAIN, verifier, "STATUS_PENDING", self.settle)
+            self._step_all(live, _RETAIN, "STATUS_PENDING")
             counts.pended += 1
             counts.held += len(live)
         elif status == STATUS_DATA_NOT_ACCEPTED:
-            transition_chain(live, IndicationEvent.REJECT, verifier, "STATUS_DATA_NOT_ACCEPTED",
-                             self.settle)
+            self._step_all(live, IndicationEvent.REJECT, "STATUS_DATA_NOT_ACCEPTED")
             counts.rejected += 1
-            if self.static:
+            if step(self, CallbackEvent.REJECT) is CallbackState.STATIC:
                 # Static callbacks are not disabled. What becomes of the datagrams the page
                 # does not say: the model drops them (a driver cannot count on them).
-                transition_chain(live, IndicationEvent.DISCARD, verifier, "static callback", self.settle)
+                self._step_all(live, IndicationEvent.DISCARD, "static callback")
                 counts.dropped += len(live)
                 counts.in_flight -= len(live)
                 self.pool.give(len(live))
             else:
-                self.suspended = True
                 self.kept.extendleft(reversed(live))
         else:
             if status != STATUS_SUCCESS:
@@ -253,9 +271,8 @@ class EventDispatcher:
         self.in_callback -= 1
         released, self._releases = self._releases, outer_releases
         self.counts.indicating -= len(inds) - released
-        if self.disable_pending and not self.in_callback:
-            self.disable_pending = False
-            self.enabled = False
+        if self.state is _DISABLING and not self.in_callback:
+            step(self, CallbackEvent.RETURNED)
             irp, self.disable_irp = self.disable_irp, None
             if irp is not None:
                 io_complete_request(irp, STATUS_SUCCESS)
@@ -269,15 +286,14 @@ class EventDispatcher:
         if not inds:
             return
         n = len(inds)
-        transition_chain(inds, _ACCEPT, self.source.verifier, "STATUS_SUCCESS",
-                         self.settle)
+        self._step_all(inds, _ACCEPT, "STATUS_SUCCESS")
         self.counts.consumed += n
         self.counts.in_flight -= n
         self.pool.give(n)
 
     def indicate_null(self) -> None:
         """The NULL indication: once, when the socket no longer works (not on close)."""
-        if self.enabled and not self._null_indicated and self.callback is not None:
+        if self.state in CALLBACK_NULL and not self._null_indicated and self.callback is not None:
             self._null_indicated = True
             self.counts.null_indications += 1
             self.callback(self.context, self._dispatch_flag(), None)
@@ -293,14 +309,14 @@ class EventDispatcher:
         if not inds:
             raise verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
         for ind in inds:
-            if type(ind) is not WskDatagramIndication or ind._source is not source:
+            if not isinstance(ind, WskDatagramIndication) or getattr(ind, "_source", None) is not source:
                 raise verifier.record(
                     "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
                 )
         if again >= 0:
             raise verifier.record("ReleasedTwice", f"the list reaches indication {again} twice")
         during = list(map(_state_of, inds)).count(_INDICATED)  # released inside the callback
-        transition_chain(inds, _RELEASE, verifier, "WskRelease", self.settle)
+        self._step_all(inds, _RELEASE, "WskRelease")
         n = len(inds)
         counts = self.counts
         counts.held -= n - during
@@ -318,8 +334,7 @@ class EventDispatcher:
         if not self.kept:
             return None
         ind = self.kept.popleft()
-        transition_chain([ind], IndicationEvent.DRAIN, self.source.verifier, "WskReceiveFrom",
-                         self.settle)
+        self._step_all([ind], IndicationEvent.DRAIN, "WskReceiveFrom")
         self.pool.give(1)
         return ind._dgram
 
@@ -329,9 +344,14 @@ class EventDispatcher:
             return 0
         inds = list(self.kept)
         self.kept.clear()
-        transition_chain(inds, IndicationEvent.DISCARD, self.source.verifier, "WskCloseSocket",
-                         self.settle)
+        self._step_all(inds, IndicationEvent.DISCARD, "WskCloseSocket")
         self.pool.give(len(inds))
         return len(inds)
+
+    def _step_all(self, inds: list[WskDatagramIndication], event: IndicationEvent, what: str) -> None:
+        """`event` on every indication in `inds` (_state.step_all, with this socket's settle)."""
+        step_all(inds, event, self.source.verifier, what, self.settle)
+        if event in INDICATION_SHOWS:
+            show(inds)
 
 __all__ = ["EventDispatcher"]

@@ -3,9 +3,12 @@
 An indication describes one datagram the provider holds in a pool buffer. The provider
 links one list per batch read from the socket (`next`) and hands its head to the
 application's WskReceiveFromEvent callback. Who owns each indication (provider or
-application) changes only through `_state.INDICATION_TRANSITIONS`, applied here by
-`transition_chain`; reading an indication's data checks the same table, so touching a
+application) changes only through `_state.INDICATION_TRANSITIONS`, applied by
+`_state.step_all`; reading an indication's data checks the same table, so touching a
 released (or rejected) indication is the named violation the table gives.
+
+What builds, settles and walks the lists is handed to the socket when it is created (an
+`IndicationCore`): these pure-Python functions (`PURE`), or the compiled core's twins.
 
 An indication knows where it came from through an `IndicationSource` (the socket's
 verifier, address family and which control information the application enabled), never
@@ -22,13 +25,15 @@ that on every read: touching them later is `UseAfterRelease`, counted, not a Pyt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from wskrecv.wsk._state import (
-    INDICATION_READABLE,
     IndicationEvent,
     IndicationState,
-    indication_next,
+    Settle,
+    begin_all,
+    forbidden,
+    settle,
 )
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.status import AF_INET, WSK_EVENT_RECEIVE_FROM
@@ -86,12 +91,18 @@ class WskDatagramIndication:
     from RemoteAddress, and from walking ControlInfo to SO_TIMESTAMP.
 
     The plain attributes exist only while the application may read the indication (the
-    states `INDICATION_READABLE` derives from the table); `transition_chain` removes and
-    restores them. Reading one in any other state lands in `__getattr__`, which raises the
-    violation the table names, so legal reads on the hot path cost nothing extra.
+    states `_state.INDICATION_READABLE` derives from the table); `_state.settle` removes
+    them and `show` restores them. Reading one in any other state lands in `__getattr__`,
+    which raises the violation the table names, so legal reads on the hot path cost
+    nothing extra.
+
+    This class is the API; an indication's fields (`next`, `state`, the readable ones,
+    `_dgram`, `_source`) live in the storage class under it: `PythonIndication`'s
+    __slots__ here, or the compiled core's `IndicationFields`, which owns them in C (its
+    indication class is made in wskrecv.core). Either is a WskDatagramIndication.
     """
 
-    __slots__ = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -99,8 +110,7 @@ class WskDatagramIndication:
         source: IndicationSource,
         next: Optional[WskDatagramIndication] = None,  # noqa: A002 - WSK's field name
     ) -> None:
-        self.next = next
-        self.state = _INDICATED
+        self.next = next  # its state: make_chain starts the whole list (_state.begin_all)
         self._dgram = dgram
         self._source = source
         self.data, self.remote, _, self.timestamp_ns = dgram
@@ -111,12 +121,8 @@ class WskDatagramIndication:
     def __getattr__(self, name: str) -> Any:
         # Only reached when a slot is empty: the indication is not readable now.
         if name in _GUARDED:
-            rule = indication_next(self.state, _ACCESS)
-            assert isinstance(rule, str)
             what = name.replace("_", " ")
-            raise self._source.verifier.record(
-                rule, f"read the {what} of a {self.state.value} indication"
-            )
+            raise forbidden(self.state, _ACCESS, self._source.verifier, f"read the {what}")
         raise AttributeError(name)
 
     # -- the WSK fields ----------------------------------------------------------------
@@ -187,41 +193,40 @@ class _IndicationSockAddr(SockAddr):
 
 
 _GUARDED = frozenset({"data", "remote", "timestamp_ns"})
+FIELDS = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
 
 
-def _show(ind: WskDatagramIndication) -> None:
-    ind.data, ind.remote, _, ind.timestamp_ns = ind._dgram
-    if not ind._source.timestamps:
-        ind.timestamp_ns = None
+class PythonIndication(WskDatagramIndication):
+    """The pure-Python storage of an indication's fields (what make_chain builds); the
+    compiled core's twin is `_core.IndicationFields`."""
+
+    __slots__ = FIELDS
 
 
-def _hide(ind: WskDatagramIndication) -> None:
-    del ind.data, ind.remote, ind.timestamp_ns
-
-
-def _step(ind: WskDatagramIndication, new: IndicationState) -> None:
-    """Move one indication to `new`, showing or hiding its readable fields."""
-    was = ind.state in INDICATION_READABLE
-    now = new in INDICATION_READABLE
-    ind.state = new
-    if was and not now:
-        _hide(ind)
-    elif now and not was:
-        _show(ind)
+def show(inds: list[WskDatagramIndication]) -> None:
+    """Give indications their readable fields back (kept datagrams indicated again:
+    `_state.INDICATION_SHOWS`)."""
+    for ind in inds:
+        ind.data, ind.remote, _, ind.timestamp_ns = ind._dgram
+        if not ind._source.timestamps:
+            ind.timestamp_ns = None
 
 
 def make_chain(
-    dgrams: list[Datagram], source: IndicationSource
+    dgrams: list[Datagram], source: IndicationSource, *, cls: type[WskDatagramIndication] = PythonIndication
 ) -> list[WskDatagramIndication]:
-    """Build indications for `dgrams`, linked in order through `next`; returns them as a
-    Python list too, so the provider never walks `next` (the application may rewrite it)."""
+    """Build indications of `cls` for `dgrams`, linked in order through `next`, each
+    INDICATED (an indication is only ever built here, or by the compiled twin); returns
+    them as a Python list too, so the provider never walks `next` (the application may
+    rewrite it)."""
     inds: list[WskDatagramIndication] = []
     nxt: Optional[WskDatagramIndication] = None
-    new = WskDatagramIndication
+    new = cls
     for d in reversed(dgrams):
         nxt = new(d, source, nxt)
         inds.append(nxt)
     inds.reverse()
+    begin_all(inds, _INDICATED)
     if not source.timestamps:  # SO_TIMESTAMP only when SIO_TIMESTAMPING enabled it
         for ind in inds:
             ind.timestamp_ns = None
@@ -252,72 +257,48 @@ def walk(head: Optional[WskDatagramIndication]) -> tuple[list[WskDatagramIndicat
     return inds, -1
 
 
-def settle(inds: list[WskDatagramIndication], new: IndicationState, hide: bool) -> None:
-    """Give every indication in `inds` the state `new` (the table allowed the step); with
-    `hide`, remove its readable fields: the list went back to the provider, and reading
-    one now lands in `__getattr__` and its violation. The compiled core has a twin of this
-    (wskrecv.core, `Core.settle`), which the socket's dispatcher may use instead."""
-    if hide:  # every list's return to the provider
-        for ind in inds:
-            ind.state = new
-            del ind.data, ind.remote, ind.timestamp_ns
-    else:
-        for ind in inds:
-            ind.state = new
+_Walk = Callable[[Optional["WskDatagramIndication"]], tuple[list["WskDatagramIndication"], int]]
+_Chain = Callable[[list[Datagram], IndicationSource], list["WskDatagramIndication"]]
 
 
-Settle = Callable[[list[WskDatagramIndication], IndicationState, bool], None]
+class IndicationCore(Protocol):
+    """What builds, settles and walks a socket's indication lists: `chain(datagrams,
+    source)` is make_chain, `settle(indications, row, hide)` is _state.settle and
+    `walk(head)` is walk, or their compiled twins (wskrecv.core's Core is one)."""
+
+    @property
+    def chain(self) -> _Chain: ...
+
+    @property
+    def settle(self) -> Settle: ...
+
+    @property
+    def walk(self) -> _Walk: ...
 
 
-def transition_chain(
-    inds: list[WskDatagramIndication], event: IndicationEvent, verifier: Verifier, what: str,
-    settle: Settle = settle,
-) -> None:
-    """Apply `event` to every indication in `inds`, all or nothing.
+class Indications(NamedTuple):
+    """An IndicationCore made of three functions."""
 
-    The table is consulted once when the indications share a state (the usual case: a
-    whole list returned or released), and `settle` applies the step to them all;
-    otherwise once per indication. The first forbidden pair is counted and raised and no
-    state changes.
-    """
-    if not inds:
-        return
-    state = inds[0].state
-    for ind in inds:
-        if ind.state is not state:
-            break
-    else:
-        new = indication_next(state, event)
-        if isinstance(new, str):
-            raise verifier.record(new, f"{what} on a {state.value} indication")
-        was = state in INDICATION_READABLE
-        now = new in INDICATION_READABLE
-        if was or not now:
-            settle(inds, new, was and not now)
-        else:
-            for ind in inds:
-                ind.state = new
-                _show(ind)
-        return
-    news: list[IndicationState] = []
-    for ind in inds:
-        step = indication_next(ind.state, event)
-        if isinstance(step, str):
-            raise verifier.record(step, f"{what} on a {ind.state.value} indication")
-        news.append(step)
-    for ind, step in zip(inds, news):
-        _step(ind, step)
+    chain: _Chain
+    settle: Settle
+    walk: _Walk
+
+
+PURE = Indications(make_chain, settle, walk)  # the specification
 
 
 __all__ = [
+    "PURE",
+    "IndicationCore",
+    "Indications",
     "IndicationSource",
+    "PythonIndication",
     "ReceiveFromEvent",
     "WskClientDatagramDispatch",
     "WskDatagramIndication",
     "WskEventCallbackControl",
     "make_chain",
     "relink",
-    "settle",
-    "transition_chain",
+    "show",
     "walk",
 ]

@@ -1,7 +1,7 @@
 """I/O request packets: allocation, completion routines, cancellation, reuse.
 
 Spelled after the WDM routines a driver calls (IoAllocateIrp, IoSetCompletionRoutine,
-IoReuseIrp, IoCancelIrp, IoFreeIrp). State changes go through `_state.IRP_TRANSITIONS`.
+IoReuseIrp, IoCancelIrp, IoFreeIrp). State changes go through `_state.step` and its table.
 
 "Using IRPs with Winsock Kernel Functions" (learn.microsoft.com, windows-hardware/drivers/
 network): a WSK application that allocated its IRP (or reuses one it allocated, after
@@ -13,18 +13,18 @@ clears its stack location and so the completion routine: msquic's kernel datapat
 
 IoAllocateIrp (wdm.h): "The allocating driver must free the IRP"; IoFreeIrp is its
 reciprocal. Driver Verifier's Pool Tracking checks it at unload: allocations never freed
-are bug check 0xC4, parameter 0x62. `IrpTracker` is that check for IRPs: whoever runs a
-client installs one (`track_irps`), and every IRP allocated while it is installed and not
-freed when the client is done is a leak (`IrpLeaked`), blamed on its IoAllocateIrp call.
+are bug check 0xC4, parameter 0x62. `IrpTracker` is that check for IRPs: a client's
+registration (WskRegister) has one, and every IRP it allocated and did not free by
+WskDeregister is a leak (`IrpLeaked`), blamed on its IoAllocateIrp call.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IRP_TRANSITIONS, IrpEvent, IrpState, irp_next
+from wskrecv.wsk._state import TRANSITIONS, IrpEvent, IrpState, begin, step
 from wskrecv.wsk.status import NTSTATUS, STATUS_CANCELLED, STATUS_MORE_PROCESSING_REQUIRED
-from wskrecv.wsk.verifier import RULES, Locator, Verifier
+from wskrecv.wsk.verifier import Verifier
 
 # Members as plain names: reading one off its Enum class costs about 0.1 us, and these are
 # read for every request.
@@ -66,7 +66,7 @@ class Irp:
     )
 
     def __init__(self) -> None:
-        self.state = IrpState.IDLE
+        begin(self, IrpState.IDLE)
         self.io_status = IoStatus()
         self.completion_routine: Optional[CompletionRoutine] = None
         self.context: Any = None
@@ -82,12 +82,10 @@ class Irp:
 
     def submit(self, verifier: Verifier) -> None:
         """A WSK function takes the IRP: it must have a completion routine that is always
-        invoked (`IrpWithoutCompletionRoutine`, raised before the IRP changes hands)."""
+        invoked (`IrpWithoutCompletionRoutine`, raised before the IRP changes hands; a
+        state the table forbids submitting in is named first)."""
         self.verifier = verifier
-        new = IRP_TRANSITIONS.get((self.state, _SUBMIT))
-        if new is None:
-            self.transition(IrpEvent.SUBMIT)  # raises the rule the table names
-        if not self.invoke_always:  # also False while no routine is set
+        if not self.invoke_always and (self.state, _SUBMIT) in TRANSITIONS:
             if self.completion_routine is None:
                 raise verifier.record(
                     "IrpWithoutCompletionRoutine",
@@ -99,34 +97,23 @@ class Irp:
                 "completion routine not invoked on success, error and cancel alike "
                 "(WSK needs InvokeOnSuccess, InvokeOnError and InvokeOnCancel TRUE)",
             )
-        self.state = new  # type: ignore[assignment]
-
-    def transition(self, event: IrpEvent) -> None:
-        """Apply `event`; raise (and count) the violation if the table forbids it."""
-        # The table itself first (a hit is every legal step); irp_next names the rule.
-        new = IRP_TRANSITIONS.get((self.state, event))
-        if new is None:
-            new = irp_next(self.state, event)
-            assert isinstance(new, str)
-            detail = f"{event.value} while {self.state.value}"
-            if self.verifier is not None:
-                raise self.verifier.record(new, detail)
-            raise RULES[new](detail)
-        self.state = new
+        step(self, _SUBMIT, verifier)
 
 
 class IrpTracker:
     """The IRPs allocated and not yet freed, each with where it was allocated (Driver
-    Verifier's Pool Tracking, for IRPs). `locate` says where the allocating call is (the
-    verifier's locator, asked with no culprit); None: nowhere."""
+    Verifier's Pool Tracking, for IRPs): a client's registration has one (wsk/client.py).
+    `verifier.locate` says where the allocating call is (asked with no culprit); without
+    a locator: nowhere."""
 
-    def __init__(self, locate: Optional[Locator] = None) -> None:
-        self.locate = locate
+    def __init__(self, verifier: Optional[Verifier] = None) -> None:
+        self.verifier = verifier
         self.live: dict[Irp, Optional[str]] = {}  # insertion order: allocation order
 
     def allocated(self, irp: Irp) -> None:
         irp.tracker = self
-        self.live[irp] = self.locate(None) if self.locate is not None else None
+        locate = self.verifier.locate if self.verifier is not None else None
+        self.live[irp] = locate(None) if locate is not None else None
 
     def freed(self, irp: Irp) -> None:
         self.live.pop(irp, None)
@@ -136,22 +123,10 @@ class IrpTracker:
         return list(self.live.items())
 
 
-_tracker: Optional[IrpTracker] = None  # counts the IRPs IoAllocateIrp returns now
-
-
-def track_irps(tracker: Optional[IrpTracker]) -> Optional[IrpTracker]:
-    """Install `tracker` for the IRPs allocated from now on (None: stop tracking);
-    returns the one it replaces. IoAllocateIrp takes no socket or client, so this is
-    process-wide, as the verifier's tracking is per driver."""
-    global _tracker
-    previous, _tracker = _tracker, tracker
-    return previous
-
-
-def io_allocate_irp() -> Irp:
-    """IoAllocateIrp: a new IRP the application owns (and must free with IoFreeIrp)."""
+def io_allocate_irp(tracker: Optional[IrpTracker] = None) -> Irp:
+    """IoAllocateIrp: a new IRP the application owns (and must free with IoFreeIrp),
+    counted by `tracker` (its client's registration's) until then."""
     irp = Irp()
-    tracker = _tracker
     if tracker is not None:
         tracker.allocated(irp)
     return irp
@@ -179,10 +154,7 @@ def io_reuse_irp(irp: Irp, status: int = NTSTATUS.SUCCESS) -> None:
 
     Like the real routine it clears the completion routine and its context: set them
     again (IoSetCompletionRoutine) before the next WSK call."""
-    new = IRP_TRANSITIONS.get((irp.state, _REUSE))  # every legal reuse: the table
-    if new is None:
-        irp.transition(IrpEvent.REUSE)  # raises the rule the table names
-    irp.state = new  # type: ignore[assignment]
+    step(irp, _REUSE, irp.verifier)
     irp.io_status.status = status
     irp.io_status.information = 0
     irp.cancel = False
@@ -195,7 +167,7 @@ def io_reuse_irp(irp: Irp, status: int = NTSTATUS.SUCCESS) -> None:
 
 def io_free_irp(irp: Irp) -> None:
     """IoFreeIrp: the IRP is gone (its tracker stops counting it)."""
-    irp.transition(IrpEvent.FREE)
+    step(irp, IrpEvent.FREE, irp.verifier)
     if irp.tracker is not None:
         irp.tracker.freed(irp)
 
@@ -224,10 +196,7 @@ def io_complete_request(irp: Irp, status: int, information: int = 0) -> None:
     counted as `BadCompletionReturn` (it would let the I/O manager free an IRP the
     application still uses).
     """
-    new = IRP_TRANSITIONS.get((irp.state, _COMPLETE))  # as in io_reuse_irp
-    if new is None:
-        irp.transition(IrpEvent.COMPLETE)  # raises the rule the table names
-    irp.state = new  # type: ignore[assignment]
+    step(irp, _COMPLETE, irp.verifier)
     irp.cancel_routine = None
     iosb = irp.io_status
     iosb.status = status
@@ -256,5 +225,4 @@ __all__ = [
     "io_free_irp",
     "io_reuse_irp",
     "io_set_completion_routine",
-    "track_irps",
 ]

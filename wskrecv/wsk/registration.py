@@ -1,7 +1,14 @@
-"""WSK registration: WskRegister, WskCaptureProviderNPI, WskControlClient and WskSocket.
+"""WSK registration: WskRegister, WskCaptureProviderNPI, WskControlClient, WskSocket and
+WskDeregister.
 
 A driver registers as a WSK client, captures the provider NPI, and creates its sockets
-through the provider dispatch. The one client-level control the receive side needs is
+through the provider dispatch. What the model needs to know of the client comes with its
+registration: the verifier that counts its rule breaks, and the IRPs it allocates
+(`IrpTracker`: IoAllocateIrp charges each to the registered client, as Driver Verifier's
+Pool Tracking charges allocations to the driver that made them, and WskDeregister, the
+driver's unload, reports those never freed as `IrpLeaked`). Which implementation builds
+the sockets' indication lists (the pure-Python one or the compiled core's twin) is given
+to WskSocket. The one client-level control the receive side needs is
 WSK_SET_STATIC_EVENT_CALLBACKS (its page, learn.microsoft.com windows-hardware/drivers/
 network): it enables event callbacks on every socket the client creates from then on; it
 must come before any socket exists; callbacks enabled so can be neither disabled nor
@@ -11,9 +18,15 @@ them.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
-from wskrecv.wsk.indication import WskClientDatagramDispatch, WskEventCallbackControl
+from wskrecv.wsk.indication import (
+    IndicationCore,
+    WskClientDatagramDispatch,
+    WskEventCallbackControl,
+)
+from wskrecv.wsk.irp import IrpTracker
 from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.status import (
@@ -63,9 +76,11 @@ class WskProviderNpi:
         lock: Any = None,
         pool: Optional[BufferPool] = None,
         dispatch_level: bool = False,
+        indications: Optional[IndicationCore] = None,
     ) -> WskDatagramSocket:
         """WskSocket for a datagram socket (the IRP's Information is the socket: here it
-        is returned). The statically enabled callbacks come with it."""
+        is returned). The statically enabled callbacks come with it; `indications` builds
+        its indication lists (None: the pure-Python twin)."""
         if flags != WSK_FLAG_DATAGRAM_SOCKET:
             raise ValueError("the model has datagram sockets only (WSK_FLAG_DATAGRAM_SOCKET)")
         self.sockets_created += 1
@@ -78,15 +93,19 @@ class WskProviderNpi:
             socket_context=socket_context,
             static_events=self.static_events,
             dispatch_level=dispatch_level,
+            indications=indications,
         )
 
 
 class WskRegistration:
-    """WSK_REGISTRATION, filled by WskRegister (`wsk_register`)."""
+    """WSK_REGISTRATION, filled by WskRegister (`wsk_register`): the client's verifier and
+    the IRPs it allocated and has not freed (`irps`)."""
 
     def __init__(self, verifier: Optional[Verifier] = None) -> None:
         self.verifier = verifier if verifier is not None else Verifier()
+        self.irps = IrpTracker(self.verifier)
         self._npi: Optional[WskProviderNpi] = None
+        self.registered = True
 
     def capture_provider_npi(self) -> WskProviderNpi:
         """WskCaptureProviderNPI: the provider is always there in the model."""
@@ -94,10 +113,44 @@ class WskRegistration:
             self._npi = WskProviderNpi(self.verifier)
         return self._npi
 
+    def deregister(self, check: bool = True) -> int:
+        """WskDeregister, the client's unload: IoAllocateIrp no longer charges it, and
+        (`check`) every IRP it allocated and never freed is one `IrpLeaked`, blamed on its
+        IoAllocateIrp call. Returns how many; once (later calls find none)."""
+        _registered[:] = [ref for ref in _registered if ref() not in (self, None)]
+        self.registered = False
+        if not check:
+            return 0
+        leaks = self.irps.outstanding()
+        self.irps.live.clear()
+        for irp, where in leaks:
+            self.verifier.record("IrpLeaked", f"never freed with IoFreeIrp; left {irp.state.value}",
+                                 where=where)
+        return len(leaks)
+
+
+# The NMR's registrations, newest last: IoAllocateIrp takes no client, so its IRPs are
+# charged to the newest client still registered (a process runs one). Weak references:
+# a registration nobody holds any more (a test's) is no client.
+_registered: list[weakref.ref[WskRegistration]] = []
+
 
 def wsk_register(verifier: Optional[Verifier] = None) -> WskRegistration:
-    """WskRegister(WskClientNpi, &Registration)."""
-    return WskRegistration(verifier)
+    """WskRegister(WskClientNpi, &Registration): from now until WskDeregister, the IRPs
+    IoAllocateIrp returns are this client's."""
+    registration = WskRegistration(verifier)
+    _registered.append(weakref.ref(registration))
+    return registration
 
 
-__all__ = ["WskProviderNpi", "WskRegistration", "wsk_register"]
+def registered_irps() -> Optional[IrpTracker]:
+    """The IRP tracker of the client registered last (None: no client is registered)."""
+    while _registered:
+        registration = _registered[-1]()
+        if registration is not None:
+            return registration.irps
+        _registered.pop()
+    return None
+
+
+__all__ = ["WskProviderNpi", "WskRegistration", "registered_irps", "wsk_register"]

@@ -29,11 +29,21 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
-from wskrecv.wsk._state import IrpState, SocketState
+from wskrecv.wsk._state import (
+    CallbackEvent,
+    IrpState,
+    SocketEvent,
+    SocketState,
+    begin,
+    forbidden,
+    step,
+)
 from wskrecv.wsk.counters import SocketCounts, SocketStatistics
 from wskrecv.wsk.datagram import Datagram
 from wskrecv.wsk.events import EventDispatcher
 from wskrecv.wsk.indication import (
+    PURE,
+    IndicationCore,
     IndicationSource,
     WskClientDatagramDispatch,
     WskDatagramIndication,
@@ -97,7 +107,9 @@ class WskDatagramSocket:
     `statistics()` freezes its counts (counters.py says how they add up); `events` is the
     WskReceiveFromEvent side. `static_events` is what WSK_SET_STATIC_EVENT_CALLBACKS
     enabled for the client before this socket was created (registration.py); `dispatch_level`
-    simulates callbacks at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL in their Flags).
+    simulates callbacks at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL in their Flags);
+    `indications` builds, settles and walks its indication lists (the pure-Python
+    functions, or the compiled core's twins).
     """
 
     def __init__(
@@ -110,22 +122,22 @@ class WskDatagramSocket:
         socket_context: Any = None,
         static_events: int = 0,
         dispatch_level: bool = False,
+        indications: Optional[IndicationCore] = None,
     ) -> None:
         self.family = family
         self.verifier = verifier if verifier is not None else Verifier()
         self.lock = lock if lock is not None else _NoLock()
         self._threaded = lock is not None
-        self.state = SocketState.CREATED
+        begin(self, SocketState.CREATED)
         self.local_address: Optional[tuple] = None
         self.counts = SocketCounts()
         self.source = IndicationSource(self.verifier, family)
         self.pool = pool if pool is not None else BufferPool()
-        self.events = EventDispatcher(self.source, self.counts, self.pool)
+        self.events = EventDispatcher(
+            self.source, self.counts, self.pool, indications if indications is not None else PURE,
+            static=bool(static_events & WSK_EVENT_RECEIVE_FROM))
         self.events.at_dispatch = dispatch_level
         self.events.set_dispatch(socket_context, dispatch)
-        if static_events & WSK_EVENT_RECEIVE_FROM:
-            self.events.static = True
-            self.events.enabled = True
         self._requests: deque[Irp] = deque()  # posted WskReceiveFrom IRPs, oldest first
         self._kept = self.events.kept  # the dispatcher's: read on every request
         self._backlog: deque[Datagram] = deque()  # delivered, not yet handed to the app
@@ -152,11 +164,10 @@ class WskDatagramSocket:
 
     def bind(self, local_address: tuple) -> NTSTATUS:
         """WskBind: record the local transport address (the provider did the real bind)."""
-        self._check_open("WskBind")
+        step(self, SocketEvent.BIND, self.verifier, "WskBind")
         self.local_address = local_address
         self.family = AF_INET6 if len(local_address) > 2 else AF_INET
         self.source.family = self.family
-        self.state = SocketState.BOUND
         return STATUS_SUCCESS
 
     def receive_from(
@@ -291,7 +302,7 @@ class WskDatagramSocket:
             self._check_open("WskCloseSocket")
             if irp is not None:
                 irp.submit(self.verifier)
-            self.state = SocketState.CLOSING
+            step(self, SocketEvent.CLOSE, self.verifier, "WskCloseSocket")
             counts = self.counts
             raised: Optional[Exception] = None
             while self._requests:
@@ -386,8 +397,7 @@ class WskDatagramSocket:
         if self.state is not _BOUND or self._broken:
             return 0
         room = len(self._requests) - len(self._backlog) - len(self._kept)
-        events = self.events
-        if events.enabled and not events.suspended:  # the callback takes what the pool holds
+        if self.events.accepting:  # the callback takes what the pool holds
             room += self.pool.free
         return room if room > 0 else 0
 
@@ -432,8 +442,7 @@ class WskDatagramSocket:
         )
 
     def _check_open(self, what: str) -> None:
-        if self.state is SocketState.CLOSED:
-            raise self.verifier.record("SocketClosed", f"{what} after WskCloseSocket")
+        step(self, SocketEvent.CALL, self.verifier, what)
 
     def _notify_ready(self) -> None:
         callback = self.ready_callback
@@ -467,12 +476,8 @@ class WskDatagramSocket:
         if mask & ~(WSK_EVENT_RECEIVE_FROM | WSK_EVENT_DISABLE) or not mask & WSK_EVENT_RECEIVE_FROM:
             return STATUS_INVALID_PARAMETER
         events = self.events
-        if events.static:
-            raise self.verifier.record(
-                "StaticEventCallback",
-                "SO_WSK_EVENT_CALLBACK on a callback WSK_SET_STATIC_EVENT_CALLBACKS enabled "
-                "(it can be neither disabled nor re-enabled)",
-            )
+        if events.static:  # before any other check: the table names the rule
+            raise forbidden(events.state, CallbackEvent.ENABLE, self.verifier)
         if mask & WSK_EVENT_DISABLE:
             return events.disable(irp)
         if irp is not None:
@@ -530,7 +535,7 @@ class WskDatagramSocket:
         self._close_pending = False
         self._close_irp = None
         events = self.events
-        events.enabled = False
+        events.close()
         counts = self.counts
         dropped = events.discard_kept() + len(self._backlog)
         self._backlog.clear()
@@ -544,7 +549,7 @@ class WskDatagramSocket:
                 culprit=events.callback,
             )
             counts.held = 0
-        self.state = SocketState.CLOSED
+        step(self, SocketEvent.CLOSED)
         if irp is not None:
             io_complete_request(irp, STATUS_SUCCESS)
 
