@@ -1,7 +1,9 @@
 """Output that cannot be written: standard output on a full disk (`>/dev/full`) is one
 line on stderr and exit 1 in every command, never a traceback; a capture that fails
 (disk full, a FIFO whose reader left) ends the run with exit 1 and its summary; capture
-paths that cannot work are refused."""
+paths that cannot work are refused. Standard output is a process's descriptor 1: those
+tests run the installed command; captures, which are paths, run in this process
+(tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, free_udp_port, popen, read_line, run_cli
+from tests.conftest import WSKRECV, free_udp_port, popen, read_line, run_cli
+from tests.harness import receive, wskrecv
 
 pytestmark = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 
@@ -63,13 +66,12 @@ def test_a_capture_on_a_full_disk_ends_the_run_with_its_summary(
 ) -> None:
     """The capture fails at its first write (or at the end, if few arrive): one error
     line, exit 1, the summary says so (exit_status 1), and nothing held is leaked."""
-    with Wskrecv(command, *args, "-c", "1000", "--pcap", "/dev/full") as w:
-        w.send([b"%05d" % i + b"p" * 59 for i in range(1000)])
-        status, objs, err = w.finish()
-    assert status == 1
-    assert err.splitlines() == ["wskrecv: error: cannot write capture /dev/full: "
-                                "No space left on device"]
-    s = objs[-1]
+    r = receive(command, *args, "-c", "1000", "--pcap", "/dev/full",
+                send=[b"%05d" % i + b"p" * 59 for i in range(1000)])
+    assert r.status == 1
+    assert r.stderr.splitlines() == ["wskrecv: error: cannot write capture /dev/full: "
+                                     "No space left on device"]
+    s = r.objs[-1]
     assert s["type"] == "summary" and s["exit_status"] == 1 and s["reason"] == "error"
     if command == "event":
         assert s["leaked"] == 0 and s["pool_in_use"] == 0
@@ -82,24 +84,25 @@ def test_a_capture_fifo_whose_reader_goes_away_is_an_error_with_a_summary(
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that wskrecv's open returns
     try:
-        with Wskrecv("listen", "-c", "5", "--pcap", str(fifo)) as w:
-            os.close(reader)  # the reader goes away before anything is written
+        def reader_goes(_: object) -> None:  # before anything is written
+            nonlocal reader
+            os.close(reader)
             reader = -1
-            w.send([b"x"] * 5)
-            status, objs, err = w.finish()
+
+        r = receive("listen", "-c", "5", "--pcap", str(fifo), send=[b"x"] * 5, then=reader_goes)
     finally:
         if reader >= 0:
             os.close(reader)
-    assert status == 1
-    assert err.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
-                                "its reader went away"]
-    assert objs[-1]["type"] == "summary" and objs[-1]["exit_status"] == 1
+    assert r.status == 1
+    assert r.stderr.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
+                                     "its reader went away"]
+    assert r.objs[-1]["type"] == "summary" and r.objs[-1]["exit_status"] == 1
 
 
 # -- capture paths ----------------------------------------------------------------------
 
 def test_an_empty_capture_path_says_so() -> None:
-    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
     assert (r.returncode, r.stderr) == (2, "wskrecv: error: --pcap: empty path\n")
 
 
