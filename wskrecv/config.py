@@ -42,6 +42,8 @@ class ReceiveConfig:
     quiet: bool = False
     pcap: Optional[str] = None  # "-": standard output
     live: Optional[bool] = None  # None: when stderr is a terminal someone watches
+    csv: bool = False  # interval rows on stdout in iperf2's -y C layout
+    timestamps: Optional[str] = None  # strftime format before every human line
     chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
@@ -355,24 +356,29 @@ class HumanReporter:
 
     def __init__(
         self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None,
-        per_stream: bool = False,
+        per_stream: bool = False, timestamps: Optional[str] = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
+        self.timestamps = timestamps  # --timestamps: a strftime format before every line
         self.told_replies = False  # a sender asked for replies: said once
 
     def _line(self, text: str) -> None:
         self._write([text])
 
     def _write(self, lines: list[str], rows: bool = False) -> None:
-        """Lines on the stream; on a terminal, wrapped between words at its width, but
-        for rows of a table (`rows`, or indented by two spaces), laid out by whoever made
-        them: a table cut between words would be no table."""
+        """Lines on the stream, each after the --timestamps time; on a terminal, wrapped
+        between words at its width, but for rows of a table (`rows`, or indented by two
+        spaces), laid out by whoever made them: a table cut between words would be no
+        table."""
+        stamp = self._stamp()
         width = terminal_columns(self.stream)
+        if width is not None and stamp:
+            width = max(20, width - len(stamp))
         self.stream.write("".join(
-            part + "\n" for line in lines
+            stamp + part + "\n" for line in lines
             for part in ([line] if rows or line.startswith("  ") else wrap_words(line, width))))
         self.stream.flush()
 
@@ -407,7 +413,11 @@ class HumanReporter:
             self._write(list(record.get("report") or ()), rows=True)
 
     def datagram(self, record: dict[str, Any]) -> None:
-        self.dump_stream.write(dump_line(record) + "\n")
+        self.dump_stream.write(self._stamp() + dump_line(record) + "\n")
+
+    def _stamp(self) -> str:
+        """The local time in the --timestamps format (iperf3's: "%c "), or nothing."""
+        return time.strftime(self.timestamps) if self.timestamps is not None else ""
 
     def summary(
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None

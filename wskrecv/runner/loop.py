@@ -25,7 +25,7 @@ from wskrecv.runner.finish import at_exit, count_unread
 from wskrecv.runner.finish import judge as judge_end
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
-from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.snapshot import Snapshot, utc
 from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
 
@@ -148,7 +148,7 @@ class Runner:
             try:
                 self._t0 = self.clock()
                 self.arrivals.start_ns = time.time_ns()
-                self.reporter.start(start_info)
+                self.reporter.start({**start_info, "start_time": utc(self.arrivals.start_ns)})
                 try:
                     self.app.start()
                     ending = self._loop()

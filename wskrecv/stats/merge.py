@@ -32,6 +32,7 @@ summed.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Optional
@@ -331,6 +332,7 @@ class Merger:
             interval_app_latency=app,
             workers=self._rows(parts, interval_s),
             stream_rows=rows,
+            time_ns=time.time_ns(),
         )
         if advance:
             self._last_t = elapsed_s

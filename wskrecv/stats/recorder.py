@@ -245,6 +245,7 @@ class Recorder:
             sources_seen=sources.seen,
             sources_evicted=sources.evicted,
             sizes=self.sizes(),
+            time_ns=self.clock_ns(),
         )
         if advance:
             self._last_t = elapsed_s

@@ -55,8 +55,9 @@ class WorkerRow:
                 "alive": self.alive}
 
 
-def _utc(ns: Optional[int]) -> Optional[str]:
-    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds, or None."""
+def utc(ns: Optional[int]) -> Optional[str]:
+    """Nanoseconds since the epoch as RFC 3339 (ISO 8601) UTC with microseconds
+    ("2026-12-07T03:14:31.123456Z"), or None."""
     if ns is None:
         return None
     seconds, rest = divmod(ns, 1_000_000_000)
@@ -143,6 +144,7 @@ class Snapshot:
     workers: tuple[WorkerRow, ...] = ()
     moved_sources: int = 0
     iperf3: Optional[Mapping[str, Any]] = None  # the iperf3 server's state (--iperf3)
+    time_ns: Optional[int] = None  # the wall clock when the snapshot was taken
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; the display process receives snapshots pickled.
@@ -282,6 +284,7 @@ class Snapshot:
         return {
             "mode": self.mode,
             "t": round(self.elapsed_s, 6),
+            "time": utc(self.time_ns),
             "interval_s": round(self.interval_s, 6),
             "datagrams": self.interval_received,
             "bytes": self.interval_bytes,
@@ -322,8 +325,8 @@ class Snapshot:
             "rate_measurable": self.rate_measurable,
             "first_s": self._since_start(self.first_ns),
             "last_s": self._since_start(self.last_ns),
-            "first_time": _utc(self.first_ns),
-            "last_time": _utc(self.last_ns),
+            "first_time": utc(self.first_ns),
+            "last_time": utc(self.last_ns),
             "violations": self.violations,
             "violations_by_rule": dict(self.violations_by_rule),
             **self._analysis(),
