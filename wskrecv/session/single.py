@@ -58,6 +58,7 @@ class OneProcess:
                               option_name=session.option_name,
                               registration=user.registration if user is not None else None)
         session.announce(info)
+        session.stopping = lambda: runner.stop_reason is not None  # type: ignore[union-attr]
         return runner.run(info)
 
     def close(self) -> None:

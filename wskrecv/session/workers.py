@@ -115,6 +115,7 @@ class Workers:
         coordinator = Coordinator(workers, reporter, limits, config.mode,
                                   judge=thresholds.judge(session.option_name) if thresholds else None,
                                   on_update=on_update, per_stream=config.per_stream)
+        session.stopping = lambda: coordinator.stop_reason is not None
         return coordinator.run(info)
 
     def _start(self, session: ReceiveSession) -> list[Worker]:
