@@ -301,6 +301,8 @@ append_new(PyObject *list, PyObject *item)
     return r;
 }
 
+/* Each interface (linktype, unit, offset), as the twin's prologue unpacks and checks them
+ * all (TypeError, ValueError); the first MAX_IFACES are kept (beyond: the general path). */
 static int
 read_ifaces(PyObject *obj, Iface *ifaces, Py_ssize_t *count)
 {
@@ -309,12 +311,33 @@ read_ifaces(PyObject *obj, Iface *ifaces, Py_ssize_t *count)
         return -1;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    *count = n < MAX_IFACES ? n : MAX_IFACES; /* beyond: the general path */
-    for (Py_ssize_t i = 0; i < *count; i++) {
-        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyArg_ParseTuple(t, "lLL", &ifaces[i].linktype, &ifaces[i].unit, &ifaces[i].offset)) {
+    *count = n < MAX_IFACES ? n : MAX_IFACES;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *t = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, i), "cannot unpack an interface");
+        if (t == NULL) {
             Py_DECREF(seq);
             return -1;
+        }
+        Iface iface;
+        if (PySequence_Fast_GET_SIZE(t) != 3) {
+            PyErr_Format(PyExc_ValueError, "an interface is (linktype, unit, offset), not %zd values",
+                         PySequence_Fast_GET_SIZE(t));
+        }
+        else {
+            PyObject *const *v = PySequence_Fast_ITEMS(t);
+            if ((iface.linktype = PyLong_AsLong(v[0])) != -1 || !PyErr_Occurred()) {
+                if ((iface.unit = PyLong_AsLongLong(v[1])) != -1 || !PyErr_Occurred()) {
+                    iface.offset = PyLong_AsLongLong(v[2]);
+                }
+            }
+        }
+        Py_DECREF(t);
+        if (PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return -1;
+        }
+        if (i < MAX_IFACES) {
+            ifaces[i] = iface;
         }
     }
     Py_DECREF(seq);
@@ -349,43 +372,55 @@ core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                                          "cache, datas, sources, dests, stamps, tally)");
         return NULL;
     }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    int kind = PyObject_IsTrue(args[2]);
-    int big = PyObject_IsTrue(args[3]);
-    long port = PyLong_AsLong(args[5]);
-    Py_ssize_t limit = PyLong_AsSsize_t(args[7]);
-    if (PyErr_Occurred() || kind < 0 || big < 0) {
+    /* The twin's prologue, in its order: each argument checked before any is used. */
+    Py_ssize_t n = PyObject_Length(args[0]), pos, kind, port, limit;
+    int big;
+    Iface ifaces[MAX_IFACES];
+    Py_ssize_t nifaces = 0;
+    if (n < 0 || core_clamped_index(args[1], &pos) < 0 || core_clamped_index(args[2], &kind) < 0) {
+        return NULL;
+    }
+    if (kind != KIND_PCAP && kind != KIND_PCAPNG) {
+        PyErr_Format(PyExc_ValueError, "scan_capture: kind %zd is neither PCAP nor PCAPNG", kind);
+        return NULL;
+    }
+    if ((big = PyObject_IsTrue(args[3])) < 0 || read_ifaces(args[4], ifaces, &nifaces) < 0 ||
+        core_clamped_index(args[5], &port) < 0) {
         return NULL;
     }
     int has_stop = args[6] != Py_None;
     i128 stop_ns = 0;
-    if (has_stop && core_to_bounded(args[6], &stop_ns) < 0) {
+    if ((has_stop && core_to_bounded(args[6], &stop_ns) < 0) || core_clamped_index(args[7], &limit) < 0) {
         return NULL;
     }
     PyObject *cache = args[8], *datas = args[9], *sources = args[10], *dests = args[11], *stamps = args[12];
     PyObject *tally = args[13];
-    if (!PyDict_Check(cache) || !PyList_Check(datas) || !PyList_Check(sources) || !PyList_Check(dests) ||
-        !PyList_Check(stamps) || !PyList_Check(tally) || PyList_GET_SIZE(tally) < TALLY_SIZE) {
-        PyErr_SetString(PyExc_TypeError, "scan_capture: cache is a dict; columns and tally are lists");
+    if (!PyDict_Check(cache)) {
+        PyErr_SetString(PyExc_TypeError, "scan_capture: cache must be a dict");
         return NULL;
     }
-    Iface ifaces[MAX_IFACES];
-    Py_ssize_t nifaces = 0;
-    if (read_ifaces(args[4], ifaces, &nifaces) < 0) {
+    if (!PyList_Check(datas) || !PyList_Check(sources) || !PyList_Check(dests) || !PyList_Check(stamps) ||
+        !PyList_Check(tally) || PyList_GET_SIZE(tally) < TALLY_SIZE) {
+        PyErr_SetString(PyExc_TypeError, "scan_capture: the columns and the tally must be lists");
+        return NULL;
+    }
+    if (pos < 0 || pos > n) {
+        PyErr_Format(PyExc_ValueError, "scan_capture: pos %zd is outside the buffer (0-%zd)", pos, n);
         return NULL;
     }
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
+    if (view.len != n) { /* a __len__ that is not its buffer's: no record is read past it */
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "scan_capture: the buffer's length is not its len()");
+        return NULL;
+    }
     const unsigned char *buf = view.buf;
-    Py_ssize_t n = view.len;
     long long counts[TALLY_SIZE] = {0};
     Last src_last = {0}, dst_last = {0};
     int status = ST_END, failed = 0;
-    if (pos < 0 || pos > n) {
-        pos = n;
-    }
     for (;;) {
         if (PyList_GET_SIZE(datas) >= limit) {
             status = ST_FULL;
@@ -413,8 +448,9 @@ core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 status = ST_END;
                 break;
             }
-            if (nifaces < 1) {
-                status = ST_SLOW;
+            if (nifaces < 1) { /* ifaces[0], as the twin reads it */
+                PyErr_SetString(PyExc_IndexError, "scan_capture: a pcap record but no interface");
+                failed = 1;
                 break;
             }
             iface = &ifaces[0];
@@ -457,7 +493,9 @@ core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         Found d;
         int reason = 0;
-        int r = decode(iface->linktype, buf + start, (Py_ssize_t)caplen, wire, (int)port, &d, &reason);
+        /* a port no datagram has (beyond 0-65535) matches none, as in the twin */
+        int r = decode(iface->linktype, buf + start, (Py_ssize_t)caplen, wire, port < 0 || port > 65535 ? -1 : (int)port,
+                       &d, &reason);
         if (r == SLOW) {
             status = ST_SLOW;
             break;

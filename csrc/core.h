@@ -24,6 +24,12 @@ Py_NewRef(PyObject *obj)
     Py_INCREF(obj);
     return obj;
 }
+static inline PyObject *
+Py_XNewRef(PyObject *obj)
+{
+    Py_XINCREF(obj);
+    return obj;
+}
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
 
@@ -36,11 +42,12 @@ typedef struct {
     PyTypeObject *streams_type; /* StreamTable */
     PyTypeObject *source_count_type; /* a SourceTable's row (not in the module) */
     PyTypeObject *chain_type;   /* ChainMaker */
+    PyTypeObject *fields_type;  /* IndicationFields */
     PyObject *datagram_type;    /* wskrecv.wsk.datagram.Datagram, imported on first use */
     PyObject *histogram_type;   /* wskrecv.stats.latency.Histogram, imported on first use */
     PyObject *totals_type;      /* wskrecv.stats.sequence.SequenceTotals, imported on first use */
-    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum;
-    PyObject *empty_tuple;
+    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum, *str_state;
+    PyObject *str_hidden[3]; /* an indication's readable fields: data, remote, timestamp_ns */
 } core_state;
 
 /* The state of the module that defined `type` (or one of its bases): NULL with

@@ -25,8 +25,13 @@ from wskrecv.stats import recorder as recorder_module
 # pytest_configure then stops the session with one clear line.
 WSKRECV: str = shutil.which("wskrecv") or ""
 
+# CI sets this: a native core that did not build fails the run instead of being skipped.
+REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
+
 
 def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(REQUIRE_NATIVE) and cores.native_module() is None:
+        raise pytest.UsageError(f"{REQUIRE_NATIVE} is set but the native core did not build or load")
     if not WSKRECV:
         raise pytest.UsageError(
             "the wskrecv command is not on PATH: the tests run the installed command; "
@@ -48,84 +53,78 @@ def popen(argv: Sequence[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
                 proc.kill()
 
 
-# CI sets this: a native core that did not build fails the run instead of being skipped.
-REQUIRE_NATIVE = "WSKRECV_REQUIRE_NATIVE"
+def _native_or_skip() -> cores.Core:
+    core = cores.native()
+    if core is None:
+        if os.environ.get(REQUIRE_NATIVE):
+            pytest.fail(f"{REQUIRE_NATIVE} is set but the native core did not build or load")
+        pytest.skip("the native core is not built here (no C compiler at install time?)")
+    return core
 
 
-# Test modules whose code never reads or counts a datagram, or that measure both cores
-# themselves (bench): the core cannot change their outcome, so they run in the native
-# half only (the suite's time budget is the reason).
-CORE_INDEPENDENT = (
-    "tests/test_manpage.py", "tests/cli/test_shell.py", "tests/cli/test_send.py",
-    "tests/cli/test_bad_invocations.py", "tests/cli/test_bench.py", "tests/bench/",
-    "tests/net/test_generator.py", "tests/output/test_exposition.py",
-    "tests/iperf3/test_service.py", "tests/test_shown.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    skip = pytest.mark.skip(reason="does not depend on the receive core: runs in the native half")
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or callspec.params.get("receive_core") != cores.PURE:
-            continue
-        where = item.nodeid.split("::")[0]
-        if where.startswith(CORE_INDEPENDENT) and cores.native_module() is not None:
-            item.add_marker(skip)
-
-
-@pytest.fixture(scope="session", autouse=True, params=[cores.NATIVE, cores.PURE])
-def receive_core(request: pytest.FixtureRequest) -> Any:
-    """Every test runs once per receive core: the native one (skipped with the reason
-    when it is not built here, unless WSKRECV_REQUIRE_NATIVE is set) and the pure-Python
-    twin. In-process code gets the core through `wskrecv.core.current()` and the
-    Recorder's default kernel; the model's tests hand it to the sockets they make
-    (`indications=receive_core`); `wskrecv` subprocesses through WSKRECV_NO_EXTENSIONS."""
-    mp = pytest.MonkeyPatch()
+# Which receive core a test runs on (multidict's conftest hands its tests the module the
+# same way). A test that does not ask runs once, on the process's own core
+# (wskrecv.core.current(): the native one when it is built, the pure-Python one with
+# WSKRECV_NO_EXTENSIONS=1). A test whose outcome depends on what the twins compute (the
+# reader, the counting kernel and its tables and trackers, the indication lists) asks for
+# `receive_core` and runs once on each; a module of such tests says so once:
+# `pytestmark = pytest.mark.usefixtures("receive_core")`. A test that holds the native
+# core against its twin itself asks for `native_core` and runs once.
+@pytest.fixture(params=[pytest.param(cores.NATIVE, id="native"), pytest.param(cores.PURE, id="pure")])
+def receive_core(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> cores.Core:
+    """The receive core under test, once per core (the native one skipped with the reason
+    when it is not built here, unless WSKRECV_REQUIRE_NATIVE is set). Code under test
+    gets it as the receive commands' assembly would: `wskrecv.core.current()` returns it,
+    a Recorder made without a counter counts with it, the model's tests hand it to the
+    sockets they make (`indications=receive_core`, tests/model/conftest.py's `core`), and
+    `wskrecv` subprocesses choose it (WSKRECV_NO_EXTENSIONS)."""
     if request.param == cores.NATIVE:
-        core = cores.native()
-        if core is None:
-            if os.environ.get(REQUIRE_NATIVE):
-                pytest.fail(f"{REQUIRE_NATIVE} is set but the native core did not build or load")
-            pytest.skip("the native core is not built here (no C compiler at install time?)")
-        mp.delenv(cores.ENV_VAR, raising=False)
+        core = _native_or_skip()
+        monkeypatch.delenv(cores.ENV_VAR, raising=False)
     else:
         core = cores.pure()
-        mp.setenv(cores.ENV_VAR, "1")
-    mp.setattr(cores, "current", lambda: core)
-    mp.setattr(recorder_module, "Counter", core.counter)
-    yield core
-    mp.undo()
+        monkeypatch.setenv(cores.ENV_VAR, "1")
+    monkeypatch.setattr(cores, "current", lambda: core)
+    monkeypatch.setattr(recorder_module, "Counter", core.counter)
+    return core
 
 
 @pytest.fixture
-def native_half(receive_core: Any) -> None:
-    """For tests that hold the native core against its pure-Python twin themselves: they
-    compare both in one go, so they run once, in the native half of the suite."""
-    if receive_core.name != cores.NATIVE:
-        pytest.skip("compares both cores; runs in the native half of the suite")
+def native_core() -> cores.Core:
+    """The native core, for a test that holds it against its pure-Python twin itself (it
+    compares both in one go, so it runs once): skipped when the native core is not built
+    here, a failure when WSKRECV_REQUIRE_NATIVE is set."""
+    return _native_or_skip()
 
 
 def read_line(stream: Any, timeout: float) -> str:
     """One line from a subprocess pipe, or AssertionError after `timeout` seconds. Read a
     byte at a time from the descriptor, so that nothing after the line is taken into the
     stream's buffer, where `communicate()` (which reads the descriptor) would never see
-    it: a run that ends at once writes its start and its summary in one go."""
+    it: a run that ends at once writes its start and its summary in one go. The descriptor
+    is read without blocking and waited on only when it is empty: a wait per byte made a
+    reader of 10 ms interval lines fall ever further behind the process writing them."""
     fd = stream.fileno()
     line = bytearray()
     end = time.monotonic() + timeout
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
+    blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
     try:
         while not line.endswith(b"\n"):
-            left = end - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise AssertionError(f"no output within {timeout} s: {bytes(line)!r}")
-            byte = os.read(fd, 1)
+            try:
+                byte = os.read(fd, 1)
+            except BlockingIOError:
+                left = end - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise AssertionError(f"no output within {timeout} s: {bytes(line)!r}") from None
+                continue
             if not byte:
                 break  # end of file: the process closed its output
             line += byte
     finally:
+        os.set_blocking(fd, blocking)
         sel.close()
     text = line.decode("utf-8", "replace")
     return text if getattr(stream, "encoding", None) else line  # type: ignore[return-value]

@@ -39,20 +39,20 @@ _START = re.compile(r"receiving on (\[(?P<v6>[^\]]+)\]|(?P<v4>[^\s:]+)):(?P<port
 
 
 class Stream(io.BytesIO):
-    """A standard stream's bytes; `on_line` hears the first complete line, once."""
+    """A standard stream's bytes; `on_line` hears every complete line as it is written."""
 
-    def __init__(self, on_line: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(self, on_line: Callable[[str], None]) -> None:
         super().__init__()
         self.on_line = on_line
+        self._partial = bytearray()  # the line being written
 
     def write(self, data: Any) -> int:
         n = super().write(data)
-        if self.on_line is not None:
-            value = self.getvalue()
-            end = value.find(b"\n")
-            if end >= 0:
-                hear, self.on_line = self.on_line, None
-                hear(value[: end + 1].decode("utf-8", "replace"))
+        self._partial += data
+        while (end := self._partial.find(b"\n")) >= 0:
+            line = bytes(self._partial[: end + 1])
+            del self._partial[: end + 1]
+            self.on_line(line.decode("utf-8", "replace"))
         return n
 
 
@@ -62,7 +62,7 @@ class Result:
 
     status: int
     out: bytes  # stdout, as bytes
-    err: str  # stderr
+    stderr: str
     address: Optional[tuple[str, int]] = None  # where a receive run received
     sent: int = 0  # datagrams `receive` sent
     notes: list[Any] = field(default_factory=list)  # what `then` kept
@@ -72,9 +72,20 @@ class Result:
         return self.out.decode("utf-8", "replace")
 
     @property
+    def returncode(self) -> int:
+        """The exit status, as subprocess.CompletedProcess names it."""
+        return self.status
+
+    @property
     def objs(self) -> list[dict[str, Any]]:
         """The JSON lines of stdout."""
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    @property
+    def after_start(self) -> list[dict[str, Any]]:
+        """The JSON lines after the start object (what tests/conftest.py's Wskrecv.finish
+        gives)."""
+        return [o for o in self.objs if o.get("type") != "start"]
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objs if o.get("type") == kind]
@@ -87,7 +98,7 @@ class Result:
     @property
     def summary(self) -> dict[str, Any]:
         summaries = self.of_type("summary")
-        assert len(summaries) == 1, (self.status, self.stdout, self.err)
+        assert len(summaries) == 1, (self.status, self.stdout, self.stderr)
         return summaries[0]
 
 
@@ -112,22 +123,26 @@ def _environment(changes: Mapping[str, Optional[str]]) -> Iterator[None]:
 
 def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
             stdin: bytes = b"", on_start: Optional[Callable[[str], None]] = None,
+            on_line: Optional[Callable[[str], None]] = None, cwd: Optional[str] = None,
             timeout: float = TIMEOUT) -> Result:
     """`wskrecv ARGS` in this process. `env`: environment variables to set (None: unset)
-    for the run; `on_start(line)`: the first line the command writes (stdout or stderr),
-    heard as it is written."""
+    for the run; `cwd`: its working directory; `on_start(line)`: the first line the
+    command writes (stdout or stderr), `on_line(line)`: every line after it, each heard as
+    it is written (an exception there ends nothing: it is raised once the run is over)."""
     heard: list[BaseException] = []
+    started = [False]
 
-    def first_line(line: str) -> None:
-        out.on_line = err.on_line = None  # only the first, on either stream
-        if on_start is None:
+    def line_written(line: str) -> None:
+        first, started[0] = not started[0], True
+        hear = on_start if first else on_line
+        if hear is None or heard:
             return
         try:
-            on_start(line)
+            hear(line)
         except BaseException as exc:  # re-raised once the run is over
             heard.append(exc)
 
-    out, err = Stream(first_line), Stream(first_line)
+    out, err = Stream(line_written), Stream(line_written)
     streams = (sys.stdin, sys.stdout, sys.stderr)
     stopped = threading.Event()
 
@@ -142,7 +157,11 @@ def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
                 io.TextIOWrapper(err, encoding="utf-8", write_through=True))
     sys.stdin, sys.stdout, sys.stderr = wrappers
     status: Any = 0
+    here = os.getcwd()
+    path, modules = list(sys.path), set(sys.modules)
     try:
+        if cwd is not None:
+            os.chdir(cwd)
         with _environment(env or {}):
             timer.start()
             try:
@@ -151,6 +170,12 @@ def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,
                 status = exc.code
     finally:
         timer.cancel()
+        os.chdir(here)
+        # A `run` client's folder went first on sys.path, its module into sys.modules.
+        sys.path[:] = path
+        for name in set(sys.modules) - modules:
+            if name.startswith("wskrecv_client_"):
+                del sys.modules[name]
         sys.stdin, sys.stdout, sys.stderr = streams
         for wrapper in wrappers:
             if not wrapper.closed:
@@ -196,11 +221,13 @@ def send_to(address: tuple[str, int], payloads: Iterable[bytes],
 
 def receive(*args: str, send: Iterable[bytes] = (), bind: str = "127.0.0.1",
             json_mode: bool = True, then: Optional[Callable[[Result], None]] = None,
+            each_line: Optional[Callable[[Result, str], None]] = None,
             source: Optional[socket.socket] = None, **kwargs: Any) -> Result:
     """A receive command (`listen`, `event`, `run CLIENT`...) on a free port of `bind`:
     once it says where it receives, `send` goes there (from `source`, if given), then
-    `then(result)` runs (result.address set; whatever it appends to result.notes stays).
-    The run must end by itself (--count, --duration, --timeout)."""
+    `then(result)` runs (result.address set; whatever it appends to result.notes stays);
+    `each_line(result, line)` hears every later line. The run must end by itself
+    (--count, --duration, --timeout)."""
     result = Result(0, b"", "")
 
     def started(line: str) -> None:
@@ -209,8 +236,12 @@ def receive(*args: str, send: Iterable[bytes] = (), bind: str = "127.0.0.1",
         if then is not None:
             then(result)
 
+    def later(line: str) -> None:
+        if each_line is not None:
+            each_line(result, line)
+
     argv = [*args, "--bind", bind, "--port", "0", *(["--json"] if json_mode else [])]
-    done = wskrecv(*argv, on_start=started, **kwargs)
+    done = wskrecv(*argv, on_start=started, on_line=later, **kwargs)
     done.address, done.sent, done.notes = result.address, result.sent, result.notes
     return done
 

@@ -21,12 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ["wskrecv", "examples", "csrc", "man", "setup.py", "pyproject.toml", "README.md"]
 
 
-@pytest.fixture(autouse=True)
-def once(receive_core: cores.Core) -> None:
-    if receive_core.name != cores.PURE:
-        pytest.skip("installs the pure-Python core; runs in the pure-Python half of the suite")
-
-
 @pytest.mark.network
 def test_install_without_a_compiler_succeeds_and_runs_the_pure_python_core(tmp_path: Path) -> None:
     if not all((ROOT / name).exists() for name in SOURCE):

@@ -15,7 +15,9 @@ where an out-of-bounds access or a use after free aborts the run.
 
 from __future__ import annotations
 
+import copy
 import socket
+import struct
 import zlib
 from typing import Any, Callable, Optional
 
@@ -25,19 +27,36 @@ from hypothesis import strategies as st
 
 from wskrecv import core as cores
 from wskrecv import payload
+from wskrecv.capture import formats, packets
+from wskrecv.capture.scan import TALLY_SIZE
+from wskrecv.capture.scan import scan as scan_capture
 from wskrecv.provider import mmsg
 from wskrecv.stats import counting, sequence, sources
+from wskrecv.wsk._state import INDICATION_ROWS, IndicationEvent
 from wskrecv.wsk.datagram import Datagram
-from wskrecv.wsk.indication import IndicationSource, WskDatagramIndication
+from wskrecv.wsk.indication import IndicationSource, PythonIndication, WskDatagramIndication
 from wskrecv.wsk.verifier import Verifier
 
 NATIVE = cores.native()
 MODULE = cores.native_module()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 NOW = 1_700_000_000_000_000_000
 REMOTE = ("127.0.0.1", 4000)
 DATAGRAM = bytes(payload.build(0, 7, NOW - 1000, b"body"))
+
+
+def _raw_udp(sport: int, dport: int, body: bytes) -> bytes:
+    """An IPv4/UDP packet (no checksums: the scanner does not check them)."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(body), 0) + body
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes([10, 0, 0, 1]),
+                       bytes([10, 0, 0, 2])) + udp
+
+
+# Two pcap records of raw IP (little-endian, microseconds): a datagram to port 5000, one
+# to port 6000, and a record cut short.
+PCAP_RECORDS = b"".join(struct.pack("<IIII", 1, 2, len(p), len(p)) + p
+                        for p in (_raw_udp(1, 5000, b"hello"), _raw_udp(2, 6000, b"other"))) + b"\x01\x00"
 
 
 class Boom(Exception):
@@ -56,7 +75,10 @@ class Evil:
 
 
 def _uninitialised() -> list[Any]:
-    return [cls.__new__(cls) for cls in vars(MODULE).values() if isinstance(cls, type)] if MODULE else []
+    if MODULE is None:
+        return []
+    classes = [cls for cls in vars(MODULE).values() if isinstance(cls, type)]
+    return [cls.__new__(cls) for cls in [*classes, cores.native_indication(MODULE)]]
 
 
 HOSTILE: list[Any] = [
@@ -65,7 +87,8 @@ HOSTILE: list[Any] = [
     [], [b"x"], [None], [REMOTE], [1, 2], (), REMOTE, ("::1", 1, 0, 0), (REMOTE, 0), ("x",), {}, {1: 2},
     object(), Evil(), [Evil()], (Evil(), 1), Datagram(b"d", REMOTE, None, 5),
     [Datagram(b"d", REMOTE, None, 5)], IndicationSource(Verifier()),
-    WskDatagramIndication.__new__(WskDatagramIndication), *_uninitialised(),
+    WskDatagramIndication.__new__(WskDatagramIndication), PythonIndication.__new__(PythonIndication),
+    *_uninitialised(),
 ]
 
 
@@ -133,10 +156,33 @@ def entry_points() -> list[tuple[str, Callable[[], Any], Callable[[], Any], list
     add("Counter.use_seq_format", lambda: counting.Counter().use_seq_format,
         lambda: m.Counter().use_seq_format, ["iperf3"])
     add("crc32", lambda: crc32_of, lambda: m.crc32, [b"abc"])
+    pure, native = cores.pure(), NATIVE
+    assert native is not None
+
+    def chain_of(side: str) -> list[Any]:
+        source = IndicationSource(Verifier())
+        return (pure if side == "twin" else native).chain(
+            [Datagram(b"a", REMOTE, None, 5), Datagram(b"b", REMOTE, ("127.0.0.1", 1), None)], source)
+
+    add("chain", lambda: pure.chain, lambda: native.chain,
+        lambda side: [[Datagram(b"a", REMOTE, None, 5), Datagram(b"bc", ("::1", 2, 0, 0), None, None)],
+                      IndicationSource(Verifier())])
+    add("settle", lambda: pure.settle, lambda: native.settle,
+        lambda side: [chain_of(side), INDICATION_ROWS[IndicationEvent.ACCEPT], True])
+    add("walk", lambda: pure.walk, lambda: native.walk, lambda side: [chain_of(side)[0]])
+    add("scan_capture", lambda: scan_capture, lambda: m.scan_capture,
+        [PCAP_RECORDS, 0, formats.PCAP, False, ((packets.RAW, 1000, 0),), 0, None, 10, {}, [], [], [], [],
+         [0] * TALLY_SIZE])
     return out
 
 
 ENTRY_POINTS = entry_points() if MODULE is not None else []
+
+
+def fresh(valid: Any, side: str) -> list[Any]:
+    """The valid arguments, made afresh for one side: a copy, or what the side's own
+    builder makes (an indication list is settled and walked by the core that built it)."""
+    return valid(side) if callable(valid) else copy.deepcopy(valid)
 NAMES = [e[0] for e in ENTRY_POINTS]
 
 
@@ -145,13 +191,16 @@ NAMES = [e[0] for e in ENTRY_POINTS]
 def test_one_hostile_argument_raises_what_the_twin_raises(which: int, at: int, value: int) -> None:
     """A valid call with one argument replaced (or one too many)."""
     what, twin, native, valid = ENTRY_POINTS[which]
-    args = list(valid)
-    if at < len(args):
-        args[at] = HOSTILE[value]
-    else:
-        args.append(HOSTILE[value])
-    expected = outcome(lambda: twin()(*args))
-    got = outcome(lambda: native()(*args))
+    calls = []
+    for side in ("twin", "native"):  # each its own copy: some entry points fill their lists
+        args = fresh(valid, side)
+        if at < len(args):
+            args[at] = HOSTILE[value]
+        else:
+            args.append(HOSTILE[value])
+        calls.append(args)
+    expected = outcome(twin(), *calls[0])
+    got = outcome(native(), *calls[1])
     if expected is not None:
         assert got is expected, f"{what}, HOSTILE[{value}] at {at}: twin {expected.__name__}, native {got}"
 
@@ -166,9 +215,10 @@ def test_any_hostile_arguments_raise_cleanly(which: int, positions: list[int]) -
 def test_every_valid_call_works_in_both() -> None:
     """The calls the hostile ones start from are valid (else the test above proves little)."""
     for what, twin, native, valid in ENTRY_POINTS:
-        assert outcome(twin(), *valid) is None, what
-        assert outcome(native(), *valid) is None, what
-        assert outcome(native(), *valid[:-1]) is outcome(twin(), *valid[:-1]), what
+        assert outcome(twin(), *fresh(valid, "twin")) is None, what
+        assert outcome(native(), *fresh(valid, "native")) is None, what
+        fewer = outcome(native(), *fresh(valid, "native")[:-1])
+        assert fewer is outcome(twin(), *fresh(valid, "twin")[:-1]), what
 
 
 # Every method and attribute, on objects made with __new__ and never initialised.

@@ -95,13 +95,34 @@ def test_event_is_the_builtin_event_client_on_the_run_host() -> None:
 
 def test_the_builtin_clients_have_the_client_shape_and_no_recorder() -> None:
     """Created with their options only, started with the socket, stopped: they register
-    their own routines and callback, and never see the recorder."""
+    their own routines and callback, and never see the recorder: nothing of theirs
+    imports the statistics' recorder or the host that owns it."""
     import inspect
 
+    from tests.test_structure import graph
     from wskrecv.builtin import EventClient, IrpClient
 
     for cls in (IrpClient, EventClient):
         assert list(inspect.signature(cls.start).parameters) == ["self", "socket"]
         assert list(inspect.signature(cls.stop).parameters) == ["self"]
         assert "recorder" not in inspect.signature(cls).parameters
-        assert "recorder" not in inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]
+    for module, imports in graph().items():
+        if module.startswith("wskrecv.builtin"):
+            assert not {m for m in imports if m.startswith(("wskrecv.stats.recorder",
+                                                            "wskrecv.hosting"))}, module
+
+
+def test_without_the_hosts_tap_the_builtin_clients_receive_and_nothing_counts() -> None:
+    """What counts is the host's tap on the socket, never the client: untapped, listen's
+    client completes every receive and the recorder stays at zero."""
+    n = 20
+    provider = MemoryProvider()
+    for seq in range(n):
+        provider.push(bytes(payload.build(1, seq, 0, b"x" * 8)), remote=SRC)
+    runner = build_runner(provider, ReceiveConfig(mode="irp", outstanding=4, duration=0.05),
+                          NullReporter())
+    runner.sock.tap = None
+    result = runner.run({"mode": "irp"})
+    assert result.reason == "duration over"
+    assert result.snapshot.mode_stats.completions == n  # type: ignore[union-attr]
+    assert result.snapshot.received == 0 and runner.recorder.received == 0

@@ -54,6 +54,8 @@ EXIT_STATUSES: dict[str, dict[int, str]] = {
         6: "a client fault: its code raised, or did not return within --grace",
         7: "the client broke WSK API rules or leaked (lists, IRPs)",
     },
+    "plot": {0: "written", 2: "usage error; a file that is not a run's JSON lines, an\n"
+                           "       output that cannot be written, matplotlib missing"},
     "analyze": {0: "analysed", 1: "OS error (writing the output)",
                 2: "usage error; a file that is not a capture, or is cut short (after the\n"
                    "       summary of what was whole)",
@@ -208,7 +210,8 @@ def cli(ctx: click.Context, debug: bool, color: Optional[bool]) -> None:
     `bench` measures how fast the receive modes drain a socket;
     `send` generates test traffic on loopback (scapy-crafted when raw IP is asked for);
     `selftest` checks it all end to end: run it first;
-    `analyze` counts the datagrams of captures (pcap, pcapng) as a live run counts.
+    `analyze` counts the datagrams of captures (pcap, pcapng) as a live run counts;
+    `plot` draws runs from their JSON lines.
     """
     env = ctx.ensure_object(Environment)
     env.debug = debug
@@ -255,7 +258,7 @@ class LazyCommands(MutableMapping):
 # Each command's module and name, in the order the group lists them.
 cli.commands = LazyCommands({  # type: ignore[assignment]
     name: f"wskrecv.commands.{name}:{name}"
-    for name in ("listen", "event", "run", "bench", "send", "selftest", "analyze")
+    for name in ("listen", "event", "run", "bench", "send", "selftest", "analyze", "plot")
 })
 
 

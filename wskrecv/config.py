@@ -42,10 +42,13 @@ class ReceiveConfig:
     quiet: bool = False
     pcap: Optional[str] = None  # "-": standard output
     live: Optional[bool] = None  # None: when stderr is a terminal someone watches
+    csv: bool = False  # interval rows on stdout in iperf2's -y C layout
+    timestamps: Optional[str] = None  # strftime format before every human line
     chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"
     per_stream: bool = False  # every stream's figures in intervals and the summary table
+    tos_ttl: bool = False  # count each packet's TOS (DSCP/ECN) and TTL per value
     max_streams: int = 1024  # streams tracked at once (stats/sequence.py MAX_STREAMS)
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
@@ -55,10 +58,10 @@ class ReceiveConfig:
     rcv_timeout: float = 120.0  # seconds without a datagram that end a running test (iperf3's)
     # IRP style (`listen`).
     # A driver keeps several receives posted so that a burst finds one ready: with one,
-    # every datagram waits for the previous completion routine. Draining a full queue, -n 64
-    # takes datagrams about 1.8x as fast as -n 1 (1.2x -n 16); live, -n 1 starts losing
-    # near 130k/s where -n 64 holds about 200k (see the README). Its 64 buffers of
-    # --buffer-size cost 4 MiB. -n 1 is the classic WSK sample's shape.
+    # every datagram waits for the previous completion routine, the slowest shape (the
+    # README's "-n 1 against -n 64" has the measured figure; wskrecv bench -m python -m
+    # irp-1 -m irp-64 measures it again). Its 64 buffers of --buffer-size cost 4 MiB. -n 1
+    # is the classic WSK sample's shape.
     outstanding: int = 64
     buffer_size: int = 65535
     # Event style (`event`).
@@ -83,6 +86,12 @@ class ReceiveConfig:
     metrics_allow_remote: bool = False
     metrics_connections: int = 16  # served at once; the oldest makes room for a new one
     metrics_timeout: float = 10.0  # seconds of silence before a connection is closed
+
+    @property
+    def ip_fields(self) -> bool:
+        """Whether the socket asks for each packet's TOS and TTL: --tos-ttl counts them,
+        --dump shows them (and counts them too)."""
+        return self.tos_ttl or self.dump
 
     @property
     def keeps_datagrams(self) -> bool:

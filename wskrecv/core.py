@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any, Callable, Optional
 
 NATIVE = "native"
@@ -75,6 +75,17 @@ def pure() -> Core:
                 make_chain, settle, walk, scan)
 
 
+@cache
+def native_indication(module: Any) -> type:
+    """The native core's indication class: the model's WskDatagramIndication (its API) on
+    the compiled storage (`IndicationFields`, which owns the fields in C), as the
+    pure-Python `PythonIndication` is the same API on __slots__. One class per module."""
+    from wskrecv.wsk.indication import WskDatagramIndication
+
+    return type("NativeIndication", (module.IndicationFields, WskDatagramIndication),
+                {"__slots__": (), "__module__": __name__, "__doc__": native_indication.__doc__})
+
+
 def native() -> Optional[Core]:
     """The compiled core, or None when it is not available."""
     module = native_module()
@@ -82,11 +93,12 @@ def native() -> Optional[Core]:
         return None
     from wskrecv.provider import mmsg
     from wskrecv.wsk._state import IndicationState
-    from wskrecv.wsk.indication import WskDatagramIndication, make_chain
+    from wskrecv.wsk.indication import make_chain
 
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
-    chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
+    cls = native_indication(module)
+    chain = module.ChainMaker(cls, IndicationState.INDICATED, partial(make_chain, cls=cls))
     return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture)
 
 

@@ -1,7 +1,7 @@
 """The capture reader on files built in memory from scapy's frames: every link type, pcap
 in either byte order and resolution, pcapng with several sections and interfaces, IP
 fragments, snap-length cuts, files cut short or corrupt. No network. Each test runs with
-both cores' batch scanners (the session's receive_core)."""
+both cores' batch scanners (receive_core)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from tests.capture import builders as b
 from wskrecv import core as cores
 from wskrecv.capture import CaptureError, CaptureReader, open_capture_file
 from wskrecv.capture.reader import Datagram
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 T0 = 1_700_000_000_123_456_789
 

@@ -23,7 +23,7 @@ from wskrecv.capture.scan import scan as pure_scan
 
 NATIVE = cores.native()
 pytestmark = [pytest.mark.skipif(NATIVE is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 
 _IP4 = IP(src="10.1.2.3", dst="10.3.2.1")
 _IP6 = IPv6(src="fd00::7", dst="fd00::8")

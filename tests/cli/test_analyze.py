@@ -5,7 +5,6 @@ and the capturers are real processes."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import select
@@ -13,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-from contextlib import redirect_stderr
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +21,12 @@ from scapy.layers.l2 import Ether
 from scapy.utils import rdpcap
 
 from tests.capture import builders
-from tests.conftest import WSKRECV, Wskrecv, popen, wait_for
+from tests.conftest import WSKRECV, Wskrecv, popen, read_line, wait_for
+from tests.harness import wskrecv
 from wskrecv import payload
-from wskrecv.cli import _run
-from wskrecv.environment import Environment
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 # The live run's figures a capture holds exactly, timing aside (per-stream rows too)...
 COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corrupt", "unsequenced",
@@ -36,13 +36,10 @@ COUNTS = ("received", "bytes", "lost", "reordered", "duplicates", "late", "corru
 TIMING = ("jitter_ms", "latency_ms", "first_time", "last_time", "datagrams_per_s")
 
 
-def analyze(*args: str, stdin: Any = None) -> tuple[int, list[dict[str, Any]], str]:
+def analyze(*args: str) -> tuple[int, list[dict[str, Any]], str]:
     """Run `wskrecv analyze ARGS` in-process: (exit status, JSON objects, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stderr(err):
-        status = _run(["analyze", *args], Environment(stdout=out, stderr=err))
-    objs = [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
-    return status, objs, err.getvalue()
+    r = wskrecv("analyze", *args)
+    return r.status, r.objs, r.stderr
 
 
 def summary(objs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -140,9 +137,10 @@ def test_captures_of_a_live_run_give_its_counts(tmp_path: Path) -> None:
         assert status == 0, err
         same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources", "streams")]
         assert {k: got[k] for k in same} == {k: run[k] for k in same}, path.name
-        # Every stream's counts (its jitter is of the capturer's times)
-        assert [{**s, "jitter_ms": None} for s in got["streams"]] == \
-            [{**s, "jitter_ms": None} for s in run["streams"]], path.name
+        # Every stream's counts (its jitter and latency are of the capturer's times)
+        untimed = {"jitter_ms": None, "latency_ms": None}
+        assert [{**s, **untimed} for s in got["streams"]] == \
+            [{**s, **untimed} for s in run["streams"]], path.name
         # The capturers saw every byte the run's 600-byte buffers cut.
         assert got["truncated"] == 0 and got["bytes"] == sum(map(len, datagrams))
 
@@ -243,3 +241,36 @@ def test_scapy_reads_the_same_datagrams_from_a_tcpdump_capture_with_fragments(tm
     assert got["received"] == 3 and got["capture"]["fragments_reassembled"] == 3
     assert theirs == kernel and got["bytes"] == sum(map(len, kernel))
     assert got["unsequenced"] == got["corrupt"] == 0
+
+
+def reading_stdin(pid: int) -> bool:
+    """Whether process `pid` is blocked in read(0, ...) (/proc/PID/syscall)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().startswith("0 0x0 ")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_a_pipe_has_nothing_more_reports_what_was_read(signum: int) -> None:
+    """`tcpdump -w - | wskrecv analyze -`: the records come as the pipe brings them, and a
+    stop signal while it brings nothing ends the analysis with its summary."""
+    records = [(int(t * 1e9), bytes(IP() / UDP(dport=5000) / payload.build(0, i, 0, b"s")))
+               for i, t in enumerate((0.0, 0.5, 1.5))]
+    with popen([WSKRECV, "analyze", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(builders.pcap(records, 101))
+        proc.stdin.flush()  # and left open: the capture goes on, with nothing more yet
+        start = json.loads(read_line(proc.stdout, 20))
+        interval = json.loads(read_line(proc.stdout, 20))  # the third record, 1.5 s in, ends it
+        assert (start["type"], interval["type"], interval["received"]) == ("start", "interval", 2)
+        # Then it waits in a read of standard input (syscall 0, descriptor 0) for more.
+        assert wait_for(lambda: reading_stdin(proc.pid), 20)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    got = json.loads(out)
+    assert got["type"] == "summary" and got["received"] == 3
+    assert proc.returncode == 128 + signum and got["exit_status"] == 128 + signum, err
+    assert got["reason"] == ("terminated" if signum == signal.SIGTERM else "interrupted")

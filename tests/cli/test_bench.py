@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -39,10 +38,11 @@ def test_smoke_count_20000_one_round() -> None:
     assert "\x1b" not in r.stdout + r.stderr
 
 
-def test_json_document_structure(receive_core: Any) -> None:
+def test_json_document_structure() -> None:
     doc = bench_json("--count", "2000", "--rounds", "2")
     # With the native core, the pure-Python one is measured beside it (NAME-py).
-    both = receive_core.name == cores.NATIVE
+    core = cores.current()
+    both = core.name == cores.NATIVE
     assert (doc["type"], doc["kind"], doc["schema"]) == ("bench", "drain", 1)
     assert doc["params"]["count"] == doc["params"]["count_requested"] == 2000
     assert doc["params"]["size"] == 64 and doc["params"]["rounds"] == 2
@@ -51,7 +51,7 @@ def test_json_document_structure(receive_core: Any) -> None:
     assert names == (["c"] if HAVE_CC else []) + ["python"] + [
         n for m in ("irp-1", "irp-64", "event", "event-pend") for n in ([m, m + "-py"] if both else [m])
     ]
-    assert doc["core"] == receive_core.name
+    assert doc["core"] == core.name
     for m in doc["modes"]:
         r = m["rate"]
         assert len(m["rates"]) == len(m["seconds"]) == 2
@@ -179,3 +179,15 @@ def test_a_stop_signal_ends_it_with_nothing_reported_and_no_helper_left(
         assert gone(helper, started), f"helper {helper} outlived the benchmark: {cmdline(helper)!r}"
     assert proc.returncode == status, err
     assert out == "" and "Traceback" not in err
+
+
+def test_a_pure_python_row_is_chosen_by_its_name() -> None:
+    """The README names the pure-Python core's rows MODE-py: `-m irp-64-py` was refused.
+    It measures that row alone, labelled [pure-Python] in the table; `-m irp-64` keeps
+    measuring the mode on each core."""
+    doc = bench_json("--count", "2000", "--rounds", "1", "-m", "python", "-m", "irp-64-py")
+    pure_only = cores.current().name == cores.PURE
+    assert [m["name"] for m in doc["modes"]] == ["python", "irp-64" if pure_only else "irp-64-py"]
+    r = run_cli("bench", "--count", "2000", "--rounds", "1", "-m", "irp-64-py", timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "irp --outstanding 64 [pure-Python]" in r.stdout or pure_only

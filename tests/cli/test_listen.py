@@ -1,4 +1,6 @@
-"""`wskrecv listen` run as the installed command against datagrams sent from the test."""
+"""`wskrecv listen` against datagrams sent from the test: in this process (tests/harness.py),
+on real loopback sockets; as the installed command where a process is needed (a signal,
+a run that says nothing before it receives, `python -m wskrecv`)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,11 @@ import socket
 
 import pytest
 
-from tests.conftest import Wskrecv, free_udp_port, read_line, run_cli, skip_no_ipv6
+from tests.conftest import Wskrecv, free_udp_port, read_line, skip_no_ipv6
+from tests.harness import Result, receive, wskrecv
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 
 def summary_of(objs: list[dict]) -> dict:
@@ -17,93 +23,79 @@ def summary_of(objs: list[dict]) -> dict:
 
 
 def test_count_three_receives_three_and_exits_zero() -> None:
-    with Wskrecv("listen", "--count", "3") as w:
-        assert w.start["mode"] == "irp" and w.start["port"] > 0 and w.start["rcvbuf"] > 0
-        w.send([b"a", b"bb", b"ccc"])
-        status, objs, err = w.finish()
-    assert status == 0, err
-    s = summary_of(objs)
+    r = receive("listen", "--count", "3", send=[b"a", b"bb", b"ccc"])
+    assert r.status == 0, r.stderr
+    assert r.start["mode"] == "irp" and r.start["port"] > 0 and r.start["rcvbuf"] > 0
+    s = r.summary
     assert s["received"] == 3 and s["bytes"] == 6
     assert s["truncated"] == 0 and s["kernel_drops"] == 0 and s["violations"] == 0
     assert s["reason"] == "count reached"
 
 
 def test_summary_schema_has_the_documented_fields() -> None:
-    with Wskrecv("listen", "--count", "1") as w:
-        w.send([b"x"])
-        status, objs, _ = w.finish()
-    s = summary_of(objs)
+    r = receive("listen", "--count", "1", send=[b"x"])
+    s = r.summary
     for key in ("mode", "received", "bytes", "truncated", "kernel_drops", "duration_s",
                 "violations", "outstanding", "completions", "cancellations"):
         assert key in s, key
     assert isinstance(s["duration_s"], float)
-    assert set(w.start) >= {"type", "mode", "address", "port", "rcvbuf"}
+    assert set(r.start) >= {"type", "mode", "address", "port", "rcvbuf"}
 
 
 def test_count_stops_exactly_and_leaves_later_datagrams_unread() -> None:
-    with Wskrecv("listen", "--count", "5", "--outstanding", "8") as w:
-        w.send([bytes([i]) for i in range(20)])
-        status, objs, _ = w.finish()
-    assert status == 0
-    assert summary_of(objs)["received"] == 5
+    r = receive("listen", "--count", "5", "--outstanding", "8",
+                send=[bytes([i]) for i in range(20)])
+    assert r.status == 0
+    assert r.summary["received"] == 5
+    assert r.summary["unread_at_exit"] == 15
 
 
 def test_truncation_into_a_small_buffer() -> None:
-    with Wskrecv("listen", "--count", "2", "--buffer-size", "10", "--dump") as w:
-        w.send([b"0123456789ABCDEF", b"short"])
-        status, objs, _ = w.finish()
-    assert status == 0
-    dumps = [o for o in objs if o["type"] == "datagram"]
+    r = receive("listen", "--count", "2", "--buffer-size", "10", "--dump",
+                send=[b"0123456789ABCDEF", b"short"])
+    assert r.status == 0
+    dumps = r.of_type("datagram")
     assert [d["length"] for d in dumps] == [10, 5]
     assert [d["truncated"] for d in dumps] == [True, False]
     assert bytes.fromhex(dumps[0]["data"]) == b"0123456789"
-    s = summary_of(objs)
+    s = r.summary
     assert s["truncated"] == 1 and s["bytes"] == 15
 
 
 def test_dump_reports_the_source_address_and_port() -> None:
-    with Wskrecv("listen", "--count", "1", "--dump") as w, socket.socket(
-        socket.AF_INET, socket.SOCK_DGRAM
-    ) as src:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
         src.bind(("127.0.0.1", 0))
+        r = receive("listen", "--count", "1", "--dump", send=[b"\x00\xff"], source=src)
         src_addr = src.getsockname()
-        w.send([b"\x00\xff"], source=src)
-        status, objs, _ = w.finish()
-    (d,) = [o for o in objs if o["type"] == "datagram"]
+    (d,) = r.of_type("datagram")
     assert (d["src"], d["sport"]) == src_addr
     assert d["data"] == "00ff" and d["timestamp_ns"] > 0
 
 
 @skip_no_ipv6
 def test_ipv6_loopback() -> None:
-    with Wskrecv("listen", "--count", "2", bind="::1") as w:
-        assert w.start["address"] == "::1"
-        w.send([b"one", b"two"])
-        status, objs, _ = w.finish()
-    assert status == 0 and summary_of(objs)["received"] == 2
+    r = receive("listen", "--count", "2", bind="::1", send=[b"one", b"two"])
+    assert r.start["address"] == "::1"
+    assert r.status == 0 and r.summary["received"] == 2
 
 
 def test_a_burst_of_a_thousand_with_many_outstanding() -> None:
-    with Wskrecv("listen", "--count", "1000", "--outstanding", "16") as w:
-        w.send([i.to_bytes(4, "big") for i in range(1000)])
-        status, objs, _ = w.finish()
-    s = summary_of(objs)
-    assert status == 0 and s["received"] == 1000 and s["kernel_drops"] == 0
+    r = receive("listen", "--count", "1000", "--outstanding", "16",
+                send=[i.to_bytes(4, "big") for i in range(1000)])
+    s = r.summary
+    assert r.status == 0 and s["received"] == 1000 and s["kernel_drops"] == 0
 
 
 def test_timeout_before_count_exits_three_with_a_summary() -> None:
-    with Wskrecv("listen", "--count", "5", "--timeout", "0.5") as w:
-        w.send([b"only one"])
-        status, objs, _ = w.finish()
-    assert status == 3
-    s = summary_of(objs)
+    r = receive("listen", "--count", "5", "--timeout", "0.5", send=[b"only one"])
+    assert r.status == 3
+    s = r.summary
     assert s["received"] == 1 and s["reason"] == "deadline passed"
 
 
 def test_duration_ends_the_run_with_status_zero() -> None:
-    with Wskrecv("listen", "--duration", "0.3") as w:
-        status, objs, _ = w.finish()
-    assert status == 0 and summary_of(objs)["reason"] == "duration over"
+    r = receive("listen", "--duration", "0.3")
+    assert r.status == 0 and r.summary["reason"] == "duration over"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -125,18 +117,23 @@ def test_signal_cancels_outstanding_irps_and_prints_the_summary(signum: int) -> 
 
 
 def test_human_output_has_interval_lines_and_a_summary() -> None:
-    port = free_udp_port()
-    with Wskrecv("listen", "--interval", "0.1", "--count", "2", json_mode=False, port=port) as w:
-        first = read_line(w.proc.stderr, 10)
-        assert f"receiving on 127.0.0.1:{port}," in first
-        w.send([b"a"])
-        interval = read_line(w.proc.stderr, 10)
-        assert "dg/s" in interval and "\x1b" not in interval
-        w.send([b"b"])
-        status, _, err = w.finish()
-    assert status == 0
-    assert "summary (count reached)" in err and "received     2 datagrams" in err
-    assert "\x1b" not in err
+    """The start line, then (the first datagram in) an interval line, then the second
+    datagram and the summary: each sent once the line before it is written."""
+    lines: list[str] = []
+
+    def next_datagram(r: Result, line: str) -> None:
+        lines.append(line)
+        if len(lines) == 1:
+            assert "dg/s" in line and "\x1b" not in line  # the first interval line
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"b", r.address)  # type: ignore[arg-type]
+
+    r = receive("listen", "--interval", "0.1", "--count", "2", json_mode=False, send=[b"a"],
+                each_line=next_datagram)
+    assert r.status == 0
+    assert r.stderr.startswith(f"wskrecv irp: receiving on 127.0.0.1:{r.address[1]},")  # type: ignore[index]
+    assert "summary (count reached)" in r.stderr and "received     2 datagrams" in r.stderr
+    assert "\x1b" not in r.stderr
 
 
 def test_quiet_prints_only_the_summary() -> None:
@@ -163,8 +160,8 @@ def test_quiet_prints_only_the_summary() -> None:
     ],
 )
 def test_bad_input_gets_one_line_and_its_exit_status(args: list[str], status: int, needle: str) -> None:
-    r = run_cli("listen", *args)
-    assert r.returncode == status
+    r = wskrecv("listen", *args)
+    assert r.status == status
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
     assert needle in lines[0] and "Traceback" not in r.stderr
@@ -174,8 +171,8 @@ def test_address_in_use_exits_one() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        r = run_cli("listen", "--bind", "127.0.0.1", "--port", str(port))
-    assert r.returncode == 1
+        r = wskrecv("listen", "--bind", "127.0.0.1", "--port", str(port))
+    assert r.status == 1
     assert r.stderr.strip() == f"wskrecv: error: cannot bind 127.0.0.1:{port}: Address already in use"
 
 

@@ -15,6 +15,9 @@ import pytest
 from tests.conftest import Wskrecv, free_udp_port, read_line
 from wskrecv import payload
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 # Per stream id: the sequences sent (gaps: lost; a pair swapped: reordered; a repeat:
 # duplicate) and what they make.
 PLANS = {

@@ -1,17 +1,21 @@
 """`wskrecv run CLIENT.py`: the shipped examples and templates on real loopback traffic,
-client faults, and every way a file can fail to be a client."""
+client faults, and every way a file can fail to be a client. In this process
+(tests/harness.py), but for what needs one: a signal, a client thread that may outlive
+the run or never returns (wskrecv then exits without waiting for it)."""
 
 from __future__ import annotations
 
 import json
 import signal
+import socket
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_listen import summary_of
-from tests.conftest import Wskrecv, free_udp_port, read_line, run_cli
+from tests.conftest import Wskrecv, read_line
+from tests.harness import Result, receive, wskrecv
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 
@@ -30,11 +34,10 @@ def write_client(tmp_path: Path, source: str, name: str = "client.py") -> Path:
 
 
 def run_example(path: Path, payloads: list[bytes], *args: str) -> tuple[int, dict, str]:
-    with Wskrecv("run", str(path), "--count", str(len(payloads)), "--timeout", "60", *args) as w:
-        assert w.start["mode"] == "client"
-        w.send(payloads)
-        status, objs, err = w.finish()
-    return status, summary_of(objs), err
+    r = receive("run", str(path), "--count", str(len(payloads)), "--timeout", "60", *args,
+                send=payloads)
+    assert r.start["mode"] == "client"
+    return r.status, r.summary, r.stderr
 
 
 def test_deep_queue_receives_every_datagram_and_cancels_its_queue_at_stop() -> None:
@@ -82,11 +85,9 @@ def test_buggy_client_violations_and_leaks_are_reported_exactly() -> None:
 
 def test_buggy_client_human_report_names_rule_and_line() -> None:
     path = EXAMPLES / "buggy.py"
-    port = free_udp_port()
-    with Wskrecv("run", str(path), "--count", "3", "--timeout", "60", json_mode=False,
-                 port=port) as w:
-        w.send([b"a", b"b", b"c"])
-        status, _, err = w.finish()
+    r = receive("run", str(path), "--count", "3", "--timeout", "60", json_mode=False,
+                send=[b"a", b"b", b"c"])
+    status, err = r.status, r.stderr
     assert status == 7, err
     pending = line_of(path, "# BUG: still pending")
     assert f" IrpAlreadyPending 1 at {path}:{pending} (submit while pending)\n" in err
@@ -122,11 +123,9 @@ LEAKY_IRPS = """\
 
 def test_irps_never_freed_are_leaks_blamed_on_their_allocation(tmp_path: Path) -> None:
     path = write_client(tmp_path, LEAKY_IRPS)
-    with Wskrecv("run", str(path), "--timeout", "60", "--count", "1") as w:
-        w.send([b"x"])
-        status, objs, err = w.finish()
-    assert status == 7, err
-    s = summary_of(objs)
+    r = receive("run", str(path), "--timeout", "60", "--count", "1", send=[b"x"])
+    assert r.status == 7, r.stderr
+    s = r.summary
     assert s["violations_by_rule"] == {"IrpLeaked": 3} and s["leaked"] == 0
     sites = {site["where"]: site for site in s["client"]["violation_sites"]}
     in_init = sites[f"{path}:{line_of(path, '# allocated here')}"]
@@ -139,8 +138,8 @@ def test_irps_never_freed_are_leaks_blamed_on_their_allocation(tmp_path: Path) -
 
 @pytest.mark.parametrize("style", ["irp", "event"])
 def test_templates_print_clients_that_run(tmp_path: Path, style: str) -> None:
-    r = run_cli("run", "--template", style)
-    assert r.returncode == 0, r.stderr
+    r = wskrecv("run", "--template", style)
+    assert r.status == 0, r.stderr
     assert r.stdout == (EXAMPLES / f"{style}.py").read_text()  # one source: the example
     path = write_client(tmp_path, r.stdout)
     status, s, err = run_example(path, [b"one", b"two", b"three"])
@@ -180,11 +179,10 @@ FAULTY_ROUTINE = """\
 
 def test_exception_in_a_completion_routine_is_a_client_fault(tmp_path: Path) -> None:
     path = write_client(tmp_path, FAULTY_ROUTINE)
-    with Wskrecv("run", str(path), "--timeout", "60") as w:
-        w.send([b"1", b"2", b"3", b"4", b"5"])
-        status, objs, err = w.finish()
+    r = receive("run", str(path), "--timeout", "60", send=[b"1", b"2", b"3", b"4", b"5"])
+    status, err = r.status, r.stderr
     assert status == 6, err
-    s = summary_of(objs)
+    s = r.summary
     assert s["reason"] == "client fault" and s["exit_status"] == 6
     assert s["received"] == 3  # the summary still counts what arrived before the fault
     fault = s["client"]["fault"]
@@ -220,11 +218,10 @@ def test_a_fault_leaks_what_the_client_held(tmp_path: Path) -> None:
             def stop(self):
                 pass
         """)
-    with Wskrecv("run", str(path), "--timeout", "60", "--batch", "1") as w:
-        w.send([b"a", b"b", b"c"])
-        status, objs, err = w.finish()
-    assert status == 6, err
-    s = summary_of(objs)
+    r = receive("run", str(path), "--timeout", "60", "--batch", "1", send=[b"a", b"b", b"c"])
+    err = r.stderr
+    assert r.status == 6, err
+    s = r.summary
     # The first list was retained, the second raised (its buffers go back): one leaked.
     assert s["leaked"] == 1 and s["received"] == 2
     assert s["client"]["fault"]["in"] == "receive callback"
@@ -391,15 +388,15 @@ def test_a_client_thread_stuck_holding_the_socket_lock_does_not_hang_the_run(
     assert "threading.Event().wait()" in err  # the holder's stack shows where
 
 
-def one_error_line(r: object) -> str:
-    assert r.returncode == 2, (r.returncode, r.stderr)  # type: ignore[attr-defined]
-    err = r.stderr  # type: ignore[attr-defined]
+def one_error_line(r: Result) -> str:
+    assert r.status == 2, (r.status, r.stderr)
+    err = r.stderr
     assert "Traceback" not in err
     return err
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
-    err = one_error_line(run_cli("run", str(tmp_path / "nope.py")))
+    err = one_error_line(wskrecv("run", str(tmp_path / "nope.py")))
     assert err == f"wskrecv: error: client file not found: {tmp_path / 'nope.py'}\n"
 
 
@@ -409,14 +406,14 @@ def test_syntax_error_shows_the_line(tmp_path: Path) -> None:
             def start(self, socket):
                 return socket +* 1
         """)
-    err = one_error_line(run_cli("run", str(path)))
+    err = one_error_line(wskrecv("run", str(path)))
     assert err.startswith(f"wskrecv: error: {path}:3: SyntaxError: ")
     assert "    return socket +* 1\n" in err and err.rstrip().endswith("^")
 
 
 def test_exception_while_importing_names_the_line(tmp_path: Path) -> None:
     path = write_client(tmp_path, "import os\nfrom nowhere_at_all import thing\n")
-    err = one_error_line(run_cli("run", str(path)))
+    err = one_error_line(wskrecv("run", str(path)))
     assert err.startswith(f"wskrecv: error: {path}:2: ModuleNotFoundError: ")
 
 
@@ -432,13 +429,13 @@ def test_exception_while_importing_names_the_line(tmp_path: Path) -> None:
 ])
 def test_files_that_are_not_clients(tmp_path: Path, source: str, message: str) -> None:
     path = write_client(tmp_path, source)
-    err = one_error_line(run_cli("run", str(path)))
+    err = one_error_line(wskrecv("run", str(path)))
     assert message.format(path=path) in err and err.count("\n") == 1, err
 
 
 def test_class_option_picks_one_and_names_the_choices(tmp_path: Path) -> None:
     path = write_client(tmp_path, "class A:\n    def start(self, s): pass\n    def stop(self): pass\n")
-    err = one_error_line(run_cli("run", str(path), "--class", "Z"))
+    err = one_error_line(wskrecv("run", str(path), "--class", "Z"))
     assert f"{path} has no class Z (client classes: A)" in err
 
 
@@ -450,14 +447,14 @@ def test_constructor_exception_is_a_client_fault(tmp_path: Path) -> None:
             def start(self, s): pass
             def stop(self): pass
         """)
-    r = run_cli("run", str(path), "-p", "0", "-c", "1")
-    assert r.returncode == 6, r.stderr
+    r = wskrecv("run", str(path), "-p", "0", "-c", "1")
+    assert r.status == 6, r.stderr
     assert "client fault in A()" in r.stderr and f'{path}", line 3' in r.stderr
 
 
 def test_no_client_and_no_template_is_a_usage_error() -> None:
-    r = run_cli("run")
-    assert r.returncode == 2 and "name the client file" in r.stderr
+    r = wskrecv("run")
+    assert r.status == 2 and "name the client file" in r.stderr
 
 
 def test_run_json_summary_is_plain_json(tmp_path: Path) -> None:
@@ -490,3 +487,39 @@ def test_a_client_thread_left_running_does_not_keep_wskrecv_alive(tmp_path: Path
     assert status == 0, err
     assert summary_of(objs)["received"] == 1
     assert "client thread(s) still running at exit, not waited for: forgotten" in err
+
+
+def test_a_clients_ipv4_sender_on_the_dual_stack_socket_is_ipv4_mapped_as_wsk_gives_it(
+        tmp_path: Path) -> None:
+    """The README said IPv4 senders show as plain IPv4 "everywhere"; a client's
+    RemoteAddress on the default dual-stack socket is ::ffff:a.b.c.d, as WSK gives a
+    driver. wskrecv's own outputs still show the plain address, and the README says both."""
+    seen = tmp_path / "seen.txt"
+    client = write_client(tmp_path, f"""
+        from wskrecv.client import *
+
+        class Client:
+            def __init__(self):
+                self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.on_receive)
+
+            def start(self, socket):
+                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+
+            def on_receive(self, context, flags, indication):
+                with open({str(seen)!r}, "a") as f:
+                    for ind in indications(indication):
+                        f.write(ind.remote[0] + " " + ind.remote_address.host + "\\n")
+                return STATUS_SUCCESS
+
+            def stop(self):
+                pass
+        """)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as ipv4:
+        r = receive("run", str(client), "--count", "1", "--timeout", "60", bind="::",
+                    then=lambda r: ipv4.sendto(b"four", ("127.0.0.1", r.address[1])))  # type: ignore[index]
+    assert r.status == 0, r.stderr
+    assert seen.read_text().split() == ["::ffff:127.0.0.1", "::ffff:127.0.0.1"]
+    assert [s["address"] for s in r.summary["sources"]] == ["127.0.0.1"]
+    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text()
+    assert "IPv4-mapped IPv6 address `::ffff:127.0.0.1`" in " ".join(readme.split())

@@ -62,7 +62,7 @@ def test_the_command_table_imports_a_command_when_looked_up() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     names, before, after, epilog = json.loads(r.stdout)
-    assert names == ["analyze", "bench", "event", "listen", "run", "selftest", "send"]
+    assert names == ["analyze", "bench", "event", "listen", "plot", "run", "selftest", "send"]
     assert (before, after) == (False, True)
     assert "Exit status:" in epilog and "measured" in epilog
 

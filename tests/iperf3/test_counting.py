@@ -10,6 +10,9 @@ import pytest
 from wskrecv.iperf3.counting import RecorderCounting
 from wskrecv.stats import Recorder
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 V4 = ("127.0.0.1", 40001)
 V6 = ("::1", 40002, 0, 0)
 

@@ -25,6 +25,9 @@ from wskrecv.wsk import Datagram, Verifier, WskDatagramSocket
 from wskrecv.wsk.indication import make_chain
 from wskrecv.wsk.verifier import IrpAlreadyPending
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 
 def located_socket() -> WskDatagramSocket:
     sock = WskDatagramSocket(verifier=Verifier())

@@ -33,6 +33,9 @@ from wskrecv.wsk.verifier import (
     UseAfterRelease,
 )
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 
 def test_enabling_before_bind_is_a_violation(core: IndicationCore) -> None:
     sock = WskDatagramSocket(indications=core)

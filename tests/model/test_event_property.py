@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,6 +28,9 @@ from wskrecv.wsk import (
     WskDatagramSocket,
 )
 from wskrecv.wsk.indication import PURE, IndicationCore
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 RETURNS = [STATUS_SUCCESS, STATUS_PENDING, STATUS_DATA_NOT_ACCEPTED]
 

@@ -41,6 +41,9 @@ from wskrecv.wsk.verifier import (
     WaitAtDispatchLevel,
 )
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 # -- SO_WSK_EVENT_CALLBACK: disabling while the callback runs ----------------------------
 
 def test_disabling_from_inside_the_callback_returns_status_event_pending(core: IndicationCore) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,9 @@ from wskrecv.stats.merge import Merger, Partial, capture, merge, merge_sources
 from wskrecv.stats.modes import EventStatistics, IrpStatistics, merge_mode_statistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.stats.snapshot import Snapshot
+
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
 
 T0 = 1_700_000_000_000_000_000
 

@@ -16,7 +16,7 @@ import pytest
 from wskrecv import core as cores
 
 pytestmark = [pytest.mark.skipif(cores.native_module() is None, reason="the native core is not built here"),
-              pytest.mark.usefixtures("native_half")]
+              pytest.mark.usefixtures("native_core")]
 
 
 def isolated(code: str) -> list[str]:

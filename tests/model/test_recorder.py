@@ -19,6 +19,9 @@ from wskrecv.stats.modes import IrpStatistics
 from wskrecv.stats.snapshot import Snapshot
 from wskrecv.stats.thresholds import Thresholds
 
+# What these tests check is computed by the receive core: they run on each (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("receive_core")
+
 SRC = ("127.0.0.1", 40000)
 T0 = 1_700_000_000_000_000_000
 

@@ -128,7 +128,7 @@ def _inds_in(chain: Any, state: IndicationState, n: int = 3) -> list:
 
 
 @pytest.mark.skipif(NATIVE is None, reason="the native core is not built here")
-@pytest.mark.usefixtures("native_half")
+@pytest.mark.usefixtures("native_core")
 @pytest.mark.parametrize("event", list(IndicationEvent))
 @pytest.mark.parametrize("state", list(IndicationState))
 def test_the_native_settle_makes_exactly_the_tables_transitions(
@@ -151,7 +151,7 @@ def test_the_native_settle_makes_exactly_the_tables_transitions(
 
 
 @pytest.mark.skipif(NATIVE is None, reason="the native core is not built here")
-@pytest.mark.usefixtures("native_half")
+@pytest.mark.usefixtures("native_core")
 def test_the_native_builder_starts_every_indication_where_the_table_starts() -> None:
     assert NATIVE is not None
     inds = NATIVE.chain([Datagram(b"x", ("127.0.0.1", 1))] * 2, IndicationSource(Verifier()))

@@ -8,6 +8,7 @@ holds the receivers, run.py the rounds, results.py the JSON document, report.py 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
 from wskrecv import core as cores
@@ -20,7 +21,7 @@ from wskrecv.config import BenchConfig
 from wskrecv.errors import OsFailure
 from wskrecv.provider.udp import DEFAULT_RCVBUF
 
-__all__ = ["BenchConfig", "benchmark"]
+__all__ = ["BenchConfig", "benchmark", "chosen_by"]
 
 
 def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = N
     # Both cores side by side when the native one runs; only the twin when it is forced.
     targets = all_targets(native, [chosen] if chosen.name == cores.PURE else [chosen, cores.pure()])
     if config.modes:
-        targets = [t for t in targets if t.base in config.modes]
+        targets = [t for t in targets if chosen_by(t, config.modes)]
     notes = [t.note for t in targets if not t.available and t.note]
     targets = [t for t in targets if t.available]
     if not targets:
@@ -48,3 +49,11 @@ def benchmark(config: BenchConfig, progress: Optional[Callable[[str], None]] = N
     doc["machine"] = results.machine(native.compiler)
     doc["core"] = chosen.name
     return doc
+
+
+def chosen_by(target: Any, modes: Sequence[str]) -> bool:
+    """Whether --mode picks `target`: MODE picks its row for each core, MODE-py the
+    pure-Python core's alone (its table label says "[pure-Python]")."""
+    base = getattr(target, "base", target.name)
+    pure = getattr(getattr(target, "core", None), "name", None) == cores.PURE
+    return base in modes or (pure and f"{base}-py" in modes)

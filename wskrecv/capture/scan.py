@@ -17,10 +17,11 @@ only what ends up in the columns and the tally must agree.
 from __future__ import annotations
 
 import struct
+from operator import index
 from typing import Optional
 
 from wskrecv.capture import packets
-from wskrecv.capture.formats import EPB, MAX_BLOCK, PCAP, PCAP_RECORD
+from wskrecv.capture.formats import EPB, MAX_BLOCK, PCAP, PCAP_RECORD, PCAPNG
 
 END, SLOW, TIME, FULL = range(4)
 FRAMES = len(packets.SKIP_REASONS)  # the tally's last slot: packet records scanned
@@ -55,8 +56,26 @@ def scan(buf: bytes, pos: int, kind: int, big: bool, ifaces: tuple, port: int,
     interface (link type, ns per timestamp unit, offset in ns), the unit 0 where the
     resolution is not a whole number of nanoseconds (the general path converts those);
     `port`: only datagrams to this destination port (0: any); `tally`: skip reasons'
-    counts (packets.SKIP_REASONS) and frames scanned (FRAMES), updated in place."""
+    counts (packets.SKIP_REASONS) and frames scanned (FRAMES), updated in place. Every
+    argument is checked first, in this order (TypeError, ValueError), as the compiled
+    twin checks them."""
     n = len(buf)
+    pos, kind = index(pos), index(kind)
+    if kind not in (PCAP, PCAPNG):
+        raise ValueError(f"scan_capture: kind {kind} is neither PCAP nor PCAPNG")
+    big = bool(big)
+    ifaces = tuple((index(linktype), index(unit), index(offset)) for linktype, unit, offset in ifaces)
+    port = index(port)
+    if stop_ns is not None:
+        stop_ns = index(stop_ns)
+    limit = index(limit)
+    if not isinstance(cache, dict):
+        raise TypeError("scan_capture: cache must be a dict")
+    columns = (datas, sources, dests, stamps, tally)
+    if not all(isinstance(c, list) for c in columns) or len(tally) < TALLY_SIZE:
+        raise TypeError("scan_capture: the columns and the tally must be lists")
+    if not 0 <= pos <= n:
+        raise ValueError(f"scan_capture: pos {pos} is outside the buffer (0-{n})")
     ep = lambda v, packed, p: endpoint(cache, v, packed, p)  # noqa: E731
     while True:
         if len(datas) >= limit:

@@ -15,6 +15,8 @@ from wskrecv.config import BENCH_MODES, BenchConfig
 from wskrecv.errors import ExitStatus, UsageError
 
 DEFAULTS = BenchConfig()
+# --mode: the modes, and each wskrecv mode's pure-Python row (named MODE-py in JSON).
+MODE_CHOICES = (*BENCH_MODES, *(f"{m}-py" for m in BENCH_MODES if m not in ("c", "python")))
 MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it may ask for
 
 
@@ -28,9 +30,12 @@ MAX_BENCH_COUNT = 10**8  # a drain keeps the whole count queued: bound what it m
 @click.option("--rounds", "-r", type=number(units.INTEGER, 1, 1000), default=DEFAULTS.rounds,
               show_default=True, metavar="N",
               help="Measurements per mode, 1 to 1000; modes alternate within each round.")
-@click.option("--mode", "-m", "modes", type=click.Choice(BENCH_MODES), multiple=True,
-              help="Run only this mode (repeatable). Default: all. Ratios need the baselines "
-              "(python, c) in the run.")
+@click.option("--mode", "-m", "modes", type=click.Choice(MODE_CHOICES), multiple=True,
+              metavar="MODE",
+              help=f"Run only this mode (repeatable): {', '.join(BENCH_MODES)}. Default: "
+              "all. A wskrecv mode is measured on each receive core; MODE-py (irp-64-py...) "
+              "on the pure-Python one alone, its row labelled [pure-Python]. Ratios need "
+              "the baselines (python, c) in the run.")
 @click.option("--live", is_flag=True,
               help="A full-speed sender against each receiver instead of a pre-filled queue: "
               "reports received, lost and kernel drops.")

@@ -323,7 +323,7 @@ class EventDispatcher:
         if not inds:
             raise verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
         for ind in inds:
-            if type(ind) is not WskDatagramIndication or ind._source is not source:
+            if not isinstance(ind, WskDatagramIndication) or getattr(ind, "_source", None) is not source:
                 raise verifier.record(
                     "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
                 )

@@ -144,11 +144,17 @@ class WskDatagramIndication:
 
     The plain attributes exist only while the application may read the indication (the
     states `_state.INDICATION_READABLE` derives from the table); `_state.settle` removes
-    them and `show` restores them. Reading one in any other state lands in `__getattr__`, which raises the
-    violation the table names, so legal reads on the hot path cost nothing extra.
+    them and `show` restores them. Reading one in any other state lands in `__getattr__`,
+    which raises the violation the table names, so legal reads on the hot path cost
+    nothing extra.
+
+    This class is the API; an indication's fields (`next`, `state`, the readable ones,
+    `_dgram`, `_source`) live in the storage class under it: `PythonIndication`'s
+    __slots__ here, or the compiled core's `IndicationFields`, which owns them in C (its
+    indication class is made in wskrecv.core). Either is a WskDatagramIndication.
     """
 
-    __slots__ = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -254,6 +260,14 @@ class _IndicationSockAddr(SockAddr):
 
 
 _GUARDED = frozenset({"data", "remote", "timestamp_ns"})
+FIELDS = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
+
+
+class PythonIndication(WskDatagramIndication):
+    """The pure-Python storage of an indication's fields (what make_chain builds); the
+    compiled core's twin is `_core.IndicationFields`."""
+
+    __slots__ = FIELDS
 
 # WSK_DATAGRAM_INDICATION's member names, as the same slot and properties.
 alias(WskDatagramIndication, Next="next", Buffer="buffer", RemoteAddress="remote_address",
@@ -270,14 +284,15 @@ def show(inds: list[WskDatagramIndication]) -> None:
 
 
 def make_chain(
-    dgrams: list[Datagram], source: IndicationSource
+    dgrams: list[Datagram], source: IndicationSource, *, cls: type[WskDatagramIndication] = PythonIndication
 ) -> list[WskDatagramIndication]:
-    """Build indications for `dgrams`, linked in order through `next`, each INDICATED (an
-    indication is only ever built here, or by the compiled twin); returns them as a Python
-    list too, so the provider never walks `next` (the application may rewrite it)."""
+    """Build indications of `cls` for `dgrams`, linked in order through `next`, each
+    INDICATED (an indication is only ever built here, or by the compiled twin); returns
+    them as a Python list too, so the provider never walks `next` (the application may
+    rewrite it)."""
     inds: list[WskDatagramIndication] = []
     nxt: Optional[WskDatagramIndication] = None
-    new = WskDatagramIndication
+    new = cls
     for d in reversed(dgrams):
         nxt = new(d, source, nxt)
         inds.append(nxt)
@@ -348,6 +363,7 @@ __all__ = [
     "IndicationCore",
     "Indications",
     "IndicationSource",
+    "PythonIndication",
     "ReceiveFromEvent",
     "WskClientDatagramDispatch",
     "WskDatagramIndication",
