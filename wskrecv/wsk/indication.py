@@ -25,6 +25,7 @@ that on every read: touching them later is `UseAfterRelease`, counted, not a Pyt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from wskrecv.wsk._state import (
@@ -269,8 +270,15 @@ class PythonIndication(WskDatagramIndication):
 
     __slots__ = FIELDS
 
-# WSK_DATAGRAM_INDICATION's member names, as the same slot and properties.
-alias(WskDatagramIndication, Next="next", Buffer="buffer", RemoteAddress="remote_address",
+
+# WSK_DATAGRAM_INDICATION's member names, as the same attributes: Next is the storage's
+# `next` (a property over whichever storage; on the Python one the slot itself, so that
+# reading it costs no call), the others the API's own properties.
+WskDatagramIndication.Next = property(  # type: ignore[attr-defined]
+    attrgetter("next"), lambda self, value: setattr(self, "next", value),
+    doc="Next: the next indication of the list (None: the last); assignable (cut the list).")
+alias(PythonIndication, Next="next")
+alias(WskDatagramIndication, Buffer="buffer", RemoteAddress="remote_address",
       ControlInfo="control_info", ControlInfoLength="control_info_length")
 
 
