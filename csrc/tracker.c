@@ -29,6 +29,7 @@ tracker_start(Tracker *self, i128 first, Py_ssize_t window, int has_transit, i12
     self->ring = ring;
     PyMem_Free(self->latency); /* __init__ again: a new stream */
     self->latency = NULL;
+    self->bytes = 0;
     self->mask = (int64_t)window - 1;
     self->base = self->high = first;
     self->seen = 1;
@@ -392,6 +393,15 @@ COUNT_GETTER(late)
 COUNT_GETTER(restarts)
 
 static PyObject *
+get_bytes(Tracker *self, void *c)
+{
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(self->bytes);
+}
+
+static PyObject *
 get_latency(Tracker *self, void *c)
 {
     if (tracker_ready(self) < 0) {
@@ -421,6 +431,7 @@ static PyGetSetDef Tracker_getset[] = {
     {"datagrams", (getter)get_datagrams, NULL, NULL, NULL},
     {"lost", (getter)get_lost, NULL, NULL, NULL},
     {"expected", (getter)get_expected, NULL, NULL, NULL},
+    {"bytes", (getter)get_bytes, NULL, "the stream's datagrams' bytes", NULL},
     {"latency", (getter)get_latency, NULL,
      "the stream's one-way latency Histogram (a copy), or None before the first", NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -167,7 +167,7 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def test_idle_connections_cost_no_thread_each_and_the_scrape_is_served() -> None:
+def test_idle_connections_cost_no_thread_each_and_the_scrape_is_served(receive_core: object) -> None:
     """Idle connections to /metrics, more than it serves at once: the process's threads
     stay bounded (it used to make one per connection, for ever), and the real scrape
     still gets the counts."""

@@ -162,14 +162,32 @@ def test_unwritable_capture_path_exits_one_and_leaves_no_file(where: str, tmp_pa
 
 
 def test_a_capture_that_cannot_be_flushed_exits_one(tmp_path: Path) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full here")
-    r = receive("listen", "--count", "1", "--pcap", "/dev/full", send=[b"x"])
-    status, objs, err = r.status, r.after_start, r.stderr
-    assert status == 1
-    assert summary_of(objs)["received"] == 1  # the summary still came out
+    """Room for the file's header and no more (/dev/full fails at once now, before
+    anything is received): the record written at the end fails, after the summary."""
+    import json
+    import subprocess
+
+    from tests.cli.test_output_faults import small_disk
+    from tests.conftest import WSKRECV, free_udp_port, popen, read_line
+
+    cap, port = tmp_path / "cap.pcap", free_udp_port()
+    with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", str(port), "--count", "1",
+                "--pcap", str(cap), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True, preexec_fn=small_disk(24)) as proc:
+        assert '"type":"start"' in read_line(proc.stdout, 20)
+        _send_one(port)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert json.loads(out.splitlines()[-1])["received"] == 1  # the summary still came out
     last = err.strip().splitlines()[-1]
-    assert last == "wskrecv: error: cannot write capture /dev/full: No space left on device"
+    assert last == f"wskrecv: error: cannot write capture {cap}: File too large"
+
+
+def _send_one(port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"x", ("127.0.0.1", port))
 
 
 def test_a_failed_bind_creates_no_capture_file(tmp_path: Path) -> None:

@@ -49,6 +49,16 @@ from wskrecv.wsk.registration import WskRegistration
 from wskrecv.wsk.socket import WskDatagramSocket
 
 
+def kept(local: Optional[tuple]) -> dict[str, Any]:
+    """What a kept datagram's packet info says: its destination address, and its TOS and
+    TTL when the socket asked for them (provider.mmsg.read_ancillary)."""
+    if not local:
+        return {"local": None}
+    if len(local) > 2:
+        return {"local": local[0], "tos": local[2], "ttl": local[3]}
+    return {"local": local[0]}
+
+
 class RecorderTap:
     """The socket's Tap: every datagram the client accepted goes to the recorder, under
     the recorder's lock when it has one (a client's thread may deliver, through WskRelease
@@ -68,12 +78,17 @@ class RecorderTap:
         data = dgram[0]
         if length != len(data):
             data = data[:length]
-        local = dgram[2][0] if self.want_local and dgram[2] else None
-        if self._locked:
+        if self.want_local:  # a kept datagram: with its destination, TOS and TTL
+            if self._locked:
+                with self.lock:
+                    self._record(data, dgram[1], dgram[3], truncated, **kept(dgram[2]))
+            else:
+                self._record(data, dgram[1], dgram[3], truncated, **kept(dgram[2]))
+        elif self._locked:
             with self.lock:
-                self._record(data, dgram[1], dgram[3], truncated, local=local)
+                self._record(data, dgram[1], dgram[3], truncated)
         else:  # listen: every completion comes here, from the one thread
-            self._record(data, dgram[1], dgram[3], truncated, local=local)
+            self._record(data, dgram[1], dgram[3], truncated)
 
     def accepted(self, dgrams: list[Datagram]) -> None:
         if self.want_local:  # kept datagrams: one at a time, with their destination
@@ -81,7 +96,7 @@ class RecorderTap:
             now = self.recorder.clock_ns()  # consumed at one instant, as record_many does
             with self.lock:
                 for d in dgrams:
-                    record(d[0], d[1], d[3], False, now, local=d[2][0] if d[2] else None)
+                    record(d[0], d[1], d[3], False, now, **kept(d[2]))
             return
         datas, remotes, _, stamps = zip(*dgrams)
         with self.lock:

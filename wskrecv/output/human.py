@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
@@ -21,6 +22,7 @@ from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
 from wskrecv.stats.streams import StreamRow, worst
+from wskrecv.tos import describe
 from wskrecv.words import terminal_columns, wrap_words
 
 SUMMARY_STREAMS = 10  # streams in the summary's table without --per-stream
@@ -117,7 +119,30 @@ def dump_line(record: dict[str, Any]) -> str:
     seq = ""
     if record.get("sequence") is not None:
         seq = f" stream {record['stream']} seq {record['sequence']}"
+    for name in ("tos", "ttl"):  # the packet's own fields, when the socket asked for them
+        value = record.get(name)
+        if value is not None:
+            seq += f" {name} {f'0x{value:02x}' if name == 'tos' else value}"
     return f"{where} {size}{seq} {record['data']}"
+
+
+FIELD_VALUES_SHOWN = 8  # TOS or TTL values a summary line lists, the most frequent
+
+
+def field_lines(snap: Snapshot) -> list[str]:
+    """--tos-ttl: the received TOS bytes (DSCP and ECN) and TTLs, each value with its
+    datagrams, most frequent first."""
+    lines = []
+    for label, counted, name, what in (("tos", snap.tos, describe, "TOS / IPv6 traffic class"),
+                                       ("ttl", snap.ttl, str, "TTL / IPv6 hop limit")):
+        if counted is None:
+            continue
+        ranked = sorted(counted, key=lambda vn: -vn[1])
+        shown = ", ".join(f"{name(v)}: {n}" for v, n in ranked[:FIELD_VALUES_SHOWN])
+        more = len(ranked) - FIELD_VALUES_SHOWN
+        text = (shown or "none seen") + (f" (+{more} more values)" if more > 0 else "")
+        lines.append(f"{label:<12} {text} ({what})")
+    return lines
 
 
 def worker_lines(snap: Snapshot) -> list[str]:
@@ -325,6 +350,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.received:
         z = snap.sizes
         lines.append(f"sizes        min {z.min}  avg {z.mean:.1f}  max {z.max} bytes")
+    lines += field_lines(snap)
     if snap.sources:
         top = ", ".join(f"{format_address(s.address, s.port)} {s.datagrams}" for s in snap.sources[:3])
         more = f" (+{snap.sources_seen - 3} more)" if snap.sources_seen > 3 else ""
@@ -355,24 +381,29 @@ class HumanReporter:
 
     def __init__(
         self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None,
-        per_stream: bool = False,
+        per_stream: bool = False, timestamps: Optional[str] = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
+        self.timestamps = timestamps  # --timestamps: a strftime format before every line
         self.told_replies = False  # a sender asked for replies: said once
 
     def _line(self, text: str) -> None:
         self._write([text])
 
     def _write(self, lines: list[str], rows: bool = False) -> None:
-        """Lines on the stream; on a terminal, wrapped between words at its width, but
-        for rows of a table (`rows`, or indented by two spaces), laid out by whoever made
-        them: a table cut between words would be no table."""
+        """Lines on the stream, each after the --timestamps time; on a terminal, wrapped
+        between words at its width, but for rows of a table (`rows`, or indented by two
+        spaces), laid out by whoever made them: a table cut between words would be no
+        table."""
+        stamp = self._stamp()
         width = terminal_columns(self.stream)
+        if width is not None and stamp:
+            width = max(20, width - len(stamp))
         self.stream.write("".join(
-            part + "\n" for line in lines
+            stamp + part + "\n" for line in lines
             for part in ([line] if rows or line.startswith("  ") else wrap_words(line, width))))
         self.stream.flush()
 
@@ -407,7 +438,11 @@ class HumanReporter:
             self._write(list(record.get("report") or ()), rows=True)
 
     def datagram(self, record: dict[str, Any]) -> None:
-        self.dump_stream.write(dump_line(record) + "\n")
+        self.dump_stream.write(self._stamp() + dump_line(record) + "\n")
+
+    def _stamp(self) -> str:
+        """The local time in the --timestamps format (iperf3's: "%c "), or nothing."""
+        return time.strftime(self.timestamps) if self.timestamps is not None else ""
 
     def summary(
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None

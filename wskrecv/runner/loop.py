@@ -25,7 +25,7 @@ from wskrecv.runner.finish import at_exit, count_unread
 from wskrecv.runner.finish import judge as judge_end
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
-from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.snapshot import Snapshot, utc, values
 from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
 
@@ -135,6 +135,9 @@ class Runner:
             snap = replace(snap, iperf3=MappingProxyType(self.sidecar.status()))
         if self.provider.drops_before_run is not None:
             snap = replace(snap, kernel_drops_before_run=self.provider.drops_before_run)
+        if getattr(self.provider, "ip_fields", False):  # --tos-ttl, --dump
+            snap = replace(snap, tos=values(self.provider.tos_counts),
+                           ttl=values(self.provider.ttl_counts))
         return snap
 
     # -- a run ------------------------------------------------------------------------
@@ -148,7 +151,7 @@ class Runner:
             try:
                 self._t0 = self.clock()
                 self.arrivals.start_ns = time.time_ns()
-                self.reporter.start(start_info)
+                self.reporter.start({**start_info, "start_time": utc(self.arrivals.start_ns)})
                 try:
                     self.app.start()
                     ending = self._loop()

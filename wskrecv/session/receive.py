@@ -93,6 +93,12 @@ def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Co
     return info
 
 
+def run_length(config: ReceiveConfig) -> Optional[float]:
+    """The longest a run may last (--duration, --timeout), or None."""
+    limits = [t for t in (config.duration, config.timeout) if t is not None]
+    return min(limits) if limits else None
+
+
 class ReceiveSession:
     """One receive run of `config`, carried out by `strategy`; `run` returns the exit
     status. What the run says of an option (a failed threshold) calls its ReceiveConfig
@@ -112,9 +118,38 @@ class ReceiveSession:
         self.capture: Optional[PcapWriter] = None
         self.iperf3: Optional[Iperf3Service] = None
         self._reporter: Optional[Reporter] = None
+        # Whether the run was asked to end (a stop signal, --count...): the strategy says
+        # once its loop exists. With the deadline, it ends a wait for a stalled output.
+        self.stopping: Callable[[], bool] = lambda: False
 
     def run(self) -> int:
-        """Open, start, run, let go, report: the exit status (errors propagate)."""
+        """Open, start, run, let go, report: the exit status (errors propagate). Standard
+        streams that can stall (a pipe nobody reads) are written by threads of their own
+        (output/queued.py), so -t and signals still end the run; drained at the end."""
+        import time
+
+        from wskrecv.output.queued import Patience
+
+        env, config = self.env, self.config
+        patience = Patience(env)
+        self.env = patience.env
+        end = run_length(config)
+        end_at = None if end is None else time.monotonic() + end
+        patience.give_up_when(lambda: self.stopping()
+                              or end_at is not None and time.monotonic() >= end_at)
+        ran: list[RunResult] = []
+        try:
+            return self._run(ran)
+        finally:
+            summary = None
+            if ran and config.as_json:  # the summary went to stdout: on stderr if it stalled
+                from wskrecv.output.human import summary_lines
+
+                r = ran[0]
+                summary = "\n".join(summary_lines(r.snapshot, r.status, r.reason))
+            patience.end(env, summary)
+
+    def _run(self, ran: list[RunResult]) -> int:
         config = self.config
         if config.mode == "client":
             from wskrecv.hosting.user import UserClient
@@ -126,6 +161,7 @@ class ReceiveSession:
             info = start_info(config, providers, self.core, self.user)
             self.strategy.describe(info)
             result = self.strategy.run(self, info)
+            ran.append(result)
             if self.metrics is not None and not result.signalled_after:
                 self.metrics.linger(config.metrics_linger)
         finally:
@@ -158,9 +194,14 @@ class ReceiveSession:
         if config.dump:
             sinks.append(dump_sink(reporter, config.seq_format, provider.local_address))
         if config.pcap is not None:
-            self.capture = open_capture(config.pcap, self.env.stdout_binary)
+            self.capture = open_capture(config.pcap, self.env.stdout_binary,
+                                        within=run_length(config), waiting=self._say)
             sinks.append(self.capture.sink(provider.local_address, config.pcap))
         return sinks
+
+    def _say(self, words: str) -> None:
+        self.env.stderr.write(f"wskrecv: {words}\n")
+        self.env.stderr.flush()
 
     def sidecar(self, provider: UdpProvider, reporter: Reporter,
                 ) -> Optional[Callable[[Recorder, WskDatagramSocket], Sidecar]]:
@@ -219,4 +260,4 @@ class ReceiveSession:
         return int(result.status)
 
 
-__all__ = ["ReceiveSession", "Strategy", "start_info"]
+__all__ = ["ReceiveSession", "Strategy", "run_length", "start_info"]

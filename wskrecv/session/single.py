@@ -23,7 +23,8 @@ def open_provider(config: ReceiveConfig, core: Core) -> UdpProvider:
 
     return open_receive_socket(config.bind_host, config.port, config.rcvbuf, fd=config.fd,
                                address_given=config.address_given, batch=config.batch,
-                               reader=core.reader, reader_min=core.reader_min)
+                               reader=core.reader, reader_min=core.reader_min,
+                               ip_fields=config.ip_fields)
 
 
 class OneProcess:
@@ -57,6 +58,7 @@ class OneProcess:
                               option_name=session.option_name,
                               registration=user.registration if user is not None else None)
         session.announce(info)
+        session.stopping = lambda: runner.stop_reason is not None  # type: ignore[union-attr]
         return runner.run(info)
 
     def close(self) -> None:

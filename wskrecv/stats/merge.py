@@ -32,6 +32,7 @@ summed.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Optional
@@ -194,12 +195,26 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         sources_evicted=evicted,
         sizes=merge_sizes([s.sizes for s in snaps]),
         moved_sources=moved,
+        tos=_sum_values([s.tos for s in snaps]),
+        ttl=_sum_values([s.ttl for s in snaps]),
         streams_tracked=len(stream_rows),
         stream_rows=stream_rows,
         streams_retired=retired,
         **_at_exit(snaps),
         **sums,
     )
+
+
+def _sum_values(parts: Sequence[Optional[tuple[tuple[int, int], ...]]]
+                ) -> Optional[tuple[tuple[int, int], ...]]:
+    """Counts per TOS or TTL value summed over workers (None when none counted them)."""
+    if all(p is None for p in parts):
+        return None
+    total: dict[int, int] = {}
+    for part in parts:
+        for value, n in part or ():
+            total[value] = total.get(value, 0) + n
+    return tuple(sorted(total.items()))
 
 
 def _at_exit(snaps: Sequence[Snapshot]) -> dict[str, Any]:
@@ -331,6 +346,7 @@ class Merger:
             interval_app_latency=app,
             workers=self._rows(parts, interval_s),
             stream_rows=rows,
+            time_ns=time.time_ns(),
         )
         if advance:
             self._last_t = elapsed_s
