@@ -20,7 +20,14 @@ from typing import Any, Callable, Optional
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
 from wskrecv.runner.contracts import Limits, Provider, Receiver, Reporter, RunResult, Sidecar
-from wskrecv.runner.faults import OUTPUT_FAULTS, Fault, SocketFailed, fault_message, hung_up
+from wskrecv.runner.faults import (
+    OUTPUT_FAULTS,
+    Fault,
+    SocketFailed,
+    fault_message,
+    hung_up,
+    internal_error,
+)
 from wskrecv.runner.finish import at_exit, count_unread
 from wskrecv.runner.finish import judge as judge_end
 from wskrecv.signals import StopSignals, Waker, wait_ready
@@ -28,6 +35,7 @@ from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot, utc, values
 from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
+from wskrecv.wsk.verifier import WskrecvBug
 
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
@@ -121,6 +129,7 @@ class Runner:
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
             violations = dict(self.sock.verifier.counts)
+            cautions = dict(self.sock.verifier.cautions)
             mode_stats = self.app.statistics()
         with self.recorder.lock:
             snap = self.recorder.snapshot(
@@ -130,6 +139,7 @@ class Runner:
                 mode_stats,
                 advance=advance,
                 streams_limit=streams_limit,
+                cautions=cautions,
             )
         if self.sidecar is not None:
             snap = replace(snap, iperf3=MappingProxyType(self.sidecar.status()))
@@ -156,10 +166,15 @@ class Runner:
                     self.app.start()
                     ending = self._loop()
                 except BaseException as exc:
-                    if not self.app.on_fault(exc):
-                        raise
-                    ending = Ending.CLIENT_FAULT
-                    self.stop_reason, self.stop_ending = ending.value, ending
+                    if self.app.on_fault(exc):
+                        ending = Ending.CLIENT_FAULT
+                        self.stop_reason, self.stop_ending = ending.value, ending
+                    elif isinstance(exc, (Exception, WskrecvBug)):
+                        # Not the client's: wskrecv's own bug. The run ends with its summary,
+                        # the error line and the traceback (exit 1).
+                        ending = self.failed(internal_error(exc))
+                    else:
+                        raise  # KeyboardInterrupt, SystemExit
             finally:
                 self.app.stop()  # also after the application closed its socket itself
                 self.waker.close()
