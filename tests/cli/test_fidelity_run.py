@@ -18,7 +18,13 @@ from tests.harness import Result, receive, send_to
 pytestmark = pytest.mark.usefixtures("receive_core")
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
-HEADER = "from wskrecv.client import *\n"
+HEADER = """from wskrecv.client import *
+
+
+def enable_callback(socket):
+    return WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
+                            WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+"""
 
 
 def client(tmp_path: Path, source: str) -> Path:
@@ -98,8 +104,7 @@ def test_wskioctl_ignores_level_and_no_control_info_is_null(tmp_path: Path) -> N
                 self.socket = socket
                 status = WskControlSocket(socket, WskIoctl, SIO_TIMESTAMPING, 0, TIMESTAMPING_CONFIG())
                 assert status == STATUS_SUCCESS, hex(status)
-                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+                enable_callback(socket)
 
             def event(self, context, flags, indication):
                 while indication is not None:
@@ -129,8 +134,7 @@ def test_ip_pktinfo_on_a_dual_stack_socket_gives_ipv4_info(tmp_path: Path) -> No
                 for level, option in ((IPPROTO_IPV6, IPV6_PKTINFO), (IPPROTO_IP, IP_PKTINFO)):
                     status = WskControlSocket(socket, WskSetOption, option, level, 1)
                     assert NT_SUCCESS(status), hex(status)
-                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+                enable_callback(socket)
 
             def event(self, context, flags, indication):
                 while indication is not None:
@@ -277,8 +281,7 @@ def test_calls_after_a_close_inside_the_callback_are_socket_closed(tmp_path: Pat
 
             def start(self, socket):
                 self.socket = socket
-                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+                enable_callback(socket)
 
             def event(self, context, flags, indication):
                 if not self.closed:
@@ -304,8 +307,7 @@ def test_releasing_inside_the_callback_then_returning_success(tmp_path: Path) ->
 
             def start(self, socket):
                 self.socket = socket
-                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+                enable_callback(socket)
 
             def event(self, context, flags, indication):  # THE CALLBACK
                 if indication is not None:
@@ -334,8 +336,7 @@ def test_a_kept_mdl_buffer_read_after_the_release_is_use_after_release(tmp_path:
 
             def start(self, socket):
                 self.socket = socket
-                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+                enable_callback(socket)
 
             def event(self, context, flags, indication):
                 self.kept = MmGetSystemAddressForMdlSafe(indication.Buffer.Mdl)
@@ -362,8 +363,7 @@ def test_waiting_in_a_passive_level_callback_is_the_rule(tmp_path: Path) -> None
 
             def start(self, socket):
                 self.socket = socket
-                WskControlSocket(socket, WskSetOption, SO_WSK_EVENT_CALLBACK, SOL_SOCKET,
-                                 WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM))
+                enable_callback(socket)
 
             def event(self, context, flags, indication):
                 try:

@@ -311,3 +311,16 @@ def test_every_violation_class_cites_a_source_or_is_a_caution() -> None:
             for line in readme.splitlines() if line.startswith("| `") and line.count(" | ") == 2}
     for name, cls in classes.items():
         assert rows.get(name) == [cls.kind, f"{cls.source} |"], name
+
+
+def test_a_view_derived_from_the_mdl_buffer_reads_the_poison_once_released(
+    core: IndicationCore
+) -> None:
+    """Python cannot revoke a view derived from the handed-out one (a slice,
+    memoryview(view)): it reads the poison fill (0xDD, as Driver Verifier's Special Pool
+    fills freed memory), never the datagram, once the indication went back."""
+    kept: list[Any] = []
+    sock, _ = event_socket(core, returns=lambda ind: kept.append(
+        memoryview(ind.Buffer.Mdl.buffer)[0:]) or STATUS_SUCCESS)
+    sock.deliver([dgram(b"secret")])
+    assert bytes(kept[0]) == b"\xdd" * 6

@@ -52,9 +52,10 @@ class IndicationSource:
     counts misuse, the address family, and the control information the application
     enabled (IP_PKTINFO / IPV6_PKTINFO; receive timestamps with SIO_TIMESTAMPING).
 
-    `views` are the MDL buffers handed out (memoryviews of provider memory), each with
-    its indication: released once the indication goes back (`revoke`), so reading one
-    afterwards fails at the reader's line instead of reading freed memory."""
+    `views` are the MDL buffers handed out (read-only memoryviews of the provider's
+    memory), each with its indication: released once the indication goes back (`revoke`),
+    so reading one afterwards fails at the reader's line instead of reading freed memory
+    (a view derived from it, which Python cannot revoke, reads the poison fill)."""
 
     __slots__ = ("verifier", "family", "pktinfo", "pktinfo_v4", "pktinfo_v6", "timestamps",
                  "views")
@@ -105,11 +106,20 @@ class IndicationSource:
         self.views = keep
 
 
+POISON = 0xDD  # what freed memory reads as (Driver Verifier's Special Pool fills it too)
+
+
 def _revoke(view: memoryview) -> None:
+    """Release a handed-out view (reading it now fails), and fill the memory under it with
+    the poison: a view the client derived from it (a slice, memoryview(view)), which
+    Python cannot revoke, reads that instead of the datagram."""
+    memory = view.obj
     try:
         view.release()
-    except BufferError:  # exported to another buffer (a client's ctypes array...): poison it
+    except BufferError:  # exported by the buffer protocol: it stays, the poison still goes in
         pass
+    if isinstance(memory, bytearray):
+        memory[:] = bytes([POISON]) * len(memory)
 
 
 # PFN_WSK_RECEIVE_FROM_EVENT: (socket_context, flags, indication or None) -> NTSTATUS.
@@ -227,7 +237,8 @@ class _IndicationMdl(Mdl):
         released when the indication goes back, so a read through it afterwards fails
         (UseAfterRelease) instead of reading freed memory."""
         ind = self._ind
-        view = memoryview(ind.data)  # raises the violation once released
+        memory = bytearray(ind.data)  # raises the violation once released
+        view = memoryview(memory).toreadonly()
         source = ind._source
         source.views.append((ind, view))
         if len(source.views) > 4096:  # a client that takes views and keeps none
