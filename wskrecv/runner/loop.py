@@ -30,6 +30,7 @@ from wskrecv.runner.faults import (
 )
 from wskrecv.runner.finish import at_exit, count_unread
 from wskrecv.runner.finish import judge as judge_end
+from wskrecv.runner.heap import start_up_frozen
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
 from wskrecv.stats.snapshot import Snapshot, utc, values
@@ -157,7 +158,7 @@ class Runner:
         summary is out (a live display may take seconds to draw its last frame), a
         second Ctrl-C still exits at once."""
         signals = StopSignals(self.request_stop)
-        with signals.installed():
+        with signals.installed(), start_up_frozen():
             try:
                 self._t0 = self.clock()
                 self.arrivals.start_ns = time.time_ns()
