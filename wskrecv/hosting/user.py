@@ -12,6 +12,8 @@ from wskrecv.errors import ExitStatus, WskrecvError
 from wskrecv.hosting.blame import ClientCode, describe_fault
 from wskrecv.hosting.host import ClientHost
 from wskrecv.hosting.loader import LoadedClient, load_client
+from wskrecv.hosting.watchdog import ClientStuck, Watchdog
+from wskrecv.shown import shown
 from wskrecv.words import terminal_columns, wrap_words
 from wskrecv.wsk.registration import WskRegistration, wsk_register
 from wskrecv.wsk.verifier import Verifier
@@ -53,6 +55,28 @@ def report_lines(host: ClientHost) -> list[str]:
     return lines
 
 
+def _construct(client_class: type, code: ClientCode, config: ReceiveConfig) -> Any:
+    """The client, created as every hook runs: under the watchdog (a constructor that
+    loops gets the run's --duration/--timeout, then --grace: ClientStuck) and with the
+    stop signals installed (the first gives it --grace to return, and the run does not
+    start: Interrupted; the second exits at once)."""
+    from wskrecv.errors import Interrupted
+    from wskrecv.signals import StopSignals
+
+    watchdog = Watchdog(code.owns, config.grace)
+    stops = StopSignals(watchdog.stop_requested)
+    ends = [t for t in (config.duration, config.timeout) if t is not None]
+    with stops.installed():
+        watchdog.start(min(ends) if ends else None)
+        try:
+            client = client_class()
+        finally:
+            watchdog.stop()
+    if stops.signum is not None:
+        raise Interrupted(stops.signum, f"stopped while {client_class.__name__}() ran")
+    return client
+
+
 class UserClient:
     """A loaded, created client and, once the run started, its host."""
 
@@ -77,12 +101,23 @@ class UserClient:
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
         registration = wsk_register(Verifier(locate=code.locate))
         try:
-            client = loaded.cls()
+            client = _construct(loaded.cls, code, config)
+        except ClientStuck as exc:
+            registration.deregister(check=False)
+            raise ClientFaultError(f"client fault in {loaded.name}(): {exc}") from None
         except Exception as exc:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
             raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
+        except BaseException:
+            registration.deregister(check=False)
+            raise
+        if not isinstance(client, loaded.cls):  # __new__ or a metaclass handed back another
+            registration.deregister(check=False)
+            raise ClientFaultError(f"client fault in {loaded.name}(): it returned "
+                                   f"{type(client).__name__} {shown(repr(client))}, not a "
+                                   f"{loaded.name}")
         return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:
@@ -90,8 +125,9 @@ class UserClient:
         c = self.config
         return {
             "client": self.loaded.name,
+            "client_stdout": "stderr",  # hosting/confine.py: not the JSON lines, the capture
             "detail": f"client {self.loaded.name} from {self.loaded.path}, lists of up to "
-                      f"{c.batch}, pool {c.pool}",
+                      f"{c.batch}, pool {c.pool}, its print() on stderr",
         }
 
     def make_app(self, sock: WskDatagramSocket, recorder: Recorder) -> ClientHost:
