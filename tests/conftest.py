@@ -89,6 +89,17 @@ def receive_core(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     return core
 
 
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """wskrecv installed without a C compiler, not editable (tests/install.py): once per
+    session, for the tests that need an install (skipped without the source checkout)."""
+    from tests.install import ROOT, SOURCE, install_without_a_compiler
+
+    if not all((ROOT / name).exists() for name in SOURCE):
+        pytest.skip("needs the source checkout")
+    return install_without_a_compiler(tmp_path_factory.mktemp("install"))
+
+
 @pytest.fixture
 def native_core() -> cores.Core:
     """The native core, for a test that holds it against its pure-Python twin itself (it

@@ -5,7 +5,7 @@ broke where, what it leaked, its fault. Click-free: the receive session drives i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
@@ -34,12 +34,16 @@ def report_lines(host: ClientHost) -> list[str]:
     """The client's part of the human summary: rule breaks by place, leaks, the fault."""
     report = host.report()
     lines = [f"client       {report['class']} from {report['file']}"]
-    label = "verifier    "
-    for site in report["violation_sites"]:
-        where = site["where"] or "wskrecv's own call (not in the client)"
-        detail = f" ({site['detail']})" if site["detail"] else ""
-        lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
-        label = " " * len(label)
+    # Rule breaks, then apart the cautions (the model's advice where the pages are silent).
+    for kind, first in (("rule", "verifier    "), ("caution", "caution     ")):
+        label = first
+        for site in report["violation_sites"]:
+            if site["kind"] != kind:
+                continue
+            where = site["where"] or "wskrecv's own call (not in the client)"
+            detail = f" ({site['detail']})" if site["detail"] else ""
+            lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
+            label = " " * len(label)
     leaked = host.sock.counts.leaked
     if leaked:
         lines.append(f"leaked       {leaked} datagrams retained and never released")
@@ -55,11 +59,11 @@ def report_lines(host: ClientHost) -> list[str]:
     return lines
 
 
-def _construct(client_class: type, code: ClientCode, config: ReceiveConfig) -> Any:
-    """The client, created as every hook runs: under the watchdog (a constructor that
-    loops gets the run's --duration/--timeout, then --grace: ClientStuck) and with the
-    stop signals installed (the first gives it --grace to return, and the run does not
-    start: Interrupted; the second exits at once)."""
+def _limited(call: Callable[[], Any], code: ClientCode, config: ReceiveConfig) -> Any:
+    """What `call` returns (the client's constructor, its attach hook), run as every hook
+    runs: under the watchdog (code that loops gets the run's --duration/--timeout, then
+    --grace: ClientStuck) and with the stop signals installed (the first gives it --grace
+    to return, and the run does not start: Interrupted; the second exits at once)."""
     from wskrecv.errors import Interrupted
     from wskrecv.signals import StopSignals
 
@@ -69,12 +73,12 @@ def _construct(client_class: type, code: ClientCode, config: ReceiveConfig) -> A
     with stops.installed():
         watchdog.start(min(ends) if ends else None)
         try:
-            client = client_class()
+            result = call()
         finally:
             watchdog.stop()
     if stops.signum is not None:
-        raise Interrupted(stops.signum, f"stopped while {client_class.__name__}() ran")
-    return client
+        raise Interrupted(stops.signum, "stopped while the client was being created")
+    return result
 
 
 class UserClient:
@@ -94,30 +98,41 @@ class UserClient:
 
     @classmethod
     def load(cls, config: ReceiveConfig) -> UserClient:
-        """Import the file and create the client: UsageError (exit 2) when the file is no
-        client, ClientFaultError (exit 6) when its constructor raised."""
+        """Import the file, register the client (WskRegister) and create it; then, if it
+        has an `attach(npi)` hook, hand it the provider NPI (WskCaptureProviderNPI) before
+        its socket exists, as DriverEntry gets it: the place for WskControlClient
+        (WSK_SET_STATIC_EVENT_CALLBACKS). UsageError (exit 2) when the file is no client,
+        ClientFaultError (exit 6) when its constructor or attach hook raised."""
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
         registration = wsk_register(Verifier(locate=code.locate))
+        hook = "()"
         try:
-            client = _construct(loaded.cls, code, config)
+            client = _limited(loaded.cls, code, config)
+            if not isinstance(client, loaded.cls):  # __new__ or a metaclass gave another
+                raise ClientFaultError(f"client fault in {loaded.name}(): it returned "
+                                       f"{type(client).__name__} {shown(repr(client))}, not a "
+                                       f"{loaded.name}")
+            attach = getattr(client, "attach", None)
+            if callable(attach):
+                hook = ".attach(npi)"
+                npi = registration.capture_provider_npi()
+                _limited(lambda: attach(npi), code, config)
+        except ClientFaultError:
+            registration.deregister(check=False)
+            raise
         except ClientStuck as exc:
             registration.deregister(check=False)
-            raise ClientFaultError(f"client fault in {loaded.name}(): {exc}") from None
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}: {exc}") from None
         except Exception as exc:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
-            raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}: {text.rstrip()}") from None
         except BaseException:
             registration.deregister(check=False)
             raise
-        if not isinstance(client, loaded.cls):  # __new__ or a metaclass handed back another
-            registration.deregister(check=False)
-            raise ClientFaultError(f"client fault in {loaded.name}(): it returned "
-                                   f"{type(client).__name__} {shown(repr(client))}, not a "
-                                   f"{loaded.name}")
         return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:

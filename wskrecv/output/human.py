@@ -22,6 +22,7 @@ from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
 from wskrecv.stats.streams import StreamRow, worst
+from wskrecv.tos import describe
 from wskrecv.words import terminal_columns, wrap_words
 
 SUMMARY_STREAMS = 10  # streams in the summary's table without --per-stream
@@ -118,7 +119,30 @@ def dump_line(record: dict[str, Any]) -> str:
     seq = ""
     if record.get("sequence") is not None:
         seq = f" stream {record['stream']} seq {record['sequence']}"
+    for name in ("tos", "ttl"):  # the packet's own fields, when the socket asked for them
+        value = record.get(name)
+        if value is not None:
+            seq += f" {name} {f'0x{value:02x}' if name == 'tos' else value}"
     return f"{where} {size}{seq} {record['data']}"
+
+
+FIELD_VALUES_SHOWN = 8  # TOS or TTL values a summary line lists, the most frequent
+
+
+def field_lines(snap: Snapshot) -> list[str]:
+    """--tos-ttl: the received TOS bytes (DSCP and ECN) and TTLs, each value with its
+    datagrams, most frequent first."""
+    lines = []
+    for label, counted, name, what in (("tos", snap.tos, describe, "TOS / IPv6 traffic class"),
+                                       ("ttl", snap.ttl, str, "TTL / IPv6 hop limit")):
+        if counted is None:
+            continue
+        ranked = sorted(counted, key=lambda vn: -vn[1])
+        shown = ", ".join(f"{name(v)}: {n}" for v, n in ranked[:FIELD_VALUES_SHOWN])
+        more = len(ranked) - FIELD_VALUES_SHOWN
+        text = (shown or "none seen") + (f" (+{more} more values)" if more > 0 else "")
+        lines.append(f"{label:<12} {text} ({what})")
+    return lines
 
 
 def worker_lines(snap: Snapshot) -> list[str]:
@@ -326,6 +350,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.received:
         z = snap.sizes
         lines.append(f"sizes        min {z.min}  avg {z.mean:.1f}  max {z.max} bytes")
+    lines += field_lines(snap)
     if snap.sources:
         top = ", ".join(f"{format_address(s.address, s.port)} {s.datagrams}" for s in snap.sources[:3])
         more = f" (+{snap.sources_seen - 3} more)" if snap.sources_seen > 3 else ""
@@ -342,6 +367,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
     lines.append(violations)
+    if snap.cautions:  # apart from the violations: advice, not a rule (never fails a run)
+        lines.append(f"cautions     {snap.cautions} (" + ", ".join(
+            f"{k} {v}" for k, v in snap.cautions_by_rule.items()) + ")")
     if snap.host_udp is not None:
         lines.append(f"host UDP     {host_text(snap)}")
     if status is ExitStatus.DEADLINE:

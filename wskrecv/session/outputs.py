@@ -81,6 +81,8 @@ def dump_sink(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:
                 "stream": header[0] if header is not None else None,
                 "sequence": header[1] if header is not None else None,
                 "timestamp_ns": rec.timestamp_ns,
+                "tos": rec.tos,
+                "ttl": rec.ttl,
                 "data": data.hex(),
             }
         )

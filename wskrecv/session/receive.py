@@ -91,6 +91,11 @@ def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Co
         info["kernel_drops_before_run"] = drops = sum(before)
         if drops:
             info["detail"] += f", {drops} kernel drops before this run (not counted)"
+    membership = getattr(first, "membership", None)
+    if membership is not None:  # --join, --bind-dev
+        words, fields = membership.describe()
+        info["detail"] += f", {words}"
+        info.update(fields)
     return info
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Callable, Optional, Union
 
-from wskrecv.wsk.verifier import RULES, Verifier
+from wskrecv.wsk.verifier import RULES, Verifier, WskrecvBug
 
 
 class _FastEnum(Enum):
@@ -55,18 +55,18 @@ SOCKET_TRANSITIONS: dict[tuple[SocketState, SocketEvent], SocketState] = {
     (SocketState.BOUND, SocketEvent.BIND): SocketState.BOUND,
     (SocketState.CREATED, SocketEvent.CALL): SocketState.CREATED,
     (SocketState.BOUND, SocketEvent.CALL): SocketState.BOUND,
-    (SocketState.CLOSING, SocketEvent.CALL): SocketState.CLOSING,
     (SocketState.CREATED, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.BOUND, SocketEvent.CLOSE): SocketState.CLOSING,
-    (SocketState.CLOSING, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.CLOSING, SocketEvent.CLOSED): SocketState.CLOSED,
 }
 
+# PFN_WSK_CLOSE_SOCKET: "After a WSK application has called WskCloseSocket, it should not
+# make any further calls to any of the socket's functions": from the call on, not only
+# once the close finished (a close waiting for a callback to return, or made inside it).
 SOCKET_VIOLATIONS: dict[tuple[SocketState, SocketEvent], str] = {
-    (SocketState.CLOSING, SocketEvent.BIND): "SocketClosed",
-    (SocketState.CLOSED, SocketEvent.BIND): "SocketClosed",
-    (SocketState.CLOSED, SocketEvent.CALL): "SocketClosed",
-    (SocketState.CLOSED, SocketEvent.CLOSE): "SocketClosed",
+    (s, e): "SocketClosed"
+    for s in (SocketState.CLOSING, SocketState.CLOSED)
+    for e in (SocketEvent.BIND, SocketEvent.CALL, SocketEvent.CLOSE)
 }
 
 
@@ -87,6 +87,7 @@ class IrpEvent(_FastEnum):
     COMPLETE = "complete"
     REUSE = "reuse"
     FREE = "free"
+    CANCEL = "cancel"  # IoCancelIrp: sets the Cancel bit, in any state but freed
 
 
 IRP_TRANSITIONS: dict[tuple[IrpState, IrpEvent], IrpState] = {
@@ -96,6 +97,7 @@ IRP_TRANSITIONS: dict[tuple[IrpState, IrpEvent], IrpState] = {
     (IrpState.IDLE, IrpEvent.REUSE): IrpState.IDLE,
     (IrpState.IDLE, IrpEvent.FREE): IrpState.FREED,
     (IrpState.COMPLETED, IrpEvent.FREE): IrpState.FREED,
+    **{(s, IrpEvent.CANCEL): s for s in (IrpState.IDLE, IrpState.PENDING, IrpState.COMPLETED)},
 }
 
 IRP_VIOLATIONS: dict[tuple[IrpState, IrpEvent], str] = {
@@ -106,6 +108,7 @@ IRP_VIOLATIONS: dict[tuple[IrpState, IrpEvent], str] = {
     (IrpState.FREED, IrpEvent.SUBMIT): "IrpUsedAfterFree",
     (IrpState.FREED, IrpEvent.REUSE): "IrpUsedAfterFree",
     (IrpState.FREED, IrpEvent.FREE): "IrpUsedAfterFree",
+    (IrpState.FREED, IrpEvent.CANCEL): "IrpUsedAfterFree",
 }
 
 
@@ -253,9 +256,6 @@ TRANSITIONS: dict[tuple[Any, Any], Any] = {
 VIOLATIONS: dict[tuple[Any, Any], str] = {
     **SOCKET_VIOLATIONS, **IRP_VIOLATIONS, **INDICATION_VIOLATIONS, **CALLBACK_VIOLATIONS,
 }
-# A pair in neither table has no meaning in its state.
-_UNDEFINED = {SocketState: "SocketBadTransition", IrpState: "IrpBadTransition",
-              IndicationState: "IndicationBadTransition", CallbackState: "CallbackBadTransition"}
 # How each machine's violation reads ({what}: the caller's words for the event).
 _DETAILS = {
     SocketState: "{what} after WskCloseSocket",
@@ -270,23 +270,27 @@ INITIAL: tuple[State, ...] = (SocketState.CREATED, IrpState.IDLE, IndicationStat
 
 
 def rule(state: State, event: Event) -> Optional[str]:
-    """The rule `event` breaks in `state`, or None when the table allows it."""
+    """The rule `event` breaks in `state`, or None when the table allows it. A pair in
+    neither table is the model's own mistake (KeyError): no client call leads there."""
     if (state, event) in TRANSITIONS:
         return None
-    return VIOLATIONS.get((state, event)) or _UNDEFINED[type(state)]
+    return VIOLATIONS[(state, event)]
 
 
 def forbidden(
     state: State, event: Event, verifier: Optional[Verifier], what: str = ""
-) -> Exception:
+) -> BaseException:
     """The violation `event` is in `state`, counted by `verifier` when there is one (the
-    caller raises it)."""
-    name = rule(state, event)
-    assert name is not None, f"{event} is allowed in {state}"
+    caller raises it); a WskrecvBug when the tables give the pair no meaning at all."""
+    name = VIOLATIONS.get((state, event))
+    if name is None:
+        assert (state, event) not in TRANSITIONS, f"{event} is allowed in {state}"
+        return WskrecvBug(f"the model's tables give {event} no meaning in {state} "
+                          f"({what or event.value})")
     detail = _DETAILS[type(state)].format(what=what or event.value, state=state.value)
     if verifier is not None:
         return verifier.record(name, detail)
-    return RULES[name](detail) if name in RULES else RuntimeError(f"{name}: {detail}")
+    return RULES[name](detail)
 
 
 def begin(obj: Any, state: State) -> None:
@@ -352,8 +356,8 @@ def step_all(
         settle(inds, INDICATION_ROWS[event], event in INDICATION_HIDES)
     except KeyError as exc:
         state = exc.args[0] if exc.args else None
-        if (state, event) in TRANSITIONS or not isinstance(state, IndicationState):
-            raise  # not the table's refusal: a bug, reported as one
+        if not isinstance(state, IndicationState) or (state, event) in TRANSITIONS:
+            raise WskrecvBug(f"settling {event.value}: {exc!r}") from exc
         raise forbidden(state, event, verifier, what) from None
 
 

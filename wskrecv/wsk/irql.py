@@ -1,15 +1,18 @@
 """IRQL as a callback sees it, and the one thing a driver must not do at DISPATCH_LEVEL.
 
 PFN_WSK_RECEIVE_FROM_EVENT: with WSK_FLAG_AT_DISPATCH_LEVEL in Flags the callback runs at
-IRQL = DISPATCH_LEVEL; it "must not wait for completion of other WSK requests". Waiting
-(KeWaitForSingleObject with a nonzero timeout) at DISPATCH_LEVEL is what Driver Verifier
-stops a driver for. The dispatcher raises the simulated IRQL around such callbacks;
-`ke_wait_for_single_object` is the wait a callback would call, and there it is the
-`WaitAtDispatchLevel` violation instead of a wait.
+IRQL = DISPATCH_LEVEL; and whatever the IRQL, a callback or completion routine "must not
+wait for completion of other WSK requests". Waiting (KeWaitForSingleObject with a nonzero
+timeout) at DISPATCH_LEVEL is what Driver Verifier stops a driver for. The dispatcher
+raises the simulated IRQL around such callbacks; `ke_wait_for_single_object` is the wait
+a callback would call, and there it is the `WaitAtDispatchLevel` or `WaitInCallback`
+violation instead of a wait.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +24,7 @@ PASSIVE_LEVEL = 0
 DISPATCH_LEVEL = 2
 
 _state = threading.local()
+_MODEL = os.path.dirname(os.path.abspath(__file__))  # wskrecv/wsk: where callbacks are made
 
 
 def ke_get_current_irql() -> int:
@@ -42,15 +46,46 @@ def raised_irql(level: int, verifier: Verifier) -> Iterator[None]:
         _state.verifier = old_verifier
 
 
+def _callback_context() -> Optional[tuple[str, Optional[Verifier]]]:
+    """(what, its verifier) when this thread runs inside a WSK callback the model called:
+    a receive callback or a completion routine (found on the stack, so that delivering
+    costs nothing for it), else None."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(_MODEL):
+            if code.co_name == "_indicate":
+                owner = frame.f_locals.get("self")
+                source = getattr(owner, "source", None)
+                return "a receive callback", getattr(source, "verifier", None)
+            if code.co_name == "io_complete_request":
+                irp = frame.f_locals.get("irp")
+                return "a completion routine", getattr(irp, "verifier", None)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 def ke_wait_for_single_object(event: threading.Event, timeout: Optional[float] = None) -> bool:
-    """KeWaitForSingleObject on `event` (None: wait for ever). At DISPATCH_LEVEL only a
-    zero timeout (a poll) is allowed; anything else is `WaitAtDispatchLevel`."""
-    if ke_get_current_irql() >= DISPATCH_LEVEL and timeout != 0:
-        verifier: Optional[Verifier] = getattr(_state, "verifier", None)
-        detail = "KeWaitForSingleObject at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL)"
-        if verifier is not None:
-            raise verifier.record("WaitAtDispatchLevel", detail)
-        raise RuntimeError(detail)
+    """KeWaitForSingleObject on `event` (None: wait for ever). A wait (a timeout other than
+    zero: zero is a poll) is refused inside a WSK callback: at DISPATCH_LEVEL it is
+    `WaitAtDispatchLevel`; at PASSIVE_LEVEL, in a receive callback or completion routine,
+    `WaitInCallback` ("must not wait for completion of other WSK requests in the context
+    of WSK completion or event callback functions ... even when the callback is called
+    at IRQL = PASSIVE_LEVEL", PFN_WSK_RECEIVE_FROM_EVENT)."""
+    if timeout != 0:
+        if ke_get_current_irql() >= DISPATCH_LEVEL:
+            verifier: Optional[Verifier] = getattr(_state, "verifier", None)
+            detail = "KeWaitForSingleObject at DISPATCH_LEVEL (WSK_FLAG_AT_DISPATCH_LEVEL)"
+            if verifier is not None:
+                raise verifier.record("WaitAtDispatchLevel", detail)
+            raise RuntimeError(detail)
+        context = _callback_context()
+        if context is not None:
+            what, verifier = context
+            detail = f"KeWaitForSingleObject inside {what} (PASSIVE_LEVEL)"
+            if verifier is not None:
+                raise verifier.record("WaitInCallback", detail)
+            raise RuntimeError(detail)
     return event.wait(timeout)
 
 
