@@ -143,11 +143,7 @@ ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
 static int
 ChainMaker_ready(ChainMaker *self)
 {
-    if (self->cls == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "ChainMaker is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->cls != NULL);
 }
 
 /* Whether every item is a 4-tuple: the records the C path unpacks as __init__ does. */

@@ -72,6 +72,18 @@ int core_add_chain(PyObject *module, core_state *st);
  * short name; a new reference kept in the state, or NULL with an exception. */
 PyTypeObject *core_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base);
 
+/* 0 when `ready` (the object's __init__ ran), else -1 with the AttributeError the twin's
+ * empty slots raise: every method and attribute of every type asks this first. */
+static inline int
+core_initialised(PyObject *self, int ready)
+{
+    if (ready) {
+        return 0;
+    }
+    PyErr_Format(PyExc_AttributeError, "%s is not initialised (__init__ was not called)", Py_TYPE(self)->tp_name);
+    return -1;
+}
+
 /* The end of every heap type's dealloc: free the object, then drop its type's reference. */
 static inline void
 core_free(PyObject *self)

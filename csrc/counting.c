@@ -44,11 +44,7 @@ typedef struct {
 static int
 ready(Counter *self)
 {
-    if (self->sources == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->sources != NULL);
 }
 
 static uint64_t

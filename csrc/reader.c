@@ -166,11 +166,7 @@ make_local(const unsigned char *key, Py_ssize_t n)
 static int
 reader_ready(Reader *self)
 {
-    if (self->sock == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "MmsgReader is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->sock != NULL);
 }
 
 /* sock.fileno(), as the twin reads it per call: -1 with an exception when it is no

@@ -93,12 +93,7 @@ Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
 int
 tracker_ready(Tracker *self)
 {
-    if (self->ring == NULL) {
-        PyErr_Format(PyExc_AttributeError, "%s is not initialised (__init__ was not called)",
-                     Py_TYPE(self)->tp_name);
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->ring != NULL);
 }
 
 static void

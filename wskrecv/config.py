@@ -31,6 +31,10 @@ class ReceiveConfig:
     rcvbuf: Optional[int] = None  # None: the provider's default (64 MiB asked for)
     fd: Optional[int] = None  # receive on this inherited descriptor
     address_given: bool = False  # bind_host or port was named, not defaulted
+    join: tuple[str, ...] = ()  # multicast groups to join (provider/multicast.py)
+    join_source: tuple[str, ...] = ()  # their senders, for source-specific joins
+    iface: Optional[str] = None  # the interface of the joins: a name or an index
+    bind_dev: Optional[str] = None  # SO_BINDTODEVICE
     # When the run ends.
     count: Optional[int] = None
     duration: Optional[float] = None

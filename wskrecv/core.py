@@ -10,9 +10,12 @@ looks at the environment. `wskrecv --version` and the JSON start object
 name the core (`name`).
 
 The pure-Python twins are the specification: provider/mmsg.py (MmsgReader),
-stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker),
-wsk/indication.py (make_chain: the native one builds the model's own indication objects)
-and capture/scan.py (scan: the capture reader's batch scanner, for `wskrecv analyze`).
+stats/counting.py (Counter, which owns a stats/sources.py SourceTable and a
+stats/sequence.py StreamTable of StreamTrackers), wsk/indication.py (PythonIndication,
+make_chain and walk) with wsk/_state.py's settle, and capture/scan.py (scan: the capture
+reader's batch scanner, for `wskrecv analyze`). Each compiled type has its twin's
+constructor and API and owns its data; the native indication is the model's
+WskDatagramIndication on the compiled storage (`native_indication`).
 """
 
 from __future__ import annotations

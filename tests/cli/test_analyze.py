@@ -137,12 +137,16 @@ def test_captures_of_a_live_run_give_its_counts(tmp_path: Path) -> None:
         assert status == 0, err
         same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources", "streams")]
         assert {k: got[k] for k in same} == {k: run[k] for k in same}, path.name
-        # Every stream's counts (its jitter and latency are of the capturer's times)
-        untimed = {"jitter_ms": None, "latency_ms": None}
+        # Every stream's counts (its jitter and latency are of the capturer's times, its
+        # bytes whole where the run's buffers cut them)
+        untimed = {"jitter_ms": None, "latency_ms": None, "bytes": None}
         assert [{**s, **untimed} for s in got["streams"]] == \
             [{**s, **untimed} for s in run["streams"]], path.name
         # The capturers saw every byte the run's 600-byte buffers cut.
         assert got["truncated"] == 0 and got["bytes"] == sum(map(len, datagrams))
+        assert [s["bytes"] for s in got["streams"]] == [
+            sum(len(d) for d in datagrams if payload.parse_wskrecv(d).stream == s["stream"])
+            for s in got["streams"]], path.name
 
 
 def test_a_truncated_capture_reports_what_was_whole_and_exits_2(tmp_path: Path) -> None:

@@ -36,7 +36,28 @@ MAX_STREAMS_LIMIT = 65536  # 1 GiB of sequence windows
 
 
 def socket_options(f: Callable) -> Callable:
-    """--bind, --port, --rcvbuf, --fd."""
+    """--bind, --port, --rcvbuf, --fd, and the multicast and device options."""
+    f = click.option(
+        "--bind-dev", metavar="NAME",
+        help="Receive only what arrives on network device NAME (SO_BINDTODEVICE, as "
+        "iperf3 --bind-dev; root or CAP_NET_RAW).",
+    )(f)
+    f = click.option(
+        "--iface", metavar="NAME|INDEX",
+        help="The interface the --join groups are joined on (default: the one the route "
+        "to the group uses).",
+    )(f)
+    f = click.option(
+        "--join-source", multiple=True, metavar="ADDR",
+        help="Source-specific multicast: receive the --join groups from sender ADDR only "
+        "(repeatable; each source applies to the groups of its family).",
+    )(f)
+    f = click.option(
+        "--join", multiple=True, metavar="GROUP",
+        help="Join multicast GROUP (IPv4 224.0.0.0/4 or IPv6 ff00::/8; repeatable). Bind "
+        "the group's port with --port; IPv6 groups need an IPv6 socket (the default :: "
+        "takes both).",
+    )(f)
     f = click.option(
         "--fd",
         type=numeric.FD,
@@ -354,6 +375,9 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--cpu-affinity pins workers: it needs --workers")
     if config.workers is not None and config.iperf3:
         reject("--iperf3 serves its tests through one receiver: not with --workers")
+    if config.workers is not None and config.join:
+        reject("--join with --workers: the kernel gives every worker's socket its own copy "
+               "of each multicast datagram (SO_REUSEPORT spreads unicast only)")
     if config.workers is not None and config.dump:
         reject("--dump prints every datagram as it comes: use it without --workers")
     if config.workers is not None and config.fd is not None:

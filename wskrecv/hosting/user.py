@@ -5,13 +5,15 @@ broke where, what it leaked, its fault. Click-free: the receive session drives i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
 from wskrecv.hosting.blame import ClientCode, describe_fault
 from wskrecv.hosting.host import ClientHost
 from wskrecv.hosting.loader import LoadedClient, load_client
+from wskrecv.hosting.watchdog import ClientStuck, Watchdog
+from wskrecv.shown import shown
 from wskrecv.words import terminal_columns, wrap_words
 from wskrecv.wsk.registration import WskRegistration, wsk_register
 from wskrecv.wsk.verifier import Verifier
@@ -32,12 +34,16 @@ def report_lines(host: ClientHost) -> list[str]:
     """The client's part of the human summary: rule breaks by place, leaks, the fault."""
     report = host.report()
     lines = [f"client       {report['class']} from {report['file']}"]
-    label = "verifier    "
-    for site in report["violation_sites"]:
-        where = site["where"] or "wskrecv's own call (not in the client)"
-        detail = f" ({site['detail']})" if site["detail"] else ""
-        lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
-        label = " " * len(label)
+    # Rule breaks, then apart the cautions (the model's advice where the pages are silent).
+    for kind, first in (("rule", "verifier    "), ("caution", "caution     ")):
+        label = first
+        for site in report["violation_sites"]:
+            if site["kind"] != kind:
+                continue
+            where = site["where"] or "wskrecv's own call (not in the client)"
+            detail = f" ({site['detail']})" if site["detail"] else ""
+            lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
+            label = " " * len(label)
     leaked = host.sock.counts.leaked
     if leaked:
         lines.append(f"leaked       {leaked} datagrams retained and never released")
@@ -51,6 +57,28 @@ def report_lines(host: ClientHost) -> list[str]:
         lines.append(f"client fault {fault.exception} in {fault.kind} {fault.routine} "
                      f"({fault.where}){more}")
     return lines
+
+
+def _limited(call: Callable[[], Any], code: ClientCode, config: ReceiveConfig) -> Any:
+    """What `call` returns (the client's constructor, its attach hook), run as every hook
+    runs: under the watchdog (code that loops gets the run's --duration/--timeout, then
+    --grace: ClientStuck) and with the stop signals installed (the first gives it --grace
+    to return, and the run does not start: Interrupted; the second exits at once)."""
+    from wskrecv.errors import Interrupted
+    from wskrecv.signals import StopSignals
+
+    watchdog = Watchdog(code.owns, config.grace)
+    stops = StopSignals(watchdog.stop_requested)
+    ends = [t for t in (config.duration, config.timeout) if t is not None]
+    with stops.installed():
+        watchdog.start(min(ends) if ends else None)
+        try:
+            result = call()
+        finally:
+            watchdog.stop()
+    if stops.signum is not None:
+        raise Interrupted(stops.signum, "stopped while the client was being created")
+    return result
 
 
 class UserClient:
@@ -70,19 +98,41 @@ class UserClient:
 
     @classmethod
     def load(cls, config: ReceiveConfig) -> UserClient:
-        """Import the file and create the client: UsageError (exit 2) when the file is no
-        client, ClientFaultError (exit 6) when its constructor raised."""
+        """Import the file, register the client (WskRegister) and create it; then, if it
+        has an `attach(npi)` hook, hand it the provider NPI (WskCaptureProviderNPI) before
+        its socket exists, as DriverEntry gets it: the place for WskControlClient
+        (WSK_SET_STATIC_EVENT_CALLBACKS). UsageError (exit 2) when the file is no client,
+        ClientFaultError (exit 6) when its constructor or attach hook raised."""
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
         registration = wsk_register(Verifier(locate=code.locate))
+        hook = "()"
         try:
-            client = loaded.cls()
+            client = _limited(loaded.cls, code, config)
+            if not isinstance(client, loaded.cls):  # __new__ or a metaclass gave another
+                raise ClientFaultError(f"client fault in {loaded.name}(): it returned "
+                                       f"{type(client).__name__} {shown(repr(client))}, not a "
+                                       f"{loaded.name}")
+            attach = getattr(client, "attach", None)
+            if callable(attach):
+                hook = ".attach(npi)"
+                npi = registration.capture_provider_npi()
+                _limited(lambda: attach(npi), code, config)
+        except ClientFaultError:
+            registration.deregister(check=False)
+            raise
+        except ClientStuck as exc:
+            registration.deregister(check=False)
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}: {exc}") from None
         except Exception as exc:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
-            raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}: {text.rstrip()}") from None
+        except BaseException:
+            registration.deregister(check=False)
+            raise
         return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:
@@ -90,8 +140,9 @@ class UserClient:
         c = self.config
         return {
             "client": self.loaded.name,
+            "client_stdout": "stderr",  # hosting/confine.py: not the JSON lines, the capture
             "detail": f"client {self.loaded.name} from {self.loaded.path}, lists of up to "
-                      f"{c.batch}, pool {c.pool}",
+                      f"{c.batch}, pool {c.pool}, its print() on stderr",
         }
 
     def make_app(self, sock: WskDatagramSocket, recorder: Recorder) -> ClientHost:

@@ -367,6 +367,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
     lines.append(violations)
+    if snap.cautions:  # apart from the violations: advice, not a rule (never fails a run)
+        lines.append(f"cautions     {snap.cautions} (" + ", ".join(
+            f"{k} {v}" for k, v in snap.cautions_by_rule.items()) + ")")
     if snap.host_udp is not None:
         lines.append(f"host UDP     {host_text(snap)}")
     if status is ExitStatus.DEADLINE:

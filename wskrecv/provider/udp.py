@@ -29,6 +29,7 @@ from wskrecv.provider.mmsg import (
     SO_TIMESTAMPNS,
     read_ancillary,
 )
+from wskrecv.provider.multicast import Membership
 from wskrecv.wsk.datagram import Datagram, make_datagram
 
 # Linux values; the socket module lacks some of them.
@@ -147,7 +148,8 @@ class UdpProvider:
     platform has recvmmsg) and `reader_min` the smallest read it takes: smaller ones, and
     every read when `use_mmsg` is False, use the portable recvmsg loop (tests cover both).
     `ip_fields` asks for each packet's TOS and TTL, counted per value (`tos_counts`,
-    `ttl_counts`) and carried in its packet info.
+    `ttl_counts`) and carried in its packet info. `membership` binds the socket to a
+    device and joins multicast groups (provider/multicast.py).
     """
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
@@ -166,7 +168,11 @@ class UdpProvider:
         reader: Optional[Callable[..., Any]] = None,
         reader_min: int = mmsg.MMSG_MIN,
         ip_fields: bool = False,
+        membership: Optional[Membership] = None,
     ) -> None:
+        if membership is not None:  # the device and the groups, before anything is read
+            membership.apply(sock)
+        self.membership = membership
         self.sock = sock
         self.ip_fields = ip_fields
         self._tos = [0] * FIELD_VALUES  # the recvmsg loop's counts (the reader has its own)

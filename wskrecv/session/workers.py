@@ -42,8 +42,12 @@ def open_worker_sockets(config: ReceiveConfig, n: int, core: Core) -> list[UdpPr
     per worker), else bound here with SO_REUSEPORT (port 0: the first picks, the rest
     join it)."""
     activated = listen_fds(os.environ, os.getpid())
+    from wskrecv.provider.multicast import Membership
+
     read = {"batch": config.batch, "reader": core.reader, "reader_min": core.reader_min,
-            "ip_fields": config.ip_fields}
+            "ip_fields": config.ip_fields,
+            # --bind-dev (--join is refused with --workers: check_receive).
+            "membership": Membership.parse(bind_dev=config.bind_dev)}
     providers: list[UdpProvider] = []
     try:
         if activated:

@@ -152,7 +152,7 @@ def merge_sizes(sizes: Sequence[SizeStats]) -> SizeStats:
     )
 
 
-_SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "lost",
+_SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "cautions", "lost",
            "reordered", "duplicates", "corrupt", "unsequenced", "reply_requests", "late",
            "restarts", "expected", "sequenced", "streams_seen", "streams_evicted")
 
@@ -166,9 +166,12 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
     first = snaps[0]
     sums = {name: sum(getattr(s, name) for s in snaps) for name in _SUMMED}
     rules: dict[str, int] = {}
+    cautions: dict[str, int] = {}
     for s in snaps:
         for rule, n in s.violations_by_rule.items():
             rules[rule] = rules.get(rule, 0) + n
+        for rule, n in s.cautions_by_rule.items():
+            cautions[rule] = cautions.get(rule, 0) + n
     jitters = [j for p in parts for j in p.jitters]
     owd = _histogram([p.owd for p in parts], max(_max(s.latency) for s in snaps))
     app = _histogram([p.app for p in parts], max(_max(s.app_latency) for s in snaps))
@@ -184,6 +187,7 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         mode=first.mode,
         elapsed_s=elapsed_s,
         violations_by_rule=_frozen(rules),
+        cautions_by_rule=_frozen(cautions),
         mode_stats=merge_mode_statistics([s.mode_stats for s in snaps]),
         seq_format=first.seq_format,
         jitter_ns=sum(jitters) / len(jitters) if jitters else None,

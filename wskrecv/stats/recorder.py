@@ -200,11 +200,12 @@ class Recorder:
         mode_stats: Optional[ModeStatistics],
         advance: bool = True,
         streams_limit: Optional[int] = 0,
+        cautions: Optional[Mapping[str, int]] = None,
     ) -> Snapshot:
         """Freeze the counters; with `advance`, start a new interval at `elapsed_s`.
         `streams_limit` is how many per-stream rows the snapshot carries: the worst by loss
         (stats/streams.py), 0 none, None every stream; an interval that carries rows
-        starts the next one's per-stream shares."""
+        starts the next one's per-stream shares. `cautions`: the verifier's, by rule."""
         c = self.counts
         streams, sources = c.streams, c.sources
         totals = streams.totals()
@@ -224,6 +225,8 @@ class Recorder:
             interval_lost=totals.lost - self._last_lost,
             interval_expected=totals.expected - self._last_expected,
             violations_by_rule=_frozen(violations),
+            cautions=sum(cautions.values()) if cautions else 0,
+            cautions_by_rule=_frozen(dict(cautions or {})),
             mode_stats=mode_stats,
             seq_format=self.seq_format,
             lost=totals.lost,

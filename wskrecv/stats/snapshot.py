@@ -19,7 +19,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "host_udp", "iperf3")
+_MAPPINGS = ("violations_by_rule", "cautions_by_rule", "host_udp", "iperf3")
 MIN_RATE_SPAN_S = 0.001  # the shortest first-to-last span a summary gives a rate over
 
 
@@ -99,6 +99,10 @@ class Snapshot:
     interval_lost: int = 0
     interval_expected: int = 0
     violations_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
+    # The verifier's cautions (the model's advice where the pages are silent): counted
+    # apart from the violations, never failing a run.
+    cautions: int = 0
+    cautions_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
     mode_stats: Optional[ModeStatistics] = None
     # Sequence analysis (see stats/sequence.py for the definitions).
     seq_format: str = "auto"
@@ -342,6 +346,8 @@ class Snapshot:
             "last_time": utc(self.last_ns),
             "violations": self.violations,
             "violations_by_rule": dict(self.violations_by_rule),
+            "cautions": self.cautions,
+            "cautions_by_rule": dict(self.cautions_by_rule),
             **self._analysis(),
             "latency_ms": _ms(self.latency),
             "app_latency_ms": _ms(self.app_latency),
