@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
+from operator import add
 from typing import Any, Optional
 
 from wskrecv.addresses import plain_host
@@ -119,18 +120,10 @@ class RetiredStreams:
         return _pct(self.lost, self.expected)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"streams": self.streams, "received": self.received, "lost": self.lost,
-                "expected": self.expected, "loss_pct": round(self.loss_pct, 6),
-                "reordered": self.reordered, "duplicates": self.duplicates, "late": self.late,
-                "restarts": self.restarts}
+        return {**asdict(self), "loss_pct": round(self.loss_pct, 6)}
 
     def __add__(self, other: RetiredStreams) -> RetiredStreams:
-        return RetiredStreams(*(a + b for a, b in zip(_values(self), _values(other))))
-
-
-def _values(r: RetiredStreams) -> tuple[int, ...]:
-    return (r.streams, r.received, r.lost, r.expected, r.reordered, r.duplicates, r.late,
-            r.restarts)
+        return RetiredStreams(*map(add, astuple(self), astuple(other)))
 
 
 def retired(totals: SequenceTotals) -> RetiredStreams:
