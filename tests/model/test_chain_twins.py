@@ -124,7 +124,7 @@ def test_the_native_builder_makes_the_models_own_objects() -> None:
     assert inds[0].buffer.length == 1 and inds[1].remote_address.port == 2
     assert [m.ns for m in inds[0].control_info] == [5]
     NATIVE.settle(inds, INDICATION_ROWS[IndicationEvent.ACCEPT], True)
-    assert inds[1].state is IndicationState.RELEASED
+    assert inds[1].state is IndicationState.RETURNED
     with pytest.raises(WskApiViolation):
         inds[0].data  # noqa: B018 - the read is the test
 
@@ -184,7 +184,7 @@ def test_settle_handles_what_it_did_not_build_as_the_twin_does() -> None:
             settle_([object()], INDICATION_ROWS[IndicationEvent.ACCEPT], True)
         outcomes.append(outcome)
     assert outcomes[0] == outcomes[1]
-    assert outcomes[0][1] == (IndicationState.RELEASED, ["state"])
+    assert outcomes[0][1] == (IndicationState.RETURNED, ["state"])
 
 
 class Node:

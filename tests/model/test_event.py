@@ -91,7 +91,7 @@ def test_one_callback_per_batch_with_a_linked_list_in_order(core: IndicationCore
     assert client.calls == [[b"0", b"1", b"2"]]
     assert client.flags == [0]
     head = client.heads[0]
-    assert [i.state for i in chain(head)] == [IndicationState.RELEASED] * 3
+    assert [i.state for i in chain(head)] == [IndicationState.RETURNED] * 3
     sock.deliver(payloads(2, 3))
     assert client.calls[1] == [b"3", b"4"]
     assert sock.counts.callbacks == 2 and sock.counts.indicated == 5 and sock.counts.consumed == 5
@@ -392,7 +392,7 @@ def test_close_discards_kept_datagrams(core: IndicationCore) -> None:
     sock.deliver(payloads(3))
     sock.close()
     assert sock.counts.discarded == 3 and sock.pool.in_use == 0 and sock.verifier.total == 0
-    assert [i.state for i in chain(client.heads[0])] == [IndicationState.RELEASED] * 3
+    assert [i.state for i in chain(client.heads[0])] == [IndicationState.RETURNED] * 3
 
 
 def test_no_null_indication_when_the_callback_was_never_enabled(core: IndicationCore) -> None:

@@ -121,7 +121,11 @@ class IndicationState(_FastEnum):
     INDICATED = "indicated"  # inside the WskReceiveFromEvent call
     RETAINED = "retained"  # callback returned STATUS_PENDING: the application owns it
     KEPT = "kept"  # callback returned STATUS_DATA_NOT_ACCEPTED: the provider keeps it
-    RELEASED = "released"  # back with the provider; its buffer is in the pool again
+    RELEASED = "released"  # WskRelease gave it back; its buffer is in the pool again
+    # Back with the provider without ever being the application's to release: the
+    # callback returned STATUS_SUCCESS for it, or, kept, a request took it or the close
+    # dropped it. WskRelease of it releases what was never retained (ReleaseNotHeld).
+    RETURNED = "returned"
 
 
 class IndicationEvent(_FastEnum):
@@ -136,13 +140,13 @@ class IndicationEvent(_FastEnum):
 
 
 INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], IndicationState] = {
-    (IndicationState.INDICATED, IndicationEvent.ACCEPT): IndicationState.RELEASED,
+    (IndicationState.INDICATED, IndicationEvent.ACCEPT): IndicationState.RETURNED,
     (IndicationState.INDICATED, IndicationEvent.RETAIN): IndicationState.RETAINED,
     # Rejected datagrams stay with the provider to be indicated again, first.
     (IndicationState.INDICATED, IndicationEvent.REJECT): IndicationState.KEPT,
     (IndicationState.KEPT, IndicationEvent.REINDICATE): IndicationState.INDICATED,
-    (IndicationState.KEPT, IndicationEvent.DRAIN): IndicationState.RELEASED,
-    (IndicationState.KEPT, IndicationEvent.DISCARD): IndicationState.RELEASED,
+    (IndicationState.KEPT, IndicationEvent.DRAIN): IndicationState.RETURNED,
+    (IndicationState.KEPT, IndicationEvent.DISCARD): IndicationState.RETURNED,
     (IndicationState.RETAINED, IndicationEvent.RELEASE): IndicationState.RELEASED,
     # WskRelease from inside the callback, of part of the list it is being handed: the
     # driver cut the list (Next = NULL) and gives back what it dropped or copied, and
@@ -154,8 +158,12 @@ INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], Indication
 
 INDICATION_VIOLATIONS: dict[tuple[IndicationState, IndicationEvent], str] = {
     (IndicationState.KEPT, IndicationEvent.RELEASE): "ReleaseNotHeld",
+    # WskRelease gives back a list "that it previously retained by returning STATUS_PENDING"
+    # (PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST): one the callback accepted never was.
+    (IndicationState.RETURNED, IndicationEvent.RELEASE): "ReleaseNotHeld",
     (IndicationState.RELEASED, IndicationEvent.RELEASE): "ReleasedTwice",
     (IndicationState.RELEASED, IndicationEvent.ACCESS): "UseAfterRelease",
+    (IndicationState.RETURNED, IndicationEvent.ACCESS): "UseAfterRelease",
     (IndicationState.KEPT, IndicationEvent.ACCESS): "UseAfterReject",
 }
 
@@ -264,6 +272,12 @@ _DETAILS = {
     CallbackState: "SO_WSK_EVENT_CALLBACK on a callback WSK_SET_STATIC_EVENT_CALLBACKS enabled "
                    "(it can be neither disabled nor re-enabled)",
 }
+# What a state means, where the violation's words alone would not say.
+_NOTES = {
+    IndicationState.RETURNED: " (the provider has it back: the callback's STATUS_SUCCESS, "
+                              "or a request or the close took it after a rejection; it was "
+                              "never retained)",
+}
 # Where each machine starts.
 INITIAL: tuple[State, ...] = (SocketState.CREATED, IrpState.IDLE, IndicationState.INDICATED,
                               CallbackState.DISABLED, CallbackState.STATIC)
@@ -288,6 +302,7 @@ def forbidden(
         return WskrecvBug(f"the model's tables give {event} no meaning in {state} "
                           f"({what or event.value})")
     detail = _DETAILS[type(state)].format(what=what or event.value, state=state.value)
+    detail += _NOTES.get(state, "")
     if verifier is not None:
         return verifier.record(name, detail)
     return RULES[name](detail)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from typing import Any, Callable, NoReturn, Optional
 
@@ -36,7 +35,12 @@ from wskrecv.wsk.irp import (
     io_reuse_irp,
     io_set_completion_routine,
 )
-from wskrecv.wsk.irql import ke_wait_for_single_object
+from wskrecv.wsk.irql import (
+    KernelEvent,
+    NotificationEvent,
+    SynchronizationEvent,
+    ke_wait_for_single_object,
+)
 from wskrecv.wsk.registration import WskProviderNpi, registered_irps
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.status import (
@@ -309,27 +313,19 @@ def MmGetMdlByteCount(Mdl: Mdl) -> int:
     return Mdl.byte_count
 
 
-class KEVENT(threading.Event):
-    """A kernel event (KeInitializeEvent, KeSetEvent, KeWaitForSingleObject)."""
-
-
-NotificationEvent, SynchronizationEvent = 0, 1
+KEVENT = KernelEvent  # a kernel event (KeInitializeEvent, KeSetEvent, KeWaitForSingleObject)
 Executive, KernelMode, IO_NO_INCREMENT = 0, 0, 0
 
 
 def KeInitializeEvent(Event: KEVENT, Type: int = NotificationEvent, State: bool = False) -> None:
-    """KeInitializeEvent: the event starts signalled when State is TRUE."""
-    if State:
-        Event.set()
-    else:
-        Event.clear()
+    """KeInitializeEvent: a NotificationEvent stays signalled until cleared; a
+    SynchronizationEvent is reset by the wait it satisfies. Signalled when State is TRUE."""
+    Event.initialize(Type, State)
 
 
 def KeSetEvent(Event: KEVENT, Increment: int = IO_NO_INCREMENT, Wait: bool = False) -> int:
     """KeSetEvent: signal the event; returns its previous state (0: not signalled)."""
-    was = Event.is_set()
-    Event.set()
-    return int(was)
+    return int(Event.set())
 
 
 def KeClearEvent(Event: KEVENT) -> None:

@@ -269,6 +269,7 @@ class _IndicationSockAddr(SockAddr):
     port = property(lambda self: self._addr().port)  # type: ignore[assignment]
     flowinfo = property(lambda self: self._addr().flowinfo)  # type: ignore[assignment]
     scope_id = property(lambda self: self._addr().scope_id)  # type: ignore[assignment]
+    sa_family = family  # SOCKADDR's own name for it (SockAddr's alias is the empty slot here)
 
 
 _GUARDED = frozenset({"data", "remote", "timestamp_ns"})

@@ -1,4 +1,5 @@
-"""IRQL as a callback sees it, and the one thing a driver must not do at DISPATCH_LEVEL.
+"""IRQL as a callback sees it, kernel events, and the one thing a driver must not do at
+DISPATCH_LEVEL.
 
 PFN_WSK_RECEIVE_FROM_EVENT: with WSK_FLAG_AT_DISPATCH_LEVEL in Flags the callback runs at
 IRQL = DISPATCH_LEVEL; and whatever the IRQL, a callback or completion routine "must not
@@ -7,6 +8,10 @@ timeout) at DISPATCH_LEVEL is what Driver Verifier stops a driver for. The dispa
 raises the simulated IRQL around such callbacks; `ke_wait_for_single_object` is the wait
 a callback would call, and there it is the `WaitAtDispatchLevel` or `WaitInCallback`
 violation instead of a wait.
+
+`KernelEvent` is a KEVENT of either type KeInitializeEvent gives: a NotificationEvent
+stays signalled until cleared; a SynchronizationEvent is reset by the wait it satisfies,
+so each KeSetEvent releases one waiter (KeInitializeEvent, KeSetEvent).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from wskrecv.wsk.verifier import Verifier
 
 PASSIVE_LEVEL = 0
 DISPATCH_LEVEL = 2
+
+# EVENT_TYPE (wdm.h): what KeInitializeEvent's Type says.
+NotificationEvent, SynchronizationEvent = 0, 1
 
 _state = threading.local()
 _MODEL = os.path.dirname(os.path.abspath(__file__))  # wskrecv/wsk: where callbacks are made
@@ -65,7 +73,58 @@ def _callback_context() -> Optional[tuple[str, Optional[Verifier]]]:
     return None
 
 
-def ke_wait_for_single_object(event: threading.Event, timeout: Optional[float] = None) -> bool:
+class KernelEvent:
+    """KEVENT: a kernel event, NotificationEvent until KeInitializeEvent says otherwise.
+    The threading.Event methods (set, clear, is_set, wait) are its KeSetEvent,
+    KeClearEvent, KeReadStateEvent and KeWaitForSingleObject, without the rules."""
+
+    __slots__ = ("Type", "_signalled", "_cond")
+
+    def __init__(self) -> None:
+        self.Type = NotificationEvent
+        self._signalled = False
+        self._cond = threading.Condition(threading.Lock())
+
+    def __repr__(self) -> str:
+        kind = "Synchronization" if self.Type == SynchronizationEvent else "Notification"
+        return f"<KEVENT {kind} {'signalled' if self._signalled else 'not signalled'}>"
+
+    def initialize(self, event_type: int, state: bool) -> None:
+        """KeInitializeEvent."""
+        with self._cond:
+            self.Type = event_type
+            self._signalled = bool(state)
+
+    def set(self) -> bool:
+        """Signal; True when it was signalled already (KeSetEvent's previous state)."""
+        with self._cond:
+            was = self._signalled
+            self._signalled = True
+            self._cond.notify_all()
+        return was
+
+    def clear(self) -> None:
+        with self._cond:
+            self._signalled = False
+
+    def is_set(self) -> bool:
+        return self._signalled
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Wait until signalled (None: for ever; 0: a look). A satisfied wait on a
+        SynchronizationEvent resets it: of several waiters, one goes on per KeSetEvent."""
+        with self._cond:
+            if not self._signalled:
+                if timeout is not None and timeout <= 0:
+                    return False
+                if not self._cond.wait_for(lambda: self._signalled, timeout):
+                    return False
+            if self.Type == SynchronizationEvent:
+                self._signalled = False
+            return True
+
+
+def ke_wait_for_single_object(event: KernelEvent, timeout: Optional[float] = None) -> bool:
     """KeWaitForSingleObject on `event` (None: wait for ever). A wait (a timeout other than
     zero: zero is a poll) is refused inside a WSK callback: at DISPATCH_LEVEL it is
     `WaitAtDispatchLevel`; at PASSIVE_LEVEL, in a receive callback or completion routine,
@@ -92,6 +151,9 @@ def ke_wait_for_single_object(event: threading.Event, timeout: Optional[float] =
 __all__ = [
     "DISPATCH_LEVEL",
     "PASSIVE_LEVEL",
+    "KernelEvent",
+    "NotificationEvent",
+    "SynchronizationEvent",
     "ke_get_current_irql",
     "ke_wait_for_single_object",
     "raised_irql",

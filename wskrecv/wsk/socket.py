@@ -195,8 +195,9 @@ class WskDatagramSocket:
         provider already holds completes it before this returns: STATUS_SUCCESS. Otherwise
         STATUS_PENDING, or the failure the IRP completed with (STATUS_INVALID_PARAMETER
         for a bad request, STATUS_FILE_FORCED_CLOSED the first time after the socket
-        stopped working). Called from inside a completion routine it always pends (the
-        provider's loop completes it next), so a routine that reposts never recurses.
+        stopped working, STATUS_CANCELLED for an IRP IoCancelIrp had cancelled before).
+        Called from inside a completion routine it always pends (the provider's loop
+        completes it next), so a routine that reposts never recurses.
 
         Rule breaks are raised before the IRP changes hands (it stays the caller's): a
         call after WskCloseSocket was called (SocketClosed), and a request on a socket the
@@ -246,12 +247,22 @@ class WskDatagramSocket:
                         self._pumping = False
                     self._pump()  # what the routine posted meanwhile
                     return STATUS_SUCCESS
+                if irp.cancel:
+                    return self._cancel_on_queue(irp)
                 irp.cancel_routine = self._cancel
                 self._requests.append(irp)
                 self._pump()
                 return STATUS_PENDING
+        if irp.cancel:
+            return self._cancel_on_queue(irp)
         irp.cancel_routine = self._cancel
         self._requests.append(irp)
+        if not self._pumping:
+            # Not a repost from a routine the provider runs (it looks at demand() next):
+            # a start hook's or another thread's request may find the receive loop
+            # waiting with nothing wanted. Appended first, so a loop that finished
+            # pumping meanwhile either counts this request or is woken for it.
+            self._notify_ready()
         return STATUS_PENDING
 
     def control_socket(
@@ -645,6 +656,14 @@ class WskDatagramSocket:
         self._last_local = local
         self._last_cast = cast
         return cast
+
+    def _cancel_on_queue(self, irp: Irp) -> NTSTATUS:
+        """A request whose IRP IoCancelIrp already cancelled (the Cancel bit set while no
+        cancel routine could be called): "The IRP should be canceled at a later time when
+        it becomes cancelable" (IoCancelIrp), which is now, as it would be queued."""
+        self.counts.cancellations += 1
+        io_complete_request(irp, STATUS_CANCELLED)
+        return STATUS_CANCELLED
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:

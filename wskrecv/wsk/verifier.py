@@ -145,8 +145,9 @@ class CallAfterSocketFailure(WskApiViolation):
 
 class ReleaseNotHeld(WskApiViolation):
     """WskRelease was called on an indication the application does not hold (one the
-    provider kept after STATUS_DATA_NOT_ACCEPTED, or not of this socket): it releases a
-    list "previously retained" (STATUS_INVALID_PARAMETER otherwise). Releasing part of the
+    provider kept after STATUS_DATA_NOT_ACCEPTED, one the callback accepted with
+    STATUS_SUCCESS, or not of this socket): it releases a list "that it previously
+    retained by returning STATUS_PENDING" (STATUS_INVALID_PARAMETER otherwise). Releasing part of the
     list being indicated, from inside the callback, before returning STATUS_PENDING for
     it, is legal (msquic's kernel datapath before "Remove DataIndication Queuing")."""
 
