@@ -86,8 +86,8 @@ parse(int format, const unsigned char *p, Py_ssize_t n, int truncated, Header *h
         }
         h->stream = (uint32_t)be(p + 8, 4);
         h->seq = be(p + 12, 8);
-        h->has_send = 1;
         h->send_ns = be(p + 20, 8);
+        h->has_send = h->send_ns != 0; /* 0: the sender did not stamp it */
         h->valid = truncated ||
                    core_crc32(p + header_len, (size_t)(n - (Py_ssize_t)header_len)) == (uint32_t)be(p + 32, 4);
         return 1;

@@ -100,3 +100,38 @@ def test_every_client_says_what_windows_would_do() -> None:
         for markers in expectation(path)["rules"].values():
             for m in [markers] if isinstance(markers, str) else markers or []:
                 marked(path, m)
+
+
+def test_a_hook_waiting_for_a_receive_is_told_why_it_never_completes(tmp_path: Path) -> None:
+    """The one legal pattern the corpus found wskrecv cannot run: a synchronous receive in
+    the start hook (KeWaitForSingleObject at PASSIVE_LEVEL for the IRP; on Windows another
+    processor completes it). The hook runs on the thread that delivers datagrams, so the
+    run ends it as stuck, and says why and what to do instead."""
+    path = tmp_path / "client.py"
+    path.write_text('''from wskrecv.client import *
+
+
+class Client:
+    def start(self, socket):
+        self.socket = socket
+        self.irp = IoAllocateIrp(1, False)
+        event = KEVENT()
+        KeInitializeEvent(event, NotificationEvent, False)
+        IoSetCompletionRoutine(self.irp, self.done, event, True, True, True)
+        WskReceiveFrom(socket, WSK_BUF(bytearray(64), 0, 64), 0, None, None, None, None, self.irp)
+        KeWaitForSingleObject(event, Executive, KernelMode, False, None)  # WAIT
+
+    def done(self, device, irp, context):
+        KeSetEvent(context, IO_NO_INCREMENT, False)
+        return STATUS_MORE_PROCESSING_REQUIRED
+
+    def stop(self):
+        WskCloseSocket(self.socket)
+        IoFreeIrp(self.irp)
+''')
+    result = receive("run", str(path), "--duration", "0.2", "--grace", "0.2", "--interval", "0")
+    fault = result.summary["client"]["fault"]
+    assert result.status == 6 and fault["in"] == "start hook", result.stderr
+    assert fault["where"] == f"{path}:12"
+    assert "waiting in KeWaitForSingleObject on the thread that delivers datagrams" in fault["exception"]
+    assert "wait for a request on a thread of your own" in fault["exception"]
