@@ -16,7 +16,7 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 SOURCES = ["csrc/module.c", "csrc/reader.c", "csrc/tracker.c", "csrc/tables.c", "csrc/counting.c",
-           "csrc/chain.c", "csrc/capture.c"]
+           "csrc/chain.c", "csrc/capture.c", "csrc/completer.c"]
 
 
 class OptionalBuildExt(build_ext):

@@ -104,8 +104,14 @@ def build_runner(
                         max_streams=config.max_streams,
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter)
-    application = (app(sock, recorder) if app is not None
-                   else make_app(config, sock, recorder, registration))
+    if app is not None:
+        application = app(sock, recorder)
+    else:
+        from wskrecv.hosting.native import native_completer
+
+        application = make_app(config, sock, recorder, registration)
+        # listen's client on the native core: its steady requests complete natively.
+        sock.completer = native_completer(core.completer, sock, application)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)

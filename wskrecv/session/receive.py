@@ -75,6 +75,11 @@ def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Co
         **extra,
         **(user.start_info() if user is not None else {}),
     }
+    if config.mode == "irp":  # who completes listen's client's steady requests
+        from wskrecv.hosting.native import completions
+
+        info["completions"] = completions(core.completer, config.keeps_datagrams)
+        info["detail"] += f", {info['completions']} completions"
     if first.note:
         info["note"] = first.note
         info["detail"] += f" ({first.note})"
