@@ -111,7 +111,8 @@ def summary_of(objs: list[dict[str, Any]]) -> dict[str, Any]:
     return s
 
 
-def test_an_ipv4_group_on_a_dual_stack_socket(namespaces: tuple[str, str]) -> None:
+# What the receiving tests check passes through the reader (native or Python: both).
+def test_an_ipv4_group_on_a_dual_stack_socket(namespaces: tuple[str, str], receive_core: Any) -> None:
     _, b = namespaces
     status, objs, err = receive(b, "--join", GROUP4, "--iface", "vb", count=5,
                                 send=[(GROUP4, V4_SENDERS[0], 5, 1)])
@@ -122,7 +123,8 @@ def test_an_ipv4_group_on_a_dual_stack_socket(namespaces: tuple[str, str]) -> No
     assert s["multicast"] == 5  # the model's MSG_MCAST: the destination was the group
 
 
-def test_a_source_specific_join_hears_that_sender_only(namespaces: tuple[str, str]) -> None:
+def test_a_source_specific_join_hears_that_sender_only(namespaces: tuple[str, str],
+                                                       receive_core: Any) -> None:
     _, b = namespaces
     # The other sender goes first: a join that let it through would count its datagrams.
     status, objs, err = receive(b, "--bind", "0.0.0.0", "--join", GROUP4, "--join-source",
@@ -134,7 +136,7 @@ def test_a_source_specific_join_hears_that_sender_only(namespaces: tuple[str, st
     assert objs[0]["joined"] == [{"group": GROUP4, "source": V4_SENDERS[0], "iface": "vb"}]
 
 
-def test_an_ipv6_group_and_a_bound_device(namespaces: tuple[str, str]) -> None:
+def test_an_ipv6_group_and_a_bound_device(namespaces: tuple[str, str], receive_core: Any) -> None:
     _, b = namespaces
     status, objs, err = receive(b, "--join", GROUP6, "--bind-dev", "vb", count=3,
                                 send=[(GROUP6, V6_SENDER, 3, 0)])
@@ -142,6 +144,27 @@ def test_an_ipv6_group_and_a_bound_device(namespaces: tuple[str, str]) -> None:
     assert objs[0]["bind_dev"] == "vb"
     assert objs[0]["joined"] == [{"group": GROUP6, "source": None, "iface": "vb"}]  # bind-dev's
     assert summary_of(objs)["received"] == 3
+
+
+def test_an_interface_by_index_each_stream_and_the_multicast_ttl(
+    namespaces: tuple[str, str], receive_core: Any
+) -> None:
+    """--iface takes the interface's index; each sender's stream is its own row with what
+    was sent; --tos-ttl sees the multicast TTL a sender leaves alone: 1."""
+    _, b = namespaces
+    link = subprocess.run([IP, "-n", b, "-o", "link", "show", "vb"], check=True,
+                          capture_output=True, text=True, timeout=30).stdout
+    index = link.split(":", 1)[0]
+    status, objs, err = receive(b, "--bind", "0.0.0.0", "--join", GROUP4, "--iface", index,
+                                "--tos-ttl", count=9,
+                                send=[(GROUP4, V4_SENDERS[0], 5, 1), (GROUP4, V4_SENDERS[1], 4, 2)])
+    assert status == 0, err
+    assert objs[0]["joined"] == [{"group": GROUP4, "source": None, "iface": "vb"}]
+    s = summary_of(objs)
+    rows = {(r["address"], r["stream"]): (r["received"], r["lost"], r["expected"])
+            for r in s["streams"]}
+    assert rows == {(V4_SENDERS[0], 1): (5, 0, 5), (V4_SENDERS[1], 2): (4, 0, 4)}
+    assert s["ttl"] == [{"value": 1, "datagrams": 9}] and s["multicast"] == 9
 
 
 def test_bound_to_another_device_nothing_arrives(namespaces: tuple[str, str]) -> None:
