@@ -4,18 +4,24 @@ Work items run one at a time, in the order queued, each no earlier than its due 
 (the event receiver's `--hold`). `drain_and_stop` runs everything queued, including items
 queued while it drains, without waiting for due times: a clean stop never leaves work
 (retained indications) behind.
+
+The hand-off is a C queue (queue.SimpleQueue): the receive thread queues a list's work
+item with one call and wakes the worker only when it waits, and the worker waits with
+the GIL released. A threading.Condition (Python code on both sides, a lock made for every
+wait) cost more than releasing the list itself.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections import deque
 from typing import Callable, Optional
 
 from wskrecv.client import WskApiViolation
 
 WorkRoutine = Callable[[], None]
+_STOP = None  # queued by drain_and_stop: run what is left, then end
 
 
 class WorkQueue:
@@ -34,9 +40,8 @@ class WorkQueue:
         self.on_fault = on_fault
         self.faults = 0
         self.violations = 0  # API violations raised by routines (the verifier counted them)
-        self._items: deque[tuple[float, WorkRoutine]] = deque()
-        self._cond = threading.Condition()
-        self._draining = False
+        self._items: queue.SimpleQueue[Optional[tuple[float, WorkRoutine]]] = queue.SimpleQueue()
+        self._draining = threading.Event()  # also ends a wait for an item's due time
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -44,43 +49,51 @@ class WorkQueue:
 
     def queue(self, routine: WorkRoutine, due: float = 0.0) -> None:
         """Run `routine()` on the worker thread, not before `due` (a `clock()` value)."""
-        with self._cond:
-            self._items.append((due, routine))
-            self._cond.notify()
+        self._items.put((due, routine))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._items.qsize()
 
     def drain_and_stop(self, timeout: float = 30.0) -> None:
         """Run everything queued now (due times ignored), then end the thread."""
-        with self._cond:
-            self._draining = True
-            self._cond.notify()
+        self._draining.set()
+        self._items.put(_STOP)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     def _run(self) -> None:
         items = self._items
-        cond = self._cond
+        draining = self._draining
         while True:
-            with cond:
-                while True:
-                    if items:
-                        due, routine = items[0]
-                        delay = due - self.clock()
-                        if delay <= 0 or self._draining:
-                            items.popleft()
-                            break
-                        cond.wait(delay)  # woken early by a drain request
-                    elif self._draining:
-                        return
-                    else:
-                        cond.wait()
+            item = items.get()
+            if item is _STOP:  # everything queued before it has run: now what came after
+                while (item := self._next_left()) is not _STOP:
+                    self._call(item[1])
+                return
+            due, routine = item
+            while not draining.is_set():
+                delay = due - self.clock()
+                if delay <= 0:
+                    break
+                draining.wait(delay)  # woken early by a drain request
+            self._call(routine)
+
+    def _next_left(self) -> Optional[tuple[float, WorkRoutine]]:
+        """The next item queued, or _STOP when there is none (another stop is skipped)."""
+        while True:
             try:
-                routine()
-            except WskApiViolation:
-                self.violations += 1  # counted by the socket's verifier; keep working
-            except Exception as exc:
-                self.faults += 1
-                if self.on_fault is not None:
-                    self.on_fault(exc)
+                item = self._items.get_nowait()
+            except queue.Empty:
+                return _STOP
+            if item is not _STOP:
+                return item
+
+    def _call(self, routine: WorkRoutine) -> None:
+        try:
+            routine()
+        except WskApiViolation:
+            self.violations += 1  # counted by the socket's verifier; keep working
+        except Exception as exc:
+            self.faults += 1
+            if self.on_fault is not None:
+                self.on_fault(exc)
