@@ -80,7 +80,9 @@ def receiver(tmp: Path) -> Iterator[tuple[Tmux, int]]:
     # wskrecv's exit status.
     command = (f"trap : INT; {shlex.quote(WSKRECV)} event -b 127.0.0.1 -p 0 -i 0.2 --live --json "
                f"> {shlex.quote(str(out))}; echo $? > {shlex.quote(str(err))}; sleep 600")
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "TMUX")}
+    # The size is the window's: COLUMNS and LINES (pytest-xdist's workers export 80x24)
+    # would pin the dashboard's width whatever the resizes.
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "NO_COLOR", "TMUX", "COLUMNS", "LINES")}
     subprocess.run([*tmux.base, "new-session", "-d", "-s", "t", "-x", "130", "-y", "45",
                     "sh", "-c", command], check=True, env=env, timeout=30)
     try:
