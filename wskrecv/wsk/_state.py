@@ -39,6 +39,10 @@ class SocketState(_FastEnum):
 
     CREATED = "created"
     BOUND = "bound"
+    # No longer works (the OS socket failed, or fault injection's fail-socket): requests
+    # complete with STATUS_FILE_FORCED_CLOSED and the application must close it
+    # (PFN_WSK_RECEIVE_FROM; the NULL indication, PFN_WSK_RECEIVE_FROM_EVENT).
+    BROKEN = "broken"
     CLOSING = "closing"  # WskCloseSocket is cancelling outstanding requests
     CLOSED = "closed"
 
@@ -46,6 +50,7 @@ class SocketState(_FastEnum):
 class SocketEvent(_FastEnum):
     BIND = "WskBind"
     CALL = "call"  # any other WSK function on the socket: allowed or not, changes nothing
+    FAIL = "fail"  # the provider's: the socket stops working (never the application's)
     CLOSE = "WskCloseSocket"
     CLOSED = "close done"  # WskCloseSocket finished (no callback runs any more)
 
@@ -55,9 +60,18 @@ SOCKET_TRANSITIONS: dict[tuple[SocketState, SocketEvent], SocketState] = {
     (SocketState.BOUND, SocketEvent.BIND): SocketState.BOUND,
     (SocketState.CREATED, SocketEvent.CALL): SocketState.CREATED,
     (SocketState.BOUND, SocketEvent.CALL): SocketState.BOUND,
+    (SocketState.BROKEN, SocketEvent.CALL): SocketState.BROKEN,
     (SocketState.CLOSING, SocketEvent.CALL): SocketState.CLOSING,
+    # Failing is the provider's doing: defined in every state (a closing or closed socket
+    # has nothing left to fail).
+    (SocketState.CREATED, SocketEvent.FAIL): SocketState.BROKEN,
+    (SocketState.BOUND, SocketEvent.FAIL): SocketState.BROKEN,
+    (SocketState.BROKEN, SocketEvent.FAIL): SocketState.BROKEN,
+    (SocketState.CLOSING, SocketEvent.FAIL): SocketState.CLOSING,
+    (SocketState.CLOSED, SocketEvent.FAIL): SocketState.CLOSED,
     (SocketState.CREATED, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.BOUND, SocketEvent.CLOSE): SocketState.CLOSING,
+    (SocketState.BROKEN, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.CLOSING, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.CLOSING, SocketEvent.CLOSED): SocketState.CLOSED,
 }

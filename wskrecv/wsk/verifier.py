@@ -222,6 +222,9 @@ class Verifier:
     locate: Optional[Locator] = None
     sites: Counter[tuple[str, Optional[str]]] = field(default_factory=Counter)
     details: dict[tuple[str, Optional[str]], str] = field(default_factory=dict)
+    # Told of every violation as (rule, the client's file:line or None): fault injection's
+    # ledger charges rule breaks to the fault before them (inject.py, outcomes.py).
+    observer: Optional[Callable[[str, Optional[str]], None]] = None
 
     def record(
         self, rule: str, detail: str = "", culprit: Optional[Callable[..., Any]] = None,
@@ -240,6 +243,8 @@ class Verifier:
             self.details.setdefault(site, detail)
         if len(self.first) < self.keep:
             self.first.append(exc)
+        if self.observer is not None:
+            self.observer(rule, exc.where)
         return exc
 
     @property
