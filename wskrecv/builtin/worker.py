@@ -3,7 +3,8 @@
 Work items run one at a time, in the order queued, each no earlier than its due time
 (the event receiver's `--hold`). `drain_and_stop` runs everything queued, including items
 queued while it drains, without waiting for due times: a clean stop never leaves work
-(retained indications) behind.
+(retained indications) behind. A replay runs them without a thread, on its own clock
+(`VirtualWorkQueue`).
 """
 
 from __future__ import annotations
@@ -84,3 +85,55 @@ class WorkQueue:
                 self.faults += 1
                 if self.on_fault is not None:
                     self.on_fault(exc)
+
+
+class VirtualWorkQueue:
+    """WorkQueue's twin for a replay (`--replay`): no thread; the items run when the
+    replay's clock (`now_ns`) reaches their due time (`run_due`, called by the replay's
+    loop), in the order queued, as the thread runs them. What a driver's work items do
+    then happens at a capture time, the same in every replay of the capture. Due times are
+    given in seconds, like WorkQueue's, and kept in whole nanoseconds."""
+
+    def __init__(self, now_ns: Callable[[], int],
+                 on_fault: Optional[Callable[[BaseException], None]] = None) -> None:
+        self.now_ns = now_ns
+        self.on_fault = on_fault
+        self.faults = 0
+        self.violations = 0
+        self._items: deque[tuple[int, WorkRoutine]] = deque()
+
+    def start(self) -> None:
+        pass
+
+    def queue(self, routine: WorkRoutine, due: float = 0.0) -> None:
+        self._items.append((round(due * 1e9), routine))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def next_due(self) -> Optional[int]:
+        """When the next item may run (ns), or None: nothing queued."""
+        return self._items[0][0] if self._items else None
+
+    def run_due(self) -> bool:
+        """Run the items whose time came, in order; whether any ran."""
+        ran = False
+        while self._items and self._items[0][0] <= self.now_ns():
+            self._run(self._items.popleft()[1])
+            ran = True
+        return ran
+
+    def drain_and_stop(self, timeout: float = 30.0) -> None:
+        """Run everything queued now (due times ignored), items queued meanwhile too."""
+        while self._items:
+            self._run(self._items.popleft()[1])
+
+    def _run(self, routine: WorkRoutine) -> None:
+        try:
+            routine()
+        except WskApiViolation:
+            self.violations += 1
+        except Exception as exc:
+            self.faults += 1
+            if self.on_fault is not None:
+                self.on_fault(exc)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from wskrecv.config import ReceiveConfig
     from wskrecv.stats.recorder import Recorder
     from wskrecv.wsk import WskDatagramSocket
+    from wskrecv.wsk.inject import Injector
 
 
 class ClientFaultError(WskrecvError):
@@ -69,20 +70,27 @@ class UserClient:
         self.host: Optional[ClientHost] = None
 
     @classmethod
-    def load(cls, config: ReceiveConfig) -> UserClient:
+    def load(cls, config: ReceiveConfig, faults: Optional[Injector] = None) -> UserClient:
         """Import the file and create the client: UsageError (exit 2) when the file is no
-        client, ClientFaultError (exit 6) when its constructor raised."""
+        client, ClientFaultError (exit 6) when its constructor raised (after an injected
+        fault, the error says which). `faults` are injected from its constructor on."""
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
-        registration = wsk_register(Verifier(locate=code.locate))
+        registration = wsk_register(Verifier(locate=code.locate), faults)
         try:
             client = loaded.cls()
         except Exception as exc:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
-            raise ClientFaultError(f"client fault in {loaded.name}(): {text.rstrip()}") from None
+            after = ""
+            if faults is not None and faults.ledger.injected:
+                first = next(iter(faults.ledger.sites))
+                after = (f" (after an injected fault: {first[0]} at {first[1] or '?'}, "
+                         f"seed {faults.plan.seed})")
+            raise ClientFaultError(f"client fault in {loaded.name}(){after}: "
+                                   f"{text.rstrip()}") from None
         return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from wskrecv.config import ReceiveConfig
 from wskrecv.environment import Environment
-from wskrecv.errors import OsFailure
+from wskrecv.errors import Ending, OsFailure, UsageError
 from wskrecv.session.outputs import close_capture, dump_sink, make_reporter, open_metrics
 
 if TYPE_CHECKING:
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from wskrecv.runner import Reporter, RunResult, Sidecar
     from wskrecv.stats.recorder import DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
+    from wskrecv.wsk.inject import Injector
 
 
 class Strategy(Protocol):
@@ -51,6 +52,11 @@ class Strategy(Protocol):
     def close(self) -> None:
         """Let go of the sockets and whatever else the strategy holds, whatever happened.
         Idempotent."""
+
+    def fault_clock(self) -> tuple[Callable[[], int], float]:
+        """The clock injected faults run on (ns), and how long (seconds) a client may go
+        without receiving before that is a stall."""
+        ...
 
 
 def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Core,
@@ -108,6 +114,7 @@ class ReceiveSession:
         self.option_name = option_name
         self.core = cores.current()
         self.user: Optional[UserClient] = None  # `wskrecv run`'s client
+        self.faults: Optional[Injector] = None  # --inject: what the client's registration gets
         self.metrics: Optional[MetricsEndpoint] = None
         self.capture: Optional[PcapWriter] = None
         self.iperf3: Optional[Iperf3Service] = None
@@ -116,14 +123,23 @@ class ReceiveSession:
     def run(self) -> int:
         """Open, start, run, let go, report: the exit status (errors propagate)."""
         config = self.config
+        if config.injects:  # before the client: its constructor's IoAllocateIrp may fail
+            from wskrecv.session.inject import make_injector
+
+            self.faults = make_injector(config, *self.strategy.fault_clock())
         if config.mode == "client":
             from wskrecv.hosting.user import UserClient
 
-            self.user = UserClient.load(config)  # before any socket: a bad file is exit 2
+            # Before any socket: a bad file is exit 2.
+            self.user = UserClient.load(config, self.faults)
         self.metrics = open_metrics(config)  # bound first: a port in use fails before any work
         try:
             providers = self.strategy.open(self.core)
             info = start_info(config, providers, self.core, self.user)
+            if self.faults is not None:
+                from wskrecv.session.inject import describe
+
+                describe(info, self.faults)
             self.strategy.describe(info)
             result = self.strategy.run(self, info)
             if self.metrics is not None and not result.signalled_after:
@@ -213,6 +229,12 @@ class ReceiveSession:
             self.user.report(env)  # what the client broke, where; its fault's traceback
         if result.error:
             raise OsFailure(result.error)
+        problem = getattr(self.strategy, "problem", None)  # a replayed capture's
+        if problem:
+            if result.ending is Ending.CAPTURE_CUT:
+                raise UsageError(problem)
+            env.stderr.write(f"wskrecv: note: {problem}\n")
+            env.stderr.flush()
         if result.threshold:
             env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
             env.stderr.flush()
