@@ -1,20 +1,24 @@
-/* The native indication-list builder: the twin of wskrecv.wsk.indication.make_chain.
+/* Indication lists: the fields of the model's WSK_DATAGRAM_INDICATION, and the builder,
+ * the bulk state write and the walk over them -- the twins of wskrecv.wsk.indication's
+ * storage class (PythonIndication), make_chain and walk, and of _state.settle.
  *
- * `ChainMaker(cls, state, fallback)` binds to the model's WskDatagramIndication class once:
- * it finds where each of the class's __slots__ lives in an instance (its member
- * descriptors), and `maker(dgrams, source)` then builds the list as the Python function
- * does -- one instance per datagram through the class's own tp_new, its slots filled
- * exactly as WskDatagramIndication.__init__ fills them, linked in order through `next` --
- * without running Python code per datagram. The objects are the model's own: the Python
- * API (attributes, properties, the verifier's __getattr__) is unchanged.
+ * `IndicationFields` owns an indication's fields in C (next, state, data, remote,
+ * timestamp_ns, _dgram, _source), each an attribute as a __slots__ entry is (empty:
+ * AttributeError, so reading a hidden field lands in the model's __getattr__). The model
+ * keeps its indication in Python: wskrecv.core makes the native indication class from
+ * the model's WskDatagramIndication (the API: properties, the verifier's checks) and this
+ * storage, as the pure-Python PythonIndication is made from the same class and __slots__.
  *
- * The Python function stays the specification (tests hold the two equal): anything but a
- * list of 4-tuples (Datagram records) goes to `fallback`, the Python make_chain itself.
- * `maker.settle` is the twin of _state.settle, the write that ends _state.step_all: each
- * indication's next state comes from the row of the model's table it is handed (the
- * table and its rules stay Python); `maker.walk` the twin of
- * indication.walk (WskRelease follows the application's list with it; the checks on what
- * it finds stay Python).
+ * `ChainMaker(cls, state, fallback)`, for such a class, is an IndicationCore:
+ * `maker(dgrams, source)` builds the list as make_chain does -- one instance per datagram,
+ * its fields filled as WskDatagramIndication.__init__ fills them, `state` the table's
+ * starting state, linked in order through `next` -- without running Python code per
+ * datagram; anything but a list of 4-tuples (Datagram records) goes to `fallback` (the
+ * Python make_chain, building the same class). `maker.settle` is the twin of
+ * _state.settle (each indication's next state from the table's row it is handed: the
+ * table and its rules stay Python); `maker.walk` the twin of indication.walk. The C
+ * writes only its own fields; anything else handed to settle is written as Python writes
+ * it (setattr, delattr), as the twin would.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -22,22 +26,86 @@
 
 #include "core.h"
 
-/* The slots WskDatagramIndication.__init__ fills, in this order. */
-enum { S_NEXT, S_STATE, S_DGRAM, S_SOURCE, S_DATA, S_REMOTE, S_STAMP, N_SLOTS };
-static const char *slot_names[N_SLOTS] = {"next", "state", "_dgram", "_source", "data", "remote", "timestamp_ns"};
+typedef struct {
+    PyObject_HEAD
+    PyObject *next, *state, *data, *remote, *timestamp_ns, *dgram, *source;
+} Fields;
+
+static PyMemberDef Fields_members[] = {
+    {"next", T_OBJECT_EX, offsetof(Fields, next), 0, "Next: the next indication of the list, or None"},
+    {"state", T_OBJECT_EX, offsetof(Fields, state), 0, "who owns it (wsk._state.IndicationState)"},
+    {"data", T_OBJECT_EX, offsetof(Fields, data), 0, "the datagram's bytes, while readable"},
+    {"remote", T_OBJECT_EX, offsetof(Fields, remote), 0, "the sender's address, while readable"},
+    {"timestamp_ns", T_OBJECT_EX, offsetof(Fields, timestamp_ns), 0, "the kernel's receive time, while readable"},
+    {"_dgram", T_OBJECT_EX, offsetof(Fields, dgram), 0, "the provider's Datagram record"},
+    {"_source", T_OBJECT_EX, offsetof(Fields, source), 0, "the IndicationSource of its socket"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static int
+Fields_traverse(Fields *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->next);
+    Py_VISIT(self->state);
+    Py_VISIT(self->data);
+    Py_VISIT(self->remote);
+    Py_VISIT(self->timestamp_ns);
+    Py_VISIT(self->dgram);
+    Py_VISIT(self->source);
+    return 0;
+}
+
+static int
+Fields_clear(Fields *self)
+{
+    Py_CLEAR(self->next);
+    Py_CLEAR(self->state);
+    Py_CLEAR(self->data);
+    Py_CLEAR(self->remote);
+    Py_CLEAR(self->timestamp_ns);
+    Py_CLEAR(self->dgram);
+    Py_CLEAR(self->source);
+    return 0;
+}
+
+static void
+Fields_dealloc(Fields *self)
+{
+    PyObject_GC_UnTrack(self);
+    Py_TRASHCAN_BEGIN(self, Fields_dealloc) /* a long list frees through `next` */
+    Fields_clear(self);
+    core_free((PyObject *)self);
+    Py_TRASHCAN_END
+}
+
+static PyType_Slot Fields_slots[] = {
+    {Py_tp_doc, "IndicationFields(): an indication's fields, owned in C (the storage of the native "
+                "WskDatagramIndication; the twin of wskrecv.wsk.indication.PythonIndication's __slots__)."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, Fields_dealloc},
+    {Py_tp_traverse, Fields_traverse},
+    {Py_tp_clear, Fields_clear},
+    {Py_tp_members, Fields_members},
+    {0, NULL},
+};
+
+static PyType_Spec Fields_spec = {
+    .name = "wskrecv._core.IndicationFields",
+    .basicsize = sizeof(Fields),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Fields_slots,
+};
 
 typedef struct {
     PyObject_HEAD
-    PyTypeObject *cls;  /* WskDatagramIndication */
-    PyObject *state;    /* IndicationState.INDICATED */
-    PyObject *fallback; /* the Python make_chain */
-    PyObject *empty;    /* () for tp_new */
-    PyObject *timestamps_name;
-    PyObject *next_name;
-    Py_ssize_t offset[N_SLOTS];
+    PyTypeObject *cls;    /* the native WskDatagramIndication: an IndicationFields subclass */
+    PyTypeObject *fields; /* IndicationFields */
+    PyObject *state;      /* IndicationState.INDICATED */
+    PyObject *fallback;   /* the Python make_chain, building `cls` */
+    PyObject *timestamps_name, *next_name, *state_name;
+    PyObject *hidden[3];  /* "data", "remote", "timestamp_ns" */
 } ChainMaker;
-
-#define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
 static int
 ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
@@ -47,42 +115,35 @@ ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:ChainMaker", kwlist, &cls, &state, &fallback)) {
         return -1;
     }
-    if (!PyType_Check(cls) || ((PyTypeObject *)cls)->tp_new == NULL) {
-        PyErr_SetString(PyExc_TypeError, "ChainMaker: cls must be a class");
+    core_state *st = core_state_of_type(Py_TYPE(self));
+    if (st == NULL) {
+        return -1;
+    }
+    if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, st->fields_type)) {
+        PyErr_SetString(PyExc_TypeError, "ChainMaker: cls must be a subclass of IndicationFields");
         return -1;
     }
     if (!PyCallable_Check(fallback)) {
         PyErr_SetString(PyExc_TypeError, "ChainMaker: fallback must be callable");
         return -1;
     }
-    PyTypeObject *type = (PyTypeObject *)cls;
-    for (int i = 0; i < N_SLOTS; i++) {
-        /* The descriptor of a __slots__ entry: in the class's own dict, a member of type
-         * T_OBJECT_EX (the object pointer at `offset` in each instance), writable. */
-        PyObject *descr = PyDict_GetItemString(type->tp_dict, slot_names[i]);
-        if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
-            PyErr_Format(PyExc_TypeError, "ChainMaker: %s has no slot %s", type->tp_name, slot_names[i]);
-            return -1;
-        }
-        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type != T_OBJECT_EX || (member->flags & READONLY) || member->offset <= 0 ||
-            member->offset + (Py_ssize_t)sizeof(PyObject *) > type->tp_basicsize) {
-            PyErr_Format(PyExc_TypeError, "ChainMaker: %s.%s is not a plain slot", type->tp_name, slot_names[i]);
-            return -1;
-        }
-        self->offset[i] = member->offset;
-    }
-    core_state *st = core_state_of_type(Py_TYPE(self));
-    if (st == NULL) {
-        return -1;
-    }
-    Py_XSETREF(self->empty, Py_NewRef(st->empty_tuple));
     Py_XSETREF(self->timestamps_name, Py_NewRef(st->str_timestamps));
     Py_XSETREF(self->next_name, Py_NewRef(st->str_next));
+    Py_XSETREF(self->state_name, Py_NewRef(st->str_state));
+    for (int k = 0; k < 3; k++) {
+        Py_XSETREF(self->hidden[k], Py_NewRef(st->str_hidden[k]));
+    }
+    Py_XSETREF(self->fields, (PyTypeObject *)Py_NewRef(st->fields_type));
     Py_XSETREF(self->cls, (PyTypeObject *)Py_NewRef(cls));
     Py_XSETREF(self->state, Py_NewRef(state));
     Py_XSETREF(self->fallback, Py_NewRef(fallback));
     return 0;
+}
+
+static int
+ChainMaker_ready(ChainMaker *self)
+{
+    return core_initialised((PyObject *)self, self->cls != NULL);
 }
 
 /* Whether every item is a 4-tuple: the records the C path unpacks as __init__ does. */
@@ -103,8 +164,7 @@ static PyObject *
 ChainMaker_call(ChainMaker *self, PyObject *args, PyObject *kwds)
 {
     PyObject *dgrams, *source;
-    if (self->cls == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ChainMaker not initialised");
+    if (ChainMaker_ready(self) < 0) {
         return NULL;
     }
     if ((kwds != NULL && PyDict_GET_SIZE(kwds) != 0) || PyTuple_GET_SIZE(args) != 2) {
@@ -132,34 +192,51 @@ ChainMaker_call(ChainMaker *self, PyObject *args, PyObject *kwds)
         return NULL;
     }
     PyTypeObject *cls = self->cls;
-    const Py_ssize_t *off = self->offset;
     PyObject *next = Py_None;
     /* Built from the last datagram back, as the Python function does: each new indication
      * points at the one after it. The list owns every indication. */
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
         PyObject *d = PyList_GET_ITEM(dgrams, i);
-        PyObject *ind = cls->tp_new(cls, self->empty, NULL);
+        Fields *ind = (Fields *)cls->tp_alloc(cls, 0);
         if (ind == NULL) {
             Py_DECREF(out); /* the items set so far go with it; unset ones are NULL */
             return NULL;
         }
-        if (!Py_IS_TYPE(ind, cls)) {
-            Py_DECREF(ind);
-            Py_DECREF(out);
-            PyErr_SetString(PyExc_TypeError, "ChainMaker: the class made something else");
-            return NULL;
-        }
-        SLOT(ind, off[S_NEXT]) = Py_NewRef(next);
-        SLOT(ind, off[S_STATE]) = Py_NewRef(self->state);
-        SLOT(ind, off[S_DGRAM]) = Py_NewRef(d);
-        SLOT(ind, off[S_SOURCE]) = Py_NewRef(source);
-        SLOT(ind, off[S_DATA]) = Py_NewRef(PyTuple_GET_ITEM(d, 0));
-        SLOT(ind, off[S_REMOTE]) = Py_NewRef(PyTuple_GET_ITEM(d, 1));
-        SLOT(ind, off[S_STAMP]) = Py_NewRef(timestamps ? PyTuple_GET_ITEM(d, 3) : Py_None);
-        PyList_SET_ITEM(out, i, ind);
-        next = ind;
+        ind->next = Py_NewRef(next);
+        ind->state = Py_NewRef(self->state);
+        ind->dgram = Py_NewRef(d);
+        ind->source = Py_NewRef(source);
+        ind->data = Py_NewRef(PyTuple_GET_ITEM(d, 0));
+        ind->remote = Py_NewRef(PyTuple_GET_ITEM(d, 1));
+        ind->timestamp_ns = Py_NewRef(timestamps ? PyTuple_GET_ITEM(d, 3) : Py_None);
+        PyList_SET_ITEM(out, i, (PyObject *)ind);
+        next = (PyObject *)ind;
     }
     return out;
+}
+
+/* Whether `ind` is one of the two classes whose fields are these (a subclass of either may
+ * make them properties: it is read and written as Python does). */
+static inline int
+own(ChainMaker *self, PyObject *ind)
+{
+    return Py_IS_TYPE(ind, self->cls) || Py_IS_TYPE(ind, self->fields);
+}
+
+/* `ind`'s state: its own field when it is an IndicationFields, else its `state` attribute
+ * (a new reference, or NULL with AttributeError as reading an empty slot). */
+static PyObject *
+state_of(ChainMaker *self, PyObject *ind)
+{
+    if (own(self, ind)) {
+        PyObject *state = ((Fields *)ind)->state;
+        if (state == NULL) {
+            PyErr_SetString(PyExc_AttributeError, "state");
+            return NULL;
+        }
+        return Py_NewRef(state);
+    }
+    return PyObject_GetAttr(ind, self->state_name);
 }
 
 /* settle(inds, row, hide): what _state.step_all does to each indication (the twin of
@@ -171,80 +248,81 @@ ChainMaker_call(ChainMaker *self, PyObject *args, PyObject *kwds)
 static PyObject *
 ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (self->cls == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ChainMaker not initialised");
+    if (ChainMaker_ready(self) < 0) {
         return NULL;
     }
-    if (nargs != 3 || !PyList_Check(args[0]) || !PyDict_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "settle(inds: list, row: dict, hide: bool)");
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "settle(inds, row, hide)");
         return NULL;
     }
-    PyObject *inds = args[0], *row = args[1];
-    int hide = PyObject_IsTrue(args[2]);
-    if (hide < 0) {
-        return NULL;
-    }
-    const Py_ssize_t *off = self->offset;
-    static const int hidden[] = {S_DATA, S_REMOTE, S_STAMP};
-    /* The list is copied first: a hostile state's __eq__, run by a lookup, may change it. */
-    PyObject *items = PySequence_List(inds);
+    /* As the twin: any iterable of indications, any mapping of states. The list is copied
+     * first: a hostile state's __eq__, run by a lookup, may change the caller's. */
+    PyObject *items = PySequence_List(args[0]);
     if (items == NULL) {
         return NULL;
     }
+    PyObject *row = args[1];
     Py_ssize_t n = PyList_GET_SIZE(items);
     PyObject **news = PyMem_Calloc(n > 0 ? n : 1, sizeof(PyObject *)); /* strong refs */
     PyObject *result = NULL;
     /* Every step first. A list's indications share a state: the row is asked once a run.
      * `last` is held (a freed state's address could come back as another object);
-     * `last_next` is kept alive by `news`. */
-    PyObject *last = NULL, *last_next = NULL;
+     * `last_next` is kept alive by `news` (or is None: the twin starts from a state of
+     * None going to None). */
+    PyObject *last = Py_NewRef(Py_None), *last_next = Py_None;
     if (news == NULL) {
         PyErr_NoMemory();
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *ind = PyList_GET_ITEM(items, i);
-        if (!Py_IS_TYPE(ind, self->cls)) {
-            PyErr_Format(PyExc_TypeError, "settle: %.100s is not an indication", Py_TYPE(ind)->tp_name);
-            goto done;
-        }
-        PyObject *state = SLOT(ind, off[S_STATE]);
-        if (state == NULL) { /* as reading an empty slot in Python */
-            PyErr_SetString(PyExc_AttributeError, "state");
+        PyObject *state = state_of(self, PyList_GET_ITEM(items, i));
+        if (state == NULL) {
             goto done;
         }
         if (state == last) {
+            Py_DECREF(state);
             news[i] = Py_NewRef(last_next);
             continue;
         }
-        Py_INCREF(state); /* the lookup may run a hostile state's __eq__ */
-        PyObject *next = PyDict_GetItemWithError(row, state);
-        Py_XINCREF(next);
-        if (next == NULL) { /* as row[state] in Python: a step the table does not have */
-            if (!PyErr_Occurred()) {
-                PyErr_SetObject(PyExc_KeyError, state);
-            }
+        PyObject *next = PyObject_GetItem(row, state); /* row[state]: KeyError when it has none */
+        if (next == NULL) {
             Py_DECREF(state);
             goto done;
         }
         Py_XSETREF(last, state); /* our reference moves to `last` */
         news[i] = last_next = next;
     }
-    /* Then the writes: nothing below runs Python code but the old values' deallocation. */
+    int hide = PyObject_IsTrue(args[2]); /* where the twin asks */
+    if (hide < 0) {
+        goto done;
+    }
+    /* Then the writes: to an IndicationFields, its own fields (nothing runs Python code but
+     * the old values' deallocation); to anything else, as Python writes. */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ind = PyList_GET_ITEM(items, i);
-        Py_XSETREF(SLOT(ind, off[S_STATE]), news[i]);
+        if (!own(self, ind)) {
+            int failed = PyObject_SetAttr(ind, self->state_name, news[i]) < 0;
+            for (int k = 0; k < 3 && hide && !failed; k++) {
+                failed = PyObject_DelAttr(ind, self->hidden[k]) < 0;
+            }
+            if (failed) {
+                goto done;
+            }
+            continue;
+        }
+        Fields *f = (Fields *)ind;
+        Py_XSETREF(f->state, news[i]);
         news[i] = NULL;
         if (!hide) {
             continue;
         }
+        PyObject **fields[3] = {&f->data, &f->remote, &f->timestamp_ns};
         for (int k = 0; k < 3; k++) {
-            PyObject **slot = &SLOT(ind, off[hidden[k]]);
-            if (*slot == NULL) { /* `del` of an empty slot, as in Python */
-                PyErr_SetString(PyExc_AttributeError, slot_names[hidden[k]]);
+            if (*fields[k] == NULL) { /* `del` of an empty slot, as in Python */
+                PyErr_SetObject(PyExc_AttributeError, self->hidden[k]);
                 goto done;
             }
-            Py_CLEAR(*slot);
+            Py_CLEAR(*fields[k]);
         }
     }
     result = Py_NewRef(Py_None);
@@ -317,11 +395,10 @@ ptrset_add(PtrSet *set, PyObject *p)
 static PyObject *
 ChainMaker_walk(ChainMaker *self, PyObject *head)
 {
-    PyObject *next_name = self->next_name;
-    if (next_name == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "ChainMaker is not initialised (__init__ was not called)");
+    if (ChainMaker_ready(self) < 0) {
         return NULL;
     }
+    PyObject *next_name = self->next_name;
     PtrSet set = {PyMem_Calloc(64, sizeof(PyObject *)), 63, 0};
     PyObject *inds = PyList_New(0);
     PyObject *result = NULL;
@@ -347,7 +424,11 @@ ChainMaker_walk(ChainMaker *self, PyObject *head)
             Py_DECREF(ind);
             goto done;
         }
-        PyObject *next = PyObject_GetAttr(ind, next_name);
+        PyObject *next = own(self, ind) ? Py_XNewRef(((Fields *)ind)->next)
+                                                                : PyObject_GetAttr(ind, next_name);
+        if (next == NULL && !PyErr_Occurred()) { /* an empty field reads as a missing attribute */
+            PyErr_SetObject(PyExc_AttributeError, next_name);
+        }
         Py_DECREF(ind);
         if (next == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -382,6 +463,7 @@ ChainMaker_traverse(ChainMaker *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(self->cls);
+    Py_VISIT(self->fields);
     Py_VISIT(self->state);
     Py_VISIT(self->fallback);
     return 0;
@@ -391,11 +473,15 @@ static int
 ChainMaker_clear(ChainMaker *self)
 {
     Py_CLEAR(self->cls);
+    Py_CLEAR(self->fields);
     Py_CLEAR(self->state);
     Py_CLEAR(self->fallback);
-    Py_CLEAR(self->empty);
     Py_CLEAR(self->timestamps_name);
     Py_CLEAR(self->next_name);
+    Py_CLEAR(self->state_name);
+    for (int k = 0; k < 3; k++) {
+        Py_CLEAR(self->hidden[k]);
+    }
     return 0;
 }
 
@@ -430,6 +516,10 @@ static PyType_Spec ChainMaker_spec = {
 int
 core_add_chain(PyObject *module, core_state *st)
 {
+    st->fields_type = core_add_type(module, &Fields_spec, NULL);
+    if (st->fields_type == NULL) {
+        return -1;
+    }
     st->chain_type = core_add_type(module, &ChainMaker_spec, NULL);
     return st->chain_type != NULL ? 0 : -1;
 }

@@ -24,6 +24,12 @@ Py_NewRef(PyObject *obj)
     Py_INCREF(obj);
     return obj;
 }
+static inline PyObject *
+Py_XNewRef(PyObject *obj)
+{
+    Py_XINCREF(obj);
+    return obj;
+}
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
 
@@ -36,11 +42,12 @@ typedef struct {
     PyTypeObject *streams_type; /* StreamTable */
     PyTypeObject *source_count_type; /* a SourceTable's row (not in the module) */
     PyTypeObject *chain_type;   /* ChainMaker */
+    PyTypeObject *fields_type;  /* IndicationFields */
     PyObject *datagram_type;    /* wskrecv.wsk.datagram.Datagram, imported on first use */
     PyObject *histogram_type;   /* wskrecv.stats.latency.Histogram, imported on first use */
     PyObject *totals_type;      /* wskrecv.stats.sequence.SequenceTotals, imported on first use */
-    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum;
-    PyObject *empty_tuple;
+    PyObject *str_next, *str_timestamps, *str_family, *str_counts, *str_max, *str_sum, *str_state;
+    PyObject *str_hidden[3]; /* an indication's readable fields: data, remote, timestamp_ns */
 } core_state;
 
 /* The state of the module that defined `type` (or one of its bases): NULL with
@@ -64,6 +71,18 @@ int core_add_chain(PyObject *module, core_state *st);
 /* A heap type made from `spec` (bases: NULL, or one type) and added to `module` under its
  * short name; a new reference kept in the state, or NULL with an exception. */
 PyTypeObject *core_add_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base);
+
+/* 0 when `ready` (the object's __init__ ran), else -1 with the AttributeError the twin's
+ * empty slots raise: every method and attribute of every type asks this first. */
+static inline int
+core_initialised(PyObject *self, int ready)
+{
+    if (ready) {
+        return 0;
+    }
+    PyErr_Format(PyExc_AttributeError, "%s is not initialised (__init__ was not called)", Py_TYPE(self)->tp_name);
+    return -1;
+}
 
 /* The end of every heap type's dealloc: free the object, then drop its type's reference. */
 static inline void

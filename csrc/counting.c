@@ -44,11 +44,7 @@ typedef struct {
 static int
 ready(Counter *self)
 {
-    if (self->sources == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "Counter is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->sources != NULL);
 }
 
 static uint64_t
@@ -257,7 +253,7 @@ find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
 }
 
 static int
-count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
+count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, uint64_t size)
 {
     int has_transit = h->has_send;
     i128 transit = 0;
@@ -287,6 +283,7 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival)
         Py_DECREF(key);
         tracker_see(tracker, (i128)h->seq, has_transit, transit);
     }
+    tracker->bytes += size;
     if (has_transit && self->wall_clock) { /* the stream's own latency percentiles */
         if (tracker->latency == NULL && (tracker->latency = PyMem_Calloc(1, sizeof(Hist))) == NULL) {
             PyErr_NoMemory();
@@ -365,7 +362,7 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
             if (self->format == FMT_SOCKPERF && asks_reply(p, n)) {
                 self->reply_requests++;
             }
-            status = count_sequence(self, remote, &h, arrival);
+            status = count_sequence(self, remote, &h, arrival, (uint64_t)n);
         }
         else {
             self->unsequenced++;

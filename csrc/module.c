@@ -238,6 +238,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->streams_type);
     Py_VISIT(st->source_count_type);
     Py_VISIT(st->chain_type);
+    Py_VISIT(st->fields_type);
     Py_VISIT(st->datagram_type);
     Py_VISIT(st->histogram_type);
     Py_VISIT(st->totals_type);
@@ -256,6 +257,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->streams_type);
     Py_CLEAR(st->source_count_type);
     Py_CLEAR(st->chain_type);
+    Py_CLEAR(st->fields_type);
     Py_CLEAR(st->datagram_type);
     Py_CLEAR(st->histogram_type);
     Py_CLEAR(st->totals_type);
@@ -265,7 +267,10 @@ core_clear(PyObject *module)
     Py_CLEAR(st->str_counts);
     Py_CLEAR(st->str_max);
     Py_CLEAR(st->str_sum);
-    Py_CLEAR(st->empty_tuple);
+    Py_CLEAR(st->str_state);
+    for (int k = 0; k < 3; k++) {
+        Py_CLEAR(st->str_hidden[k]);
+    }
     return 0;
 }
 
@@ -286,7 +291,10 @@ core_exec(PyObject *module)
         (st->str_counts = PyUnicode_InternFromString("counts")) == NULL ||
         (st->str_max = PyUnicode_InternFromString("max")) == NULL ||
         (st->str_sum = PyUnicode_InternFromString("sum")) == NULL ||
-        (st->empty_tuple = PyTuple_New(0)) == NULL) {
+        (st->str_state = PyUnicode_InternFromString("state")) == NULL ||
+        (st->str_hidden[0] = PyUnicode_InternFromString("data")) == NULL ||
+        (st->str_hidden[1] = PyUnicode_InternFromString("remote")) == NULL ||
+        (st->str_hidden[2] = PyUnicode_InternFromString("timestamp_ns")) == NULL) {
         return -1;
     }
     if (core_add_trackers(module, st) < 0 || core_add_tables(module, st) < 0 || core_add_counter(module, st) < 0 || core_add_chain(module, st) < 0 ||

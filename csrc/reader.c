@@ -3,9 +3,12 @@
  *
  * The twin, and the specification, is wskrecv/provider/mmsg.py (MmsgReader): the same
  * constructor, `read(max_n)`, and the counters `drops_seen`, `truncated` and
- * `control_truncated`. Each datagram becomes Datagram(data, remote, local, timestamp_ns):
- * `remote` is Python's socket address tuple, `local` (destination address, interface
- * index) from IP_PKTINFO/IPV6_PKTINFO or None, `timestamp_ns` from SO_TIMESTAMPNS or None.
+ * `control_truncated`, `tos_counts` and `ttl_counts`. Each datagram becomes
+ * Datagram(data, remote, local, timestamp_ns): `remote` is Python's socket address tuple,
+ * `local` (destination address, interface index) from IP_PKTINFO/IPV6_PKTINFO or None,
+ * with (..., tos, ttl) appended when the socket asked for the TOS byte or traffic class
+ * and the TTL or hop limit (each None when absent; those datagrams are counted per
+ * value), `timestamp_ns` from SO_TIMESTAMPNS or None.
  * Sender and packet-info tuples are cached by their raw bytes (a small direct-mapped
  * cache), so a batch from known senders allocates only the payload, the timestamp and the
  * record.
@@ -32,7 +35,8 @@
 #define SO_TIMESTAMPNS 35
 #endif
 
-#define CONTROL_SLOT 256 /* timestamp + drop counter + packet info, with room */
+#define CONTROL_SLOT 256 /* timestamp + drop counter + packet info + TOS + TTL, with room */
+#define FIELD_VALUES 256 /* TOS bytes and TTLs: one count per value (mmsg.FIELD_VALUES) */
 #define CACHE_SIZE 256   /* entries of each direct-mapped conversion cache */
 #define MAX_BATCH 1024
 #define MAX_BUFFER (1 << 20)
@@ -53,6 +57,7 @@ typedef struct {
     unsigned long long drops_seen;
     unsigned long long truncated;
     unsigned long long control_truncated;
+    unsigned long long tos_counts[FIELD_VALUES], ttl_counts[FIELD_VALUES];
     char *data;
     struct mmsghdr *msgs;
     struct iovec *iov;
@@ -129,29 +134,39 @@ make_remote(const unsigned char *raw, Py_ssize_t n)
     return Py_BuildValue("(Ni)", host, (int)ntohs(a->sin_port));
 }
 
-/* Packet info as (address, ifindex): the key is family (1 byte), ifindex (4), address. */
+/* The key of packet info: family (1 byte), ifindex (4), which of TOS and TTL came (1:
+ * bit 0 TOS, bit 1 TTL; 0xff neither was asked for), TOS (1), TTL (1), address. */
+#define LOCAL_ADDRESS 8
+
+static PyObject *
+field_value(int present, unsigned char value)
+{
+    return present ? PyLong_FromLong(value) : Py_NewRef(Py_None);
+}
+
+/* Packet info as (address, ifindex), or (address, ifindex, tos, ttl) (mmsg.read_ancillary). */
 static PyObject *
 make_local(const unsigned char *key, Py_ssize_t n)
 {
     int ifindex;
     memcpy(&ifindex, key + 1, sizeof ifindex);
-    PyObject *host = ntop(key[0] == 6 ? AF_INET6 : AF_INET, key + 5);
+    PyObject *host = ntop(key[0] == 6 ? AF_INET6 : AF_INET, key + LOCAL_ADDRESS);
     if (host == NULL) {
         return NULL;
     }
     (void)n;
-    return Py_BuildValue("(Ni)", host, ifindex);
+    if (key[5] == 0xff) {
+        return Py_BuildValue("(Ni)", host, ifindex);
+    }
+    return Py_BuildValue("(NiNN)", host, ifindex, field_value(key[5] & 1, key[6]),
+                         field_value(key[5] & 2, key[7]));
 }
 
 /* 0, or -1 with AttributeError before __init__ (as the twin's missing attributes). */
 static int
 reader_ready(Reader *self)
 {
-    if (self->sock == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "MmsgReader is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->sock != NULL);
 }
 
 /* sock.fileno(), as the twin reads it per call: -1 with an exception when it is no
@@ -259,7 +274,22 @@ Reader_init(Reader *self, PyObject *args, PyObject *kwds)
     }
     self->batch = (int)batch;
     self->drops_seen = self->truncated = self->control_truncated = 0;
+    memset(self->tos_counts, 0, sizeof self->tos_counts);
+    memset(self->ttl_counts, 0, sizeof self->ttl_counts);
     return 0;
+}
+
+/* An int-sized TTL, hop limit or traffic class, or IP_TOS's one byte, as 0-255 (the
+ * twin's _byte); -1 when the message is empty. */
+static int
+field_byte(const unsigned char *value, size_t len)
+{
+    if (len >= sizeof(int)) {
+        int v;
+        memcpy(&v, value, sizeof v);
+        return v & 0xff;
+    }
+    return len ? value[0] : -1;
 }
 
 /* Sender, packet info, drop counter and timestamp of message `i`; new references. */
@@ -276,35 +306,38 @@ parse_slot(Reader *self, int i, PyObject **remote, PyObject **local, PyObject **
     }
     *local = NULL;
     *stamp = NULL;
+    unsigned char key[LOCAL_ADDRESS + 16];
+    Py_ssize_t keylen = 0; /* 0: no packet info (the last one wins, as in the twin) */
+    int tos = -1, ttl = -1;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
         const unsigned char *value = CMSG_DATA(c);
         size_t len = c->cmsg_len - (size_t)(value - (const unsigned char *)c);
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && len >= sizeof(struct in_pktinfo)) {
             struct in_pktinfo info;
-            unsigned char key[5 + 4];
             memcpy(&info, value, sizeof info);
             key[0] = 4;
             memcpy(key + 1, &info.ipi_ifindex, 4);
-            memcpy(key + 5, &info.ipi_addr, 4);
-            Py_XSETREF(*local, cached(self->locals, key, sizeof key, make_local));
-            if (*local == NULL) {
-                goto fail;
-            }
+            memcpy(key + LOCAL_ADDRESS, &info.ipi_addr, 4);
+            keylen = LOCAL_ADDRESS + 4;
         }
         else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
                  len >= sizeof(struct in6_pktinfo)) {
             struct in6_pktinfo info;
-            unsigned char key[5 + 16];
             int ifindex;
             memcpy(&info, value, sizeof info);
             ifindex = (int)info.ipi6_ifindex;
             key[0] = 6;
             memcpy(key + 1, &ifindex, 4);
-            memcpy(key + 5, &info.ipi6_addr, 16);
-            Py_XSETREF(*local, cached(self->locals, key, sizeof key, make_local));
-            if (*local == NULL) {
-                goto fail;
-            }
+            memcpy(key + LOCAL_ADDRESS, &info.ipi6_addr, 16);
+            keylen = LOCAL_ADDRESS + 16;
+        }
+        else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS)) {
+            tos = field_byte(value, len);
+        }
+        else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+            ttl = field_byte(value, len);
         }
         else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL && len >= 4) {
             uint32_t drops;
@@ -322,7 +355,23 @@ parse_slot(Reader *self, int i, PyObject **remote, PyObject **local, PyObject **
             }
         }
     }
-    if (*local == NULL) {
+    if (keylen) {
+        /* TOS and TTL travel with the packet info, and are counted with it. */
+        key[5] = tos < 0 && ttl < 0 ? 0xff : (unsigned char)((tos >= 0) | (ttl >= 0) << 1);
+        key[6] = tos >= 0 ? (unsigned char)tos : 0;
+        key[7] = ttl >= 0 ? (unsigned char)ttl : 0;
+        if (tos >= 0) {
+            self->tos_counts[tos]++;
+        }
+        if (ttl >= 0) {
+            self->ttl_counts[ttl]++;
+        }
+        *local = cached(self->locals, key, keylen, make_local);
+        if (*local == NULL) {
+            goto fail;
+        }
+    }
+    else {
         *local = Py_NewRef(Py_None);
     }
     if (*stamp == NULL) {
@@ -488,6 +537,25 @@ READER_GETTER(drops_seen, PyLong_FromUnsignedLongLong)
 READER_GETTER(truncated, PyLong_FromUnsignedLongLong)
 READER_GETTER(control_truncated, PyLong_FromUnsignedLongLong)
 
+/* A list of FIELD_VALUES counts (a copy). */
+static PyObject *
+counts_list(const unsigned long long *counts)
+{
+    PyObject *out = PyList_New(FIELD_VALUES);
+    for (int i = 0; out != NULL && i < FIELD_VALUES; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(counts[i]);
+        if (v == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+READER_GETTER(tos_counts, counts_list)
+READER_GETTER(ttl_counts, counts_list)
+
 static PyGetSetDef Reader_getset[] = {
     {"sock", (getter)get_sock, NULL, "the socket read from", NULL},
     {"batch", (getter)get_batch, NULL, "most datagrams per read", NULL},
@@ -495,6 +563,8 @@ static PyGetSetDef Reader_getset[] = {
     {"drops_seen", (getter)get_drops_seen, NULL, "latest SO_RXQ_OVFL counter", NULL},
     {"truncated", (getter)get_truncated, NULL, "datagrams longer than buffer_size", NULL},
     {"control_truncated", (getter)get_control_truncated, NULL, "control data that did not fit (MSG_CTRUNC)", NULL},
+    {"tos_counts", (getter)get_tos_counts, NULL, "datagrams per TOS byte / traffic class (a copy)", NULL},
+    {"ttl_counts", (getter)get_ttl_counts, NULL, "datagrams per TTL / hop limit (a copy)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

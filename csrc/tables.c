@@ -181,11 +181,7 @@ sources_make(core_state *st, Py_ssize_t max_sources)
 static int
 SourceTable_ready(SourceTable *self)
 {
-    if (self->rows == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "SourceTable is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->rows != NULL);
 }
 
 static int
@@ -482,11 +478,7 @@ streams_make(core_state *st, Py_ssize_t max_streams, Py_ssize_t window, int wrap
 static int
 StreamTable_ready(StreamTable *self)
 {
-    if (self->streams == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "StreamTable is not initialised (__init__ was not called)");
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->streams != NULL);
 }
 
 static int

@@ -29,6 +29,7 @@ tracker_start(Tracker *self, i128 first, Py_ssize_t window, int has_transit, i12
     self->ring = ring;
     PyMem_Free(self->latency); /* __init__ again: a new stream */
     self->latency = NULL;
+    self->bytes = 0;
     self->mask = (int64_t)window - 1;
     self->base = self->high = first;
     self->seen = 1;
@@ -92,12 +93,7 @@ Tracker_init(Tracker *self, PyObject *args, PyObject *kwds)
 int
 tracker_ready(Tracker *self)
 {
-    if (self->ring == NULL) {
-        PyErr_Format(PyExc_AttributeError, "%s is not initialised (__init__ was not called)",
-                     Py_TYPE(self)->tp_name);
-        return -1;
-    }
-    return 0;
+    return core_initialised((PyObject *)self, self->ring != NULL);
 }
 
 static void
@@ -392,6 +388,15 @@ COUNT_GETTER(late)
 COUNT_GETTER(restarts)
 
 static PyObject *
+get_bytes(Tracker *self, void *c)
+{
+    if (tracker_ready(self) < 0) {
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(self->bytes);
+}
+
+static PyObject *
 get_latency(Tracker *self, void *c)
 {
     if (tracker_ready(self) < 0) {
@@ -421,6 +426,7 @@ static PyGetSetDef Tracker_getset[] = {
     {"datagrams", (getter)get_datagrams, NULL, NULL, NULL},
     {"lost", (getter)get_lost, NULL, NULL, NULL},
     {"expected", (getter)get_expected, NULL, NULL, NULL},
+    {"bytes", (getter)get_bytes, NULL, "the stream's datagrams' bytes", NULL},
     {"latency", (getter)get_latency, NULL,
      "the stream's one-way latency Histogram (a copy), or None before the first", NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -13,6 +13,7 @@ typedef struct {
     char has_jitter, has_last, has_probe, wrap32;
     unsigned char *ring;
     Hist *latency; /* one-way latencies, added by the counting kernel (NULL until the first) */
+    uint64_t bytes; /* the stream's datagrams' bytes, added by the counting kernel */
 } Tracker;
 
 /* SequenceTotals' counts, summed over trackers (stats/sequence.py). */

@@ -89,6 +89,17 @@ def receive_core(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     return core
 
 
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """wskrecv installed without a C compiler, not editable (tests/install.py): once per
+    session, for the tests that need an install (skipped without the source checkout)."""
+    from tests.install import ROOT, SOURCE, install_without_a_compiler
+
+    if not all((ROOT / name).exists() for name in SOURCE):
+        pytest.skip("needs the source checkout")
+    return install_without_a_compiler(tmp_path_factory.mktemp("install"))
+
+
 @pytest.fixture
 def native_core() -> cores.Core:
     """The native core, for a test that holds it against its pure-Python twin itself (it
@@ -101,22 +112,30 @@ def read_line(stream: Any, timeout: float) -> str:
     """One line from a subprocess pipe, or AssertionError after `timeout` seconds. Read a
     byte at a time from the descriptor, so that nothing after the line is taken into the
     stream's buffer, where `communicate()` (which reads the descriptor) would never see
-    it: a run that ends at once writes its start and its summary in one go."""
+    it: a run that ends at once writes its start and its summary in one go. The descriptor
+    is read without blocking and waited on only when it is empty: a wait per byte made a
+    reader of 10 ms interval lines fall ever further behind the process writing them."""
     fd = stream.fileno()
     line = bytearray()
     end = time.monotonic() + timeout
     sel = selectors.DefaultSelector()
     sel.register(fd, selectors.EVENT_READ)
+    blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
     try:
         while not line.endswith(b"\n"):
-            left = end - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                raise AssertionError(f"no output within {timeout} s: {bytes(line)!r}")
-            byte = os.read(fd, 1)
+            try:
+                byte = os.read(fd, 1)
+            except BlockingIOError:
+                left = end - time.monotonic()
+                if left <= 0 or not sel.select(left):
+                    raise AssertionError(f"no output within {timeout} s: {bytes(line)!r}") from None
+                continue
             if not byte:
                 break  # end of file: the process closed its output
             line += byte
     finally:
+        os.set_blocking(fd, blocking)
         sel.close()
     text = line.decode("utf-8", "replace")
     return text if getattr(stream, "encoding", None) else line  # type: ignore[return-value]

@@ -72,9 +72,20 @@ class Result:
         return self.out.decode("utf-8", "replace")
 
     @property
+    def returncode(self) -> int:
+        """The exit status, as subprocess.CompletedProcess names it."""
+        return self.status
+
+    @property
     def objs(self) -> list[dict[str, Any]]:
         """The JSON lines of stdout."""
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+    @property
+    def after_start(self) -> list[dict[str, Any]]:
+        """The JSON lines after the start object (what tests/conftest.py's Wskrecv.finish
+        gives)."""
+        return [o for o in self.objs if o.get("type") != "start"]
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [o for o in self.objs if o.get("type") == kind]

@@ -7,13 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 
+from tests.install import Installed
 from wskrecv import __version__
 from wskrecv.cli import cli
 
@@ -132,18 +132,11 @@ def test_rendered_page_shows_options_as_typed() -> None:
 
 
 @pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
-def test_a_non_editable_install_puts_the_page_where_man_finds_it(tmp_path: Path) -> None:
-    prefix = tmp_path / "prefix"
-    r = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--ignore-installed",
-         "--prefix", str(prefix), str(ROOT)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    page = prefix / "share" / "man" / "man1" / "wskrecv.1"
+def test_a_non_editable_install_puts_the_page_where_man_finds_it(installed: Installed) -> None:
+    page = installed.prefix / "share" / "man" / "man1" / "wskrecv.1"
     assert page.read_text() == MAN.read_text()
     # man-db derives the man path from PATH: <prefix>/bin -> <prefix>/share/man.
-    env = {**os.environ, "PATH": f"{prefix / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{installed.prefix / 'bin'}{os.pathsep}{os.environ['PATH']}"}
     env.pop("MANPATH", None)
     found = subprocess.run(["man", "-w", "wskrecv"], capture_output=True, text=True, env=env, timeout=60)
     assert found.returncode == 0 and found.stdout.strip() == str(page), found.stderr

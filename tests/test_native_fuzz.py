@@ -32,8 +32,9 @@ from wskrecv.capture.scan import TALLY_SIZE
 from wskrecv.capture.scan import scan as scan_capture
 from wskrecv.provider import mmsg
 from wskrecv.stats import counting, sequence, sources
+from wskrecv.wsk._state import INDICATION_ROWS, IndicationEvent
 from wskrecv.wsk.datagram import Datagram
-from wskrecv.wsk.indication import IndicationSource, WskDatagramIndication
+from wskrecv.wsk.indication import IndicationSource, PythonIndication, WskDatagramIndication
 from wskrecv.wsk.verifier import Verifier
 
 NATIVE = cores.native()
@@ -74,7 +75,10 @@ class Evil:
 
 
 def _uninitialised() -> list[Any]:
-    return [cls.__new__(cls) for cls in vars(MODULE).values() if isinstance(cls, type)] if MODULE else []
+    if MODULE is None:
+        return []
+    classes = [cls for cls in vars(MODULE).values() if isinstance(cls, type)]
+    return [cls.__new__(cls) for cls in [*classes, cores.native_indication(MODULE)]]
 
 
 HOSTILE: list[Any] = [
@@ -83,7 +87,8 @@ HOSTILE: list[Any] = [
     [], [b"x"], [None], [REMOTE], [1, 2], (), REMOTE, ("::1", 1, 0, 0), (REMOTE, 0), ("x",), {}, {1: 2},
     object(), Evil(), [Evil()], (Evil(), 1), Datagram(b"d", REMOTE, None, 5),
     [Datagram(b"d", REMOTE, None, 5)], IndicationSource(Verifier()),
-    WskDatagramIndication.__new__(WskDatagramIndication), *_uninitialised(),
+    WskDatagramIndication.__new__(WskDatagramIndication), PythonIndication.__new__(PythonIndication),
+    *_uninitialised(),
 ]
 
 
@@ -151,6 +156,20 @@ def entry_points() -> list[tuple[str, Callable[[], Any], Callable[[], Any], list
     add("Counter.use_seq_format", lambda: counting.Counter().use_seq_format,
         lambda: m.Counter().use_seq_format, ["iperf3"])
     add("crc32", lambda: crc32_of, lambda: m.crc32, [b"abc"])
+    pure, native = cores.pure(), NATIVE
+    assert native is not None
+
+    def chain_of(side: str) -> list[Any]:
+        source = IndicationSource(Verifier())
+        return (pure if side == "twin" else native).chain(
+            [Datagram(b"a", REMOTE, None, 5), Datagram(b"b", REMOTE, ("127.0.0.1", 1), None)], source)
+
+    add("chain", lambda: pure.chain, lambda: native.chain,
+        lambda side: [[Datagram(b"a", REMOTE, None, 5), Datagram(b"bc", ("::1", 2, 0, 0), None, None)],
+                      IndicationSource(Verifier())])
+    add("settle", lambda: pure.settle, lambda: native.settle,
+        lambda side: [chain_of(side), INDICATION_ROWS[IndicationEvent.ACCEPT], True])
+    add("walk", lambda: pure.walk, lambda: native.walk, lambda side: [chain_of(side)[0]])
     add("scan_capture", lambda: scan_capture, lambda: m.scan_capture,
         [PCAP_RECORDS, 0, formats.PCAP, False, ((packets.RAW, 1000, 0),), 0, None, 10, {}, [], [], [], [],
          [0] * TALLY_SIZE])
@@ -158,6 +177,12 @@ def entry_points() -> list[tuple[str, Callable[[], Any], Callable[[], Any], list
 
 
 ENTRY_POINTS = entry_points() if MODULE is not None else []
+
+
+def fresh(valid: Any, side: str) -> list[Any]:
+    """The valid arguments, made afresh for one side: a copy, or what the side's own
+    builder makes (an indication list is settled and walked by the core that built it)."""
+    return valid(side) if callable(valid) else copy.deepcopy(valid)
 NAMES = [e[0] for e in ENTRY_POINTS]
 
 
@@ -167,8 +192,8 @@ def test_one_hostile_argument_raises_what_the_twin_raises(which: int, at: int, v
     """A valid call with one argument replaced (or one too many)."""
     what, twin, native, valid = ENTRY_POINTS[which]
     calls = []
-    for _ in range(2):  # each its own copy: some entry points fill the lists they are given
-        args = copy.deepcopy(valid)
+    for side in ("twin", "native"):  # each its own copy: some entry points fill their lists
+        args = fresh(valid, side)
         if at < len(args):
             args[at] = HOSTILE[value]
         else:
@@ -190,10 +215,10 @@ def test_any_hostile_arguments_raise_cleanly(which: int, positions: list[int]) -
 def test_every_valid_call_works_in_both() -> None:
     """The calls the hostile ones start from are valid (else the test above proves little)."""
     for what, twin, native, valid in ENTRY_POINTS:
-        assert outcome(twin(), *copy.deepcopy(valid)) is None, what
-        assert outcome(native(), *copy.deepcopy(valid)) is None, what
-        fewer = valid[:-1]
-        assert outcome(native(), *copy.deepcopy(fewer)) is outcome(twin(), *copy.deepcopy(fewer)), what
+        assert outcome(twin(), *fresh(valid, "twin")) is None, what
+        assert outcome(native(), *fresh(valid, "native")) is None, what
+        fewer = outcome(native(), *fresh(valid, "native")[:-1])
+        assert fewer is outcome(twin(), *fresh(valid, "twin")[:-1]), what
 
 
 # Every method and attribute, on objects made with __new__ and never initialised.

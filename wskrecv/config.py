@@ -31,6 +31,10 @@ class ReceiveConfig:
     rcvbuf: Optional[int] = None  # None: the provider's default (64 MiB asked for)
     fd: Optional[int] = None  # receive on this inherited descriptor
     address_given: bool = False  # bind_host or port was named, not defaulted
+    join: tuple[str, ...] = ()  # multicast groups to join (provider/multicast.py)
+    join_source: tuple[str, ...] = ()  # their senders, for source-specific joins
+    iface: Optional[str] = None  # the interface of the joins: a name or an index
+    bind_dev: Optional[str] = None  # SO_BINDTODEVICE
     # When the run ends.
     count: Optional[int] = None
     duration: Optional[float] = None
@@ -42,10 +46,13 @@ class ReceiveConfig:
     quiet: bool = False
     pcap: Optional[str] = None  # "-": standard output
     live: Optional[bool] = None  # None: when stderr is a terminal someone watches
+    csv: bool = False  # interval rows on stdout in iperf2's -y C layout
+    timestamps: Optional[str] = None  # strftime format before every human line
     chart: str = "auto"  # the dashboard's chart: auto, datagrams, bits, loss
     # Analysis and judgement.
     seq_format: str = "auto"
     per_stream: bool = False  # every stream's figures in intervals and the summary table
+    tos_ttl: bool = False  # count each packet's TOS (DSCP/ECN) and TTL per value
     max_streams: int = 1024  # streams tracked at once (stats/sequence.py MAX_STREAMS)
     max_loss: Optional[float] = None
     max_reorder: Optional[float] = None
@@ -92,6 +99,12 @@ class ReceiveConfig:
     metrics_allow_remote: bool = False
     metrics_connections: int = 16  # served at once; the oldest makes room for a new one
     metrics_timeout: float = 10.0  # seconds of silence before a connection is closed
+
+    @property
+    def ip_fields(self) -> bool:
+        """Whether the socket asks for each packet's TOS and TTL: --tos-ttl counts them,
+        --dump shows them (and counts them too)."""
+        return self.tos_ttl or self.dump
 
     @property
     def keeps_datagrams(self) -> bool:

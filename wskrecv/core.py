@@ -10,9 +10,12 @@ looks at the environment. `wskrecv --version` and the JSON start object
 name the core (`name`).
 
 The pure-Python twins are the specification: provider/mmsg.py (MmsgReader),
-stats/counting.py (Counter), stats/sequence.py (StreamTracker, Wrap32Tracker),
-wsk/indication.py (make_chain: the native one builds the model's own indication objects)
-and capture/scan.py (scan: the capture reader's batch scanner, for `wskrecv analyze`).
+stats/counting.py (Counter, which owns a stats/sources.py SourceTable and a
+stats/sequence.py StreamTable of StreamTrackers), wsk/indication.py (PythonIndication,
+make_chain and walk) with wsk/_state.py's settle, and capture/scan.py (scan: the capture
+reader's batch scanner, for `wskrecv analyze`). Each compiled type has its twin's
+constructor and API and owns its data; the native indication is the model's
+WskDatagramIndication on the compiled storage (`native_indication`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import Any, Callable, Optional
 
 NATIVE = "native"
@@ -75,6 +78,17 @@ def pure() -> Core:
                 make_chain, settle, walk, scan)
 
 
+@cache
+def native_indication(module: Any) -> type:
+    """The native core's indication class: the model's WskDatagramIndication (its API) on
+    the compiled storage (`IndicationFields`, which owns the fields in C), as the
+    pure-Python `PythonIndication` is the same API on __slots__. One class per module."""
+    from wskrecv.wsk.indication import WskDatagramIndication
+
+    return type("NativeIndication", (module.IndicationFields, WskDatagramIndication),
+                {"__slots__": (), "__module__": __name__, "__doc__": native_indication.__doc__})
+
+
 def native() -> Optional[Core]:
     """The compiled core, or None when it is not available."""
     module = native_module()
@@ -82,11 +96,12 @@ def native() -> Optional[Core]:
         return None
     from wskrecv.provider import mmsg
     from wskrecv.wsk._state import IndicationState
-    from wskrecv.wsk.indication import WskDatagramIndication, make_chain
+    from wskrecv.wsk.indication import make_chain
 
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
-    chain = module.ChainMaker(WskDatagramIndication, IndicationState.INDICATED, make_chain)
+    cls = native_indication(module)
+    chain = module.ChainMaker(cls, IndicationState.INDICATED, partial(make_chain, cls=cls))
     return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture)
 
 

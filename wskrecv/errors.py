@@ -89,6 +89,24 @@ class OutputFailed(WskrecvError):
     exit_status = ExitStatus.ERROR
 
 
+class Interrupted(WskrecvError):
+    """A stop signal came before the run began (waiting for a FIFO's reader): exit
+    128 + its number, as a shell reports a process the signal ended."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(f"{message} (stopped by {signal_name(signum)})")
+        self.exit_status = ExitStatus.for_signal(signum)
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 class OutputClosed(WskrecvError):
     """The reader of our output went away (`| head -1`): end quietly, with success."""
 

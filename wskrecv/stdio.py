@@ -29,6 +29,11 @@ class GuardedOutput:
         self.failed = True
         return OutputFailed(f"cannot write {self._name}: {exc.strerror or exc}")
 
+    def failure(self, exc: OSError) -> BaseException:
+        """What a failed write of this stream raises, for a writer that wrote its bytes by
+        other means (output/queued.py): BrokenPipeError stays itself."""
+        return exc if isinstance(exc, BrokenPipeError) else self._failure(exc)
+
     def write(self, data: Any) -> int:
         try:
             return self._stream.write(data)

@@ -21,7 +21,7 @@ from scapy.layers.l2 import Ether
 from scapy.utils import rdpcap
 
 from tests.capture import builders
-from tests.conftest import WSKRECV, Wskrecv, popen, wait_for
+from tests.conftest import WSKRECV, Wskrecv, popen, read_line, wait_for
 from tests.harness import wskrecv
 from wskrecv import payload
 
@@ -137,12 +137,16 @@ def test_captures_of_a_live_run_give_its_counts(tmp_path: Path) -> None:
         assert status == 0, err
         same = [k for k in COUNTS if k not in ("bytes", "sizes", "sources", "streams")]
         assert {k: got[k] for k in same} == {k: run[k] for k in same}, path.name
-        # Every stream's counts (its jitter and latency are of the capturer's times)
-        untimed = {"jitter_ms": None, "latency_ms": None}
+        # Every stream's counts (its jitter and latency are of the capturer's times, its
+        # bytes whole where the run's buffers cut them)
+        untimed = {"jitter_ms": None, "latency_ms": None, "bytes": None}
         assert [{**s, **untimed} for s in got["streams"]] == \
             [{**s, **untimed} for s in run["streams"]], path.name
         # The capturers saw every byte the run's 600-byte buffers cut.
         assert got["truncated"] == 0 and got["bytes"] == sum(map(len, datagrams))
+        assert [s["bytes"] for s in got["streams"]] == [
+            sum(len(d) for d in datagrams if payload.parse_wskrecv(d).stream == s["stream"])
+            for s in got["streams"]], path.name
 
 
 def test_a_truncated_capture_reports_what_was_whole_and_exits_2(tmp_path: Path) -> None:
@@ -241,3 +245,36 @@ def test_scapy_reads_the_same_datagrams_from_a_tcpdump_capture_with_fragments(tm
     assert got["received"] == 3 and got["capture"]["fragments_reassembled"] == 3
     assert theirs == kernel and got["bytes"] == sum(map(len, kernel))
     assert got["unsequenced"] == got["corrupt"] == 0
+
+
+def reading_stdin(pid: int) -> bool:
+    """Whether process `pid` is blocked in read(0, ...) (/proc/PID/syscall)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().startswith("0 0x0 ")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_a_pipe_has_nothing_more_reports_what_was_read(signum: int) -> None:
+    """`tcpdump -w - | wskrecv analyze -`: the records come as the pipe brings them, and a
+    stop signal while it brings nothing ends the analysis with its summary."""
+    records = [(int(t * 1e9), bytes(IP() / UDP(dport=5000) / payload.build(0, i, 0, b"s")))
+               for i, t in enumerate((0.0, 0.5, 1.5))]
+    with popen([WSKRECV, "analyze", "--json", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(builders.pcap(records, 101))
+        proc.stdin.flush()  # and left open: the capture goes on, with nothing more yet
+        start = json.loads(read_line(proc.stdout, 20))
+        interval = json.loads(read_line(proc.stdout, 20))  # the third record, 1.5 s in, ends it
+        assert (start["type"], interval["type"], interval["received"]) == ("start", "interval", 2)
+        # Then it waits in a read of standard input (syscall 0, descriptor 0) for more.
+        assert wait_for(lambda: reading_stdin(proc.pid), 20)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=20)
+    got = json.loads(out)
+    assert got["type"] == "summary" and got["received"] == 3
+    assert proc.returncode == 128 + signum and got["exit_status"] == 128 + signum, err
+    assert got["reason"] == ("terminated" if signum == signal.SIGTERM else "interrupted")

@@ -1,6 +1,8 @@
 """Bad command lines, one table for every subcommand: each gives exactly one line on
 stderr naming the problem, the documented exit status, no traceback, and leaves no file
-behind (a --pcap or --save path given alongside stays uncreated)."""
+behind (a --pcap or --save path given alongside stays uncreated). In this process
+(tests/harness.py), but for descriptors named by number (--fd N: in this process N could
+be one of pytest's own) and an ordinary user (setpriv)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import WSKRECV
+from tests.harness import Result, wskrecv
 
 USAGE, ERROR = 2, 1
 RECEIVE = ["listen", "event"]
@@ -85,17 +88,21 @@ def busy_port() -> Iterator[int]:
         yield s.getsockname()[1]
 
 
-def run_bad(args: list[str], tmp_path: Path, busy: int, **kwargs: object) -> subprocess.CompletedProcess:
+def run_bad(args: list[str], tmp_path: Path, busy: int) -> subprocess.CompletedProcess | Result:
     out = tmp_path / "out"
     out.mkdir()
     argv = [a.format(busy=busy, out=out) for a in args]
-    result = subprocess.run([WSKRECV, *argv], capture_output=True, text=True, timeout=30,
-                            cwd=out, env={**os.environ, "CI": "true"}, **kwargs)
+    if "--fd" in argv:
+        result: subprocess.CompletedProcess | Result = subprocess.run(
+            [WSKRECV, *argv], capture_output=True, text=True, timeout=30, cwd=out,
+            env={**os.environ, "CI": "true"})
+    else:
+        result = wskrecv(*argv, cwd=str(out), env={"CI": "true"})
     assert list(out.iterdir()) == [], "a failed run left a file behind"
     return result
 
 
-def assert_one_line(result: subprocess.CompletedProcess, status: int, text: str) -> None:
+def assert_one_line(result: subprocess.CompletedProcess | Result, status: int, text: str) -> None:
     lines = result.stderr.splitlines()
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
@@ -132,9 +139,8 @@ def test_bad_invocation(
 def test_an_open_file_is_not_a_socket_for_fd(command: str, tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_text("x")
-    with open(path) as f:
-        result = subprocess.run([WSKRECV, command, "--fd", str(f.fileno())], pass_fds=[f.fileno()],
-                                capture_output=True, text=True, timeout=30)
+    with open(path) as f:  # this process's own descriptor: in this process
+        result = wskrecv(command, "--fd", str(f.fileno()))
     assert_one_line(result, USAGE, "is not a socket")
 
 

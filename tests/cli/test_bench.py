@@ -1,4 +1,5 @@
-"""`wskrecv bench` run as the installed command (no assertion on speed anywhere)."""
+"""`wskrecv bench` (no assertion on speed anywhere), in this process (tests/harness.py), but
+for a stop signal."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WSKRECV, popen, run_cli
+from tests.conftest import WSKRECV, popen
+from tests.harness import wskrecv
 from tests.processes import cmdline, frozen_with_a_child, gone
 from wskrecv import core as cores
 from wskrecv.bench.native import find_compiler
@@ -22,14 +24,14 @@ HAVE_CC = find_compiler() is not None
 
 
 def bench_json(*args: str, env: dict[str, str] | None = None) -> dict:
-    r = run_cli("bench", "--json", "-q", *args, timeout=120, env=env)
+    r = wskrecv("bench", "--json", "-q", *args, timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     (line,) = r.stdout.splitlines()
     return json.loads(line)
 
 
 def test_smoke_count_20000_one_round() -> None:
-    r = run_cli("bench", "--count", "20000", "--rounds", "1", timeout=120)
+    r = wskrecv("bench", "--count", "20000", "--rounds", "1", timeout=120)
     assert r.returncode == 0, r.stderr
     for label in LABELS + (["C recvfrom loop"] if HAVE_CC else []):
         assert label in r.stdout
@@ -72,7 +74,7 @@ def test_save_then_compare(tmp_path: Path) -> None:
     assert {"python", "irp-1"} <= set(rows) <= {"python", "irp-1", "irp-1-py"}
     assert rows["irp-1"]["before"] == first["modes"][1]["rate"]["median"]
     assert rows["irp-1"]["after"] == second["modes"][1]["rate"]["median"]
-    text = run_cli("bench", *modes, "--compare", str(saved), "-q", timeout=120)
+    text = wskrecv("bench", *modes, "--compare", str(saved), "-q", timeout=120)
     assert text.returncode == 0, text.stderr
     assert "compared with the saved run" in text.stdout and "irp --outstanding 1" in text.stdout
 
@@ -96,7 +98,7 @@ def test_without_a_compiler_the_c_baseline_is_skipped_with_a_note() -> None:
     live = bench_json("--live", "--count", "1000", "--rounds", "1", "-m", "python", env=env)
     assert live["params"]["sender"] == "Python send loop"
     assert live["modes"][0]["received"] == 1000
-    only_c = run_cli("bench", "-m", "c", env=env)
+    only_c = wskrecv("bench", "-m", "c", env=env)
     assert only_c.returncode == 1 and only_c.stdout == ""
     assert only_c.stderr.startswith("wskrecv: error: nothing to measure: no C compiler")
 
@@ -113,7 +115,7 @@ def test_without_a_compiler_the_c_baseline_is_skipped_with_a_note() -> None:
     ],
 )
 def test_bad_input_gets_one_line_and_exit_two(args: list[str], needle: str) -> None:
-    r = run_cli("bench", *args)
+    r = wskrecv("bench", *args)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], r.stderr
@@ -123,14 +125,14 @@ def test_bad_input_gets_one_line_and_exit_two(args: list[str], needle: str) -> N
 def test_compare_with_a_file_that_is_not_a_result(tmp_path: Path) -> None:
     bad = tmp_path / "x.json"
     bad.write_text('{"type": "summary"}\n')
-    r = run_cli("bench", "--compare", str(bad))
+    r = wskrecv("bench", "--compare", str(bad))
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.strip() == f"wskrecv: error: {bad} is not a wskrecv bench result (saved with --save)"
 
 
 def test_an_unwritable_save_path_fails_before_measuring(tmp_path: Path) -> None:
     target = tmp_path / "missing-dir" / "r.json"
-    r = run_cli("bench", "-m", "python", "--count", "500", "--rounds", "1", "-q",
+    r = wskrecv("bench", "-m", "python", "--count", "500", "--rounds", "1", "-q",
                 "--save", str(target))
     assert r.returncode == 1
     assert r.stdout == ""  # nothing measured yet: no minutes of work thrown away
@@ -154,7 +156,7 @@ def test_a_save_that_fails_late_leaves_no_partial_file(tmp_path: Path, monkeypat
 
 
 def test_help_lists_the_options() -> None:
-    r = run_cli("bench", "--help")
+    r = wskrecv("bench", "--help")
     assert r.returncode == 0
     for opt in ("--size", "--count", "--rounds", "--mode", "--live", "--rcvbuf", "--json",
                 "--save", "--compare", "--quiet"):
@@ -188,6 +190,6 @@ def test_a_pure_python_row_is_chosen_by_its_name() -> None:
     doc = bench_json("--count", "2000", "--rounds", "1", "-m", "python", "-m", "irp-64-py")
     pure_only = cores.current().name == cores.PURE
     assert [m["name"] for m in doc["modes"]] == ["python", "irp-64" if pure_only else "irp-64-py"]
-    r = run_cli("bench", "--count", "2000", "--rounds", "1", "-m", "irp-64-py", timeout=120)
+    r = wskrecv("bench", "--count", "2000", "--rounds", "1", "-m", "irp-64-py", timeout=120)
     assert r.returncode == 0, r.stderr
     assert "irp --outstanding 64 [pure-Python]" in r.stdout or pure_only

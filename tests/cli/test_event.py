@@ -1,4 +1,5 @@
-"""`wskrecv event` run as the installed command against datagrams sent from the test."""
+"""`wskrecv event` against datagrams sent from the test: in this process (tests/harness.py),
+as the installed command where a signal ends the run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 import pytest
 
 from tests.cli.test_listen import summary_of
-from tests.conftest import Wskrecv, free_udp_port, read_line, run_cli, skip_no_ipv6
+from tests.conftest import Wskrecv, read_line, skip_no_ipv6
+from tests.harness import receive, wskrecv
+from wskrecv import core as cores
+from wskrecv.core import Core
 
 # What these tests check is computed by the receive core: they run on each (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("receive_core")
@@ -60,14 +64,12 @@ class Flood:
 
 
 def test_success_style_consumes_every_list() -> None:
-    with Wskrecv("event", "--count", "300") as w:
-        start = w.start
-        assert start["mode"] == "event" and start["batch"] == 64 and start["pool"] == 4096
-        assert start["pend"] is False and start["reader"] in ("recvmmsg", "recvmsg")
-        w.send(numbered(300))
-        status, objs, err = w.finish()
-    assert status == 0, err
-    s = summary_of(objs)
+    r = receive("event", "--count", "300", send=numbered(300))
+    start = r.start
+    assert start["mode"] == "event" and start["batch"] == 64 and start["pool"] == 4096
+    assert start["pend"] is False and start["reader"] in ("recvmmsg", "recvmsg")
+    assert r.status == 0, r.stderr
+    s = r.summary
     assert s["received"] == 300 and s["bytes"] == 300 * 16 and s["reason"] == "count reached"
     assert s["callbacks"] >= 1 and s["mean_list_length"] == round(300 / s["callbacks"], 2)
     assert s["pended"] == s["released"] == s["rejected"] == s["leaked"] == 0
@@ -76,46 +78,39 @@ def test_success_style_consumes_every_list() -> None:
 
 
 def test_summary_schema_has_the_documented_fields() -> None:
-    with Wskrecv("event", "--count", "1") as w:
-        w.send([b"x"])
-        _, objs, _ = w.finish()
-    s = summary_of(objs)
+    r = receive("event", "--count", "1", send=[b"x"])
+    s = r.summary
     for key in ("mode", "received", "bytes", "truncated", "kernel_drops", "duration_s",
                 "violations", "violations_by_rule", "callbacks", "mean_list_length", "pended",
                 "released", "rejected", "pool_in_use", "pool_high_water", "leaked"):
         assert key in s, key
-    assert set(w.start) >= {"mode", "address", "port", "rcvbuf", "batch", "pool", "pend",
+    assert set(r.start) >= {"mode", "address", "port", "rcvbuf", "batch", "pool", "pend",
                             "hold_ms", "reject_every", "reader"}
 
 
 @pytest.mark.parametrize("hold", [[], ["--hold", "20"]])
 def test_pend_releases_every_list_from_the_worker(hold: list[str]) -> None:
-    with Wskrecv("event", "--pend", *hold, "--count", "500") as w:
-        w.send(numbered(500))
-        status, objs, err = w.finish()
-    assert status == 0, err
-    s = summary_of(objs)
+    r = receive("event", "--pend", *hold, "--count", "500", send=numbered(500))
+    assert r.status == 0, r.stderr
+    s = r.summary
     assert s["received"] == s["released"] == 500
     assert s["pended"] == s["callbacks"] >= 1
     assert s["leaked"] == 0 and s["pool_in_use"] == 0 and s["violations"] == 0
-    assert w.start["hold_ms"] == (20 if hold else 0)
+    assert r.start["hold_ms"] == (20 if hold else 0)
 
 
 def test_pend_stops_exactly_at_count() -> None:
-    with Wskrecv("event", "--pend", "--hold", "10", "--count", "20") as w:
-        w.send(numbered(200))
-        status, objs, _ = w.finish()
-    s = summary_of(objs)
-    assert status == 0 and s["received"] == s["released"] == 20 and s["leaked"] == 0
+    r = receive("event", "--pend", "--hold", "10", "--count", "20", send=numbered(200))
+    s = r.summary
+    assert r.status == 0 and s["received"] == s["released"] == 20 and s["leaked"] == 0
 
 
 @pytest.mark.parametrize("pend", [[], ["--pend"]])
 def test_rejected_lists_are_indicated_again_first_and_in_order(pend: list[str]) -> None:
-    with Wskrecv("event", "--reject-every", "2", *pend, "--count", "400", "--dump") as w:
-        w.send(numbered(400))
-        status, objs, err = w.finish()
-    assert status == 0, err
-    s = summary_of(objs)
+    r = receive("event", "--reject-every", "2", *pend, "--count", "400", "--dump",
+                send=numbered(400))
+    assert r.status == 0, r.stderr
+    s, objs = r.summary, r.objs
     assert s["received"] == 400 and s["rejected"] >= 1 and s["violations"] == 0
     assert s["callbacks"] >= 2 * s["rejected"]  # each rejected list came back
     seen = [int(d["data"][:8], 16) for d in objs if d["type"] == "datagram"]
@@ -125,11 +120,9 @@ def test_rejected_lists_are_indicated_again_first_and_in_order(pend: list[str]) 
 
 
 def test_batch_caps_the_list_length() -> None:
-    with Wskrecv("event", "--batch", "4", "--count", "100") as w:
-        w.send(numbered(100))
-        status, objs, _ = w.finish()
-    s = summary_of(objs)
-    assert status == 0 and s["received"] == 100
+    r = receive("event", "--batch", "4", "--count", "100", send=numbered(100))
+    s = r.summary
+    assert r.status == 0 and s["received"] == 100
     assert s["callbacks"] >= 25 and s["mean_list_length"] <= 4 and s["pool_high_water"] <= 4
 
 
@@ -165,30 +158,27 @@ def test_a_signal_during_pend_releases_everything_held(signum: int) -> None:
     assert s["reason"] == ("interrupted" if signum == signal.SIGINT else "terminated")
 
 
-def test_the_portable_reader_works_too(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_portable_reader_works_too(monkeypatch: pytest.MonkeyPatch, receive_core: Core) -> None:
     monkeypatch.setenv("WSKRECV_NO_RECVMMSG", "1")
-    with Wskrecv("event", "--count", "200") as w:
-        assert w.start["reader"] == "recvmsg"
-        w.send(numbered(200))
-        status, objs, _ = w.finish()
-    assert status == 0 and summary_of(objs)["received"] == 200
+    # The core is chosen as a process chooses it at start-up: with the variable set.
+    again = cores.native() if receive_core.name == cores.NATIVE else cores.pure()
+    monkeypatch.setattr(cores, "current", lambda: again)
+    r = receive("event", "--count", "200", send=numbered(200))
+    assert r.start["reader"] == "recvmsg"
+    assert r.status == 0 and r.summary["received"] == 200
 
 
 @skip_no_ipv6
 def test_ipv6_with_dump() -> None:
-    with Wskrecv("event", "--count", "2", "--dump", bind="::1") as w:
-        w.send([b"one", b"two"])
-        status, objs, _ = w.finish()
-    dumps = [o for o in objs if o["type"] == "datagram"]
-    assert status == 0 and [bytes.fromhex(d["data"]) for d in dumps] == [b"one", b"two"]
+    r = receive("event", "--count", "2", "--dump", bind="::1", send=[b"one", b"two"])
+    dumps = r.of_type("datagram")
+    assert r.status == 0 and [bytes.fromhex(d["data"]) for d in dumps] == [b"one", b"two"]
     assert dumps[0]["src"] == "::1" and dumps[0]["timestamp_ns"] > 0
 
 
 def test_human_summary_names_the_event_counters() -> None:
-    port = free_udp_port()
-    with Wskrecv("event", "--pend", "--count", "3", json_mode=False, port=port) as w:
-        w.send([b"a", b"b", b"c"])
-        status, _, err = w.finish()
+    r = receive("event", "--pend", "--count", "3", json_mode=False, send=[b"a", b"b", b"c"])
+    status, err = r.status, r.stderr
     assert status == 0
     assert "wskrecv event summary (count reached)" in err
     assert "released 3" in err and "leaked 0" in err and "pool_high_water" in err
@@ -208,7 +198,7 @@ def test_human_summary_names_the_event_counters() -> None:
     ],
 )
 def test_bad_input_is_a_usage_error_on_one_line(args: list[str], needle: str) -> None:
-    r = run_cli("event", "--bind", "127.0.0.1", "--port", "0", *args)
+    r = wskrecv("event", "--bind", "127.0.0.1", "--port", "0", *args)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
@@ -223,11 +213,9 @@ def test_bad_input_is_a_usage_error_on_one_line(args: list[str], needle: str) ->
     ],
 )
 def test_wsk_variants_receive_every_datagram(args: list[str], start: dict) -> None:
-    with Wskrecv("event", *args, "--count", "50") as w:
-        assert {k: w.start[k] for k in start} == start
-        w.send(numbered(50))
-        status, objs, _ = w.finish()
-    s = summary_of(objs)
-    assert status == 0 and s["received"] == 50 and s["violations"] == 0 and s["leaked"] == 0
+    r = receive("event", *args, "--count", "50", send=numbered(50))
+    assert {k: r.start[k] for k in start} == start
+    s = r.summary
+    assert r.status == 0 and s["received"] == 50 and s["violations"] == 0 and s["leaked"] == 0
     if "--keep-every" in args:
         assert s["released"] == 50 and 0 < s["released_in_callback"] < 50

@@ -1,5 +1,5 @@
 """--help pages: each command lists only the exit statuses it can return, and every line
-fits 80 columns however wide the terminal is."""
+fits 80 columns however wide the terminal is. In this process (tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.harness import wskrecv
 
 EXPECTED = {
     "listen": {0, 1, 2, 3, 4, 7, 8, 129, 130, 143},
@@ -27,19 +27,19 @@ def _exit_statuses(text: str) -> set[int]:
 
 @pytest.mark.parametrize("command", sorted(EXPECTED))
 def test_each_command_lists_only_its_exit_statuses(command: str) -> None:
-    r = run_cli(command, "--help")
+    r = wskrecv(command, "--help")
     assert r.returncode == 0
     assert _exit_statuses(r.stdout) == EXPECTED[command]
 
 
 def test_the_top_level_help_lists_every_exit_status() -> None:
-    assert _exit_statuses(run_cli("--help").stdout) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 129, 130, 143}
+    assert _exit_statuses(wskrecv("--help").stdout) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 129, 130, 143}
 
 
 @pytest.mark.parametrize("columns", ["200", "80"])
 @pytest.mark.parametrize("command", ["", *sorted(EXPECTED)])
 def test_help_lines_fit_80_columns(command: str, columns: str) -> None:
-    r = run_cli(*([command] if command else []), "--help", env={"COLUMNS": columns})
+    r = wskrecv(*([command] if command else []), "--help", env={"COLUMNS": columns})
     long = [line for line in r.stdout.splitlines() if len(line) > 80]
     assert long == []
 

@@ -1,33 +1,21 @@
 """Honest numbers (issue 13): what a run left unread, the rate while datagrams came,
 per-interval loss, the real length of truncated datagrams, records that say which
-datagram they are, and the host's counters kept apart from the socket's own."""
+datagram they are, and the host's counters kept apart from the socket's own. In this
+process (tests/harness.py): what a test sends from the start line is all queued before the
+run reads anything, as if the receiver were stopped."""
 
 from __future__ import annotations
 
-import signal
 import socket
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Wskrecv
+from tests.harness import receive, send_to
 from wskrecv import payload
 
 pytestmark = pytest.mark.network
-
-
-@contextmanager
-def paused(w: Wskrecv) -> Iterator[None]:
-    """The receiver stopped (SIGSTOP) while the body sends: whatever it sends is queued
-    in the socket, none of it read, when the receiver goes on (SIGCONT)."""
-    w.proc.send_signal(signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        w.proc.send_signal(signal.SIGCONT)
 
 
 def wskrecv_datagrams(n: int, size: int = 64, stream: int = 1) -> list[bytes]:
@@ -37,11 +25,8 @@ def wskrecv_datagrams(n: int, size: int = 64, stream: int = 1) -> list[bytes]:
 @pytest.mark.parametrize(("command", "args"), [("listen", ()), ("listen", ("-n", "1")),
                                                ("event", ()), ("event", ("--pend",))])
 def test_datagrams_left_in_the_queue_are_counted_unread(command: str, args: tuple) -> None:
-    with Wskrecv(command, *args, "-c", "10") as w:
-        with paused(w):
-            w.send(wskrecv_datagrams(50))
-        status, objs, err = w.finish()
-    summary = objs[-1]
+    r = receive(command, *args, "-c", "10", send=wskrecv_datagrams(50))
+    status, summary = r.status, r.objs[-1]
     assert status == 0 and summary["received"] == 10
     assert summary["unread_at_exit"] == 40 and summary["unread_complete"] is True
     assert summary["lost"] == 0 and summary["loss_pct"] == 0
@@ -49,11 +34,9 @@ def test_datagrams_left_in_the_queue_are_counted_unread(command: str, args: tupl
 
 
 def test_max_loss_counts_unread_datagrams_and_tail_drops() -> None:
-    with Wskrecv("listen", "-c", "1", "--rcvbuf", "4096", "--max-loss", "1") as w:
-        with paused(w):
-            w.send(wskrecv_datagrams(300, 1000))
-        status, objs, err = w.finish()
-    summary = objs[-1]
+    r = receive("listen", "-c", "1", "--rcvbuf", "4096", "--max-loss", "1",
+                send=wskrecv_datagrams(300, 1000))
+    status, summary, err = r.status, r.objs[-1], r.stderr
     # The queue took a few; the kernel dropped the rest, all after the last read: no
     # sequence gap will ever show them, yet they were lost.
     assert summary["received"] == 1
@@ -64,12 +47,7 @@ def test_max_loss_counts_unread_datagrams_and_tail_drops() -> None:
 
 
 def test_the_human_summary_shows_unread_first_and_host_counters_apart() -> None:
-    from tests.conftest import free_udp_port
-
-    with Wskrecv("listen", "-c", "2", json_mode=False, port=free_udp_port()) as w:
-        with paused(w):
-            w.send([b"a", b"b", b"c"])
-        _, err = w.proc.communicate(timeout=30)
+    err = receive("listen", "-c", "2", json_mode=False, send=[b"a", b"b", b"c"]).stderr
     lines = err.splitlines()
     at = {line.split()[0]: i for i, line in enumerate(lines) if line.strip()}
     assert "unread       1 datagram still queued at exit" in err
@@ -80,12 +58,10 @@ def test_the_human_summary_shows_unread_first_and_host_counters_apart() -> None:
 
 
 def test_the_summary_rate_is_over_first_to_last_datagram() -> None:
-    with Wskrecv("listen", "-c", "3", "-i", "0") as w:
-        w.send([b"1"])
-        # The run goes on idle for a while before and after: that must not dilute the rate.
-        w.send([b"2", b"3"])
-        status, objs, _ = w.finish()
-    s = objs[-1]
+    # The run goes on idle for a while before and after: that must not dilute the rate.
+    r = receive("listen", "-c", "3", "-i", "0", send=[b"1"],
+                then=lambda r: send_to(r.address, [b"2", b"3"]))  # type: ignore[arg-type]
+    status, s = r.status, r.objs[-1]
     assert status == 0 and s["rate_over"] == "first to last datagram"
     assert 0 <= s["first_s"] <= s["last_s"] <= s["duration_s"]
     span = s["last_s"] - s["first_s"]
@@ -97,10 +73,9 @@ def test_the_summary_rate_is_over_first_to_last_datagram() -> None:
 
 def test_interval_objects_carry_that_intervals_loss() -> None:
     seqs = [0, 1, 2, 5, 6]  # 3 and 4 lost
-    with Wskrecv("listen", "-c", "5", "-i", "0.01") as w:
-        with paused(w):
-            w.send([bytes(payload.build(1, s, 0, b"x" * 28)) for s in seqs])
-        status, objs, _ = w.finish()
+    r = receive("listen", "-c", "5", "-i", "0.01",
+                send=[bytes(payload.build(1, s, 0, b"x" * 28)) for s in seqs])
+    status, objs = r.status, r.objs
     intervals = [o for o in objs if o["type"] == "interval"]
     assert status == 0 and objs[-1]["lost"] == 2
     assert all({"interval_lost", "interval_expected", "interval_loss_pct"} <= set(o)
@@ -111,15 +86,13 @@ def test_interval_objects_carry_that_intervals_loss() -> None:
 def test_a_truncated_datagram_keeps_its_real_length_and_its_sequence(tmp_path: Path) -> None:
     cap = tmp_path / "t.pcap"
     data = wskrecv_datagrams(1, 1000, stream=7)[0]
-    with Wskrecv("listen", "--buffer-size", "512", "-c", "1", "--dump", "--pcap",
-                 str(cap)) as w:
-        w.send([data])
-        status, objs, _ = w.finish()
-    (rec,) = [o for o in objs if o["type"] == "datagram"]
-    summary = objs[-1]
+    r = receive("listen", "--buffer-size", "512", "-c", "1", "--dump", "--pcap", str(cap),
+                send=[data])
+    status, summary = r.status, r.objs[-1]
+    (rec,) = r.of_type("datagram")
     assert status == 0 and rec["truncated"] and rec["length"] == 512 and rec["orig_len"] == 1000
     assert (rec["stream"], rec["sequence"]) == (7, 0)
-    assert rec["dst"] == "127.0.0.1" and rec["dport"] == w.port
+    assert rec["dst"] == "127.0.0.1" and rec["dport"] == r.address[1]  # type: ignore[index]
     # Still sequenced, not corrupt: its header fits in the 512 bytes.
     assert summary["unsequenced"] == 0 and summary["corrupt"] == 0 and summary["truncated"] == 1
     raw = cap.read_bytes()
@@ -132,27 +105,22 @@ def test_a_truncated_datagram_keeps_its_real_length_and_its_sequence(tmp_path: P
 
 
 def test_dump_records_say_which_datagram_they_are() -> None:
-    with Wskrecv("event", "-c", "2", "--dump") as w:
-        src = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
         src.bind(("127.0.0.1", 0))
-        w.send(wskrecv_datagrams(2, stream=3), source=src)
-        status, objs, _ = w.finish()
-        src.close()
-    recs = [o for o in objs if o["type"] == "datagram"]
-    assert status == 0
+        run = receive("event", "-c", "2", "--dump", send=wskrecv_datagrams(2, stream=3),
+                      source=src)
+    recs = run.of_type("datagram")
+    assert run.status == 0
     assert [(r["stream"], r["sequence"]) for r in recs] == [(3, 0), (3, 1)]
-    assert all(r["dst"] == "127.0.0.1" and r["dport"] == w.port for r in recs)
+    assert all(r["dst"] == "127.0.0.1" and r["dport"] == run.address[1] for r in recs)  # type: ignore[index]
     assert all(r["orig_len"] == r["length"] == 64 for r in recs)
 
 
 def test_a_human_dump_line_says_which_datagram_and_its_real_length() -> None:
-    from tests.conftest import free_udp_port
-
-    with Wskrecv("listen", "--buffer-size", "512", "-c", "1", "--dump", json_mode=False,
-                 port=free_udp_port()) as w:
-        w.send(wskrecv_datagrams(1, 1000, stream=7))
-        out, _ = w.proc.communicate(timeout=30)
-    assert f"> 127.0.0.1:{w.port} 512 bytes TRUNC (of 1000) stream 7 seq 0 " in out
+    r = receive("listen", "--buffer-size", "512", "-c", "1", "--dump", json_mode=False,
+                send=wskrecv_datagrams(1, 1000, stream=7))
+    port = r.address[1]  # type: ignore[index]
+    assert f"> 127.0.0.1:{port} 512 bytes TRUNC (of 1000) stream 7 seq 0 " in r.stdout
 
 
 def test_the_rmem_max_cap_is_explained_to_an_unprivileged_user() -> None:

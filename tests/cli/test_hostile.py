@@ -1,4 +1,4 @@
-"""Hostile traffic over loopback into the installed receivers: random bytes, empty
+"""Hostile traffic over loopback into the receivers (in this process): random bytes, empty
 datagrams, lying headers, extreme sequences, a new stream id in every datagram, and (as
 root) a flood from thousands of spoofed 127.0.0.0/8 sources. Nothing crashes, every
 datagram is counted exactly once, the tables stay bounded with their evictions counted."""
@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from tests.conftest import Wskrecv, read_line
+from tests.harness import Result, receive, send_to
 from wskrecv import payload
 
 # What these tests check is computed by the receive core: they run on each (tests/conftest.py).
@@ -52,12 +52,11 @@ def hostile_mix() -> tuple[list[bytes], int]:
 @pytest.mark.parametrize(("command", "args"), RECEIVERS)
 def test_hostile_payloads_are_each_counted_once(command: str, args: tuple[str, ...]) -> None:
     datagrams, sequenced = hostile_mix()
-    with Wskrecv(command, *args, "--count", str(len(datagrams)), "--timeout", "20") as w:
-        w.send(datagrams)
-        status, objs, err = w.finish()
-    assert status == 0, err
-    assert "Traceback" not in err
-    s = objs[-1]
+    r = receive(command, *args, "--count", str(len(datagrams)), "--timeout", "20",
+                send=datagrams)
+    assert r.status == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    s = r.objs[-1]
     assert s["type"] == "summary" and s["received"] == len(datagrams)
     assert s["bytes"] == sum(map(len, datagrams))
     assert s["unsequenced"] == len(datagrams) - sequenced and s["corrupt"] == 1
@@ -93,17 +92,16 @@ def test_flood_from_thousands_of_spoofed_sources_stays_bounded(
     command: str, args: tuple[str, ...]
 ) -> None:
     n = 3000
-    with Wskrecv(command, *args, "--count", str(n + 10), "--timeout", "30") as w:
-        raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        try:
-            for pkt in _spoofed_packets(w.port, n):
+
+    def spoof(r: Result) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+            for pkt in _spoofed_packets(r.address[1], n):  # type: ignore[index]
                 raw.sendto(pkt, ("127.0.0.1", 0))
-        finally:
-            raw.close()
-        w.send([bytes(payload.build(0, i, 0, b"busy")) for i in range(10)])
-        status, objs, err = w.finish()
-    assert status == 0, err
-    s = objs[-1]
+        send_to(r.address, [bytes(payload.build(0, i, 0, b"busy")) for i in range(10)])  # type: ignore[arg-type]
+
+    r = receive(command, *args, "--count", str(n + 10), "--timeout", "30", then=spoof)
+    assert r.status == 0, r.stderr
+    s = r.objs[-1]
     assert s["received"] == n + 10 and s["kernel_drops"] == 0
     assert s["sources_seen"] == n + 1 and 0 < s["sources_evicted"] <= n
     assert s["sources_seen"] - s["sources_evicted"] <= 1024
@@ -118,21 +116,21 @@ def test_a_sender_restarted_on_the_same_port_is_a_restart(command: str, args: tu
     stream. Not 100 late datagrams: one restart, nothing lost."""
     first = [bytes(payload.build(5, s, 0, b"r")) for s in range(20_000)]
     second = [bytes(payload.build(5, s, 0, b"r")) for s in range(100)]
-    with Wskrecv(command, *args, "--count", "20100", "--timeout", "30", "-i", "0.01") as w:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
-            src.bind(("127.0.0.1", 0))
-            # In slices the receiver has taken, so that no queue (unprivileged: small)
-            # overflows.
-            batches = [first[i:i + 250] for i in range(0, len(first), 250)] + [second]
-            sent = 0
-            for batch in batches:
-                w.send(batch, source=src)
-                sent += len(batch)
-                if sent < 20_100:
-                    while json.loads(read_line(w.proc.stdout, 20))["received"] < sent:
-                        pass
-        status, objs, err = w.finish()
-    assert status == 0, err
-    s = objs[-1]
+    # In slices the receiver has taken (an interval line says so), so that no queue
+    # (unprivileged: small) overflows.
+    batches = [first[i:i + 250] for i in range(0, len(first), 250)] + [second]
+    sent = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
+        src.bind(("127.0.0.1", 0))
+
+        def next_batch(r: Result, line: str = "") -> None:
+            nonlocal sent
+            if batches and (not line or json.loads(line)["received"] >= sent):
+                sent += send_to(r.address, batches.pop(0), src)  # type: ignore[arg-type]
+
+        r = receive(command, *args, "--count", "20100", "--timeout", "30", "-i", "0.01",
+                    then=next_batch, each_line=next_batch)
+    assert r.status == 0, r.stderr
+    s = r.objs[-1]
     assert s["received"] == 20_100 and s["kernel_drops"] == 0
     assert (s["restarts"], s["late"], s["lost"], s["duplicates"], s["reordered"]) == (1, 0, 0, 0, 0)

@@ -207,8 +207,8 @@ MISHANDLERS = {
 # kind: (rate, exit status, verdict, how the fault that was not survived is judged (the
 # line: the `# BUG` line, or the client's own: "where" of the fault), the handling example)
 CASES = {
-    "alloc": ("1", 6, "crashed", "AttributeError: 'NoneType' object has no attribute "
-              "'completion_routine' in start hook start ({BUG})", "irp"),
+    "alloc": ("1", 6, "crashed", "wskrecv.wsk.dispatch.WskArgumentError: IoSetCompletionRoutine: "
+              "Irp must be Irp, not NoneType in start hook start ({BUG})", "irp"),
     "receive": ("0.1", 8, "stalled", "stopped receiving at 0.005000 s (no receive posted and "
                 "no callback enabled); last call WskReceiveFrom at {post} (0.004000 s)", "irp"),
     "cancel": ("0.1", 7, "violated", "IrpUsedAfterFree at {second free}", "irp"),
@@ -360,7 +360,8 @@ def test_the_systematic_mode_ends_when_the_client_survives_every_call(tmp_path: 
 SURVIVORS = [("listen",), ("event",), ("event", "--pend", "--hold", "1"),
              ("event", "--reject-every", "5"), ("event", "--keep-every", "2", "--hold", "1"),
              *[("run", str(EXAMPLES / f"{name}.py"), "--grace", "0.2")
-               for name in ("irp", "event", "deep_queue", "cut_and_pend")]]
+               for name in ("irp", "event", "deep_queue", "cut_and_pend", "page_irp",
+                            "page_event")]]
 
 
 @pytest.fixture(scope="module")

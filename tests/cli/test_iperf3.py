@@ -190,7 +190,10 @@ def wait_idle(rx: Wskrecv, seen: list[dict[str, Any]], done: int) -> None:
               and o["iperf3"]["tests_done"] == done)
 
 
-def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving() -> None:
+def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving(
+    receive_core: Any,
+) -> None:
+    """Each network-facing test here runs on both receive cores (`receive_core`)."""
     seen: list[dict[str, Any]] = []
     with serve("event", "--interval", "0.2") as rx:
         port = rx.port
@@ -233,7 +236,7 @@ def test_refusals_hostile_clients_and_a_vanishing_one_leave_the_server_serving()
     assert "Traceback" not in err
 
 
-def test_a_client_that_stops_sending_is_timed_out_and_told_why() -> None:
+def test_a_client_that_stops_sending_is_timed_out_and_told_why(receive_core: Any) -> None:
     """A real client, stopped (SIGSTOP) in the middle of a 1000 s test: its streams bring
     nothing, --rcv-timeout ends the test (the server is free again), and the client, let
     go, prints iperf3's own "idle timeout for receiving data"."""
@@ -261,7 +264,7 @@ def test_a_client_that_stops_sending_is_timed_out_and_told_why() -> None:
 
 
 @pytest.mark.parametrize("as_json", [True, False], ids=["json", "human"])
-def test_a_peers_words_reach_no_output_raw(as_json: bool) -> None:
+def test_a_peers_words_reach_no_output_raw(as_json: bool, receive_core: Any) -> None:
     """A client_version of escape sequences, CR/LF forging a log line, NUL and a bidi
     override: every output shows it escaped (JSON strings too: `jq -r` prints them raw)."""
     evil = "\x1b[2J\x1b]0;owned\x07\r\nwskrecv iperf3: forged\u202eevil\0"
@@ -283,7 +286,7 @@ def test_a_peers_words_reach_no_output_raw(as_json: bool) -> None:
     assert not any(line.startswith("wskrecv iperf3: forged") for line in err.splitlines())
 
 
-def test_out_of_descriptors_the_server_says_so_once_and_serves_when_it_can() -> None:
+def test_out_of_descriptors_the_server_says_so_once_and_serves_when_it_can(receive_core: Any) -> None:
     """With the descriptor table full, the accept loop used to log "accept failed: Too
     many open files" on every pass (hundreds of thousands of lines, 70% CPU)."""
     seen: list[dict[str, Any]] = []

@@ -1,4 +1,6 @@
-"""`--metrics`: the Prometheus endpoint of a run (one process or --workers)."""
+"""`--metrics`: the Prometheus endpoint of a run (one process or --workers). Runs scraped
+while they go on, and ended by a signal, are the installed command; option errors run in
+this process (tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli.test_workers import send_spread
-from tests.conftest import Wskrecv, read_line, run_cli, wait_for
+from tests.conftest import Wskrecv, read_line, wait_for
+from tests.harness import wskrecv
 
 PROMTOOL = shutil.which("promtool")
 
@@ -120,7 +123,7 @@ def test_metrics_port_in_use_is_an_os_error() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
+        r = wskrecv("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
                     "--metrics", f"127.0.0.1:{port}")
     assert r.returncode == 1
     assert r.stderr == (f"wskrecv: error: --metrics: cannot listen on 127.0.0.1:{port}: "
@@ -128,12 +131,12 @@ def test_metrics_port_in_use_is_an_os_error() -> None:
 
 
 def test_metrics_on_a_remote_address_need_permission() -> None:
-    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
+    r = wskrecv("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
                 "--metrics", "0.0.0.0:0")
     assert r.returncode == 2
     assert "not a loopback address; the metrics reveal the traffic" in r.stderr
     assert "--metrics-allow-remote" in r.stderr
-    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
+    r = wskrecv("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1",
                 "--metrics", "0.0.0.0:0", "--metrics-allow-remote", "--metrics-linger", "0")
     assert r.returncode == 0, r.stderr
 
@@ -154,7 +157,7 @@ def test_metrics_on_a_remote_address_need_permission() -> None:
     ],
 )
 def test_bad_metrics_options_are_usage_errors(args: list[str], message: str) -> None:
-    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1", *args)
+    r = wskrecv("listen", "--bind", "127.0.0.1", "--port", "0", "--duration", "0.1", *args)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -164,7 +167,7 @@ def threads(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
 
 
-def test_idle_connections_cost_no_thread_each_and_the_scrape_is_served() -> None:
+def test_idle_connections_cost_no_thread_each_and_the_scrape_is_served(receive_core: object) -> None:
     """Idle connections to /metrics, more than it serves at once: the process's threads
     stay bounded (it used to make one per connection, for ever), and the real scrape
     still gets the counts."""

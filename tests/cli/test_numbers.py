@@ -1,16 +1,16 @@
-"""Numbers on the command line and in the environment, through the installed command:
-units, non-finite values, overflows and unbounded requests (exit 2, one line naming the
-bound, never a traceback)."""
+"""Numbers on the command line and in the environment: units, non-finite values,
+overflows and unbounded requests (exit 2, one line naming the bound, never a traceback).
+In this process (tests/harness.py), but for --workers."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
-from tests.conftest import WSKRECV, Wskrecv, run_cli
+from tests.conftest import Wskrecv
+from tests.harness import Result, receive, wskrecv
 
 USAGE = 2
 
@@ -36,7 +36,7 @@ USAGE = 2
     ],
 )
 def test_non_finite_values_are_usage_errors(argv: list[str]) -> None:
-    r = run_cli(*argv)
+    r = wskrecv(*argv)
     assert r.returncode == USAGE, r.stderr
     assert "not a finite number" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
@@ -61,19 +61,15 @@ def test_non_finite_values_are_usage_errors(argv: list[str]) -> None:
     ],
 )
 def test_overflowing_and_unbounded_values_name_the_bound(argv: list[str], says: str) -> None:
-    r = run_cli(*argv)
+    r = wskrecv(*argv)
     assert r.returncode == USAGE, r.stderr
     assert says in r.stderr and "Traceback" not in r.stderr
 
 
 def test_listen_fds_from_the_environment_is_bounded() -> None:
-    """LISTEN_PID must name wskrecv's own process: a shell that execs it."""
-    assert WSKRECV
-    r = subprocess.run(
-        ["sh", "-c", f'LISTEN_PID=$$ exec "{WSKRECV}" listen -t 1'],
-        capture_output=True, text=True, timeout=30,
-        env={**os.environ, "LISTEN_FDS": "2000000000"},
-    )
+    """LISTEN_PID must name wskrecv's own process: this one."""
+    r = wskrecv("listen", "-t", "1",
+                env={"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "2000000000"})
     assert r.returncode == USAGE, r.stderr
     assert "LISTEN_FDS='2000000000' is too large: at most 1,048,573" in r.stderr
     assert "MemoryError" not in r.stderr and "Traceback" not in r.stderr
@@ -81,34 +77,28 @@ def test_listen_fds_from_the_environment_is_bounded() -> None:
 
 @pytest.mark.network
 def test_units_on_the_command_line() -> None:
-    with Wskrecv("listen", "--rcvbuf", "1MiB", "-c", "1", "--timeout", "1m") as w:
-        assert w.start["rcvbuf_requested"] == 1 << 20
-        w.send([b"x"])
-        status, objs, _ = w.finish()
-    assert status == 0 and objs[-1]["received"] == 1
+    r = receive("listen", "--rcvbuf", "1MiB", "-c", "1", "--timeout", "1m", send=[b"x"])
+    assert r.start["rcvbuf_requested"] == 1 << 20
+    assert r.status == 0 and r.summary["received"] == 1
 
 
 @pytest.mark.network
 def test_interval_zero_turns_interval_reports_off() -> None:
-    with Wskrecv("listen", "-i", "0", "-c", "3") as w:
-        w.send([b"a", b"b", b"c"])
-        status, objs, _ = w.finish()
-    assert status == 0
-    assert [o["type"] for o in objs] == ["summary"] and objs[0]["received"] == 3
+    r = receive("listen", "-i", "0", "-c", "3", send=[b"a", b"b", b"c"])
+    assert r.status == 0
+    assert [o["type"] for o in r.objs] == ["start", "summary"] and r.summary["received"] == 3
 
 
 @pytest.mark.network
 def test_the_default_listen_keeps_several_receives_posted() -> None:
-    with Wskrecv("listen", "-c", "1") as w:
-        assert w.start["outstanding"] == 64
-        w.send([b"x"])
-        w.finish()
-    r = run_cli("listen", "--help")
+    r = receive("listen", "-c", "1", send=[b"x"])
+    assert r.start["outstanding"] == 64
+    r = wskrecv("listen", "--help")
     assert "-n 1 is" in " ".join(r.stdout.split())  # the classic shape, one option away
 
 
 def _send_json(*args: str, expect: int = 0) -> dict:
-    r = run_cli("send", *args, "--json")
+    r = wskrecv("send", *args, "--json")
     assert r.returncode == expect, r.stderr
     (line,) = r.stdout.splitlines()
     return json.loads(line)
@@ -116,11 +106,13 @@ def _send_json(*args: str, expect: int = 0) -> dict:
 
 @pytest.mark.network
 def test_send_bitrate_paces_payload_bits() -> None:
-    with Wskrecv("listen", "-c", "10") as w:
-        report = _send_json("127.0.0.1", str(w.port), "-c", "10", "-s", "64", "--bitrate", "512k")
-        w.finish()
+    def send(r: Result) -> None:
+        r.notes.append(_send_json("127.0.0.1", str(r.address[1]), "-c", "10", "-s", "64",  # type: ignore[index]
+                                  "--bitrate", "512k"))
+
+    (report,) = receive("listen", "-c", "10", then=send).notes
     assert report["rate_requested"] == 512_000 / (8 * 64)
-    r = run_cli("send", "127.0.0.1", "9", "--rate", "10", "--bitrate", "1M")
+    r = wskrecv("send", "127.0.0.1", "9", "--rate", "10", "--bitrate", "1M")
     assert r.returncode == USAGE and "give one" in r.stderr
 
 

@@ -1,20 +1,27 @@
 """Output that cannot be written: standard output on a full disk (`>/dev/full`) is one
 line on stderr and exit 1 in every command, never a traceback; a capture that fails
 (disk full, a FIFO whose reader left) ends the run with exit 1 and its summary; capture
-paths that cannot work are refused."""
+paths that cannot work are refused. Standard output is a process's descriptor 1: those
+tests run the installed command; captures, which are paths, run in this process
+(tests/harness.py)."""
 
 from __future__ import annotations
 
+import json
 import os
+import resource
+import signal
 import socket
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from scapy.layers.inet import UDP
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, free_udp_port, popen, read_line, run_cli
+from tests.conftest import WSKRECV, free_udp_port, popen, read_line, run_cli
+from tests.harness import receive, wskrecv
 
 pytestmark = pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 
@@ -57,22 +64,71 @@ def _send(port: int, n: int) -> None:
             s.sendto(b"%05d" % i + b"p" * 59, ("127.0.0.1", port))
 
 
+def small_disk(limit: int) -> Callable[[], None]:
+    """In the child: a file may grow to `limit` bytes, then writes fail (EFBIG), as on a
+    disk that filled up; SIGXFSZ, which would kill it instead, is ignored. A process of its
+    own: the limit would hold for the test's files too."""
+
+    def setup() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return setup
+
+
 @pytest.mark.parametrize(("command", "args"), RECEIVERS)
-def test_a_capture_on_a_full_disk_ends_the_run_with_its_summary(
-    command: str, args: tuple[str, ...]
+def test_a_capture_whose_disk_fills_ends_the_run_with_its_summary(
+    command: str, args: tuple[str, ...], tmp_path: Path
 ) -> None:
-    """The capture fails at its first write (or at the end, if few arrive): one error
-    line, exit 1, the summary says so (exit_status 1), and nothing held is leaked."""
-    with Wskrecv(command, *args, "-c", "1000", "--pcap", "/dev/full") as w:
-        w.send([b"%05d" % i + b"p" * 59 for i in range(1000)])
-        status, objs, err = w.finish()
-    assert status == 1
-    assert err.splitlines() == ["wskrecv: error: cannot write capture /dev/full: "
-                                "No space left on device"]
-    s = objs[-1]
+    """The capture fails at a write during the run: one error line, exit 1, the summary
+    says so (exit_status 1), and nothing held is leaked."""
+    cap = tmp_path / "full.pcap"
+    port = free_udp_port()
+    with popen([WSKRECV, command, *args, "-b", "127.0.0.1", "-p", str(port), "-c", "1000",
+                "--pcap", str(cap), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True, preexec_fn=small_disk(4096)) as proc:
+        assert '"type":"start"' in read_line(proc.stdout, 20)
+        _send(port, 1000)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert err.splitlines() == [f"wskrecv: error: cannot write capture {cap}: File too large"]
+    s = json.loads(out.splitlines()[-1])
     assert s["type"] == "summary" and s["exit_status"] == 1 and s["reason"] == "error"
     if command == "event":
         assert s["leaked"] == 0 and s["pool_in_use"] == 0
+    assert len(rdpcap(str(cap))) > 0  # whole records up to the limit
+
+
+@pytest.mark.parametrize(("path", "why"), [("/dev/full", "No space left on device"),
+                                           ("/proc/version", "")])
+def test_a_capture_path_that_takes_no_bytes_fails_before_anything_is_received(
+    path: str, why: str
+) -> None:
+    """They were accepted, and failed only after the run, although an unwritable path is
+    to fail before anything is received."""
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", path, "--json", "-t", "5")
+    assert r.status == 1 and r.stdout == ""  # not even the start line
+    (line,) = r.stderr.splitlines()
+    assert line.startswith(f"wskrecv: error: cannot write capture {path}: ") and why in line
+
+
+def test_a_capture_fifo_nobody_reads_waits_no_longer_than_the_run(tmp_path: Path) -> None:
+    """open() of a FIFO without a reader blocked for ever, deaf to -t and to Ctrl-C."""
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", str(fifo), "-t", "0.5")
+    assert r.status == 1
+    assert r.stderr.splitlines() == [
+        f"wskrecv: waiting for a reader of the capture FIFO {fifo}",
+        f"wskrecv: error: cannot write capture {fifo}: no reader opened the FIFO within 0.5 s"]
+    with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--pcap", str(fifo)],
+               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert "waiting for a reader" in read_line(proc.stderr, 20)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err == (f"wskrecv: error: no reader opened the capture FIFO {fifo} "
+                   "(stopped by SIGINT)\n")
 
 
 def test_a_capture_fifo_whose_reader_goes_away_is_an_error_with_a_summary(
@@ -82,24 +138,25 @@ def test_a_capture_fifo_whose_reader_goes_away_is_an_error_with_a_summary(
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so that wskrecv's open returns
     try:
-        with Wskrecv("listen", "-c", "5", "--pcap", str(fifo)) as w:
-            os.close(reader)  # the reader goes away before anything is written
+        def reader_goes(_: object) -> None:  # before anything is written
+            nonlocal reader
+            os.close(reader)
             reader = -1
-            w.send([b"x"] * 5)
-            status, objs, err = w.finish()
+
+        r = receive("listen", "-c", "5", "--pcap", str(fifo), send=[b"x"] * 5, then=reader_goes)
     finally:
         if reader >= 0:
             os.close(reader)
-    assert status == 1
-    assert err.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
-                                "its reader went away"]
-    assert objs[-1]["type"] == "summary" and objs[-1]["exit_status"] == 1
+    assert r.status == 1
+    assert r.stderr.splitlines() == [f"wskrecv: error: cannot write capture {fifo}: "
+                                     "its reader went away"]
+    assert r.objs[-1]["type"] == "summary" and r.objs[-1]["exit_status"] == 1
 
 
 # -- capture paths ----------------------------------------------------------------------
 
 def test_an_empty_capture_path_says_so() -> None:
-    r = run_cli("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
+    r = wskrecv("listen", "-b", "127.0.0.1", "-p", "0", "--pcap", "", "-t", "0.1")
     assert (r.returncode, r.stderr) == (2, "wskrecv: error: --pcap: empty path\n")
 
 

@@ -1,4 +1,5 @@
-"""`--pcap`: the capture holds exactly the datagrams the summary counts, however the run ends."""
+"""`--pcap`: the capture holds exactly the datagrams the summary counts, however the run ends.
+In this process (tests/harness.py), but for a run a signal ends."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, read_line, receive_argv, run_cli, skip_no_ipv6
+from tests.conftest import Wskrecv, read_line, receive_argv, skip_no_ipv6
+from tests.harness import receive, send_to, wskrecv
 from wskrecv.cli import cli
 
 # Every command with the shared receive options (listen, event, ...), found by introspection.
@@ -42,21 +44,19 @@ def test_ipv4_capture_has_addresses_ports_payloads_and_kernel_times(command: str
     cap = tmp_path / "v4.pcap"
     payloads = [b"first", b"", b"x" * 1400]
     argv = receive_argv(command)
-    with Wskrecv(*argv, "--count", "3", "--pcap", str(cap), bind="0.0.0.0") as w, socket.socket(
-        socket.AF_INET, socket.SOCK_DGRAM
-    ) as src:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
         src.bind(("127.0.0.1", 0))
         source = src.getsockname()
-        for p in payloads:
-            # To 127.0.0.3: the destination comes from packet info, not the bound 0.0.0.0.
-            src.sendto(p, ("127.0.0.3", w.port))
-        status, objs, err = w.finish()
+        # To 127.0.0.3: the destination comes from packet info, not the bound 0.0.0.0.
+        r = receive(*argv, "--count", "3", "--pcap", str(cap), bind="0.0.0.0",
+                    then=lambda r: send_to(("127.0.0.3", r.address[1]), payloads, src))  # type: ignore[index]
+    status, objs, err = r.status, r.after_start, r.stderr
     assert status == 0, err
     packets = rdpcap(str(cap))
     assert len(packets) == summary_of(objs)["received"] == 3
     for pkt, payload in zip(packets, payloads):
         assert (pkt[IP].src, pkt[UDP].sport) == source
-        assert (pkt[IP].dst, pkt[UDP].dport) == ("127.0.0.3", w.port)
+        assert (pkt[IP].dst, pkt[UDP].dport) == ("127.0.0.3", r.address[1])
         assert bytes(pkt[UDP].payload) == payload
     times = [float(p.time) for p in packets]
     assert times == sorted(times) and times[0] > 1_600_000_000
@@ -66,13 +66,12 @@ def test_ipv4_capture_has_addresses_ports_payloads_and_kernel_times(command: str
 @pytest.mark.parametrize("command", RECEIVE_COMMANDS)
 def test_ipv6_capture(command: str, tmp_path: Path) -> None:
     cap = tmp_path / "v6.pcap"
-    with Wskrecv(*receive_argv(command), "--count", "2", "--pcap", str(cap), bind="::1") as w:
-        w.send([b"one", b"two"])
-        status, objs, _ = w.finish()
+    r = receive(*receive_argv(command), "--count", "2", "--pcap", str(cap), bind="::1", send=[b"one", b"two"])
+    status = r.status
     assert status == 0
     packets = rdpcap(str(cap))
     assert [bytes(p[UDP].payload) for p in packets] == [b"one", b"two"]
-    assert all(p[IPv6].src == p[IPv6].dst == "::1" and p[UDP].dport == w.port for p in packets)
+    assert all(p[IPv6].src == p[IPv6].dst == "::1" and p[UDP].dport == r.address[1] for p in packets)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -91,18 +90,17 @@ def test_capture_is_complete_after_a_signal(signum: int, tmp_path: Path) -> None
 
 def test_capture_after_a_deadline_holds_what_arrived(tmp_path: Path) -> None:
     cap = tmp_path / "deadline.pcap"
-    with Wskrecv("listen", "--count", "5", "--timeout", "0.5", "--pcap", str(cap)) as w:
-        w.send([b"a", b"b"])
-        status, objs, _ = w.finish()
+    r = receive("listen", "--count", "5", "--timeout", "0.5", "--pcap", str(cap), send=[b"a", b"b"])
+    status, objs = r.status, r.after_start
     assert status == 3
     assert len(rdpcap(str(cap))) == summary_of(objs)["received"] == 2
 
 
 def test_count_leaves_later_datagrams_out_of_the_capture(tmp_path: Path) -> None:
     cap = tmp_path / "count.pcap"
-    with Wskrecv("listen", "--count", "4", "--outstanding", "8", "--pcap", str(cap), "--dump") as w:
-        w.send([bytes([i]) for i in range(20)])
-        status, objs, _ = w.finish()
+    r = receive("listen", "--count", "4", "--outstanding", "8", "--pcap", str(cap), "--dump",
+                send=[bytes([i]) for i in range(20)])
+    status, objs = r.status, r.after_start
     dumped = [bytes.fromhex(o["data"]) for o in objs if o["type"] == "datagram"]
     captured = [bytes(p[UDP].payload) for p in rdpcap(str(cap))]
     assert status == 0 and captured == dumped == [bytes([i]) for i in range(4)]
@@ -110,9 +108,9 @@ def test_count_leaves_later_datagrams_out_of_the_capture(tmp_path: Path) -> None
 
 def test_a_truncated_datagram_is_captured_as_received(tmp_path: Path) -> None:
     cap = tmp_path / "trunc.pcap"
-    with Wskrecv("listen", "--count", "1", "--buffer-size", "10", "--pcap", str(cap)) as w:
-        w.send([b"0123456789ABCDEF"])
-        status, objs, _ = w.finish()
+    r = receive("listen", "--count", "1", "--buffer-size", "10", "--pcap", str(cap),
+                send=[b"0123456789ABCDEF"])
+    status, objs = r.status, r.after_start
     assert status == 0 and summary_of(objs)["truncated"] == 1
     (pkt,) = rdpcap(str(cap))
     assert bytes(pkt[UDP].payload) == b"0123456789"
@@ -121,48 +119,31 @@ def test_a_truncated_datagram_is_captured_as_received(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
 def test_tcpdump_reads_the_capture(tmp_path: Path) -> None:
     cap = tmp_path / "td.pcap"
-    with Wskrecv("listen", "--count", "3", "--pcap", str(cap)) as w:
-        w.send([b"abc", b"defg", b"hijkl"])
-        status, _, _ = w.finish()
-    assert status == 0
-    r = subprocess.run(
+    r = receive("listen", "--count", "3", "--pcap", str(cap), send=[b"abc", b"defg", b"hijkl"])
+    assert r.status == 0
+    port = r.address[1]  # type: ignore[index]
+    td = subprocess.run(
         ["tcpdump", "-nn", "-vv", "-r", str(cap)], capture_output=True, text=True, timeout=30
     )
-    assert r.returncode == 0, r.stderr
-    lines = [line for line in r.stdout.splitlines() if f"> 127.0.0.1.{w.port}:" in line]
+    assert td.returncode == 0, td.stderr
+    lines = [line for line in td.stdout.splitlines() if f"> 127.0.0.1.{port}:" in line]
     assert len(lines) == 3
     assert all("[udp sum ok]" in line for line in lines)
     assert [line.rsplit("length ", 1)[1] for line in lines] == ["3", "4", "5"]
 
 
 def test_pcap_to_stdout_is_a_valid_capture_and_dump_lines_move_to_stderr() -> None:
-    assert WSKRECV
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [WSKRECV, "listen", "-b", "127.0.0.1", "-p", str(port), "-c", "2", "--pcap", "-", "--dump"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    try:
-        first = proc.stderr.readline().decode()  # the start line: bound and receiving
-        assert f"127.0.0.1:{port}" in first, first
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            for p in (b"to", b"stdout"):
-                s.sendto(p, ("127.0.0.1", port))
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    packets = rdpcap(io.BytesIO(out))
+    r = receive("listen", "-c", "2", "--pcap", "-", "--dump", json_mode=False,
+                send=[b"to", b"stdout"])
+    assert r.status == 0, r.stderr
+    assert f"127.0.0.1:{r.address[1]}" in r.stderr.splitlines()[0]  # type: ignore[index]
+    packets = rdpcap(io.BytesIO(r.out))
     assert [bytes(p[UDP].payload) for p in packets] == [b"to", b"stdout"]
-    assert b"7374646f7574" in err  # the --dump line for b"stdout", on stderr
+    assert "7374646f7574" in r.stderr  # the --dump line for b"stdout", on stderr
 
 
 def test_pcap_to_stdout_with_json_is_a_usage_error() -> None:
-    r = run_cli("listen", "--port", "0", "--pcap", "-", "--json")
+    r = wskrecv("listen", "--port", "0", "--pcap", "-", "--json")
     assert r.returncode == 2 and r.stdout == ""
     (line,) = r.stderr.strip().splitlines()
     assert "--pcap -" in line and "--json" in line
@@ -171,7 +152,7 @@ def test_pcap_to_stdout_with_json_is_a_usage_error() -> None:
 @pytest.mark.parametrize("where", ["missing-dir/x.pcap", "."])
 def test_unwritable_capture_path_exits_one_and_leaves_no_file(where: str, tmp_path: Path) -> None:
     target = tmp_path / where
-    r = run_cli("listen", "--bind", "127.0.0.1", "--port", "0", "--pcap", str(target))
+    r = wskrecv("listen", "--bind", "127.0.0.1", "--port", "0", "--pcap", str(target))
     assert r.returncode == 1
     (line,) = r.stderr.strip().splitlines()
     assert line.startswith(f"wskrecv: error: cannot write capture {target}: ")
@@ -181,19 +162,36 @@ def test_unwritable_capture_path_exits_one_and_leaves_no_file(where: str, tmp_pa
 
 
 def test_a_capture_that_cannot_be_flushed_exits_one(tmp_path: Path) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("no /dev/full here")
-    with Wskrecv("listen", "--count", "1", "--pcap", "/dev/full") as w:
-        w.send([b"x"])
-        status, objs, err = w.finish()
-    assert status == 1
-    assert summary_of(objs)["received"] == 1  # the summary still came out
+    """Room for the file's header and no more (/dev/full fails at once now, before
+    anything is received): the record written at the end fails, after the summary."""
+    import json
+    import subprocess
+
+    from tests.cli.test_output_faults import small_disk
+    from tests.conftest import WSKRECV, free_udp_port, popen, read_line
+
+    cap, port = tmp_path / "cap.pcap", free_udp_port()
+    with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", str(port), "--count", "1",
+                "--pcap", str(cap), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+               text=True, preexec_fn=small_disk(24)) as proc:
+        assert '"type":"start"' in read_line(proc.stdout, 20)
+        _send_one(port)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert json.loads(out.splitlines()[-1])["received"] == 1  # the summary still came out
     last = err.strip().splitlines()[-1]
-    assert last == "wskrecv: error: cannot write capture /dev/full: No space left on device"
+    assert last == f"wskrecv: error: cannot write capture {cap}: File too large"
+
+
+def _send_one(port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"x", ("127.0.0.1", port))
 
 
 def test_a_failed_bind_creates_no_capture_file(tmp_path: Path) -> None:
     target = tmp_path / "never.pcap"
-    r = run_cli("listen", "--bind", "192.0.2.1", "--port", "0", "--pcap", str(target))
+    r = wskrecv("listen", "--bind", "192.0.2.1", "--port", "0", "--pcap", str(target))
     assert r.returncode == 1 and "cannot bind" in r.stderr
     assert not target.exists()

@@ -1,4 +1,5 @@
-"""`wskrecv send` run as the installed command against real loopback sockets."""
+"""`wskrecv send` against real loopback sockets, in this process (tests/harness.py) but for
+a signal, a missing capability (setpriv) and what a fresh interpreter imports."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, Wskrecv, modules_after, run_cli, skip_no_ipv6, wait_for
+from tests.conftest import WSKRECV, modules_after, skip_no_ipv6, wait_for
+from tests.harness import Result, receive, wskrecv
 from wskrecv import payload
 from wskrecv.generator.raw import can_send_raw
 
@@ -63,7 +65,7 @@ class Sink:
 
 
 def send_json(*args: str) -> dict:
-    r = run_cli("send", *args, "--json")
+    r = wskrecv("send", *args, "--json")
     assert r.returncode == 0, r.stderr
     (line,) = r.stdout.splitlines()
     report = json.loads(line)
@@ -130,7 +132,7 @@ def test_ipv6_destination() -> None:
 
 def test_human_report_is_one_line_on_stderr() -> None:
     with Sink() as sink:
-        r = run_cli("send", "127.0.0.1", str(sink.port), "-c", "10", "--duplicate", "5")
+        r = wskrecv("send", "127.0.0.1", str(sink.port), "-c", "10", "--duplicate", "5")
     assert r.returncode == 0 and r.stdout == ""
     (line,) = r.stderr.splitlines()
     assert line.startswith(f"wskrecv send: sent 12 datagrams, 768 B to 127.0.0.1:{sink.port} in ")
@@ -138,11 +140,13 @@ def test_human_report_is_one_line_on_stderr() -> None:
 
 
 def test_a_listen_receiver_counts_what_send_sent() -> None:
-    with Wskrecv("listen", "--count", "2000", "--outstanding", "8") as w:
-        report = send_json("127.0.0.1", str(w.port), "-c", "2000")
-        status, objs, err = w.finish()
-    summary = objs[-1]
-    assert status == 0, err
+    def send(r: Result) -> None:
+        r.notes.append(send_json("127.0.0.1", str(r.address[1]), "-c", "2000"))  # type: ignore[index]
+
+    r = receive("listen", "--count", "2000", "--outstanding", "8", then=send)
+    (report,) = r.notes
+    summary = r.summary
+    assert r.status == 0, r.stderr
     assert summary["received"] == report["sent"] == 2000
     assert summary["bytes"] == report["bytes"]
 
@@ -187,7 +191,7 @@ def test_sigint_stops_a_run_with_its_report() -> None:
     ],
 )
 def test_bad_input_gets_one_line_and_its_exit_status(args: list[str], status: int, needle: str) -> None:
-    r = run_cli("send", *args)
+    r = wskrecv("send", *args)
     assert r.returncode == status
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -198,12 +202,13 @@ def test_a_source_port_in_use_is_an_os_error() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        r = run_cli("send", "127.0.0.1", "9", "--src", "127.0.0.1", "--sport", str(port))
+        r = wskrecv("send", "127.0.0.1", "9", "--src", "127.0.0.1", "--sport", str(port))
     assert r.returncode == 1
     assert r.stderr.strip().startswith(f"wskrecv: error: cannot bind source 127.0.0.1 port {port}")
 
 
 def _without_cap_net_raw(*args: str) -> Optional[subprocess.CompletedProcess]:
+    """The installed command in a process without CAP_NET_RAW."""
     setpriv = shutil.which("setpriv")
     if setpriv is None or os.geteuid() != 0:
         return None
@@ -221,7 +226,7 @@ def test_raw_options_without_cap_net_raw_fail_with_one_line(option: str) -> None
         if r is None:
             pytest.skip("cannot drop CAP_NET_RAW here (needs root and setpriv)")
     else:
-        r = run_cli("send", "127.0.0.1", "9", *extra)
+        r = wskrecv("send", "127.0.0.1", "9", *extra)  # type: ignore[assignment]
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr

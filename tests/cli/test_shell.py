@@ -1,4 +1,6 @@
-"""Shell friendliness: completion, --version, colour, clean JSON on stdout, closed pipes."""
+"""Shell friendliness: completion, --version, colour, clean JSON on stdout, closed pipes.
+Shells, terminals and pipes are real processes; what only asks wskrecv runs in this process
+(tests/harness.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.conftest import WSKRECV, popen, read_line, receive_argv, run_cli, wait_for
+from tests.conftest import WSKRECV, popen, read_line, receive_argv, wait_for
+from tests.harness import wskrecv
 from wskrecv import __version__
 from wskrecv.cli import cli
 from wskrecv.environment import Environment
@@ -55,7 +58,7 @@ def test_bash_completes_commands_and_options() -> None:
      ("fish", "complete --no-files --command wskrecv")],
 )
 def test_completion_scripts_for_each_shell(shell: str, marker: str) -> None:
-    r = run_cli(env={"_WSKRECV_COMPLETE": f"{shell}_source"})
+    r = wskrecv(env={"_WSKRECV_COMPLETE": f"{shell}_source"})
     assert r.returncode == 0 and marker in r.stdout and r.stderr == ""
 
 
@@ -63,7 +66,7 @@ def test_completion_scripts_for_each_shell(shell: str, marker: str) -> None:
 def test_zsh_and_fish_completion_protocols_answer(shell: str, cword: str) -> None:
     # What the sourced zsh and fish functions ask wskrecv (the shells run too where installed).
     env = {"_WSKRECV_COMPLETE": f"{shell}_complete", "COMP_WORDS": "wskrecv listen --pc", "COMP_CWORD": cword}
-    r = run_cli(env=env)
+    r = wskrecv(env=env)
     assert r.returncode == 0 and "--pcap" in r.stdout, r.stderr
 
 
@@ -87,12 +90,12 @@ def test_fish_completes_options() -> None:
 
 
 def test_version_names_the_receive_core(receive_core: Any) -> None:
-    r = run_cli("--version")
+    r = wskrecv("--version")
     assert r.returncode == 0 and r.stdout == f"wskrecv {__version__} ({receive_core.name} core)\n"
 
 
 def test_no_extensions_forces_the_pure_python_core() -> None:
-    r = run_cli("-V", env={"WSKRECV_NO_EXTENSIONS": "1"})
+    r = wskrecv("-V", env={"WSKRECV_NO_EXTENSIONS": "1"})
     assert r.returncode == 0 and r.stdout == f"wskrecv {__version__} (pure-Python core)\n"
 
 
@@ -190,7 +193,7 @@ def test_every_stdout_line_parses_as_json(command: str) -> None:
 
 
 def test_errors_with_json_stay_off_stdout() -> None:
-    r = run_cli("listen", "--json", "--bind", "192.0.2.1", "--port", "0")
+    r = wskrecv("listen", "--json", "--bind", "192.0.2.1", "--port", "0")
     assert r.returncode == 1 and r.stdout == "" and "cannot bind" in r.stderr
 
 

@@ -16,6 +16,7 @@ from tests.conftest import WSKRECV, popen, wait_for
 SOCKPERF = shutil.which("sockperf")
 pytestmark = [
     pytest.mark.network,
+    pytest.mark.usefixtures("receive_core"),  # both counting kernels count the requests
     pytest.mark.skipif(SOCKPERF is None, reason="sockperf is not installed (Debian package "
                        "sockperf; .ci/run installs it when it can)"),
 ]

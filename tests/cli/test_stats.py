@@ -1,6 +1,7 @@
-"""Statistics through the installed `wskrecv listen`: sequence analysis of sockperf- and
+"""Statistics through `wskrecv listen` and `event`: sequence analysis of sockperf- and
 wskrecv-format datagrams sent over loopback, thresholds, and what reaches a terminal or a
-pipe."""
+pipe. In this process (tests/harness.py), but for the live display (a process of its own
+drawing on the command's stderr) and the terminal."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import uuid
 
 import pytest
 
-from tests.conftest import WSKRECV, Wskrecv, free_udp_port, read_line, run_cli, wait_for
+from tests.conftest import WSKRECV, Wskrecv, free_udp_port, wait_for
+from tests.harness import Result, receive, send_to, wskrecv
 from wskrecv import payload
 
 # What these tests check is computed by the receive core: they run on each (tests/conftest.py).
@@ -33,10 +35,9 @@ def summary_of(objs: list[dict]) -> dict:
 
 
 def run_listen(datagrams: list[bytes], *args: str, command: str = "listen") -> tuple[int, dict, str]:
-    with Wskrecv(command, "--count", str(len(datagrams)), "--timeout", "20", *args) as w:
-        w.send(datagrams)
-        status, objs, err = w.finish()
-    return status, summary_of(objs), err
+    r = receive(command, "--count", str(len(datagrams)), "--timeout", "20", *args,
+                send=datagrams)
+    return r.status, r.summary, r.stderr
 
 
 def wskrecv_datagrams(seqs: list[int], stream: int = 9) -> list[bytes]:
@@ -93,17 +94,19 @@ def test_corrupt_payload_and_garbage() -> None:
 
 
 def test_per_source_table_and_sizes() -> None:
-    with Wskrecv("listen", "--count", "5", "--timeout", "20") as w, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
             socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
         a.bind(("127.0.0.1", 0))
         b.bind(("127.0.0.1", 0))
         ports = a.getsockname()[1], b.getsockname()[1]
-        w.send([b"x" * 10, b"x" * 100, b"x" * 1000], source=a)
-        w.send([b"y" * 20, b"y" * 30], source=b)
-        status, objs, _ = w.finish()
-    s = summary_of(objs)
-    assert status == 0
+
+        def send(r: Result) -> None:
+            send_to(r.address, [b"x" * 10, b"x" * 100, b"x" * 1000], a)  # type: ignore[arg-type]
+            send_to(r.address, [b"y" * 20, b"y" * 30], b)  # type: ignore[arg-type]
+
+        r = receive("listen", "--count", "5", "--timeout", "20", then=send)
+    s = r.summary
+    assert r.status == 0
     assert s["sources"] == [
         {"address": "127.0.0.1", "port": ports[0], "datagrams": 3, "bytes": 1110},
         {"address": "127.0.0.1", "port": ports[1], "datagrams": 2, "bytes": 50},
@@ -116,19 +119,20 @@ def test_per_source_table_and_sizes() -> None:
 
 
 def test_interval_objects_carry_the_statistics() -> None:
-    with Wskrecv("listen", "--interval", "0.05", "--timeout", "20", "--count", "3") as w, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
-        w.send(wskrecv_datagrams([0, 2]), source=src)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
         # an interval line that has seen both, then the missing one from the same sender
-        while '"received":2' not in (line := read_line(w.proc.stdout, 10)):
-            pass
-        w.send(wskrecv_datagrams([1]), source=src)
-        status, objs, _ = w.finish()
-    assert status == 0
-    interval = json.loads(line)
+        def missing_one(r: Result, line: str) -> None:
+            if '"received":2' in line and not r.notes:
+                r.notes.append(json.loads(line))
+                send_to(r.address, wskrecv_datagrams([1]), src)  # type: ignore[arg-type]
+
+        r = receive("listen", "--interval", "0.05", "--timeout", "20", "--count", "3",
+                    send=wskrecv_datagrams([0, 2]), source=src, each_line=missing_one)
+    assert r.status == 0
+    (interval,) = r.notes
     assert interval["type"] == "interval" and interval["lost"] == 1
     assert interval["latency_ms"] is not None and "app_latency_ms" in interval
-    s = summary_of(objs)
+    s = r.summary
     assert (s["lost"], s["reordered"]) == (0, 1)
 
 
@@ -158,22 +162,24 @@ def test_max_reorder_exceeded_exits_4() -> None:
      (["--max-reorder", "-1"], "--max-reorder"), (["--live", "--quiet"], "--live")],
 )
 def test_bad_statistics_options_exit_2_with_one_line(args: list[str], needle: str) -> None:
-    r = run_cli("listen", "--port", "0", "--count", "1", "--timeout", "0.1", *args)
+    r = wskrecv("listen", "--port", "0", "--count", "1", "--timeout", "0.1", *args)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
 
 
 def test_piped_human_output_has_no_escape_codes_and_shows_loss() -> None:
-    port = free_udp_port()
-    with Wskrecv("listen", "--interval", "0.05", "--count", "5", "--timeout", "20",
-                 json_mode=False, port=port) as w, \
-            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
-        w.send(wskrecv_datagrams([0, 1, 3, 4]), source=src)
-        while "total 4 dg" not in (line := read_line(w.proc.stderr, 10)):
-            assert "\x1b" not in line
-        w.send(wskrecv_datagrams([6]), source=src)
-        status, _, err = w.finish()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as src:
+        def last_one(r: Result, line: str) -> None:
+            if "total 4 dg" in line and not r.notes:
+                r.notes.append(line)
+                send_to(r.address, wskrecv_datagrams([6]), src)  # type: ignore[arg-type]
+
+        r = receive("listen", "--interval", "0.05", "--count", "5", "--timeout", "20",
+                    json_mode=False, send=wskrecv_datagrams([0, 1, 3, 4]), source=src,
+                    each_line=last_one)
+    status, err = r.status, r.stderr
+    (line,) = r.notes
     assert status == 0
     # An interval line: that interval's lost/expected, then the total so far.
     assert re.search(r"lost -?\d+/\d+ \([^)]*\) total 1 \(20\.0%\) reord 0 dup 0", line)

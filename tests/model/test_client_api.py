@@ -117,43 +117,71 @@ def test_client_code_is_the_clients_folder_not_wskrecv_or_python() -> None:
     assert not code.owns(pytest.__file__)
 
 
-def test_invoke_flags_must_all_be_true() -> None:
-    with pytest.raises(ValueError):
-        IoSetCompletionRoutine(IoAllocateIrp(), lambda d, i, c: 0, None, True, True, False)
+def test_an_invoke_flag_false_is_the_rule_at_the_wsk_call() -> None:
+    """"Using IRPs with Winsock Kernel Functions": TRUE for all three Invoke flags, else
+    IrpWithoutCompletionRoutine, at the WSK call that takes the IRP (the call fails, the
+    IRP stays the client's); setting the routine is no error in itself."""
+    sock = located_socket()
+    irp = IoAllocateIrp()
+    IoSetCompletionRoutine(irp, lambda d, i, c: 0, None, True, True, False)
+    status = WskReceiveFrom(sock, WSK_BUF(bytearray(8)), 0, None, None, None, None, irp)
+    line = here() - 1
+    assert status == STATUS_INVALID_PARAMETER and irp.state.value == "idle"
+    assert dict(sock.verifier.sites) == {("IrpWithoutCompletionRoutine", f"{__file__}:{line}"): 1}
 
 
-def test_the_built_in_applications_use_only_the_client_api() -> None:
-    """listen's and event's applications are clients like any other: their WSK names come
-    from wskrecv.client, and they call no socket method the API does not spell."""
-    import ast
-    from pathlib import Path
-
-    builtin = Path(api.__file__).resolve().parent.parent / "builtin"
-    paths = sorted(builtin.glob("*.py"))
-    assert [p.name for p in paths if p.name in ("irp.py", "event.py")] == ["event.py", "irp.py"]
-    for path in paths:
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                assert not node.module.startswith("wskrecv.wsk"), (path.name, node.module)
-            if isinstance(node, ast.Attribute) and node.attr in (
-                "receive_from", "release", "control_socket", "close"
-            ):
-                assert not (isinstance(node.value, ast.Attribute) and node.value.attr == "sock"), (
-                    path.name, node.attr, node.lineno)
+def test_the_wdk_member_names_are_the_same_attributes() -> None:
+    """Irp->IoStatus.Status/.Information, WSK_BUF.Mdl/.Offset/.Length, DataIndication->Next
+    /.Buffer/.RemoteAddress/.ControlInfo/.ControlInfoLength: one object, two names."""
+    irp = IoAllocateIrp()
+    irp.IoStatus.Status = 5
+    assert irp.io_status is irp.IoStatus and irp.io_status.status == 5
+    irp.io_status.information = 7
+    assert irp.IoStatus.Information == 7
+    buf = WSK_BUF(bytearray(8), 2, 4)
+    assert (buf.Mdl, buf.Offset, buf.Length) == (buf.mdl, 2, 4)
+    sock = located_socket()
+    inds = make_chain([Datagram(b"ab", ("127.0.0.1", 1)), Datagram(b"c", ("127.0.0.1", 2))],
+                      sock.source)
+    ind = inds[0]
+    assert ind.Next is ind.next is inds[1]
+    assert ind.Buffer.Length == 2 and ind.RemoteAddress.port == 1
+    assert ind.ControlInfo is None and ind.ControlInfoLength == 0
 
 
-def test_style_statistics_come_from_the_socket_counts_by_name() -> None:
-    """One place copies the socket's counts into a style's statistics (from_socket)."""
-    from wskrecv.stats.modes import ClientStatistics, EventStatistics, IrpStatistics
+def test_a_sockets_dispatch_is_the_client_api() -> None:
+    """Socket->Dispatch->WskReceiveFrom(...) ports line for line: the same functions."""
+    sock = located_socket()
+    dispatch = sock.Dispatch
+    assert dispatch.WskReceiveFrom is api.WskReceiveFrom
+    assert dispatch.WskRelease is api.WskRelease
+    assert dispatch.WskControlSocket is api.WskControlSocket
+    assert dispatch.WskCloseSocket is api.WskCloseSocket
+
+
+def test_an_argument_of_the_wrong_kind_is_the_clients_type_error() -> None:
+    sock = located_socket()
+    irp = IoAllocateIrp()
+    IoSetCompletionRoutine(irp, lambda d, i, c: STATUS_MORE_PROCESSING_REQUIRED)
+    with pytest.raises(TypeError, match="WskReceiveFrom: Buffer must be WskBuf, not bytearray"):
+        WskReceiveFrom(sock, bytearray(8), 0, None, None, None, None, irp)
+
+
+def test_an_exception_inside_the_model_is_a_wskrecv_bug() -> None:
+    """A fault injected into the model (its request queue broken): the call raises
+    WskrecvBug, not the client's fault, a BaseException a client's `except Exception`
+    does not swallow; the verifier charges nothing."""
+    from wskrecv.wsk.verifier import WskrecvBug
 
     sock = located_socket()
-    counts = sock.statistics()
-    irp = IrpStatistics.from_socket(counts, failures=2, last_failure="STATUS_CANCELLED")
-    assert (irp.outstanding, irp.completions, irp.failures) == (0, 0, 2)
-    event = EventStatistics.from_socket(counts, broadcast=3)
-    assert event.pool_high_water == counts.pool_high_water and event.broadcast == 3
-    client = ClientStatistics.from_socket(counts, client={"class": "C"})
-    assert client.held == counts.held and client.client == {"class": "C"}
-    with pytest.raises(TypeError, match="no field nonsense"):
-        IrpStatistics.from_socket(counts, nonsense=1)
+    sock._requests = None  # type: ignore[assignment]  # the injected fault
+    irp = IoAllocateIrp()
+    IoSetCompletionRoutine(irp, lambda d, i, c: STATUS_MORE_PROCESSING_REQUIRED)
+    with pytest.raises(WskrecvBug, match="WskReceiveFrom: AttributeError") as info:
+        try:
+            WskReceiveFrom(sock, WSK_BUF(bytearray(8)), 0, None, None, None, None, irp)
+        except Exception:  # noqa: BLE001 - a client's catch-all does not hide it
+            pytest.fail("a client's except Exception caught the bug")
+    assert "a wskrecv bug: please report" in str(info.value)
+    assert isinstance(info.value.__cause__, AttributeError)
+    assert sock.verifier.total == 0

@@ -74,6 +74,7 @@ def test_control_flags_are_the_windows_values(flag: str, value: int) -> None:
     [
         ("SUCCESS", 0x00000000),
         ("PENDING", 0x00000103),
+        ("TIMEOUT", 0x00000102),
         ("EVENT_PENDING", 0x40000013),
         ("BUFFER_OVERFLOW", 0x80000005),
         ("INVALID_PARAMETER", 0xC000000D),

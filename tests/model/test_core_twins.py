@@ -100,6 +100,7 @@ step = st.one_of(
 
 def recorders(seq_format: str, **kw: Any) -> tuple[Recorder, Recorder]:
     assert NATIVE is not None
+    kw.setdefault("clock_ns", lambda: NOW)  # the snapshots' wall-clock time, alike
     return (Recorder("event", seq_format=seq_format, counter=Counter, **kw),
             Recorder("event", seq_format=seq_format, counter=NATIVE.counter, **kw))
 
@@ -109,7 +110,7 @@ def tables(rec: Recorder) -> tuple:
     c = rec.counts
     streams = [(key, t.base, t.high, t.seen, t.reordered, t.duplicates, t.late, t.restarts,
                 t.jitter_ns, t.last_transit, t.probe, t.mark, t.lost, t.expected, t.datagrams,
-                (t.latency.counts, t.latency.max, t.latency.sum) if t.latency else None)
+                (t.latency.counts, t.latency.max, t.latency.sum) if t.latency else None, t.bytes)
                for key, t in c.streams.streams.items()]
     r = c.streams.retired
     retired = (r.lost, r.reordered, r.duplicates, r.late, r.expected, r.sequenced, r.restarts)

@@ -91,7 +91,7 @@ def test_one_callback_per_batch_with_a_linked_list_in_order(core: IndicationCore
     assert client.calls == [[b"0", b"1", b"2"]]
     assert client.flags == [0]
     head = client.heads[0]
-    assert [i.state for i in chain(head)] == [IndicationState.RELEASED] * 3
+    assert [i.state for i in chain(head)] == [IndicationState.RETURNED] * 3
     sock.deliver(payloads(2, 3))
     assert client.calls[1] == [b"3", b"4"]
     assert sock.counts.callbacks == 2 and sock.counts.indicated == 5 and sock.counts.consumed == 5
@@ -205,11 +205,35 @@ def test_releasing_part_of_the_list_being_indicated_is_legal(core: IndicationCor
 
 
 def test_releasing_the_whole_list_inside_the_callback_leaves_nothing_to_settle(core: IndicationCore) -> None:
-    sock, _ = event_socket(core, returns=lambda ind: sock.release(ind) and STATUS_SUCCESS)
+    """Released in the call, then STATUS_PENDING for the list (msquic's kernel datapath
+    before "Remove DataIndication Queuing" does so when it copied or dropped them all)."""
+    sock, _ = event_socket(core, returns=lambda ind: sock.release(ind) or STATUS_PENDING)
     sock.deliver(payloads(2))
     s = sock.statistics()
     assert s.released == 2 and s.consumed == 0 and s.held == 0 and s.in_flight == 0
     assert sock.pool.in_use == 0 and sock.verifier.total == 0
+
+
+@pytest.mark.parametrize("returned", [STATUS_SUCCESS, STATUS_DATA_NOT_ACCEPTED])
+def test_releasing_inside_the_callback_then_returning_the_list_is_a_violation(
+    core: IndicationCore, returned: int
+) -> None:
+    """Released in the call, then STATUS_SUCCESS or STATUS_DATA_NOT_ACCEPTED for the list:
+    the provider would be handed indications it already has back."""
+
+    def release_first(ind: Any) -> int:
+        rest = ind.next
+        ind.next = None
+        sock.release(ind)
+        return returned if rest is not None else STATUS_PENDING
+
+    sock, _ = event_socket(core, returns=release_first)
+    sock.deliver(payloads(3))
+    assert sock.verifier.counts == {"ReleasedThenReturned": 1}
+    detail = sock.verifier.first[0].detail
+    assert "WskRelease of 1 of the list's 3 indications" in detail
+    s = sock.statistics()
+    assert s.released == 1 and s.released_in_callback == 1
 
 
 def test_releasing_what_another_socket_or_nobody_indicated_is_not_held(core: IndicationCore) -> None:
@@ -313,14 +337,16 @@ def test_a_request_posted_while_datagrams_are_kept_takes_the_oldest_at_once(core
     assert client.calls[-1] == [b"1"]
 
 
-def test_an_unknown_return_status_is_a_violation_and_the_buffers_go_back(core: IndicationCore) -> None:
+def test_an_unknown_return_status_is_a_caution_and_the_buffers_go_back(core: IndicationCore) -> None:
+    """No page says what the provider does with a status its page does not list: the
+    model warns (a caution, never a rule) and treats the list as accepted."""
     sock, client = event_socket(core, returns=0x12345)
     sock.deliver(payloads(2))
-    assert sock.verifier.counts == {"UnknownCallbackStatus": 1}
+    assert sock.verifier.cautions == {"UnknownCallbackStatus": 1} and sock.verifier.total == 0
     assert sock.pool.in_use == 0 and sock.counts.consumed == 2 and sock.event_enabled
     client.returns = None
     sock.deliver(payloads(1))
-    assert sock.verifier.counts == {"UnknownCallbackStatus": 2}
+    assert sock.verifier.cautions == {"UnknownCallbackStatus": 2} and not sock.verifier.counts
 
 
 def test_close_gives_no_null_indication_and_counts_leaks(core: IndicationCore) -> None:
@@ -366,7 +392,7 @@ def test_close_discards_kept_datagrams(core: IndicationCore) -> None:
     sock.deliver(payloads(3))
     sock.close()
     assert sock.counts.discarded == 3 and sock.pool.in_use == 0 and sock.verifier.total == 0
-    assert [i.state for i in chain(client.heads[0])] == [IndicationState.RELEASED] * 3
+    assert [i.state for i in chain(client.heads[0])] == [IndicationState.RETURNED] * 3
 
 
 def test_no_null_indication_when_the_callback_was_never_enabled(core: IndicationCore) -> None:

@@ -244,7 +244,8 @@ def test_without_asking_there_is_no_control_information(core: IndicationCore) ->
 
     sock, _ = event_socket(core, returns=look, control=False)
     sock.deliver([dgram(b"x", local=("127.0.0.9", 1), ts=77)])
-    assert seen == {"info": [], "length": 0, "ts": None}
+    # "If there is no control information present ..., this member is NULL".
+    assert seen == {"info": None, "length": 0, "ts": None}
 
 
 def test_irp_control_information_only_after_asking(core: IndicationCore) -> None:

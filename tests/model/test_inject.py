@@ -52,10 +52,19 @@ def injector(clock: Optional[Clock] = None, seed: int = 1, systematic: Optional[
     return Injector(plan, clock or Clock())
 
 
-def socket_with(faults: Injector, pool: Optional[int] = None) -> WskDatagramSocket:
-    sock = WskDatagramSocket(pool=BufferPool(pool), faults=faults)
+def socket_with(faults: Injector, pool: Optional[int] = None, core: Any = None) -> WskDatagramSocket:
+    sock = WskDatagramSocket(pool=BufferPool(pool), faults=faults, indications=core)
     sock.bind(("127.0.0.1", 5001))
     return sock
+
+
+def event_client(faults: Injector, core: Any, returns: Any = STATUS_SUCCESS) -> tuple[
+        WskDatagramSocket, EventClient]:
+    """A bound socket under `faults` whose lists `core` builds, its callback enabled."""
+    sock = socket_with(faults, core=core)
+    client = EventClient(sock, returns)
+    client.enable()
+    return sock, client
 
 
 class Reposter(Post):
@@ -168,10 +177,7 @@ def test_cancel_completes_a_pending_request_as_io_cancel_irp_does() -> None:
 
 def test_short_list_indicates_fewer_datagrams_per_call_and_then_the_rest(core: Any) -> None:
     faults = injector(short_list=1.0)
-    sock = WskDatagramSocket(pool=BufferPool(None), indications=core, faults=faults)
-    sock.bind(("127.0.0.1", 5001))
-    client = EventClient(sock)
-    client.enable()
+    sock, client = event_client(faults, core)
     sock.deliver(payloads(10))
     lengths = [len(c) for c in client.calls if c is not None]
     assert sum(lengths) == 10 and len(lengths) > 1 and lengths[0] < 10
@@ -180,10 +186,7 @@ def test_short_list_indicates_fewer_datagrams_per_call_and_then_the_rest(core: A
 
 def test_no_buffers_waits_for_a_held_buffer_to_come_back(core: Any) -> None:
     faults = injector(systematic=2, no_buffers=1.0)  # the second indication finds none
-    sock = WskDatagramSocket(pool=BufferPool(None), indications=core, faults=faults)
-    sock.bind(("127.0.0.1", 5001))
-    client = EventClient(sock, STATUS_PENDING)  # retains every list
-    client.enable()
+    sock, client = event_client(faults, core, STATUS_PENDING)  # retains every list
     sock.deliver(payloads(1))
     sock.deliver(payloads(2, start=1))
     assert client.calls == [[b"0"]] and sock.demand() == 0 and sock.pool.starved
@@ -198,10 +201,7 @@ def test_no_buffers_waits_for_a_held_buffer_to_come_back(core: Any) -> None:
 def test_no_buffers_with_none_held_ends_after_a_bounded_time(core: Any) -> None:
     clock = Clock()
     faults = injector(clock, systematic=1, no_buffers=1.0)
-    sock = WskDatagramSocket(pool=BufferPool(None), indications=core, faults=faults)
-    sock.bind(("127.0.0.1", 5001))
-    client = EventClient(sock)
-    client.enable()
+    sock, client = event_client(faults, core)
     sock.deliver(payloads(1))
     due = faults.next_due()
     assert client.calls == [] and due is not None and due <= 10_000_000
@@ -213,18 +213,15 @@ def test_no_buffers_with_none_held_ends_after_a_bounded_time(core: Any) -> None:
 
 def test_fail_socket_completes_requests_with_forced_closed_and_indicates_null(core: Any) -> None:
     faults = injector(fail_socket=1.0)
-    sock = WskDatagramSocket(pool=BufferPool(None), indications=core, faults=faults)
-    sock.bind(("127.0.0.1", 5001))
-    client = EventClient(sock)
-    client.enable()
+    sock, client = event_client(faults, core)
     post = Post()
     post.submit(sock)
     sock.deliver([dgram()])
     assert post.completions == [(STATUS_FILE_FORCED_CLOSED, 0)]
     assert client.calls == [None]  # the NULL indication: the socket no longer works
     assert sock.broken and sock.demand() == 0
-    again = Post()
-    assert again.submit(sock) == STATUS_FILE_FORCED_CLOSED
+    with pytest.raises(Exception, match="CallAfterSocketFailure"):  # it heard: close it
+        Post().submit(sock)
     sock.close()
     assert sock.closed and sock.counts.discarded == 1
 

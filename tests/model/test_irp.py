@@ -26,6 +26,7 @@ from wskrecv.wsk import (
 from wskrecv.wsk._state import IrpState
 from wskrecv.wsk.verifier import (
     BadCompletionReturn,
+    CallAfterSocketFailure,
     IrpAlreadyPending,
     IrpFreedWhilePending,
     IrpNotReused,
@@ -239,23 +240,69 @@ def test_using_a_closed_socket_is_a_violation() -> None:
     assert sock.verifier.counts["SocketClosed"] == 2
 
 
-def test_reposting_while_closing_fails_instead_of_looping() -> None:
+def test_reposting_while_closing_is_socket_closed_instead_of_looping() -> None:
+    """A routine that reposts whatever the status, while WskCloseSocket cancels: the
+    repost is a call after WskCloseSocket was called (SocketClosed), refused with its IRP
+    untouched, so the routine is not entered again."""
     sock = bound_socket()
     post = Post()
     statuses: list[int] = []
+    refused: list[str] = []
 
     def repost(_dev, irp, _ctx):  # type: ignore[no-untyped-def]
         statuses.append(irp.io_status.status)
-        if len(statuses) < 5:
-            io_reuse_irp(irp)
+        io_reuse_irp(irp)
+        try:
             post.submit(sock)
+        except SocketClosed as exc:
+            refused.append(exc.detail)
         return post.returns
 
     post.routine = repost
     post.submit(sock)
     sock.close()
-    assert statuses == [STATUS_CANCELLED, STATUS_FILE_FORCED_CLOSED, STATUS_FILE_FORCED_CLOSED,
-                        STATUS_FILE_FORCED_CLOSED, STATUS_FILE_FORCED_CLOSED]
+    assert statuses == [STATUS_CANCELLED]
+    assert refused == ["WskReceiveFrom after WskCloseSocket"]
+    assert sock.verifier.counts == {"SocketClosed": 1} and post.irp.state is IrpState.IDLE
+
+
+def test_reposting_after_the_socket_failed_is_the_rule_not_a_recursion() -> None:
+    """The socket stops working; a routine that reposts whatever the status gets
+    STATUS_FILE_FORCED_CLOSED once, then its repost is CallAfterSocketFailure (it must
+    close the socket), refused with the IRP untouched: no RecursionError."""
+    sock = bound_socket()
+    post = Post()
+    statuses: list[int] = []
+    results: list[object] = []
+
+    def repost(_dev, irp, _ctx):  # type: ignore[no-untyped-def]
+        statuses.append(irp.io_status.status)
+        io_reuse_irp(irp)
+        try:
+            results.append(post.submit(sock))
+        except CallAfterSocketFailure:
+            results.append("refused")
+        return post.returns
+
+    post.routine = repost
+    post.submit(sock)
+    sock.fail()
+    assert statuses == [STATUS_FILE_FORCED_CLOSED] and results == ["refused"]
+    assert sock.verifier.counts == {"CallAfterSocketFailure": 1}
+    assert post.irp.state is IrpState.IDLE  # untouched by the refused call: still the client's
+
+
+def test_the_first_request_after_a_failure_completes_with_file_forced_closed() -> None:
+    """Nobody heard of the failure yet (no request was pending, no callback): the next
+    request is how the client hears it; the one after is the rule."""
+    sock = bound_socket()
+    sock.fail()
+    first, second = Post(), Post()
+    assert first.submit(sock) == STATUS_FILE_FORCED_CLOSED
+    assert first.completions == [(STATUS_FILE_FORCED_CLOSED, 0)]
+    with pytest.raises(CallAfterSocketFailure):
+        second.submit(sock)
+    assert second.completions == [] and second.irp.state is IrpState.IDLE
 
 
 def test_cancel_completes_a_pending_irp_with_status_cancelled() -> None:

@@ -112,6 +112,7 @@ def test_intervals_carry_each_streams_share() -> None:
     second = rec.snapshot(2.0, 0, {}, None, streams_limit=None)
     assert [(r.interval_received, r.interval_lost, r.interval_expected) for r in second.stream_rows] == [
         (3, 1, 4), (0, 0, 0)]
+    assert [(r.bytes, r.interval_bytes) for r in second.stream_rows] == [(6 * 56, 3 * 56), (56, 0)]
     obj = second.interval_dict(per_stream=True)
     assert obj["streams"][0]["interval_lost"] == 1 and obj["streams"][0]["lost"] == 2
     assert "streams" not in second.interval_dict() and obj["streams_tracked"] == 2
@@ -184,7 +185,7 @@ def test_snapshots_with_rows_pickle() -> None:
     row = snap.summary_dict()["streams"][0]
     assert set(row.pop("latency_ms")) == {"p50", "p90", "p99", "max"}
     assert row == pytest.approx({
-        "address": "127.0.0.1", "port": 1, "stream": 0, "received": 2, "lost": 1,
+        "address": "127.0.0.1", "port": 1, "stream": 0, "received": 2, "bytes": 2 * 56, "lost": 1,
         "expected": 3, "loss_pct": 100 / 3, "reordered": 0, "duplicates": 0, "late": 0,
         "restarts": 0, "jitter_ms": 0.0}, abs=1e-5)
 

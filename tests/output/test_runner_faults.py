@@ -36,7 +36,10 @@ def test_an_exception_in_a_work_item_ends_the_run_with_its_summary_and_no_leak()
     app._process = failing_process
     result = runner.run(INFO)
     assert result.ending is Ending.FAILED and result.status is ExitStatus.ERROR
-    assert result.error == "internal error on the worker thread: RuntimeError: boom"
+    # The built-in client's fault is wskrecv's: said so, with the traceback to report.
+    assert result.error.startswith("internal error on the worker thread: RuntimeError: boom "
+                                   "(a wskrecv bug: please report it, with this traceback)\n")
+    assert "Traceback (most recent call last):" in result.error
     summary = json.loads(out.getvalue().splitlines()[-1])
     assert summary["type"] == "summary" and summary["exit_status"] == 1
     assert summary["reason"] == "error"

@@ -80,3 +80,43 @@ def test_small_terminals_rank_loss_and_drops_before_sizes_and_sources() -> None:
     text = "\n".join(shown)
     assert "Drops" in text and "4,567,890" in text and "Top sources" not in text
     assert note.startswith("not shown") and note.rstrip().endswith("Sizes (bytes), Top sources")
+
+
+def test_the_average_rate_is_shown_during_a_run_and_not_for_a_burst() -> None:
+    """During a run the snapshots carry no first/last arrival: the average is over the
+    run so far; a finished burst shorter than a measurable span shows none."""
+    from dataclasses import replace
+
+    def average(snap: Snapshot) -> str:
+        out = io.StringIO()
+        Console(file=out, width=130, height=45, force_terminal=True).print(
+            render(View(snap, {"address": "::", "port": 1}), 130, 45))
+        (row,) = [line for line in ANSI.sub("", out.getvalue()).splitlines() if "average" in line]
+        return row.split("average")[1].split("│")[0].strip()
+
+    running = replace(big(), received=1000, elapsed_s=2.0)
+    assert average(running) == "500 dg/s"
+    t0 = 1_700_000_000_000_000_000
+    burst = replace(running, first_ns=t0, last_ns=t0 + 172_000)
+    assert average(burst) == "-"
+
+
+@pytest.mark.parametrize(("chart", "info", "loss", "titles"), [
+    ("auto", {}, (0.0, 0.0), ["Datagrams/s"]),
+    ("auto", {}, (0.0, 2.5), ["Datagrams/s", "Loss (%)"]),
+    ("auto", {"iperf3_port": 5201}, (0.0, 0.0), ["Bits/s"]),
+    ("bits", {}, (0.0, 2.5), ["Bits/s"]),
+    ("loss", {}, (0.0, 0.0), ["Loss (%)"]),
+])
+def test_the_chart_shows_what_chart_asks_or_the_runs_own_unit(
+        chart: str, info: dict, loss: tuple, titles: list) -> None:
+    """The chart showed datagrams/s only: --chart picks bits/s or loss; auto charts the
+    run's unit (bits/s for an iperf3 server) and loss beside it once an interval lost."""
+    view = View(big(), {"address": "::", "port": 1, "chart": chart, **info}, 1.0, 8.0,
+                (10.0, 20.0), None, (80.0, 160.0), loss)
+    assert [s.title for s in view.series()] == titles
+    out = io.StringIO()
+    Console(file=out, width=130, height=45, force_terminal=True).print(render(view, 130, 45))
+    text = ANSI.sub("", out.getvalue())
+    for title in titles:
+        assert f"{title} per interval, newest right" in text

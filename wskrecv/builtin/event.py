@@ -184,10 +184,10 @@ class EventClient(BuiltinClient):
         for part in (keep, drop):
             for a, b in zip(part, part[1:]):
                 a.next = b
+        if not keep:  # nothing retained (a short list): the provider takes it all back
+            return STATUS_SUCCESS
         if drop:
             WskRelease(self.sock, drop[0])  # legal inside the callback: what it is handed
-        if not keep:
-            return STATUS_SUCCESS
         assert self.work is not None
         head = keep[0]
         self.work.queue(lambda: self._release(head), self.clock() + self.hold)

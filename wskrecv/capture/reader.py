@@ -74,6 +74,7 @@ class CaptureReader:
         self.name = name
         self.port = port
         self._stream = stream
+        self._read1 = getattr(stream, "read1", stream.read)
         self._scan = scanner
         self._chunk = chunk
         self._buf = b""
@@ -90,6 +91,9 @@ class CaptureReader:
         self.problem: Optional[str] = None  # why the reading stopped early (cut, corrupt)
         self.cut_bytes = 0
         self.read_error: Optional[str] = None  # reading the file failed part-way: why
+        # The datagrams of a read a stop signal interrupted (KeyboardInterrupt), uncounted.
+        self.interrupted: Optional[Batch] = None
+        self.waiting = False  # in a read of the stream (a signal handler may interrupt it)
         self._last_ns = 0
         self._fill(4)
         head = self._buf
@@ -116,7 +120,13 @@ class CaptureReader:
         """Make at least `need` bytes from _pos available; False at the end of the file."""
         while len(self._buf) - self._pos < need and not self._eof:
             try:
-                more = self._stream.read(max(self._chunk, need - (len(self._buf) - self._pos)))
+                # read1: what a pipe has now (a capture still being written, `tcpdump -w -`
+                # upstream), without waiting for a whole chunk.
+                self.waiting = True
+                try:
+                    more = self._read1(max(self._chunk, need - (len(self._buf) - self._pos)))
+                finally:
+                    self.waiting = False
             except (OSError, EOFError) as exc:  # a read error, a damaged gzip stream
                 self.read_error = str(getattr(exc, "strerror", None) or exc)
                 more = b""
@@ -175,6 +185,13 @@ class CaptureReader:
         if self._done:
             return None
         batch = Batch()
+        try:
+            return self._read(batch, max_n, stop_ns)
+        except KeyboardInterrupt:
+            self.interrupted = batch  # a signal while waiting for bytes: keep what was read
+            raise
+
+    def _read(self, batch: Batch, max_n: int, stop_ns: Optional[int]) -> Optional[Batch]:
         datas = batch.datas
         while len(datas) < max_n and not self._done:
             pos, status = self._scan(self._buf, self._pos, self._kind, self._big, self._ifaces,
@@ -187,6 +204,8 @@ class CaptureReader:
             if status == scan.TIME or status == scan.FULL:
                 break
             if status == scan.END:
+                if datas:
+                    break  # hand these out before waiting for more (a pipe may wait long)
                 if not self._fill(len(self._buf) - pos + 1):
                     self._at_end()
                 continue

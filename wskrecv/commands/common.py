@@ -9,6 +9,7 @@ machinery.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Callable, Optional
 
 import click
@@ -36,7 +37,28 @@ MAX_STREAMS_LIMIT = 65536  # 1 GiB of sequence windows
 
 
 def socket_options(f: Callable) -> Callable:
-    """--bind, --port, --rcvbuf, --fd."""
+    """--bind, --port, --rcvbuf, --fd, and the multicast and device options."""
+    f = click.option(
+        "--bind-dev", metavar="NAME",
+        help="Receive only what arrives on network device NAME (SO_BINDTODEVICE, as "
+        "iperf3 --bind-dev; root or CAP_NET_RAW).",
+    )(f)
+    f = click.option(
+        "--iface", metavar="NAME|INDEX",
+        help="The interface the --join groups are joined on (default: the one the route "
+        "to the group uses).",
+    )(f)
+    f = click.option(
+        "--join-source", multiple=True, metavar="ADDR",
+        help="Source-specific multicast: receive the --join groups from sender ADDR only "
+        "(repeatable; each source applies to the groups of its family).",
+    )(f)
+    f = click.option(
+        "--join", multiple=True, metavar="GROUP",
+        help="Join multicast GROUP (IPv4 224.0.0.0/4 or IPv6 ff00::/8; repeatable). Bind "
+        "the group's port with --port; IPv6 groups need an IPv6 socket (the default :: "
+        "takes both).",
+    )(f)
     f = click.option(
         "--fd",
         type=numeric.FD,
@@ -209,6 +231,27 @@ def run_options(f: Callable) -> Callable:
         ),
         click.option("--json", "as_json", is_flag=True, help="JSON lines on stdout."),
         click.option(
+            "--csv", is_flag=True,
+            help="Interval rows on stdout in iperf2's -y C layout (no header; timestamp, "
+            "local address and port, remote address and port, id, interval, bytes, bits/s, "
+            "jitter ms, lost, total, lost %, out of order): one row for all the traffic (id "
+            "-1), with --per-stream one per stream, and the same for the whole run at the "
+            "end. Human lines stay on stderr. Not with --json.",
+        ),
+        click.option(
+            "--timestamps", type=TIMESTAMPS, metavar="[=FORMAT]",
+            help="Begin every human line (stderr, --dump) with the local time, as iperf3 "
+            f"--timestamps does: strftime FORMAT, default {TIMESTAMP_FORMAT.strip()!r} "
+            "(the locale's date and time). The format only as --timestamps=FORMAT.",
+        ),
+        click.option(
+            "--tos-ttl", is_flag=True,
+            help="Ask the kernel for each packet's TOS byte (DSCP and ECN; IPv6: traffic "
+            "class) and TTL (IPv6: hop limit), and count the datagrams per value: in the "
+            "summary, JSON (tos, ttl) and --dump lines (--dump asks for them too). Off by "
+            "default: two control messages more per datagram.",
+        ),
+        click.option(
             "--dump", is_flag=True,
             help="Print every datagram (source, length, truncation, payload hex).",
         ),
@@ -257,6 +300,44 @@ def run_options(f: Callable) -> Callable:
     return f
 
 
+TIMESTAMP_FORMAT = "%c "  # iperf3's TIMESTAMP_FORMAT (iperf.h)
+MAX_FORMAT = 200
+
+
+class TimestampsType(click.ParamType):
+    """--timestamps' strftime format: checked once (it formats the time now), bounded."""
+
+    name = "format"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        text = str(value)
+        if len(text) > MAX_FORMAT:
+            self.fail(f"a format of {len(text)} characters: at most {MAX_FORMAT}", param, ctx)
+        try:
+            time.strftime(text)
+        except (ValueError, UnicodeError) as exc:
+            self.fail(f"{text!r} is not a strftime format ({exc})", param, ctx)
+        return text
+
+
+TIMESTAMPS = TimestampsType()
+
+
+class ReceiveCommand(click.Command):
+    """A receive command. `--timestamps` takes a format only as `--timestamps=FORMAT`, as
+    iperf3's does (getopt's optional argument): a bare `--timestamps` means the default
+    format, and the word after it stays what it is (`wskrecv run --timestamps client.py`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                out += args[i:]
+                break
+            out.append(f"--timestamps={TIMESTAMP_FORMAT}" if arg == "--timestamps" else arg)
+        return super().parse_args(ctx, out)
+
+
 def bind_address(params: dict[str, Any]) -> tuple[Optional[str], int]:
     """--bind and --port as (host, port): a port written in --bind ([::1]:9000) counts
     as --port; giving both differently is a usage error. None: the default bind."""
@@ -282,6 +363,11 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--keep-every and --pend both decide what the callback retains: use one")
     if config.pcap == "-" and config.as_json:
         reject("--pcap - and --json both write to standard output: write the capture to a file")
+    if config.csv:
+        for given, other in ((config.as_json, "--json"), (config.pcap == "-", "--pcap -"),
+                             (config.dump and config.pcap != "-", "--dump")):
+            if given:
+                reject(f"--csv and {other} both write to standard output: use one")
     if config.live and config.quiet:
         reject("--live and --quiet contradict each other")
     if config.mode == "client" and config.workers is not None:
@@ -291,6 +377,9 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--cpu-affinity pins workers: it needs --workers")
     if config.workers is not None and config.iperf3:
         reject("--iperf3 serves its tests through one receiver: not with --workers")
+    if config.workers is not None and config.join:
+        reject("--join with --workers: the kernel gives every worker's socket its own copy "
+               "of each multicast datagram (SO_REUSEPORT spreads unicast only)")
     if config.workers is not None and config.dump:
         reject("--dump prints every datagram as it comes: use it without --workers")
     if config.workers is not None and config.fd is not None:

@@ -7,12 +7,12 @@ from typing import Any, Optional
 import click
 
 from wskrecv import units
-from wskrecv.commands.common import DEFAULTS, run_options, socket_options
+from wskrecv.commands.common import DEFAULTS, ReceiveCommand, run_options, socket_options
 from wskrecv.commands.numeric import number
 from wskrecv.commands.receive import run_receive
 
 
-@click.command()
+@click.command(cls=ReceiveCommand)
 @socket_options
 @click.option(
     "--batch", type=number(units.INTEGER, 1, 1024), default=DEFAULTS.batch, show_default=True,

@@ -7,12 +7,12 @@ from typing import Any, Optional
 import click
 
 from wskrecv import units
-from wskrecv.commands.common import DEFAULTS, reject, run_options, socket_options
+from wskrecv.commands.common import DEFAULTS, ReceiveCommand, reject, run_options, socket_options
 from wskrecv.commands.numeric import number
 from wskrecv.commands.receive import run_receive
 
 
-@click.command()
+@click.command(cls=ReceiveCommand)
 @click.argument("client", required=False, metavar="CLIENT.py")
 @click.option(
     "--class", "class_name", metavar="NAME",

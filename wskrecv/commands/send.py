@@ -25,6 +25,27 @@ DEFAULT_COUNT = 1000
 _SPELLED = {"sizes": "--size", "sources": "--src"}
 
 
+class TosType(click.ParamType):
+    """--tos: a TOS byte, as a number or a DSCP name (wskrecv.tos.parse_tos)."""
+
+    name = "tos"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            tos: Optional[int] = value if 0 <= value <= 255 else None
+        else:
+            from wskrecv.tos import parse_tos
+
+            tos = parse_tos(str(value))
+        if tos is None:
+            self.fail(f"{value!r} is not a TOS byte (0-255, 0x..) or a DSCP name "
+                      "(EF, AF11-AF43, CS0-CS7, LE, VOICE-ADMIT; +ECN: EF+CE)", param, ctx)
+        return tos
+
+
+TOS = TosType()
+
+
 def send_flag(field: str) -> str:
     """The option that sets SendSpec `field`: what the generator's errors are worded with."""
     return flag(field, _SPELLED)
@@ -115,6 +136,9 @@ def report_line(report: SendReport) -> str:
               help="Source port (default: any free one).")
 @click.option("--ttl", type=number(units.INTEGER, 1, 255), default=None, metavar="N",
               help="IP TTL / IPv6 hop limit.")
+@click.option("--tos", type=TOS, default=None, metavar="TOS",
+              help="IP TOS byte / IPv6 traffic class: 0-255 (0xb8...), or a DSCP name (EF, "
+              "AF41, CS1, LE...) with an optional ECN codepoint (EF+CE, AF11+ECT(0)).")
 @click.option("--reorder", metavar="EVERY[:N]",
               help="Send every EVERY-th datagram N positions late in its source's stream (N default 1).")
 @click.option("--duplicate", metavar="EVERY[:N]",

@@ -125,13 +125,13 @@ class PacketCrafter:
         body = b"\0" * size
         length = _u16.pack(UDP_HEADER + size)
         if self.family == socket.AF_INET6:
-            ip = inet6.IPv6(src=src, dst=dst, hlim=ttl)
+            ip = inet6.IPv6(src=src, dst=dst, hlim=ttl, tc=spec.tos or 0)
             header_len = IPV6_HEADER
             pseudo = int.from_bytes(
                 socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
                 + b"\0\0" + length + b"\0\0\0\x11", "big")
         else:
-            ip = inet.IP(src=src, dst=dst, ttl=ttl, id=0)
+            ip = inet.IP(src=src, dst=dst, ttl=ttl, id=0, tos=spec.tos or 0)
             header_len = IPV4_HEADER
             pseudo = int.from_bytes(
                 socket.inet_aton(src) + socket.inet_aton(dst) + b"\0\x11" + length, "big")

@@ -99,6 +99,7 @@ class SendSpec:
     sources: tuple[str, ...] = ()
     sport: int = 0
     ttl: Optional[int] = None
+    tos: Optional[int] = None  # TOS byte / IPv6 traffic class (DSCP << 2 | ECN)
     reorder: Optional[Pattern] = None
     duplicate: Optional[Pattern] = None
     fragment: Optional[int] = None

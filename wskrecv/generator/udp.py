@@ -18,6 +18,8 @@ from typing import Callable
 from wskrecv.errors import OsFailure
 from wskrecv.generator.spec import SendSpec
 
+IPV6_TCLASS = getattr(socket, "IPV6_TCLASS", 67)  # Linux's value where Python lacks it
+
 Fill = Callable[[int, int], bytearray]
 
 
@@ -51,6 +53,11 @@ class UdpTransport:
                         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, spec.ttl)
                     else:
                         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, spec.ttl)
+                if spec.tos is not None:
+                    if dest.family == socket.AF_INET6:
+                        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_TCLASS, spec.tos)
+                    else:
+                        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, spec.tos)
                 if src is not None or spec.sport:
                     where = (src or ("::" if dest.family == socket.AF_INET6 else "0.0.0.0"),
                              spec.sport)

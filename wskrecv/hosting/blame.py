@@ -15,6 +15,8 @@ from typing import Any, Callable, Optional
 
 from wskrecv.hosting import watchdog
 from wskrecv.hosting.watchdog import ClientStuck
+from wskrecv.wsk.dispatch import WskArgumentError
+from wskrecv.wsk.verifier import WskApiViolation, WskrecvBug
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # wskrecv/
 _BUILTIN = os.path.join(_PACKAGE, "builtin")
@@ -176,6 +178,26 @@ def describe_fault(
     )
 
 
+def wskrecv_fault(exc: BaseException) -> bool:
+    """Whether `exc` is wskrecv's own fault, not the client's: a WskrecvBug (raised where a
+    client's call entered wskrecv), or any other exception raised inside wskrecv's own code
+    (its innermost frame is wskrecv's: a property of a model object the client read, say).
+    Not a rule the client broke, nor its argument of the wrong kind, nor the watchdog."""
+    if isinstance(exc, WskrecvBug):
+        return True
+    if not isinstance(exc, Exception) or isinstance(exc, (WskApiViolation, WskArgumentError)):
+        return False
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return os.path.realpath(tb.tb_frame.f_code.co_filename).startswith(_PACKAGE + os.sep)
+
+
+RELEASED_VIEW = "operation forbidden on released memoryview object"
+
+
 def describe_holder(code: ClientCode, exc: ClientStuck, ident: int) -> ClientFault:
     """The fault of a client thread stuck while it holds the socket's lock (`exc` was
     raised on the thread that waited for it): named from the holder's own stack, at the
@@ -215,4 +237,5 @@ def describe_holder(code: ClientCode, exc: ClientStuck, ident: int) -> ClientFau
     )
 
 
-__all__ = ["BUILTIN_CLIENTS", "ClientCode", "ClientFault", "describe_fault", "describe_holder"]
+__all__ = ["BUILTIN_CLIENTS", "RELEASED_VIEW", "ClientCode", "ClientFault", "describe_fault",
+           "describe_holder", "wskrecv_fault"]

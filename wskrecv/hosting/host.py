@@ -34,10 +34,12 @@ from typing import Any, Callable, Optional
 from wskrecv.errors import Ending
 from wskrecv.hosting.blame import (
     BUILTIN_CLIENTS,
+    RELEASED_VIEW,
     ClientCode,
     ClientFault,
     describe_fault,
     describe_holder,
+    wskrecv_fault,
 )
 from wskrecv.hosting.lock import SocketLock
 from wskrecv.hosting.watchdog import DEFAULT_GRACE, ClientStuck, Watchdog
@@ -49,6 +51,17 @@ from wskrecv.wsk.inject import Injector
 from wskrecv.wsk.outcomes import Outcome
 from wskrecv.wsk.registration import WskRegistration
 from wskrecv.wsk.socket import WskDatagramSocket
+from wskrecv.wsk.verifier import CAUTIONS, RULES
+
+
+def kept(local: Optional[tuple]) -> dict[str, Any]:
+    """What a kept datagram's packet info says: its destination address, and its TOS and
+    TTL when the socket asked for them (provider.mmsg.read_ancillary)."""
+    if not local:
+        return {"local": None}
+    if len(local) > 2:
+        return {"local": local[0], "tos": local[2], "ttl": local[3]}
+    return {"local": local[0]}
 
 
 class RecorderTap:
@@ -70,12 +83,17 @@ class RecorderTap:
         data = dgram[0]
         if length != len(data):
             data = data[:length]
-        local = dgram[2][0] if self.want_local and dgram[2] else None
-        if self._locked:
+        if self.want_local:  # a kept datagram: with its destination, TOS and TTL
+            if self._locked:
+                with self.lock:
+                    self._record(data, dgram[1], dgram[3], truncated, **kept(dgram[2]))
+            else:
+                self._record(data, dgram[1], dgram[3], truncated, **kept(dgram[2]))
+        elif self._locked:
             with self.lock:
-                self._record(data, dgram[1], dgram[3], truncated, local=local)
+                self._record(data, dgram[1], dgram[3], truncated)
         else:  # listen: every completion comes here, from the one thread
-            self._record(data, dgram[1], dgram[3], truncated, local=local)
+            self._record(data, dgram[1], dgram[3], truncated)
 
     def accepted(self, dgrams: list[Datagram]) -> None:
         if self.want_local:  # kept datagrams: one at a time, with their destination
@@ -83,7 +101,7 @@ class RecorderTap:
             now = self.recorder.clock_ns()  # consumed at one instant, as record_many does
             with self.lock:
                 for d in dgrams:
-                    record(d[0], d[1], d[3], False, now, local=d[2][0] if d[2] else None)
+                    record(d[0], d[1], d[3], False, now, **kept(d[2]))
             return
         datas, remotes, _, stamps = zip(*dgrams)
         with self.lock:
@@ -242,7 +260,8 @@ class ClientHost:
         """The client's part of the summary: who, what it broke where, its fault."""
         verifier = self.sock.verifier
         sites = [
-            {"rule": rule, "where": where, "count": n, "detail": verifier.details.get((rule, where), "")}
+            {"rule": rule, "where": where, "count": n, "detail": verifier.details.get((rule, where), ""),
+             "kind": "caution" if rule in CAUTIONS else "rule", "source": RULES[rule].source}
             for (rule, where), n in sorted(verifier.sites.items(), key=lambda kv: (-kv[1], kv[0][0]))
         ]
         return {
@@ -273,8 +292,15 @@ class ClientHost:
     def on_fault(self, exc: BaseException) -> bool:
         """The runner's fault hook: True (and recorded) when `exc` came out of client code
         (never for wskrecv's own clients: their fault is wskrecv's)."""
+        if wskrecv_fault(exc):
+            # Nothing from here on is the client's: no leak, no violation found while the
+            # run is torn down is charged to it (the run ends as an internal error).
+            self.sock.verifier.halt()
+            return False
         if self.builtin:
             return False
+        if isinstance(exc, ValueError) and str(exc) == RELEASED_VIEW:
+            self._released_view_read(exc)
         if isinstance(exc, ClientStuck) and exc.holder is not None:
             fault: Optional[ClientFault] = describe_holder(self.code, exc, exc.holder)
         else:
@@ -294,9 +320,25 @@ class ClientHost:
             self.fault.later += 1
         self.stop_run(Ending.CLIENT_FAULT.value, Ending.CLIENT_FAULT)
 
+    def _released_view_read(self, exc: BaseException) -> None:
+        """A read through a view of an indication's Buffer MDL that the provider released
+        (the indication went back): the UseAfterRelease rule, at the client's line."""
+        frames = self.code.client_frames(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            self.sock.verifier.record(
+                "UseAfterRelease", "read through the Buffer's MDL after the indication went back",
+                where=self.code.show(last.tb_frame.f_code.co_filename, last.tb_lineno))
+
     def _thread_fault(self, args: threading.ExceptHookArgs) -> None:
         exc = args.exc_value
+        if exc is not None and wskrecv_fault(exc) and self._on_thread_fault is not None:
+            self.sock.verifier.halt()
+            self._on_thread_fault(exc)  # the run ends as wskrecv's internal error
+            return
         if exc is not None and args.exc_type is not SystemExit:
+            if isinstance(exc, ValueError) and str(exc) == RELEASED_VIEW:
+                self._released_view_read(exc)
             name = args.thread.name if args.thread is not None else "?"
             fault = describe_fault(self.code, exc, thread=name)
             if fault is not None:

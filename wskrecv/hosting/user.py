@@ -33,12 +33,16 @@ def report_lines(host: ClientHost) -> list[str]:
     """The client's part of the human summary: rule breaks by place, leaks, the fault."""
     report = host.report()
     lines = [f"client       {report['class']} from {report['file']}"]
-    label = "verifier    "
-    for site in report["violation_sites"]:
-        where = site["where"] or "wskrecv's own call (not in the client)"
-        detail = f" ({site['detail']})" if site["detail"] else ""
-        lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
-        label = " " * len(label)
+    # Rule breaks, then apart the cautions (the model's advice where the pages are silent).
+    for kind, first in (("rule", "verifier    "), ("caution", "caution     ")):
+        label = first
+        for site in report["violation_sites"]:
+            if site["kind"] != kind:
+                continue
+            where = site["where"] or "wskrecv's own call (not in the client)"
+            detail = f" ({site['detail']})" if site["detail"] else ""
+            lines.append(f"{label} {site['rule']} {site['count']} at {where}{detail}")
+            label = " " * len(label)
     leaked = host.sock.counts.leaked
     if leaked:
         lines.append(f"leaked       {leaked} datagrams retained and never released")
@@ -71,25 +75,34 @@ class UserClient:
 
     @classmethod
     def load(cls, config: ReceiveConfig, faults: Optional[Injector] = None) -> UserClient:
-        """Import the file and create the client: UsageError (exit 2) when the file is no
-        client, ClientFaultError (exit 6) when its constructor raised (after an injected
-        fault, the error says which). `faults` are injected from its constructor on."""
+        """Import the file, register the client (WskRegister) and create it; then, if it
+        has an `attach(npi)` hook, hand it the provider NPI (WskCaptureProviderNPI) before
+        its socket exists, as DriverEntry gets it: the place for WskControlClient
+        (WSK_SET_STATIC_EVENT_CALLBACKS). UsageError (exit 2) when the file is no client,
+        ClientFaultError (exit 6) when its constructor or attach hook raised (after an
+        injected fault, the error says which). `faults` are injected from its constructor
+        on."""
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
         registration = wsk_register(Verifier(locate=code.locate), faults)
+        hook = "()"
         try:
             client = loaded.cls()
+            attach = getattr(client, "attach", None)
+            if callable(attach):
+                hook = ".attach(npi)"
+                attach(registration.capture_provider_npi())
         except Exception as exc:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
             after = ""
-            if faults is not None and faults.ledger.injected:
-                first = next(iter(faults.ledger.sites))
-                after = (f" (after an injected fault: {first[0]} at {first[1] or '?'}, "
-                         f"seed {faults.plan.seed})")
-            raise ClientFaultError(f"client fault in {loaded.name}(){after}: "
+            last = faults.ledger.last_fault if faults is not None else None
+            if last is not None:
+                after = (f" (after an injected fault: {last.kind} at {last.where or '?'}, "
+                         f"seed {faults.plan.seed})")  # type: ignore[union-attr]
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}{after}: "
                                    f"{text.rstrip()}") from None
         return cls(loaded, client, config, code, registration)
 

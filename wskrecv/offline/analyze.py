@@ -67,12 +67,18 @@ class AnalyzeConfig:
 
 
 class _Stop:
-    """A stop signal's reason, once one came (the loop looks between batches)."""
+    """A stop signal's reason, once one came: the loop looks between batches. A signal
+    that comes while a reader waits for bytes (a pipe that has nothing yet) interrupts
+    the wait as KeyboardInterrupt, which `run` turns into the end of the analysis; what
+    was read is counted and reported either way."""
 
     reason: Optional[str] = None
+    reader: Optional[CaptureReader] = None  # the reader being read
 
     def __call__(self, reason: str) -> None:
         self.reason = self.reason or reason
+        if self.reader is not None and self.reader.waiting:
+            raise KeyboardInterrupt(reason)
 
 
 class Analysis:
@@ -146,10 +152,22 @@ class Analysis:
 
     def run(self, reporter: Any, stop: _Stop) -> str:
         """Read every file, reporting intervals of capture time; the stop reason."""
+        try:
+            return self._read_all(reporter, stop)
+        except KeyboardInterrupt:
+            if stop.reason is None:
+                raise  # not one of our stop signals
+            for reader in self.readers:
+                if reader.interrupted is not None:  # read before the signal: counted
+                    self.count(reader.interrupted)
+                reader.close()
+            return stop.reason
+
+    def _read_all(self, reporter: Any, stop: _Stop) -> str:
         config = self.config
         limit = config.count
         for path in config.files:
-            reader = open_capture_file(path, config.port, self.scanner)
+            reader = stop.reader = open_capture_file(path, config.port, self.scanner)
             self.readers.append(reader)
             try:
                 while stop.reason is None:
@@ -257,6 +275,7 @@ def analyze(config: AnalyzeConfig, env: Environment,
         except CaptureError as exc:  # a pcapng interface of a link type we do not read
             analysis.problem = str(exc)
             reason = "capture unreadable"
+        stop.reader = None
         snap = analysis.summary_snapshot()
         judge = Thresholds(config.max_loss, config.max_reorder)
         ending, breach = against_thresholds(Ending.COMPLETE, judge.judge(option_name) if judge else None,

@@ -40,6 +40,10 @@ def draw(files: Sequence[str], labels: Sequence[str], output: str, fmt: str,
     from wskrecv.offline.plot import PlotUnavailable, render, write
 
     runs = read_runs(files, labels)
+    where = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(where) or not os.access(where, os.W_OK):  # said before drawing
+        why = "No such file or directory" if not os.path.isdir(where) else "Permission denied"
+        raise UsageError(f"cannot write {output}: {why}")
     try:
         data = render(runs, fmt, title, width)
     except PlotUnavailable as exc:

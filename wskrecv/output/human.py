@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import IO, Any, Optional
 
 from wskrecv.errors import ExitStatus
@@ -21,6 +22,7 @@ from wskrecv.stats.latency import Percentiles
 from wskrecv.stats.modes import ClientStatistics, IrpStatistics, ModeStatistics
 from wskrecv.stats.snapshot import MIN_RATE_SPAN_S, Snapshot
 from wskrecv.stats.streams import StreamRow, worst
+from wskrecv.tos import describe
 from wskrecv.words import terminal_columns, wrap_words
 
 SUMMARY_STREAMS = 10  # streams in the summary's table without --per-stream
@@ -104,7 +106,7 @@ def host_text(snap: Snapshot, short: bool = False) -> str:
     counts = (h.get("rcvbuf_errors", 0), h.get("in_csum_errors", 0), h.get("no_ports", 0))
     if short and not any(counts):
         return ""
-    return (f"rcvbuf errors {counts[0]}, checksum errors {counts[1]}, no port {counts[2]} "
+    return (f"errors: rcvbuf {counts[0]}, checksum {counts[1]}, no port {counts[2]} "
             "(all sockets on this host)")
 
 
@@ -120,7 +122,30 @@ def dump_line(record: dict[str, Any]) -> str:
     seq = ""
     if record.get("sequence") is not None:
         seq = f" stream {record['stream']} seq {record['sequence']}"
+    for name in ("tos", "ttl"):  # the packet's own fields, when the socket asked for them
+        value = record.get(name)
+        if value is not None:
+            seq += f" {name} {f'0x{value:02x}' if name == 'tos' else value}"
     return f"{where} {size}{seq} {record['data']}"
+
+
+FIELD_VALUES_SHOWN = 8  # TOS or TTL values a summary line lists, the most frequent
+
+
+def field_lines(snap: Snapshot) -> list[str]:
+    """--tos-ttl: the received TOS bytes (DSCP and ECN) and TTLs, each value with its
+    datagrams, most frequent first."""
+    lines = []
+    for label, counted, name, what in (("tos", snap.tos, describe, "TOS / IPv6 traffic class"),
+                                       ("ttl", snap.ttl, str, "TTL / IPv6 hop limit")):
+        if counted is None:
+            continue
+        ranked = sorted(counted, key=lambda vn: -vn[1])
+        shown = ", ".join(f"{name(v)}: {n}" for v, n in ranked[:FIELD_VALUES_SHOWN])
+        more = len(ranked) - FIELD_VALUES_SHOWN
+        text = (shown or "none seen") + (f" (+{more} more values)" if more > 0 else "")
+        lines.append(f"{label:<12} {text} ({what})")
+    return lines
 
 
 def worker_lines(snap: Snapshot) -> list[str]:
@@ -222,7 +247,7 @@ def rate_line(snap: Snapshot) -> str:
     if snap.rate_measurable and span is not None:
         over = f"{span:.3f} s" if span >= 1 else duration(span * 1e9)
         return (f"rate         {si(snap.datagrams_per_s, 'dg/s')}, {si(snap.bits_per_s, 'bit/s')}"
-                f" over the {over} from the first datagram to the last")
+                f" over {over}, first datagram to last")
     if snap.received > 1:
         within = duration(span * 1e9) if span is not None else "the same instant"
         if span is not None:
@@ -247,9 +272,30 @@ def style_lines(stats: Optional[ModeStatistics]) -> list[str]:
         parts = [(s, stats.style_json(s)) for s in stats.styles]
     else:
         parts = [("irp" if isinstance(stats, IrpStatistics) else "event", stats.as_json())]
-    return [f"{STYLE_LABELS[style]} " + "  ".join(f"{k} {v}" for k, v in values.items()
-                                                   if not isinstance(v, (dict, list)))
-            for style, values in parts]
+    lines = []
+    for style, values in parts:
+        items = [f"{k} {v}" for k, v in values.items()
+                 if not isinstance(v, (dict, list)) and not (k in RARE and not v)]
+        lines += flow(STYLE_LABELS[style] + " ", items)
+    return lines
+
+
+# Counters the style lines show only when they are not 0 (JSON has them all).
+RARE = ("broadcast", "multicast", "released_in_callback", "null_indications")
+
+
+def flow(label: str, items: list[str], width: int = 80) -> list[str]:
+    """`items` after `label`, two spaces apart, in lines of at most `width` columns
+    (broken between items; a continuation under the first item): a summary fits 80
+    columns on a pipe too, where nothing wraps it."""
+    lines, line = [], label
+    for item in items:
+        if line.strip() and len(line) + 2 + len(item) > width and line != label:
+            lines.append(line)
+            line = " " * len(label) + item
+        else:
+            line += ("  " if line != label else "") + item
+    return [*lines, line]
 
 
 def replies_text(n: int) -> str:
@@ -275,8 +321,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     ]
     if snap.unread_at_exit is not None:
         at_least = "" if snap.unread_complete else "at least "
+        them = "it" if snap.unread_at_exit == 1 and not at_least else "them"
         lines.append(f"unread       {at_least}{plural(snap.unread_at_exit, 'datagram')} still "
-                     "queued at exit (never read; --max-loss counts them as lost)")
+                     f"queued at exit (--max-loss counts {them} as lost)")
     lines.append(f"truncated    {snap.truncated}")
     lines += workers_summary(snap)
     if snap.sequenced:
@@ -306,6 +353,7 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.received:
         z = snap.sizes
         lines.append(f"sizes        min {z.min}  avg {z.mean:.1f}  max {z.max} bytes")
+    lines += field_lines(snap)
     if snap.sources:
         top = ", ".join(f"{format_address(s.address, s.port)} {s.datagrams}" for s in snap.sources[:3])
         more = f" (+{snap.sources_seen - 3} more)" if snap.sources_seen > 3 else ""
@@ -322,6 +370,9 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.violations:
         violations += " (" + ", ".join(f"{k} {v}" for k, v in snap.violations_by_rule.items()) + ")"
     lines.append(violations)
+    if snap.cautions:  # apart from the violations: advice, not a rule (never fails a run)
+        lines.append(f"cautions     {snap.cautions} (" + ", ".join(
+            f"{k} {v}" for k, v in snap.cautions_by_rule.items()) + ")")
     if snap.faults is not None:
         from wskrecv.output.injected import fault_lines
 
@@ -342,24 +393,29 @@ class HumanReporter:
 
     def __init__(
         self, stream: Optional[IO[str]] = None, quiet: bool = False, dump: Optional[IO[str]] = None,
-        per_stream: bool = False,
+        per_stream: bool = False, timestamps: Optional[str] = None,
     ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.quiet = quiet
         self.per_stream = per_stream  # a line per stream after each interval line
         self.dump_stream = dump if dump is not None else sys.stdout
+        self.timestamps = timestamps  # --timestamps: a strftime format before every line
         self.told_replies = False  # a sender asked for replies: said once
 
     def _line(self, text: str) -> None:
         self._write([text])
 
     def _write(self, lines: list[str], rows: bool = False) -> None:
-        """Lines on the stream; on a terminal, wrapped between words at its width, but
-        for rows of a table (`rows`, or indented by two spaces), laid out by whoever made
-        them: a table cut between words would be no table."""
+        """Lines on the stream, each after the --timestamps time; on a terminal, wrapped
+        between words at its width, but for rows of a table (`rows`, or indented by two
+        spaces), laid out by whoever made them: a table cut between words would be no
+        table."""
+        stamp = self._stamp()
         width = terminal_columns(self.stream)
+        if width is not None and stamp:
+            width = max(20, width - len(stamp))
         self.stream.write("".join(
-            part + "\n" for line in lines
+            stamp + part + "\n" for line in lines
             for part in ([line] if rows or line.startswith("  ") else wrap_words(line, width))))
         self.stream.flush()
 
@@ -394,7 +450,11 @@ class HumanReporter:
             self._write(list(record.get("report") or ()), rows=True)
 
     def datagram(self, record: dict[str, Any]) -> None:
-        self.dump_stream.write(dump_line(record) + "\n")
+        self.dump_stream.write(self._stamp() + dump_line(record) + "\n")
+
+    def _stamp(self) -> str:
+        """The local time in the --timestamps format (iperf3's: "%c "), or nothing."""
+        return time.strftime(self.timestamps) if self.timestamps is not None else ""
 
     def summary(
         self, snap: Snapshot, status: ExitStatus, reason: str, threshold: Optional[str] = None

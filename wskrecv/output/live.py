@@ -67,13 +67,13 @@ class LiveReporter:
     def __init__(
         self, stream: IO[str], also: Any = None, dump: Optional[IO[str]] = None,
         color: bool = True, in_process: bool = False, chart: str = "auto",
-        per_stream: bool = False,
+        per_stream: bool = False, timestamps: Optional[str] = None,
     ) -> None:
         self.stream = stream
         self.also = also  # a JsonReporter for --json --live, else None
         self.per_stream = per_stream  # the summary lists every stream
         # For --dump lines, and interval lines if the display process dies.
-        self.plain = HumanReporter(stream, dump=dump, per_stream=per_stream)
+        self.plain = HumanReporter(stream, dump=dump, per_stream=per_stream, timestamps=timestamps)
         self.proc: Optional[subprocess.Popen] = None
         self.spawned = False  # a display process was started (it may have ended since)
         self.fd = -1

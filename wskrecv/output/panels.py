@@ -141,7 +141,9 @@ def traffic(view: View, spark_width: int, compact: bool = False) -> RenderableTy
     if compact:
         return grid
     if not spark_width:
-        grid.add_row("average", si(s.datagrams_per_s, "dg/s") if s.rate_measurable else "-")
+        # A span from the first datagram to the last too short for a rate: none shown.
+        burst = s.active_s is not None and not s.rate_measurable
+        grid.add_row("average", "-" if burst else si(s.datagrams_per_s, "dg/s"))
         grid.add_row("truncated", _count(s.truncated, WARN))
         return grid
     series = view.series()[0]

@@ -13,8 +13,12 @@ start-up), and per-datagram work stays small when capture is on.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import os
 import socket
+import stat
 import struct
 import threading
 import time
@@ -217,6 +221,14 @@ class PcapWriter:
                     self._send()
                 self.stream.flush()
 
+    def close_quietly(self) -> None:
+        """Close without writing what is pending (it could not be written)."""
+        with self._lock:
+            self._closed = True
+            if self.close_stream:
+                with contextlib.suppress(OSError):
+                    self.stream.close()
+
     def close(self) -> None:
         """Flush and (for files we opened) close. Idempotent."""
         with self._lock:
@@ -263,20 +275,73 @@ class _CaptureSink:
             raise self._failure(exc) from None
 
 
-def open_capture(path: str, stdout: Optional[IO[bytes]] = None) -> PcapWriter:
+def open_capture(
+    path: str, stdout: Optional[IO[bytes]] = None, within: Optional[float] = None,
+    waiting: Callable[[str], None] = lambda _: None,
+) -> PcapWriter:
     """A writer for `--pcap PATH`; `-` writes to `stdout` (flushed record by record, for a
-    reader at the other end of a pipe; NoBinaryOutput when there is none). An unwritable
-    path is an OsFailure, and no file is left behind."""
+    reader at the other end of a pipe; NoBinaryOutput when there is none). The file header
+    is written at once, so an unwritable path (`/dev/full`, `/proc/version`, a full disk)
+    is an OsFailure before anything is received, and no file is left behind. A FIFO is
+    opened once a reader has it open (said through `waiting`), for at most `within`
+    seconds (the run's --duration or --timeout; None: until then); a stop signal ends the
+    wait (Interrupted)."""
     if path == "-":
         if stdout is None:
             raise NoBinaryOutput()
         return PcapWriter(stdout, close_stream=False, flush_each=True)
     try:
-        # Unbuffered: the writer buffers whole records itself (see PcapWriter._send).
-        stream = open(path, "wb", buffering=0)  # noqa: SIM115 - the writer owns it
+        existed = os.path.lexists(path)
+        if stat.S_ISFIFO(os.stat(path).st_mode) if existed else False:
+            stream = _open_fifo(path, within, waiting)
+        else:
+            # Unbuffered: the writer buffers whole records itself (see PcapWriter._send).
+            stream = open(path, "wb", buffering=0)  # noqa: SIM115 - the writer owns it
     except OSError as exc:
         raise OsFailure(f"cannot write capture {path}: {exc.strerror or exc}") from None
-    return PcapWriter(stream)
+    writer = PcapWriter(stream)
+    try:
+        writer.flush()  # the header: a path that cannot take it fails now
+    except OSError as exc:
+        writer.close_quietly()
+        if not existed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise OsFailure(f"cannot write capture {path}: {exc.strerror or exc}") from None
+    return writer
+
+
+FIFO_POLL = 0.05  # seconds between looks for a FIFO's reader
+
+
+def _open_fifo(path: str, within: Optional[float], waiting: Callable[[str], None]) -> IO[bytes]:
+    """FIFO `path` opened for writing once a reader has it open. A plain open() would
+    wait for the reader in the kernel, deaf to the run's deadline and to Ctrl-C: a
+    non-blocking open fails (ENXIO) until there is one, so look every FIFO_POLL s."""
+    from wskrecv.errors import Interrupted
+    from wskrecv.signals import StopSignals
+
+    end = None if within is None else time.monotonic() + within
+    stops = StopSignals(lambda _reason: None)
+    with stops.installed():
+        said = False
+        while True:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+                break
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:
+                    raise
+            if not said:
+                waiting(f"waiting for a reader of the capture FIFO {path}")
+                said = True
+            if stops.signum is not None:
+                raise Interrupted(stops.signum, f"no reader opened the capture FIFO {path}")
+            if end is not None and time.monotonic() >= end:
+                raise OSError(errno.ENXIO, f"no reader opened the FIFO within {within:g} s")
+            time.sleep(FIFO_POLL)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb", buffering=0)
 
 
 __all__ = [

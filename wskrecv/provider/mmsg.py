@@ -19,6 +19,7 @@ import os
 import socket
 import struct
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from itertools import repeat
 from operator import add, index, mul
@@ -31,11 +32,22 @@ SO_TIMESTAMPNS = 35
 SO_RXQ_OVFL = 40
 IP_PKTINFO = 8
 IPV6_PKTINFO = 50
+# The packet's own fields, when the socket asks for them (IP_RECVTOS, IP_RECVTTL,
+# IPV6_RECVTCLASS, IPV6_RECVHOPLIMIT): the TOS byte (DSCP and ECN) or IPv6 traffic class,
+# and the TTL or hop limit.
+IP_TOS = 1
+IP_TTL = 2
+IP_RECVTTL = 12
+IP_RECVTOS = 13
+IPV6_RECVHOPLIMIT = 51
+IPV6_HOPLIMIT = 52
+IPV6_RECVTCLASS = 66
+IPV6_TCLASS = 67
 MSG_DONTWAIT = 0x40
 MSG_TRUNC = 0x20
 MSG_CTRUNC = 0x08
 
-CONTROL_SLOT = 256  # per datagram: timestamp + drop counter + packet info, with room
+CONTROL_SLOT = 256  # per datagram: timestamp + drop counter + packet info + TOS + TTL
 NAME_SLOT = 32  # sockaddr_in6 is 28 bytes; 32 keeps the control buffer 8-aligned
 _CACHE_LIMIT = 4096  # entries in each conversion cache before it starts over
 # A recvmmsg call through ctypes costs more to set up than a recvmsg: it pays from about 4
@@ -104,6 +116,7 @@ _timespec = struct.Struct("@qq" if ctypes.sizeof(ctypes.c_long) == 8 else "@ll")
 _cmsghdr = struct.Struct("@NiI" if ctypes.sizeof(ctypes.c_size_t) == 8 else "@Iii")
 _CMSG_ALIGN = ctypes.sizeof(ctypes.c_size_t)
 _u32 = struct.Struct("@I")
+_int = struct.Struct("@i")
 _in_pktinfo = struct.Struct("@i4s4s")  # ifindex, spec_dst, addr
 _in6_pktinfo = struct.Struct("@16si")  # addr, ifindex
 _ntop = socket.inet_ntop
@@ -125,11 +138,13 @@ def _align(n: int) -> int:
 
 
 # Each datagram's slot holds its sockaddr, then its control buffer. Linux writes the
-# SO_TIMESTAMPNS message first; the rest (the "tail": drop counter, packet info) is at most
-# SO_RXQ_OVFL (24) + IP_PKTINFO (32), plus IPV6_PKTINFO (40) on an IPv6 socket.
+# SO_TIMESTAMPNS message first; the rest (the "tail": drop counter, packet info, TTL and
+# TOS when asked for) is at most SO_RXQ_OVFL (24) + IP_PKTINFO (32) + IP_TTL (24) + IP_TOS
+# (24), plus IPV6_PKTINFO (40) on an IPv6 socket (an IPv4 datagram there carries both).
 SLOT = NAME_SLOT + CONTROL_SLOT
 _TS_SPACE = _align(_cmsghdr.size) + _align(_timespec.size)
-_TAIL = {_AF_INET: 56, _AF_INET6: 96}
+_TAIL = {_AF_INET: 104, _AF_INET6: 144}
+FIELD_VALUES = 256  # TOS bytes and TTLs: one count per value
 _MISSING: Any = object()
 # The one-unpack fast path reads the layout of LP64 Linux; elsewhere every slot is walked.
 _LP64 = ctypes.sizeof(ctypes.c_size_t) == 8 and ctypes.sizeof(ctypes.c_long) == 8
@@ -165,17 +180,31 @@ def _messages(raw: bytes) -> Iterator[tuple[int, int, bytes]]:
         pos += _align(length)
 
 
-def _walk(raw: bytes) -> tuple[Optional[tuple[str, int]], Optional[int], Optional[int]]:
+Local = Optional[tuple]  # (address, ifindex) or (address, ifindex, tos, ttl); see read_ancillary
+
+
+def _walk(raw: bytes) -> tuple[Local, Optional[int], Optional[int]]:
     """(packet info, drop counter, timestamp) from raw control data: the general path."""
     return read_ancillary(_messages(raw))
 
 
+def _byte(value: bytes) -> Optional[int]:
+    """The value of an IP_TOS (one byte) or of an int-sized TTL, hop limit or traffic class
+    message, as 0-255 (None when too short)."""
+    if len(value) >= 4:
+        return _int.unpack_from(value)[0] & 0xFF
+    return value[0] if value else None
+
+
 def read_ancillary(
     messages: Iterator[tuple[int, int, bytes]] | list[tuple[int, int, bytes]],
-) -> tuple[Optional[tuple[str, int]], Optional[int], Optional[int]]:
+) -> tuple[Local, Optional[int], Optional[int]]:
     """(packet info, drop counter, timestamp) from (level, type, data) control messages,
-    as recvmsg returns them or `_messages` walks them out of a recvmmsg slot."""
-    local = drops = stamp = None
+    as recvmsg returns them or `_messages` walks them out of a recvmmsg slot. Packet info
+    is (destination address, interface index), and (..., tos, ttl) when the socket asked
+    for the TOS byte or traffic class and the TTL or hop limit too (each None when absent):
+    the model reads the first two, --dump and the counts the others."""
+    local = drops = stamp = tos = ttl = None
     for level, kind, value in messages:
         if kind == IP_PKTINFO and level == _IPPROTO_IP:
             ifindex, _spec, dst = _in_pktinfo.unpack(value[: _in_pktinfo.size])
@@ -188,6 +217,14 @@ def read_ancillary(
         elif kind == SO_TIMESTAMPNS and level == _SOL_SOCKET:
             sec, nsec = _timespec.unpack(value[: _timespec.size])
             stamp = sec * 1_000_000_000 + nsec
+        elif level == _IPPROTO_IP and kind in (IP_TOS, IP_TTL) or (
+                level == _IPPROTO_IPV6 and kind in (IPV6_TCLASS, IPV6_HOPLIMIT)):
+            if kind in (IP_TOS, IPV6_TCLASS):
+                tos = _byte(value)
+            else:
+                ttl = _byte(value)
+    if local is not None and (tos is not None or ttl is not None):
+        local = (local[0], local[1], tos, ttl)
     return local, drops, stamp
 
 
@@ -216,6 +253,11 @@ class MmsgReader:
         self.drops_seen = 0  # latest SO_RXQ_OVFL counter
         self.truncated = 0  # datagrams longer than buffer_size (MSG_TRUNC)
         self.control_truncated = 0  # control data that did not fit (MSG_CTRUNC)
+        # Datagrams per TOS byte (or traffic class) and per TTL (or hop limit), counted
+        # for those whose packet info carries them (read_ancillary).
+        self.tos_counts = [0] * FIELD_VALUES
+        self.ttl_counts = [0] * FIELD_VALUES
+        self._fields = False  # a tail carried them (`_tail`): the fast path counts them
         self._namesize = 28 if sock.family == _AF_INET6 else 16
         tail = _TAIL.get(sock.family, _TAIL[_AF_INET6])
         self._fast_control = _TS_SPACE + tail
@@ -345,6 +387,8 @@ class MmsgReader:
             for i, local in enumerate(locals_):
                 if local is _MISSING:
                     locals_[i] = self._tail(tails[i])
+        if self._fields:  # the socket asked for TOS and TTL (a tail said so once)
+            self._count_fields(locals_)
         secs = fields[4::7]
         sec = secs[0]
         if secs.count(sec) == n:  # a batch usually arrived within one second
@@ -370,11 +414,30 @@ class MmsgReader:
             remote = self._addr_cache.get(name) or _remember(self._addr_cache, name, _sockaddr(name))
             payload = data[i * size : i * size + min(length, size)].tobytes()
             out.append(make_datagram(Datagram, (payload, remote, local, stamp)))
+        self._count_fields([d[2] for d in out])
         return out
 
-    def _tail(self, tail: bytes) -> Optional[tuple[str, int]]:
+    def _count_fields(self, locals_: list) -> None:  # type: ignore[type-arg]
+        """Count the TOS and TTL values the batch's packet infos carry (a batch has few
+        distinct ones: counted per distinct packet info)."""
+        tos, ttl = self.tos_counts, self.ttl_counts
+        for local, k in Counter(locals_).items():
+            if local is not None and len(local) > 2:
+                if local[2] is not None:
+                    tos[local[2]] += k
+                if local[3] is not None:
+                    ttl[local[3]] += k
+
+    def _tail(self, tail: bytes) -> Local:
         """Packet info from the control data after the timestamp, cached; a leading drop
-        counter (it changes with every drop) is read here and the rest is cached."""
+        counter (it changes with every drop) is read here and the rest is cached. Packet
+        info that carries TOS and TTL turns their counting on."""
+        local = self._tail_uncounted(tail)
+        if local is not None and len(local) > 2:
+            self._fields = True
+        return local
+
+    def _tail_uncounted(self, tail: bytes) -> Local:
         if tail.startswith(self._ovfl_header):
             drops = _u32.unpack_from(tail, _cmsghdr.size)[0]
             if drops > self.drops_seen:

@@ -18,7 +18,18 @@ from typing import Any, Callable, Optional
 
 from wskrecv.errors import InheritedSocketError, OsFailure, UsageError
 from wskrecv.provider import mmsg
-from wskrecv.provider.mmsg import IP_PKTINFO, SO_RXQ_OVFL, SO_TIMESTAMPNS, read_ancillary
+from wskrecv.provider.mmsg import (
+    FIELD_VALUES,
+    IP_PKTINFO,
+    IP_RECVTOS,
+    IP_RECVTTL,
+    IPV6_RECVHOPLIMIT,
+    IPV6_RECVTCLASS,
+    SO_RXQ_OVFL,
+    SO_TIMESTAMPNS,
+    read_ancillary,
+)
+from wskrecv.provider.multicast import Membership
 from wskrecv.wsk.datagram import Datagram, make_datagram
 
 # Linux values; the socket module lacks some of them.
@@ -105,22 +116,25 @@ def rmem_max_hint(asked: int, cap: int) -> str:
             f"with `sudo sysctl -w net.core.rmem_max={asked}`, or run as root")
 
 
-def _enable_ancillary(sock: socket.socket, family: int) -> None:
-    """Ask the kernel for receive timestamps, destination address and drop counts."""
-    for level, opt in (
-        (socket.SOL_SOCKET, SO_TIMESTAMPNS),
-        (socket.SOL_SOCKET, SO_RXQ_OVFL),
-        (socket.IPPROTO_IP, IP_PKTINFO),
-    ):
+def _enable_ancillary(sock: socket.socket, family: int, ip_fields: bool = False) -> None:
+    """Ask the kernel for receive timestamps, destination address and drop counts; with
+    `ip_fields`, also each packet's TOS byte (DSCP and ECN) and TTL, and on an IPv6 socket
+    its traffic class and hop limit (an IPv4 datagram on a dual-stack socket brings the
+    IPv4 ones). Only then: they cost every datagram two control messages."""
+    options = [(socket.SOL_SOCKET, SO_TIMESTAMPNS), (socket.SOL_SOCKET, SO_RXQ_OVFL),
+               (socket.IPPROTO_IP, IP_PKTINFO)]
+    if ip_fields:
+        options += [(socket.IPPROTO_IP, IP_RECVTOS), (socket.IPPROTO_IP, IP_RECVTTL)]
+    if family == _AF_INET6:
+        options.append((socket.IPPROTO_IPV6, IPV6_RECVPKTINFO))
+        if ip_fields:
+            options += [(socket.IPPROTO_IPV6, IPV6_RECVTCLASS),
+                        (socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT)]
+    for level, opt in options:
         try:
             sock.setsockopt(level, opt, 1)
         except OSError:
             pass  # best effort: an IPv6-only socket has no IP_PKTINFO, other OSes differ
-    if family == _AF_INET6:
-        try:
-            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
-        except OSError:
-            pass
 
 
 DEFAULT_BATCH = 64
@@ -133,6 +147,9 @@ class UdpProvider:
     reader class (the receive core's, wskrecv.core; default the pure-Python one when the
     platform has recvmmsg) and `reader_min` the smallest read it takes: smaller ones, and
     every read when `use_mmsg` is False, use the portable recvmsg loop (tests cover both).
+    `ip_fields` asks for each packet's TOS and TTL, counted per value (`tos_counts`,
+    `ttl_counts`) and carried in its packet info. `membership` binds the socket to a
+    device and joins multicast groups (provider/multicast.py).
     """
 
     inherited_fd: Optional[int] = None  # the descriptor number when adopted (--fd, LISTEN_FDS)
@@ -150,8 +167,16 @@ class UdpProvider:
         use_mmsg: Optional[bool] = None,
         reader: Optional[Callable[..., Any]] = None,
         reader_min: int = mmsg.MMSG_MIN,
+        ip_fields: bool = False,
+        membership: Optional[Membership] = None,
     ) -> None:
+        if membership is not None:  # the device and the groups, before anything is read
+            membership.apply(sock)
+        self.membership = membership
         self.sock = sock
+        self.ip_fields = ip_fields
+        self._tos = [0] * FIELD_VALUES  # the recvmsg loop's counts (the reader has its own)
+        self._ttl = [0] * FIELD_VALUES
         self.family = sock.family
         self.local_address: tuple = sock.getsockname()
         self.rcvbuf_requested = rcvbuf_requested
@@ -159,7 +184,7 @@ class UdpProvider:
         self.batch = batch
         self._drops_seen = 0  # latest SO_RXQ_OVFL counter from a control message
         sock.setblocking(False)
-        _enable_ancillary(sock, self.family)
+        _enable_ancillary(sock, self.family, ip_fields)
         self._recvmsg = sock.recvmsg
         if reader is None and mmsg.available():
             reader = mmsg.MmsgReader
@@ -190,8 +215,28 @@ class UdpProvider:
             local, drops, stamp = read_ancillary(anc)
             if drops is not None:
                 self._drops_seen = drops
+            if local is not None and len(local) > 2:
+                if local[2] is not None:
+                    self._tos[local[2]] += 1
+                if local[3] is not None:
+                    self._ttl[local[3]] += 1
             out.append(make_datagram(Datagram, (data, addr, local, stamp)))
         return out
+
+    @property
+    def tos_counts(self) -> list[int]:
+        """Datagrams read per TOS byte (IPv6: traffic class), both read paths together."""
+        return self._with_reader(self._tos, "tos_counts")
+
+    @property
+    def ttl_counts(self) -> list[int]:
+        """Datagrams read per TTL (IPv6: hop limit), both read paths together."""
+        return self._with_reader(self._ttl, "ttl_counts")
+
+    def _with_reader(self, mine: list[int], name: str) -> list[int]:
+        if self._mmsg is None:
+            return list(mine)
+        return [a + b for a, b in zip(mine, getattr(self._mmsg, name))]
 
     @property
     def kernel_drops(self) -> int:

@@ -8,7 +8,9 @@ client runs and the host counts what it accepts) -> statistics -> outputs.
 - arrivals.py: arrival times and the hand-out of kept datagrams to --dump/--pcap;
 - finish.py: judging the end of a run (what was left unread, the deadline, the --max-*
   thresholds), without the runner;
-- faults.py: how faults travel inside the loop and the one line each becomes.
+- faults.py: how faults travel inside the loop and the one line each becomes;
+- heap.py: what start-up built, frozen out of the collector's reach while a run receives
+  (a full collection of it paused the receive thread for tens of milliseconds).
 """
 
 from __future__ import annotations

@@ -5,8 +5,10 @@ the hang-up test for a socket shut down underneath the receiver."""
 from __future__ import annotations
 
 import select
+import traceback
 
 from wskrecv.errors import WskrecvError
+from wskrecv.wsk.verifier import WskrecvBug
 
 
 class SocketFailed(Exception):
@@ -19,10 +21,21 @@ class Fault(Exception):
 
 
 def fault_message(exc: BaseException, where: str) -> str:
-    """One line for an exception: WskrecvError's own text, else what and where."""
+    """One line for an exception: WskrecvError's own text, else what and where; for an
+    exception in wskrecv's own code (a WskrecvBug, or any the receiver did not claim) the
+    line says it is a wskrecv bug, followed by its traceback."""
     if isinstance(exc, WskrecvError):
         return str(exc)
-    return f"internal error on the {where}: {type(exc).__name__}: {exc}"
+    return internal_error(exc, where)
+
+
+def internal_error(exc: BaseException, where: str = "main thread") -> str:
+    """The error for an exception inside wskrecv's own code: whose fault it is, the
+    original exception, and the traceback to report it with."""
+    cause = exc.__cause__ if isinstance(exc, WskrecvBug) and exc.__cause__ is not None else exc
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+    return (f"internal error on the {where}: {type(cause).__name__}: {cause} "
+            f"(a wskrecv bug: please report it, with this traceback)\n{trace}")
 
 
 # What a sink or reporter raises when its output fails: a WskrecvError (OsFailure for a

@@ -20,14 +20,23 @@ from typing import Any, Callable, Optional
 from wskrecv.errors import Ending
 from wskrecv.runner.arrivals import Arrivals
 from wskrecv.runner.contracts import Limits, Provider, Receiver, Reporter, RunResult, Sidecar
-from wskrecv.runner.faults import OUTPUT_FAULTS, Fault, SocketFailed, fault_message, hung_up
+from wskrecv.runner.faults import (
+    OUTPUT_FAULTS,
+    Fault,
+    SocketFailed,
+    fault_message,
+    hung_up,
+    internal_error,
+)
 from wskrecv.runner.finish import at_exit, count_unread
 from wskrecv.runner.finish import judge as judge_end
+from wskrecv.runner.heap import start_up_frozen
 from wskrecv.signals import StopSignals, Waker, wait_ready
 from wskrecv.stats.recorder import DumpSink, Recorder
-from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.snapshot import Snapshot, utc, values
 from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.wsk import WskDatagramSocket
+from wskrecv.wsk.verifier import WskrecvBug
 
 # Reads between two looks at the clock, signals and reports while datagrams keep coming
 # (at most SPINS x batch datagrams: a few milliseconds at full rate).
@@ -127,6 +136,7 @@ class Runner:
         # recorder's: a worker thread may be calling into both (event --pend).
         with self.sock.lock:
             violations = dict(self.sock.verifier.counts)
+            cautions = dict(self.sock.verifier.cautions)
             mode_stats = self.app.statistics()
         with self.recorder.lock:
             snap = self.recorder.snapshot(
@@ -136,11 +146,15 @@ class Runner:
                 mode_stats,
                 advance=advance,
                 streams_limit=streams_limit,
+                cautions=cautions,
             )
         if self.sidecar is not None:
             snap = replace(snap, iperf3=MappingProxyType(self.sidecar.status()))
         if self.provider.drops_before_run is not None:
             snap = replace(snap, kernel_drops_before_run=self.provider.drops_before_run)
+        if getattr(self.provider, "ip_fields", False):  # --tos-ttl, --dump
+            snap = replace(snap, tos=values(self.provider.tos_counts),
+                           ttl=values(self.provider.ttl_counts))
         return snap
 
     # -- a run ------------------------------------------------------------------------
@@ -150,21 +164,26 @@ class Runner:
         summary is out (a live display may take seconds to draw its last frame), a
         second Ctrl-C still exits at once."""
         signals = StopSignals(self.request_stop)
-        with signals.installed():
+        with signals.installed(), start_up_frozen():
             try:
                 self._t0 = self.clock()
                 if self.faults is not None:
                     self.faults.ledger.t0_ns = self.faults.now_ns()
                 self.arrivals.start_ns = self.wall_ns()
-                self.reporter.start(start_info)
+                self.reporter.start({**start_info, "start_time": utc(self.arrivals.start_ns)})
                 try:
                     self.app.start()
                     ending = self._loop()
                 except BaseException as exc:
-                    if not self.app.on_fault(exc):
-                        raise
-                    ending = Ending.CLIENT_FAULT
-                    self.stop_reason, self.stop_ending = ending.value, ending
+                    if self.app.on_fault(exc):
+                        ending = Ending.CLIENT_FAULT
+                        self.stop_reason, self.stop_ending = ending.value, ending
+                    elif isinstance(exc, (Exception, WskrecvBug)):
+                        # Not the client's: wskrecv's own bug. The run ends with its summary,
+                        # the error line and the traceback (exit 1).
+                        ending = self.failed(internal_error(exc))
+                    else:
+                        raise  # KeyboardInterrupt, SystemExit
             finally:
                 self.app.stop()  # also after the application closed its socket itself
                 self.waker.close()

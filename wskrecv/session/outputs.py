@@ -34,16 +34,25 @@ def make_reporter(env: Environment, config: ReceiveConfig) -> Reporter:
     from wskrecv.output import HumanReporter, JsonReporter
 
     dump = env.stderr if config.pcap == "-" else env.stdout
+    reporter: Reporter
     if want_live(env, config):
         from wskrecv.output.live import LiveReporter  # imports rich: only when needed
 
         also = (JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
                 if config.as_json else None)
-        return LiveReporter(env.stderr, also=also, dump=dump, color=env.color, chart=config.chart,
-                            per_stream=config.per_stream)
-    if config.as_json:
-        return JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
-    return HumanReporter(env.stderr, quiet=config.quiet, dump=dump, per_stream=config.per_stream)
+        reporter = LiveReporter(env.stderr, also=also, dump=dump, color=env.color,
+                                chart=config.chart, per_stream=config.per_stream,
+                                timestamps=config.timestamps)
+    elif config.as_json:
+        reporter = JsonReporter(env.stdout, quiet=config.quiet, per_stream=config.per_stream)
+    else:
+        reporter = HumanReporter(env.stderr, quiet=config.quiet, dump=dump,
+                                 per_stream=config.per_stream, timestamps=config.timestamps)
+    if config.csv:  # rows on stdout beside the lines or the dashboard on stderr
+        from wskrecv.output.csvrows import CsvReporter
+
+        reporter = CsvReporter(reporter, env.stdout, per_stream=config.per_stream)
+    return reporter
 
 
 def dump_sink(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:
@@ -72,6 +81,8 @@ def dump_sink(reporter: Reporter, seq_format: str, bound: tuple) -> DumpSink:
                 "stream": header[0] if header is not None else None,
                 "sequence": header[1] if header is not None else None,
                 "timestamp_ns": rec.timestamp_ns,
+                "tos": rec.tos,
+                "ttl": rec.ttl,
                 "data": data.hex(),
             }
         )

@@ -96,7 +96,18 @@ def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Co
         info["kernel_drops_before_run"] = drops = sum(before)
         if drops:
             info["detail"] += f", {drops} kernel drops before this run (not counted)"
+    membership = getattr(first, "membership", None)
+    if membership is not None:  # --join, --bind-dev
+        words, fields = membership.describe()
+        info["detail"] += f", {words}"
+        info.update(fields)
     return info
+
+
+def run_length(config: ReceiveConfig) -> Optional[float]:
+    """The longest a run may last (--duration, --timeout), or None."""
+    limits = [t for t in (config.duration, config.timeout) if t is not None]
+    return min(limits) if limits else None
 
 
 class ReceiveSession:
@@ -119,9 +130,38 @@ class ReceiveSession:
         self.capture: Optional[PcapWriter] = None
         self.iperf3: Optional[Iperf3Service] = None
         self._reporter: Optional[Reporter] = None
+        # Whether the run was asked to end (a stop signal, --count...): the strategy says
+        # once its loop exists. With the deadline, it ends a wait for a stalled output.
+        self.stopping: Callable[[], bool] = lambda: False
 
     def run(self) -> int:
-        """Open, start, run, let go, report: the exit status (errors propagate)."""
+        """Open, start, run, let go, report: the exit status (errors propagate). Standard
+        streams that can stall (a pipe nobody reads) are written by threads of their own
+        (output/queued.py), so -t and signals still end the run; drained at the end."""
+        import time
+
+        from wskrecv.output.queued import Patience
+
+        env, config = self.env, self.config
+        patience = Patience(env)
+        self.env = patience.env
+        end = run_length(config)
+        end_at = None if end is None else time.monotonic() + end
+        patience.give_up_when(lambda: self.stopping()
+                              or end_at is not None and time.monotonic() >= end_at)
+        ran: list[RunResult] = []
+        try:
+            return self._run(ran)
+        finally:
+            summary = None
+            if ran and config.as_json:  # the summary went to stdout: on stderr if it stalled
+                from wskrecv.output.human import summary_lines
+
+                r = ran[0]
+                summary = "\n".join(summary_lines(r.snapshot, r.status, r.reason))
+            patience.end(env, summary)
+
+    def _run(self, ran: list[RunResult]) -> int:
         config = self.config
         if config.injects:  # before the client: its constructor's IoAllocateIrp may fail
             from wskrecv.session.inject import make_injector
@@ -142,6 +182,7 @@ class ReceiveSession:
                 describe(info, self.faults)
             self.strategy.describe(info)
             result = self.strategy.run(self, info)
+            ran.append(result)
             if self.metrics is not None and not result.signalled_after:
                 self.metrics.linger(config.metrics_linger)
         finally:
@@ -174,9 +215,14 @@ class ReceiveSession:
         if config.dump:
             sinks.append(dump_sink(reporter, config.seq_format, provider.local_address))
         if config.pcap is not None:
-            self.capture = open_capture(config.pcap, self.env.stdout_binary)
+            self.capture = open_capture(config.pcap, self.env.stdout_binary,
+                                        within=run_length(config), waiting=self._say)
             sinks.append(self.capture.sink(provider.local_address, config.pcap))
         return sinks
+
+    def _say(self, words: str) -> None:
+        self.env.stderr.write(f"wskrecv: {words}\n")
+        self.env.stderr.flush()
 
     def sidecar(self, provider: UdpProvider, reporter: Reporter,
                 ) -> Optional[Callable[[Recorder, WskDatagramSocket], Sidecar]]:
@@ -241,4 +287,4 @@ class ReceiveSession:
         return int(result.status)
 
 
-__all__ = ["ReceiveSession", "Strategy", "start_info"]
+__all__ = ["ReceiveSession", "Strategy", "run_length", "start_info"]

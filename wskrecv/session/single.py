@@ -21,10 +21,14 @@ def open_provider(config: ReceiveConfig, core: Core) -> UdpProvider:
     """The socket `config` asks for: an inherited one (fd, socket activation) or a bound
     one, read by `core`'s batch reader."""
     from wskrecv.provider.activation import open_receive_socket
+    from wskrecv.provider.multicast import Membership
 
     return open_receive_socket(config.bind_host, config.port, config.rcvbuf, fd=config.fd,
                                address_given=config.address_given, batch=config.batch,
-                               reader=core.reader, reader_min=core.reader_min)
+                               reader=core.reader, reader_min=core.reader_min,
+                               ip_fields=config.ip_fields,
+                               membership=Membership.parse(config.join, config.join_source,
+                                                           config.iface, config.bind_dev))
 
 
 class OneProcess:
@@ -59,6 +63,7 @@ class OneProcess:
                               registration=user.registration if user is not None else None,
                               faults=session.faults)
         session.announce(info)
+        session.stopping = lambda: runner.stop_reason is not None  # type: ignore[union-attr]
         return runner.run(info)
 
     def fault_clock(self) -> tuple[Callable[[], int], float]:

@@ -43,7 +43,12 @@ def open_worker_sockets(config: ReceiveConfig, n: int, core: Core) -> list[UdpPr
     per worker), else bound here with SO_REUSEPORT (port 0: the first picks, the rest
     join it)."""
     activated = listen_fds(os.environ, os.getpid())
-    read = {"batch": config.batch, "reader": core.reader, "reader_min": core.reader_min}
+    from wskrecv.provider.multicast import Membership
+
+    read = {"batch": config.batch, "reader": core.reader, "reader_min": core.reader_min,
+            "ip_fields": config.ip_fields,
+            # --bind-dev (--join is refused with --workers: check_receive).
+            "membership": Membership.parse(bind_dev=config.bind_dev)}
     providers: list[UdpProvider] = []
     try:
         if activated:
@@ -115,6 +120,7 @@ class Workers:
         coordinator = Coordinator(workers, reporter, limits, config.mode,
                                   judge=thresholds.judge(session.option_name) if thresholds else None,
                                   on_update=on_update, per_stream=config.per_stream)
+        session.stopping = lambda: coordinator.stop_reason is not None
         return coordinator.run(info)
 
     def _start(self, session: ReceiveSession) -> list[Worker]:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
 from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS, asks_reply
-from wskrecv.stats.latency import Histogram
+from wskrecv.stats.latency import SUB_BITS, Histogram
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS
 from wskrecv.stats.sources import MAX_SOURCES, SourceTable
@@ -127,23 +127,35 @@ class Counter:
         if not valid:
             self.corrupt += 1
         transit = None
-        owd = False
+        bucket = -1  # the one-way latency's histogram bucket, when there is one
         if send_ns is not None:
             transit = arrival - send_ns
             if self._wall_clock:
-                self._owd.add(transit)
-                owd = True
+                # Histogram.add, inlined: this runs for every datagram, into the run's
+                # histogram and the stream's (latency.bucket_of; negative counts as 0).
+                value = transit if transit > 0 else 0
+                shift = value.bit_length() - SUB_BITS - 1
+                bucket = value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)
+                owd = self._owd
+                owd.counts[bucket] += 1
+                owd.sum += value
+                if value > owd.max:
+                    owd.max = value
         key = (remote, stream)
         tracker = self.streams.streams.get(key)
         if tracker is None:
             tracker = self.streams.new(key, seq, transit)
         else:
             tracker.see(seq, transit)
-        if owd:  # the stream's own latency percentiles
+        tracker.bytes += n
+        if bucket >= 0:  # the stream's own latency percentiles
             latency = tracker.latency
             if latency is None:
                 latency = tracker.latency = Histogram()
-            latency.add(transit)
+            latency.counts[bucket] += 1
+            latency.sum += value
+            if value > latency.max:
+                latency.max = value
 
     def add_list(
         self, datas: Sequence[Any], remotes: Sequence[tuple],

@@ -32,6 +32,7 @@ summed.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Optional
@@ -151,7 +152,7 @@ def merge_sizes(sizes: Sequence[SizeStats]) -> SizeStats:
     )
 
 
-_SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "lost",
+_SUMMED = ("received", "bytes", "truncated", "kernel_drops", "violations", "cautions", "lost",
            "reordered", "duplicates", "corrupt", "unsequenced", "reply_requests", "late",
            "restarts", "expected", "sequenced", "streams_seen", "streams_evicted")
 
@@ -165,9 +166,12 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
     first = snaps[0]
     sums = {name: sum(getattr(s, name) for s in snaps) for name in _SUMMED}
     rules: dict[str, int] = {}
+    cautions: dict[str, int] = {}
     for s in snaps:
         for rule, n in s.violations_by_rule.items():
             rules[rule] = rules.get(rule, 0) + n
+        for rule, n in s.cautions_by_rule.items():
+            cautions[rule] = cautions.get(rule, 0) + n
     jitters = [j for p in parts for j in p.jitters]
     owd = _histogram([p.owd for p in parts], max(_max(s.latency) for s in snaps))
     app = _histogram([p.app for p in parts], max(_max(s.app_latency) for s in snaps))
@@ -183,6 +187,7 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         mode=first.mode,
         elapsed_s=elapsed_s,
         violations_by_rule=_frozen(rules),
+        cautions_by_rule=_frozen(cautions),
         mode_stats=merge_mode_statistics([s.mode_stats for s in snaps]),
         seq_format=first.seq_format,
         jitter_ns=sum(jitters) / len(jitters) if jitters else None,
@@ -194,12 +199,26 @@ def merge(parts: Sequence[Partial], elapsed_s: float) -> Snapshot:
         sources_evicted=evicted,
         sizes=merge_sizes([s.sizes for s in snaps]),
         moved_sources=moved,
+        tos=_sum_values([s.tos for s in snaps]),
+        ttl=_sum_values([s.ttl for s in snaps]),
         streams_tracked=len(stream_rows),
         stream_rows=stream_rows,
         streams_retired=retired,
         **_at_exit(snaps),
         **sums,
     )
+
+
+def _sum_values(parts: Sequence[Optional[tuple[tuple[int, int], ...]]]
+                ) -> Optional[tuple[tuple[int, int], ...]]:
+    """Counts per TOS or TTL value summed over workers (None when none counted them)."""
+    if all(p is None for p in parts):
+        return None
+    total: dict[int, int] = {}
+    for part in parts:
+        for value, n in part or ():
+            total[value] = total.get(value, 0) + n
+    return tuple(sorted(total.items()))
 
 
 def _at_exit(snaps: Sequence[Snapshot]) -> dict[str, Any]:
@@ -331,6 +350,7 @@ class Merger:
             interval_app_latency=app,
             workers=self._rows(parts, interval_s),
             stream_rows=rows,
+            time_ns=time.time_ns(),
         )
         if advance:
             self._last_t = elapsed_s

@@ -41,6 +41,8 @@ class DumpRecord(NamedTuple):
     timestamp_ns: Optional[int]
     local: Optional[str]
     orig_len: Optional[int] = None  # a truncated datagram's real length (the runner knows it)
+    tos: Optional[int] = None  # the packet's TOS byte / traffic class (--tos-ttl, --dump)
+    ttl: Optional[int] = None  # ... and its TTL / hop limit
 
 
 DumpSink = Callable[[DumpRecord], None]  # an output that takes kept datagrams
@@ -128,19 +130,23 @@ class Recorder:
         now_ns: Optional[int] = None,
         *,
         local: Optional[str] = None,
+        tos: Optional[int] = None,
+        ttl: Optional[int] = None,
     ) -> None:
         """Count one datagram the application consumed (`data` is what it received).
 
         `timestamp_ns` is the kernel receive time (None when unknown); `now_ns` the
         completion time, read from `clock_ns` when not given; `local`, the destination
-        address from packet info, matters only to kept datagrams (--dump, --pcap).
+        address from packet info, matters only to kept datagrams (--dump, --pcap), as do
+        `tos` and `ttl`, the packet's own fields when the socket asked for them.
         """
         self.counts.add(data, remote, timestamp_ns, self.clock_ns() if now_ns is None else now_ns,
                         truncated)
         if truncated:
             self.truncated += 1
         if self.dumped is not None:
-            self.dumped.append(DumpRecord(bytes(data), remote, truncated, timestamp_ns, local))
+            self.dumped.append(DumpRecord(bytes(data), remote, truncated, timestamp_ns, local,
+                                          tos=tos, ttl=ttl))
 
     def take_dumped(self) -> list[DumpRecord]:
         """The datagrams kept since the last call, oldest first (safe while another thread
@@ -194,11 +200,12 @@ class Recorder:
         mode_stats: Optional[ModeStatistics],
         advance: bool = True,
         streams_limit: Optional[int] = 0,
+        cautions: Optional[Mapping[str, int]] = None,
     ) -> Snapshot:
         """Freeze the counters; with `advance`, start a new interval at `elapsed_s`.
         `streams_limit` is how many per-stream rows the snapshot carries: the worst by loss
         (stats/streams.py), 0 none, None every stream; an interval that carries rows
-        starts the next one's per-stream shares."""
+        starts the next one's per-stream shares. `cautions`: the verifier's, by rule."""
         c = self.counts
         streams, sources = c.streams, c.sources
         totals = streams.totals()
@@ -218,6 +225,8 @@ class Recorder:
             interval_lost=totals.lost - self._last_lost,
             interval_expected=totals.expected - self._last_expected,
             violations_by_rule=_frozen(violations),
+            cautions=sum(cautions.values()) if cautions else 0,
+            cautions_by_rule=_frozen(dict(cautions or {})),
             mode_stats=mode_stats,
             seq_format=self.seq_format,
             lost=totals.lost,
@@ -245,6 +254,7 @@ class Recorder:
             sources_seen=sources.seen,
             sources_evicted=sources.evicted,
             sizes=self.sizes(),
+            time_ns=self.clock_ns(),
         )
         if advance:
             self._last_t = elapsed_s

@@ -51,7 +51,7 @@ class StreamTracker:
     __slots__ = (
         "base", "high", "seen", "reordered", "duplicates", "late", "jitter_ns",
         "last_transit", "mark", "_ring", "_mask", "_zeros", "probe", "restarts",
-        "_prior_expected", "_prior_seen", "latency",
+        "_prior_expected", "_prior_seen", "latency", "bytes",
     )
 
     def __init__(
@@ -81,6 +81,7 @@ class StreamTracker:
         # The stream's one-way latencies: the counting kernel adds them when the format's
         # send times are wall-clock times (None until the first).
         self.latency: Optional[Histogram] = None
+        self.bytes = 0  # the stream's datagrams' bytes, also added by the counting kernel
 
     @property
     def window(self) -> int:

@@ -19,7 +19,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "host_udp", "iperf3", "faults")
+_MAPPINGS = ("violations_by_rule", "cautions_by_rule", "host_udp", "iperf3", "faults")
 MIN_RATE_SPAN_S = 0.001  # the shortest first-to-last span a summary gives a rate over
 
 
@@ -55,13 +55,19 @@ class WorkerRow:
                 "alive": self.alive}
 
 
-def _utc(ns: Optional[int]) -> Optional[str]:
-    """Nanoseconds since the epoch as ISO 8601 UTC with microseconds, or None."""
+def utc(ns: Optional[int]) -> Optional[str]:
+    """Nanoseconds since the epoch as RFC 3339 (ISO 8601) UTC with microseconds
+    ("2026-12-07T03:14:31.123456Z"), or None."""
     if ns is None:
         return None
     seconds, rest = divmod(ns, 1_000_000_000)
     stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{rest // 1000:06d}Z"
+
+
+def values(counts: list[int]) -> tuple[tuple[int, int], ...]:
+    """Counts per value (index) as (value, count) of the values counted."""
+    return tuple((v, n) for v, n in enumerate(counts) if n)
 
 
 def _ms(p: Optional[Percentiles]) -> Optional[dict[str, float]]:
@@ -93,6 +99,10 @@ class Snapshot:
     interval_lost: int = 0
     interval_expected: int = 0
     violations_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
+    # The verifier's cautions (the model's advice where the pages are silent): counted
+    # apart from the violations, never failing a run.
+    cautions: int = 0
+    cautions_by_rule: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
     mode_stats: Optional[ModeStatistics] = None
     # Sequence analysis (see stats/sequence.py for the definitions).
     seq_format: str = "auto"
@@ -143,6 +153,11 @@ class Snapshot:
     workers: tuple[WorkerRow, ...] = ()
     moved_sources: int = 0
     iperf3: Optional[Mapping[str, Any]] = None  # the iperf3 server's state (--iperf3)
+    time_ns: Optional[int] = None  # the wall clock when the snapshot was taken
+    # --tos-ttl (or --dump): datagrams read per TOS byte / IPv6 traffic class and per TTL /
+    # hop limit, as (value, datagrams) of the values seen; None when not asked for.
+    tos: Optional[tuple[tuple[int, int], ...]] = None
+    ttl: Optional[tuple[tuple[int, int], ...]] = None
     # Injected faults and what the client did after them (--inject: wsk/outcomes.py),
     # in the summary only.
     faults: Optional[Mapping[str, Any]] = None
@@ -274,6 +289,10 @@ class Snapshot:
             "sources": [s.as_dict() for s in self.sources],
             "sources_seen": self.sources_seen,
             "sources_evicted": self.sources_evicted,
+            "tos": [{"value": v, "dscp": v >> 2, "ecn": v & 3, "datagrams": n}
+                    for v, n in self.tos] if self.tos is not None else None,
+            "ttl": [{"value": v, "datagrams": n} for v, n in self.ttl]
+            if self.ttl is not None else None,
             **workers,
             **({"iperf3": dict(self.iperf3)} if self.iperf3 is not None else {}),
         }
@@ -285,6 +304,7 @@ class Snapshot:
         return {
             "mode": self.mode,
             "t": round(self.elapsed_s, 6),
+            "time": utc(self.time_ns),
             "interval_s": round(self.interval_s, 6),
             "datagrams": self.interval_received,
             "bytes": self.interval_bytes,
@@ -325,10 +345,12 @@ class Snapshot:
             "rate_measurable": self.rate_measurable,
             "first_s": self._since_start(self.first_ns),
             "last_s": self._since_start(self.last_ns),
-            "first_time": _utc(self.first_ns),
-            "last_time": _utc(self.last_ns),
+            "first_time": utc(self.first_ns),
+            "last_time": utc(self.last_ns),
             "violations": self.violations,
             "violations_by_rule": dict(self.violations_by_rule),
+            "cautions": self.cautions,
+            "cautions_by_rule": dict(self.cautions_by_rule),
             **self._analysis(),
             "latency_ms": _ms(self.latency),
             "app_latency_ms": _ms(self.app_latency),

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, astuple, dataclass, replace
+from operator import add
 from typing import Any, Optional
 
 from wskrecv.addresses import plain_host
@@ -39,8 +40,8 @@ def _ms(ns: Optional[float]) -> Optional[float]:
 @dataclass(frozen=True)
 class StreamRow:
     """One stream's figures so far (see stats/sequence.py for the definitions), and its
-    share of the current interval (`interval_*`: datagrams, and sequences expected and
-    lost since the previous interval report)."""
+    share of the current interval (`interval_*`: datagrams, bytes, sequences expected and
+    lost, datagrams reordered since the previous interval report)."""
 
     address: str
     port: int
@@ -54,9 +55,12 @@ class StreamRow:
     restarts: int
     jitter_ns: Optional[float]
     latency: Optional[Percentiles] = None  # one-way, over the run (wall-clock send times)
+    bytes: int = 0
     interval_received: int = 0
     interval_lost: int = 0
     interval_expected: int = 0
+    interval_reordered: int = 0
+    interval_bytes: int = 0
 
     @property
     def key(self) -> StreamKey:
@@ -80,7 +84,8 @@ class StreamRow:
         """The JSON object of one stream; `interval` adds its share of the interval."""
         out: dict[str, Any] = {
             "address": self.address, "port": self.port, "stream": self.stream,
-            "received": self.received, "lost": self.lost, "expected": self.expected,
+            "received": self.received, "bytes": self.bytes, "lost": self.lost,
+            "expected": self.expected,
             "loss_pct": round(self.loss_pct, 6), "reordered": self.reordered,
             "duplicates": self.duplicates, "late": self.late, "restarts": self.restarts,
             "jitter_ms": _ms(self.jitter_ns),
@@ -88,6 +93,8 @@ class StreamRow:
         }
         if interval:
             out.update(interval_datagrams=self.interval_received,
+                       interval_bytes=self.interval_bytes,
+                       interval_reordered=self.interval_reordered,
                        interval_lost=self.interval_lost,
                        interval_expected=self.interval_expected,
                        interval_loss_pct=round(self.interval_loss_pct, 6))
@@ -113,18 +120,10 @@ class RetiredStreams:
         return _pct(self.lost, self.expected)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"streams": self.streams, "received": self.received, "lost": self.lost,
-                "expected": self.expected, "loss_pct": round(self.loss_pct, 6),
-                "reordered": self.reordered, "duplicates": self.duplicates, "late": self.late,
-                "restarts": self.restarts}
+        return {**asdict(self), "loss_pct": round(self.loss_pct, 6)}
 
     def __add__(self, other: RetiredStreams) -> RetiredStreams:
-        return RetiredStreams(*(a + b for a, b in zip(_values(self), _values(other))))
-
-
-def _values(r: RetiredStreams) -> tuple[int, ...]:
-    return (r.streams, r.received, r.lost, r.expected, r.reordered, r.duplicates, r.late,
-            r.restarts)
+        return RetiredStreams(*map(add, astuple(self), astuple(other)))
 
 
 def retired(totals: SequenceTotals) -> RetiredStreams:
@@ -144,10 +143,11 @@ def _row(key: tuple, t: Any) -> StreamRow:
     latency = t.latency
     return StreamRow(address, port, stream, t.datagrams, t.lost, t.expected, t.reordered,
                      t.duplicates, t.late, t.restarts, t.jitter_ns,
-                     latency.percentiles() if latency is not None else None)
+                     latency.percentiles() if latency is not None else None, t.bytes)
 
 
-Marks = dict[StreamKey, tuple[int, int, int]]  # key -> (received, lost, expected) at a mark
+# key -> (received, lost, expected, reordered, bytes) at the previous interval report
+Marks = dict[StreamKey, tuple[int, int, int, int, int]]
 
 
 def collect(table: StreamTable, limit: Optional[int], marks: Optional[Marks] = None
@@ -171,24 +171,26 @@ def _badness(t: Any) -> tuple[float, int, int]:
     return (_pct(lost, expected), lost, t.reordered + t.duplicates + t.late)
 
 
-def since(row: StreamRow, mark: Optional[tuple[int, int, int]]) -> StreamRow:
-    """`row` with its interval share counted from `mark` (received, lost, expected at the
-    previous report). No mark, or fewer datagrams than it says (the stream was retired
-    and started again): the whole row is this interval's."""
+def since(row: StreamRow, mark: Optional[tuple[int, int, int, int, int]]) -> StreamRow:
+    """`row` with its interval share counted from `mark` (its figures at the previous
+    report). No mark, or fewer datagrams than it says (the stream was retired and started
+    again): the whole row is this interval's."""
     if mark is None or row.received < mark[0]:
-        mark = (0, 0, 0)
+        mark = (0, 0, 0, 0, 0)
     return replace(row, interval_received=row.received - mark[0],
-                   interval_lost=row.lost - mark[1], interval_expected=row.expected - mark[2])
+                   interval_lost=row.lost - mark[1], interval_expected=row.expected - mark[2],
+                   interval_reordered=row.reordered - mark[3], interval_bytes=row.bytes - mark[4])
 
 
 def mark(table: StreamTable) -> Marks:
-    """Every live stream's (received, lost, expected) now: the next interval's start."""
-    return {key_of(k): (t.datagrams, t.lost, t.expected) for k, t in list(table.streams.items())}
+    """Every live stream's figures now: the next interval's start."""
+    return {key_of(k): (t.datagrams, t.lost, t.expected, t.reordered, t.bytes)
+            for k, t in list(table.streams.items())}
 
 
 def marks_of(rows: Iterable[StreamRow]) -> Marks:
     """The same marks, from rows (a --workers run's merged ones)."""
-    return {r.key: (r.received, r.lost, r.expected) for r in rows}
+    return {r.key: (r.received, r.lost, r.expected, r.reordered, r.bytes) for r in rows}
 
 
 def worst(rows: Sequence[StreamRow], n: Optional[int] = None) -> list[StreamRow]:
@@ -219,13 +221,16 @@ def merge_rows(parts: Sequence[Sequence[StreamRow]], max_streams: int
             moved += 1
             table[r.key] = replace(
                 old, latency=old.latency if old.received >= r.received else r.latency,
-                received=old.received + r.received, lost=old.lost + r.lost,
+                received=old.received + r.received, bytes=old.bytes + r.bytes,
+                lost=old.lost + r.lost,
                 expected=old.expected + r.expected, reordered=old.reordered + r.reordered,
                 duplicates=old.duplicates + r.duplicates, late=old.late + r.late,
                 restarts=old.restarts + r.restarts,
                 interval_received=old.interval_received + r.interval_received,
                 interval_lost=old.interval_lost + r.interval_lost,
-                interval_expected=old.interval_expected + r.interval_expected)
+                interval_expected=old.interval_expected + r.interval_expected,
+                interval_reordered=old.interval_reordered + r.interval_reordered,
+                interval_bytes=old.interval_bytes + r.interval_bytes)
     for key, values in jitters.items():
         if len(values) > 1:
             table[key] = replace(table[key], jitter_ns=sum(values) / len(values))

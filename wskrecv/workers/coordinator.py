@@ -30,7 +30,7 @@ from wskrecv.runner import Limits, RunResult
 from wskrecv.runner.finish import against_thresholds, deadline_judged
 from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
-from wskrecv.stats.snapshot import Snapshot
+from wskrecv.stats.snapshot import Snapshot, utc
 from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.workers.pool import Worker
 
@@ -159,7 +159,7 @@ class Coordinator:
         with signals.installed():
             try:
                 self._t0 = self.clock()
-                self.reporter.start(start_info)
+                self.reporter.start({**start_info, "start_time": utc(time.time_ns())})
                 self._loop()
                 for w in self.workers:
                     w.process.join()

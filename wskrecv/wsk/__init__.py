@@ -5,6 +5,7 @@ Nothing in this package touches a socket, a thread, a clock or a terminal: the p
 and event callbacks. Names follow WSK and WDM; see the mapping table in the README.
 """
 
+from wskrecv.wsk import dispatch as _dispatch  # noqa: F401 - fills in the Dispatch tables
 from wskrecv.wsk.counters import SocketStatistics
 from wskrecv.wsk.datagram import Datagram, make_datagram
 from wskrecv.wsk.indication import (

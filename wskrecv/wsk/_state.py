@@ -21,7 +21,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Callable, Optional, Union
 
-from wskrecv.wsk.verifier import RULES, Verifier
+from wskrecv.wsk.verifier import RULES, Verifier, WskrecvBug
 
 
 class _FastEnum(Enum):
@@ -39,10 +39,6 @@ class SocketState(_FastEnum):
 
     CREATED = "created"
     BOUND = "bound"
-    # No longer works (the OS socket failed, or fault injection's fail-socket): requests
-    # complete with STATUS_FILE_FORCED_CLOSED and the application must close it
-    # (PFN_WSK_RECEIVE_FROM; the NULL indication, PFN_WSK_RECEIVE_FROM_EVENT).
-    BROKEN = "broken"
     CLOSING = "closing"  # WskCloseSocket is cancelling outstanding requests
     CLOSED = "closed"
 
@@ -50,7 +46,6 @@ class SocketState(_FastEnum):
 class SocketEvent(_FastEnum):
     BIND = "WskBind"
     CALL = "call"  # any other WSK function on the socket: allowed or not, changes nothing
-    FAIL = "fail"  # the provider's: the socket stops working (never the application's)
     CLOSE = "WskCloseSocket"
     CLOSED = "close done"  # WskCloseSocket finished (no callback runs any more)
 
@@ -60,27 +55,18 @@ SOCKET_TRANSITIONS: dict[tuple[SocketState, SocketEvent], SocketState] = {
     (SocketState.BOUND, SocketEvent.BIND): SocketState.BOUND,
     (SocketState.CREATED, SocketEvent.CALL): SocketState.CREATED,
     (SocketState.BOUND, SocketEvent.CALL): SocketState.BOUND,
-    (SocketState.BROKEN, SocketEvent.CALL): SocketState.BROKEN,
-    (SocketState.CLOSING, SocketEvent.CALL): SocketState.CLOSING,
-    # Failing is the provider's doing: defined in every state (a closing or closed socket
-    # has nothing left to fail).
-    (SocketState.CREATED, SocketEvent.FAIL): SocketState.BROKEN,
-    (SocketState.BOUND, SocketEvent.FAIL): SocketState.BROKEN,
-    (SocketState.BROKEN, SocketEvent.FAIL): SocketState.BROKEN,
-    (SocketState.CLOSING, SocketEvent.FAIL): SocketState.CLOSING,
-    (SocketState.CLOSED, SocketEvent.FAIL): SocketState.CLOSED,
     (SocketState.CREATED, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.BOUND, SocketEvent.CLOSE): SocketState.CLOSING,
-    (SocketState.BROKEN, SocketEvent.CLOSE): SocketState.CLOSING,
-    (SocketState.CLOSING, SocketEvent.CLOSE): SocketState.CLOSING,
     (SocketState.CLOSING, SocketEvent.CLOSED): SocketState.CLOSED,
 }
 
+# PFN_WSK_CLOSE_SOCKET: "After a WSK application has called WskCloseSocket, it should not
+# make any further calls to any of the socket's functions": from the call on, not only
+# once the close finished (a close waiting for a callback to return, or made inside it).
 SOCKET_VIOLATIONS: dict[tuple[SocketState, SocketEvent], str] = {
-    (SocketState.CLOSING, SocketEvent.BIND): "SocketClosed",
-    (SocketState.CLOSED, SocketEvent.BIND): "SocketClosed",
-    (SocketState.CLOSED, SocketEvent.CALL): "SocketClosed",
-    (SocketState.CLOSED, SocketEvent.CLOSE): "SocketClosed",
+    (s, e): "SocketClosed"
+    for s in (SocketState.CLOSING, SocketState.CLOSED)
+    for e in (SocketEvent.BIND, SocketEvent.CALL, SocketEvent.CLOSE)
 }
 
 
@@ -101,6 +87,7 @@ class IrpEvent(_FastEnum):
     COMPLETE = "complete"
     REUSE = "reuse"
     FREE = "free"
+    CANCEL = "cancel"  # IoCancelIrp: sets the Cancel bit, in any state but freed
 
 
 IRP_TRANSITIONS: dict[tuple[IrpState, IrpEvent], IrpState] = {
@@ -110,6 +97,7 @@ IRP_TRANSITIONS: dict[tuple[IrpState, IrpEvent], IrpState] = {
     (IrpState.IDLE, IrpEvent.REUSE): IrpState.IDLE,
     (IrpState.IDLE, IrpEvent.FREE): IrpState.FREED,
     (IrpState.COMPLETED, IrpEvent.FREE): IrpState.FREED,
+    **{(s, IrpEvent.CANCEL): s for s in (IrpState.IDLE, IrpState.PENDING, IrpState.COMPLETED)},
 }
 
 IRP_VIOLATIONS: dict[tuple[IrpState, IrpEvent], str] = {
@@ -120,6 +108,7 @@ IRP_VIOLATIONS: dict[tuple[IrpState, IrpEvent], str] = {
     (IrpState.FREED, IrpEvent.SUBMIT): "IrpUsedAfterFree",
     (IrpState.FREED, IrpEvent.REUSE): "IrpUsedAfterFree",
     (IrpState.FREED, IrpEvent.FREE): "IrpUsedAfterFree",
+    (IrpState.FREED, IrpEvent.CANCEL): "IrpUsedAfterFree",
 }
 
 
@@ -132,7 +121,11 @@ class IndicationState(_FastEnum):
     INDICATED = "indicated"  # inside the WskReceiveFromEvent call
     RETAINED = "retained"  # callback returned STATUS_PENDING: the application owns it
     KEPT = "kept"  # callback returned STATUS_DATA_NOT_ACCEPTED: the provider keeps it
-    RELEASED = "released"  # back with the provider; its buffer is in the pool again
+    RELEASED = "released"  # WskRelease gave it back; its buffer is in the pool again
+    # Back with the provider without ever being the application's to release: the
+    # callback returned STATUS_SUCCESS for it, or, kept, a request took it or the close
+    # dropped it. WskRelease of it releases what was never retained (ReleaseNotHeld).
+    RETURNED = "returned"
 
 
 class IndicationEvent(_FastEnum):
@@ -147,13 +140,13 @@ class IndicationEvent(_FastEnum):
 
 
 INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], IndicationState] = {
-    (IndicationState.INDICATED, IndicationEvent.ACCEPT): IndicationState.RELEASED,
+    (IndicationState.INDICATED, IndicationEvent.ACCEPT): IndicationState.RETURNED,
     (IndicationState.INDICATED, IndicationEvent.RETAIN): IndicationState.RETAINED,
     # Rejected datagrams stay with the provider to be indicated again, first.
     (IndicationState.INDICATED, IndicationEvent.REJECT): IndicationState.KEPT,
     (IndicationState.KEPT, IndicationEvent.REINDICATE): IndicationState.INDICATED,
-    (IndicationState.KEPT, IndicationEvent.DRAIN): IndicationState.RELEASED,
-    (IndicationState.KEPT, IndicationEvent.DISCARD): IndicationState.RELEASED,
+    (IndicationState.KEPT, IndicationEvent.DRAIN): IndicationState.RETURNED,
+    (IndicationState.KEPT, IndicationEvent.DISCARD): IndicationState.RETURNED,
     (IndicationState.RETAINED, IndicationEvent.RELEASE): IndicationState.RELEASED,
     # WskRelease from inside the callback, of part of the list it is being handed: the
     # driver cut the list (Next = NULL) and gives back what it dropped or copied, and
@@ -165,8 +158,12 @@ INDICATION_TRANSITIONS: dict[tuple[IndicationState, IndicationEvent], Indication
 
 INDICATION_VIOLATIONS: dict[tuple[IndicationState, IndicationEvent], str] = {
     (IndicationState.KEPT, IndicationEvent.RELEASE): "ReleaseNotHeld",
+    # WskRelease gives back a list "that it previously retained by returning STATUS_PENDING"
+    # (PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST): one the callback accepted never was.
+    (IndicationState.RETURNED, IndicationEvent.RELEASE): "ReleaseNotHeld",
     (IndicationState.RELEASED, IndicationEvent.RELEASE): "ReleasedTwice",
     (IndicationState.RELEASED, IndicationEvent.ACCESS): "UseAfterRelease",
+    (IndicationState.RETURNED, IndicationEvent.ACCESS): "UseAfterRelease",
     (IndicationState.KEPT, IndicationEvent.ACCESS): "UseAfterReject",
 }
 
@@ -267,9 +264,6 @@ TRANSITIONS: dict[tuple[Any, Any], Any] = {
 VIOLATIONS: dict[tuple[Any, Any], str] = {
     **SOCKET_VIOLATIONS, **IRP_VIOLATIONS, **INDICATION_VIOLATIONS, **CALLBACK_VIOLATIONS,
 }
-# A pair in neither table has no meaning in its state.
-_UNDEFINED = {SocketState: "SocketBadTransition", IrpState: "IrpBadTransition",
-              IndicationState: "IndicationBadTransition", CallbackState: "CallbackBadTransition"}
 # How each machine's violation reads ({what}: the caller's words for the event).
 _DETAILS = {
     SocketState: "{what} after WskCloseSocket",
@@ -278,29 +272,40 @@ _DETAILS = {
     CallbackState: "SO_WSK_EVENT_CALLBACK on a callback WSK_SET_STATIC_EVENT_CALLBACKS enabled "
                    "(it can be neither disabled nor re-enabled)",
 }
+# What a state means, where the violation's words alone would not say.
+_NOTES = {
+    IndicationState.RETURNED: " (the provider has it back: the callback's STATUS_SUCCESS, "
+                              "or a request or the close took it after a rejection; it was "
+                              "never retained)",
+}
 # Where each machine starts.
 INITIAL: tuple[State, ...] = (SocketState.CREATED, IrpState.IDLE, IndicationState.INDICATED,
                               CallbackState.DISABLED, CallbackState.STATIC)
 
 
 def rule(state: State, event: Event) -> Optional[str]:
-    """The rule `event` breaks in `state`, or None when the table allows it."""
+    """The rule `event` breaks in `state`, or None when the table allows it. A pair in
+    neither table is the model's own mistake (KeyError): no client call leads there."""
     if (state, event) in TRANSITIONS:
         return None
-    return VIOLATIONS.get((state, event)) or _UNDEFINED[type(state)]
+    return VIOLATIONS[(state, event)]
 
 
 def forbidden(
     state: State, event: Event, verifier: Optional[Verifier], what: str = ""
-) -> Exception:
+) -> BaseException:
     """The violation `event` is in `state`, counted by `verifier` when there is one (the
-    caller raises it)."""
-    name = rule(state, event)
-    assert name is not None, f"{event} is allowed in {state}"
+    caller raises it); a WskrecvBug when the tables give the pair no meaning at all."""
+    name = VIOLATIONS.get((state, event))
+    if name is None:
+        assert (state, event) not in TRANSITIONS, f"{event} is allowed in {state}"
+        return WskrecvBug(f"the model's tables give {event} no meaning in {state} "
+                          f"({what or event.value})")
     detail = _DETAILS[type(state)].format(what=what or event.value, state=state.value)
+    detail += _NOTES.get(state, "")
     if verifier is not None:
         return verifier.record(name, detail)
-    return RULES[name](detail) if name in RULES else RuntimeError(f"{name}: {detail}")
+    return RULES[name](detail)
 
 
 def begin(obj: Any, state: State) -> None:
@@ -366,8 +371,8 @@ def step_all(
         settle(inds, INDICATION_ROWS[event], event in INDICATION_HIDES)
     except KeyError as exc:
         state = exc.args[0] if exc.args else None
-        if (state, event) in TRANSITIONS or not isinstance(state, IndicationState):
-            raise  # not the table's refusal: a bug, reported as one
+        if not isinstance(state, IndicationState) or (state, event) in TRANSITIONS:
+            raise WskrecvBug(f"settling {event.value}: {exc!r}") from exc
         raise forbidden(state, event, verifier, what) from None
 
 

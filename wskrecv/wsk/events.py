@@ -16,9 +16,13 @@ calls the application's callback and never calls back into the socket. What the 
   (with an IRP, completed once the calls returned) or STATUS_EVENT_PENDING (without).
 - WSK_SET_STATIC_EVENT_CALLBACKS: statically enabled callbacks cannot be disabled or
   re-enabled.
-- PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST: releases what STATUS_PENDING retained;
-  msquic's earlier kernel datapath and ovpn-dco-win also cut the list (Next = NULL) and
-  release part of it from inside the callback before returning STATUS_PENDING.
+- PFN_WSK_RELEASE_DATAGRAM_INDICATION_LIST: releases what STATUS_PENDING retained.
+  msquic's kernel datapath before its "Remove DataIndication Queuing" change also cut
+  the list (Next = NULL) and released part of it from inside the callback, returning
+  STATUS_PENDING for the list; releasing inside the callback and then returning
+  STATUS_SUCCESS or STATUS_DATA_NOT_ACCEPTED hands back what was released
+  (ReleasedThenReturned). ovpn-dco-win's callback returns STATUS_SUCCESS and never calls
+  WskRelease.
 """
 
 from __future__ import annotations
@@ -235,7 +239,17 @@ class EventDispatcher:
                 self.tap.accepted([ind._dgram for ind in inds])
             self._accept(self._live(inds))
             raise
+        released = self._releases  # of this call's list, by the callback itself
         live = self._finish_call(inds, outer_releases)
+        if released and status in (STATUS_SUCCESS, STATUS_DATA_NOT_ACCEPTED):
+            # Released in the call, then given back whole: the provider would get back
+            # indications it already has. Only STATUS_PENDING goes with releasing part of
+            # the list (msquic's kernel datapath before "Remove DataIndication Queuing").
+            shown = status_name(status) if isinstance(status, int) else repr(status)
+            self.source.verifier.record(
+                "ReleasedThenReturned",
+                f"WskRelease of {released} of the list's {len(inds)} indications inside the "
+                f"callback, which then returned {shown}", culprit=callback)
         if self.tap is not None:
             # Counted once, when accepted or released in the call (a rejected rest comes
             # round again), from the provider's records: released ones are unreadable.
@@ -317,7 +331,7 @@ class EventDispatcher:
         if not inds:
             raise verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
         for ind in inds:
-            if type(ind) is not WskDatagramIndication or ind._source is not source:
+            if not isinstance(ind, WskDatagramIndication) or getattr(ind, "_source", None) is not source:
                 raise verifier.record(
                     "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
                 )
@@ -358,8 +372,11 @@ class EventDispatcher:
 
     def _step_all(self, inds: list[WskDatagramIndication], event: IndicationEvent, what: str) -> None:
         """`event` on every indication in `inds` (_state.step_all, with this socket's settle)."""
-        step_all(inds, event, self.source.verifier, what, self.settle)
+        source = self.source
+        step_all(inds, event, source.verifier, what, self.settle)
         if event in INDICATION_SHOWS:
             show(inds)
+        elif source.views:  # MDL buffers handed out: those of returned indications go
+            source.revoke()
 
 __all__ = ["EventDispatcher"]

@@ -25,9 +25,11 @@ that on every read: touching them later is `UseAfterRelease`, counted, not a Pyt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, NamedTuple, Optional, Protocol
 
 from wskrecv.wsk._state import (
+    INDICATION_READABLE,
     IndicationEvent,
     IndicationState,
     Settle,
@@ -36,8 +38,8 @@ from wskrecv.wsk._state import (
     settle,
 )
 from wskrecv.wsk.datagram import Datagram
-from wskrecv.wsk.status import AF_INET, WSK_EVENT_RECEIVE_FROM
-from wskrecv.wsk.types import ControlMessage, Mdl, SockAddr, WskBuf, build_control
+from wskrecv.wsk.status import AF_INET, AF_INET6, WSK_EVENT_RECEIVE_FROM
+from wskrecv.wsk.types import ControlMessage, Mdl, SockAddr, WskBuf, alias, build_control
 from wskrecv.wsk.verifier import Verifier
 
 _INDICATED = IndicationState.INDICATED
@@ -48,15 +50,76 @@ _CONTROL_ROOM = 1 << 16  # the provider always has room for the control data it 
 class IndicationSource:
     """What an indication needs from the socket that indicated it: the verifier that
     counts misuse, the address family, and the control information the application
-    enabled (IP_PKTINFO / IPV6_PKTINFO; receive timestamps with SIO_TIMESTAMPING)."""
+    enabled (IP_PKTINFO / IPV6_PKTINFO; receive timestamps with SIO_TIMESTAMPING).
 
-    __slots__ = ("verifier", "family", "pktinfo", "timestamps")
+    `views` are the MDL buffers handed out (read-only memoryviews of the provider's
+    memory), each with its indication: released once the indication goes back (`revoke`),
+    so reading one afterwards fails at the reader's line instead of reading freed memory
+    (a view derived from it, which Python cannot revoke, reads the poison fill)."""
+
+    __slots__ = ("verifier", "family", "pktinfo", "pktinfo_v4", "pktinfo_v6", "timestamps",
+                 "views")
 
     def __init__(self, verifier: Verifier, family: int = AF_INET) -> None:
         self.verifier = verifier
         self.family = family
-        self.pktinfo = False
+        self.pktinfo = False  # either of the two below
+        self.pktinfo_v4 = False  # IP_PKTINFO: IN_PKTINFO for IPv4 datagrams
+        self.pktinfo_v6 = False  # IPV6_PKTINFO: IN6_PKTINFO (on an AF_INET6 socket)
         self.timestamps = False
+        self.views: list[tuple[WskDatagramIndication, memoryview]] = []
+
+    def set_pktinfo(self, family: int, on: bool) -> None:
+        """IP_PKTINFO (AF_INET) or IPV6_PKTINFO (AF_INET6) turned on or off."""
+        if family == AF_INET:
+            self.pktinfo_v4 = on
+        else:
+            self.pktinfo_v6 = on
+        self.pktinfo = self.pktinfo_v4 or self.pktinfo_v6
+
+    def packet_info(self, local: Optional[tuple[str, int]]) -> tuple[Optional[tuple[str, int]], int]:
+        """(destination, family) for a datagram's IN_PKTINFO / IN6_PKTINFO, by what was
+        asked for and the datagram's own IP version; (None, family) for none. On an
+        AF_INET6 (dual-stack) socket an IPv4 datagram gets IN_PKTINFO after IP_PKTINFO,
+        else, after IPV6_PKTINFO alone, IN6_PKTINFO with the v4-mapped address (the pages
+        do not say: the model's choice, as Linux gives)."""
+        if local is None or not self.pktinfo:
+            return None, self.family
+        if self.family == AF_INET:
+            return (local if self.pktinfo_v4 else None), AF_INET
+        address = local[0]
+        if "." not in address:  # an IPv6 datagram
+            return (local if self.pktinfo_v6 else None), AF_INET6
+        plain = address[7:] if address.startswith("::ffff:") else address
+        if self.pktinfo_v4:
+            return (plain, local[1]), AF_INET
+        return ("::ffff:" + plain, local[1]), AF_INET6
+
+    def revoke(self) -> None:
+        """Release the MDL buffers of indications that went back to the provider."""
+        keep = []
+        for ind, view in self.views:
+            if ind.state in INDICATION_READABLE:
+                keep.append((ind, view))
+            else:
+                _revoke(view)
+        self.views = keep
+
+
+POISON = 0xDD  # what freed memory reads as (Driver Verifier's Special Pool fills it too)
+
+
+def _revoke(view: memoryview) -> None:
+    """Release a handed-out view (reading it now fails), and fill the memory under it with
+    the poison: a view the client derived from it (a slice, memoryview(view)), which
+    Python cannot revoke, reads that instead of the datagram."""
+    memory = view.obj
+    try:
+        view.release()
+    except BufferError:  # exported by the buffer protocol: it stays, the poison still goes in
+        pass
+    if isinstance(memory, bytearray):
+        memory[:] = bytes([POISON]) * len(memory)
 
 
 # PFN_WSK_RECEIVE_FROM_EVENT: (socket_context, flags, indication or None) -> NTSTATUS.
@@ -92,11 +155,17 @@ class WskDatagramIndication:
 
     The plain attributes exist only while the application may read the indication (the
     states `_state.INDICATION_READABLE` derives from the table); `_state.settle` removes
-    them and `show` restores them. Reading one in any other state lands in `__getattr__`, which raises the
-    violation the table names, so legal reads on the hot path cost nothing extra.
+    them and `show` restores them. Reading one in any other state lands in `__getattr__`,
+    which raises the violation the table names, so legal reads on the hot path cost
+    nothing extra.
+
+    This class is the API; an indication's fields (`next`, `state`, the readable ones,
+    `_dgram`, `_source`) live in the storage class under it: `PythonIndication`'s
+    __slots__ here, or the compiled core's `IndicationFields`, which owns them in C (its
+    indication class is made in wskrecv.core). Either is a WskDatagramIndication.
     """
 
-    __slots__ = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -135,10 +204,12 @@ class WskDatagramIndication:
         return _IndicationSockAddr(self)
 
     @property
-    def control_info(self) -> list[ControlMessage]:
+    def control_info(self) -> Optional[list[ControlMessage]]:
         """ControlInfo: the CMSGHDR list the application enabled (IN_PKTINFO/IN6_PKTINFO
-        after IP_PKTINFO/IPV6_PKTINFO, SO_TIMESTAMP after SIO_TIMESTAMPING)."""
-        return self._control()[0]
+        after IP_PKTINFO/IPV6_PKTINFO, SO_TIMESTAMP after SIO_TIMESTAMPING); None (NULL)
+        when the datagram has none ("If there is no control information present for the
+        received datagram, this member is NULL")."""
+        return self._control()[0] or None
 
     @property
     def control_info_length(self) -> int:
@@ -147,9 +218,8 @@ class WskDatagramIndication:
 
     def _control(self) -> tuple[list[ControlMessage], int, bool]:
         stamp = self.timestamp_ns  # raises the violation when not readable
-        source = self._source
-        local = self._dgram[2] if source.pktinfo else None
-        return build_control(local, source.family, stamp, _CONTROL_ROOM)
+        local, family = self._source.packet_info(self._dgram[2])
+        return build_control(local, family, stamp, _CONTROL_ROOM)
 
 
 class _IndicationMdl(Mdl):
@@ -163,7 +233,22 @@ class _IndicationMdl(Mdl):
 
     @property  # type: ignore[override]
     def buffer(self) -> Any:
-        return self._ind.data  # raises the violation once released
+        """The provider's memory (MmGetSystemAddressForMdlSafe): a read-only view,
+        released when the indication goes back, so a read through it afterwards fails
+        (UseAfterRelease) instead of reading freed memory."""
+        ind = self._ind
+        memory = bytearray(ind.data)  # raises the violation once released
+        view = memoryview(memory).toreadonly()
+        source = ind._source
+        source.views.append((ind, view))
+        if len(source.views) > 4096:  # a client that takes views and keeps none
+            source.revoke()
+        return view
+
+    @property
+    def byte_count(self) -> int:
+        """MmGetMdlByteCount."""
+        return len(self._ind.data)
 
 
 class _IndicationSockAddr(SockAddr):
@@ -184,9 +269,29 @@ class _IndicationSockAddr(SockAddr):
     port = property(lambda self: self._addr().port)  # type: ignore[assignment]
     flowinfo = property(lambda self: self._addr().flowinfo)  # type: ignore[assignment]
     scope_id = property(lambda self: self._addr().scope_id)  # type: ignore[assignment]
+    sa_family = family  # SOCKADDR's own name for it (SockAddr's alias is the empty slot here)
 
 
 _GUARDED = frozenset({"data", "remote", "timestamp_ns"})
+FIELDS = ("next", "state", "data", "remote", "timestamp_ns", "_dgram", "_source")
+
+
+class PythonIndication(WskDatagramIndication):
+    """The pure-Python storage of an indication's fields (what make_chain builds); the
+    compiled core's twin is `_core.IndicationFields`."""
+
+    __slots__ = FIELDS
+
+
+# WSK_DATAGRAM_INDICATION's member names, as the same attributes: Next is the storage's
+# `next` (a property over whichever storage; on the Python one the slot itself, so that
+# reading it costs no call), the others the API's own properties.
+WskDatagramIndication.Next = property(  # type: ignore[attr-defined]
+    attrgetter("next"), lambda self, value: setattr(self, "next", value),
+    doc="Next: the next indication of the list (None: the last); assignable (cut the list).")
+alias(PythonIndication, Next="next")
+alias(WskDatagramIndication, Buffer="buffer", RemoteAddress="remote_address",
+      ControlInfo="control_info", ControlInfoLength="control_info_length")
 
 
 def show(inds: list[WskDatagramIndication]) -> None:
@@ -199,14 +304,15 @@ def show(inds: list[WskDatagramIndication]) -> None:
 
 
 def make_chain(
-    dgrams: list[Datagram], source: IndicationSource
+    dgrams: list[Datagram], source: IndicationSource, *, cls: type[WskDatagramIndication] = PythonIndication
 ) -> list[WskDatagramIndication]:
-    """Build indications for `dgrams`, linked in order through `next`, each INDICATED (an
-    indication is only ever built here, or by the compiled twin); returns them as a Python
-    list too, so the provider never walks `next` (the application may rewrite it)."""
+    """Build indications of `cls` for `dgrams`, linked in order through `next`, each
+    INDICATED (an indication is only ever built here, or by the compiled twin); returns
+    them as a Python list too, so the provider never walks `next` (the application may
+    rewrite it)."""
     inds: list[WskDatagramIndication] = []
     nxt: Optional[WskDatagramIndication] = None
-    new = WskDatagramIndication
+    new = cls
     for d in reversed(dgrams):
         nxt = new(d, source, nxt)
         inds.append(nxt)
@@ -277,6 +383,7 @@ __all__ = [
     "IndicationCore",
     "Indications",
     "IndicationSource",
+    "PythonIndication",
     "ReceiveFromEvent",
     "WskClientDatagramDispatch",
     "WskDatagramIndication",

@@ -24,7 +24,8 @@ from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.wsk._state import TRANSITIONS, IrpEvent, IrpState, begin, step
 from wskrecv.wsk.status import NTSTATUS, STATUS_CANCELLED, STATUS_MORE_PROCESSING_REQUIRED
-from wskrecv.wsk.verifier import Verifier
+from wskrecv.wsk.types import alias
+from wskrecv.wsk.verifier import RULES, Verifier
 
 
 class AllocationFaults(Protocol):
@@ -35,7 +36,7 @@ class AllocationFaults(Protocol):
 # Members as plain names: reading one off its Enum class costs about 0.1 us, and these are
 # read for every request.
 _SUBMIT, _COMPLETE, _REUSE = IrpEvent.SUBMIT, IrpEvent.COMPLETE, IrpEvent.REUSE
-_PENDING = IrpState.PENDING
+_CANCEL = IrpEvent.CANCEL
 
 # routine(device_object, irp, context) -> NTSTATUS, as IO_COMPLETION_ROUTINE.
 CompletionRoutine = Callable[[Any, "Irp", Any], int]
@@ -52,7 +53,10 @@ class IoStatus:
         self.information: int = 0
 
     def __repr__(self) -> str:
-        return f"IoStatus(status=0x{self.status:08X}, information={self.information})"
+        return f"IoStatus(Status=0x{self.status:08X}, Information={self.information})"
+
+
+alias(IoStatus, Status="status", Information="information")  # IO_STATUS_BLOCK's names
 
 
 class Irp:
@@ -106,6 +110,9 @@ class Irp:
         step(self, _SUBMIT, verifier)
 
 
+alias(Irp, IoStatus="io_status", Cancel="cancel")  # Irp->IoStatus, Irp->Cancel
+
+
 class IrpTracker:
     """The IRPs allocated and not yet freed, each with where it was allocated (Driver
     Verifier's Pool Tracking, for IRPs): a client's registration has one (wsk/client.py).
@@ -131,15 +138,24 @@ class IrpTracker:
         return list(self.live.items())
 
 
-def io_allocate_irp(tracker: Optional[IrpTracker] = None) -> Optional[Irp]:
+def io_allocate_irp(tracker: Optional[IrpTracker] = None, stack_size: int = 1) -> Optional[Irp]:
     """IoAllocateIrp: a new IRP the application owns (and must free with IoFreeIrp),
     counted by `tracker` (its client's registration's) until then; None (NULL) when the
-    allocation fails, as fault injection (`alloc`, Low Resources Simulation) makes it."""
+    allocation fails, as fault injection (`alloc`, Low Resources Simulation) makes it. A
+    WSK application allocates it "with at least one I/O stack location": a `stack_size`
+    below one is the IrpWithoutStackLocation rule, counted (the IRP is returned all the
+    same, so the run goes on and the report shows the line)."""
     if tracker is not None and tracker.faults is not None and tracker.faults.fail_alloc():
         return None
     irp = Irp()
     if tracker is not None:
         tracker.allocated(irp)
+        irp.verifier = tracker.verifier
+    if not (type(stack_size) is int and stack_size >= 1):
+        detail = f"IoAllocateIrp(StackSize={stack_size!r}): a WSK request needs one I/O stack location"
+        if irp.verifier is None:
+            raise RULES["IrpWithoutStackLocation"](detail)
+        irp.verifier.record("IrpWithoutStackLocation", detail)
     return irp
 
 
@@ -184,13 +200,15 @@ def io_free_irp(irp: Irp) -> None:
 
 
 def io_cancel_irp(irp: Irp) -> bool:
-    """IoCancelIrp: ask the owner to complete a pending IRP with STATUS_CANCELLED.
+    """IoCancelIrp: set the IRP's Cancel bit ("In either case, the IRP's cancel bit is set
+    to TRUE") and call its cancel routine, if it has one: a pending receive completes with
+    STATUS_CANCELLED.
 
     Returns True when a cancel routine was called; cancelling an IRP that already
-    completed (the classic race) is a harmless no-op returning False.
+    completed (the classic race) sets the bit and returns False. A freed IRP is gone:
+    cancelling it is IrpUsedAfterFree.
     """
-    if irp.state is not _PENDING:
-        return False
+    step(irp, _CANCEL, irp.verifier, "IoCancelIrp")
     irp.cancel = True
     routine = irp.cancel_routine
     if routine is None:

@@ -192,6 +192,11 @@ class Ledger:
             self._stall = (now_ns, self._last, why_not)
 
     @property
+    def last_fault(self) -> Optional[Fault]:
+        """The fault injected last (until the run is over), or None."""
+        return self._last
+
+    @property
     def stalled_since(self) -> Optional[int]:
         """When the client stopped receiving after a fault (None: it did not)."""
         if self._stall is None or self._stall[1] is None:

@@ -19,7 +19,7 @@ them.
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from wskrecv.wsk.indication import (
     IndicationCore,
@@ -50,11 +50,20 @@ class WskProviderNpi:
     `npi.Dispatch->WskControlClient(npi.Client, ...)` is `npi.control_client(...)`, and
     `npi.Dispatch->WskSocket(npi.Client, ...)` is `npi.socket(...)`."""
 
+    # WSK_PROVIDER_NPI.Dispatch: WSK_PROVIDER_DISPATCH, whose WskControlClient is the client
+    # API's; filled in by wskrecv.wsk.dispatch (which imports this module) as the package loads.
+    Dispatch: ClassVar[Any] = None
+
     def __init__(self, verifier: Verifier, faults: Optional[Injector] = None) -> None:
         self.verifier = verifier
         self.faults = faults
         self.static_events = 0
         self.sockets_created = 0
+
+    @property
+    def Client(self) -> WskProviderNpi:
+        """WSK_PROVIDER_NPI.Client: what WskControlClient takes first (this object)."""
+        return self
 
     def control_client(self, control_code: int, input_buffer: Any) -> NTSTATUS:
         """WskControlClient; only WSK_SET_STATIC_EVENT_CALLBACKS (with a

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 from wskrecv.wsk._state import (
+    CALLBACK_NULL,
     CallbackEvent,
     IrpState,
     SocketEvent,
@@ -78,13 +79,12 @@ from wskrecv.wsk.status import (
 )
 from wskrecv.wsk.tap import Tap
 from wskrecv.wsk.types import SockAddr, TimestampingConfig, ULongRef, WskBuf, build_control, cast_flags
-from wskrecv.wsk.verifier import Verifier
+from wskrecv.wsk.verifier import Verifier, WskApiViolation
 
 # Members as plain names: reading one off its Enum class costs about 0.1 us (Python 3.11),
 # and these are read for every request and delivery.
 _PENDING = IrpState.PENDING
 _BOUND = SocketState.BOUND
-_BROKEN = SocketState.BROKEN
 _CLOSED = SocketState.CLOSED
 _CLOSING = SocketState.CLOSING
 
@@ -144,6 +144,9 @@ class WskDatagramSocket:
         self._requests: deque[Irp] = deque()  # posted WskReceiveFrom IRPs, oldest first
         self._kept = self.events.kept  # the dispatcher's: read on every request
         self._backlog: deque[Datagram] = deque()  # delivered, not yet handed to the app
+        self._broken = False  # the OS socket failed (`fail`)
+        self._failure_told = False  # ...and the client heard it (a failed request, NULL)
+        self.closer = "the client"  # who called WskCloseSocket (wskrecv, for a client that did not)
         self._pumping = False
         # Fault injection (inject.py), when the client's registration has it: the
         # provider-side calls ask it first. `_held`: the provider hands nothing over
@@ -165,6 +168,12 @@ class WskDatagramSocket:
         # Provider side: called after WskRelease or a re-enable, from whichever thread made
         # the call, because demand() may have grown; the receive loop wakes up on it.
         self.ready_callback: Optional[Callable[[], None]] = None
+
+    # WSK_SOCKET.Dispatch: WSK_PROVIDER_DATAGRAM_DISPATCH, whose WskReceiveFrom, WskRelease,
+    # WskControlSocket and WskCloseSocket are the client API's functions. The provider's
+    # table is filled in by wskrecv.wsk.dispatch (which imports this module) when the
+    # package loads.
+    Dispatch: ClassVar[Any] = None
 
     # -- application side -------------------------------------------------------------
 
@@ -198,35 +207,42 @@ class WskDatagramSocket:
         Every path completes the IRP through its completion routine. A datagram the
         provider already holds completes it before this returns: STATUS_SUCCESS. Otherwise
         STATUS_PENDING, or the failure the IRP completed with (STATUS_INVALID_PARAMETER
-        for a bad request, STATUS_FILE_FORCED_CLOSED once the socket no longer works or is
-        closing). Called from inside a completion routine it always pends (the provider's
-        loop completes it next), so a routine that reposts never recurses.
+        for a bad request, STATUS_FILE_FORCED_CLOSED the first time after the socket
+        stopped working, STATUS_CANCELLED for an IRP IoCancelIrp had cancelled before).
+        Called from inside a completion routine it always pends (the provider's loop
+        completes it next), so a routine that reposts never recurses.
+
+        Rule breaks are raised before the IRP changes hands (it stays the caller's): a
+        call after WskCloseSocket was called (SocketClosed), and a request on a socket the
+        provider has already said no longer works (CallAfterSocketFailure: a routine that
+        reposts whatever the status stops there instead of recursing).
         """
         if self.faults is not None:
             self.faults.called("WskReceiveFrom")
-        if self.state is _CLOSED:
+        if self.state is not _BOUND:
             self._check_open("WskReceiveFrom")
+        if self._failure_told:
+            raise self.verifier.record(
+                "CallAfterSocketFailure",
+                "WskReceiveFrom after the socket stopped working (STATUS_FILE_FORCED_CLOSED, "
+                "or the NULL indication): close it with WskCloseSocket")
         # The buffers of a request still pending are its own (PFN_WSK_RECEIVE_FROM). A
         # driver reposting an IRP with its own buffers passes the first test at once.
         owner = buf.owner
         if owner is not irp and owner is not None and owner.state is _PENDING:
             self._buffer_in_use(buf)
-        if control_flags is not None:
-            owner = control_flags.owner
-            if owner is not irp:
-                if owner is not None and owner.state is _PENDING:
-                    self._buffer_in_use(control_flags)
-                control_flags.owner = irp
-        if control_length is not None:
-            owner = control_length.owner
-            if owner is not irp:
-                if owner is not None and owner.state is _PENDING:
-                    self._buffer_in_use(control_length)
-                control_length.owner = irp
-        irp.submit(self.verifier)
+        cells = None  # the ULONG cells that change hands (a reposted IRP keeps its own)
+        if control_flags is not None and control_flags.owner is not irp:
+            cells = self._take_cells(irp, control_flags, control_length)
+        elif control_length is not None and control_length.owner is not irp:
+            cells = self._take_cells(irp, control_length)
+        irp.submit(self.verifier)  # a rule it breaks leaves every owner as it was
         buf.owner = irp
-        state = self.state
-        if state is _BROKEN or state is _CLOSING:
+        if cells:
+            for cell in cells:
+                cell.owner = irp
+        if self._broken:
+            self._failure_told = True  # the client hears it now: closing is its next step
             self.counts.failures += 1
             io_complete_request(irp, STATUS_FILE_FORCED_CLOSED)
             return STATUS_FILE_FORCED_CLOSED
@@ -246,12 +262,22 @@ class WskDatagramSocket:
                         self._pumping = False
                     self._pump()  # what the routine posted meanwhile
                     return STATUS_SUCCESS
+                if irp.cancel:
+                    return self._cancel_on_queue(irp)
                 irp.cancel_routine = self._cancel
                 self._requests.append(irp)
                 self._pump()
                 return STATUS_PENDING
+        if irp.cancel:
+            return self._cancel_on_queue(irp)
         irp.cancel_routine = self._cancel
         self._requests.append(irp)
+        if not self._pumping:
+            # Not a repost from a routine the provider runs (it looks at demand() next):
+            # a start hook's or another thread's request may find the receive loop
+            # waiting with nothing wanted. Appended first, so a loop that finished
+            # pumping meanwhile either counts this request or is woken for it.
+            self._notify_ready()
         return STATUS_PENDING
 
     def control_socket(
@@ -285,7 +311,14 @@ class WskDatagramSocket:
             self._check_open("WskControlSocket")
             if irp is not None:
                 irp.submit(self.verifier)
-            status = self._control(request_type, control_code, level, input_buffer, irp)
+            try:
+                status = self._control(request_type, control_code, level, input_buffer, irp)
+            except WskApiViolation:
+                # The call fails: "the IRP will be completed with failure status", never
+                # left pending (PFN_WSK_CONTROL_SOCKET).
+                if irp is not None:
+                    io_complete_request(irp, STATUS_INVALID_PARAMETER)
+                raise
             if irp is not None and status != STATUS_PENDING:
                 io_complete_request(irp, status)
         if status == STATUS_SUCCESS:
@@ -377,8 +410,8 @@ class WskDatagramSocket:
 
     @property
     def broken(self) -> bool:
-        """The socket no longer works (`fail`): only WskCloseSocket is left to do."""
-        return self.state is _BROKEN
+        """The socket no longer works (`fail`) and is not closed: WskCloseSocket is left."""
+        return self._broken and not self.closed
 
     @property
     def event_enabled(self) -> bool:
@@ -423,7 +456,7 @@ class WskDatagramSocket:
 
     def demand(self) -> int:
         """How many more datagrams the socket can take now (0: leave them in the OS)."""
-        if self.state is not _BOUND:
+        if self.state is not _BOUND or self._broken:
             return 0
         room = len(self._requests) - len(self._backlog) - len(self._kept)
         if self.events.accepting:  # the callback takes what the pool holds
@@ -464,7 +497,9 @@ class WskDatagramSocket:
         the event callback with a NULL indication (the application must close). Requests
         posted afterwards complete with STATUS_FILE_FORCED_CLOSED."""
         with self.lock:
-            step(self, SocketEvent.FAIL)
+            self._broken = True
+            if self._requests or self.events.state in CALLBACK_NULL:
+                self._failure_told = True  # a failed request, or the NULL indication
             # Every request pending now fails, even when a routine closes the socket.
             failing = list(self._requests)
             self._requests.clear()
@@ -531,12 +566,29 @@ class WskDatagramSocket:
 
     # -- internals --------------------------------------------------------------------
 
+    def _take_cells(self, irp: Irp, *cells: Optional[ULongRef]) -> list[ULongRef]:
+        """The ControlFlags / ControlLength cells `irp`'s request takes over: a caution for
+        each that is still another pending request's."""
+        taken = []
+        for cell in cells:
+            if cell is None or cell.owner is irp:
+                continue
+            owner = cell.owner
+            if owner is not None and owner.state is _PENDING:
+                self._buffer_in_use(cell)
+            taken.append(cell)
+        return taken
+
     def _buffer_in_use(self, cell: Any) -> None:
-        raise self.verifier.record(
+        """A caution, not a rule: the request goes ahead (both write the same memory)."""
+        self.verifier.record(
             "RequestBufferInUse", f"{type(cell).__name__} of a WskReceiveFrom that has not completed"
         )
 
     def _check_open(self, what: str) -> None:
+        """SocketClosed once WskCloseSocket was called (the table says so)."""
+        if self.state in (_CLOSING, _CLOSED) and self.closer != "the client":
+            what += f" ({self.closer} called WskCloseSocket: the client had not)"
         step(self, SocketEvent.CALL, self.verifier, what)
 
     def _notify_ready(self) -> None:
@@ -551,13 +603,17 @@ class WskDatagramSocket:
         if request_type == WskSetOption and code == SO_WSK_EVENT_CALLBACK and level == SOL_SOCKET:
             return self._event_callback(value, irp)
         if request_type == WskSetOption and isinstance(value, int):
-            if (level, code) == (IPPROTO_IP, IP_PKTINFO) and self.family == AF_INET:
-                source.pktinfo = bool(value)
+            # IP_PKTINFO at IPPROTO_IP is an IPv4 option: on an AF_INET6 (dual-stack) socket
+            # it asks for IN_PKTINFO on the IPv4 datagrams, as msquic's kernel datapath
+            # sets it there beside IPV6_PKTINFO (failure is fatal to it).
+            if (level, code) == (IPPROTO_IP, IP_PKTINFO):
+                source.set_pktinfo(AF_INET, bool(value))
                 return STATUS_SUCCESS
             if (level, code) == (IPPROTO_IPV6, IPV6_PKTINFO) and self.family == AF_INET6:
-                source.pktinfo = bool(value)
+                source.set_pktinfo(AF_INET6, bool(value))
                 return STATUS_SUCCESS
-        if (request_type, code, level) == (WskIoctl, SIO_TIMESTAMPING, SOL_SOCKET) and isinstance(
+        # "If RequestType is WskIoctl, the Level parameter is ignored" (PFN_WSK_CONTROL_SOCKET).
+        if (request_type, code) == (WskIoctl, SIO_TIMESTAMPING) and isinstance(
             value, TimestampingConfig
         ):
             source.timestamps = bool(value.flags & TIMESTAMPING_FLAG_RX)
@@ -573,18 +629,17 @@ class WskDatagramSocket:
         events = self.events
         if events.static:  # before any other check: the table names the rule
             raise forbidden(events.state, CallbackEvent.ENABLE, self.verifier)
+        if self.state is SocketState.CREATED:  # enabling or disabling (SO_WSK_EVENT_CALLBACK)
+            which = "WSK_EVENT_DISABLE" if mask & WSK_EVENT_DISABLE else "WSK_EVENT_RECEIVE_FROM"
+            raise self.verifier.record(
+                "EventBeforeBind", f"SO_WSK_EVENT_CALLBACK({which}) before WskBind"
+            )
         if mask & WSK_EVENT_DISABLE:
             return events.disable(irp)
         if irp is not None:
             return STATUS_INVALID_PARAMETER  # enabling takes no IRP (SO_WSK_EVENT_CALLBACK)
-        if self.state is SocketState.CREATED:
-            raise self.verifier.record(
-                "EventBeforeBind", "SO_WSK_EVENT_CALLBACK(WSK_EVENT_RECEIVE_FROM) before WskBind"
-            )
         if events.callback is None:
             return STATUS_INVALID_PARAMETER  # the client dispatch has no callback
-        if self.state is SocketState.CLOSING or self.state is _BROKEN:
-            return STATUS_FILE_FORCED_CLOSED
         events.enable()
         self._pump()
         return STATUS_SUCCESS
@@ -615,6 +670,7 @@ class WskDatagramSocket:
                 if (
                     (backlog or kept)
                     and self.state is _BOUND
+                    and not self._broken
                     and events.indicate(backlog)
                 ):
                     continue
@@ -665,12 +721,9 @@ class WskDatagramSocket:
                 control_length.value = 0
             else:
                 source = self.source
+                info, family = source.packet_info(local)
                 msgs, used, ctrunc = build_control(
-                    local if source.pktinfo else None,
-                    self.family,
-                    dgram[3] if source.timestamps else None,
-                    control_length.value,
-                )
+                    info, family, dgram[3] if source.timestamps else None, control_length.value)
                 control_info[:] = msgs
                 control_length.value = used
                 if ctrunc:
@@ -697,6 +750,14 @@ class WskDatagramSocket:
         self._last_local = local
         self._last_cast = cast
         return cast
+
+    def _cancel_on_queue(self, irp: Irp) -> NTSTATUS:
+        """A request whose IRP IoCancelIrp already cancelled (the Cancel bit set while no
+        cancel routine could be called): "The IRP should be canceled at a later time when
+        it becomes cancelable" (IoCancelIrp), which is now, as it would be queued."""
+        self.counts.cancellations += 1
+        io_complete_request(irp, STATUS_CANCELLED)
+        return STATUS_CANCELLED
 
     def _cancel_receive(self, irp: Irp) -> None:
         try:

@@ -2,8 +2,12 @@
 
 WSK_BUF (wsk.h, and the WSK_BUF page): `Mdl` points to a chain of memory descriptors; the
 data begin at `Offset`, which must lie within the first MDL, and extend for `Length` bytes
-(for a receive: at most that many are written, in chain order). A plain bytearray stands
-for a chain of one MDL, which is what most drivers pass.
+(for a receive: at most that many are written, in chain order). "If the Length member is
+zero, this pointer can be NULL" (None). A plain bytearray stands for a chain of one MDL,
+which is what most drivers pass.
+
+The structures carry their WDK member names (WSK_BUF.Mdl/.Offset/.Length, MDL.Next) and
+the snake_case ones as the same slots: one attribute under two names, no copy, no cost.
 """
 
 from __future__ import annotations
@@ -45,13 +49,33 @@ class Mdl:
         return f"<Mdl {len(self.buffer)} bytes{' ->' if self.next is not None else ''}>"
 
 
+Mdl.Next = Mdl.next  # type: ignore[attr-defined]  # MDL.Next: the same slot
+
+
+def alias(cls: type, **names: str) -> None:
+    """Give `cls` each WDK member name as another name for an attribute it has (a slot's
+    descriptor or a property): `alias(WskBuf, Mdl="mdl")`."""
+    for wdk, mine in names.items():
+        setattr(cls, wdk, cls.__dict__[mine])
+
+
+def _writable(buffer: Any) -> bool:
+    """Whether a receive may write into `buffer` (locked memory: a bytearray or a writable
+    memoryview)."""
+    kind = type(buffer)
+    return kind is bytearray or (kind is memoryview and not buffer.readonly)
+
+
 def mdl_buffers(mdl: Union[Buffer, Mdl]) -> list[Buffer]:
-    """The buffers of a chain, in order (a plain buffer is a chain of one)."""
+    """The buffers of a chain, in order (a plain buffer is a chain of one; a NULL Mdl, a
+    chain of none)."""
+    if mdl is None:
+        return []
     if not isinstance(mdl, Mdl):
         return [mdl]
     out: list[Buffer] = []
     node: Optional[Mdl] = mdl  # type: ignore[assignment]
-    while node is not None:
+    while node is not None and len(out) <= 4096:  # a chain that comes round again ends
         out.append(node.buffer)
         node = node.next
     return out
@@ -71,12 +95,12 @@ class WskBuf:
     __slots__ = ("mdl", "offset", "length", "owner", "_view")
 
     def __init__(
-        self, mdl: Union[Buffer, Mdl], offset: int = 0, length: Optional[int] = None
+        self, mdl: Union[Buffer, Mdl, None], offset: int = 0, length: Optional[int] = None
     ) -> None:
         self.mdl = mdl
         self.offset = offset
         if length is None:
-            length = sum(map(len, mdl_buffers(mdl))) - offset
+            length = max(sum(map(len, mdl_buffers(mdl))) - offset, 0) if mdl is not None else 0
         self.length = length
         self.owner: Any = None
         self._view: Optional[memoryview] = None
@@ -89,22 +113,31 @@ class WskBuf:
         return view
 
     def is_valid(self) -> bool:
-        """Offset lies within the first MDL and Length bytes fit in the chain from there."""
+        """Offset lies within the first MDL and Length bytes fit in the chain from there,
+        every buffer writable; a NULL Mdl only with a Length of zero."""
         mdl = self.mdl
-        if type(mdl) is not bytearray:  # an MDL chain (a bytearray is one MDL)
+        if type(mdl) is not bytearray:  # an MDL chain (a bytearray is one MDL), or NULL
             return self._chain_valid()
         offset = self.offset
         length = self.length
-        return offset >= 0 and length >= 0 and offset + length <= len(mdl)
+        try:
+            return offset >= 0 and length >= 0 and offset + length <= len(mdl)
+        except TypeError:  # an Offset or Length that is no number
+            return False
 
     def _chain_valid(self) -> bool:
-        buffers = mdl_buffers(self.mdl)
-        offset = self.offset
-        return (
-            0 <= offset <= len(buffers[0])
-            and self.length >= 0
-            and offset + self.length <= sum(map(len, buffers))
-        )
+        offset, length = self.offset, self.length
+        if type(length) is not int or type(offset) is not int or length < 0:
+            return False
+        mdl = self.mdl
+        if mdl is None:  # the Offset member is not used then
+            return length == 0
+        if not isinstance(mdl, (Mdl, memoryview)):
+            return False
+        buffers = mdl_buffers(mdl)
+        if len(buffers) > 4096 or not all(map(_writable, buffers)):  # a chain that loops, too
+            return False
+        return 0 <= offset <= len(buffers[0]) and offset + length <= sum(map(len, buffers))
 
     def fill(self, data: bytes) -> int:
         """Copy `data` in, in chain order from Offset, at most Length bytes; the count.
@@ -115,6 +148,8 @@ class WskBuf:
         if n > self.length:
             n = self.length
             data = data[:n]
+        if not n:  # nothing to copy (and a NULL Mdl is legal only then)
+            return 0
         mdl = self.mdl
         if type(mdl) is bytearray:  # the usual case: one MDL
             view = self._view
@@ -145,6 +180,8 @@ class WskBuf:
             if view is None or view.obj is not mdl:
                 view = self._bytes_view()
             return view[self.offset : self.offset + information]
+        if mdl is None:
+            return b""
         if not isinstance(mdl, Mdl):
             return memoryview(mdl)[self.offset : self.offset + information]
         out = bytearray()
@@ -155,6 +192,9 @@ class WskBuf:
             out += buffer[skip : skip + information - len(out)]
             skip = 0
         return bytes(out)
+
+
+alias(WskBuf, Mdl="mdl", Offset="offset", Length="length")
 
 
 class SockAddr:
@@ -183,6 +223,9 @@ class SockAddr:
 
     def __repr__(self) -> str:
         return f"SockAddr({self.host!r}, {self.port})"
+
+
+alias(SockAddr, sa_family="family")
 
 
 class ULongRef:
@@ -337,6 +380,7 @@ __all__ = [
     "TimestampingConfig",
     "ULongRef",
     "WskBuf",
+    "alias",
     "build_control",
     "cast_flags",
     "cmsg_space",
