@@ -1,4 +1,5 @@
-"""Build the optional compiled receive core (wskrecv._core), like msgpack and multidict.
+"""Build the optional compiled receive core (wskrecv._core), like msgpack and multidict,
+and wskrecv._sigexit (the second stop signal's exit from a C thread: wskrecv/signals.py).
 
 Also the package list: the example clients (examples/) ship as wskrecv.examples.
 Everything else is in pyproject.toml. When the extension cannot be built (no C compiler,
@@ -15,7 +16,7 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 SOURCES = ["csrc/module.c", "csrc/reader.c", "csrc/tracker.c", "csrc/tables.c", "csrc/counting.c",
-           "csrc/chain.c", "csrc/capture.c"]
+           "csrc/chain.c", "csrc/capture.c", "csrc/completer.c"]
 
 
 class OptionalBuildExt(build_ext):
@@ -44,8 +45,10 @@ def extensions() -> list[Extension]:
     if os.environ.get("WSKRECV_NO_EXTENSIONS") or not sys.platform.startswith("linux"):
         return []
     flags = os.environ.get("WSKRECV_CFLAGS", "-O2 -std=gnu11 -Wall -Wno-unused-parameter").split()
-    return [Extension("wskrecv._core", SOURCES, depends=["csrc/core.h", "csrc/hist.h", "csrc/tracker.h", "csrc/tables.h"],
-                      extra_compile_args=flags)]
+    headers = ["csrc/core.h", "csrc/hist.h", "csrc/tracker.h", "csrc/tables.h"]
+    return [Extension("wskrecv._core", SOURCES, depends=headers, extra_compile_args=flags),
+            # Not part of the core: the second stop signal's exit from a C thread (signals.py)
+            Extension("wskrecv._sigexit", ["csrc/sigexit.c"], extra_compile_args=flags)]
 
 
 # The example clients ship as wskrecv.examples: `wskrecv run --template` prints two of them.

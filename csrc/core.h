@@ -42,6 +42,7 @@ typedef struct {
     PyTypeObject *streams_type; /* StreamTable */
     PyTypeObject *source_count_type; /* a SourceTable's row (not in the module) */
     PyTypeObject *chain_type;   /* ChainMaker */
+    PyTypeObject *completer_type; /* IrpCompleter */
     PyTypeObject *fields_type;  /* IndicationFields */
     PyObject *datagram_type;    /* wskrecv.wsk.datagram.Datagram, imported on first use */
     PyObject *histogram_type;   /* wskrecv.stats.latency.Histogram, imported on first use */
@@ -67,6 +68,7 @@ int core_add_trackers(PyObject *module, core_state *st);
 int core_add_tables(PyObject *module, core_state *st);
 int core_add_counter(PyObject *module, core_state *st);
 int core_add_chain(PyObject *module, core_state *st);
+int core_add_completer(PyObject *module, core_state *st);
 
 /* A heap type made from `spec` (bases: NULL, or one type) and added to `module` under its
  * short name; a new reference kept in the state, or NULL with an exception. */
@@ -107,6 +109,10 @@ int core_clamped_index(PyObject *obj, Py_ssize_t *out);
 #define CORE_BOUND ((i128)1 << 96)
 PyObject *core_from_i128(i128 v);
 int core_to_bounded(PyObject *obj, i128 *out);
+/* Counter.add(data, remote, timestamp_ns, now_ns, truncated) for a native Counter (the
+ * caller checked its type): 0, or -1 with an exception, as the method would raise. */
+int core_counter_add(PyObject *counter, PyObject *data, PyObject *remote, PyObject *stamp, PyObject *now_ns,
+                     int truncated);
 /* wskrecv._core.scan_capture (capture.c): the twin of wskrecv/capture/scan.py's scan. */
 PyObject *core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 

@@ -86,8 +86,8 @@ parse(int format, const unsigned char *p, Py_ssize_t n, int truncated, Header *h
         }
         h->stream = (uint32_t)be(p + 8, 4);
         h->seq = be(p + 12, 8);
-        h->has_send = 1;
         h->send_ns = be(p + 20, 8);
+        h->has_send = h->send_ns != 0; /* 0: the sender did not stamp it */
         h->valid = truncated ||
                    core_crc32(p + header_len, (size_t)(n - (Py_ssize_t)header_len)) == (uint32_t)be(p + 32, 4);
         return 1;
@@ -392,6 +392,37 @@ read_now(PyObject *obj, i128 *now)
     return read_time(obj, now);
 }
 
+/* One datagram at `now`: its source row and everything else (the caller checked ready). */
+static int
+add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated)
+{
+    Py_ssize_t n = length_of(data);
+    if (n < 0) {
+        return -1;
+    }
+    /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
+    PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
+    int status = sources_count(self->sources, remote, 1, (uint64_t)n, (uint64_t)n);
+    if (status == 0) {
+        status = count_one(self, data, remote, stamp, now, truncated);
+    }
+    Py_DECREF(sources);
+    Py_DECREF(streams);
+    return status;
+}
+
+int
+core_counter_add(PyObject *counter, PyObject *data, PyObject *remote, PyObject *stamp, PyObject *now_ns,
+                 int truncated)
+{
+    Counter *self = (Counter *)counter;
+    i128 now;
+    if (ready(self) < 0 || read_now(now_ns, &now) < 0) {
+        return -1;
+    }
+    return add_at(self, data, remote, stamp, now, truncated);
+}
+
 static PyObject *
 Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -407,19 +438,7 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
-    Py_ssize_t n = length_of(args[0]);
-    if (n < 0) {
-        return NULL;
-    }
-    /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
-    PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
-    int status = sources_count(self->sources, args[1], 1, (uint64_t)n, (uint64_t)n);
-    if (status == 0) {
-        status = count_one(self, args[0], args[1], args[2], now, truncated);
-    }
-    Py_DECREF(sources);
-    Py_DECREF(streams);
-    if (status < 0) {
+    if (add_at(self, args[0], args[1], args[2], now, truncated) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;

@@ -238,6 +238,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->streams_type);
     Py_VISIT(st->source_count_type);
     Py_VISIT(st->chain_type);
+    Py_VISIT(st->completer_type);
     Py_VISIT(st->fields_type);
     Py_VISIT(st->datagram_type);
     Py_VISIT(st->histogram_type);
@@ -257,6 +258,7 @@ core_clear(PyObject *module)
     Py_CLEAR(st->streams_type);
     Py_CLEAR(st->source_count_type);
     Py_CLEAR(st->chain_type);
+    Py_CLEAR(st->completer_type);
     Py_CLEAR(st->fields_type);
     Py_CLEAR(st->datagram_type);
     Py_CLEAR(st->histogram_type);
@@ -298,6 +300,7 @@ core_exec(PyObject *module)
         return -1;
     }
     if (core_add_trackers(module, st) < 0 || core_add_tables(module, st) < 0 || core_add_counter(module, st) < 0 || core_add_chain(module, st) < 0 ||
+        core_add_completer(module, st) < 0 ||
         core_add_reader(module, st) < 0) {
         return -1;
     }

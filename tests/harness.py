@@ -102,23 +102,24 @@ class Result:
         return summaries[0]
 
 
+def _set_environment(values: Mapping[str, Optional[str]]) -> None:
+    """os.environ takes `values` (None: unset)."""
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @contextmanager
 def _environment(changes: Mapping[str, Optional[str]]) -> Iterator[None]:
     """os.environ with `changes` (None: unset) for the block."""
     saved = {k: os.environ.get(k) for k in changes}
     try:
-        for k, v in changes.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_environment(changes)
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        _set_environment(saved)
 
 
 def wskrecv(*args: str, env: Optional[Mapping[str, Optional[str]]] = None,

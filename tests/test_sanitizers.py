@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TESTS = ["tests/model/test_core_twins.py", "tests/net/test_core_reader.py",
          "tests/model/test_chain_twins.py", "tests/model/test_event.py", "tests/test_native_fuzz.py",
          "tests/model/test_native_crashes.py", "tests/capture/test_twins.py",
-         "tests/model/test_state.py"]
+         "tests/model/test_state.py", "tests/model/test_completer_twins.py"]
 FLAGS = "-O1 -g -std=gnu11 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all"
 
 

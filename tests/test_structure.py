@@ -6,7 +6,8 @@ TYPE_CHECKING: a circle there is still two layers that each need the other."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
 from pathlib import Path
 
 from wskrecv.runner.contracts import Receiver
@@ -47,13 +48,15 @@ def imported(path: Path, name: str, modules: dict[str, Path]) -> Iterator[str]:
                     yield base
 
 
-def graph() -> dict[str, set[str]]:
+@cache
+def graph() -> dict[str, frozenset[str]]:
+    """Each module of wskrecv and the modules of wskrecv it imports (read once)."""
     modules = module_files()
-    return {name: {m for m in imported(path, name, modules) if m != name}
+    return {name: frozenset(m for m in imported(path, name, modules) if m != name)
             for name, path in modules.items()}
 
 
-def circles(edges: dict[str, set[str]]) -> list[list[str]]:
+def circles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """The strongly connected components with more than one member (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

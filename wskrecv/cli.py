@@ -271,9 +271,11 @@ def _version(ctx: click.Context, value: bool) -> None:
     """--version: the version and the receive core WSKRECV_NO_EXTENSIONS and the build chose."""
     if not value or ctx.resilient_parsing:
         return
-    from wskrecv.core import current_name
+    from wskrecv.core import current_completions, current_name
 
-    click.echo(f"wskrecv {__version__} ({current_name()} core)")
+    # listen's steady requests complete in the compiled twin where the native core has it
+    completions = ", native IRP completions" if current_completions() == "native" else ""
+    click.echo(f"wskrecv {__version__} ({current_name()} core{completions})")
     ctx.exit()
 
 

@@ -43,7 +43,9 @@ class Core:
     `settle(indications, row, hide)` moves each to its next state in a row of the table
     (wsk/_state.py) and `walk(head)` follows one through Next (what the socket is given
     to build, settle and walk its indication lists: an IndicationCore); `scan` is the
-    capture reader's batch scanner (wskrecv.capture.scan)."""
+    capture reader's batch scanner (wskrecv.capture.scan); `completer` the native twin of
+    the built-in IRP client's steady state (`_core.IrpCompleter`, built by
+    wskrecv.hosting.native), None where every completion runs the Python code."""
 
     name: str
     reader: Optional[Callable[..., Any]]
@@ -53,6 +55,7 @@ class Core:
     settle: Callable[[list, Any, bool], None]
     walk: Callable[[Any], tuple[list, int]]
     scan: Callable[..., tuple[int, int]]
+    completer: Optional[type] = None
 
 
 def native_module() -> Optional[Any]:
@@ -102,7 +105,8 @@ def native() -> Optional[Core]:
     reader = module.MmsgReader if mmsg.available() else None
     cls = native_indication(module)
     chain = module.ChainMaker(cls, IndicationState.INDICATED, partial(make_chain, cls=cls))
-    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture)
+    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture,
+                module.IrpCompleter)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:
@@ -120,6 +124,14 @@ def current() -> Core:
     return choose()
 
 
+def current_completions() -> str:
+    """Who completes listen's steady requests in this process ("native": the compiled
+    twin, csrc/completer.c; "Python"), without building the core (for --version)."""
+    if current_name() == NATIVE and hasattr(native_module(), "IrpCompleter"):
+        return "native"
+    return "Python"
+
+
 def current_name() -> str:
     """The active core's name without building it (for --version: cheap at start-up)."""
     if not os.environ.get(ENV_VAR) and native_module() is not None:
@@ -127,4 +139,5 @@ def current_name() -> str:
     return PURE
 
 
-__all__ = ["Core", "ENV_VAR", "NATIVE", "PURE", "choose", "current", "current_name", "native", "pure"]
+__all__ = ["Core", "ENV_VAR", "NATIVE", "PURE", "choose", "current", "current_completions", "current_name",
+           "native", "pure"]

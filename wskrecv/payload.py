@@ -9,7 +9,7 @@ wskrecv header (network byte order, 36 bytes, then the body):
     6      2    header_len   36 (bytes before the body; readers skip unknown extensions)
     8      4    stream       stream id chosen by the sender
     12     8    sequence     0, 1, 2, ... per stream
-    20     8    send_ns      send time, nanoseconds since the Unix epoch
+    20     8    send_ns      send time, nanoseconds since the Unix epoch (0: not stamped)
     28     4    body_len     bytes after the header
     32     4    checksum     CRC-32 (zlib/IEEE) of the body
 
@@ -85,7 +85,7 @@ def parse_wskrecv(data: bytes) -> Optional[Header]:
     magic, version, _, header_len, stream, seq, send_ns, body_len, crc = _header(data)
     if magic != MAGIC or version != VERSION or header_len < HEADER_LEN or header_len + body_len != n:
         return None
-    return _make(Header, (stream, seq, send_ns, _crc32(data[header_len:]) == crc))
+    return _make(Header, (stream, seq, send_ns or None, _crc32(data[header_len:]) == crc))
 
 
 def parse_wskrecv_truncated(data: bytes) -> Optional[Header]:
@@ -98,7 +98,7 @@ def parse_wskrecv_truncated(data: bytes) -> Optional[Header]:
     magic, version, _, header_len, stream, seq, send_ns, body_len, _crc = _header(data)
     if magic != MAGIC or version != VERSION or header_len < HEADER_LEN or header_len + body_len <= n:
         return None
-    return _make(Header, (stream, seq, send_ns, True))
+    return _make(Header, (stream, seq, send_ns or None, True))
 
 
 def parse_sockperf_truncated(data: bytes) -> Optional[Header]:

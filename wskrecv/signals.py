@@ -5,8 +5,20 @@ SIGINT, SIGTERM and SIGHUP ask the loop to stop, so it ends cleanly (summary pri
 files flushed). A second one exits at once, with status 128 + the signal's number (130
 for a second Ctrl-C, 143 for a second SIGTERM): the promise to a user (or a service
 manager) whose first signal did not end a run that hangs (an output nobody reads, a
-display that stalls). It is kept here, once, for every command that installs these
-handlers.
+display that stalls, a client's callback stuck in C code). It is kept here, once, for
+every command that installs these handlers. Two refinements make it hold:
+
+- The same signal again within REPEAT_WINDOW is the same request, not a second one: a
+  signal to a process group reaches a process more than once (coreutils `timeout` sends
+  it to the command and then to the group; systemd's KillMode=control-group signals
+  every process of the service, and a --workers parent passes the stop on too).
+- Python runs signal handlers between bytecodes, so a main thread stuck in C code
+  (`sum(range(10**12))` in a client's callback) never runs them. The C-level handler
+  still writes each signal's number to the wake-up descriptor (signal.set_wakeup_fd): a
+  thread reads it there and exits the process on the second request, from any state. A
+  Python thread would need the GIL that such a main thread holds: the thread is C
+  (wskrecv._sigexit, built with the core, applying the same rule), and a Python one only
+  where it was not built.
 """
 
 from __future__ import annotations
@@ -17,6 +29,8 @@ import os
 import select
 import signal
 import socket
+import threading
+import time
 from collections.abc import Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, Callable, Optional
@@ -24,37 +38,190 @@ from typing import Any, Callable, Optional
 # The signals that end a run, and the stop reason each gives.
 STOP_SIGNALS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated",
                 signal.SIGHUP: "hung up"}
+# Seconds within which the same signal again is the same request (a process group's).
+REPEAT_WINDOW = 0.5
+# The process's last stop request, (signal, time.monotonic()): its repeats are recognised
+# by whichever handler is in place when they come (the run's, or the one after it).
+_last_request: list[Any] = [None, float("-inf")]
+
+
+def _repeat_possible() -> bool:
+    """Whether the last stop request is recent enough to be delivered again."""
+    return _last_request[0] is not None and time.monotonic() - _last_request[1] < REPEAT_WINDOW
+
+
+def _repeat(signum: int) -> bool:
+    """Whether `signum` now is the last stop request delivered again."""
+    return (signum == _last_request[0]
+            and time.monotonic() - _last_request[1] < REPEAT_WINDOW)
 
 
 class StopSignals:
-    """SIGINT/SIGTERM/SIGHUP call `on_stop(reason)` (STOP_SIGNALS); any of them after an
-    earlier one exits the process at once, with 128 + its number (130 for Ctrl-C)."""
+    """SIGINT/SIGTERM/SIGHUP call `on_stop(reason)` (STOP_SIGNALS); another request after
+    the first (any of them, but the same signal again within REPEAT_WINDOW) exits the
+    process at once, with 128 + its number (130 for Ctrl-C), whatever the main thread is
+    doing. `received`: the requests so far; `signum`: the first one's signal."""
 
     def __init__(self, on_stop: Callable[[str], None]) -> None:
         self.on_stop = on_stop
         self.received = 0
         self.signum: Optional[int] = None  # the first stop signal received
+        self._first_at = 0.0
+        self._count_lock = threading.Lock()
+        self._stopped = False  # on_stop was called
+        self._watcher: Optional[threading.Thread] = None  # counts, from the wake-up fd
+        self._c_watcher = False  # wskrecv._sigexit's thread exits on the second request
+
+    def already(self, signum: int) -> None:
+        """`signum` was a stop request before these handlers (it ended the run that
+        came before): it delivered again within the window is still that request; any
+        other signal is a second request, and exits at once."""
+        with self._count_lock:
+            same = _last_request[0] == signum
+            self.signum, self._stopped = signum, True
+            self._first_at = _last_request[1] if same else float("-inf")
+            self.received += 1
+
+    def _note(self, signum: int) -> None:
+        """Keep `received`, `signum` and the process's last request up to date (the C
+        watcher decides the exit by the same rule)."""
+        with self._count_lock:
+            now = time.monotonic()
+            if self.signum is None and not _repeat(signum):
+                self.signum, self._first_at = signum, now
+                _last_request[:] = [signum, now]
+                self.received += 1
+
+    def _count(self, signum: int) -> bool:
+        """One delivery of `signum`: whether it is a new request. A second request exits
+        the process here and now."""
+        with self._count_lock:
+            now = time.monotonic()
+            if self.signum is not None:
+                if signum == self.signum and now - self._first_at < REPEAT_WINDOW:
+                    return False  # the same request, delivered again
+                os._exit(128 + signum)  # the second one: at once, as promised
+            if _repeat(signum):
+                return False  # the request that ended the run before: delivered again
+            self.signum, self._first_at = signum, now
+            _last_request[:] = [signum, now]
+            self.received += 1
+            return True
 
     def _handle(self, signum: int, _frame: Any) -> None:
-        self.received += 1
-        if self.received > 1:
-            os._exit(128 + signum)  # the second one: at once, as promised
-        self.signum = signum
-        self.on_stop(STOP_SIGNALS.get(signum, "terminated"))
+        if self._c_watcher:
+            self._note(signum)  # the C thread decides the exit
+        elif self._watcher is None and not self._count(signum):
+            return
+        if not self._stopped:  # with a watcher, it counted the signal already
+            self._stopped = True
+            self.on_stop(STOP_SIGNALS.get(signum, "terminated"))
+
+    def _watch(self, fd: int) -> None:
+        """The watcher thread: every signal number the C handler wrote; 0 ends it."""
+        while True:
+            try:
+                data = os.read(fd, 64)
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            for signum in data:
+                if signum == 0:
+                    return
+                if signum in STOP_SIGNALS:
+                    self._count(signum)
 
     @contextmanager
     def installed(self) -> Iterator[StopSignals]:
         """The handlers for the duration of the block (none off the main thread, where
-        Python allows no signal handlers: tests drive loops from threads)."""
+        Python allows no signal handlers: tests drive loops from threads), and the
+        watcher that keeps the second-signal promise while the main thread is in C."""
         old: dict[int, Any] = {}
         try:
             for signum in STOP_SIGNALS:
                 old[signum] = signal.signal(signum, self._handle)
         except ValueError:
             pass
+        pipe = self._start_watcher() if old else None
         try:
             yield self
         finally:
+            for signum, handler in old.items():
+                signal.signal(signum, handler)
+            if pipe is not None:
+                self._stop_watcher(*pipe)
+
+    def _start_watcher(self) -> Optional[tuple[int, int, int]]:
+        r, w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(w, False)  # set_wakeup_fd's own rule
+        try:
+            previous = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except (ValueError, OSError):
+            os.close(r)
+            os.close(w)
+            return None
+        try:
+            from wskrecv import _sigexit  # type: ignore[attr-defined]
+        except ImportError:
+            self._watcher = threading.Thread(target=self._watch, args=(r,), daemon=True,
+                                             name="wskrecv-signals")
+            self._watcher.start()
+        else:
+            with self._count_lock:
+                first, age = 0, 0.0
+                if self.signum is not None:  # already(): a request the run before took
+                    first, age = int(self.signum), max(0.0, time.monotonic() - self._first_at)
+                elif _repeat_possible():
+                    first, age = int(_last_request[0]), time.monotonic() - _last_request[1]
+            _sigexit.watch(r, REPEAT_WINDOW, first, min(age, 1e9))
+            self._c_watcher = True
+        return r, w, previous
+
+    def _stop_watcher(self, r: int, w: int, previous: int) -> None:
+        signal.set_wakeup_fd(previous, warn_on_full_buffer=False)
+        try:
+            os.write(w, b"\0")
+        except OSError:
+            pass  # full of signal numbers: it reads them, and then ours
+        if self._watcher is not None:
+            self._watcher.join(1.0)
+            self._watcher = None
+            os.close(r)
+        elif self._c_watcher:
+            self._c_watcher = False  # it ends at our 0 byte: the read end is its to keep
+        os.close(w)
+
+
+@contextmanager
+def repeats_ignored() -> Iterator[None]:
+    """For the block, between (and after) the StopSignals that come and go in it: a stop
+    signal that repeats the last request within REPEAT_WINDOW is ignored, where the
+    handler in place would take it as new (the default action kills the process); any
+    other goes to that handler. A block that ends within the window of a request leaves
+    the filter in place (the repeat may yet come while the process exits): outside the
+    window it does what the handler it replaced did. Off the main thread: nothing."""
+    old: dict[int, Any] = {}
+
+    def handle(signum: int, frame: Any) -> None:
+        if _repeat(signum):
+            return
+        previous = old.get(signum, signal.SIG_DFL)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)  # what it would have done
+
+    try:
+        for signum in STOP_SIGNALS:
+            old[signum] = signal.signal(signum, handle)
+    except ValueError:
+        pass
+    try:
+        yield
+    finally:
+        if not time.monotonic() - _last_request[1] < REPEAT_WINDOW:
             for signum, handler in old.items():
                 signal.signal(signum, handler)
 
@@ -207,6 +374,7 @@ __all__ = [
     "honour_die_with_parent",
     "kill_children",
     "raise_interrupt",
+    "repeats_ignored",
     "signal_of",
     "wait_ready",
 ]

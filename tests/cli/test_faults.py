@@ -16,6 +16,7 @@ import socket
 import subprocess
 import termios
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from scapy.utils import rdpcap
 
 from tests.conftest import WSKRECV, Wskrecv, popen, read_line, wait_for
+from wskrecv.signals import REPEAT_WINDOW
 
 pytestmark = pytest.mark.network
 
@@ -90,9 +92,9 @@ def test_a_signal_mid_flood_ends_cleanly_with_a_complete_capture(
 @pytest.mark.parametrize(("signum", "status"),
                          [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_a_second_signal_exits_at_once_with_output_blocked(signum: int, status: int) -> None:
-    """stdout is a pipe nobody reads: --dump lines fill it and the receiver blocks in a
-    write; the first Ctrl-C (SIGTERM) cannot finish the run, the second ends it at once
-    (exit 128 + the signal's number)."""
+    """stdout is a pipe nobody reads: --dump lines fill it; the first Ctrl-C (SIGTERM)
+    ends the run, which then gives the reader 5 s for what is left; the second ends it at
+    once (exit 128 + the signal's number)."""
     assert WSKRECV
     with popen([WSKRECV, "listen", "-b", "127.0.0.1", "-p", "0", "--json", "--dump"],
                stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
@@ -105,7 +107,8 @@ def test_a_second_signal_exits_at_once_with_output_blocked(signum: int, status: 
         assert wait_for(lambda: _queued(proc.stdout) > 60_000, 20)
         proc.send_signal(signum)
         assert wait_for(lambda: not _pending(proc.pid, signum), 20)  # taken, not coalesced
-        assert proc.poll() is None  # still blocked writing
+        assert proc.poll() is None  # still waiting for the reader
+        time.sleep(REPEAT_WINDOW + 1)  # a second request, not the first one delivered twice
         proc.send_signal(signum)
         assert proc.wait(20) == status
 
@@ -148,6 +151,7 @@ def test_a_second_ctrl_c_exits_at_once_while_the_display_hangs() -> None:
             os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole process group
             assert wait_for(lambda: not _sigint_pending(proc.pid), 20)  # taken, not coalesced
             assert proc.poll() is None  # waiting for the display's last frame
+            time.sleep(REPEAT_WINDOW + 1)  # a second Ctrl-C, not the first one delivered twice
             os.killpg(proc.pid, signal.SIGINT)
             assert proc.wait(20) == 130
             assert Path(f"/proc/{display}").exists()  # not waited for, not killed
@@ -349,3 +353,32 @@ def test_the_deadline_judges_what_arrived_whatever_is_still_held(
     s = objs[-1]
     assert (code, s["exit_status"], s["received"]) == (status, status, sent), err
     assert s["reason"] == reason and s["leaked"] == 0 and s["released"] == sent
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["one-process", "workers"])
+def test_a_stop_signal_to_the_process_group_delivered_twice_is_one_request(
+    workers: list[str],
+) -> None:
+    """`timeout` signals the command and then its group; systemd's control-group kill
+    signals every process, and a --workers parent passes the stop on: each process gets
+    SIGTERM twice at once. A worker took the second as "exit now" and its counts were
+    lost (exit 1); a single process sometimes exited 143 without its summary."""
+    assert WSKRECV
+    with popen([WSKRECV, "event", "-b", "127.0.0.1", "-p", "0", "--json", "-i", "0.05",
+                *workers], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+               start_new_session=True) as proc:
+        assert proc.stdout is not None
+        start = json.loads(read_line(proc.stdout, 20))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(40):
+                s.bind(("127.0.0.1", 0)) if i == 0 else None
+                s.sendto(b"d" * 40, ("127.0.0.1", start["port"]))
+        while '"received":40,' not in read_line(proc.stdout, 20):
+            pass
+        os.killpg(proc.pid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["type"] == "summary" and summary["reason"] == "terminated"
+    assert summary["received"] == 40 and summary["exit_status"] == 0

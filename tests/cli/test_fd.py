@@ -1,4 +1,7 @@
-"""Receiving on inherited sockets: `--fd N` and systemd socket activation (LISTEN_FDS)."""
+"""Receiving on inherited sockets: `--fd N` and systemd socket activation (LISTEN_FDS).
+Socket activation (descriptors 3, 4, ... of the process) and a descriptor number nothing
+of the test owns are the installed command's; a descriptor the test hands over is adopted
+in this process (tests/harness.py), as it would be in a child."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any, Optional
 import pytest
 
 from tests.conftest import WSKRECV, read_line, skip_no_ipv6, wait_for
+from tests.harness import Result, receive, wskrecv
 from wskrecv.bench.queue import queued_bytes, socket_drops
 from wskrecv.provider.mmsg import SO_RXQ_OVFL
 
@@ -90,33 +94,48 @@ def receive_two(proc: subprocess.Popen, sock: socket.socket) -> tuple[dict, dict
     return start, summary
 
 
+def handed_over(host: str = "127.0.0.1") -> tuple[int, tuple]:
+    """A bound UDP socket's descriptor, given up by the test (the run adopts it and closes
+    it at the end), and its address."""
+    sock = bound_udp(host)
+    address = sock.getsockname()
+    return sock.detach(), address
+
+
+def run_on(fd: int, *args: str, send: list[bytes], address: tuple) -> Result:
+    """`wskrecv ARGS --fd FD` in this process, `send` sent to `address` from the start line."""
+    def started(_line: str) -> None:
+        with socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET,
+                           socket.SOCK_DGRAM) as s:
+            for data in send:
+                s.sendto(data, address)
+
+    return wskrecv(*args, "--fd", str(fd), on_start=started)
+
+
 def test_fd_receives_on_an_inherited_bound_socket() -> None:
-    with bound_udp() as sock:
-        fd = sock.fileno()
-        with spawn(["listen", "--fd", str(fd), "-c", "2", "--json"], pass_fds=[fd]) as proc:
-            start, summary = receive_two(proc, sock)
-    assert start["fd"] == fd and summary["received"] == 2
+    fd, address = handed_over()
+    r = run_on(fd, "listen", "-c", "2", "--json", send=[b"one", b"two"], address=address)
+    assert r.status == 0, r.stderr
+    assert (r.start["address"], r.start["port"]) == address[:2]
+    assert r.start["fd"] == fd and r.summary["received"] == 2
 
 
 @skip_no_ipv6
 def test_fd_receives_on_an_inherited_ipv6_socket() -> None:
-    with bound_udp("::1") as sock:
-        fd = sock.fileno()
-        with spawn(["listen", "--fd", str(fd), "-c", "2", "--json"], pass_fds=[fd]) as proc:
-            _, summary = receive_two(proc, sock)
-    assert summary["received"] == 2
+    fd, address = handed_over("::1")
+    r = run_on(fd, "listen", "-c", "2", "--json", send=[b"one", b"two"], address=address)
+    assert r.status == 0, r.stderr
+    assert (r.start["address"], r.start["port"]) == address[:2] and r.summary["received"] == 2
 
 
 def test_human_start_line_names_the_inherited_descriptor() -> None:
-    with bound_udp() as sock:
-        fd = sock.fileno()
-        with spawn(["listen", "--fd", str(fd), "-c", "1"], pass_fds=[fd]) as proc:
-            first = read_line(proc.stderr, 20)
-            assert f"receiving on 127.0.0.1:{sock.getsockname()[1]}," in first
-            assert f"inherited fd {fd}" in first
-            sock.sendto(b"x", sock.getsockname())
-            proc.wait(timeout=30)
-    assert proc.returncode == 0
+    fd, address = handed_over()
+    r = run_on(fd, "listen", "-c", "1", send=[b"x"], address=address)
+    first = r.stderr.splitlines()[0]
+    assert f"receiving on 127.0.0.1:{address[1]}," in first
+    assert f"inherited fd {fd}" in first
+    assert r.status == 0
 
 
 def test_socket_activation_uses_descriptor_three() -> None:
@@ -202,11 +221,17 @@ def descriptor(kind: str) -> Iterator[Optional[int]]:
 )
 def test_a_descriptor_that_is_not_a_bound_udp_socket_is_a_usage_error(kind: str, message: str) -> None:
     with descriptor(kind) as fd:
-        number = 250 if fd is None else fd
-        passed = [] if fd is None else [fd]
-        with spawn(["listen", "--fd", str(number), "--json"], pass_fds=passed) as proc:
-            out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 2 and out == ""
+        if fd is None:  # a number no descriptor of the process has: the installed command's
+            number = 250
+            with spawn(["listen", "--fd", str(number), "--json"]) as proc:
+                out, err = proc.communicate(timeout=30)
+            status = proc.returncode
+        else:  # this process's own: refused, and left open (a failed adoption closes nothing)
+            number = fd
+            r = wskrecv("listen", "--fd", str(number), "--json")
+            out, err, status = r.stdout, r.stderr, r.status
+            os.fstat(fd)
+    assert status == 2 and out == ""
     assert err.strip() == f"wskrecv: error: --fd {number}: " + message.format(fd=number)
 
 
@@ -223,10 +248,10 @@ def test_socket_activation_of_something_else_names_activation_not_fd() -> None:
 
 def test_fd_with_bind_is_a_usage_error() -> None:
     with bound_udp() as sock:
-        fd = sock.fileno()
-        with spawn(["listen", "--fd", str(fd), "--bind", "127.0.0.1"], pass_fds=[fd]) as proc:
-            _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 2
+        r = wskrecv("listen", "--fd", str(sock.fileno()), "--bind", "127.0.0.1")
+        err = r.stderr
+        os.fstat(sock.fileno())  # still the test's
+    assert r.status == 2
     assert err.strip() == (
         "wskrecv: error: --fd receives on the inherited socket's address: drop --bind/--port"
     )
@@ -311,10 +336,6 @@ def test_drops_during_the_run_are_counted_and_those_before_it_apart() -> None:
 
 
 def test_a_socket_of_its_own_has_no_drops_before_the_run() -> None:
-    with spawn(["listen", "-b", "127.0.0.1", "-p", "0", "-c", "1", "--json"]) as proc:
-        start = start_line(proc)
-        assert "kernel_drops_before_run" not in start
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.sendto(b"x", ("127.0.0.1", start["port"]))
-        out, _ = proc.communicate(timeout=30)
-    assert summary_of(out)["kernel_drops_before_run"] is None
+    r = receive("listen", "-c", "1", send=[b"x"])
+    assert "kernel_drops_before_run" not in r.start
+    assert r.summary["kernel_drops_before_run"] is None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import socket
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,14 @@ def test_count_three_receives_three_and_exits_zero() -> None:
     assert s["received"] == 3 and s["bytes"] == 6
     assert s["truncated"] == 0 and s["kernel_drops"] == 0 and s["violations"] == 0
     assert s["reason"] == "count reached"
+
+
+def test_the_start_says_who_completes_the_requests(receive_core: Any) -> None:
+    r = receive("listen", "--count", "1", send=[b"x"])
+    who = "native" if receive_core.completer is not None else "Python"
+    assert r.start["completions"] == who
+    plain = receive("listen", "--count", "1", send=[b"x"], json_mode=False)
+    assert f"65535-byte buffers, {who} completions" in plain.stderr.splitlines()[0]
 
 
 def test_summary_schema_has_the_documented_fields() -> None:

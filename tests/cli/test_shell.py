@@ -89,9 +89,11 @@ def test_fish_completes_options() -> None:
     assert r.returncode == 0 and "--pcap" in r.stdout, r.stderr
 
 
-def test_version_names_the_receive_core(receive_core: Any) -> None:
+def test_version_names_the_receive_core_and_who_completes_listens_requests(receive_core: Any) -> None:
     r = wskrecv("--version")
-    assert r.returncode == 0 and r.stdout == f"wskrecv {__version__} ({receive_core.name} core)\n"
+    completions = ", native IRP completions" if receive_core.completer is not None else ""
+    assert r.returncode == 0
+    assert r.stdout == f"wskrecv {__version__} ({receive_core.name} core{completions})\n"
 
 
 def test_no_extensions_forces_the_pure_python_core() -> None:

@@ -114,6 +114,23 @@ def test_latency_jitter_and_application_latency() -> None:
     assert set(d["latency_ms"]) == {"p50", "p90", "p99", "max"} and d["latency_ms"]["max"] == 0.0005
 
 
+def test_a_send_time_of_zero_is_no_send_time() -> None:
+    """A wskrecv header whose sender did not stamp it (send time 0) gives no one-way
+    latency and no jitter, for the run or its stream (it gave 56 years), and is still
+    sequenced, whole or truncated."""
+    rec = Recorder("irp")
+    for i, s in enumerate([0, 1, 3, 2]):
+        d = payload.build(1, s, 0, b"body" * 4)
+        rec.record(memoryview(bytes(d[:40] if s == 3 else d)), SRC, T0 + i * 1000, s == 3,
+                   T0 + i * 1000 + 300)
+    snap = rec.snapshot(1.0, 0, {}, None, streams_limit=None)
+    assert (snap.received, snap.unsequenced, snap.lost, snap.reordered) == (4, 0, 0, 1)
+    assert snap.latency is None and snap.jitter_ns is None
+    (stream,) = snap.summary_dict()["streams"]
+    assert stream["latency_ms"] is None and stream["jitter_ms"] is None
+    assert snap.app_latency is not None  # the completion's own latency still counts
+
+
 def test_interval_latency_restarts_each_interval_and_the_run_keeps_all() -> None:
     rec = Recorder("irp")
     rec.record(wskr([0])[0], SRC, T0 + 1_000_000, False, T0 + 1_000_000)

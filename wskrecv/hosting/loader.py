@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
+import stat
 import sys
 import traceback
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from wskrecv.errors import UsageError
 
 HOOKS = ("start", "stop")
 SHAPE = "a class with start(self, socket) and stop(self) methods"
+MAX_SOURCE = 16 << 20  # bytes: a client file is Python source, not a device or a data file
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,34 @@ def _import_error(path: str, realpath: str, exc: BaseException) -> UsageError:
     return UsageError(f"{where}: {type(exc).__name__}: {exc} (while importing the client)")
 
 
+def _read_source(path: str, realpath: str) -> bytes:
+    """The file's bytes, if it is a regular file of at most MAX_SOURCE bytes. Opened
+    without blocking and looked at before anything is read: /dev/zero would be read until
+    memory ran out, and a FIFO with no writer would block for ever."""
+    try:
+        fd = os.open(realpath, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device"
+                    if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket"
+                    if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise UsageError(f"{path} is {kind}, not a Python file")
+        if info.st_size > MAX_SOURCE:
+            raise UsageError(f"{path} is {info.st_size} bytes: a client file is Python source "
+                             f"of at most {MAX_SOURCE >> 20} MiB")
+        try:
+            source = f.read(MAX_SOURCE + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(source) > MAX_SOURCE:  # it grew meanwhile
+        raise UsageError(f"{path}: a client file is Python source of at most "
+                         f"{MAX_SOURCE >> 20} MiB")
+    return source
+
+
 def load_module(path: str) -> tuple[ModuleType, str]:
     """Import `path` as a fresh module (its directory first on sys.path, as for a script)."""
     if not os.path.exists(path):
@@ -64,11 +94,7 @@ def load_module(path: str) -> tuple[ModuleType, str]:
     if os.path.isdir(path):
         raise UsageError(f"{path} is a directory, not a Python file")
     realpath = os.path.realpath(path)
-    try:
-        with open(realpath, "rb") as f:
-            source = f.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    source = _read_source(path, realpath)
     stem = os.path.splitext(os.path.basename(realpath))[0]
     name = "wskrecv_client_" + "".join(c if c.isalnum() else "_" for c in stem)
     spec = importlib.util.spec_from_file_location(name, realpath)

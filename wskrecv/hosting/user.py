@@ -5,13 +5,15 @@ broke where, what it leaked, its fault. Click-free: the receive session drives i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from wskrecv.environment import Environment
 from wskrecv.errors import ExitStatus, WskrecvError
 from wskrecv.hosting.blame import ClientCode, describe_fault
 from wskrecv.hosting.host import ClientHost
 from wskrecv.hosting.loader import LoadedClient, load_client
+from wskrecv.hosting.watchdog import ClientStuck, Watchdog
+from wskrecv.shown import shown
 from wskrecv.words import terminal_columns, wrap_words
 from wskrecv.wsk.registration import WskRegistration, wsk_register
 from wskrecv.wsk.verifier import Verifier
@@ -58,6 +60,28 @@ def report_lines(host: ClientHost) -> list[str]:
     return lines
 
 
+def _limited(call: Callable[[], Any], code: ClientCode, config: ReceiveConfig) -> Any:
+    """What `call` returns (the client's constructor, its attach hook), run as every hook
+    runs: under the watchdog (code that loops gets the run's --duration/--timeout, then
+    --grace: ClientStuck) and with the stop signals installed (the first gives it --grace
+    to return, and the run does not start: Interrupted; the second exits at once)."""
+    from wskrecv.errors import Interrupted
+    from wskrecv.signals import StopSignals
+
+    watchdog = Watchdog(code.owns, config.grace)
+    stops = StopSignals(watchdog.stop_requested)
+    ends = [t for t in (config.duration, config.timeout) if t is not None]
+    with stops.installed():
+        watchdog.start(min(ends) if ends else None)
+        try:
+            result = call()
+        finally:
+            watchdog.stop()
+    if stops.signum is not None:
+        raise Interrupted(stops.signum, "stopped while the client was being created")
+    return result
+
+
 class UserClient:
     """A loaded, created client and, once the run started, its host."""
 
@@ -88,11 +112,22 @@ class UserClient:
         registration = wsk_register(Verifier(locate=code.locate), faults)
         hook = "()"
         try:
-            client = loaded.cls()
+            client = _limited(loaded.cls, code, config)
+            if not isinstance(client, loaded.cls):  # __new__ or a metaclass gave another
+                raise ClientFaultError(f"client fault in {loaded.name}(): it returned "
+                                       f"{type(client).__name__} {shown(repr(client))}, not a "
+                                       f"{loaded.name}")
             attach = getattr(client, "attach", None)
             if callable(attach):
                 hook = ".attach(npi)"
-                attach(registration.capture_provider_npi())
+                npi = registration.capture_provider_npi()
+                _limited(lambda: attach(npi), code, config)
+        except ClientFaultError:
+            registration.deregister(check=False)
+            raise
+        except ClientStuck as exc:
+            registration.deregister(check=False)
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}: {exc}") from None
         except Exception as exc:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
@@ -104,6 +139,9 @@ class UserClient:
                          f"seed {faults.plan.seed})")  # type: ignore[union-attr]
             raise ClientFaultError(f"client fault in {loaded.name}{hook}{after}: "
                                    f"{text.rstrip()}") from None
+        except BaseException:
+            registration.deregister(check=False)
+            raise
         return cls(loaded, client, config, code, registration)
 
     def start_info(self) -> dict[str, Any]:
@@ -111,8 +149,9 @@ class UserClient:
         c = self.config
         return {
             "client": self.loaded.name,
+            "client_stdout": "stderr",  # hosting/confine.py: not the JSON lines, the capture
             "detail": f"client {self.loaded.name} from {self.loaded.path}, lists of up to "
-                      f"{c.batch}, pool {c.pool}",
+                      f"{c.batch}, pool {c.pool}, its print() on stderr",
         }
 
     def make_app(self, sock: WskDatagramSocket, recorder: Recorder) -> ClientHost:

@@ -29,6 +29,7 @@ from types import FrameType
 from typing import Any, Callable, Optional
 
 from wskrecv.hosting.lock import SocketLock
+from wskrecv.wsk.irql import waits_outside_callbacks
 
 DEFAULT_GRACE = 2.0  # seconds
 
@@ -137,6 +138,10 @@ class Watchdog:
             self.request_stop(why)
             self._arm("grace", self.grace, why)
             return
+        if waits_outside_callbacks(frame):
+            why += ("; waiting in KeWaitForSingleObject on the thread that delivers "
+                    "datagrams, which delivers none until the hook returns: wait for a "
+                    "request on a thread of your own")
         raise ClientStuck(f"did not return within {self.grace:g} s ({why})")
 
 

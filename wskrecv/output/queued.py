@@ -20,6 +20,7 @@ caller as its error on the next `write` or `flush`.
 from __future__ import annotations
 
 import os
+import select
 import stat
 import threading
 from collections import deque
@@ -28,6 +29,7 @@ from typing import Any, Callable, Optional, Union
 LIMIT = 16 << 20  # bytes held for a stream that does not take them
 FINAL_WAIT = 5.0  # seconds a reader has, at the end of a run, to take what is left
 _POLL = 0.05  # seconds between looks at give_up() while the backlog is full
+PIPE_BUF = select.PIPE_BUF  # a write this long into a pipe that polls writable never blocks
 
 
 def _never() -> bool:
@@ -59,6 +61,7 @@ class QueuedOutput:
         self._cond = threading.Condition()
         self._error: Optional[BaseException] = None
         self._closed = False
+        self._abandoned = False  # a stop signal: drain no longer waits
         self._thread = threading.Thread(target=self._run, name=f"wskrecv-{name}", daemon=True)
         self._thread.start()
 
@@ -68,6 +71,10 @@ class QueuedOutput:
         raw = data.encode(self.encoding, self._errors) if isinstance(data, str) else bytes(data)
         with self._cond:
             self._raise()
+            if not self._held:
+                raw = self._now(raw)  # nothing queued: what the reader takes now, at once
+                if not raw:
+                    return len(data)
             while self._held + len(raw) > LIMIT and self._held and not self.give_up():
                 self._cond.wait(_POLL)
                 self._raise()
@@ -75,6 +82,22 @@ class QueuedOutput:
             self._held += len(raw)
             self._cond.notify_all()
         return len(data)
+
+    def _now(self, raw: bytes) -> bytes:
+        """Write what fits without blocking, here and now, as a plain write would (so a
+        reader that keeps up sees no thread in between, and a main thread that then
+        holds the GIL in C code has written it already): PIPE_BUF bytes at a time while
+        poll() says the descriptor takes more. What is left, for the thread."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLOUT)
+        view = memoryview(raw)
+        try:
+            while view and poller.poll(0):
+                view = view[os.write(self.fd, view[:PIPE_BUF]):]
+        except OSError as exc:
+            self._error = self._failure(exc)
+            raise self._error from None
+        return bytes(view)
 
     def flush(self) -> None:
         """Nothing to push (the thread writes at once); a write that failed is raised."""
@@ -90,8 +113,15 @@ class QueuedOutput:
         """Wait up to `timeout` seconds for everything to be written (or to fail); whether
         it was. The caller's errors stay for its next write or flush."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._held or self._error is not None,
-                                       timeout)
+            self._cond.wait_for(lambda: not self._held or self._error is not None
+                                or self._abandoned, timeout)
+            return not self._held or self._error is not None
+
+    def abandon(self) -> None:
+        """Stop waiting in `drain` (a stop signal came): what is left stays unwritten."""
+        with self._cond:
+            self._abandoned = True
+            self._cond.notify_all()
 
     @property
     def error(self) -> Optional[BaseException]:
@@ -197,14 +227,27 @@ class Patience:
             q.close()
         return stalled
 
-    def end(self, env: Any, summary: Optional[str] = None) -> None:
-        """After the run: drain (see `finish`). A standard output that took nothing is an
-        OutputFailed, the `summary` (when it went there) written on standard error first;
-        a standard error that took nothing is pointed at /dev/null first (nothing more
-        could be said there: the exit status says it)."""
+    def end(self, env: Any, summary: Optional[str] = None, signum: Optional[int] = None) -> None:
+        """After the run: drain (see `finish`), with the stop signals' promise kept: a stop
+        signal ends the wait (taking what is left as stalled), and one after the run's own
+        (`signum`: the signal that ended it) exits at once. A standard output that took
+        nothing is an OutputFailed, the `summary` (when it went there) written on standard
+        error first; a standard error that took nothing is pointed at /dev/null first
+        (nothing more could be said there: the exit status says it)."""
         from wskrecv.errors import OutputFailed
+        from wskrecv.signals import StopSignals
 
-        stalled = self.finish()
+        if not self.queued:
+            return
+        def abandon(_reason: str) -> None:
+            for q in self.queued.values():
+                q.abandon()
+
+        stops = StopSignals(abandon)
+        if signum is not None:
+            stops.already(signum)
+        with stops.installed():
+            stalled = self.finish()
         for q in self.queued.values():
             if isinstance(q.error, OutputFailed):  # the last write failed: nobody saw it
                 raise q.error

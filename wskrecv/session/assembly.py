@@ -117,8 +117,16 @@ def build_runner(
                         keep_datagrams=config.keeps_datagrams,
                         lock=threading.Lock() if threaded else None, counter=counter,
                         **({"clock_ns": clock.now_ns} if clock is not None else {}))
-    application = (app(sock, recorder) if app is not None
-                   else make_app(config, sock, recorder, registration, clock))
+    if app is not None:
+        application = app(sock, recorder)
+    else:
+        from wskrecv.hosting.native import native_completer
+
+        application = make_app(config, sock, recorder, registration, clock)
+        # listen's client on the native core: its steady requests complete natively
+        # (not under fault injection: the Python code, the specification, sees each call).
+        if faults is None:
+            sock.completer = native_completer(core.completer, sock, application)
     thresholds = Thresholds(config.max_loss, config.max_reorder)
     limits = Limits(count=config.count, duration=config.duration, timeout=config.timeout,
                     interval=config.interval)

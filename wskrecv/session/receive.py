@@ -13,6 +13,7 @@ status. No click here: errors propagate as WskrecvError for `cli.main`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from wskrecv.config import ReceiveConfig
@@ -80,6 +81,13 @@ def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Co
         **extra,
         **(user.start_info() if user is not None else {}),
     }
+    if config.mode == "irp":  # who completes listen's client's steady requests
+        from wskrecv.hosting.native import completions
+
+        # Kept datagrams (--dump, --pcap) and injected faults take the Python code.
+        info["completions"] = completions(core.completer,
+                                          config.keeps_datagrams or config.injects)
+        info["detail"] += f", {info['completions']} completions"
     if first.note:
         info["note"] = first.note
         info["detail"] += f" ({first.note})"
@@ -141,6 +149,7 @@ class ReceiveSession:
         import time
 
         from wskrecv.output.queued import Patience
+        from wskrecv.signals import repeats_ignored
 
         env, config = self.env, self.config
         patience = Patience(env)
@@ -150,16 +159,21 @@ class ReceiveSession:
         patience.give_up_when(lambda: self.stopping()
                               or end_at is not None and time.monotonic() >= end_at)
         ran: list[RunResult] = []
-        try:
-            return self._run(ran)
-        finally:
-            summary = None
-            if ran and config.as_json:  # the summary went to stdout: on stderr if it stalled
-                from wskrecv.output.human import summary_lines
+        with repeats_ignored(), ExitStack() as hold:  # a group's stop signal comes twice
+            if config.mode == "client":  # what the client may do, bounded (confine.py)
+                from wskrecv.hosting.confine import confined
 
-                r = ran[0]
-                summary = "\n".join(summary_lines(r.snapshot, r.status, r.reason))
-            patience.end(env, summary)
+                hold.enter_context(confined(self._client_code, self.env.stderr))
+            try:
+                return self._run(ran)
+            finally:
+                summary = None
+                if ran and config.as_json:  # the summary went to stdout: on stderr if stalled
+                    from wskrecv.output.human import summary_lines
+
+                    r = ran[0]
+                    summary = "\n".join(summary_lines(r.snapshot, r.status, r.reason))
+                patience.end(env, summary, ran[0].signum if ran else None)
 
     def _run(self, ran: list[RunResult]) -> int:
         config = self.config
@@ -219,6 +233,10 @@ class ReceiveSession:
                                         within=run_length(config), waiting=self._say)
             sinks.append(self.capture.sink(provider.local_address, config.pcap))
         return sinks
+
+    def _client_code(self, filename: str) -> bool:
+        """Whether `filename` is the `wskrecv run` client's code (once it is loaded)."""
+        return self.user is not None and self.user.code.owns(filename)
 
     def _say(self, words: str) -> None:
         self.env.stderr.write(f"wskrecv: {words}\n")

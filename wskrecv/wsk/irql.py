@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Optional
 
 from wskrecv.wsk.verifier import Verifier
@@ -124,6 +125,22 @@ class KernelEvent:
             return True
 
 
+def waits_outside_callbacks(frame: Optional[FrameType]) -> bool:
+    """Whether the stack at `frame` is in KeWaitForSingleObject and not inside a WSK
+    callback: a hook's wait. A hook runs on the thread that delivers datagrams, so no
+    completion can come while it waits (on Windows another processor would deliver)."""
+    waiting = False
+    while frame is not None:
+        code = frame.f_code
+        if code.co_filename.startswith(_MODEL):
+            if code.co_name == "ke_wait_for_single_object":
+                waiting = True
+            elif code.co_name in ("_indicate", "io_complete_request"):
+                return False
+        frame = frame.f_back
+    return waiting
+
+
 def ke_wait_for_single_object(event: KernelEvent, timeout: Optional[float] = None) -> bool:
     """KeWaitForSingleObject on `event` (None: wait for ever). A wait (a timeout other than
     zero: zero is a poll) is refused inside a WSK callback: at DISPATCH_LEVEL it is
@@ -157,4 +174,5 @@ __all__ = [
     "ke_get_current_irql",
     "ke_wait_for_single_object",
     "raised_irql",
+    "waits_outside_callbacks",
 ]

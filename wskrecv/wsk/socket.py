@@ -165,6 +165,11 @@ class WskDatagramSocket:
         self._last_local: Any = None
         self._last_cast = 0
         self._cancel = self._cancel_receive  # every request's cancel routine: bound once
+        # Provider side: a native twin of one client's steady state (wskrecv.hosting.native,
+        # for listen's client): completer(requests, backlog) completes the head requests
+        # that are in it as this code would, in order, and says how many (0: the head one
+        # is this code's). None: every request completes here.
+        self.completer: Optional[Callable[[deque, deque], int]] = None
         # Provider side: called after WskRelease or a re-enable, from whichever thread made
         # the call, because demand() may have grown; the receive loop wakes up on it.
         self.ready_callback: Optional[Callable[[], None]] = None
@@ -664,8 +669,10 @@ class WskDatagramSocket:
                         self._complete_receive(requests.popleft(), events.take_kept())  # type: ignore[arg-type]
                         continue
                     if backlog:
+                        completer = self.completer
                         while requests and backlog:
-                            self._complete_receive(requests.popleft(), backlog.popleft())
+                            if completer is None or not completer(requests, backlog):
+                                self._complete_receive(requests.popleft(), backlog.popleft())
                         continue
                 if (
                     (backlog or kept)

@@ -256,11 +256,16 @@ class WaitInCallback(WskApiViolation):
     """A receive callback or completion routine waited (KeWaitForSingleObject with a
     timeout other than zero) at PASSIVE_LEVEL: it "must not wait for completion of other
     WSK requests in the context of WSK completion or event callback functions ... even
-    when the callback is called at IRQL = PASSIVE_LEVEL". The model cannot tell what the
-    awaited event stands for, so any such wait is this rule."""
+    when the callback is called at IRQL = PASSIVE_LEVEL". Whatever the awaited event
+    stands for, a wait is not the routine's to make: a callback without
+    WSK_FLAG_AT_DISPATCH_LEVEL "might have [been] called ... at any IRQL <=
+    DISPATCH_LEVEL", an IoCompletion routine runs "in an arbitrary thread or DPC context,
+    and at an IRQL that is less than or equal to DISPATCH_LEVEL", and a wait with a
+    timeout other than zero needs "IRQL <= APC_LEVEL and ... a nonarbitrary thread
+    context" (KeWaitForSingleObject). A zero timeout is a look, legal at DISPATCH_LEVEL."""
 
     rule = "WaitInCallback"
-    source = "PFN_WSK_RECEIVE_FROM_EVENT"
+    source = "PFN_WSK_RECEIVE_FROM_EVENT; IO_COMPLETION_ROUTINE; KeWaitForSingleObject"
 
 
 class WskrecvBug(BaseException):
