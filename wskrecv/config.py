@@ -134,7 +134,10 @@ class ReceiveConfig:
             return detail, {"outstanding": self.outstanding, "buffer_size": self.buffer_size}
         if self.mode == "client":
             detail = f"client from {self.client}, lists of up to {self.batch}, pool {self.pool}"
-            return detail, {"file": self.client, "batch": self.batch, "pool": self.pool}
+            if self.dispatch_level:
+                detail += ", callbacks at DISPATCH_LEVEL"
+            return detail, {"file": self.client, "batch": self.batch, "pool": self.pool,
+                            "dispatch_level": self.dispatch_level}
         from wskrecv.output.format import ordinal
 
         hold_ms = self.hold or 0.0

@@ -6,13 +6,14 @@ run reads anything, as if the receiver were stopped."""
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 from pathlib import Path
 
 import pytest
 
-from tests.harness import receive, send_to
+from tests.harness import Result, receive, send_to
 from wskrecv import payload
 
 pytestmark = pytest.mark.network
@@ -44,6 +45,27 @@ def test_max_loss_counts_unread_datagrams_and_tail_drops() -> None:
     assert summary["kernel_drops_after_last_read"] == summary["kernel_drops"]
     assert summary["unread_at_exit"] + summary["kernel_drops"] == 299
     assert status == 4 and "unread at exit or dropped after the last read" in err
+
+
+@pytest.mark.parametrize("command", ["listen", "event"])
+def test_max_loss_counts_kernel_drops_of_unsequenced_traffic(command: str) -> None:
+    """Datagrams without a sequence: a burst the kernel mostly drops, then one more once
+    the first are read (so the drops come before the last read). No gap can show them, and
+    the run said lost 0, loss 0%, whatever --max-loss (a --workers run: 36,092 drops)."""
+    def more_once_read(r: Result, line: str) -> None:
+        if '"type":"interval"' in line and not r.notes and json.loads(line)["received"]:
+            r.notes.append(line)
+            send_to(r.address, [b"v" * 1000])  # type: ignore[arg-type]
+
+    r = receive(command, "--rcvbuf", "4096", "--timeout", "1", "--interval", "0.05",
+                "--max-loss", "1", "--seq-format", "none", send=[b"u" * 1000] * 300,
+                each_line=more_once_read)
+    s = r.summary
+    assert s["kernel_drops"] > 0 and s["kernel_drops_after_last_read"] == 0
+    assert s["received"] + s["kernel_drops"] + s["unread_at_exit"] == 301 and s["lost"] == 0
+    assert s["loss_at_exit_pct"] == pytest.approx(100.0 * (301 - s["received"]) / 301)
+    assert r.status == 4
+    assert "dropped by the kernel (queue full) without a sequence gap to show it" in r.stderr
 
 
 def test_the_human_summary_shows_unread_first_and_host_counters_apart() -> None:

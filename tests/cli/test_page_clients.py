@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import have_ipv6
 from tests.harness import Result, receive, send_to
 
 CLIENTS = Path(__file__).resolve().parent / "page_clients"
@@ -61,6 +62,8 @@ def run(path: Path, expect: dict[str, Any]) -> Result:
 def judge(name: str) -> None:
     path = CLIENTS / name
     expect = expectation(path)
+    if ":" in expect.get("bind", "") and not have_ipv6():
+        pytest.skip("no IPv6 loopback (::1) here")
     result = run(path, expect)
     summary = result.summary
     assert result.status == expect["status"], (result.status, summary["client"], result.stderr)

@@ -144,6 +144,20 @@ def test_max_loss_exceeded_exits_4_with_one_line(command: str) -> None:
     assert err.strip() == "wskrecv: threshold exceeded: loss 25.000% (3 of 12) is above --max-loss 10%"
 
 
+def test_max_loss_is_judged_when_the_timeout_ends_the_run() -> None:
+    """-c N --timeout T with loss: the N datagrams never all come, and the run ended at
+    its deadline with exit 3 whatever the loss (78% lost, exit 3): the README's CI recipe
+    could never give 4. The threshold is judged on that ending too."""
+    r = receive("listen", "--count", "12", "--timeout", "1", "--max-loss", "10",
+                send=wskrecv_datagrams(SEQUENCE))
+    assert r.status == 4, r.stderr
+    s = r.summary
+    assert s["reason"] == "deadline passed" and s["exit_status"] == 4
+    assert s["threshold"].startswith("loss 25.000% (3 of 12)")
+    assert r.stderr.strip() == ("wskrecv: threshold exceeded: loss 25.000% (3 of 12) is above "
+                                "--max-loss 10%")
+
+
 def test_thresholds_met_exit_0() -> None:
     status, s, err = run_listen(wskrecv_datagrams(SEQUENCE), "--max-loss", "30",
                                 "--max-reorder", "50")

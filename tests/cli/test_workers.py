@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def send_spread(w: Wskrecv, per_source: int, body: bytes = b"", sequenced: bool 
     try:
         for seq in range(per_source):
             for i, s in enumerate(socks):
-                data = bytes(payload.build(i, seq, 0, body)) if sequenced else body
+                data = bytes(payload.build(i, seq, time.time_ns(), body)) if sequenced else body
                 s.sendto(data, (w.address, w.port))
     finally:
         for s in socks:

@@ -172,3 +172,26 @@ def test_wskrelease_after_wskrelease_is_still_released_twice(core: IndicationCor
     assert sock.release(head) == STATUS_SUCCESS
     with pytest.raises(Exception, match="ReleasedTwice"):
         sock.release(head)
+
+
+# -- static callbacks on a socket with nothing to call -------------------------------------------
+
+
+def test_static_callbacks_on_a_socket_without_a_callback_call_nothing() -> None:
+    """WSK_SET_STATIC_EVENT_CALLBACKS (as msquic's init calls it) by a client whose socket
+    has no WskReceiveFromEvent in its dispatch (an IRP-style client): an assertion inside
+    wskrecv ended the run as an internal error at the first datagram no request took.
+    Nothing can be called: the socket wants datagrams only for its requests."""
+    from wskrecv.wsk import WSK_EVENT_RECEIVE_FROM, WskEventCallbackControl, wsk_register
+    from wskrecv.wsk.status import WSK_SET_STATIC_EVENT_CALLBACKS
+
+    npi = wsk_register().capture_provider_npi()
+    control = WskEventCallbackControl(WSK_EVENT_RECEIVE_FROM)
+    assert npi.control_client(WSK_SET_STATIC_EVENT_CALLBACKS, control) == STATUS_SUCCESS
+    sock = npi.socket()
+    sock.bind(("127.0.0.1", 5001))
+    assert sock.demand() == 0 and not sock.event_enabled
+    sock.deliver([dgram(b"early")])  # read anyway (an inherited queue, say): it waits
+    post = Post()
+    assert post.submit(sock) == STATUS_SUCCESS
+    assert post.completions == [(STATUS_SUCCESS, 5)] and sock.verifier.total == 0

@@ -12,7 +12,8 @@ import pytest
 
 from wskrecv import payload
 from wskrecv.errors import ExitStatus
-from wskrecv.output.human import stream_lines, stream_table, summary_lines
+from wskrecv.output.human import summary_lines
+from wskrecv.output.streamtext import stream_lines, stream_table
 from wskrecv.stats import Recorder
 from wskrecv.stats.merge import Merger, capture
 from wskrecv.stats.streams import StreamRow, merge_rows, worst

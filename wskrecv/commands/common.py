@@ -32,7 +32,7 @@ def flag(field: str, spelled: Optional[dict[str, str]] = None) -> str:
     return (spelled or {}).get(field) or "--" + field.replace("_", "-")
 IPERF3_PORT = 5201  # wskrecv.iperf3.protocol.DEFAULT_PORT (--help imports no more than this)
 IPERF3_FORMATS = ("iperf3", "iperf3-64")
-TOP_STREAMS_SHOWN = 10  # output.human.SUMMARY_STREAMS (--help imports no more than this)
+TOP_STREAMS_SHOWN = 10  # output.streamtext.SUMMARY_STREAMS (--help imports no more than this)
 MAX_STREAMS_LIMIT = 65536  # 1 GiB of sequence windows
 
 

@@ -39,10 +39,16 @@ from wskrecv.commands.receive import run_receive
     "hook, may take to return once the run should end, and a client thread may keep "
     "holding the socket lock; then it is reported stuck (exit 6).",
 )
+@click.option(
+    "--dispatch-level", is_flag=True, help="Call the client's receive callback as if at "
+    "DISPATCH_LEVEL: its Flags carry WSK_FLAG_AT_DISPATCH_LEVEL, and a wait in it "
+    "(KeWaitForSingleObject with a timeout other than 0) is a violation "
+    "(WaitAtDispatchLevel).",
+)
 @run_options
 def run(
     client: Optional[str], class_name: Optional[str], template: Optional[str], batch: int,
-    pool: int, grace: float, **params: Any,
+    pool: int, grace: float, dispatch_level: bool, **params: Any,
 ) -> int:
     """Run your own WSK client on real traffic.
 
@@ -64,4 +70,5 @@ def run(
     if client is None:
         reject("name the client file (CLIENT.py), or ask for a --template")
     return run_receive("client", dict(params, batch=batch, pool=pool, client=client,
-                                      client_class=class_name, grace=grace))
+                                      client_class=class_name, grace=grace,
+                                      dispatch_level=dispatch_level))

@@ -286,22 +286,23 @@ class ReceiveSession:
                     self._reporter.close()  # the live display gives the terminal back
 
     def _epilogue(self, result: RunResult) -> int:
-        """After the summary: the client's report, the socket's error (one line, exit 1),
-        the threshold line; the exit status."""
+        """After the summary: the client's report, the threshold line (judged on every
+        ending), a replayed capture's problem (cut: exit 2), the socket's error (one line,
+        exit 1); the exit status."""
         env = self.env
         if self.user is not None:
             self.user.report(env)  # what the client broke, where; its fault's traceback
-        if result.error:
-            raise OsFailure(result.error)
+        if result.threshold:
+            env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
+            env.stderr.flush()
         problem = getattr(self.strategy, "problem", None)  # a replayed capture's
         if problem:
             if result.ending is Ending.CAPTURE_CUT:
                 raise UsageError(problem)
             env.stderr.write(f"wskrecv: note: {problem}\n")
             env.stderr.flush()
-        if result.threshold:
-            env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
-            env.stderr.flush()
+        if result.error:
+            raise OsFailure(result.error)
         return int(result.status)
 
 

@@ -224,18 +224,32 @@ class Snapshot:
         return (self.unread_at_exit or 0) + (self.drops_after_last_read or 0)
 
     @property
+    def drops_unexplained(self) -> int:
+        """The kernel's drops during the run that no sequence gap shows: datagrams without
+        a sequence (or more drops than gaps) are lost to the full queue all the same.
+        (Each drop of sequenced traffic leaves a gap, counted in `lost`.)"""
+        during = self.kernel_drops - (self.drops_after_last_read or 0)
+        return max(0, during - self.lost)
+
+    @property
     def expected_at_exit(self) -> int:
         """What loss_at_exit_pct divides by: the expected sequences (or, without sequence
-        analysis, the datagrams received) and those never read."""
+        analysis, the datagrams received), those never read and the kernel's drops no
+        gap shows."""
         base = self.expected if self.sequenced else self.received
-        return base + self.unseen_at_exit
+        return base + self.unseen_at_exit + self.drops_unexplained
+
+    @property
+    def lost_at_exit(self) -> int:
+        """Loss as --max-loss counts it: lost sequences, datagrams never read, and the
+        kernel's drops no gap shows."""
+        return self.lost + self.unseen_at_exit + self.drops_unexplained
 
     @property
     def loss_at_exit_pct(self) -> float:
-        """Loss as --max-loss judges it: lost sequences plus datagrams never read, over
-        the expected sequences plus those."""
+        """Loss as --max-loss judges it: lost_at_exit over expected_at_exit."""
         total = self.expected_at_exit
-        return 100.0 * (self.lost + self.unseen_at_exit) / total if total else 0.0
+        return 100.0 * self.lost_at_exit / total if total else 0.0
 
     @property
     def interval_loss_pct(self) -> float:

@@ -23,12 +23,18 @@ class Excess:
     count: int
     of: int
     unseen: int = 0  # of `count`: unread at exit or dropped after the last read
+    dropped: int = 0  # of `count`: dropped by the kernel where no sequence gap shows it
 
     def words(self, name: Callable[[str], str] = str) -> str:
         """One clause, the threshold called `name(threshold)`."""
-        unseen = (f", {self.unseen} of them unread at exit or dropped after the last read"
-                  if self.unseen else "")
-        return (f"{self.statistic} {self.pct:.3f}% ({self.count} of {self.of}{unseen}) "
+        parts = []
+        if self.unseen:
+            parts.append(f"{self.unseen} of them unread at exit or dropped after the last read")
+        if self.dropped:
+            parts.append(f"{self.dropped} dropped by the kernel (queue full) without a "
+                         "sequence gap to show it")
+        detail = "".join(", " + p for p in parts)
+        return (f"{self.statistic} {self.pct:.3f}% ({self.count} of {self.of}{detail}) "
                 f"is above {name(self.threshold)} {self.limit:g}%")
 
 
@@ -47,8 +53,8 @@ class Thresholds:
         found = []
         if self.max_loss is not None and snap.loss_at_exit_pct > self.max_loss:
             found.append(Excess("max_loss", "loss", snap.loss_at_exit_pct, self.max_loss,
-                                snap.lost + snap.unseen_at_exit, snap.expected_at_exit,
-                                snap.unseen_at_exit))
+                                snap.lost_at_exit, snap.expected_at_exit,
+                                snap.unseen_at_exit, snap.drops_unexplained))
         if self.max_reorder is not None and snap.reorder_pct > self.max_reorder:
             found.append(Excess("max_reorder", "reordering", snap.reorder_pct, self.max_reorder,
                                 snap.reordered, snap.sequenced))

@@ -128,8 +128,10 @@ class EventDispatcher:
 
     @property
     def accepting(self) -> bool:
-        """Whether WskReceiveFromEvent would be called now (enabled and not paused)."""
-        return self.state in CALLBACK_CALLED
+        """Whether WskReceiveFromEvent would be called now (enabled and not paused). A
+        socket whose dispatch has no callback is never called, static callbacks or not
+        (WSK_SET_STATIC_EVENT_CALLBACKS does not say what WSK does then)."""
+        return self.callback is not None and self.state in CALLBACK_CALLED
 
     def enable(self) -> None:
         """SO_WSK_EVENT_CALLBACK with WSK_EVENT_RECEIVE_FROM (the socket checked the rest).
@@ -161,7 +163,7 @@ class EventDispatcher:
     def indicate(self, backlog: deque[Datagram]) -> bool:
         """Indicate what the provider holds: the kept list first, else the backlog as far
         as the pool has buffers. False when nothing could go."""
-        if self.state not in CALLBACK_CALLED:
+        if self.state not in CALLBACK_CALLED or self.callback is None:
             return False
         kept = self.kept
         if kept:
