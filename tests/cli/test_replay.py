@@ -75,6 +75,19 @@ def test_every_receive_style_replays(cap: Path, command: tuple[str, ...]) -> Non
     assert s["last_time"] == "2023-11-14T22:13:20.399000Z"
 
 
+def test_keep_every_gives_every_datagram_of_a_short_list_back_by_wskrelease(cap: Path) -> None:
+    # Short lists (injected): one shorter than --keep-every has no Nth datagram to keep.
+    # Released whole inside the callback and then STATUS_SUCCESS was ReleasedThenReturned;
+    # handed back with STATUS_SUCCESS, they were never WskReleased. Its last is kept.
+    r = wskrecv("event", "--keep-every", "2", "--hold", "1", "-p", str(PORT), "--replay",
+                str(cap), "--json", "-i", "0", "--inject", "short-list=1", "--seed", "1")
+    assert r.status == 0, r.stderr
+    s = r.summary
+    assert s["faults"]["by_kind"]["short-list"]["recovered"] == s["faults"]["injected"] > 0
+    assert (s["received"], s["released"], s["violations"], s["leaked"]) == (400, 400, 0, 0)
+    assert 0 < s["released_in_callback"] < 400
+
+
 def test_pcap_during_a_replay_writes_what_the_client_took(tmp_path: Path, cap: Path) -> None:
     client = tmp_path / "client.py"
     client.write_text(textwrap.dedent("""\

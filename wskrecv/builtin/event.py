@@ -11,8 +11,8 @@ WSK_DATAGRAM_INDICATION per batch read from the socket, and the callback either
   datagrams and disables the callback; a work item re-enables it, and the provider
   indicates the kept datagrams again, first (under static callbacks the provider neither
   disables the callback nor keeps the datagrams);
-- with `keep_every` N: cuts the list (Next = NULL) into every Nth datagram and the
-  rest, WskReleases the rest from inside the callback and returns
+- with `keep_every` N: cuts the list (Next = NULL) into every Nth datagram (a list
+  shorter than N: its last) and the rest, WskReleases the rest from inside the callback and returns
   STATUS_PENDING for the part it keeps; a work item releases that part `hold` seconds
   later (the partial release of msquic's earlier kernel datapath and ovpn-dco-win).
 
@@ -168,8 +168,11 @@ class EventClient(BuiltinClient):
     # -- work items and helpers -------------------------------------------------------
 
     def _keep_part(self, indication: WskDatagramIndication) -> int:
-        """Cut the list (Next = NULL) into every `keep_every`-th datagram, retained, and
-        the rest, released now: STATUS_PENDING for the retained part."""
+        """Cut the list (Next = NULL) into every `keep_every`-th datagram (a list shorter
+        than that: its last), retained, and the rest, released now: STATUS_PENDING for
+        the retained part. Something is always retained: releasing the whole list inside
+        the callback and then returning STATUS_SUCCESS hands the provider back what it
+        already has (ReleasedThenReturned), and every datagram goes back by WskRelease."""
         every = self.keep_every
         keep: list[WskDatagramIndication] = []
         drop: list[WskDatagramIndication] = []
@@ -181,11 +184,11 @@ class EventClient(BuiltinClient):
             (keep if i % every == every - 1 else drop).append(ind)
             ind = nxt
             i += 1
+        if not keep:  # a short list (fewer than `every`): its last is retained
+            keep.append(drop.pop())
         for part in (keep, drop):
             for a, b in zip(part, part[1:]):
                 a.next = b
-        if not keep:  # nothing retained (a short list): the provider takes it all back
-            return STATUS_SUCCESS
         if drop:
             WskRelease(self.sock, drop[0])  # legal inside the callback: what it is handed
         assert self.work is not None
