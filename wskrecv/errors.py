@@ -35,7 +35,7 @@ class Ending(Enum):
     """How a receive run ended. `exit_status` is the one table from endings to statuses:
     the summary shows it, and the command exits with it."""
 
-    COMPLETE = "complete"  # count reached, duration over, stopped (signal), socket closed
+    COMPLETE = "complete"  # count reached, duration over, stopped (signal), socket or output closed
     DEADLINE_MISSED = "deadline missed"  # --timeout passed before --count datagrams arrived
     THRESHOLD_EXCEEDED = "threshold exceeded"  # a --max-* threshold failed the run
     SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver

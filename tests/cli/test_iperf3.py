@@ -108,7 +108,9 @@ def test_the_client_prints_what_wskrecv_counted(mode: list[str]) -> None:
     ],
     ids=["event-P4", "listen-n64-l1400", "event-ipv6"],
 )
-def test_parallel_streams_lengths_and_ipv6(mode: list[str], args: list[str], bind: str) -> None:
+def test_parallel_streams_lengths_and_ipv6(mode: list[str], args: list[str], bind: str,
+                                           receive_core: Any) -> None:
+    """On each receive core: the per-stream figures the client and the report get are its."""
     with serve(*mode, "--one-off", bind=bind) as rx:
         status, result, text = client(rx.port, "-u", "-b", "20M", "-t", "1", "--json",
                                       "--get-server-output", *args, host=bind)

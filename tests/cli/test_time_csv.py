@@ -80,7 +80,8 @@ def rows(text: str) -> list[list[str]]:
     return out
 
 
-def test_csv_rows_in_iperf2s_layout() -> None:
+def test_csv_rows_in_iperf2s_layout(receive_core: object) -> None:
+    """On each receive core: the rows are its counts."""
     senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
     for s in senders:
         s.bind(("127.0.0.1", 0))

@@ -41,7 +41,8 @@ def send_plan(address: tuple, family: int) -> None:
 
 @pytest.mark.parametrize("bind", ["127.0.0.1", pytest.param("::1", marks=skip_no_ipv6)])
 @pytest.mark.parametrize("command", ["listen", "event"])
-def test_each_value_is_counted_as_sent(command: str, bind: str) -> None:
+def test_each_value_is_counted_as_sent(command: str, bind: str, receive_core: object) -> None:
+    """On each receive core: its reader parses the control messages."""
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     total = sum(n for _, _, n in PLAN)
     r = receive(command, "--tos-ttl", "--count", str(total), "--timeout", "20", bind=bind,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from scapy.layers.inet import UDP
 from scapy.utils import rdpcap
 
-from tests.conftest import WSKRECV, Wskrecv, read_line, run_cli
+from tests.conftest import WSKRECV, Wskrecv, free_udp_port, popen, read_line, run_cli
 from wskrecv import payload
 
 SOURCES = 16  # sender sockets (source ports), so the kernel's hash spreads them
@@ -298,3 +299,92 @@ def test_the_start_has_the_bind_note_and_the_rmem_max_hint_with_or_without_worke
     assert start["rmem_max"] == 1 << 20
     assert "sudo sysctl -w net.core.rmem_max=67108864" in start["rcvbuf_note"]
     assert ("workers" in start) == bool(workers)
+
+
+def test_a_stopped_worker_is_said_not_to_answer_and_its_queue_is_counted() -> None:
+    """A worker stopped by SIGSTOP: the summary said `unread_at_exit 0` while its queue
+    held thousands, and the error blamed SIGKILL, which wskrecv had sent itself (after
+    overrunning -t by 10 s)."""
+    with Wskrecv("event", "--workers", "2", "--duration", "2", "--interval", "0.1") as w:
+        stopped = w.start["worker_pids"][1]
+        os.kill(stopped, signal.SIGSTOP)
+        try:
+            sent = send_spread(w, 40)
+            status, objs, err = w.finish()
+        finally:
+            try:
+                os.kill(stopped, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert status == 1
+    assert (f"wskrecv: error: worker 1 (pid {stopped}) did not answer the stop (it was "
+            "stopped, by SIGSTOP or SIGTSTP): wskrecv killed it") in err
+    assert "SIGKILL" not in err
+    s = summary_of(objs)
+    assert s["reason"] == "duration over" and s["exit_status"] == 1  # then it failed
+    # What the stopped worker's socket holds is counted unread (the flows its socket got).
+    assert s["unread_at_exit"] > 0 and s["unread_complete"] is True
+    assert s["received"] + s["unread_at_exit"] == sent
+
+
+UNSHARE = shutil.which("unshare")
+
+
+def on_a_small_disk(size: str, where: Path, out: Path, argv: list[str]) -> list[str]:
+    """`argv` in a mount namespace of its own, with a tmpfs of `size` on `where` (unshare
+    -rm: no privilege needed where user namespaces are allowed); `where`/capture.pcap is
+    copied to `out` when it ends (the tmpfs goes with the namespace)."""
+    script = ('mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99; dir=$2; out=$3; shift 3; '
+              '"$@"; rc=$?; cp "$dir/capture.pcap" "$out" 2>/dev/null; exit $rc')
+    return [UNSHARE or "unshare", "-rm", "sh", "-c", script, "sh", size, str(where), str(out),
+            *argv]
+
+
+def small_disks_work(tmp_path: Path) -> bool:
+    if UNSHARE is None:
+        return False
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    r = subprocess.run(on_a_small_disk("64k", probe, tmp_path / "none", ["true"]),
+                       capture_output=True, timeout=30)
+    return r.returncode == 0
+
+
+@pytest.mark.parametrize(("size", "status"), [("1300k", 0), ("300k", 1)],
+                         ids=["room-for-the-records-once", "room-for-less"])
+def test_a_capture_on_a_small_disk_keeps_what_one_process_would(
+    size: str, status: int, tmp_path: Path,
+) -> None:
+    """--workers 2 --pcap on a disk with room for the records once but not for the parts
+    and the joined file together lost 1,232 of 3,300 records, and the summary said exit 0
+    while the process exited 1; with less room the file had no pcap header."""
+    if not small_disks_work(tmp_path):
+        pytest.skip("no mount namespaces here (unshare -rm with a tmpfs)")
+    disk, out = tmp_path / "disk", tmp_path / "copy.pcap"
+    disk.mkdir()
+    port = free_udp_port()
+    argv = [WSKRECV, "listen", "--workers", "2", "-b", "127.0.0.1", "-p", str(port), "--json",
+            "--count", "3300", "--timeout", "30", "--pcap", str(disk / "capture.pcap")]
+    with popen(on_a_small_disk(size, disk, out, argv), stdout=subprocess.PIPE,
+               stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        assert json.loads(read_line(proc.stdout, 30))["type"] == "start"
+        socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(SOURCES)]
+        try:
+            for n in range(3300):
+                s = socks[n % SOURCES]
+                s.sendto(bytes(payload.build(n % SOURCES, n // SOURCES, 0, b"c" * 160)),
+                         ("127.0.0.1", port))
+        finally:
+            for s in socks:
+                s.close()
+        stdout, err = proc.communicate(timeout=60)
+    summary = json.loads(stdout.splitlines()[-1])
+    assert proc.returncode == status, err
+    assert summary["type"] == "summary" and summary["exit_status"] == status  # the same
+    records = rdpcap(str(out))  # a valid capture either way: its header, whole records
+    if status == 0:
+        assert summary["received"] == len(records) == 3300
+    else:  # a part that fills the disk ends the run, as a one-process capture does
+        assert summary["reason"] == "error" and "cannot write capture" in err
+        assert 0 < len(records) <= summary["received"] <= 3300

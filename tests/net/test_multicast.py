@@ -26,8 +26,10 @@ pytestmark = pytest.mark.network
 
 IP = shutil.which("ip") or ""
 V4_SENDERS = ("10.200.0.1", "10.200.0.3")
-V6_SENDER = "fd00:200::1"
+V6_SENDERS = ("fd00:200::1", "fd00:200::3")
+V6_SENDER = V6_SENDERS[0]
 GROUP4, GROUP6 = "239.1.2.3", "ff15::1234"
+SSM6 = "ff35::1234"  # IPv6 source-specific groups are ff3x::/32
 
 SENDER = """
 import socket, sys
@@ -51,7 +53,7 @@ def _ip(*args: str) -> None:
 
 @pytest.fixture(scope="module")
 def namespaces() -> Iterator[tuple[str, str]]:
-    """Two namespaces, A (sender: va, 10.200.0.1 and .3, fd00:200::1) and B (receiver: vb,
+    """Two namespaces, A (sender: va, 10.200.0.1 and .3, fd00:200::1 and ::3) and B (receiver: vb,
     10.200.0.2, fd00:200::2; and vd, the end of a veth pair that leads nowhere)."""
     if os.geteuid() != 0:
         pytest.skip("network namespaces need root (ip netns add)")
@@ -69,7 +71,8 @@ def namespaces() -> Iterator[tuple[str, str]]:
         for cmd in (["link", "set", "lo", "up"], ["link", "set", "va", "up"],
                     ["addr", "add", "10.200.0.1/24", "dev", "va"],
                     ["addr", "add", "10.200.0.3/24", "dev", "va"],
-                    ["-6", "addr", "add", f"{V6_SENDER}/64", "dev", "va", "nodad"]):
+                    ["-6", "addr", "add", f"{V6_SENDERS[0]}/64", "dev", "va", "nodad"],
+                    ["-6", "addr", "add", f"{V6_SENDERS[1]}/64", "dev", "va", "nodad"]):
             _ip("-n", a, *cmd)
         for cmd in (["link", "set", "lo", "up"], ["link", "set", "vb", "up"],
                     ["addr", "add", "10.200.0.2/24", "dev", "vb"],
@@ -111,7 +114,8 @@ def summary_of(objs: list[dict[str, Any]]) -> dict[str, Any]:
     return s
 
 
-def test_an_ipv4_group_on_a_dual_stack_socket(namespaces: tuple[str, str]) -> None:
+# What the receiving tests check passes through the reader (native or Python: both).
+def test_an_ipv4_group_on_a_dual_stack_socket(namespaces: tuple[str, str], receive_core: Any) -> None:
     _, b = namespaces
     status, objs, err = receive(b, "--join", GROUP4, "--iface", "vb", count=5,
                                 send=[(GROUP4, V4_SENDERS[0], 5, 1)])
@@ -122,19 +126,23 @@ def test_an_ipv4_group_on_a_dual_stack_socket(namespaces: tuple[str, str]) -> No
     assert s["multicast"] == 5  # the model's MSG_MCAST: the destination was the group
 
 
-def test_a_source_specific_join_hears_that_sender_only(namespaces: tuple[str, str]) -> None:
+@pytest.mark.parametrize(("group", "bind", "sources"), [
+    (GROUP4, "0.0.0.0", V4_SENDERS), (SSM6, "::", V6_SENDERS)], ids=["ipv4", "ipv6"])
+def test_a_source_specific_join_hears_that_sender_only(
+    namespaces: tuple[str, str], receive_core: Any, group: str, bind: str, sources: tuple[str, str]
+) -> None:
     _, b = namespaces
     # The other sender goes first: a join that let it through would count its datagrams.
-    status, objs, err = receive(b, "--bind", "0.0.0.0", "--join", GROUP4, "--join-source",
-                                V4_SENDERS[0], "--iface", "vb", count=4,
-                                send=[(GROUP4, V4_SENDERS[1], 6, 2), (GROUP4, V4_SENDERS[0], 4, 1)])
+    status, objs, err = receive(b, "--bind", bind, "--join", group, "--join-source",
+                                sources[0], "--iface", "vb", count=4,
+                                send=[(group, sources[1], 6, 2), (group, sources[0], 4, 1)])
     assert status == 0, err
     s = summary_of(objs)
-    assert [src["address"] for src in s["sources"]] == [V4_SENDERS[0]] and s["received"] == 4
-    assert objs[0]["joined"] == [{"group": GROUP4, "source": V4_SENDERS[0], "iface": "vb"}]
+    assert [src["address"] for src in s["sources"]] == [sources[0]] and s["received"] == 4
+    assert objs[0]["joined"] == [{"group": group, "source": sources[0], "iface": "vb"}]
 
 
-def test_an_ipv6_group_and_a_bound_device(namespaces: tuple[str, str]) -> None:
+def test_an_ipv6_group_and_a_bound_device(namespaces: tuple[str, str], receive_core: Any) -> None:
     _, b = namespaces
     status, objs, err = receive(b, "--join", GROUP6, "--bind-dev", "vb", count=3,
                                 send=[(GROUP6, V6_SENDER, 3, 0)])
@@ -142,6 +150,27 @@ def test_an_ipv6_group_and_a_bound_device(namespaces: tuple[str, str]) -> None:
     assert objs[0]["bind_dev"] == "vb"
     assert objs[0]["joined"] == [{"group": GROUP6, "source": None, "iface": "vb"}]  # bind-dev's
     assert summary_of(objs)["received"] == 3
+
+
+def test_an_interface_by_index_each_stream_and_the_multicast_ttl(
+    namespaces: tuple[str, str], receive_core: Any
+) -> None:
+    """--iface takes the interface's index; each sender's stream is its own row with what
+    was sent; --tos-ttl sees the multicast TTL a sender leaves alone: 1."""
+    _, b = namespaces
+    link = subprocess.run([IP, "-n", b, "-o", "link", "show", "vb"], check=True,
+                          capture_output=True, text=True, timeout=30).stdout
+    index = link.split(":", 1)[0]
+    status, objs, err = receive(b, "--bind", "0.0.0.0", "--join", GROUP4, "--iface", index,
+                                "--tos-ttl", count=9,
+                                send=[(GROUP4, V4_SENDERS[0], 5, 1), (GROUP4, V4_SENDERS[1], 4, 2)])
+    assert status == 0, err
+    assert objs[0]["joined"] == [{"group": GROUP4, "source": None, "iface": "vb"}]
+    s = summary_of(objs)
+    rows = {(r["address"], r["stream"]): (r["received"], r["lost"], r["expected"])
+            for r in s["streams"]}
+    assert rows == {(V4_SENDERS[0], 1): (5, 0, 5), (V4_SENDERS[1], 2): (4, 0, 4)}
+    assert s["ttl"] == [{"value": 1, "datagrams": 9}] and s["multicast"] == 9
 
 
 def test_bound_to_another_device_nothing_arrives(namespaces: tuple[str, str]) -> None:

@@ -90,7 +90,10 @@ class PcapWriter:
     on a worker thread). `close` flushes; the file is valid after every whole record.
     """
 
-    def __init__(self, stream: IO[bytes], close_stream: bool = True, flush_each: bool = False) -> None:
+    def __init__(self, stream: IO[bytes], close_stream: bool = True, flush_each: bool = False,
+                 header: bool = True) -> None:
+        """`header` False: `stream` is a capture whose header is written already; records
+        are appended where it stands."""
         self.stream = stream
         self.close_stream = close_stream
         self.flush_each = flush_each  # for pipes: a reader downstream sees each datagram at once
@@ -102,9 +105,9 @@ class PcapWriter:
         # fails half way (disk full) is cut back to the last whole record: the file
         # always ends on one. `_ends`: where each pending record ends; `_written`: bytes
         # in the stream (whole records only); `_error`: the write that failed.
-        self._pending = bytearray(_GLOBAL.pack(MAGIC_NS, *VERSION, 0, 0, SNAPLEN, LINKTYPE_RAW))
-        self._ends = [len(self._pending)]
-        self._written = 0
+        self._pending = bytearray(file_header() if header else b"")
+        self._ends = [len(self._pending)] if header else []
+        self._written = 0 if header else stream.tell()
         self._error: Optional[OSError] = None
         if flush_each:
             self._send()
@@ -273,6 +276,11 @@ class _CaptureSink:
             self.writer.flush()
         except OSError as exc:
             raise self._failure(exc) from None
+
+
+def file_header() -> bytes:
+    """The pcap file header wskrecv writes (nanosecond timestamps, LINKTYPE_RAW)."""
+    return _GLOBAL.pack(MAGIC_NS, *VERSION, 0, 0, SNAPLEN, LINKTYPE_RAW)
 
 
 def open_capture(

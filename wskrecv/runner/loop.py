@@ -178,6 +178,8 @@ class Runner:
                     if self.app.on_fault(exc):
                         ending = Ending.CLIENT_FAULT
                         self.stop_reason, self.stop_ending = ending.value, ending
+                    elif isinstance(exc, BrokenPipeError):
+                        ending = self._reader_left()
                     elif isinstance(exc, (Exception, WskrecvBug)):
                         # Not the client's: wskrecv's own bug. The run ends with its summary,
                         # the error line and the traceback (exit 1).
@@ -203,6 +205,9 @@ class Runner:
         try:
             arrivals.hand_out(self.recorder)  # what stopping processed, too (retained lists)
             arrivals.flush()  # before the summary: it reports a failure here too
+        except BrokenPipeError:
+            if self.error is None:
+                ending = self._reader_left(ending)
         except OUTPUT_FAULTS as exc:
             if self.error is None:
                 ending = self.failed(fault_message(exc, "main thread"))
@@ -455,6 +460,15 @@ class Runner:
         self.error = message
         self.stop_reason = "error"
         return Ending.FAILED
+
+    def _reader_left(self, ending: Ending = Ending.COMPLETE) -> Ending:
+        """The reader of an output went away (`| head -1`: a BrokenPipeError from a
+        reporter or a sink): no fault of the run's. It ends as a stop does (held lists
+        are processed and released), quietly: the summary where it can still go, and the
+        exit status of how it ended otherwise (0 unless a deadline or threshold says)."""
+        if self.stop_reason is None:
+            self.stop_reason = "output closed"
+        return ending
 
     def _socket_failed(self, message: str) -> Ending:
         """The OS socket broke under the receiver: fail it in the model (outstanding IRPs

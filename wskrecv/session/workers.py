@@ -119,7 +119,8 @@ class Workers:
         thresholds = Thresholds(config.max_loss, config.max_reorder)
         coordinator = Coordinator(workers, reporter, limits, config.mode,
                                   judge=thresholds.judge(session.option_name) if thresholds else None,
-                                  on_update=on_update, per_stream=config.per_stream)
+                                  on_update=on_update, per_stream=config.per_stream,
+                                  before_summary=self._join)
         session.stopping = lambda: coordinator.stop_reason is not None
         return coordinator.run(info)
 
@@ -160,9 +161,17 @@ class Workers:
         """Injected faults run on the monotonic clock; a stall counts after --grace."""
         return time.monotonic_ns, self.config.grace
 
+    def _join(self) -> None:
+        """Join the capture's parts into the capture, once every worker has ended and
+        before the summary (so that it says whether the capture was written)."""
+        parts, self.parts = self.parts, None
+        if parts is not None:
+            parts.join(self._capture_to)
+
     def close(self) -> None:
-        """Join the capture's parts into the capture (or remove them, when the workers
-        never started), and close the sockets not yet handed to workers."""
+        """Join the capture's parts into the capture if the run did not (or remove them,
+        when the workers never started), and close the sockets not yet handed to
+        workers."""
         parts, self.parts = self.parts, None
         try:
             if parts is not None:

@@ -13,7 +13,11 @@ dashboard and the metrics, and decides the run's end and status as one receiver 
   them too); a second Ctrl-C exits 130 at once, and the workers, whose parent died, get
   SIGTERM from the kernel (PR_SET_PDEATHSIG);
 - a worker that dies without its final report fails the run: the others are stopped,
-  the summary shows what they received, and the run exits 1 naming the dead worker.
+  the summary shows what they received, and the run exits 1 naming the dead worker;
+- a worker that does not answer the stop (stopped by SIGSTOP at once, anything else
+  after GRACE) is killed, and the run says that it did not answer, not that SIGKILL
+  (wskrecv's own) killed it; what its socket queue still holds is counted unread, from
+  the parent's copy of the socket.
 """
 
 from __future__ import annotations
@@ -25,16 +29,26 @@ from collections.abc import Sequence
 from multiprocessing.connection import wait
 from typing import Any, Callable, Optional
 
-from wskrecv.errors import Ending
+from wskrecv.errors import Ending, WskrecvError
 from wskrecv.runner import Limits, RunResult
-from wskrecv.runner.finish import against_thresholds, deadline_judged
+from wskrecv.runner.finish import against_thresholds, count_unread, deadline_judged
 from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot, utc
 from wskrecv.stats.streams import TOP_STREAMS
 from wskrecv.workers.pool import Worker
 
-GRACE = 10.0  # seconds stopped workers get to send their final report before SIGKILL
+GRACE = 5.0  # seconds a worker gets, once stopped, for its final report before SIGKILL
+STOPPED_WAIT = 0.5  # a worker stopped (SIGSTOP) this long after the stop cannot answer it
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped (SIGSTOP, SIGTSTP: /proc state T or t)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
 
 
 def _death(exitcode: Optional[int]) -> str:
@@ -59,8 +73,12 @@ class Coordinator:
         on_update: Optional[Callable[[Merger], None]] = None,
         clock: Callable[[], float] = time.monotonic,
         per_stream: bool = False,
+        before_summary: Optional[Callable[[], None]] = None,
     ) -> None:
         self.workers = list(workers)
+        # Once every worker has ended, before the summary (the capture's join): an error
+        # it raises fails the run, and the summary says so.
+        self.before_summary = before_summary
         self.per_stream = per_stream  # interval reports carry every stream's row
         self.reporter = reporter
         self.limits = limits
@@ -108,11 +126,15 @@ class Coordinator:
                 if kind == "final":
                     _, _, reason, error = message
                     w.final = (reason, error)
+                    w.let_go_of_socket()  # it counted its own queue
                     if error:
+                        # The worker's reason: "socket failed", or "error" (its capture
+                        # part could not be written), ending the run as one process's.
+                        failed = reason == "error"
                         if self.error is None:
                             self.error = f"worker {w.index}: {error}"
-                            self.ending = Ending.SOCKET_FAILED
-                        self.request_stop("socket failed")
+                            self.ending = Ending.FAILED if failed else Ending.SOCKET_FAILED
+                        self.request_stop("error" if failed else "socket failed")
                     else:
                         # The first worker to end says why (count reached, duration over:
                         # a worker may start its clock before the parent's).
@@ -129,7 +151,10 @@ class Coordinator:
         w.exited = True
         self._receive(w)  # a final report may still be in the pipe
         if not w.done:
-            self._fail(w, _death(w.process.exitcode))
+            if w.unanswered:
+                self._fail(w, f"did not answer the stop ({w.unanswered}): wskrecv killed it")
+            else:
+                self._fail(w, _death(w.process.exitcode))
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -147,10 +172,17 @@ class Coordinator:
             for w in self.workers:
                 if not w.done:
                     w.signal(signal.SIGTERM)
-        elif now - self._stopping_since > GRACE:
-            for w in self.workers:
-                if not w.done and not w.exited:
-                    w.signal(signal.SIGKILL)
+            return
+        waited = now - self._stopping_since
+        for w in self.workers:
+            if w.done or w.exited or w.unanswered:
+                continue
+            if waited >= STOPPED_WAIT and _stopped(w.pid):
+                w.unanswered = "it was stopped, by SIGSTOP or SIGTSTP"
+            elif waited > GRACE:
+                w.unanswered = f"no final report within {GRACE:g} s"
+            if w.unanswered:
+                w.signal(signal.SIGKILL)
 
     def run(self, start_info: dict[str, Any]) -> RunResult:
         """Start, loop until every worker has ended, report the one summary. A second
@@ -175,12 +207,34 @@ class Coordinator:
                                    signum=signals.signum if at_summary else None)
 
     def _finish(self) -> RunResult:
-        snap = self.snapshot(advance=False)
+        if self.before_summary is not None:
+            try:
+                self.before_summary()
+            except WskrecvError as exc:
+                if self.error is None:  # as a one-process run whose capture fails at the end
+                    self.error, self.ending, self.stop_reason = str(exc), Ending.FAILED, "error"
+        snap = self._unread_of_the_silent(self.snapshot(advance=False))
         reason = self.stop_reason or "stopped"
         ending = deadline_judged(self.ending or self.stop_ending, snap.received, self.limits.count)
         ending, breach = against_thresholds(ending, self.judge, snap)
         self.reporter.summary(snap, ending.exit_status, reason, threshold=breach)
         return RunResult(ending, reason, snap, breach, self.error)
+
+    def _unread_of_the_silent(self, snap: Snapshot) -> Snapshot:
+        """`snap` with what the queues of workers without a final report still hold
+        (read and discarded from the parent's copies of their sockets, as a worker
+        counts its own): a stopped worker's 6,000 datagrams were not 'unread 0'."""
+        unread, complete = snap.unread_at_exit or 0, snap.unread_complete
+        counted = False
+        for w in self.workers:
+            if w.sock is not None and w.final is None:
+                n, whole = count_unread(w.sock, None)
+                if n is not None:
+                    unread, complete, counted = unread + n, complete and whole, True
+            w.let_go_of_socket()
+        if not counted:
+            return snap
+        return dataclasses.replace(snap, unread_at_exit=unread, unread_complete=complete)
 
     def _loop(self) -> None:
         limits = self.limits
@@ -212,8 +266,9 @@ class Coordinator:
             for t in (end, deadline, next_frame):
                 if t is not None and t < wait_until:
                     wait_until = t
-            if self._stopping_since is not None:
-                wait_until = min(wait_until, self._stopping_since + GRACE + 0.1)
+            if self._stopping_since is not None:  # look again for workers that do not answer
+                wait_until = min(wait_until, max(now + 0.1, self._stopping_since + STOPPED_WAIT),
+                                 self._stopping_since + GRACE + 0.1)
             objects: list[Any] = [self.waker.r]
             for w in self.workers:
                 if not w.exited:

@@ -139,6 +139,16 @@ class Worker:
     failed: Optional[str] = None  # why it died or could not run
     exited: bool = False
     eof: bool = False  # its pipe is closed
+    # The parent's copy of the worker's socket, kept until the worker's final report: a
+    # worker that never gives one (stopped, killed) leaves its queue for the parent to
+    # count. Reading nothing, it takes no datagram from the worker.
+    sock: Any = None
+    unanswered: Optional[str] = None  # why the parent killed it: it did not answer the stop
+
+    def let_go_of_socket(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
     @property
     def pid(self) -> int:
@@ -242,8 +252,9 @@ def usable_cpus() -> list[int]:
 def start_workers(
     providers: Sequence[Any], build: BuildRunner, count: Optional[int], affinity: bool,
 ) -> list[Worker]:
-    """Fork one worker per provider (the parent must not have started threads yet);
-    the parent's copies of the sockets are closed once every worker has its own."""
+    """Fork one worker per provider (the parent must not have started threads yet); the
+    parent keeps its copy of each socket as the Worker's `sock` until that worker's final
+    report (the coordinator lets go of it then, or counts what it holds)."""
     budget = Budget(count) if count is not None else None
     cpus = usable_cpus()
     workers: list[Worker] = []
@@ -262,16 +273,16 @@ def start_workers(
             )
             process.start()
             there.close()
-            workers.append(Worker(i, process, here))
+            workers.append(Worker(i, process, here, sock=providers[i]))
     except BaseException:
         for w in workers:
             w.signal(signal.SIGKILL)
             w.process.join()
+        for p in providers:
+            p.close()
         raise
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        for p in providers:
-            p.close()
     return workers
 
 
