@@ -1,24 +1,24 @@
-"""Loss side by side: iperf3's own server vs `wskrecv event --iperf3` vs
-`wskrecv listen --iperf3 -n 64`, the same iperf3 client against each.
+"""Loss side by side: iperf3's own server, `wskrecv event --iperf3` and `wskrecv listen
+--iperf3` (its default depth), the same real iperf3 client against each.
 
 Not a CI test: a benchmark. It starts the three servers once (each on its own loopback
-port, serving test after test), then for each datagram size and each rate, from
---start Mbit/s doubling up, runs `iperf3 -c 127.0.0.1 -u -b RATE -l SIZE -t SECONDS -w
-RCVBUF --json` against each server in turn (the order rotates from rate to rate), and
-records what the client's JSON says the server received and lost. A size stops climbing
-once every server lost more than --stop percent, or the client could not send much
-faster than at the previous rate.
+port, serving test after test), then, round after round, runs every client run
+(`iperf3 -c 127.0.0.1 -u -b RATE -l SIZE -t SECONDS -w WINDOW --json`) against each
+server in turn, the order rotating from one run to the next, and records what the
+client's JSON says the server received and lost. The table gives each server's median
+loss over the rounds (and the range). `-w` is the receive buffer every server applies to
+its socket for the test, as iperf3 -s does (SO_RCVBUF: the kernel grants twice the value
+asked, capped by net.core.rmem_max); the default, 106496, is the 208 KB an unprivileged
+iperf3 -s gets by default.
 
-All three receive with the same socket buffer: iperf3's server takes the client's -w,
-wskrecv gets --rcvbuf. The figures depend on the machine and what else runs on it;
-compare the servers within one run.
+    python tools/iperf3_compare.py [--runs 3G:1400,500M:64] [--rounds 5] [--seconds 2]
+                                   [--window 106496] [--out compare.json]
+    python tools/iperf3_compare.py --sweep [--sizes 64:25,1400] [--start 100] [--max 6400]
 
-    python tools/iperf3_compare.py [--sizes 64:25,1400] [--seconds 2] [--rcvbuf 262144]
-                                   [--start 100] [--max 6400] [--out compare.json]
-
-`--sizes` lists datagram sizes, each with its own first rate after a colon if --start
-does not suit it (64-byte datagrams at 100 Mbit/s are 195,000 a second: more than one
-iperf3 client sends on a small machine).
+--sweep is the other question, at what rate each server starts to lose: for each size,
+from --start Mbit/s doubling up, one test per server per rate, until every server lost
+more than --stop percent or the client could not send much faster than at the rate
+before.
 """
 
 from __future__ import annotations
@@ -27,19 +27,18 @@ import argparse
 import json
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
 from typing import Any, Optional
 
 SERVERS = {
-    "iperf3 -s": lambda port, rcvbuf: ["iperf3", "-s", "-p", str(port)],
-    "wskrecv event --iperf3": lambda port, rcvbuf: [
-        "wskrecv", "event", "--iperf3", "-b", "127.0.0.1", "-p", str(port), "--rcvbuf",
-        str(rcvbuf), "-q"],
-    "wskrecv listen --iperf3 -n 64": lambda port, rcvbuf: [
-        "wskrecv", "listen", "-n", "64", "--iperf3", "-b", "127.0.0.1", "-p", str(port),
-        "--rcvbuf", str(rcvbuf), "-q"],
+    "iperf3 -s": lambda port: ["iperf3", "-s", "-p", str(port)],
+    "event --iperf3": lambda port: [
+        "wskrecv", "event", "--iperf3", "-b", "127.0.0.1", "-p", str(port), "-q"],
+    "listen --iperf3": lambda port: [
+        "wskrecv", "listen", "--iperf3", "-b", "127.0.0.1", "-p", str(port), "-q"],
 }
 
 
@@ -72,9 +71,11 @@ def wait_listening(port: int, timeout: float = 20) -> None:
     raise SystemExit(f"no server listening on port {port}")
 
 
-def one_test(port: int, rate_m: int, size: int, seconds: float, rcvbuf: int) -> dict[str, Any]:
-    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", f"{rate_m}M", "-l",
-            str(size), "-t", str(seconds), "-w", str(rcvbuf), "--json"]
+def one_test(port: int, rate: str, size: int, seconds: float, window: int) -> dict[str, Any]:
+    """One iperf3 client run against the server on `port`: what its JSON says."""
+    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", rate, "-l", str(size),
+            "-t", str(seconds), "-w", str(window), "--json"]
+    out: dict[str, Any] = {}
     for attempt in range(3):
         r = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
         try:
@@ -99,30 +100,89 @@ def one_test(port: int, rate_m: int, size: int, seconds: float, rcvbuf: int) -> 
     }
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default="64:25,1400", help="SIZE[:FIRST_MBIT_S],...")
-    ap.add_argument("--seconds", type=float, default=2.0)
-    ap.add_argument("--rcvbuf", type=int, default=262144)
-    ap.add_argument("--start", type=int, default=100, help="first rate, Mbit/s")
-    ap.add_argument("--max", type=int, default=6400, help="highest rate, Mbit/s")
-    ap.add_argument("--stop", type=float, default=1.0, help="stop a size once every server "
-                    "lost more than this percent")
-    ap.add_argument("--out", help="write every measurement as JSON")
-    args = ap.parse_args(argv)
-    for tool in ("iperf3", "wskrecv"):
-        if shutil.which(tool) is None:
-            print(f"{tool} is not on PATH", file=sys.stderr)
-            return 1
-    procs, ports = [], {}
-    try:
+class Servers:
+    """The three servers, each on its own port, for the life of the block."""
+
+    def __init__(self) -> None:
+        self.ports: dict[str, int] = {}
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Servers:
         for name, make in SERVERS.items():
-            ports[name] = free_port()
-            procs.append(subprocess.Popen(make(ports[name], args.rcvbuf),
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            wait_listening(ports[name])
-        rows = []
-        names = list(SERVERS)
+            self.ports[name] = free_port()
+            self.procs.append(subprocess.Popen(make(self.ports[name]), stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL))
+            wait_listening(self.ports[name])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def parse_runs(text: str) -> list[tuple[str, int]]:
+    """"3G:1400,500M:64" -> [("3G", 1400), ("500M", 64)]."""
+    runs = []
+    for spec in text.split(","):
+        rate, _, size = spec.partition(":")
+        runs.append((rate, int(size)))
+    return runs
+
+
+def side_by_side(args: argparse.Namespace) -> dict[str, Any]:
+    """Every run against every server, `args.rounds` times; the raw results."""
+    names = list(SERVERS)
+    runs = parse_runs(args.runs)
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {
+        f"{rate}:{size}": {n: [] for n in names} for rate, size in runs}
+    turn = 0
+    with Servers() as servers:
+        for r in range(args.rounds):
+            for rate, size in runs:
+                order = names[turn % len(names):] + names[:turn % len(names)]
+                turn += 1
+                for n in order:
+                    res = one_test(servers.ports[n], rate, size, args.seconds, args.window)
+                    results[f"{rate}:{size}"][n].append(res)
+                    print(json.dumps({"round": r + 1, "run": f"-b {rate} -l {size}", "server": n,
+                                      **res}), file=sys.stderr, flush=True)
+    return {"window": args.window, "seconds": args.seconds, "rounds": args.rounds,
+            "results": results}
+
+
+def side_by_side_table(doc: dict[str, Any]) -> str:
+    names = list(SERVERS)
+    lines = [f"{doc['rounds']} rounds of {doc['seconds']:g} s per test, every server with the "
+             f"client's -w {doc['window']}; median loss (min-max)", "",
+             "| client | sent (median) | " + " | ".join(f"{n} lost" for n in names) + " |",
+             "|" + " --- |" * (2 + len(names))]
+    for run, by_server in doc["results"].items():
+        rate, size = run.split(":")
+        cells, sent = [], []
+        for n in names:
+            ok = [x for x in by_server[n] if "error" not in x]
+            if not ok:
+                cells.append("error: " + (by_server[n][0]["error"][:40] if by_server[n] else "none"))
+                continue
+            pct = [x["lost_pct"] for x in ok]
+            sent += [x["sent"] / doc["seconds"] for x in ok]
+            cells.append(f"{statistics.median(pct):.2f}% ({min(pct):.2f}-{max(pct):.2f})")
+        rate_k = f"{statistics.median(sent) / 1000:.0f}k dg/s" if sent else "-"
+        lines.append(f"| -b {rate} -l {size} | {rate_k} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """From --start Mbit/s doubling up, per size: the rate at which each server loses."""
+    names = list(SERVERS)
+    rows = []
+    with Servers() as servers:
         for spec in args.sizes.split(","):
             size_text, _, first = spec.partition(":")
             size = int(size_text)
@@ -130,7 +190,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             while rate <= args.max:
                 order = names[turn % 3:] + names[:turn % 3]
                 turn += 1
-                results = {n: one_test(ports[n], rate, size, args.seconds, args.rcvbuf)
+                results = {n: one_test(servers.ports[n], f"{rate}M", size, args.seconds, args.window)
                            for n in order}
                 row = {"size": size, "rate_mbit_s": rate, "servers": results}
                 rows.append(row)
@@ -143,28 +203,15 @@ def main(argv: Optional[list[str]] = None) -> int:
                     break  # the client cannot go faster: rates above are the same test
                 prev_sent = sent
                 rate *= 2
-        print(table(rows, names, args))
-        if args.out:
-            with open(args.out, "w") as f:
-                json.dump({"rcvbuf": args.rcvbuf, "seconds": args.seconds, "rows": rows}, f,
-                          indent=1)
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-    return 0
+    return {"window": args.window, "seconds": args.seconds, "rows": rows}
 
 
-def table(rows: list[dict[str, Any]], names: list[str], args: argparse.Namespace) -> str:
+def sweep_table(doc: dict[str, Any]) -> str:
+    names = list(SERVERS)
     head = "| size | rate asked | client sent | " + " | ".join(f"{n}: lost" for n in names) + " |"
-    lines = [f"{args.seconds:g} s per test, receive buffer asked {args.rcvbuf} bytes for all",
+    lines = [f"{doc['seconds']:g} s per test, every server with the client's -w {doc['window']}",
              "", head, "|" + " --- |" * (3 + len(names))]
-    for row in rows:
+    for row in doc["rows"]:
         cells = []
         sent = []
         for n in names:
@@ -178,6 +225,37 @@ def table(rows: list[dict[str, Any]], names: list[str], args: argparse.Namespace
                      f"{min(sent, default=0):g}-{max(sent, default=0):g} Mbit/s | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", default="3G:1400,500M:64", help="RATE:SIZE,... (iperf3's -b and -l)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--window", type=int, default=106496, help="the client's -w: every "
+                    "server's receive buffer (the kernel grants twice this)")
+    ap.add_argument("--sweep", action="store_true", help="climb rates instead (see below)")
+    ap.add_argument("--sizes", default="64:25,1400", help="--sweep: SIZE[:FIRST_MBIT_S],...")
+    ap.add_argument("--start", type=int, default=100, help="--sweep: first rate, Mbit/s")
+    ap.add_argument("--max", type=int, default=6400, help="--sweep: highest rate, Mbit/s")
+    ap.add_argument("--stop", type=float, default=1.0, help="--sweep: stop a size once every "
+                    "server lost more than this percent")
+    ap.add_argument("--out", help="write every measurement as JSON")
+    args = ap.parse_args(argv)
+    for tool in ("iperf3", "wskrecv"):
+        if shutil.which(tool) is None:
+            print(f"{tool} is not on PATH", file=sys.stderr)
+            return 1
+    if args.sweep:
+        doc = sweep(args)
+        print(sweep_table(doc))
+    else:
+        doc = side_by_side(args)
+        print(side_by_side_table(doc))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(doc, f, indent=1)
+    return 0
 
 
 if __name__ == "__main__":

@@ -3,12 +3,19 @@
 Work items run one at a time, in the order queued, each no earlier than its due time
 (the event receiver's `--hold`). `drain_and_stop` runs everything queued, including items
 queued while it drains, without waiting for due times: a clean stop never leaves work
-(retained indications) behind. A replay runs them without a thread, on its own clock
-(`VirtualWorkQueue`).
+(retained indications) behind.
+
+The hand-off is a C queue (queue.SimpleQueue): the receive thread queues a list's work
+item with one call and wakes the worker only when it waits, and the worker waits with
+the GIL released. A threading.Condition (Python code on both sides, a lock made for every
+wait) cost more than releasing the list itself.
+
+A replay runs the work items without a thread, on its own clock (`VirtualWorkQueue`).
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import deque
@@ -17,9 +24,32 @@ from typing import Callable, Optional
 from wskrecv.client import WskApiViolation
 
 WorkRoutine = Callable[[], None]
+_STOP = None  # queued by drain_and_stop: run what is left, then end
 
 
-class WorkQueue:
+class _Routines:
+    """What both queues do with a routine: run it, counting what it raised."""
+
+    def __init__(self, on_fault: Optional[Callable[[BaseException], None]]) -> None:
+        # A routine that raised (anything but an API violation): told to `on_fault` (the
+        # runner ends the run with exit 1 and its summary); the queue keeps working, so
+        # what later items hold is still released.
+        self.on_fault = on_fault
+        self.faults = 0
+        self.violations = 0  # API violations raised by routines (the verifier counted them)
+
+    def _call(self, routine: WorkRoutine) -> None:
+        try:
+            routine()
+        except WskApiViolation:
+            self.violations += 1  # counted by the socket's verifier; keep working
+        except Exception as exc:
+            self.faults += 1
+            if self.on_fault is not None:
+                self.on_fault(exc)
+
+
+class WorkQueue(_Routines):
     """One worker thread running queued routines in order."""
 
     def __init__(
@@ -28,16 +58,10 @@ class WorkQueue:
         clock: Callable[[], float] = time.monotonic,
         on_fault: Optional[Callable[[BaseException], None]] = None,
     ) -> None:
+        super().__init__(on_fault)
         self.clock = clock
-        # A routine that raised (anything but an API violation): told to `on_fault` (the
-        # runner ends the run with exit 1 and its summary); the queue keeps working, so
-        # what later items hold is still released.
-        self.on_fault = on_fault
-        self.faults = 0
-        self.violations = 0  # API violations raised by routines (the verifier counted them)
-        self._items: deque[tuple[float, WorkRoutine]] = deque()
-        self._cond = threading.Condition()
-        self._draining = False
+        self._items: queue.SimpleQueue[Optional[tuple[float, WorkRoutine]]] = queue.SimpleQueue()
+        self._draining = threading.Event()  # also ends a wait for an item's due time
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -45,49 +69,47 @@ class WorkQueue:
 
     def queue(self, routine: WorkRoutine, due: float = 0.0) -> None:
         """Run `routine()` on the worker thread, not before `due` (a `clock()` value)."""
-        with self._cond:
-            self._items.append((due, routine))
-            self._cond.notify()
+        self._items.put((due, routine))
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self._items.qsize()
 
     def drain_and_stop(self, timeout: float = 30.0) -> None:
         """Run everything queued now (due times ignored), then end the thread."""
-        with self._cond:
-            self._draining = True
-            self._cond.notify()
+        self._draining.set()
+        self._items.put(_STOP)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
     def _run(self) -> None:
         items = self._items
-        cond = self._cond
+        draining = self._draining
         while True:
-            with cond:
-                while True:
-                    if items:
-                        due, routine = items[0]
-                        delay = due - self.clock()
-                        if delay <= 0 or self._draining:
-                            items.popleft()
-                            break
-                        cond.wait(delay)  # woken early by a drain request
-                    elif self._draining:
-                        return
-                    else:
-                        cond.wait()
+            item = items.get()
+            if item is _STOP:  # everything queued before it has run: now what came after
+                while (item := self._next_left()) is not _STOP:
+                    self._call(item[1])
+                return
+            due, routine = item
+            while not draining.is_set():
+                delay = due - self.clock()
+                if delay <= 0:
+                    break
+                draining.wait(delay)  # woken early by a drain request
+            self._call(routine)
+
+    def _next_left(self) -> Optional[tuple[float, WorkRoutine]]:
+        """The next item queued, or _STOP when there is none (another stop is skipped)."""
+        while True:
             try:
-                routine()
-            except WskApiViolation:
-                self.violations += 1  # counted by the socket's verifier; keep working
-            except Exception as exc:
-                self.faults += 1
-                if self.on_fault is not None:
-                    self.on_fault(exc)
+                item = self._items.get_nowait()
+            except queue.Empty:
+                return _STOP
+            if item is not _STOP:
+                return item
 
 
-class VirtualWorkQueue:
+class VirtualWorkQueue(_Routines):
     """WorkQueue's twin for a replay (`--replay`): no thread; the items run when the
     replay's clock (`now_ns`) reaches their due time (`run_due`, called by the replay's
     loop), in the order queued, as the thread runs them. What a driver's work items do
@@ -96,10 +118,8 @@ class VirtualWorkQueue:
 
     def __init__(self, now_ns: Callable[[], int],
                  on_fault: Optional[Callable[[BaseException], None]] = None) -> None:
+        super().__init__(on_fault)
         self.now_ns = now_ns
-        self.on_fault = on_fault
-        self.faults = 0
-        self.violations = 0
         self._items: deque[tuple[int, WorkRoutine]] = deque()
 
     def start(self) -> None:
@@ -119,21 +139,11 @@ class VirtualWorkQueue:
         """Run the items whose time came, in order; whether any ran."""
         ran = False
         while self._items and self._items[0][0] <= self.now_ns():
-            self._run(self._items.popleft()[1])
+            self._call(self._items.popleft()[1])
             ran = True
         return ran
 
     def drain_and_stop(self, timeout: float = 30.0) -> None:
         """Run everything queued now (due times ignored), items queued meanwhile too."""
         while self._items:
-            self._run(self._items.popleft()[1])
-
-    def _run(self, routine: WorkRoutine) -> None:
-        try:
-            routine()
-        except WskApiViolation:
-            self.violations += 1
-        except Exception as exc:
-            self.faults += 1
-            if self.on_fault is not None:
-                self.on_fault(exc)
+            self._call(self._items.popleft()[1])
