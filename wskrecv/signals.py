@@ -12,6 +12,11 @@ every command that installs these handlers. Two refinements make it hold:
   signal to a process group reaches a process more than once (coreutils `timeout` sends
   it to the command and then to the group; systemd's KillMode=control-group signals
   every process of the service, and a --workers parent passes the stop on too).
+- Python runs a signal's handler between two bytecodes of the main thread, its other
+  handlers' included: a repeat that lands while the first delivery's handler runs is
+  taken after that handler, not inside it (inside, it waited for ever on the lock its
+  own thread held, and a --workers worker that got the group's SIGTERM twice never
+  answered the stop: the parent killed it and the run failed).
 - Python runs signal handlers between bytecodes, so a main thread stuck in C code
   (`sum(range(10**12))` in a client's callback) never runs them. The C-level handler
   still writes each signal's number to the wake-up descriptor (signal.set_wakeup_fd): a
@@ -67,7 +72,11 @@ class StopSignals:
         self.received = 0
         self.signum: Optional[int] = None  # the first stop signal received
         self._first_at = 0.0
-        self._count_lock = threading.Lock()
+        # Re-entrant: a handler may run inside the main thread's own critical section
+        # (already(), the watcher's start); handlers themselves never nest (_handle).
+        self._count_lock = threading.RLock()
+        self._deferred: list[int] = []  # deliveries that came while _handle ran
+        self._handling = False
         self._stopped = False  # on_stop was called
         self._watcher: Optional[threading.Thread] = None  # counts, from the wake-up fd
         self._c_watcher = False  # wskrecv._sigexit's thread exits on the second request
@@ -109,6 +118,19 @@ class StopSignals:
             return True
 
     def _handle(self, signum: int, _frame: Any) -> None:
+        """The handler: each delivery taken in turn, a nested one after the one it
+        interrupted (list append and pop are single bytecodes: nothing is lost between
+        the last look and the flag's reset, see the module)."""
+        self._deferred.append(signum)
+        while self._deferred and not self._handling:
+            self._handling = True
+            try:
+                while self._deferred:
+                    self._take(self._deferred.pop(0))
+            finally:
+                self._handling = False
+
+    def _take(self, signum: int) -> None:
         if self._c_watcher:
             self._note(signum)  # the C thread decides the exit
         elif self._watcher is None and not self._count(signum):

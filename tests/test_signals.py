@@ -1,0 +1,71 @@
+"""wskrecv.signals: a stop request delivered again while its handler runs.
+
+Python runs a signal's handler between two bytecodes of the main thread, and that
+includes the bytecodes of another signal's handler. A process group's repeat (`timeout`,
+systemd, a --workers parent) that landed while the first delivery's handler held the
+request lock waited for that lock for ever: the process never stopped (in CI a worker
+never answered and its parent killed it, exit 1). Each check runs in a process of its
+own: the handlers need a main thread, and the old fault hangs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# The first delivery's handler asks the clock for the time inside its lock: the clock
+# sends the second delivery there, and runs bytecodes for its handler to interrupt.
+SCRIPT = """
+import os, signal, sys, time
+import wskrecv.signals as S
+if {bare!r}:  # no wake-up descriptor, so no watcher: the handler itself decides
+    def refused(*args, **kwargs):
+        raise ValueError("no wake-up fd here")
+    signal.set_wakeup_fd = refused
+real, calls = time.monotonic, []
+def clock():
+    time.monotonic = real
+    os.kill(os.getpid(), {second})
+    for _ in range(1000):
+        pass
+    return real()
+stops = S.StopSignals(calls.append)
+with stops.installed():
+    time.monotonic = clock
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100000):
+        pass
+    time.monotonic = real
+print(calls, stops.received, flush=True)
+"""
+
+
+def run(second: str, bare: bool) -> subprocess.CompletedProcess[str]:
+    code = SCRIPT.format(bare=bare, second=f"signal.{second}")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
+
+
+# With the C watcher the handler notes the request under the lock; with no watcher it
+# counts it there (the Python watcher thread counts off the handler: no nesting).
+@pytest.mark.parametrize("bare", [False, True], ids=["c-watcher", "no-watcher"])
+def test_a_repeat_that_lands_in_the_first_ones_handler_is_the_same_request(bare: bool) -> None:
+    try:
+        done = run("SIGTERM", bare)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the repeat waited for ever on the lock its own thread held")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['terminated'] 1\n"
+
+
+# With the C watcher the handler notes the request under the lock; with no watcher it
+# counts it there (the Python watcher thread counts off the handler: no nesting).
+@pytest.mark.parametrize("bare", [False, True], ids=["c-watcher", "no-watcher"])
+def test_another_request_that_lands_in_the_first_ones_handler_exits_at_once(bare: bool) -> None:
+    try:
+        done = run("SIGINT", bare)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the second request waited for ever on the lock its own thread held")
+    assert done.returncode == 130 and done.stdout == ""
