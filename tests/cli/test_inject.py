@@ -257,6 +257,9 @@ def test_each_kind_fails_the_client_that_mishandles_it_exactly(
             why = why.replace(name, _line_with(client, marker))
     assert notable["why"] == why
     assert r.summary["exit_status"] == status
+    # Every datagram is accounted for: received, or unread (also what the provider held
+    # when the socket closed: a failed request's datagram, a list the pool could not take).
+    assert r.summary["received"] + r.summary["unread_at_exit"] == 400
 
 
 @pytest.mark.parametrize("kind", sorted(CASES))

@@ -215,6 +215,11 @@ class Runner:
         if self.thread_fault is not None and self.error is None:
             ending = self.failed(self.thread_fault)  # while stopping
         unread, complete = count_unread(self.provider, self.error)
+        if unread is not None:
+            # What the provider took in but never handed to the client (its backlog, or
+            # kept lists, when the socket closed or stopped working) was not read either.
+            with self.sock.lock:
+                unread += self.sock.counts.discarded
         snap = at_exit(self.snapshot(advance=False, streams_limit=None), self.provider, arrivals,
                        unread, complete)
         if self.faults is not None:
