@@ -44,10 +44,11 @@ STOPPED_WAIT = 0.5  # a worker stopped (SIGSTOP) this long after the stop cannot
 
 
 def _stopped(pid: int) -> bool:
-    """Whether process `pid` is stopped (SIGSTOP, SIGTSTP: /proc state T or t)."""
+    """Whether process `pid` is stopped (SIGSTOP, SIGTSTP: /proc state T). Not a tracing
+    stop (t): a worker under strace passes through it at every system call."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
     except (OSError, IndexError):
         return False
 
