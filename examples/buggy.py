@@ -6,12 +6,19 @@
   (IndicationLeaked: the datagrams are counted as leaked when the socket closes);
 - `stop` never frees the IRP with IoFreeIrp (IrpLeaked, at its IoAllocateIrp line).
 
+And two that only injected faults reach (`--inject`):
+
+- the constructor does not check what IoAllocateIrp returns: when it is NULL
+  (`--inject alloc`) the constructor raises, a client fault (exit 6);
+- the callback ignores the NULL indication and never closes the socket that stopped
+  working (`--inject fail-socket`): that fault is charged as leaked.
+
     wskrecv run examples/buggy.py -p 9000 -c 10
 """
 
 from wskrecv.client import (
-    SOCKADDR,
     SO_WSK_EVENT_CALLBACK,
+    SOCKADDR,
     SOL_SOCKET,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_PENDING,
@@ -32,13 +39,13 @@ class Buggy:
     def __init__(self) -> None:
         self.dispatch = WSK_CLIENT_DATAGRAM_DISPATCH(WskReceiveFromEvent=self.receive_from_event)
         self.irp = IoAllocateIrp()  # BUG: never freed with IoFreeIrp
+        IoSetCompletionRoutine(self.irp, self.on_receive, None)  # BUG: NULL not checked
         self.buffer = WSK_BUF(bytearray(2048))
         self.remote = SOCKADDR()
         self.retained = []
 
     def start(self, socket) -> None:
         self.socket = socket
-        IoSetCompletionRoutine(self.irp, self.on_receive, None)
         WskReceiveFrom(socket, self.buffer, 0, self.remote, None, None, None, self.irp)
         WskReceiveFrom(socket, self.buffer, 0, self.remote, None, None, None, self.irp)  # BUG: still pending
         control = WSK_EVENT_CALLBACK_CONTROL(WSK_EVENT_RECEIVE_FROM)
@@ -48,7 +55,7 @@ class Buggy:
         return STATUS_MORE_PROCESSING_REQUIRED  # never posts again: events get the rest
 
     def receive_from_event(self, socket_context, flags, indication) -> int:
-        if indication is None:
+        if indication is None:  # BUG: the socket no longer works and is never closed
             return STATUS_SUCCESS
         self.retained.append(indication)  # BUG: never given back with WskRelease
         return STATUS_PENDING

@@ -2,7 +2,9 @@
 at once with WskRelease (from inside the callback), return STATUS_PENDING for the rest
 and release it later, from a worker thread.
 
-Here every other datagram is kept: the ones whose payload's first byte is odd.
+Here every other datagram is kept: the ones whose payload's first byte is odd. When the
+socket stops working (the NULL indication), the worker closes it once it has released
+what was kept.
 
     wskrecv run examples/cut_and_pend.py -p 9000
 """
@@ -11,6 +13,7 @@ import queue
 import threading
 
 from wskrecv.client import (
+    NT_SUCCESS,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_PENDING,
@@ -18,12 +21,14 @@ from wskrecv.client import (
     WSK_CLIENT_DATAGRAM_DISPATCH,
     WSK_EVENT_CALLBACK_CONTROL,
     WSK_EVENT_RECEIVE_FROM,
-    NT_SUCCESS,
+    WskCloseSocket,
     WskControlSocket,
     WskRelease,
     WskSetOption,
     indications,
 )
+
+CLOSE = "close"  # the worker's cue: the socket no longer works
 
 
 def chain(inds):
@@ -53,7 +58,8 @@ class CutAndPend:
             raise RuntimeError(f"enabling WskReceiveFromEvent failed: 0x{status:08X}")
 
     def receive_from_event(self, socket_context, flags, indication) -> int:
-        if indication is None:  # the socket no longer works
+        if indication is None:  # the socket no longer works: close it, after the releases
+            self.work.put(CLOSE)
             return STATUS_SUCCESS
         keep, drop = [], []
         for ind in indications(indication):  # Next is read before each step: safe to cut
@@ -71,6 +77,9 @@ class CutAndPend:
             head = self.work.get()
             if head is None:
                 return
+            if head == CLOSE:
+                WskCloseSocket(self.socket)
+                continue
             self.kept += sum(1 for _ in indications(head))
             WskRelease(self.socket, head)
 

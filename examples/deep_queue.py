@@ -2,11 +2,16 @@
 soon as it completes (the shape of msquic's and ovpn-dco-win's IRP receive paths).
 
     wskrecv run examples/deep_queue.py -p 9000
+
+What can go wrong is handled (`--inject all=0.1` checks it): an IoAllocateIrp that returns
+NULL, a request that fails or is cancelled by someone else, a socket that stops working.
 """
 
 from wskrecv.client import (
     MSG_TRUNC,
+    NT_SUCCESS,
     SOCKADDR,
+    STATUS_FILE_FORCED_CLOSED,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_SUCCESS,
     ULONG,
@@ -15,7 +20,6 @@ from wskrecv.client import (
     IoFreeIrp,
     IoReuseIrp,
     IoSetCompletionRoutine,
-    NT_SUCCESS,
     WskCloseSocket,
     WskReceiveFrom,
 )
@@ -27,8 +31,8 @@ BUFFER = 2048  # WSK_BUF.Length: longer datagrams are truncated (MSG_TRUNC)
 class Receive:
     """One outstanding receive: its IRP and the buffers WskReceiveFrom fills."""
 
-    def __init__(self) -> None:
-        self.irp = IoAllocateIrp()
+    def __init__(self, irp) -> None:
+        self.irp = irp
         self.buffer = WSK_BUF(bytearray(BUFFER), 0, BUFFER)
         self.remote = SOCKADDR()
         self.control_flags = ULONG(0)
@@ -36,8 +40,10 @@ class Receive:
 
 class DeepQueue:
     def __init__(self) -> None:
-        self.receives = [Receive() for _ in range(DEPTH)]
+        irps = [IoAllocateIrp() for _ in range(DEPTH)]
+        self.receives = [Receive(irp) for irp in irps if irp is not None]  # NULL: none this time
         self.stopping = False
+        self.closed = False
         self.truncated = 0
         self.failed = 0
 
@@ -56,18 +62,27 @@ class DeepQueue:
             self.failed += 1
 
     def on_receive(self, device, irp, receive: Receive) -> int:
-        if irp.io_status.status == STATUS_SUCCESS:
+        status = irp.io_status.status
+        if status == STATUS_SUCCESS:
             if receive.control_flags.value & MSG_TRUNC:
                 self.truncated += 1
             # irp.io_status.information bytes of receive.buffer hold the datagram.
-            if not self.stopping:
-                IoReuseIrp(irp, STATUS_SUCCESS)
-                self.post(receive)
-        # STATUS_CANCELLED: the socket is closing; do not post again.
+        elif status == STATUS_FILE_FORCED_CLOSED:  # the socket no longer works
+            self.close()
+        # A failed or cancelled request is posted again, unless the socket is closing
+        # (WskCloseSocket's STATUS_CANCELLED).
+        if not self.stopping and not self.closed:
+            IoReuseIrp(irp, STATUS_SUCCESS)
+            self.post(receive)
         return STATUS_MORE_PROCESSING_REQUIRED  # the IRP is ours, not the I/O manager's
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            WskCloseSocket(self.socket)  # cancels the receives still posted
 
     def stop(self) -> None:
         self.stopping = True
-        WskCloseSocket(self.socket)  # cancels the receives still posted
+        self.close()
         for receive in self.receives:
             IoFreeIrp(receive.irp)

@@ -2,16 +2,20 @@
 datagram indications per batch read from the socket.
 
     wskrecv run client.py -p 9000
+
+A NULL indication means the socket no longer works: it closes the socket (try it with
+`--inject fail-socket`).
 """
 
 from wskrecv.client import (
+    NT_SUCCESS,
     SO_WSK_EVENT_CALLBACK,
     SOL_SOCKET,
     STATUS_SUCCESS,
     WSK_CLIENT_DATAGRAM_DISPATCH,
     WSK_EVENT_CALLBACK_CONTROL,
     WSK_EVENT_RECEIVE_FROM,
-    NT_SUCCESS,
+    WskCloseSocket,
     WskControlSocket,
     WskSetOption,
     indications,
@@ -32,14 +36,17 @@ class Client:
             raise RuntimeError(f"enabling the receive callback failed: 0x{status:08X}")
 
     def receive_from_event(self, socket_context, flags, indication):
-        if indication is None:  # the socket no longer works
+        if indication is None:  # the socket no longer works: close it as soon as possible
+            WskCloseSocket(self.socket)  # it completes once this callback has returned
             return STATUS_SUCCESS
         for ind in indications(indication):
-            data, remote = ind.data, ind.remote
-            # ... your processing of `data` from `remote`
+            self.process(ind.data, ind.remote)
         # STATUS_SUCCESS: done, the buffers go back. STATUS_PENDING: keep the list and
         # give it back later with WskRelease(self.socket, indication).
         return STATUS_SUCCESS
+
+    def process(self, data, remote):
+        """Your processing of `data` from `remote`."""
 
     def stop(self):
         """The run is over: release any list still retained (the socket closes after)."""

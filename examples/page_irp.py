@@ -3,13 +3,16 @@ windows-hardware/drivers/network/receiving-data-over-a-datagram-socket), ported 
 line: ReceiveDatagram allocates an IRP, sets ReceiveDatagramComplete as its IoCompletion
 routine and calls WskReceiveFrom through the socket's dispatch table; the routine checks
 the status, processes the datagram and frees the IRP. The page's "..." ("Process the
-received datagram", "Handle error") is where this client counts it and receives the next.
+received datagram", "Handle error") is where this client counts it and receives the next:
+the page leaves errors to the driver, and this one handles every kind `--inject` injects
+(a NULL IRP: asked for again; a failed or cancelled request: the next receive; a socket
+that stopped working: closed).
 
     wskrecv run examples/page_irp.py -p 9000
 """
 
 from wskrecv.client import (
-    STATUS_CANCELLED,
+    STATUS_FILE_FORCED_CLOSED,
     STATUS_INSUFFICIENT_RESOURCES,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_SUCCESS,
@@ -21,6 +24,7 @@ from wskrecv.client import (
 )
 
 BUFFER = 65535
+TRIES = 8  # ReceiveDatagram calls while IoAllocateIrp has no IRP, before giving up
 
 
 # Function to receive a datagram
@@ -98,23 +102,38 @@ class PageIrpClient:
         self.buffer = WSK_BUF(bytearray(BUFFER), 0, BUFFER)
         self.bytes = 0
         self.stopping = False
+        self.closed = False
 
     def start(self, socket):
         """The socket is created and bound: receive the first datagram."""
         self.socket = socket
-        ReceiveDatagram(socket, self.buffer)
+        self.receive()
+
+    def receive(self):
+        """ReceiveDatagram; again when IoAllocateIrp had no IRP for it (a few times)."""
+        for _ in range(TRIES):
+            if ReceiveDatagram(self.socket, self.buffer) != STATUS_INSUFFICIENT_RESOURCES:
+                return
 
     def process(self, buffer, byte_count):
         self.bytes += byte_count  # ... the datagram: buffer.data(byte_count)
         if not self.stopping:
-            ReceiveDatagram(self.socket, buffer)  # and the next one
+            self.receive()  # and the next one
 
     def error(self, status):
-        if status != STATUS_CANCELLED:  # cancelled: WskCloseSocket at stop
-            raise RuntimeError(f"receive failed: 0x{status:08X}")
+        if status == STATUS_FILE_FORCED_CLOSED:  # the socket no longer works: close it
+            self.close()
+        elif not self.stopping and not self.closed:  # this request failed, not the socket
+            self.receive()
+        # STATUS_CANCELLED while stopping: WskCloseSocket's
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            WskCloseSocket(self.socket)
 
     def stop(self):
         """Unload: close the socket (its pending receive completes, cancelled, and its
         routine frees the IRP)."""
         self.stopping = True
-        WskCloseSocket(self.socket)
+        self.close()

@@ -31,14 +31,18 @@ _RECEIVE_EXITS = {
     0: "done: count reached, duration over, Ctrl-C, SIGTERM or SIGHUP, output closed",
     1: "runtime or OS error (bind failed, address in use, permission, capture or stdout "
        "unwritable, the socket failed, a --workers worker died)",
-    2: "usage error",
+    2: "usage error; a --replay file that is not a capture or has nothing to replay, or "
+       "is cut short (after the summary)",
     3: "--timeout passed before --count datagrams arrived",
     4: "a --max-* threshold was exceeded (unread datagrams count as lost)",
+    8: "--inject: the client stopped receiving after an injected fault",
     **_SECOND_SIGNAL,
 }
+_BUILTIN_EXITS = {**_RECEIVE_EXITS,
+                  7: "--inject: the client broke a rule or leaked after an injected fault"}
 EXIT_STATUSES: dict[str, dict[int, str]] = {
-    "listen": _RECEIVE_EXITS,
-    "event": _RECEIVE_EXITS,
+    "listen": _BUILTIN_EXITS,
+    "event": _BUILTIN_EXITS,
     "send": {
         0: "sent: count reached, duration over, Ctrl-C, SIGTERM or SIGHUP",
         1: "OS error, or every datagram was refused (nothing listening)",
@@ -88,6 +92,7 @@ _ALL_EXITS = {code: text for table in EXIT_STATUSES.values() for code, text in t
 _ALL_EXITS.update({0: "done", 1: "runtime or OS error", 5: "selftest: a case failed",
                    6: "run: a client fault (its code raised, or hung)",
                    7: "run: the client broke WSK API rules or leaked",
+                   8: "--inject: the client stalled after an injected fault",
                    129: "a second SIGHUP (selftest, bench, analyze: the first)",
                    130: "a second Ctrl-C (selftest, bench, analyze: the first)",
                    143: "a second SIGTERM (selftest, bench, analyze: the first)"})

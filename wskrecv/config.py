@@ -81,6 +81,15 @@ class ReceiveConfig:
     client: Optional[str] = None  # the file
     client_class: Optional[str] = None  # None: the one client class it defines
     grace: float = 2.0  # seconds a client routine may run on once the run should end
+    # Fault injection (wskrecv/wsk/inject.py) and replay of a capture (wskrecv/replay/).
+    inject: tuple[tuple[str, float], ...] = ()  # (kind, rate), kinds in FaultKind's order
+    seed: Optional[int] = None  # None: drawn at random (and said, so the run can be repeated)
+    inject_status: Optional[str] = None  # `receive`'s failure; None: INSUFFICIENT_RESOURCES
+    inject_delay: Optional[float] = None  # seconds: `delay`'s bound; None: 10 ms
+    inject_systematic: Optional[int] = None  # the systematic mode's most runs; None: off
+    fail_call: Optional[int] = None  # the systematic mode's run: the one call it fails
+    replay: Optional[str] = None  # a capture file ("-": standard input) instead of a socket
+    replay_filter: Optional[str] = None  # which of its datagrams; None: to the bound port
     # Scale out (wskrecv/workers/) and the Prometheus endpoint (output/metrics.py).
     workers: Optional[int] = None  # None: one process, no SO_REUSEPORT
     cpu_affinity: bool = False
@@ -101,6 +110,11 @@ class ReceiveConfig:
     def keeps_datagrams(self) -> bool:
         """Whether every datagram goes to an output (--dump, --pcap)."""
         return self.dump or self.pcap is not None
+
+    @property
+    def injects(self) -> bool:
+        """Whether faults are injected (--inject, or the systematic mode)."""
+        return bool(self.inject) or self.inject_systematic is not None
 
     @property
     def threaded(self) -> bool:

@@ -19,6 +19,7 @@ class ExitStatus(IntEnum):
     CHECK_FAILED = 5  # selftest: a case failed
     CLIENT_FAULT = 6  # run: the client's own code raised (or hung in a callback)
     CLIENT_VIOLATIONS = 7  # run: the client broke WSK API rules or leaked what it held
+    CLIENT_STALLED = 8  # --inject: the client stopped receiving after an injected fault
     HUNG_UP = 129  # a second SIGHUP (128 + 1); selftest: SIGHUP
     INTERRUPTED = 130  # a second Ctrl-C: exit at once (128 + SIGINT's 2); selftest: Ctrl-C
     TERMINATED = 143  # a second SIGTERM (128 + 15); selftest: SIGTERM
@@ -40,6 +41,8 @@ class Ending(Enum):
     SOCKET_FAILED = "socket failed"  # the OS socket broke underneath the receiver
     CLIENT_FAULT = "client fault"  # run: the client's code raised, or did not return
     CLIENT_VIOLATIONS = "client violations"  # run: the client broke WSK rules or leaked
+    CLIENT_STALLED = "client stalled"  # --inject: it stopped receiving after a fault
+    CAPTURE_CUT = "capture cut short"  # --replay: the capture ended inside a record
     WORKER_FAILED = "worker failed"  # --workers: a worker died or could not run
     FAILED = "failed"  # a fault: an output could not be written, a thread raised
 
@@ -55,6 +58,8 @@ _EXIT_STATUS = {
     Ending.SOCKET_FAILED: ExitStatus.ERROR,
     Ending.CLIENT_FAULT: ExitStatus.CLIENT_FAULT,
     Ending.CLIENT_VIOLATIONS: ExitStatus.CLIENT_VIOLATIONS,
+    Ending.CLIENT_STALLED: ExitStatus.CLIENT_STALLED,
+    Ending.CAPTURE_CUT: ExitStatus.USAGE,
     Ending.WORKER_FAILED: ExitStatus.ERROR,
     Ending.FAILED: ExitStatus.ERROR,
 }

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 MAGIC = b"WSKR"
 VERSION = 1
@@ -64,9 +64,12 @@ def patch(datagram: bytearray, sequence: int, send_ns: int) -> None:
     _SEQ_TIME.pack_into(datagram, 12, sequence, send_ns)
 
 
-# The parsers run once per datagram: bound methods and tuple.__new__ (which skips the
-# NamedTuple's generated __new__) keep them cheap.
-_header = HEADER.unpack_from
+# The readers run once per datagram: bound methods, the magic read as an integer (no bytes
+# object made) and a plain tuple (making a Header costs a fifth of a reader) keep them cheap.
+Fields = tuple  # (stream, sequence, send_ns, valid): a Header's fields, in its order
+_HEADER_INT = struct.Struct("!IBxHIQQII")  # HEADER with the magic as a number, flags skipped
+_MAGIC_INT = int.from_bytes(MAGIC, "big")
+_header = _HEADER_INT.unpack_from
 _sockperf = SOCKPERF.unpack_from
 _iperf3 = IPERF3.unpack_from
 _iperf3_64 = IPERF3_64.unpack_from
@@ -77,38 +80,38 @@ _IPERF3_LEN = IPERF3.size
 _IPERF3_64_LEN = IPERF3_64.size
 
 
-def parse_wskrecv(data: bytes) -> Optional[Header]:
+def read_wskrecv(data: bytes) -> Optional[Fields]:
     """The wskrecv header of `data`, or None when it is not a wskrecv datagram."""
     n = len(data)
     if n < HEADER_LEN:
         return None
-    magic, version, _, header_len, stream, seq, send_ns, body_len, crc = _header(data)
-    if magic != MAGIC or version != VERSION or header_len < HEADER_LEN or header_len + body_len != n:
+    magic, version, header_len, stream, seq, send_ns, body_len, crc = _header(data)
+    if magic != _MAGIC_INT or version != VERSION or header_len < HEADER_LEN or header_len + body_len != n:
         return None
-    return _make(Header, (stream, seq, send_ns or None, _crc32(data[header_len:]) == crc))
+    return (stream, seq, send_ns or None, _crc32(data[header_len:]) == crc)
 
 
-def parse_wskrecv_truncated(data: bytes) -> Optional[Header]:
+def read_wskrecv_truncated(data: bytes) -> Optional[Fields]:
     """The wskrecv header of a datagram the receive buffer truncated (MSG_TRUNC): the
     header must fit and say the datagram was longer. The body's CRC cannot be checked,
     so it is not judged corrupt."""
     n = len(data)
     if n < HEADER_LEN:
         return None
-    magic, version, _, header_len, stream, seq, send_ns, body_len, _crc = _header(data)
-    if magic != MAGIC or version != VERSION or header_len < HEADER_LEN or header_len + body_len <= n:
+    magic, version, header_len, stream, seq, send_ns, body_len, _crc = _header(data)
+    if magic != _MAGIC_INT or version != VERSION or header_len < HEADER_LEN or header_len + body_len <= n:
         return None
-    return _make(Header, (stream, seq, send_ns or None, True))
+    return (stream, seq, send_ns or None, True)
 
 
-def parse_sockperf_truncated(data: bytes) -> Optional[Header]:
+def read_sockperf_truncated(data: bytes) -> Optional[Fields]:
     """sockperf's header of a truncated datagram: its length field says it was longer."""
     if len(data) < _SOCKPERF_LEN:
         return None
     seq, _flags, length = _sockperf(data)
     if length <= len(data):
         return None
-    return _make(Header, (0, seq, None, True))
+    return (0, seq, None, True)
 
 
 # sockperf's message flags (its Message.h): a client's message; one that asks the server
@@ -127,7 +130,7 @@ def asks_reply(data: bytes) -> bool:
     return length == len(data) and flags & want == want
 
 
-def parse_sockperf(data: bytes) -> Optional[Header]:
+def read_sockperf(data: bytes) -> Optional[Fields]:
     """sockperf's header; None when too short or its length field disagrees."""
     n = len(data)
     if n < _SOCKPERF_LEN:
@@ -135,27 +138,27 @@ def parse_sockperf(data: bytes) -> Optional[Header]:
     seq, _flags, length = _sockperf(data)
     if length != n:
         return None
-    return _make(Header, (0, seq, None, True))
+    return (0, seq, None, True)
 
 
-def parse_iperf3(data: bytes) -> Optional[Header]:
+def read_iperf3(data: bytes) -> Optional[Fields]:
     """iperf3's 32-bit-counter header (send time in seconds + microseconds)."""
     if len(data) < _IPERF3_LEN:
         return None
     sec, usec, count = _iperf3(data)
     if usec >= 1_000_000:
         return None
-    return _make(Header, (0, count, sec * 1_000_000_000 + usec * 1000, True))
+    return (0, count, sec * 1_000_000_000 + usec * 1000, True)
 
 
-def parse_iperf3_64(data: bytes) -> Optional[Header]:
+def read_iperf3_64(data: bytes) -> Optional[Fields]:
     """iperf3's 64-bit-counter header (`iperf3 --udp-counters-64bit`)."""
     if len(data) < _IPERF3_64_LEN:
         return None
     sec, usec, count = _iperf3_64(data)
     if usec >= 1_000_000:
         return None
-    return _make(Header, (0, count, sec * 1_000_000_000 + usec * 1000, True))
+    return (0, count, sec * 1_000_000_000 + usec * 1000, True)
 
 
 def build_sockperf(sequence: int, size: int) -> bytearray:
@@ -165,19 +168,49 @@ def build_sockperf(sequence: int, size: int) -> bytearray:
     return out
 
 
-PARSERS = {
-    "wskrecv": parse_wskrecv,
-    "auto": parse_wskrecv,  # auto detects wskrecv's magic only; others must be asked for
-    "sockperf": parse_sockperf,
-    "iperf3": parse_iperf3,
-    "iperf3-64": parse_iperf3_64,
+# The counting kernel reads headers as plain fields (READERS); everyone else gets them
+# named (PARSERS, parse_*): the same readers, each result made a Header.
+READERS = {
+    "wskrecv": read_wskrecv,
+    "auto": read_wskrecv,  # auto detects wskrecv's magic only; others must be asked for
+    "sockperf": read_sockperf,
+    "iperf3": read_iperf3,
+    "iperf3-64": read_iperf3_64,
 }
 # The same for datagrams truncated by the receive buffer (MSG_TRUNC): a header that fits
-# still gives the sequence (iperf3's carries no length, so its parser serves both).
-TRUNCATED_PARSERS = {
-    "wskrecv": parse_wskrecv_truncated,
-    "auto": parse_wskrecv_truncated,
-    "sockperf": parse_sockperf_truncated,
-    "iperf3": parse_iperf3,
-    "iperf3-64": parse_iperf3_64,
+# still gives the sequence (iperf3's carries no length, so its reader serves both).
+TRUNCATED_READERS = {
+    "wskrecv": read_wskrecv_truncated,
+    "auto": read_wskrecv_truncated,
+    "sockperf": read_sockperf_truncated,
+    "iperf3": read_iperf3,
+    "iperf3-64": read_iperf3_64,
 }
+
+
+def _named(read: Callable[[bytes], Optional[Fields]]) -> Callable[[bytes], Optional[Header]]:
+    """`read` giving a Header instead of its plain fields."""
+
+    def parse(data: bytes) -> Optional[Header]:
+        fields = read(data)
+        return None if fields is None else _make(Header, fields)
+
+    parse.__name__ = parse.__qualname__ = read.__name__.replace("read_", "parse_")
+    parse.__doc__ = read.__doc__
+    return parse
+
+
+parse_wskrecv = _named(read_wskrecv)
+parse_wskrecv_truncated = _named(read_wskrecv_truncated)
+parse_sockperf = _named(read_sockperf)
+parse_sockperf_truncated = _named(read_sockperf_truncated)
+parse_iperf3 = _named(read_iperf3)
+parse_iperf3_64 = _named(read_iperf3_64)
+_NAMED = {
+    read_wskrecv: parse_wskrecv, read_wskrecv_truncated: parse_wskrecv_truncated,
+    read_sockperf: parse_sockperf, read_sockperf_truncated: parse_sockperf_truncated,
+    read_iperf3: parse_iperf3, read_iperf3_64: parse_iperf3_64,
+}
+PARSERS = {fmt: _NAMED[read] for fmt, read in READERS.items()}
+TRUNCATED_PARSERS = {fmt: _NAMED[read] for fmt, read in TRUNCATED_READERS.items()}
+

@@ -19,11 +19,29 @@ def receive(config: ReceiveConfig, env: Environment,
     """Run `config` and report; returns the exit status (errors propagate as WskrecvError
     for `cli.main` to report). What the run says of an option (a failed threshold) calls
     its ReceiveConfig field `option_name(field)`: the command line passes its flags'
-    names."""
+    names. With --inject-systematic, the runs of the systematic mode (session/systematic.py)."""
+    from wskrecv.session.inject import with_seed
+
+    config = with_seed(config)  # one seed for the whole run (and its systematic runs)
+    if config.inject_systematic is not None and config.fail_call is None:
+        from wskrecv.session import systematic
+
+        return systematic.run(config, env, option_name, session)
+    return session(config, env, option_name)
+
+
+def session(config: ReceiveConfig, env: Environment,
+            option_name: Callable[[str], str] = str) -> int:
+    """One receive session of `config`, carried out in this process, by --workers, or
+    over a --replay capture."""
     from wskrecv.session.receive import ReceiveSession, Strategy
 
     strategy: Strategy
-    if config.workers is not None:
+    if config.replay is not None:
+        from wskrecv.session.replay import Replay
+
+        strategy = Replay(config)
+    elif config.workers is not None:
         from wskrecv.session.workers import Workers
 
         strategy = Workers(config)
@@ -34,4 +52,4 @@ def receive(config: ReceiveConfig, env: Environment,
     return ReceiveSession(config, env, strategy, option_name).run()
 
 
-__all__ = ["receive"]
+__all__ = ["receive", "session"]

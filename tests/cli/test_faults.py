@@ -27,6 +27,7 @@ from scapy.utils import rdpcap
 
 from tests.conftest import WSKRECV, Wskrecv, popen, read_line, wait_for
 from wskrecv.signals import REPEAT_WINDOW
+from wskrecv.workers.pool import PARENT_STOP
 
 pytestmark = pytest.mark.network
 
@@ -382,3 +383,41 @@ def test_a_stop_signal_to_the_process_group_delivered_twice_is_one_request(
     summary = json.loads(out.splitlines()[-1])
     assert summary["type"] == "summary" and summary["reason"] == "terminated"
     assert summary["received"] == 40 and summary["exit_status"] == 0
+
+
+def test_the_parents_stop_is_never_a_second_request_to_a_worker() -> None:
+    """Ctrl-C reaches every worker as well as the parent, which then stops each worker
+    itself. It did so with SIGTERM: to a worker that still had the user's SIGINT in hand
+    (or SIGTERM, REPEAT_WINDOW before, on a loaded machine) that was a second request, and
+    the worker exited at once without its final report (exit 1). The worker's signals are
+    held here (SIGSTOP) until the parent's stop waits beside the user's Ctrl-C."""
+    assert WSKRECV
+    with popen([WSKRECV, "event", "-b", "127.0.0.1", "-p", "0", "--json", "-i", "0.05",
+                "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+               start_new_session=True) as proc:
+        assert proc.stdout is not None
+        start = json.loads(read_line(proc.stdout, 20))
+        worker = start["worker_pids"][0]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(40):
+                s.sendto(b"d" * 40, ("127.0.0.1", start["port"]))
+        while '"received":40,' not in read_line(proc.stdout, 20):
+            pass  # the workers are in their runs: their own stop signal handlers are in place
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            assert wait_for(lambda: _stopped(worker), 20)  # from now on its signals wait
+            os.kill(worker, signal.SIGINT)  # the user's Ctrl-C, as it reached the worker
+            os.kill(proc.pid, signal.SIGINT)  # and as it reached the parent
+            assert wait_for(lambda: _pending(worker, PARENT_STOP) or
+                            _pending(worker, signal.SIGTERM), 20)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["reason"] == "interrupted" and summary["exit_status"] == 0
+    assert summary["received"] == 40
+
+
+def _stopped(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("T", "t")

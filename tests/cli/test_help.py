@@ -11,9 +11,9 @@ import pytest
 from tests.harness import wskrecv
 
 EXPECTED = {
-    "listen": {0, 1, 2, 3, 4, 129, 130, 143},
-    "event": {0, 1, 2, 3, 4, 129, 130, 143},
-    "run": {0, 1, 2, 3, 4, 6, 7, 129, 130, 143},
+    "listen": {0, 1, 2, 3, 4, 7, 8, 129, 130, 143},
+    "event": {0, 1, 2, 3, 4, 7, 8, 129, 130, 143},
+    "run": {0, 1, 2, 3, 4, 6, 7, 8, 129, 130, 143},
     "send": {0, 1, 2, 129, 130, 143},
     "bench": {0, 1, 2, 129, 130, 143},
     "selftest": {0, 1, 2, 5, 129, 130, 143},
@@ -33,7 +33,7 @@ def test_each_command_lists_only_its_exit_statuses(command: str) -> None:
 
 
 def test_the_top_level_help_lists_every_exit_status() -> None:
-    assert _exit_statuses(wskrecv("--help").stdout) == {0, 1, 2, 3, 4, 5, 6, 7, 129, 130, 143}
+    assert _exit_statuses(wskrecv("--help").stdout) == {0, 1, 2, 3, 4, 5, 6, 7, 8, 129, 130, 143}
 
 
 @pytest.mark.parametrize("columns", ["200", "80"])

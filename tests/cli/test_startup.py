@@ -33,7 +33,8 @@ def test_help_imports_no_receive_machinery(argv: list[str]) -> None:
 STARTUP = {"wskrecv", "wskrecv.cli", "wskrecv.environment", "wskrecv.errors", "wskrecv.stdio",
            "wskrecv.words"}
 COMMAND = {"wskrecv.commands", "wskrecv.commands.common", "wskrecv.commands.numeric",
-           "wskrecv.commands.receive", "wskrecv.payload", "wskrecv.config", "wskrecv.units"}
+           "wskrecv.commands.inject", "wskrecv.commands.receive", "wskrecv.payload",
+           "wskrecv.config", "wskrecv.units"}
 NOT_AT_STARTUP = ("fractions", "decimal", "socket", "signal", "shutil")
 
 

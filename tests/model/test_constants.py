@@ -79,10 +79,14 @@ def test_control_flags_are_the_windows_values(flag: str, value: int) -> None:
         ("BUFFER_OVERFLOW", 0x80000005),
         ("INVALID_PARAMETER", 0xC000000D),
         ("MORE_PROCESSING_REQUIRED", 0xC0000016),
+        ("NO_MEMORY", 0xC0000017),
         ("INSUFFICIENT_RESOURCES", 0xC000009A),
         ("FILE_FORCED_CLOSED", 0xC00000B6),
         ("CANCELLED", 0xC0000120),
         ("DATA_NOT_ACCEPTED", 0xC000021B),
+        ("NETWORK_UNREACHABLE", 0xC000023C),
+        ("HOST_UNREACHABLE", 0xC000023D),
+        ("PORT_UNREACHABLE", 0xC000023F),
     ],
 )
 def test_ntstatus_has_the_ntstatus_h_value(member: str, value: int) -> None:

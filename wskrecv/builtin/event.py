@@ -11,8 +11,8 @@ WSK_DATAGRAM_INDICATION per batch read from the socket, and the callback either
   datagrams and disables the callback; a work item re-enables it, and the provider
   indicates the kept datagrams again, first (under static callbacks the provider neither
   disables the callback nor keeps the datagrams);
-- with `keep_every` N: cuts the list (Next = NULL) into every Nth datagram and the
-  rest, WskReleases the rest from inside the callback and returns
+- with `keep_every` N: cuts the list (Next = NULL) into every Nth datagram (a list
+  shorter than N: its last) and the rest, WskReleases the rest from inside the callback and returns
   STATUS_PENDING for the part it keeps; a work item releases that part `hold` seconds
   later (the partial release of msquic's earlier kernel datapath and ovpn-dco-win).
 
@@ -23,8 +23,11 @@ SO_WSK_EVENT_CALLBACK.
 The host counts every datagram of a list the callback accepted, when it returns (the
 socket's tap, as for any `wskrecv run` client, in one batch per list), so the callback
 reads no datagram and asks for no control information. A NULL indication means the
-socket no longer works. Stopping runs every queued work item at once, so nothing
-retained is left unreleased when the socket closes.
+socket no longer works: the client closes it "as soon as possible"
+(PFN_WSK_RECEIVE_FROM_EVENT), once what it retains is released (a work item queued after
+the releases closes it; with nothing retained, the callback closes it at once). Stopping
+runs every queued work item at once, so nothing retained is left unreleased when the
+socket closes.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import time
 from typing import Any, Callable, Optional
 
 from wskrecv.builtin.base import BuiltinClient
-from wskrecv.builtin.worker import WorkQueue
+from wskrecv.builtin.worker import VirtualWorkQueue, WorkQueue
 from wskrecv.client import (
     MSG_BCAST,
     MSG_MCAST,
@@ -79,6 +82,7 @@ class EventClient(BuiltinClient):
         clock: Callable[[], float] = time.monotonic,
         keep_every: int = 0,
         static: bool = False,
+        virtual: Optional[Callable[[], int]] = None,
     ) -> None:
         super().__init__()
         self.pend = pend
@@ -94,9 +98,13 @@ class EventClient(BuiltinClient):
         # Deferred work (releases, re-enabling) runs on a worker thread, as a driver's
         # work items would; the plain SUCCESS style needs none (nor do static callbacks
         # to be re-enabled).
+        # `virtual`: a replay's clock (ns; `clock` is the same in seconds): the work queue
+        # is run by the replay's loop, on that clock, without a thread.
         deferred = pend or keep_every or (reject_every and not static)
-        self.work: Optional[WorkQueue] = (
-            WorkQueue(clock=clock, on_fault=self.fault) if deferred else None)
+        self.work: Optional[WorkQueue | VirtualWorkQueue] = None
+        if deferred:
+            self.work = (VirtualWorkQueue(virtual, on_fault=self.fault) if virtual is not None
+                         else WorkQueue(clock=clock, on_fault=self.fault))
         # What the driver passes to WskSocket as its Dispatch (the host does).
         self.dispatch = WskClientDatagramDispatch(receive_from_event=self._receive_from_event)
 
@@ -130,6 +138,10 @@ class EventClient(BuiltinClient):
     ) -> int:
         """PFN_WSK_RECEIVE_FROM_EVENT."""
         if indication is None:  # the socket no longer works (the socket counts it)
+            if self.work is not None:  # after the releases queued before it
+                self.work.queue(self.close_socket)
+            else:
+                self.close_socket()  # completes once this call returns
             return STATUS_SUCCESS
         self._calls += 1
         if flags & _CAST:  # the whole list was sent to a broadcast or multicast address
@@ -156,8 +168,11 @@ class EventClient(BuiltinClient):
     # -- work items and helpers -------------------------------------------------------
 
     def _keep_part(self, indication: WskDatagramIndication) -> int:
-        """Cut the list (Next = NULL) into every `keep_every`-th datagram, retained, and
-        the rest, released now: STATUS_PENDING for the retained part."""
+        """Cut the list (Next = NULL) into every `keep_every`-th datagram (a list shorter
+        than that: its last), retained, and the rest, released now: STATUS_PENDING for
+        the retained part. Something is always retained: releasing the whole list inside
+        the callback and then returning STATUS_SUCCESS hands the provider back what it
+        already has (ReleasedThenReturned), and every datagram goes back by WskRelease."""
         every = self.keep_every
         keep: list[WskDatagramIndication] = []
         drop: list[WskDatagramIndication] = []
@@ -169,13 +184,13 @@ class EventClient(BuiltinClient):
             (keep if i % every == every - 1 else drop).append(ind)
             ind = nxt
             i += 1
+        if not keep:  # a short list (fewer than `every`): its last is retained
+            keep.append(drop.pop())
         for part in (keep, drop):
             for a, b in zip(part, part[1:]):
                 a.next = b
         if drop:
             WskRelease(self.sock, drop[0])  # legal inside the callback: what it is handed
-        if not keep:
-            return STATUS_SUCCESS
         assert self.work is not None
         head = keep[0]
         self.work.queue(lambda: self._release(head), self.clock() + self.hold)

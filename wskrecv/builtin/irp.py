@@ -3,8 +3,18 @@
 N contexts, each owning an IRP, a WSK_BUF, a SOCKADDR and its ControlFlags. Each completion
 routine notes its ControlFlags, reuses the IRP (IoReuseIrp, which clears the completion
 routine: it is set again before every WskReceiveFrom, as msquic's kernel datapath does)
-and posts the next WskReceiveFrom; on cancellation or failure it stops reposting. Stopping
-closes the socket (which cancels what is posted) and frees every IRP.
+and posts the next WskReceiveFrom. Stopping closes the socket (which cancels what is
+posted) and frees every IRP.
+
+What can go wrong is handled as a driver must (and `--inject` checks it):
+- IoAllocateIrp may return NULL: a context without an IRP is not made; the client asks
+  again, a bounded number of times, and runs with the IRPs it got;
+- a request that completes with a failure (STATUS_INSUFFICIENT_RESOURCES, an unreachable
+  port...) or that someone else cancelled is noted and posted again: it was one request,
+  not the socket;
+- STATUS_CANCELLED while stopping is WskCloseSocket's: nothing more to do;
+- STATUS_FILE_FORCED_CLOSED means the socket no longer works: the client closes it at
+  once (PFN_WSK_RECEIVE_FROM: "as soon as possible") and posts nothing more.
 
 The host counts each completed receive (the socket's tap, as for any `wskrecv run`
 client), so the routine asks for no control information: it does nothing with it.
@@ -19,6 +29,7 @@ from wskrecv.client import (
     MSG_BCAST,
     MSG_MCAST,
     STATUS_CANCELLED,
+    STATUS_FILE_FORCED_CLOSED,
     STATUS_MORE_PROCESSING_REQUIRED,
     STATUS_SUCCESS,
     IoAllocateIrp,
@@ -40,13 +51,19 @@ _MSG_BCAST = int(MSG_BCAST)
 _CAST = _MSG_BCAST | int(MSG_MCAST)
 
 
+# IoAllocateIrp calls the client makes for its N IRPs at most (NULLs included) before it
+# runs with what it got: a few failures are retried, a persistent shortage is not.
+def allocation_attempts(outstanding: int) -> int:
+    return outstanding * 2 + 8
+
+
 class ReceiveContext:
     """One outstanding receive: the IRP and the buffers its WskReceiveFrom writes."""
 
     __slots__ = ("irp", "buf", "remote", "control_flags")
 
-    def __init__(self, buffer_size: int) -> None:
-        self.irp = IoAllocateIrp()
+    def __init__(self, irp: Irp, buffer_size: int) -> None:
+        self.irp = irp
         self.buf = WskBuf(bytearray(buffer_size), 0, buffer_size)
         self.remote = SockAddr()
         self.control_flags = ULongRef()
@@ -59,7 +76,13 @@ class IrpClient(BuiltinClient):
 
     def __init__(self, outstanding: int = 64, buffer_size: int = 65535) -> None:
         super().__init__()
-        self.contexts = [ReceiveContext(buffer_size) for _ in range(outstanding)]
+        self.contexts: list[ReceiveContext] = []
+        for _ in range(allocation_attempts(outstanding)):
+            if len(self.contexts) == outstanding:
+                break
+            irp = IoAllocateIrp()
+            if irp is not None:  # NULL: no IRP this time (low resources)
+                self.contexts.append(ReceiveContext(irp, buffer_size))
         self.broadcast = 0  # completions whose ControlFlags had MSG_BCAST
         self.multicast = 0  # ... MSG_MCAST
 
@@ -95,11 +118,17 @@ class IrpClient(BuiltinClient):
                     self.broadcast += 1
                 else:
                     self.multicast += 1
-            if not self.stopping:
-                IoReuseIrp(irp, STATUS_SUCCESS)
-                self._post(ctx)
-        elif status != STATUS_CANCELLED:  # cancelled: the socket is closing (counted there)
+        elif status == STATUS_FILE_FORCED_CLOSED:  # the socket no longer works: close it
             self.note_failure(status)
+            self.close_socket()
+            return STATUS_MORE_PROCESSING_REQUIRED
+        elif status != STATUS_CANCELLED:  # this request failed, not the socket
+            self.note_failure(status)
+        # Cancelled while stopping: WskCloseSocket's (counted there). Cancelled otherwise,
+        # failed or done: post again.
+        if not self.stopping and not self.sock.closed:
+            IoReuseIrp(irp, STATUS_SUCCESS)
+            self._post(ctx)
         # The IRP is ours (we allocated it): stop the I/O manager from freeing it.
         return STATUS_MORE_PROCESSING_REQUIRED
 

@@ -17,6 +17,7 @@ from click.core import ParameterSource
 
 from wskrecv import payload, units
 from wskrecv.commands import numeric
+from wskrecv.commands.inject import check_faults, fault_options
 from wskrecv.config import CHARTS, ReceiveConfig
 from wskrecv.environment import Environment
 from wskrecv.errors import UsageError
@@ -292,6 +293,7 @@ def run_options(f: Callable) -> Callable:
             "seconds (or 500ms, 2m; 0.1 s to 1 day), and tell its client \"idle timeout for "
             "receiving data\", as iperf3 --rcv-timeout does (iperf3 takes milliseconds).",
         ),
+        *fault_options(),
     ]
     for option in reversed(options):
         f = option(f)
@@ -400,6 +402,7 @@ def check_receive(config: ReceiveConfig) -> None:
         reject("--rcv-timeout needs --iperf3")
     if config.iperf3 and config.seq_format not in IPERF3_FORMATS:
         reject(f"--iperf3 reads iperf3's payload header: drop --seq-format {config.seq_format}")
+    check_faults(config)
 
 
 def given_on_command_line(*names: str) -> bool:

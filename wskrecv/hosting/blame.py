@@ -65,6 +65,7 @@ class ClientCode:
         prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
         self._foreign = tuple(p + os.sep for p in prefixes if p) + (_PACKAGE + os.sep,)
         self._cache: dict[str, bool] = {}
+        self._places: dict[tuple[str, int], str] = {}  # (file, line) -> as `show` says it
 
     def owns(self, filename: str) -> bool:
         """Whether `filename` (a code object's) is client code."""
@@ -95,13 +96,24 @@ class ClientCode:
         if culprit is not None:
             code = _code_of(culprit)
             if code is not None and self.owns(code.co_filename):
-                return self.show(code.co_filename, code.co_firstlineno)
+                return self._place(code.co_filename, code.co_firstlineno)
         frame: Optional[FrameType] = sys._getframe(1)
         while frame is not None:
             if self.owns(frame.f_code.co_filename):
-                return self.show(frame.f_code.co_filename, frame.f_lineno)
+                return self._place(frame.f_code.co_filename, frame.f_lineno)
             frame = frame.f_back
         return None
+
+    def _place(self, filename: str, line: int) -> str:
+        """`show`, remembered: fault injection asks where every WSK call comes from, and
+        a client has few lines that call."""
+        key = (filename, line)
+        place = self._places.get(key)
+        if place is None:
+            if len(self._places) >= 4096:
+                self._places.clear()
+            place = self._places[key] = self.show(filename, line)
+        return place
 
     def client_frames(self, tb: Optional[TracebackType]) -> list[TracebackType]:
         """The traceback entries in client code, outermost first."""

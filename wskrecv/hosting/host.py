@@ -47,6 +47,8 @@ from wskrecv.runner.contracts import StopRequest
 from wskrecv.stats.modes import ClientStatistics, ModeStatistics
 from wskrecv.stats.recorder import Recorder
 from wskrecv.wsk.datagram import Datagram
+from wskrecv.wsk.inject import Injector
+from wskrecv.wsk.outcomes import Outcome
 from wskrecv.wsk.registration import WskRegistration
 from wskrecv.wsk.socket import WskDatagramSocket
 from wskrecv.wsk.verifier import CAUTIONS, RULES
@@ -182,7 +184,10 @@ class ClientHost:
             self._deregister(check=False)
             self._close()
             return
+        faults = self.sock.faults
         try:
+            if faults is not None:  # did the client stop receiving after a fault?
+                faults.judge_stall()
             if self.fault is None:
                 self.watchdog.hook("stop")
                 try:
@@ -190,6 +195,8 @@ class ClientHost:
                 except (Exception, ClientStuck) as exc:
                     if not self.on_fault(exc):
                         raise
+            if faults is not None:
+                self._faults_left(faults)
             # The client is done with its IRPs now (after a fault: it held these).
             self._deregister(check=True)
             self.watchdog.hook("close")
@@ -199,6 +206,14 @@ class ClientHost:
             self.watchdog.stop()
             if self._old_hook is not None:
                 threading.excepthook = self._old_hook
+
+    def _faults_left(self, faults: Injector) -> None:
+        """Once the client stopped: the IRPs it never freed and a failed socket it never
+        closed are what injected faults leaked."""
+        if self.registration is not None:
+            faults.ledger.irps_left(self.registration.irps.outstanding())
+        if self.sock.broken:
+            faults.ledger.socket_left_open()
 
     def _deregister(self, check: bool) -> None:
         """WskDeregister (once): with `check`, the IRPs still allocated are leaks."""
@@ -258,12 +273,18 @@ class ClientHost:
 
     def verdict(self) -> Ending:
         """How a run that otherwise ended well ended: CLIENT_VIOLATIONS when the verifier
-        counted a rule break (a leaked IRP is one) or the client leaked datagrams. Not for
-        wskrecv's own clients: listen and event exit as they always did."""
-        if self.builtin:
-            return Ending.COMPLETE
-        if self.sock.verifier.total or self.sock.counts.leaked:
+        counted a rule break (a leaked IRP is one) or the client leaked datagrams, and
+        CLIENT_STALLED when it stopped receiving after an injected fault. wskrecv's own
+        clients are judged by what they did after injected faults only: otherwise listen
+        and event exit as they always did."""
+        faults = self.sock.faults
+        after = faults.ledger.worst if faults is not None else Outcome.RECOVERED
+        if after is Outcome.VIOLATED or after is Outcome.LEAKED:
             return Ending.CLIENT_VIOLATIONS
+        if not self.builtin and (self.sock.verifier.total or self.sock.counts.leaked):
+            return Ending.CLIENT_VIOLATIONS
+        if after is Outcome.STALLED:
+            return Ending.CLIENT_STALLED
         return Ending.COMPLETE
 
     # -- faults -----------------------------------------------------------------------
@@ -292,6 +313,9 @@ class ClientHost:
     def _record(self, fault: ClientFault) -> None:
         if self.fault is None:
             self.fault = fault
+            if self.sock.faults is not None:  # the last injected fault crashed it
+                self.sock.faults.ledger.crashed(
+                    f"{fault.exception} in {fault.kind} {fault.routine} ({fault.where})")
         else:
             self.fault.later += 1
         self.stop_run(Ending.CLIENT_FAULT.value, Ending.CLIENT_FAULT)

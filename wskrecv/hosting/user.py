@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from wskrecv.config import ReceiveConfig
     from wskrecv.stats.recorder import Recorder
     from wskrecv.wsk import WskDatagramSocket
+    from wskrecv.wsk.inject import Injector
 
 
 class ClientFaultError(WskrecvError):
@@ -97,16 +98,18 @@ class UserClient:
         self.host: Optional[ClientHost] = None
 
     @classmethod
-    def load(cls, config: ReceiveConfig) -> UserClient:
+    def load(cls, config: ReceiveConfig, faults: Optional[Injector] = None) -> UserClient:
         """Import the file, register the client (WskRegister) and create it; then, if it
         has an `attach(npi)` hook, hand it the provider NPI (WskCaptureProviderNPI) before
         its socket exists, as DriverEntry gets it: the place for WskControlClient
         (WSK_SET_STATIC_EVENT_CALLBACKS). UsageError (exit 2) when the file is no client,
-        ClientFaultError (exit 6) when its constructor or attach hook raised."""
+        ClientFaultError (exit 6) when its constructor or attach hook raised (after an
+        injected fault, the error says which). `faults` are injected from its constructor
+        on."""
         assert config.client is not None
         loaded = load_client(config.client, config.client_class)
         code = ClientCode(loaded.realpath, shown_as=loaded.path)
-        registration = wsk_register(Verifier(locate=code.locate))
+        registration = wsk_register(Verifier(locate=code.locate), faults)
         hook = "()"
         try:
             client = _limited(loaded.cls, code, config)
@@ -129,7 +132,13 @@ class UserClient:
             registration.deregister(check=False)
             fault = describe_fault(code, exc)
             text = fault.traceback if fault is not None else f"{type(exc).__name__}: {exc}"
-            raise ClientFaultError(f"client fault in {loaded.name}{hook}: {text.rstrip()}") from None
+            after = ""
+            last = faults.ledger.last_fault if faults is not None else None
+            if last is not None:
+                after = (f" (after an injected fault: {last.kind} at {last.where or '?'}, "
+                         f"seed {faults.plan.seed})")  # type: ignore[union-attr]
+            raise ClientFaultError(f"client fault in {loaded.name}{hook}{after}: "
+                                   f"{text.rstrip()}") from None
         except BaseException:
             registration.deregister(check=False)
             raise

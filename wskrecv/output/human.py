@@ -32,6 +32,9 @@ def format_address(host: str, port: int) -> str:
 def start_line(info: dict[str, Any]) -> str:
     """What the run receives on, what it was granted, and how it receives."""
     where = format_address(info["address"], info["port"])
+    if info.get("replay"):  # a capture, not a socket: no buffer to grant
+        return (f"wskrecv {info['mode']}: replaying {shown(info['replay'])} "
+                f"({info['replay_filter']}) as {where}, {info['detail']}")
     if info["address"] == "::":
         where += " (IPv6 and IPv4)"
     asked = info.get("rcvbuf_requested")
@@ -279,10 +282,16 @@ def summary_lines(snap: Snapshot, status: ExitStatus, reason: str,
     if snap.cautions:  # apart from the violations: advice, not a rule (never fails a run)
         lines.append(f"cautions     {snap.cautions} (" + ", ".join(
             f"{k} {v}" for k, v in snap.cautions_by_rule.items()) + ")")
+    if snap.faults is not None:
+        from wskrecv.output.injected import fault_lines
+
+        lines += fault_lines(snap.faults)
     if snap.host_udp is not None:
         lines.append(f"host UDP     {host_text(snap)}")
     if status is ExitStatus.DEADLINE:
         lines.append("deadline passed before the expected datagrams arrived (exit 3)")
+    if status is ExitStatus.CLIENT_STALLED:
+        lines.append("the client stopped receiving after an injected fault (exit 8)")
     return lines
 
 

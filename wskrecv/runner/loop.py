@@ -62,8 +62,11 @@ class Runner:
         sidecar: Optional[Sidecar] = None,
         truncates_above: Optional[int] = None,
         per_stream: bool = False,
+        wall_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self.provider = provider
+        # The wall clock the run's start is stated in (a replay's: capture time).
+        self.wall_ns = wall_ns
         # Interval snapshots carry every stream's row (--per-stream); else none: frames
         # carry the worst few, the summary every one.
         self.per_stream = per_stream
@@ -106,6 +109,9 @@ class Runner:
         self._deadline: Optional[float] = None
         self._readable = False  # the last wait said the socket was readable
         self._empty = False  # the last read found the socket empty
+        # Fault injection (wskrecv.wsk.inject), when the socket's client has it: its
+        # timers fall and its stall watch looks at every turn, on the same clock.
+        self.faults = sock.faults
 
     def request_stop(self, reason: str, ending: Ending = Ending.COMPLETE) -> None:
         """Ask the loop to end (safe from signal handlers and other threads), for
@@ -161,7 +167,9 @@ class Runner:
         with signals.installed(), start_up_frozen():
             try:
                 self._t0 = self.clock()
-                self.arrivals.start_ns = time.time_ns()
+                if self.faults is not None:
+                    self.faults.ledger.t0_ns = self.faults.now_ns()
+                self.arrivals.start_ns = self.wall_ns()
                 self.reporter.start({**start_info, "start_time": utc(self.arrivals.start_ns)})
                 try:
                     self.app.start()
@@ -191,6 +199,8 @@ class Runner:
         still installed: until the summary is out, a second Ctrl-C exits at once."""
         if self.stop_ending is Ending.CLIENT_FAULT:  # also from a thread, or the stop hook
             ending = Ending.CLIENT_FAULT
+        if self.faults is not None:
+            self.faults.ledger.finish()  # every fault's outcome is known once stopped
         arrivals = self.arrivals
         try:
             arrivals.hand_out(self.recorder)  # what stopping processed, too (retained lists)
@@ -205,9 +215,18 @@ class Runner:
         if self.thread_fault is not None and self.error is None:
             ending = self.failed(self.thread_fault)  # while stopping
         unread, complete = count_unread(self.provider, self.error)
+        if unread is not None:
+            # What the provider took in but never handed to the client (its backlog, or
+            # kept lists, when the socket closed or stopped working) was not read either.
+            with self.sock.lock:
+                unread += self.sock.counts.discarded
         snap = at_exit(self.snapshot(advance=False, streams_limit=None), self.provider, arrivals,
                        unread, complete)
+        if self.faults is not None:
+            snap = replace(snap, faults=MappingProxyType(self.faults.summary()))
         ending, breach = judge_end(ending, snap, self.limits.count, self.judge, self.app.verdict)
+        if ending is Ending.COMPLETE and getattr(self.provider, "problem", None):
+            ending = Ending.CAPTURE_CUT  # a replayed capture not read to its end: exit 2
         reason = self.stop_reason or "stopped"
         at_summary = signals.received
         try:
@@ -240,6 +259,8 @@ class Runner:
         and deliver while datagrams come, else wait."""
         if self.arrivals.sinks:
             self.arrivals.hand_out(self.recorder)
+        if self.faults is not None:
+            self._fault_turn()
         now = self.clock()
         ending = self._stopped() or self._on_time(now) or self._closed()
         if ending:
@@ -366,12 +387,38 @@ class Runner:
                 break
         return delivered
 
+    def _fault_turn(self) -> None:
+        """Injected faults: the effects whose time came (a delay's end, buffers back), the
+        client's ability to receive noted, and the end of a run the client cannot go on
+        with (its socket failed, or it stalled)."""
+        faults = self.faults
+        assert faults is not None
+        with self.sock.lock:
+            faults.advance()
+        faults.observe()
+        why = faults.stop_reason(self._busy())
+        if why and self.stop_reason is None:
+            self.stop_reason = why
+
+    def _busy(self) -> bool:
+        """Whether the client has work of its own still to come that the loop runs (a
+        replay's work items; a live client's threads are given --grace instead)."""
+        return False
+
+    def _fault_deadline(self) -> Optional[float]:
+        """When injected faults want the loop to look again (its clock), or None."""
+        faults = self.faults
+        if faults is None:
+            return None
+        times = [t for t in (faults.next_due(), faults.stall_deadline()) if t is not None]
+        return min(times) / 1e9 if times else None
+
     def _wait(self, now: float, want: int) -> None:
         """Wait for the socket (when the model wants datagrams), the wake-up socket, or
         whatever is due next."""
         sidecar = self.sidecar
         wait_until = self._next_tick
-        for t in (self._end, self._deadline, self._next_frame,
+        for t in (self._end, self._deadline, self._next_frame, self._fault_deadline(),
                   sidecar.next_deadline() if sidecar is not None else None):
             if t is not None and t < wait_until:
                 wait_until = t

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from wskrecv.config import ReceiveConfig
 from wskrecv.environment import Environment
-from wskrecv.errors import OsFailure
+from wskrecv.errors import Ending, OsFailure, UsageError
 from wskrecv.session.outputs import close_capture, dump_sink, make_reporter, open_metrics
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from wskrecv.runner import Reporter, RunResult, Sidecar
     from wskrecv.stats.recorder import DumpSink, Recorder
     from wskrecv.wsk import WskDatagramSocket
+    from wskrecv.wsk.inject import Injector
 
 
 class Strategy(Protocol):
@@ -52,6 +53,11 @@ class Strategy(Protocol):
     def close(self) -> None:
         """Let go of the sockets and whatever else the strategy holds, whatever happened.
         Idempotent."""
+
+    def fault_clock(self) -> tuple[Callable[[], int], float]:
+        """The clock injected faults run on (ns), and how long (seconds) a client may go
+        without receiving before that is a stall."""
+        ...
 
 
 def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Core,
@@ -78,7 +84,9 @@ def start_info(config: ReceiveConfig, providers: Sequence[UdpProvider], core: Co
     if config.mode == "irp":  # who completes listen's client's steady requests
         from wskrecv.hosting.native import completions
 
-        info["completions"] = completions(core.completer, config.keeps_datagrams)
+        # Kept datagrams (--dump, --pcap) and injected faults take the Python code.
+        info["completions"] = completions(core.completer,
+                                          config.keeps_datagrams or config.injects)
         info["detail"] += f", {info['completions']} completions"
     if first.note:
         info["note"] = first.note
@@ -125,6 +133,7 @@ class ReceiveSession:
         self.option_name = option_name
         self.core = cores.current()
         self.user: Optional[UserClient] = None  # `wskrecv run`'s client
+        self.faults: Optional[Injector] = None  # --inject: what the client's registration gets
         self.metrics: Optional[MetricsEndpoint] = None
         self.capture: Optional[PcapWriter] = None
         self.iperf3: Optional[Iperf3Service] = None
@@ -168,14 +177,23 @@ class ReceiveSession:
 
     def _run(self, ran: list[RunResult]) -> int:
         config = self.config
+        if config.injects:  # before the client: its constructor's IoAllocateIrp may fail
+            from wskrecv.session.inject import make_injector
+
+            self.faults = make_injector(config, *self.strategy.fault_clock())
         if config.mode == "client":
             from wskrecv.hosting.user import UserClient
 
-            self.user = UserClient.load(config)  # before any socket: a bad file is exit 2
+            # Before any socket: a bad file is exit 2.
+            self.user = UserClient.load(config, self.faults)
         self.metrics = open_metrics(config)  # bound first: a port in use fails before any work
         try:
             providers = self.strategy.open(self.core)
             info = start_info(config, providers, self.core, self.user)
+            if self.faults is not None:
+                from wskrecv.session.inject import describe
+
+                describe(info, self.faults)
             self.strategy.describe(info)
             result = self.strategy.run(self, info)
             ran.append(result)
@@ -269,12 +287,19 @@ class ReceiveSession:
 
     def _epilogue(self, result: RunResult) -> int:
         """After the summary: the client's report, the threshold line (judged on every
-        ending), the socket's error (one line, exit 1); the exit status."""
+        ending), a replayed capture's problem (cut: exit 2), the socket's error (one line,
+        exit 1); the exit status."""
         env = self.env
         if self.user is not None:
             self.user.report(env)  # what the client broke, where; its fault's traceback
         if result.threshold:
             env.stderr.write(f"wskrecv: threshold exceeded: {result.threshold}\n")
+            env.stderr.flush()
+        problem = getattr(self.strategy, "problem", None)  # a replayed capture's
+        if problem:
+            if result.ending is Ending.CAPTURE_CUT:
+                raise UsageError(problem)
+            env.stderr.write(f"wskrecv: note: {problem}\n")
             env.stderr.flush()
         if result.error:
             raise OsFailure(result.error)

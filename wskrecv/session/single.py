@@ -4,7 +4,8 @@ iperf3 server, `wskrecv run`'s client."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+import time
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from wskrecv.config import ReceiveConfig
 from wskrecv.session.assembly import build_runner
@@ -59,10 +60,15 @@ class OneProcess:
                               sidecar=session.sidecar(provider, reporter), core=session.core,
                               app=user.make_app if user is not None else None,
                               option_name=session.option_name,
-                              registration=user.registration if user is not None else None)
+                              registration=user.registration if user is not None else None,
+                              faults=session.faults)
         session.announce(info)
         session.stopping = lambda: runner.stop_reason is not None  # type: ignore[union-attr]
         return runner.run(info)
+
+    def fault_clock(self) -> tuple[Callable[[], int], float]:
+        """Injected faults run on the monotonic clock; a stall counts after --grace."""
+        return time.monotonic_ns, self.config.grace
 
     def close(self) -> None:
         if self.provider is not None:

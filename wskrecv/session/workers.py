@@ -10,8 +10,9 @@ runs the coordinator (wskrecv.workers.coordinator) and joins the workers' captur
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
-from typing import IO, TYPE_CHECKING, Any, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
 import wskrecv.builtin  # noqa: F401 (imported once here, before the fork, not in every worker)
 import wskrecv.wsk  # noqa: F401
@@ -155,6 +156,10 @@ class Workers:
         workers = start_workers(self.providers, build, config.count, config.cpu_affinity)
         self._started = True
         return workers
+
+    def fault_clock(self) -> tuple[Callable[[], int], float]:
+        """Injected faults run on the monotonic clock; a stall counts after --grace."""
+        return time.monotonic_ns, self.config.grace
 
     def _join(self) -> None:
         """Join the capture's parts into the capture, once every worker has ended and

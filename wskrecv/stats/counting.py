@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
 
-from wskrecv.payload import FORMATS, PARSERS, TRUNCATED_PARSERS, asks_reply
+from wskrecv.payload import FORMATS, READERS, TRUNCATED_READERS, asks_reply
 from wskrecv.stats.latency import SUB_BITS, Histogram
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS
@@ -78,8 +78,8 @@ class Counter:
         between 32- and 64-bit counters from one test to the next); streams already
         tracked keep their trackers."""
         check_format(seq_format)
-        self._parse = PARSERS.get(seq_format)  # None for "none"
-        self._parse_truncated = TRUNCATED_PARSERS.get(seq_format)
+        self._parse = READERS.get(seq_format)  # None for "none"
+        self._parse_truncated = TRUNCATED_READERS.get(seq_format)
         self._wall_clock = wall_clock(seq_format)
         self._sockperf = seq_format == "sockperf"
         self.streams.use_wrap32(seq_format == "iperf3")

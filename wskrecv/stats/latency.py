@@ -77,7 +77,9 @@ class Histogram:
         """Count one value; negative values (clocks out of step) count as 0."""
         if value < 0:
             value = 0
-        self.counts[bucket_of(value)] += 1
+        # bucket_of, inlined: this runs for every datagram (the application latency)
+        shift = _bit_length(value) - SUB_BITS - 1
+        self.counts[value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)] += 1
         self.sum += value
         if value > self.max:
             self.max = value

@@ -19,7 +19,7 @@ def _frozen(d: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(d))
 
 
-_MAPPINGS = ("violations_by_rule", "cautions_by_rule", "host_udp", "iperf3")
+_MAPPINGS = ("violations_by_rule", "cautions_by_rule", "host_udp", "iperf3", "faults")
 MIN_RATE_SPAN_S = 0.001  # the shortest first-to-last span a summary gives a rate over
 
 
@@ -158,6 +158,9 @@ class Snapshot:
     # hop limit, as (value, datagrams) of the values seen; None when not asked for.
     tos: Optional[tuple[tuple[int, int], ...]] = None
     ttl: Optional[tuple[tuple[int, int], ...]] = None
+    # Injected faults and what the client did after them (--inject: wsk/outcomes.py),
+    # in the summary only.
+    faults: Optional[Mapping[str, Any]] = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # MappingProxyType does not pickle; the display process receives snapshots pickled.
@@ -367,4 +370,5 @@ class Snapshot:
             "app_latency_ms": _ms(self.app_latency),
             **as_json(self.stream_rows, self.streams_retired),
             **self.mode_json(),
+            **({"faults": dict(self.faults)} if self.faults is not None else {}),
         }

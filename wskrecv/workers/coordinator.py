@@ -9,8 +9,9 @@ dashboard and the metrics, and decides the run's end and status as one receiver 
   at the deadline and exits 3 if the total falls short of --count (or of 1);
 - --count: shared through a Budget (pool.py); the first worker that sees it reached ends
   its loop, and the parent stops the others (every datagram claimed is still recorded);
-- Ctrl-C / SIGTERM: the workers are stopped with SIGTERM (a terminal's Ctrl-C reaches
-  them too); a second Ctrl-C exits 130 at once, and the workers, whose parent died, get
+- Ctrl-C / SIGTERM: the parent stops the workers with SIGUSR1 (pool.PARENT_STOP: never
+  a second request to a worker that the user's signal to the process group reached
+  too); a second Ctrl-C exits 130 at once, and the workers, whose parent died, get
   SIGTERM from the kernel (PR_SET_PDEATHSIG);
 - a worker that dies without its final report fails the run: the others are stopped,
   the summary shows what they received, and the run exits 1 naming the dead worker;
@@ -36,17 +37,18 @@ from wskrecv.signals import StopSignals, Waker
 from wskrecv.stats.merge import Merger
 from wskrecv.stats.snapshot import Snapshot, utc
 from wskrecv.stats.streams import TOP_STREAMS
-from wskrecv.workers.pool import Worker
+from wskrecv.workers.pool import PARENT_STOP, Worker
 
 GRACE = 5.0  # seconds a worker gets, once stopped, for its final report before SIGKILL
 STOPPED_WAIT = 0.5  # a worker stopped (SIGSTOP) this long after the stop cannot answer it
 
 
 def _stopped(pid: int) -> bool:
-    """Whether process `pid` is stopped (SIGSTOP, SIGTSTP: /proc state T or t)."""
+    """Whether process `pid` is stopped (SIGSTOP, SIGTSTP: /proc state T). Not a tracing
+    stop (t): a worker under strace passes through it at every system call."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
     except (OSError, IndexError):
         return False
 
@@ -171,7 +173,7 @@ class Coordinator:
             self._stopping_since = now
             for w in self.workers:
                 if not w.done:
-                    w.signal(signal.SIGTERM)
+                    w.signal(PARENT_STOP)  # not SIGTERM: see pool.PARENT_STOP
             return
         waited = now - self._stopping_since
         for w in self.workers:

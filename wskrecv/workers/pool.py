@@ -167,6 +167,14 @@ class Worker:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How the parent stops a worker: not a stop signal, so that it is never taken for a
+# second request of the user's. The user's own signal to the process group (Ctrl-C,
+# `timeout`, systemd) reaches the worker too: the parent's SIGTERM was a second request
+# to a worker that had the user's SIGINT (or SIGTERM more than REPEAT_WINDOW before,
+# on a loaded machine) still in hand, and the worker exited at once, without its final
+# report: the run failed (exit 1).
+PARENT_STOP = signal.SIGUSR1
+_BLOCKED_AT_FORK = (*STOP_SIGNALS, PARENT_STOP)
 
 
 def _tell(conn: Connection, message: tuple) -> None:
@@ -183,7 +191,7 @@ def _worker_main(
 ) -> None:
     """The body of worker process `index`."""
     die_with_parent(parent, signal.SIGTERM)  # a worker is never left running alone
-    # Until the runner installs its own handlers, a stop (the parent's SIGTERM, a
+    # Until the runner installs its own handlers, a stop (the parent's PARENT_STOP, a
     # terminal's Ctrl-C) is kept and handed to the runner once it exists.
     early: dict[str, Any] = {}
 
@@ -195,9 +203,13 @@ def _worker_main(
         else:
             early.setdefault("reason", reason)
 
+    def parent_stop(_signum: int, _frame: Any) -> None:
+        stop_early(signal.SIGTERM, None)  # the run's own stop: the parent has its reason
+
     for signum in STOP_SIGNALS:
         signal.signal(signum, stop_early)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked since the fork
+    signal.signal(PARENT_STOP, parent_stop)  # for good: the runner's handlers leave it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED_AT_FORK)  # blocked since the fork
     for j, p in enumerate(providers):
         if j != index:
             p.close()  # this process's copies of the other workers' sockets
@@ -260,9 +272,9 @@ def start_workers(
     workers: list[Worker] = []
     parent = os.getpid()
     # A stop signal must not kill a worker that has not yet installed its handlers (the
-    # default action of SIGTERM): the children start with them blocked, and a stop sent
-    # early waits until the worker can hand it to its runner.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # default action of SIGTERM and of PARENT_STOP): the children start with them
+    # blocked, and a stop sent early waits until the worker can hand it to its runner.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED_AT_FORK)
     try:
         for i in range(len(providers)):
             here, there = _FORK.Pipe(duplex=False)
@@ -286,5 +298,5 @@ def start_workers(
     return workers
 
 
-__all__ = ["Budget", "BudgetedProvider", "PipeReporter", "Worker", "start_workers",
-           "usable_cpus"]
+__all__ = ["PARENT_STOP", "Budget", "BudgetedProvider", "PipeReporter", "Worker",
+           "start_workers", "usable_cpus"]

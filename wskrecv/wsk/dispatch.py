@@ -233,10 +233,11 @@ WskProviderNpi.Dispatch = PROVIDER_DISPATCH  # ... and WSK_PROVIDER_NPI.Dispatch
 _Irp = Irp  # the parameters below are named after the WDK's, `Irp` among them
 
 
-def IoAllocateIrp(StackSize: int = 1, ChargeQuota: bool = False) -> Irp:
+def IoAllocateIrp(StackSize: int = 1, ChargeQuota: bool = False) -> Optional[Irp]:
     """IoAllocateIrp: a new IRP the client owns (and frees with IoFreeIrp): counted as the
-    registered client's until then. StackSize is at least 1 for a WSK request
-    (IrpWithoutStackLocation otherwise)."""
+    registered client's until then; None (NULL) when the allocation fails (`--inject
+    alloc`, as Driver Verifier's Low Resources Simulation makes it fail). StackSize is at
+    least 1 for a WSK request (IrpWithoutStackLocation otherwise)."""
     try:
         return io_allocate_irp(registered_irps(), StackSize)
     except WskApiViolation:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections import deque
 from itertools import groupby, repeat
 from operator import attrgetter, itemgetter
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import (
     CALLBACK_CALLED,
@@ -116,6 +116,9 @@ class EventDispatcher:
         self._null_indicated = False
         self._releases = 0  # in-callback releases during the current call
         self.tap: Optional[Tap] = None  # the socket's (see socket.Tap)
+        # Fault injection's say in each list's length (n -> how many to indicate; 0: none
+        # now), given by the socket when its client's registration injects faults.
+        self.inject: Optional[Callable[[int], int]] = None
         # Build each indication list, settle a list's state once the table allowed a step,
         # follow an application's list (WskRelease): indication.make_chain, _state.settle
         # and indication.walk, or their compiled twins (wskrecv.core: the same objects,
@@ -185,6 +188,11 @@ class EventDispatcher:
         n = min(len(backlog), self.pool.free)
         if not n:
             return False
+        inject = self.inject
+        if inject is not None:
+            n = inject(n)
+            if not n:
+                return False
         if n == len(backlog):
             batch = list(backlog)
             backlog.clear()

@@ -20,12 +20,18 @@ WskDeregister is a leak (`IrpLeaked`), blamed on its IoAllocateIrp call.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 from wskrecv.wsk._state import TRANSITIONS, IrpEvent, IrpState, begin, step
 from wskrecv.wsk.status import NTSTATUS, STATUS_CANCELLED, STATUS_MORE_PROCESSING_REQUIRED
 from wskrecv.wsk.types import alias
 from wskrecv.wsk.verifier import RULES, Verifier
+
+
+class AllocationFaults(Protocol):
+    """Fault injection's say in IoAllocateIrp (inject.Injector): whether this one fails."""
+
+    def fail_alloc(self) -> bool: ...
 
 # Members as plain names: reading one off its Enum class costs about 0.1 us, and these are
 # read for every request.
@@ -113,8 +119,10 @@ class IrpTracker:
     `verifier.locate` says where the allocating call is (asked with no culprit); without
     a locator: nowhere."""
 
-    def __init__(self, verifier: Optional[Verifier] = None) -> None:
+    def __init__(self, verifier: Optional[Verifier] = None,
+                 faults: Optional[AllocationFaults] = None) -> None:
         self.verifier = verifier
+        self.faults = faults  # fault injection: IoAllocateIrp may return NULL (`alloc`)
         self.live: dict[Irp, Optional[str]] = {}  # insertion order: allocation order
 
     def allocated(self, irp: Irp) -> None:
@@ -130,12 +138,15 @@ class IrpTracker:
         return list(self.live.items())
 
 
-def io_allocate_irp(tracker: Optional[IrpTracker] = None, stack_size: int = 1) -> Irp:
+def io_allocate_irp(tracker: Optional[IrpTracker] = None, stack_size: int = 1) -> Optional[Irp]:
     """IoAllocateIrp: a new IRP the application owns (and must free with IoFreeIrp),
-    counted by `tracker` (its client's registration's) until then. A WSK application
-    allocates it "with at least one I/O stack location": a `stack_size` below one is the
-    IrpWithoutStackLocation rule, counted (the IRP is returned all the same, so the run
-    goes on and the report shows the line)."""
+    counted by `tracker` (its client's registration's) until then; None (NULL) when the
+    allocation fails, as fault injection (`alloc`, Low Resources Simulation) makes it. A
+    WSK application allocates it "with at least one I/O stack location": a `stack_size`
+    below one is the IrpWithoutStackLocation rule, counted (the IRP is returned all the
+    same, so the run goes on and the report shows the line)."""
+    if tracker is not None and tracker.faults is not None and tracker.faults.fail_alloc():
+        return None
     irp = Irp()
     if tracker is not None:
         tracker.allocated(irp)

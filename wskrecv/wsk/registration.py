@@ -19,7 +19,7 @@ them.
 from __future__ import annotations
 
 import weakref
-from typing import Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 from wskrecv.wsk.indication import (
     IndicationCore,
@@ -40,6 +40,9 @@ from wskrecv.wsk.status import (
 )
 from wskrecv.wsk.verifier import Verifier
 
+if TYPE_CHECKING:
+    from wskrecv.wsk.inject import Injector
+
 
 class WskProviderNpi:
     """WSK_PROVIDER_NPI: the client object and the provider dispatch, as one object.
@@ -51,8 +54,9 @@ class WskProviderNpi:
     # API's; filled in by wskrecv.wsk.dispatch (which imports this module) as the package loads.
     Dispatch: ClassVar[Any] = None
 
-    def __init__(self, verifier: Verifier) -> None:
+    def __init__(self, verifier: Verifier, faults: Optional[Injector] = None) -> None:
         self.verifier = verifier
+        self.faults = faults
         self.static_events = 0
         self.sockets_created = 0
 
@@ -103,23 +107,29 @@ class WskProviderNpi:
             static_events=self.static_events,
             dispatch_level=dispatch_level,
             indications=indications,
+            faults=self.faults,
         )
 
 
 class WskRegistration:
-    """WSK_REGISTRATION, filled by WskRegister (`wsk_register`): the client's verifier and
-    the IRPs it allocated and has not freed (`irps`)."""
+    """WSK_REGISTRATION, filled by WskRegister (`wsk_register`): the client's verifier,
+    the IRPs it allocated and has not freed (`irps`) and, when faults are injected into
+    it, the injector (`faults`: its IoAllocateIrp calls and its sockets ask it)."""
 
-    def __init__(self, verifier: Optional[Verifier] = None) -> None:
+    def __init__(self, verifier: Optional[Verifier] = None,
+                 faults: Optional[Injector] = None) -> None:
         self.verifier = verifier if verifier is not None else Verifier()
-        self.irps = IrpTracker(self.verifier)
+        self.faults = faults
+        if faults is not None:
+            faults.watch(self.verifier)
+        self.irps = IrpTracker(self.verifier, faults)
         self._npi: Optional[WskProviderNpi] = None
         self.registered = True
 
     def capture_provider_npi(self) -> WskProviderNpi:
         """WskCaptureProviderNPI: the provider is always there in the model."""
         if self._npi is None:
-            self._npi = WskProviderNpi(self.verifier)
+            self._npi = WskProviderNpi(self.verifier, self.faults)
         return self._npi
 
     def deregister(self, check: bool = True) -> int:
@@ -144,10 +154,11 @@ class WskRegistration:
 _registered: list[weakref.ref[WskRegistration]] = []
 
 
-def wsk_register(verifier: Optional[Verifier] = None) -> WskRegistration:
+def wsk_register(verifier: Optional[Verifier] = None,
+                 faults: Optional[Injector] = None) -> WskRegistration:
     """WskRegister(WskClientNpi, &Registration): from now until WskDeregister, the IRPs
-    IoAllocateIrp returns are this client's."""
-    registration = WskRegistration(verifier)
+    IoAllocateIrp returns are this client's (and faults are injected into it, `faults`)."""
+    registration = WskRegistration(verifier, faults)
     _registered.append(weakref.ref(registration))
     return registration
 

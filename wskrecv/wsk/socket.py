@@ -50,6 +50,7 @@ from wskrecv.wsk.indication import (
     WskDatagramIndication,
     WskEventCallbackControl,
 )
+from wskrecv.wsk.inject import Injector
 from wskrecv.wsk.irp import Irp, io_complete_request
 from wskrecv.wsk.pool import BufferPool
 from wskrecv.wsk.status import (
@@ -124,6 +125,7 @@ class WskDatagramSocket:
         static_events: int = 0,
         dispatch_level: bool = False,
         indications: Optional[IndicationCore] = None,
+        faults: Optional[Injector] = None,
     ) -> None:
         self.family = family
         self.verifier = verifier if verifier is not None else Verifier()
@@ -146,6 +148,17 @@ class WskDatagramSocket:
         self._failure_told = False  # ...and the client heard it (a failed request, NULL)
         self.closer = "the client"  # who called WskCloseSocket (wskrecv, for a client that did not)
         self._pumping = False
+        # Fault injection (inject.py), when the client's registration has it: the
+        # provider-side calls ask it first. `_held`: the provider hands nothing over
+        # until `resume` (a delay); `_cancelling`: cancelled requests whose completion
+        # comes late.
+        self.faults = faults
+        self._held = False
+        self._cancelling: list[Irp] = []
+        if faults is not None:
+            faults.attach(self)
+            events = self.events
+            events.inject = lambda n: faults.list_length(events, self, n)
         self._close_irp: Optional[Irp] = None
         self._close_pending = False  # WskCloseSocket waits for a callback to return
         self._cast: dict[Any, int] = {}  # destination -> MSG_BCAST / MSG_MCAST / 0
@@ -209,6 +222,8 @@ class WskDatagramSocket:
         provider has already said no longer works (CallAfterSocketFailure: a routine that
         reposts whatever the status stops there instead of recursing).
         """
+        if self.faults is not None:
+            self.faults.called("WskReceiveFrom")
         if self.state is not _BOUND:
             self._check_open("WskReceiveFrom")
         if self._failure_told:
@@ -241,7 +256,7 @@ class WskDatagramSocket:
             io_complete_request(irp, STATUS_INVALID_PARAMETER)
             return STATUS_INVALID_PARAMETER
         irp.request = (buf, remote_address, control_length, control_info, control_flags)
-        if (self._backlog or self._kept) and not self._pumping:
+        if (self._backlog or self._kept) and not self._pumping and not self._held:
             with self.lock:
                 if not self._requests and (self._backlog or self.events.kept):
                     self._pumping = True
@@ -295,6 +310,8 @@ class WskDatagramSocket:
         Anything else is not modelled: STATUS_INVALID_PARAMETER (the IRP, if any, is
         completed with it).
         """
+        if self.faults is not None:
+            self.faults.called("WskControlSocket")
         with self.lock:
             self._check_open("WskControlSocket")
             if irp is not None:
@@ -321,6 +338,8 @@ class WskDatagramSocket:
         All or nothing: if any indication in the list is not held (`ReleaseNotHeld`) or is
         reached twice (`ReleasedTwice`), the violation is raised and nothing is released.
         """
+        if self.faults is not None:
+            self.faults.called("WskRelease")
         with self.lock:
             self._check_open("WskRelease")
             self.events.release(indication)
@@ -337,6 +356,8 @@ class WskDatagramSocket:
         Called from inside the receive callback, the close waits for the callback to
         return: STATUS_PENDING, and `irp` completes then. `irp` may be None in the model
         (as if an IRP had been given and waited for)."""
+        if self.faults is not None:
+            self.faults.called("WskCloseSocket")
         with self.lock:
             self._check_open("WskCloseSocket")
             if irp is not None:
@@ -344,8 +365,10 @@ class WskDatagramSocket:
             step(self, SocketEvent.CLOSE, self.verifier, "WskCloseSocket")
             counts = self.counts
             raised: Optional[Exception] = None
-            while self._requests:
-                request = self._requests.popleft()
+            self._held = False  # nothing is handed over any more: what waits is discarded
+            cancelling, self._cancelling = self._cancelling, []
+            while self._requests or cancelling:
+                request = cancelling.pop(0) if cancelling else self._requests.popleft()
                 counts.cancellations += 1
                 try:
                     io_complete_request(request, STATUS_CANCELLED)
@@ -389,6 +412,11 @@ class WskDatagramSocket:
     @property
     def closed(self) -> bool:
         return self.state in (SocketState.CLOSING, SocketState.CLOSED)
+
+    @property
+    def broken(self) -> bool:
+        """The socket no longer works (`fail`) and is not closed: WskCloseSocket is left."""
+        return self._broken and not self.closed
 
     @property
     def event_enabled(self) -> bool:
@@ -445,11 +473,19 @@ class WskDatagramSocket:
         FIFO order, the rest go to the event callback as one indication list."""
         if not isinstance(datagrams, list):
             datagrams = list(datagrams)
+        if self.faults is not None:  # the injector decides what this delivery meets
+            with self.lock:
+                self.faults.deliver(self, datagrams)
+            return
         if self._threaded:
             with self.lock:
                 self._deliver(datagrams)
         else:  # one thread (listen): skip the no-op lock, this runs for every read
             self._deliver(datagrams)
+
+    def deliver_now(self, datagrams: list[Datagram]) -> None:
+        """`deliver` past the injector (which calls it), with the socket's lock held."""
+        self._deliver(datagrams)
 
     def _deliver(self, datagrams: list[Datagram]) -> None:
         counts = self.counts
@@ -469,11 +505,69 @@ class WskDatagramSocket:
             self._broken = True
             if self._requests or self.events.state in CALLBACK_NULL:
                 self._failure_told = True  # a failed request, or the NULL indication
-            while self._requests:
-                irp = self._requests.popleft()
+            # Every request pending now fails, even when a routine closes the socket.
+            failing = list(self._requests)
+            self._requests.clear()
+            raised: Optional[Exception] = None
+            for irp in failing:
                 self.counts.failures += 1
-                io_complete_request(irp, status)
+                try:
+                    io_complete_request(irp, status)
+                except Exception as exc:  # a completion routine raised: fail them all
+                    raised = raised or exc
             self.events.indicate_null()
+        if raised is not None:
+            raise raised
+
+    # -- the provider's side, for fault injection (inject.py) ---------------------------
+
+    @property
+    def requests(self) -> deque[Irp]:
+        """The posted WskReceiveFrom requests, oldest first (read, not changed)."""
+        return self._requests
+
+    def is_waiting(self, irp: Irp) -> bool:
+        """Whether `irp` is a posted request still waiting for a datagram."""
+        return irp in self._requests
+
+    def fail_request(self, irp: Irp, status: int) -> None:
+        """Complete the waiting request `irp` with failure `status` (PFN_WSK_RECEIVE_FROM:
+        "the IRP will be completed with failure status"); its datagram waits for the next."""
+        self._requests.remove(irp)
+        self.counts.failures += 1
+        io_complete_request(irp, status)
+
+    @property
+    def held(self) -> bool:
+        """The provider hands nothing over until `resume` (a delay)."""
+        return self._held
+
+    def hold(self) -> None:
+        """Hand nothing over (completions, callbacks) until `resume`."""
+        self._held = True
+
+    def resume(self) -> None:
+        """Hand over what waited (the end of a delay)."""
+        with self.lock:
+            self._held = False
+            self._pump()
+        self._notify_ready()
+
+    def feed(self) -> None:
+        """The buffers taken elsewhere are back in the pool: indicate what waited."""
+        with self.lock:
+            self.pool.feed()
+            self._pump()
+        self._notify_ready()
+
+    def complete_cancel(self, irp: Irp) -> None:
+        """The late completion of a cancelled request (STATUS_CANCELLED)."""
+        with self.lock:
+            if irp not in self._cancelling:
+                return  # the close completed it already
+            self._cancelling.remove(irp)
+            self.counts.cancellations += 1
+            io_complete_request(irp, STATUS_CANCELLED)
 
     # -- internals --------------------------------------------------------------------
 
@@ -561,7 +655,7 @@ class WskDatagramSocket:
         Re-entrant calls (a completion routine posting, a callback releasing or
         re-enabling) return at once: the outer loop picks up what they changed.
         """
-        if self._pumping:
+        if self._pumping or self._held:
             return
         self._pumping = True
         try:
@@ -676,6 +770,10 @@ class WskDatagramSocket:
         try:
             self._requests.remove(irp)
         except ValueError:  # already being completed
+            return
+        faults = self.faults
+        if faults is not None and faults.defer_cancel(self, irp):
+            self._cancelling.append(irp)  # completed late (complete_cancel), or by a close
             return
         self.counts.cancellations += 1
         io_complete_request(irp, STATUS_CANCELLED)

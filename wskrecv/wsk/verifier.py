@@ -326,6 +326,10 @@ class Verifier:
     sites: Counter[tuple[str, Optional[str]]] = field(default_factory=Counter)
     details: dict[tuple[str, Optional[str]], str] = field(default_factory=dict)
     halted: bool = False
+    # Told of every rule violation (not cautions) as (rule, the client's file:line or
+    # None): fault injection's ledger charges rule breaks to the fault before them
+    # (inject.py, outcomes.py).
+    observer: Optional[Callable[[str, Optional[str]], None]] = None
 
     def record(
         self, rule: str, detail: str = "", culprit: Optional[Callable[..., Any]] = None,
@@ -347,6 +351,8 @@ class Verifier:
             self.details.setdefault(site, detail)
         if len(self.first) < self.keep:
             self.first.append(exc)
+        if self.observer is not None and cls.kind != "caution":
+            self.observer(rule, exc.where)
         return exc
 
     def halt(self) -> None:
