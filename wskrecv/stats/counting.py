@@ -48,6 +48,9 @@ def wall_clock(seq_format: str) -> bool:
     return seq_format not in ("iperf3", "iperf3-64")
 
 
+_NOBODY: Any = object()  # no sender yet (a caller's remote may be anything, even None)
+
+
 class Counter:
     """Mutable counts of one run. `seq_format` names the payload header (payload.FORMATS)."""
 
@@ -83,6 +86,9 @@ class Counter:
         self._wall_clock = wall_clock(seq_format)
         self._sockperf = seq_format == "sockperf"
         self.streams.use_wrap32(seq_format == "iperf3")
+        # What `_count` reads first, in one load (each attribute read costs on every call).
+        self._hot = (self.size_counts, self.sources, self.sources.rows, self.streams,
+                     self.streams.streams, self._parse, self._wall_clock, self._sockperf)
 
     def add(
         self, data: Any, remote: tuple, timestamp_ns: Optional[int], now_ns: int,
@@ -91,71 +97,7 @@ class Counter:
         """Count one datagram: `data` as the application received it, from `remote`,
         with the kernel's receive time (None: unknown) and the time it was consumed;
         `truncated` when the receive buffer cut it (MSG_TRUNC)."""
-        n = len(data)
-        self.received += 1
-        self.bytes += n
-        try:
-            self.size_counts[n.bit_length()] += 1
-        except IndexError:  # beyond any UDP payload (only a caller's own data): the last bucket
-            self.size_counts[-1] += 1
-        if n > self.size_max:
-            self.size_max = n
-        if n < self.size_min:
-            self.size_min = n
-        row = self.sources.rows.get(remote)
-        if row is None:
-            self.sources.new(remote, n)
-        else:
-            row[0] += 1
-            row[1] += n
-        if timestamp_ns is None:
-            arrival = now_ns
-        else:
-            arrival = timestamp_ns
-            self._app.add(now_ns - timestamp_ns)
-        # A truncated datagram whose header fits is still sequenced.
-        parse = self._parse_truncated if truncated else self._parse
-        header = parse(data) if parse is not None else None
-        if header is None:
-            self.unsequenced += 1
-            if asks_reply(data):
-                self.reply_requests += 1
-            return
-        if self._sockperf and asks_reply(data):
-            self.reply_requests += 1
-        stream, seq, send_ns, valid = header
-        if not valid:
-            self.corrupt += 1
-        transit = None
-        bucket = -1  # the one-way latency's histogram bucket, when there is one
-        if send_ns is not None:
-            transit = arrival - send_ns
-            if self._wall_clock:
-                # Histogram.add, inlined: this runs for every datagram, into the run's
-                # histogram and the stream's (latency.bucket_of; negative counts as 0).
-                value = transit if transit > 0 else 0
-                shift = value.bit_length() - SUB_BITS - 1
-                bucket = value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)
-                owd = self._owd
-                owd.counts[bucket] += 1
-                owd.sum += value
-                if value > owd.max:
-                    owd.max = value
-        key = (remote, stream)
-        tracker = self.streams.streams.get(key)
-        if tracker is None:
-            tracker = self.streams.new(key, seq, transit)
-        else:
-            tracker.see(seq, transit)
-        tracker.bytes += n
-        if bucket >= 0:  # the stream's own latency percentiles
-            latency = tracker.latency
-            if latency is None:
-                latency = tracker.latency = Histogram()
-            latency.counts[bucket] += 1
-            latency.sum += value
-            if value > latency.max:
-                latency.max = value
+        self._count(((data, remote, timestamp_ns),), now_ns, truncated)
 
     def add_list(
         self, datas: Sequence[Any], remotes: Sequence[tuple],
@@ -166,9 +108,111 @@ class Counter:
         n = len(datas)
         if len(remotes) != n or len(timestamps_ns) != n:
             raise ValueError("datas, remotes and timestamps differ in length")
-        add = self.add
-        for data, remote, stamp in zip(datas, remotes, timestamps_ns):
-            add(data, remote, stamp, now_ns)
+        self._count(zip(datas, remotes, timestamps_ns), now_ns, False)
+
+    def _count(self, datagrams: Any, now_ns: int, truncated: bool) -> None:
+        """The one counting path, `add`'s (one datagram) and `add_list`'s: each
+        (data, remote, timestamp_ns) of `datagrams` in turn, in one loop, so a list costs
+        no call per datagram.
+
+        What every datagram touches is read once per call (`_hot`: the tables, their
+        dicts and the format's reader, made again by `use_seq_format`). Consecutive
+        datagrams of one sender (the usual list) share its source row, and of one stream
+        its tracker, found once: the tables change during a call only through `new`,
+        after which the new row or tracker is the one remembered."""
+        size_counts, sources, rows, streams, trackers, parse, wall_clock, sockperf = self._hot
+        if truncated:
+            parse = self._parse_truncated
+        owd, app = self._owd, self._app
+        owd_counts, app_counts = owd.counts, app.counts
+        row_remote: Any = _NOBODY  # the sender whose row is `row`
+        row: Any = None
+        key_remote: Any = _NOBODY  # the sender and stream whose tracker is `tracker`
+        key_stream: Any = None
+        tracker: Any = None
+        for data, remote, timestamp_ns in datagrams:
+            n = len(data)
+            self.received += 1
+            self.bytes += n
+            try:
+                size_counts[n.bit_length()] += 1
+            except IndexError:  # beyond any UDP payload (only a caller's own data): the last bucket
+                size_counts[-1] += 1
+            if n > self.size_max:
+                self.size_max = n
+            if n < self.size_min:
+                self.size_min = n
+            if remote is row_remote:
+                row[0] += 1
+                row[1] += n
+            else:
+                row = rows.get(remote)
+                if row is None:
+                    sources.new(remote, n)  # counts its first datagram
+                    row = rows[remote]
+                else:
+                    row[0] += 1
+                    row[1] += n
+                row_remote = remote
+            if timestamp_ns is None:
+                arrival = now_ns
+            else:
+                arrival = timestamp_ns
+                # The application latency into its histogram (Histogram.add's work:
+                # latency.bucket_of; negative counts as 0).
+                value = now_ns - timestamp_ns
+                if value < 0:
+                    value = 0
+                shift = value.bit_length() - SUB_BITS - 1
+                app_counts[value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)] += 1
+                app.sum += value
+                if value > app.max:
+                    app.max = value
+            # A truncated datagram whose header fits is still sequenced.
+            header = parse(data) if parse is not None else None
+            if header is None:
+                self.unsequenced += 1
+                if asks_reply(data):
+                    self.reply_requests += 1
+                continue
+            if sockperf and asks_reply(data):
+                self.reply_requests += 1
+            stream, seq, send_ns, valid = header
+            if not valid:
+                self.corrupt += 1
+            transit = None
+            bucket = -1  # the one-way latency's histogram bucket, when there is one
+            if send_ns is not None:
+                transit = arrival - send_ns
+                if wall_clock:
+                    # The same for the one-way latency, into the run's histogram and
+                    # (below) the stream's.
+                    value = transit if transit > 0 else 0
+                    shift = value.bit_length() - SUB_BITS - 1
+                    bucket = value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)
+                    owd_counts[bucket] += 1
+                    owd.sum += value
+                    if value > owd.max:
+                        owd.max = value
+            if remote is key_remote and stream == key_stream:
+                tracker.see(seq, transit)
+            else:
+                key = (remote, stream)
+                tracker = trackers.get(key)
+                if tracker is None:
+                    tracker = streams.new(key, seq, transit)
+                else:
+                    tracker.see(seq, transit)
+                key_remote, key_stream = remote, stream
+            tracker.bytes += n
+            if bucket >= 0:  # the stream's own latency percentiles
+                latency = tracker.latency
+                if latency is None:
+                    latency = tracker.latency = Histogram()
+                latency.counts[bucket] += 1
+                latency.sum += value
+                if value > latency.max:
+                    latency.max = value
 
     def latency(self, advance: bool) -> tuple[Histogram, Histogram]:
         """This interval's (one-way, application) latency histograms; `advance` starts a
