@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -38,6 +39,34 @@ def pytest_configure(config: pytest.Config) -> None:
             "install it first (python3 -m pip install -e '.[test]') or put its bin directory "
             "on PATH"
         )
+
+
+def interpreter_options() -> list[str]:
+    """The options this interpreter was started with that change how code runs (`-X dev`,
+    `-W error`: the README's test command), as a command line would give them."""
+    xoptions = [f"-X{k}" if v is True else f"-X{k}={v}" for k, v in sys._xoptions.items()]
+    return [*xoptions, *(f"-W{w}" for w in sys.warnoptions)]
+
+
+# `-n auto` starts a worker per core, up to this many: the suite's floods and queue fills
+# share one loopback and one kernel, and more workers than this were never tried.
+MAX_WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    return max(1, min(MAX_WORKERS, len(os.sched_getaffinity(0))))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config: pytest.Config, specs: Sequence[Any]) -> None:
+    """pytest-xdist's workers run under this interpreter's options. execnet starts a
+    worker as `python -c ...` (the spec's python, split as a shell splits it): without
+    this, `python -X dev -W error -m pytest -n auto` would run every test outside
+    development mode with warnings as warnings, an unclosed pipe passing unseen."""
+    for spec in specs:
+        if getattr(spec, "popen", False) and not spec.python:
+            spec.python = shlex.join([sys.executable, *interpreter_options()])
 
 
 @contextmanager

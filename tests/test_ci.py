@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import MAX_WORKERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,3 +36,28 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_the_suite_runs_in_development_mode_with_warnings_as_errors() -> None:
     # An unclosed pipe of a test's own subprocess (a ResourceWarning) fails the run.
     assert "-X dev -W error -m pytest" in readme_test_command()
+
+
+def test_the_suite_s_workers_run_under_its_interpreter_options(tmp_path: Path) -> None:
+    """pytest-xdist starts each worker as a bare `python -c ...`: the conftest hook gives
+    them the options of the run (`-X dev -W error`), or a worker's unclosed pipe would
+    pass unseen; `-n auto` starts one per core, at most MAX_WORKERS. A real run of the
+    README's `-n auto`, each test reporting what its worker has."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_xdist_auto_num_workers, pytest_xdist_setupnodes\n")
+    workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)))
+    (tmp_path / "test_flags.py").write_text(
+        "import os, sys\n"
+        "def test_a():\n    assert os.environ['PYTEST_XDIST_WORKER']\n"
+        f"    assert os.environ['PYTEST_XDIST_WORKER_COUNT'] == '{workers}'\n"
+        "    assert sys.flags.dev_mode and sys.warnoptions[-1:] == ['error']\n"
+        "def test_b():\n    test_a()\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-m", "pytest", "-n", "auto", "-p", "no:cacheprovider",
+         "-q", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 passed" in run.stdout
