@@ -69,6 +69,13 @@ def pytest_xdist_setupnodes(config: pytest.Config, specs: Sequence[Any]) -> None
             spec.python = shlex.join([sys.executable, *interpreter_options()])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` run first, the rest in their order: pytest-xdist hands out tests
+    in collection order, and the longest (the sanitizer run, the whole selftest) came last,
+    one worker running it alone after the other had run out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @contextmanager
 def popen(argv: Sequence[str], **kwargs: Any) -> Iterator[subprocess.Popen]:
     """A subprocess for one test: on the way out it is killed if still running, reaped,

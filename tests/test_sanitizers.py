@@ -39,6 +39,7 @@ def _runtime(cc: str, name: str) -> str:
     return out if os.path.isabs(out) and os.path.exists(out) else ""
 
 
+@pytest.mark.long
 def test_the_native_core_is_clean_under_asan_and_ubsan(tmp_path: Path) -> None:
     cc = find_compiler()
     if cc is None or not sys.platform.startswith("linux") or not (ROOT / "csrc").is_dir():

@@ -69,3 +69,34 @@ def test_another_request_that_lands_in_the_first_ones_handler_exits_at_once(bare
     except subprocess.TimeoutExpired:
         pytest.fail("the second request waited for ever on the lock its own thread held")
     assert done.returncode == 130 and done.stdout == ""
+
+
+# The request is taken by the run's handlers; the repeat lands at exit, in Python's
+# finalization (an atexit hook registered before wskrecv.signals runs after its own),
+# where the handlers that ignored repeats are gone. The window is made long, so that a
+# slow exit on a loaded machine is still within it.
+AT_EXIT = """
+import atexit, os, signal
+atexit.register(lambda: os.kill(os.getpid(), signal.{repeat}))
+import wskrecv.signals as S
+S.REPEAT_WINDOW = 600.0
+calls = []
+stops = S.StopSignals(calls.append)
+with stops.installed():
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100000):
+        pass
+print(calls, flush=True)
+"""
+
+
+@pytest.mark.parametrize(("repeat", "status"), [("SIGTERM", 0), ("SIGHUP", -1)])
+def test_a_repeat_that_lands_as_the_process_exits_does_not_kill_it(repeat: str,
+                                                                   status: int) -> None:
+    """A run that ends at once exits while the group's second delivery is on its way:
+    Python's finalization had put the default action back, and the repeat killed the
+    process (exit status -15, the summary written). Within the window its signal is
+    ignored at exit; another signal still does what it would."""
+    done = subprocess.run([sys.executable, "-c", AT_EXIT.format(repeat=repeat)],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (status, "['terminated']\n"), done.stderr

@@ -17,6 +17,11 @@ every command that installs these handlers. Two refinements make it hold:
   taken after that handler, not inside it (inside, it waited for ever on the lock its
   own thread held, and a --workers worker that got the group's SIGTERM twice never
   answered the stop: the parent killed it and the run failed).
+- At exit, Python's finalization gives every signal it had a handler for its default
+  action back, and a repeat landing then (the group's second delivery, milliseconds
+  behind the first: a run that ends at once is already exiting) killed the process, its
+  exit status the signal's instead of the run's. Within the window, an exiting process
+  ignores the signal of its last request (`_ignore_repeats_at_exit`, at exit).
 - Python runs signal handlers between bytecodes, so a main thread stuck in C code
   (`sum(range(10**12))` in a client's callback) never runs them. The C-level handler
   still writes each signal's number to the wake-up descriptor (signal.set_wakeup_fd): a
@@ -28,6 +33,7 @@ every command that installs these handlers. Two refinements make it hold:
 
 from __future__ import annotations
 
+import atexit
 import errno
 import math
 import os
@@ -48,6 +54,20 @@ REPEAT_WINDOW = 0.5
 # The process's last stop request, (signal, time.monotonic()): its repeats are recognised
 # by whichever handler is in place when they come (the run's, or the one after it).
 _last_request: list[Any] = [None, float("-inf")]
+
+
+def _ignore_repeats_at_exit() -> None:
+    """At exit (atexit runs before the finalization that puts the default actions back):
+    a stop request within the window leaves its signal ignored for the process's last
+    moments, so that its repeat cannot kill a process that is only exiting."""
+    if _repeat_possible():
+        try:
+            signal.signal(_last_request[0], signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass  # off the main thread: Python's handler stays, and no finalization runs
+
+
+atexit.register(_ignore_repeats_at_exit)
 
 
 def _repeat_possible() -> bool:

@@ -34,6 +34,7 @@ def parse(stdout: str) -> tuple[list[dict], dict]:
     return objs[:-1], objs[-1]
 
 
+@pytest.mark.long
 def test_selftest_passes_every_case_it_can_run_here() -> None:
     r = run_cli("selftest", "--json", timeout=120)
     cases, verdict = parse(r.stdout)
