@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import MAX_WORKERS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -311,7 +311,7 @@ def partial_release(ctx: Context, case: Case) -> dict[str, Any]:
     # (L - 1) / 2 and L - 1 of it. Summed over the lists (one pend each), whatever lengths
     # the reads gave (paced lists of one release nothing inside).
     lists = s.get("pended", 0)
-    expect(0 < lists and (n - lists) / 2 <= inside <= n - lists,
+    expect(lists > 0 and (n - lists) / 2 <= inside <= n - lists,
            f"{inside} released inside the callback, expected between (n - lists) / 2 and "
            f"n - lists for {n} datagrams in {lists} lists")
     expect(s.get("pended", 0) > 0 and s.get("leaked") == 0 and s.get("pool_in_use") == 0,
