@@ -77,6 +77,7 @@ def test_another_request_that_lands_in_the_first_ones_handler_exits_at_once(bare
 # slow exit on a loaded machine is still within it.
 AT_EXIT = """
 import atexit, os, signal
+signal.signal(signal.{repeat}, signal.SIG_DFL)  # as a shell leaves it (nohup ignores SIGHUP)
 atexit.register(lambda: os.kill(os.getpid(), signal.{repeat}))
 import wskrecv.signals as S
 S.REPEAT_WINDOW = 600.0

@@ -20,6 +20,10 @@ from typing import Any, Callable, Optional
 
 from wskrecv.payload import FORMATS, READERS, TRUNCATED_READERS, asks_reply
 from wskrecv.stats.latency import SUB_BITS, Histogram
+
+# A latency that is no integer (a caller's float time) is a TypeError, as in Histogram.add
+# and the C kernel: int.bit_length, never the value's own method (AttributeError).
+_bit_length = int.bit_length
 from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
 from wskrecv.stats.sizes import SIZE_BUCKETS
 from wskrecv.stats.sources import MAX_SOURCES, SourceTable
@@ -163,7 +167,7 @@ class Counter:
                 value = now_ns - timestamp_ns
                 if value < 0:
                     value = 0
-                shift = value.bit_length() - SUB_BITS - 1
+                shift = _bit_length(value) - SUB_BITS - 1
                 app_counts[value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)] += 1
                 app.sum += value
                 if value > app.max:
@@ -188,7 +192,7 @@ class Counter:
                     # The same for the one-way latency, into the run's histogram and
                     # (below) the stream's.
                     value = transit if transit > 0 else 0
-                    shift = value.bit_length() - SUB_BITS - 1
+                    shift = _bit_length(value) - SUB_BITS - 1
                     bucket = value if shift <= 0 else (shift << SUB_BITS) + (value >> shift)
                     owd_counts[bucket] += 1
                     owd.sum += value
