@@ -20,13 +20,13 @@ from typing import Any, Callable, Optional
 
 from wskrecv.payload import FORMATS, READERS, TRUNCATED_READERS, asks_reply
 from wskrecv.stats.latency import SUB_BITS, Histogram
+from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
+from wskrecv.stats.sizes import SIZE_BUCKETS
+from wskrecv.stats.sources import MAX_SOURCES, SourceTable
 
 # A latency that is no integer (a caller's float time) is a TypeError, as in Histogram.add
 # and the C kernel: int.bit_length, never the value's own method (AttributeError).
 _bit_length = int.bit_length
-from wskrecv.stats.sequence import MAX_STREAMS, WINDOW, StreamTable
-from wskrecv.stats.sizes import SIZE_BUCKETS
-from wskrecv.stats.sources import MAX_SOURCES, SourceTable
 
 
 def tables(
