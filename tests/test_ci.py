@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import MAX_WORKERS
+from tests.conftest import auto_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,11 +39,11 @@ def test_the_suite_runs_in_development_mode_with_warnings_as_errors() -> None:
 def test_the_suite_s_workers_run_under_its_interpreter_options(tmp_path: Path) -> None:
     """pytest-xdist starts each worker as a bare `python -c ...`: the conftest hook gives
     them the options of the run (`-X dev -W error`), or a worker's unclosed pipe would
-    pass unseen; `-n auto` starts one per core, at most MAX_WORKERS. A real run of the
+    pass unseen; `-n auto` starts one more than the cores, at most MAX_WORKERS. A real run of the
     README's `-n auto`, each test reporting what its worker has."""
     (tmp_path / "conftest.py").write_text(
         "from tests.conftest import pytest_xdist_auto_num_workers, pytest_xdist_setupnodes\n")
-    workers = min(MAX_WORKERS, len(os.sched_getaffinity(0)))
+    workers = auto_workers()
     (tmp_path / "test_flags.py").write_text(
         "import os, sys\n"
         "def test_a():\n    assert os.environ['PYTEST_XDIST_WORKER']\n"
