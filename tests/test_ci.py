@@ -39,8 +39,8 @@ def test_the_suite_runs_in_development_mode_with_warnings_as_errors() -> None:
 def test_the_suite_s_workers_run_under_its_interpreter_options(tmp_path: Path) -> None:
     """pytest-xdist starts each worker as a bare `python -c ...`: the conftest hook gives
     them the options of the run (`-X dev -W error`), or a worker's unclosed pipe would
-    pass unseen; `-n auto` starts one more than the cores, at most MAX_WORKERS. A real run of the
-    README's `-n auto`, each test reporting what its worker has."""
+    pass unseen; `-n auto` starts one more than the cores, at most MAX_WORKERS. A real
+    run of the README's `-n auto`, each test reporting what its worker has."""
     (tmp_path / "conftest.py").write_text(
         "from tests.conftest import pytest_xdist_auto_num_workers, pytest_xdist_setupnodes\n")
     workers = auto_workers()
@@ -52,8 +52,8 @@ def test_the_suite_s_workers_run_under_its_interpreter_options(tmp_path: Path) -
         "def test_b():\n    test_a()\n"
     )
     run = subprocess.run(
-        [sys.executable, "-X", "dev", "-W", "error", "-m", "pytest", "-n", "auto", "-p", "no:cacheprovider",
-         "-q", str(tmp_path)],
+        [sys.executable, "-X", "dev", "-W", "error", "-m", "pytest", "-n", "auto",
+         "-p", "no:cacheprovider", "-q", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
