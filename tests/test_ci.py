@@ -40,7 +40,9 @@ def test_the_suite_s_workers_run_under_its_interpreter_options(tmp_path: Path) -
     """pytest-xdist starts each worker as a bare `python -c ...`: the conftest hook gives
     them the options of the run (`-X dev -W error`), or a worker's unclosed pipe would
     pass unseen; `-n auto` starts one more than the cores, at most MAX_WORKERS. A real
-    run of the README's `-n auto`, each test reporting what its worker has."""
+    run of the README's `-n auto` with the project's pytest settings (in CI's Python,
+    pytest-benchmark's warning at configure was an INTERNALERROR without them), each test
+    reporting what its worker has."""
     (tmp_path / "conftest.py").write_text(
         "from tests.conftest import pytest_xdist_auto_num_workers, pytest_xdist_setupnodes\n")
     workers = auto_workers()
@@ -53,7 +55,7 @@ def test_the_suite_s_workers_run_under_its_interpreter_options(tmp_path: Path) -
     )
     run = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "error", "-m", "pytest", "-n", "auto",
-         "-p", "no:cacheprovider", "-q", str(tmp_path)],
+         "-c", str(ROOT / "pyproject.toml"), "-p", "no:cacheprovider", "-q", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

@@ -101,3 +101,33 @@ def test_a_repeat_that_lands_as_the_process_exits_does_not_kill_it(repeat: str,
     done = subprocess.run([sys.executable, "-c", AT_EXIT.format(repeat=repeat)],
                           capture_output=True, text=True, timeout=30)
     assert (done.returncode, done.stdout) == (status, "['terminated']\n"), done.stderr
+
+
+# The request is taken; its repeat lands after the handlers' block, while the command
+# writes its summary (send, analyze and selftest have no block around theirs).
+AFTER_BLOCK = """
+import os, signal
+signal.signal(signal.{repeat}, signal.SIG_DFL)
+import wskrecv.signals as S
+S.REPEAT_WINDOW = 600.0
+calls = []
+stops = S.StopSignals(calls.append)
+with stops.installed():
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(100000):
+        pass
+os.kill(os.getpid(), signal.{repeat})
+print(calls, flush=True)
+"""
+
+
+@pytest.mark.parametrize(("repeat", "status", "out"),
+                         [("SIGTERM", 0, "['terminated']\n"), ("SIGHUP", -1, "")])
+def test_a_repeat_that_lands_after_the_handlers_block_does_not_kill_it(repeat: str, status: int,
+                                                                       out: str) -> None:
+    """The handlers' block ended and put the default action back: the group's second
+    SIGTERM killed a command between its run and its summary. Within the window, the
+    handler the block leaves ignores that repeat; another signal does what it did."""
+    done = subprocess.run([sys.executable, "-c", AFTER_BLOCK.format(repeat=repeat)],
+                          capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout) == (status, out), done.stderr

@@ -189,8 +189,8 @@ class StopSignals:
         try:
             yield self
         finally:
-            for signum, handler in old.items():
-                signal.signal(signum, handler)
+            for signum, handler in old.items():  # a repeat may be on its way: _RepeatFilter
+                signal.signal(signum, _RepeatFilter.around(handler) if _repeat(signum) else handler)
             if pipe is not None:
                 self._stop_watcher(*pipe)
 
@@ -235,29 +235,44 @@ class StopSignals:
         os.close(w)
 
 
-@contextmanager
-def repeats_ignored() -> Iterator[None]:
-    """For the block, between (and after) the StopSignals that come and go in it: a stop
-    signal that repeats the last request within REPEAT_WINDOW is ignored, where the
-    handler in place would take it as new (the default action kills the process); any
-    other goes to that handler. A block that ends within the window of a request leaves
-    the filter in place (the repeat may yet come while the process exits): outside the
-    window it does what the handler it replaced did. Off the main thread: nothing."""
-    old: dict[int, Any] = {}
+class _RepeatFilter:
+    """A handler in front of another: a stop signal that repeats the last request within
+    REPEAT_WINDOW is ignored, where the handler behind would take it as new (the default
+    action kills the process); any other goes to that handler. StopSignals leaves one in
+    place of the handler it replaced when its block ends within the window, so that a
+    process group's second delivery (timeout, systemd, a --workers parent) cannot kill a
+    command that is writing its summary: send, analyze, selftest and the receivers alike.
+    Outside the window it does what the handler behind it does."""
 
-    def handle(signum: int, frame: Any) -> None:
+    def __init__(self, behind: Any) -> None:
+        self.behind = behind
+
+    @classmethod
+    def around(cls, handler: Any) -> _RepeatFilter:
+        return handler if isinstance(handler, cls) else cls(handler)
+
+    def __call__(self, signum: int, frame: Any) -> None:
         if _repeat(signum):
             return
-        previous = old.get(signum, signal.SIG_DFL)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
+        if callable(self.behind):
+            self.behind(signum, frame)
+        elif self.behind in (signal.SIG_DFL, None):  # None: not set from Python
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)  # what it would have done
 
+
+@contextmanager
+def repeats_ignored() -> Iterator[None]:
+    """For the block, between (and after) the StopSignals that come and go in it: repeats
+    of the last request are ignored (_RepeatFilter). A block that ends within the window
+    of a request leaves the filter in place (the repeat may yet come while the process
+    exits). Off the main thread: nothing."""
+    old: dict[int, Any] = {}
     try:
         for signum in STOP_SIGNALS:
-            old[signum] = signal.signal(signum, handle)
+            handler = signal.getsignal(signum)
+            old[signum] = handler
+            signal.signal(signum, _RepeatFilter.around(handler))
     except ValueError:
         pass
     try:
@@ -265,7 +280,8 @@ def repeats_ignored() -> Iterator[None]:
     finally:
         if not time.monotonic() - _last_request[1] < REPEAT_WINDOW:
             for signum, handler in old.items():
-                signal.signal(signum, handler)
+                if handler is not None:  # None: a handler set outside Python, kept
+                    signal.signal(signum, handler)
 
 
 def raise_interrupt(reason: str) -> None:
