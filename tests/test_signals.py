@@ -38,12 +38,14 @@ with stops.installed():
     for _ in range(100000):
         pass
     time.monotonic = real
+for _ in range({linger}):  # work after the block, as a summary is: the exit comes in it
+    time.sleep(0.01)
 print(calls, stops.received, flush=True)
 """
 
 
-def run(second: str, bare: bool) -> subprocess.CompletedProcess[str]:
-    code = SCRIPT.format(bare=bare, second=f"signal.{second}")
+def run(second: str, bare: bool, linger: int = 0) -> subprocess.CompletedProcess[str]:
+    code = SCRIPT.format(bare=bare, second=f"signal.{second}", linger=linger)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=30)
 
@@ -64,21 +66,26 @@ def test_a_repeat_that_lands_in_the_first_ones_handler_is_the_same_request(bare:
 # counts it there (the Python watcher thread counts off the handler: no nesting).
 @pytest.mark.parametrize("bare", [False, True], ids=["c-watcher", "no-watcher"])
 def test_another_request_that_lands_in_the_first_ones_handler_exits_at_once(bare: bool) -> None:
+    """The C watcher is a thread: on a loaded machine the main thread may run on for a
+    while before it is scheduled, so the script works on after its block (up to 20 s)
+    and the exit must come in that work."""
     try:
-        done = run("SIGINT", bare)
+        done = run("SIGINT", bare, linger=2000)
     except subprocess.TimeoutExpired:
         pytest.fail("the second request waited for ever on the lock its own thread held")
     assert done.returncode == 130 and done.stdout == ""
 
 
-# The request is taken by the run's handlers; the repeat lands at exit, in Python's
-# finalization (an atexit hook registered before wskrecv.signals runs after its own),
-# where the handlers that ignored repeats are gone. The window is made long, so that a
-# slow exit on a loaded machine is still within it.
-AT_EXIT = """
+# The request is taken by the run's handlers; its repeat lands later, where those handlers
+# are gone: after their block, while the command writes its summary (send, analyze and
+# selftest have no block around theirs), or at exit, in Python's finalization (an atexit
+# hook registered before wskrecv.signals runs after its own). The window is made long, so
+# that a slow exit on a loaded machine is still within it.
+REPEAT = """
 import atexit, os, signal
 signal.signal(signal.{repeat}, signal.SIG_DFL)  # as a shell leaves it (nohup ignores SIGHUP)
-atexit.register(lambda: os.kill(os.getpid(), signal.{repeat}))
+if {at_exit!r}:
+    atexit.register(lambda: os.kill(os.getpid(), signal.{repeat}))
 import wskrecv.signals as S
 S.REPEAT_WINDOW = 600.0
 calls = []
@@ -87,8 +94,16 @@ with stops.installed():
     os.kill(os.getpid(), signal.SIGTERM)
     for _ in range(100000):
         pass
+if not {at_exit!r}:
+    os.kill(os.getpid(), signal.{repeat})
 print(calls, flush=True)
 """
+
+
+def repeat_later(repeat: str, at_exit: bool) -> subprocess.CompletedProcess[str]:
+    code = REPEAT.format(repeat=repeat, at_exit=at_exit)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=30)
 
 
 @pytest.mark.parametrize(("repeat", "status"), [("SIGTERM", 0), ("SIGHUP", -1)])
@@ -98,27 +113,8 @@ def test_a_repeat_that_lands_as_the_process_exits_does_not_kill_it(repeat: str,
     Python's finalization had put the default action back, and the repeat killed the
     process (exit status -15, the summary written). Within the window its signal is
     ignored at exit; another signal still does what it would."""
-    done = subprocess.run([sys.executable, "-c", AT_EXIT.format(repeat=repeat)],
-                          capture_output=True, text=True, timeout=30)
+    done = repeat_later(repeat, at_exit=True)
     assert (done.returncode, done.stdout) == (status, "['terminated']\n"), done.stderr
-
-
-# The request is taken; its repeat lands after the handlers' block, while the command
-# writes its summary (send, analyze and selftest have no block around theirs).
-AFTER_BLOCK = """
-import os, signal
-signal.signal(signal.{repeat}, signal.SIG_DFL)
-import wskrecv.signals as S
-S.REPEAT_WINDOW = 600.0
-calls = []
-stops = S.StopSignals(calls.append)
-with stops.installed():
-    os.kill(os.getpid(), signal.SIGTERM)
-    for _ in range(100000):
-        pass
-os.kill(os.getpid(), signal.{repeat})
-print(calls, flush=True)
-"""
 
 
 @pytest.mark.parametrize(("repeat", "status", "out"),
@@ -128,6 +124,5 @@ def test_a_repeat_that_lands_after_the_handlers_block_does_not_kill_it(repeat: s
     """The handlers' block ended and put the default action back: the group's second
     SIGTERM killed a command between its run and its summary. Within the window, the
     handler the block leaves ignores that repeat; another signal does what it did."""
-    done = subprocess.run([sys.executable, "-c", AFTER_BLOCK.format(repeat=repeat)],
-                          capture_output=True, text=True, timeout=30)
+    done = repeat_later(repeat, at_exit=False)
     assert (done.returncode, done.stdout) == (status, out), done.stderr
