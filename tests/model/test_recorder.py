@@ -258,6 +258,22 @@ def test_host_udp_counters_parse_and_delta(tmp_path) -> None:  # type: ignore[no
                             "in_csum_errors": 0, "no_ports": 0}
 
 
+# /proc/net/snmp6 as Linux writes it: names padded with spaces then a tab, other
+# protocols before the Udp6 lines and UdpLite6 after them.
+SNMP6 = (
+    "Ip6InReceives                   \t12\nIcmp6InMsgs                     \t3\n"
+    "Udp6InDatagrams                 \t638892\nUdp6NoPorts                     \t0\n"
+    "Udp6InErrors                    \t128\nUdp6RcvbufErrors                \t127\n"
+    "UdpLite6InDatagrams             \t5\nUdpLite6RcvbufErrors            \t4\n"
+)
+
+
+def test_host_udp6_counters_are_the_udp6_lines_only() -> None:
+    assert parse_snmp6(SNMP6) == {"InDatagrams": 638892, "NoPorts": 0, "InErrors": 128,
+                                  "RcvbufErrors": 127}
+    assert parse_snmp6("Ip6InReceives\t3\n") == {} and parse_snmp6("") == {}
+
+
 def test_host_udp_unreadable_is_none(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert HostUdp(str(tmp_path / "nope"), str(tmp_path / "nope6")).delta() is None
 

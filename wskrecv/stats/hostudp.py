@@ -8,6 +8,7 @@ Where the files cannot be read (not Linux, a restricted container) there are no 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from typing import Callable, Optional
@@ -34,14 +35,18 @@ def parse_snmp(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in zip(names, values) if v.lstrip("-").isdigit()}
 
 
+# One "Udp6Name value" line of /proc/net/snmp6 (the name padded with spaces, then a tab).
+_UDP6 = re.compile(r"^Udp6(\w+)[ \t]+(\d+)[ \t]*$", re.M | re.A)
+
+
 def parse_snmp6(text: str) -> dict[str, int]:
-    """The `Udp6*` counters of /proc/net/snmp6 (one "name value" per line), unprefixed."""
-    out = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].startswith("Udp6") and parts[1].isdigit():
-            out[parts[0][4:]] = int(parts[1])
-    return out
+    """The `Udp6*` counters of /proc/net/snmp6 (one "name value" per line), unprefixed.
+    Only the lines from the first `Udp6` on are searched: the file has ninety lines of
+    other protocols before them, and this runs in every interval report."""
+    start = text.find("Udp6")
+    if start < 0:
+        return {}
+    return {name: int(value) for name, value in _UDP6.findall(text, text.rfind("\n", 0, start) + 1)}
 
 
 def _read(path: str) -> Optional[str]:
