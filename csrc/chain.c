@@ -4,7 +4,10 @@
  *
  * `IndicationFields` owns an indication's fields in C (next, state, data, remote,
  * timestamp_ns, _dgram, _source), each an attribute as a __slots__ entry is (empty:
- * AttributeError, so reading a hidden field lands in the model's __getattr__). The model
+ * AttributeError). Reading a hidden field that is empty goes to the model's `_unreadable`
+ * (the violation its state table names), as PythonIndication's __getattr__ sends it: here
+ * from the field's own getter (Fields_getset), so that legal reads pay for no __getattr__
+ * hook. The model
  * keeps its indication in Python: wskrecv.core makes the native indication class from
  * the model's WskDatagramIndication (the API: properties, the verifier's checks) and this
  * storage, as the pure-Python PythonIndication is made from the same class and __slots__.
@@ -34,9 +37,6 @@ typedef struct {
 static PyMemberDef Fields_members[] = {
     {"next", T_OBJECT_EX, offsetof(Fields, next), 0, "Next: the next indication of the list, or None"},
     {"state", T_OBJECT_EX, offsetof(Fields, state), 0, "who owns it (wsk._state.IndicationState)"},
-    {"data", T_OBJECT_EX, offsetof(Fields, data), 0, "the datagram's bytes, while readable"},
-    {"remote", T_OBJECT_EX, offsetof(Fields, remote), 0, "the sender's address, while readable"},
-    {"timestamp_ns", T_OBJECT_EX, offsetof(Fields, timestamp_ns), 0, "the kernel's receive time, while readable"},
     {"_dgram", T_OBJECT_EX, offsetof(Fields, dgram), 0, "the provider's Datagram record"},
     {"_source", T_OBJECT_EX, offsetof(Fields, source), 0, "the IndicationSource of its socket"},
     {NULL, 0, 0, 0, NULL},
@@ -79,6 +79,66 @@ Fields_dealloc(Fields *self)
     Py_TRASHCAN_END
 }
 
+/* The fields a state may hide (data, remote, timestamp_ns): getters that find the field
+ * empty ask the model's `_unreadable(name)` (PythonIndication's __getattr__), which raises
+ * the violation of a hidden field; without that method (the storage alone), the
+ * AttributeError an empty __slots__ entry gives. The others are plain members, and the
+ * type's attribute lookup stays the generic one: legal reads pay for no __getattr__ hook
+ * (CPython's makes every read two type lookups and keeps LOAD_ATTR from specialising). */
+typedef struct {
+    Py_ssize_t offset;
+    const char *name;
+} Hidden;
+
+static const Hidden HIDDEN[] = {
+    {offsetof(Fields, data), "data"},
+    {offsetof(Fields, remote), "remote"},
+    {offsetof(Fields, timestamp_ns), "timestamp_ns"},
+};
+
+static PyObject *
+Fields_get_hidden(PyObject *self, void *closure)
+{
+    const Hidden *h = (const Hidden *)closure;
+    PyObject *value = *(PyObject **)((char *)self + h->offset);
+    if (value != NULL) {
+        return Py_NewRef(value);
+    }
+    PyObject *hook = PyObject_GetAttrString(self, "_unreadable");
+    if (hook == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'",
+                         Py_TYPE(self)->tp_name, h->name);
+        }
+        return NULL;
+    }
+    PyObject *res = PyObject_CallFunction(hook, "s", h->name);
+    Py_DECREF(hook);
+    return res;
+}
+
+/* As a __slots__ entry: set, or delete (deleting an empty one is AttributeError). */
+static int
+Fields_set_hidden(PyObject *self, PyObject *value, void *closure)
+{
+    const Hidden *h = (const Hidden *)closure;
+    PyObject **slot = (PyObject **)((char *)self + h->offset);
+    if (value == NULL && *slot == NULL) {
+        PyErr_SetString(PyExc_AttributeError, h->name);
+        return -1;
+    }
+    Py_XSETREF(*slot, Py_XNewRef(value));
+    return 0;
+}
+
+static PyGetSetDef Fields_getset[] = {
+    {"data", Fields_get_hidden, Fields_set_hidden, "the datagram's bytes, while readable", (void *)&HIDDEN[0]},
+    {"remote", Fields_get_hidden, Fields_set_hidden, "the sender's address, while readable", (void *)&HIDDEN[1]},
+    {"timestamp_ns", Fields_get_hidden, Fields_set_hidden, "the kernel's receive time, while readable",
+     (void *)&HIDDEN[2]},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyType_Slot Fields_slots[] = {
     {Py_tp_doc, "IndicationFields(): an indication's fields, owned in C (the storage of the native "
                 "WskDatagramIndication; the twin of wskrecv.wsk.indication.PythonIndication's __slots__)."},
@@ -87,6 +147,7 @@ static PyType_Slot Fields_slots[] = {
     {Py_tp_traverse, Fields_traverse},
     {Py_tp_clear, Fields_clear},
     {Py_tp_members, Fields_members},
+    {Py_tp_getset, Fields_getset},
     {0, NULL},
 };
 

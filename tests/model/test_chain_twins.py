@@ -11,7 +11,7 @@ module against an AddressSanitizer/UBSan build (tests/test_sanitizers.py).
 
 from __future__ import annotations
 
-from types import MemberDescriptorType
+from types import GetSetDescriptorType, MemberDescriptorType
 from typing import Any, Callable
 
 import pytest
@@ -132,16 +132,41 @@ def test_the_native_builder_makes_the_models_own_objects() -> None:
 def test_both_storages_hold_the_same_fields_under_the_same_api() -> None:
     """The native indication is the model's class on the C storage, as the pure-Python one
     is on __slots__: the same fields, found before anything of the API (storage first in
-    both), and nothing but the fields in either storage."""
+    both), and nothing but the fields in either storage. In C the fields a state hides are
+    getters (an empty one asks the model's `_unreadable`), the others plain members; no
+    __getattr__ hook on the native class (it would slow every legal read)."""
     module = cores.native_module()
     native = cores.native_indication(module)
     members = vars(module.IndicationFields).items()
-    assert set(PythonIndication.__slots__) == set(STORAGE) == {
-        name for name, value in members if isinstance(value, MemberDescriptorType)}
+    plain = {name for name, value in members if isinstance(value, MemberDescriptorType)}
+    hidden = {name for name, value in members if isinstance(value, GetSetDescriptorType)}
+    assert set(PythonIndication.__slots__) == set(STORAGE) == plain | hidden
+    assert hidden == {"data", "remote", "timestamp_ns"}
+    assert not hasattr(native, "__getattr__") and hasattr(PythonIndication, "__getattr__")
     assert native.__mro__[1:] == (module.IndicationFields, WskDatagramIndication, object)
     assert PythonIndication.__mro__[1:] == (WskDatagramIndication, object)
     assert not set(STORAGE) & vars(WskDatagramIndication).keys()
     assert native.__basicsize__ == module.IndicationFields.__basicsize__  # no __dict__, no more fields
+
+
+def test_a_hidden_field_of_either_storage_alone_is_an_attribute_error() -> None:
+    """With no model class over it, an empty field is the AttributeError of an empty
+    __slots__ entry, read or deleted, in both storages; set, it reads back."""
+    module = cores.native_module()
+
+    class Bare:
+        __slots__ = STORAGE
+
+    for ind in (module.IndicationFields(), Bare()):
+        for name in ("data", "remote", "timestamp_ns", "next"):
+            with pytest.raises(AttributeError):
+                getattr(ind, name)
+            with pytest.raises(AttributeError):
+                delattr(ind, name)
+            setattr(ind, name, b"x")
+            assert getattr(ind, name) == b"x"
+            delattr(ind, name)
+            assert getattr(ind, name, None) is None
 
 
 @pytest.mark.parametrize("bad", [

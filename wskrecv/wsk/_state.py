@@ -339,10 +339,10 @@ def settle(inds: list, row: dict[IndicationState, IndicationState], hide: bool) 
     table, INDICATION_ROWS), all or nothing: a state the row does not have is a KeyError
     of that state (the first in list order) and nothing changes. With `hide`, remove the
     readable fields: the list went back to the provider, and reading one now lands in the
-    indication's `__getattr__` and its violation. The compiled core has a twin of this
+    indication's `_unreadable` and its violation. The compiled core has a twin of this
     (wskrecv.core, `Core.settle`)."""
-    # Each state is read once (an indication's attribute reads are slow: its class has a
-    # __getattr__); a list's indications share a state, so the row is asked once a run.
+    # Each state is read once, and a list's indications share a state, so the row is
+    # asked once a run.
     news = []
     state = new = None
     for ind in inds:
