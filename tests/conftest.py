@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import selectors
@@ -254,6 +255,42 @@ def receive_argv(command: str) -> list[str]:
     """What starts receive command `command`: `run` takes a client (the deep-queue example,
     which receives like `listen`)."""
     return ["run", os.path.join(EXAMPLES, "deep_queue.py")] if command == "run" else [command]
+
+
+@functools.cache
+def _unprivileged_prefix() -> tuple[str, ...]:
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() != 0:
+        return prefix  # already an ordinary user
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not WSKRECV:
+        raise LookupError("running as root without setpriv: cannot drop privileges")
+    try:
+        with open("/etc/passwd") as f:
+            nobody = any(line.startswith("nobody:") for line in f)
+    except OSError:
+        nobody = False
+    if nobody:
+        prefix = (setpriv, "--reuid=nobody", "--regid=65534", "--clear-groups", "--inh-caps=-all")
+        probe = subprocess.run([*prefix, WSKRECV, "--version"], capture_output=True, timeout=60,
+                               cwd="/")
+        if probe.returncode == 0:
+            return prefix
+    # nobody cannot reach the interpreter (root's pyenv under a 0700 /root, as in CI): the
+    # same checks as root with no capability at all, which is what the kernel asks of
+    # a port below 1024 (CAP_NET_BIND_SERVICE) and of SO_RCVBUFFORCE (CAP_NET_ADMIN).
+    return (setpriv, "--inh-caps=-all", "--bounding-set=-all")
+
+
+def unprivileged() -> list[str]:
+    """The command prefix that runs the installed wskrecv without privileges: as the user
+    nobody where that user can run it, else as root with an empty capability set (the
+    kernel grants by capability, not by user ID); none when not root. Skips the test
+    where neither is possible."""
+    try:
+        return list(_unprivileged_prefix())
+    except LookupError as exc:
+        pytest.skip(str(exc))
 
 
 def port_bound(host: str, port: int) -> bool:

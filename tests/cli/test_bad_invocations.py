@@ -7,7 +7,6 @@ be one of pytest's own) and an ordinary user (setpriv)."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import WSKRECV
+from tests.conftest import WSKRECV, unprivileged
 from tests.harness import Result, wskrecv
 
 USAGE, ERROR = 2, 1
@@ -144,27 +143,12 @@ def test_an_open_file_is_not_a_socket_for_fd(command: str, tmp_path: Path) -> No
     assert_one_line(result, USAGE, "is not a socket")
 
 
-def _unprivileged() -> list[str]:
-    """The command prefix that runs wskrecv as an ordinary user."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: cannot drop to an ordinary user")
-    if not os.access(WSKRECV or "", os.X_OK) or "nobody" not in Path("/etc/passwd").read_text():
-        pytest.skip("no user 'nobody' to run wskrecv as")
-    return [setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--inh-caps=-all"]
-
-
 @pytest.mark.network
 @pytest.mark.parametrize("command", RECEIVE)
 def test_privileged_port_as_an_ordinary_user(command: str, tmp_path: Path) -> None:
     start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
     if start <= 80:
         pytest.skip(f"ports from {start} up need no privilege on this host")
-    prefix = _unprivileged()
-    result = subprocess.run([*prefix, WSKRECV, command, "-b", "127.0.0.1", "-p", "80", "-t", "1"],
-                            capture_output=True, text=True, timeout=30, cwd="/")
-    if "Permission denied" in result.stderr and "python" in result.stderr.lower():
-        pytest.skip("the ordinary user cannot run this venv's interpreter")
+    result = subprocess.run([*unprivileged(), WSKRECV, command, "-b", "127.0.0.1", "-p", "80",
+                             "-t", "1"], capture_output=True, text=True, timeout=30, cwd="/")
     assert_one_line(result, ERROR, "ports below 1024 need root or CAP_NET_BIND_SERVICE")
