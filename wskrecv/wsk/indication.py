@@ -158,10 +158,10 @@ class WskDatagramIndication:
     them and `show` restores them. Reading one in any other state lands in `_unreadable`,
     which raises the violation the table names, so legal reads on the hot path cost
     nothing extra. The storage class sends a failed read there: PythonIndication as its
-    `__getattr__`, the compiled storage from its own attribute lookup. (A `__getattr__`
+    `__getattr__`, the compiled storage from the getters of those fields. (A `__getattr__`
     on this class would put every read of every indication attribute, legal ones too,
     through CPython's hook: two type lookups a read, and no specialised LOAD_ATTR; on the
-    native core that was 11% of `event`'s instructions and 13% of `event --pend`'s.)
+    native core, 6-8% of `event`'s instructions and 10-12% of `event --pend`'s.)
 
     This class is the API; an indication's fields (`next`, `state`, the readable ones,
     `_dgram`, `_source`) live in the storage class under it: `PythonIndication`'s
