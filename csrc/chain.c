@@ -164,6 +164,7 @@ typedef struct {
     PyTypeObject *fields; /* IndicationFields */
     PyObject *state;      /* IndicationState.INDICATED */
     PyObject *fallback;   /* the Python make_chain, building `cls` */
+    PyObject *census;     /* the Python census, for a list not all of `cls` (or NULL) */
     PyObject *timestamps_name, *next_name, *state_name;
     PyObject *hidden[3];  /* "data", "remote", "timestamp_ns" */
 } ChainMaker;
@@ -171,9 +172,14 @@ typedef struct {
 static int
 ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"cls", "state", "fallback", NULL};
-    PyObject *cls, *state, *fallback;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:ChainMaker", kwlist, &cls, &state, &fallback)) {
+    static char *kwlist[] = {"cls", "state", "fallback", "census", NULL};
+    PyObject *cls, *state, *fallback, *census = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O:ChainMaker", kwlist, &cls, &state, &fallback,
+                                     &census)) {
+        return -1;
+    }
+    if (census != NULL && census != Py_None && !PyCallable_Check(census)) {
+        PyErr_SetString(PyExc_TypeError, "ChainMaker: census must be callable");
         return -1;
     }
     core_state *st = core_state_of_type(Py_TYPE(self));
@@ -198,6 +204,7 @@ ChainMaker_init(ChainMaker *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->cls, (PyTypeObject *)Py_NewRef(cls));
     Py_XSETREF(self->state, Py_NewRef(state));
     Py_XSETREF(self->fallback, Py_NewRef(fallback));
+    Py_XSETREF(self->census, census != NULL && census != Py_None ? Py_NewRef(census) : NULL);
     return 0;
 }
 
@@ -304,7 +311,7 @@ state_of(ChainMaker *self, PyObject *ind)
  * _state.settle): its next state looked up in `row`, one event's row of the model's table
  * ({state: next state}, _state.INDICATION_ROWS), all or nothing -- a state the row does
  * not have is a KeyError of that state and nothing is written -- and with `hide` the
- * readable fields gone, so reading one lands in the verifier's __getattr__. The table is
+ * readable fields gone, so reading one lands in the model's `_unreadable`. The table is
  * the only source of the states written here. */
 static PyObject *
 ChainMaker_settle(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
@@ -510,9 +517,100 @@ done:
     return result;
 }
 
+/* list.count(value) over `items` (==, identity first, as list.count compares): the count,
+ * or -1 with the comparison's exception set. */
+static Py_ssize_t
+count_equal(PyObject *items, PyObject *value)
+{
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(items, i));
+        int eq = PyObject_RichCompareBool(item, value, Py_EQ);
+        Py_DECREF(item);
+        if (eq < 0) {
+            return -1;
+        }
+        count += eq;
+    }
+    return count;
+}
+
+/* census(inds, source, state) -> int: the twin of indication.census. For a list whose
+ * items are all of `cls`: -1 unless every one's `_source` is `source` (as list.count
+ * compares, an AttributeError on the way reading as "not ours"); else how many have
+ * `state`. The fields are read as the Python passes read them: each pass first takes a
+ * snapshot list, then counts it. Any other list goes to the Python census. */
+static PyObject *
+ChainMaker_census(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (ChainMaker_ready(self) < 0) {
+        return NULL;
+    }
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "census(inds, source, state) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *inds = args[0], *source = args[1], *state = args[2];
+    int mine = PyList_CheckExact(inds);
+    for (Py_ssize_t i = 0; mine && i < PyList_GET_SIZE(inds); i++) {
+        mine = Py_IS_TYPE(PyList_GET_ITEM(inds, i), self->cls);
+    }
+    if (!mine) {
+        if (self->census == NULL) {
+            PyErr_SetString(PyExc_TypeError, "census: a list not all of the indication class");
+            return NULL;
+        }
+        return PyObject_Vectorcall(self->census, args, (size_t)nargs, NULL);
+    }
+    Py_ssize_t n = PyList_GET_SIZE(inds);
+    PyObject *snap = PyList_New(n);
+    if (snap == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *src = ((Fields *)PyList_GET_ITEM(inds, i))->source;
+        if (src == NULL) { /* no source: not ours */
+            Py_DECREF(snap);
+            return PyLong_FromLong(-1);
+        }
+        PyList_SET_ITEM(snap, i, Py_NewRef(src));
+    }
+    Py_ssize_t ours = count_equal(snap, source);
+    Py_DECREF(snap);
+    if (ours < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        return PyLong_FromLong(-1);
+    }
+    if (ours != PyList_GET_SIZE(inds)) {
+        return PyLong_FromLong(-1);
+    }
+    /* The states, read from the list as it is now (a comparison above ran Python code). */
+    n = PyList_GET_SIZE(inds);
+    snap = PyList_New(n);
+    if (snap == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *st = state_of(self, PyList_GET_ITEM(inds, i));
+        if (st == NULL) {
+            Py_DECREF(snap);
+            return NULL;
+        }
+        PyList_SET_ITEM(snap, i, st);
+    }
+    Py_ssize_t during = count_equal(snap, state);
+    Py_DECREF(snap);
+    return during < 0 ? NULL : PyLong_FromSsize_t(during);
+}
+
 static PyMethodDef ChainMaker_methods[] = {
     {"walk", (PyCFunction)ChainMaker_walk, METH_O,
      "walk(head) -> (indications, again): the twin of wskrecv.wsk.indication.walk."},
+    {"census", (PyCFunction)(void (*)(void))ChainMaker_census, METH_FASTCALL,
+     "census(inds, source, state) -> int: the twin of wskrecv.wsk.indication.census."},
     {"settle", (PyCFunction)(void (*)(void))ChainMaker_settle, METH_FASTCALL,
      "settle(inds, row, hide): move each indication to row[its state] (a row of the model's "
      "table); with hide, remove its readable fields (the twin of wskrecv.wsk._state.settle)."},
@@ -527,6 +625,7 @@ ChainMaker_traverse(ChainMaker *self, visitproc visit, void *arg)
     Py_VISIT(self->fields);
     Py_VISIT(self->state);
     Py_VISIT(self->fallback);
+    Py_VISIT(self->census);
     return 0;
 }
 
@@ -537,6 +636,7 @@ ChainMaker_clear(ChainMaker *self)
     Py_CLEAR(self->fields);
     Py_CLEAR(self->state);
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->census);
     Py_CLEAR(self->timestamps_name);
     Py_CLEAR(self->next_name);
     Py_CLEAR(self->state_name);

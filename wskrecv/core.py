@@ -41,8 +41,9 @@ class Core:
     the provider's recvmsg loop); `counter(seq_format, window, max_streams, max_sources)`
     makes the counting kernel; `chain(datagrams, source)` builds an indication list,
     `settle(indications, row, hide)` moves each to its next state in a row of the table
-    (wsk/_state.py) and `walk(head)` follows one through Next (what the socket is given
-    to build, settle and walk its indication lists: an IndicationCore); `scan` is the
+    (wsk/_state.py), `walk(head)` follows one through Next and `census(indications,
+    source, state)` is WskRelease's look at a walked list (what the socket is given to
+    build, settle, walk and release its indication lists: an IndicationCore); `scan` is the
     capture reader's batch scanner (wskrecv.capture.scan); `completer` the native twin of
     the built-in IRP client's steady state (`_core.IrpCompleter`, built by
     wskrecv.hosting.native), None where every completion runs the Python code."""
@@ -54,6 +55,7 @@ class Core:
     chain: Callable[[list, Any], list]
     settle: Callable[[list, Any, bool], None]
     walk: Callable[[Any], tuple[list, int]]
+    census: Callable[[list, Any, Any], int]
     scan: Callable[..., tuple[int, int]]
     completer: Optional[type] = None
 
@@ -75,10 +77,10 @@ def pure() -> Core:
     from wskrecv.provider import mmsg
     from wskrecv.stats.counting import Counter
     from wskrecv.wsk._state import settle
-    from wskrecv.wsk.indication import make_chain, walk
+    from wskrecv.wsk.indication import census, make_chain, walk
 
     return Core(PURE, mmsg.MmsgReader if mmsg.available() else None, mmsg.MMSG_MIN, Counter,
-                make_chain, settle, walk, scan)
+                make_chain, settle, walk, census, scan)
 
 
 @cache
@@ -99,14 +101,15 @@ def native() -> Optional[Core]:
         return None
     from wskrecv.provider import mmsg
     from wskrecv.wsk._state import IndicationState
-    from wskrecv.wsk.indication import make_chain
+    from wskrecv.wsk.indication import census, make_chain
 
     # Reading one datagram costs a recvmmsg call no more than a recvmsg here.
     reader = module.MmsgReader if mmsg.available() else None
     cls = native_indication(module)
-    chain = module.ChainMaker(cls, IndicationState.INDICATED, partial(make_chain, cls=cls))
-    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, module.scan_capture,
-                module.IrpCompleter)
+    chain = module.ChainMaker(cls, IndicationState.INDICATED, partial(make_chain, cls=cls),
+                              census=census)
+    return Core(NATIVE, reader, 1, module.Counter, chain, chain.settle, chain.walk, chain.census,
+                module.scan_capture, module.IrpCompleter)
 
 
 def choose(environ: Mapping[str, str] = os.environ) -> Core:

@@ -33,6 +33,7 @@ from wskrecv.wsk.indication import (
     IndicationSource,
     PythonIndication,
     WskDatagramIndication,
+    census,
     make_chain,
     show,
     walk,
@@ -247,3 +248,70 @@ def test_both_walks_take_none_and_pass_other_errors_on() -> None:
     for walker in (walk, NATIVE.walk):
         with pytest.raises(LookupError):
             walker(Broken())
+
+
+class Equal:
+    """A `_source` or `state` an application wrote, whose == says `answer` (or raises it)."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(self.answer, type):
+            raise self.answer("a comparison that fails")
+        return bool(self.answer)
+
+    __hash__ = object.__hash__
+
+
+# What a test does to one item of a list WskRelease walked: nothing, or what a client may
+# write to it (another socket's source, no source, another state, no state, an object
+# whose == lies or raises), or the item replaced by something that is not ours.
+edits = st.sampled_from(["ours", "other source", "no source", "released", "no state",
+                         "eq true", "eq false", "eq AttributeError", "eq ValueError",
+                         "foreign", "python indication", "bare fields"])
+
+
+def _edited(ind: Any, edit: str, other: IndicationSource) -> Any:
+    module = cores.native_module()
+    if edit == "other source":
+        ind._source = other
+    elif edit == "no source":
+        del ind._source
+    elif edit == "released":
+        ind.state = IndicationState.RELEASED
+    elif edit == "no state":
+        del ind.state
+    elif edit.startswith("eq "):
+        answer = edit[3:]
+        value = {"true": True, "false": False}.get(answer) if answer in ("true", "false") else (
+            AttributeError if answer == "AttributeError" else ValueError)
+        ind._source = Equal(value)
+    elif edit == "foreign":
+        return object()
+    elif edit == "python indication":
+        return make_chain([Datagram(b"p", ("127.0.0.1", 1))], ind._source)[0]
+    elif edit == "bare fields":
+        return module.IndicationFields()
+    return ind
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(edits, min_size=1, max_size=40), st.sampled_from(["indicated", "retained"]))
+def test_both_censuses_judge_any_list_alike(changes: list[str], counted: str) -> None:
+    """WskRelease's look at a walked list: whether every item is an indication of this
+    socket, and how many are in a state. The compiled census reads its own fields; on
+    any list, what a client may have written included, it gives the Python census's
+    answer or raises the same exception."""
+    assert NATIVE is not None
+    source, other = IndicationSource(Verifier()), IndicationSource(Verifier())
+    inds = NATIVE.chain([Datagram(b"x", ("127.0.0.1", 5000))] * len(changes), source)
+    inds = [_edited(ind, edit, other) for ind, edit in zip(inds, changes)]
+    state = IndicationState.INDICATED if counted == "indicated" else IndicationState.RETAINED
+    outcomes = []
+    for count in (census, NATIVE.census):
+        try:
+            outcomes.append(count(list(inds), source, state))
+        except Exception as exc:  # noqa: BLE001 - the same exception is the point
+            outcomes.append(type(exc))
+    assert outcomes[0] == outcomes[1]

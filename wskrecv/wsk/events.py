@@ -28,8 +28,8 @@ calls the application's callback and never calls back into the socket. What the 
 from __future__ import annotations
 
 from collections import deque
-from itertools import groupby, repeat
-from operator import attrgetter, itemgetter
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Callable, Optional
 
 from wskrecv.wsk._state import (
@@ -73,22 +73,9 @@ from wskrecv.wsk.types import cast_flags
 
 # Members as plain names (reading one off its Enum class costs about 0.1 us): per list.
 _INDICATED = IndicationState.INDICATED
-_state_of = attrgetter("state")
-_source_of = attrgetter("_source")
 _ACCEPT, _RETAIN, _RELEASE = IndicationEvent.ACCEPT, IndicationEvent.RETAIN, IndicationEvent.RELEASE
 _DISABLING = CallbackState.DISABLING
 _local = itemgetter(2)
-
-
-def _all_of(inds: list, source: IndicationSource) -> bool:
-    """Whether every item of `inds` is an indication of `source` (WskRelease's check, in
-    C-level passes over the list: a work item releases lists of 64 at a time)."""
-    if not all(map(isinstance, inds, repeat(WskDatagramIndication))):
-        return False
-    try:
-        return list(map(_source_of, inds)).count(source) == len(inds)
-    except AttributeError:  # one has no source: the check in order says which
-        return False
 
 
 class EventDispatcher:
@@ -126,6 +113,7 @@ class EventDispatcher:
         self.make_chain = indications.chain
         self.settle = indications.settle
         self.walk = indications.walk
+        self.census = indications.census
 
     # -- registration -----------------------------------------------------------------
 
@@ -344,15 +332,16 @@ class EventDispatcher:
         inds, again = self.walk(head)
         if not inds:
             raise verifier.record("ReleaseNotHeld", "WskRelease of an empty (NULL) list")
-        if not _all_of(inds, source):  # then find the first that is not, in order
+        during = self.census(inds, source, _INDICATED)  # released inside the callback
+        if during < 0:  # then find the first that is not an indication of ours, in order
             for ind in inds:
                 if not isinstance(ind, WskDatagramIndication) or getattr(ind, "_source", None) is not source:
                     raise verifier.record(
                         "ReleaseNotHeld", f"{type(ind).__name__} is not an indication of this socket"
                     )
+            raise verifier.record("ReleaseNotHeld", "an item of the list is not an indication of this socket")
         if again >= 0:
             raise verifier.record("ReleasedTwice", f"the list reaches indication {again} twice")
-        during = list(map(_state_of, inds)).count(_INDICATED)  # released inside the callback
         self._step_all(inds, _RELEASE, "WskRelease")
         n = len(inds)
         counts = self.counts

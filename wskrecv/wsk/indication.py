@@ -25,6 +25,7 @@ that on every read: touching them later is `UseAfterRelease`, counted, not a Pyt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from operator import attrgetter
 from typing import Any, Callable, NamedTuple, Optional, Protocol
 
@@ -356,14 +357,34 @@ def walk(head: Optional[WskDatagramIndication]) -> tuple[list[WskDatagramIndicat
     return inds, -1
 
 
+_source_of = attrgetter("_source")
+_state_of = attrgetter("state")
+
+
+def census(inds: list[Any], source: IndicationSource, state: Any) -> int:
+    """WskRelease's look at a walked list, in C-level passes (a work item releases lists
+    of 64 at a time): -1 unless every item is an indication of `source`; else how many
+    of them are in `state` (released inside the callback, for INDICATED)."""
+    if not all(map(isinstance, inds, repeat(WskDatagramIndication))):
+        return -1
+    try:
+        if list(map(_source_of, inds)).count(source) != len(inds):
+            return -1
+    except AttributeError:  # one has no source
+        return -1
+    return list(map(_state_of, inds)).count(state)
+
+
 _Walk = Callable[[Optional["WskDatagramIndication"]], tuple[list["WskDatagramIndication"], int]]
+_Census = Callable[[list[Any], IndicationSource, Any], int]
 _Chain = Callable[[list[Datagram], IndicationSource], list["WskDatagramIndication"]]
 
 
 class IndicationCore(Protocol):
     """What builds, settles and walks a socket's indication lists: `chain(datagrams,
-    source)` is make_chain, `settle(indications, row, hide)` is _state.settle and
-    `walk(head)` is walk, or their compiled twins (wskrecv.core's Core is one)."""
+    source)` is make_chain, `settle(indications, row, hide)` is _state.settle, `walk(head)`
+    is walk and `census(indications, source, state)` is census, or their compiled twins
+    (wskrecv.core's Core is one)."""
 
     @property
     def chain(self) -> _Chain: ...
@@ -374,16 +395,20 @@ class IndicationCore(Protocol):
     @property
     def walk(self) -> _Walk: ...
 
+    @property
+    def census(self) -> _Census: ...
+
 
 class Indications(NamedTuple):
-    """An IndicationCore made of three functions."""
+    """An IndicationCore made of four functions."""
 
     chain: _Chain
     settle: Settle
     walk: _Walk
+    census: _Census
 
 
-PURE = Indications(make_chain, settle, walk)  # the specification
+PURE = Indications(make_chain, settle, walk, census)  # the specification
 
 
 __all__ = [
@@ -396,6 +421,7 @@ __all__ = [
     "WskClientDatagramDispatch",
     "WskDatagramIndication",
     "WskEventCallbackControl",
+    "census",
     "make_chain",
     "relink",
     "show",
