@@ -252,8 +252,26 @@ find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
     return (Tracker *)PyDict_GetItemWithError(self->streams->streams, *key);
 }
 
+/* The stream of the last datagram counted in this call (the twin's `key_remote`,
+ * `key_stream` and `tracker`): a datagram from the same remote object (identity) with the
+ * same stream id goes to that tracker without a look in the table, as the twin's loop
+ * does; the call holds a reference to both. Reset for every add and add_list. */
+typedef struct {
+    PyObject *remote;
+    Tracker *tracker;
+    uint32_t stream;
+} LastStream;
+
+static void
+last_stream_clear(LastStream *last)
+{
+    Py_CLEAR(last->remote);
+    Py_CLEAR(last->tracker);
+}
+
 static int
-count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, uint64_t size)
+count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, uint64_t size,
+               LastStream *last)
 {
     int has_transit = h->has_send;
     i128 transit = 0;
@@ -266,22 +284,34 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, u
             return -1;
         }
     }
-    PyObject *key;
-    Tracker *tracker = find_tracker(self, remote, h->stream, &key);
-    if (tracker == NULL) {
-        if (PyErr_Occurred()) {
-            Py_XDECREF(key);
-            return -1;
-        }
-        tracker = streams_new(self->streams, key, (i128)h->seq, has_transit, transit);
-        Py_DECREF(key);
-        if (tracker == NULL) {
-            return -1;
-        }
+    Tracker *tracker;
+    if (last->tracker != NULL && last->remote == remote && last->stream == h->stream) {
+        tracker = last->tracker;
+        tracker_see(tracker, (i128)h->seq, has_transit, transit);
     }
     else {
-        Py_DECREF(key);
-        tracker_see(tracker, (i128)h->seq, has_transit, transit);
+        PyObject *key;
+        tracker = find_tracker(self, remote, h->stream, &key);
+        if (tracker == NULL) {
+            if (PyErr_Occurred()) {
+                Py_XDECREF(key);
+                return -1;
+            }
+            tracker = streams_new(self->streams, key, (i128)h->seq, has_transit, transit);
+            Py_DECREF(key);
+            if (tracker == NULL) {
+                return -1;
+            }
+        }
+        else {
+            Py_DECREF(key);
+            tracker_see(tracker, (i128)h->seq, has_transit, transit);
+        }
+        Py_INCREF(tracker); /* borrowed from the table, which Python code may change */
+        Py_XSETREF(last->tracker, tracker);
+        Py_INCREF(remote);
+        Py_XSETREF(last->remote, remote);
+        last->stream = h->stream;
     }
     tracker->bytes += size;
     if (has_transit && self->wall_clock) { /* the stream's own latency percentiles */
@@ -323,7 +353,8 @@ read_stamp(PyObject *stamp, i128 now, i128 *arrival, int *known)
 
 /* Everything but the source row for one datagram. */
 static int
-count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated)
+count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated,
+          LastStream *last)
 {
     Py_buffer view;
     const unsigned char *p;
@@ -362,7 +393,7 @@ count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128
             if (self->format == FMT_SOCKPERF && asks_reply(p, n)) {
                 self->reply_requests++;
             }
-            status = count_sequence(self, remote, &h, arrival, (uint64_t)n);
+            status = count_sequence(self, remote, &h, arrival, (uint64_t)n, last);
         }
         else {
             self->unsequenced++;
@@ -404,7 +435,9 @@ add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 no
     PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
     int status = sources_count(self->sources, remote, 1, (uint64_t)n, (uint64_t)n);
     if (status == 0) {
-        status = count_one(self, data, remote, stamp, now, truncated);
+        LastStream last = {NULL, NULL, 0};
+        status = count_one(self, data, remote, stamp, now, truncated, &last);
+        last_stream_clear(&last);
     }
     Py_DECREF(sources);
     Py_DECREF(streams);
@@ -471,6 +504,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     }
     /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
     PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
+    LastStream last = {NULL, NULL, 0};
     PyObject *datas = PySequence_Fast(args[0], "datas must be a sequence");
     PyObject *remotes = datas ? PySequence_Fast(args[1], "remotes must be a sequence") : NULL;
     PyObject *stamps = remotes ? PySequence_Fast(args[2], "timestamps must be a sequence") : NULL;
@@ -483,7 +517,8 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "datas, remotes and timestamps differ in length");
         goto done;
     }
-    /* Consecutive datagrams of one sender update its row once (the usual list). */
+    /* Consecutive datagrams of one sender update its row once (the usual list), and of
+     * one stream find its tracker once (`last`, declared above: `done` clears it). */
     PyObject *run_remote = NULL;
     uint64_t run_count = 0, run_bytes = 0, run_first = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -507,7 +542,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         }
         run_count++;
         run_bytes += (uint64_t)size;
-        if (count_one(self, data, remote, PySequence_Fast_GET_ITEM(stamps, i), now, 0) < 0) {
+        if (count_one(self, data, remote, PySequence_Fast_GET_ITEM(stamps, i), now, 0, &last) < 0) {
             goto done;
         }
     }
@@ -516,6 +551,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     }
     result = Py_NewRef(Py_None);
 done:
+    last_stream_clear(&last);
     Py_XDECREF(datas);
     Py_XDECREF(remotes);
     Py_XDECREF(stamps);
