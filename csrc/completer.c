@@ -313,19 +313,27 @@ qualify(Completer *c, PyObject *irp, PyObject *dgram, Request *q)
            q->offset <= PyByteArray_GET_SIZE(q->mdl) - q->length && view_is_mdl(c, q->buf, q->mdl);
 }
 
-/* Pop the head of `queue` (deque.popleft), or append `item` to it. */
+/* Pop the head of `queue` (deque.popleft), or append `item` to it, through the bound
+ * method `*bound`, looked up on first use in a call and kept for the rest of it (a look
+ * up per datagram was a tenth of the completion's instructions). */
 static int
-popleft(Completer *c, PyObject *queue)
+popleft(Completer *c, PyObject **bound, PyObject *queue)
 {
-    PyObject *got = PyObject_CallMethodNoArgs(queue, c->names[N_POPLEFT]);
+    if (*bound == NULL && (*bound = PyObject_GetAttr(queue, c->names[N_POPLEFT])) == NULL) {
+        return -1;
+    }
+    PyObject *got = PyObject_CallNoArgs(*bound);
     Py_XDECREF(got);
     return got != NULL ? 0 : -1;
 }
 
 static int
-append(Completer *c, PyObject *queue, PyObject *item)
+append(Completer *c, PyObject **bound, PyObject *queue, PyObject *item)
 {
-    PyObject *got = PyObject_CallMethodOneArg(queue, c->names[N_APPEND], item);
+    if (*bound == NULL && (*bound = PyObject_GetAttr(queue, c->names[N_APPEND])) == NULL) {
+        return -1;
+    }
+    PyObject *got = PyObject_CallOneArg(*bound, item);
     Py_XDECREF(got);
     return got != NULL ? 0 : -1;
 }
@@ -459,6 +467,7 @@ Completer_call(Completer *c, PyObject *args, PyObject *kwds)
     }
     long done = 0, bcast = 0, mcast = 0;
     int status = 0;
+    PyObject *take_request = NULL, *take_datagram = NULL, *repost = NULL; /* bound, on first use */
     while (status == 0) {
         Py_ssize_t nreq = PyObject_Length(requests), nback = nreq > 0 ? PyObject_Length(backlog) : 0;
         if (nreq < 0 || nback < 0) {
@@ -480,7 +489,7 @@ Completer_call(Completer *c, PyObject *args, PyObject *kwds)
             Py_DECREF(dgram);
             break;
         }
-        else if (popleft(c, requests) < 0 || popleft(c, backlog) < 0) {
+        else if (popleft(c, &take_request, requests) < 0 || popleft(c, &take_datagram, backlog) < 0) {
             status = -1;
         }
         else {
@@ -494,12 +503,15 @@ Completer_call(Completer *c, PyObject *args, PyObject *kwds)
             Py_DECREF(q.ctx);
             if (status == 0) {
                 done++;
-                status = append(c, requests, irp);
+                status = append(c, &repost, requests, irp);
             }
         }
         Py_XDECREF(irp);
         Py_XDECREF(dgram);
     }
+    Py_XDECREF(take_request);
+    Py_XDECREF(take_datagram);
+    Py_XDECREF(repost);
     /* What the Python code adds up per request (the socket's counts, the client's casts),
      * added once; an exception already raised stays the one raised. */
     PyObject *exc_type, *exc_value, *exc_tb;
