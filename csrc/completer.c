@@ -122,6 +122,7 @@ is_a(Completer *c, PyObject *obj, int t)
 typedef struct {
     PyObject *recorder, *counter, *clock, *cancel, *verifier, *last_local;
     long last_cast;
+    CoreLastStream last_stream; /* the counting kernel's memory across this call's adds */
 } Run;
 
 static void
@@ -133,6 +134,7 @@ run_clear(Run *r)
     Py_CLEAR(r->cancel);
     Py_CLEAR(r->verifier);
     Py_CLEAR(r->last_local);
+    core_last_stream_clear(&r->last_stream);
 }
 
 /* One request and its datagram, as qualified (borrowed: the IRP holds them all). */
@@ -392,7 +394,7 @@ count(Completer *c, Run *r, PyObject *dgram, Py_ssize_t n, int truncated)
     }
     PyObject *now = PyObject_CallNoArgs(r->clock);
     int status = now != NULL ? core_counter_add(r->counter, taken, PyTuple_GET_ITEM(dgram, 1),
-                                                PyTuple_GET_ITEM(dgram, 3), now, truncated)
+                                                PyTuple_GET_ITEM(dgram, 3), now, truncated, &r->last_stream)
                              : -1;
     Py_XDECREF(now);
     Py_DECREF(taken);

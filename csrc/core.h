@@ -109,10 +109,22 @@ int core_clamped_index(PyObject *obj, Py_ssize_t *out);
 #define CORE_BOUND ((i128)1 << 96)
 PyObject *core_from_i128(i128 v);
 int core_to_bounded(PyObject *obj, i128 *out);
+/* The stream of the last datagram counted (counting.c): a datagram from the same remote
+ * object with the same stream id goes to its tracker without a look in the table. Holds
+ * references to both; {NULL, NULL, 0} is empty; core_last_stream_clear empties it. */
+typedef struct {
+    PyObject *remote;
+    PyObject *tracker;
+    uint32_t stream;
+} CoreLastStream;
+void core_last_stream_clear(CoreLastStream *last);
 /* Counter.add(data, remote, timestamp_ns, now_ns, truncated) for a native Counter (the
- * caller checked its type): 0, or -1 with an exception, as the method would raise. */
+ * caller checked its type): 0, or -1 with an exception, as the method would raise. With
+ * `last`, the caller's memory of the last stream across several adds (one IrpCompleter
+ * call: its remotes are the provider's own tuples, and no other code touches the table
+ * in between); NULL, as the method does, remembers nothing past the call. */
 int core_counter_add(PyObject *counter, PyObject *data, PyObject *remote, PyObject *stamp, PyObject *now_ns,
-                     int truncated);
+                     int truncated, CoreLastStream *last);
 /* wskrecv._core.scan_capture (capture.c): the twin of wskrecv/capture/scan.py's scan. */
 PyObject *core_scan_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 

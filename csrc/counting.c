@@ -252,22 +252,20 @@ find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
     return (Tracker *)PyDict_GetItemWithError(self->streams->streams, *key);
 }
 
-/* The stream of the last datagram counted in this call (the twin's `key_remote`,
- * `key_stream` and `tracker`): a datagram from the same remote object (identity) with the
- * same stream id goes to that tracker without a look in the table, as the twin's loop
- * does; the call holds a reference to both. Reset for every add and add_list. */
-typedef struct {
-    PyObject *remote;
-    Tracker *tracker;
-    uint32_t stream;
-} LastStream;
+/* The stream of the last datagram counted (CoreLastStream, core.h), for the twin's
+ * `key_remote`, `key_stream` and `tracker`: a datagram from the same remote object
+ * (identity) with the same stream id goes to that tracker without a look in the table, as
+ * the twin's loop does within one call; the holder keeps references to both. */
+typedef CoreLastStream LastStream;
 
-static void
-last_stream_clear(LastStream *last)
+void
+core_last_stream_clear(LastStream *last)
 {
     Py_CLEAR(last->remote);
     Py_CLEAR(last->tracker);
 }
+
+#define last_stream_clear core_last_stream_clear
 
 static int
 count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, uint64_t size,
@@ -286,7 +284,7 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, u
     }
     Tracker *tracker;
     if (last->tracker != NULL && last->remote == remote && last->stream == h->stream) {
-        tracker = last->tracker;
+        tracker = (Tracker *)last->tracker;
         tracker_see(tracker, (i128)h->seq, has_transit, transit);
     }
     else {
@@ -308,7 +306,7 @@ count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, u
             tracker_see(tracker, (i128)h->seq, has_transit, transit);
         }
         Py_INCREF(tracker); /* borrowed from the table, which Python code may change */
-        Py_XSETREF(last->tracker, tracker);
+        Py_XSETREF(last->tracker, (PyObject *)tracker);
         Py_INCREF(remote);
         Py_XSETREF(last->remote, remote);
         last->stream = h->stream;
@@ -425,7 +423,8 @@ read_now(PyObject *obj, i128 *now)
 
 /* One datagram at `now`: its source row and everything else (the caller checked ready). */
 static int
-add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated)
+add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated,
+       LastStream *kept)
 {
     Py_ssize_t n = length_of(data);
     if (n < 0) {
@@ -436,7 +435,7 @@ add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 no
     int status = sources_count(self->sources, remote, 1, (uint64_t)n, (uint64_t)n);
     if (status == 0) {
         LastStream last = {NULL, NULL, 0};
-        status = count_one(self, data, remote, stamp, now, truncated, &last);
+        status = count_one(self, data, remote, stamp, now, truncated, kept != NULL ? kept : &last);
         last_stream_clear(&last);
     }
     Py_DECREF(sources);
@@ -446,14 +445,14 @@ add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 no
 
 int
 core_counter_add(PyObject *counter, PyObject *data, PyObject *remote, PyObject *stamp, PyObject *now_ns,
-                 int truncated)
+                 int truncated, CoreLastStream *last)
 {
     Counter *self = (Counter *)counter;
     i128 now;
     if (ready(self) < 0 || read_now(now_ns, &now) < 0) {
         return -1;
     }
-    return add_at(self, data, remote, stamp, now, truncated);
+    return add_at(self, data, remote, stamp, now, truncated, last);
 }
 
 static PyObject *
@@ -471,7 +470,7 @@ Counter_add(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     if (read_now(args[3], &now) < 0 || (nargs == 5 && (truncated = PyObject_IsTrue(args[4])) < 0)) {
         return NULL;
     }
-    if (add_at(self, args[0], args[1], args[2], now, truncated) < 0) {
+    if (add_at(self, args[0], args[1], args[2], now, truncated, NULL) < 0) {
         return NULL;
     }
     Py_RETURN_NONE;
