@@ -315,29 +315,46 @@ qualify(Completer *c, PyObject *irp, PyObject *dgram, Request *q)
            q->offset <= PyByteArray_GET_SIZE(q->mdl) - q->length && view_is_mdl(c, q->buf, q->mdl);
 }
 
-/* Pop the head of `queue` (deque.popleft), or append `item` to it, through the bound
- * method `*bound`, looked up on first use in a call and kept for the rest of it (a look
- * up per datagram was a tenth of the completion's instructions). */
+/* A queue method called by name the first time in a call and bound from the second on (a
+ * look up by name per datagram was a tenth of a completion's instructions; binding for a
+ * call that completes one request would cost more than it saves: -n 1). */
+typedef struct {
+    PyObject *bound;
+    int used;
+} Method;
+
 static int
-popleft(Completer *c, PyObject **bound, PyObject *queue)
+call_method(Completer *c, Method *m, PyObject *queue, int name, PyObject *arg)
 {
-    if (*bound == NULL && (*bound = PyObject_GetAttr(queue, c->names[N_POPLEFT])) == NULL) {
-        return -1;
+    PyObject *got;
+    if (m->bound != NULL) {
+        got = arg != NULL ? PyObject_CallOneArg(m->bound, arg) : PyObject_CallNoArgs(m->bound);
     }
-    PyObject *got = PyObject_CallNoArgs(*bound);
+    else if (m->used++ == 0) {
+        got = arg != NULL ? PyObject_CallMethodOneArg(queue, c->names[name], arg)
+                          : PyObject_CallMethodNoArgs(queue, c->names[name]);
+    }
+    else {
+        if ((m->bound = PyObject_GetAttr(queue, c->names[name])) == NULL) {
+            return -1;
+        }
+        got = arg != NULL ? PyObject_CallOneArg(m->bound, arg) : PyObject_CallNoArgs(m->bound);
+    }
     Py_XDECREF(got);
     return got != NULL ? 0 : -1;
 }
 
+/* Pop the head of `queue` (deque.popleft), or append `item` to it. */
 static int
-append(Completer *c, PyObject **bound, PyObject *queue, PyObject *item)
+popleft(Completer *c, Method *m, PyObject *queue)
 {
-    if (*bound == NULL && (*bound = PyObject_GetAttr(queue, c->names[N_APPEND])) == NULL) {
-        return -1;
-    }
-    PyObject *got = PyObject_CallOneArg(*bound, item);
-    Py_XDECREF(got);
-    return got != NULL ? 0 : -1;
+    return call_method(c, m, queue, N_POPLEFT, NULL);
+}
+
+static int
+append(Completer *c, Method *m, PyObject *queue, PyObject *item)
+{
+    return call_method(c, m, queue, N_APPEND, item);
 }
 
 /* SOCKADDR.set(addr) */
@@ -469,7 +486,7 @@ Completer_call(Completer *c, PyObject *args, PyObject *kwds)
     }
     long done = 0, bcast = 0, mcast = 0;
     int status = 0;
-    PyObject *take_request = NULL, *take_datagram = NULL, *repost = NULL; /* bound, on first use */
+    Method take_request = {NULL, 0}, take_datagram = {NULL, 0}, repost = {NULL, 0};
     while (status == 0) {
         Py_ssize_t nreq = PyObject_Length(requests), nback = nreq > 0 ? PyObject_Length(backlog) : 0;
         if (nreq < 0 || nback < 0) {
@@ -511,9 +528,9 @@ Completer_call(Completer *c, PyObject *args, PyObject *kwds)
         Py_XDECREF(irp);
         Py_XDECREF(dgram);
     }
-    Py_XDECREF(take_request);
-    Py_XDECREF(take_datagram);
-    Py_XDECREF(repost);
+    Py_XDECREF(take_request.bound);
+    Py_XDECREF(take_datagram.bound);
+    Py_XDECREF(repost.bound);
     /* What the Python code adds up per request (the socket's counts, the client's casts),
      * added once; an exception already raised stays the one raised. */
     PyObject *exc_type, *exc_value, *exc_tb;
