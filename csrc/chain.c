@@ -587,19 +587,23 @@ ChainMaker_census(ChainMaker *self, PyObject *const *args, Py_ssize_t nargs)
     if (ours != PyList_GET_SIZE(inds)) {
         return PyLong_FromLong(-1);
     }
-    /* The states, read from the list as it is now (a comparison above ran Python code). */
-    n = PyList_GET_SIZE(inds);
-    snap = PyList_New(n);
+    /* The states, read from the list as it is now, item by item as a list iterator reads
+     * it: a comparison above ran Python code, and a state read may too (an item that is
+     * no longer ours), which may change the list under us. */
+    snap = PyList_New(0);
     if (snap == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *st = state_of(self, PyList_GET_ITEM(inds, i));
-        if (st == NULL) {
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(inds); i++) {
+        PyObject *item = Py_NewRef(PyList_GET_ITEM(inds, i));
+        PyObject *st = state_of(self, item);
+        Py_DECREF(item);
+        if (st == NULL || PyList_Append(snap, st) < 0) {
+            Py_XDECREF(st);
             Py_DECREF(snap);
             return NULL;
         }
-        PyList_SET_ITEM(snap, i, st);
+        Py_DECREF(st);
     }
     Py_ssize_t during = count_equal(snap, state);
     Py_DECREF(snap);

@@ -315,3 +315,35 @@ def test_both_censuses_judge_any_list_alike(changes: list[str], counted: str) ->
         except Exception as exc:  # noqa: BLE001 - the same exception is the point
             outcomes.append(type(exc))
     assert outcomes[0] == outcomes[1]
+
+
+def _census_of_a_list_that_empties(count: Callable[..., int]) -> int:
+    """`count` over 8 indications whose first `_source` compares equal after replacing
+    the list's items with objects whose `state` read empties the list."""
+    assert NATIVE is not None
+    source = IndicationSource(Verifier())
+    inds = NATIVE.chain([Datagram(b"x", ("127.0.0.1", 5000))] * 8, source)
+
+    class Shrinker:
+        @property
+        def state(self) -> IndicationState:
+            inds.clear()
+            return IndicationState.INDICATED
+
+    class Swapper:
+        def __eq__(self, other: object) -> bool:
+            inds[:] = [Shrinker() for _ in inds]
+            return True
+
+        __hash__ = object.__hash__
+
+    inds[0]._source = Swapper()
+    return count(inds, source, IndicationState.INDICATED)
+
+
+def test_a_list_a_comparison_changes_is_read_as_it_is_then() -> None:
+    """A client's `_source` whose == replaces the list's items with objects whose `state`
+    read empties the list: both censuses read the list as a list iterator does, item by
+    item as it is then (the compiled one read past the end of the emptied list)."""
+    assert NATIVE is not None
+    assert _census_of_a_list_that_empties(census) == _census_of_a_list_that_empties(NATIVE.census) == 1
