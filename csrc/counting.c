@@ -504,15 +504,18 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
     PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
     LastStream last = {NULL, NULL, 0};
-    PyObject *datas = PySequence_Fast(args[0], "datas must be a sequence");
-    PyObject *remotes = datas ? PySequence_Fast(args[1], "remotes must be a sequence") : NULL;
-    PyObject *stamps = remotes ? PySequence_Fast(args[2], "timestamps must be a sequence") : NULL;
+    /* Tuples of the columns as they are now (the twin's snapshot): what the loop reads
+     * cannot change under it, whatever Python code a remote's == runs (a list's items
+     * are borrowed, and a list can shrink). A tuple is taken as it is, no copy. */
+    PyObject *datas = PySequence_Tuple(args[0]);
+    PyObject *remotes = datas ? PySequence_Tuple(args[1]) : NULL;
+    PyObject *stamps = remotes ? PySequence_Tuple(args[2]) : NULL;
     PyObject *result = NULL;
     if (stamps == NULL) {
         goto done;
     }
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(datas);
-    if (PySequence_Fast_GET_SIZE(remotes) != n || PySequence_Fast_GET_SIZE(stamps) != n) {
+    Py_ssize_t n = PyTuple_GET_SIZE(datas);
+    if (PyTuple_GET_SIZE(remotes) != n || PyTuple_GET_SIZE(stamps) != n) {
         PyErr_SetString(PyExc_ValueError, "datas, remotes and timestamps differ in length");
         goto done;
     }
@@ -521,8 +524,8 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *run_remote = NULL;
     uint64_t run_count = 0, run_bytes = 0, run_first = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *data = PySequence_Fast_GET_ITEM(datas, i);
-        PyObject *remote = PySequence_Fast_GET_ITEM(remotes, i);
+        PyObject *data = PyTuple_GET_ITEM(datas, i);
+        PyObject *remote = PyTuple_GET_ITEM(remotes, i);
         Py_ssize_t size = length_of(data);
         if (size < 0) {
             goto done;
@@ -541,7 +544,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
         }
         run_count++;
         run_bytes += (uint64_t)size;
-        if (count_one(self, data, remote, PySequence_Fast_GET_ITEM(stamps, i), now, 0, &last) < 0) {
+        if (count_one(self, data, remote, PyTuple_GET_ITEM(stamps, i), now, 0, &last) < 0) {
             goto done;
         }
     }

@@ -299,3 +299,36 @@ def test_the_native_tables_hand_out_copies_and_views() -> None:
     with pytest.raises(TypeError):
         counter.streams.streams[("x", 1)] = None  # type: ignore[index]
     assert len(counter.streams.streams) == 1
+
+
+def _counted_while_the_columns_empty(counter: Any) -> tuple:
+    """add_list over 6 datagrams whose remotes collide in the sources table: the second
+    sender's lookup compares it with the first, and that == empties the three columns
+    (lists the caller still holds)."""
+    datas = [bytes(payload.build(1, seq, 0, b"x")) for seq in range(6)]
+
+    class Remote:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def __hash__(self) -> int:
+            return 7  # one bucket for both
+
+        def __eq__(self, other: object) -> bool:
+            for column in (datas, remotes, stamps):
+                column.clear()
+            return self is other
+
+    a, b = Remote("a"), Remote("b")
+    remotes = [a, a, b, b, a, b]
+    stamps = [None] * 6
+    c = counter("auto", 16, 8, 8)
+    c.add_list(datas, remotes, stamps, NOW)
+    return c.received, c.bytes, sorted(r[0] for r in c.sources.rows.values())
+
+
+def test_columns_a_remote_empties_while_counted_are_read_as_they_were() -> None:
+    """A remote's == may run any code: both kernels count the columns as they were when
+    the call began (the compiled one read a list's items borrowed, past a shrunk end)."""
+    assert NATIVE is not None
+    assert _counted_while_the_columns_empty(Counter) == _counted_while_the_columns_empty(NATIVE.counter)

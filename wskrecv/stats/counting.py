@@ -112,6 +112,11 @@ class Counter:
         n = len(datas)
         if len(remotes) != n or len(timestamps_ns) != n:
             raise ValueError("datas, remotes and timestamps differ in length")
+        # The columns as they are now (a tuple is taken as it is): a remote's == may run
+        # code that changes a list while the loop reads it; the compiled kernel does this.
+        datas, remotes, timestamps_ns = tuple(datas), tuple(remotes), tuple(timestamps_ns)
+        if len(remotes) != len(datas) or len(timestamps_ns) != len(datas):
+            raise ValueError("datas, remotes and timestamps differ in length")
         self._count(zip(datas, remotes, timestamps_ns), now_ns, False)
 
     def _count(self, datagrams: Any, now_ns: int, truncated: bool) -> None:
