@@ -383,6 +383,7 @@ cast_of(Completer *c, Run *r, PyObject *local, long *flags)
         return 0;
     }
     if (local != r->last_local) {
+        core_last_stream_clear(&r->last_stream); /* Python code runs: see plain_remote */
         PyObject *cast = PyObject_CallMethodOneArg(c->sock, c->names[N_CAST_OF], local);
         if (cast == NULL) {
             return -1;
@@ -399,7 +400,36 @@ cast_of(Completer *c, Run *r, PyObject *local, long *flags)
     return 0;
 }
 
-/* The tap: RecorderTap.completed -> Recorder.record -> Counter.add (and `truncated`). */
+/* Whether calling `clock` runs no Python code: a builtin function (time.time_ns, the
+ * receive commands' clock) or a C slot's method-wrapper (itertools.count().__next__). */
+static int
+builtin(PyObject *clock)
+{
+    return PyCFunction_Check(clock) || Py_IS_TYPE(clock, &_PyMethodWrapper_Type);
+}
+
+/* Whether hashing `remote` runs no Python code: a tuple of exact str and int, as the
+ * providers make (an application's own object could run anything). */
+static int
+plain_remote(PyObject *remote)
+{
+    if (!PyTuple_CheckExact(remote)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(remote); i++) {
+        PyObject *item = PyTuple_GET_ITEM(remote, i);
+        if (!PyUnicode_CheckExact(item) && !PyLong_CheckExact(item)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The tap: RecorderTap.completed -> Recorder.record -> Counter.add (and `truncated`).
+ * The counting kernel's memory of the last stream (r->last_stream) spans the call only
+ * while no Python code can have changed the stream table since it was filled: a clock
+ * that is not a builtin, a `_cast_of` call or a remote whose hash is Python code empties
+ * it, and the next datagram looks its stream up as Counter.add does. */
 static int
 count(Completer *c, Run *r, PyObject *dgram, Py_ssize_t n, int truncated)
 {
@@ -410,6 +440,9 @@ count(Completer *c, Run *r, PyObject *dgram, Py_ssize_t n, int truncated)
         return -1;
     }
     PyObject *now = PyObject_CallNoArgs(r->clock);
+    if (!builtin(r->clock) || !plain_remote(PyTuple_GET_ITEM(dgram, 1))) {
+        core_last_stream_clear(&r->last_stream);
+    }
     int status = now != NULL ? core_counter_add(r->counter, taken, PyTuple_GET_ITEM(dgram, 1),
                                                 PyTuple_GET_ITEM(dgram, 3), now, truncated, &r->last_stream)
                              : -1;

@@ -237,3 +237,50 @@ def test_no_completer_for_anything_but_listens_client_on_the_native_core() -> No
     world = World(False, 2)
     assert native_completer(None, world.sock, world.host) is None  # the pure-Python core
     assert native_completer(NATIVE.completer, world.sock, object()) is None  # not a host
+
+
+def _stream_announced_mid_call(native: bool) -> tuple:
+    """Five datagrams of one stream completed in one provider read (one completer call),
+    with a clock that is Python code: on its third call it announces a new stream on the
+    same address and id, as iperf3's control connection does (StreamTable.expect)."""
+    assert NATIVE is not None
+    reg = wsk_register(Verifier())
+    sock = reg.capture_provider_npi().socket(indications=NATIVE)
+    sock.bind(("127.0.0.1", 9))
+    calls = [0]
+
+    def clock() -> int:
+        calls[0] += 1
+        if calls[0] == 3:
+            recorder.streams.expect(V4, 1, 0)
+        return 1_700_000_000_000_000_000 + calls[0]
+
+    recorder = Recorder("irp", counter=NATIVE.counter, clock_ns=clock)
+    host = make_app(ReceiveConfig(mode="irp", outstanding=1, buffer_size=64), sock, recorder, reg)
+    native_done = [0]
+    if native:
+        completer = native_completer(NATIVE.completer, sock, host)
+
+        def counted(requests: Any, backlog: Any) -> int:
+            n = completer(requests, backlog)
+            native_done[0] += n
+            return n
+
+        sock.completer = counted
+    host.start()
+    # The context's first completion is the Python code's (it makes the buffer's view).
+    sock.deliver([Datagram(bytes(payload.build(1, 0, 1, b"x" * 8)), V4, None, None)])
+    sock.deliver([Datagram(bytes(payload.build(1, s, 1, b"x" * 8)), V4, None, None) for s in range(1, 6)])
+    streams = {key: (t.datagrams, t.expected) for key, t in recorder.streams.streams.items()}
+    return streams, recorder.received, native_done[0] > 0 or not native
+
+
+def test_a_stream_table_changed_by_python_code_within_a_call_is_seen() -> None:
+    """The completer remembers the last stream's tracker across its completions, but not
+    past Python code that may change the table (a clock of the application's, a
+    `_cast_of`, a remote of its own): the datagrams after the announcement start the new
+    stream, as the Python code's per-completion lookups do (they went to the retired
+    tracker, lost from every report)."""
+    python, native = _stream_announced_mid_call(False), _stream_announced_mid_call(True)
+    assert native[2], "the completer did not run"
+    assert native[:2] == python[:2] == ({(V4, 1): (4, 6)}, 6)
