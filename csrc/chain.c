@@ -298,8 +298,8 @@ state_of(ChainMaker *self, PyObject *ind)
 {
     if (own(self, ind)) {
         PyObject *state = ((Fields *)ind)->state;
-        if (state == NULL) {
-            PyErr_SetString(PyExc_AttributeError, "state");
+        if (state == NULL) { /* as reading an empty slot says it */
+            PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute 'state'", Py_TYPE(ind)->tp_name);
             return NULL;
         }
         return Py_NewRef(state);

@@ -302,7 +302,7 @@ def test_both_censuses_judge_any_list_alike(changes: list[str], counted: str) ->
     """WskRelease's look at a walked list: whether every item is an indication of this
     socket, and how many are in a state. The compiled census reads its own fields; on
     any list, what a client may have written included, it gives the Python census's
-    answer or raises the same exception."""
+    answer or raises the same exception, with the same message."""
     assert NATIVE is not None
     source, other = IndicationSource(Verifier()), IndicationSource(Verifier())
     inds = NATIVE.chain([Datagram(b"x", ("127.0.0.1", 5000))] * len(changes), source)
@@ -313,7 +313,7 @@ def test_both_censuses_judge_any_list_alike(changes: list[str], counted: str) ->
         try:
             outcomes.append(count(list(inds), source, state))
         except Exception as exc:  # noqa: BLE001 - the same exception is the point
-            outcomes.append(type(exc))
+            outcomes.append((type(exc), str(exc)))
     assert outcomes[0] == outcomes[1]
 
 
