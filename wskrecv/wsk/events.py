@@ -190,13 +190,13 @@ class EventDispatcher:
         locals_ = list(map(_local, batch))
         first = locals_[0]
         if locals_.count(first) == n:  # one destination (the usual case): one list
-            self._indicate(self.make_chain(batch, self.source), self._flags(first))
+            self._indicate(self.make_chain(batch, self.source), self._flags(first), batch)
             return True
         # Flags describe a whole list: datagrams sent to a broadcast or multicast address
         # go in lists of their own, in arrival order.
         for flag, run in groupby(batch, key=lambda d: self._cast_of(d[2])):
             part = list(run)
-            self._indicate(self.make_chain(part, self.source), flag | self._dispatch_flag())
+            self._indicate(self.make_chain(part, self.source), flag | self._dispatch_flag(), part)
         return True
 
     def _dispatch_flag(self) -> int:
@@ -215,9 +215,12 @@ class EventDispatcher:
         self._last_cast = cast
         return cast
 
-    def _indicate(self, inds: list[WskDatagramIndication], flags: int) -> None:
+    def _indicate(self, inds: list[WskDatagramIndication], flags: int,
+                  dgrams: Optional[list[Datagram]] = None) -> None:
         """One WskReceiveFromEvent call for `inds`, and what its return value means for
-        the indications the callback did not release itself."""
+        the indications the callback did not release itself. `dgrams`: the records `inds`
+        were built from, in order, when the caller has them (the provider's list of them
+        is what the tap counts; the indications' own `_dgram` otherwise)."""
         counts = self.counts
         n = len(inds)
         counts.callbacks += 1
@@ -258,7 +261,7 @@ class EventDispatcher:
             if status == STATUS_DATA_NOT_ACCEPTED and live:
                 taken = [ind._dgram for ind in inds if ind.state is not _INDICATED]
             else:
-                taken = [ind._dgram for ind in inds]
+                taken = dgrams if dgrams is not None else [ind._dgram for ind in inds]
             if taken:
                 self.tap.accepted(taken)
         if not live:
