@@ -123,6 +123,7 @@ typedef struct {
     PyObject *recorder, *counter, *clock, *cancel, *verifier, *last_local;
     long last_cast;
     CoreLastStream last_stream; /* the counting kernel's memory across this call's adds */
+    int clock_kind;             /* 0: not asked yet, 1: a builtin (see builtin), 2: not */
 } Run;
 
 static void
@@ -405,7 +406,7 @@ cast_of(Completer *c, Run *r, PyObject *local, long *flags)
 static int
 builtin(PyObject *clock)
 {
-    return PyCFunction_Check(clock) || Py_IS_TYPE(clock, &_PyMethodWrapper_Type);
+    return PyCFunction_Check(clock) || strcmp(Py_TYPE(clock)->tp_name, "method-wrapper") == 0;
 }
 
 /* Whether hashing `remote` runs no Python code: a tuple of exact str and int, as the
@@ -440,7 +441,10 @@ count(Completer *c, Run *r, PyObject *dgram, Py_ssize_t n, int truncated)
         return -1;
     }
     PyObject *now = PyObject_CallNoArgs(r->clock);
-    if (!builtin(r->clock) || !plain_remote(PyTuple_GET_ITEM(dgram, 1))) {
+    if (r->clock_kind == 0) {
+        r->clock_kind = builtin(r->clock) ? 1 : 2;
+    }
+    if (r->clock_kind != 1 || !plain_remote(PyTuple_GET_ITEM(dgram, 1))) {
         core_last_stream_clear(&r->last_stream);
     }
     int status = now != NULL ? core_counter_add(r->counter, taken, PyTuple_GET_ITEM(dgram, 1),
