@@ -123,8 +123,16 @@ typedef struct {
     PyObject *recorder, *counter, *clock, *cancel, *verifier, *last_local;
     long last_cast;
     CoreLastStream last_stream; /* the counting kernel's memory across this call's adds */
-    int clock_kind;             /* 0: not asked yet, 1: a builtin (see builtin), 2: not */
+    int clock_builtin;          /* calling `clock` runs no Python code (builtin) */
 } Run;
+
+/* Whether calling `clock` runs no Python code: a builtin function (time.time_ns, the
+ * receive commands' clock) or a C slot's method-wrapper (itertools.count().__next__). */
+static int
+builtin(PyObject *clock)
+{
+    return PyCFunction_Check(clock) || strcmp(Py_TYPE(clock)->tp_name, "method-wrapper") == 0;
+}
 
 static void
 run_clear(Run *r)
@@ -222,6 +230,7 @@ prepare(Completer *c, Run *r)
         r->clock = get(c, r->recorder, N_CLOCK_NS);
         ok = st != NULL && r->counter != NULL && r->clock != NULL && Py_IS_TYPE(r->counter, st->counter_type) &&
              attr_is(c, r->recorder, N_DUMPED, Py_None);
+        r->clock_builtin = ok && builtin(r->clock);
     }
     if (ok) {
         r->cancel = get(c, sock, N_CANCEL_METHOD);
@@ -401,14 +410,6 @@ cast_of(Completer *c, Run *r, PyObject *local, long *flags)
     return 0;
 }
 
-/* Whether calling `clock` runs no Python code: a builtin function (time.time_ns, the
- * receive commands' clock) or a C slot's method-wrapper (itertools.count().__next__). */
-static int
-builtin(PyObject *clock)
-{
-    return PyCFunction_Check(clock) || strcmp(Py_TYPE(clock)->tp_name, "method-wrapper") == 0;
-}
-
 /* Whether hashing `remote` runs no Python code: a tuple of exact str and int, as the
  * providers make (an application's own object could run anything). */
 static int
@@ -441,10 +442,7 @@ count(Completer *c, Run *r, PyObject *dgram, Py_ssize_t n, int truncated)
         return -1;
     }
     PyObject *now = PyObject_CallNoArgs(r->clock);
-    if (r->clock_kind == 0) {
-        r->clock_kind = builtin(r->clock) ? 1 : 2;
-    }
-    if (r->clock_kind != 1 || !plain_remote(PyTuple_GET_ITEM(dgram, 1))) {
+    if (!r->clock_builtin || !plain_remote(PyTuple_GET_ITEM(dgram, 1))) {
         core_last_stream_clear(&r->last_stream);
     }
     int status = now != NULL ? core_counter_add(r->counter, taken, PyTuple_GET_ITEM(dgram, 1),

@@ -121,8 +121,8 @@ void core_last_stream_clear(CoreLastStream *last);
 /* Counter.add(data, remote, timestamp_ns, now_ns, truncated) for a native Counter (the
  * caller checked its type): 0, or -1 with an exception, as the method would raise. With
  * `last`, the caller's memory of the last stream across several adds (one IrpCompleter
- * call: its remotes are the provider's own tuples, and no other code touches the table
- * in between); NULL, as the method does, remembers nothing past the call. */
+ * call), which the caller empties whenever Python code may have changed the stream
+ * table since; NULL, as the method does, remembers nothing past the call. */
 int core_counter_add(PyObject *counter, PyObject *data, PyObject *remote, PyObject *stamp, PyObject *now_ns,
                      int truncated, CoreLastStream *last);
 /* wskrecv._core.scan_capture (capture.c): the twin of wskrecv/capture/scan.py's scan. */

@@ -256,20 +256,16 @@ find_tracker(Counter *self, PyObject *remote, uint32_t stream, PyObject **key)
  * `key_remote`, `key_stream` and `tracker`: a datagram from the same remote object
  * (identity) with the same stream id goes to that tracker without a look in the table, as
  * the twin's loop does within one call; the holder keeps references to both. */
-typedef CoreLastStream LastStream;
-
 void
-core_last_stream_clear(LastStream *last)
+core_last_stream_clear(CoreLastStream *last)
 {
     Py_CLEAR(last->remote);
     Py_CLEAR(last->tracker);
 }
 
-#define last_stream_clear core_last_stream_clear
-
 static int
 count_sequence(Counter *self, PyObject *remote, const Header *h, i128 arrival, uint64_t size,
-               LastStream *last)
+               CoreLastStream *last)
 {
     int has_transit = h->has_send;
     i128 transit = 0;
@@ -352,7 +348,7 @@ read_stamp(PyObject *stamp, i128 now, i128 *arrival, int *known)
 /* Everything but the source row for one datagram. */
 static int
 count_one(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated,
-          LastStream *last)
+          CoreLastStream *last)
 {
     Py_buffer view;
     const unsigned char *p;
@@ -424,7 +420,7 @@ read_now(PyObject *obj, i128 *now)
 /* One datagram at `now`: its source row and everything else (the caller checked ready). */
 static int
 add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 now, int truncated,
-       LastStream *kept)
+       CoreLastStream *kept)
 {
     Py_ssize_t n = length_of(data);
     if (n < 0) {
@@ -434,9 +430,9 @@ add_at(Counter *self, PyObject *data, PyObject *remote, PyObject *stamp, i128 no
     PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
     int status = sources_count(self->sources, remote, 1, (uint64_t)n, (uint64_t)n);
     if (status == 0) {
-        LastStream last = {NULL, NULL, 0};
+        CoreLastStream last = {NULL, NULL, 0};
         status = count_one(self, data, remote, stamp, now, truncated, kept != NULL ? kept : &last);
-        last_stream_clear(&last);
+        core_last_stream_clear(&last);
     }
     Py_DECREF(sources);
     Py_DECREF(streams);
@@ -503,7 +499,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     }
     /* Held for the call: a remote's __eq__ may run Python code, even __init__ again. */
     PyObject *sources = Py_NewRef((PyObject *)self->sources), *streams = Py_NewRef((PyObject *)self->streams);
-    LastStream last = {NULL, NULL, 0};
+    CoreLastStream last = {NULL, NULL, 0};
     /* Tuples of the columns as they are now (the twin's snapshot): what the loop reads
      * cannot change under it, whatever Python code a remote's == runs (a list's items
      * are borrowed, and a list can shrink). A tuple is taken as it is, no copy. */
@@ -553,7 +549,7 @@ Counter_add_list(Counter *self, PyObject *const *args, Py_ssize_t nargs)
     }
     result = Py_NewRef(Py_None);
 done:
-    last_stream_clear(&last);
+    core_last_stream_clear(&last);
     Py_XDECREF(datas);
     Py_XDECREF(remotes);
     Py_XDECREF(stamps);

@@ -77,8 +77,7 @@ def _repeat_possible() -> bool:
 
 def _repeat(signum: int) -> bool:
     """Whether `signum` now is the last stop request delivered again."""
-    return (signum == _last_request[0]
-            and time.monotonic() - _last_request[1] < REPEAT_WINDOW)
+    return signum == _last_request[0] and _repeat_possible()
 
 
 class StopSignals:
@@ -278,7 +277,7 @@ def repeats_ignored() -> Iterator[None]:
     try:
         yield
     finally:
-        if not time.monotonic() - _last_request[1] < REPEAT_WINDOW:
+        if not _repeat_possible():
             for signum, handler in old.items():
                 if handler is not None:  # None: a handler set outside Python, kept
                     signal.signal(signum, handler)
